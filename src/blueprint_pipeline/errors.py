@@ -1,0 +1,83 @@
+"""The project's exception hierarchy.
+
+Every error the pipeline raises on purpose is a `BlueprintError` with a category. The category
+decides the exit code (invalid input -> 2, everything else -> 1) and the recommendations written
+into failure markers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ErrorCategory(StrEnum):
+    INVALID_INPUT = "invalid_input"
+    TRANSIENT = "transient"
+    TIMEOUT = "timeout"
+    DEPENDENCY = "dependency"
+    INTERNAL = "internal"
+
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_INVALID = 2
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in an input, located by a path such as `objects[17].transform.scale.y`."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class BlueprintError(Exception):
+    category: ErrorCategory = ErrorCategory.INTERNAL
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_INVALID if self.category is ErrorCategory.INVALID_INPUT else EXIT_FAILURE
+
+
+class InvalidInputError(BlueprintError):
+    """Bad input: carries every problem found (the list is capped by whoever builds it)."""
+
+    category = ErrorCategory.INVALID_INPUT
+
+    def __init__(self, message: str, problems: list[Problem] | None = None, omitted: int = 0):
+        super().__init__(message)
+        self.problems = list(problems or [])
+        self.omitted = omitted
+
+    def __str__(self) -> str:
+        head = self.args[0] if self.args else "invalid input"
+        if not self.problems:
+            return head
+        lines = [head] + [f"  {p}" for p in self.problems]
+        if self.omitted:
+            lines.append(f"  ... and {self.omitted} more problems")
+        return "\n".join(lines)
+
+
+class TransientError(BlueprintError):
+    """A failure that may go away on retry (network, 5xx, 429)."""
+
+    category = ErrorCategory.TRANSIENT
+
+
+class StageTimeoutError(BlueprintError):
+    category = ErrorCategory.TIMEOUT
+
+
+class DependencyError(BlueprintError):
+    """A required external dependency (package, service, secret) is missing or refused us."""
+
+    category = ErrorCategory.DEPENDENCY
+
+
+class InternalError(BlueprintError):
+    category = ErrorCategory.INTERNAL

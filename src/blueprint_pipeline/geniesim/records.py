@@ -1,0 +1,65 @@
+"""Task configuration records (`geniesim/task_config.json`), read by the episodes stage.
+
+Frames: world z-up, metres, quaternions w-x-y-z.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TASK_CONFIG_SCHEMA = "blueprint.task_config/1"
+
+Vec3 = tuple[float, float, float]
+QuatWXYZ = tuple[float, float, float, float]
+TaskType = Literal["pick_place", "stack", "open_close"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class GoalRegion(_Record):
+    """Where the target must end up: a rectangle on the top surface of a supporting object."""
+
+    support_object_id: str
+    center_m: Vec3  # on the support's top surface (z = surface height)
+    size_m: tuple[float, float]  # extent along world x and y
+    surface_z_m: float
+
+
+class RobotPlacement(_Record):
+    robot: str
+    base_position_m: Vec3
+    base_orientation_wxyz: QuatWXYZ
+    reach_m: float
+
+
+class TaskSpec(_Record):
+    task_id: str
+    type: TaskType
+    description: str  # language instruction, e.g. "pick up the red mug and place it on the table"
+    target_object_id: str
+    goal: GoalRegion | None = None  # pick_place and stack
+    joint_target_fraction: float | None = None  # open_close: fraction of the joint range
+    difficulty: Literal["easy", "medium", "hard"]
+    priority: int
+    robot_placements: dict[str, RobotPlacement] = Field(default_factory=dict)  # by robot name
+
+
+class RobotConfig(_Record):
+    name: str
+    reach_m: float
+    dof: int
+    gripper_stroke_m: float
+    source: str  # where the published figures come from
+
+
+class TaskConfig(_Record):
+    schema_: str = Field(default=TASK_CONFIG_SCHEMA, alias="schema")
+    scene_id: str
+    robots: dict[str, RobotConfig]
+    tasks: tuple[TaskSpec, ...]
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)

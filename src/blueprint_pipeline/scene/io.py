@@ -1,0 +1,52 @@
+"""Read and write the normalised scene (`scene/normalized.jsonl`) as a stream."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+
+from blueprint_pipeline import storage
+from blueprint_pipeline.errors import InvalidInputError
+from blueprint_pipeline.scene.records import NORMALIZED_SCHEMA, Scene, SceneHeader, SceneObject
+
+NORMALIZED_FILE = "normalized.jsonl"
+
+
+def write_normalized(url: str, header: SceneHeader, objects: Iterable[SceneObject]) -> int:
+    """Write header + objects atomically; returns the number of objects written."""
+    n = 0
+    with storage.atomic_writer(url, "w") as f:
+        f.write(header.model_dump_json(by_alias=True) + "\n")
+        for obj in objects:
+            f.write(obj.model_dump_json() + "\n")
+            n += 1
+    return n
+
+
+def iter_normalized(url: str) -> tuple[SceneHeader, Iterator[SceneObject]]:
+    """Open a normalised scene: its header now, its objects as a lazy iterator."""
+    f = storage.open_read(url, "r")
+    first = f.readline()
+    if not first:
+        f.close()
+        raise InvalidInputError(f"{url}: empty normalised scene file")
+    raw = json.loads(first)
+    if raw.get("schema") != NORMALIZED_SCHEMA:
+        f.close()
+        raise InvalidInputError(
+            f"{url}: unsupported normalised scene schema {raw.get('schema')!r} (expected {NORMALIZED_SCHEMA})"
+        )
+    header = SceneHeader.model_validate(raw)
+
+    def objects() -> Iterator[SceneObject]:
+        with f:
+            for line in f:
+                if line.strip():
+                    yield SceneObject.model_validate_json(line)
+
+    return header, objects()
+
+
+def load_scene(url: str) -> Scene:
+    header, objs = iter_normalized(url)
+    return Scene(header=header, objects=tuple(objs))

@@ -1,0 +1,1 @@
+"""Secret resolution (Secret Manager -> <NAME>_FILE -> env) and redaction of resolved values."""
