@@ -6,8 +6,9 @@ PIP := $(VENV)/bin/pip
 OUT ?= demo_out
 SCENE ?= examples/kitchen.json
 
-# Debian packages for headless MuJoCo rendering (EGL and OSMesa); installed only when missing.
-DEB_PACKAGES := libegl1 libgl1 libosmesa6
+# Debian packages for headless MuJoCo rendering through EGL (Mesa llvmpipe); installed only when
+# missing. For MUJOCO_GL=osmesa also install libosmesa6.
+DEB_PACKAGES := libegl1 libegl-mesa0 libgl1
 
 .PHONY: demo test test-fast sysdeps venv clean
 
