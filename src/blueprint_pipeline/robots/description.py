@@ -1,0 +1,123 @@
+"""Robot descriptions: published kinematics and limits plus the simulation choices that go with them.
+
+Kinematics and joint limits are the manufacturers' published figures (Franka Emika Panda
+datasheet / libfranka docs; Universal Robots UR10 DH table). Link masses, link radii, servo gains
+and the gripper are simulation choices, documented here so a reader sees them in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from blueprint_pipeline.robots.dh import Convention, DHRow
+
+
+@dataclass(frozen=True)
+class GripperDescription:
+    """A parallel two-finger gripper; the TCP lies on the approach axis (hand z) between the pads."""
+
+    stroke_per_finger_m: float = 0.04  # 0.08 m total opening
+    force_per_finger_n: float = 70.0
+    tcp_offset_m: float = 0.1034  # flange -> TCP along the approach axis
+    hand_mass_kg: float = 0.73
+    finger_mass_kg: float = 0.1
+    pad_half_size_m: tuple[float, float, float] = (0.009, 0.004, 0.019)  # x, y (thickness), z
+    pad_friction: tuple[float, float, float] = (1.0, 0.02, 0.001)  # slide, torsion, roll
+    servo_kp: float = 5000.0  # N/m on the mean finger opening, force-limited
+
+
+@dataclass(frozen=True)
+class RobotDescription:
+    name: str
+    convention: Convention
+    dh: tuple[DHRow, ...]
+    flange_d_m: float  # last joint frame -> flange along z (0 when the DH table ends at the flange)
+    hand_yaw_rad: float  # gripper mounting rotation about the flange z axis
+    base_yaw_rad: float  # DH base frame rotation about the mount's z, so the arm reaches along the mount's +x
+    lower_rad: tuple[float, ...]
+    upper_rad: tuple[float, ...]
+    max_velocity_rad_s: tuple[float, ...]
+    max_acceleration_rad_s2: tuple[float, ...]
+    max_jerk_rad_s3: tuple[float, ...]
+    link_mass_kg: tuple[float, ...]  # base link first, then one per joint
+    link_radius_m: tuple[float, ...]  # capsule radius, same order
+    servo_kp: tuple[float, ...]  # N*m/rad, one per joint (damping ratio 1)
+    armature_kg_m2: float
+    home_rad: tuple[float, ...]
+    reach_m: float
+    source: str
+    gripper: GripperDescription = field(default_factory=GripperDescription)
+
+    @property
+    def dof(self) -> int:
+        return len(self.dh)
+
+    @property
+    def joint_names(self) -> list[str]:
+        return [f"{self.name}_joint{i + 1}" for i in range(self.dof)]
+
+    def flange_transform(self) -> np.ndarray:
+        t = np.eye(4)
+        t[2, 3] = self.flange_d_m
+        return t
+
+
+PI = float(np.pi)
+
+FRANKA = RobotDescription(
+    name="franka",
+    convention="modified",
+    dh=(DHRow(0, 0.333, 0), DHRow(0, 0, -PI / 2), DHRow(0, 0.316, PI / 2), DHRow(0.0825, 0, PI / 2),
+        DHRow(-0.0825, 0.384, -PI / 2), DHRow(0, 0, PI / 2), DHRow(0.088, 0, PI / 2)),
+    flange_d_m=0.107,
+    hand_yaw_rad=-PI / 4,  # the Franka hand is mounted at -45 deg about the flange axis
+    base_yaw_rad=0.0,
+    lower_rad=(-2.8973, -1.7628, -2.8973, -3.0718, -2.8973, -0.0175, -2.8973),
+    upper_rad=(2.8973, 1.7628, 2.8973, -0.0698, 2.8973, 3.7525, 2.8973),
+    max_velocity_rad_s=(2.175, 2.175, 2.175, 2.175, 2.61, 2.61, 2.61),
+    max_acceleration_rad_s2=(15.0, 7.5, 10.0, 12.5, 15.0, 20.0, 20.0),
+    max_jerk_rad_s3=(7500.0, 3750.0, 5000.0, 6250.0, 7500.0, 10000.0, 10000.0),
+    link_mass_kg=(3.06, 4.97, 0.65, 3.23, 3.59, 1.23, 1.67, 0.74),  # ~19 kg with the hand
+    link_radius_m=(0.07, 0.06, 0.06, 0.06, 0.055, 0.055, 0.05, 0.04),
+    servo_kp=(4500.0, 4500.0, 3500.0, 3500.0, 2000.0, 2000.0, 2000.0),
+    armature_kg_m2=0.1,
+    home_rad=(0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785),
+    reach_m=0.855,
+    source="Franka Emika Panda datasheet and libfranka DH table (Craig convention)",
+)
+
+UR10 = RobotDescription(
+    name="ur10",
+    convention="standard",
+    dh=(DHRow(0, 0.1273, PI / 2), DHRow(-0.612, 0, 0), DHRow(-0.5723, 0, 0),
+        DHRow(0, 0.163941, PI / 2), DHRow(0, 0.1157, -PI / 2), DHRow(0, 0.0922, 0)),
+    flange_d_m=0.0,
+    hand_yaw_rad=0.0,
+    base_yaw_rad=PI,  # the UR DH frames point the zero pose along -x
+    lower_rad=(-2 * PI, -2 * PI, -PI, -2 * PI, -2 * PI, -2 * PI),  # elbow kept to +-pi (self-collision)
+    upper_rad=(2 * PI, 2 * PI, PI, 2 * PI, 2 * PI, 2 * PI),
+    max_velocity_rad_s=(2.094, 2.094, 3.14, 3.14, 3.14, 3.14),
+    # UR publishes no joint acceleration/jerk limits; these are conservative planning limits.
+    max_acceleration_rad_s2=(5.0, 5.0, 8.0, 10.0, 10.0, 10.0),
+    max_jerk_rad_s3=(500.0, 500.0, 800.0, 1000.0, 1000.0, 1000.0),
+    link_mass_kg=(4.0, 7.78, 12.93, 3.87, 1.96, 1.96, 0.2),
+    link_radius_m=(0.075, 0.075, 0.06, 0.05, 0.045, 0.045, 0.04),
+    servo_kp=(8000.0, 8000.0, 6000.0, 2500.0, 2000.0, 2000.0),
+    armature_kg_m2=0.1,
+    home_rad=(0.0, -PI / 2, PI / 2, -PI / 2, -PI / 2, 0.0),
+    reach_m=1.3,
+    source="Universal Robots UR10 (CB3) DH parameters and joint speed limits",
+)
+
+ROBOTS: dict[str, RobotDescription] = {FRANKA.name: FRANKA, UR10.name: UR10}
+
+
+def robot_by_name(name: str) -> RobotDescription:
+    from blueprint_pipeline.errors import InvalidInputError
+
+    try:
+        return ROBOTS[name]
+    except KeyError:
+        raise InvalidInputError(f"robot: unknown robot {name!r}; known: {', '.join(sorted(ROBOTS))}") from None

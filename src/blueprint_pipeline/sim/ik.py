@@ -1,0 +1,106 @@
+"""Inverse kinematics of the arm with mink (QP solver daqp), on a robot-only model.
+
+The IK model holds the robot at the scene's base pose and, optionally, the static furniture as
+obstacles: when obstacles are given, a `CollisionAvoidanceLimit` keeps the hand and fingers
+`min_clearance_m` away from them. Joint limits come from `ConfigurationLimit`; a light posture
+task towards the home pose resolves the 7th degree of freedom.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import mink
+import mujoco
+import numpy as np
+
+from blueprint_pipeline.robots import RobotDescription, add_home_key, robot_spec
+from blueprint_pipeline.robots.builder import WORLD_CONAFFINITY, WORLD_CONTYPE
+
+
+@dataclass(frozen=True)
+class BoxObstacle:
+    """A fixed box in world coordinates (half sizes along its own axes)."""
+
+    name: str
+    pos_m: tuple[float, float, float]
+    quat_wxyz: tuple[float, float, float, float]
+    half_size_m: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class IKResult:
+    q_rad: np.ndarray  # arm joints only
+    position_error_m: float
+    rotation_error_rad: float
+    iterations: int
+
+    def ok(self, tol_m: float = 1e-3, tol_rad: float = 1e-2) -> bool:
+        return self.position_error_m <= tol_m and self.rotation_error_rad <= tol_rad
+
+
+class ArmIK:
+    """Solves TCP pose -> arm joint angles, seeded from a given configuration."""
+
+    def __init__(self, desc: RobotDescription, base_pos_m: Sequence[float], base_quat_wxyz: Sequence[float],
+                 obstacles: Sequence[BoxObstacle] = (), min_clearance_m: float = 0.01,
+                 posture_cost: float = 1e-3):
+        spec, self.names = robot_spec(desc, tuple(base_pos_m), tuple(base_quat_wxyz))
+        for ob in obstacles:
+            g = spec.worldbody.add_geom()
+            g.name = f"obstacle_{ob.name}"
+            g.type = mujoco.mjtGeom.mjGEOM_BOX
+            g.pos, g.quat, g.size = list(ob.pos_m), list(ob.quat_wxyz), list(ob.half_size_m)
+            g.contype, g.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY
+        self.model = add_home_key(spec, desc)
+        self.desc = desc
+        self.qadr = np.array([self.model.joint(j).qposadr[0] for j in self.names.joints])
+        self.configuration = mink.Configuration(self.model)
+        self.configuration.update_from_keyframe("home")
+        self.frame_task = mink.FrameTask(self.names.tcp_site, "site", position_cost=1.0, orientation_cost=1.0,
+                                         lm_damping=1e-6)
+        self.posture_task = mink.PostureTask(self.model, cost=posture_cost)
+        self.posture_task.set_target(self.model.key("home").qpos.copy())
+        self.limits: list[mink.Limit] = [mink.ConfigurationLimit(self.model)]
+        if obstacles:
+            hand_geoms = [self.model.geom(i).id for i in range(self.model.ngeom)
+                          if self.model.body(self.model.geom_bodyid[i]).name in
+                          (self.names.hand_body, f"{desc.name}_finger_left_body", f"{desc.name}_finger_right_body")]
+            obstacle_geoms = [self.model.geom(f"obstacle_{ob.name}").id for ob in obstacles]
+            self.limits.append(mink.CollisionAvoidanceLimit(
+                self.model, [(hand_geoms, obstacle_geoms)], minimum_distance_from_collisions=min_clearance_m,
+                collision_detection_distance=min_clearance_m + 0.05))
+
+    @property
+    def home_q(self) -> np.ndarray:
+        return np.array(self.desc.home_rad)
+
+    def solve(self, target_pos_m: np.ndarray, target_rot: np.ndarray, seed_q: np.ndarray,
+              max_iterations: int = 60, tol_m: float = 2e-5, tol_rad: float = 2e-4) -> IKResult:
+        """Pose of the TCP in the world (position, 3x3 rotation) -> arm joints."""
+        q = self.model.key("home").qpos.copy()
+        q[self.qadr] = seed_q
+        self.configuration.update(q)
+        target = mink.SE3.from_rotation_and_translation(mink.SO3.from_matrix(np.asarray(target_rot)),
+                                                        np.asarray(target_pos_m, dtype=float))
+        self.frame_task.set_target(target)
+        tasks = [self.frame_task, self.posture_task]
+        it = 0
+        for it in range(1, max_iterations + 1):
+            vel = mink.solve_ik(self.configuration, tasks, 0.1, "daqp", damping=1e-4, limits=self.limits)
+            self.configuration.integrate_inplace(vel, 0.1)
+            err = self.frame_task.compute_error(self.configuration)
+            if np.linalg.norm(err[:3]) < tol_m and np.linalg.norm(err[3:]) < tol_rad:
+                break
+        err = self.frame_task.compute_error(self.configuration)
+        return IKResult(self.configuration.q[self.qadr].copy(), float(np.linalg.norm(err[:3])),
+                        float(np.linalg.norm(err[3:])), it)
+
+    def tcp_pose(self, q_arm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Forward kinematics of the IK model: TCP position and rotation in the world."""
+        q = self.model.key("home").qpos.copy()
+        q[self.qadr] = q_arm
+        self.configuration.update(q)
+        site = self.configuration.data.site(self.names.tcp_site)
+        return site.xpos.copy(), site.xmat.reshape(3, 3).copy()

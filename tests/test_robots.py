@@ -1,0 +1,121 @@
+"""Robot models: kinematics against the published DH tables, limits, IK accuracy, gripper force."""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+import pytest
+
+from blueprint_pipeline.robots import FRANKA, UR10, add_home_key, names_for, robot_spec
+from blueprint_pipeline.sim.ik import ArmIK
+
+
+def _dh_modified(a, d, alpha, theta):
+    ca, sa, ct, st = np.cos(alpha), np.sin(alpha), np.cos(theta), np.sin(theta)
+    # Craig's closed form, written out independently of robots.dh
+    return np.array([[ct, -st, 0, a], [st * ca, ct * ca, -sa, -sa * d], [st * sa, ct * sa, ca, ca * d], [0, 0, 0, 1]])
+
+
+def _dh_standard(a, d, alpha, theta):
+    ca, sa, ct, st = np.cos(alpha), np.sin(alpha), np.cos(theta), np.sin(theta)
+    return np.array([[ct, -st * ca, st * sa, a * ct], [st, ct * ca, -ct * sa, a * st], [0, sa, ca, d], [0, 0, 0, 1]])
+
+
+FRANKA_TABLE = [(0, 0.333, 0), (0, 0, -np.pi / 2), (0, 0.316, np.pi / 2), (0.0825, 0, np.pi / 2),
+                (-0.0825, 0.384, -np.pi / 2), (0, 0, np.pi / 2), (0.088, 0, np.pi / 2)]
+UR10_TABLE = [(0, 0.1273, np.pi / 2), (-0.612, 0, 0), (-0.5723, 0, 0), (0, 0.163941, np.pi / 2),
+              (0, 0.1157, -np.pi / 2), (0, 0.0922, 0)]
+
+
+def _reference_flange(desc, q):
+    t = np.eye(4)
+    if desc is FRANKA:
+        for (a, d, al), th in zip(FRANKA_TABLE, q):
+            t = t @ _dh_modified(a, d, al, th)
+        t[:3, 3] += t[:3, 2] * 0.107
+        return t
+    for (a, d, al), th in zip(UR10_TABLE, q):
+        t = t @ _dh_standard(a, d, al, th)
+    return t
+
+
+def _configs(desc, n=6):
+    rng = np.random.default_rng(7)
+    qs = [np.array(desc.home_rad), np.clip(np.zeros(desc.dof), desc.lower_rad, desc.upper_rad)]
+    qs += [rng.uniform(desc.lower_rad, desc.upper_rad) for _ in range(n)]
+    return qs
+
+
+@pytest.mark.parametrize("desc", [FRANKA, UR10], ids=lambda d: d.name)
+def test_flange_pose_matches_published_dh_at_several_configurations(desc):
+    spec, names = robot_spec(desc, (0.3, -0.2, 0.7), (np.cos(0.3), 0, 0, np.sin(0.3)))
+    model = add_home_key(spec, desc)
+    data = mujoco.MjData(model)
+    for q in _configs(desc):
+        for jn, v in zip(names.joints, q):
+            data.qpos[model.joint(jn).qposadr[0]] = v
+        mujoco.mj_kinematics(model, data)
+        base = data.body(names.base_body)
+        base_t = np.eye(4)
+        base_t[:3, :3], base_t[:3, 3] = base.xmat.reshape(3, 3), base.xpos
+        hand = data.body(names.hand_body)
+        flange_world = base_t @ _reference_flange(desc, q)
+        np.testing.assert_allclose(hand.xpos, flange_world[:3, 3], atol=1e-9)
+        # the hand is the flange turned by the mounting yaw about the flange z axis
+        np.testing.assert_allclose(hand.xmat.reshape(3, 3)[:, 2], flange_world[:3, 2], atol=1e-9)
+        yaw = desc.hand_yaw_rad
+        expected_x = np.cos(yaw) * flange_world[:3, 0] + np.sin(yaw) * flange_world[:3, 1]
+        np.testing.assert_allclose(hand.xmat.reshape(3, 3)[:, 0], expected_x, atol=1e-9)
+
+
+@pytest.mark.parametrize("desc", [FRANKA, UR10], ids=lambda d: d.name)
+def test_model_carries_published_limits_and_home_is_inside(desc):
+    spec, names = robot_spec(desc)
+    model = add_home_key(spec, desc)
+    for i, jn in enumerate(names.joints):
+        np.testing.assert_allclose(model.joint(jn).range, [desc.lower_rad[i], desc.upper_rad[i]])
+        assert desc.lower_rad[i] < desc.home_rad[i] < desc.upper_rad[i]
+        assert model.actuator(names.actuators[i]).gainprm[0] == desc.servo_kp[i]
+    home = model.key("home").qpos
+    for i, jn in enumerate(names.joints):
+        assert home[model.joint(jn).qposadr[0]] == pytest.approx(desc.home_rad[i])
+    assert model.opt.integrator == mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+
+
+@pytest.mark.parametrize("desc", [FRANKA, UR10], ids=lambda d: d.name)
+def test_ik_reaches_targets_within_a_millimetre(desc):
+    base = np.array([0.0, 0.0, 0.75])
+    ik = ArmIK(desc, base, (1, 0, 0, 0))
+    down = np.diag([1.0, -1.0, -1.0])
+    rng = np.random.default_rng(3)
+    for _ in range(6):
+        target = base + np.array([rng.uniform(0.35, 0.65), rng.uniform(-0.3, 0.3), rng.uniform(0.05, 0.3)])
+        res = ik.solve(target, down, ik.home_q)
+        assert res.position_error_m < 1e-3 and res.rotation_error_rad < 1e-2, res
+        assert np.all(res.q_rad >= np.array(desc.lower_rad) - 1e-6)
+        assert np.all(res.q_rad <= np.array(desc.upper_rad) + 1e-6)
+        pos, rot = ik.tcp_pose(res.q_rad)  # independent check through the compiled model
+        assert np.linalg.norm(pos - target) < 1e-3
+        assert np.abs(rot - down).max() < 1e-2
+
+
+def test_gripper_force_is_bounded_and_stroke_is_eight_centimetres():
+    spec, names = robot_spec(FRANKA)
+    model = add_home_key(spec, FRANKA)
+    act = model.actuator(names.gripper_actuator)
+    assert act.forcerange[1] * 0.5 == pytest.approx(70.0)  # 0.5 tendon coefficient per finger
+    strokes = [model.joint(j).range[1] for j in names.finger_joints]
+    assert sum(strokes) == pytest.approx(0.08)
+    # closing on nothing: the fingers meet, the actuator force saturates at its bound
+    data = mujoco.MjData(model)
+    mujoco.mj_resetDataKeyframe(model, data, model.key("home").id)
+    data.ctrl[act.id] = 0.0
+    for _ in range(480):
+        mujoco.mj_step(model, data)
+    assert abs(data.actuator_force[act.id]) <= act.forcerange[1] + 1e-9
+    assert data.qpos[model.joint(names.finger_joints[0]).qposadr[0]] < 0.002
+
+
+def test_names_are_prefixed_by_robot():
+    assert names_for(UR10).tcp_site == "ur10_tcp"
+    assert names_for(FRANKA).actuators[0] == "franka_act1"
