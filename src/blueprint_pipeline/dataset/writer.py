@@ -1,0 +1,232 @@
+"""LeRobot v3.0 dataset writer: episodes are appended one at a time, memory stays bounded.
+
+Per episode: its frames go to the open data parquet file as one row group, each camera's frames
+to that camera's open MP4, its exact statistics into the episodes metadata (buffered and written
+a row group of `META_ROWS_PER_GROUP` episodes at a time) and into the dataset accumulators.
+`finish()` closes the files and writes tasks, stats, and `meta/info.json` last, so a folder
+without info.json was never finished.
+
+The writer works in a local folder; `blueprint_pipeline.dataset.publish` moves a finished folder
+into place atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from blueprint_pipeline.dataset import layout
+from blueprint_pipeline.dataset.features import (
+    IMAGE_PREFIX,
+    build_features,
+    check_compatible,
+    data_schema,
+    frame_arrays,
+    video_keys,
+)
+from blueprint_pipeline.dataset.parquet_files import RollingParquetWriter
+from blueprint_pipeline.dataset.stats import ImageStats, RunningStats, image_episode_stats, to_json, vector_stats
+from blueprint_pipeline.dataset.tasks_file import write_tasks
+from blueprint_pipeline.dataset.video import CameraVideoWriter, VideoSettings, probe_video_info
+from blueprint_pipeline.errors import InvalidInputError, Problem
+from blueprint_pipeline.sim.records import EpisodeRecord
+
+META_ROWS_PER_GROUP = 100
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class WriterOptions:
+    data_files_size_in_mb: float = layout.DEFAULT_DATA_FILES_SIZE_IN_MB
+    video_files_size_in_mb: float = layout.DEFAULT_VIDEO_FILES_SIZE_IN_MB
+    chunks_size: int = layout.CHUNKS_SIZE
+    video: VideoSettings = field(default_factory=VideoSettings)
+    seed: int = 0  # seeds the reservoir behind the dataset-level quantiles
+
+
+def _column(values: np.ndarray, ft: dict) -> pa.Array:
+    if list(ft["shape"]) == [1]:
+        return pa.array(values.reshape(-1))
+    flat = pa.array(np.ascontiguousarray(values, dtype=np.dtype(ft["dtype"])).reshape(-1))
+    return pa.FixedSizeListArray.from_arrays(flat, int(ft["shape"][0]))
+
+
+class DatasetWriter:
+    """Writes one dataset into `root`, an empty local folder."""
+
+    def __init__(self, root: Path, options: WriterOptions = WriterOptions()):
+        self.root = Path(root)
+        if self.root.exists() and any(self.root.iterdir()):
+            raise ValueError(f"{self.root} is not empty")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.options = options
+        self.fps: int | None = None
+        self.robot_type: str | None = None
+        self.features: dict[str, dict] = {}
+        self.tasks: dict[str, int] = {}
+        self.total_frames = 0
+        self.total_episodes = 0
+        self._data: RollingParquetWriter | None = None
+        self._meta: RollingParquetWriter | None = None
+        self._meta_rows: list[dict[str, Any]] = []
+        self._videos: dict[str, CameraVideoWriter] = {}
+        self._numeric: dict[str, RunningStats] = {}
+        self._images: dict[str, ImageStats] = {}
+        self._rng = np.random.default_rng(options.seed)
+
+    # -- setup on the first episode ------------------------------------------------------------
+    def _start(self, rec: EpisodeRecord) -> None:
+        self.fps, self.robot_type = int(rec.fps), rec.robot
+        self.features = build_features(rec)
+        opts = self.options
+        self._data = RollingParquetWriter(self.root, layout.data_path, data_schema(self.features),
+                                          opts.data_files_size_in_mb * MB, opts.chunks_size)
+        for key in video_keys(self.features):
+            self._videos[key] = CameraVideoWriter(self.root, key, self.fps, opts.video_files_size_in_mb * MB,
+                                                  opts.video, opts.chunks_size)
+            self._images[key] = ImageStats()
+        for key, ft in self.features.items():
+            if ft["dtype"] != "video":
+                self._numeric[key] = RunningStats(int(ft["shape"][0]), self._rng)
+
+    def _meta_schema(self) -> pa.Schema:
+        fields = [("episode_index", pa.int64()), ("tasks", pa.list_(pa.string())), ("length", pa.int64()),
+                  ("data/chunk_index", pa.int64()), ("data/file_index", pa.int64()),
+                  ("dataset_from_index", pa.int64()), ("dataset_to_index", pa.int64())]
+        for key in self._videos:
+            fields += [(f"videos/{key}/chunk_index", pa.int64()), (f"videos/{key}/file_index", pa.int64()),
+                       (f"videos/{key}/from_timestamp", pa.float64()), (f"videos/{key}/to_timestamp", pa.float64())]
+        for key, ft in self.features.items():
+            value = pa.list_(pa.list_(pa.list_(pa.float64()))) if ft["dtype"] == "video" else pa.list_(pa.float64())
+            fields += [(f"stats/{key}/{s}", pa.list_(pa.int64()) if s == "count" else value)
+                       for s in layout.STAT_KEYS]
+        fields += [("meta/episodes/chunk_index", pa.int64()), ("meta/episodes/file_index", pa.int64()),
+                   # not read by LeRobot: where the episode came from and how it ended
+                   ("source_episode_index", pa.int64()), ("task_id", pa.string()),
+                   ("success", pa.bool_()), ("failure_reason", pa.string())]
+        return pa.schema(fields)
+
+    # -- appending ---------------------------------------------------------------------------
+    def add_episode(self, rec: EpisodeRecord) -> int:
+        """Append one episode; returns its index in the dataset."""
+        if rec.length < 1:
+            raise InvalidInputError(f"episode {rec.episode_index} has no frames")
+        if self._data is None:
+            self._start(rec)
+        problems = check_compatible(rec, self.features)
+        if rec.fps != self.fps:
+            problems.append(f"fps {rec.fps}, the dataset has {self.fps}")
+        if problems:
+            raise InvalidInputError(f"episode {rec.episode_index} does not fit the dataset",
+                                    [Problem(f"episodes[{rec.episode_index}]", p) for p in problems])
+        ep = self.total_episodes
+        t = rec.length
+        task_index = self.tasks.setdefault(rec.task_description, len(self.tasks))
+        frame_index = np.arange(t, dtype=np.int64)
+        columns = frame_arrays(rec, self.features)
+        columns.update({
+            "timestamp": (frame_index / self.fps).astype(np.float32),
+            "frame_index": frame_index,
+            "episode_index": np.full(t, ep, dtype=np.int64),
+            "index": np.arange(self.total_frames, self.total_frames + t, dtype=np.int64),
+            "task_index": np.full(t, task_index, dtype=np.int64),
+        })
+        schema = self._data.schema
+        table = pa.table([_column(columns[f.name], self.features[f.name]) for f in schema], schema=schema)
+        chunk, file = self._data.where_next(t)
+        self._data.write(table)
+
+        row: dict[str, Any] = {
+            "episode_index": ep, "tasks": [rec.task_description], "length": t,
+            "data/chunk_index": chunk, "data/file_index": file,
+            "dataset_from_index": self.total_frames, "dataset_to_index": self.total_frames + t,
+        }
+        for key, vw in self._videos.items():
+            frames = rec.images[key[len(IMAGE_PREFIX):]]
+            span = vw.append_episode(frames)
+            row.update({f"videos/{key}/chunk_index": span.chunk_index, f"videos/{key}/file_index": span.file_index,
+                        f"videos/{key}/from_timestamp": span.from_timestamp,
+                        f"videos/{key}/to_timestamp": span.to_timestamp})
+            ep_stats, acc = image_episode_stats(frames)
+            self._images[key].merge(acc)
+            row.update({f"stats/{key}/{s}": v for s, v in to_json(ep_stats).items()})
+        for key, acc in self._numeric.items():
+            values = columns[key].astype(np.float64)
+            acc.update(values)
+            row.update({f"stats/{key}/{s}": v for s, v in to_json(vector_stats(values)).items()})
+        row.update({"source_episode_index": int(rec.episode_index), "task_id": rec.task_id,
+                    "success": bool(rec.success), "failure_reason": rec.failure_reason})
+        self._meta_rows.append(row)
+        if len(self._meta_rows) >= META_ROWS_PER_GROUP:
+            self._flush_meta()
+        self.total_frames += t
+        self.total_episodes += 1
+        return ep
+
+    def _flush_meta(self) -> None:
+        if not self._meta_rows:
+            return
+        if self._meta is None:
+            self._meta = RollingParquetWriter(self.root, layout.episodes_path, self._meta_schema(),
+                                              self.options.data_files_size_in_mb * MB, self.options.chunks_size)
+        chunk, file = self._meta.where_next(len(self._meta_rows))
+        for r in self._meta_rows:
+            r["meta/episodes/chunk_index"], r["meta/episodes/file_index"] = chunk, file
+        self._meta.write(pa.Table.from_pylist(self._meta_rows, schema=self._meta.schema))
+        self._meta_rows = []
+
+    # -- finishing ---------------------------------------------------------------------------
+    def dataset_stats(self) -> dict[str, dict[str, list]]:
+        out = {key: to_json(acc.result()) for key, acc in self._numeric.items()}
+        out.update({key: to_json(acc.result()) for key, acc in self._images.items()})
+        return out
+
+    def finish(self) -> dict[str, Any]:
+        """Close every file and write the metadata, `meta/info.json` last. Returns info."""
+        if self.total_episodes == 0:
+            raise InvalidInputError("no episodes to write: a LeRobot dataset needs at least one")
+        self._flush_meta()
+        self._data.close()
+        self._meta.close()
+        for vw in self._videos.values():
+            vw.close()
+        for key in self._videos:
+            self.features[key]["info"] = probe_video_info(self.root / layout.video_path(key, 0, 0))
+        write_tasks(self.root / layout.TASKS_PATH, self.tasks)
+        _write_json(self.root / layout.STATS_PATH, self.dataset_stats())
+        info = {
+            "codebase_version": layout.CODEBASE_VERSION,
+            "robot_type": self.robot_type,
+            "total_episodes": self.total_episodes,
+            "total_frames": self.total_frames,
+            "total_tasks": len(self.tasks),
+            "chunks_size": self.options.chunks_size,
+            "data_files_size_in_mb": self.options.data_files_size_in_mb,
+            "video_files_size_in_mb": self.options.video_files_size_in_mb,
+            "fps": self.fps,
+            "splits": {"train": f"0:{self.total_episodes}"},
+            "data_path": layout.DATA_PATH,
+            "video_path": layout.VIDEO_PATH if self._videos else None,
+            "features": self.features,
+        }
+        _write_json(self.root / layout.INFO_PATH, info)
+        return info
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=4, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def read_info(root: Path) -> dict[str, Any]:
+    return json.loads((Path(root) / layout.INFO_PATH).read_text(encoding="utf-8"))
+
+
+def read_table(path: Path) -> pa.Table:
+    return pq.read_table(str(path))
