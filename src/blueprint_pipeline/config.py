@@ -1,0 +1,150 @@
+"""Settings read from `BP_*` environment variables (pydantic-settings).
+
+Every field of `Settings` is one variable: field `rate_limit_per_s` is `BP_RATE_LIMIT_PER_S`.
+Unknown `BP_*` variables are rejected with the closest known name as a hint, so a typo never
+silently falls back to a default. Booleans accept 1/0/true/false/yes/no (also on/off).
+
+To add a setting for a stage: add a typed field with a default, a `Field(description=...)`, and
+a range where one makes sense; the README table is checked against these fields by the tests.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from blueprint_pipeline.errors import InvalidInputError, Problem
+
+ENV_PREFIX = "BP_"
+
+# BP_* variables read directly by code that runs before settings exist (none today besides
+# BP_DEBUG, which is also a field); listed so the unknown-variable check accepts them.
+EXTRA_KNOWN_VARIABLES: set[str] = set()
+
+# Field-name endings whose values are masked by `blueprint config show` (besides SecretStr fields).
+_SECRET_SUFFIXES = ("_key", "_token", "_password", "_secret", "_credentials")
+
+
+class Settings(BaseSettings):
+    """The effective configuration of one process. Units are in the names."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", case_sensitive=False,
+                                      validate_default=True, frozen=True)
+
+    # Logging and diagnostics
+    debug: bool = Field(False, description="Show Python tracebacks instead of one-screen errors.")
+    log_json: bool = Field(False, description="Write logs as JSON lines (one object per line) on stderr.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Lowest log level written.")
+
+    # Outgoing calls: rate limit -> circuit breaker -> retry (resilience.policy)
+    rate_limit_per_s: float = Field(10.0, gt=0, le=10_000,
+                                    description="Requests per second per named service, shared by all threads; below 1 allowed.")
+    breaker_failures: int = Field(5, ge=1, le=1000,
+                                  description="Consecutive transient failures that open the circuit breaker.")
+    breaker_recovery_s: float = Field(60.0, gt=0, le=3600,
+                                      description="Seconds the breaker stays open before one probe call.")
+    retry_base_s: float = Field(1.0, gt=0, le=60, description="First backoff window (full jitter), seconds.")
+    retry_max_wait_s: float = Field(60.0, gt=0, le=3600,
+                                    description="Cap on any single backoff delay, after jitter, seconds.")
+    call_deadline_s: float = Field(120.0, gt=0, le=86_400,
+                                   description="Overall deadline of one logical call including all retries, seconds.")
+
+    # Work lists and workers (resilience.partial, resilience.pool)
+    min_success_rate: float = Field(0.5, ge=0.0, le=1.0,
+                                    description="Default share of items that must succeed for a stage to pass.")
+    workers: int = Field(2, ge=1, le=256, description="Worker processes for simulator work.")
+    object_workers: int = Field(10, ge=1, le=256,
+                                description="Threads for I/O-bound per-object calls (e.g. physics estimation).")
+    episode_deadline_factor: float = Field(10.0, gt=0, le=1000,
+                                           description="Episode wall-clock deadline as a multiple of its simulated duration.")
+    heartbeat_timeout_s: float = Field(30.0, gt=0, le=3600,
+                                       description="A worker task silent for this long is killed and reported.")
+
+    # Input
+    streaming_threshold_mb: float = Field(10.0, ge=0, le=100_000,
+                                          description="Manifests larger than this are parsed as a stream.")
+    asset_root: str | None = Field(None, description="Folder or URL that asset paths in manifests are relative to.")
+
+    # Storage
+    storage_options_json: SecretStr | None = Field(
+        None, description="JSON object of fsspec storage options for gs:// or s3:// (masked in `config show`).")
+
+    # Secrets (secrets.resolver)
+    secrets_require_manager: bool = Field(
+        False, description="Resolve secrets only from Google Secret Manager; no file or env fallback.")
+    secret_ttl_s: float = Field(300.0, ge=0, le=86_400,
+                                description="Seconds a resolved secret is cached (rotation is picked up after this).")
+
+
+def known_variables(settings_cls: type[BaseSettings] = Settings) -> set[str]:
+    names = {f"{ENV_PREFIX}{name}".upper() for name in settings_cls.model_fields}
+    return names | EXTRA_KNOWN_VARIABLES
+
+
+def check_unknown_variables(environ: Mapping[str, str] | None = None,
+                            settings_cls: type[BaseSettings] = Settings) -> None:
+    """Reject `BP_*` variables that no setting reads, naming each with the closest known name."""
+    environ = os.environ if environ is None else environ
+    known = known_variables(settings_cls)
+    problems = []
+    for var in sorted(environ):
+        upper = var.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known:
+            continue
+        close = difflib.get_close_matches(upper, sorted(known), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        problems.append(Problem(var, f"unknown setting{hint}"))
+    if problems:
+        raise InvalidInputError("unknown BP_* environment variables (see README, Configuration)", problems)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from `environ` (default: the process environment), with clear errors."""
+    environ = dict(os.environ if environ is None else environ)
+    check_unknown_variables(environ)
+    values = {k[len(ENV_PREFIX):].lower(): v for k, v in environ.items() if k.upper().startswith(ENV_PREFIX)}
+    try:
+        # Validated from the mapping (not re-read from os.environ) so tests can pass their own.
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        problems = [Problem(f"{ENV_PREFIX}{'.'.join(str(p) for p in e['loc'])}".upper(),
+                            f"{e['msg']} (got {e.get('input')!r})") for e in exc.errors()]
+        raise InvalidInputError("invalid BP_* settings", problems) from None
+
+
+_cached: Settings | None = None
+
+
+def get_settings(reload: bool = False) -> Settings:
+    """The process's settings, read once from the environment (`reload=True` rereads)."""
+    global _cached
+    if _cached is None or reload:
+        _cached = load_settings()
+    return _cached
+
+
+def is_secret_field(name: str, settings_cls: type[BaseSettings] = Settings) -> bool:
+    field = settings_cls.model_fields.get(name)
+    typed_secret = field is not None and "SecretStr" in repr(field.annotation)
+    return typed_secret or name.lower().endswith(_SECRET_SUFFIXES)
+
+
+def effective_config(settings: Settings) -> list[tuple[str, str, str]]:
+    """(variable, value, description) rows with secret values masked."""
+    rows = []
+    for name, field in type(settings).model_fields.items():
+        value = getattr(settings, name)
+        if value is None:
+            shown = "(unset)"
+        elif is_secret_field(name, type(settings)) or isinstance(value, SecretStr):
+            shown = "***"
+        else:
+            shown = str(value)
+        rows.append((f"{ENV_PREFIX}{name.upper()}", shown, field.description or ""))
+    return rows
