@@ -1,0 +1,77 @@
+"""Stage `simready`: physics for every object -> `simready/physics.json`."""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+from blueprint_pipeline.errors import InvalidInputError, Problem
+from blueprint_pipeline.pipeline import StageContext, StageResult
+from blueprint_pipeline.scene.io import NORMALIZED_FILE, load_scene
+from blueprint_pipeline.scene.records import Scene
+from blueprint_pipeline.simready.assets import resolve_asset
+from blueprint_pipeline.simready.bounds import CheckedValues
+from blueprint_pipeline.simready.config import SimreadyConfig
+from blueprint_pipeline.simready.io import PHYSICS_FILE, write_physics
+from blueprint_pipeline.simready.records import ObjectPhysics, PhysicsFile
+from blueprint_pipeline.simready.table import TableEstimator, manifest_values
+
+MAX_PROBLEMS = 20
+
+
+def asset_root_of(ctx: StageContext) -> str | None:
+    """Assets are resolved against `settings.asset_root`, else the manifest's folder."""
+    root = getattr(ctx.settings, "asset_root", None)
+    if root:
+        return str(root)
+    if not ctx.manifest_url:
+        return None
+    parent = posixpath.dirname(str(ctx.manifest_url).rstrip("/"))
+    return parent or "."
+
+
+def check_manifest_physics(scene: Scene, strict: bool) -> list[CheckedValues]:
+    """Check every object's manifest physics; raise once with every problem found."""
+    checked = [manifest_values(obj, i, strict) for i, obj in enumerate(scene.objects)]
+    problems: list[Problem] = [p for c in checked for p in c.problems]
+    if problems:
+        raise InvalidInputError(
+            f"invalid physics values in the manifest ({len(problems)} problems)",
+            problems[:MAX_PROBLEMS], max(0, len(problems) - MAX_PROBLEMS),
+        )
+    return checked
+
+
+def estimate_scene(scene: Scene, cfg: SimreadyConfig, asset_root: str | None = None,
+                   progress: Any = None) -> tuple[PhysicsFile, dict[str, Any]]:
+    """Physics for every object of `scene` with the configured estimator."""
+    checked = check_manifest_physics(scene, cfg.strict)
+    has_mesh = [resolve_asset(asset_root, o.asset) is not None for o in scene.objects]
+    table = TableEstimator(cfg)
+    summary: dict[str, Any] = {"estimator": cfg.estimator}
+    if cfg.estimator == "gemini":
+        from blueprint_pipeline.simready.gemini import GeminiEstimator
+
+        gemini = GeminiEstimator(cfg)
+        try:
+            results, llm_summary = gemini.estimate_all(scene.objects, checked, has_mesh, progress)
+        finally:
+            gemini.close()
+        summary.update(llm_summary)
+    else:
+        results = [table.estimate(o, c, m) for o, c, m in zip(scene.objects, checked, has_mesh)]
+    objects: dict[str, ObjectPhysics] = {p.object_id: p for p in results}
+    summary["objects"] = len(objects)
+    summary["total_mass_kg"] = round(sum(p.mass_kg for p in objects.values()), 3)
+    summary["graspable"] = sum(p.graspable for p in objects.values())
+    summary["clamped_values"] = sum(1 for p in objects.values() for n in p.notes if "clamped" in n)
+    return PhysicsFile(scene_id=scene.header.scene_id, estimator=cfg.estimator, objects=objects), summary
+
+
+def run(ctx: StageContext) -> StageResult:
+    scene = load_scene(ctx.path("scene", NORMALIZED_FILE))
+    cfg = SimreadyConfig.from_sources(ctx.settings, strict=ctx.options.strict)
+    physics, summary = estimate_scene(scene, cfg, asset_root_of(ctx), ctx.progress)
+    write_physics(ctx.path("simready", PHYSICS_FILE), physics)
+    return StageResult(outputs=[f"simready/{PHYSICS_FILE}"], summary=summary,
+                       items_ok=len(physics.objects), items_failed=0)

@@ -1,0 +1,68 @@
+"""The default estimator: offline and deterministic (material table + category profiles)."""
+
+from __future__ import annotations
+
+from blueprint_pipeline.errors import Problem
+from blueprint_pipeline.scene.records import SceneObject
+from blueprint_pipeline.simready.bounds import CheckedValues, check_values
+from blueprint_pipeline.simready.categories import profile_for
+from blueprint_pipeline.simready.config import SimreadyConfig
+from blueprint_pipeline.simready.derive import Chosen, derive_physics
+from blueprint_pipeline.simready.materials import MATERIALS, lookup_material
+from blueprint_pipeline.simready.records import ObjectPhysics, ValueSource
+
+
+def manifest_values(obj: SceneObject, index: int, strict: bool) -> CheckedValues:
+    """The manifest's physics values for one object, checked against the bounds.
+    Problems are located as `objects[<index>].physics.<field>` and name the object's id."""
+    if obj.physics is None:
+        return CheckedValues()
+    raw = obj.physics.model_dump(include={"mass_kg", "density_kg_m3", "static_friction",
+                                          "dynamic_friction", "restitution"})
+    checked = check_values(raw, f"objects[{index}].physics", strict)
+    checked.problems = [Problem(p.path, f"{p.message} (object {obj.id!r})") for p in checked.problems]
+    return checked
+
+
+def choose(obj: SceneObject, manifest: CheckedValues, llm: dict[str, float] | None = None,
+           llm_material: str | None = None) -> Chosen:
+    """Manifest values first, then the LLM's, then the table's (filled in by derive)."""
+    profile_material = MATERIALS[profile_for(obj.category, obj.name, obj.extents_m)[0].material]
+    notes: list[str] = list(manifest.notes)
+    material, source = profile_material, ValueSource.TABLE
+    manifest_material = obj.physics.material_type if obj.physics else None
+    if manifest_material:
+        found = lookup_material(manifest_material)
+        if found is not None:
+            material, source = found, ValueSource.MANIFEST
+        else:
+            notes.append(f"material {manifest_material!r} is not in the table; using {profile_material.name!r}")
+    if source is ValueSource.TABLE and llm_material:
+        found = lookup_material(llm_material)
+        if found is not None:
+            material, source = found, ValueSource.LLM
+        else:
+            notes.append(f"LLM material {llm_material!r} is not in the table; using {profile_material.name!r}")
+    chosen = Chosen(material=material, material_source=source, notes=notes)
+    for name, v in (llm or {}).items():
+        chosen.values[name] = (v, ValueSource.LLM)
+    for name, v in manifest.values.items():
+        chosen.values[name] = (v, ValueSource.MANIFEST)
+    # A given mass wins over a given density (the density would only be used to derive a mass).
+    if "mass_kg" in chosen.values:
+        chosen.values.pop("density_kg_m3", None)
+    return chosen
+
+
+class TableEstimator:
+    name = "table"
+
+    def __init__(self, config: SimreadyConfig | None = None):
+        self.config = config or SimreadyConfig()
+
+    def estimate(self, obj: SceneObject, manifest: CheckedValues | None = None, has_mesh: bool = False) -> ObjectPhysics:
+        profile, matched = profile_for(obj.category, obj.name, obj.extents_m)
+        chosen = choose(obj, manifest or CheckedValues())
+        if not matched:
+            chosen.notes.append(f"category {obj.category!r} is not in the table; generic profile {profile.name!r}")
+        return derive_physics(obj, profile, chosen, self.config, has_mesh)
