@@ -112,3 +112,13 @@ def make_episode(index: int, frames: int = 24, cameras: tuple[str, ...] = (), su
         images={c: np.asarray(v, dtype=np.uint8) for c, v in images.items()},
         metrics={"final_joint_error_rad": float(tcp_err)},
     )
+
+
+def write_dataset_dir(root, episodes, **options):
+    """Write `episodes` with DatasetWriter into `root`; returns info."""
+    from blueprint_pipeline.dataset.writer import DatasetWriter, WriterOptions
+
+    writer = DatasetWriter(root, WriterOptions(**options))
+    for rec in episodes:
+        writer.add_episode(rec)
+    return writer.finish()

@@ -80,8 +80,36 @@ def _scene(ctx: StageContext) -> StageResult:
     return run(ctx)
 
 
+def _dataset(ctx: StageContext) -> StageResult:
+    from blueprint_pipeline.dataset.stage import run
+
+    return run(ctx)
+
+
+def _report(ctx: StageContext) -> StageResult:
+    from blueprint_pipeline.report.stage import run
+
+    return run(ctx)
+
+
+def _simready(ctx: StageContext) -> StageResult:
+    from blueprint_pipeline.simready.stage import run
+
+    return run(ctx)
+
+
+def _usd(ctx: StageContext) -> StageResult:
+    from blueprint_pipeline.usd.stage import run
+
+    return run(ctx)
+
+
 STAGES: list[Stage] = [
     Stage("scene", _scene, inputs=(MANIFEST_INPUT,)),
+    Stage("simready", _simready, inputs=("scene/normalized.jsonl",)),
+    Stage("usd", _usd, inputs=("scene/normalized.jsonl", "simready/physics.json")),
+    Stage("dataset", _dataset, inputs=("episodes/summary.json",)),
+    Stage("report", _report, inputs=("episodes/summary.json", "dataset/meta/info.json")),
 ]
 
 STAGE_NAMES: list[str] = [s.name for s in STAGES]

@@ -1,0 +1,201 @@
+"""LeRobot v3.0 writer: layout, round trip of every array, rollover by size, statistics."""
+
+from __future__ import annotations
+
+import json
+
+import av
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from test_dataset_fixtures import make_episode, write_dataset_dir
+
+from blueprint_pipeline.dataset import layout
+from blueprint_pipeline.dataset.check import check_dataset
+from blueprint_pipeline.dataset.stats import RunningStats, histogram_quantiles, vector_stats
+from blueprint_pipeline.dataset.tasks_file import read_tasks
+from blueprint_pipeline.dataset.video import VideoSettings
+from blueprint_pipeline.dataset.writer import DatasetWriter
+from blueprint_pipeline.errors import InvalidInputError
+
+TASKS = ("move the arm over the red box", "Café: put the mug, ceramic, on the shelf")
+
+
+@pytest.fixture(scope="module")
+def episodes():
+    return [make_episode(i, frames=18 + 3 * i, cameras=("top",), task=TASKS[i % 2]) for i in range(4)]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory, episodes):
+    root = tmp_path_factory.mktemp("ds") / "dataset"
+    info = write_dataset_dir(root, episodes)
+    return root, info
+
+
+def _read_data(root):
+    tables = [pq.read_table(p) for p in sorted(root.glob("data/chunk-*/file-*.parquet"))]
+    return {c: np.concatenate([np.asarray(t.column(c).to_pylist()) for t in tables]) for c in tables[0].column_names}
+
+
+def test_info_json_describes_the_dataset(dataset, episodes):
+    root, info = dataset
+    on_disk = json.loads((root / layout.INFO_PATH).read_text())
+    assert on_disk == info
+    assert info["codebase_version"] == "v3.0"
+    assert info["robot_type"] == "two_link_arm" and info["fps"] == 30
+    assert info["total_episodes"] == 4 and info["total_tasks"] == 2
+    assert info["total_frames"] == sum(e.length for e in episodes)
+    assert info["chunks_size"] == 1000 and info["splits"] == {"train": "0:4"}
+    assert info["data_path"] == "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
+    assert info["video_path"] == "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
+    f = info["features"]
+    assert f["observation.state"] == {"dtype": "float32", "shape": [3], "names": ["shoulder", "elbow", "gripper_width_m"]}
+    assert f["observation.environment_state"]["names"][:3] == ["box.x", "box.y", "box.z"]
+    assert f["next.done"]["dtype"] == "bool" and f["timestamp"]["dtype"] == "float32"
+    cam = f["observation.images.top"]
+    assert cam["dtype"] == "video" and cam["shape"] == [64, 64, 3]
+    assert cam["info"]["video.codec"] == "av1" and cam["info"]["video.pix_fmt"] == "yuv420p"
+    assert cam["info"]["video.fps"] == 30
+
+
+def test_frames_round_trip_exactly(dataset, episodes):
+    root, _ = dataset
+    cols = _read_data(root)
+    assert np.array_equal(cols["index"], np.arange(len(cols["index"])))
+    tasks = read_tasks(root / layout.TASKS_PATH)
+    assert tasks == {TASKS[0]: 0, TASKS[1]: 1}
+    start = 0
+    for ep, rec in enumerate(episodes):
+        sl = slice(start, start + rec.length)
+        assert np.array_equal(cols["observation.state"][sl], rec.state)
+        assert np.array_equal(cols["action"][sl], rec.action)
+        assert np.array_equal(cols["observation.ee_pose"][sl], rec.ee_pose)
+        assert np.array_equal(cols["observation.environment_state"][sl], rec.object_poses)
+        assert np.array_equal(cols["next.done"][sl], rec.done)
+        assert np.array_equal(cols["next.success"][sl], rec.success_flags)
+        assert (cols["episode_index"][sl] == ep).all()
+        assert (cols["task_index"][sl] == tasks[rec.task_description]).all()
+        want_ts = (np.arange(rec.length) / 30).astype(np.float32)
+        assert np.array_equal(cols["timestamp"][sl].astype(np.float32), want_ts)
+        start += rec.length
+
+
+def test_video_frames_decode_close_to_the_rendered_frames(dataset, episodes):
+    root, _ = dataset
+    meta = pq.read_table(root / "meta/episodes/chunk-000/file-000.parquet").to_pylist()
+    with av.open(str(root / "videos/observation.images.top/chunk-000/file-000.mp4")) as c:
+        s = c.streams.video[0]
+        decoded = [(float(f.pts * s.time_base), f.to_ndarray(format="rgb24")) for f in c.decode(s)]
+    assert len(decoded) == sum(e.length for e in episodes)
+    for row, rec in zip(meta, episodes, strict=True):
+        t0 = row["videos/observation.images.top/from_timestamp"]
+        for k in (0, rec.length - 1):
+            t, img = min(decoded, key=lambda d: abs(d[0] - (t0 + k / 30)))
+            assert abs(t - (t0 + k / 30)) < 1e-4
+            err = np.abs(img.astype(int) - rec.images["top"][k].astype(int)).mean()
+            assert err < 6.0, f"episode {row['episode_index']} frame {k}: mean abs error {err:.1f}"
+
+
+def test_episodes_metadata_and_per_episode_stats(dataset, episodes):
+    root, _ = dataset
+    rows = pq.read_table(root / "meta/episodes/chunk-000/file-000.parquet").to_pylist()
+    assert [r["episode_index"] for r in rows] == [0, 1, 2, 3]
+    assert [r["length"] for r in rows] == [e.length for e in episodes]
+    assert rows[1]["dataset_from_index"] == rows[0]["dataset_to_index"] == episodes[0].length
+    assert rows[0]["tasks"] == [TASKS[0]] and rows[1]["tasks"] == [TASKS[1]]
+    s = vector_stats(episodes[2].state)
+    assert np.allclose(rows[2]["stats/observation.state/q50"], s["q50"])
+    assert rows[2]["stats/observation.state/count"] == [episodes[2].length]
+    img_mean = np.asarray(rows[0]["stats/observation.images.top/mean"])
+    assert img_mean.shape == (3, 1, 1)
+    assert np.allclose(img_mean.reshape(-1), episodes[0].images["top"].reshape(-1, 3).mean(0) / 255, atol=1e-9)
+
+
+def test_stats_json_has_every_feature_with_lerobot_shapes(dataset, episodes):
+    root, info = dataset
+    stats = json.loads((root / layout.STATS_PATH).read_text())
+    assert set(stats) == set(info["features"])
+    for key, ft in info["features"].items():
+        assert set(stats[key]) == set(layout.STAT_KEYS), key
+        if ft["dtype"] == "video":
+            assert np.asarray(stats[key]["mean"]).shape == (3, 1, 1)
+        else:
+            assert len(stats[key]["min"]) == ft["shape"][0]
+    all_state = np.concatenate([e.state for e in episodes])
+    assert np.allclose(stats["observation.state"]["mean"], all_state.mean(0), atol=1e-6)
+    assert np.allclose(stats["observation.state"]["q90"], np.quantile(all_state.astype(np.float64), 0.9, axis=0))
+    assert stats["index"]["count"] == [len(all_state)]
+
+
+def test_the_checker_passes_on_the_written_dataset(dataset):
+    root, _ = dataset
+    assert check_dataset(root) == []
+
+
+def test_rollover_by_size_splits_data_video_and_chunks(tmp_path, episodes):
+    root = tmp_path / "ds"
+    info = write_dataset_dir(root, episodes, data_files_size_in_mb=0.004, video_files_size_in_mb=0.006,
+                             chunks_size=2)
+    data_files = sorted(p.relative_to(root).as_posix() for p in root.glob("data/*/*.parquet"))
+    video_files = sorted(p.relative_to(root).as_posix() for p in root.glob("videos/*/*/*.mp4"))
+    assert len(data_files) >= 3 and "data/chunk-001/file-000.parquet" in data_files
+    assert len(video_files) >= 2
+    assert info["data_files_size_in_mb"] == 0.004
+    rows = pq.read_table(root / "meta/episodes/chunk-000/file-000.parquet").to_pylist()
+    used = {layout.data_path(r["data/chunk_index"], r["data/file_index"]) for r in rows}
+    assert used == set(data_files)
+    assert check_dataset(root) == []
+
+
+def test_h264_option(tmp_path, episodes):
+    root = tmp_path / "ds"
+    info = write_dataset_dir(root, episodes[:2], video=VideoSettings.for_name("h264"))
+    assert info["features"]["observation.images.top"]["info"]["video.codec"] == "h264"
+    assert check_dataset(root) == []
+
+
+def test_dataset_without_cameras(tmp_path):
+    root = tmp_path / "ds"
+    info = write_dataset_dir(root, [make_episode(i, frames=15) for i in range(3)])
+    assert info["video_path"] is None and not (root / "videos").exists()
+    assert check_dataset(root) == []
+
+
+def test_an_episode_that_does_not_fit_is_refused_before_anything_is_written(tmp_path, episodes):
+    writer = DatasetWriter(tmp_path / "ds")
+    writer.add_episode(episodes[0])
+    bad = make_episode(9, frames=12, cameras=("top",))
+    bad.state = bad.state[:, :2]
+    with pytest.raises(InvalidInputError, match="observation.state: shape"):
+        writer.add_episode(bad)
+    nan = make_episode(10, frames=12, cameras=("top",))
+    nan.action[3, 1] = np.nan
+    with pytest.raises(InvalidInputError, match="NaN"):
+        writer.add_episode(nan)
+    writer.add_episode(episodes[1])
+    info = writer.finish()
+    assert info["total_episodes"] == 2
+    assert check_dataset(tmp_path / "ds") == []
+
+
+def test_reservoir_quantiles_stay_within_their_rank_error():
+    # 200,000 frames of a smooth joint trajectory: more than the reservoir holds
+    t = np.linspace(0, 40 * np.pi, 200_000)
+    values = np.stack([np.sin(t), 0.5 * np.cos(3 * t) + 0.1 * t / t[-1], t / t[-1]], axis=1)
+    acc = RunningStats(3, np.random.default_rng(0))
+    for chunk in np.array_split(values, 700):
+        acc.update(chunk)
+    res = acc.result()
+    assert np.allclose(res["mean"], values.mean(0)) and np.allclose(res["std"], values.std(0))
+    assert np.array_equal(res["min"], values.min(0)) and res["count"].tolist() == [200_000]
+    for key, q in layout.QUANTILES.items():
+        rank = (values <= res[key]).mean(0)
+        assert np.all(np.abs(rank - q) < 0.015), (key, rank)
+
+
+def test_histogram_quantiles_equal_numpy_on_pixels(episodes):
+    px = episodes[0].images["top"].reshape(-1, 3)
+    hist = np.stack([np.bincount(px[:, c], minlength=256) for c in range(3)])
+    for q in (0.01, 0.1, 0.5, 0.9, 0.99):
+        assert np.allclose(histogram_quantiles(hist, q), np.quantile(px, q, axis=0))
