@@ -1,0 +1,73 @@
+"""The service's configuration, built from `BP_SERVICE_*` settings (or directly, in tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from blueprint_pipeline.client.archive import ArchiveLimits
+from blueprint_pipeline.errors import InvalidInputError
+from blueprint_pipeline.service.auth import KeyRing, hash_key
+from blueprint_pipeline.service.faults import FaultConfig
+from blueprint_pipeline.service.worker import WorkerSettings
+
+SERVICE_KEY_SECRET = "BP_SERVICE_API_KEY"
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    data_dir: Path
+    api_key_hashes: tuple[str, ...]
+    max_upload_bytes: int = 64 * 1024**2
+    rate_limit_per_s: float = 20.0  # per API key
+    rate_burst: int | None = None  # default: one second's worth
+    faults: FaultConfig | None = None
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    bundle_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+
+    def key_ring(self) -> KeyRing:
+        return KeyRing(self.api_key_hashes)
+
+    @classmethod
+    def from_settings(cls, settings: Any, data_dir: str | None = None) -> ServiceConfig:
+        """From `blueprint_pipeline.config.Settings`; keys are the configured hashes plus the hash
+        of `BP_SERVICE_API_KEY` if the secrets resolver finds it (Secret Manager, file or env)."""
+        hashes = [h for h in (settings.service_api_key_hashes or "").split(",") if h.strip()]
+        plain = _resolve_service_key()
+        if plain:
+            hashes.append(hash_key(plain))
+        if not hashes:
+            raise InvalidInputError(
+                "no API keys configured: set BP_SERVICE_API_KEY_HASHES (sha256 hex of each key, "
+                "comma-separated; `blueprint serve --hash-key` prints one) or BP_SERVICE_API_KEY "
+                "(or BP_SERVICE_API_KEY_FILE, or a Secret Manager secret of that name)")
+        try:
+            KeyRing(hashes)
+        except ValueError as exc:
+            raise InvalidInputError(f"BP_SERVICE_API_KEY_HASHES: {exc}") from None
+        faults = FaultConfig.parse(settings.service_faults) if settings.service_faults else None
+        bundle_mb = settings.service_max_bundle_expanded_mb
+        return cls(
+            data_dir=Path(data_dir or settings.service_data_dir).expanduser().resolve(),
+            api_key_hashes=tuple(hashes),
+            max_upload_bytes=int(settings.service_max_upload_mb * 1024**2),
+            rate_limit_per_s=settings.service_rate_limit_per_s,
+            faults=faults,
+            worker=WorkerSettings(max_concurrent_jobs=settings.service_max_concurrent_jobs,
+                                  episode_workers=settings.workers,
+                                  max_attempts=settings.service_max_job_attempts,
+                                  stage_pause_s=faults.stage_pause_s if faults else 0.0),
+            bundle_limits=ArchiveLimits(max_total_bytes=int(bundle_mb * 1024**2)),
+        )
+
+
+def _resolve_service_key() -> str | None:
+    try:
+        from blueprint_pipeline.secrets.resolver import get_secret
+    except ImportError:  # resolver not installed in this build: no plaintext key source
+        return None
+    try:
+        return get_secret(SERVICE_KEY_SECRET)
+    except Exception:  # noqa: BLE001 - a missing optional key is not an error; hashes may suffice
+        return None

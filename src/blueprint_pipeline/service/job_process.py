@@ -1,0 +1,118 @@
+"""One job's pipeline run, in its own process (and process group), so that cancelling it can
+kill it and everything it started, and a crash of the service does not corrupt it.
+
+    python -m blueprint_pipeline.service.job_process JOB_DIR
+
+Reads JOB_DIR/job.json, runs the pipeline with its outputs under JOB_DIR/out (stages whose
+.complete.json matches are skipped, so a rerun after a restart resumes), reports progress in
+JOB_DIR/progress.json, builds JOB_DIR/result.tar.gz (dataset/, report/ and job.json) and writes
+JOB_DIR/outcome.json last. Exits on its own if the service that started it dies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from blueprint_pipeline import storage
+
+JOB_FILE = "job.json"
+PROGRESS_FILE = "progress.json"
+OUTCOME_FILE = "outcome.json"
+RESULT_FILE = "result.tar.gz"
+OUT_DIR = "out"
+RESULT_MEMBERS = ("dataset", "report")
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Kill our process group when the service dies: a restarted service reruns the job, and two
+    runs must never write the same folder at once."""
+    while True:
+        if os.getppid() != parent_pid:
+            os.killpg(os.getpgid(0), signal.SIGKILL)
+        time.sleep(0.5)
+
+
+class _Progress:
+    """Writes progress.json atomically, at most every 0.5 s unless forced."""
+
+    def __init__(self, path: Path, stages: list[str]):
+        self.path = path
+        self.state: dict[str, Any] = {"stages_total": len(stages), "stages_done": 0, "stage": None,
+                                      "done": 0, "total": None, "what": ""}
+        self._last = 0.0
+
+    def update(self, force: bool = False, **changes: Any) -> None:
+        self.state.update(changes)
+        now = time.monotonic()
+        if force or now - self._last >= 0.5:
+            self._last = now
+            storage.atomic_write_json(str(self.path), self.state)
+
+    def callback(self, done: int, total: int | None, what: str) -> None:
+        self.update(done=done, total=total, what=what)
+
+
+def run_job(job_dir: Path) -> dict[str, Any]:
+    from blueprint_pipeline import pipeline
+    from blueprint_pipeline.client.archive import write_archive
+    from blueprint_pipeline.runner import run_pipeline
+
+    spec = json.loads((job_dir / JOB_FILE).read_text())
+    params = spec["params"]
+    options = pipeline.RunOptions(robot=params["robot"], episodes=params.get("episodes"),
+                                  render=params["render"], seed=params["seed"],
+                                  workers=spec.get("workers", 2))
+    stage_names = [s.name for s in pipeline.STAGES]
+    progress = _Progress(job_dir / PROGRESS_FILE, stage_names)
+    ctx = pipeline.StageContext(manifest_url=str(job_dir / spec["manifest"]), out_url=str(job_dir / OUT_DIR),
+                                options=options, progress=progress.callback)
+    stage_outcomes: dict[str, dict[str, Any]] = {}
+    for i, name in enumerate(stage_names):
+        progress.update(force=True, stage=name, stages_done=i, done=0, total=None, what="")
+        # One stage at a time, for progress reporting; the runner still skips completed stages.
+        for o in run_pipeline(ctx, only=name):
+            stage_outcomes[o.stage] = {
+                "status": o.status, "seconds": round(o.seconds, 3),
+                "items_ok": o.result.items_ok if o.result else None,
+                "items_failed": o.result.items_failed if o.result else None,
+            }
+        pause_s = float(spec.get("stage_pause_s", 0.0))
+        if pause_s:  # fault-injection drills only: widens the window for a kill between stages
+            time.sleep(pause_s)
+    progress.update(force=True, stage=None, stages_done=len(stage_names))
+
+    episodes = stage_outcomes.get("episodes", {})
+    counts = {"stages": stage_outcomes,
+              "episodes_ok": episodes.get("items_ok") or 0,
+              "episodes_failed": episodes.get("items_failed") or 0}
+    summary = {"job_id": job_dir.name, "params": params, "counts": counts}
+    out = job_dir / OUT_DIR
+    storage.atomic_write_json(str(out / "job.json"), summary)
+    sha256, size = write_archive(job_dir / RESULT_FILE, out, [*RESULT_MEMBERS, "job.json"])
+    return {"status": "succeeded", "counts": counts, "result_sha256": sha256, "result_bytes": size}
+
+
+def main(argv: list[str]) -> int:
+    job_dir = Path(argv[0]).resolve()
+    threading.Thread(target=_watch_parent, args=(int(argv[1]),), daemon=True).start()
+    try:
+        outcome = run_job(job_dir)
+        code = 0
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes a reason in outcome.json
+        from blueprint_pipeline.secrets.redact import redact
+
+        outcome = {"status": "failed", "error": redact(f"{type(exc).__name__}: {exc}")[:4000]}
+        code = 1
+    storage.atomic_write_json(str(job_dir / OUTCOME_FILE), outcome)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
