@@ -75,6 +75,25 @@ class Settings(BaseSettings):
     storage_options_json: SecretStr | None = Field(
         None, description="JSON object of fsspec storage options for gs:// or s3:// (masked in `config show`).")
 
+    # Generation service (`blueprint serve`) and its client (`blueprint submit/status/...`)
+    service_url: str | None = Field(None, description="Client: the service's URL when --server is not given.")
+    service_data_dir: str = Field("~/.blueprint/service",
+                                  description="Service: folder of the job store (SQLite) and the job folders.")
+    service_api_key_hashes: str | None = Field(
+        None, description="Service: accepted API keys as sha256 hex digests, comma-separated "
+                          "(`blueprint serve --hash-key` prints one); BP_SERVICE_API_KEY adds one more.")
+    service_max_upload_mb: float = Field(64.0, gt=0, le=100_000, description="Service: largest accepted upload, MiB.")
+    service_max_bundle_expanded_mb: float = Field(
+        2048.0, gt=0, le=1_000_000, description="Service: largest total size an uploaded bundle may expand to, MiB.")
+    service_rate_limit_per_s: float = Field(20.0, gt=0, le=100_000,
+                                            description="Service: requests per second allowed per API key (429 beyond).")
+    service_max_concurrent_jobs: int = Field(1, ge=0, le=256,
+                                             description="Service: jobs run at once (0: accept and queue only).")
+    service_max_job_attempts: int = Field(
+        3, ge=1, le=100, description="Service: starts of a job (restarts of the service included) before it is failed.")
+    service_faults: str | None = Field(
+        None, description="Service: fault injection for drills, e.g. 'seed=1,p503=0.3,p429=0.1,pstall=0.05'; off if unset.")
+
     # Secrets (secrets.resolver)
     secrets_require_manager: bool = Field(
         False, description="Resolve secrets only from Google Secret Manager; no file or env fallback.")
