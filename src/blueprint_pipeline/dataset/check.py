@@ -8,8 +8,8 @@ duration match its episodes' ranges, frame presentation times in sync, frame siz
 recomputed from the data against stats.json and the per-episode stats.
 
 Tolerances: moments and extremes are exact up to float rounding. Dataset quantiles come from a
-reservoir sample (see `stats`), so a stated quantile v passes when the recomputed share of
-values below v and at most v brackets q within `QUANTILE_RANK_TOL`. Image statistics are computed
+reservoir sample (see `stats`), so a stated q-quantile passes when it lies between the data's
+order statistics at ranks q - `QUANTILE_RANK_TOL` and q + `QUANTILE_RANK_TOL`. Image statistics are computed
 by the writer from the frames before encoding, so the checker, which sees decoded frames, allows
 `IMAGE_MEAN_TOL` for the lossy codec on per-episode channel means.
 """
@@ -353,12 +353,14 @@ def _close(a: Any, b: np.ndarray, rtol: float = 1e-5, atol: float = 1e-6) -> boo
 
 
 def _quantile_ok(values: np.ndarray, stated: Any, q: float) -> bool:
+    """`stated` lies between the order statistics at ranks q - tol and q + tol of each column."""
     v = np.asarray(stated, dtype=np.float64).reshape(-1)
     if v.shape[0] != values.shape[1]:
         return False
-    below = (values < v).mean(0)
-    at_most = (values <= v).mean(0)
-    return bool(((below - QUANTILE_RANK_TOL <= q) & (q <= at_most + QUANTILE_RANK_TOL)).all())
+    lo = np.quantile(values, max(0.0, q - QUANTILE_RANK_TOL), axis=0, method="lower")
+    hi = np.quantile(values, min(1.0, q + QUANTILE_RANK_TOL), axis=0, method="higher")
+    eps = 1e-9 * np.maximum(1.0, np.abs(v))
+    return bool(((lo - eps <= v) & (v <= hi + eps)).all())
 
 
 def _check_stats(root: Path, info: dict, episodes: list[dict], cols: dict[str, np.ndarray],
