@@ -34,10 +34,10 @@ def config_for(data_dir: Path, **overrides) -> ServiceConfig:
 class ThreadedServer:
     """uvicorn serving `app` on a real loopback socket, in a thread of this process."""
 
-    def __init__(self, app, log_level: str = "warning"):
+    def __init__(self, app, log_level: str = "warning", port: int = 0):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind(("127.0.0.1", port))
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan="on"))
@@ -55,6 +55,18 @@ class ThreadedServer:
         self.server.should_exit = True
         self.thread.join(timeout=30)
         self.sock.close()
+
+
+class CountingTransport(httpx.HTTPTransport):
+    """Counts the requests a client really sends (attempts that reach the network layer)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.sent = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent += 1
+        return super().handle_request(request)
 
 
 def free_port() -> int:

@@ -107,6 +107,10 @@ class ServiceClient:
                           headers={"Content-Type": content_type, "Idempotency-Key": key})
         return r.json()
 
+    def list_jobs(self, limit: int = 50) -> list[dict[str, Any]]:
+        """This key's jobs, newest first."""
+        return self._request("GET", "/v1/jobs", params={"limit": limit}).json()["jobs"]
+
     def status(self, job_id: str) -> dict[str, Any]:
         return self._request("GET", f"/v1/jobs/{check_job_id(job_id)}").json()
 
