@@ -55,6 +55,7 @@ class ArmIK:
             g.contype, g.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY
         self.model = add_home_key(spec, desc)
         self.desc = desc
+        self.base_pos_m = np.asarray(base_pos_m, dtype=float)
         self.qadr = np.array([self.model.joint(j).qposadr[0] for j in self.names.joints])
         self.configuration = mink.Configuration(self.model)
         self.configuration.update_from_keyframe("home")

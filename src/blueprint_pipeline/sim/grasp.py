@@ -1,0 +1,103 @@
+"""Grasp candidates from an object's collider: top-down and side antipodal grasps that fit the gripper.
+
+A grasp is a TCP pose whose finger axis (the hand's y) is along a horizontal object axis narrower
+than the stroke minus a 1 cm margin. Top-down grasps approach along -z with the pads 2.5 cm below the
+top (or half way down short objects); side grasps approach horizontally from the robot base at mid
+height. Candidates are ranked by (1) reachability, checked with IK for the grasp and pre-grasp
+poses, then (2) clearance between the open fingers and the neighbouring objects, then (3) a
+preference for top-down grasps (they keep the hand away from the table).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from blueprint_pipeline.sim.ik import ArmIK
+from blueprint_pipeline.sim.trajectory import Pose
+
+FIT_MARGIN_M = 0.01
+PRE_GRASP_DISTANCE_M = 0.12
+
+
+@dataclass
+class GraspCandidate:
+    kind: str  # "top" | "side"
+    tcp: Pose
+    approach: np.ndarray  # unit vector the TCP travels along when closing in
+    width_m: float
+    clearance_m: float = np.inf
+    reachable: bool = False
+    q_grasp: np.ndarray | None = None
+    q_pre: np.ndarray | None = None
+
+    @property
+    def pre_grasp(self) -> Pose:
+        return self.tcp.moved(-PRE_GRASP_DISTANCE_M * self.approach)
+
+    def rank_key(self) -> tuple:
+        return (not self.reachable, -min(self.clearance_m, 0.05), self.kind != "top")
+
+
+def _hand_rotation(approach: np.ndarray, finger_axis: np.ndarray) -> np.ndarray:
+    z = approach / np.linalg.norm(approach)
+    y = finger_axis - z * np.dot(finger_axis, z)
+    y /= np.linalg.norm(y)
+    return np.column_stack([np.cross(y, z), y, z])
+
+
+def _finger_clearance(tcp: Pose, width_m: float, obstacles: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Smallest xy/z gap between the open fingers' pads (as points) and the obstacles' boxes."""
+    y = tcp.rot[:, 1]
+    best = np.inf
+    for sign in (1.0, -1.0):
+        p = tcp.pos_m + sign * (0.04 + 0.008) * y
+        for lo, hi in obstacles:
+            gap = np.maximum(np.maximum(lo - p, p - hi), 0.0)
+            best = min(best, float(np.linalg.norm(gap)) - 0.01)
+    return best
+
+
+def grasp_candidates(obj_pos_m: np.ndarray, obj_rot: np.ndarray, size_m: np.ndarray, stroke_m: float,
+                     base_pos_m: np.ndarray, home_hand_y: np.ndarray) -> list[GraspCandidate]:
+    """Top-down and side grasps of an upright-ish box/cylinder of full extents `size_m`."""
+    out: list[GraspCandidate] = []
+    top_z = obj_pos_m[2] + 0.5 * abs(obj_rot[2, :]) @ size_m
+    height = 2 * (top_z - obj_pos_m[2])
+    for k in (0, 1):
+        if size_m[k] > stroke_m - FIT_MARGIN_M:
+            continue
+        axis = obj_rot[:, k].copy()
+        axis[2] = 0.0
+        if np.linalg.norm(axis) < 0.5:
+            continue
+        axis /= np.linalg.norm(axis)
+        if np.dot(axis, home_hand_y) < 0:  # of the two symmetric yaws, the one nearer the home wrist
+            axis = -axis
+        depth = min(0.025, 0.5 * height)
+        tcp = Pose(np.array([obj_pos_m[0], obj_pos_m[1], top_z - depth]),
+                   _hand_rotation(np.array([0.0, 0.0, -1.0]), axis))
+        out.append(GraspCandidate("top", tcp, np.array([0.0, 0.0, -1.0]), float(size_m[k])))
+        # side grasp: approach horizontally, perpendicular to the finger axis
+        approach = np.cross(axis, [0.0, 0.0, 1.0])
+        if np.dot(approach, obj_pos_m - base_pos_m) < 0:
+            approach = -approach
+        bottom_z = top_z - height
+        tcp_side = Pose(np.array([obj_pos_m[0], obj_pos_m[1], max(obj_pos_m[2], bottom_z + 0.035)]),
+                        _hand_rotation(approach, axis))
+        out.append(GraspCandidate("side", tcp_side, approach, float(size_m[k])))
+    return out
+
+
+def rank_grasps(candidates: list[GraspCandidate], ik: ArmIK, seed_q: np.ndarray,
+                obstacles: list[tuple[np.ndarray, np.ndarray]]) -> list[GraspCandidate]:
+    for c in candidates:
+        c.clearance_m = _finger_clearance(c.tcp, c.width_m, obstacles)
+        pre = ik.solve(c.pre_grasp.pos_m, c.pre_grasp.rot, seed_q)
+        if not pre.ok():
+            continue
+        grasp = ik.solve(c.tcp.pos_m, c.tcp.rot, pre.q_rad)
+        if grasp.ok():
+            c.reachable, c.q_pre, c.q_grasp = True, pre.q_rad, grasp.q_rad
+    return sorted(candidates, key=GraspCandidate.rank_key)

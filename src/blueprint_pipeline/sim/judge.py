@@ -1,0 +1,74 @@
+"""Success and quality of an episode, judged from the physics state only.
+
+pick_place succeeds when the target (1) left its start (> 3 cm), (2) was lifted with the gripper
+(at the end of the lift it is >= 2 cm above its start with both pads touching it), and after
+release and settling (3) touches the goal support, (4) has its centre inside the goal rectangle,
+(5) is upright within 20 degrees of its start orientation's z axis and (6) is at rest
+(|v| < 2 cm/s, |w| < 0.5 rad/s). Failure reasons, first match wins:
+- ik_failure (decided by the planner, before any motion),
+- grasp_slip: not lifted with the gripper, or a pad lost the object before release,
+- collision: another object was pushed more than 3 cm,
+- placement_miss: any of (3)-(6) fails.
+(timeout is given by the worker pool when an episode exceeds its deadline.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+UPRIGHT_LIMIT_RAD = np.deg2rad(20.0)
+REST_SPEED_M_S = 0.02
+REST_ANGULAR_RAD_S = 0.5
+LEFT_START_M = 0.03
+LIFT_MIN_M = 0.02
+DISTURB_LIMIT_M = 0.03
+
+
+@dataclass
+class Verdict:
+    success: bool
+    reason: str | None
+    checks: dict[str, bool]
+
+
+def judge_pick_place(*, start_pos: np.ndarray, final_pos: np.ndarray, start_zaxis: np.ndarray,
+                     final_zaxis: np.ndarray, final_lin_vel: np.ndarray, final_ang_vel: np.ndarray,
+                     lifted_with_gripper: bool, lost_grip_before_release: bool, touches_goal_support: bool,
+                     goal_center: np.ndarray, goal_size: np.ndarray, max_other_displacement_m: float) -> Verdict:
+    tilt = float(np.arccos(np.clip(np.dot(start_zaxis, final_zaxis), -1.0, 1.0)))
+    checks = {
+        "left_start": float(np.linalg.norm(final_pos[:2] - start_pos[:2])) > LEFT_START_M,
+        "lifted_with_gripper": lifted_with_gripper,
+        "held_until_release": not lost_grip_before_release,
+        "touches_goal_support": touches_goal_support,
+        "inside_goal_region": bool(np.all(np.abs(final_pos[:2] - goal_center[:2]) <= 0.5 * goal_size)),
+        "upright": bool(tilt <= UPRIGHT_LIMIT_RAD),
+        "at_rest": float(np.linalg.norm(final_lin_vel)) < REST_SPEED_M_S
+        and float(np.linalg.norm(final_ang_vel)) < REST_ANGULAR_RAD_S,
+        "others_undisturbed": max_other_displacement_m <= DISTURB_LIMIT_M,
+    }
+    if all(checks.values()):
+        return Verdict(True, None, checks)
+    if not (checks["lifted_with_gripper"] and checks["held_until_release"]):
+        reason = "grasp_slip"
+    elif not checks["others_undisturbed"]:
+        reason = "collision"
+    else:
+        reason = "placement_miss"
+    return Verdict(False, reason, checks)
+
+
+def motion_metrics(q: np.ndarray, qvel: np.ndarray, fps: int, lower: np.ndarray, upper: np.ndarray) -> dict[str, float]:
+    """Joint-limit margin and peak velocity / acceleration / jerk of the recorded arm joints."""
+    if len(q) == 0:
+        return {}
+    acc = np.diff(qvel, axis=0) * fps if len(qvel) > 1 else np.zeros((1, q.shape[1]))
+    jerk = np.diff(acc, axis=0) * fps if len(acc) > 1 else np.zeros((1, q.shape[1]))
+    return {
+        "joint_limit_margin_rad": float(np.min(np.minimum(q - lower, upper - q))),
+        "peak_joint_velocity_rad_s": float(np.max(np.abs(qvel))),
+        "peak_joint_acceleration_rad_s2": float(np.max(np.abs(acc))),
+        "peak_joint_jerk_rad_s3": float(np.max(np.abs(jerk))),
+    }

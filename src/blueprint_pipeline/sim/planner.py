@@ -1,0 +1,158 @@
+"""Pick-and-place plan: waypoints -> joint set-points at the control rate.
+
+Waypoints: pre-grasp, grasp, close, lift (straight up to the carry height), transport (at the carry
+height, which clears every object in the corridor by 5 cm), pre-place, place (object 5 mm above
+its goal surface), release, retreat, then a still phase in which the scene settles before it is
+judged. The place spot is the point of the goal region farthest from the other objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from blueprint_pipeline.geniesim.records import GoalRegion
+from blueprint_pipeline.sim.grasp import GraspCandidate, grasp_candidates, rank_grasps
+from blueprint_pipeline.sim.ik import ArmIK
+from blueprint_pipeline.sim.trajectory import IKFailure, Pose, plan_segment
+
+GRIPPER_TICKS = 12  # 0.4 s at 30 Hz to close or open
+SETTLE_TICKS = 15  # 0.5 s still at the end
+LIFT_M = 0.12
+CARRY_CLEARANCE_M = 0.05
+PLACE_DROP_M = 0.005
+
+
+@dataclass
+class Plan:
+    q: np.ndarray  # (N+1, dof) set-points at ticks 0..N
+    gripper: np.ndarray  # (N+1,) command held from tick k to k+1: 1 closed, 0 open
+    phase: list[str]  # (N+1,) phase of each tick
+    grasp: GraspCandidate
+    place_object_pos_m: np.ndarray
+    carry_tcp_z_m: float
+    candidates_tried: int = 0
+    phase_ticks: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def n_ticks(self) -> int:
+        return len(self.q) - 1
+
+
+@dataclass(frozen=True)
+class ObjectBox:
+    id: str
+    pos_m: np.ndarray
+    rot: np.ndarray
+    size_m: np.ndarray
+
+    def aabb(self) -> tuple[np.ndarray, np.ndarray]:
+        half = np.abs(self.rot) @ (0.5 * self.size_m)
+        return self.pos_m - half, self.pos_m + half
+
+
+def _segment_hits(lo: np.ndarray, hi: np.ndarray, a: np.ndarray, b: np.ndarray, pad: float) -> bool:
+    """Does the xy segment a-b pass within `pad` of the box [lo, hi] (xy)? (sampled, 1 cm steps)"""
+    n = max(2, int(np.linalg.norm(b - a) / 0.01))
+    pts = a[None, :] + (b - a)[None, :] * np.linspace(0, 1, n)[:, None]
+    inside = np.all((pts >= lo[:2] - pad) & (pts <= hi[:2] + pad), axis=1)
+    return bool(inside.any())
+
+
+def choose_place_xy(goal: GoalRegion, target: ObjectBox, others: list[ObjectBox]) -> np.ndarray:
+    """Grid point of the goal region with the largest xy gap to the other objects (ties: nearer centre)."""
+    half = np.abs(target.rot[:2, :2]) @ (0.5 * target.size_m[:2])
+    cx, cy = goal.center_m[0], goal.center_m[1]
+    sx, sy = max(0.0, goal.size_m[0] / 2 - half[0]), max(0.0, goal.size_m[1] / 2 - half[1])
+    best, best_key = np.array([cx, cy]), None
+    for x in np.linspace(cx - sx, cx + sx, 5):
+        for y in np.linspace(cy - sy, cy + sy, 5):
+            gap = np.inf
+            for o in others:
+                lo, hi = o.aabb()
+                if hi[2] < goal.surface_z_m - 0.01:
+                    continue
+                gap = min(gap, float(np.max(np.maximum(lo[:2] - (np.array([x, y]) + half),
+                                                       (np.array([x, y]) - half) - hi[:2]))))
+            key = (min(gap, 0.05), -np.hypot(x - cx, y - cy))
+            if best_key is None or key > best_key:
+                best, best_key = np.array([x, y]), key
+    return best
+
+
+def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal: GoalRegion,
+                    q_home: np.ndarray, dt_tick_s: float) -> Plan:
+    """Raises IKFailure when no grasp candidate gives a feasible plan."""
+    home_pos, home_rot = ik.tcp_pose(q_home)
+    obstacles = [o.aabb() for o in others]
+    cands = grasp_candidates(target.pos_m, target.rot, target.size_m, 2 * ik.desc.gripper.stroke_per_finger_m,
+                             ik.base_pos_m, home_rot[:, 1])
+    if not cands:
+        raise IKFailure("no grasp fits the gripper stroke")
+    ranked = rank_grasps(cands, ik, q_home, obstacles)
+    place_xy = choose_place_xy(goal, target, others)
+    half_height = 0.5 * float(np.abs(target.rot[2, :]) @ target.size_m)
+    place_obj = np.array([place_xy[0], place_xy[1], goal.surface_z_m + half_height + PLACE_DROP_M])
+    last_error: Exception = IKFailure("no reachable grasp candidate")
+    for tried, cand in enumerate(ranked, start=1):
+        if not cand.reachable:
+            break
+        try:
+            plan = _plan_with_grasp(ik, cand, target, others, place_obj, q_home, Pose(home_pos, home_rot), dt_tick_s)
+            plan.candidates_tried = tried
+            return plan
+        except IKFailure as exc:
+            last_error = exc
+    raise IKFailure(f"no feasible plan: {last_error}")
+
+
+def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others: list[ObjectBox],
+                     place_obj: np.ndarray, q_home: np.ndarray, home: Pose, dt: float) -> Plan:
+    grasp = cand.tcp
+    offset = grasp.pos_m - target.pos_m  # TCP relative to the object, kept while carrying
+    place = Pose(place_obj + offset, grasp.rot.copy())
+    tcp_above_bottom = grasp.pos_m[2] - (target.pos_m[2] - 0.5 * float(np.abs(target.rot[2, :]) @ target.size_m))
+    a, b = target.pos_m[:2], place_obj[:2]
+    tops = [o.aabb()[1][2] for o in others if _segment_hits(*o.aabb(), a, b, pad=0.08)]
+    carry_z = max(grasp.pos_m[2] + LIFT_M, place.pos_m[2] + LIFT_M,
+                  max(tops, default=-np.inf) + CARRY_CLEARANCE_M + tcp_above_bottom)
+    lift = Pose(np.array([grasp.pos_m[0], grasp.pos_m[1], carry_z]), grasp.rot.copy())
+    above_place = Pose(np.array([place.pos_m[0], place.pos_m[1], carry_z]), grasp.rot.copy())
+    retreat = place.moved(-0.12 * cand.approach) if cand.kind == "side" else place.moved([0, 0, 0.12])
+
+    qs, grips, phases = [q_home[None, :]], [np.zeros(1)], ["start"]
+    spans: dict[str, tuple[int, int]] = {}
+    q, pose, gripper, tick = q_home, home, 0.0, 0
+
+    def move(name: str, goal_pose: Pose, min_s: float = 0.4) -> None:
+        nonlocal q, pose, tick
+        seg = plan_segment(ik, pose, goal_pose, q, dt, min_s)
+        qs.append(seg)
+        grips.append(np.full(len(seg), gripper))
+        phases.extend([name] * len(seg))
+        spans[name] = (tick + 1, tick + len(seg))
+        tick += len(seg)
+        q, pose = seg[-1], goal_pose
+
+    def hold(name: str, ticks: int, new_gripper: float) -> None:
+        nonlocal gripper, tick
+        gripper = new_gripper
+        grips[-1][-1] = new_gripper  # the command changes at the start of the hold
+        qs.append(np.repeat(q[None, :], ticks, axis=0))
+        grips.append(np.full(ticks, gripper))
+        phases.extend([name] * ticks)
+        spans[name] = (tick + 1, tick + ticks)
+        tick += ticks
+
+    move("approach", cand.pre_grasp)
+    move("descend", grasp, 0.6)
+    hold("close", GRIPPER_TICKS, 1.0)
+    move("lift", lift, 0.6)
+    move("transport", above_place)
+    move("lower", place, 0.6)
+    hold("release", GRIPPER_TICKS, 0.0)
+    move("retreat", retreat, 0.5)
+    hold("settle", SETTLE_TICKS, 0.0)
+    return Plan(q=np.vstack(qs), gripper=np.concatenate(grips), phase=phases, grasp=cand,
+                place_object_pos_m=place_obj, carry_tcp_z_m=float(carry_z), phase_ticks=spans)

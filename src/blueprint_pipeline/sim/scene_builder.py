@@ -1,0 +1,285 @@
+"""The MuJoCo model of one scene: furniture, objects and a robot, built with `mujoco.MjSpec`.
+
+What becomes what (from the normalised scene and its physics records; no defaults invented here):
+- objects whose physics record says `is_dynamic` -> free bodies with the record's mass, diagonal
+  inertia, centre of mass, friction and collider (box / sphere / cylinder / capsule from
+  `collider_size_m`; a convex hull without a loaded mesh is approximated by its bounding box);
+- articulated furniture with an `articulation` -> a body on a revolute or prismatic joint with its
+  limits and damping (the hinge of a revolute joint sits on the object's bounding-box edge);
+- every other simulated object -> a fixed collider at its pose; scene shells and backgrounds are
+  left out (the floor plane stands in for them).
+
+Contact parameters (measured to hold grasped objects without slip or jitter, see REFERENCE 6b):
+elliptic friction cone, impratio 10, condim 6 (sliding + torsional + rolling friction) on the
+gripper pads and the free objects, pad friction (1.0, 0.02, 0.001) with priority over the object's,
+solref (0.01, 1) and solimp (0.95, 0.99, 0.001, 0.5, 2) on pads and objects. With MuJoCo's
+defaults (pyramidal cone, impratio 1, condim 3) held objects creep by millimetres per second.
+Restitution is not modelled (damping ratio 1: contacts do not bounce).
+
+Time step: 1/480 s, so one 30 Hz frame is exactly 16 physics steps and recorded timestamps are
+exactly k/30 s (the 2 ms step of the design would need 16.67 steps per frame).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+
+import mujoco
+import numpy as np
+
+from blueprint_pipeline.errors import InvalidInputError, Problem
+from blueprint_pipeline.robots import (
+    WORLD_CONAFFINITY,
+    WORLD_CONTYPE,
+    RobotDescription,
+    RobotNames,
+    add_home_key,
+    add_robot,
+    configure_options,
+)
+from blueprint_pipeline.robots.builder import CONTACT_SOLIMP, CONTACT_SOLREF, PAD_CONDIM
+from blueprint_pipeline.scene.records import Scene, SceneObject, SimRole
+from blueprint_pipeline.simready.records import ColliderShape, ObjectPhysics, PhysicsFile
+
+TIMESTEP_S = 1.0 / 480.0
+FPS = 30
+STEPS_PER_FRAME = 16  # TIMESTEP_S * STEPS_PER_FRAME == 1 / FPS exactly
+SETTLE_S = 0.3
+SKIPPED_ROLES = (SimRole.SCENE_SHELL, SimRole.BACKGROUND)
+_OBJECT_TORSION_ROLL = (0.005, 0.0001)  # torsional and rolling friction of free objects (condim 6)
+
+
+def quat_to_mat(q_wxyz) -> np.ndarray:
+    m = np.zeros(9)
+    q = np.asarray(q_wxyz, dtype=float)
+    mujoco.mju_quat2Mat(m, q / np.linalg.norm(q))
+    return m.reshape(3, 3)
+
+
+def mat_to_quat(rot: np.ndarray) -> np.ndarray:
+    q = np.zeros(4)
+    mujoco.mju_mat2Quat(q, np.ascontiguousarray(rot, dtype=float).reshape(9))
+    return q
+
+
+@dataclass
+class SimScene:
+    """A compiled scene plus the names and nominal values episodes need."""
+
+    model: mujoco.MjModel
+    robot: RobotDescription
+    names: RobotNames
+    scene: Scene
+    physics: dict[str, ObjectPhysics]
+    dynamic_ids: list[str]  # free bodies, in recording order
+    fixed_ids: list[str]  # fixed colliders
+    articulated_ids: list[str]
+    support_of: dict[str, str | None]  # dynamic object -> the object it rests on (None: floor)
+    base_pos_m: np.ndarray
+    base_quat_wxyz: np.ndarray
+    nominal_body_mass: np.ndarray = field(init=False)
+    nominal_body_inertia: np.ndarray = field(init=False)
+    nominal_geom_friction: np.ndarray = field(init=False)
+    nominal_cam_pos: np.ndarray = field(init=False)
+    nominal_light_diffuse: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.nominal_body_mass = self.model.body_mass.copy()
+        self.nominal_body_inertia = self.model.body_inertia.copy()
+        self.nominal_geom_friction = self.model.geom_friction.copy()
+        self.nominal_cam_pos = self.model.cam_pos.copy()
+        self.nominal_light_diffuse = self.model.light_diffuse.copy()
+
+    def restore_nominal(self) -> None:
+        self.model.body_mass[:] = self.nominal_body_mass
+        self.model.body_inertia[:] = self.nominal_body_inertia
+        self.model.geom_friction[:] = self.nominal_geom_friction
+        self.model.cam_pos[:] = self.nominal_cam_pos
+        self.model.light_diffuse[:] = self.nominal_light_diffuse
+
+    @staticmethod
+    def body_name(object_id: str) -> str:
+        return f"obj:{object_id}"
+
+    @staticmethod
+    def geom_name(object_id: str) -> str:
+        return f"obj:{object_id}:collider"
+
+    def body_id(self, object_id: str) -> int:
+        return self.model.body(self.body_name(object_id)).id
+
+    def geom_id(self, object_id: str) -> int:
+        return self.model.geom(self.geom_name(object_id)).id
+
+    def free_qpos_adr(self, object_id: str) -> int:
+        return int(self.model.jnt_qposadr[self.model.body_jntadr[self.body_id(object_id)]])
+
+    def free_qvel_adr(self, object_id: str) -> int:
+        return int(self.model.jnt_dofadr[self.model.body_jntadr[self.body_id(object_id)]])
+
+
+def _collider(geom: mujoco.MjsGeom, phys: ObjectPhysics) -> None:
+    sx, sy, sz = (max(float(v), 1e-3) for v in phys.collider_size_m)
+    if phys.collider is ColliderShape.SPHERE:
+        geom.type = mujoco.mjtGeom.mjGEOM_SPHERE
+        geom.size = [min(sx, sy, sz) / 2, 0, 0]
+    elif phys.collider is ColliderShape.CYLINDER:
+        geom.type = mujoco.mjtGeom.mjGEOM_CYLINDER
+        geom.size = [min(sx, sy) / 2, sz / 2, 0]
+    elif phys.collider is ColliderShape.CAPSULE:
+        r = min(sx, sy) / 2
+        geom.type = mujoco.mjtGeom.mjGEOM_CAPSULE
+        geom.size = [r, max(sz / 2 - r, 1e-3), 0]
+    else:  # box, and convex hulls without a loaded mesh (their bounding box)
+        geom.type = mujoco.mjtGeom.mjGEOM_BOX
+        geom.size = [sx / 2, sy / 2, sz / 2]
+
+
+def _object_colour(obj: SceneObject, dynamic: bool) -> list[float]:
+    rng = np.random.default_rng(zlib.crc32(obj.category.encode()))  # display only: stable colour per category
+    base = rng.uniform(0.3, 0.9, 3) if dynamic else np.array([0.55, 0.45, 0.35])
+    return [*base.tolist(), 1.0]
+
+
+def _support_of(obj: SceneObject, holders: list[SceneObject]) -> str | None:
+    """The highest holder whose top is at most 2 cm above the object's bottom and under its centre."""
+    best, best_top = None, -np.inf
+    cx, cy, bottom = obj.position_m[0], obj.position_m[1], obj.aabb_min_m[2]
+    for h in holders:
+        top = h.aabb_max_m[2]
+        inside = h.aabb_min_m[0] <= cx <= h.aabb_max_m[0] and h.aabb_min_m[1] <= cy <= h.aabb_max_m[1]
+        if inside and top <= bottom + 0.02 and top > best_top:
+            best, best_top = h.id, top
+    return best
+
+
+def _look_at_quat(pos: np.ndarray, target: np.ndarray) -> np.ndarray:
+    f = (target - pos) / np.linalg.norm(target - pos)
+    x = np.cross(f, [0.0, 0.0, 1.0])
+    x /= np.linalg.norm(x)
+    z = -f
+    y = np.cross(z, x)
+    return mat_to_quat(np.column_stack([x, y, z]))
+
+
+def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
+                    base_pos_m, base_quat_wxyz) -> SimScene:
+    """Compile the scene with the robot at the given base pose (gripper open, arm at home)."""
+    spec = mujoco.MjSpec()
+    spec.modelname = f"scene_{scene.header.scene_id}"[:60]
+    configure_options(spec, TIMESTEP_S)
+    spec.option.gravity = list(scene.header.gravity_m_s2)
+    spec.visual.quality.shadowsize = 0  # shadows off: 4-10x faster software rendering
+    spec.visual.headlight.ambient = [0.4, 0.4, 0.4]
+
+    floor = spec.worldbody.add_geom()
+    floor.name = "floor"
+    floor.type = mujoco.mjtGeom.mjGEOM_PLANE
+    floor.size = [0, 0, 0.05]
+    floor.rgba = [0.8, 0.8, 0.8, 1]
+    floor.contype, floor.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY
+    light = spec.worldbody.add_light()
+    light.pos = [0, 0, 3.0]
+    light.dir = [0, 0, -1]
+    light.castshadow = False
+
+    problems: list[Problem] = []
+    dynamic_ids, fixed_ids, articulated_ids = [], [], []
+    simulated = [o for o in scene.objects if o.sim_role not in SKIPPED_ROLES]
+    for obj in simulated:
+        phys = physics.objects.get(obj.id)
+        if phys is None:
+            problems.append(Problem(f"physics.objects[{obj.id}]", "missing: every simulated object needs a physics record"))
+            continue
+        if phys.is_dynamic:
+            _add_free_object(spec, obj, phys)
+            dynamic_ids.append(obj.id)
+        elif obj.articulation is not None:
+            _add_articulated(spec, obj, phys)
+            articulated_ids.append(obj.id)
+        else:
+            body = spec.worldbody.add_body()
+            body.name = SimScene.body_name(obj.id)
+            body.pos, body.quat = list(obj.position_m), list(obj.orientation_wxyz)
+            g = body.add_geom()
+            g.name = SimScene.geom_name(obj.id)
+            _collider(g, phys)
+            g.friction = [phys.static_friction, *_OBJECT_TORSION_ROLL]
+            g.contype, g.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY
+            g.rgba = _object_colour(obj, False)
+            fixed_ids.append(obj.id)
+    if problems:
+        raise InvalidInputError("physics records do not cover the scene", problems[:20], max(0, len(problems) - 20))
+
+    names = add_robot(spec, robot, tuple(base_pos_m), tuple(base_quat_wxyz))
+    base = np.asarray(base_pos_m, dtype=float)
+    forward = quat_to_mat(base_quat_wxyz)[:, 0]
+    work = base + 0.5 * forward
+    work[2] = base[2] + 0.1
+    cam = spec.worldbody.add_camera()
+    cam.name = "scene_cam"
+    cam_pos = work + 0.9 * forward + np.array([0, 0, 0.7])
+    cam.pos = cam_pos.tolist()
+    cam.quat = _look_at_quat(cam_pos, work).tolist()
+    cam.fovy = 60.0
+    model = add_home_key(spec, robot)
+
+    by_id = scene.by_id()
+    holders = [by_id[i] for i in fixed_ids + articulated_ids]
+    support = {i: _support_of(by_id[i], holders) for i in dynamic_ids}
+    return SimScene(model=model, robot=robot, names=names, scene=scene, physics=dict(physics.objects),
+                    dynamic_ids=dynamic_ids, fixed_ids=fixed_ids, articulated_ids=articulated_ids,
+                    support_of=support, base_pos_m=base, base_quat_wxyz=np.asarray(base_quat_wxyz, dtype=float))
+
+
+def _add_free_object(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics) -> None:
+    body = spec.worldbody.add_body()
+    body.name = SimScene.body_name(obj.id)
+    body.pos, body.quat = list(obj.position_m), list(obj.orientation_wxyz)
+    body.add_freejoint().name = f"obj:{obj.id}:free"
+    body.explicitinertial = True
+    body.mass = phys.mass_kg
+    body.ipos = list(phys.center_of_mass_m)
+    body.inertia = list(phys.inertia_diag_kg_m2)
+    g = body.add_geom()
+    g.name = SimScene.geom_name(obj.id)
+    _collider(g, phys)
+    g.friction = [phys.static_friction, *_OBJECT_TORSION_ROLL]
+    g.condim = PAD_CONDIM
+    g.solref, g.solimp = list(CONTACT_SOLREF), list(CONTACT_SOLIMP)
+    g.contype, g.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY
+    g.rgba = _object_colour(obj, True)
+
+
+def _add_articulated(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics) -> None:
+    art = obj.articulation
+    assert art is not None
+    body = spec.worldbody.add_body()
+    body.name = SimScene.body_name(obj.id)
+    body.pos, body.quat = list(obj.position_m), list(obj.orientation_wxyz)
+    body.explicitinertial = True
+    body.mass = phys.mass_kg
+    body.inertia = list(phys.inertia_diag_kg_m2)
+    j = body.add_joint()
+    j.name = f"obj:{obj.id}:joint"
+    axis = np.asarray(art.axis_local, dtype=float)
+    j.axis = (axis / np.linalg.norm(axis)).tolist()
+    j.limited = mujoco.mjtLimited.mjLIMITED_TRUE
+    j.range = [art.lower, art.upper]
+    j.damping = [art.damping if art.damping is not None else 0.0, 0.0, 0.0]
+    if art.type == "prismatic":
+        j.type = mujoco.mjtJoint.mjJNT_SLIDE
+    else:
+        j.type = mujoco.mjtJoint.mjJNT_HINGE
+        # the hinge sits on the bounding-box edge along the axis' first perpendicular local direction
+        perp = 0 if abs(axis[0]) < 0.9 else 1
+        edge = np.zeros(3)
+        edge[perp] = -0.5 * obj.extents_m[perp]
+        j.pos = edge.tolist()
+    g = body.add_geom()
+    g.name = SimScene.geom_name(obj.id)
+    _collider(g, phys)
+    g.friction = [phys.static_friction, *_OBJECT_TORSION_ROLL]
+    g.contype, g.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY
+    g.rgba = _object_colour(obj, False)

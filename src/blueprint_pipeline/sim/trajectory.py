@@ -1,0 +1,103 @@
+"""Minimum-jerk Cartesian segments turned into joint set-points by IK at every control tick.
+
+A segment moves the TCP from pose A to pose B along a straight line (orientation by slerp) with the
+minimum-jerk profile s(tau) = 10 tau^3 - 15 tau^4 + 6 tau^5, whose peak speed is 1.875 D / T and
+peak acceleration 5.77 D / T^2. The duration starts from Cartesian limits; the IK solution at each
+tick (seeded from the previous one, so joints move continuously) is then checked against the
+robot's joint velocity and acceleration limits (finite differences at the control rate) and the
+segment is stretched until it respects them. Planning happens once per segment, never per physics
+step: the executor only interpolates between ticks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from blueprint_pipeline.sim.ik import ArmIK
+
+MAX_TCP_SPEED_M_S = 0.6
+MAX_TCP_ACCEL_M_S2 = 3.0
+MAX_TCP_ANGULAR_SPEED_RAD_S = 1.5
+LIMIT_FRACTION = 0.8  # plan to at most 80% of the published joint limits
+
+
+class IKFailure(Exception):
+    """A waypoint the arm cannot reach (position error above 1 mm or orientation above 0.01 rad)."""
+
+
+@dataclass
+class Pose:
+    pos_m: np.ndarray  # (3,)
+    rot: np.ndarray  # (3, 3)
+
+    def quat_wxyz(self) -> np.ndarray:
+        q = np.zeros(4)
+        mujoco.mju_mat2Quat(q, np.ascontiguousarray(self.rot).reshape(9))
+        return q
+
+    def moved(self, delta_m) -> Pose:
+        return Pose(self.pos_m + np.asarray(delta_m, dtype=float), self.rot.copy())
+
+
+def min_jerk(tau: np.ndarray) -> np.ndarray:
+    return 10 * tau**3 - 15 * tau**4 + 6 * tau**5
+
+
+def _rotation_angle(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.arccos(np.clip((np.trace(a.T @ b) - 1) / 2, -1.0, 1.0)))
+
+
+def _slerp(qa: np.ndarray, qb: np.ndarray, s: float) -> np.ndarray:
+    if np.dot(qa, qb) < 0:
+        qb = -qb
+    vel = np.zeros(3)
+    mujoco.mju_subQuat(vel, qb, qa)  # qb = qa * exp(vel)
+    out = qa.copy()
+    mujoco.mju_quatIntegrate(out, vel, s)
+    return out
+
+
+def _quat_to_mat(q: np.ndarray) -> np.ndarray:
+    m = np.zeros(9)
+    mujoco.mju_quat2Mat(m, q)
+    return m.reshape(3, 3)
+
+
+def nominal_duration_s(a: Pose, b: Pose, min_s: float = 0.4) -> float:
+    dist = float(np.linalg.norm(b.pos_m - a.pos_m))
+    ang = _rotation_angle(a.rot, b.rot)
+    return max(min_s, 1.875 * dist / MAX_TCP_SPEED_M_S, float(np.sqrt(5.77 * dist / MAX_TCP_ACCEL_M_S2)),
+               1.875 * ang / MAX_TCP_ANGULAR_SPEED_RAD_S)
+
+
+def plan_segment(ik: ArmIK, start: Pose, goal: Pose, q_start: np.ndarray, dt_tick_s: float,
+                 min_duration_s: float = 0.4, max_stretch: int = 4) -> np.ndarray:
+    """Joint set-points (n_ticks, dof) after q_start, ending at `goal`; raises IKFailure."""
+    vmax = np.array(ik.desc.max_velocity_rad_s) * LIMIT_FRACTION
+    amax = np.array(ik.desc.max_acceleration_rad_s2) * LIMIT_FRACTION
+    duration = nominal_duration_s(start, goal, min_duration_s)
+    qa, qb = start.quat_wxyz(), goal.quat_wxyz()
+    for _ in range(max_stretch):
+        n = max(2, int(np.ceil(duration / dt_tick_s - 1e-9)))
+        s = min_jerk(np.arange(1, n + 1) / n)
+        qs = np.empty((n, len(q_start)))
+        q = q_start
+        for k in range(n):
+            pos = start.pos_m + (goal.pos_m - start.pos_m) * s[k]
+            rot = _quat_to_mat(_slerp(qa, qb, float(s[k])))
+            res = ik.solve(pos, rot, q)
+            if not res.ok():
+                raise IKFailure(f"IK error {res.position_error_m * 1000:.1f} mm / {res.rotation_error_rad:.3f} rad")
+            q = res.q_rad
+            qs[k] = q
+        full = np.vstack([q_start, qs])
+        vel = np.diff(full, axis=0) / dt_tick_s
+        acc = np.diff(np.vstack([np.zeros(len(q_start)), vel, np.zeros(len(q_start))]), axis=0) / dt_tick_s
+        ratio = max(float(np.max(np.abs(vel) / vmax)), float(np.sqrt(np.max(np.abs(acc) / amax))))
+        if ratio <= 1.0:
+            return qs
+        duration = n * dt_tick_s * ratio * 1.05
+    raise IKFailure("joint velocity/acceleration limits not met after stretching the segment")
