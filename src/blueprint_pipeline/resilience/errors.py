@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from blueprint_pipeline.errors import BlueprintError, DependencyError, TransientError
+from blueprint_pipeline.errors import (
+    BlueprintError,
+    DependencyError,
+    InternalError,
+    StageTimeoutError,
+    TransientError,
+)
 
 if TYPE_CHECKING:
     from blueprint_pipeline.resilience.partial import ItemsReport
@@ -43,6 +49,14 @@ class RetryExhaustedError(TransientError):
         self.attempts = attempts
         self.last_error = last_error
         self.status = getattr(last_error, "status", None)
+
+
+class TaskTimeoutError(StageTimeoutError):
+    """A worker task passed its deadline or stopped heartbeating and was killed."""
+
+
+class WorkerCrashedError(InternalError):
+    """A worker process died while running a task (signal, os._exit, out-of-memory kill)."""
 
 
 class StageFailedError(BlueprintError):

@@ -1,0 +1,270 @@
+"""A pool of worker processes with a hard per-task deadline and a heartbeat.
+
+    with ProcessPool(workers=2, deadline_s=30, heartbeat_timeout_s=5) as pool:
+        for result in pool.imap(simulate_episode, episodes):   # input order
+            ...
+
+`fn(item, heartbeat)` must be a picklable top-level function; it calls `heartbeat()` (a store
+into shared memory, cheap enough for every simulation step) to show it is making progress.
+A task that passes its deadline or goes silent for `heartbeat_timeout_s` is SIGKILLed, its
+process replaced, and it alone gets a `timeout` result; a worker that dies (segfault,
+os._exit, OOM kill) gives its task a `crashed` result. No signals are used for timing, so
+tasks stuck in C code are bounded too and sub-second limits work.
+
+Why hand-rolled: concurrent.futures.ProcessPoolExecutor breaks the whole pool when one worker
+dies (BrokenProcessPool) and cannot kill one hung task; multiprocessing.Pool waits forever for
+a task whose worker was killed. Both lack per-task kill-and-replace, which is the point here.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import pickle
+import signal
+import sys
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from blueprint_pipeline.secrets.redact import redact
+
+OK, ERROR, TIMEOUT, CRASHED = "ok", "error", "timeout", "crashed"
+_HEARTBEAT_POLL_S = 0.05
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    index: int
+    status: str  # ok | error | timeout | crashed
+    value: Any = None
+    error_type: str | None = None
+    message: str = ""
+    traceback: str = ""
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+
+Heartbeat = Callable[[], None]
+
+
+def _worker_main(conn: multiprocessing.connection.Connection, beat: Any) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+    def heartbeat() -> None:
+        beat.value = time.monotonic()
+
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        index, payload = message
+        try:
+            fn, item = pickle.loads(payload)
+            heartbeat()
+            reply: tuple = (OK, index, fn(item, heartbeat))
+        except BaseException as exc:  # noqa: BLE001 - every task error goes back to the parent
+            reply = (ERROR, index, type(exc).__name__, str(exc), traceback.format_exc())
+        try:
+            conn.send(reply)
+        except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable return value
+            conn.send((ERROR, index, type(exc).__name__, f"task result could not be sent back: {exc}",
+                       traceback.format_exc()))
+
+
+def _default_context() -> multiprocessing.context.BaseContext:
+    # forkserver: workers fork from a clean server process (no inherited threads or locks);
+    # spawn where forkserver does not exist.
+    method = "forkserver" if sys.platform.startswith("linux") else "spawn"
+    return multiprocessing.get_context(method)
+
+
+class _Worker:
+    def __init__(self, ctx: multiprocessing.context.BaseContext):
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.beat = ctx.RawValue("d", 0.0)
+        self.proc = ctx.Process(target=_worker_main, args=(child, self.beat), daemon=True,
+                                name="blueprint-worker")
+        self.proc.start()
+        child.close()
+        self.index: int | None = None
+        self.started_at = 0.0
+
+    def assign(self, index: int, payload: bytes) -> None:
+        self.index = index
+        self.started_at = time.monotonic()
+        self.beat.value = 0.0  # the worker beats once it has unpickled the task
+        self.conn.send((index, payload))
+
+    def last_beat(self, startup_grace_s: float) -> float:
+        """When the task last showed progress; before its first beat (imports while unpickling
+        can take seconds in a fresh process) the grace period counts as progress."""
+        beat = self.beat.value
+        return beat if beat >= self.started_at else self.started_at + startup_grace_s
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join()
+        self.conn.close()
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        self.proc.join(timeout=2)
+        self.kill()
+
+
+def _death_message(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        extra = " (killed from outside; possibly out of memory)" if -exitcode == signal.SIGKILL else ""
+        return f"worker process died from signal {name}{extra}"
+    return f"worker process exited with code {exitcode} without a result"
+
+
+class ProcessPool:
+    def __init__(self, workers: int, *, deadline_s: float | None,
+                 heartbeat_timeout_s: float | None = None, startup_grace_s: float = 30.0,
+                 context: multiprocessing.context.BaseContext | None = None):
+        if workers < 1:
+            raise ValueError("workers must be >= 1")
+        self.workers = workers
+        self.deadline_s = deadline_s
+        self.heartbeat_timeout_s = heartbeat_timeout_s
+        self.startup_grace_s = startup_grace_s
+        self._ctx = context or _default_context()
+        self._pool: list[_Worker] = []
+        self.replaced = 0  # workers killed or found dead and replaced (for reports and tests)
+
+    def __enter__(self) -> ProcessPool:
+        self._pool = [_Worker(self._ctx) for _ in range(self.workers)]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for w in self._pool:
+            if w.index is None:
+                w.stop()
+            else:
+                w.kill()
+        self._pool = []
+
+    def map(self, fn: Callable[[Any, Heartbeat], Any], items: Iterable[Any]) -> list[TaskResult]:
+        return list(self.imap(fn, items))
+
+    def imap(self, fn: Callable[[Any, Heartbeat], Any], items: Iterable[Any]) -> Iterator[TaskResult]:
+        """Results in input order, each yielded as soon as it and all before it are done."""
+        if not self._pool:
+            raise RuntimeError("use ProcessPool as a context manager")
+        todo = deque(enumerate(items))
+        total = len(todo)
+        done: dict[int, TaskResult] = {}
+        next_out = 0
+        while next_out < total:
+            self._dispatch(fn, todo, done)
+            while next_out in done:
+                yield done.pop(next_out)
+                next_out += 1
+            if next_out >= total:
+                break
+            self._collect(done)
+
+    def _dispatch(self, fn: Callable, todo: deque, done: dict[int, TaskResult]) -> None:
+        for w in self._pool:
+            while w.index is None and todo:
+                index, item = todo.popleft()
+                try:
+                    payload = pickle.dumps((fn, item))
+                except Exception as exc:  # noqa: BLE001 - reported as this task's error
+                    done[index] = TaskResult(index, ERROR, error_type=type(exc).__name__,
+                                             message=f"task could not be pickled: {exc}")
+                    continue
+                w.assign(index, payload)
+
+    def _limit_at(self, w: _Worker) -> float:
+        limits = []
+        if self.deadline_s is not None:
+            limits.append(w.started_at + self.deadline_s)
+        if self.heartbeat_timeout_s is not None:
+            limits.append(w.last_beat(self.startup_grace_s) + self.heartbeat_timeout_s)
+        return min(limits) if limits else float("inf")
+
+    def _collect(self, done: dict[int, TaskResult]) -> None:
+        busy = [w for w in self._pool if w.index is not None]
+        if not busy:
+            return
+        wait_s = max(0.0, min(self._limit_at(w) for w in busy) - time.monotonic())
+        if self.heartbeat_timeout_s is not None:
+            # Beats move the limit forward (or, before the first beat, back): look again soon.
+            wait_s = min(wait_s, _HEARTBEAT_POLL_S, self.heartbeat_timeout_s / 4)
+        handles = [w.conn for w in busy] + [w.proc.sentinel for w in busy]
+        multiprocessing.connection.wait(handles, timeout=min(wait_s, 3600.0) + 0.001)
+        now = time.monotonic()
+        for slot, w in enumerate(self._pool):
+            if w.index is None:
+                continue
+            index, elapsed_s = w.index, now - w.started_at
+            result = self._read_reply(w, elapsed_s)
+            if result is not None:
+                done[index] = result
+                w.index = None
+                if result.status == CRASHED:
+                    self._replace(slot)
+                continue
+            reason = self._overdue(w, now)
+            if reason:
+                w.kill()
+                done[index] = TaskResult(index, TIMEOUT, error_type="TaskTimeoutError",
+                                         message=f"task {index} {reason}; its worker was killed",
+                                         seconds=elapsed_s)
+                self._replace(slot)
+
+    def _read_reply(self, w: _Worker, elapsed_s: float) -> TaskResult | None:
+        assert w.index is not None
+        try:
+            if w.conn.poll():
+                reply = w.conn.recv()
+                if reply[0] == OK:
+                    return TaskResult(w.index, OK, value=reply[2], seconds=elapsed_s)
+                _, _, error_type, message, tb = reply
+                return TaskResult(w.index, ERROR, error_type=error_type, message=redact(message),
+                                  traceback=redact(tb), seconds=elapsed_s)
+        except (EOFError, OSError):
+            pass  # the pipe broke: the worker died, reported below
+        if w.proc.is_alive():
+            return None
+        w.proc.join()
+        return TaskResult(w.index, CRASHED, error_type="WorkerCrashedError",
+                          message=f"task {w.index}: {_death_message(w.proc.exitcode)}", seconds=elapsed_s)
+
+    def _overdue(self, w: _Worker, now: float) -> str | None:
+        if self.deadline_s is not None and now - w.started_at > self.deadline_s:
+            return f"exceeded its deadline of {self.deadline_s:g} s"
+        if self.heartbeat_timeout_s is not None:
+            silent_s = now - w.last_beat(self.startup_grace_s)
+            if silent_s > self.heartbeat_timeout_s:
+                return f"sent no heartbeat for {silent_s:.2f} s (limit {self.heartbeat_timeout_s:g} s)"
+        return None
+
+    def _replace(self, slot: int) -> None:
+        old = self._pool[slot]
+        if old.proc.is_alive():
+            old.kill()
+        else:
+            old.conn.close()
+        self._pool[slot] = _Worker(self._ctx)
+        self.replaced += 1

@@ -1,0 +1,98 @@
+"""ProcessPool: hung native code, endless loops and crashing workers are killed and reported
+while the other tasks' results are kept."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+
+import pytest
+
+from blueprint_pipeline.resilience.pool import CRASHED, ERROR, OK, TIMEOUT, ProcessPool
+
+
+def run_case(case: tuple, heartbeat) -> object:
+    kind = case[0]
+    if kind == "ok":
+        heartbeat()
+        return {"value": case[1] * 2, "pid": os.getpid()}
+    if kind == "native_sleep":
+        ctypes.CDLL(None).sleep(60)  # blocks inside libc: no Python signal handler can run
+    if kind == "loop":
+        while True:
+            pass
+    if kind == "segfault":
+        ctypes.string_at(0)
+    if kind == "exit":
+        os._exit(3)
+    if kind == "raise":
+        raise ValueError(f"bad item {case[1]}")
+    if kind == "busy_with_heartbeat":
+        end = time.monotonic() + case[1]
+        while time.monotonic() < end:
+            heartbeat()
+            time.sleep(0.005)
+        return "finished"
+    if kind == "unpicklable_result":
+        return lambda: None
+    raise AssertionError(kind)
+
+
+def test_hung_looping_and_crashing_tasks_are_killed_and_the_rest_kept():
+    cases = [("ok", 1), ("native_sleep",), ("ok", 2), ("loop",), ("segfault",), ("exit",),
+             ("ok", 3), ("raise", 7), ("unpicklable_result",), ("ok", 4)]
+    with ProcessPool(2, deadline_s=30.0, heartbeat_timeout_s=0.5) as pool:
+        results = pool.map(run_case, cases)
+        replaced = pool.replaced
+    assert [r.index for r in results] == list(range(len(cases)))
+    statuses = [r.status for r in results]
+    assert statuses == [OK, TIMEOUT, OK, TIMEOUT, CRASHED, CRASHED, OK, ERROR, ERROR, OK]
+    assert [r.value["value"] for r in results if r.ok] == [2, 4, 6, 8]
+    assert "no heartbeat" in results[1].message and results[1].error_type == "TaskTimeoutError"
+    assert "SIGSEGV" in results[4].message
+    assert "code 3" in results[5].message
+    assert results[7].error_type == "ValueError" and "bad item 7" in results[7].message
+    assert "ValueError" in results[7].traceback
+    assert "could not be sent back" in results[8].message
+    assert replaced == 4
+    # Every worker that ran a task is gone after the pool closes.
+    for r in results:
+        if r.ok:
+            with pytest.raises(ProcessLookupError):
+                os.kill(r.value["pid"], 0)
+
+
+def test_sub_second_deadline_kills_a_task_that_keeps_heartbeating():
+    with ProcessPool(1, deadline_s=0.3, heartbeat_timeout_s=0.2) as pool:
+        results = pool.map(run_case, [("busy_with_heartbeat", 60.0), ("ok", 5)])
+    assert results[0].status == TIMEOUT and "deadline of 0.3 s" in results[0].message
+    assert results[1].ok and results[1].value["value"] == 10
+
+
+def test_heartbeating_task_outlives_the_heartbeat_timeout():
+    with ProcessPool(1, deadline_s=30.0, heartbeat_timeout_s=0.2) as pool:
+        results = pool.map(run_case, [("busy_with_heartbeat", 0.6)])
+    assert results[0].ok and results[0].value == "finished"
+
+
+def test_native_sleep_with_deadline_only():
+    with ProcessPool(2, deadline_s=0.4) as pool:
+        results = list(pool.imap(run_case, [("native_sleep",), ("ok", 1), ("ok", 2)]))
+    assert [r.status for r in results] == [TIMEOUT, OK, OK]
+
+
+def test_unpicklable_task_is_an_error_for_that_task_only():
+    with ProcessPool(1, deadline_s=10.0) as pool:
+        results = pool.map(run_case, [("ok", 1), ("ok", lambda: 1), ("ok", 2)])
+    assert [r.status for r in results] == [OK, ERROR, OK]
+    assert "could not be pickled" in results[1].message
+
+
+def test_empty_input_and_usage_errors():
+    with ProcessPool(1, deadline_s=1.0) as pool:
+        assert pool.map(run_case, []) == []
+    with pytest.raises(RuntimeError):
+        ProcessPool(1, deadline_s=1.0).map(run_case, [("ok", 1)])
+    with pytest.raises(ValueError):
+        ProcessPool(0, deadline_s=1.0)
