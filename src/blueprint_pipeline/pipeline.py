@@ -104,10 +104,17 @@ def _usd(ctx: StageContext) -> StageResult:
     return run(ctx)
 
 
+def _geniesim(ctx: StageContext) -> StageResult:
+    from blueprint_pipeline.geniesim.stage import run
+
+    return run(ctx)
+
+
 STAGES: list[Stage] = [
     Stage("scene", _scene, inputs=(MANIFEST_INPUT,)),
     Stage("simready", _simready, inputs=("scene/normalized.jsonl",)),
     Stage("usd", _usd, inputs=("scene/normalized.jsonl", "simready/physics.json")),
+    Stage("geniesim", _geniesim, inputs=("scene/normalized.jsonl", "simready/physics.json", "usd/scene.usda")),
     Stage("dataset", _dataset, inputs=("episodes/summary.json",)),
     Stage("report", _report, inputs=("episodes/summary.json", "dataset/meta/info.json")),
 ]

@@ -1,0 +1,80 @@
+"""Small geometry helpers on the normalised scene (z-up, metres, quaternions w-x-y-z)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from blueprint_pipeline.scene.records import SceneObject, SimRole
+
+
+def quat_wxyz_to_matrix(q: Sequence[float]) -> np.ndarray:
+    """Rotation matrix (3, 3) of a unit quaternion w-x-y-z (normalised here)."""
+    w, x, y, z = np.asarray(q, dtype=float) / np.linalg.norm(q)
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+    ])
+
+
+def yaw_quat_wxyz(yaw_rad: float) -> tuple[float, float, float, float]:
+    """Quaternion w-x-y-z of a rotation by `yaw_rad` about +z."""
+    return (float(np.cos(yaw_rad / 2)), 0.0, 0.0, float(np.sin(yaw_rad / 2)))
+
+
+@dataclass(frozen=True)
+class SceneArrays:
+    """Column arrays of a scene's objects, for vectorised pair tests (n objects)."""
+
+    ids: list[str]
+    aabb_min: np.ndarray  # (n, 3) world, metres
+    aabb_max: np.ndarray  # (n, 3)
+    rotations: np.ndarray  # (n, 3, 3) object -> world
+    roles: list[SimRole]
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def from_objects(cls, objects: Sequence[SceneObject]) -> SceneArrays:
+        n = len(objects)
+        rot = np.empty((n, 3, 3))
+        for i, o in enumerate(objects):
+            rot[i] = quat_wxyz_to_matrix(o.orientation_wxyz)
+        return cls(
+            ids=[o.id for o in objects],
+            aabb_min=np.array([o.aabb_min_m for o in objects], dtype=float).reshape(n, 3),
+            aabb_max=np.array([o.aabb_max_m for o in objects], dtype=float).reshape(n, 3),
+            rotations=rot,
+            roles=[o.sim_role for o in objects],
+        )
+
+
+def footprint_gap_m(a_min: np.ndarray, a_max: np.ndarray, b_min: np.ndarray, b_max: np.ndarray) -> np.ndarray:
+    """Per-axis gap (x, y) between world footprints; negative where they overlap. Shapes (..., 2)."""
+    return np.maximum(a_min[..., :2] - b_max[..., :2], b_min[..., :2] - a_max[..., :2])
+
+
+def overlap_area_m2(a_min: np.ndarray, a_max: np.ndarray, b_min: np.ndarray, b_max: np.ndarray) -> np.ndarray:
+    """Area of the intersection of two world footprints (0 when disjoint)."""
+    lo = np.maximum(a_min[..., :2], b_min[..., :2])
+    hi = np.minimum(a_max[..., :2], b_max[..., :2])
+    d = np.clip(hi - lo, 0.0, None)
+    return d[..., 0] * d[..., 1]
+
+
+def footprint_area_m2(a_min: np.ndarray, a_max: np.ndarray) -> np.ndarray:
+    d = a_max[..., :2] - a_min[..., :2]
+    return d[..., 0] * d[..., 1]
+
+
+def world_aabb(position_m: Sequence[float], extents_m: Sequence[float],
+               orientation_wxyz: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """World axis-aligned box (min, max) of an oriented box centred at `position_m`."""
+    half = np.abs(quat_wxyz_to_matrix(orientation_wxyz)) @ (np.asarray(extents_m, dtype=float) / 2.0)
+    p = np.asarray(position_m, dtype=float)
+    return p - half, p + half

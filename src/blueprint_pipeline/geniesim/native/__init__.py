@@ -1,0 +1,1 @@
+"""Genie Sim's own asset and task files (`geniesim/native/`), and their check."""

@@ -1,0 +1,260 @@
+"""Write the native bundle: per-object folders, interaction data, a background scene, task files.
+
+Task files follow Genie Sim's data-collection format. Each pick_place task names two task-related
+objects: the target (in a SAMPLE workspace holding its current pose) and the support it goes onto
+(in a SAMPLE workspace holding the support's pose), and places the target's `bottom` onto the
+support's `goal_<task>` place label - the goal region's centre in the support's frame - as shipped
+tasks place onto a second object. Objects named by any task are left out of the background scene;
+each task lists the ones it does not use as fix_objects at their poses, so every scene is whole.
+The robot is Genie Sim's G2 at the task's `g2` base placement.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pxr import Gf, Sdf, Usd, UsdGeom
+
+from blueprint_pipeline.geniesim.geometry import quat_wxyz_to_matrix
+from blueprint_pipeline.geniesim.native import layout
+from blueprint_pipeline.geniesim.native.grasps import grasps_for
+from blueprint_pipeline.geniesim.native.mesh import (
+    MeshData,
+    box_mesh,
+    cylinder_mesh,
+    is_round,
+    load_usd_mesh,
+    write_aligned_usd,
+)
+from blueprint_pipeline.geniesim.records import TaskConfig, TaskSpec
+from blueprint_pipeline.scene.records import Scene, SceneObject
+from blueprint_pipeline.simready.records import ObjectPhysics
+
+NATIVE_FORMAT_VERSION = "geniesim-3.x-datacollection/1"
+PLACE_ARROW_M = 0.08  # length of the place direction arrows (Genie Sim normalises them)
+G2_CAMERAS = ["/G2/head_link3/head_front_Camera", "/G2/gripper_r_base_link/Right_Camera",
+              "/G2/gripper_l_base_link/Left_Camera"]
+
+
+@dataclass
+class BundleReport:
+    objects: int = 0
+    graspable: int = 0
+    tasks: list[str] = field(default_factory=list)
+    skipped_tasks: list[dict[str, str]] = field(default_factory=list)
+    mesh_sources: dict[str, int] = field(default_factory=dict)
+
+
+def prim_name(object_id: str) -> str:
+    """A valid USD prim name (and Genie Sim object_id) for one of our object ids."""
+    name = layout.safe_name(object_id)
+    return name if not name[0].isdigit() else f"obj_{name}"
+
+
+def _mesh_for(o: SceneObject, ph: ObjectPhysics | None, asset_root: Path | None) -> MeshData:
+    if o.asset and o.asset.path and asset_root is not None and o.asset.path.lower().endswith((".usd", ".usda", ".usdc")):
+        path = (asset_root / o.asset.path).resolve()
+        if path.is_relative_to(asset_root.resolve()) and path.is_file():
+            mesh = load_usd_mesh(path, o.extents_m)
+            if mesh is not None:
+                return mesh
+    collider = ph.collider.value if ph else None
+    return cylinder_mesh(o.extents_m) if is_round(o.category, collider) else box_mesh(o.extents_m)
+
+
+def _object_parameters(o: SceneObject, ph: ObjectPhysics | None) -> dict[str, Any]:
+    mass = ph.mass_kg if ph else (o.physics.mass_kg if o.physics and o.physics.mass_kg else None)
+    params: dict[str, Any] = {
+        "object_id": prim_name(o.id),
+        "upAxis": ["z"],
+        "size": [float(v) for v in o.extents_m],
+        "scale": 1.0,
+        "material": (ph.material if ph else None) or (o.physics.material_type if o.physics else None) or "unknown",
+        "model_type": "convexDecomposition",
+        "add_rigid_body": bool(ph.is_dynamic) if ph else o.sim_role.is_dynamic,
+        "type": "rigid_body",
+    }
+    if mass is not None:
+        params["mass"] = float(mass)
+    if ph is not None:
+        params["static_friction"] = ph.static_friction
+        params["dynamic_friction"] = ph.dynamic_friction
+    return params
+
+
+def _place_label(xyz: np.ndarray) -> list[dict[str, list[float]]]:
+    return [{"xyz": [round(float(v), 6) for v in xyz], "direction": [0.0, 0.0, -PLACE_ARROW_M]}]
+
+
+def _goal_local(support: SceneObject, task: TaskSpec) -> np.ndarray:
+    rot = quat_wxyz_to_matrix(support.orientation_wxyz)
+    return rot.T @ (np.asarray(task.goal.center_m) - np.asarray(support.position_m))
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def _pose_entry(o: SceneObject) -> dict[str, list[float]]:
+    return {"position": [float(v) for v in o.position_m], "quaternion": [float(v) for v in o.orientation_wxyz]}
+
+
+def _task_json(scene: Scene, task: TaskSpec, dirs: dict[str, str], by_id: dict[str, SceneObject],
+               physics: dict[str, ObjectPhysics], excluded: set[str]) -> dict[str, Any]:
+    target, support = by_id[task.target_object_id], by_id[task.goal.support_object_id]
+    t_id, s_id = prim_name(target.id), prim_name(support.id)
+    half_h = (target.aabb_max_m[2] - target.aabb_min_m[2]) / 2
+    goal_local = _goal_local(support, task) + np.array([0.0, 0.0, half_h])
+    tol = float(np.hypot(*task.goal.size_m) / 2)
+    g2 = task.robot_placements["g2"]
+    ph = physics.get(target.id)
+    target_entry: dict[str, Any] = {"object_id": t_id, "data_info_dir": dirs[target.id] + "/", "workspace_id": f"pick_{t_id}"}
+    if ph is not None:
+        target_entry["mass"] = ph.mass_kg
+    return {
+        "task": layout.safe_name(task.task_id),
+        "origin": {"position": [0.0, 0.0, 0.0], "quaternion": [1.0, 0.0, 0.0, 0.0]},
+        "objects": {
+            "task_related_objects": [
+                target_entry,
+                {"object_id": s_id, "data_info_dir": dirs[support.id] + "/", "workspace_id": f"support_{s_id}"},
+            ],
+            "scene_objects": [],
+            "attach_objects": [],
+            "fix_objects": [{"object_id": prim_name(oid), "data_info_dir": dirs[oid] + "/", **_pose_entry(by_id[oid])}
+                            for oid in sorted(excluded - {target.id, support.id})],
+            "constraints": None,
+        },
+        "scene": {
+            "scene_id": f"blueprint/{layout.safe_name(scene.header.scene_id)}",
+            "scene_info_dir": f"scenes/{layout.safe_name(scene.header.scene_id)}/",
+            "scene_usd": layout.scene_usd(scene.header.scene_id),
+            "function_space_objects": {
+                f"pick_{t_id}": {"poses": [_pose_entry(target)]},
+                f"support_{s_id}": {"poses": [_pose_entry(support)]},
+            },
+        },
+        "robot": {
+            "arm": "right", "robot_id": "G2", "robot_cfg": "G2_omnipicker_fixed_dual.json",
+            "robot_init_pose": {"position": list(g2.base_position_m), "quaternion": list(g2.base_orientation_wxyz)},
+            "init_arm_pose": {},
+        },
+        "stages": [
+            {"action": "pick", "action_description": {"english_action_text": f"pick up the {target.name}"},
+             "active": {"object_id": "gripper", "primitive": None},
+             "passive": {"object_id": t_id, "primitive": None},
+             "extra_params": {"arm": "auto", "disable_upside_down": True, "pick_up_distance": 0.1},
+             "checker": [{"checker_name": "distance_to_target",
+                          "params": {"object_id": t_id, "target_id": "gripper", "rule": "lessThan", "value": 0.08}}]},
+            {"action": "place", "action_description": {"english_action_text": task.description},
+             "active": {"object_id": t_id, "primitive": "bottom"},
+             "passive": {"object_id": s_id, "primitive": f"goal_{layout.safe_name(task.task_id)}"},
+             "extra_params": {"arm": "auto", "place_with_origin_orientation": True},
+             "checker": [{"checker_name": "distance_to_target",
+                          "params": {"object_id": t_id, "target_id": s_id, "rule": "lessThan", "value": round(tol, 4),
+                                     "target_offset": {"frame": "local",
+                                                       "position": [round(float(v), 6) for v in goal_local]}}}]},
+            {"action": "reset", "active": {"object_id": "gripper", "primitive": None},
+             "passive": {"object_id": "gripper", "primitive": None}, "extra_params": {"arm": "auto"}},
+        ],
+        "recording_setting": {"camera_list": G2_CAMERAS, "fps": 30, "num_of_episode": 1},
+        "task_description": {"english_task_name": task.description, "difficulty": task.difficulty,
+                             "priority": task.priority},
+        "task_metric": {"filter_rules": [{
+            "rule_name": "is_object_end_in_region",
+            "params": {"objects": [t_id],
+                       "region_center": [task.goal.center_m[0], task.goal.center_m[1], task.goal.surface_z_m + half_h],
+                       "region_size": [task.goal.size_m[0], task.goal.size_m[1], 2 * half_h + 0.04]},
+            "result_code": 1}]},
+    }
+
+
+def _write_background(path: Path, scene: Scene, dirs: dict[str, str], excluded: set[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stage = Usd.Stage.CreateNew(str(path))
+    UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.z)
+    UsdGeom.SetStageMetersPerUnit(stage, 1.0)
+    world = UsdGeom.Xform.Define(stage, "/World")
+    stage.SetDefaultPrim(world.GetPrim())
+    UsdGeom.Scope.Define(stage, "/World/Objects")
+    for o in scene.objects:
+        if o.id in excluded:
+            continue
+        x = UsdGeom.Xform.Define(stage, f"/World/Objects/{prim_name(o.id)}")
+        x.AddTranslateOp().Set(Gf.Vec3d(*o.position_m))
+        w, qx, qy, qz = o.orientation_wxyz
+        x.AddOrientOp().Set(Gf.Quatf(float(w), float(qx), float(qy), float(qz)))
+        x.AddScaleOp().Set(Gf.Vec3f(1.0, 1.0, 1.0))
+        rel = os.path.relpath(f"{dirs[o.id]}/{layout.ALIGNED_USD}", os.path.dirname(layout.scene_usd(scene.header.scene_id)))
+        x.GetPrim().GetReferences().AddReference(Sdf.Reference(rel))
+    stage.GetRootLayer().Save()
+
+
+def write_bundle(root: Path, scene: Scene, physics: dict[str, ObjectPhysics], task_config: TaskConfig,
+                 asset_root: Path | None = None, stroke_m: float = 0.08) -> BundleReport:
+    """Write the bundle under the local folder `root` (created); returns what was written."""
+    report = BundleReport()
+    by_id = scene.by_id()
+    sid = scene.header.scene_id
+    pick_tasks = [t for t in task_config.tasks if t.type == "pick_place" and t.goal is not None]
+    native_tasks = []
+    for t in pick_tasks:
+        if "g2" not in t.robot_placements:
+            report.skipped_tasks.append({"task_id": t.task_id, "reason": "no G2 base pose reaches it"})
+        else:
+            native_tasks.append(t)
+    goals: dict[str, dict[str, list]] = {}
+    for t in native_tasks:
+        goals.setdefault(t.goal.support_object_id, {})[f"goal_{layout.safe_name(t.task_id)}"] = \
+            _place_label(_goal_local(by_id[t.goal.support_object_id], t))
+    excluded = {t.target_object_id for t in native_tasks} | set(goals)
+
+    dirs: dict[str, str] = {}
+    for o in scene.objects:
+        ph = physics.get(o.id)
+        asset = layout.asset_id(sid, o.id)
+        folder = layout.object_dir(o.category, asset)
+        dirs[o.id] = folder
+        mesh = _mesh_for(o, ph, asset_root)
+        kind = mesh.source.split(":")[0]
+        report.mesh_sources[kind] = report.mesh_sources.get(kind, 0) + 1
+        write_aligned_usd(root / folder / layout.ALIGNED_USD, mesh)
+        _write_json(root / folder / layout.OBJECT_PARAMETERS, _object_parameters(o, ph))
+        report.objects += 1
+
+        graspable = ph.graspable if ph is not None else o.has_affordance("Graspable")
+        poses, widths = (grasps_for(o.extents_m, mesh.source == "cylinder", stroke_m) if graspable
+                         else (np.zeros((0, 4, 4)), np.zeros(0)))
+        if not len(poses) and o.id not in goals and o.id not in excluded:
+            continue
+        half_z = o.extents_m[2] / 2
+        passive: dict[str, Any] = {"place": {"default": _place_label(np.array([0.0, 0.0, half_z])), **goals.get(o.id, {})}}
+        if len(poses):
+            passive["grasp"] = {"default": layout.GRASP_FILE}
+            report.graspable += 1
+            gdir = root / layout.interaction_dir(asset) / "grasp_pose"
+            gdir.mkdir(parents=True, exist_ok=True)
+            with open(root / layout.interaction_dir(asset) / layout.GRASP_FILE, "wb") as f:
+                pickle.dump({"grasp_pose": poses.astype(np.float64), "width": widths.astype(np.float64)}, f, protocol=4)
+        interaction = {"interaction": {"active": {"place": {"bottom": _place_label(np.array([0.0, 0.0, -half_z]))}},
+                                       "passive": passive}}
+        _write_json(root / layout.interaction_dir(asset) / layout.INTERACTION, interaction)
+
+    _write_background(root / layout.scene_usd(sid), scene, dirs, excluded)
+    for t in native_tasks:
+        _write_json(root / layout.task_file(t.task_id), _task_json(scene, t, dirs, by_id, physics, excluded))
+        report.tasks.append(layout.task_file(t.task_id))
+    _write_json(root / layout.BUNDLE_INFO, {
+        "format": NATIVE_FORMAT_VERSION, "scene_id": sid, "objects": report.objects,
+        "graspable_objects": report.graspable, "mesh_sources": report.mesh_sources,
+        "tasks": report.tasks, "skipped_tasks": report.skipped_tasks,
+        "usage": "set SIM_ASSETS to this folder; task files are in tasks/",
+    })
+    return report

@@ -1,0 +1,103 @@
+"""Aligned.usd: one UsdGeom.Mesh in the object frame with every transform baked into its points.
+
+Genie Sim's loader merges mesh points and ignores transforms, and puts the mesh's origin at
+the workspace bottom + half height, so the bounding-box centre must be the origin. Units metres,
+z up. Without a mesh asset a box or (elliptic) cylinder is generated from the object's extents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pxr import Gf, Usd, UsdGeom, Vt
+
+CYLINDER_SEGMENTS = 32
+_ROUND_WORDS = ("mug", "cup", "bottle", "can", "jar", "glass", "bowl", "vase", "pot", "tin", "tumbler", "candle")
+
+
+@dataclass(frozen=True)
+class MeshData:
+    points: np.ndarray  # (v, 3) metres, object frame
+    face_counts: np.ndarray  # (f,)
+    face_indices: np.ndarray  # (sum(face_counts),)
+    source: str  # "box" | "cylinder" | "asset:<path>"
+
+
+def box_mesh(extents_m: tuple[float, float, float]) -> MeshData:
+    hx, hy, hz = (e / 2 for e in extents_m)
+    pts = np.array([[sx * hx, sy * hy, sz * hz] for sz in (-1, 1) for sy in (-1, 1) for sx in (-1, 1)])
+    quads = [[0, 2, 3, 1], [4, 5, 7, 6], [0, 1, 5, 4], [2, 6, 7, 3], [0, 4, 6, 2], [1, 3, 7, 5]]
+    return MeshData(pts, np.full(6, 4), np.array(quads).ravel(), "box")
+
+
+def cylinder_mesh(extents_m: tuple[float, float, float], segments: int = CYLINDER_SEGMENTS) -> MeshData:
+    """Cylinder along z whose bounding box is exactly the extents (elliptic if x != y)."""
+    rx, ry, hz = extents_m[0] / 2, extents_m[1] / 2, extents_m[2] / 2
+    ang = np.linspace(0, 2 * np.pi, segments, endpoint=False)
+    ring = np.stack([rx * np.cos(ang), ry * np.sin(ang)], axis=1)
+    pts = np.concatenate([np.c_[ring, np.full(segments, -hz)], np.c_[ring, np.full(segments, hz)]])
+    k = np.arange(segments)
+    sides = np.stack([k, (k + 1) % segments, (k + 1) % segments + segments, k + segments], axis=1).ravel()
+    bottom, top = k[::-1], k + segments
+    counts = np.r_[np.full(segments, 4), segments, segments]
+    return MeshData(pts, counts, np.r_[sides, bottom, top], "cylinder")
+
+
+def is_round(category: str, collider: str | None) -> bool:
+    if collider in ("cylinder", "capsule", "sphere"):
+        return True
+    label = category.lower()
+    return any(w in label for w in _ROUND_WORDS)
+
+
+def load_usd_mesh(path: Path, extents_m: tuple[float, float, float]) -> MeshData | None:
+    """Meshes of a USD asset, world transforms baked, recentred and scaled to `extents_m`."""
+    stage = Usd.Stage.Open(str(path))
+    if stage is None:
+        return None
+    cache = UsdGeom.XformCache()
+    pts_all, counts_all, idx_all, offset = [], [], [], 0
+    for prim in stage.Traverse():
+        if not prim.IsA(UsdGeom.Mesh):
+            continue
+        mesh = UsdGeom.Mesh(prim)
+        pts, counts, idx = mesh.GetPointsAttr().Get(), mesh.GetFaceVertexCountsAttr().Get(), mesh.GetFaceVertexIndicesAttr().Get()
+        if not pts or not counts or not idx:
+            continue
+        m = np.array(cache.GetLocalToWorldTransform(prim), dtype=float)  # row-vector convention
+        p = np.c_[np.array(pts, dtype=float), np.ones(len(pts))] @ m
+        pts_all.append(p[:, :3])
+        counts_all.append(np.array(counts))
+        idx_all.append(np.array(idx) + offset)
+        offset += len(pts)
+    if not pts_all:
+        return None
+    up = UsdGeom.GetStageUpAxis(stage)
+    pts = np.concatenate(pts_all) * UsdGeom.GetStageMetersPerUnit(stage)
+    if up == UsdGeom.Tokens.y:  # y-up asset -> z-up object frame (+90 degrees about x)
+        pts = pts @ np.array([[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]])
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    size = np.where(hi - lo > 1e-9, hi - lo, 1.0)
+    pts = (pts - (lo + hi) / 2) * (np.asarray(extents_m) / size)
+    return MeshData(pts, np.concatenate(counts_all), np.concatenate(idx_all), f"asset:{path.name}")
+
+
+def write_aligned_usd(path: Path, mesh: MeshData) -> None:
+    """Write the mesh as `path` (binary crate when the name ends in .usd), z-up, metres."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stage = Usd.Stage.CreateNew(str(path))
+    UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.z)
+    UsdGeom.SetStageMetersPerUnit(stage, 1.0)
+    root = UsdGeom.Xform.Define(stage, "/Object")
+    stage.SetDefaultPrim(root.GetPrim())
+    m = UsdGeom.Mesh.Define(stage, "/Object/mesh")
+    pts = np.asarray(mesh.points, dtype=float)
+    m.CreatePointsAttr(Vt.Vec3fArray.FromNumpy(pts.astype(np.float32)))
+    m.CreateFaceVertexCountsAttr(Vt.IntArray.FromNumpy(np.asarray(mesh.face_counts, dtype=np.int32)))
+    m.CreateFaceVertexIndicesAttr(Vt.IntArray.FromNumpy(np.asarray(mesh.face_indices, dtype=np.int32)))
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    m.CreateExtentAttr(Vt.Vec3fArray([Gf.Vec3f(*map(float, lo)), Gf.Vec3f(*map(float, hi))]))
+    m.CreateSubdivisionSchemeAttr(UsdGeom.Tokens.none)
+    stage.GetRootLayer().Save()

@@ -1,0 +1,134 @@
+"""Robot base placement: next to the supporting furniture, facing it, everything within reach.
+
+Candidates lie along each side of the support's oriented footprint, one base radius plus
+CLEARANCE_M outside it, facing the support. A candidate is kept when every task point is within
+REACH_MARGIN x reach of a shoulder and the base disc clears every obstacle's footprint; the one
+with the smallest worst-case shoulder distance wins. If no side works, rings around the task
+points are tried (still never the room centre by default). The base stands on the floor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from blueprint_pipeline.geniesim.geometry import quat_wxyz_to_matrix, yaw_quat_wxyz
+from blueprint_pipeline.geniesim.records import RobotPlacement
+from blueprint_pipeline.geniesim.robots import RobotSpec
+from blueprint_pipeline.scene.records import SceneObject, SimRole
+
+CLEARANCE_M = 0.03
+SLIDE_STEP_M = 0.05
+_SHELLS = (SimRole.SCENE_SHELL, SimRole.BACKGROUND)
+
+
+def floor_height_m(objects: Sequence[SceneObject]) -> float:
+    """Top of an object named or classed as floor, else 0 (the normalised frame's floor)."""
+    for o in objects:
+        label = f"{o.category} {o.semantic_class or ''} {o.name}".lower()
+        if "floor" in label and (o.aabb_max_m[2] - o.aabb_min_m[2]) < 0.3:
+            return float(o.aabb_max_m[2])
+    return 0.0
+
+
+class Obstacles:
+    """World footprints (x-y boxes) the robot base must not overlap."""
+
+    def __init__(self, objects: Sequence[SceneObject], floor_z_m: float, height_m: float):
+        keep = []
+        for o in objects:
+            lo, hi = o.aabb_min_m, o.aabb_max_m
+            if hi[2] <= floor_z_m + 0.03 or lo[2] >= floor_z_m + height_m:
+                continue  # the floor itself, or above the robot
+            keep.append((lo[0], lo[1], hi[0], hi[1], o.sim_role in _SHELLS))
+        arr = np.array(keep, dtype=float).reshape(-1, 5)
+        self.boxes = arr[:, :4]
+        self.shell = arr[:, 4].astype(bool)
+
+    def discs_clear(self, xy: np.ndarray, radius_m: float) -> np.ndarray:
+        """For base centres xy (m, 2): True where a disc of `radius_m` touches no obstacle."""
+        if self.boxes.shape[0] == 0:
+            return np.ones(len(xy), dtype=bool)
+        lo_q, hi_q = xy.min(axis=0) - radius_m, xy.max(axis=0) + radius_m
+        b = self.boxes
+        near = (b[:, 0] <= hi_q[0]) & (b[:, 2] >= lo_q[0]) & (b[:, 1] <= hi_q[1]) & (b[:, 3] >= lo_q[1])
+        b, shell = b[near], self.shell[near]
+        x, y = xy[:, 0:1], xy[:, 1:2]
+        inside = (b[:, 0] <= x) & (x <= b[:, 2]) & (b[:, 1] <= y) & (y <= b[:, 3])
+        # a shell box around the base point is the room itself (walls are separate thin boxes)
+        relevant = ~(shell[None, :] & inside)
+        dx = np.maximum(np.maximum(b[:, 0] - x, x - b[:, 2]), 0.0)
+        dy = np.maximum(np.maximum(b[:, 1] - y, y - b[:, 3]), 0.0)
+        return ~np.any(relevant & (np.hypot(dx, dy) < radius_m), axis=1)
+
+
+def _worst_distances(spec: RobotSpec, base_xy: np.ndarray, yaw: np.ndarray, floor_z: float,
+                     points: np.ndarray) -> np.ndarray:
+    """For m base poses: the largest distance from a task point to its nearest shoulder, (m,)."""
+    c, s = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
+    sh = np.asarray(spec.shoulders_base_m)  # (k, 3)
+    wx = base_xy[:, 0:1] + c * sh[:, 0] - s * sh[:, 1]  # (m, k)
+    wy = base_xy[:, 1:2] + s * sh[:, 0] + c * sh[:, 1]
+    wz = np.broadcast_to(floor_z + sh[:, 2], wx.shape)
+    shoulders = np.stack([wx, wy, wz], axis=2)  # (m, k, 3)
+    d = np.linalg.norm(points[None, :, None, :] - shoulders[:, None, :, :], axis=3)  # (m, p, k)
+    return d.min(axis=2).max(axis=1)
+
+
+def _side_candidates(support: SceneObject, radius_m: float, focus_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    rot = quat_wxyz_to_matrix(support.orientation_wxyz)
+    centre = np.asarray(support.position_m[:2])
+    ex, ey = support.extents_m[0] / 2, support.extents_m[1] / 2
+    ax, ay = rot[:2, 0], rot[:2, 1]
+    ax, ay = ax / max(np.linalg.norm(ax), 1e-9), ay / max(np.linalg.norm(ay), 1e-9)
+    xys, yaws = [], []
+    for normal, tangent, half_n, half_t in ((ax, ay, ex, ey), (-ax, ay, ex, ey), (ay, ax, ey, ex), (-ay, ax, ey, ex)):
+        line_c = centre + normal * (half_n + radius_m + CLEARANCE_M)
+        best_t = float(np.clip(np.dot(focus_xy - centre, tangent), -half_t, half_t))
+        offsets = np.concatenate([[best_t], np.arange(-half_t, half_t + 1e-9, SLIDE_STEP_M)])
+        xys.append(line_c + offsets[:, None] * tangent)
+        yaws.append(np.full(offsets.size, float(np.arctan2(-normal[1], -normal[0]))))
+    return np.concatenate(xys), np.concatenate(yaws)
+
+
+def _ring_candidates(focus_xy: np.ndarray, r_min: float, r_max: float) -> tuple[np.ndarray, np.ndarray]:
+    radii = np.arange(r_min, r_max + 1e-9, 0.05)
+    ang = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    rr, aa = np.meshgrid(radii, ang, indexing="ij")
+    xy = focus_xy + np.stack([rr.ravel() * np.cos(aa.ravel()), rr.ravel() * np.sin(aa.ravel())], axis=1)
+    return xy, aa.ravel() + np.pi
+
+
+def place_robot(spec: RobotSpec, points_m: np.ndarray, support: SceneObject | None, obstacles: Obstacles,
+                floor_z_m: float) -> RobotPlacement | None:
+    """A base pose with every point in `points_m` (p, 3) within reach, or None if there is none."""
+    points = np.asarray(points_m, dtype=float).reshape(-1, 3)
+    focus = points[:, :2].mean(axis=0)
+    limit = spec.usable_reach_m
+    groups = []
+    if support is not None:
+        groups.append(_side_candidates(support, spec.base_radius_m, focus))
+    groups.append(_ring_candidates(focus, spec.base_radius_m + 0.15, limit))
+    for xy, yaw in groups:  # sides of the support first; rings only when no side works
+        worst = _worst_distances(spec, xy, yaw, floor_z_m, points)
+        ok = worst <= limit
+        if not ok.any():
+            continue
+        ok[ok] = obstacles.discs_clear(xy[ok], spec.base_radius_m)
+        if not ok.any():
+            continue
+        k = int(np.flatnonzero(ok)[np.argmin(worst[ok])])
+        return RobotPlacement(robot=spec.config.name,
+                              base_position_m=(round(float(xy[k, 0]), 6), round(float(xy[k, 1]), 6), floor_z_m),
+                              base_orientation_wxyz=yaw_quat_wxyz(float(yaw[k])), reach_m=spec.config.reach_m)
+    return None
+
+
+def within_reach(spec: RobotSpec, placement: RobotPlacement, points_m: np.ndarray) -> float:
+    """Worst shoulder distance / usable reach for the placement (<= 1 means all reachable)."""
+    w, _, _, z = placement.base_orientation_wxyz
+    yaw = 2 * np.arctan2(z, w)
+    worst = _worst_distances(spec, np.asarray([placement.base_position_m[:2]]), np.array([yaw]),
+                             placement.base_position_m[2], np.asarray(points_m, dtype=float).reshape(-1, 3))
+    return float(worst[0]) / spec.usable_reach_m

@@ -1,0 +1,95 @@
+"""Synthetic normalised scenes of any size, for the export benchmark and tests.
+
+Rooms of 4 m x 4 m in a row-major grid; each room holds a table (every third one turned by 30
+degrees with its objects), a shelf with books inside, and small objects standing on the table.
+Every draw comes from a numpy Generator seeded from (scene id, stage, user seed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from blueprint_pipeline.geniesim.geometry import world_aabb, yaw_quat_wxyz
+from blueprint_pipeline.scene.records import Affordance, Scene, SceneHeader, SceneObject, SimRole
+
+ROOM_M = 4.0
+
+
+def _rng(scene_id: str, seed: int) -> np.random.Generator:
+    digest = hashlib.sha256(f"{scene_id}|geniesim-synthetic|{seed}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def _obj(oid: str, category: str, role: SimRole, centre: np.ndarray, extents: tuple[float, float, float],
+         yaw: float, affordances: tuple[str, ...] = ()) -> SceneObject:
+    q = yaw_quat_wxyz(yaw)
+    lo, hi = world_aabb(centre, extents, q)
+    return SceneObject(
+        id=oid, name=oid, category=category, sim_role=role, description=f"a {category}",
+        affordances=tuple(Affordance(type=a) for a in affordances),
+        position_m=tuple(float(v) for v in centre), orientation_wxyz=q,
+        extents_m=extents, aabb_min_m=tuple(float(v) for v in lo), aabb_max_m=tuple(float(v) for v in hi),
+    )
+
+
+def synthetic_scene(n_objects: int, scene_id: str = "synthetic", seed: int = 0) -> Scene:
+    """A scene of exactly `n_objects` objects (rooms of about 10 objects each)."""
+    rng = _rng(scene_id, seed)
+    objs: list[SceneObject] = []
+    per_row = max(1, int(np.ceil(np.sqrt(max(n_objects, 1) / 10))))
+    room = 0
+    while len(objs) < n_objects:
+        ox, oy = (room % per_row) * ROOM_M, (room // per_row) * ROOM_M
+        yaw = np.deg2rad(30.0) if room % 3 == 2 else 0.0
+        c, s = np.cos(yaw), np.sin(yaw)
+        table_c = np.array([ox + 1.5 + rng.uniform(-0.2, 0.2), oy + 1.5 + rng.uniform(-0.2, 0.2), 0.375])
+        room_objs = [
+            _obj(f"r{room}_table", "table", SimRole.STATIC, table_c, (1.2, 0.8, 0.75), yaw, ("Supportable",)),
+            _obj(f"r{room}_shelf", "shelf", SimRole.STATIC, np.array([ox + 3.6, oy + 0.5, 0.9]),
+                 (0.4, 0.8, 1.8), 0.0, ("Supportable",)),
+        ]
+        for b in range(2):
+            room_objs.append(_obj(f"r{room}_book{b}", "book", SimRole.MANIPULABLE_OBJECT,
+                                  np.array([ox + 3.6, oy + 0.3 + 0.1 * b, 1.0]), (0.2, 0.03, 0.25), 0.0,
+                                  ("Graspable",)))
+        for k in range(6):  # small objects in a row across the table, in the table's frame
+            lx, ly = -0.45 + 0.18 * k, rng.uniform(-0.2, 0.2)
+            h = float(rng.uniform(0.06, 0.14))
+            centre = table_c + np.array([c * lx - s * ly, s * lx + c * ly, 0.375 + h / 2])
+            cat = ("mug", "box", "can")[k % 3]
+            room_objs.append(_obj(f"r{room}_{cat}{k}", cat, SimRole.MANIPULABLE_OBJECT, centre,
+                                  (0.06, 0.06, h), yaw, ("Graspable",)))
+        objs.extend(room_objs[: n_objects - len(objs)])
+        room += 1
+    header = SceneHeader(scene_id=scene_id, manifest_version="1.0.0", source_frame="z_up",
+                         source_meters_per_unit=1.0, object_count=len(objs))
+    return Scene(header=header, objects=tuple(objs))
+
+
+def synthetic_physics(scene: Scene, density_kg_m3: float = 600.0) -> dict:
+    """Physics records for a synthetic or test scene: mass from box volume x density, box colliders,
+    graspable when dynamic and narrow enough for an 8 cm gripper. Not an estimator - for tests and
+    the benchmark only (the simready stage owns real estimates)."""
+    from blueprint_pipeline.simready.records import ColliderShape, ObjectPhysics, RandomizationRanges
+
+    out = {}
+    for o in scene.objects:
+        ex, ey, ez = o.extents_m
+        mass = max(density_kg_m3 * ex * ey * ez, 0.01)
+        dynamic = o.sim_role.is_dynamic
+        graspable = dynamic and min(ex, ey) <= 0.075 and mass <= 2.0
+        out[o.id] = ObjectPhysics(
+            object_id=o.id, is_dynamic=dynamic, material="wood", mass_kg=mass, density_kg_m3=density_kg_m3,
+            static_friction=0.5, dynamic_friction=0.4, restitution=0.1, collider=ColliderShape.BOX,
+            collider_size_m=o.extents_m,
+            center_of_mass_m=(0.0, 0.0, 0.0),
+            inertia_diag_kg_m2=(mass * (ey**2 + ez**2) / 12, mass * (ex**2 + ez**2) / 12, mass * (ex**2 + ey**2) / 12),
+            contact_offset_m=0.002, rest_offset_m=0.0, graspable=graspable,
+            graspable_reason="test physics: dynamic, fits an 8 cm gripper" if graspable else "test physics: not graspable",
+            surface_roughness_um=1.6,
+            randomization=RandomizationRanges(mass_kg=(0.9 * mass, 1.1 * mass), static_friction=(0.4, 0.6),
+                                              dynamic_friction=(0.3, 0.5), restitution=(0.05, 0.15),
+                                              com_noise_m=(0.005, 0.005, 0.005)))
+    return out

@@ -1,0 +1,270 @@
+"""Task suggestion: pick_place, stack and open_close tasks from affordances and relations.
+
+Which objects:
+- pick_place / stack targets are free rigid bodies a table-top arm can take: graspable (physics or
+  affordance), some horizontal extent within the gripper stroke less 5 mm, mass <= MAX_MASS_KG,
+  resting `on` a piece of furniture (not on the floor or a room shell).
+- pick_place goal: a free rectangle on the same support (else on an adjacent support whose top is
+  within 0.3 m of it): the target's footprint plus GOAL_PAD_M on each side, inside the support's top,
+  overlapping no object on it, 0.15-0.5 m from where the target stands (nearest to 0.25 m first).
+- stack: onto another graspable object with nothing on it whose top is at least as large as the
+  target's footprint, on the same support.
+- open_close: every articulated object, opened to its upper limit (fraction 1.0).
+A task is kept only if a Franka base pose exists with the target and the goal within reach
+(robots.REACH_MARGIN x reach from the shoulder) and the base clear of furniture; UR10 and G2
+placements are added when they exist.
+
+Difficulty (score -> easy 0, medium 1, hard >= 2): +1 goal on another support; +1 grasp width
+under 3 cm or over 6.5 cm; +1 mass over 1 kg; +1 two or more objects adjacent on the support;
+stack starts at 1 (precision); open_close: prismatic 0, revolute 1.
+Priority: 1, 2, 3 ... after sorting by (type: pick_place, stack, open_close; difficulty; task id).
+Caps: MAX_TASKS_PER_OBJECT per target, and per scene at most PICK_PLACE_CAP + STACK_CAP + OPEN_CLOSE_CAP.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from blueprint_pipeline.geniesim.geometry import quat_wxyz_to_matrix
+from blueprint_pipeline.geniesim.placement import Obstacles, floor_height_m, place_robot
+from blueprint_pipeline.geniesim.records import GoalRegion, RobotPlacement, TaskSpec
+from blueprint_pipeline.geniesim.relations import Relation
+from blueprint_pipeline.geniesim.robots import ROBOTS
+from blueprint_pipeline.scene.records import SceneObject, SimRole
+from blueprint_pipeline.simready.records import ObjectPhysics
+
+MAX_MASS_KG = 2.0
+STROKE_M = 0.08
+GRIP_MARGIN_M = 0.005
+GOAL_PAD_M = 0.03
+GOAL_MIN_MOVE_M, GOAL_MAX_MOVE_M, GOAL_PREFERRED_MOVE_M = 0.15, 0.5, 0.25
+GOAL_GRID_M = 0.03
+MAX_GOAL_TRIES = 6
+MAX_TASKS_PER_OBJECT = 2
+PICK_PLACE_CAP, STACK_CAP, OPEN_CLOSE_CAP = 16, 4, 4
+_TYPE_RANK = {"pick_place": 0, "stack": 1, "open_close": 2}
+_DIFFICULTY = ("easy", "medium", "hard")
+_NOT_SUPPORT = (SimRole.SCENE_SHELL, SimRole.BACKGROUND)
+
+
+@dataclass
+class _Context:
+    by_id: dict[str, SceneObject]
+    physics: dict[str, ObjectPhysics]
+    supports_of: dict[str, list[str]]  # object -> objects it stands on
+    on_top_of: dict[str, list[str]]  # support -> objects standing on it
+    adjacent: dict[str, set[str]]
+    floor_z: float
+    obstacles: dict[str, Obstacles]
+
+
+def _mass_kg(o: SceneObject, ph: ObjectPhysics | None) -> float | None:
+    if ph is not None:
+        return ph.mass_kg
+    return o.physics.mass_kg if o.physics else None
+
+
+def grasp_width_m(o: SceneObject) -> float:
+    """Narrowest horizontal extent: the jaw opening a top-down grasp needs."""
+    return float(min(o.extents_m[0], o.extents_m[1]))
+
+
+def is_pickable(o: SceneObject, ph: ObjectPhysics | None) -> bool:
+    graspable = ph.graspable if ph is not None else o.has_affordance("Graspable")
+    mass = _mass_kg(o, ph)
+    return (graspable and o.sim_role.is_dynamic and mass is not None and mass <= MAX_MASS_KG
+            and grasp_width_m(o) <= STROKE_M - GRIP_MARGIN_M)
+
+
+def _is_furniture(o: SceneObject, floor_z: float) -> bool:
+    return o.sim_role not in _NOT_SUPPORT and o.aabb_max_m[2] > floor_z + 0.05 and not o.sim_role.is_dynamic
+
+
+def _goal_spots(ctx: _Context, target: SceneObject, support: SceneObject) -> list[GoalRegion]:
+    """Free goal rectangles on `support`'s top for `target`, best first."""
+    half = (np.asarray(target.aabb_max_m[:2]) - np.asarray(target.aabb_min_m[:2])) / 2 + GOAL_PAD_M
+    rot = quat_wxyz_to_matrix(support.orientation_wxyz)[:2, :2]
+    hx, hy = support.extents_m[0] / 2, support.extents_m[1] / 2
+    radius = float(np.linalg.norm(half))  # the goal rectangle fits whatever the support's yaw
+    if hx <= radius or hy <= radius:
+        return []
+    gx = np.arange(-hx + radius, hx - radius + 1e-9, GOAL_GRID_M)
+    gy = np.arange(-hy + radius, hy - radius + 1e-9, GOAL_GRID_M)
+    lx, ly = np.meshgrid(gx, gy, indexing="ij")
+    local = np.stack([lx.ravel(), ly.ravel()], axis=1)
+    world = np.asarray(support.position_m[:2]) + local @ rot.T
+    here = np.asarray(target.position_m[:2])
+    move = np.linalg.norm(world - here, axis=1)
+    ok = (move >= GOAL_MIN_MOVE_M) & (move <= GOAL_MAX_MOVE_M)
+    for oid in ctx.on_top_of.get(support.id, []):
+        if oid == target.id:
+            continue
+        o = ctx.by_id[oid]
+        ok &= ~((world[:, 0] + half[0] > o.aabb_min_m[0]) & (world[:, 0] - half[0] < o.aabb_max_m[0])
+                & (world[:, 1] + half[1] > o.aabb_min_m[1]) & (world[:, 1] - half[1] < o.aabb_max_m[1]))
+    idx = np.flatnonzero(ok)
+    idx = idx[np.argsort(np.abs(move[idx] - GOAL_PREFERRED_MOVE_M), kind="stable")]
+    surface_z = float(support.aabb_max_m[2])
+    # spread the tries: skip spots within 5 cm of one already listed
+    chosen: list[np.ndarray] = []
+    for k in idx:
+        if all(np.linalg.norm(world[k] - c) > 0.05 for c in chosen):
+            chosen.append(world[k])
+        if len(chosen) >= MAX_GOAL_TRIES:
+            break
+    return [GoalRegion(support_object_id=support.id, center_m=(float(c[0]), float(c[1]), surface_z),
+                       size_m=(float(2 * half[0]), float(2 * half[1])), surface_z_m=surface_z) for c in chosen]
+
+
+def _placements(ctx: _Context, points: np.ndarray, support: SceneObject) -> dict[str, RobotPlacement]:
+    out: dict[str, RobotPlacement] = {}
+    for name, spec in ROBOTS.items():
+        p = place_robot(spec, points, support, ctx.obstacles[name], ctx.floor_z)
+        if p is not None:
+            out[name] = p
+        elif name == "franka":
+            return {}
+    return out
+
+
+def _difficulty(score: int) -> str:
+    return _DIFFICULTY[min(score, 2)]
+
+
+def _pick_score(ctx: _Context, target: SceneObject, goal_support: str, current_support: str) -> int:
+    width = grasp_width_m(target)
+    mass = _mass_kg(target, ctx.physics.get(target.id)) or 0.0
+    crowd = len(ctx.adjacent.get(target.id, set()) & set(ctx.on_top_of.get(current_support, [])))
+    return (int(goal_support != current_support) + int(width < 0.03 or width > 0.065)
+            + int(mass > 1.0) + int(crowd >= 2))
+
+
+def _pick_place(ctx: _Context, target: SceneObject) -> TaskSpec | None:
+    for support_id in ctx.supports_of.get(target.id, []):
+        support = ctx.by_id[support_id]
+        if not _is_furniture(support, ctx.floor_z):
+            continue
+        neighbours = [ctx.by_id[a] for a in sorted(ctx.adjacent.get(support_id, set()))
+                      if _is_furniture(ctx.by_id[a], ctx.floor_z)
+                      and abs(ctx.by_id[a].aabb_max_m[2] - support.aabb_max_m[2]) <= 0.3]
+        for goal_support in [support, *neighbours]:
+            for goal in _goal_spots(ctx, target, goal_support):
+                lift = (target.aabb_max_m[2] - target.aabb_min_m[2]) / 2
+                points = np.array([target.position_m, (goal.center_m[0], goal.center_m[1], goal.surface_z_m + lift)])
+                placements = _placements(ctx, points, support)
+                if not placements:
+                    continue
+                score = _pick_score(ctx, target, goal_support.id, support_id)
+                return TaskSpec(
+                    task_id=f"pick_place_{target.id}_to_{goal_support.id}", type="pick_place",
+                    description=f"pick up the {target.name} and place it on the {goal_support.name}",
+                    target_object_id=target.id, goal=goal, difficulty=_difficulty(score), priority=0,
+                    robot_placements=placements)
+    return None
+
+
+def _stack(ctx: _Context, target: SceneObject, taken: set[str]) -> TaskSpec | None:
+    t_area = np.prod(np.asarray(target.aabb_max_m[:2]) - np.asarray(target.aabb_min_m[:2]))
+    for support_id in ctx.supports_of.get(target.id, []):
+        if not _is_furniture(ctx.by_id[support_id], ctx.floor_z):
+            continue
+        for base_id in ctx.on_top_of.get(support_id, []):
+            base = ctx.by_id[base_id]
+            if base_id == target.id or base_id in taken or ctx.on_top_of.get(base_id):
+                continue
+            if not is_pickable(base, ctx.physics.get(base_id)):
+                continue
+            b_area = np.prod(np.asarray(base.aabb_max_m[:2]) - np.asarray(base.aabb_min_m[:2]))
+            if b_area < t_area or np.linalg.norm(np.subtract(base.position_m, target.position_m)) > GOAL_MAX_MOVE_M:
+                continue
+            top = float(base.aabb_max_m[2])
+            goal = GoalRegion(support_object_id=base_id, center_m=(base.position_m[0], base.position_m[1], top),
+                              size_m=(base.aabb_max_m[0] - base.aabb_min_m[0], base.aabb_max_m[1] - base.aabb_min_m[1]),
+                              surface_z_m=top)
+            lift = (target.aabb_max_m[2] - target.aabb_min_m[2]) / 2
+            points = np.array([target.position_m, (base.position_m[0], base.position_m[1], top + lift)])
+            placements = _placements(ctx, points, ctx.by_id[support_id])
+            if not placements:
+                continue
+            score = 1 + _pick_score(ctx, target, support_id, support_id)
+            return TaskSpec(
+                task_id=f"stack_{target.id}_on_{base_id}", type="stack",
+                description=f"stack the {target.name} on the {base.name}", target_object_id=target.id,
+                goal=goal, difficulty=_difficulty(score), priority=0, robot_placements=placements)
+    return None
+
+
+def _open_close(ctx: _Context, o: SceneObject) -> TaskSpec | None:
+    placements = _placements(ctx, np.array([o.position_m]), o)
+    if not placements:
+        return None
+    score = 1 if (o.articulation is None or o.articulation.type == "revolute") else 0
+    return TaskSpec(task_id=f"open_close_{o.id}", type="open_close", description=f"open the {o.name}",
+                    target_object_id=o.id, joint_target_fraction=1.0, difficulty=_difficulty(score),
+                    priority=0, robot_placements=placements)
+
+
+def suggest_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysics],
+                  relations: Sequence[Relation]) -> list[TaskSpec]:
+    """Tasks for the scene, sorted by priority (1 = first)."""
+    by_id = {o.id: o for o in objects}
+    supports_of: dict[str, list[str]] = defaultdict(list)
+    on_top_of: dict[str, list[str]] = defaultdict(list)
+    adjacent: dict[str, set[str]] = defaultdict(set)
+    for r in relations:
+        if r.relation == "on":
+            supports_of[r.source].append(r.target)
+            on_top_of[r.target].append(r.source)
+        elif r.relation == "adjacent":
+            adjacent[r.source].add(r.target)
+            adjacent[r.target].add(r.source)
+    floor_z = floor_height_m(objects)
+    ctx = _Context(by_id, physics, supports_of, on_top_of, adjacent, floor_z,
+                   {name: Obstacles(objects, floor_z, spec.height_m) for name, spec in ROBOTS.items()})
+    tasks: list[TaskSpec] = []
+    per_object: dict[str, int] = defaultdict(int)
+    pickable = [o for o in objects if is_pickable(o, physics.get(o.id))]
+    n_pick = 0
+    for o in pickable:
+        if n_pick >= PICK_PLACE_CAP:
+            break
+        t = _pick_place(ctx, o)
+        if t is not None:
+            tasks.append(t)
+            per_object[o.id] += 1
+            n_pick += 1
+    n_stack = 0
+    used_bases: set[str] = set()
+    for o in pickable:
+        if n_stack >= STACK_CAP:
+            break
+        if per_object[o.id] >= MAX_TASKS_PER_OBJECT or not (o.has_affordance("Stackable") or physics_box(o, physics)):
+            continue
+        t = _stack(ctx, o, used_bases)
+        if t is not None:
+            tasks.append(t)
+            per_object[o.id] += 1
+            used_bases.add(t.goal.support_object_id)
+            n_stack += 1
+    n_open = 0
+    for o in objects:
+        if n_open >= OPEN_CLOSE_CAP:
+            break
+        if o.articulation is None and not o.sim_role.is_articulated:
+            continue
+        t = _open_close(ctx, o)
+        if t is not None:
+            tasks.append(t)
+            n_open += 1
+    tasks.sort(key=lambda t: (_TYPE_RANK[t.type], _DIFFICULTY.index(t.difficulty), t.task_id))
+    return [t.model_copy(update={"priority": i + 1}) for i, t in enumerate(tasks)]
+
+
+def physics_box(o: SceneObject, physics: dict[str, ObjectPhysics]) -> bool:
+    """Box-shaped colliders stack stably even without a Stackable affordance."""
+    ph = physics.get(o.id)
+    return ph is not None and ph.collider.value == "box"
