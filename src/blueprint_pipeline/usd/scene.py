@@ -1,0 +1,89 @@
+"""The scene file `usd/scene.usda`: physics scene, object references with poses, joints."""
+
+from __future__ import annotations
+
+import math
+
+from pxr import Gf, Sdf, Usd, UsdGeom, UsdPhysics
+
+from blueprint_pipeline.scene.records import SceneHeader, SceneObject
+from blueprint_pipeline.usd.names import JOINTS_ROOT, OBJECTS_ROOT, PHYSICS_SCENE, WORLD, object_file
+
+
+def _rotation_x_to(axis: tuple[float, float, float]) -> Gf.Quatf:
+    """Rotation taking +X onto `axis` (UsdPhysics joints move about/along a principal axis)."""
+    rot = Gf.Rotation(Gf.Vec3d(1, 0, 0), Gf.Vec3d(*axis))
+    q = rot.GetQuat()
+    return Gf.Quatf(q.GetReal(), Gf.Vec3f(q.GetImaginary()))
+
+
+def author_joint(stage: Usd.Stage, obj: SceneObject, name: str) -> None:
+    """A revolute or prismatic joint between the world and the object, about/along the
+    articulation axis through the object's origin (the normalised scene carries no hinge
+    position). UsdPhysics revolute limits are in DEGREES: the scene's radians are converted."""
+    art = obj.articulation
+    assert art is not None
+    path = f"{JOINTS_ROOT}/{name}"
+    if art.type == "revolute":
+        joint = UsdPhysics.RevoluteJoint.Define(stage, path)
+        lower, upper = math.degrees(art.lower), math.degrees(art.upper)
+    else:
+        joint = UsdPhysics.PrismaticJoint.Define(stage, path)
+        lower, upper = art.lower, art.upper
+    joint.CreateAxisAttr(UsdPhysics.Tokens.x)
+    joint.CreateLowerLimitAttr(lower)
+    joint.CreateUpperLimitAttr(upper)
+    joint.CreateBody1Rel().SetTargets([Sdf.Path(f"{OBJECTS_ROOT}/{name}")])
+    to_axis = _rotation_x_to(art.axis_local)
+    w, x, y, z = obj.orientation_wxyz
+    world_rot = Gf.Quatf(w, x, y, z) * to_axis
+    joint.CreateLocalPos0Attr(Gf.Vec3f(*obj.position_m))
+    joint.CreateLocalRot0Attr(world_rot)
+    joint.CreateLocalPos1Attr(Gf.Vec3f(0, 0, 0))
+    joint.CreateLocalRot1Attr(to_axis)
+    prim = joint.GetPrim()
+    if art.damping is not None:
+        prim.CreateAttribute("blueprint:jointDamping", Sdf.ValueTypeNames.Float, custom=True).Set(art.damping)
+
+
+def add_object_references(layer: Sdf.Layer, objects: list[SceneObject], names: dict[str, str]) -> None:
+    """Reference every object file. Done on the layer after the stage is gone, so authoring
+    does not open (compose) each object file while the scene is still being written."""
+    for obj in objects:
+        name = names[obj.id]
+        spec = layer.GetPrimAtPath(Sdf.Path(f"{OBJECTS_ROOT}/{name}"))
+        spec.referenceList.Prepend(Sdf.Reference(f"./{object_file(name)}"))
+
+
+def author_scene(stage: Usd.Stage, header: SceneHeader, objects: list[SceneObject], names: dict[str, str]) -> None:
+    """Everything but the references (see `add_object_references`)."""
+    UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.z)
+    UsdGeom.SetStageMetersPerUnit(stage, 1.0)
+    UsdPhysics.SetStageKilogramsPerUnit(stage, 1.0)
+    world = UsdGeom.Xform.Define(stage, WORLD).GetPrim()
+    stage.SetDefaultPrim(world)
+    world.CreateAttribute("blueprint:sceneId", Sdf.ValueTypeNames.String, custom=True).Set(header.scene_id)
+
+    g = Gf.Vec3f(*header.gravity_m_s2)
+    physics_scene = UsdPhysics.Scene.Define(stage, PHYSICS_SCENE)
+    magnitude = g.GetLength()
+    physics_scene.CreateGravityDirectionAttr(g / magnitude if magnitude > 0 else Gf.Vec3f(0, 0, -1))
+    physics_scene.CreateGravityMagnitudeAttr(magnitude)
+
+    UsdGeom.Scope.Define(stage, OBJECTS_ROOT)
+    for obj in objects:
+        name = names[obj.id]
+        xf = UsdGeom.Xform.Define(stage, f"{OBJECTS_ROOT}/{name}")
+        prim = xf.GetPrim()
+        xf.AddTranslateOp().Set(Gf.Vec3d(*obj.position_m))
+        w, x, y, z = obj.orientation_wxyz
+        xf.AddOrientOp().Set(Gf.Quatf(w, x, y, z))
+        # The manifest scale is baked into the object file (its extents include it); kept here
+        # for reference only.
+        prim.CreateAttribute("blueprint:manifestScale", Sdf.ValueTypeNames.Float3, custom=True).Set(
+            Gf.Vec3f(*obj.scale))
+    articulated = [o for o in objects if o.articulation is not None]
+    if articulated:
+        UsdGeom.Scope.Define(stage, JOINTS_ROOT)
+        for obj in articulated:
+            author_joint(stage, obj, names[obj.id])
