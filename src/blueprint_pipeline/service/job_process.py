@@ -83,6 +83,7 @@ def run_job(job_dir: Path) -> dict[str, Any]:
                 "items_ok": o.result.items_ok if o.result else None,
                 "items_failed": o.result.items_failed if o.result else None,
             }
+        progress.update(force=True, stages_done=i + 1)
         pause_s = float(spec.get("stage_pause_s", 0.0))
         if pause_s:  # fault-injection drills only: widens the window for a kill between stages
             time.sleep(pause_s)
