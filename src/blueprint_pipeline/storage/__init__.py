@@ -19,6 +19,14 @@ from blueprint_pipeline.storage.fs import (
     remove,
     listdir,
     makedirs,
+    is_dir,
+    is_local,
+    local_path,
+    safe_join,
+    sha256_file,
+    sha256_tree,
+    size,
+    walk_files,
 )
 
 __all__ = [
@@ -35,4 +43,12 @@ __all__ = [
     "remove",
     "listdir",
     "makedirs",
+    "is_dir",
+    "is_local",
+    "local_path",
+    "safe_join",
+    "sha256_file",
+    "sha256_tree",
+    "size",
+    "walk_files",
 ]

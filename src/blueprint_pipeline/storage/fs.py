@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
+import posixpath
 import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
@@ -113,3 +115,92 @@ def atomic_write_text(url: str, text: str) -> None:
 
 def atomic_write_json(url: str, obj: Any, indent: int | None = 2) -> None:
     atomic_write_text(url, json.dumps(obj, indent=indent, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def is_local(url: str) -> bool:
+    """True if `url` is on the local filesystem (a plain path or file://)."""
+    fs, _ = _fs(url)
+    return _is_local(fs)
+
+
+def local_path(url: str) -> str:
+    """The local filesystem path of a local `url`."""
+    fs, path = _fs(url)
+    if not _is_local(fs):
+        raise ValueError(f"not a local path: {url}")
+    return path
+
+
+def size(url: str) -> int:
+    fs, path = _fs(url)
+    return int(fs.size(path))
+
+
+def is_dir(url: str) -> bool:
+    fs, path = _fs(url)
+    return fs.isdir(path)
+
+
+def walk_files(url: str, *, include_hidden: bool = False) -> list[str]:
+    """Paths (relative to `url`, '/'-separated, sorted) of every file below a folder.
+    Names starting with '.' (markers, journals, temporary files) are left out unless asked."""
+    fs, root = _fs(url)
+    if not fs.exists(root):
+        return []
+    root = root.rstrip("/")
+    out = []
+    for path in fs.find(root):
+        rel = path[len(root):].lstrip("/") if path.startswith(root) else path
+        if not include_hidden and any(part.startswith(".") for part in rel.split("/")):
+            continue
+        out.append(rel)
+    return sorted(out)
+
+
+_CHUNK = 1 << 20
+
+
+def sha256_file(url: str) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks (constant memory)."""
+    h = hashlib.sha256()
+    with open_read(url, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sha256_tree(url: str) -> str:
+    """Hex sha256 of a file, or of a folder's files: their relative names and contents in
+    sorted order (hidden names such as markers excluded), so equal trees hash equal anywhere."""
+    if not is_dir(url):
+        return sha256_file(url)
+    h = hashlib.sha256()
+    for rel in walk_files(url):
+        h.update(rel.encode("utf-8") + b"\0" + sha256_file(join(url, rel)).encode("ascii") + b"\n")
+    return h.hexdigest()
+
+
+def safe_join(root: str, relative: str) -> str:
+    """`root`/`relative`, refusing any `relative` that could leave `root`: absolute paths, URLs,
+    drive letters, '..' segments, backslashes and NUL bytes raise InvalidInputError."""
+    from blueprint_pipeline.errors import InvalidInputError
+
+    rel = str(relative)
+    problem = None
+    if not rel.strip():
+        problem = "is empty"
+    elif "\0" in rel:
+        problem = "contains a NUL byte"
+    elif "\\" in rel:
+        problem = "contains a backslash; use '/'"
+    elif rel.startswith("/") or "://" in rel or (len(rel) > 1 and rel[1] == ":"):
+        problem = "must be relative (no leading '/', URL scheme or drive letter)"
+    else:
+        normalized = posixpath.normpath(rel)
+        if normalized == ".." or normalized.startswith("../") or normalized == ".":
+            problem = "escapes its root folder"
+        elif ".." in rel.split("/"):
+            problem = "contains '..'"
+    if problem:
+        raise InvalidInputError(f"path {rel!r} {problem}")
+    return join(root, posixpath.normpath(rel))
