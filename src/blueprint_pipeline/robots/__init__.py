@@ -1,5 +1,9 @@
 """Robot descriptions (published kinematics and limits) and their MuJoCo builders."""
 
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco is imported: headless rendering backend
+
 from blueprint_pipeline.robots.builder import (
     ROBOT_CONTYPE,
     WORLD_CONAFFINITY,

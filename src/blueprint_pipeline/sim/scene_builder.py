@@ -164,8 +164,13 @@ def _look_at_quat(pos: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
-                    base_pos_m, base_quat_wxyz) -> SimScene:
-    """Compile the scene with the robot at the given base pose (gripper open, arm at home)."""
+                    base_pos_m, base_quat_wxyz, mount_top_z_m: float | None = None) -> SimScene:
+    """Compile the scene with the robot at the given base pose (gripper open, arm at home).
+
+    With `mount_top_z_m` above the base position's z, the robot stands on a pedestal (a fixed
+    0.24 m square column that touches objects but not the robot) whose top is at that height: task
+    placement puts bases on the floor, while a Panda grasps table tops from table height.
+    """
     spec = mujoco.MjSpec()
     spec.modelname = f"scene_{scene.header.scene_id}"[:60]
     configure_options(spec, TIMESTEP_S)
@@ -212,8 +217,17 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
     if problems:
         raise InvalidInputError("physics records do not cover the scene", problems[:20], max(0, len(problems) - 20))
 
-    names = add_robot(spec, robot, tuple(base_pos_m), tuple(base_quat_wxyz))
-    base = np.asarray(base_pos_m, dtype=float)
+    base = np.asarray(base_pos_m, dtype=float).copy()
+    if mount_top_z_m is not None and mount_top_z_m > base[2] + 0.05:
+        ped = spec.worldbody.add_geom()
+        ped.name = "robot_pedestal"
+        ped.type = mujoco.mjtGeom.mjGEOM_BOX
+        ped.size = [0.12, 0.12, (mount_top_z_m - base[2]) / 2]
+        ped.pos = [base[0], base[1], (mount_top_z_m + base[2]) / 2]
+        ped.contype, ped.conaffinity = 0, WORLD_CONTYPE  # objects hit it, robot links do not
+        ped.rgba = [0.3, 0.3, 0.3, 1]
+        base[2] = mount_top_z_m
+    names = add_robot(spec, robot, tuple(base), tuple(base_quat_wxyz))
     forward = quat_to_mat(base_quat_wxyz)[:, 0]
     work = base + 0.5 * forward
     work[2] = base[2] + 0.1

@@ -78,3 +78,15 @@ def tabletop_scene(with_clutter: bool = True, target_xy=(0.5, -0.15), goal_xy=(0
         "ur10": RobotConfig(name="ur10", reach_m=1.3, dof=6, gripper_stroke_m=0.08, source="datasheet")},
         tasks=(task,))
     return scene, physics, config
+
+
+def write_inputs(out_url: str, scene: Scene, physics: PhysicsFile, config: TaskConfig) -> None:
+    """Write the three inputs of the episodes stage where the earlier stages would."""
+    from blueprint_pipeline import storage
+    from blueprint_pipeline.scene.io import write_normalized
+    from blueprint_pipeline.simready.io import write_physics
+
+    write_normalized(storage.join(out_url, "scene", "normalized.jsonl"), scene.header, scene.objects)
+    write_physics(storage.join(out_url, "simready", "physics.json"), physics)
+    storage.atomic_write_text(storage.join(out_url, "geniesim", "task_config.json"),
+                              config.model_dump_json(by_alias=True, indent=2))

@@ -1,0 +1,297 @@
+"""The `episodes` stage: simulate pick_place episodes in isolated worker processes.
+
+Inputs: scene/normalized.jsonl, simready/physics.json, geniesim/task_config.json.
+Outputs under episodes/:
+- data/episode_XXXXXX.npz: one file per kept episode (successes; failures too, labelled, with
+  the keep_failed_episodes option), written atomically by the worker that simulated it;
+- results/episode_XXXXXX.json: every episode's outcome and quality metrics (also the resume
+  journal: a rerun simulates only the episodes without a result; episode i is reproducible from
+  (scene, task, seed, i), so regenerated episodes are identical);
+- summary.json: counts, success rate overall and per task, failure reasons, timings, start poses;
+- quality_certificate.json: what was checked and how (engine, version, time step, thresholds).
+
+Episodes run in `resilience.pool.ProcessPool`: a per-episode deadline (10x the nominal episode
+duration) and a heartbeat from the simulation loop; a hung or crashed episode is killed, recorded
+with its reason (timeout / crashed / error) and the others continue. The stage fails when the
+success rate is below its threshold (Stage.min_success_rate).
+
+Default count: 2 episodes per pick_place task, at most 20 (option `episodes` overrides; episodes
+are dealt to the tasks in turn).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+
+import mujoco
+import numpy as np
+from pydantic import ValidationError
+
+from blueprint_pipeline import storage
+from blueprint_pipeline.errors import BlueprintError, InvalidInputError, Problem
+from blueprint_pipeline.geniesim.records import TASK_CONFIG_SCHEMA, TaskConfig, TaskSpec
+from blueprint_pipeline.pipeline import StageContext, StageResult
+from blueprint_pipeline.robots import robot_by_name
+from blueprint_pipeline.scene.io import load_scene
+from blueprint_pipeline.sim import judge
+from blueprint_pipeline.sim.episode import EpisodeOptions, run_episode
+from blueprint_pipeline.sim.episode_io import episode_filename, save_episode
+from blueprint_pipeline.sim.scene_builder import FPS, TIMESTEP_S, SimScene, build_sim_scene
+from blueprint_pipeline.simready.io import load_physics
+
+STAGE = "episodes"
+DEFAULT_PER_TASK = 2
+DEFAULT_MAX = 20
+NOMINAL_EPISODE_S = 8.0  # simulated length of a typical pick_place episode
+DEADLINE_FACTOR = 10.0
+HEARTBEAT_TIMEOUT_S = 20.0
+MIN_SUCCESS_RATE = 0.5
+RESULT_SCHEMA = "blueprint.episode_result/1"
+
+
+class EpisodesFailedError(BlueprintError):
+    """Too few episodes succeeded."""
+
+
+@dataclass(frozen=True)
+class EpisodeItem:
+    """Everything a worker needs to simulate one episode (picklable, small)."""
+
+    out_url: str
+    robot: str
+    task_id: str
+    episode_index: int
+    seed: int
+    render: bool = False
+    image_size: int = 128
+    keep_failed: bool = False
+
+
+def inputs_of(out_url: str) -> tuple[str, str, str]:
+    return (storage.join(out_url, "scene", "normalized.jsonl"), storage.join(out_url, "simready", "physics.json"),
+            storage.join(out_url, "geniesim", "task_config.json"))
+
+
+def load_task_config(url: str) -> TaskConfig:
+    if not storage.exists(url):
+        raise InvalidInputError(f"{url}: task config not found (run the geniesim stage first)")
+    try:
+        raw = storage.read_json(url)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"{url}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(raw, dict) or raw.get("schema") != TASK_CONFIG_SCHEMA:
+        got = raw.get("schema") if isinstance(raw, dict) else None
+        raise InvalidInputError(f"{url}: unsupported task config schema {got!r} (expected {TASK_CONFIG_SCHEMA})")
+    try:
+        return TaskConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = [Problem(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()[:20]]
+        raise InvalidInputError(f"{url}: invalid task config", problems) from None
+
+
+def runnable_tasks(config: TaskConfig, robot: str) -> list[TaskSpec]:
+    """pick_place tasks with a goal and a base placement for `robot`, in file order."""
+    return [t for t in config.tasks if t.type == "pick_place" and t.goal is not None and robot in t.robot_placements]
+
+
+def plan_items(ctx: StageContext, tasks: list[TaskSpec]) -> list[EpisodeItem]:
+    opts = ctx.options
+    count = opts.episodes if opts.episodes is not None else min(DEFAULT_MAX, DEFAULT_PER_TASK * len(tasks))
+    if count < 0:
+        raise InvalidInputError("episodes: must be >= 0")
+    return [EpisodeItem(out_url=ctx.out_url, robot=opts.robot, task_id=tasks[i % len(tasks)].task_id,
+                        episode_index=i, seed=opts.seed, render=opts.render,
+                        keep_failed=opts.keep_failed_episodes) for i in range(count if tasks else 0)]
+
+
+# --- worker side -------------------------------------------------------------------------------
+
+_SIM_CACHE: dict[tuple, tuple[SimScene, TaskSpec]] = {}
+
+
+def sim_for(out_url: str, robot_name: str, task_id: str) -> tuple[SimScene, TaskSpec]:
+    """The compiled scene for (outputs, robot, task), built once per worker process."""
+    key = (out_url, robot_name, task_id)
+    if key not in _SIM_CACHE:
+        scene_url, physics_url, tasks_url = inputs_of(out_url)
+        scene, physics, config = load_scene(scene_url), load_physics(physics_url), load_task_config(tasks_url)
+        task = next(t for t in config.tasks if t.task_id == task_id)
+        placement = task.robot_placements[robot_name]
+        by_id = scene.by_id()
+        support = by_id.get(task.goal.support_object_id) if task.goal else None
+        mount = float(support.aabb_max_m[2]) if support is not None else None
+        sim = build_sim_scene(scene, physics, robot_by_name(robot_name), placement.base_position_m,
+                              placement.base_orientation_wxyz, mount_top_z_m=mount)
+        _SIM_CACHE.clear()  # one scene per worker at a time keeps memory flat
+        _SIM_CACHE[key] = (sim, task)
+    return _SIM_CACHE[key]
+
+
+def result_url(out_url: str, episode_index: int) -> str:
+    return storage.join(out_url, STAGE, "results", episode_filename(episode_index).replace(".npz", ".json"))
+
+
+def simulate_item(item: EpisodeItem, heartbeat) -> dict:
+    """Pool task: simulate, write the episode file (if kept) and its result; return the result."""
+    sim, task = sim_for(item.out_url, item.robot, item.task_id)
+    rec = run_episode(sim, task, item.episode_index, item.seed,
+                      EpisodeOptions(render=item.render, image_size=item.image_size), heartbeat)
+    kept = rec.success or item.keep_failed
+    if kept:
+        save_episode(storage.join(item.out_url, STAGE, "data", episode_filename(item.episode_index)), rec)
+    result = {"schema": RESULT_SCHEMA, "item": asdict(item) | {"out_url": None}, "episode_index": item.episode_index,
+              "task_id": item.task_id, "success": rec.success, "failure_reason": rec.failure_reason,
+              "kept": kept, "frames": rec.length, "metrics": rec.metrics}
+    storage.atomic_write_json(result_url(item.out_url, item.episode_index), result)
+    return result
+
+
+# --- stage side --------------------------------------------------------------------------------
+
+def _item_key(item: EpisodeItem) -> dict:
+    return asdict(item) | {"out_url": None}
+
+
+def _done_results(items: list[EpisodeItem]) -> dict[int, dict]:
+    done = {}
+    for it in items:
+        url = result_url(it.out_url, it.episode_index)
+        if storage.exists(url):
+            try:
+                res = storage.read_json(url)
+            except (json.JSONDecodeError, OSError):
+                continue
+            if res.get("schema") == RESULT_SCHEMA and res.get("item") == _item_key(it):
+                done[it.episode_index] = res
+    return done
+
+
+def _failed_result(item: EpisodeItem, status: str, message: str, seconds: float) -> dict:
+    reason = "timeout" if status == "timeout" else ("crashed" if status == "crashed" else "error")
+    res = {"schema": RESULT_SCHEMA, "item": _item_key(item), "episode_index": item.episode_index,
+           "task_id": item.task_id, "success": False, "failure_reason": reason, "kept": False, "frames": 0,
+           "message": message[:500], "metrics": {"wall_time_s": seconds}}
+    storage.atomic_write_json(result_url(item.out_url, item.episode_index), res)
+    return res
+
+
+def run_items(items: list[EpisodeItem], workers: int, deadline_s: float, heartbeat_timeout_s: float,
+              progress=None, fn=simulate_item) -> list[dict]:
+    """Simulate the items without a result yet in the worker pool; all results in input order."""
+    from blueprint_pipeline.resilience.pool import ProcessPool
+
+    done = _done_results(items)
+    todo = [it for it in items if it.episode_index not in done]
+    if todo:
+        with ProcessPool(max(1, min(workers, len(todo))), deadline_s=deadline_s,
+                         heartbeat_timeout_s=heartbeat_timeout_s) as pool:
+            for n, res in enumerate(pool.imap(fn, todo), start=1):
+                item = todo[res.index]
+                if res.ok:
+                    done[item.episode_index] = res.value
+                else:
+                    done[item.episode_index] = _failed_result(item, res.status, res.message, res.seconds)
+                if progress:
+                    progress(len(items) - len(todo) + n, len(items), STAGE)
+    return [done[it.episode_index] for it in items]
+
+
+def summarize(results: list[dict], wall_s: float, resumed: int) -> dict:
+    by_task: dict[str, list[bool]] = {}
+    for r in results:
+        by_task.setdefault(r["task_id"], []).append(bool(r["success"]))
+    n_ok = sum(r["success"] for r in results)
+    ok_metrics = [r["metrics"] for r in results if r["success"]]
+
+    def stat(key: str) -> dict | None:
+        vals = [m[key] for m in ok_metrics if isinstance(m.get(key), (int, float))]
+        if not vals:
+            return None
+        a = np.asarray(vals, dtype=float)
+        return {"median": float(np.median(a)), "max": float(a.max()), "min": float(a.min())}
+
+    offsets = np.array([r["metrics"].get("start_offset_m", [0, 0]) for r in results if "start_offset_m" in r["metrics"]])
+    yaws = np.array([r["metrics"].get("start_yaw_rad", 0.0) for r in results if "start_yaw_rad" in r["metrics"]])
+    sim_s = sum(r["metrics"].get("sim_time_s", 0.0) for r in results)
+    return {
+        "episodes": len(results),
+        "succeeded": n_ok,
+        "failed": len(results) - n_ok,
+        "kept": sum(bool(r.get("kept")) for r in results),
+        "resumed_from_journal": resumed,
+        "success_rate": n_ok / len(results) if results else 0.0,
+        "per_task": {t: {"episodes": len(v), "succeeded": sum(v), "success_rate": sum(v) / len(v)} for t, v in by_task.items()},
+        "failure_reasons": dict(Counter(r["failure_reason"] for r in results if not r["success"])),
+        "timings": {"wall_s": wall_s, "simulated_s": sim_s,
+                    "episode_wall_s": stat("wall_time_s")},
+        "quality": {k: stat(k) for k in ("placement_error_m", "min_clearance_to_others_m", "unexpected_contact_frames",
+                                         "joint_limit_margin_rad", "peak_joint_velocity_rad_s",
+                                         "peak_joint_acceleration_rad_s2", "peak_joint_jerk_rad_s3", "grasp_slip_m",
+                                         "settle_penetration_m")},
+        "start_poses": {"count": int(len(yaws)),
+                        "offset_x_m": [float(offsets[:, 0].min()), float(offsets[:, 0].max())] if len(offsets) else None,
+                        "offset_y_m": [float(offsets[:, 1].min()), float(offsets[:, 1].max())] if len(offsets) else None,
+                        "yaw_rad": [float(yaws.min()), float(yaws.max())] if len(yaws) else None},
+    }
+
+
+def certificate(scene_id: str, robot: str, summary: dict) -> dict:
+    return {
+        "scene_id": scene_id,
+        "robot": robot,
+        "engine": {"name": "MuJoCo", "version": mujoco.__version__, "timestep_s": TIMESTEP_S,
+                   "integrator": "implicitfast", "cone": "elliptic", "impratio": 10,
+                   "record_fps": FPS, "steps_per_frame": round(1 / (FPS * TIMESTEP_S))},
+        "checks": {
+            "success": "judged from the physics state after release and a 0.5 s still phase: object left its start "
+                       f"(> {judge.LEFT_START_M} m), was lifted >= {judge.LIFT_MIN_M} m with both pads touching, "
+                       "touches the goal support, centre inside the goal rectangle, upright within "
+                       f"{np.rad2deg(judge.UPRIGHT_LIMIT_RAD):.0f} deg, |v| < {judge.REST_SPEED_M_S} m/s, "
+                       f"|w| < {judge.REST_ANGULAR_RAD_S} rad/s, other objects moved <= {judge.DISTURB_LIMIT_M} m",
+            "settling": "0.3 s of physics at t=0 with the arm holding home; penetration = deepest contact after it",
+            "ee_pose": "TCP site pose from mj_kinematics on the recorded joint positions",
+            "motion": "joint velocity from the simulator; acceleration and jerk by finite differences at 30 Hz",
+            "clearance": "mj_geomDistance between the target and other free objects when within 5 cm",
+            "randomization": "target xy +-0.08 m, yaw +-45 deg, mass and friction within the physics DR ranges",
+        },
+        "results": {"episodes": summary["episodes"], "success_rate": summary["success_rate"],
+                    "per_task": summary["per_task"], "failure_reasons": summary["failure_reasons"],
+                    "quality": summary["quality"], "start_poses": summary["start_poses"]},
+    }
+
+
+def run(ctx: StageContext) -> StageResult:
+    t0 = time.perf_counter()
+    scene_url, physics_url, tasks_url = inputs_of(ctx.out_url)
+    robot_by_name(ctx.options.robot)  # unknown robot -> invalid input before any work
+    config = load_task_config(tasks_url)
+    scene = load_scene(scene_url)
+    load_physics(physics_url)  # fail early on a bad physics file
+    tasks = runnable_tasks(config, ctx.options.robot)
+    items = plan_items(ctx, tasks)
+    resumed = len(_done_results(items))
+    results = run_items(items, ctx.options.workers, deadline_s=DEADLINE_FACTOR * NOMINAL_EPISODE_S,
+                        heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S, progress=ctx.progress)
+    summary = summarize(results, time.perf_counter() - t0, resumed)
+    summary["robot"] = ctx.options.robot
+    summary["tasks_skipped"] = [t.task_id for t in config.tasks if t not in tasks]
+    stage_dir = ctx.stage_dir(STAGE)
+    storage.atomic_write_json(storage.join(stage_dir, "quality_certificate.json"),
+                              certificate(scene.header.scene_id, ctx.options.robot, summary))
+    storage.atomic_write_json(storage.join(stage_dir, "summary.json"), summary)
+    kept = {episode_filename(r["episode_index"]) for r in results if r.get("kept")}
+    data_dir = storage.join(stage_dir, "data")
+    for name in storage.listdir(data_dir):  # files of an earlier run with other options
+        if name.endswith(".npz") and name not in kept:
+            storage.remove(storage.join(data_dir, name))
+    outputs = [f"{STAGE}/summary.json", f"{STAGE}/quality_certificate.json"]
+    outputs += [f"{STAGE}/data/{name}" for name in sorted(kept)]
+    if results and summary["success_rate"] < MIN_SUCCESS_RATE:
+        raise EpisodesFailedError(f"episodes: success rate {summary['success_rate']:.2f} is below "
+                                  f"{MIN_SUCCESS_RATE:.2f} ({summary['failure_reasons']})")
+    return StageResult(outputs=outputs, summary={k: summary[k] for k in ("episodes", "succeeded", "success_rate",
+                                                                        "failure_reasons")},
+                       items_ok=summary["succeeded"], items_failed=summary["failed"])
