@@ -46,9 +46,12 @@ def serve(
     run_server(config, host=host, port=port, log_level=settings.log_level)
 
 
-def _client(server: str | None):
+def _client(server: str | None, job_id: str | None = None):
+    from blueprint_pipeline.client.api import check_job_id
     from blueprint_pipeline.client.factory import client_from_settings
 
+    if job_id is not None:
+        check_job_id(job_id)  # before anything else: a bad id never reaches a URL
     return client_from_settings(server)
 
 
@@ -70,6 +73,21 @@ def _print_job(job: dict[str, Any], as_json: bool) -> None:
         console.print(f"  error: {job['error']}")
 
 
+def _report_change():
+    """An on_update callback printing the job's state and stage when they change (stderr)."""
+    from blueprint_pipeline.cli import err_console
+
+    last: list[tuple] = [()]
+
+    def on_update(job: dict[str, Any]) -> None:
+        now = (job["state"], (job.get("progress") or {}).get("stage"))
+        if now != last[0]:
+            last[0] = now
+            err_console.print(f"{job['id']}  {now[0]}" + (f"  stage: {now[1]}" if now[1] else ""))
+
+    return on_update
+
+
 @app.command()
 def submit(
     scene: Path = typer.Argument(..., help="Scene manifest (.json) or export bundle (.tar.gz)."),
@@ -89,7 +107,7 @@ def submit(
         job = client.submit(scene, robot=robot, episodes=episodes, render=render, seed=seed)
         _print_job(job, as_json)
         if wait:
-            job = client.wait(job["id"])
+            job = client.wait(job["id"], on_update=_report_change())
             _print_job(job, as_json)
             if out is not None:
                 files = client.download(job["id"], out)
@@ -103,7 +121,7 @@ def status(
     as_json: bool = typer.Option(False, "--json", help=_JSON_HELP),
 ) -> None:
     """Show a job's state, progress, counts and error."""
-    with _client(server) as client:
+    with _client(server, job_id) as client:
         _print_job(client.status(job_id), as_json)
 
 
@@ -114,8 +132,8 @@ def wait_cmd(
     as_json: bool = typer.Option(False, "--json", help=_JSON_HELP),
 ) -> None:
     """Wait until a job ends (exit 0 if it succeeded, 1 if it failed or was cancelled)."""
-    with _client(server) as client:
-        _print_job(client.wait(job_id), as_json)
+    with _client(server, job_id) as client:
+        _print_job(client.wait(job_id, on_update=_report_change()), as_json)
 
 
 @app.command()
@@ -125,7 +143,7 @@ def download(
     server: str = typer.Option(None, "--server", help=_SERVER_HELP),
 ) -> None:
     """Download a finished job's dataset and report, verify the sha256, and extract them safely."""
-    with _client(server) as client:
+    with _client(server, job_id) as client:
         files = client.download(job_id, out)
     console.print(f"downloaded {len(files)} files into {out}")
 
@@ -137,5 +155,5 @@ def cancel(
     as_json: bool = typer.Option(False, "--json", help=_JSON_HELP),
 ) -> None:
     """Cancel a queued or running job."""
-    with _client(server) as client:
+    with _client(server, job_id) as client:
         _print_job(client.cancel(job_id), as_json)

@@ -11,12 +11,13 @@ API_KEY_SECRET = "BP_API_KEY"
 def client_from_settings(server: str | None = None) -> ServiceClient:
     from blueprint_pipeline.config import get_settings
     from blueprint_pipeline.resilience.policy import CallPolicy
-    from blueprint_pipeline.secrets.resolver import get_secret
 
     settings = get_settings()
     url = server or settings.service_url
     if not url:
         raise InvalidInputError("no service URL: pass --server URL or set BP_SERVICE_URL")
+    from blueprint_pipeline.secrets.resolver import get_secret
+
     api_key = get_secret(API_KEY_SECRET)
     policy = CallPolicy.from_settings("generation-service", settings)
     return ServiceClient(url, api_key, policy=policy)
