@@ -104,6 +104,12 @@ def _usd(ctx: StageContext) -> StageResult:
     return run(ctx)
 
 
+def _episodes(ctx: StageContext) -> StageResult:
+    from blueprint_pipeline.sim.stage import run
+
+    return run(ctx)
+
+
 def _geniesim(ctx: StageContext) -> StageResult:
     from blueprint_pipeline.geniesim.stage import run
 
@@ -115,6 +121,8 @@ STAGES: list[Stage] = [
     Stage("simready", _simready, inputs=("scene/normalized.jsonl",)),
     Stage("usd", _usd, inputs=("scene/normalized.jsonl", "simready/physics.json")),
     Stage("geniesim", _geniesim, inputs=("scene/normalized.jsonl", "simready/physics.json", "usd/scene.usda")),
+    Stage("episodes", _episodes,
+          inputs=("scene/normalized.jsonl", "simready/physics.json", "geniesim/task_config.json")),
     Stage("dataset", _dataset, inputs=("episodes/summary.json",)),
     Stage("report", _report, inputs=("episodes/summary.json", "dataset/meta/info.json")),
 ]
