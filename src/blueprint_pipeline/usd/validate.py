@@ -49,6 +49,10 @@ class ValidationReport:
         return "\n".join(lines)
 
 
+def _g(v: object) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
 def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL)
 
@@ -71,7 +75,7 @@ def check_object(stage: Usd.Stage, obj: SceneObject, phys: ObjectPhysics, name: 
     expect(prim.HasAPI(UsdPhysics.MassAPI), "no MassAPI")
     mass = UsdPhysics.MassAPI(prim)
     m = mass.GetMassAttr().Get()
-    expect(m is not None and _close(m, phys.mass_kg), f"mass {m} != physics.json {phys.mass_kg}")
+    expect(m is not None and _close(m, phys.mass_kg), f"mass {_g(m)} != physics.json {_g(phys.mass_kg)}")
     com = mass.GetCenterOfMassAttr().Get()
     expect(com is not None and _close3(com, phys.center_of_mass_m), f"centre of mass {com} != {phys.center_of_mass_m}")
     inertia = mass.GetDiagonalInertiaAttr().Get()
@@ -104,7 +108,7 @@ def check_object(stage: Usd.Stage, obj: SceneObject, phys: ObjectPhysics, name: 
                              ("dynamic friction", pm.GetDynamicFrictionAttr(), phys.dynamic_friction),
                              ("restitution", pm.GetRestitutionAttr(), phys.restitution)):
         got = attr.Get()
-        expect(got is not None and _close(got, want), f"{what} {got} != physics.json {want}")
+        expect(got is not None and _close(got, want), f"{what} {_g(got)} != physics.json {_g(want)}")
     return out
 
 
