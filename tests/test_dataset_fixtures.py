@@ -78,7 +78,10 @@ def make_episode(index: int, frames: int = 24, cameras: tuple[str, ...] = (), su
         for k in range(frames):
             target = start + (goal - start) * _min_jerk(np.array(min(1.0, (k + 1) / (0.8 * frames))))
             data.ctrl[:] = target
+            # after mj_step the poses describe the previous step: recompute them (and the camera)
             mujoco.mj_kinematics(model, data)
+            mujoco.mj_comPos(model, data)
+            mujoco.mj_camlight(model, data)
             mujoco.mju_mat2Quat(quat, data.site_xmat[site])
             rec["state"].append(data.qpos[:3].copy())
             rec["velocity"].append(data.qvel[:3].copy())

@@ -1,0 +1,147 @@
+"""Everything the report shows, read defensively: a missing or unreadable input becomes a note
+in the report, never a failed report. Episode files are read for their small `meta` member only,
+except for the few sample episodes whose trajectories and frames are drawn.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from blueprint_pipeline import storage
+from blueprint_pipeline.pipeline import STAGE_NAMES, StageContext
+from blueprint_pipeline.sim.episode_io import iter_episode_files, load_episode
+from blueprint_pipeline.sim.records import EpisodeRecord
+
+EPISODE_CERTIFICATE_NAMES = ("quality_certificate.json", "certificate.json")
+
+
+@dataclass
+class ReportInputs:
+    scene_id: str | None = None
+    scene_header: dict[str, Any] | None = None
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    physics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    scene_graph: dict[str, Any] | None = None
+    episodes_summary: dict[str, Any] | None = None
+    episode_metas: list[dict[str, Any]] = field(default_factory=list)
+    sample_episodes: list[EpisodeRecord] = field(default_factory=list)
+    episodes_certificate: dict[str, Any] | None = None
+    dataset_info: dict[str, Any] | None = None
+    stage_markers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what could not be read, and why
+
+
+def _try(inputs: ReportInputs, what: str, fn):
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001 - a report shows what it could read and says why not
+        inputs.notes.append(f"{what}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+        return None
+
+
+def _read_json_if_exists(url: str) -> Any:
+    return storage.read_json(url) if storage.exists(url) else None
+
+
+def read_episode_meta(url: str) -> dict[str, Any]:
+    """The scalar fields of an episode file, without loading its arrays (npz members are lazy)."""
+    with storage.open_read(url, "rb") as f, np.load(f) as z:
+        meta = json.loads(z["meta"].tobytes().decode("utf-8"))
+        meta["length"] = int(z["state"].shape[0]) if "state" in z.files else None
+    return meta
+
+
+def _load_scene(ctx: StageContext, inputs: ReportInputs) -> None:
+    from blueprint_pipeline.scene.io import load_scene
+
+    url = ctx.path("scene", "normalized.jsonl")
+    if not storage.exists(url):
+        inputs.notes.append("scene: scene/normalized.jsonl not found")
+        return
+    scene = load_scene(url)
+    inputs.scene_id = scene.header.scene_id
+    inputs.scene_header = scene.header.model_dump(mode="json", by_alias=True)
+    inputs.objects = [o.model_dump(mode="json") for o in scene.objects]
+
+
+def _load_physics(ctx: StageContext, inputs: ReportInputs) -> None:
+    from blueprint_pipeline.simready.io import load_physics
+
+    for name in ("physics.json", "physics.jsonl"):
+        url = ctx.path("simready", name)
+        if storage.exists(url):
+            pf = load_physics(url)
+            inputs.physics = {k: v.model_dump(mode="json") for k, v in pf.objects.items()}
+            return
+    inputs.notes.append("physics: simready/physics.json not found")
+
+
+def _load_episodes(ctx: StageContext, inputs: ReportInputs, samples: int) -> None:
+    folder = ctx.path("episodes", "data")
+    files = list(iter_episode_files(folder))
+    if not files:
+        inputs.notes.append("episodes: no episode files in episodes/data")
+        return
+    for url in files:
+        meta = _try(inputs, f"episode file {url.rsplit('/', 1)[-1]}", lambda u=url: read_episode_meta(u))
+        if meta is not None:
+            meta["_url"] = url
+            inputs.episode_metas.append(meta)
+    # samples: the first successes, then a failure when there is one (shows what went wrong)
+    ok = [m for m in inputs.episode_metas if m.get("success")]
+    failed = [m for m in inputs.episode_metas if not m.get("success")]
+    chosen = ok[: max(1, samples - 1)] + failed[:1] if failed else ok[:samples]
+    for m in chosen[:samples]:
+        rec = _try(inputs, f"sample episode {m.get('episode_index')}", lambda u=m["_url"]: load_episode(u))
+        if rec is not None:
+            inputs.sample_episodes.append(rec)
+
+
+def _stage_markers(ctx: StageContext, inputs: ReportInputs) -> None:
+    for stage in STAGE_NAMES:
+        for name, status in ((".complete.json", "complete"), (".failed.json", "failed")):
+            url = ctx.path(stage, name)
+            if storage.exists(url):
+                marker = _try(inputs, f"marker {stage}/{name}", lambda u=url: storage.read_json(u))
+                if isinstance(marker, dict):
+                    inputs.stage_markers[stage] = {"status": status, **marker}
+                break
+
+
+def read_inputs(ctx: StageContext, samples: int = 3) -> ReportInputs:
+    inputs = ReportInputs()
+    _try(inputs, "scene", lambda: _load_scene(ctx, inputs))
+    _try(inputs, "physics", lambda: _load_physics(ctx, inputs))
+    inputs.scene_graph = _try(inputs, "scene graph",
+                              lambda: _read_json_if_exists(ctx.path("geniesim", "scene_graph.json")))
+    if inputs.scene_graph is None:
+        inputs.notes.append("scene graph: geniesim/scene_graph.json not found")
+    inputs.episodes_summary = _try(inputs, "episodes summary",
+                                   lambda: _read_json_if_exists(ctx.path("episodes", "summary.json")))
+    for name in EPISODE_CERTIFICATE_NAMES:
+        cert = _try(inputs, f"episodes/{name}", lambda n=name: _read_json_if_exists(ctx.path("episodes", n)))
+        if cert is not None:
+            inputs.episodes_certificate = cert
+            break
+    _try(inputs, "episodes", lambda: _load_episodes(ctx, inputs, samples))
+    inputs.dataset_info = _try(inputs, "dataset info",
+                               lambda: _read_json_if_exists(ctx.path("dataset", "meta", "info.json")))
+    _stage_markers(ctx, inputs)
+    if inputs.scene_id is None:
+        inputs.scene_id = (inputs.scene_graph or {}).get("scene_id") or (inputs.episodes_summary or {}).get("scene_id")
+    return inputs
+
+
+def marker_seconds(marker: dict[str, Any]) -> dict[str, float]:
+    """Named durations in a stage marker: its `timings` block, else a single total if present."""
+    timings = marker.get("timings")
+    if isinstance(timings, dict):
+        return {str(k): float(v) for k, v in timings.items() if isinstance(v, int | float)}
+    for key in ("seconds", "duration_s", "elapsed_s", "wall_s"):
+        if isinstance(marker.get(key), int | float):
+            return {"total": float(marker[key])}
+    return {}

@@ -1,0 +1,176 @@
+"""Stage `report`: report/report.html (self-contained), its figures as PNGs, and
+report/quality_certificate.json.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from blueprint_pipeline import storage
+from blueprint_pipeline.dataset.publish import local_path
+from blueprint_pipeline.pipeline import STAGE_NAMES, StageContext, StageResult
+from blueprint_pipeline.report import plots
+from blueprint_pipeline.report.certificate import build_certificate
+from blueprint_pipeline.report.html_page import esc, img, page, table, verdict
+from blueprint_pipeline.report.inputs import ReportInputs, marker_seconds, read_inputs
+
+
+def _fmt(v: Any, nd: int = 3) -> str:
+    return f"{v:.{nd}g}" if isinstance(v, float) else ("" if v is None else str(v))
+
+
+def _scene_section(inputs: ReportInputs, figures: dict[str, bytes]) -> str:
+    h = inputs.scene_header or {}
+    facts = [("scene id", inputs.scene_id), ("environment", h.get("environment_type")),
+             ("objects", len(inputs.objects) or h.get("object_count")), ("room size [m]", h.get("room_size_m")),
+             ("source frame", h.get("source_frame")), ("gravity [m/s^2]", h.get("gravity_m_s2"))]
+    out = [table(["", ""], [(k, v) for k, v in facts if v is not None])]
+    if inputs.objects:
+        out.append("<h3>Objects</h3>")
+        out.append(table(["id", "name", "category", "role", "size [m]", "description"],
+                         ([o.get("id"), o.get("name"), o.get("category"), o.get("sim_role"),
+                           " x ".join(_fmt(float(v)) for v in o.get("extents_m") or []),
+                           (o.get("description") or "")[:120]] for o in inputs.objects)))
+    if inputs.physics:
+        out.append("<h3>Physics</h3>")
+        out.append(table(
+            ["object", "material", "mass [kg]", "density [kg/m^3]", "friction s/d", "restitution", "collider",
+             "dynamic", "graspable"],
+            ([oid, p.get("material"), _fmt(p.get("mass_kg")), _fmt(p.get("density_kg_m3")),
+              f"{_fmt(p.get('static_friction'))} / {_fmt(p.get('dynamic_friction'))}", _fmt(p.get("restitution")),
+              p.get("collider"), p.get("is_dynamic"), p.get("graspable")] for oid, p in inputs.physics.items()),
+            numeric={2, 3, 5}))
+    graph = inputs.scene_graph
+    nodes = (graph or {}).get("nodes") or []
+    if not nodes and inputs.objects:  # no graph yet: draw the scene's own boxes
+        nodes = [{"asset_id": o.get("id"), "name": o.get("name"), "size_m": o.get("extents_m"),
+                  "pose": {"position_m": o.get("position_m"), "orientation_wxyz": o.get("orientation_wxyz")},
+                  "metadata": {"sim_role": o.get("sim_role")}} for o in inputs.objects]
+    if nodes:
+        edges = (graph or {}).get("edges") or []
+        figures["scene_graph.png"] = plots.scene_topdown_png(nodes, edges)
+        out.append("<h3>Scene graph from above</h3>" + img(figures["scene_graph.png"], "scene from above"))
+        counts = Counter(str(e.get("relation")) for e in edges)
+        if counts:
+            out.append(table(["relation", "edges"], counts.most_common(), numeric={1}))
+    return "".join(out)
+
+
+def _tasks_section(inputs: ReportInputs, figures: dict[str, bytes]) -> str:
+    if not inputs.episode_metas:
+        return '<p class="muted">No episode files.</p>'
+    by_task: dict[str, list[dict]] = defaultdict(list)
+    for m in inputs.episode_metas:
+        by_task[str(m.get("task_id"))].append(m)
+    rows, rates = [], {}
+    for task, eps in by_task.items():
+        ok = sum(bool(m.get("success")) for m in eps)
+        reasons = Counter(str(m.get("failure_reason")) for m in eps if not m.get("success"))
+        rates[task] = (ok, len(eps))
+        rows.append([task, eps[0].get("task_description"), len(eps), ok, f"{ok / len(eps):.0%}",
+                     "; ".join(f"{r} ({n})" for r, n in reasons.most_common(5))])
+    figures["success_rates.png"] = plots.success_rates_png(rates)
+    total_ok = sum(ok for ok, _ in rates.values())
+    head = f"<p>{total_ok} of {len(inputs.episode_metas)} episodes succeeded.</p>"
+    summary = inputs.episodes_summary
+    extra = ""
+    if isinstance(summary, dict):
+        scalars = [(k, v) for k, v in summary.items() if isinstance(v, str | int | float | bool)]
+        if scalars:
+            extra = "<h3>episodes/summary.json</h3>" + table(["field", "value"], scalars)
+    return (head + table(["task", "description", "episodes", "successes", "rate", "failure reasons"], rows,
+                         numeric={2, 3, 4}) + img(figures["success_rates.png"], "success rates") + extra)
+
+
+def _episodes_section(inputs: ReportInputs, figures: dict[str, bytes]) -> str:
+    out = []
+    for rec in inputs.sample_episodes:
+        name = f"trajectory_episode_{rec.episode_index:06d}.png"
+        figures[name] = plots.trajectories_png(rec)
+        state = "succeeded" if rec.success else f"failed: {rec.failure_reason}"
+        out.append(f"<h3>Episode {esc(rec.episode_index)} ({esc(rec.task_id)}, {esc(state)})</h3>"
+                   + img(figures[name], f"trajectories of episode {rec.episode_index}"))
+    cameras = sorted({c for rec in inputs.sample_episodes for c in rec.images})
+    for cam in cameras:
+        name = f"contact_sheet_{cam}.png"
+        figures[name] = plots.contact_sheet_png(inputs.sample_episodes, cam)
+        out.append(f"<h3>Camera {esc(cam)}</h3>" + img(figures[name], f"frames of camera {cam}"))
+    if not cameras and inputs.sample_episodes:
+        out.append('<p class="muted">No camera frames were rendered in this run.</p>')
+    return "".join(out) or '<p class="muted">No sample episodes could be read.</p>'
+
+
+def _dataset_section(inputs: ReportInputs) -> str:
+    info = inputs.dataset_info
+    if not info:
+        return '<p class="muted">No finished dataset at dataset/.</p>'
+    facts = [(k, info.get(k)) for k in ("codebase_version", "robot_type", "fps", "total_episodes",
+                                        "total_frames", "total_tasks")]
+    feats = [(k, ft.get("dtype"), ft.get("shape"), ", ".join(map(str, ft.get("names") or []))[:100])
+             for k, ft in (info.get("features") or {}).items()]
+    return table(["", ""], facts) + table(["feature", "dtype", "shape", "names"], feats)
+
+
+def _timing_section(inputs: ReportInputs, figures: dict[str, bytes]) -> str:
+    rows, totals = [], {}
+    for stage in STAGE_NAMES:
+        marker = inputs.stage_markers.get(stage)
+        if marker is None:
+            rows.append([stage, "no marker", ""])
+            continue
+        secs = marker_seconds(marker)
+        rows.append([stage, marker["status"], "; ".join(f"{k} {v:.2f} s" for k, v in secs.items())])
+        total = secs.get("total", secs.get("total_s", sum(secs.values()) if secs else None))
+        if total is not None:
+            totals[stage] = total
+    out = table(["stage", "status", "timings"], rows)
+    if totals:
+        figures["stage_timings.png"] = plots.timings_png(totals)
+        out += img(figures["stage_timings.png"], "stage timings")
+    return out
+
+
+def _certificate_section(cert: dict[str, Any]) -> str:
+    rows = "".join(
+        f"<tr><td>{esc(c['name'])}</td><td>{verdict(c['passed'])}</td><td>{esc(c['what'])}</td>"
+        f"<td>{'<br>'.join(esc(d) for d in c['details'][:10])}</td></tr>" for c in cert["checks"])
+    return (f"<p>Overall: {verdict(cert['passed'])} ({cert['checks_passed']} passed, {cert['checks_failed']} "
+            f"failed, {cert['checks_not_run']} not run). The same content is in quality_certificate.json.</p>"
+            f"<table><tr><th>check</th><th>result</th><th>what was checked</th><th>details</th></tr>{rows}</table>")
+
+
+def build_report(ctx: StageContext) -> tuple[str, dict[str, bytes], dict[str, Any]]:
+    inputs = read_inputs(ctx)
+    figures: dict[str, bytes] = {}
+    before = [s for s in STAGE_NAMES[: STAGE_NAMES.index("report")]] if "report" in STAGE_NAMES else []
+    cert = build_certificate(inputs, local_path(ctx.stage_dir("dataset")), ctx.options.keep_failed_episodes,
+                             before)
+    sections = [
+        ("Quality certificate", _certificate_section(cert)),
+        ("Scene", _scene_section(inputs, figures)),
+        ("Tasks and success rates", _tasks_section(inputs, figures)),
+        ("Sample episodes", _episodes_section(inputs, figures)),
+        ("LeRobot dataset", _dataset_section(inputs)),
+        ("Stage timings", _timing_section(inputs, figures)),
+    ]
+    if inputs.notes:
+        sections.append(("Inputs not available", "<ul>" + "".join(f"<li>{esc(n)}</li>" for n in inputs.notes)
+                         + "</ul>"))
+    title = f"Blueprint pipeline report: {inputs.scene_id or 'unknown scene'}"
+    return page(title, sections), figures, cert
+
+
+def run(ctx: StageContext) -> StageResult:
+    html_text, figures, cert = build_report(ctx)
+    outputs = []
+    for name, png in figures.items():
+        storage.atomic_write_bytes(ctx.path("report", name), png)
+        outputs.append(f"report/{name}")
+    storage.atomic_write_json(ctx.path("report", "quality_certificate.json"), cert)
+    storage.atomic_write_text(ctx.path("report", "report.html"), html_text)  # last: the page links nothing
+    outputs += ["report/quality_certificate.json", "report/report.html"]
+    return StageResult(outputs=outputs, summary={"certificate_passed": cert["passed"],
+                                                 "checks_failed": cert["checks_failed"],
+                                                 "checks_not_run": cert["checks_not_run"]},
+                       items_ok=1)

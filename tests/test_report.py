@@ -1,0 +1,141 @@
+"""Report stage: a self-contained page, PNG figures and a certificate, on a run folder built by
+the real scene records, simready stage, scene graph builder, simulated episodes and dataset stage.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+from test_dataset_fixtures import make_episode
+
+from blueprint_pipeline.dataset.stage import run as run_dataset
+from blueprint_pipeline.pipeline import RunOptions, StageContext
+from blueprint_pipeline.report.stage import run as run_report
+from blueprint_pipeline.scene.io import load_scene, write_normalized
+from blueprint_pipeline.scene.normalise import world_aabb
+from blueprint_pipeline.scene.records import SceneHeader, SceneObject, SimRole
+from blueprint_pipeline.sim.episode_io import episode_filename, save_episode
+
+HOSTILE_NAME = '<script>alert("owned")</script> & "mug"'
+HOSTILE_DESCRIPTION = "A red mug, ceramic <img src=x onerror=alert(1)>"
+HOSTILE_TASK = 'put the <b>mug</b> & "cup" on the table'
+HOSTILE_REASON = "<script>steal()</script> grasp slipped"
+
+
+def _obj(oid, name, category, role, pos, ext, description=""):
+    q = (1.0, 0.0, 0.0, 0.0)
+    lo, hi = world_aabb(pos, q, ext)
+    return SceneObject(id=oid, name=name, category=category, description=description, sim_role=role,
+                       position_m=pos, orientation_wxyz=q, extents_m=ext, aabb_min_m=lo, aabb_max_m=hi)
+
+
+def _build_run(out):
+    objects = [
+        _obj("table_1", "Table", "table", SimRole.STATIC, (0.5, 0.0, 0.375), (1.2, 0.8, 0.75)),
+        _obj("mug_1", HOSTILE_NAME, "mug", SimRole.MANIPULABLE_OBJECT, (0.4, 0.1, 0.8), (0.09, 0.09, 0.1),
+             HOSTILE_DESCRIPTION),
+        _obj("box_1", "Box $5", "box", SimRole.MANIPULABLE_OBJECT, (0.6, -0.2, 0.78), (0.06, 0.06, 0.06)),
+    ]
+    header = SceneHeader(scene_id="kitchen_report_test", manifest_version="1.0.0", environment_type="kitchen",
+                         source_frame="z_up", source_meters_per_unit=1.0, object_count=len(objects))
+    write_normalized(str(out / "scene" / "normalized.jsonl"), header, objects)
+    ctx = StageContext(manifest_url=str(out / "manifest.json"), out_url=str(out), options=RunOptions())
+    from blueprint_pipeline.simready.stage import run as run_simready
+
+    run_simready(ctx)
+    from blueprint_pipeline.geniesim.relations import scene_relations
+    from blueprint_pipeline.geniesim.scene_graph import build_scene_graph
+    from blueprint_pipeline.simready.io import load_physics
+
+    scene = load_scene(str(out / "scene" / "normalized.jsonl"))
+    physics = load_physics(str(out / "simready" / "physics.json")).objects
+    relations, _ = scene_relations(scene.objects)
+    (out / "geniesim").mkdir()
+    (out / "geniesim" / "scene_graph.json").write_text(json.dumps(build_scene_graph(scene, physics, relations)))
+
+    (out / "episodes" / "data").mkdir(parents=True)
+    for i in range(4):
+        rec = make_episode(i, frames=20, cameras=("top",), success=i != 2, task=HOSTILE_TASK)
+        if not rec.success:
+            rec.failure_reason = HOSTILE_REASON
+        save_episode(str(out / "episodes" / "data" / episode_filename(i)), rec)
+    (out / "episodes" / "summary.json").write_text(json.dumps({"scene_id": "kitchen_report_test", "episodes": 4}))
+    run_dataset(ctx)
+    for stage, secs in (("scene", 0.4), ("simready", 1.2), ("dataset", 3.5)):
+        (out / stage / ".complete.json").write_text(json.dumps({"stage": stage, "timings": {"total": secs}}))
+    return ctx
+
+
+@pytest.fixture(scope="module")
+def report_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    ctx = _build_run(out)
+    result = run_report(ctx)
+    return out, ctx, result
+
+
+def test_report_is_self_contained_and_escapes_manifest_text(report_run):
+    out, _, result = report_run
+    page = (out / "report" / "report.html").read_text(encoding="utf-8")
+    assert "report/report.html" in result.outputs
+    assert "<script" not in page.lower() and "<img src=x" not in page and "<b>mug" not in page
+    assert "&lt;script&gt;alert(&quot;owned&quot;)&lt;/script&gt; &amp; &quot;mug&quot;" in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "put the &lt;b&gt;mug&lt;/b&gt; &amp; &quot;cup&quot; on the table" in page
+    assert "&lt;script&gt;steal()&lt;/script&gt; grasp slipped" in page
+    # every image is embedded; nothing is fetched from elsewhere
+    srcs = re.findall(r'src="([^"]*)"', page)
+    assert len(srcs) >= 5 and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert "href=" not in page
+
+
+def test_report_sections_and_pngs(report_run):
+    out, _, _ = report_run
+    page = (out / "report" / "report.html").read_text(encoding="utf-8")
+    for heading in ("Quality certificate", "Scene", "Physics", "Scene graph from above",
+                    "Tasks and success rates", "Sample episodes", "Camera top", "Stage timings"):
+        assert heading in page, heading
+    assert "3 of 4 episodes succeeded" in page
+    pngs = sorted(p.name for p in (out / "report").glob("*.png"))
+    assert {"scene_graph.png", "success_rates.png", "contact_sheet_top.png", "stage_timings.png"} <= set(pngs)
+    assert any(n.startswith("trajectory_episode_") for n in pngs)
+    for p in (out / "report").glob("*.png"):
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_certificate_says_what_was_checked(report_run):
+    out, _, _ = report_run
+    cert = json.loads((out / "report" / "quality_certificate.json").read_text())
+    checks = {c["name"]: c for c in cert["checks"]}
+    assert checks["dataset_invariants"]["passed"] is True
+    assert checks["dataset_matches_episodes"]["passed"] is True
+    assert checks["dataset_matches_episodes"]["expected_episodes"] == 3
+    assert checks["physics_plausible"]["passed"] is True and checks["physics_plausible"]["objects"] == 3
+    assert checks["tasks_have_successes"]["success_rate_by_task"] == {"reach_box": 0.75}
+    # no markers for usd/geniesim/episodes and no episodes certificate in this folder
+    assert checks["stages_complete"]["passed"] is False
+    assert checks["episodes_certificate"]["passed"] is None
+    assert cert["passed"] is False and all(c["what"] for c in cert["checks"])
+
+
+def test_certificate_fails_on_a_corrupted_dataset(report_run, tmp_path):
+    out, _, _ = report_run
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    stats = json.loads((copy / "dataset/meta/stats.json").read_text())
+    stats["action"]["max"] = [v + 1 for v in stats["action"]["max"]]
+    (copy / "dataset/meta/stats.json").write_text(json.dumps(stats))
+    run_report(StageContext(manifest_url=str(copy / "manifest.json"), out_url=str(copy), options=RunOptions()))
+    cert = json.loads((copy / "report" / "quality_certificate.json").read_text())
+    check = {c["name"]: c for c in cert["checks"]}["dataset_invariants"]
+    assert check["passed"] is False and any("action.max" in d for d in check["details"])
+
+
+def test_report_on_a_folder_with_nothing_in_it(tmp_path):
+    result = run_report(StageContext(manifest_url=str(tmp_path / "m.json"), out_url=str(tmp_path)))
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "Inputs not available" in page and "No episode files." in page
+    assert result.summary["certificate_passed"] is False
