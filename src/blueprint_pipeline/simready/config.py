@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -30,27 +29,21 @@ class SimreadyConfig:
     gemini_model: str = "gemini-2.5-flash"
     gemini_base_url: str = "https://generativelanguage.googleapis.com"
     gemini_timeout_s: float = 30.0
-    workers: int = 10
-    rate_per_s: float = 10.0
+    workers: int = 10  # threads for I/O-bound estimators (settings.object_workers)
+    rate_per_s: float | None = None  # None: the call policy's shared setting (settings.rate_limit_per_s)
 
     @classmethod
     def from_sources(cls, settings: Any = None, strict: bool = False, **overrides: Any) -> SimreadyConfig:
-        """Defaults <- `settings.simready_<name>` attributes <- BP_SIMREADY_<NAME> env <- overrides."""
+        """Defaults <- `settings` (its `object_workers`, and `simready_<name>` fields where the
+        settings define them) <- keyword overrides."""
         cfg = cls(strict=strict)
         values: dict[str, Any] = {}
+        if settings is not None and getattr(settings, "object_workers", None):
+            values["workers"] = int(settings.object_workers)
         for f in fields(cls):
-            if f.name == "randomization":
-                continue
-            attr = getattr(settings, f"simready_{f.name}", None) if settings is not None else None
-            env = os.environ.get(f"BP_SIMREADY_{f.name.upper()}")
-            raw = attr if attr is not None else env
-            if raw is None:
-                continue
-            default = getattr(cfg, f.name)
-            if isinstance(default, bool):
-                values[f.name] = raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes")
-            else:
-                values[f.name] = type(default)(raw)
+            raw = getattr(settings, f"simready_{f.name}", None) if settings is not None else None
+            if raw is not None and f.name != "randomization":
+                values[f.name] = raw
         values.update(overrides)
         cfg = replace(cfg, **values)
         if cfg.estimator not in ESTIMATORS:

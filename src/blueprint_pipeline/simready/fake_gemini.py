@@ -1,0 +1,96 @@
+"""A local stand-in for the Gemini REST API (tests and benchmarks; never used by the pipeline).
+
+Serves POST /v1beta/models/<model>:generateContent on 127.0.0.1 with a fixed delay, answers per
+object category, and records the arrival time of every request so callers can measure the rate
+the server really saw.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+_CATEGORY = re.compile(r"^Category: (.*)$", re.MULTILINE)
+DEFAULT_ANSWER = {"material": "plastic", "mass_kg": 0.5, "static_friction": 0.5, "dynamic_friction": 0.4,
+                  "restitution": 0.3}
+
+
+class FakeGemini:
+    """`answers` maps a category to a dict (sent as the JSON answer), a string (sent as the raw
+    answer text), or an int (that HTTP status with an error body)."""
+
+    def __init__(self, delay_s: float = 0.0, answers: dict[str, Any] | None = None, api_key: str = "test-key"):
+        self.delay_s = delay_s
+        self.answers = answers or {}
+        self.api_key = api_key
+        self.arrivals: list[float] = []
+        self.calls_by_category: dict[str, int] = {}
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                return
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                with fake._lock:
+                    fake.arrivals.append(time.monotonic())
+                length = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(length)
+                if self.headers.get("x-goog-api-key") != fake.api_key:
+                    return self._send(403, {"error": {"code": 403, "message": "API key not valid"}})
+                if not re.fullmatch(r"/v1beta/models/[\w.-]+:generateContent", self.path):
+                    return self._send(404, {"error": {"code": 404, "message": "not found"}})
+                prompt = json.loads(raw)["contents"][0]["parts"][0]["text"]
+                m = _CATEGORY.search(prompt)
+                category = m.group(1).strip() if m else ""
+                with fake._lock:
+                    fake.calls_by_category[category] = fake.calls_by_category.get(category, 0) + 1
+                if fake.delay_s:
+                    time.sleep(fake.delay_s)
+                answer = fake.answers.get(category, DEFAULT_ANSWER)
+                if isinstance(answer, int):
+                    return self._send(answer, {"error": {"code": answer, "message": "injected"}})
+                text = answer if isinstance(answer, str) else json.dumps(answer)
+                self._send(200, {"candidates": [{"content": {"role": "model", "parts": [{"text": text}]}}]})
+
+            def _send(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> FakeGemini:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def max_requests_in_window(self, window_s: float = 1.0) -> int:
+        """Most requests that arrived within any `window_s` window (sliding)."""
+        times = sorted(self.arrivals)
+        best, j = 0, 0
+        for i, t in enumerate(times):
+            while t - times[j] >= window_s:
+                j += 1
+            best = max(best, i - j + 1)
+        return best

@@ -1,0 +1,153 @@
+"""Optional estimator: ask Gemini for material, mass and friction; the table fills in the rest.
+
+Plain httpx against the public REST shape (POST {base_url}/v1beta/models/{model}:generateContent,
+key in the `x-goog-api-key` header, answer in candidates[0].content.parts[0].text), so the base
+URL is configurable and tests run against a local server; every attempt goes through the
+resilience `CallPolicy` (rate limit -> circuit breaker -> retry within a deadline). Answers are
+validated with the table's bounds; an object whose call or answer fails falls back to the table,
+with the reason in its notes. Manifest values still win over the LLM's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from blueprint_pipeline.errors import BlueprintError
+from blueprint_pipeline.scene.records import SceneObject
+from blueprint_pipeline.secrets.redact import redact
+from blueprint_pipeline.simready.bounds import CheckedValues, check_values
+from blueprint_pipeline.simready.categories import profile_for
+from blueprint_pipeline.simready.config import SimreadyConfig
+from blueprint_pipeline.simready.derive import derive_physics
+from blueprint_pipeline.simready.materials import MATERIALS
+from blueprint_pipeline.simready.records import ObjectPhysics
+from blueprint_pipeline.simready.table import TableEstimator, choose
+
+log = logging.getLogger(__name__)
+SECRET_NAME = "GEMINI_API_KEY"
+LLM_FIELDS = ("mass_kg", "static_friction", "dynamic_friction", "restitution")
+
+
+class EstimateRejected(BlueprintError):
+    """The service answered, but not with usable physics."""
+
+
+def build_prompt(obj: SceneObject) -> str:
+    x, y, z = obj.extents_m
+    return (
+        "Estimate physical properties of one real-world object for a robot simulator.\n"
+        f"Category: {obj.category}\nName: {obj.name}\nDescription: {obj.description[:300]}\n"
+        f"Bounding box (m): {x:.3f} x {y:.3f} x {z:.3f}\n"
+        f"Answer with one JSON object only: {{\"material\": one of {sorted(MATERIALS)}, "
+        "\"mass_kg\": number, \"static_friction\": number, \"dynamic_friction\": number, "
+        "\"restitution\": number}. Mass of the real object as usually found (hollow things are "
+        "hollow); friction against a dry wooden table."
+    )
+
+
+def parse_answer(body: Any) -> dict[str, Any]:
+    """The JSON object inside a generateContent response, or EstimateRejected."""
+    try:
+        text = body["candidates"][0]["content"]["parts"][0]["text"]
+    except (KeyError, IndexError, TypeError):
+        raise EstimateRejected("response has no candidates[0].content.parts[0].text") from None
+    text = text.strip()
+    if text.startswith("```"):  # models sometimes fence JSON despite the MIME type
+        text = text.strip("`").removeprefix("json").strip()
+    try:
+        answer = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EstimateRejected(f"answer is not JSON ({exc.msg})") from None
+    if not isinstance(answer, dict):
+        raise EstimateRejected("answer is not a JSON object")
+    return answer
+
+
+class GeminiEstimator:
+    name = "gemini"
+
+    def __init__(self, config: SimreadyConfig, *, policy: Any = None, client: httpx.Client | None = None,
+                 api_key: str | None = None, settings: Any = None):
+        from blueprint_pipeline.resilience.policy import CallPolicy
+
+        self.config = config
+        self.table = TableEstimator(config)
+        if policy is None:
+            from blueprint_pipeline.config import get_settings
+
+            overrides = {"rate_per_s": config.rate_per_s} if config.rate_per_s else {}
+            policy = CallPolicy.from_settings("gemini", settings or get_settings(), **overrides)
+        self.policy = policy
+        if api_key is None:
+            from blueprint_pipeline.secrets.resolver import get_secret
+
+            api_key = get_secret(SECRET_NAME, settings=settings)
+        self._api_key = api_key
+        self._owns_client = client is None
+        self.client = client or httpx.Client(
+            timeout=config.gemini_timeout_s,
+            limits=httpx.Limits(max_connections=max(config.workers, 1), max_keepalive_connections=max(config.workers, 1)))
+        self.url = f"{config.gemini_base_url.rstrip('/')}/v1beta/models/{config.gemini_model}:generateContent"
+
+    def close(self) -> None:
+        if self._owns_client:
+            self.client.close()
+
+    def ask(self, obj: SceneObject) -> dict[str, Any]:
+        body = {
+            "contents": [{"role": "user", "parts": [{"text": build_prompt(obj)}]}],
+            "generationConfig": {"responseMimeType": "application/json", "temperature": 0.0},
+        }
+        response = self.policy.request(self.client, "POST", self.url, json=body,
+                                       headers={"x-goog-api-key": self._api_key},
+                                       timeout=self.config.gemini_timeout_s)
+        try:
+            payload = response.json()
+        except ValueError:
+            raise EstimateRejected("response body is not JSON") from None
+        return parse_answer(payload)
+
+    def estimate(self, obj: SceneObject, manifest: CheckedValues | None = None, has_mesh: bool = False) -> ObjectPhysics:
+        """One object: the LLM's values where valid, else the table's with the reason noted."""
+        manifest = manifest or CheckedValues()
+        profile, _ = profile_for(obj.category, obj.name, obj.extents_m)
+        try:
+            answer = self.ask(obj)
+            checked = check_values({k: answer.get(k) for k in LLM_FIELDS}, f"llm[{obj.id}]", strict=False)
+            if checked.problems:
+                raise EstimateRejected("; ".join(str(p) for p in checked.problems[:3]))
+            material = answer.get("material")
+            chosen = choose(obj, manifest, checked.values, material if isinstance(material, str) else None)
+            chosen.notes.extend(checked.notes)
+        except Exception as exc:  # noqa: BLE001 - any failure of this object -> table, reason recorded
+            reason = redact(f"{type(exc).__name__}: {exc}")[:300]
+            log.warning("gemini estimate for %s failed (%s); using the table", obj.id, reason)
+            chosen = choose(obj, manifest)
+            chosen.notes.append(f"gemini estimate failed ({reason}); table values used")
+        return derive_physics(obj, profile, chosen, self.config, has_mesh)
+
+    def estimate_all(self, objects: Sequence[SceneObject], manifest: Sequence[CheckedValues],
+                     has_mesh: Sequence[bool], progress: Any = None) -> tuple[list[ObjectPhysics], dict[str, Any]]:
+        """All objects on `config.workers` threads, results in input order; an object whose
+        estimate raises anyway gets the table's values (one failure never stops the others)."""
+        from blueprint_pipeline.resilience.partial import run_items
+
+        indexed = list(range(len(objects)))
+        report = run_items(indexed, lambda i: self.estimate(objects[i], manifest[i], has_mesh[i]),
+                           workers=self.config.workers, executor="thread", min_success_rate=0.0,
+                           key=lambda i: objects[i].id, progress=progress, stage="simready")
+        out: list[ObjectPhysics] = []
+        for i, r in enumerate(report.results):
+            if r.ok:
+                out.append(r.value)
+            else:
+                p = self.table.estimate(objects[i], manifest[i], has_mesh[i])
+                out.append(p.model_copy(update={"notes": p.notes + (f"gemini worker failed ({r.message[:200]})",)}))
+        llm_used = sum(1 for p in out if p.sources.get("mass_kg") and p.sources["mass_kg"].value == "llm")
+        fallbacks = sum(1 for p in out if any(n.startswith("gemini") for n in p.notes))
+        return out, {"llm_objects": llm_used, "table_fallbacks": fallbacks, "workers": self.config.workers}
