@@ -1,3 +1,73 @@
 """`blueprint validate`, `blueprint normalize`, `blueprint synth`: the scene contract commands."""
 
 from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from blueprint_pipeline.cli import app
+
+console = Console(highlight=False, soft_wrap=True)
+
+
+def _threshold(stream_threshold_mb: float | None) -> int:
+    if stream_threshold_mb is not None:
+        return int(stream_threshold_mb * 1024 * 1024)
+    from blueprint_pipeline.config import get_settings
+    from blueprint_pipeline.scene.stage import stream_threshold_bytes
+
+    return stream_threshold_bytes(get_settings())
+
+
+_STRICT = typer.Option(False, "--strict", help="Reject unknown keys (with a did-you-mean hint) instead of keeping them under extras.")
+_THRESHOLD = typer.Option(None, "--stream-threshold-mb", min=0.0,
+                          help="Stream manifests larger than this (default BP_STREAMING_THRESHOLD_MB, 10).")
+
+
+@app.command()
+def validate(
+    manifest: str = typer.Argument(..., help="Path or URL of scene_manifest.json."),
+    strict: bool = _STRICT,
+    stream_threshold_mb: float = _THRESHOLD,
+) -> None:
+    """Check MANIFEST and print a summary, or every problem found (exit 2)."""
+    from blueprint_pipeline.scene.ingest import validate_manifest
+    from blueprint_pipeline.scene.summary import print_summary
+
+    ingest = validate_manifest(manifest, strict=strict, stream_threshold_bytes=_threshold(stream_threshold_mb))
+    print_summary(ingest, console)
+
+
+@app.command()
+def normalize(
+    manifest: str = typer.Argument(..., help="Path or URL of scene_manifest.json."),
+    out: str = typer.Option(..., "--out", "-o", help="Output file (JSON Lines: header record, then one object per line)."),
+    strict: bool = _STRICT,
+    stream_threshold_mb: float = _THRESHOLD,
+) -> None:
+    """Write the normalised scene (z-up, metres, unit quaternions) of MANIFEST to OUT."""
+    from blueprint_pipeline.scene.ingest import ManifestIngest
+    from blueprint_pipeline.scene.io import write_normalized_streaming
+
+    ingest = ManifestIngest(manifest, strict=strict, stream_threshold_bytes=_threshold(stream_threshold_mb))
+    n = write_normalized_streaming(out, ingest.objects(), ingest.header_record)
+    for w in ingest.problems.warnings:
+        console.print(f"[yellow]warning:[/] {w}", markup=True)
+    console.print(f"wrote {n} objects to {out}")
+
+
+@app.command()
+def synth(
+    objects: int = typer.Option(..., "--objects", "-n", min=0, max=10_000_000, help="Number of objects."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same file)."),
+    out: str = typer.Option(..., "--out", "-o", help="Output manifest path."),
+    frame: str = typer.Option("z_up", "--frame", help="z_up or y_up."),
+) -> None:
+    """Write a valid synthetic manifest: furniture with objects resting on it, no overlaps."""
+    from blueprint_pipeline.errors import InvalidInputError
+    from blueprint_pipeline.scene.synth import write_synthetic_manifest
+
+    if frame not in ("z_up", "y_up"):
+        raise InvalidInputError(f"--frame must be z_up or y_up, got {frame!r}")
+    n = write_synthetic_manifest(out, objects, seed, frame=frame)
+    console.print(f"wrote {n} objects to {out}")

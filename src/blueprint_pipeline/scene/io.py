@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 
 from blueprint_pipeline import storage
 from blueprint_pipeline.errors import InvalidInputError
@@ -50,3 +52,21 @@ def iter_normalized(url: str) -> tuple[SceneHeader, Iterator[SceneObject]]:
 def load_scene(url: str) -> Scene:
     header, objs = iter_normalized(url)
     return Scene(header=header, objects=tuple(objs))
+
+
+def write_normalized_streaming(url: str, objects: Iterable[SceneObject],
+                               header_fn: Callable[[], SceneHeader]) -> int:
+    """Write a scene whose header is known only after its objects (object_count, checks that
+    need every object): objects go to a local temporary file first, then header + objects are
+    written atomically. Nothing appears at `url` if iterating `objects` raises."""
+    n = 0
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        for obj in objects:
+            spool.write(obj.model_dump_json() + "\n")
+            n += 1
+        header = header_fn()
+        spool.seek(0)
+        with storage.atomic_writer(url, "w") as f:
+            f.write(header.model_dump_json(by_alias=True) + "\n")
+            shutil.copyfileobj(spool, f, 1 << 20)
+    return n

@@ -1,0 +1,402 @@
+"""Manifest -> normalised records, one object at a time, collecting every problem.
+
+    ingest = ManifestIngest(url, strict=False)
+    for obj in ingest.objects():      # SceneObject records, z-up SI
+        ...
+    header = ingest.header_record()   # SceneHeader, object_count filled in
+
+`objects()` raises `InvalidInputError` with every problem found (capped at 100 plus a count) once
+the whole manifest has been read; it stops yielding records at the first problem but keeps
+validating, so the error lists everything. Cross-object rules need only small per-object state:
+an id -> index map and the list of relationship targets.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import types
+import typing
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from blueprint_pipeline.errors import InvalidInputError
+from blueprint_pipeline.scene import reader, sanitise
+from blueprint_pipeline.scene.manifest import ManifestHeader, ManifestObject
+from blueprint_pipeline.scene.normalise import FrameConversion, snap, world_aabb
+from blueprint_pipeline.scene.problems import ProblemCollector, loc_to_path
+from blueprint_pipeline.scene.records import (
+    Affordance,
+    Articulation,
+    AssetRef,
+    ManifestPhysics,
+    Relationship,
+    SceneHeader,
+    SceneObject,
+    SimRole,
+)
+
+MAX_ABS_METRES = 1e6
+
+# Physics keys read from `physics` / `physics_hints` (first spelling is the record's), valid range.
+_PHYSICS_NUMBERS: dict[str, tuple[tuple[str, ...], float, float, bool]] = {
+    "mass_kg": (("mass_kg", "mass"), 0.0, 1e5, False),
+    "density_kg_m3": (("density_kg_m3", "density"), 0.0, 1e5, False),
+    "static_friction": (("static_friction", "friction"), 0.0, 10.0, True),
+    "dynamic_friction": (("dynamic_friction",), 0.0, 10.0, True),
+    "restitution": (("restitution",), 0.0, 1.0, True),
+}
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that validates the mapping at `loc` (to suggest its keys)."""
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = {f.alias or n: f for n, f in model.model_fields.items()}
+        f = fields.get(part)
+        if f is None:
+            return None
+        found = _find_model(f.annotation)
+        if found is None:
+            return None
+        model = found
+    return model
+
+
+def _find_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, list, typing.Annotated):
+        for arg in typing.get_args(annotation):
+            m = _find_model(arg)
+            if m is not None:
+                return m
+    return None
+
+
+def _known_keys(model: type[BaseModel]) -> list[str]:
+    return [f.alias or n for n, f in model.model_fields.items()]
+
+
+def _pop_path(raw: Any, loc: tuple[Any, ...]) -> Any:
+    target = raw
+    for part in loc[:-1]:
+        target = target[part]
+    return target.pop(loc[-1])
+
+
+def _star(path: str) -> str:
+    """objects[17].relationships[2].x -> objects[*].relationships[*].x (to group warnings)."""
+    import re
+
+    return re.sub(r"\[\d+\]", "[*]", path)
+
+
+class ManifestIngest:
+    """Reads, validates and normalises one manifest (see module docstring)."""
+
+    def __init__(self, url: str, *, strict: bool = False,
+                 stream_threshold_bytes: int = reader.DEFAULT_STREAM_THRESHOLD_BYTES) -> None:
+        self.url = url
+        self.strict = strict
+        self.problems = ProblemCollector()
+        self.raw = reader.open_manifest(url, stream_threshold_bytes)
+        for p in self.raw.header_problems:
+            self.problems.add(p.path, p.message)
+        self.by_role: Counter[str] = Counter()
+        self.by_category: Counter[str] = Counter()
+        self.object_count = 0
+        self.header: ManifestHeader | None = None
+        self._header_extras: dict[str, Any] = {}
+        self._validate_header()
+        self.frame = FrameConversion(self.header) if self.header is not None else None
+        self._done = False
+
+    # -- header ---------------------------------------------------------------------------------
+
+    def _validate_header(self) -> None:
+        raw = self.raw.header
+        if not self.raw.has_objects:
+            self.problems.add("objects", "is required (an array of objects)")
+        model, extras = self._validate(ManifestHeader, raw, "")
+        if model is None:
+            return
+        self.header = model
+        self._header_extras = extras
+        for name in ("assets", "metadata", "background"):
+            value = getattr(model, name)
+            if value is not None:
+                for path, msg in sanitise.free_form_problems(value, name):
+                    self.problems.add(path, msg)
+
+    # -- one object -----------------------------------------------------------------------------
+
+    def _validate(self, model_cls: type[BaseModel], raw: Any, prefix: str) -> tuple[Any, dict[str, Any]]:
+        """Validate `raw`; unknown keys become errors (strict) or extras + a warning. Returns
+        (model or None, extras)."""
+        extras: dict[str, Any] = {}
+        for _ in range(2):
+            try:
+                return model_cls.model_validate(raw), extras
+            except ValidationError as exc:
+                errors = exc.errors(include_url=False)
+                unknown = [tuple(e["loc"]) for e in errors if e["type"] == "extra_forbidden"]
+                if not unknown or self.strict or len(unknown) != len({*unknown}) or extras:
+                    self._report(model_cls, exc, prefix)
+                    return None, extras
+                for loc in unknown:
+                    rel = loc_to_path("", loc)
+                    extras[rel] = _pop_path(raw, loc)
+                    hint = self._did_you_mean(model_cls, loc)
+                    self.problems.warn(_star(loc_to_path(prefix, loc)),
+                                       "unknown key kept under extras" + (f" (did you mean {hint!r}?)" if hint else ""))
+                if len(unknown) == len(errors):
+                    continue
+                # Other errors too: report them (revalidation would repeat them).
+                self._report(model_cls, exc, prefix, skip=set(unknown))
+                return None, extras
+        return None, extras
+
+    def _did_you_mean(self, model_cls: type[BaseModel], loc: tuple[Any, ...]) -> str | None:
+        owner = _model_at(model_cls, loc[:-1])
+        if owner is None or not isinstance(loc[-1], str):
+            return None
+        close = difflib.get_close_matches(loc[-1], _known_keys(owner), n=1, cutoff=0.7)
+        return close[0] if close else None
+
+    def _report(self, model_cls: type[BaseModel], exc: ValidationError, prefix: str,
+                skip: set[tuple[Any, ...]] | None = None) -> None:
+        for err in exc.errors(include_url=False):
+            loc = tuple(err["loc"])
+            if skip and loc in skip:
+                continue
+            if err["type"] == "extra_forbidden":
+                hint = self._did_you_mean(model_cls, loc)
+                msg = "unknown key" + (f"; did you mean {hint!r}?" if hint else " (strict mode)")
+                self.problems.add(loc_to_path(prefix, loc), msg)
+            else:
+                from blueprint_pipeline.scene.problems import phrase
+
+                self.problems.add(loc_to_path(prefix, loc), phrase(err))
+
+    def _physics(self, obj: ManifestObject, prefix: str) -> ManifestPhysics | None:
+        sources = [(n, d) for n, d in (("physics", obj.physics), ("physics_hints", obj.physics_hints)) if d]
+        if not sources:
+            return None
+        values: dict[str, Any] = {}
+        hints: dict[str, Any] = {}
+        used: set[tuple[str, str]] = set()
+        for field_name, (keys, lo, hi, inclusive) in _PHYSICS_NUMBERS.items():
+            for src, d in sources:
+                key = next((k for k in keys if k in d), None)
+                if key is None:
+                    continue
+                used.add((src, key))
+                v = d[key]
+                path = f"{prefix}.{src}.{key}"
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    self.problems.add(path, "must be a number")
+                elif not (lo <= v <= hi if inclusive else lo < v <= hi):
+                    self.problems.add(path, f"must be in {'[' if inclusive else '('}{lo:g}, {hi:g}]")
+                elif field_name not in values:
+                    values[field_name] = float(v)
+        for src, d in sources:
+            for key in ("material_type", "material"):
+                if key in d:
+                    used.add((src, key))
+                    v = d[key]
+                    try:
+                        values.setdefault("material_type", sanitise.check_category(v) if isinstance(v, str) else "")
+                    except ValueError as exc:
+                        self.problems.add(f"{prefix}.{src}.{key}", str(exc))
+                    if not isinstance(v, str):
+                        self.problems.add(f"{prefix}.{src}.{key}", "must be a string")
+            for k, v in d.items():
+                if (src, k) not in used:
+                    hints.setdefault(k, v)
+            for path, msg in sanitise.free_form_problems(d, f"{prefix}.{src}"):
+                self.problems.add(path, msg)
+        return ManifestPhysics(hints=hints, **values)
+
+    def _object(self, index: int, raw: Any, dup_keys: list[str], ids: dict[str, int],
+                rel_targets: list[tuple[str, str]]) -> SceneObject | None:
+        prefix = f"objects[{index}]"
+        for k in dup_keys:
+            self.problems.add(prefix, f"duplicate key {k!r} in one JSON object")
+        if not isinstance(raw, dict):
+            self.problems.add(prefix, f"must be an object, got {type(raw).__name__}")
+            return None
+        obj, extras = self._validate(ManifestObject, raw, prefix)
+        if obj is None:
+            if isinstance(raw.get("id"), str) and raw["id"] not in ids:
+                ids[raw["id"]] = index  # so later duplicates and relationships still check
+            return None
+        first = ids.setdefault(obj.id, index)
+        if first != index:
+            self.problems.add(f"{prefix}.id", f"duplicate id {obj.id!r} (first used by objects[{first}])")
+        self.object_count += 1
+        self.by_role[obj.sim_role.value] += 1
+        self.by_category[obj.category] += 1
+        for j, rel in enumerate(obj.relationships):
+            rel_targets.append((f"{prefix}.relationships[{j}].object_id", rel.object_id))
+            if rel.subject_id is not None:
+                rel_targets.append((f"{prefix}.relationships[{j}].subject_id", rel.subject_id))
+        if obj.articulation is not None and not obj.sim_role.is_articulated:
+            self.problems.warn(f"objects[*].articulation", f"given for sim_role {obj.sim_role.value!r} (kept)")
+        if obj.articulation is None and obj.sim_role.is_articulated:
+            self.problems.warn("objects[*]", "articulated sim_role without an articulation")
+        physics = self._physics(obj, prefix)
+        affordances = self._affordances(obj, prefix)
+        asset = None
+        if obj.asset is not None:
+            asset_extras = dict(obj.asset.model_extra or {})
+            for path, msg in sanitise.free_form_problems(asset_extras, f"{prefix}.asset"):
+                self.problems.add(path, msg)
+            asset = AssetRef(path=obj.asset.path, format=obj.asset.format, source=obj.asset.source,
+                             asset_id=obj.asset.asset_id, license=obj.asset.license,
+                             commercial_ok=obj.asset.commercial_ok, extras=asset_extras)
+        placement = obj.placement_region if isinstance(obj.placement_region, str) else None
+        if obj.placement_region is not None and placement is None:
+            extras["placement_region"] = obj.placement_region
+        elif placement is not None:
+            try:
+                sanitise.check_name(placement)
+            except ValueError as exc:
+                self.problems.add(f"{prefix}.placement_region", str(exc))
+        if extras:
+            for path, msg in sanitise.free_form_problems(extras, f"{prefix}.extras"):
+                self.problems.add(path, msg)
+        if self.problems or self.frame is None:
+            return None  # keep validating, but a failed ingest produces no records
+        return self._record(obj, prefix, affordances, physics, asset, placement, extras)
+
+    def _affordances(self, obj: ManifestObject, prefix: str) -> tuple[Affordance, ...]:
+        if obj.semantics is None:
+            return ()
+        params_by_type = obj.semantics.affordance_params
+        for path, msg in sanitise.free_form_problems(params_by_type, f"{prefix}.semantics.affordance_params"):
+            self.problems.add(path, msg)
+        out = []
+        for i, a in enumerate(obj.semantics.affordances):
+            params = {k: v for k, v in a.items() if k != "type"}
+            extra = params_by_type.get(a["type"]) or params_by_type.get(a["type"].lower())
+            if isinstance(extra, dict):
+                params = {**extra, **params}
+            for path, msg in sanitise.free_form_problems(params, f"{prefix}.semantics.affordances[{i}]"):
+                self.problems.add(path, msg)
+            out.append(Affordance(type=a["type"], params=params))
+        return tuple(out)
+
+    def _record(self, obj: ManifestObject, prefix: str, affordances: tuple[Affordance, ...],
+                physics: ManifestPhysics | None, asset: AssetRef | None, placement: str | None,
+                extras: dict[str, Any]) -> SceneObject | None:
+        fc = self.frame
+        assert fc is not None
+        p = obj.transform.position
+        position = fc.point_m((p.x, p.y, p.z))
+        if max(abs(c) for c in position) > MAX_ABS_METRES:
+            self.problems.add(f"{prefix}.transform.position", f"is more than {MAX_ABS_METRES:g} m from the origin")
+            return None
+        orientation = fc.orientation(obj)
+        extents, scale = fc.extents_m(obj)
+        if max(extents) > MAX_ABS_METRES:
+            self.problems.add(f"{prefix}.dimensions_est", f"scaled extents exceed {MAX_ABS_METRES:g} m")
+            return None
+        lo, hi = world_aabb(position, orientation, extents)
+        articulation = None
+        if obj.articulation is not None:
+            a = obj.articulation
+            if a.type == "revolute":
+                lower, upper = fc.angle_rad(a.limits.lower), fc.angle_rad(a.limits.upper)
+            else:
+                lower, upper = a.limits.lower * fc.m_per_unit, a.limits.upper * fc.m_per_unit
+            articulation = Articulation(type=a.type, axis_local=snap(fc.direction(a.axis)), lower=lower,
+                                        upper=upper, damping=a.damping)
+        return SceneObject(
+            id=obj.id,
+            name=obj.name if obj.name is not None else obj.id,
+            category=obj.category,
+            description=obj.description,
+            sim_role=obj.sim_role,
+            semantic_class=obj.semantics.class_ if obj.semantics else None,
+            affordances=affordances,
+            tags=tuple(obj.semantics.tags) if obj.semantics else (),
+            position_m=snap(position),
+            orientation_wxyz=snap(orientation, 15),
+            scale=snap(scale),
+            extents_m=snap(extents),
+            aabb_min_m=snap(lo),
+            aabb_max_m=snap(hi),
+            asset=asset,
+            physics=physics,
+            articulation=articulation,
+            relationships=tuple(Relationship(type=r.type, subject_id=r.subject_id or obj.id, object_id=r.object_id)
+                                for r in obj.relationships),
+            placement_region=placement,
+            extras=extras,
+        )
+
+    # -- whole manifest -------------------------------------------------------------------------
+
+    def objects(self) -> Iterator[SceneObject]:
+        """Normalised objects in manifest order; raises InvalidInputError at the end if anything
+        was wrong (after yielding nothing more once the first problem was seen)."""
+        ids: dict[str, int] = {}
+        rel_targets: list[tuple[str, str]] = []
+        try:
+            for index, raw, dups in self.raw.objects():
+                rec = self._object(index, raw, dups, ids, rel_targets)
+                if rec is not None:
+                    yield rec
+        except InvalidInputError as exc:  # a syntax error can only surface here if the file changed
+            for p in exc.problems:
+                self.problems.add(p.path, p.message)
+        for path, target in rel_targets:
+            if target not in ids:
+                self.problems.add(path, f"names object {target!r}, which is not in the manifest")
+        self._done = True
+        self.problems.raise_if_any(f"invalid manifest {self.url}")
+
+    def header_record(self) -> SceneHeader:
+        """The normalised header; call after `objects()` has been consumed."""
+        if not self._done:
+            raise RuntimeError("header_record() needs objects() to have been consumed first")
+        h, fc = self.header, self.frame
+        assert h is not None and fc is not None
+        size, origin = fc.room(h)
+        pd = h.scene.physics_defaults
+        return SceneHeader(
+            scene_id=h.scene_id,
+            manifest_version=h.version,
+            environment_type=h.scene.environment_type,
+            source_frame=h.scene.coordinate_frame,
+            source_meters_per_unit=h.scene.meters_per_unit,
+            room_size_m=snap(size) if size else None,
+            room_origin_m=snap(origin) if origin else None,
+            gravity_m_s2=snap(fc.gravity(h)),
+            physics_solver=pd.solver if pd else None,
+            time_steps_per_second=pd.time_steps_per_second if pd else None,
+            object_count=self.object_count,
+            manifest_sha256=self.raw.sha256,
+            metadata=h.metadata or {},
+            extras={**self._header_extras,
+                    **({"assets": h.assets} if h.assets is not None else {}),
+                    **({"background": h.background} if h.background is not None else {})},
+        )
+
+
+def validate_manifest(url: str, *, strict: bool = False,
+                      stream_threshold_bytes: int = reader.DEFAULT_STREAM_THRESHOLD_BYTES) -> ManifestIngest:
+    """Run the whole ingest without keeping records; raises InvalidInputError on problems."""
+    ingest = ManifestIngest(url, strict=strict, stream_threshold_bytes=stream_threshold_bytes)
+    for _ in ingest.objects():
+        pass
+    return ingest
+
+
+__all__ = ["ManifestIngest", "validate_manifest", "InvalidInputError", "SimRole", "math"]

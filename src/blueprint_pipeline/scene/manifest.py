@@ -1,0 +1,248 @@
+"""Pydantic models of the scene manifest as written (the reference's format, accepted as-is).
+
+These models check one JSON value each: the top-level header (`ManifestHeader`, everything but
+`objects`) and one object (`ManifestObject`). Cross-object rules (unique ids, relationship
+targets) live in `ingest.py`; conversion to the z-up SI records lives in `normalise.py`.
+
+Units are the manifest's own: lengths in `scene.meters_per_unit`, angles in `scene.euler_units`
+(radians unless declared "degrees"), masses in kg. `transform.position` is the centre of the
+object's bounding box; `dimensions_est` are the box's full extents (width, depth, height), which
+`transform.scale` multiplies per local axis.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+
+from blueprint_pipeline.scene import sanitise
+from blueprint_pipeline.scene.records import SimRole
+
+MAX_ABS_COORD = 1e6  # manifest units; larger values are data errors, not rooms
+MAX_EXTENT = 1e6
+MIN_QUAT_NORM = 1e-9
+
+Id = Annotated[str, AfterValidator(sanitise.check_id)]
+Name = Annotated[str, AfterValidator(sanitise.check_name)]
+Category = Annotated[str, AfterValidator(sanitise.check_category)]
+Description = Annotated[str, AfterValidator(sanitise.check_description)]
+Tag = Annotated[str, AfterValidator(sanitise.check_tag)]
+AssetPath = Annotated[str, AfterValidator(sanitise.check_asset_path)]
+# Numbers must be JSON numbers: strict refuses "1.5" strings and booleans (ints are fine).
+Num = Annotated[float, Strict()]
+Coord = Annotated[float, Strict(), Field(ge=-MAX_ABS_COORD, le=MAX_ABS_COORD)]
+Extent = Annotated[float, Strict(), Field(gt=0, le=MAX_EXTENT)]
+
+
+class _In(BaseModel):
+    # Unknown keys are reported by pydantic as `extra_forbidden`; ingest turns them into strict-mode
+    # errors or `extras` with a warning. Nothing is dropped silently.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=False, populate_by_name=True)
+
+
+class Vec3In(_In):
+    x: Coord
+    y: Coord
+    z: Coord
+
+
+class ScaleIn(_In):
+    x: Extent = 1.0
+    y: Extent = 1.0
+    z: Extent = 1.0
+
+
+class QuaternionIn(_In):
+    """w-x-y-z; normalised during normalisation, so only a zero norm is an error."""
+
+    w: Num
+    x: Num
+    y: Num
+    z: Num
+
+    @model_validator(mode="after")
+    def _nonzero(self) -> QuaternionIn:
+        if math.sqrt(self.w**2 + self.x**2 + self.y**2 + self.z**2) < MIN_QUAT_NORM:
+            raise ValueError("quaternion has zero norm")
+        return self
+
+
+class EulerIn(_In):
+    """R = Rz(yaw) Ry(pitch) Rx(roll) about the manifest's own x, y, z axes, in scene.euler_units."""
+
+    roll: Coord = 0.0
+    pitch: Coord = 0.0
+    yaw: Coord = 0.0
+
+
+class TransformIn(_In):
+    position: Vec3In
+    scale: ScaleIn = ScaleIn()
+    rotation_quaternion: QuaternionIn | None = None
+    rotation_euler: EulerIn | None = None
+
+    @model_validator(mode="after")
+    def _one_rotation(self) -> TransformIn:
+        if self.rotation_quaternion is not None and self.rotation_euler is not None:
+            raise ValueError("give rotation_quaternion or rotation_euler, not both")
+        return self
+
+
+class DimensionsIn(_In):
+    """Full extents of the bounding box in manifest units (y-up: width=x, height=y, depth=z)."""
+
+    width: Extent
+    depth: Extent
+    height: Extent
+
+
+class AssetIn(BaseModel):
+    """Asset reference; keys beyond the known ones are kept in `extras` (the format allows them)."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False, populate_by_name=True)
+
+    path: AssetPath | None = None
+    format: Category | None = None
+    source: Category | None = None
+    asset_id: Annotated[str, AfterValidator(sanitise.check_name)] | None = None
+    license: Name | None = Field(default=None, validation_alias=AliasChoices("license", "licence"))
+    commercial_ok: bool | None = None
+
+
+class SemanticsIn(_In):
+    class_: Category | None = Field(default=None, alias="class")
+    affordances: list[Any] = Field(default_factory=list, max_length=64)
+    affordance_params: dict[str, Any] = Field(default_factory=dict)
+    tags: list[Tag] = Field(default_factory=list, max_length=64)
+
+    @field_validator("affordances")
+    @classmethod
+    def _affordances(cls, items: list[Any]) -> list[Any]:
+        out = []
+        for i, a in enumerate(items):
+            if isinstance(a, str):
+                out.append({"type": sanitise.normalise_affordance_type(a)})
+            elif isinstance(a, dict) and isinstance(a.get("type"), str):
+                out.append({**a, "type": sanitise.normalise_affordance_type(a["type"])})
+            else:
+                raise ValueError(f"affordances[{i}] must be a string or an object with a string 'type'")
+        return out
+
+
+class LimitsIn(_In):
+    lower: Coord
+    upper: Coord
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LimitsIn:
+        if self.lower >= self.upper:
+            raise ValueError(f"lower ({self.lower}) must be < upper ({self.upper})")
+        return self
+
+
+_AXIS_NAMES = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
+
+
+class ArticulationIn(_In):
+    """One joint. `axis` is in the object's own (manifest) frame: [x, y, z], {x, y, z} or "x"/"y"/"z".
+    Revolute limits are in scene.euler_units; prismatic limits and damping lengths in manifest units."""
+
+    type: Literal["revolute", "prismatic"]
+    axis: tuple[Num, Num, Num]
+    limits: LimitsIn
+    damping: Annotated[float, Strict(), Field(ge=0, le=1e6)] | None = None
+
+    @field_validator("axis", mode="before")
+    @classmethod
+    def _axis(cls, v: Any) -> Any:
+        if isinstance(v, str) and v.lower().lstrip("+-") in _AXIS_NAMES:
+            sign = -1.0 if v.startswith("-") else 1.0
+            return tuple(sign * c for c in _AXIS_NAMES[v.lower().lstrip("+-")])
+        if isinstance(v, dict) and set(v) == {"x", "y", "z"}:
+            return (v["x"], v["y"], v["z"])
+        return v
+
+    @field_validator("axis")
+    @classmethod
+    def _axis_norm(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        n = math.sqrt(v[0] ** 2 + v[1] ** 2 + v[2] ** 2)
+        if not math.isfinite(n) or n < 1e-9:
+            raise ValueError("axis must be a finite non-zero vector")
+        return (v[0] / n, v[1] / n, v[2] / n)
+
+
+class RelationshipIn(_In):
+    type: Category
+    subject_id: Id | None = None  # defaults to the object the relationship is listed on
+    object_id: Id
+
+
+class ManifestObject(_In):
+    id: Id
+    sim_role: SimRole = SimRole.UNKNOWN
+    name: Name | None = None  # defaults to the id
+    category: Category = "unknown"
+    description: Description = ""
+    transform: TransformIn
+    dimensions_est: DimensionsIn
+    asset: AssetIn | None = None
+    semantics: SemanticsIn | None = None
+    physics: dict[str, Any] | None = None
+    physics_hints: dict[str, Any] | None = None
+    articulation: ArticulationIn | None = None
+    relationships: list[RelationshipIn] = Field(default_factory=list, max_length=256)
+    placement_region: Any = None
+
+
+class RoomBoundsIn(_In):
+    width: Extent
+    depth: Extent
+    height: Extent
+
+
+class RoomIn(_In):
+    bounds: RoomBoundsIn | None = None
+    origin: tuple[Coord, Coord, Coord] | None = None
+
+
+class GravityIn(_In):
+    """m/s^2 in the manifest's axes (not scaled by meters_per_unit: every manifest writes 9.81)."""
+
+    x: Annotated[float, Strict(), Field(ge=-100, le=100)] = 0.0
+    y: Annotated[float, Strict(), Field(ge=-100, le=100)] = 0.0
+    z: Annotated[float, Strict(), Field(ge=-100, le=100)] = 0.0
+
+
+class PhysicsDefaultsIn(_In):
+    gravity: GravityIn | None = None
+    solver: Category | None = None
+    time_steps_per_second: Annotated[float, Strict(), Field(gt=0, le=1e6)] | None = None
+
+
+class SceneIn(_In):
+    coordinate_frame: Literal["y_up", "z_up"]
+    meters_per_unit: Annotated[float, Strict(), Field(gt=0, le=1000)] = 1.0
+    euler_units: Literal["radians", "degrees"] = "radians"
+    environment_type: Category | None = None
+    room: RoomIn | None = None
+    physics_defaults: PhysicsDefaultsIn | None = None
+
+
+class ManifestHeader(_In):
+    """Everything at the top level except `objects`."""
+
+    version: Annotated[str, Field(pattern=sanitise.VERSION_RE.pattern)]
+    scene_id: Id
+    scene: SceneIn
+    assets: dict[str, Any] | None = None
+    background: Any = None
+    metadata: dict[str, Any] | None = None
+
+
+class Manifest(ManifestHeader):
+    """The whole manifest in one model: used by the in-memory baseline of the benchmark and by
+    small tools; the pipeline itself validates header and objects separately while streaming."""
+
+    objects: list[ManifestObject]

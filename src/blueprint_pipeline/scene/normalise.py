@@ -1,0 +1,155 @@
+"""Manifest values -> the normalised records (z-up, metres, radians, unit quaternions w-x-y-z).
+
+y-up input is turned into z-up by the rotation C: (x, y, z) -> (x, -z, y), a +90 degree turn
+about x (never a mirror), applied to positions, orientations (q' = qc q qc^-1), object axes,
+articulation axes, gravity and the room origin. An object's local axes turn with it, so its
+extents (width along x, height along y, depth along z in y-up) become (width, depth, height)
+along its local x, y, z; a y-up table 0.75 m high with its centre at y = 0.375 ends with its top
+at z = 0.75. `meters_per_unit` scales positions, extents and prismatic limits.
+
+Pure Python floats rather than numpy: per object this is a few dozen multiplications, where
+numpy's per-call overhead would cost more than the arithmetic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from blueprint_pipeline.scene.manifest import EulerIn, ManifestHeader, ManifestObject
+from blueprint_pipeline.scene.records import Vec3, QuatWXYZ
+
+_S = math.sqrt(0.5)
+Y_UP_TO_Z_UP_WXYZ: QuatWXYZ = (_S, _S, 0.0, 0.0)  # +90 degrees about x
+
+
+def y_up_to_z_up(v: Sequence[float]) -> Vec3:
+    """(x, y, z) -> (x, -z, y)."""
+    return (v[0], -v[2], v[1])
+
+
+def quat_mul(a: Sequence[float], b: Sequence[float]) -> QuatWXYZ:
+    aw, ax, ay, az = a
+    bw, bx, by, bz = b
+    return (
+        aw * bw - ax * bx - ay * by - az * bz,
+        aw * bx + ax * bw + ay * bz - az * by,
+        aw * by - ax * bz + ay * bw + az * bx,
+        aw * bz + ax * by - ay * bx + az * bw,
+    )
+
+
+def quat_normalise(q: Sequence[float]) -> QuatWXYZ:
+    """Unit quaternion with w >= 0 (q and -q are the same rotation; one spelling keeps files diffable)."""
+    n = math.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
+    s = 1.0 / n if q[0] >= 0 else -1.0 / n
+    return (q[0] * s, q[1] * s, q[2] * s, q[3] * s)
+
+
+def quat_from_euler(roll: float, pitch: float, yaw: float) -> QuatWXYZ:
+    """R = Rz(yaw) Ry(pitch) Rx(roll), radians."""
+    cr, sr = math.cos(roll / 2), math.sin(roll / 2)
+    cp, sp = math.cos(pitch / 2), math.sin(pitch / 2)
+    cy, sy = math.cos(yaw / 2), math.sin(yaw / 2)
+    return (
+        cy * cp * cr + sy * sp * sr,
+        cy * cp * sr - sy * sp * cr,
+        cy * sp * cr + sy * cp * sr,
+        sy * cp * cr - cy * sp * sr,
+    )
+
+
+def quat_to_matrix(q: Sequence[float]) -> tuple[Vec3, Vec3, Vec3]:
+    w, x, y, z = q
+    return (
+        (1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)),
+        (2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)),
+        (2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)),
+    )
+
+
+def y_up_to_z_up_quat(q: Sequence[float]) -> QuatWXYZ:
+    """q' = qc q qc^-1 with qc the +90 degree turn about x."""
+    qc = Y_UP_TO_Z_UP_WXYZ
+    qc_inv = (qc[0], -qc[1], -qc[2], -qc[3])
+    return quat_mul(quat_mul(qc, q), qc_inv)
+
+
+def world_aabb(center: Vec3, orientation: QuatWXYZ, extents: Vec3) -> tuple[Vec3, Vec3]:
+    """Axis-aligned box containing the oriented box: half-size_i = sum_j |R_ij| * half-extent_j."""
+    r = quat_to_matrix(orientation)
+    hx, hy, hz = extents[0] / 2, extents[1] / 2, extents[2] / 2
+    half = [abs(row[0]) * hx + abs(row[1]) * hy + abs(row[2]) * hz for row in r]
+    return (
+        (center[0] - half[0], center[1] - half[1], center[2] - half[2]),
+        (center[0] + half[0], center[1] + half[1], center[2] + half[2]),
+    )
+
+
+class FrameConversion:
+    """The manifest's frame, length unit and angle unit, applied to its values."""
+
+    def __init__(self, header: ManifestHeader) -> None:
+        self.y_up = header.scene.coordinate_frame == "y_up"
+        self.m_per_unit = header.scene.meters_per_unit
+        self.degrees = header.scene.euler_units == "degrees"
+
+    def angle_rad(self, value: float) -> float:
+        return math.radians(value) if self.degrees else value
+
+    def point_m(self, v: Sequence[float]) -> Vec3:
+        s = self.m_per_unit
+        p = (v[0] * s, v[1] * s, v[2] * s)
+        return y_up_to_z_up(p) if self.y_up else p
+
+    def direction(self, v: Sequence[float]) -> Vec3:
+        return y_up_to_z_up(v) if self.y_up else (v[0], v[1], v[2])
+
+    def local_axes(self, v: Sequence[float]) -> Vec3:
+        """Per-local-axis magnitudes (extents, scale): y-up (x, y, z) -> z-up (x, z, y)."""
+        return (v[0], v[2], v[1]) if self.y_up else (v[0], v[1], v[2])
+
+    def orientation(self, obj: ManifestObject) -> QuatWXYZ:
+        t = obj.transform
+        if t.rotation_quaternion is not None:
+            r = t.rotation_quaternion
+            q: Sequence[float] = (r.w, r.x, r.y, r.z)
+        elif t.rotation_euler is not None:
+            e: EulerIn = t.rotation_euler
+            q = quat_from_euler(self.angle_rad(e.roll), self.angle_rad(e.pitch), self.angle_rad(e.yaw))
+        else:
+            q = (1.0, 0.0, 0.0, 0.0)
+        q = quat_normalise(q)
+        return quat_normalise(y_up_to_z_up_quat(q)) if self.y_up else q
+
+    def extents_m(self, obj: ManifestObject) -> tuple[Vec3, Vec3]:
+        """(extents_m, scale) along the object's z-up local axes."""
+        d, s, m = obj.dimensions_est, obj.transform.scale, self.m_per_unit
+        if self.y_up:  # manifest local axes: width = x, height = y, depth = z
+            local = (d.width * s.x, d.height * s.y, d.depth * s.z)
+        else:  # width = x, depth = y, height = z
+            local = (d.width * s.x, d.depth * s.y, d.height * s.z)
+        ext = self.local_axes((local[0] * m, local[1] * m, local[2] * m))
+        return ext, self.local_axes((s.x, s.y, s.z))
+
+    def room(self, header: ManifestHeader) -> tuple[Vec3 | None, Vec3 | None]:
+        room = header.scene.room
+        if room is None:
+            return None, None
+        m = self.m_per_unit
+        size = (room.bounds.width * m, room.bounds.depth * m, room.bounds.height * m) if room.bounds else None
+        origin = self.point_m(room.origin) if room.origin is not None else None
+        return size, origin
+
+    def gravity(self, header: ManifestHeader) -> Vec3:
+        pd = header.scene.physics_defaults
+        if pd is None or pd.gravity is None:
+            return (0.0, 0.0, -9.81)
+        g = pd.gravity
+        return self.direction((g.x, g.y, g.z))
+
+
+def snap(v: Sequence[float], digits: int = 12) -> Any:
+    """Round away float dust from the conversions (1e-17 -> 0.0) so files are stable and readable."""
+    return tuple(round(x, digits) + 0.0 for x in v)

@@ -1,0 +1,112 @@
+"""Collecting every problem of a manifest (capped) and phrasing pydantic's errors for people."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from blueprint_pipeline.errors import InvalidInputError, Problem
+
+MAX_PROBLEMS = 100
+MAX_WARNING_KINDS = 50
+
+
+def loc_to_path(prefix: str, loc: tuple[Any, ...]) -> str:
+    """('transform', 'scale', 'y') under 'objects[17]' -> 'objects[17].transform.scale.y'."""
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out = f"{out}.{part}" if out else str(part)
+    return out
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def phrase(err: dict[str, Any]) -> str:
+    """One pydantic error -> a short message that does not echo large inputs."""
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "missing":
+        return "is required"
+    if kind == "greater_than":
+        return f"must be > {ctx.get('gt')}"
+    if kind == "greater_than_equal":
+        return f"must be >= {ctx.get('ge')}"
+    if kind == "less_than_equal":
+        return f"must be <= {ctx.get('le')} (absurd magnitude)" if ctx.get("le", 0) >= 1e5 else f"must be <= {ctx.get('le')}"
+    if kind == "less_than":
+        return f"must be < {ctx.get('lt')}"
+    if kind == "finite_number":
+        return "must be a finite number (NaN and Infinity are not allowed)"
+    if kind in ("float_type", "float_parsing", "int_type", "int_parsing"):
+        return f"must be a number, got {type(err.get('input')).__name__}"
+    if kind in ("string_type",):
+        return f"must be a string, got {type(err.get('input')).__name__}"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"must be an object, got {type(err.get('input')).__name__}"
+    if kind in ("list_type", "tuple_type"):
+        return f"must be an array, got {type(err.get('input')).__name__}"
+    if kind == "bool_type":
+        return "must be true or false"
+    if kind == "too_long":
+        return f"has too many items (at most {ctx.get('max_length')})"
+    if kind == "too_short":
+        return f"has too few items (needs {ctx.get('min_length')})"
+    if kind == "string_pattern_mismatch":
+        return f"{_short(err.get('input'))} must match {ctx.get('pattern')}"
+    if kind == "enum":
+        return f"unknown value {_short(err.get('input'))}; expected one of {ctx.get('expected')}"
+    if kind == "literal_error":
+        return f"unknown value {_short(err.get('input'))}; expected {ctx.get('expected')}"
+    if kind == "value_error":
+        return re.sub(r"^Value error, ", "", err["msg"])
+    return err["msg"]
+
+
+@dataclass
+class ProblemCollector:
+    """Keeps the first MAX_PROBLEMS problems and counts the rest; warnings are grouped by kind
+    (`objects[*].colour: unknown key kept under extras`) with a count, so 100k objects with the
+    same quirk make one line."""
+
+    problems: list[Problem] = field(default_factory=list)
+    omitted: int = 0
+    warning_counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, path: str, message: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Problem(path, message))
+        else:
+            self.omitted += 1
+
+    def add_validation_error(self, prefix: str, exc: ValidationError, skip: set[tuple[Any, ...]] | None = None) -> None:
+        for err in exc.errors(include_url=False):
+            if skip and tuple(err["loc"]) in skip:
+                continue
+            self.add(loc_to_path(prefix, tuple(err["loc"])), phrase(err))
+
+    def warn(self, path_pattern: str, message: str) -> None:
+        key = f"{path_pattern}: {message}"
+        if key in self.warning_counts or len(self.warning_counts) < MAX_WARNING_KINDS:
+            self.warning_counts[key] += 1
+
+    @property
+    def warnings(self) -> list[str]:
+        return [k if n == 1 else f"{k} ({n} times)" for k, n in self.warning_counts.items()]
+
+    def __bool__(self) -> bool:
+        return bool(self.problems) or self.omitted > 0
+
+    def raise_if_any(self, what: str) -> None:
+        if self:
+            total = len(self.problems) + self.omitted
+            raise InvalidInputError(f"{what}: {total} problem{'s' if total != 1 else ''} found", self.problems, self.omitted)

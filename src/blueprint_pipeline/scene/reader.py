@@ -1,0 +1,350 @@
+"""Reading a manifest's JSON: the header (every top-level key but `objects`) and the objects one
+by one, from a file of any size.
+
+Files up to `stream_threshold_bytes` are parsed with `json.loads`; larger ones are streamed with
+ijson (yajl2_c backend, floats as float) in two passes over the bytes:
+1. the header: top-level members are built, the `objects` array is skipped at C speed while its
+   nesting depth is checked (ijson's prefixes grow with depth squared, so depth is bounded before
+   any prefix-based parse touches the data);
+2. the objects: `ijson.items(f, "objects.item")` yields one dict at a time.
+Peak memory is one object plus the header. Both paths give the same dicts; when `json.loads`
+objects to anything (syntax, NaN, duplicate keys, huge numbers, depth) the streaming path reruns
+on the same bytes to produce the error, so the two paths also give the same errors.
+
+Decisions: a UTF-8 byte-order mark is rejected (RFC 8259: JSON text is UTF-8 without one; a BOM
+usually means an editor re-encoded the file), as are UTF-16/32 files, invalid UTF-8, NaN/Infinity
+literals, numbers that overflow a float or a 64-bit integer, duplicate keys and nesting deeper
+than `MAX_DEPTH`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import io
+import itertools
+import json
+import operator
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import ijson
+
+from blueprint_pipeline import storage
+from blueprint_pipeline.errors import InvalidInputError, Problem
+
+DEFAULT_STREAM_THRESHOLD_BYTES = 10 * 1024 * 1024
+MAX_DEPTH = 64  # open containers at once, the top-level object counting as one
+_READ_CHUNK = 1 << 16
+_MAX_INT = 2**63 - 1
+
+_DEPTH_DELTA = {"start_map": 1, "start_array": 1, "end_map": -1, "end_array": -1,
+                "map_key": 0, "string": 0, "number": 0, "boolean": 0, "null": 0, "integer": 0, "double": 0}
+
+
+def _syntax_error(path: str, message: str) -> InvalidInputError:
+    return InvalidInputError("manifest is not valid JSON", [Problem(path, message)])
+
+
+class _DuplicateKeys:
+    """A dict type for ijson's builder that notes duplicate keys instead of silently keeping the
+    last value (json and ijson both do that by default). ijson calls __setitem__ per key, so this
+    is Python code on the hot path; it costs about a third of the streaming parse time."""
+
+    def __init__(self) -> None:
+        found: list[str] = []
+        self.found = found
+
+        class DupDict(dict):  # type: ignore[type-arg]
+            __slots__ = ()
+
+            def __setitem__(self, key: str, value: Any, _has=dict.__contains__, _set=dict.__setitem__,
+                            _note=found.append) -> None:
+                if _has(self, key):
+                    _note(key)
+                _set(self, key, value)
+
+        self.map_type = DupDict
+
+    def take(self) -> list[str]:
+        out = list(self.found)
+        self.found.clear()
+        return out
+
+
+class _CheckedReader(io.RawIOBase):
+    """Passes bytes through to ijson while checking UTF-8 incrementally and hashing them."""
+
+    def __init__(self, raw: IO[bytes], hash_it: bool) -> None:
+        self._raw = raw
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._sha = hashlib.sha256() if hash_it else None
+        self.offset = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:  # ijson probes with read(0) to tell bytes from text
+            return b""
+        chunk = self._raw.read(size if size and size > 0 else _READ_CHUNK)
+        try:
+            self._decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as exc:
+            raise _syntax_error("", f"not valid UTF-8 (byte {self.offset + exc.start})") from None
+        if self._sha is not None:
+            self._sha.update(chunk)
+        self.offset += len(chunk)
+        return chunk
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def sha256(self) -> str | None:
+        return self._sha.hexdigest() if self._sha is not None else None
+
+
+_YAJL_MESSAGES = [
+    ("premature EOF", "the file ends in the middle of the JSON document (truncated?)"),
+    ("trailing garbage", "unexpected data after the end of the JSON document"),
+    ("numeric (floating point) overflow", "a number is too large for a finite float (e.g. 1e400)"),
+    ("integer overflow", "an integer is too large (more than 64 bits)"),
+    ("invalid bytes in UTF8 string", "not valid UTF-8"),
+]
+
+
+def _explain_yajl(exc: Exception) -> str:
+    text = str(exc)
+    lines = text.splitlines()
+    near = ""
+    if len(lines) >= 3 and "^" in lines[2]:
+        caret = lines[2].index("^")
+        snippet = lines[1]
+        # yajl's caret points at or just after the offending character.
+        token = re.search(r"-?(NaN|Infinity)", snippet[max(0, caret - 10):caret + 10])
+        if token:
+            return f"{token.group()} is not a JSON number (NaN and Infinity are not allowed)"
+        near = re.sub(r"[\x00-\x1f\x7f]", " ", snippet.strip())[:60]
+    for needle, message in _YAJL_MESSAGES:
+        if needle in text:
+            return message + (f", near: {near}" if near and needle != "premature EOF" else "")
+    head = lines[0] if lines else type(exc).__name__
+    return f"{head}" + (f", near: {near}" if near else "")
+
+
+def _check_start(data_head: bytes) -> None:
+    if data_head.startswith(codecs.BOM_UTF8):
+        raise _syntax_error("", "starts with a UTF-8 byte-order mark; save the file as UTF-8 without BOM")
+    if data_head[:4] in (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE) or data_head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        raise _syntax_error("", "is UTF-16/UTF-32 encoded; manifests must be UTF-8")
+    if not data_head.strip():
+        raise _syntax_error("", "the file is empty")
+
+
+_TYPE_NAMES = {"start_array": "an array", "string": "a string", "number": "a number", "integer": "a number",
+               "double": "a number", "boolean": "a boolean", "null": "null", "start_map": "an object"}
+
+
+@dataclass
+class RawManifest:
+    """A manifest's JSON: `header` (top-level members except `objects`, in file order), the
+    problems found while parsing it that do not stop reading (duplicate keys), and the objects
+    as an iterator of (index, dict, duplicate keys found in it)."""
+
+    header: dict[str, Any]
+    has_objects: bool
+    sha256: str | None
+    streamed: bool
+    header_problems: list[Problem] = field(default_factory=list)
+    _objects: Any = None
+
+    def objects(self) -> Iterator[tuple[int, Any, list[str]]]:
+        return self._objects()
+
+
+# ---------------------------------------------------------------------------------------------
+# Streaming path
+
+
+def _read_header_streaming(f: _CheckedReader) -> tuple[dict[str, Any], bool, list[Problem]]:
+    events = ijson.basic_parse(f, use_float=True)
+    problems: list[Problem] = []
+    header: dict[str, Any] = {}
+    seen: set[str] = set()
+    has_objects = False
+    key = ""
+    try:
+        first = next(events, None)
+        if first is None:
+            raise _syntax_error("", "the file is empty")
+        if first[0] != "start_map":
+            raise InvalidInputError("manifest has the wrong shape",
+                                    [Problem("", f"the top level must be a JSON object, got {_TYPE_NAMES.get(first[0], first[0])}")])
+        dups = _DuplicateKeys()
+        for ev, value in events:
+            if ev == "end_map":
+                break
+            key = value  # ev is map_key at depth 1
+            if key in seen:
+                raise InvalidInputError("manifest has a duplicate key",
+                                        [Problem(key, "duplicate key at the top level")])
+            seen.add(key)
+            if key == "objects":
+                has_objects = True
+                ev2, _ = next(events)
+                if ev2 != "start_array":
+                    raise InvalidInputError("manifest has the wrong shape",
+                                            [Problem("objects", f"must be an array, got {_TYPE_NAMES.get(ev2, ev2)}")])
+                # Skip the array in C: running depth from 2 (root + array) until it is back at 1
+                # (end of the array) or passes MAX_DEPTH.
+                stop = {1: "end", MAX_DEPTH + 1: "deep"}
+                depths = itertools.accumulate(map(_DEPTH_DELTA.__getitem__, map(operator.itemgetter(0), events)), initial=2)
+                outcome = next(filter(None, map(stop.get, depths)), None)
+                if outcome == "deep":
+                    raise InvalidInputError("manifest is nested too deeply",
+                                            [Problem("objects", f"nested more than {MAX_DEPTH} levels deep")])
+                continue
+            builder = ijson.ObjectBuilder(map_type=dups.map_type)
+            depth = 0
+            for ev2, value2 in events:
+                builder.event(ev2, value2)
+                if ev2 in ("start_map", "start_array"):
+                    depth += 1
+                    if depth + 1 > MAX_DEPTH:
+                        raise InvalidInputError("manifest is nested too deeply",
+                                                [Problem(key, f"nested more than {MAX_DEPTH} levels deep")])
+                elif ev2 in ("end_map", "end_array"):
+                    depth -= 1
+                if depth == 0:
+                    break
+            header[key] = builder.value
+            for d in dups.take():
+                problems.append(Problem(key, f"duplicate key {d!r} in one JSON object"))
+        # Drain: yajl reports trailing garbage only when it reads on.
+        for _ in events:
+            raise _syntax_error("", "unexpected data after the end of the JSON document")
+    except ijson.JSONError as exc:
+        raise _syntax_error(key, _explain_yajl(exc)) from None
+    return header, has_objects, problems
+
+
+def _iter_objects_streaming(open_bytes: Any) -> Iterator[tuple[int, Any, list[str]]]:
+    dups = _DuplicateKeys()
+    index = 0
+    with open_bytes() as raw:
+        f = _CheckedReader(raw, hash_it=False)
+        try:
+            for obj in ijson.items(f, "objects.item", use_float=True, map_type=dups.map_type):
+                yield index, obj, dups.take()
+                index += 1
+        except ijson.JSONError as exc:  # only if the file changed since the header pass
+            raise _syntax_error(f"objects[{index}]", _explain_yajl(exc)) from None
+
+
+def _open_streaming(open_bytes: Any) -> RawManifest:
+    with open_bytes() as raw:
+        _check_start(raw.read(4096))
+    with open_bytes() as raw:
+        f = _CheckedReader(raw, hash_it=True)
+        header, has_objects, problems = _read_header_streaming(f)
+        while f.read(_READ_CHUNK):  # hash whatever yajl did not need to read
+            pass
+        sha = f.sha256()
+    return RawManifest(header, has_objects, sha, True, problems, lambda: _iter_objects_streaming(open_bytes))
+
+
+# ---------------------------------------------------------------------------------------------
+# In-memory path
+
+
+class _Refused(Exception):
+    """json.loads met something the streaming path phrases as an error."""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        raise _Refused
+    return d
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Refused
+
+
+def _checked_int(text: str) -> int:
+    v = int(text)
+    if not -_MAX_INT - 1 <= v <= _MAX_INT:
+        raise _Refused
+    return v
+
+
+def _checked_float(text: str) -> float:
+    v = float(text)
+    if v in (float("inf"), float("-inf")):
+        raise _Refused
+    return v
+
+
+def _depth_ok(value: Any) -> bool:
+    """Iterative depth check (json.loads has built it already, so no stack at risk here)."""
+    stack = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict):
+            if d > MAX_DEPTH:
+                return False
+            stack.extend((s, d + 1) for s in v.values())
+        elif isinstance(v, list):
+            if d > MAX_DEPTH:
+                return False
+            stack.extend((s, d + 1) for s in v)
+    return True
+
+
+def _open_in_memory(data: bytes) -> RawManifest:
+    _check_start(data[:4096])
+    try:
+        doc = json.loads(data.decode("utf-8"), object_pairs_hook=_pairs, parse_constant=_refuse_constant,
+                         parse_int=_checked_int, parse_float=_checked_float)
+        ok = isinstance(doc, dict) and isinstance(doc.get("objects", []), list) and _depth_ok(doc)
+    except (_Refused, ValueError, RecursionError, UnicodeDecodeError):
+        ok = False
+    if not ok:
+        # Let the streaming reader find and phrase the problem, so both paths say the same.
+        return _open_streaming(lambda: io.BytesIO(data))
+    objects = doc.pop("objects", None)
+    has_objects = objects is not None
+    items = objects or []
+
+    def iter_objects() -> Iterator[tuple[int, Any, list[str]]]:
+        for i, o in enumerate(items):
+            yield i, o, []
+
+    return RawManifest(doc, has_objects, hashlib.sha256(data).hexdigest(), False, [], iter_objects)
+
+
+def open_manifest(url: str, stream_threshold_bytes: int = DEFAULT_STREAM_THRESHOLD_BYTES) -> RawManifest:
+    """Open a manifest for reading; files above `stream_threshold_bytes` are streamed."""
+    try:
+        fs_size = _size(url)
+    except FileNotFoundError:
+        raise InvalidInputError(f"manifest not found: {url}") from None
+    if fs_size > stream_threshold_bytes:
+        return _open_streaming(lambda: storage.open_read(url, "rb"))
+    return _open_in_memory(storage.read_bytes(url))
+
+
+def _size(url: str) -> int:
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(str(url))
+    if not fs.exists(path):
+        raise FileNotFoundError(url)
+    if fs.isdir(path):
+        raise InvalidInputError(f"manifest is a folder, not a file: {url}")
+    return int(fs.size(path))
