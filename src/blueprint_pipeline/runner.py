@@ -1,11 +1,38 @@
-"""Runs the pipeline's stages in order (minimal first version; markers and skipping come with
-the resilience issue)."""
+"""Runs the pipeline's stages in order, writing success and failure markers.
+
+For each selected stage (all, `from_stage` onwards, or `only` one):
+1. Fingerprint its inputs: sha256 of the manifest (if it reads it) and of each declared
+   upstream path (a file, or a folder's files), plus the run options that change outputs and
+   the package version. A missing input is invalid input naming the stage to run first.
+2. Skip it if `<out>/<stage>/.complete.json` holds the same fingerprint and its outputs are
+   still there with their recorded sizes (unless `force`).
+3. Otherwise run it. A journal under `<out>/<stage>/.journal/` is kept only if it was written
+   against the same fingerprint (so a crashed or killed stage resumes), else cleared.
+4. On success write `.complete.json` (inputs with sha256, outputs with size and sha256,
+   timings, versions, options) and remove `.failed.json`; on any error write `.failed.json`
+   (see `markers.failure_body`), redact the exception's text, and re-raise: later stages
+   do not run.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from blueprint_pipeline.pipeline import STAGES, Stage, StageContext, StageResult
+from blueprint_pipeline import markers, pipeline, storage
+from blueprint_pipeline.errors import InternalError, InvalidInputError
+from blueprint_pipeline.pipeline import MANIFEST_INPUT, Stage, StageContext, StageResult
+from blueprint_pipeline.resilience.journal import JOURNAL_FOLDER
+from blueprint_pipeline.secrets.redact import redact
+
+log = logging.getLogger(__name__)
+
+# Options that change how fast a stage runs but not what it writes: not part of fingerprints.
+_NON_OUTPUT_OPTIONS = frozenset({"workers", "executor"})
 
 
 @dataclass
@@ -14,29 +41,208 @@ class StageOutcome:
     status: str  # "ok" | "skipped" | "failed"
     result: StageResult | None
     seconds: float
+    marker_url: str | None = None
 
 
 def select_stages(from_stage: str | None = None, only: str | None = None) -> list[Stage]:
-    names = [s.name for s in STAGES]
-    for n in (from_stage, only):
+    stages = list(pipeline.STAGES)
+    names = [s.name for s in stages]
+    for option, n in (("--from", from_stage), ("--only", only)):
         if n is not None and n not in names:
-            from blueprint_pipeline.errors import InvalidInputError
-
-            raise InvalidInputError(f"unknown stage {n!r}; stages are: {', '.join(names)}")
+            raise InvalidInputError(f"{option}: unknown stage {n!r}; stages are: {', '.join(names)}")
+    if from_stage and only:
+        raise InvalidInputError("--from and --only cannot be combined")
     if only:
-        return [s for s in STAGES if s.name == only]
+        return [s for s in stages if s.name == only]
     if from_stage:
-        return STAGES[names.index(from_stage):]
-    return list(STAGES)
+        return stages[names.index(from_stage):]
+    return stages
+
+
+def options_fingerprint(options: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(options) and not isinstance(options, type):
+        values = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
+    else:
+        values = dict(vars(options)) if options is not None else {}
+    return markers.json_safe({k: v for k, v in sorted(values.items()) if k not in _NON_OUTPUT_OPTIONS})
+
+
+def _producer_hint(name: str) -> str:
+    folder = name.split("/", 1)[0]
+    if folder in [s.name for s in pipeline.STAGES]:
+        return f"; run stage {folder!r} first (blueprint run MANIFEST --out DIR --from {folder})"
+    return ""
+
+
+def describe_inputs(ctx: StageContext, stage: Stage) -> list[dict[str, Any]]:
+    """Each declared input with its sha256 (and size for files); InvalidInputError if missing."""
+    out = []
+    for name in stage.inputs:
+        if name == MANIFEST_INPUT:
+            if not ctx.manifest_url or not storage.exists(ctx.manifest_url):
+                raise InvalidInputError(f"stage {stage.name}: manifest {ctx.manifest_url!r} does not exist")
+            out.append({"name": name, "url": ctx.manifest_url, "size": storage.size(ctx.manifest_url),
+                        "sha256": storage.sha256_file(ctx.manifest_url)})
+            continue
+        url = storage.safe_join(ctx.out_url, name)
+        if not storage.exists(url):
+            raise InvalidInputError(f"stage {stage.name} needs {name}, which does not exist{_producer_hint(name)}")
+        entry: dict[str, Any] = {"name": name, "sha256": storage.sha256_tree(url)}
+        if not storage.is_dir(url):
+            entry["size"] = storage.size(url)
+        out.append(entry)
+    return out
+
+
+def fingerprint(ctx: StageContext, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "inputs": {i["name"]: i["sha256"] for i in inputs},
+        "options": options_fingerprint(ctx.options),
+        "package_version": markers.package_version(),
+    }
+
+
+def describe_outputs(ctx: StageContext, stage: Stage, result: StageResult) -> list[dict[str, Any]]:
+    """Every file the stage reported (folders expanded) with size and sha256."""
+    out = []
+    for rel in result.outputs:
+        url = storage.safe_join(ctx.out_url, rel)
+        if not storage.exists(url):
+            raise InternalError(f"stage {stage.name} reported output {rel}, which does not exist")
+        files = [(rel, url)] if not storage.is_dir(url) else [
+            (f"{rel.rstrip('/')}/{sub}", storage.join(url, sub)) for sub in storage.walk_files(url)]
+        for name, file_url in files:
+            out.append({"path": name, "size": storage.size(file_url), "sha256": storage.sha256_file(file_url)})
+    return out
+
+
+def is_up_to_date(ctx: StageContext, stage: Stage, fp: dict[str, Any]) -> bool:
+    marker = markers.read_marker(ctx.out_url, stage.name, markers.COMPLETE)
+    if marker is None or marker.get("fingerprint") != markers.json_safe(fp):
+        return False
+    for o in marker.get("outputs", []):
+        url = storage.join(ctx.out_url, o["path"])
+        if not storage.exists(url) or storage.size(url) != o["size"]:
+            return False
+    return True
+
+
+def _scene_id(ctx: StageContext) -> str | None:
+    """Best effort, for failure markers: the normalised scene's header, else the manifest's
+    top-level scene_id (streamed, so a huge manifest costs nothing)."""
+    try:
+        url = ctx.path("scene", "normalized.jsonl")
+        if storage.exists(url):
+            with storage.open_read(url, "r") as f:
+                import json
+
+                return str(json.loads(f.readline()).get("scene_id")) or None
+        if ctx.manifest_url and storage.exists(ctx.manifest_url):
+            import ijson
+
+            with storage.open_read(ctx.manifest_url, "rb") as f:
+                for prefix, event, value in ijson.parse(f):
+                    if prefix == "scene_id" and event in ("string", "number"):
+                        return str(value)
+                    if prefix == "" and event == "end_map":
+                        break
+    except Exception:  # noqa: BLE001 - a marker never fails for want of a scene id
+        return None
+    return None
+
+
+def _prepare_journal(ctx: StageContext, stage: Stage, fp: dict[str, Any]) -> None:
+    """Keep a journal only if the interrupted run that wrote it had the same fingerprint."""
+    safe_fp = markers.json_safe(fp)
+    previous = [markers.read_marker(ctx.out_url, stage.name, m)
+                for m in (markers.RUNNING, markers.FAILED, markers.COMPLETE)]
+    if not any(p is not None and p.get("fingerprint") == safe_fp for p in previous):
+        storage.remove(ctx.path(stage.name, JOURNAL_FOLDER), recursive=True)
+
+
+def _previous_attempts(ctx: StageContext, stage: Stage, fp: dict[str, Any]) -> int:
+    failed = markers.read_marker(ctx.out_url, stage.name, markers.FAILED)
+    if failed and failed.get("fingerprint") == markers.json_safe(fp):
+        return int(failed.get("attempt", 0))
+    return 0
+
+
+def _redact_in_place(exc: BaseException) -> None:
+    """Mask secrets in the exception's own text, so whoever prints it later cannot leak one."""
+    try:
+        exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
+    except Exception:  # noqa: BLE001 - some exception types refuse new args; markers are redacted anyway
+        pass
+
+
+def run_stage(ctx: StageContext, stage: Stage, force: bool = False) -> StageOutcome:
+    t0 = time.perf_counter()
+    started_at = markers.now_iso()
+    fp: dict[str, Any] | None = None
+    attempt = 1
+    try:
+        inputs = describe_inputs(ctx, stage)
+        fp = fingerprint(ctx, inputs)
+        if not force and is_up_to_date(ctx, stage, fp):
+            log.info("%s: up to date, skipped (--force reruns it)", stage.name)
+            return StageOutcome(stage.name, "skipped", None, time.perf_counter() - t0,
+                                storage.join(ctx.out_url, stage.name, markers.COMPLETE))
+        attempt = _previous_attempts(ctx, stage, fp) + 1
+        _prepare_journal(ctx, stage, fp)
+        markers.remove_marker(ctx.out_url, stage.name, markers.COMPLETE)
+        markers.write_marker(ctx.out_url, stage.name, markers.RUNNING,
+                             {"status": "running", "fingerprint": fp, "started_at": started_at,
+                              "attempt": attempt})
+        log.info("%s: running (attempt %d)", stage.name, attempt)
+        result = stage.run(ctx)
+        outputs = describe_outputs(ctx, stage, result)
+        seconds = time.perf_counter() - t0
+        url = markers.write_marker(ctx.out_url, stage.name, markers.COMPLETE, {
+            "status": "complete", "fingerprint": fp, "inputs": inputs, "outputs": outputs,
+            "options": markers.json_safe(ctx.options), "summary": result.summary,
+            "items_ok": result.items_ok, "items_failed": result.items_failed, "attempt": attempt,
+            "started_at": started_at, "finished_at": markers.now_iso(), "seconds": round(seconds, 3),
+            "versions": markers.versions(), "environment": markers.environment(),
+        })
+        markers.remove_marker(ctx.out_url, stage.name, markers.FAILED)
+        markers.remove_marker(ctx.out_url, stage.name, markers.RUNNING)
+        log.info("%s: done in %.2f s (%d outputs)", stage.name, seconds, len(outputs))
+        return StageOutcome(stage.name, "ok", result, seconds, url)
+    except Exception as exc:
+        seconds = time.perf_counter() - t0
+        try:
+            url = markers.write_marker(ctx.out_url, stage.name, markers.FAILED, markers.failure_body(
+                exc, scene_id=_scene_id(ctx), parameters={
+                    "manifest_url": ctx.manifest_url, "out_url": ctx.out_url, "options": ctx.options,
+                    "force": force}, fingerprint=fp, attempt=attempt, started_at=started_at,
+                seconds=seconds))
+            markers.remove_marker(ctx.out_url, stage.name, markers.RUNNING)
+            log.error("%s: failed after %.2f s: %s (details in %s)", stage.name, seconds,
+                      f"{type(exc).__name__}: {exc}".splitlines()[0], url)
+        except Exception as marker_exc:  # noqa: BLE001 - report the stage's error, not ours
+            log.error("%s: could not write the failure marker: %s", stage.name, marker_exc)
+        _redact_in_place(exc)
+        raise
+
+
+StageObserver = Callable[[str, str, "StageOutcome | None"], None]
 
 
 def run_pipeline(ctx: StageContext, from_stage: str | None = None, only: str | None = None,
-                 force: bool = False) -> list[StageOutcome]:
-    import time
-
+                 force: bool = False, observer: StageObserver | None = None) -> list[StageOutcome]:
+    """Run the selected stages in order; the first failing stage raises (after its marker).
+    `observer(stage, event, outcome)` hears "start", then "ok" / "skipped" / "failed"."""
     outcomes = []
     for stage in select_stages(from_stage, only):
-        t0 = time.perf_counter()
-        result = stage.run(ctx)
-        outcomes.append(StageOutcome(stage.name, "ok", result, time.perf_counter() - t0))
+        if observer:
+            observer(stage.name, "start", None)
+        try:
+            outcome = run_stage(ctx, stage, force)
+        except Exception:
+            if observer:
+                observer(stage.name, "failed", None)
+            raise
+        outcomes.append(outcome)
+        if observer:
+            observer(stage.name, outcome.status, outcome)
     return outcomes

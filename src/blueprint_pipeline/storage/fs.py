@@ -16,6 +16,21 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 
+def _file_mode() -> int:
+    """0666 minus the process umask, read without changing it (os.umask is process-wide)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o644
+
+
+_FILE_MODE = _file_mode()
+
+
 def _fs(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
     fs, path = fsspec.core.url_to_fs(str(url))
     return fs, path
@@ -84,6 +99,7 @@ def atomic_writer(url: str, mode: str = "wb") -> Iterator[IO[Any]]:
         os.makedirs(folder, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
         try:
+            os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600; give the usual umask-based mode
             with os.fdopen(fd, mode) as f:
                 yield f
                 f.flush()
