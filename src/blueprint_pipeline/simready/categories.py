@@ -72,6 +72,10 @@ PROFILES: tuple[Profile, ...] = (
             "wood_panel", BOX, "box_shell", wall_m=0.018, shelf_spacing_m=0.4),
     Profile("appliance", ("refrigerator", "fridge", "oven", "microwave", "dishwasher", "washing machine",
                           "washer", "dryer", "freezer"), "steel", BOX, "box_shell", wall_m=0.0015),
+    # Countertop appliances: a 0.8 mm sheet-steel case (a two-slot toaster weighs ~1.5-2 kg).
+    Profile("small_appliance", ("toaster", "blender", "coffee maker", "coffee machine", "rice cooker",
+                                "food processor", "mixer", "air fryer"), "steel", BOX, "box_shell", wall_m=0.0008),
+    Profile("board", ("cutting board", "chopping board", "tray", "board"), "wood", BOX),
     Profile("table", ("table", "desk", "workbench"), "wood", BOX, "table", wall_m=0.03),
     Profile("sofa", ("sofa", "couch", "armchair", "ottoman"), "upholstery", BOX, fill=0.5),
     Profile("chair", ("chair", "stool"), "wood", BOX, "chair", wall_m=0.025),
