@@ -199,3 +199,11 @@ def test_histogram_quantiles_equal_numpy_on_pixels(episodes):
     hist = np.stack([np.bincount(px[:, c], minlength=256) for c in range(3)])
     for q in (0.01, 0.1, 0.5, 0.9, 0.99):
         assert np.allclose(histogram_quantiles(hist, q), np.quantile(px, q, axis=0))
+
+
+def test_vector_stats_match_numpy(episodes):
+    values = np.concatenate([e.ee_pose for e in episodes]).astype(np.float64)
+    s = vector_stats(values)
+    for key, q in layout.QUANTILES.items():
+        assert np.allclose(s[key], np.quantile(values, q, axis=0), rtol=0, atol=1e-12)
+    assert np.allclose(s["std"], values.std(0)) and np.array_equal(s["min"], values.min(0))

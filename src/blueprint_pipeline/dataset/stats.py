@@ -49,13 +49,30 @@ def _quantile_dict(values: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def vector_stats(values: np.ndarray) -> dict[str, np.ndarray]:
-    """Exact statistics of (T,) or (T, n) values, with LeRobot's shapes."""
+    """Exact statistics of (T,) or (T, n) values, with LeRobot's shapes.
+
+    One sort per call; quantiles interpolate linearly between order statistics, which is
+    numpy's default quantile method.
+    """
     v = np.asarray(values, dtype=np.float64)
     v2 = v.reshape(len(v), -1)
-    out = {"min": v2.min(0), "max": v2.max(0), "mean": v2.mean(0), "std": v2.std(0),
+    s = np.sort(v2, axis=0)
+    out = {"min": s[0], "max": s[-1], "mean": v2.mean(0), "std": v2.std(0),
            "count": np.array([len(v2)], dtype=np.int64)}
-    out.update(_quantile_dict(v2))
+    n = len(s)
+    for key, q in QUANTILES.items():
+        pos = q * (n - 1)
+        lo = int(np.floor(pos))
+        hi = min(lo + 1, n - 1)
+        out[key] = s[lo] + (pos - lo) * (s[hi] - s[lo])
     return out
+
+
+def split_stats(stats: dict[str, np.ndarray], widths: list[int]) -> list[dict[str, np.ndarray]]:
+    """Cut statistics of side-by-side columns back into one dict per feature."""
+    edges = np.cumsum([0, *widths])
+    return [{k: v if k == "count" else v[a:b] for k, v in stats.items()} for a, b in zip(edges[:-1], edges[1:],
+                                                                                           strict=True)]
 
 
 def histogram_quantiles(hist: np.ndarray, q: float) -> np.ndarray:

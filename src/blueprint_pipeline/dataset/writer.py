@@ -31,7 +31,14 @@ from blueprint_pipeline.dataset.features import (
     video_keys,
 )
 from blueprint_pipeline.dataset.parquet_files import RollingParquetWriter
-from blueprint_pipeline.dataset.stats import ImageStats, RunningStats, image_episode_stats, to_json, vector_stats
+from blueprint_pipeline.dataset.stats import (
+    ImageStats,
+    RunningStats,
+    image_episode_stats,
+    split_stats,
+    to_json,
+    vector_stats,
+)
 from blueprint_pipeline.dataset.tasks_file import write_tasks
 from blueprint_pipeline.dataset.video import CameraVideoWriter, VideoSettings, probe_video_info
 from blueprint_pipeline.errors import InvalidInputError, Problem
@@ -76,7 +83,10 @@ class DatasetWriter:
         self._meta: RollingParquetWriter | None = None
         self._meta_rows: list[dict[str, Any]] = []
         self._videos: dict[str, CameraVideoWriter] = {}
-        self._numeric: dict[str, RunningStats] = {}
+        # all numeric features side by side, so one sort and one accumulator serve them all
+        self._numeric_keys: list[str] = []
+        self._numeric_widths: list[int] = []
+        self._numeric: RunningStats | None = None
         self._images: dict[str, ImageStats] = {}
         self._rng = np.random.default_rng(options.seed)
 
@@ -91,9 +101,9 @@ class DatasetWriter:
             self._videos[key] = CameraVideoWriter(self.root, key, self.fps, opts.video_files_size_in_mb * MB,
                                                   opts.video, opts.chunks_size)
             self._images[key] = ImageStats()
-        for key, ft in self.features.items():
-            if ft["dtype"] != "video":
-                self._numeric[key] = RunningStats(int(ft["shape"][0]), self._rng)
+        self._numeric_keys = [k for k, ft in self.features.items() if ft["dtype"] != "video"]
+        self._numeric_widths = [int(self.features[k]["shape"][0]) for k in self._numeric_keys]
+        self._numeric = RunningStats(sum(self._numeric_widths), self._rng)
 
     def _meta_schema(self) -> pa.Schema:
         fields = [("episode_index", pa.int64()), ("tasks", pa.list_(pa.string())), ("length", pa.int64()),
@@ -156,10 +166,10 @@ class DatasetWriter:
             ep_stats, acc = image_episode_stats(frames)
             self._images[key].merge(acc)
             row.update({f"stats/{key}/{s}": v for s, v in to_json(ep_stats).items()})
-        for key, acc in self._numeric.items():
-            values = columns[key].astype(np.float64)
-            acc.update(values)
-            row.update({f"stats/{key}/{s}": v for s, v in to_json(vector_stats(values)).items()})
+        matrix = np.concatenate([columns[k].reshape(t, -1).astype(np.float64) for k in self._numeric_keys], axis=1)
+        self._numeric.update(matrix)
+        for key, st in zip(self._numeric_keys, split_stats(vector_stats(matrix), self._numeric_widths), strict=True):
+            row.update({f"stats/{key}/{s}": v for s, v in to_json(st).items()})
         row.update({"source_episode_index": int(rec.episode_index), "task_id": rec.task_id,
                     "success": bool(rec.success), "failure_reason": rec.failure_reason})
         self._meta_rows.append(row)
@@ -183,7 +193,8 @@ class DatasetWriter:
 
     # -- finishing ---------------------------------------------------------------------------
     def dataset_stats(self) -> dict[str, dict[str, list]]:
-        out = {key: to_json(acc.result()) for key, acc in self._numeric.items()}
+        parts = split_stats(self._numeric.result(), self._numeric_widths)
+        out = {key: to_json(st) for key, st in zip(self._numeric_keys, parts, strict=True)}
         out.update({key: to_json(acc.result()) for key, acc in self._images.items()})
         return out
 

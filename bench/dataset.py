@@ -1,0 +1,206 @@
+"""Benchmark of the LeRobot dataset writer against the raw limits, side by side in one run.
+
+    python bench/dataset.py [--episodes 40] [--frames 300] [--size 128] [--codec av1] [--memory-episodes 1000]
+
+Rows:
+- writer, no video: DatasetWriter (parquet + per-episode stats + metadata) on the arrays only;
+  limit: the same per-episode pyarrow tables written with a bare ParquetWriter.
+- writer, with video: DatasetWriter with one camera; limit: the bare parquet write plus a bare
+  PyAV encode of the same frames with the same codec settings into one file.
+- peak memory (max RSS of a fresh process) writing --memory-episodes episodes, without video and
+  with video, to show it does not grow with the number of episodes.
+
+Arrays are a smooth 7-joint trajectory (sines and a minimum-jerk gripper) and frames are rendered
+by MuJoCo (a two-link arm scene, EGL) once and reused across episodes, since rendering is not
+what is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("SVT_LOG", "1")
+
+from blueprint_pipeline.dataset.features import data_schema  # noqa: E402
+from blueprint_pipeline.dataset.video import VideoSettings  # noqa: E402
+from blueprint_pipeline.dataset.writer import DatasetWriter, WriterOptions  # noqa: E402
+from blueprint_pipeline.sim.records import EpisodeRecord  # noqa: E402
+
+SCENE = """
+<mujoco><compiler angle="radian"/><visual><quality shadowsize="0"/></visual>
+<worldbody><light pos="0 0 2" dir="0 0 -1"/><geom type="plane" size="1 1 .05" rgba=".8 .8 .75 1"/>
+<camera name="top" pos="0.25 0.1 1.4" xyaxes="1 0 0 0 1 0"/>
+<body pos="0 0 .05"><joint name="a" type="hinge" axis="0 0 1"/>
+<geom type="capsule" fromto="0 0 0 .3 0 0" size=".03" rgba=".2 .4 .8 1"/>
+<body pos=".3 0 0"><joint name="b" type="hinge" axis="0 0 1"/>
+<geom type="capsule" fromto="0 0 0 .25 0 0" size=".025" rgba=".9 .5 .1 1"/></body></body>
+<body pos=".35 .25 .03"><freejoint/><geom type="box" size=".03 .03 .03" rgba=".8 .1 .1 1"/></body>
+</worldbody></mujoco>
+"""
+
+
+def render_frames(n: int, size: int) -> np.ndarray:
+    import mujoco
+
+    model = mujoco.MjModel.from_xml_string(SCENE)
+    data = mujoco.MjData(model)
+    out = np.empty((n, size, size, 3), np.uint8)
+    with mujoco.Renderer(model, size, size) as r:
+        for k in range(n):
+            data.qpos[0] = 1.2 * np.sin(2 * np.pi * k / n)
+            data.qpos[1] = 0.8 * np.sin(4 * np.pi * k / n)
+            mujoco.mj_forward(model, data)
+            r.update_scene(data, camera="top")
+            out[k] = r.render()
+    return out
+
+
+def make_episode(i: int, frames: int, images: np.ndarray | None) -> EpisodeRecord:
+    t = np.arange(frames) / 30.0
+    phase = 0.3 * i
+    q = np.stack([0.8 * np.sin(0.7 * t * (j + 1) + phase) for j in range(7)], 1)
+    s = np.clip(t / t[-1], 0, 1)
+    grip = 0.04 * (1 - (10 * s**3 - 15 * s**4 + 6 * s**5))
+    state = np.concatenate([q, grip[:, None]], 1).astype(np.float32)
+    vel = np.gradient(state, 1 / 30.0, axis=0).astype(np.float32)
+    ee = np.concatenate([0.5 + 0.1 * np.sin(q[:, :3]), np.tile([1.0, 0, 0, 0], (frames, 1))], 1).astype(np.float32)
+    obj = np.concatenate([np.tile([0.4, 0.1, 0.8], (frames, 1)) + 0.01 * q[:, 3:6],
+                          np.tile([1.0, 0, 0, 0], (frames, 1))], 1).astype(np.float32)
+    done = np.zeros(frames, bool)
+    done[-1] = True
+    return EpisodeRecord(
+        episode_index=i, task_id="t", task_description="pick the mug and place it on the shelf", robot="franka",
+        seed=0, fps=30, success=True, failure_reason=None, joint_names=[f"j{k}" for k in range(7)],
+        object_ids=["mug"], contact_names=["left", "right"], state=state, velocity=vel, ee_pose=ee,
+        object_poses=obj, action=np.roll(state, -1, 0), contact=(np.abs(q[:, :2]) > 0.5).astype(np.float32),
+        reward=done.astype(np.float32), done=done, success_flags=done.copy(),
+        images={} if images is None else {"top": images[:frames]})
+
+
+def time_writer(root: Path, episodes: list[EpisodeRecord], codec: str) -> float:
+    t0 = time.perf_counter()
+    w = DatasetWriter(root, WriterOptions(video=VideoSettings.for_name(codec)))
+    for e in episodes:
+        w.add_episode(e)
+    w.finish()
+    return time.perf_counter() - t0
+
+
+def time_raw_parquet(path: Path, episodes: list[EpisodeRecord]) -> float:
+    """The same per-episode tables, built and written with nothing else (no stats, no metadata)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from blueprint_pipeline.dataset.features import build_features, frame_arrays
+    from blueprint_pipeline.dataset.writer import _column
+
+    features = {k: v for k, v in build_features(episodes[0]).items() if v["dtype"] != "video"}
+    schema = data_schema(features)
+    t0 = time.perf_counter()
+    with pq.ParquetWriter(str(path), schema, compression="snappy") as pw:
+        start = 0
+        for e in episodes:
+            cols = frame_arrays(e, features)
+            fi = np.arange(e.length, dtype=np.int64)
+            cols.update(timestamp=(fi / 30).astype(np.float32), frame_index=fi,
+                        episode_index=np.full(e.length, e.episode_index, np.int64),
+                        index=np.arange(start, start + e.length, dtype=np.int64),
+                        task_index=np.zeros(e.length, np.int64))
+            pw.write_table(pa.table([_column(cols[f.name], features[f.name]) for f in schema], schema=schema))
+            start += e.length
+    return time.perf_counter() - t0
+
+
+def time_raw_encode(path: Path, episodes: list[EpisodeRecord], codec: str) -> float:
+    import av
+
+    settings = VideoSettings.for_name(codec)
+    t0 = time.perf_counter()
+    with av.open(str(path), "w") as c:
+        h, w = episodes[0].images["top"].shape[1:3]
+        s = c.add_stream(settings.codec, rate=30, options=settings.codec_options())
+        s.width, s.height, s.pix_fmt = w, h, settings.pix_fmt
+        n = 0
+        for e in episodes:
+            for img in e.images["top"]:
+                f = av.VideoFrame.from_ndarray(img, format="rgb24")
+                f.pts, f.time_base = n, Fraction(1, 30)
+                n += 1
+                c.mux(s.encode(f))
+        c.mux(s.encode())
+    return time.perf_counter() - t0
+
+
+def memory_child(episodes: int, frames: int, size: int, video: bool, codec: str) -> None:
+    images = render_frames(frames, size) if video else None
+    with tempfile.TemporaryDirectory() as tmp:
+        w = DatasetWriter(Path(tmp) / "ds", WriterOptions(video=VideoSettings.for_name(codec)))
+        for i in range(episodes):
+            w.add_episode(make_episode(i, frames, images))
+        w.finish()
+    print(json.dumps({"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def peak_rss_mb(episodes: int, frames: int, size: int, video: bool, codec: str) -> float:
+    cmd = [sys.executable, __file__, "--memory-child", str(episodes), "--frames", str(frames), "--size", str(size),
+           "--codec", codec] + (["--video"] if video else [])
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])["max_rss_mb"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--episodes", type=int, default=40)
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--codec", default="av1")
+    ap.add_argument("--memory-episodes", type=int, default=1000)
+    ap.add_argument("--memory-video-episodes", type=int, default=100)
+    ap.add_argument("--memory-child", type=int, default=None)
+    ap.add_argument("--video", action="store_true")
+    a = ap.parse_args()
+    if a.memory_child is not None:
+        memory_child(a.memory_child, a.frames, a.size, a.video, a.codec)
+        return
+
+    images = render_frames(a.frames, a.size)
+    plain = [make_episode(i, a.frames, None) for i in range(a.episodes)]
+    with_video = [make_episode(i, a.frames, images) for i in range(a.episodes)]
+    n = a.episodes * a.frames
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        t_raw_pq = time_raw_parquet(tmp / "raw.parquet", plain)
+        t_plain = time_writer(tmp / "plain", plain, a.codec)
+        t_raw_av = time_raw_encode(tmp / "raw.mp4", with_video, a.codec)
+        t_video = time_writer(tmp / "video", with_video, a.codec)
+    print(f"{a.episodes} episodes x {a.frames} frames = {n} frames; camera {a.size}x{a.size}, codec {a.codec}")
+    print("| what | writer frames/s | limit frames/s | writer time / limit time |")
+    print("|---|---:|---:|---:|")
+    print(f"| no video (limit: raw pyarrow write) | {n / t_plain:,.0f} | {n / t_raw_pq:,.0f} | {t_plain / t_raw_pq:.2f} |")
+    lim = t_raw_pq + t_raw_av
+    print(f"| with video (limit: raw pyarrow + raw PyAV encode) | {n / t_video:,.0f} | {n / lim:,.0f} | "
+          f"{t_video / lim:.2f} |")
+    print()
+    print("| peak memory (max RSS, fresh process) | MB |")
+    print("|---|---:|")
+    for eps in sorted({max(1, a.memory_episodes // 10), a.memory_episodes}):
+        print(f"| {eps} episodes x {a.frames} frames, no video | {peak_rss_mb(eps, a.frames, a.size, False, a.codec):.0f} |")
+    for eps in sorted({max(1, a.memory_video_episodes // 10), a.memory_video_episodes}):
+        print(f"| {eps} episodes x {a.frames} frames, {a.size}x{a.size} video | "
+              f"{peak_rss_mb(eps, a.frames, a.size, True, a.codec):.0f} |")
+
+
+if __name__ == "__main__":
+    main()
