@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import importlib.metadata
 import math
 import os
@@ -108,6 +109,7 @@ def redact_tree(value: Any) -> Any:
     return value
 
 
+@functools.cache
 def package_version() -> str:
     try:
         return importlib.metadata.version("blueprint-pipeline")
@@ -115,14 +117,21 @@ def package_version() -> str:
         return "unknown"
 
 
-def versions() -> dict[str, str]:
+@functools.cache
+def _versions() -> tuple[tuple[str, str], ...]:
     out = {"blueprint-pipeline": package_version(), "python": platform.python_version()}
     for dist in ("numpy", "pydantic", "usd-core", "mujoco", "pyarrow", "av"):
         try:
             out[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             pass
-    return out
+    return tuple(out.items())
+
+
+def versions() -> dict[str, str]:
+    """Versions of the package, Python and the libraries that shape outputs (cached: scanning
+    installed distributions takes a noticeable fraction of a second)."""
+    return dict(_versions())
 
 
 _CLOUD_RUN_VARS = ("K_SERVICE", "K_REVISION", "K_CONFIGURATION", "CLOUD_RUN_JOB", "CLOUD_RUN_EXECUTION",
