@@ -34,7 +34,7 @@ class ServiceConfig:
         """From `blueprint_pipeline.config.Settings`; keys are the configured hashes plus the hash
         of `BP_SERVICE_API_KEY` if the secrets resolver finds it (Secret Manager, file or env)."""
         hashes = [h for h in (settings.service_api_key_hashes or "").split(",") if h.strip()]
-        plain = _resolve_service_key()
+        plain = _resolve_service_key(settings)
         if plain:
             hashes.append(hash_key(plain))
         if not hashes:
@@ -62,12 +62,12 @@ class ServiceConfig:
         )
 
 
-def _resolve_service_key() -> str | None:
+def _resolve_service_key(settings: Any) -> str | None:
+    """BP_SERVICE_API_KEY through the secrets resolver; None when no source holds it (any other
+    failure, e.g. Secret Manager refusing us, is an error, never a silent fallback)."""
+    from blueprint_pipeline.secrets.resolver import SecretNotFoundError, get_secret
+
     try:
-        from blueprint_pipeline.secrets.resolver import get_secret
-    except ImportError:  # resolver not installed in this build: no plaintext key source
-        return None
-    try:
-        return get_secret(SERVICE_KEY_SECRET)
-    except Exception:  # noqa: BLE001 - a missing optional key is not an error; hashes may suffice
+        return get_secret(SERVICE_KEY_SECRET, settings=settings)
+    except SecretNotFoundError:
         return None
