@@ -24,7 +24,11 @@ ENV_PREFIX = "BP_"
 
 # BP_* variables read directly by code that runs before settings exist (none today besides
 # BP_DEBUG, which is also a field); listed so the unknown-variable check accepts them.
-EXTRA_KNOWN_VARIABLES: set[str] = set()
+EXTRA_KNOWN_VARIABLES: set[str] = {
+    # Secrets read through secrets.resolver (the value, or a file named by <NAME>_FILE), never
+    # settings fields, so they stay out of `config show`: the client's key and the service's.
+    "BP_API_KEY", "BP_API_KEY_FILE", "BP_SERVICE_API_KEY", "BP_SERVICE_API_KEY_FILE",
+}
 
 # Field-name endings whose values are masked by `blueprint config show` (besides SecretStr fields).
 _SECRET_SUFFIXES = ("_key", "_token", "_password", "_secret", "_credentials")
