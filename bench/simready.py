@@ -1,0 +1,139 @@
+"""Benchmarks of the simready and usd stages; prints Markdown tables measured in one run.
+
+    .venv/bin/python bench/simready.py            # everything (about two minutes on 2 cores)
+    .venv/bin/python bench/simready.py --quick    # smaller sizes, no sequential 20 s run
+
+1. Table estimator throughput (objects/s).
+2. USD authoring (object files + scene.usda) and validation for 100, 1,000, 10,000 objects.
+3. Parallelism of the Gemini estimator against a local server answering after 200 ms:
+   100 objects, sequential vs 10 workers at 60 requests/s, and 10 workers at the default
+   10 requests/s; the peak rate the server saw in any 1 s window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
+
+from blueprint_pipeline.resilience.policy import CallPolicy  # noqa: E402
+from blueprint_pipeline.scene.records import Scene, SceneHeader, SceneObject, SimRole  # noqa: E402
+from blueprint_pipeline.simready.config import SimreadyConfig  # noqa: E402
+from blueprint_pipeline.simready.fake_gemini import FakeGemini  # noqa: E402
+from blueprint_pipeline.simready.gemini import GeminiEstimator  # noqa: E402
+from blueprint_pipeline.simready.stage import estimate_scene  # noqa: E402
+from blueprint_pipeline.simready.table import TableEstimator  # noqa: E402
+from blueprint_pipeline.usd.validate import validate_scene  # noqa: E402
+from blueprint_pipeline.usd.writer import write_usd  # noqa: E402
+
+KINDS = [
+    ("mug", (0.08, 0.08, 0.10), SimRole.MANIPULABLE_OBJECT),
+    ("bottle", (0.07, 0.07, 0.22), SimRole.MANIPULABLE_OBJECT),
+    ("book", (0.16, 0.24, 0.03), SimRole.MANIPULABLE_OBJECT),
+    ("apple", (0.08, 0.08, 0.08), SimRole.MANIPULABLE_OBJECT),
+    ("cardboard box", (0.4, 0.4, 0.4), SimRole.CLUTTER),
+    ("chair", (0.45, 0.5, 0.9), SimRole.INTERACTIVE),
+    ("cabinet", (0.8, 0.5, 2.0), SimRole.STATIC),
+    ("table", (1.2, 0.8, 0.75), SimRole.STATIC),
+]
+
+
+def make_scene(n: int) -> Scene:
+    objs = []
+    for i in range(n):
+        cat, ext, role = KINDS[i % len(KINDS)]
+        x, y = (i % 100) * 2.0, (i // 100) * 2.0
+        objs.append(SceneObject(
+            id=f"{cat.replace(' ', '_')}_{i}", name=cat, category=cat, sim_role=role,
+            position_m=(x, y, ext[2] / 2), orientation_wxyz=(1.0, 0.0, 0.0, 0.0), extents_m=ext,
+            aabb_min_m=(x - ext[0] / 2, y - ext[1] / 2, 0.0), aabb_max_m=(x + ext[0] / 2, y + ext[1] / 2, ext[2])))
+    header = SceneHeader(scene_id=f"bench_{n}", manifest_version="1.0.0", source_frame="z_up",
+                         source_meters_per_unit=1.0, object_count=n)
+    return Scene(header=header, objects=tuple(objs))
+
+
+def bench_table(n: int) -> tuple[int, float]:
+    scene = make_scene(n)
+    est = TableEstimator()
+    t0 = time.perf_counter()
+    for obj in scene.objects:
+        est.estimate(obj)
+    return n, time.perf_counter() - t0
+
+
+def bench_usd(n: int) -> tuple[int, float, float]:
+    scene = make_scene(n)
+    physics, _ = estimate_scene(scene, SimreadyConfig())
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        written = write_usd(os.path.join(d, "usd"), scene.header, list(scene.objects), physics)
+        t1 = time.perf_counter()
+        report = validate_scene(os.path.join(d, "usd", "scene.usda"), scene.header, list(scene.objects), physics,
+                                written.names)
+        t2 = time.perf_counter()
+    if not report.ok:
+        raise SystemExit(report.text())
+    return n, t1 - t0, t2 - t1
+
+
+def bench_llm(server: FakeGemini, n: int, workers: int, rate_per_s: float) -> tuple[float, int, int]:
+    """(seconds, peak requests in any 1 s window, objects answered by the LLM)."""
+    server.arrivals.clear()
+    cfg = SimreadyConfig(estimator="gemini", gemini_base_url=server.base_url, workers=workers)
+    policy = CallPolicy(f"bench-{uuid.uuid4().hex}", rate_per_s=rate_per_s, failure_threshold=1000)
+    est = GeminiEstimator(cfg, policy=policy, api_key=server.api_key)
+    scene = make_scene(n)
+    try:
+        t0 = time.perf_counter()
+        physics, summary = estimate_scene(scene, cfg, estimator=est)
+        seconds = time.perf_counter() - t0
+    finally:
+        est.close()
+    return seconds, server.max_requests_in_window(1.0), summary["llm_objects"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+
+    print(f"## simready / usd benchmark ({os.cpu_count()} cores)\n")
+    n, s = bench_table(5_000 if args.quick else 50_000)
+    print("| table estimator | objects | seconds | objects/s | target |\n|---|---:|---:|---:|---|")
+    print(f"| mixed categories | {n:,} | {s:.2f} | {n / s:,.0f} | >= 20,000/s |\n")
+
+    print("| USD scene | objects | write s | validate s | write+validate s | objects/s (write) | target |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for count in ((100, 1_000) if args.quick else (100, 1_000, 10_000)):
+        n, w, v = bench_usd(count)
+        target = "< 5 s (write)" if count == 1_000 else ""
+        print(f"| objects/*.usda + scene.usda | {n:,} | {w:.2f} | {v:.2f} | {w + v:.2f} | {n / w:,.0f} | {target} |")
+    print()
+
+    n = 100
+    with FakeGemini(delay_s=0.2) as server:
+        rows = []
+        if not args.quick:
+            rows.append(("sequential (1 worker), limit 60/s", 1, 60.0))
+        rows += [("10 workers, limit 60/s", 10, 60.0), ("10 workers, default limit 10/s", 10, 10.0)]
+        results = {label: bench_llm(server, n, w, r) for label, w, r in rows}
+    seq = results.get("sequential (1 worker), limit 60/s")
+    print(f"| Gemini estimator, {n} objects, server answers after 200 ms | seconds | vs ideal | speed-up vs sequential "
+          "| peak requests in 1 s at the server | limit | LLM answers |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    ideal = {1: n * 0.2, 10: None}
+    for label, w, r in rows:
+        secs, peak, llm = results[label]
+        ideal_s = max(n * 0.2 / w, (n - 1) / r + 0.2)
+        speed = f"{seq[0] / secs:.1f}x" if seq and w != 1 else ("1.0x" if w == 1 else "n/a")
+        print(f"| {label} | {secs:.2f} | {secs / ideal_s:.2f}x of {ideal_s:.1f} s | {speed} | {peak} | {r:g}/s | {llm} |")
+    del ideal
+
+
+if __name__ == "__main__":
+    main()
