@@ -100,10 +100,17 @@ def run(
 
 
 @config_app.command("show")
-def config_show() -> None:
+def config_show(
+    markdown: bool = typer.Option(False, "--markdown", help="Print every variable with its default as a Markdown table."),
+) -> None:
     """Print the effective configuration (BP_* variables), secret values masked."""
-    from blueprint_pipeline.config import effective_config, get_settings
+    from blueprint_pipeline.config import Settings, effective_config, get_settings
 
+    if markdown:  # the defaults (not this environment), for the README
+        console.print("| variable | default | meaning |\n|---|---|---|", markup=False)
+        for var, value, description in effective_config(Settings.model_construct()):
+            console.print(f"| `{var}` | {value} | {description} |", markup=False, soft_wrap=True)
+        return
     table = Table("variable", "value", "meaning", box=None, pad_edge=False)
     for var, value, description in effective_config(get_settings()):
         table.add_row(var, value, description)
