@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 
-import mujoco
-import numpy as np
+os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; read when mujoco sets up GL
 
-from blueprint_pipeline.sim.records import EpisodeRecord
+import mujoco  # noqa: E402
+import numpy as np  # noqa: E402
 
-os.environ.setdefault("MUJOCO_GL", "egl")
+from blueprint_pipeline.sim.records import EpisodeRecord  # noqa: E402
 
 ARM_XML = """
 <mujoco model="two_link_arm">

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from blueprint_pipeline.dataset import layout
 from blueprint_pipeline.dataset.features import (
@@ -234,10 +233,3 @@ def _write_json(path: Path, obj: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=4, allow_nan=False) + "\n", encoding="utf-8")
 
-
-def read_info(root: Path) -> dict[str, Any]:
-    return json.loads((Path(root) / layout.INFO_PATH).read_text(encoding="utf-8"))
-
-
-def read_table(path: Path) -> pa.Table:
-    return pq.read_table(str(path))

@@ -35,7 +35,8 @@ def img(png: bytes, alt: str) -> str:
 
 def table(headers: Iterable[str], rows: Iterable[Iterable[Any]], numeric: set[int] | None = None) -> str:
     numeric = numeric or set()
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    headers = list(headers)
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers) if any(headers) else ""
     body, total = [], 0
     for row in rows:
         total += 1
@@ -45,7 +46,8 @@ def table(headers: Iterable[str], rows: Iterable[Iterable[Any]], numeric: set[in
                         for i, v in enumerate(row))
         body.append(f"<tr>{cells}</tr>")
     more = f'<p class="muted">and {total - MAX_TABLE_ROWS} more rows</p>' if total > MAX_TABLE_ROWS else ""
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>{more}"
+    head_row = f"<tr>{head}</tr>" if head else ""
+    return f"<table>{head_row}{''.join(body)}</table>{more}"
 
 
 def verdict(passed: bool | None) -> str:
