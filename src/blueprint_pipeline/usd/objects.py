@@ -15,7 +15,7 @@ centre of mass and inertia are exactly those of physics.json, in this prim's fra
 from __future__ import annotations
 
 import numpy as np
-from pxr import Gf, Sdf, Usd, UsdGeom, UsdPhysics, UsdSemantics, UsdShade, Vt
+from pxr import Gf, Sdf, Usd, UsdGeom, UsdPhysics, UsdShade, Vt
 
 from blueprint_pipeline.scene.records import SceneObject
 from blueprint_pipeline.simready.records import ColliderShape, ObjectPhysics
@@ -32,6 +32,17 @@ APPROXIMATION = {
     ColliderShape.CONVEX_HULL: UsdPhysics.Tokens.convexHull,
 }
 SEMANTIC_TAXONOMY = "class"
+SEMANTIC_ATTR = f"semantics:labels:{SEMANTIC_TAXONOMY}"
+
+
+def author_label(prim: Usd.Prim, label: str) -> None:
+    """`UsdSemantics.LabelsAPI` (usd-core >= 25); on older usd-core the same attribute by hand."""
+    try:
+        from pxr import UsdSemantics
+    except ImportError:
+        prim.CreateAttribute(SEMANTIC_ATTR, Sdf.ValueTypeNames.TokenArray, custom=False).Set(Vt.TokenArray([label]))
+        return
+    UsdSemantics.LabelsAPI.Apply(prim, SEMANTIC_TAXONOMY).CreateLabelsAttr(Vt.TokenArray([label]))
 
 
 def has_rigid_body(obj: SceneObject, phys: ObjectPhysics) -> bool:
@@ -60,8 +71,7 @@ def author_object(stage: Usd.Stage, obj: SceneObject, phys: ObjectPhysics, asset
     root.CreateAttribute("blueprint:category", Sdf.ValueTypeNames.String, custom=True).Set(obj.category)
     root.CreateAttribute("blueprint:simRole", Sdf.ValueTypeNames.String, custom=True).Set(obj.sim_role.value)
     root.CreateAttribute("blueprint:graspable", Sdf.ValueTypeNames.Bool, custom=True).Set(phys.graspable)
-    labels = UsdSemantics.LabelsAPI.Apply(root, SEMANTIC_TAXONOMY)
-    labels.CreateLabelsAttr(Vt.TokenArray([obj.semantic_class or obj.category]))
+    author_label(root, obj.semantic_class or obj.category)
 
     if has_rigid_body(obj, phys):
         UsdPhysics.RigidBodyAPI.Apply(root)

@@ -11,12 +11,12 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pxr import Usd, UsdGeom, UsdPhysics, UsdSemantics, UsdShade
+from pxr import Usd, UsdGeom, UsdPhysics, UsdShade
 
 from blueprint_pipeline.scene.records import SceneHeader, SceneObject
 from blueprint_pipeline.simready.records import ColliderShape, ObjectPhysics, PhysicsFile
 from blueprint_pipeline.usd.names import JOINTS_ROOT, OBJECTS_ROOT, PHYSICS_SCENE
-from blueprint_pipeline.usd.objects import APPROXIMATION, SEMANTIC_TAXONOMY, has_rigid_body
+from blueprint_pipeline.usd.objects import APPROXIMATION, SEMANTIC_ATTR, has_rigid_body
 
 REL_TOL = 1e-5  # USD stores these as 32-bit floats
 ABS_TOL = 1e-9
@@ -84,7 +84,7 @@ def check_object(stage: Usd.Stage, obj: SceneObject, phys: ObjectPhysics, name: 
     rigid = prim.HasAPI(UsdPhysics.RigidBodyAPI)
     expect(rigid == has_rigid_body(obj, phys), f"RigidBodyAPI {'present' if rigid else 'missing'} "
                                                 f"(is_dynamic={phys.is_dynamic})")
-    labels = UsdSemantics.LabelsAPI(prim, SEMANTIC_TAXONOMY).GetLabelsAttr().Get() or []
+    labels = prim.GetAttribute(SEMANTIC_ATTR).Get() or []
     expect(list(labels) == [obj.semantic_class or obj.category], f"semantic label {list(labels)}")
     translate = prim.GetAttribute("xformOp:translate").Get()
     expect(translate is not None and _close3(translate, obj.position_m), f"position {translate} != {obj.position_m}")
