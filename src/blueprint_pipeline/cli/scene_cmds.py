@@ -50,7 +50,7 @@ def normalize(
     from blueprint_pipeline.scene.io import write_normalized_streaming
 
     ingest = ManifestIngest(manifest, strict=strict, stream_threshold_bytes=_threshold(stream_threshold_mb))
-    n = write_normalized_streaming(out, ingest.objects(), ingest.header_record)
+    n = write_normalized_streaming(out, ingest.records(), ingest.header_record)
     for w in ingest.problems.warnings:
         console.print(f"[yellow]warning:[/] {w}", markup=True)
     console.print(f"wrote {n} objects to {out}")

@@ -14,7 +14,7 @@ an id -> index map and the list of relationship targets.
 from __future__ import annotations
 
 import difflib
-import math
+import re
 import types
 import typing
 from collections import Counter
@@ -24,31 +24,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from blueprint_pipeline.errors import InvalidInputError
-from blueprint_pipeline.scene import reader, sanitise
+from blueprint_pipeline.scene import build, reader, sanitise
 from blueprint_pipeline.scene.manifest import ManifestHeader, ManifestObject
-from blueprint_pipeline.scene.normalise import FrameConversion, snap, world_aabb
-from blueprint_pipeline.scene.problems import ProblemCollector, loc_to_path
-from blueprint_pipeline.scene.records import (
-    Affordance,
-    Articulation,
-    AssetRef,
-    ManifestPhysics,
-    Relationship,
-    SceneHeader,
-    SceneObject,
-    SimRole,
-)
-
-MAX_ABS_METRES = 1e6
-
-# Physics keys read from `physics` / `physics_hints` (first spelling is the record's), valid range.
-_PHYSICS_NUMBERS: dict[str, tuple[tuple[str, ...], float, float, bool]] = {
-    "mass_kg": (("mass_kg", "mass"), 0.0, 1e5, False),
-    "density_kg_m3": (("density_kg_m3", "density"), 0.0, 1e5, False),
-    "static_friction": (("static_friction", "friction"), 0.0, 10.0, True),
-    "dynamic_friction": (("dynamic_friction",), 0.0, 10.0, True),
-    "restitution": (("restitution",), 0.0, 1.0, True),
-}
+from blueprint_pipeline.scene.normalise import FrameConversion, snap
+from blueprint_pipeline.scene.problems import ProblemCollector, loc_to_path, phrase
+from blueprint_pipeline.scene.records import SceneHeader, SceneObject
 
 
 def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -92,8 +72,6 @@ def _pop_path(raw: Any, loc: tuple[Any, ...]) -> Any:
 
 def _star(path: str) -> str:
     """objects[17].relationships[2].x -> objects[*].relationships[*].x (to group warnings)."""
-    import re
-
     return re.sub(r"\[\d+\]", "[*]", path)
 
 
@@ -180,56 +158,16 @@ class ManifestIngest:
                 msg = "unknown key" + (f"; did you mean {hint!r}?" if hint else " (strict mode)")
                 self.problems.add(loc_to_path(prefix, loc), msg)
             else:
-                from blueprint_pipeline.scene.problems import phrase
-
                 self.problems.add(loc_to_path(prefix, loc), phrase(err))
 
-    def _physics(self, obj: ManifestObject, prefix: str) -> ManifestPhysics | None:
-        sources = [(n, d) for n, d in (("physics", obj.physics), ("physics_hints", obj.physics_hints)) if d]
-        if not sources:
-            return None
-        values: dict[str, Any] = {}
-        hints: dict[str, Any] = {}
-        used: set[tuple[str, str]] = set()
-        for field_name, (keys, lo, hi, inclusive) in _PHYSICS_NUMBERS.items():
-            for src, d in sources:
-                key = next((k for k in keys if k in d), None)
-                if key is None:
-                    continue
-                used.add((src, key))
-                v = d[key]
-                path = f"{prefix}.{src}.{key}"
-                if isinstance(v, bool) or not isinstance(v, (int, float)):
-                    self.problems.add(path, "must be a number")
-                elif not (lo <= v <= hi if inclusive else lo < v <= hi):
-                    self.problems.add(path, f"must be in {'[' if inclusive else '('}{lo:g}, {hi:g}]")
-                elif field_name not in values:
-                    values[field_name] = float(v)
-        for src, d in sources:
-            for key in ("material_type", "material"):
-                if key in d:
-                    used.add((src, key))
-                    v = d[key]
-                    try:
-                        values.setdefault("material_type", sanitise.check_category(v) if isinstance(v, str) else "")
-                    except ValueError as exc:
-                        self.problems.add(f"{prefix}.{src}.{key}", str(exc))
-                    if not isinstance(v, str):
-                        self.problems.add(f"{prefix}.{src}.{key}", "must be a string")
-            for k, v in d.items():
-                if (src, k) not in used:
-                    hints.setdefault(k, v)
-            for path, msg in sanitise.free_form_problems(d, f"{prefix}.{src}"):
-                self.problems.add(path, msg)
-        return ManifestPhysics(hints=hints, **values)
-
     def _object(self, index: int, raw: Any, dup_keys: list[str], ids: dict[str, int],
-                rel_targets: list[tuple[str, str]]) -> SceneObject | None:
+                rel_targets: list[tuple[str, str]]) -> dict[str, Any] | None:
         prefix = f"objects[{index}]"
+        add = self.problems.add
         for k in dup_keys:
-            self.problems.add(prefix, f"duplicate key {k!r} in one JSON object")
+            add(prefix, f"duplicate key {k!r} in one JSON object")
         if not isinstance(raw, dict):
-            self.problems.add(prefix, f"must be an object, got {type(raw).__name__}")
+            add(prefix, f"must be an object, got {type(raw).__name__}")
             return None
         obj, extras = self._validate(ManifestObject, raw, prefix)
         if obj is None:
@@ -238,7 +176,7 @@ class ManifestIngest:
             return None
         first = ids.setdefault(obj.id, index)
         if first != index:
-            self.problems.add(f"{prefix}.id", f"duplicate id {obj.id!r} (first used by objects[{first}])")
+            add(f"{prefix}.id", f"duplicate id {obj.id!r} (first used by objects[{first}])")
         self.object_count += 1
         self.by_role[obj.sim_role.value] += 1
         self.by_category[obj.category] += 1
@@ -247,19 +185,12 @@ class ManifestIngest:
             if rel.subject_id is not None:
                 rel_targets.append((f"{prefix}.relationships[{j}].subject_id", rel.subject_id))
         if obj.articulation is not None and not obj.sim_role.is_articulated:
-            self.problems.warn(f"objects[*].articulation", f"given for sim_role {obj.sim_role.value!r} (kept)")
+            self.problems.warn("objects[*].articulation", f"given for sim_role {obj.sim_role.value!r} (kept)")
         if obj.articulation is None and obj.sim_role.is_articulated:
             self.problems.warn("objects[*]", "articulated sim_role without an articulation")
-        physics = self._physics(obj, prefix)
-        affordances = self._affordances(obj, prefix)
-        asset = None
-        if obj.asset is not None:
-            asset_extras = dict(obj.asset.model_extra or {})
-            for path, msg in sanitise.free_form_problems(asset_extras, f"{prefix}.asset"):
-                self.problems.add(path, msg)
-            asset = AssetRef(path=obj.asset.path, format=obj.asset.format, source=obj.asset.source,
-                             asset_id=obj.asset.asset_id, license=obj.asset.license,
-                             commercial_ok=obj.asset.commercial_ok, extras=asset_extras)
+        physics = build.physics_record(obj, prefix, add)
+        affordances = build.affordance_records(obj, prefix, add)
+        asset = build.asset_record(obj, prefix, add)
         placement = obj.placement_region if isinstance(obj.placement_region, str) else None
         if obj.placement_region is not None and placement is None:
             extras["placement_region"] = obj.placement_region
@@ -267,85 +198,25 @@ class ManifestIngest:
             try:
                 sanitise.check_name(placement)
             except ValueError as exc:
-                self.problems.add(f"{prefix}.placement_region", str(exc))
+                add(f"{prefix}.placement_region", str(exc))
         if extras:
             for path, msg in sanitise.free_form_problems(extras, f"{prefix}.extras"):
-                self.problems.add(path, msg)
+                add(path, msg)
         if self.problems or self.frame is None:
             return None  # keep validating, but a failed ingest produces no records
-        return self._record(obj, prefix, affordances, physics, asset, placement, extras)
-
-    def _affordances(self, obj: ManifestObject, prefix: str) -> tuple[Affordance, ...]:
-        if obj.semantics is None:
-            return ()
-        params_by_type = obj.semantics.affordance_params
-        for path, msg in sanitise.free_form_problems(params_by_type, f"{prefix}.semantics.affordance_params"):
-            self.problems.add(path, msg)
-        out = []
-        for i, a in enumerate(obj.semantics.affordances):
-            params = {k: v for k, v in a.items() if k != "type"}
-            extra = params_by_type.get(a["type"]) or params_by_type.get(a["type"].lower())
-            if isinstance(extra, dict):
-                params = {**extra, **params}
-            for path, msg in sanitise.free_form_problems(params, f"{prefix}.semantics.affordances[{i}]"):
-                self.problems.add(path, msg)
-            out.append(Affordance(type=a["type"], params=params))
-        return tuple(out)
-
-    def _record(self, obj: ManifestObject, prefix: str, affordances: tuple[Affordance, ...],
-                physics: ManifestPhysics | None, asset: AssetRef | None, placement: str | None,
-                extras: dict[str, Any]) -> SceneObject | None:
-        fc = self.frame
-        assert fc is not None
-        p = obj.transform.position
-        position = fc.point_m((p.x, p.y, p.z))
-        if max(abs(c) for c in position) > MAX_ABS_METRES:
-            self.problems.add(f"{prefix}.transform.position", f"is more than {MAX_ABS_METRES:g} m from the origin")
-            return None
-        orientation = fc.orientation(obj)
-        extents, scale = fc.extents_m(obj)
-        if max(extents) > MAX_ABS_METRES:
-            self.problems.add(f"{prefix}.dimensions_est", f"scaled extents exceed {MAX_ABS_METRES:g} m")
-            return None
-        lo, hi = world_aabb(position, orientation, extents)
-        articulation = None
-        if obj.articulation is not None:
-            a = obj.articulation
-            if a.type == "revolute":
-                lower, upper = fc.angle_rad(a.limits.lower), fc.angle_rad(a.limits.upper)
-            else:
-                lower, upper = a.limits.lower * fc.m_per_unit, a.limits.upper * fc.m_per_unit
-            articulation = Articulation(type=a.type, axis_local=snap(fc.direction(a.axis)), lower=lower,
-                                        upper=upper, damping=a.damping)
-        return SceneObject(
-            id=obj.id,
-            name=obj.name if obj.name is not None else obj.id,
-            category=obj.category,
-            description=obj.description,
-            sim_role=obj.sim_role,
-            semantic_class=obj.semantics.class_ if obj.semantics else None,
-            affordances=affordances,
-            tags=tuple(obj.semantics.tags) if obj.semantics else (),
-            position_m=snap(position),
-            orientation_wxyz=snap(orientation, 15),
-            scale=snap(scale),
-            extents_m=snap(extents),
-            aabb_min_m=snap(lo),
-            aabb_max_m=snap(hi),
-            asset=asset,
-            physics=physics,
-            articulation=articulation,
-            relationships=tuple(Relationship(type=r.type, subject_id=r.subject_id or obj.id, object_id=r.object_id)
-                                for r in obj.relationships),
-            placement_region=placement,
-            extras=extras,
-        )
+        return build.object_record(obj, self.frame, prefix, add, affordances, physics, asset, placement, extras)
 
     # -- whole manifest -------------------------------------------------------------------------
 
     def objects(self) -> Iterator[SceneObject]:
-        """Normalised objects in manifest order; raises InvalidInputError at the end if anything
-        was wrong (after yielding nothing more once the first problem was seen)."""
+        """`records()` as typed `SceneObject`s (validating each again: convenient, slower)."""
+        for rec in self.records():
+            yield SceneObject.model_validate(rec)
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Normalised objects in manifest order, as the JSON form of `SceneObject`; raises
+        InvalidInputError at the end if anything was wrong (yielding nothing more once the first
+        problem was seen, but reading on so that the error lists every problem)."""
         ids: dict[str, int] = {}
         rel_targets: list[tuple[str, str]] = []
         try:
@@ -394,9 +265,6 @@ def validate_manifest(url: str, *, strict: bool = False,
                       stream_threshold_bytes: int = reader.DEFAULT_STREAM_THRESHOLD_BYTES) -> ManifestIngest:
     """Run the whole ingest without keeping records; raises InvalidInputError on problems."""
     ingest = ManifestIngest(url, strict=strict, stream_threshold_bytes=stream_threshold_bytes)
-    for _ in ingest.objects():
+    for _ in ingest.records():
         pass
     return ingest
-
-
-__all__ = ["ManifestIngest", "validate_manifest", "InvalidInputError", "SimRole", "math"]

@@ -6,10 +6,16 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from blueprint_pipeline import storage
 from blueprint_pipeline.errors import InvalidInputError
-from blueprint_pipeline.scene.records import NORMALIZED_SCHEMA, Scene, SceneHeader, SceneObject
+from blueprint_pipeline.scene.records import (
+    NORMALIZED_SCHEMA,
+    Scene,
+    SceneHeader,
+    SceneObject,
+)
 
 NORMALIZED_FILE = "normalized.jsonl"
 
@@ -54,7 +60,13 @@ def load_scene(url: str) -> Scene:
     return Scene(header=header, objects=tuple(objs))
 
 
-def write_normalized_streaming(url: str, objects: Iterable[SceneObject],
+def _object_line(obj: SceneObject | dict[str, Any]) -> str:
+    if isinstance(obj, dict):  # the JSON form of a SceneObject (what the ingest produces)
+        return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return obj.model_dump_json()
+
+
+def write_normalized_streaming(url: str, objects: Iterable[SceneObject | dict[str, Any]],
                                header_fn: Callable[[], SceneHeader]) -> int:
     """Write a scene whose header is known only after its objects (object_count, checks that
     need every object): objects go to a local temporary file first, then header + objects are
@@ -62,7 +74,7 @@ def write_normalized_streaming(url: str, objects: Iterable[SceneObject],
     n = 0
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
         for obj in objects:
-            spool.write(obj.model_dump_json() + "\n")
+            spool.write(_object_line(obj) + "\n")
             n += 1
         header = header_fn()
         spool.seek(0)

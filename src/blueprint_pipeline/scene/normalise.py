@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from blueprint_pipeline.scene.manifest import EulerIn, ManifestHeader, ManifestObject
-from blueprint_pipeline.scene.records import Vec3, QuatWXYZ
+from blueprint_pipeline.scene.records import QuatWXYZ, Vec3
 
 _S = math.sqrt(0.5)
 Y_UP_TO_Z_UP_WXYZ: QuatWXYZ = (_S, _S, 0.0, 0.0)  # +90 degrees about x
@@ -152,4 +152,4 @@ class FrameConversion:
 
 def snap(v: Sequence[float], digits: int = 12) -> Any:
     """Round away float dust from the conversions (1e-17 -> 0.0) so files are stable and readable."""
-    return tuple(round(x, digits) + 0.0 for x in v)
+    return [round(x, digits) + 0.0 for x in v]

@@ -8,6 +8,7 @@ overrides, lone surrogates, absurd lengths, asset paths that leave the asset roo
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from collections.abc import Iterator
@@ -68,6 +69,7 @@ def check_tag(value: str) -> str:
     return _check_text(value, TAG_MAX_CHARS, _CONTROL_RE)
 
 
+@functools.lru_cache(maxsize=1024)
 def normalise_affordance_type(value: str) -> str:
     """'graspable', 'Graspable', 'can_open' -> 'Graspable', 'Graspable', 'CanOpen'."""
     if not _AFFORDANCE_RE.match(value):

@@ -22,7 +22,7 @@ def run(ctx: StageContext) -> StageResult:
     ingest = ManifestIngest(ctx.manifest_url, strict=ctx.options.strict,
                             stream_threshold_bytes=stream_threshold_bytes(ctx.settings))
     url = ctx.path("scene", NORMALIZED_FILE)
-    count = write_normalized_streaming(url, ingest.objects(), ingest.header_record)
+    count = write_normalized_streaming(url, ingest.records(), ingest.header_record)
     return StageResult(
         outputs=[f"scene/{NORMALIZED_FILE}"],
         summary={
