@@ -222,3 +222,12 @@ def test_journal_is_cleared_when_inputs_change(ctx, stages):
     write_manifest(Path(ctx.manifest_url), ["mug", "plate"], note="changed")
     run_pipeline(ctx, only="j")  # new inputs: the old journal must not be trusted
     assert len(seen) == 4
+
+
+def test_a_stage_declaring_its_options_ignores_the_others(ctx, stages):
+    stages[0] = Stage("a", stage_a, (MANIFEST_INPUT,), options=("seed",))
+    run_pipeline(ctx)
+    more_episodes = StageContext(ctx.manifest_url, ctx.out_url, options=RunOptions(seed=3, episodes=9))
+    assert [o.status for o in run_pipeline(more_episodes)] == ["skipped", "ok"]  # b declares none
+    reseeded = StageContext(ctx.manifest_url, ctx.out_url, options=RunOptions(seed=8, episodes=9))
+    assert [o.status for o in run_pipeline(reseeded)][0] == "ok"

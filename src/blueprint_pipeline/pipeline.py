@@ -72,6 +72,9 @@ class Stage:
     run: StageFn
     inputs: tuple[str, ...]  # MANIFEST_INPUT or paths relative to <out>
     min_success_rate: float = 0.5
+    # RunOptions fields that change this stage's outputs (part of its fingerprint, so changing
+    # one reruns it); None: every option but workers/executor (safe, but reruns more).
+    options: tuple[str, ...] | None = None
 
 
 def _scene(ctx: StageContext) -> StageResult:

@@ -59,12 +59,15 @@ def select_stages(from_stage: str | None = None, only: str | None = None) -> lis
     return stages
 
 
-def options_fingerprint(options: Any) -> dict[str, Any]:
+def options_fingerprint(options: Any, relevant: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The options that change outputs: `relevant` ones if the stage declares them, else all
+    but the speed-only ones."""
     if dataclasses.is_dataclass(options) and not isinstance(options, type):
         values = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
     else:
         values = dict(vars(options)) if options is not None else {}
-    return markers.json_safe({k: v for k, v in sorted(values.items()) if k not in _NON_OUTPUT_OPTIONS})
+    keep = (lambda k: k in relevant) if relevant is not None else (lambda k: k not in _NON_OUTPUT_OPTIONS)
+    return markers.json_safe({k: v for k, v in sorted(values.items()) if keep(k)})
 
 
 def _producer_hint(name: str) -> str:
@@ -94,10 +97,10 @@ def describe_inputs(ctx: StageContext, stage: Stage) -> list[dict[str, Any]]:
     return out
 
 
-def fingerprint(ctx: StageContext, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+def fingerprint(ctx: StageContext, stage: Stage, inputs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "inputs": {i["name"]: i["sha256"] for i in inputs},
-        "options": options_fingerprint(ctx.options),
+        "options": options_fingerprint(ctx.options, getattr(stage, "options", None)),
         "package_version": markers.package_version(),
     }
 
@@ -182,7 +185,7 @@ def run_stage(ctx: StageContext, stage: Stage, force: bool = False) -> StageOutc
     attempt = 1
     try:
         inputs = describe_inputs(ctx, stage)
-        fp = fingerprint(ctx, inputs)
+        fp = fingerprint(ctx, stage, inputs)
         if not force and is_up_to_date(ctx, stage, fp):
             log.info("%s: up to date, skipped (--force reruns it)", stage.name)
             return StageOutcome(stage.name, "skipped", None, time.perf_counter() - t0,
