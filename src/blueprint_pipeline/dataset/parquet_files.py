@@ -17,13 +17,15 @@ class RollingParquetWriter:
     """
 
     def __init__(self, root: Path, path_for: Callable[[int, int], str], schema: pa.Schema,
-                 size_limit_bytes: float, chunks_size: int = CHUNKS_SIZE, compression: str = "snappy"):
+                 size_limit_bytes: float, chunks_size: int = CHUNKS_SIZE, compression: str = "snappy",
+                 use_dictionary: bool = True):
         self.root = root
         self.path_for = path_for
         self.schema = schema
         self.limit = size_limit_bytes
         self.chunks_size = chunks_size
         self.compression = compression
+        self.use_dictionary = use_dictionary
         self.chunk_index, self.file_index = 0, 0
         self._sink: pa.NativeFile | None = None
         self._writer: pq.ParquetWriter | None = None
@@ -35,7 +37,8 @@ class RollingParquetWriter:
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         self._sink = pa.OSFile(str(path), "wb")
-        self._writer = pq.ParquetWriter(self._sink, self.schema, compression=self.compression)
+        self._writer = pq.ParquetWriter(self._sink, self.schema, compression=self.compression,
+                                        use_dictionary=self.use_dictionary)
         self._rows_in_file = 0
         self.files_written.append(rel)
 

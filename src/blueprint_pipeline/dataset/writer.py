@@ -56,6 +56,15 @@ class WriterOptions:
     seed: int = 0  # seeds the reservoir behind the dataset-level quantiles
 
 
+def _nested_lists(values: np.ndarray, leaf: pa.DataType) -> pa.Array:
+    """(rows, d1, d2, ...) numbers -> a list<list<...>> column, built without Python objects."""
+    arr = pa.array(np.ascontiguousarray(values).reshape(-1), type=leaf)
+    for size in reversed(values.shape[1:]):
+        offsets = np.arange(0, len(arr) + 1, size, dtype=np.int32)
+        arr = pa.ListArray.from_arrays(pa.array(offsets), arr)
+    return arr
+
+
 def _column(values: np.ndarray, ft: dict) -> pa.Array:
     if list(ft["shape"]) == [1]:
         return pa.array(values.reshape(-1))
@@ -164,11 +173,11 @@ class DatasetWriter:
                         f"videos/{key}/to_timestamp": span.to_timestamp})
             ep_stats, acc = image_episode_stats(frames)
             self._images[key].merge(acc)
-            row.update({f"stats/{key}/{s}": v for s, v in to_json(ep_stats).items()})
+            row.update({f"stats/{key}/{s}": v for s, v in ep_stats.items()})
         matrix = np.concatenate([columns[k].reshape(t, -1).astype(np.float64) for k in self._numeric_keys], axis=1)
         self._numeric.update(matrix)
         for key, st in zip(self._numeric_keys, split_stats(vector_stats(matrix), self._numeric_widths), strict=True):
-            row.update({f"stats/{key}/{s}": v for s, v in to_json(st).items()})
+            row.update({f"stats/{key}/{s}": v for s, v in st.items()})
         row.update({"source_episode_index": int(rec.episode_index), "task_id": rec.task_id,
                     "success": bool(rec.success), "failure_reason": rec.failure_reason})
         self._meta_rows.append(row)
@@ -182,12 +191,22 @@ class DatasetWriter:
         if not self._meta_rows:
             return
         if self._meta is None:
+            # stats columns are distinct floats: dictionary encoding would only cost time
             self._meta = RollingParquetWriter(self.root, layout.episodes_path, self._meta_schema(),
-                                              self.options.data_files_size_in_mb * MB, self.options.chunks_size)
+                                              self.options.data_files_size_in_mb * MB, self.options.chunks_size,
+                                              use_dictionary=False)
         chunk, file = self._meta.where_next(len(self._meta_rows))
         for r in self._meta_rows:
             r["meta/episodes/chunk_index"], r["meta/episodes/file_index"] = chunk, file
-        self._meta.write(pa.Table.from_pylist(self._meta_rows, schema=self._meta.schema))
+        columns = []
+        for f in self._meta.schema:
+            values = [r[f.name] for r in self._meta_rows]
+            if f.name.startswith("stats/"):
+                leaf = pa.int64() if f.name.endswith("/count") else pa.float64()
+                columns.append(_nested_lists(np.stack(values), leaf))
+            else:
+                columns.append(pa.array(values, type=f.type))
+        self._meta.write(pa.table(columns, schema=self._meta.schema))
         self._meta_rows = []
 
     # -- finishing ---------------------------------------------------------------------------
