@@ -9,14 +9,14 @@ per-call overhead would dominate the table estimator's throughput.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 Vec3 = tuple[float, float, float]
 
 
-@dataclass(frozen=True)
-class Part:
-    """A uniform solid piece of a body: its mass, centre of mass and diagonal inertia about it."""
+class Part(NamedTuple):
+    """A uniform solid piece of a body: its mass, centre of mass and diagonal inertia about it.
+    (A NamedTuple: built thousands of times per second by the table estimator.)"""
 
     mass_kg: float
     com_m: Vec3
@@ -105,17 +105,25 @@ def combine(parts: list[Part]) -> Part:
     """One body from its parts: total mass, mass-weighted centre, and the diagonal of the summed
     inertia about that centre (parallel-axis theorem). Products of inertia are dropped: they
     vanish for the symmetric layouts used here and are small for the rest (a chair's back)."""
-    mass = sum(p.mass_kg for p in parts)
+    mass = 0.0
+    mx = my = mz = 0.0
+    for p in parts:
+        m = p.mass_kg
+        mass += m
+        mx += m * p.com_m[0]
+        my += m * p.com_m[1]
+        mz += m * p.com_m[2]
     if mass <= 0:
         raise ValueError("a body needs positive mass")
-    com = tuple(sum(p.mass_kg * p.com_m[i] for p in parts) / mass for i in range(3))
-    inertia = [0.0, 0.0, 0.0]
+    cx, cy, cz = mx / mass, my / mass, mz / mass
+    ixx = iyy = izz = 0.0
     for p in parts:
-        d = [p.com_m[i] - com[i] for i in range(3)]
-        for i in range(3):
-            j, k = (i + 1) % 3, (i + 2) % 3
-            inertia[i] += p.inertia_kg_m2[i] + p.mass_kg * (d[j] * d[j] + d[k] * d[k])
-    return Part(mass, (com[0], com[1], com[2]), (inertia[0], inertia[1], inertia[2]))
+        m = p.mass_kg
+        dx, dy, dz = p.com_m[0] - cx, p.com_m[1] - cy, p.com_m[2] - cz
+        ixx += p.inertia_kg_m2[0] + m * (dy * dy + dz * dz)
+        iyy += p.inertia_kg_m2[1] + m * (dx * dx + dz * dz)
+        izz += p.inertia_kg_m2[2] + m * (dx * dx + dy * dy)
+    return Part(mass, (cx, cy, cz), (ixx, iyy, izz))
 
 
 def solid_box_part(density_kg_m3: float, size: Vec3, center_m: Vec3 = (0.0, 0.0, 0.0)) -> Part:
