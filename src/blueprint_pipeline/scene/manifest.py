@@ -136,7 +136,7 @@ class SemanticsIn(_In):
             elif isinstance(a, dict) and isinstance(a.get("type"), str):
                 out.append({**a, "type": sanitise.normalise_affordance_type(a["type"])})
             else:
-                raise ValueError(f"affordances[{i}] must be a string or an object with a string 'type'")
+                raise ValueError(f"affordances[{i}] must be a string or an object with a string 'type'")  # noqa: TRY004 (pydantic reports ValueError)
         return out
 
 
