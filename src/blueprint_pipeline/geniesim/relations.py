@@ -5,8 +5,9 @@ Rules (all distances in metres, on world axis-aligned boxes):
   their footprints overlapping by at least half of the smaller footprint.
 - `in` (inner -> container): the inner box inside the container's box grown by IN_MARGIN_M, and
   smaller than it. Room shells and background objects are not containers (they hold everything).
-- `adjacent` (unordered): footprints within ADJACENT_M of each other, not overlapping, and
-  vertical ranges overlapping (they stand side by side). Shell and background objects excluded.
+- `adjacent` (unordered): oriented footprints within ADJACENT_M of each other, not overlapping by
+  more than OVERLAP_TOL_M, and vertical ranges overlapping (they stand side by side). Shell and
+  background objects excluded.
 - `aligned` (unordered): only between two adjacent objects that are both rotated off the world
   axes and share an axis (yaw equal modulo 90 degrees within ALIGNED_TOL_RAD). Two unrotated
   objects are trivially aligned and get no edge: it would carry no information.
@@ -21,12 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from blueprint_pipeline.geniesim.geometry import (
-    SceneArrays,
-    footprint_area_m2,
-    footprint_gap_m,
-    overlap_area_m2,
-)
+from blueprint_pipeline.geniesim.geometry import SceneArrays, footprint_area_m2, footprint_gap_m, overlap_area_m2
 from blueprint_pipeline.geniesim.spatial_index import candidate_pairs
 from blueprint_pipeline.scene.records import SceneObject, SimRole
 
@@ -34,8 +30,8 @@ ON_GAP_M = 0.02
 IN_MARGIN_M = 0.01
 ADJACENT_M = 0.15
 OVERLAP_TOL_M = 0.01  # footprints overlapping less than this still count as side by side
-ALIGNED_TOL_RAD = np.deg2rad(2.0)
-ROTATED_MIN_RAD = np.deg2rad(2.0)
+ALIGNED_TOL_RAD = float(np.deg2rad(2.0))
+ROTATED_MIN_RAD = float(np.deg2rad(2.0))
 
 _NOT_CONTAINER = (SimRole.SCENE_SHELL, SimRole.BACKGROUND)
 _SYNONYMS = {
@@ -56,7 +52,7 @@ class Relation:
 
 
 def _classify(arr: SceneArrays, pairs: np.ndarray, yaw_mod: np.ndarray, rotated: np.ndarray,
-              shell: np.ndarray) -> list[tuple[int, int, str, float]]:
+              shell: np.ndarray, fp: Footprints) -> list[tuple[int, int, str, float]]:
     """Relations of the given (i < j) pairs, as (source index, target index, relation, confidence)."""
     if pairs.size == 0:
         return []
@@ -85,9 +81,12 @@ def _classify(arr: SceneArrays, pairs: np.ndarray, yaw_mod: np.ndarray, rotated:
         for k in np.flatnonzero(on):
             out.append((int(a[k]), int(b[k]), "on", round(1.0 - 0.5 * abs(float(gap[k])) / ON_GAP_M, 3)))
 
+    dist, penetration = _footprint_separation(fp, i, j)
+    # the world boxes contain the footprints, so their distance is also a lower bound; taking the
+    # larger keeps every accepted pair within the grid's candidates (index == all pairs)
     g = footprint_gap_m(amin[i], amax[i], amin[j], amax[j])
-    dist = np.hypot(np.clip(g[:, 0], 0, None), np.clip(g[:, 1], 0, None))
-    side_by_side = ~((g[:, 0] < -OVERLAP_TOL_M) & (g[:, 1] < -OVERLAP_TOL_M))
+    dist = np.maximum(dist, np.hypot(np.clip(g[:, 0], 0, None), np.clip(g[:, 1], 0, None)))
+    side_by_side = penetration <= OVERLAP_TOL_M
     z_overlap = np.minimum(amax[i, 2], amax[j, 2]) - np.maximum(amin[i, 2], amin[j, 2]) > 0
     adjacent = (dist <= ADJACENT_M) & side_by_side & z_overlap & ~shell[i] & ~shell[j]
     for k in np.flatnonzero(adjacent):
@@ -99,6 +98,49 @@ def _classify(arr: SceneArrays, pairs: np.ndarray, yaw_mod: np.ndarray, rotated:
     for k in np.flatnonzero(aligned):
         out.append((int(i[k]), int(j[k]), "aligned", round(1.0 - 0.5 * float(d[k]) / ALIGNED_TOL_RAD, 3)))
     return out
+
+
+@dataclass(frozen=True)
+class Footprints:
+    """Oriented x-y footprints: centre (n, 2), unit axes u, v (n, 2) and half extents (n, 2).
+    Objects not standing upright use their world box instead (axes x, y)."""
+
+    centre: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    half: np.ndarray
+
+
+def _footprints(arr: SceneArrays, upright: np.ndarray, extents: np.ndarray) -> Footprints:
+    centre = (arr.aabb_min[:, :2] + arr.aabb_max[:, :2]) / 2
+    u = arr.rotations[:, :2, 0].copy()
+    v = arr.rotations[:, :2, 1].copy()
+    half = extents[:, :2] / 2
+    tilted = ~upright
+    u[tilted], v[tilted] = (1.0, 0.0), (0.0, 1.0)
+    half[tilted] = (arr.aabb_max[tilted, :2] - arr.aabb_min[tilted, :2]) / 2
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return Footprints(centre, u, v, half)
+
+
+def _footprint_separation(fp: Footprints, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distance between oriented footprints (separating-axis test: exact for boxes facing each
+    other, a lower bound corner to corner across different yaws) and, when they overlap, how
+    deep (the smallest overlap over the four axes)."""
+    d = fp.centre[j] - fp.centre[i]
+    seps = []
+    for axis in (fp.u[i], fp.v[i], fp.u[j], fp.v[j]):
+        ri = fp.half[i, 0] * np.abs((fp.u[i] * axis).sum(1)) + fp.half[i, 1] * np.abs((fp.v[i] * axis).sum(1))
+        rj = fp.half[j, 0] * np.abs((fp.u[j] * axis).sum(1)) + fp.half[j, 1] * np.abs((fp.v[j] * axis).sum(1))
+        seps.append(np.abs((d * axis).sum(1)) - ri - rj)
+    sep = np.stack(seps, axis=1)  # (m, 4)
+    # same yaw modulo 90 degrees: i's two axes are j's, so the corner distance is exact
+    parallel = np.abs(np.abs((fp.u[i] * fp.u[j]).sum(1)) - np.abs(np.round((fp.u[i] * fp.u[j]).sum(1)))) < 1e-6
+    corner = np.hypot(np.clip(sep[:, 0], 0, None), np.clip(sep[:, 1], 0, None))
+    dist = np.where(parallel, corner, np.clip(sep.max(axis=1), 0, None))
+    penetration = np.clip(-sep.max(axis=1), 0, None)
+    return dist, penetration
 
 
 def _per_object(arr: SceneArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -114,7 +156,10 @@ def _per_object(arr: SceneArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def inferred_relations(objects: Sequence[SceneObject], use_index: bool = True) -> list[tuple[int, int, str, float]]:
     """Inferred relations as index tuples, sorted; `use_index=False` is the all-pairs reference."""
     arr = SceneArrays.from_objects(objects)
-    per = _per_object(arr)
+    yaw_mod, rotated, shell = _per_object(arr)
+    upright = np.abs(arr.rotations[:, 2, 2]) > np.cos(ROTATED_MIN_RAD)
+    extents = np.array([o.extents_m for o in objects], dtype=float).reshape(-1, 3)
+    per = (yaw_mod, rotated, shell, _footprints(arr, upright, extents))
     margin = max(ADJACENT_M, IN_MARGIN_M)
     out: list[tuple[int, int, str, float]] = []
     if use_index:

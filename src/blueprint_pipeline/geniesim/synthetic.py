@@ -93,3 +93,43 @@ def synthetic_physics(scene: Scene, density_kg_m3: float = 600.0) -> dict:
                                               dynamic_friction=(0.3, 0.5), restitution=(0.05, 0.15),
                                               com_noise_m=(0.005, 0.005, 0.005)))
     return out
+
+
+def small_kitchen(scene_id: str = "small_kitchen") -> Scene:
+    """A hand-placed kitchen (z-up, metres) whose relations a person can state:
+    two mugs and a plate on the counter (the plate's `on` is also stated in the manifest), three
+    books in the shelf, two cereal boxes turned 30 degrees side by side on the table, a chair next
+    to the table, a fridge with a door hinge, a wall behind the counter and the floor."""
+    from blueprint_pipeline.scene.records import Articulation, Relationship
+
+    s30 = np.deg2rad(30.0)
+    spec = [
+        # id, category, role, centre, extents, yaw, affordances
+        ("floor", "floor", SimRole.SCENE_SHELL, (3.0, 2.5, -0.01), (6.0, 5.0, 0.02), 0.0, ()),
+        ("wall_back", "wall", SimRole.SCENE_SHELL, (3.0, -0.05, 1.25), (6.0, 0.1, 2.5), 0.0, ()),
+        ("counter", "counter", SimRole.STATIC, (1.6, 0.4, 0.45), (2.4, 0.6, 0.9), 0.0, ("Supportable",)),
+        ("mug_1", "mug", SimRole.MANIPULABLE_OBJECT, (1.2, 0.55, 0.95), (0.07, 0.07, 0.1), 0.0, ("Graspable",)),
+        ("mug_2", "mug", SimRole.MANIPULABLE_OBJECT, (1.32, 0.55, 0.95), (0.07, 0.07, 0.1), 0.0, ("Graspable",)),
+        ("plate", "plate", SimRole.MANIPULABLE_OBJECT, (2.3, 0.4, 0.91), (0.22, 0.22, 0.02), 0.0, ()),
+        ("shelf", "shelf", SimRole.STATIC, (5.0, 0.3, 0.9), (0.8, 0.4, 1.8), 0.0, ("Supportable",)),
+        ("book_1", "book", SimRole.MANIPULABLE_OBJECT, (4.8, 0.3, 1.0), (0.03, 0.2, 0.25), 0.0, ("Graspable",)),
+        ("book_2", "book", SimRole.MANIPULABLE_OBJECT, (4.9, 0.3, 1.0), (0.03, 0.2, 0.25), 0.0, ("Graspable",)),
+        ("book_3", "book", SimRole.MANIPULABLE_OBJECT, (5.0, 0.3, 1.0), (0.03, 0.2, 0.25), 0.0, ("Graspable",)),
+        ("table", "table", SimRole.STATIC, (3.0, 3.2, 0.375), (1.2, 0.8, 0.75), 0.0, ("Supportable",)),
+        ("cereal_1", "cereal box", SimRole.MANIPULABLE_OBJECT, (2.7, 2.95, 0.85), (0.06, 0.19, 0.2), s30, ("Graspable",)),
+        ("cereal_2", "cereal box", SimRole.MANIPULABLE_OBJECT, (2.78, 3.0, 0.85), (0.06, 0.19, 0.2), s30, ("Graspable",)),
+        ("chair", "chair", SimRole.STATIC, (3.0, 3.95, 0.45), (0.45, 0.45, 0.9), 0.0, ()),
+        ("fridge", "fridge", SimRole.ARTICULATED_APPLIANCE, (0.45, 2.5, 0.9), (0.8, 0.7, 1.8), 0.0, ("Openable",)),
+    ]
+    objs = []
+    for oid, cat, role, c, ext, yaw, aff in spec:
+        o = _obj(oid, cat, role, np.asarray(c, dtype=float), ext, yaw, aff)
+        if oid == "plate":
+            o = o.model_copy(update={"relationships": (Relationship(type="on_top_of", subject_id="plate", object_id="counter"),)})
+        if oid == "fridge":
+            o = o.model_copy(update={"articulation": Articulation(type="revolute", axis_local=(0.0, 0.0, 1.0),
+                                                                  lower=0.0, upper=1.9)})
+        objs.append(o)
+    header = SceneHeader(scene_id=scene_id, manifest_version="1.0.0", environment_type="kitchen",
+                         source_frame="z_up", source_meters_per_unit=1.0, object_count=len(objs))
+    return Scene(header=header, objects=tuple(objs))

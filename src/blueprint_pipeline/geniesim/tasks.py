@@ -199,7 +199,19 @@ def _stack(ctx: _Context, target: SceneObject, taken: set[str]) -> TaskSpec | No
 
 
 def _open_close(ctx: _Context, o: SceneObject) -> TaskSpec | None:
-    placements = _placements(ctx, np.array([o.position_m]), o)
+    """The reach point is the middle of a vertical face at a handle height (at most 1 m above the
+    floor); each face is tried in turn, the robot stands in front of it."""
+    rot = quat_wxyz_to_matrix(o.orientation_wxyz)
+    handle_z = float(np.clip(o.position_m[2], o.aabb_min_m[2], ctx.floor_z + 1.0))
+    placements: dict[str, RobotPlacement] = {}
+    for axis, half in ((0, o.extents_m[0] / 2), (1, o.extents_m[1] / 2)):
+        for sign in (1.0, -1.0):
+            face = np.asarray(o.position_m) + sign * half * rot[:, axis]
+            placements = _placements(ctx, np.array([[face[0], face[1], handle_z]]), o)
+            if placements:
+                break
+        if placements:
+            break
     if not placements:
         return None
     score = 1 if (o.articulation is None or o.articulation.type == "revolute") else 0

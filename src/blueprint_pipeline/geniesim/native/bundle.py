@@ -1,11 +1,13 @@
 """Write the native bundle: per-object folders, interaction data, a background scene, task files.
 
 Task files follow Genie Sim's data-collection format. Each pick_place task names two task-related
-objects: the target (in a SAMPLE workspace holding its current pose) and the support it goes onto
-(in a SAMPLE workspace holding the support's pose), and places the target's `bottom` onto the
-support's `goal_<task>` place label - the goal region's centre in the support's frame - as shipped
-tasks place onto a second object. Objects named by any task are left out of the background scene;
-each task lists the ones it does not use as fix_objects at their poses, so every scene is whole.
+objects, as shipped tasks place onto a second object: the target (in a SAMPLE workspace holding its
+current pose) and a goal pad - a 5 mm slab the size of the task's goal region, lying on the
+supporting surface at the goal (its own asset under objects/goal_region/). The pad stands in for
+the furniture as the place target because Genie Sim's layout computes a 2 mm signed-distance grid
+of every task-related object, which for a 2.4 m counter is about 160 million voxels; the furniture
+itself stays in the background scene under the pad. Task targets are left out of the background;
+each task lists the other tasks' targets as fix_objects at their poses, so every scene is whole.
 The robot is Genie Sim's G2 at the task's `g2` base placement.
 """
 
@@ -21,7 +23,6 @@ from typing import Any
 import numpy as np
 from pxr import Gf, Sdf, Usd, UsdGeom
 
-from blueprint_pipeline.geniesim.geometry import quat_wxyz_to_matrix
 from blueprint_pipeline.geniesim.native import layout
 from blueprint_pipeline.geniesim.native.grasps import grasps_for
 from blueprint_pipeline.geniesim.native.mesh import (
@@ -92,9 +93,30 @@ def _place_label(xyz: np.ndarray) -> list[dict[str, list[float]]]:
     return [{"xyz": [round(float(v), 6) for v in xyz], "direction": [0.0, 0.0, -PLACE_ARROW_M]}]
 
 
-def _goal_local(support: SceneObject, task: TaskSpec) -> np.ndarray:
-    rot = quat_wxyz_to_matrix(support.orientation_wxyz)
-    return rot.T @ (np.asarray(task.goal.center_m) - np.asarray(support.position_m))
+GOAL_PAD_THICKNESS_M = 0.005
+GOAL_PAD_MASS_KG = 0.05
+
+
+def goal_pad_id(task: TaskSpec) -> str:
+    return prim_name(f"goal_{task.task_id}")
+
+
+def _write_goal_pad(root: Path, scene_id: str, task: TaskSpec) -> str:
+    """The goal region as a thin slab asset; returns its folder (relative to the bundle root)."""
+    sx, sy = task.goal.size_m
+    size = (float(sx), float(sy), GOAL_PAD_THICKNESS_M)
+    asset = layout.asset_id(scene_id, f"goal_{task.task_id}")
+    folder = layout.object_dir("goal_region", asset)
+    write_aligned_usd(root / folder / layout.ALIGNED_USD, box_mesh(size))
+    _write_json(root / folder / layout.OBJECT_PARAMETERS, {
+        "object_id": goal_pad_id(task), "upAxis": ["z"], "size": list(size), "scale": 1.0,
+        "mass": GOAL_PAD_MASS_KG, "material": "goal_marker", "model_type": "convexDecomposition",
+        "add_rigid_body": False, "type": "rigid_body"})
+    half = size[2] / 2
+    _write_json(root / layout.interaction_dir(asset) / layout.INTERACTION, {"interaction": {
+        "active": {"place": {"bottom": _place_label(np.array([0.0, 0.0, -half]))}},
+        "passive": {"place": {"default": _place_label(np.array([0.0, 0.0, half]))}}}})
+    return folder
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -109,9 +131,9 @@ def _pose_entry(o: SceneObject) -> dict[str, list[float]]:
 def _task_json(scene: Scene, task: TaskSpec, dirs: dict[str, str], by_id: dict[str, SceneObject],
                physics: dict[str, ObjectPhysics], excluded: set[str]) -> dict[str, Any]:
     target, support = by_id[task.target_object_id], by_id[task.goal.support_object_id]
-    t_id, s_id = prim_name(target.id), prim_name(support.id)
+    t_id, pad_id = prim_name(target.id), goal_pad_id(task)
     half_h = (target.aabb_max_m[2] - target.aabb_min_m[2]) / 2
-    goal_local = _goal_local(support, task) + np.array([0.0, 0.0, half_h])
+    pad_centre = [task.goal.center_m[0], task.goal.center_m[1], task.goal.surface_z_m + GOAL_PAD_THICKNESS_M / 2]
     tol = float(np.hypot(*task.goal.size_m) / 2)
     g2 = task.robot_placements["g2"]
     ph = physics.get(target.id)
@@ -124,12 +146,14 @@ def _task_json(scene: Scene, task: TaskSpec, dirs: dict[str, str], by_id: dict[s
         "objects": {
             "task_related_objects": [
                 target_entry,
-                {"object_id": s_id, "data_info_dir": dirs[support.id] + "/", "workspace_id": f"support_{s_id}"},
+                {"object_id": pad_id, "data_info_dir": dirs[pad_id] + "/", "workspace_id": f"goal_on_{prim_name(support.id)}",
+                 "english_semantic_name": f"goal region on the {support.name}",
+                 "chinese_semantic_name": f"goal region on the {support.name}"},
             ],
             "scene_objects": [],
             "attach_objects": [],
             "fix_objects": [{"object_id": prim_name(oid), "data_info_dir": dirs[oid] + "/", **_pose_entry(by_id[oid])}
-                            for oid in sorted(excluded - {target.id, support.id})],
+                            for oid in sorted(excluded - {target.id})],
             "constraints": None,
         },
         "scene": {
@@ -138,7 +162,7 @@ def _task_json(scene: Scene, task: TaskSpec, dirs: dict[str, str], by_id: dict[s
             "scene_usd": layout.scene_usd(scene.header.scene_id),
             "function_space_objects": {
                 f"pick_{t_id}": {"poses": [_pose_entry(target)]},
-                f"support_{s_id}": {"poses": [_pose_entry(support)]},
+                f"goal_on_{prim_name(support.id)}": {"poses": [{"position": pad_centre, "quaternion": [1.0, 0.0, 0.0, 0.0]}]},
             },
         },
         "robot": {
@@ -155,18 +179,18 @@ def _task_json(scene: Scene, task: TaskSpec, dirs: dict[str, str], by_id: dict[s
                           "params": {"object_id": t_id, "target_id": "gripper", "rule": "lessThan", "value": 0.08}}]},
             {"action": "place", "action_description": {"english_action_text": task.description},
              "active": {"object_id": t_id, "primitive": "bottom"},
-             "passive": {"object_id": s_id, "primitive": f"goal_{layout.safe_name(task.task_id)}"},
+             "passive": {"object_id": pad_id, "primitive": None},
              "extra_params": {"arm": "auto", "place_with_origin_orientation": True},
              "checker": [{"checker_name": "distance_to_target",
-                          "params": {"object_id": t_id, "target_id": s_id, "rule": "lessThan", "value": round(tol, 4),
-                                     "target_offset": {"frame": "local",
-                                                       "position": [round(float(v), 6) for v in goal_local]}}}]},
+                          "params": {"object_id": t_id, "target_id": pad_id, "rule": "lessThan", "value": round(tol, 4),
+                                     "target_offset": {"frame": "world",
+                                                       "position": [0.0, 0.0, round(GOAL_PAD_THICKNESS_M / 2 + half_h, 6)]}}}]},
             {"action": "reset", "active": {"object_id": "gripper", "primitive": None},
              "passive": {"object_id": "gripper", "primitive": None}, "extra_params": {"arm": "auto"}},
         ],
         "recording_setting": {"camera_list": G2_CAMERAS, "fps": 30, "num_of_episode": 1},
         "task_description": {"english_task_name": task.description, "difficulty": task.difficulty,
-                             "priority": task.priority},
+                             "priority": task.priority, "support_object": prim_name(support.id)},
         "task_metric": {"filter_rules": [{
             "rule_name": "is_object_end_in_region",
             "params": {"objects": [t_id],
@@ -210,11 +234,7 @@ def write_bundle(root: Path, scene: Scene, physics: dict[str, ObjectPhysics], ta
             report.skipped_tasks.append({"task_id": t.task_id, "reason": "no G2 base pose reaches it"})
         else:
             native_tasks.append(t)
-    goals: dict[str, dict[str, list]] = {}
-    for t in native_tasks:
-        goals.setdefault(t.goal.support_object_id, {})[f"goal_{layout.safe_name(t.task_id)}"] = \
-            _place_label(_goal_local(by_id[t.goal.support_object_id], t))
-    excluded = {t.target_object_id for t in native_tasks} | set(goals)
+    excluded = {t.target_object_id for t in native_tasks}
 
     dirs: dict[str, str] = {}
     for o in scene.objects:
@@ -232,10 +252,10 @@ def write_bundle(root: Path, scene: Scene, physics: dict[str, ObjectPhysics], ta
         graspable = ph.graspable if ph is not None else o.has_affordance("Graspable")
         poses, widths = (grasps_for(o.extents_m, mesh.source == "cylinder", stroke_m) if graspable
                          else (np.zeros((0, 4, 4)), np.zeros(0)))
-        if not len(poses) and o.id not in goals and o.id not in excluded:
+        if not len(poses) and o.id not in excluded:
             continue
         half_z = o.extents_m[2] / 2
-        passive: dict[str, Any] = {"place": {"default": _place_label(np.array([0.0, 0.0, half_z])), **goals.get(o.id, {})}}
+        passive: dict[str, Any] = {"place": {"default": _place_label(np.array([0.0, 0.0, half_z]))}}
         if len(poses):
             passive["grasp"] = {"default": layout.GRASP_FILE}
             report.graspable += 1
@@ -249,6 +269,7 @@ def write_bundle(root: Path, scene: Scene, physics: dict[str, ObjectPhysics], ta
 
     _write_background(root / layout.scene_usd(sid), scene, dirs, excluded)
     for t in native_tasks:
+        dirs[goal_pad_id(t)] = _write_goal_pad(root, sid, t)
         _write_json(root / layout.task_file(t.task_id), _task_json(scene, t, dirs, by_id, physics, excluded))
         report.tasks.append(layout.task_file(t.task_id))
     _write_json(root / layout.BUNDLE_INFO, {
