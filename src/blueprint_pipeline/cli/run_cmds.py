@@ -42,6 +42,8 @@ def run(
     render: bool = typer.Option(False, "--render/--no-render", help="Render camera images in episodes."),
     seed: int = typer.Option(0, "--seed", help="Run seed; every random draw derives from (scene, stage, item, seed)."),
     keep_failed: bool = typer.Option(False, "--keep-failed", help="Also keep failed episodes (labelled)."),
+    executor: str = typer.Option("local", "--executor", help="Where episodes run: local (worker processes) or ray."),
+    ray_address: str = typer.Option(None, "--ray-address", help="Ray cluster address (with --executor ray)."),
 ) -> None:
     """Run the pipeline's stages on MANIFEST, writing results under OUT.
 
@@ -58,7 +60,14 @@ def run(
     if "://" not in manifest and not Path(manifest).is_file():
         raise InvalidInputError(f"manifest {manifest!r} does not exist")
     options = RunOptions(robot=robot, episodes=episodes, workers=workers or settings.workers,
-                         render=render, seed=seed, strict=strict, keep_failed_episodes=keep_failed)
+                         render=render, seed=seed, strict=strict, keep_failed_episodes=keep_failed,
+                         executor=executor)
+    if executor != "local" or ray_address:
+        from blueprint_pipeline.batch.cluster import check_executor, connect
+
+        if check_executor(executor) != "ray":
+            raise InvalidInputError("--ray-address needs --executor ray")
+        connect(ray_address)
     stages = [s.name for s in select_stages(from_stage, only)]
     progress = Progress(SpinnerColumn(), TextColumn("{task.description:<10}"), BarColumn(),
                         MofNCompleteColumn(), TextColumn("{task.fields[status]}"), TimeElapsedColumn(),

@@ -179,15 +179,16 @@ def _failed_result(item: EpisodeItem, status: str, message: str, seconds: float)
 
 
 def run_items(items: list[EpisodeItem], workers: int, deadline_s: float, heartbeat_timeout_s: float,
-              progress=None, fn=simulate_item) -> list[dict]:
-    """Simulate the items without a result yet in the worker pool; all results in input order."""
-    from blueprint_pipeline.resilience.pool import ProcessPool
+              progress=None, fn=simulate_item, executor: str = "local") -> list[dict]:
+    """Simulate the items without a result yet in the worker pool of `executor` ("local" worker
+    processes or "ray" tasks, see batch.executors); all results in input order."""
+    from blueprint_pipeline.batch.executors import open_pool
 
     done = _done_results(items)
     todo = [it for it in items if it.episode_index not in done]
     if todo:
-        with ProcessPool(max(1, min(workers, len(todo))), deadline_s=deadline_s,
-                         heartbeat_timeout_s=heartbeat_timeout_s) as pool:
+        with open_pool(executor, max(1, min(workers, len(todo))), deadline_s=deadline_s,
+                       heartbeat_timeout_s=heartbeat_timeout_s) as pool:
             for n, res in enumerate(pool.imap(fn, todo), start=1):
                 item = todo[res.index]
                 if res.ok:
@@ -274,7 +275,8 @@ def run(ctx: StageContext) -> StageResult:
     items = plan_items(ctx, tasks)
     resumed = len(_done_results(items))
     results = run_items(items, ctx.options.workers, deadline_s=DEADLINE_FACTOR * NOMINAL_EPISODE_S,
-                        heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S, progress=ctx.progress)
+                        heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S, progress=ctx.progress,
+                        executor=ctx.options.executor)
     summary = summarize(results, time.perf_counter() - t0, resumed)
     summary["robot"] = ctx.options.robot
     summary["tasks_skipped"] = [t.task_id for t in config.tasks if t not in tasks]

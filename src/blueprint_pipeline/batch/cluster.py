@@ -1,0 +1,61 @@
+"""Connecting to Ray: a local instance on this machine or an existing cluster.
+
+`connect(address)` is idempotent. Without an address Ray's own rules apply: RAY_ADDRESS if
+set, else a cluster started on this machine with `ray start --head`, else a private local
+instance. Ray is an optional extra; without it the error says how to install it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from blueprint_pipeline.errors import DependencyError, InvalidInputError
+
+EXECUTORS = ("local", "ray")
+
+
+def require_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise DependencyError("the ray executor needs Ray: pip install 'blueprint-pipeline[ray]'") from None
+    return ray
+
+
+def check_executor(executor: str) -> str:
+    if executor not in EXECUTORS:
+        raise InvalidInputError(f"--executor: unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
+    return executor
+
+
+def connect(address: str | None = None, num_cpus: int | None = None) -> Any:
+    """Initialise Ray once per process and return the module."""
+    ray = require_ray()
+    if ray.is_initialized():
+        return ray
+    kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING,
+                              "configure_logging": True, "log_to_driver": False}
+    if address:
+        kwargs["address"] = address
+    elif num_cpus is not None:
+        kwargs["num_cpus"] = num_cpus
+    try:
+        ray.init(**kwargs)
+    except ConnectionError as exc:
+        raise DependencyError(f"--ray-address: cannot reach a Ray cluster at {address!r} ({exc})") from None
+    return ray
+
+
+def shutdown() -> None:
+    try:
+        import ray
+    except ImportError:
+        return
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+def cluster_cpus() -> int:
+    ray = require_ray()
+    return int(ray.cluster_resources().get("CPU", 0))

@@ -1,0 +1,209 @@
+"""Tasks on a Ray cluster with the contract of `resilience.pool.ProcessPool`.
+
+    with RayPool(workers=2, deadline_s=80, heartbeat_timeout_s=20) as pool:
+        for result in pool.imap(simulate_item, items):   # input order, TaskResult each
+            ...
+
+`fn(item, heartbeat)` runs as a Ray task (one CPU, never retried by Ray: a crash is reported
+as `crashed`, like a dead local worker). Tasks are submitted up to the cluster's CPU count, so
+a cluster's cores stay busy even for one scene; queued tasks do not count against their
+deadline. Each task reports its start and (at most once a second) its heartbeat to a small
+per-pool actor that measures ages on its own clock, so no clocks are compared across nodes. The
+driver waits with `ray.wait(timeout=...)`; a task past its deadline or silent for longer than
+`heartbeat_timeout_s` is cancelled with `ray.cancel(ref, force=True)`, which kills its worker
+process (Ray starts a fresh one for later tasks), and gets a `timeout` result.
+
+Large data never passes through the driver: the task writes its arrays to the shared output
+(fsspec URL) itself and returns a small result through Ray's object store.
+
+Test hook (tests only): BP_TEST_RAY_HANG_EPISODES="1,4" makes the Ray tasks of the items whose
+`episode_index` is listed sleep forever without heartbeats before doing any work, to exercise the
+cancel-and-replace path. It is read by the driver when `imap` starts.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from blueprint_pipeline.batch.executors import add_task_cpu
+from blueprint_pipeline.resilience.pool import CRASHED, ERROR, OK, TIMEOUT, TaskResult
+from blueprint_pipeline.secrets.redact import redact
+
+HANG_HOOK_ENV = "BP_TEST_RAY_HANG_EPISODES"
+_BEAT_EVERY_S = 1.0
+_MAX_POLL_S = 0.5
+
+
+class _ProgressBoard:
+    """Per-pool actor: when each running task started and last beat (its own monotonic clock)."""
+
+    def __init__(self) -> None:
+        self._started: dict[int, float] = {}
+        self._beat: dict[int, float] = {}
+
+    def started(self, index: int) -> None:
+        self._started[index] = self._beat[index] = time.monotonic()
+
+    def beat(self, index: int) -> None:
+        if index in self._started:
+            self._beat[index] = time.monotonic()
+
+    def forget(self, index: int) -> None:
+        self._started.pop(index, None)
+        self._beat.pop(index, None)
+
+    def ages(self) -> dict[int, tuple[float, float]]:
+        """index -> (seconds since start, seconds since last beat)."""
+        now = time.monotonic()
+        return {i: (now - t, now - self._beat[i]) for i, t in self._started.items()}
+
+
+def _run_task(fn: Callable[[Any, Callable[[], None]], Any], item: Any, index: int, board: Any,
+              hang_indices: frozenset[int], beat_every_s: float) -> dict[str, Any]:
+    """Body of every Ray task: report the start, throttle heartbeats to the board, run `fn`."""
+    board.started.remote(index)
+    last_beat = [time.monotonic()]
+
+    def heartbeat() -> None:
+        now = time.monotonic()
+        if now - last_beat[0] >= beat_every_s:
+            last_beat[0] = now
+            board.beat.remote(index)
+
+    if getattr(item, "episode_index", None) in hang_indices:
+        while True:  # the documented test hook: a hang with no heartbeat
+            time.sleep(3600)
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    value = fn(item, heartbeat)
+    return {"value": value, "seconds": time.perf_counter() - wall0, "cpu_s": time.process_time() - cpu0}
+
+
+def hang_indices_from_env() -> frozenset[int]:
+    raw = os.environ.get(HANG_HOOK_ENV, "")
+    return frozenset(int(p) for p in raw.replace(" ", "").split(",") if p.lstrip("-").isdigit())
+
+
+class RayPool:
+    """Same constructor and `imap`/`map` contract as `ProcessPool`; needs `ray` (the `ray` extra)
+    and connects with `ray.init()` (honouring RAY_ADDRESS) unless Ray is already initialised."""
+
+    def __init__(self, workers: int, *, deadline_s: float | None, heartbeat_timeout_s: float | None = None,
+                 startup_grace_s: float = 30.0):
+        if workers < 1:
+            raise ValueError("workers must be >= 1")
+        self.workers = workers
+        self.deadline_s = deadline_s
+        self.heartbeat_timeout_s = heartbeat_timeout_s
+        self.startup_grace_s = startup_grace_s  # kept for signature parity; the board starts the clock
+        self.replaced = 0  # tasks whose worker was killed by a forced cancel
+        self.cpu_s = 0.0  # CPU seconds measured inside finished tasks
+        self._board: Any = None
+        self._out_urls: dict[int, str | None] = {}
+
+    def __enter__(self) -> RayPool:
+        from blueprint_pipeline.batch.cluster import connect
+
+        ray = connect()
+        self._ray = ray
+        self._task = ray.remote(num_cpus=1, max_retries=0)(_run_task)
+        # num_cpus=0: the bookkeeping actor must never take a core from the episodes
+        self._board = ray.remote(num_cpus=0, max_restarts=0)(_ProgressBoard).remote()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._board is not None:
+            self._ray.kill(self._board)
+            self._board = None
+
+    def in_flight_limit(self, total: int) -> int:
+        cluster_cpus = int(self._ray.cluster_resources().get("CPU", 1))
+        return max(1, min(total, max(self.workers, cluster_cpus)))
+
+    def map(self, fn: Callable[[Any, Callable[[], None]], Any], items: Iterable[Any]) -> list[TaskResult]:
+        return list(self.imap(fn, items))
+
+    def imap(self, fn: Callable[[Any, Callable[[], None]], Any], items: Iterable[Any]) -> Iterator[TaskResult]:
+        """Results in input order, each yielded as soon as it and all before it are done."""
+        if self._board is None:
+            raise RuntimeError("use RayPool as a context manager")
+        todo = deque(enumerate(items))
+        self._out_urls = {i: getattr(item, "out_url", None) for i, item in todo}
+        total = len(todo)
+        limit = self.in_flight_limit(total) if total else 1
+        hang = hang_indices_from_env()
+        # a beat per second is cheap (one actor message); short limits need more
+        beat_every_s = min(_BEAT_EVERY_S, (self.heartbeat_timeout_s or _BEAT_EVERY_S * 4) / 4)
+        pending: dict[Any, int] = {}
+        done: dict[int, TaskResult] = {}
+        next_out = 0
+        while next_out < total:
+            while todo and len(pending) < limit:
+                index, item = todo.popleft()
+                pending[self._task.remote(fn, item, index, self._board, hang, beat_every_s)] = index
+            while next_out in done:
+                yield done.pop(next_out)
+                next_out += 1
+            if next_out >= total:
+                break
+            self._collect(pending, done)
+
+    def _poll_s(self) -> float:
+        limits = [_MAX_POLL_S] + [x / 4 for x in (self.deadline_s, self.heartbeat_timeout_s) if x]
+        return max(0.01, min(limits))
+
+    def _collect(self, pending: dict[Any, int], done: dict[int, TaskResult]) -> None:
+        ray = self._ray
+        ready, _ = ray.wait(list(pending), num_returns=1, timeout=self._poll_s())
+        if ready:  # take every other finished task too
+            ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0)
+        for ref in ready:
+            index = pending.pop(ref)
+            done[index] = self._result_of(ref, index)
+            self._board.forget.remote(index)
+        if pending:
+            self._cancel_overdue(pending, done)
+
+    def _result_of(self, ref: Any, index: int) -> TaskResult:
+        ray = self._ray
+        try:
+            reply = ray.get(ref)
+        except ray.exceptions.RayTaskError as exc:  # fn raised: report its own exception
+            cause = exc.cause if exc.cause is not None else exc
+            return TaskResult(index, ERROR, error_type=type(cause).__name__, message=redact(str(cause)),
+                              traceback=redact(str(exc)))
+        except ray.exceptions.RayError as exc:  # worker or node died, object lost
+            return TaskResult(index, CRASHED, error_type=type(exc).__name__,
+                              message=redact(f"task {index}: Ray worker died without a result: "
+                                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"))
+        self.cpu_s += reply["cpu_s"]
+        add_task_cpu(self._out_urls.get(index), reply["cpu_s"])
+        return TaskResult(index, OK, value=reply["value"], seconds=reply["seconds"])
+
+    def _cancel_overdue(self, pending: dict[Any, int], done: dict[int, TaskResult]) -> None:
+        ray = self._ray
+        ages = ray.get(self._board.ages.remote())
+        for ref, index in list(pending.items()):
+            if index not in ages:
+                continue  # still queued or not yet reported as started
+            running_s, silent_s = ages[index]
+            reason = None
+            if self.deadline_s is not None and running_s > self.deadline_s:
+                reason = f"exceeded its deadline of {self.deadline_s:g} s"
+            elif self.heartbeat_timeout_s is not None and silent_s > self.heartbeat_timeout_s:
+                reason = f"sent no heartbeat for {silent_s:.2f} s (limit {self.heartbeat_timeout_s:g} s)"
+            if reason is None:
+                continue
+            ray.cancel(ref, force=True)
+            del pending[ref]
+            self._board.forget.remote(index)
+            self.replaced += 1
+            done[index] = TaskResult(index, TIMEOUT, error_type="TaskTimeoutError",
+                                     message=f"task {index} {reason}; its Ray worker was killed (forced cancel)",
+                                     seconds=running_s)
