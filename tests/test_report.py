@@ -63,6 +63,9 @@ def _build_run(out):
             rec.failure_reason = HOSTILE_REASON
         save_episode(str(out / "episodes" / "data" / episode_filename(i)), rec)
     (out / "episodes" / "summary.json").write_text(json.dumps({"scene_id": "kitchen_report_test", "episodes": 4}))
+    (out / "episodes" / "quality_certificate.json").write_text(json.dumps({
+        "engine": {"name": "MuJoCo", "timestep_s": 1 / 600},
+        "checks": {"success": "arm ended over the box <within 2 cm>"}, "results": {"episodes": 4}}))
     run_dataset(ctx)
     for stage, secs in (("scene", 0.4), ("simready", 1.2), ("dataset", 3.5)):
         (out / stage / ".complete.json").write_text(json.dumps({"stage": stage, "timings": {"total": secs}}))
@@ -115,10 +118,13 @@ def test_certificate_says_what_was_checked(report_run):
     assert checks["dataset_matches_episodes"]["expected_episodes"] == 3
     assert checks["physics_plausible"]["passed"] is True and checks["physics_plausible"]["objects"] == 3
     assert checks["tasks_have_successes"]["success_rate_by_task"] == {"reach_box": 0.75}
-    # no markers for usd/geniesim/episodes and no episodes certificate in this folder
+    assert checks["episodes_certificate"]["passed"] is True
+    # no markers for usd/geniesim/episodes in this folder
     assert checks["stages_complete"]["passed"] is False
-    assert checks["episodes_certificate"]["passed"] is None
+    assert set(checks["stages_complete"]["details"]) == {"usd: no marker", "geniesim: no marker", "episodes: no marker"}
     assert cert["passed"] is False and all(c["what"] for c in cert["checks"])
+    page = (out / "report" / "report.html").read_text(encoding="utf-8")
+    assert "arm ended over the box &lt;within 2 cm&gt;" in page
 
 
 def test_certificate_fails_on_a_corrupted_dataset(report_run, tmp_path):
@@ -132,6 +138,18 @@ def test_certificate_fails_on_a_corrupted_dataset(report_run, tmp_path):
     cert = json.loads((copy / "report" / "quality_certificate.json").read_text())
     check = {c["name"]: c for c in cert["checks"]}["dataset_invariants"]
     assert check["passed"] is False and any("action.max" in d for d in check["details"])
+
+
+def test_episodes_certificate_that_disagrees_with_the_files(report_run, tmp_path):
+    out, _, _ = report_run
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    (copy / "episodes" / "quality_certificate.json").write_text(json.dumps({"checks": {"a": "b"},
+                                                                           "results": {"episodes": 7}}))
+    run_report(StageContext(manifest_url=str(copy / "manifest.json"), out_url=str(copy), options=RunOptions()))
+    cert = json.loads((copy / "report" / "quality_certificate.json").read_text())
+    check = {c["name"]: c for c in cert["checks"]}["episodes_certificate"]
+    assert check["passed"] is False and "counts 7 episodes, 4 episode files" in check["details"][0]
 
 
 def test_report_on_a_folder_with_nothing_in_it(tmp_path):

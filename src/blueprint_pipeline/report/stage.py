@@ -132,12 +132,21 @@ def _timing_section(inputs: ReportInputs, figures: dict[str, bytes]) -> str:
 
 
 def _certificate_section(cert: dict[str, Any]) -> str:
+    episodes_cert = cert.get("episodes_certificate") or {}
+    how = episodes_cert.get("checks")
+    judged = ""
+    if isinstance(how, dict) and how:
+        judged = "<h3>How the episodes stage judged its episodes</h3>" + table(["aspect", "method"], how.items())
+    engine = episodes_cert.get("engine")
+    if isinstance(engine, dict) and engine:
+        judged += table(["simulator", "value"], engine.items())
     rows = "".join(
         f"<tr><td>{esc(c['name'])}</td><td>{verdict(c['passed'])}</td><td>{esc(c['what'])}</td>"
         f"<td>{'<br>'.join(esc(d) for d in c['details'][:10])}</td></tr>" for c in cert["checks"])
     return (f"<p>Overall: {verdict(cert['passed'])} ({cert['checks_passed']} passed, {cert['checks_failed']} "
             f"failed, {cert['checks_not_run']} not run). The same content is in quality_certificate.json.</p>"
-            f"<table><tr><th>check</th><th>result</th><th>what was checked</th><th>details</th></tr>{rows}</table>")
+            f"<table><tr><th>check</th><th>result</th><th>what was checked</th><th>details</th></tr>{rows}</table>"
+            + judged)
 
 
 def build_report(ctx: StageContext) -> tuple[str, dict[str, bytes], dict[str, Any]]:
