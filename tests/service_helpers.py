@@ -89,7 +89,7 @@ class ServiceProcess:
         self.proc: subprocess.Popen | None = None
         self.log_path = data_dir.parent / f"service-{self.port}.log"
 
-    def start(self, timeout_s: float = 60.0) -> ServiceProcess:
+    def start(self, timeout_s: float = 180.0) -> ServiceProcess:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from blueprint_pipeline.cli import main; main()", "serve", "--port", str(self.port)],

@@ -132,6 +132,8 @@ class JobManager:
             progress = json.loads((self.job_dir(job.id) / job_process.PROGRESS_FILE).read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             return
+        if "note" in job.progress:  # e.g. "resumed after a service restart" stays visible
+            progress = {**progress, "note": job.progress["note"]}
         if progress != job.progress:
             self.store.update(job.id, progress=progress)
 
