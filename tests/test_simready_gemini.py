@@ -155,3 +155,27 @@ def test_parse_answer_shapes():
         parse_answer({"promptFeedback": {"blockReason": "SAFETY"}})
     with pytest.raises(EstimateRejected, match="not a JSON object"):
         parse_answer({"candidates": [{"content": {"parts": [{"text": "[1, 2]"}]}}]})
+
+
+def test_journal_resumes_answered_objects_and_asks_again_for_failed_ones(tmp_path):
+    journal = str(tmp_path / "gemini.jsonl")
+    objs = [make_obj("mug", (0.08, 0.08, 0.1), oid=f"m{i}") for i in range(3)] + \
+           [make_obj("bowl", (0.16, 0.16, 0.07), oid=f"b{i}") for i in range(2)]
+    with FakeGemini(answers={"mug": MUG, "bowl": 400}) as server:
+        est = estimator(server)
+        try:
+            first, s1 = estimate_scene(make_scene(objs), est.config, estimator=est, journal_url=journal)
+        finally:
+            est.close()
+    assert s1["llm_objects"] == 3 and s1["table_fallbacks"] == 2
+    with FakeGemini(answers={"mug": MUG, "bowl": {**MUG, "material": "ceramic", "mass_kg": 0.4}}) as server:
+        est = estimator(server)
+        try:
+            second, s2 = estimate_scene(make_scene(objs), est.config, estimator=est, journal_url=journal)
+        finally:
+            est.close()
+        asked = dict(server.calls_by_category)
+    assert asked == {"bowl": 2}  # the mugs came from the journal
+    assert s2["resumed_from_journal"] == 3 and s2["table_fallbacks"] == 0
+    assert second.objects["m0"] == first.objects["m0"]
+    assert second.objects["b0"].mass_kg == 0.4 and second.objects["b0"].sources["mass_kg"] is ValueSource.LLM

@@ -112,42 +112,55 @@ class GeminiEstimator:
             raise EstimateRejected("response body is not JSON") from None
         return parse_answer(payload)
 
-    def estimate(self, obj: SceneObject, manifest: CheckedValues | None = None, has_mesh: bool = False) -> ObjectPhysics:
-        """One object: the LLM's values where valid, else the table's with the reason noted."""
+    def estimate_llm(self, obj: SceneObject, manifest: CheckedValues | None = None,
+                     has_mesh: bool = False) -> ObjectPhysics:
+        """One object from the LLM's answer (manifest values still win); raises if the call or
+        the answer fails."""
         manifest = manifest or CheckedValues()
         profile, _ = profile_for(obj.category, obj.name, obj.extents_m)
-        try:
-            answer = self.ask(obj)
-            checked = check_values({k: answer.get(k) for k in LLM_FIELDS}, f"llm[{obj.id}]", strict=False)
-            if checked.problems:
-                raise EstimateRejected("; ".join(str(p) for p in checked.problems[:3]))
-            material = answer.get("material")
-            chosen = choose(obj, manifest, checked.values, material if isinstance(material, str) else None)
-            chosen.notes.extend(checked.notes)
-        except Exception as exc:  # noqa: BLE001 - any failure of this object -> table, reason recorded
-            reason = redact(f"{type(exc).__name__}: {exc}")[:300]
-            log.warning("gemini estimate for %s failed (%s); using the table", obj.id, reason)
-            chosen = choose(obj, manifest)
-            chosen.notes.append(f"gemini estimate failed ({reason}); table values used")
+        answer = self.ask(obj)
+        checked = check_values({k: answer.get(k) for k in LLM_FIELDS}, f"llm[{obj.id}]", strict=False)
+        if checked.problems:
+            raise EstimateRejected("; ".join(str(p) for p in checked.problems[:3]))
+        material = answer.get("material")
+        chosen = choose(obj, manifest, checked.values, material if isinstance(material, str) else None)
+        chosen.notes.extend(checked.notes)
         return derive_physics(obj, profile, chosen, self.config, has_mesh)
 
+    def fallback(self, obj: SceneObject, manifest: CheckedValues | None, has_mesh: bool, reason: str) -> ObjectPhysics:
+        """The table's estimate, with why the LLM's was not used."""
+        log.warning("gemini estimate for %s failed (%s); using the table", obj.id, reason)
+        p = self.table.estimate(obj, manifest, has_mesh)
+        return p.model_copy(update={"notes": p.notes + (f"gemini estimate failed ({reason}); table values used",)})
+
+    def estimate(self, obj: SceneObject, manifest: CheckedValues | None = None, has_mesh: bool = False) -> ObjectPhysics:
+        """One object: the LLM's values where valid, else the table's with the reason noted."""
+        try:
+            return self.estimate_llm(obj, manifest, has_mesh)
+        except Exception as exc:  # noqa: BLE001 - any failure of this object -> table, reason recorded
+            return self.fallback(obj, manifest, has_mesh, redact(f"{type(exc).__name__}: {exc}")[:300])
+
     def estimate_all(self, objects: Sequence[SceneObject], manifest: Sequence[CheckedValues],
-                     has_mesh: Sequence[bool], progress: Any = None) -> tuple[list[ObjectPhysics], dict[str, Any]]:
-        """All objects on `config.workers` threads, results in input order; an object whose
-        estimate raises anyway gets the table's values (one failure never stops the others)."""
+                     has_mesh: Sequence[bool], progress: Any = None,
+                     journal_url: str | None = None) -> tuple[list[ObjectPhysics], dict[str, Any]]:
+        """All objects on `config.workers` threads through `resilience.partial.run_items`, results
+        in input order. An object whose call fails gets the table's values (one failure never
+        stops the others). With `journal_url`, answered objects are journaled, so a rerun after a
+        crash asks only for the rest; failed ones are asked again."""
         from blueprint_pipeline.resilience.partial import run_items
 
-        indexed = list(range(len(objects)))
-        report = run_items(indexed, lambda i: self.estimate(objects[i], manifest[i], has_mesh[i]),
-                           workers=self.config.workers, executor="thread", min_success_rate=0.0,
-                           key=lambda i: objects[i].id, progress=progress, stage="simready")
+        def one(i: int) -> dict[str, Any]:
+            return self.estimate_llm(objects[i], manifest[i], has_mesh[i]).model_dump(mode="json")
+
+        report = run_items(list(range(len(objects))), one, workers=self.config.workers, executor="thread",
+                           min_success_rate=0.0, journal_url=journal_url, key=lambda i: objects[i].id,
+                           progress=progress, stage="simready")
         out: list[ObjectPhysics] = []
         for i, r in enumerate(report.results):
             if r.ok:
-                out.append(r.value)
+                out.append(ObjectPhysics.model_validate(r.value))
             else:
-                p = self.table.estimate(objects[i], manifest[i], has_mesh[i])
-                out.append(p.model_copy(update={"notes": p.notes + (f"gemini worker failed ({r.message[:200]})",)}))
-        llm_used = sum(1 for p in out if p.sources.get("mass_kg") and p.sources["mass_kg"].value == "llm")
-        fallbacks = sum(1 for p in out if any(n.startswith("gemini") for n in p.notes))
-        return out, {"llm_objects": llm_used, "table_fallbacks": fallbacks, "workers": self.config.workers}
+                out.append(self.fallback(objects[i], manifest[i], has_mesh[i], f"{r.error_type}: {r.message}"[:300]))
+        fallbacks = report.failed_count
+        return out, {"llm_objects": len(out) - fallbacks, "table_fallbacks": fallbacks,
+                     "resumed_from_journal": report.resumed_count, "workers": self.config.workers}

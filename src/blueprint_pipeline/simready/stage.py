@@ -43,8 +43,8 @@ def check_manifest_physics(scene: Scene, strict: bool) -> list[CheckedValues]:
 
 
 def estimate_scene(scene: Scene, cfg: SimreadyConfig, asset_root: str | None = None,
-                   progress: Any = None, settings: Any = None,
-                   estimator: Any = None) -> tuple[PhysicsFile, dict[str, Any]]:
+                   progress: Any = None, settings: Any = None, estimator: Any = None,
+                   journal_url: str | None = None) -> tuple[PhysicsFile, dict[str, Any]]:
     """Physics for every object of `scene` with the configured estimator."""
     checked = check_manifest_physics(scene, cfg.strict)
     has_mesh = [resolve_asset(asset_root, o.asset) is not None for o in scene.objects]
@@ -55,7 +55,7 @@ def estimate_scene(scene: Scene, cfg: SimreadyConfig, asset_root: str | None = N
 
         gemini = estimator or GeminiEstimator(cfg, settings=settings)
         try:
-            results, llm_summary = gemini.estimate_all(scene.objects, checked, has_mesh, progress)
+            results, llm_summary = gemini.estimate_all(scene.objects, checked, has_mesh, progress, journal_url)
         finally:
             if estimator is None:
                 gemini.close()
@@ -73,7 +73,10 @@ def estimate_scene(scene: Scene, cfg: SimreadyConfig, asset_root: str | None = N
 def run(ctx: StageContext) -> StageResult:
     scene = load_scene(ctx.path("scene", NORMALIZED_FILE))
     cfg = SimreadyConfig.from_sources(ctx.settings, strict=ctx.options.strict)
-    physics, summary = estimate_scene(scene, cfg, asset_root_of(ctx), ctx.progress, ctx.settings)
+    from blueprint_pipeline.resilience.journal import stage_journal_url
+
+    physics, summary = estimate_scene(scene, cfg, asset_root_of(ctx), ctx.progress, ctx.settings,
+                                      journal_url=stage_journal_url(ctx.out_url, "simready", "gemini"))
     write_physics(ctx.path("simready", PHYSICS_FILE), physics)
     return StageResult(outputs=[f"simready/{PHYSICS_FILE}"], summary=summary,
                        items_ok=len(physics.objects), items_failed=0)
