@@ -27,16 +27,17 @@ import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("SVT_LOG", "1")
 
-from blueprint_pipeline.dataset.features import data_schema  # noqa: E402
-from blueprint_pipeline.dataset.video import VideoSettings  # noqa: E402
-from blueprint_pipeline.dataset.writer import DatasetWriter, WriterOptions  # noqa: E402
-from blueprint_pipeline.sim.records import EpisodeRecord  # noqa: E402
+from blueprint_pipeline.dataset.features import data_schema
+from blueprint_pipeline.dataset.video import VideoSettings
+from blueprint_pipeline.dataset.writer import DatasetWriter, WriterOptions
+from blueprint_pipeline.sim.records import EpisodeRecord
 
 SCENE = """
 <mujoco><compiler angle="radian"/><visual><quality shadowsize="0"/></visual>
@@ -92,7 +93,7 @@ def make_episode(i: int, frames: int, images: np.ndarray | None) -> EpisodeRecor
 class Clock:
     """Wall and CPU time (all threads of this process) of a block."""
 
-    def __enter__(self) -> Clock:
+    def __enter__(self) -> Self:
         self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
         return self
 

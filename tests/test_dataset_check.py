@@ -183,3 +183,14 @@ def test_cli_exit_codes_and_listing(written, copy):
     bad = runner.invoke(app, ["dataset", "check", str(copy)])
     assert bad.exit_code == 2
     assert "total_frames" in bad.output and "total_tasks" in bad.output
+
+
+def test_a_metadata_file_that_is_not_parquet(copy):
+    (copy / META0).write_bytes(b"not a parquet file at all")
+    msg = _messages(copy)
+    assert META0 in msg and "unreadable" in msg
+
+
+def test_stats_json_that_is_not_json(copy):
+    (copy / "meta/stats.json").write_text("{ nope")
+    assert "meta/stats.json: unreadable" in _messages(copy)

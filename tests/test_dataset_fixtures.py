@@ -11,10 +11,10 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; read when mujoco sets up GL
 
-import mujoco  # noqa: E402
-import numpy as np  # noqa: E402
+import mujoco
+import numpy as np
 
-from blueprint_pipeline.sim.records import EpisodeRecord  # noqa: E402
+from blueprint_pipeline.sim.records import EpisodeRecord
 
 ARM_XML = """
 <mujoco model="two_link_arm">

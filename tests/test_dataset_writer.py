@@ -12,7 +12,11 @@ from test_dataset_fixtures import make_episode, write_dataset_dir
 
 from blueprint_pipeline.dataset import layout
 from blueprint_pipeline.dataset.check import check_dataset
-from blueprint_pipeline.dataset.stats import RunningStats, histogram_quantiles, vector_stats
+from blueprint_pipeline.dataset.stats import (
+    RunningStats,
+    histogram_quantiles,
+    vector_stats,
+)
 from blueprint_pipeline.dataset.tasks_file import read_tasks
 from blueprint_pipeline.dataset.video import VideoSettings
 from blueprint_pipeline.dataset.writer import DatasetWriter

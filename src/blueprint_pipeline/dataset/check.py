@@ -85,15 +85,25 @@ def check_dataset(root: str | Path) -> list[Problem]:
     if info["splits"] != {"train": f"0:{info['total_episodes']}"}:
         found.add(f"{layout.INFO_PATH}: splits", f"is {info['splits']!r}, want train 0:{info['total_episodes']}")
 
-    tasks = _check_tasks(root, info, found)
-    episodes = _check_episodes(root, info, tasks, found)
+    tasks = _guarded(found, "meta/tasks.parquet", lambda: _check_tasks(root, info, found)) or {}
+    episodes = _guarded(found, layout.EPISODES_DIR, lambda: _check_episodes(root, info, tasks, found))
     if episodes is None:
         return found.problems
-    columns = _check_data(root, info, episodes, tasks, found)
-    _check_videos(root, info, episodes, found)
+    columns = _guarded(found, "data", lambda: _check_data(root, info, episodes, tasks, found))
+    _guarded(found, "videos", lambda: _check_videos(root, info, episodes, found))
     if columns is not None:
-        _check_stats(root, info, episodes, columns, found)
+        _guarded(found, layout.STATS_PATH, lambda: _check_stats(root, info, episodes, columns, found))
     return found.problems
+
+
+def _guarded(found: _Found, where: str, fn):
+    """Run one group of checks; a file too damaged for them becomes a problem, not a traceback."""
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001 - corrupted input can fail in any library below us
+        first_line = (str(exc).splitlines() or [""])[0][:200]
+        found.add(where, f"could not be checked: {type(exc).__name__}: {first_line}")
+        return None
 
 
 def _check_features(features: dict[str, dict], found: _Found) -> None:
@@ -286,7 +296,10 @@ def _check_video_file(root: Path, rel: str, eps: list[dict], key: str, ft: dict,
         return
     expected_start = 0.0
     for e in eps:
-        a, b = e[f"videos/{key}/from_timestamp"], e[f"videos/{key}/to_timestamp"]
+        a, b = e.get(f"videos/{key}/from_timestamp"), e.get(f"videos/{key}/to_timestamp")
+        if not isinstance(a, float | int) or not isinstance(b, float | int):
+            found.add(rel, f"episode {e['episode_index']} has no from/to timestamps for {key}")
+            return
         if abs(a - expected_start) > layout.TIMESTAMP_TOLERANCE_S:
             found.add(rel, f"episode {e['episode_index']} starts at {a:.6f} s, want {expected_start:.6f} s")
         if abs((b - a) - e["length"] / fps) > layout.TIMESTAMP_TOLERANCE_S:

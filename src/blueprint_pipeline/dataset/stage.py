@@ -16,7 +16,13 @@ from pathlib import Path
 
 from blueprint_pipeline import storage
 from blueprint_pipeline.dataset import layout
-from blueprint_pipeline.dataset.publish import STAGING_NAME, local_path, publish_local, publish_remote, recover
+from blueprint_pipeline.dataset.publish import (
+    STAGING_NAME,
+    local_path,
+    publish_local,
+    publish_remote,
+    recover,
+)
 from blueprint_pipeline.dataset.video import VideoSettings
 from blueprint_pipeline.dataset.writer import DatasetWriter, WriterOptions
 from blueprint_pipeline.errors import InvalidInputError, Problem

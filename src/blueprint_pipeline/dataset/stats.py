@@ -19,6 +19,7 @@ parallel formula in float64).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -70,9 +71,8 @@ def vector_stats(values: np.ndarray) -> dict[str, np.ndarray]:
 
 def split_stats(stats: dict[str, np.ndarray], widths: list[int]) -> list[dict[str, np.ndarray]]:
     """Cut statistics of side-by-side columns back into one dict per feature."""
-    edges = np.cumsum([0, *widths])
-    return [{k: v if k == "count" else v[a:b] for k, v in stats.items()} for a, b in zip(edges[:-1], edges[1:],
-                                                                                           strict=True)]
+    edges = np.cumsum([0, *widths]).tolist()
+    return [{k: v if k == "count" else v[a:b] for k, v in stats.items()} for a, b in pairwise(edges)]
 
 
 def histogram_quantiles(hist: np.ndarray, q: float) -> np.ndarray:

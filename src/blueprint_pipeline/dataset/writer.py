@@ -39,7 +39,11 @@ from blueprint_pipeline.dataset.stats import (
     vector_stats,
 )
 from blueprint_pipeline.dataset.tasks_file import write_tasks
-from blueprint_pipeline.dataset.video import CameraVideoWriter, VideoSettings, probe_video_info
+from blueprint_pipeline.dataset.video import (
+    CameraVideoWriter,
+    VideoSettings,
+    probe_video_info,
+)
 from blueprint_pipeline.errors import InvalidInputError, Problem
 from blueprint_pipeline.sim.records import EpisodeRecord
 
