@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,10 +22,12 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 
+import httpx  # noqa: E402
+
 from blueprint_pipeline.resilience.policy import CallPolicy  # noqa: E402
 from blueprint_pipeline.scene.records import Scene, SceneHeader, SceneObject, SimRole  # noqa: E402
 from blueprint_pipeline.simready.config import SimreadyConfig  # noqa: E402
-from blueprint_pipeline.simready.fake_gemini import FakeGemini  # noqa: E402
+from blueprint_pipeline.simready.fake_gemini import max_in_window  # noqa: E402
 from blueprint_pipeline.simready.gemini import GeminiEstimator  # noqa: E402
 from blueprint_pipeline.simready.stage import estimate_scene  # noqa: E402
 from blueprint_pipeline.simready.table import TableEstimator  # noqa: E402
@@ -83,9 +86,39 @@ def bench_usd(n: int) -> tuple[int, float, float, float]:
     return n, t1 - t0, t2 - t1, c1 - c0
 
 
-def bench_llm(server: FakeGemini, n: int, workers: int, rate_per_s: float) -> tuple[float, int, int]:
-    """(seconds, peak requests in any 1 s window, objects answered by the LLM)."""
-    server.arrivals.clear()
+class ServerProcess:
+    """The fake service in its own process, so its threads do not share our GIL."""
+
+    api_key = "test-key"
+
+    def __enter__(self) -> ServerProcess:
+        self.proc = subprocess.Popen([sys.executable, "-m", "blueprint_pipeline.simready.fake_gemini",
+                                      "--delay-s", "0.2", "--api-key", self.api_key],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=_env())
+        self.base_url = self.proc.stdout.readline().strip()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+    def reset(self) -> None:
+        httpx.get(f"{self.base_url}/_reset")
+
+    def arrivals(self) -> list[float]:
+        return httpx.get(f"{self.base_url}/_stats").json()["arrivals"]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def bench_llm(server: ServerProcess, n: int, workers: int, rate_per_s: float) -> tuple[float, int, int]:
+    """(seconds, peak requests in any 1 s window at the server, objects answered by the LLM)."""
+    server.reset()
     cfg = SimreadyConfig(estimator="gemini", gemini_base_url=server.base_url, workers=workers)
     policy = CallPolicy(f"bench-{uuid.uuid4().hex}", rate_per_s=rate_per_s, failure_threshold=1000)
     est = GeminiEstimator(cfg, policy=policy, api_key=server.api_key)
@@ -96,7 +129,7 @@ def bench_llm(server: FakeGemini, n: int, workers: int, rate_per_s: float) -> tu
         seconds = time.perf_counter() - t0
     finally:
         est.close()
-    return seconds, server.max_requests_in_window(1.0), summary["llm_objects"]
+    return seconds, max_in_window(server.arrivals(), 1.0), summary["llm_objects"]
 
 
 def main() -> None:
@@ -122,7 +155,7 @@ def main() -> None:
     print()
 
     n = 100
-    with FakeGemini(delay_s=0.2) as server:
+    with ServerProcess() as server:
         rows = []
         if not args.quick:
             rows.append(("sequential (1 worker), limit 60/s", 1, 60.0))
@@ -132,13 +165,11 @@ def main() -> None:
     print(f"| Gemini estimator, {n} objects, server answers after 200 ms | seconds | vs ideal | speed-up vs sequential "
           "| peak requests in 1 s at the server | limit | LLM answers |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    ideal = {1: n * 0.2, 10: None}
     for label, w, r in rows:
         secs, peak, llm = results[label]
         ideal_s = max(n * 0.2 / w, (n - 1) / r + 0.2)
         speed = f"{seq[0] / secs:.1f}x" if seq and w != 1 else ("1.0x" if w == 1 else "n/a")
         print(f"| {label} | {secs:.2f} | {secs / ideal_s:.2f}x of {ideal_s:.1f} s | {speed} | {peak} | {r:g}/s | {llm} |")
-    del ideal
 
 
 if __name__ == "__main__":

@@ -38,6 +38,18 @@ class FakeGemini:
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 return
 
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                if self.path == "/_stats":  # arrival times, for a benchmark running us in another process
+                    with fake._lock:
+                        body = {"arrivals": list(fake.arrivals), "calls_by_category": dict(fake.calls_by_category)}
+                    return self._send(200, body)
+                if self.path == "/_reset":
+                    with fake._lock:
+                        fake.arrivals.clear()
+                        fake.calls_by_category.clear()
+                    return self._send(200, {})
+                self._send(404, {"error": {"code": 404, "message": "not found"}})
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 with fake._lock:
                     fake.arrivals.append(time.monotonic())
@@ -86,11 +98,34 @@ class FakeGemini:
         self.server.server_close()
 
     def max_requests_in_window(self, window_s: float = 1.0) -> int:
-        """Most requests that arrived within any `window_s` window (sliding)."""
-        times = sorted(self.arrivals)
-        best, j = 0, 0
-        for i, t in enumerate(times):
-            while t - times[j] >= window_s:
-                j += 1
-            best = max(best, i - j + 1)
-        return best
+        return max_in_window(self.arrivals, window_s)
+
+
+def max_in_window(arrivals: list[float], window_s: float = 1.0) -> int:
+    """Most requests that arrived within any `window_s` window (sliding, half-open)."""
+    times = sorted(arrivals)
+    best, j = 0, 0
+    for i, t in enumerate(times):
+        while t - times[j] >= window_s:
+            j += 1
+        best = max(best, i - j + 1)
+    return best
+
+
+def main() -> None:
+    """Serve in this process until killed: `python -m blueprint_pipeline.simready.fake_gemini
+    --delay-s 0.2`; prints the base URL on the first line of stdout."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--delay-s", type=float, default=0.2)
+    ap.add_argument("--api-key", default="test-key")
+    args = ap.parse_args()
+    with FakeGemini(delay_s=args.delay_s, api_key=args.api_key) as fake:
+        print(fake.base_url, flush=True)
+        sys.stdin.read()  # until the parent closes our stdin
+
+
+if __name__ == "__main__":
+    main()
