@@ -22,17 +22,17 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 
-import httpx  # noqa: E402
+import httpx
 
-from blueprint_pipeline.resilience.policy import CallPolicy  # noqa: E402
-from blueprint_pipeline.scene.records import Scene, SceneHeader, SceneObject, SimRole  # noqa: E402
-from blueprint_pipeline.simready.config import SimreadyConfig  # noqa: E402
-from blueprint_pipeline.simready.fake_gemini import max_in_window  # noqa: E402
-from blueprint_pipeline.simready.gemini import GeminiEstimator  # noqa: E402
-from blueprint_pipeline.simready.stage import estimate_scene  # noqa: E402
-from blueprint_pipeline.simready.table import TableEstimator  # noqa: E402
-from blueprint_pipeline.usd.validate import validate_scene  # noqa: E402
-from blueprint_pipeline.usd.writer import write_usd  # noqa: E402
+from blueprint_pipeline.resilience.policy import CallPolicy
+from blueprint_pipeline.scene.records import Scene, SceneHeader, SceneObject, SimRole
+from blueprint_pipeline.simready.config import SimreadyConfig
+from blueprint_pipeline.simready.fake_gemini import max_in_window
+from blueprint_pipeline.simready.gemini import GeminiEstimator
+from blueprint_pipeline.simready.stage import estimate_scene
+from blueprint_pipeline.simready.table import TableEstimator
+from blueprint_pipeline.usd.validate import validate_scene
+from blueprint_pipeline.usd.writer import write_usd
 
 KINDS = [
     ("mug", (0.08, 0.08, 0.10), SimRole.MANIPULABLE_OBJECT),
@@ -125,7 +125,7 @@ def bench_llm(server: ServerProcess, n: int, workers: int, rate_per_s: float) ->
     scene = make_scene(n)
     try:
         t0 = time.perf_counter()
-        physics, summary = estimate_scene(scene, cfg, estimator=est)
+        _, summary = estimate_scene(scene, cfg, estimator=est)
         seconds = time.perf_counter() - t0
     finally:
         est.close()

@@ -5,15 +5,15 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from test_simready import make_obj, make_scene
 
 from blueprint_pipeline.resilience.policy import CallPolicy
 from blueprint_pipeline.scene.records import ManifestPhysics
 from blueprint_pipeline.simready.config import SimreadyConfig
 from blueprint_pipeline.simready.fake_gemini import FakeGemini
-from blueprint_pipeline.simready.gemini import GeminiEstimator, parse_answer, EstimateRejected
+from blueprint_pipeline.simready.gemini import EstimateRejected, GeminiEstimator, parse_answer
 from blueprint_pipeline.simready.records import ValueSource
 from blueprint_pipeline.simready.stage import estimate_scene
-from test_simready import make_obj, make_scene
 
 MUG = {"material": "ceramic", "mass_kg": 0.35, "static_friction": 0.7, "dynamic_friction": 0.5, "restitution": 0.2}
 

@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 from pxr import Usd, UsdGeom, UsdPhysics, UsdSemantics, UsdShade
+from test_simready import make_obj, make_scene
 
 from blueprint_pipeline.scene.records import Articulation, AssetRef, SceneHeader, SimRole
 from blueprint_pipeline.simready.config import SimreadyConfig
@@ -16,7 +17,6 @@ from blueprint_pipeline.simready.records import ColliderShape
 from blueprint_pipeline.simready.stage import estimate_scene
 from blueprint_pipeline.usd.stage import UsdValidationError, write_and_validate
 from blueprint_pipeline.usd.validate import validate_scene
-from test_simready import make_obj, make_scene
 
 
 def kitchen_objects():
@@ -181,7 +181,7 @@ def test_mesh_assets_become_visuals_and_hull_colliders(tmp_path):
     physics, _ = estimate_scene(scene, SimreadyConfig(), asset_root=str(tmp_path))
     assert physics.objects["glb_mug"].collider is ColliderShape.CONVEX_HULL
     assert physics.objects["missing"].collider is ColliderShape.CYLINDER
-    written, summary = write_and_validate(str(tmp_path / "usd"), scene, physics, str(tmp_path))
+    written, _ = write_and_validate(str(tmp_path / "usd"), scene, physics, str(tmp_path))
     stage = Usd.Stage.Open(str(tmp_path / "usd" / "scene.usda"))
     visual = UsdGeom.Mesh(stage.GetPrimAtPath("/World/Objects/glb_mug/Visual"))
     pts = np.array(visual.GetPointsAttr().Get())

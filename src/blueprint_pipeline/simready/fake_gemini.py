@@ -38,7 +38,7 @@ class FakeGemini:
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 return
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 if self.path == "/_stats":  # arrival times, for a benchmark running us in another process
                     with fake._lock:
                         body = {"arrivals": list(fake.arrivals), "calls_by_category": dict(fake.calls_by_category)}
@@ -50,7 +50,7 @@ class FakeGemini:
                     return self._send(200, {})
                 self._send(404, {"error": {"code": 404, "message": "not found"}})
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 with fake._lock:
                     fake.arrivals.append(time.monotonic())
                 length = int(self.headers.get("Content-Length", "0"))

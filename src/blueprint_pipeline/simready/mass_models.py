@@ -13,7 +13,6 @@ from blueprint_pipeline.simready.categories import Profile
 from blueprint_pipeline.simready.inertia import (
     Part,
     Vec3,
-    box_inertia,
     capsule_inertia,
     capsule_volume,
     cylinder_inertia,
