@@ -38,13 +38,14 @@ def phrase(err: dict[str, Any]) -> str:
     if kind == "missing":
         return "is required"
     if kind == "greater_than":
-        return f"must be > {ctx.get('gt')}"
+        return f"must be > {ctx.get('gt'):g}"
     if kind == "greater_than_equal":
-        return f"must be >= {ctx.get('ge')}"
+        return f"must be >= {ctx.get('ge'):g}"
     if kind == "less_than_equal":
-        return f"must be <= {ctx.get('le')} (absurd magnitude)" if ctx.get("le", 0) >= 1e5 else f"must be <= {ctx.get('le')}"
+        le = ctx.get("le", 0)
+        return f"must be <= {le:g} (absurd magnitude)" if le >= 1e5 else f"must be <= {le:g}"
     if kind == "less_than":
-        return f"must be < {ctx.get('lt')}"
+        return f"must be < {ctx.get('lt'):g}"
     if kind == "finite_number":
         return "must be a finite number (NaN and Infinity are not allowed)"
     if kind in ("float_type", "float_parsing", "int_type", "int_parsing"):

@@ -51,10 +51,13 @@ def _syntax_error(path: str, message: str) -> InvalidInputError:
 class _DuplicateKeys:
     """A dict type for ijson's builder that notes duplicate keys instead of silently keeping the
     last value (json and ijson both do that by default). ijson calls __setitem__ per key, so this
-    is Python code on the hot path; it costs about a third of the streaming parse time."""
+    is Python code on the hot path; it costs about a third of the streaming parse time.
+
+    ijson builds a whole read buffer of objects before yielding the first, so a note says which
+    dict it came from and `take(obj)` returns only the notes for dicts inside `obj`."""
 
     def __init__(self) -> None:
-        found: list[str] = []
+        found: list[tuple[dict[str, Any], str]] = []
         self.found = found
 
         class DupDict(dict):  # type: ignore[type-arg]
@@ -63,15 +66,26 @@ class _DuplicateKeys:
             def __setitem__(self, key: str, value: Any, _has=dict.__contains__, _set=dict.__setitem__,
                             _note=found.append) -> None:
                 if _has(self, key):
-                    _note(key)
+                    _note((self, key))
                 _set(self, key, value)
 
         self.map_type = DupDict
 
-    def take(self) -> list[str]:
-        out = list(self.found)
-        self.found.clear()
-        return out
+    def take(self, obj: Any) -> list[str]:
+        if not self.found:
+            return []
+        inside: set[int] = set()
+        stack = [obj]
+        while stack:
+            v = stack.pop()
+            if isinstance(v, dict):
+                inside.add(id(v))
+                stack.extend(v.values())
+            elif isinstance(v, list):
+                stack.extend(v)
+        mine = [key for d, key in self.found if id(d) in inside]
+        self.found[:] = [(d, key) for d, key in self.found if id(d) not in inside]
+        return mine
 
 
 class _CheckedReader(io.RawIOBase):
@@ -187,6 +201,7 @@ def _read_header_streaming(f: _CheckedReader) -> tuple[dict[str, Any], bool, lis
         dups = _DuplicateKeys()
         for ev, value in events:
             if ev == "end_map":
+                key = ""
                 break
             key = value  # ev is map_key at depth 1
             if key in seen:
@@ -222,7 +237,7 @@ def _read_header_streaming(f: _CheckedReader) -> tuple[dict[str, Any], bool, lis
                 if depth == 0:
                     break
             header[key] = builder.value
-            for d in dups.take():
+            for d in dups.take(builder.value):
                 problems.append(Problem(key, f"duplicate key {d!r} in one JSON object"))
         # Drain: yajl reports trailing garbage only when it reads on.
         for _ in events:
@@ -239,7 +254,7 @@ def _iter_objects_streaming(open_bytes: Any) -> Iterator[tuple[int, Any, list[st
         f = _CheckedReader(raw, hash_it=False)
         try:
             for obj in ijson.items(f, "objects.item", use_float=True, map_type=dups.map_type):
-                yield index, obj, dups.take()
+                yield index, obj, dups.take(obj)
                 index += 1
         except ijson.JSONError as exc:  # only if the file changed since the header pass
             raise _syntax_error(f"objects[{index}]", _explain_yajl(exc)) from None
