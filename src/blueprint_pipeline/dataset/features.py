@@ -82,13 +82,18 @@ def frame_arrays(rec: EpisodeRecord, features: dict[str, dict]) -> dict[str, np.
     return out
 
 
-def check_compatible(rec: EpisodeRecord, features: dict[str, dict]) -> list[str]:
-    """Why `rec` cannot join a dataset with these features (empty when it can)."""
+def check_compatible(rec: EpisodeRecord, features: dict[str, dict],
+                     arrays: dict[str, np.ndarray] | None = None) -> list[str]:
+    """Why `rec` cannot join a dataset with these features (empty when it can).
+
+    `arrays` are `frame_arrays(rec, features)` when the caller has them already.
+    """
     problems = []
-    try:
-        arrays = frame_arrays(rec, features)
-    except ValueError as exc:
-        return [f"arrays do not reshape to {rec.length} frames: {exc}"]
+    if arrays is None:
+        try:
+            arrays = frame_arrays(rec, features)
+        except ValueError as exc:
+            return [f"arrays do not reshape to {rec.length} frames: {exc}"]
     for key, arr in arrays.items():
         want = features[key]["shape"]
         got = [1] if arr.ndim == 1 else [int(arr.shape[1])]

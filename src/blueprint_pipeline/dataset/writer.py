@@ -141,7 +141,11 @@ class DatasetWriter:
             raise InvalidInputError(f"episode {rec.episode_index} has no frames")
         if self._data is None:
             self._start(rec)
-        problems = check_compatible(rec, self.features)
+        try:
+            columns = frame_arrays(rec, self.features)
+            problems = check_compatible(rec, self.features, columns)
+        except ValueError as exc:
+            problems = [f"arrays do not reshape to {rec.length} frames: {exc}"]
         if rec.fps != self.fps:
             problems.append(f"fps {rec.fps}, the dataset has {self.fps}")
         if problems:
@@ -151,7 +155,6 @@ class DatasetWriter:
         t = rec.length
         task_index = self.tasks.setdefault(rec.task_description, len(self.tasks))
         frame_index = np.arange(t, dtype=np.int64)
-        columns = frame_arrays(rec, self.features)
         columns.update({
             "timestamp": (frame_index / self.fps).astype(np.float32),
             "frame_index": frame_index,
@@ -177,11 +180,10 @@ class DatasetWriter:
                         f"videos/{key}/to_timestamp": span.to_timestamp})
             ep_stats, acc = image_episode_stats(frames)
             self._images[key].merge(acc)
-            row.update({f"stats/{key}/{s}": v for s, v in ep_stats.items()})
+            row[f"_image_stats/{key}"] = ep_stats
         matrix = np.concatenate([columns[k].reshape(t, -1).astype(np.float64) for k in self._numeric_keys], axis=1)
         self._numeric.update(matrix)
-        for key, st in zip(self._numeric_keys, split_stats(vector_stats(matrix), self._numeric_widths), strict=True):
-            row.update({f"stats/{key}/{s}": v for s, v in st.items()})
+        row["_numeric_stats"] = vector_stats(matrix)  # split into per-feature columns at flush time
         row.update({"source_episode_index": int(rec.episode_index), "task_id": rec.task_id,
                     "success": bool(rec.success), "failure_reason": rec.failure_reason})
         self._meta_rows.append(row)
@@ -202,14 +204,24 @@ class DatasetWriter:
         chunk, file = self._meta.where_next(len(self._meta_rows))
         for r in self._meta_rows:
             r["meta/episodes/chunk_index"], r["meta/episodes/file_index"] = chunk, file
+        rows = self._meta_rows
+        stats: dict[str, np.ndarray] = {}
+        # numeric stats: one (episodes, all widths) array per statistic, sliced per feature
+        for stat in layout.STAT_KEYS:
+            stacked = np.stack([r["_numeric_stats"][stat] for r in rows])
+            for key, part in zip(self._numeric_keys, split_stats({stat: stacked.T}, self._numeric_widths),
+                                 strict=True):
+                stats[f"stats/{key}/{stat}"] = stacked if stat == "count" else part[stat].T
+        for key in self._videos:
+            for stat in layout.STAT_KEYS:
+                stats[f"stats/{key}/{stat}"] = np.stack([r[f"_image_stats/{key}"][stat] for r in rows])
         columns = []
         for f in self._meta.schema:
-            values = [r[f.name] for r in self._meta_rows]
-            if f.name.startswith("stats/"):
+            if f.name in stats:
                 leaf = pa.int64() if f.name.endswith("/count") else pa.float64()
-                columns.append(_nested_lists(np.stack(values), leaf))
+                columns.append(_nested_lists(stats[f.name], leaf))
             else:
-                columns.append(pa.array(values, type=f.type))
+                columns.append(pa.array([r[f.name] for r in rows], type=f.type))
         self._meta.write(pa.table(columns, schema=self._meta.schema))
         self._meta_rows = []
 
@@ -232,7 +244,7 @@ class DatasetWriter:
         for key in self._videos:
             self.features[key]["info"] = probe_video_info(self.root / layout.video_path(key, 0, 0))
         write_tasks(self.root / layout.TASKS_PATH, self.tasks)
-        _write_json(self.root / layout.STATS_PATH, self.dataset_stats())
+        _write_json(self.root / layout.STATS_PATH, self.dataset_stats(), indent=None)
         info = {
             "codebase_version": layout.CODEBASE_VERSION,
             "robot_type": self.robot_type,
@@ -252,7 +264,7 @@ class DatasetWriter:
         return info
 
 
-def _write_json(path: Path, obj: Any) -> None:
+def _write_json(path: Path, obj: Any, indent: int | None = 4) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=4, allow_nan=False) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(obj, indent=indent, allow_nan=False) + "\n", encoding="utf-8")
 
