@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 
 import pytest
 
@@ -65,7 +66,7 @@ def test_keys_must_be_unique():
 
 @pytest.mark.parametrize("root", ["local", "memory"])
 def test_journal_skips_done_items_and_reuses_their_values(tmp_path, root):
-    url = (str(tmp_path) if root == "local" else f"memory://journal-{id(tmp_path)}") + "/j/items.jsonl"
+    url = (str(tmp_path) if root == "local" else f"memory://journal-{uuid.uuid4().hex}") + "/j/items.jsonl"
     calls: list[int] = []
     broken = {2, 4}
 
@@ -121,7 +122,7 @@ def sleepy_item(x: int, heartbeat) -> int:
 
 def test_process_executor_kills_a_hung_item_and_keeps_the_rest():
     report = run_items([1, 2, 3], sleepy_item, executor="process", workers=2, deadline_s=30,
-                       heartbeat_timeout_s=0.3, stage="sim")
+                       heartbeat_timeout_s=2.0, stage="sim")
     assert report.values == [101, None, 103]
     failed = report.results[1]
     assert failed.error_type == "TaskTimeoutError" and failed.category == "timeout"
@@ -132,3 +133,11 @@ def test_progress_is_reported_per_item():
     run_items([1, 2, 3], lambda x: x, progress=lambda done, total, what: seen.append((done, total, what)),
               stage="demo")
     assert seen == [(1, 3, "demo"), (2, 3, "demo"), (3, 3, "demo")]
+
+
+def test_default_threshold_comes_from_the_setting(monkeypatch):
+    from blueprint_pipeline import config
+
+    monkeypatch.setattr(config, "_cached", config.load_settings({"BP_MIN_SUCCESS_RATE": "0.9"}))
+    with pytest.raises(StageFailedError):
+        run_items(list(range(10)), square_or_fail)  # 80% succeed, 90% required

@@ -356,7 +356,7 @@ def test_limiter_holds_across_16_threads_including_retries(server):
 
 
 def test_limiter_below_one_per_second(server):
-    rate_per_s = 0.8  # one request every 1.25 s
+    rate_per_s = 0.5  # one request every 2 s
     policy = CallPolicy(f"slow{next(_names)}", rate_per_s=rate_per_s, deadline_s=60.0)
 
     def worker() -> None:
@@ -371,7 +371,9 @@ def test_limiter_below_one_per_second(server):
     arrivals = sorted(server.arrivals)
     assert len(arrivals) == 3
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
-    assert all(g >= 1.25 - 0.05 for g in gaps), gaps
+    # Permits are 2 s apart; the slack allows for scheduling delays between the limiter and the
+    # server on a busy machine, and is still far from 1 s (a rate rounded up to 1/s).
+    assert all(g >= 2.0 - 0.5 for g in gaps), gaps
 
 
 def test_limiter_wait_is_bounded_by_the_deadline():

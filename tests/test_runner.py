@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +57,7 @@ def write_manifest(path: Path, ids: list[str], note: str = "") -> str:
 @pytest.fixture(params=["local", "memory"])
 def ctx(request, tmp_path, stages):
     manifest = write_manifest(tmp_path / "scene_manifest.json", ["mug", "plate"])
-    out = str(tmp_path / "out") if request.param == "local" else f"memory://runner-{id(tmp_path)}/out"
+    out = str(tmp_path / "out") if request.param == "local" else f"memory://runner-{uuid.uuid4().hex}/out"
     return StageContext(manifest_url=manifest, out_url=out, options=RunOptions(seed=3))
 
 

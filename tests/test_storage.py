@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import uuid
 
 import pytest
 
@@ -26,7 +27,7 @@ def test_local_write_is_atomic_and_leaves_nothing_on_error(tmp_path):
 
 def test_hashes_agree_between_local_and_memory(tmp_path):
     files = {"a.txt": b"alpha", "nested/b.bin": bytes(range(256)) * 5000, ".complete.json": b"{}"}
-    mem = f"memory://hash-{id(tmp_path)}"
+    mem = f"memory://hash-{uuid.uuid4().hex}"
     for rel, data in files.items():
         storage.atomic_write_bytes(str(tmp_path / rel), data)
         storage.atomic_write_bytes(f"{mem}/{rel}", data)

@@ -49,8 +49,10 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(doc, ensure_ascii=False, default=repr))
 
 
-def setup_logging(*, json_lines: bool = False, level: str = "INFO", stream: IO[str] | None = None) -> None:
-    """Send the project's logs (and warnings from libraries) to `stream` (stderr)."""
+def setup_logging(*, json_lines: bool = False, level: str = "INFO", stream: IO[str] | None = None,
+                  console: Any = None) -> None:
+    """Send the project's logs (and warnings from libraries) to `stream` (stderr). Pass the rich
+    `console` that shows a progress display so log lines print above it instead of through it."""
     stream = stream or sys.stderr
     root = logging.getLogger()
     for h in list(root.handlers):
@@ -64,7 +66,7 @@ def setup_logging(*, json_lines: bool = False, level: str = "INFO", stream: IO[s
         from rich.console import Console
         from rich.logging import RichHandler
 
-        handler = RichHandler(console=Console(file=stream, highlight=False, soft_wrap=True),
+        handler = RichHandler(console=console or Console(file=stream, highlight=False, soft_wrap=True),
                               show_path=False, markup=False, rich_tracebacks=False)
     handler._blueprint = True  # type: ignore[attr-defined]
     root.addHandler(handler)

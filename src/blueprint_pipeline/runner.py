@@ -187,7 +187,8 @@ def run_stage(ctx: StageContext, stage: Stage, force: bool = False) -> StageOutc
         inputs = describe_inputs(ctx, stage)
         fp = fingerprint(ctx, stage, inputs)
         if not force and is_up_to_date(ctx, stage, fp):
-            log.info("%s: up to date, skipped (--force reruns it)", stage.name)
+            log.info("%s: up to date, skipped (--force reruns it)", stage.name,
+                     extra={"stage": stage.name, "event": "skipped"})
             return StageOutcome(stage.name, "skipped", None, time.perf_counter() - t0,
                                 storage.join(ctx.out_url, stage.name, markers.COMPLETE))
         attempt = _previous_attempts(ctx, stage, fp) + 1
@@ -196,7 +197,8 @@ def run_stage(ctx: StageContext, stage: Stage, force: bool = False) -> StageOutc
         markers.write_marker(ctx.out_url, stage.name, markers.RUNNING,
                              {"status": "running", "fingerprint": fp, "started_at": started_at,
                               "attempt": attempt})
-        log.info("%s: running (attempt %d)", stage.name, attempt)
+        log.info("%s: running (attempt %d)", stage.name, attempt,
+                 extra={"stage": stage.name, "event": "start", "attempt": attempt})
         result = stage.run(ctx)
         outputs = describe_outputs(ctx, stage, result)
         seconds = time.perf_counter() - t0
@@ -209,7 +211,8 @@ def run_stage(ctx: StageContext, stage: Stage, force: bool = False) -> StageOutc
         })
         markers.remove_marker(ctx.out_url, stage.name, markers.FAILED)
         markers.remove_marker(ctx.out_url, stage.name, markers.RUNNING)
-        log.info("%s: done in %.2f s (%d outputs)", stage.name, seconds, len(outputs))
+        log.info("%s: done in %.2f s (%d outputs)", stage.name, seconds, len(outputs),
+                 extra={"stage": stage.name, "event": "complete", "seconds": round(seconds, 3)})
         return StageOutcome(stage.name, "ok", result, seconds, url)
     except Exception as exc:
         seconds = time.perf_counter() - t0
@@ -221,7 +224,8 @@ def run_stage(ctx: StageContext, stage: Stage, force: bool = False) -> StageOutc
                 seconds=seconds))
             markers.remove_marker(ctx.out_url, stage.name, markers.RUNNING)
             log.error("%s: failed after %.2f s: %s (details in %s)", stage.name, seconds,
-                      f"{type(exc).__name__}: {exc}".splitlines()[0], url)
+                      f"{type(exc).__name__}: {exc}".splitlines()[0], url,
+                      extra={"stage": stage.name, "event": "failed", "error_type": type(exc).__name__})
         except Exception as marker_exc:  # noqa: BLE001 - report the stage's error, not ours
             log.error("%s: could not write the failure marker: %s", stage.name, marker_exc)
         _redact_in_place(exc)

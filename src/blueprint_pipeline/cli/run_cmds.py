@@ -16,7 +16,6 @@ from blueprint_pipeline.errors import InvalidInputError
 from blueprint_pipeline.pipeline import RunOptions, StageContext
 
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
 log = logging.getLogger("blueprint_pipeline.cli")
 
 config_app = typer.Typer(help="Inspect the BP_* configuration.", no_args_is_help=True)
@@ -56,7 +55,8 @@ def run(
 
     settings = get_settings()
     json_logs = settings.log_json if log_json is None else log_json
-    setup_logging(json_lines=json_logs, level=settings.log_level)
+    err_console = Console(stderr=True, highlight=False)  # shared by progress and log lines
+    setup_logging(json_lines=json_logs, level=settings.log_level, console=err_console)
     if "://" not in manifest and not Path(manifest).is_file():
         raise InvalidInputError(f"manifest {manifest!r} does not exist")
     options = RunOptions(robot=robot, episodes=episodes, workers=workers or settings.workers,

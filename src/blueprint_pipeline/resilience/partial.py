@@ -6,8 +6,8 @@
     values = report.values          # input order; None where the item failed
 
 One `ItemResult` per item, in input order. The stage fails (`StageFailedError`, carrying the
-report) only if the share of successful items is below `min_success_rate`; an empty list is a
-success with zero items.
+report) only if the share of successful items is below `min_success_rate` (None: the
+BP_MIN_SUCCESS_RATE setting, 0.5 by default); an empty list is a success with zero items.
 
 Executors:
 - "thread" (default): `fn(item)` runs in a thread pool; good for I/O-bound calls. Threads
@@ -141,12 +141,16 @@ def _as_json_value(value: Any) -> Any:
 
 
 def run_items(items: Sequence[Any], fn: Callable[..., Any], *, workers: int = 1,
-              executor: Literal["thread", "process"] = "thread", min_success_rate: float = 0.5,
+              executor: Literal["thread", "process"] = "thread", min_success_rate: float | None = None,
               journal_url: str | None = None, key: Callable[[Any], str] | None = None,
               deadline_s: float | None = None, heartbeat_timeout_s: float | None = None,
               progress: ProgressFn | None = None, stage: str = "items") -> ItemsReport:
     """Run `fn` over `items` (see the module docstring); raise StageFailedError if too few
     succeed."""
+    if min_success_rate is None:
+        from blueprint_pipeline.config import get_settings
+
+        min_success_rate = get_settings().min_success_rate
     if executor not in ("thread", "process"):
         raise ValueError(f"executor must be 'thread' or 'process', got {executor!r}")
     if not 0.0 <= min_success_rate <= 1.0:

@@ -6,8 +6,9 @@
 
 `fn(item, heartbeat)` must be a picklable top-level function; it calls `heartbeat()` (a store
 into shared memory, cheap enough for every simulation step) to show it is making progress.
-A task that passes its deadline or goes silent for `heartbeat_timeout_s` is SIGKILLed, its
-process replaced, and it alone gets a `timeout` result; a worker that dies (segfault,
+A task that passes its deadline (counted from when it starts running in its worker, after
+unpickling, which may take up to `startup_grace_s`) or goes silent for `heartbeat_timeout_s` is
+SIGKILLed, its process replaced, and it alone gets a `timeout` result; a worker that dies (segfault,
 os._exit, OOM kill) gives its task a `crashed` result. No signals are used for timing, so
 tasks stuck in C code are bounded too and sub-second limits work.
 
@@ -54,7 +55,7 @@ class TaskResult:
 Heartbeat = Callable[[], None]
 
 
-def _worker_main(conn: multiprocessing.connection.Connection, beat: Any) -> None:
+def _worker_main(conn: multiprocessing.connection.Connection, beat: Any, started: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
 
     def heartbeat() -> None:
@@ -70,6 +71,7 @@ def _worker_main(conn: multiprocessing.connection.Connection, beat: Any) -> None
         index, payload = message
         try:
             fn, item = pickle.loads(payload)
+            started.value = time.monotonic()
             heartbeat()
             reply: tuple = (OK, index, fn(item, heartbeat))
         except BaseException as exc:  # noqa: BLE001 - every task error goes back to the parent
@@ -92,7 +94,8 @@ class _Worker:
     def __init__(self, ctx: multiprocessing.context.BaseContext):
         self.conn, child = ctx.Pipe(duplex=True)
         self.beat = ctx.RawValue("d", 0.0)
-        self.proc = ctx.Process(target=_worker_main, args=(child, self.beat), daemon=True,
+        self.started = ctx.RawValue("d", 0.0)  # when the worker began running the task
+        self.proc = ctx.Process(target=_worker_main, args=(child, self.beat, self.started), daemon=True,
                                 name="blueprint-worker")
         self.proc.start()
         child.close()
@@ -101,15 +104,20 @@ class _Worker:
 
     def assign(self, index: int, payload: bytes) -> None:
         self.index = index
-        self.started_at = time.monotonic()
-        self.beat.value = 0.0  # the worker beats once it has unpickled the task
+        self.started_at = time.monotonic()  # dispatched
+        self.beat.value = self.started.value = 0.0  # set by the worker once it has unpickled the task
         self.conn.send((index, payload))
 
+    def run_started_at(self, startup_grace_s: float) -> float:
+        """When the task began to run. Unpickling it in a fresh process imports its module,
+        which can take seconds on a busy machine; that time is not the task's, up to the grace."""
+        started = self.started.value
+        return started if started >= self.started_at else self.started_at + startup_grace_s
+
     def last_beat(self, startup_grace_s: float) -> float:
-        """When the task last showed progress; before its first beat (imports while unpickling
-        can take seconds in a fresh process) the grace period counts as progress."""
+        """When the task last showed progress (its start counts as the first beat)."""
         beat = self.beat.value
-        return beat if beat >= self.started_at else self.started_at + startup_grace_s
+        return beat if beat >= self.started_at else self.run_started_at(startup_grace_s)
 
     def kill(self) -> None:
         if self.proc.is_alive():
@@ -198,7 +206,7 @@ class ProcessPool:
     def _limit_at(self, w: _Worker) -> float:
         limits = []
         if self.deadline_s is not None:
-            limits.append(w.started_at + self.deadline_s)
+            limits.append(w.run_started_at(self.startup_grace_s) + self.deadline_s)
         if self.heartbeat_timeout_s is not None:
             limits.append(w.last_beat(self.startup_grace_s) + self.heartbeat_timeout_s)
         return min(limits) if limits else float("inf")
@@ -208,9 +216,8 @@ class ProcessPool:
         if not busy:
             return
         wait_s = max(0.0, min(self._limit_at(w) for w in busy) - time.monotonic())
-        if self.heartbeat_timeout_s is not None:
-            # Beats move the limit forward (or, before the first beat, back): look again soon.
-            wait_s = min(wait_s, _HEARTBEAT_POLL_S, self.heartbeat_timeout_s / 4)
+        # Beats and task starts move the limits (set by the workers): look again soon.
+        wait_s = min(wait_s, _HEARTBEAT_POLL_S)
         handles = [w.conn for w in busy] + [w.proc.sentinel for w in busy]
         multiprocessing.connection.wait(handles, timeout=min(wait_s, 3600.0) + 0.001)
         now = time.monotonic()
@@ -252,7 +259,7 @@ class ProcessPool:
                           message=f"task {w.index}: {_death_message(w.proc.exitcode)}", seconds=elapsed_s)
 
     def _overdue(self, w: _Worker, now: float) -> str | None:
-        if self.deadline_s is not None and now - w.started_at > self.deadline_s:
+        if self.deadline_s is not None and now - w.run_started_at(self.startup_grace_s) > self.deadline_s:
             return f"exceeded its deadline of {self.deadline_s:g} s"
         if self.heartbeat_timeout_s is not None:
             silent_s = now - w.last_beat(self.startup_grace_s)
