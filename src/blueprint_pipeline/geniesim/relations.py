@@ -5,9 +5,10 @@ Rules (all distances in metres, on world axis-aligned boxes):
   their footprints overlapping by at least half of the smaller footprint.
 - `in` (inner -> container): the inner box inside the container's box grown by IN_MARGIN_M, and
   smaller than it. Room shells and background objects are not containers (they hold everything).
-- `adjacent` (unordered): oriented footprints within ADJACENT_M of each other, not overlapping by
-  more than OVERLAP_TOL_M, and vertical ranges overlapping (they stand side by side). Shell and
-  background objects excluded.
+- `adjacent` (unordered): oriented footprints within ADJACENT_M of each other (touching or
+  overlapping counts: a chair pushed under a desk), bottoms within SAME_LEVEL_M (they stand on the
+  same surface, so a chair is never "next to" the keyboard on the desk), neither inside the other.
+  Shell and background objects excluded.
 - `aligned` (unordered): only between two adjacent objects that are both rotated off the world
   axes and share an axis (yaw equal modulo 90 degrees within ALIGNED_TOL_RAD). Two unrotated
   objects are trivially aligned and get no edge: it would carry no information.
@@ -29,7 +30,7 @@ from blueprint_pipeline.scene.records import SceneObject, SimRole
 ON_GAP_M = 0.02
 IN_MARGIN_M = 0.01
 ADJACENT_M = 0.15
-OVERLAP_TOL_M = 0.01  # footprints overlapping less than this still count as side by side
+SAME_LEVEL_M = 0.05  # bottoms this close stand on the same surface
 ALIGNED_TOL_RAD = float(np.deg2rad(2.0))
 ROTATED_MIN_RAD = float(np.deg2rad(2.0))
 
@@ -81,14 +82,14 @@ def _classify(arr: SceneArrays, pairs: np.ndarray, yaw_mod: np.ndarray, rotated:
         for k in np.flatnonzero(on):
             out.append((int(a[k]), int(b[k]), "on", round(1.0 - 0.5 * abs(float(gap[k])) / ON_GAP_M, 3)))
 
-    dist, penetration = _footprint_separation(fp, i, j)
+    dist = _footprint_separation(fp, i, j)
     # the world boxes contain the footprints, so their distance is also a lower bound; taking the
     # larger keeps every accepted pair within the grid's candidates (index == all pairs)
     g = footprint_gap_m(amin[i], amax[i], amin[j], amax[j])
     dist = np.maximum(dist, np.hypot(np.clip(g[:, 0], 0, None), np.clip(g[:, 1], 0, None)))
-    side_by_side = penetration <= OVERLAP_TOL_M
+    same_level = np.abs(amin[i, 2] - amin[j, 2]) <= SAME_LEVEL_M
     z_overlap = np.minimum(amax[i, 2], amax[j, 2]) - np.maximum(amin[i, 2], amin[j, 2]) > 0
-    adjacent = (dist <= ADJACENT_M) & side_by_side & z_overlap & ~shell[i] & ~shell[j]
+    adjacent = (dist <= ADJACENT_M) & same_level & z_overlap & ~contained & ~shell[i] & ~shell[j]
     for k in np.flatnonzero(adjacent):
         out.append((int(i[k]), int(j[k]), "adjacent", round(1.0 - 0.5 * float(dist[k]) / ADJACENT_M, 3)))
 
@@ -124,10 +125,9 @@ def _footprints(arr: SceneArrays, upright: np.ndarray, extents: np.ndarray) -> F
     return Footprints(centre, u, v, half)
 
 
-def _footprint_separation(fp: Footprints, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _footprint_separation(fp: Footprints, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Distance between oriented footprints (separating-axis test: exact for boxes facing each
-    other, a lower bound corner to corner across different yaws) and, when they overlap, how
-    deep (the smallest overlap over the four axes)."""
+    other, a lower bound corner to corner across different yaws; 0 when they overlap)."""
     d = fp.centre[j] - fp.centre[i]
     seps = []
     for axis in (fp.u[i], fp.v[i], fp.u[j], fp.v[j]):
@@ -138,9 +138,7 @@ def _footprint_separation(fp: Footprints, i: np.ndarray, j: np.ndarray) -> tuple
     # same yaw modulo 90 degrees: i's two axes are j's, so the corner distance is exact
     parallel = np.abs(np.abs((fp.u[i] * fp.u[j]).sum(1)) - np.abs(np.round((fp.u[i] * fp.u[j]).sum(1)))) < 1e-6
     corner = np.hypot(np.clip(sep[:, 0], 0, None), np.clip(sep[:, 1], 0, None))
-    dist = np.where(parallel, corner, np.clip(sep.max(axis=1), 0, None))
-    penetration = np.clip(-sep.max(axis=1), 0, None)
-    return dist, penetration
+    return np.where(parallel, corner, np.clip(sep.max(axis=1), 0, None))
 
 
 def _per_object(arr: SceneArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
