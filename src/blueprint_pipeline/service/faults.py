@@ -3,8 +3,8 @@ dropped connections. Off unless `BP_SERVICE_FAULTS` is set, e.g.
 
     BP_SERVICE_FAULTS="seed=7,p503=0.3,p429=0.1,pstall=0.05,stall_s=2,pdrop=0.02,retry_after_s=1"
 
-One seeded draw per request picks at most one fault. /healthz is never faulted, so a drill
-cannot make the service look dead to its supervisor.
+One seeded draw per request picks at most one fault. /healthz and /metrics are never faulted,
+so a drill cannot make the service look dead to its supervisor or blind its monitoring.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from blueprint_pipeline.errors import InvalidInputError
 
-EXEMPT_PATHS = ("/healthz",)
+EXEMPT_PATHS = ("/healthz", "/metrics")
 
 
 @dataclass(frozen=True)
