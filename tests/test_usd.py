@@ -217,3 +217,27 @@ def test_usd_core_validators_report_a_broken_reference(written):
     count, errors = run_usd_validators(stage)
     assert count > 0
     assert any("apple" in e for e in errors), errors
+
+
+def test_prim_names_are_valid_and_unique():
+    from pxr import Sdf
+
+    from blueprint_pipeline.usd.names import prim_names
+
+    ids = ["a-b", "a_b", "A_B", "9lives", "Café crème", "", "x/../y"]
+    names = prim_names(ids)
+    assert len(set(n.lower() for n in names.values())) == len(ids)
+    assert all(Sdf.Path.IsValidIdentifier(n) for n in names.values()), names
+
+
+def test_usd_on_an_object_store_url():
+    import fsspec
+
+    scene = make_scene([make_obj("mug", (0.08, 0.08, 0.1), oid="m1"), make_obj("book", (0.16, 0.24, 0.03), oid="b1")])
+    physics, _ = estimate_scene(scene, SimreadyConfig())
+    url = f"memory://usd-test-{id(scene)}/usd"
+    written, summary = write_and_validate(url, scene, physics, None)
+    fs = fsspec.filesystem("memory")
+    assert fs.exists(url.removeprefix("memory://") + "/scene.usda")
+    assert fs.exists(url.removeprefix("memory://") + "/objects/m1.usda")
+    assert summary["prims_checked"] == 2 and "objects/b1.usda" in written.files
