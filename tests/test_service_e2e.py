@@ -30,10 +30,10 @@ def test_submit_kitchen_wait_download_and_check_the_dataset(tmp_path):
 
     if "dataset" not in pipeline.STAGE_NAMES:
         pytest.skip("the dataset stage is not registered yet")
-    svc = ServiceProcess(tmp_path / "data", {"BP_WORKERS": "2"}).start()
+    svc = ServiceProcess(tmp_path / "data", {"BP_WORKERS": "1"}).start()
     try:
         out = tmp_path / "kitchen"
-        run = subprocess.run([*CLI, "submit", str(KITCHEN), "--episodes", "4", "--wait", "--out", str(out)],
+        run = subprocess.run([*CLI, "submit", str(KITCHEN), "--episodes", "2", "--wait", "--out", str(out)],
                              env=cli_env(svc.url), capture_output=True, text=True, timeout=1200)
         assert run.returncode == 0, run.stdout + run.stderr + svc.log()
         assert "succeeded" in run.stdout
