@@ -114,3 +114,10 @@ def test_example_native_bundle_passes_check(which, request):
     counts = check_bundle(native)
     assert counts["tasks"] == sum(t.type == "pick_place" and "g2" in t.robot_placements for t in config.tasks) >= 1
     assert counts["objects"] >= len(scene.objects)
+
+
+def test_scene_graph_points_at_the_usd_stage_files(kitchen):
+    _, graph, _, _, native = kitchen
+    out = native.parent.parent
+    for node in graph["nodes"]:
+        assert (out / node["usd_path"]).is_file(), node["usd_path"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from blueprint_pipeline.geniesim.embedders import Embedder, NoEmbedder
-from blueprint_pipeline.geniesim.semantics import physics_summary, semantic_text, usd_object_path
+from blueprint_pipeline.geniesim.semantics import physics_summary, semantic_text, usd_object_paths
 from blueprint_pipeline.scene.records import Scene
 from blueprint_pipeline.simready.records import ObjectPhysics
 
@@ -19,6 +19,7 @@ def build_asset_index(scene: Scene, physics: dict[str, ObjectPhysics], commercia
     embedder = embedder or NoEmbedder()
     entries: list[dict[str, Any]] = []
     dropped = {"non_commercial": 0, "licence_unknown": 0}
+    usd_paths = usd_object_paths([o.id for o in scene.objects])
     for o in scene.objects:
         asset = o.asset
         commercial_ok = asset.commercial_ok if asset else None
@@ -37,7 +38,7 @@ def build_asset_index(scene: Scene, physics: dict[str, ObjectPhysics], commercia
             "categories": categories,
             "physics": physics_summary(ph),
             "material": (ph.material if ph else None) or (o.physics.material_type if o.physics else None),
-            "collider_path": usd_object_path(o.id),
+            "collider_path": usd_paths[o.id],
             "collider_shape": ph.collider.value if ph else None,
             "source_asset": asset.path if asset else None,
             "license": asset.license if asset else None,

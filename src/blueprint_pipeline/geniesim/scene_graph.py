@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from blueprint_pipeline.geniesim.relations import Relation
-from blueprint_pipeline.geniesim.semantics import physics_summary, semantic_text, task_tags, usd_object_path
+from blueprint_pipeline.geniesim.semantics import physics_summary, semantic_text, task_tags, usd_object_paths
 from blueprint_pipeline.scene.records import Scene
 from blueprint_pipeline.simready.records import ObjectPhysics
 
@@ -14,6 +14,7 @@ SCENE_GRAPH_SCHEMA = "blueprint.geniesim.scene_graph/1"
 
 def build_scene_graph(scene: Scene, physics: dict[str, ObjectPhysics], relations: list[Relation]) -> dict[str, Any]:
     nodes = []
+    usd_paths = usd_object_paths([o.id for o in scene.objects])
     for o in scene.objects:
         ph = physics.get(o.id)
         nodes.append({
@@ -26,7 +27,7 @@ def build_scene_graph(scene: Scene, physics: dict[str, ObjectPhysics], relations
             "aabb_min_m": list(o.aabb_min_m),
             "aabb_max_m": list(o.aabb_max_m),
             "task_tags": task_tags(o, ph),
-            "usd_path": usd_object_path(o.id),
+            "usd_path": usd_paths[o.id],
             "physics": physics_summary(ph),
             "metadata": {
                 "sim_role": o.sim_role.value,

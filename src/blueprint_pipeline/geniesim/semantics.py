@@ -59,6 +59,8 @@ def physics_summary(physics: ObjectPhysics | None) -> dict | None:
     }
 
 
-def usd_object_path(obj_id: str) -> str:
-    """Path of the object's USD file relative to the run's output root (written by the usd stage)."""
-    return f"usd/objects/{obj_id}.usda"
+def usd_object_paths(object_ids: list[str]) -> dict[str, str]:
+    """Each object's USD file relative to the run's output root, named as the usd stage names it."""
+    from blueprint_pipeline.usd.names import object_file, prim_names
+
+    return {oid: f"usd/{object_file(name)}" for oid, name in prim_names(object_ids).items()}
