@@ -26,7 +26,7 @@ N_OBJECTS = 40
 
 
 class SlowHandler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         time.sleep(LATENCY_S)
         body = b'{"mass_kg": 1.0}'
         self.send_response(200)

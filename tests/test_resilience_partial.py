@@ -10,9 +10,9 @@ import pytest
 
 from blueprint_pipeline import storage
 from blueprint_pipeline.errors import ErrorCategory, TransientError
+from blueprint_pipeline.resilience.errors import StageFailedError
 from blueprint_pipeline.resilience.journal import Journal
 from blueprint_pipeline.resilience.partial import run_items
-from blueprint_pipeline.resilience.errors import StageFailedError
 
 
 def square_or_fail(x: int) -> int:

@@ -37,7 +37,7 @@ class FaultServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 with server.lock:
                     server.arrivals.append(time.monotonic())
                     status, headers = server.script.popleft() if server.script else server.default

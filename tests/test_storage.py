@@ -16,10 +16,9 @@ from blueprint_pipeline.errors import InvalidInputError
 def test_local_write_is_atomic_and_leaves_nothing_on_error(tmp_path):
     target = tmp_path / "sub" / "data.json"
     storage.atomic_write_json(str(target), {"a": 1})
-    with pytest.raises(RuntimeError):
-        with storage.atomic_writer(str(target), "w") as f:
-            f.write('{"half": ')
-            raise RuntimeError("crash mid-write")
+    with pytest.raises(RuntimeError), storage.atomic_writer(str(target), "w") as f:
+        f.write('{"half": ')
+        raise RuntimeError("crash mid-write")
     assert storage.read_json(str(target)) == {"a": 1}
     assert os.listdir(target.parent) == ["data.json"]  # no temporary file left behind
     assert stat.S_IMODE(target.stat().st_mode) & 0o044  # readable like any file, not 0600

@@ -67,8 +67,6 @@ class Settings(BaseSettings):
                                 description="Threads for I/O-bound per-object calls (e.g. physics estimation).")
     episode_deadline_factor: float = Field(10.0, gt=0, le=1000,
                                            description="Episode wall-clock deadline as a multiple of its simulated duration.")
-    heartbeat_timeout_s: float = Field(30.0, gt=0, le=3600,
-                                       description="A worker task silent for this long is killed and reported.")
 
     # Input
     streaming_threshold_mb: float = Field(10.0, ge=0, le=100_000,

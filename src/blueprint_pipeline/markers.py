@@ -43,11 +43,12 @@ RECOMMENDATIONS: dict[str, list[str]] = {
     ],
     ErrorCategory.TIMEOUT: [
         "A task exceeded its deadline or stopped reporting progress and was killed.",
-        "Rerun with fewer workers (--workers) or raise BP_EPISODE_DEADLINE_FACTOR / BP_HEARTBEAT_TIMEOUT_S.",
+        "On a busy machine, rerun with fewer workers (--workers); finished items are kept.",
+        "If the task hangs every time, the failed items below say which input to look at.",
     ],
     ErrorCategory.DEPENDENCY: [
-        "A service, package or secret is missing or refused the request: check credentials "
-        "(<NAME>, <NAME>_FILE or Secret Manager) and installed extras.",
+        ("A service, package or secret is missing or refused the request: check credentials "
+         "(<NAME>, <NAME>_FILE or Secret Manager) and installed extras."),
         "HTTP 401/403: the key is wrong or lacks permission; 404: the endpoint or model name is wrong.",
     ],
     ErrorCategory.INTERNAL: [

@@ -175,7 +175,7 @@ def _redact_in_place(exc: BaseException) -> None:
     try:
         exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
     except Exception:  # noqa: BLE001 - some exception types refuse new args; markers are redacted anyway
-        pass
+        log.debug("could not redact %s in place", type(exc).__name__)
 
 
 def run_stage(ctx: StageContext, stage: Stage, force: bool = False) -> StageOutcome:

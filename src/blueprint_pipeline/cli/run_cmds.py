@@ -126,4 +126,4 @@ def config_show(
     console.print(table)
 
 
-__all__ = ["run", "config_show", "pipeline"]
+__all__ = ["config_show", "pipeline", "run"]

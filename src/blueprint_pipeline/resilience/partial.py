@@ -252,8 +252,8 @@ def _run_processes(items: list, keys: list[str], todo: list[int], fn: Callable, 
 
 
 def _stage_failed(report: ItemsReport) -> StageFailedError:
-    lines = [f"{report.stage}: {report.ok_count} of {report.total} items succeeded "
-             f"({100 * report.success_rate:.0f}%), below the required {100 * report.min_success_rate:.0f}%"]
+    lines = [(f"{report.stage}: {report.ok_count} of {report.total} items succeeded "
+              f"({100 * report.success_rate:.0f}%), below the required {100 * report.min_success_rate:.0f}%")]
     for r in report.failures[:_MAX_LISTED_FAILURES]:
         lines.append(f"  item {r.index} ({r.key}): {r.error_type}: {r.message.splitlines()[0] if r.message else ''}")
     if report.failed_count > _MAX_LISTED_FAILURES:

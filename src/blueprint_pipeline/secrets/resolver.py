@@ -82,7 +82,7 @@ def _resolve(name: str, require_manager: bool) -> tuple[str, str]:
         except OSError as exc:
             raise SecretNotFoundError(
                 f"secret {name}: {file_var} names {path}, which cannot be read ({exc.strerror})") from None
-        value = text[:-1] if text.endswith("\n") else text
+        value = text.removesuffix("\n")
         if not value:
             raise SecretNotFoundError(f"secret {name}: the file named by {file_var} ({path}) is empty")
         return value, f"file {file_var}"
