@@ -348,9 +348,10 @@ def test_limiter_holds_across_16_threads_including_retries(server):
         t.join(120)
     arrivals = sorted(server.arrivals)
     assert len(arrivals) >= 16 * 3 + 16  # the retries reached the server too
-    # Permits are spaced 1/rate apart, so any 1 s window at the server holds at most rate + 1
-    # (one more allowed for network jitter between the limiter and the server's clock read).
-    assert _max_in_window(arrivals, 1.0) <= rate_per_s + 2
+    # Permits are spaced 1/rate apart, so any 2 s window at the server holds at most 2 * rate + 1;
+    # two more are allowed for scheduling delays between the limiter and the server's clock read
+    # on a busy machine. Without the limiter all of them would arrive within a fraction of that.
+    assert _max_in_window(arrivals, 2.0) <= 2 * rate_per_s + 3
     span_s = arrivals[-1] - arrivals[0]
     assert (len(arrivals) - 1) / span_s <= rate_per_s * 1.1
 
