@@ -396,3 +396,19 @@ def test_from_settings_uses_configured_values():
     assert policy.limiter.rate_per_s == 0.5
     assert policy.breaker.recovery_s == 30.0 and policy.max_delay_s == 9.0
     assert policy.deadline_s == 45.0
+
+
+def test_the_deadline_bounds_a_server_that_never_answers(server, client):
+    server.gate = threading.Event()  # every request hangs at the server until the test ends
+    policy = CallPolicy(f"hang{next(_names)}", rate_per_s=1000.0, deadline_s=1.0, base_delay_s=0.05,
+                        max_delay_s=0.1, failure_threshold=1000)
+    with pytest.raises(RetryExhaustedError) as info:
+        policy.request(client, "GET", server.url)
+    assert isinstance(info.value.last_error, httpx.TimeoutException)
+
+
+def test_policies_of_one_service_share_limiter_and_breaker():
+    name = f"shared{next(_names)}"
+    a, b = CallPolicy(name), CallPolicy(name)
+    assert a.limiter is b.limiter and a.breaker is b.breaker
+    assert CallPolicy(f"other{next(_names)}").limiter is not a.limiter
