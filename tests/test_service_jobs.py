@@ -169,3 +169,46 @@ def test_service_sigkilled_mid_job_resumes_without_losing_finished_work(tmp_path
                 assert summary["episodes"] == 4
     finally:
         svc.stop()
+
+
+def test_bundle_with_a_manifest_is_accepted_and_validated(tmp_path):
+    require_stage("scene")
+    import json as _json
+
+    from service_helpers import KITCHEN, file_member, make_tar_gz
+
+    manifest = KITCHEN.read_bytes() if KITCHEN.is_file() else pytest.skip("no kitchen example")
+    bundle = make_tar_gz(tmp_path / "b.tar.gz", [file_member("kitchen/scene_manifest.json", manifest),
+                                                  file_member("kitchen/objects/readme.txt", b"assets here")])
+    broken = make_tar_gz(tmp_path / "x.tar.gz", [file_member("kitchen/scene_manifest.json",
+                                                             _json.dumps({"version": "1.0.0"}).encode())])
+    empty = make_tar_gz(tmp_path / "e.tar.gz", [file_member("notes.txt", b"no manifest")])
+    app = create_app(config_for(tmp_path / "data", worker=WorkerSettings(max_concurrent_jobs=0)))
+    with ThreadedServer(app) as srv, make_client(srv.url) as client:
+        job = client.submit(bundle)
+        assert job["input_kind"] == "bundle" and job["scene_id"] == _json.loads(manifest)["scene_id"]
+        job_dir = app.state.config.data_dir / "jobs" / job["id"]
+        assert (job_dir / "input" / "bundle" / "kitchen" / "objects" / "readme.txt").read_bytes() == b"assets here"
+        assert (job_dir / "out" / "scene" / ".complete.json").is_file()  # validated by the scene stage
+        for bad, message in ((broken, "scene_id"), (empty, "no scene_manifest.json")):
+            r = httpx.post(f"{srv.url}/v1/jobs", content=bad.read_bytes(),
+                           headers={**auth(), "Content-Type": "application/gzip"})
+            assert r.status_code == 422 and message in r.text, r.text
+        assert len(client.list_jobs()) == 1
+        assert sorted(p.name for p in (app.state.config.data_dir / "jobs").iterdir()) == [job["id"]]
+
+
+def test_invalid_manifest_is_refused_with_the_contracts_problems(tmp_path):
+    require_stage("scene")
+    app = create_app(config_for(tmp_path / "data", worker=WorkerSettings(max_concurrent_jobs=0)))
+    bad = {"version": "1.0.0", "scene_id": "bad scene!", "scene": {}, "objects": [{"id": "a"}]}
+    with ThreadedServer(app) as srv:
+        for body in (json.dumps(bad).encode(), b"{not json", b"[1, 2]"):
+            r = httpx.post(f"{srv.url}/v1/jobs", content=body, headers={**auth(), "Content-Type": "application/json"})
+            assert r.status_code == 422, r.text
+        r = httpx.post(f"{srv.url}/v1/jobs", content=json.dumps(bad).encode(),
+                       headers={**auth(), "Content-Type": "application/json"})
+        detail = r.json()
+        assert "scene_id" in json.dumps(detail)
+        assert str(tmp_path) not in r.text  # where the service keeps jobs is nobody's business
+        assert not any((app.state.config.data_dir / "jobs").iterdir())

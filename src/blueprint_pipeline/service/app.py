@@ -29,7 +29,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from blueprint_pipeline.errors import InvalidInputError
+from blueprint_pipeline.errors import InvalidInputError, Problem
 from blueprint_pipeline.pipeline import RunOptions
 from blueprint_pipeline.secrets.redact import redact
 from blueprint_pipeline.service import job_process
@@ -237,11 +237,27 @@ def _create_job(store: JobStore, jobs_dir: Path, config: ServiceConfig, owner: s
             if existing is None:
                 raise
             return existing, False
+        except InvalidInputError as exc:
+            shutil.rmtree(job_dir, ignore_errors=True)
+            raise _without_paths(exc, job_dir) from None
         except BaseException:
             shutil.rmtree(job_dir, ignore_errors=True)
             raise
     finally:
         upload.unlink(missing_ok=True)
+
+
+def _without_paths(exc: InvalidInputError, job_dir: Path) -> InvalidInputError:
+    """The same problems, with this machine's job folder cut out of the text (callers need
+    `input/scene_manifest.json`, not where the service keeps it)."""
+    prefix = f"{job_dir}/"
+
+    def cut(text: str) -> str:
+        return text.replace(prefix, "").replace(" (details in out/scene/.failed.json)", "")
+
+    message = cut(exc.args[0]) if exc.args else "invalid input"
+    problems = [Problem(cut(p.path), cut(p.message)) for p in exc.problems]
+    return InvalidInputError(message, problems, exc.omitted)
 
 
 def _replay(store: JobStore, owner: str, idem: str, request_sha256: str) -> Job | None:

@@ -109,7 +109,8 @@ def main(argv: list[str]) -> int:
     except BaseException as exc:  # noqa: BLE001 - every failure becomes a reason in outcome.json
         from blueprint_pipeline.secrets.redact import redact
 
-        outcome = {"status": "failed", "error": redact(f"{type(exc).__name__}: {exc}")[:4000]}
+        text = f"{type(exc).__name__}: {exc}".replace(f"{job_dir}/", "")  # no server paths for callers
+        outcome = {"status": "failed", "error": redact(text)[:4000]}
         code = 1
     storage.atomic_write_json(str(job_dir / OUTCOME_FILE), outcome)
     return code
