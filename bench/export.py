@@ -18,16 +18,17 @@ import shutil
 import sys
 import tempfile
 import time
+from functools import partial
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 
-from blueprint_pipeline.geniesim.export import build_export, write_export  # noqa: E402
-from blueprint_pipeline.geniesim.native.check import check_bundle  # noqa: E402
-from blueprint_pipeline.geniesim.relations import inferred_relations  # noqa: E402
-from blueprint_pipeline.pipeline import StageContext, stage_by_name  # noqa: E402
-from blueprint_pipeline.scene.io import load_scene  # noqa: E402
-from blueprint_pipeline.scene.synth import write_synthetic_manifest  # noqa: E402
-from blueprint_pipeline.simready.io import load_physics  # noqa: E402
+from blueprint_pipeline.geniesim.export import build_export, write_export, write_native
+from blueprint_pipeline.geniesim.native.check import check_bundle
+from blueprint_pipeline.geniesim.relations import inferred_relations
+from blueprint_pipeline.pipeline import StageContext, stage_by_name
+from blueprint_pipeline.scene.io import load_scene
+from blueprint_pipeline.scene.synth import write_synthetic_manifest
+from blueprint_pipeline.simready.io import load_physics
 
 
 def _inputs(n: int, root: str):
@@ -63,16 +64,14 @@ def main() -> None:
             scenes[n] = scene
             stage_url = os.path.join(root, "geniesim")
 
-            def pipeline_files():
+            def pipeline_files(scene=scene, physics=physics, stage_url=stage_url):
                 export = build_export(scene, physics)
                 write_export(stage_url, scene, physics, export, native=False)
                 return export
 
             t_files, export = _best(pipeline_files, 3 if n < 10000 else 1)
-            from blueprint_pipeline.geniesim.export import write_native
-
-            t_native, _ = _best(lambda: write_native(stage_url, scene, physics, export.task_config, None), 1)
-            t_check, counts = _best(lambda: check_bundle(os.path.join(stage_url, "native")), 1)
+            t_native, _ = _best(partial(write_native, stage_url, scene, physics, export.task_config, None), 1)
+            t_check, counts = _best(partial(check_bundle, os.path.join(stage_url, "native")), 1)
             rows.append((n, len(export.scene_graph["edges"]), len(export.task_config.tasks), t_files,
                          export.seconds, t_native, t_check, counts))
         finally:

@@ -90,7 +90,7 @@ def test_grasps_are_antipodal_and_fit_the_gripper(bundle):
 
 
 def test_task_files_reference_resolvable_assets(bundle):
-    root, scene, export, _ = bundle
+    root = bundle[0]
     for f in sorted((root / "tasks").glob("*.json")):
         task = json.loads(f.read_text())
         assert TOP_KEYS <= set(task)
@@ -112,7 +112,7 @@ def test_task_files_reference_resolvable_assets(bundle):
 
 
 def test_background_scene_composes_the_objects(bundle):
-    root, scene, export, _ = bundle
+    root, _, export, _ = bundle
     stage = Usd.Stage.Open(str(root / "scenes" / "small_kitchen" / "background.usda"))
     assert UsdGeom.GetStageUpAxis(stage) == UsdGeom.Tokens.z
     targets = {t.target_object_id for t in export.task_config.tasks if t.type == "pick_place"}
@@ -146,7 +146,7 @@ def _break(root: Path) -> dict[str, str]:
     (plate / "object_parameters.json").write_text(json.dumps(params))
     chair = next((root / "objects").glob("*/small_kitchen-chair"))
     (chair / "Aligned.usd").unlink()
-    task_file = sorted((root / "tasks").glob("*.json"))[0]
+    task_file = min((root / "tasks").glob("*.json"))
     task = json.loads(task_file.read_text())
     task["robot"]["robot_init_pose"]["quaternion"] = [1.0, 0.0, 0.0, 0.5]
     task["objects"]["task_related_objects"][0]["data_info_dir"] = "objects/mug/nowhere/"

@@ -19,9 +19,8 @@ def task_tags(obj: SceneObject, physics: ObjectPhysics | None = None) -> list[st
         tag = _AFFORDANCE_TAGS.get(a.type.lower())
         if tag and tag not in tags:
             tags.append(tag)
-    if obj.sim_role.is_articulated or obj.articulation is not None:
-        if "open_close" not in tags:
-            tags.append("open_close")
+    if (obj.sim_role.is_articulated or obj.articulation is not None) and "open_close" not in tags:
+        tags.append("open_close")
     if physics is not None and physics.graspable and "pick" not in tags:
         tags.append("pick")
     if obj.sim_role in (SimRole.STATIC, SimRole.BACKGROUND, SimRole.SCENE_SHELL):
