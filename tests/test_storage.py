@@ -50,3 +50,19 @@ def test_safe_join_refuses_escapes(bad):
 def test_safe_join_accepts_relative_paths():
     assert storage.safe_join("memory://root", "meshes/./mug.usd") == "memory://root/meshes/mug.usd"
     assert storage.safe_join("/data/assets", "a b/Café.usd") == "/data/assets/a b/Café.usd"
+
+
+def test_storage_options_for_remote_urls_come_from_the_setting(monkeypatch):
+    from blueprint_pipeline import config
+    from blueprint_pipeline.storage.fs import storage_options
+
+    monkeypatch.setattr(config, "_cached", config.load_settings(
+        {"BP_STORAGE_OPTIONS_JSON": '{"project": "demo", "token": "anon"}'}))
+    assert storage_options("gs://bucket/run") == {"project": "demo", "token": "anon"}
+    assert storage_options("/local/path") == {} and storage_options("memory://x") == {}
+    monkeypatch.setattr(config, "_cached", config.load_settings({"BP_STORAGE_OPTIONS_JSON": "[1]"}))
+    with pytest.raises(InvalidInputError, match="JSON object"):
+        storage_options("s3://bucket/run")
+    monkeypatch.setattr(config, "_cached", config.load_settings({"BP_STORAGE_OPTIONS_JSON": "{oops"}))
+    with pytest.raises(InvalidInputError, match="not valid JSON"):
+        storage_options("s3://bucket/run")

@@ -31,8 +31,32 @@ def _file_mode() -> int:
 _FILE_MODE = _file_mode()
 
 
+_LOCAL_PROTOCOLS = ("file://", "memory://")
+
+
+def storage_options(url: str) -> dict[str, Any]:
+    """fsspec options for remote URLs (gs://, s3://, ...) from BP_STORAGE_OPTIONS_JSON, e.g.
+    `{"project": "my-project"}` or `{"anon": true}`; none for local paths and memory://."""
+    url = str(url)
+    if "://" not in url or url.startswith(_LOCAL_PROTOCOLS):
+        return {}
+    from blueprint_pipeline.config import get_settings
+    from blueprint_pipeline.errors import InvalidInputError
+
+    raw = get_settings().storage_options_json
+    if raw is None:
+        return {}
+    try:
+        options = json.loads(raw.get_secret_value())
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"BP_STORAGE_OPTIONS_JSON is not valid JSON ({exc.msg} at {exc.pos})") from None
+    if not isinstance(options, dict):
+        raise InvalidInputError("BP_STORAGE_OPTIONS_JSON must be a JSON object")
+    return options
+
+
 def _fs(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
-    fs, path = fsspec.core.url_to_fs(str(url))
+    fs, path = fsspec.core.url_to_fs(str(url), **storage_options(url))
     return fs, path
 
 
