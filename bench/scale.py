@@ -1,0 +1,151 @@
+"""Scale-out benchmark: the local and Ray executors side by side in one run.
+
+    python bench/scale.py [--episodes 8] [--tasks 200] [--leak-scenes 10] [--skip-leak]
+
+1. Episode throughput: the same --episodes table-top episodes (same seeds, no rendering) through
+   the episodes stage's `run_items` with 1 and 2 workers, local process pool vs Ray (a private
+   Ray instance with num_cpus = workers). Cold numbers: worker start-up is included, as in a run.
+2. Overhead per task: --tasks no-op tasks through each executor with 2 workers; per-task time
+   is wall time / tasks (the no-op is `operator.is_`, so only dispatch is measured). A bare
+   `ray.get([f.remote() ...])` loop is the floor for Ray.
+3. Load and leak check: --leak-scenes synthetic scenes (1 episode each) run in parallel as one
+   `run_batch` on Ray, twice in this driver process; open file descriptors, live child
+   processes (Ray's workers included), the driver's RSS and Ray's live actors are measured before
+   and after each round. Growth from round 1's end to round 2's end would be a leak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import operator
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+from blueprint_pipeline.batch.executors import open_pool
+from blueprint_pipeline.pipeline import RunOptions, StageContext
+from blueprint_pipeline.sim import stage as episodes_stage
+from blueprint_pipeline.sim.tabletop import tabletop_scene, write_inputs
+
+
+def _ray_init(num_cpus: int):
+    import ray
+
+    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+             object_store_memory=200 * 1024 * 1024)
+    return ray
+
+
+def _items(out: Path, count: int):
+    write_inputs(str(out), *tabletop_scene())
+    ctx = StageContext(manifest_url="", out_url=str(out), options=RunOptions(episodes=count, seed=1))
+    return episodes_stage.plan_items(ctx, [tabletop_scene()[2].tasks[0]])
+
+
+def throughput(root: Path, episodes: int) -> list[tuple[str, int, float, int]]:
+    rows = []
+    for workers in (1, 2):
+        for executor in ("local", "ray"):
+            ray = _ray_init(workers) if executor == "ray" else None
+            items = _items(root / f"{executor}_{workers}", episodes)
+            t0 = time.perf_counter()
+            results = episodes_stage.run_items(items, workers=workers, deadline_s=600, heartbeat_timeout_s=120,
+                                               executor=executor)
+            wall_s = time.perf_counter() - t0
+            rows.append((executor, workers, episodes / wall_s * 60, sum(r["success"] for r in results)))
+            if ray:
+                ray.shutdown()
+    return rows
+
+
+def overhead(tasks: int) -> list[tuple[str, float]]:
+    rows = []
+    with open_pool("local", 2, deadline_s=60) as pool:
+        pool.map(operator.is_, range(2))  # start-up not counted
+        t0 = time.perf_counter()
+        pool.map(operator.is_, range(tasks))
+        rows.append(("local pool", (time.perf_counter() - t0) / tasks))
+    ray = _ray_init(2)
+    with open_pool("ray", 2, deadline_s=60) as pool:
+        pool.map(operator.is_, range(4))
+        t0 = time.perf_counter()
+        pool.map(operator.is_, range(tasks))
+        rows.append(("ray pool (deadline + heartbeat board)", (time.perf_counter() - t0) / tasks))
+    noop = ray.remote(lambda: None)
+    ray.get([noop.remote() for _ in range(4)])
+    t0 = time.perf_counter()
+    ray.get([noop.remote() for _ in range(tasks)])
+    rows.append(("bare ray.get(f.remote()), floor", (time.perf_counter() - t0) / tasks))
+    ray.shutdown()
+    return rows
+
+
+def _snapshot(ray) -> dict[str, float]:
+    gc.collect()
+    me = psutil.Process()
+    from ray.util.state import list_actors
+
+    alive = [a for a in list_actors(limit=10_000) if a.state == "ALIVE"]
+    return {"fds": me.num_fds(), "children": len(me.children(recursive=True)),
+            "rss_mb": me.memory_info().rss / 2**20, "ray_actors_alive": len(alive)}
+
+
+def leak_check(root: Path, scenes: int) -> list[tuple[str, dict[str, float], float, int]]:
+    from blueprint_pipeline.batch.runner import run_batch
+    from blueprint_pipeline.batch.scenes import list_scenes
+    from blueprint_pipeline.scene.synth import write_synthetic_manifest
+
+    folder = root / "leak_scenes"
+    folder.mkdir()
+    for seed in range(1, scenes + 1):
+        write_synthetic_manifest(str(folder / f"s{seed:02d}.json"), 10, seed)
+    batch = list_scenes(str(folder))
+    ray = _ray_init(2)
+    rows = [("before round 1", _snapshot(ray), 0.0, 0)]
+    for n in (1, 2):
+        t0 = time.perf_counter()
+        report = run_batch(batch, str(root / f"leak_out_{n}"), RunOptions(episodes=1, executor="ray"),
+                           parallel=scenes)
+        ok = len(report.ok)
+        rows.append((f"after round {n}", _snapshot(ray), time.perf_counter() - t0, ok))
+        totals = report.totals()
+        print(f"round {n}: {ok}/{scenes} scenes ok, {totals['episodes_simulated']} episodes, "
+              f"{totals['cpu_s_per_scene']} CPU s per scene, {totals['episodes_per_cpu_hour']} episodes per CPU-hour")
+    ray.shutdown()
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--episodes", type=int, default=8)
+    ap.add_argument("--tasks", type=int, default=200)
+    ap.add_argument("--leak-scenes", type=int, default=10)
+    ap.add_argument("--skip-leak", action="store_true")
+    args = ap.parse_args()
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+    with tempfile.TemporaryDirectory(prefix="bp-scale-") as tmp:
+        root = Path(tmp)
+        rows = throughput(root, args.episodes)
+        local = {w: epm for ex, w, epm, _ in rows if ex == "local"}
+        print(f"\n1. episodes per minute ({args.episodes} table-top episodes, cold workers)")
+        print(f"{'executor':10s} {'workers':>7s} {'episodes/min':>13s} {'succeeded':>10s} {'vs local':>9s}")
+        for ex, w, epm, ok in rows:
+            print(f"{ex:10s} {w:7d} {epm:13.1f} {ok:10d} {epm / local[w]:9.2f}")
+        print(f"\n2. overhead per task ({args.tasks} no-op tasks, 2 workers, warm)")
+        for name, per_task_s in overhead(args.tasks):
+            print(f"{name:40s} {per_task_s * 1e3:8.2f} ms")
+        if not args.skip_leak:
+            print(f"\n3. load and leak check: {args.leak_scenes} scenes in parallel on Ray, twice in one driver")
+            rows3 = leak_check(root, args.leak_scenes)
+            print(f"{'when':16s} {'fds':>5s} {'children':>9s} {'RSS MB':>8s} {'actors':>7s} {'round s':>8s}")
+            for when, snap, secs, _ in rows3:
+                print(f"{when:16s} {snap['fds']:5d} {snap['children']:9d} {snap['rss_mb']:8.1f} "
+                      f"{snap['ray_actors_alive']:7d} {secs:8.1f}")
+
+
+if __name__ == "__main__":
+    main()

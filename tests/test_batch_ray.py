@@ -1,0 +1,141 @@
+"""The ray executor: same episodes and datasets as the local one, hung tasks cancelled with
+force, a killed batch driver resumed. Uses one local Ray instance (2 CPUs) for the module."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from blueprint_pipeline.batch.executors import task_cpu_seconds  # noqa: E402
+from blueprint_pipeline.batch.ray_pool import HANG_HOOK_ENV, RayPool  # noqa: E402
+from blueprint_pipeline.batch.runner import read_batch_marker, run_batch  # noqa: E402
+from blueprint_pipeline.batch.scenes import list_scenes  # noqa: E402
+from blueprint_pipeline.pipeline import RunOptions, StageContext  # noqa: E402
+from blueprint_pipeline.scene.synth import write_synthetic_manifest  # noqa: E402
+from blueprint_pipeline.sim import stage as episodes_stage  # noqa: E402
+from blueprint_pipeline.sim.episode_io import load_episode  # noqa: E402
+from blueprint_pipeline.sim.tabletop import tabletop_scene, write_inputs  # noqa: E402
+
+pytestmark = pytest.mark.ray
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=200 * 1024 * 1024)
+    yield ray
+    ray.shutdown()
+
+
+def _items(out_dir: Path, count: int, seed: int = 3):
+    write_inputs(str(out_dir), *tabletop_scene())
+    ctx = StageContext(manifest_url="", out_url=str(out_dir), options=RunOptions(episodes=count, seed=seed))
+    return episodes_stage.plan_items(ctx, [tabletop_scene()[2].tasks[0]])
+
+
+def _same_episode(a: str, b: str) -> None:
+    ra, rb = load_episode(a), load_episode(b)
+    for name in ("state", "velocity", "ee_pose", "object_poses", "action", "contact", "reward", "success_flags"):
+        np.testing.assert_array_equal(getattr(ra, name), getattr(rb, name), err_msg=name)
+    assert (ra.success, ra.length, ra.seed) == (rb.success, rb.length, rb.seed)
+
+
+def test_ray_episodes_equal_local_episodes_for_the_same_seed(tmp_path):
+    local = episodes_stage.run_items(_items(tmp_path / "local", 2), workers=2, deadline_s=120, heartbeat_timeout_s=30)
+    remote = episodes_stage.run_items(_items(tmp_path / "ray", 2), workers=2, deadline_s=120, heartbeat_timeout_s=30,
+                                      executor="ray")
+    assert [r["success"] for r in local] == [r["success"] for r in remote] and any(r["success"] for r in remote)
+    for r in remote:
+        if r["kept"]:
+            name = f"episode_{r['episode_index']:06d}.npz"
+            _same_episode(str(tmp_path / "local/episodes/data" / name), str(tmp_path / "ray/episodes/data" / name))
+    assert task_cpu_seconds(str(tmp_path / "ray"))[0] == 2
+
+
+def test_hung_episode_is_cancelled_with_force_and_reported(tmp_path, monkeypatch):
+    monkeypatch.setenv(HANG_HOOK_ENV, "1")
+    items = _items(tmp_path, 3)
+    with RayPool(2, deadline_s=120, heartbeat_timeout_s=3) as pool:
+        results = list(pool.imap(episodes_stage.simulate_item, items))
+        assert pool.replaced == 1
+    assert [r.status for r in results] == ["ok", "timeout", "ok"]
+    assert "no heartbeat" in results[1].message and "forced cancel" in results[1].message
+    # through the stage's run_items the timeout lands in the journal like a local one
+    (tmp_path / "episodes/results/episode_000001.json").unlink(missing_ok=True)
+    again = episodes_stage.run_items(items, workers=2, deadline_s=120, heartbeat_timeout_s=3, executor="ray")
+    assert again[1]["failure_reason"] == "timeout" and "forced cancel" in again[1]["message"]
+    assert again[0]["success"] and again[2]["success"]
+    saved = json.loads((tmp_path / "episodes/results/episode_000001.json").read_text())
+    assert saved["failure_reason"] == "timeout"
+
+
+def test_task_errors_come_back_with_their_own_type(tmp_path):
+    with RayPool(1, deadline_s=60) as pool:
+        (result,) = pool.map(episodes_stage.simulate_item, [object()])
+    assert result.status == "error" and result.error_type == "AttributeError"
+
+
+def _scenes(folder: Path, n: int) -> Path:
+    folder.mkdir()
+    for seed in range(1, n + 1):
+        write_synthetic_manifest(str(folder / f"scene_{seed}.json"), 10, seed)
+    return folder
+
+
+def _tables(dataset: Path) -> dict[str, object]:
+    return {str(p.relative_to(dataset)): pq.read_table(p) for p in sorted(dataset.rglob("*.parquet"))}
+
+
+@pytest.mark.slow
+def test_batch_on_ray_gives_the_same_datasets_as_local(tmp_path):
+    scenes = list_scenes(str(_scenes(tmp_path / "scenes", 3)))
+    local = run_batch(scenes, str(tmp_path / "local"), RunOptions(episodes=2, workers=2))
+    on_ray = run_batch(scenes, str(tmp_path / "ray"), RunOptions(episodes=2, workers=2, executor="ray"), parallel=3)
+    assert [s.status for s in local.scenes] == [s.status for s in on_ray.scenes] == ["ok"] * 3
+    for s in scenes:
+        a, b = _tables(tmp_path / "local" / s.scene_id / "dataset"), _tables(tmp_path / "ray" / s.scene_id / "dataset")
+        assert a and sorted(a) == sorted(b)
+        for name in a:
+            assert a[name].equals(b[name]), f"{s.scene_id}: {name} differs"
+        stats = [json.loads((tmp_path / d / s.scene_id / "dataset/meta/stats.json").read_text()) for d in ("local", "ray")]
+        assert stats[0] == stats[1]
+    assert on_ray.totals()["episodes_simulated"] == 6 and on_ray.totals()["episodes_per_cpu_hour"] > 0
+
+
+@pytest.mark.slow
+def test_killed_batch_driver_resumes_on_the_same_cluster(tmp_path):
+    scenes = _scenes(tmp_path / "scenes", 2)
+    out = tmp_path / "out"
+    address = ray.get_runtime_context().gcs_address
+    cmd = [str(Path(sys.executable).with_name("blueprint")), "batch", str(scenes), "--out", str(out),
+           "--executor", "ray", "--ray-address", address, "--episodes", "4", "--parallel", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 600
+        while not list(out.glob("*/episodes/results/*.json")):  # kill it in the middle of an episodes stage
+            assert proc.poll() is None, "batch finished before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    record = read_batch_marker(str(out))
+    assert record is not None and record["status"] == "running"
+    rerun = subprocess.run(cmd, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    record = read_batch_marker(str(out))
+    assert record["status"] == "finished" and record["attempt"] == 2 and record["totals"]["scenes_ok"] == 2
+    first = record["scenes"][0]
+    assert "scene" in first["stages_skipped"]  # finished stages were not redone
+    summary = json.loads((out / first["scene_id"] / "episodes/summary.json").read_text())
+    assert summary["episodes"] == 4 and summary["resumed_from_journal"] >= 1
