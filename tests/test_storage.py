@@ -66,3 +66,16 @@ def test_storage_options_for_remote_urls_come_from_the_setting(monkeypatch):
     monkeypatch.setattr(config, "_cached", config.load_settings({"BP_STORAGE_OPTIONS_JSON": "{oops"}))
     with pytest.raises(InvalidInputError, match="not valid JSON"):
         storage_options("s3://bucket/run")
+
+
+def test_a_missing_cloud_extra_is_a_clear_dependency_error():
+    from blueprint_pipeline.errors import DependencyError
+
+    pytest.importorskip("fsspec")
+    try:
+        import gcsfs  # noqa: F401
+    except ImportError:
+        with pytest.raises(DependencyError, match="cloud extra"):
+            storage.exists("gs://bucket/run/scene")
+    else:
+        pytest.skip("gcsfs is installed")

@@ -56,7 +56,13 @@ def storage_options(url: str) -> dict[str, Any]:
 
 
 def _fs(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
-    fs, path = fsspec.core.url_to_fs(str(url), **storage_options(url))
+    try:
+        fs, path = fsspec.core.url_to_fs(str(url), **storage_options(url))
+    except ImportError as exc:  # gcsfs / s3fs missing
+        from blueprint_pipeline.errors import DependencyError
+
+        raise DependencyError(f"{str(url).split('://')[0]}:// needs the cloud extra "
+                              f"(pip install 'blueprint-pipeline[cloud]'): {exc}") from None
     return fs, path
 
 
