@@ -27,6 +27,7 @@ from blueprint_pipeline.robots import home_qpos
 from blueprint_pipeline.sim.ik import ArmIK
 from blueprint_pipeline.sim.judge import judge_pick_place, motion_metrics
 from blueprint_pipeline.sim.planner import ObjectBox, Plan, plan_pick_place
+from blueprint_pipeline.sim.render import make_renderer
 from blueprint_pipeline.sim.randomize import apply_randomization, episode_rng
 from blueprint_pipeline.sim.records import EpisodeRecord
 from blueprint_pipeline.sim.scene_builder import FPS, SETTLE_S, STEPS_PER_FRAME, SimScene, mat_to_quat
@@ -105,6 +106,8 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     target = task.target_object_id
     rng = episode_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index)
     rand = apply_randomization(sim, d, target, rng, options.jitter_m, options.yaw_rad, options.render)
+    for oid, g in ix.dynamic_geom.items():  # torsional/rolling friction where it matters: the target
+        m.geom_condim[g] = 6 if oid == target else 3
     mujoco.mj_forward(m, d)
     pre_settle = {o: d.xpos[sim.body_id(o)].copy() for o in sim.dynamic_ids}
     for _ in range(int(round(SETTLE_S * STEPS_PER_FRAME * FPS))):
@@ -122,9 +125,11 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     reason: str | None = None
     try:
         plan = plan_pick_place(ix.ik, tgt, [o for o in others if o.id != task.goal.support_object_id
-                                           and o.id != sim.support_of.get(target)], task.goal, q_home, dt_tick)
+                                           and o.id != sim.support_of.get(target)], task.goal, q_home, dt_tick,
+                               on_segment=beat)
     except IKFailure:
         reason = "ik_failure"
+    beat()
     n_ticks = plan.n_ticks if plan else 0
     support_geom = sim.geom_id(task.goal.support_object_id) if task.goal.support_object_id in sim.fixed_ids + sim.articulated_ids else -1
     target_geom = sim.geom_id(target)
@@ -160,7 +165,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     images: dict[str, np.ndarray] = {}
     renderer = None
     if options.render:
-        renderer = mujoco.Renderer(m, options.image_size, options.image_size)
+        renderer = make_renderer(m, options.image_size, options.image_size)
         images = {c: np.zeros((T, options.image_size, options.image_size, 3), np.uint8) for c in CAMERAS}
     cam_ids = {"scene_cam": m.camera("scene_cam").id, "wrist_cam": m.camera(sim.names.wrist_camera).id}
 
@@ -242,8 +247,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
             for s in range(1, STEPS_PER_FRAME + 1):
                 d.ctrl[ix.arm_act] = q0 + (q1 - q0) * (s / STEPS_PER_FRAME) + lead
                 mujoco.mj_step(m, d)
-            if k % 10 == 0:
-                beat()
+            beat()  # a store into shared memory: cheap enough for every tick
     finally:
         if renderer is not None:
             renderer.close()

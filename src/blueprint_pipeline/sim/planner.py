@@ -1,6 +1,6 @@
 """Pick-and-place plan: waypoints -> joint set-points at the control rate.
 
-Waypoints: pre-grasp, grasp, close, lift (straight up to the carry height), transport (at the carry
+Waypoints: pre-grasp (reached by a joint-space move from home), grasp, close, lift (straight up to the carry height), transport (at the carry
 height, which clears every object in the corridor by 5 cm), pre-place, place (object 5 mm above
 its goal surface), release, retreat, then a still phase in which the scene settles before it is
 judged. The place spot is the point of the goal region farthest from the other objects.
@@ -8,6 +8,7 @@ judged. The place spot is the point of the goal region farthest from the other o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +16,7 @@ import numpy as np
 from blueprint_pipeline.geniesim.records import GoalRegion
 from blueprint_pipeline.sim.grasp import GraspCandidate, grasp_candidates, rank_grasps
 from blueprint_pipeline.sim.ik import ArmIK
-from blueprint_pipeline.sim.trajectory import IKFailure, Pose, plan_segment
+from blueprint_pipeline.sim.trajectory import IKFailure, Pose, joint_segment, plan_segment
 
 GRIPPER_TICKS = 12  # 0.4 s at 30 Hz to close or open
 SETTLE_TICKS = 15  # 0.5 s still at the end
@@ -82,8 +83,9 @@ def choose_place_xy(goal: GoalRegion, target: ObjectBox, others: list[ObjectBox]
 
 
 def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal: GoalRegion,
-                    q_home: np.ndarray, dt_tick_s: float) -> Plan:
-    """Raises IKFailure when no grasp candidate gives a feasible plan."""
+                    q_home: np.ndarray, dt_tick_s: float, on_segment: Callable[[], None] = lambda: None) -> Plan:
+    """Raises IKFailure when no grasp candidate gives a feasible plan; `on_segment` is called
+    after every planned segment (the worker's heartbeat)."""
     home_pos, home_rot = ik.tcp_pose(q_home)
     obstacles = [o.aabb() for o in others]
     cands = grasp_candidates(target.pos_m, target.rot, target.size_m, 2 * ik.desc.gripper.stroke_per_finger_m,
@@ -99,7 +101,8 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
         if not cand.reachable:
             break
         try:
-            plan = _plan_with_grasp(ik, cand, target, others, place_obj, q_home, Pose(home_pos, home_rot), dt_tick_s)
+            plan = _plan_with_grasp(ik, cand, target, others, place_obj, q_home, Pose(home_pos, home_rot), dt_tick_s,
+                                    on_segment)
             plan.candidates_tried = tried
             return plan
         except IKFailure as exc:
@@ -108,7 +111,8 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
 
 
 def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others: list[ObjectBox],
-                     place_obj: np.ndarray, q_home: np.ndarray, home: Pose, dt: float) -> Plan:
+                     place_obj: np.ndarray, q_home: np.ndarray, home: Pose, dt: float,
+                     on_segment: Callable[[], None]) -> Plan:
     grasp = cand.tcp
     offset = grasp.pos_m - target.pos_m  # TCP relative to the object, kept while carrying
     place = Pose(place_obj + offset, grasp.rot.copy())
@@ -125,9 +129,22 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
     spans: dict[str, tuple[int, int]] = {}
     q, pose, gripper, tick = q_home, home, 0.0, 0
 
-    def move(name: str, goal_pose: Pose, min_s: float = 0.4) -> None:
+    def move(name: str, goal_pose: Pose, min_s: float = 0.4, joint_space: str = "never") -> None:
+        """joint_space: "never" (Cartesian line), "always" (ruckig), "fallback" (ruckig if the line fails)."""
         nonlocal q, pose, tick
-        seg = plan_segment(ik, pose, goal_pose, q, dt, min_s)
+        seg = None
+        if joint_space != "always":
+            try:
+                seg = plan_segment(ik, pose, goal_pose, q, dt, min_s)
+            except IKFailure:
+                if joint_space == "never":
+                    raise
+        if seg is None:
+            res = ik.solve(goal_pose.pos_m, goal_pose.rot, q)
+            if not res.ok():
+                raise IKFailure(f"{name}: goal pose unreachable ({res.position_error_m * 1000:.1f} mm)")
+            seg = joint_segment(q, res.q_rad, ik.desc, dt, min_s)
+        on_segment()
         qs.append(seg)
         grips.append(np.full(len(seg), gripper))
         phases.extend([name] * len(seg))
@@ -145,11 +162,11 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
         spans[name] = (tick + 1, tick + ticks)
         tick += ticks
 
-    move("approach", cand.pre_grasp)
+    move("approach", cand.pre_grasp, joint_space="always")
     move("descend", grasp, 0.6)
     hold("close", GRIPPER_TICKS, 1.0)
     move("lift", lift, 0.6)
-    move("transport", above_place)
+    move("transport", above_place, joint_space="fallback")
     move("lower", place, 0.6)
     hold("release", GRIPPER_TICKS, 0.0)
     move("retreat", retreat, 0.5)

@@ -30,6 +30,7 @@ import numpy as np
 
 from blueprint_pipeline.errors import InvalidInputError, Problem
 from blueprint_pipeline.robots import (
+    ROBOT_CONTYPE,
     WORLD_CONAFFINITY,
     WORLD_CONTYPE,
     RobotDescription,
@@ -46,6 +47,7 @@ TIMESTEP_S = 1.0 / 480.0
 FPS = 30
 STEPS_PER_FRAME = 16  # TIMESTEP_S * STEPS_PER_FRAME == 1 / FPS exactly
 SETTLE_S = 0.3
+ARTICULATED_CONTYPE = 4  # collision bit of articulated furniture parts
 SKIPPED_ROLES = (SimRole.SCENE_SHELL, SimRole.BACKGROUND)
 _OBJECT_TORSION_ROLL = (0.005, 0.0001)  # torsional and rolling friction of free objects (condim 6)
 
@@ -262,7 +264,7 @@ def _add_free_object(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics)
     g.friction = [phys.static_friction, *_OBJECT_TORSION_ROLL]
     g.condim = PAD_CONDIM
     g.solref, g.solimp = list(CONTACT_SOLREF), list(CONTACT_SOLIMP)
-    g.contype, g.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY
+    g.contype, g.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY | ARTICULATED_CONTYPE
     g.rgba = _object_colour(obj, True)
 
 
@@ -295,5 +297,6 @@ def _add_articulated(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics)
     g.name = SimScene.geom_name(obj.id)
     _collider(g, phys)
     g.friction = [phys.static_friction, *_OBJECT_TORSION_ROLL]
-    g.contype, g.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY
+    # moving furniture parts touch free objects and the robot, not the floor or other furniture
+    g.contype, g.conaffinity = ARTICULATED_CONTYPE, ROBOT_CONTYPE
     g.rgba = _object_colour(obj, False)

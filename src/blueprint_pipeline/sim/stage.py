@@ -137,6 +137,7 @@ def result_url(out_url: str, episode_index: int) -> str:
 def simulate_item(item: EpisodeItem, heartbeat) -> dict:
     """Pool task: simulate, write the episode file (if kept) and its result; return the result."""
     sim, task = sim_for(item.out_url, item.robot, item.task_id)
+    heartbeat()
     rec = run_episode(sim, task, item.episode_index, item.seed,
                       EpisodeOptions(render=item.render, image_size=item.image_size), heartbeat)
     kept = rec.success or item.keep_failed

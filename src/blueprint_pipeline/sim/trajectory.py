@@ -1,12 +1,19 @@
-"""Minimum-jerk Cartesian segments turned into joint set-points by IK at every control tick.
+"""Time parameterisation: minimum-jerk Cartesian segments (IK per control tick) and jerk-limited
+joint-space segments (ruckig).
 
+Cartesian segments:
 A segment moves the TCP from pose A to pose B along a straight line (orientation by slerp) with the
 minimum-jerk profile s(tau) = 10 tau^3 - 15 tau^4 + 6 tau^5, whose peak speed is 1.875 D / T and
 peak acceleration 5.77 D / T^2. The duration starts from Cartesian limits; the IK solution at each
 tick (seeded from the previous one, so joints move continuously) is then checked against the
 robot's joint velocity and acceleration limits (finite differences at the control rate) and the
 segment is stretched until it respects them. Planning happens once per segment, never per physics
-step: the executor only interpolates between ticks.
+step: the executor only interpolates between ticks. A tick-to-tick jump above 0.3 rad means the
+IK branch flipped (a stretched segment would still jump), so the segment fails at once.
+
+Joint-space segments (the approach from home, where the hand is high above everything, and a
+fallback for transport): ruckig's time-optimal trajectory under JOINT_*_FRACTION of the published
+velocity, acceleration and jerk limits, sampled at the control ticks.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ MAX_TCP_SPEED_M_S = 0.6
 MAX_TCP_ACCEL_M_S2 = 3.0
 MAX_TCP_ANGULAR_SPEED_RAD_S = 1.5
 LIMIT_FRACTION = 0.8  # plan to at most 80% of the published joint limits
+JOINT_VEL_FRACTION, JOINT_ACC_FRACTION, JOINT_JERK_FRACTION = 0.5, 0.3, 0.05  # gentle joint-space moves
+MAX_TICK_JUMP_RAD = 0.3
 
 
 class IKFailure(Exception):
@@ -94,6 +103,8 @@ def plan_segment(ik: ArmIK, start: Pose, goal: Pose, q_start: np.ndarray, dt_tic
             q = res.q_rad
             qs[k] = q
         full = np.vstack([q_start, qs])
+        if np.max(np.abs(np.diff(full, axis=0))) > MAX_TICK_JUMP_RAD:
+            raise IKFailure("IK branch flip along the Cartesian path")
         vel = np.diff(full, axis=0) / dt_tick_s
         acc = np.diff(np.vstack([np.zeros(len(q_start)), vel, np.zeros(len(q_start))]), axis=0) / dt_tick_s
         ratio = max(float(np.max(np.abs(vel) / vmax)), float(np.sqrt(np.max(np.abs(acc) / amax))))
@@ -101,3 +112,25 @@ def plan_segment(ik: ArmIK, start: Pose, goal: Pose, q_start: np.ndarray, dt_tic
             return qs
         duration = n * dt_tick_s * ratio * 1.05
     raise IKFailure("joint velocity/acceleration limits not met after stretching the segment")
+
+
+def joint_segment(q_start: np.ndarray, q_goal: np.ndarray, desc, dt_tick_s: float,
+                  min_duration_s: float = 0.4) -> np.ndarray:
+    """Jerk-limited joint-space move (ruckig), sampled at the ticks after q_start: (n_ticks, dof)."""
+    import ruckig
+
+    dof = len(q_start)
+    inp = ruckig.InputParameter(dof)
+    inp.current_position, inp.target_position = list(q_start), list(q_goal)
+    inp.current_velocity = inp.current_acceleration = [0.0] * dof
+    inp.target_velocity = inp.target_acceleration = [0.0] * dof
+    inp.max_velocity = list(np.array(desc.max_velocity_rad_s) * JOINT_VEL_FRACTION)
+    inp.max_acceleration = list(np.array(desc.max_acceleration_rad_s2) * JOINT_ACC_FRACTION)
+    inp.max_jerk = list(np.array(desc.max_jerk_rad_s3) * JOINT_JERK_FRACTION)
+    inp.minimum_duration = min_duration_s
+    traj = ruckig.Trajectory(dof)
+    result = ruckig.Ruckig(dof).calculate(inp, traj)
+    if result not in (ruckig.Result.Working, ruckig.Result.Finished):
+        raise IKFailure(f"ruckig could not time the joint move: {result}")
+    n = max(2, int(np.ceil(traj.duration / dt_tick_s - 1e-9)))
+    return np.array([traj.at_time(min(k * dt_tick_s, traj.duration))[0] for k in range(1, n + 1)])

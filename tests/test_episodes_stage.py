@@ -1,0 +1,117 @@
+"""The episodes stage: worker pool isolation (hang, crash), journal resume, summary and certificate."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import mujoco
+import numpy as np
+import pytest
+
+from blueprint_pipeline.pipeline import STAGE_NAMES, RunOptions, StageContext
+from blueprint_pipeline.sim import stage as episodes_stage
+from blueprint_pipeline.sim.episode_io import load_episode
+from blueprint_pipeline.sim.tabletop import tabletop_scene, write_inputs
+
+
+def hang_or_crash(item, heartbeat):
+    """Pool task for the tests: episode 1 hangs in a physics loop without heartbeats, 2 crashes."""
+    if item.episode_index == 1:
+        sim, _ = episodes_stage.sim_for(item.out_url, item.robot, item.task_id)
+        d = mujoco.MjData(sim.model)
+        while True:
+            mujoco.mj_step(sim.model, d)
+    if item.episode_index == 2:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return episodes_stage.simulate_item(item, heartbeat)
+
+
+@pytest.fixture()
+def out_dir(tmp_path):
+    write_inputs(str(tmp_path), *tabletop_scene())
+    return tmp_path
+
+
+def _ctx(out_dir, **opts):
+    return StageContext(manifest_url="", out_url=str(out_dir), options=RunOptions(**opts))
+
+
+def test_stage_is_registered_after_geniesim():
+    assert STAGE_NAMES.index("episodes") == STAGE_NAMES.index("geniesim") + 1
+
+
+def test_stage_writes_episodes_summary_and_certificate(out_dir):
+    result = episodes_stage.run(_ctx(out_dir, episodes=3, workers=2, seed=4))
+    summary = json.loads((out_dir / "episodes/summary.json").read_text())
+    assert summary["episodes"] == 3 and summary["succeeded"] == result.items_ok
+    assert summary["success_rate"] == pytest.approx(result.items_ok / 3)
+    assert summary["per_task"]["pick_place_box_target"]["episodes"] == 3
+    assert summary["quality"]["placement_error_m"]["max"] < 0.02
+    cert = json.loads((out_dir / "episodes/quality_certificate.json").read_text())
+    assert cert["engine"]["name"] == "MuJoCo" and cert["engine"]["version"] == mujoco.__version__
+    assert cert["engine"]["timestep_s"] == pytest.approx(1 / 480) and cert["engine"]["steps_per_frame"] == 16
+    kept = sorted(p.name for p in (out_dir / "episodes/data").iterdir())
+    assert len(kept) == result.items_ok == len([o for o in result.outputs if o.startswith("episodes/data/")])
+    rec = load_episode(str(out_dir / "episodes/data" / kept[0]))
+    assert rec.success and rec.robot == "franka" and rec.seed == 4
+
+
+def test_hung_and_crashed_workers_are_killed_and_reported_while_others_are_kept(out_dir):
+    items = episodes_stage.plan_items(_ctx(out_dir, episodes=4, workers=2), [tabletop_scene()[2].tasks[0]])
+    results = episodes_stage.run_items(items, workers=2, deadline_s=60.0, heartbeat_timeout_s=10.0, fn=hang_or_crash)
+    by_index = {r["episode_index"]: r for r in results}
+    assert by_index[1]["failure_reason"] == "timeout" and "heartbeat" in by_index[1]["message"]
+    assert by_index[2]["failure_reason"] == "crashed" and "SIGSEGV" in by_index[2]["message"]
+    assert by_index[0]["success"] and by_index[3]["success"]
+    data = sorted(p.name for p in (out_dir / "episodes/data").iterdir())
+    assert data == ["episode_000000.npz", "episode_000003.npz"]
+    # the failures are journalled too: a rerun does not simulate anything again
+    again = episodes_stage.run_items(items, workers=2, deadline_s=60.0, heartbeat_timeout_s=10.0, fn=_must_not_run)
+    assert [r["failure_reason"] for r in again] == [r["failure_reason"] for r in results]
+
+
+def _must_not_run(item, heartbeat):
+    raise AssertionError("journalled episode simulated again")
+
+
+def test_resume_regenerates_only_missing_episodes_identically(out_dir):
+    ctx = _ctx(out_dir, episodes=3, workers=2, seed=9)
+    episodes_stage.run(ctx)
+    data = out_dir / "episodes/data"
+    before = load_episode(str(data / "episode_000001.npz"))
+    (data / "episode_000001.npz").unlink()
+    (out_dir / "episodes/results/episode_000001.json").unlink()
+    mtimes = {p.name: p.stat().st_mtime_ns for p in data.iterdir()}
+    episodes_stage.run(ctx)
+    summary = json.loads((out_dir / "episodes/summary.json").read_text())
+    assert summary["resumed_from_journal"] == 2
+    after = load_episode(str(data / "episode_000001.npz"))
+    np.testing.assert_array_equal(before.state, after.state)
+    np.testing.assert_array_equal(before.object_poses, after.object_poses)
+    assert {p.name: p.stat().st_mtime_ns for p in data.iterdir() if p.name in mtimes} == mtimes
+
+
+@pytest.mark.slow
+def test_kill_minus_9_then_rerun_regenerates_only_the_missing_episodes(out_dir):
+    proc = subprocess.Popen([sys.executable, "-c", "from blueprint_pipeline.cli import main; main()",
+                             "episodes", str(out_dir), "-n", "12", "--workers", "1"], start_new_session=True)
+    results = out_dir / "episodes/results"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(results.glob("*.json")) if results.exists() else []) < 3:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = {p.name for p in results.glob("*.json")}
+    assert 3 <= len(done_before) < 12
+    mtimes = {name: (results / name).stat().st_mtime_ns for name in done_before}
+    rc = subprocess.run([sys.executable, "-c", "from blueprint_pipeline.cli import main; main()",
+                         "episodes", str(out_dir), "-n", "12", "--workers", "2"], capture_output=True, text=True)
+    assert rc.returncode == 0, rc.stderr
+    summary = json.loads((out_dir / "episodes/summary.json").read_text())
+    assert summary["episodes"] == 12 and summary["resumed_from_journal"] == len(done_before)
+    assert {name: (results / name).stat().st_mtime_ns for name in done_before} == mtimes
