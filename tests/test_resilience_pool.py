@@ -97,3 +97,14 @@ def test_empty_input_and_usage_errors():
         ProcessPool(1, deadline_s=1.0).map(run_case, [("ok", 1)])
     with pytest.raises(ValueError):
         ProcessPool(0, deadline_s=1.0)
+
+
+def test_an_idle_worker_that_died_is_replaced_before_it_gets_a_task():
+    import signal
+
+    with ProcessPool(1, deadline_s=30.0) as pool:
+        first = pool.map(run_case, [("ok", 1)])[0]
+        os.kill(first.value["pid"], signal.SIGKILL)  # dies while idle, as an OOM kill would do
+        pool._pool[0].proc.join()
+        second = pool.map(run_case, [("ok", 2)])[0]
+    assert second.ok and second.value["value"] == 4 and second.value["pid"] != first.value["pid"]

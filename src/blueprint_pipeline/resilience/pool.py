@@ -192,8 +192,8 @@ class ProcessPool:
             self._collect(done)
 
     def _dispatch(self, fn: Callable, todo: deque, done: dict[int, TaskResult]) -> None:
-        for w in self._pool:
-            while w.index is None and todo:
+        for slot in range(len(self._pool)):
+            while self._pool[slot].index is None and todo:
                 index, item = todo.popleft()
                 try:
                     payload = pickle.dumps((fn, item))
@@ -201,7 +201,12 @@ class ProcessPool:
                     done[index] = TaskResult(index, ERROR, error_type=type(exc).__name__,
                                              message=f"task could not be pickled: {exc}")
                     continue
-                w.assign(index, payload)
+                try:
+                    self._pool[slot].assign(index, payload)
+                except OSError:  # the idle worker died (e.g. OOM-killed): replace it, same task
+                    self._pool[slot].index = None
+                    self._replace(slot)
+                    todo.appendleft((index, item))
 
     def _limit_at(self, w: _Worker) -> float:
         limits = []
@@ -252,6 +257,9 @@ class ProcessPool:
                                   traceback=redact(tb), seconds=elapsed_s)
         except (EOFError, OSError):
             pass  # the pipe broke: the worker died, reported below
+        except Exception as exc:  # noqa: BLE001 - e.g. a result class the parent cannot import
+            return TaskResult(w.index, ERROR, error_type=type(exc).__name__,
+                              message=f"task result could not be read: {exc}", seconds=elapsed_s)
         if w.proc.is_alive():
             return None
         w.proc.join()
