@@ -283,3 +283,9 @@ def test_convex_hull_only_when_the_mesh_file_exists(tmp_path):
     assert physics.objects["with_mesh"].collider is ColliderShape.CONVEX_HULL
     assert physics.objects["missing"].collider is ColliderShape.CYLINDER
     assert physics.objects["escape"].collider is ColliderShape.CYLINDER
+
+
+def test_zero_thickness_is_raised_to_a_millimetre_with_a_note():
+    p = estimate(make_obj("poster", (0.5, 0.0, 0.7)))
+    assert p.collider_size_m == (0.5, 0.001, 0.7) and p.mass_kg > 0 and p.density_kg_m3 > 0
+    assert any("raised" in n for n in p.notes)

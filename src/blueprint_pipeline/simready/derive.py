@@ -27,6 +27,7 @@ from blueprint_pipeline.simready.records import (
 CONTACT_OFFSET_REL = 0.05
 CONTACT_OFFSET_MIN_M = 0.001
 CONTACT_OFFSET_MAX_M = 0.02
+MIN_EXTENT_M = 0.001
 
 
 @dataclass
@@ -44,14 +45,15 @@ def _clamp(v: float, name: str) -> float:
     return min(max(v, lo), hi)
 
 
-def graspable_rule(obj: SceneObject, mass_kg: float, cfg: SimreadyConfig) -> tuple[bool, str]:
+def graspable_rule(obj: SceneObject, mass_kg: float, cfg: SimreadyConfig,
+                   size: tuple[float, float, float]) -> tuple[bool, str]:
     if not obj.sim_role.is_dynamic:
         return False, f"not a free body (sim_role {obj.sim_role.value})"
     if mass_kg > cfg.max_graspable_mass_kg:
         return False, f"{mass_kg:.1f} kg is above the {cfg.max_graspable_mass_kg:g} kg limit"
-    fits = [a for a, e in zip("xyz", obj.extents_m) if e <= cfg.gripper_stroke_m]
+    fits = [a for a, e in zip("xyz", size) if e <= cfg.gripper_stroke_m]
     if not fits:
-        smallest = min(obj.extents_m)
+        smallest = min(size)
         return False, f"no face pair fits the {cfg.gripper_stroke_m:g} m gripper (smallest extent {smallest:.3f} m)"
     return True, f"fits the {cfg.gripper_stroke_m:g} m gripper across {'/'.join(fits)}"
 
@@ -59,10 +61,13 @@ def graspable_rule(obj: SceneObject, mass_kg: float, cfg: SimreadyConfig) -> tup
 def derive_physics(obj: SceneObject, profile: Profile, chosen: Chosen, cfg: SimreadyConfig,
                    has_mesh: bool) -> ObjectPhysics:
     size = obj.extents_m
+    notes = list(chosen.notes)
+    if min(size) < MIN_EXTENT_M:  # a floor or a poster may come with zero thickness
+        notes.append(f"extents {size} below {MIN_EXTENT_M * 1000:g} mm raised to it for mass and collider")
+        size = (max(size[0], MIN_EXTENT_M), max(size[1], MIN_EXTENT_M), max(size[2], MIN_EXTENT_M))
     mat = chosen.material
     contents = MATERIALS[profile.contents].density_kg_m3 if profile.contents else 0.0
     sources: dict[str, ValueSource] = {"material": chosen.material_source}
-    notes = list(chosen.notes)
 
     material_density = chosen.values.get("density_kg_m3", (mat.density_kg_m3, ValueSource.TABLE))[0]
     body: Part = combine(build_parts(profile, size, material_density, contents))
@@ -101,7 +106,7 @@ def derive_physics(obj: SceneObject, profile: Profile, chosen: Chosen, cfg: Simr
     collider = ColliderShape.CONVEX_HULL if has_mesh else profile.collider
     sources["collider"] = ValueSource.DERIVED if has_mesh else ValueSource.TABLE
     contact = min(max(CONTACT_OFFSET_REL * min(size), CONTACT_OFFSET_MIN_M), CONTACT_OFFSET_MAX_M)
-    graspable, reason = graspable_rule(obj, mass, cfg)
+    graspable, reason = graspable_rule(obj, mass, cfg, size)
     for name in ("contact_offset_m", "rest_offset_m", "graspable"):
         sources[name] = ValueSource.DERIVED
     sources["surface_roughness_um"] = ValueSource.TABLE

@@ -99,7 +99,7 @@ def author_object(stage: Usd.Stage, obj: SceneObject, phys: ObjectPhysics, asset
             notes.append("no mesh for the convex hull; the collider hull is the object's box")
         collider = author_mesh(stage, collider_path, points, _hull_faces(points)).GetPrim()
     else:
-        collider = author_primitive(stage, collider_path, shape, obj.extents_m)
+        collider = author_primitive(stage, collider_path, shape, phys.collider_size_m)
     UsdGeom.Imageable(collider).CreatePurposeAttr(UsdGeom.Tokens.guide)
     coll = UsdPhysics.CollisionAPI.Apply(collider)
     coll.CreateCollisionEnabledAttr(True)
