@@ -108,3 +108,13 @@ def test_an_idle_worker_that_died_is_replaced_before_it_gets_a_task():
         pool._pool[0].proc.join()
         second = pool.map(run_case, [("ok", 2)])[0]
     assert second.ok and second.value["value"] == 4 and second.value["pid"] != first.value["pid"]
+
+
+def test_imap_unordered_yields_each_task_once_with_its_index():
+    cases = [("busy_with_heartbeat", 0.5), ("ok", 1), ("ok", 2), ("raise", 3)]
+    with ProcessPool(2, deadline_s=60.0) as pool:
+        results = list(pool.imap_unordered(run_case, cases))
+    assert sorted(r.index for r in results) == [0, 1, 2, 3]
+    by_index = {r.index: r for r in results}
+    assert by_index[0].value == "finished" and by_index[2].value["value"] == 4
+    assert by_index[3].status == ERROR

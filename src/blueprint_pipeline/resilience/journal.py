@@ -82,7 +82,14 @@ class Journal:
                 with open(path, "rb") as f:
                     f.seek(-1, os.SEEK_END)
                     torn = f.read(1) != b"\n"
+            created = not os.path.exists(path)
             self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run
+            if created:  # make the new file's name durable too, not only its lines
+                dir_fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
             if torn:
                 self._file.write("\n")  # end the torn line so the next entry starts clean
         return self._file

@@ -244,8 +244,9 @@ def _run_processes(items: list, keys: list[str], todo: list[int], fn: Callable, 
     if not todo:
         return
     with ProcessPool(workers, deadline_s=deadline_s, heartbeat_timeout_s=heartbeat_timeout_s) as pool:
-        for position, task in enumerate(pool.imap(fn, [items[i] for i in todo])):
-            i = todo[position]
+        # Completion order, so each finished item is journaled at once (not after slower ones).
+        for task in pool.imap_unordered(fn, [items[i] for i in todo]):
+            i = todo[task.index]
             result = _from_task(keys[i], task)
             finish(ItemResult(i, result.key, result.ok, result.value, result.error_type,
                               result.message, result.traceback, result.category))

@@ -176,20 +176,28 @@ class ProcessPool:
 
     def imap(self, fn: Callable[[Any, Heartbeat], Any], items: Iterable[Any]) -> Iterator[TaskResult]:
         """Results in input order, each yielded as soon as it and all before it are done."""
+        pending: dict[int, TaskResult] = {}
+        next_out = 0
+        for result in self.imap_unordered(fn, items):
+            pending[result.index] = result
+            while next_out in pending:
+                yield pending.pop(next_out)
+                next_out += 1
+
+    def imap_unordered(self, fn: Callable[[Any, Heartbeat], Any], items: Iterable[Any]) -> Iterator[TaskResult]:
+        """Results as tasks finish (`.index` says which input each is for)."""
         if not self._pool:
             raise RuntimeError("use ProcessPool as a context manager")
         todo = deque(enumerate(items))
-        total = len(todo)
+        remaining = len(todo)
         done: dict[int, TaskResult] = {}
-        next_out = 0
-        while next_out < total:
+        while remaining:
             self._dispatch(fn, todo, done)
-            while next_out in done:
-                yield done.pop(next_out)
-                next_out += 1
-            if next_out >= total:
-                break
-            self._collect(done)
+            if not done:
+                self._collect(done)
+            for index in list(done):
+                remaining -= 1
+                yield done.pop(index)
 
     def _dispatch(self, fn: Callable, todo: deque, done: dict[int, TaskResult]) -> None:
         for slot in range(len(self._pool)):
