@@ -12,6 +12,10 @@ console = Console(highlight=False, soft_wrap=True)
 
 def _threshold(stream_threshold_mb: float | None) -> int:
     if stream_threshold_mb is not None:
+        if stream_threshold_mb < 0:
+            from blueprint_pipeline.errors import InvalidInputError
+
+            raise InvalidInputError(f"--stream-threshold-mb must be >= 0, got {stream_threshold_mb:g}")
         return int(stream_threshold_mb * 1024 * 1024)
     from blueprint_pipeline.config import get_settings
     from blueprint_pipeline.scene.stage import stream_threshold_bytes
@@ -20,7 +24,7 @@ def _threshold(stream_threshold_mb: float | None) -> int:
 
 
 _STRICT = typer.Option(False, "--strict", help="Reject unknown keys (with a did-you-mean hint) instead of keeping them under extras.")
-_THRESHOLD = typer.Option(None, "--stream-threshold-mb", min=0.0,
+_THRESHOLD = typer.Option(None, "--stream-threshold-mb",
                           help="Stream manifests larger than this (default BP_STREAMING_THRESHOLD_MB, 10).")
 
 
@@ -58,7 +62,7 @@ def normalize(
 
 @app.command()
 def synth(
-    objects: int = typer.Option(..., "--objects", "-n", min=0, max=10_000_000, help="Number of objects."),
+    objects: int = typer.Option(..., "--objects", "-n", help="Number of objects (0 to 10,000,000)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same file)."),
     out: str = typer.Option(..., "--out", "-o", help="Output manifest path."),
     frame: str = typer.Option("z_up", "--frame", help="z_up or y_up."),
@@ -67,6 +71,8 @@ def synth(
     from blueprint_pipeline.errors import InvalidInputError
     from blueprint_pipeline.scene.synth import write_synthetic_manifest
 
+    if not 0 <= objects <= 10_000_000:
+        raise InvalidInputError(f"--objects must be between 0 and 10,000,000, got {objects}")
     if frame not in ("z_up", "y_up"):
         raise InvalidInputError(f"--frame must be z_up or y_up, got {frame!r}")
     n = write_synthetic_manifest(out, objects, seed, frame=frame)

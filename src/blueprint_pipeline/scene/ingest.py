@@ -181,8 +181,10 @@ class ManifestIngest:
         self.by_role[obj.sim_role.value] += 1
         self.by_category[obj.category] += 1
         for j, rel in enumerate(obj.relationships):
-            rel_targets.append((f"{prefix}.relationships[{j}].object_id", rel.object_id))
-            if rel.subject_id is not None:
+            # Targets already seen are checked now; only forward references wait for the end.
+            if rel.object_id not in ids:
+                rel_targets.append((f"{prefix}.relationships[{j}].object_id", rel.object_id))
+            if rel.subject_id is not None and rel.subject_id not in ids:
                 rel_targets.append((f"{prefix}.relationships[{j}].subject_id", rel.subject_id))
         if obj.articulation is not None and not obj.sim_role.is_articulated:
             self.problems.warn("objects[*].articulation", f"given for sim_role {obj.sim_role.value!r} (kept)")

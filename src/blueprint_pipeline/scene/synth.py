@@ -22,7 +22,7 @@ from blueprint_pipeline import storage
 
 STAGE = "synth"
 CELL_M = 3.0
-SLOT_M = 0.3  # > the largest footprint diagonal below (book: 0.266 m) + margin
+SLOT_M = 0.3  # > the largest footprint diagonal below (plate: 0.283 m), so any yaw fits
 
 # category, (width, depth, height) metres, sim_role, material, affordances
 SMALL_OBJECTS: list[tuple[str, tuple[float, float, float], str, str, list[str]]] = [
@@ -33,7 +33,7 @@ SMALL_OBJECTS: list[tuple[str, tuple[float, float, float], str, str, list[str]]]
     ("box", (0.12, 0.06, 0.08), "manipulable_object", "cardboard", ["Graspable", "Stackable"]),
     ("book", (0.15, 0.22, 0.03), "manipulable_object", "paper", ["Graspable", "Stackable"]),
     ("apple", (0.08, 0.08, 0.08), "manipulable_object", "fruit", ["Graspable"]),
-    ("plate", (0.24, 0.24, 0.02), "clutter", "ceramic", ["Supportable", "Stackable"]),
+    ("plate", (0.2, 0.2, 0.02), "clutter", "ceramic", ["Supportable", "Stackable"]),  # side plate
 ]
 
 # category, width range, depth range, height range, material
@@ -69,7 +69,8 @@ def _cell_objects(scene_id: str, index: int, seed: int, origin: tuple[float, flo
                   y_up: bool) -> Iterator[dict[str, Any]]:
     rng = cell_rng(scene_id, index, seed)
     cat, wr, dr, hr, material = SUPPORTS[int(rng.integers(len(SUPPORTS)))]
-    w, d, h = (float(rng.uniform(*wr)), float(rng.uniform(*dr)), float(rng.uniform(*hr)))
+    # Sizes in whole tenths of a millimetre, so centres and stacked heights are exact to 1e-6 m.
+    w, d, h = (round(float(rng.uniform(*r)), 4) for r in (wr, dr, hr))
     cx, cy = origin[0] + CELL_M / 2, origin[1] + CELL_M / 2
     support_id = f"c{index}_{cat.replace(' ', '_')}"
     yield {
