@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_scene_stream import assert_no_interpenetration
 
 from blueprint_pipeline.scene.ingest import ManifestIngest
-from test_scene_stream import assert_no_interpenetration
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 

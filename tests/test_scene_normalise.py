@@ -10,7 +10,12 @@ import pytest
 
 from blueprint_pipeline.scene.ingest import ManifestIngest
 from blueprint_pipeline.scene.io import load_scene, write_normalized_streaming
-from blueprint_pipeline.scene.normalise import quat_from_euler, quat_to_matrix, y_up_to_z_up, y_up_to_z_up_quat
+from blueprint_pipeline.scene.normalise import (
+    quat_from_euler,
+    quat_to_matrix,
+    y_up_to_z_up,
+    y_up_to_z_up_quat,
+)
 from blueprint_pipeline.scene.records import SceneObject
 
 S = math.sqrt(0.5)
