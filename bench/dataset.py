@@ -191,6 +191,7 @@ def main() -> None:
     ap.add_argument("--codec", default="av1")
     ap.add_argument("--memory-episodes", type=int, default=1000)
     ap.add_argument("--memory-video-episodes", type=int, default=100)
+    ap.add_argument("--skip-video", action="store_true", help="only the no-video row")
     ap.add_argument("--repeats", type=int, default=3, help="best of N interleaved runs (the machine is shared)")
     ap.add_argument("--memory-child", type=int, default=None)
     ap.add_argument("--video", action="store_true")
@@ -199,9 +200,9 @@ def main() -> None:
         memory_child(a.memory_child, a.frames, a.size, a.video, a.codec)
         return
 
-    images = render_frames(a.frames, a.size)
+    images = None if a.skip_video else render_frames(a.frames, a.size)
     plain = [make_episode(i, a.frames, None) for i in range(a.episodes)]
-    with_video = [make_episode(i, a.frames, images) for i in range(a.episodes)]
+    with_video = [] if a.skip_video else [make_episode(i, a.frames, images) for i in range(a.episodes)]
     n = a.episodes * a.frames
     runs: dict[str, list[Clock]] = {"raw_pq": [], "plain": [], "raw_av": [], "video": []}
     for r in range(a.repeats):
@@ -209,10 +210,11 @@ def main() -> None:
             tmp = Path(tmp)
             runs["raw_pq"].append(time_raw_parquet(tmp / "raw.parquet", plain))
             runs["plain"].append(time_writer(tmp / f"plain{r}", plain, a.codec))
-            runs["raw_av"].append(time_raw_encode(tmp / "raw.mp4", with_video, a.codec))
-            runs["video"].append(time_writer(tmp / f"video{r}", with_video, a.codec))
-    wall = {k: min(c.wall for c in v) for k, v in runs.items()}
-    cpu = {k: min(c.cpu for c in v) for k, v in runs.items()}
+            if with_video:
+                runs["raw_av"].append(time_raw_encode(tmp / "raw.mp4", with_video, a.codec))
+                runs["video"].append(time_writer(tmp / f"video{r}", with_video, a.codec))
+    wall = {k: min(c.wall for c in v) for k, v in runs.items() if v}
+    cpu = {k: min(c.cpu for c in v) for k, v in runs.items() if v}
     print(f"{a.episodes} episodes x {a.frames} frames = {n} frames; camera {a.size}x{a.size}, codec {a.codec}; "
           f"best of {a.repeats}")
     print("| what | writer frames/s | limit frames/s | writer / limit, wall time | writer / limit, CPU time |")
@@ -220,16 +222,20 @@ def main() -> None:
     rows = (("no video (limit: raw pyarrow write)", ["plain"], ["raw_pq"]),
             ("with video (limit: raw pyarrow + raw PyAV encode)", ["video"], ["raw_pq", "raw_av"]))
     for label, mine, limit in rows:
+        if not all(k in wall for k in mine + limit):
+            continue
         w_mine, w_lim = sum(wall[k] for k in mine), sum(wall[k] for k in limit)
         c_mine, c_lim = sum(cpu[k] for k in mine), sum(cpu[k] for k in limit)
         print(f"| {label} | {n / w_mine:,.0f} | {n / w_lim:,.0f} | {w_mine / w_lim:.2f} | {c_mine / c_lim:.2f} |")
+    if a.memory_episodes <= 0:
+        return
     print()
     print("| writing, in a fresh process | peak RSS, MB | RSS after imports, MB |")
     print("|---|---:|---:|")
     for eps in sorted({max(1, a.memory_episodes // 10), a.memory_episodes}):
         peak, base = peak_rss_mb(eps, a.frames, a.size, False, a.codec)
         print(f"| {eps} episodes x {a.frames} frames, no video | {peak:.0f} | {base:.0f} |")
-    for eps in sorted({max(1, a.memory_video_episodes // 10), a.memory_video_episodes}):
+    for eps in sorted({max(1, a.memory_video_episodes // 10), a.memory_video_episodes} if not a.skip_video else ()):
         peak, base = peak_rss_mb(eps, a.frames, a.size, True, a.codec)
         print(f"| {eps} episodes x {a.frames} frames, {a.size}x{a.size} video | {peak:.0f} | {base:.0f} |")
 

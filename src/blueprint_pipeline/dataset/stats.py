@@ -58,7 +58,8 @@ def vector_stats(values: np.ndarray) -> dict[str, np.ndarray]:
     v = np.asarray(values, dtype=np.float64)
     v2 = v.reshape(len(v), -1)
     s = np.sort(v2, axis=0)
-    out = {"min": s[0], "max": s[-1], "mean": v2.mean(0), "std": v2.std(0),
+    mean = v2.mean(0)
+    out = {"min": s[0], "max": s[-1], "mean": mean, "std": np.sqrt(np.square(v2 - mean).mean(0)),
            "count": np.array([len(v2)], dtype=np.int64)}
     n = len(s)
     for key, q in QUANTILES.items():

@@ -181,7 +181,7 @@ class DatasetWriter:
             ep_stats, acc = image_episode_stats(frames)
             self._images[key].merge(acc)
             row[f"_image_stats/{key}"] = ep_stats
-        matrix = np.concatenate([columns[k].reshape(t, -1).astype(np.float64) for k in self._numeric_keys], axis=1)
+        matrix = np.concatenate([columns[k].reshape(t, -1) for k in self._numeric_keys], axis=1, dtype=np.float64)
         self._numeric.update(matrix)
         row["_numeric_stats"] = vector_stats(matrix)  # split into per-feature columns at flush time
         row.update({"source_episode_index": int(rec.episode_index), "task_id": rec.task_id,
