@@ -154,6 +154,7 @@ def test_service_sigkilled_mid_job_resumes_without_losing_finished_work(tmp_path
         client = make_client(svc.url)
         final = wait_until(lambda: (j := client.status(job["id"]))["state"] in ("succeeded", "failed") and j,
                            "the resumed job to end", timeout_s=900)
+        print(f"\nresumed job {final['state']}: kept {len(kept)} files; error {final['error']}")
         assert final["attempts"] == 2
         assert final["progress"].get("note") == "resumed after a service restart"
         if final["state"] == "failed":
@@ -165,6 +166,8 @@ def test_service_sigkilled_mid_job_resumes_without_losing_finished_work(tmp_path
             assert stages["scene"]["status"] == "skipped"
             if in_episodes:
                 summary = json.loads((out / "episodes" / "summary.json").read_text())
+                print(f"episodes summary: {summary['episodes']} episodes, "
+                      f"{summary['resumed_from_journal']} resumed from the journal")
                 assert summary["resumed_from_journal"] >= len(kept) - 1
                 assert summary["episodes"] == 4
     finally:
