@@ -232,3 +232,11 @@ def test_a_stage_declaring_its_options_ignores_the_others(ctx, stages):
     assert [o.status for o in run_pipeline(more_episodes)] == ["skipped", "ok"]  # b declares none
     reseeded = StageContext(ctx.manifest_url, ctx.out_url, options=RunOptions(seed=8, episodes=9))
     assert [o.status for o in run_pipeline(reseeded)][0] == "ok"
+
+
+def test_a_declared_output_that_was_not_written_fails_the_stage(ctx, stages):
+    stages[0] = Stage("a", stage_a, (MANIFEST_INPUT,), outputs=("a/ids.json", "a/missing.json"))
+    with pytest.raises(Exception, match="a/missing.json"):
+        run_pipeline(ctx, only="a")
+    failed = storage.read_json(storage.join(ctx.out_url, "a", ".failed.json"))
+    assert failed["error_type"] == "InternalError"

@@ -75,6 +75,9 @@ class Stage:
     # RunOptions fields that change this stage's outputs (part of its fingerprint, so changing
     # one reruns it); None: every option but workers/executor (safe, but reruns more).
     options: tuple[str, ...] | None = None
+    # Paths relative to <out> the stage always writes (what later stages read); the runner
+    # fails the stage if one is missing. StageResult.outputs lists everything written.
+    outputs: tuple[str, ...] = ()
 
 
 def _scene(ctx: StageContext) -> StageResult:
@@ -120,14 +123,17 @@ def _geniesim(ctx: StageContext) -> StageResult:
 
 
 STAGES: list[Stage] = [
-    Stage("scene", _scene, inputs=(MANIFEST_INPUT,)),
-    Stage("simready", _simready, inputs=("scene/normalized.jsonl",)),
-    Stage("usd", _usd, inputs=("scene/normalized.jsonl", "simready/physics.json")),
-    Stage("geniesim", _geniesim, inputs=("scene/normalized.jsonl", "simready/physics.json", "usd/scene.usda")),
+    Stage("scene", _scene, inputs=(MANIFEST_INPUT,), outputs=("scene/normalized.jsonl",)),
+    Stage("simready", _simready, inputs=("scene/normalized.jsonl",), outputs=("simready/physics.json",)),
+    Stage("usd", _usd, inputs=("scene/normalized.jsonl", "simready/physics.json"), outputs=("usd/scene.usda",)),
+    Stage("geniesim", _geniesim, inputs=("scene/normalized.jsonl", "simready/physics.json", "usd/scene.usda"),
+          outputs=("geniesim/task_config.json",)),
     Stage("episodes", _episodes,
-          inputs=("scene/normalized.jsonl", "simready/physics.json", "geniesim/task_config.json")),
-    Stage("dataset", _dataset, inputs=("episodes/summary.json",)),
-    Stage("report", _report, inputs=("episodes/summary.json", "dataset/meta/info.json")),
+          inputs=("scene/normalized.jsonl", "simready/physics.json", "geniesim/task_config.json"),
+          outputs=("episodes/summary.json",)),
+    Stage("dataset", _dataset, inputs=("episodes/summary.json",), outputs=("dataset/meta/info.json",)),
+    Stage("report", _report, inputs=("episodes/summary.json", "dataset/meta/info.json"),
+          outputs=("report/report.html",)),
 ]
 
 STAGE_NAMES: list[str] = [s.name for s in STAGES]

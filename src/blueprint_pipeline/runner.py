@@ -106,7 +106,11 @@ def fingerprint(ctx: StageContext, stage: Stage, inputs: list[dict[str, Any]]) -
 
 
 def describe_outputs(ctx: StageContext, stage: Stage, result: StageResult) -> list[dict[str, Any]]:
-    """Every file the stage reported (folders expanded) with size and sha256."""
+    """Every file the stage reported (folders expanded) with size and sha256; a declared output
+    (Stage.outputs) that is missing is an internal error."""
+    for rel in getattr(stage, "outputs", ()):
+        if not storage.exists(storage.safe_join(ctx.out_url, rel)):
+            raise InternalError(f"stage {stage.name} finished without writing {rel}, which it declares")
     out = []
     for rel in result.outputs:
         url = storage.safe_join(ctx.out_url, rel)
