@@ -227,3 +227,34 @@ def test_stage_writes_every_file_with_its_hash(tmp_path):
         assert hashlib.sha256((out / rel).read_bytes()).hexdigest() == sha
     check_bundle(out / "native")
     assert not list(out.glob(".native-*"))  # no temporary folder left behind
+
+
+def test_visual_mesh_of_the_usd_stage_is_baked_and_centred(tmp_path):
+    """A mesh below /Object/Visual with transforms on it and its parent ends up as plain points."""
+    scene = small_kitchen()
+    physics = synthetic_physics(scene)
+    mug = scene.by_id()["mug_1"]
+    src = tmp_path / "mug_1.usda"
+    stage = Usd.Stage.CreateNew(str(src))
+    UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.z)
+    UsdGeom.Xform.Define(stage, "/Object")
+    visual = UsdGeom.Xform.Define(stage, "/Object/Visual")
+    visual.AddTranslateOp().Set(Gf.Vec3d(0.5, 0.0, 0.0))  # must be baked away
+    wedge = UsdGeom.Mesh.Define(stage, "/Object/Visual/wedge")
+    wedge.AddRotateZOp().Set(90.0)
+    pts = [(0, 0, 0), (0.07, 0, 0), (0, 0.07, 0), (0, 0, 0.1), (0.07, 0, 0.1), (0, 0.07, 0.1)]
+    wedge.CreatePointsAttr([Gf.Vec3f(*p) for p in pts])
+    wedge.CreateFaceVertexCountsAttr([3, 3, 4, 4, 4])
+    wedge.CreateFaceVertexIndicesAttr([0, 2, 1, 3, 4, 5, 0, 1, 4, 3, 1, 2, 5, 4, 2, 0, 3, 5])
+    stage.GetRootLayer().Save()
+    export = build_export(scene, physics)
+    root = tmp_path / "native"
+    report = write_bundle(root, scene, physics, export.task_config, object_usd={"mug_1": src})
+    assert report.mesh_sources.get("asset") == 1
+    folder = next((root / "objects").glob("*/small_kitchen-mug_1"))
+    got = _mesh_points(folder / "Aligned.usd")
+    rotated = np.array([(-p[1], p[0], p[2]) for p in pts])  # 90 degrees about z, translation dropped
+    want = rotated - (rotated.min(axis=0) + rotated.max(axis=0)) / 2
+    assert np.allclose(got, want, atol=1e-6)
+    assert np.allclose(got.max(axis=0) - got.min(axis=0), mug.extents_m, atol=1e-6)
+    check_bundle(root)

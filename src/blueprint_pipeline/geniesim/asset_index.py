@@ -10,6 +10,7 @@ from blueprint_pipeline.scene.records import Scene
 from blueprint_pipeline.simready.records import ObjectPhysics
 
 ASSET_INDEX_SCHEMA = "blueprint.geniesim.asset_index/1"
+COLLIDER_PRIM = "/Object/Collider"  # where the usd stage authors each object's collider
 
 
 def build_asset_index(scene: Scene, physics: dict[str, ObjectPhysics], commercial_only: bool = False,
@@ -39,6 +40,7 @@ def build_asset_index(scene: Scene, physics: dict[str, ObjectPhysics], commercia
             "physics": physics_summary(ph),
             "material": (ph.material if ph else None) or (o.physics.material_type if o.physics else None),
             "collider_path": usd_paths[o.id],
+            "collider_prim": COLLIDER_PRIM,
             "collider_shape": ph.collider.value if ph else None,
             "source_asset": asset.path if asset else None,
             "license": asset.license if asset else None,

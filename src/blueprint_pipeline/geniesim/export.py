@@ -125,7 +125,7 @@ def _sha256_tree(root: Path, prefix: str) -> dict[str, str]:
 
 
 def write_native(stage_url: str, scene: Scene, physics: dict[str, ObjectPhysics], task_config: TaskConfig,
-                 asset_root: Path | None) -> dict[str, str]:
+                 asset_root: Path | None, object_usd: dict[str, Path] | None = None) -> dict[str, str]:
     """Build the bundle in a temporary folder, then put it in place whole; returns {path: sha256}."""
     local = "://" not in stage_url or stage_url.startswith("file://")
     if local:
@@ -135,7 +135,7 @@ def write_native(stage_url: str, scene: Scene, physics: dict[str, ObjectPhysics]
     else:
         tmp = Path(tempfile.mkdtemp(prefix="bp-native-"))
     try:
-        write_bundle(tmp, scene, physics, task_config, asset_root=asset_root)
+        write_bundle(tmp, scene, physics, task_config, asset_root=asset_root, object_usd=object_usd)
         hashes = _sha256_tree(tmp, NATIVE_DIR)
         if local:
             final = stage_dir / NATIVE_DIR
@@ -154,13 +154,14 @@ def write_native(stage_url: str, scene: Scene, physics: dict[str, ObjectPhysics]
 
 
 def write_export(stage_url: str, scene: Scene, physics: dict[str, ObjectPhysics], export: Export,
-                 asset_root: Path | None = None, native: bool = True) -> list[str]:
+                 asset_root: Path | None = None, native: bool = True,
+                 object_usd: dict[str, Path] | None = None) -> list[str]:
     """Write every file under `stage_url`; export_manifest.json goes last. Returns relative paths."""
     hashes: dict[str, str] = {}
     for name, data in pipeline_file_bytes(export).items():
         storage.atomic_write_bytes(storage.join(stage_url, name), data)
         hashes[name] = hashlib.sha256(data).hexdigest()
     if native:
-        hashes.update(write_native(stage_url, scene, physics, export.task_config, asset_root))
+        hashes.update(write_native(stage_url, scene, physics, export.task_config, asset_root, object_usd))
     storage.atomic_write_json(storage.join(stage_url, "export_manifest.json"), manifest(hashes, scene.header.scene_id))
     return [*FILES, "export_manifest.json", *([NATIVE_DIR] if native else [])]

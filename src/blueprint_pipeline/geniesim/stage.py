@@ -9,6 +9,7 @@ from blueprint_pipeline import storage
 from blueprint_pipeline.errors import InvalidInputError
 from blueprint_pipeline.geniesim.embedders import make_embedder
 from blueprint_pipeline.geniesim.export import build_export, write_export
+from blueprint_pipeline.geniesim.semantics import usd_object_paths
 from blueprint_pipeline.pipeline import StageContext, StageResult
 from blueprint_pipeline.scene.io import load_scene
 
@@ -35,7 +36,12 @@ def run(ctx: StageContext) -> StageResult:
     export = build_export(scene, physics_file.objects, commercial_only=commercial_only, embedder=embedder)
     manifest_url = str(ctx.manifest_url)
     asset_root = Path(manifest_url).resolve().parent if "://" not in manifest_url else None
-    files = write_export(ctx.stage_dir(STAGE), scene, physics_file.objects, export, asset_root=asset_root)
+    object_usd = None
+    if "://" not in str(ctx.out_url):  # the usd stage's object files, for their visual meshes
+        object_usd = {oid: Path(ctx.out_url) / "usd" / path.removeprefix("usd/")
+                      for oid, path in usd_object_paths([o.id for o in scene.objects]).items()}
+    files = write_export(ctx.stage_dir(STAGE), scene, physics_file.objects, export, asset_root=asset_root,
+                         object_usd=object_usd)
     tasks = export.task_config.tasks
     return StageResult(
         outputs=[f"{STAGE}/{f}" for f in files],

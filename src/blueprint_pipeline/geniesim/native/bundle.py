@@ -38,6 +38,7 @@ from blueprint_pipeline.scene.records import Scene, SceneObject
 from blueprint_pipeline.simready.records import ObjectPhysics
 
 NATIVE_FORMAT_VERSION = "geniesim-3.x-datacollection/1"
+VISUAL_PRIM = "/Object/Visual"  # where the usd stage puts an object's visual geometry
 PLACE_ARROW_M = 0.08  # length of the place direction arrows (Genie Sim normalises them)
 G2_CAMERAS = ["/G2/head_link3/head_front_Camera", "/G2/gripper_r_base_link/Right_Camera",
               "/G2/gripper_l_base_link/Left_Camera"]
@@ -58,7 +59,14 @@ def prim_name(object_id: str) -> str:
     return name if not name[0].isdigit() else f"obj_{name}"
 
 
-def _mesh_for(o: SceneObject, ph: ObjectPhysics | None, asset_root: Path | None) -> MeshData:
+def _mesh_for(o: SceneObject, ph: ObjectPhysics | None, asset_root: Path | None,
+              object_usd: Path | None = None) -> MeshData:
+    """The usd stage's visual mesh of the object (it already read GLB/OBJ/... assets), else a USD
+    asset of the object, else a box or cylinder of its extents."""
+    if object_usd is not None and object_usd.is_file():
+        mesh = load_usd_mesh(object_usd, o.extents_m, under=VISUAL_PRIM)
+        if mesh is not None:
+            return mesh
     if o.asset and o.asset.path and asset_root is not None and o.asset.path.lower().endswith((".usd", ".usda", ".usdc")):
         path = (asset_root / o.asset.path).resolve()
         if path.is_relative_to(asset_root.resolve()) and path.is_file():
@@ -222,8 +230,11 @@ def _write_background(path: Path, scene: Scene, dirs: dict[str, str], excluded: 
 
 
 def write_bundle(root: Path, scene: Scene, physics: dict[str, ObjectPhysics], task_config: TaskConfig,
-                 asset_root: Path | None = None, stroke_m: float = 0.08) -> BundleReport:
-    """Write the bundle under the local folder `root` (created); returns what was written."""
+                 asset_root: Path | None = None, stroke_m: float = 0.08,
+                 object_usd: dict[str, Path] | None = None) -> BundleReport:
+    """Write the bundle under the local folder `root` (created); returns what was written.
+    `object_usd` maps object ids to the usd stage's object files (their visual meshes are used)."""
+    object_usd = object_usd or {}
     report = BundleReport()
     by_id = scene.by_id()
     sid = scene.header.scene_id
@@ -242,7 +253,7 @@ def write_bundle(root: Path, scene: Scene, physics: dict[str, ObjectPhysics], ta
         asset = layout.asset_id(sid, o.id)
         folder = layout.object_dir(o.category, asset)
         dirs[o.id] = folder
-        mesh = _mesh_for(o, ph, asset_root)
+        mesh = _mesh_for(o, ph, asset_root, object_usd.get(o.id))
         kind = mesh.source.split(":")[0]
         report.mesh_sources[kind] = report.mesh_sources.get(kind, 0) + 1
         write_aligned_usd(root / folder / layout.ALIGNED_USD, mesh)

@@ -52,14 +52,18 @@ def is_round(category: str, collider: str | None) -> bool:
     return any(w in label for w in _ROUND_WORDS)
 
 
-def load_usd_mesh(path: Path, extents_m: tuple[float, float, float]) -> MeshData | None:
-    """Meshes of a USD asset, world transforms baked, recentred and scaled to `extents_m`."""
+def load_usd_mesh(path: Path, extents_m: tuple[float, float, float], under: str | None = None) -> MeshData | None:
+    """Meshes of a USD file (only those below the prim `under` if given), world transforms baked,
+    recentred and scaled to `extents_m`; None when there is no mesh with faces."""
     stage = Usd.Stage.Open(str(path))
     if stage is None:
         return None
+    root = stage.GetPrimAtPath(under) if under else stage.GetPseudoRoot()
+    if not root or not root.IsValid():
+        return None
     cache = UsdGeom.XformCache()
     pts_all, counts_all, idx_all, offset = [], [], [], 0
-    for prim in stage.Traverse():
+    for prim in Usd.PrimRange(root):
         if not prim.IsA(UsdGeom.Mesh):
             continue
         mesh = UsdGeom.Mesh(prim)
