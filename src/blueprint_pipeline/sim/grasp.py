@@ -2,10 +2,11 @@
 
 A grasp is a TCP pose whose finger axis (the hand's y) is along a horizontal object axis narrower
 than the stroke minus a 1 cm margin. Top-down grasps approach along -z with the pads 2.5 cm below the
-top (or half way down short objects); side grasps approach horizontally from the robot base at mid
+top (or half way down short objects), also tilted by +-30 deg; side grasps approach horizontally from the robot base at mid
 height. Candidates are ranked by (1) reachability, checked with IK for the grasp and pre-grasp
 poses, then (2) clearance between the open fingers and the neighbouring objects, then (3) a
-preference for top-down grasps (they keep the hand away from the table).
+preference for top-down, then tilted, then side grasps (a side approach sweeps the hand low
+through the neighbours).
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from blueprint_pipeline.sim.trajectory import Pose
 
 FIT_MARGIN_M = 0.01
 PRE_GRASP_DISTANCE_M = 0.12
+TILTS_RAD = (np.deg2rad(30.0), -np.deg2rad(30.0))
 
 
 @dataclass
 class GraspCandidate:
-    kind: str  # "top" | "side"
+    kind: str  # "top" | "side" | "tilted" (top-down leaning 30 deg about the finger axis)
     tcp: Pose
     approach: np.ndarray  # unit vector the TCP travels along when closing in
     width_m: float
@@ -37,7 +39,7 @@ class GraspCandidate:
         return self.tcp.moved(-PRE_GRASP_DISTANCE_M * self.approach)
 
     def rank_key(self) -> tuple:
-        return (not self.reachable, -min(self.clearance_m, 0.05), self.kind != "top")
+        return (not self.reachable, -min(self.clearance_m, 0.05), ("top", "tilted", "side").index(self.kind))
 
 
 def _hand_rotation(approach: np.ndarray, finger_axis: np.ndarray) -> np.ndarray:
@@ -79,6 +81,14 @@ def grasp_candidates(obj_pos_m: np.ndarray, obj_rot: np.ndarray, size_m: np.ndar
         tcp = Pose(np.array([obj_pos_m[0], obj_pos_m[1], top_z - depth]),
                    _hand_rotation(np.array([0.0, 0.0, -1.0]), axis))
         out.append(GraspCandidate("top", tcp, np.array([0.0, 0.0, -1.0]), float(size_m[k])))
+        # tilted top grasps (about the finger axis, pads stay parallel to the gripped faces): near
+        # the base, leaning the hand back towards the robot keeps the elbow from folding to its limit
+        for tilt in TILTS_RAD:
+            c, s_ = np.cos(tilt), np.sin(tilt)
+            perp = np.cross(axis, [0.0, 0.0, 1.0])
+            tilted = np.array([0.0, 0.0, -c]) + s_ * perp
+            tcp_t = Pose(tcp.pos_m.copy(), _hand_rotation(tilted, axis))
+            out.append(GraspCandidate("tilted", tcp_t, tilted, float(size_m[k])))
         # side grasp: approach horizontally, perpendicular to the finger axis
         approach = np.cross(axis, [0.0, 0.0, 1.0])
         if np.dot(approach, obj_pos_m - base_pos_m) < 0:

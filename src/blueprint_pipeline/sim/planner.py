@@ -123,7 +123,7 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
                   max(tops, default=-np.inf) + CARRY_CLEARANCE_M + tcp_above_bottom)
     lift = Pose(np.array([grasp.pos_m[0], grasp.pos_m[1], carry_z]), grasp.rot.copy())
     above_place = Pose(np.array([place.pos_m[0], place.pos_m[1], carry_z]), grasp.rot.copy())
-    retreat = place.moved(-0.12 * cand.approach) if cand.kind == "side" else place.moved([0, 0, 0.12])
+    retreat = place.moved(-0.12 * cand.approach)
 
     qs, grips, phases = [q_home[None, :]], [np.zeros(1)], ["start"]
     spans: dict[str, tuple[int, int]] = {}
