@@ -26,6 +26,8 @@ def run_case(case: tuple, heartbeat) -> object:
         ctypes.string_at(0)
     if kind == "exit":
         os._exit(3)
+    if kind == "sigkill":  # what the kernel's OOM killer does
+        os.kill(os.getpid(), 9)
     if kind == "raise":
         raise ValueError(f"bad item {case[1]}")
     if kind == "busy_with_heartbeat":
@@ -118,3 +120,11 @@ def test_imap_unordered_yields_each_task_once_with_its_index():
     by_index = {r.index: r for r in results}
     assert by_index[0].value == "finished" and by_index[2].value["value"] == 4
     assert by_index[3].status == ERROR
+
+
+def test_a_worker_killed_mid_task_like_an_oom_kill_is_reported():
+    with ProcessPool(1, deadline_s=60.0) as pool:
+        results = pool.map(run_case, [("sigkill",), ("ok", 1)])
+    assert results[0].status == CRASHED and "SIGKILL" in results[0].message
+    assert "out of memory" in results[0].message
+    assert results[1].ok
