@@ -22,13 +22,13 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from service_helpers import API_KEY, ThreadedServer, auth, config_for  # noqa: E402
+from service_helpers import API_KEY, ThreadedServer, auth, config_for
 
-from blueprint_pipeline.client.api import ServiceClient  # noqa: E402
-from blueprint_pipeline.client.archive import safe_extract, write_archive  # noqa: E402
-from blueprint_pipeline.resilience.policy import CallPolicy  # noqa: E402
-from blueprint_pipeline.service.app import create_app  # noqa: E402
-from blueprint_pipeline.service.worker import WorkerSettings  # noqa: E402
+from blueprint_pipeline.client.api import ServiceClient
+from blueprint_pipeline.client.archive import safe_extract, write_archive
+from blueprint_pipeline.resilience.policy import CallPolicy
+from blueprint_pipeline.service.app import create_app
+from blueprint_pipeline.service.worker import WorkerSettings
 
 
 def best_of(n: int, fn) -> float:

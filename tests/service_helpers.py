@@ -12,6 +12,7 @@ import tarfile
 import threading
 import time
 from pathlib import Path
+from typing import Self
 
 import httpx
 import uvicorn
@@ -26,7 +27,7 @@ KITCHEN = REPO / "examples" / "kitchen.json"
 
 
 def config_for(data_dir: Path, **overrides) -> ServiceConfig:
-    values = dict(data_dir=data_dir, api_key_hashes=(hash_key(API_KEY), hash_key(OTHER_KEY)))
+    values = {"data_dir": data_dir, "api_key_hashes": (hash_key(API_KEY), hash_key(OTHER_KEY))}
     values.update(overrides)
     return ServiceConfig(**values)
 
@@ -43,7 +44,7 @@ class ThreadedServer:
         self.server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan="on"))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
-    def __enter__(self) -> ThreadedServer:
+    def __enter__(self) -> Self:
         self.thread.start()
         while not self.server.started:
             if not self.thread.is_alive():
@@ -90,11 +91,10 @@ class ServiceProcess:
         self.log_path = data_dir.parent / f"service-{self.port}.log"
 
     def start(self, timeout_s: float = 180.0) -> ServiceProcess:
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from blueprint_pipeline.cli import main; main()", "serve", "--port", str(self.port)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        log.close()
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", "from blueprint_pipeline.cli import main; main()", "serve", "--port", str(self.port)],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

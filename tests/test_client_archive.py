@@ -5,9 +5,20 @@ from __future__ import annotations
 import tarfile
 
 import pytest
-from service_helpers import bomb_tar_gz, file_member, link_member, make_tar_gz, tree_snapshot
+from service_helpers import (
+    bomb_tar_gz,
+    file_member,
+    link_member,
+    make_tar_gz,
+    tree_snapshot,
+)
 
-from blueprint_pipeline.client.archive import ArchiveLimits, UnsafeArchiveError, safe_extract, write_archive
+from blueprint_pipeline.client.archive import (
+    ArchiveLimits,
+    UnsafeArchiveError,
+    safe_extract,
+    write_archive,
+)
 from blueprint_pipeline.errors import InvalidInputError
 
 

@@ -27,7 +27,7 @@ def blueprint(*args: str, key: str = API_KEY, url: str | None = None, stdin: str
     env["BP_API_KEY"] = key
     if url:
         env["BP_SERVICE_URL"] = url
-    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=300, input=stdin)
+    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=300, input=stdin, check=False)
 
 
 def test_submit_status_cancel_wait_download_from_the_command_line(tmp_path):

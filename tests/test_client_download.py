@@ -9,12 +9,26 @@ import time
 import uuid
 
 import pytest
-from service_helpers import API_KEY, ThreadedServer, config_for, file_member, link_member, make_tar_gz
+from service_helpers import (
+    API_KEY,
+    ThreadedServer,
+    config_for,
+    file_member,
+    link_member,
+    make_tar_gz,
+)
 
 from blueprint_pipeline.client.api import ClientTimeouts, ServiceClient
-from blueprint_pipeline.client.archive import UnsafeArchiveError, file_sha256, write_archive
+from blueprint_pipeline.client.archive import (
+    UnsafeArchiveError,
+    file_sha256,
+    write_archive,
+)
 from blueprint_pipeline.errors import InvalidInputError
-from blueprint_pipeline.resilience.errors import RequestRejectedError, RetryExhaustedError
+from blueprint_pipeline.resilience.errors import (
+    RequestRejectedError,
+    RetryExhaustedError,
+)
 from blueprint_pipeline.resilience.policy import CallPolicy
 from blueprint_pipeline.service import job_process
 from blueprint_pipeline.service.app import create_app

@@ -12,7 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from service_helpers import API_KEY, ThreadedServer, auth, config_for, require_stage, small_manifest
+from service_helpers import (
+    API_KEY,
+    ThreadedServer,
+    auth,
+    config_for,
+    require_stage,
+    small_manifest,
+)
 
 from blueprint_pipeline.client.api import ClientTimeouts, ServiceClient
 from blueprint_pipeline.resilience.policy import CallPolicy

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -90,14 +89,14 @@ def _report_change():
 
 @app.command()
 def submit(
-    scene: Path = typer.Argument(..., help="Scene manifest (.json) or export bundle (.tar.gz)."),
+    scene: str = typer.Argument(..., help="Scene manifest (.json) or export bundle (.tar.gz)."),
     server: str = typer.Option(None, "--server", help=_SERVER_HELP),
     robot: str = typer.Option("franka", "--robot", help="Robot to generate episodes with."),
     episodes: int = typer.Option(None, "--episodes", min=1, help="Episodes to generate (default: the stage's)."),
     render: bool = typer.Option(False, "--render", help="Render camera images."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of every random draw."),
     wait: bool = typer.Option(False, "--wait", help="Wait for the job to finish."),
-    out: Path = typer.Option(None, "--out", help="With --wait: download the result into this (new or empty) folder."),
+    out: str = typer.Option(None, "--out", help="With --wait: download the result into this (new or empty) folder."),
     as_json: bool = typer.Option(False, "--json", help=_JSON_HELP),
 ) -> None:
     """Submit SCENE to the service; prints the job id."""
@@ -139,7 +138,7 @@ def wait_cmd(
 @app.command()
 def download(
     job_id: str = typer.Argument(..., help="Job id."),
-    out: Path = typer.Option(..., "--out", help="New or empty folder for dataset/ and report/."),
+    out: str = typer.Option(..., "--out", help="New or empty folder for dataset/ and report/."),
     server: str = typer.Option(None, "--server", help=_SERVER_HELP),
 ) -> None:
     """Download a finished job's dataset and report, verify the sha256, and extract them safely."""

@@ -20,14 +20,21 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
-from blueprint_pipeline.client.archive import ArchiveLimits, file_sha256, safe_extract
+from blueprint_pipeline.client.archive import ArchiveLimits, safe_extract
 from blueprint_pipeline.errors import DependencyError, InvalidInputError, TransientError
-from blueprint_pipeline.resilience.errors import RequestRejectedError, TransientHTTPError
-from blueprint_pipeline.resilience.policy import TRANSIENT_STATUSES, CallPolicy, parse_retry_after
+from blueprint_pipeline.resilience.errors import (
+    RequestRejectedError,
+    TransientHTTPError,
+)
+from blueprint_pipeline.resilience.policy import (
+    TRANSIENT_STATUSES,
+    CallPolicy,
+    parse_retry_after,
+)
 
 TERMINAL_STATES = ("succeeded", "failed", "canceled")
 SHA256_HEADER = "X-Content-SHA256"
@@ -77,7 +84,7 @@ class ServiceClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> ServiceClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -143,7 +150,7 @@ class ServiceClient:
             raise JobFailedError(f"job {job_id} {job['state']}: {why}")
         return job
 
-    def download(self, job_id: str, out_dir: str | Path, limits: ArchiveLimits = ArchiveLimits()) -> list[str]:
+    def download(self, job_id: str, out_dir: str | Path, limits: ArchiveLimits | None = None) -> list[str]:
         """Stream the result to a temporary file, check its sha256, extract it safely into
         `out_dir` (new or empty) in one rename. Returns the files written (relative)."""
         check_job_id(job_id)
@@ -155,7 +162,7 @@ class ServiceClient:
         os.close(fd)
         try:
             self.policy.call(lambda: self._fetch_to(f"/v1/jobs/{job_id}/result", Path(tmp)))
-            return safe_extract(tmp, out_dir, limits)
+            return safe_extract(tmp, out_dir, limits or ArchiveLimits())
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)

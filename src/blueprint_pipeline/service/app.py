@@ -39,7 +39,14 @@ from blueprint_pipeline.service.faults import FaultInjector
 from blueprint_pipeline.service.ids import is_valid_job_id, new_job_id
 from blueprint_pipeline.service.inputs import input_kind, prepare_input
 from blueprint_pipeline.service.metrics import CONTENT_TYPE, ServiceMetrics
-from blueprint_pipeline.service.store import CANCELED, QUEUED, RUNNING, SUCCEEDED, Job, JobStore
+from blueprint_pipeline.service.store import (
+    CANCELED,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    Job,
+    JobStore,
+)
 from blueprint_pipeline.service.worker import JobManager
 
 log = logging.getLogger("blueprint.service")

@@ -24,7 +24,15 @@ from pathlib import Path
 import psutil
 
 from blueprint_pipeline.service import job_process
-from blueprint_pipeline.service.store import CANCELED, FAILED, QUEUED, RUNNING, SUCCEEDED, Job, JobStore
+from blueprint_pipeline.service.store import (
+    CANCELED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    Job,
+    JobStore,
+)
 
 log = logging.getLogger("blueprint.service")
 
@@ -86,7 +94,7 @@ class JobManager:
         while not self._stop.is_set():
             try:
                 self._tick()
-            except Exception:  # noqa: BLE001 - the manager must outlive any one bad job
+            except Exception:  # the manager must outlive any one bad job
                 log.exception("job manager tick failed")
             self._stop.wait(_POLL_S)
 
