@@ -412,3 +412,11 @@ def test_policies_of_one_service_share_limiter_and_breaker():
     a, b = CallPolicy(name), CallPolicy(name)
     assert a.limiter is b.limiter and a.breaker is b.breaker
     assert CallPolicy(f"other{next(_names)}").limiter is not a.limiter
+
+
+def test_a_request_that_can_never_work_is_not_retried(client):
+    fake = FakeTime()
+    policy = make_policy(fake)
+    with pytest.raises(httpx.UnsupportedProtocol):
+        policy.request(client, "GET", "ftp://127.0.0.1/file")
+    assert fake.sleeps == [] and policy.breaker.failure_count == 0

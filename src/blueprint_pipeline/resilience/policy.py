@@ -41,9 +41,14 @@ log = logging.getLogger(__name__)
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
+# httpx transport errors worth retrying; the others (UnsupportedProtocol, LocalProtocolError,
+# ProxyError) mean our request or configuration is wrong and would fail the same way again.
+_TRANSIENT_HTTPX = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
 def is_transient(exc: BaseException) -> bool:
     """Worth another attempt: network trouble, timeouts and `TransientError`s."""
-    return isinstance(exc, (TransientError, httpx.TransportError, ConnectionError, TimeoutError))
+    return isinstance(exc, (TransientError, *_TRANSIENT_HTTPX, ConnectionError, TimeoutError))
 
 
 def _retryable(exc: BaseException) -> bool:
