@@ -27,6 +27,7 @@ from service_helpers import (
 )
 
 from blueprint_pipeline.client.api import ClientTimeouts, JobFailedError, ServiceClient
+from blueprint_pipeline.errors import TransientError
 from blueprint_pipeline.resilience.policy import CallPolicy
 from blueprint_pipeline.service.app import create_app
 from blueprint_pipeline.service.faults import FaultConfig
@@ -75,6 +76,9 @@ def test_job_runs_the_pipeline_and_its_result_downloads(tmp_path):
         assert summary["job_id"] == job["id"] and summary["counts"] == job["counts"]
         metrics = httpx.get(f"{srv.url}/metrics", headers=auth()).text
         assert 'bp_jobs{state="succeeded"} 1.0' in metrics
+        assert f"bp_episodes_generated_total {float(job['counts']['episodes_ok'])}" in metrics
+        assert job["counts"]["episodes_ok"] >= 1
+        assert 'bp_http_requests_total{method="POST",status="201"} 1.0' in metrics
 
 
 def test_result_is_409_until_done_and_cancel_kills_the_process_group(tmp_path):
@@ -111,6 +115,11 @@ def test_a_queued_job_cancels_at_once(tmp_path):
     app = create_app(config_for(tmp_path / "data", worker=WorkerSettings(max_concurrent_jobs=0)))
     with ThreadedServer(app) as srv, make_client(srv.url) as client:
         job = client.submit(manifest)
+        impatient = ServiceClient(srv.url, API_KEY, policy=client.policy,
+                                  timeouts=ClientTimeouts(wait_s=0.5, poll_min_s=0.1, poll_max_s=0.2))
+        with pytest.raises(TransientError, match="still queued after waiting 0.5 s"):
+            impatient.wait(job["id"])
+        impatient.close()
         assert client.cancel(job["id"])["state"] == "canceled"
         assert httpx.post(f"{srv.url}/v1/jobs/{job['id']}/cancel", headers=auth()).status_code == 200
 
