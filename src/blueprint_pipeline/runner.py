@@ -242,7 +242,12 @@ StageObserver = Callable[[str, str, "StageOutcome | None"], None]
 def run_pipeline(ctx: StageContext, from_stage: str | None = None, only: str | None = None,
                  force: bool = False, observer: StageObserver | None = None) -> list[StageOutcome]:
     """Run the selected stages in order; the first failing stage raises (after its marker).
-    `observer(stage, event, outcome)` hears "start", then "ok" / "skipped" / "failed"."""
+    `observer(stage, event, outcome)` hears "start", then "ok" / "skipped" / "failed".
+    A context without settings gets the process's (`config.get_settings()`)."""
+    if ctx.settings is None:
+        from blueprint_pipeline.config import get_settings
+
+        ctx.settings = get_settings()
     outcomes = []
     for stage in select_stages(from_stage, only):
         if observer:
