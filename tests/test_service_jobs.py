@@ -8,6 +8,7 @@ must succeed and its dataset pass the checker."""
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 
@@ -81,24 +82,44 @@ def test_job_runs_the_pipeline_and_its_result_downloads(tmp_path):
         assert 'bp_http_requests_total{method="POST",status="201"} 1.0' in metrics
 
 
+def group_members(pgid: int) -> list[int]:
+    found = []
+    for p in psutil.process_iter(["pid", "status"]):
+        try:
+            if os.getpgid(p.pid) == pgid and p.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(p.pid)
+        except (ProcessLookupError, psutil.Error):
+            pass
+    return found
+
+
 def test_result_is_409_until_done_and_cancel_kills_the_process_group(tmp_path):
+    """Cancel while episode workers run (when that stage exists; else while the job idles
+    between stages): the job process and every process it started are gone."""
     require_stage("scene")
     manifest = small_manifest(tmp_path)
-    cfg = config_for(tmp_path / "data", faults=FaultConfig(stage_pause_s=60.0))  # jobs idle after each stage
+    in_episodes = stage_available("episodes")
+    if in_episodes:
+        cfg = config_for(tmp_path / "data", worker=WorkerSettings(episode_workers=2))
+    else:
+        cfg = config_for(tmp_path / "data", faults=FaultConfig(stage_pause_s=60.0))  # idle after each stage
     app = create_app(cfg)
     with ThreadedServer(app) as srv, make_client(srv.url) as client:
-        job = client.submit(manifest)
+        job = client.submit(manifest, episodes=40)
         wait_until(lambda: client.status(job["id"])["state"] == "running", "the job to start")
         pid = wait_until(lambda: app.state.store.get(job["id"]).pid, "the job's pid")
-        assert psutil.pid_exists(pid)
+        if in_episodes:
+            wait_until(lambda: client.status(job["id"])["progress"].get("stage") == "episodes"
+                       and len(group_members(pid)) >= 3, "episode workers to run", timeout_s=600)
+        members = group_members(pid)
+        assert pid in members
         r = httpx.get(f"{srv.url}/v1/jobs/{job['id']}/result", headers=auth())
         assert r.status_code == 409 and "running" in r.json()["detail"]
         r = httpx.post(f"{srv.url}/v1/jobs/{job['id']}/cancel", headers=auth())
         assert r.status_code in (200, 202)
         done = wait_until(lambda: (j := client.status(job["id"]))["state"] == "canceled" and j, "the cancel")
         assert done["error"] == "cancelled"
-        wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
-                   "the job process to go")
+        wait_until(lambda: not group_members(pid), f"the job's processes {members} to go", timeout_s=60)
         with pytest.raises(JobFailedError, match="canceled"):
             client.wait(job["id"])
         r = httpx.post(f"{srv.url}/v1/jobs/{job['id']}/cancel", headers=auth())
