@@ -91,6 +91,7 @@ class ManifestIngest:
         self.object_count = 0
         self.header: ManifestHeader | None = None
         self._header_extras: dict[str, Any] = {}
+        self._duplicates: list[tuple[int, str]] = []
         self._validate_header()
         self.frame = FrameConversion(self.header) if self.header is not None else None
         self._done = False
@@ -160,7 +161,7 @@ class ManifestIngest:
             else:
                 self.problems.add(loc_to_path(prefix, loc), phrase(err))
 
-    def _object(self, index: int, raw: Any, dup_keys: list[str], ids: dict[str, int],
+    def _object(self, index: int, raw: Any, dup_keys: list[str], ids: set[int],
                 rel_targets: list[tuple[str, str]]) -> dict[str, Any] | None:
         prefix = f"objects[{index}]"
         add = self.problems.add
@@ -171,20 +172,21 @@ class ManifestIngest:
             return None
         obj, extras = self._validate(ManifestObject, raw, prefix)
         if obj is None:
-            if isinstance(raw.get("id"), str) and raw["id"] not in ids:
-                ids[raw["id"]] = index  # so later duplicates and relationships still check
+            if isinstance(raw.get("id"), str):
+                ids.add(hash(raw["id"]))  # so later duplicates and relationships still check
             return None
-        first = ids.setdefault(obj.id, index)
-        if first != index:
-            add(f"{prefix}.id", f"duplicate id {obj.id!r} (first used by objects[{first}])")
+        key = hash(obj.id)
+        if key in ids:
+            self._duplicates.append((index, obj.id))
+        ids.add(key)
         self.object_count += 1
         self.by_role[obj.sim_role.value] += 1
         self.by_category[obj.category] += 1
         for j, rel in enumerate(obj.relationships):
             # Targets already seen are checked now; only forward references wait for the end.
-            if rel.object_id not in ids:
+            if hash(rel.object_id) not in ids:
                 rel_targets.append((f"{prefix}.relationships[{j}].object_id", rel.object_id))
-            if rel.subject_id is not None and rel.subject_id not in ids:
+            if rel.subject_id is not None and hash(rel.subject_id) not in ids:
                 rel_targets.append((f"{prefix}.relationships[{j}].subject_id", rel.subject_id))
         if obj.articulation is not None and not obj.sim_role.is_articulated:
             self.problems.warn("objects[*].articulation", f"given for sim_role {obj.sim_role.value!r} (kept)")
@@ -219,7 +221,9 @@ class ManifestIngest:
         """Normalised objects in manifest order, as the JSON form of `SceneObject`; raises
         InvalidInputError at the end if anything was wrong (yielding nothing more once the first
         problem was seen, but reading on so that the error lists every problem)."""
-        ids: dict[str, int] = {}
+        # Ids are kept as their hashes (a set of ints: about half the memory of the strings);
+        # the rare duplicates are named precisely by a second look at the ids below.
+        ids: set[int] = set()
         rel_targets: list[tuple[str, str]] = []
         try:
             for index, raw, dups in self.raw.objects():
@@ -230,10 +234,24 @@ class ManifestIngest:
             for p in exc.problems:
                 self.problems.add(p.path, p.message)
         for path, target in rel_targets:
-            if target not in ids:
+            if hash(target) not in ids:
                 self.problems.add(path, f"names object {target!r}, which is not in the manifest")
+        if self._duplicates:
+            self._report_duplicates()
         self._done = True
         self.problems.raise_if_any(f"invalid manifest {self.url}")
+
+    def _report_duplicates(self) -> None:
+        """Find where each duplicated id was first used (rereads the ids; only on this error)."""
+        wanted = {oid for _, oid in self._duplicates}
+        first: dict[str, int] = {}
+        for index, raw, _ in self.raw.objects():
+            oid = raw.get("id") if isinstance(raw, dict) else None
+            if oid in wanted and oid not in first:
+                first[oid] = index
+        for index, oid in self._duplicates:
+            if first.get(oid, index) != index:
+                self.problems.add(f"objects[{index}].id", f"duplicate id {oid!r} (first used by objects[{first[oid]}])")
 
     def header_record(self) -> SceneHeader:
         """The normalised header; call after `objects()` has been consumed."""

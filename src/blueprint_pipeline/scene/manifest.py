@@ -33,11 +33,12 @@ MAX_ABS_COORD = 1e6  # manifest units; larger values are data errors, not rooms
 MAX_EXTENT = 1e6
 MIN_QUAT_NORM = 1e-9
 
-Id = Annotated[str, AfterValidator(sanitise.check_id)]
-Name = Annotated[str, AfterValidator(sanitise.check_name)]
-Category = Annotated[str, AfterValidator(sanitise.check_category)]
-Description = Annotated[str, AfterValidator(sanitise.check_description)]
-Tag = Annotated[str, AfterValidator(sanitise.check_tag)]
+# Checked natively by pydantic-core (patterns and lengths); problems.phrase() words the errors.
+Id = Annotated[str, Field(pattern=sanitise.ID_PATTERN)]
+Name = Annotated[str, Field(max_length=sanitise.NAME_MAX_CHARS, pattern=sanitise.TEXT_PATTERN)]
+Category = Annotated[str, Field(max_length=sanitise.CATEGORY_MAX_CHARS, pattern=sanitise.TEXT_PATTERN)]
+Description = Annotated[str, Field(max_length=sanitise.DESCRIPTION_MAX_CHARS, pattern=sanitise.DESCRIPTION_PATTERN)]
+Tag = Annotated[str, Field(max_length=sanitise.TAG_MAX_CHARS, pattern=sanitise.TEXT_PATTERN)]
 AssetPath = Annotated[str, AfterValidator(sanitise.check_asset_path)]
 # Numbers must be JSON numbers: strict refuses "1.5" strings and booleans (ints are fine).
 Num = Annotated[float, Strict()]
@@ -115,7 +116,7 @@ class AssetIn(BaseModel):
     path: AssetPath | None = None
     format: Category | None = None
     source: Category | None = None
-    asset_id: Annotated[str, AfterValidator(sanitise.check_name)] | None = None
+    asset_id: Name | None = None
     license: Name | None = Field(default=None, validation_alias=AliasChoices("license", "licence"))
     commercial_ok: bool | None = None
 

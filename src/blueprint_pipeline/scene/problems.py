@@ -63,7 +63,14 @@ def phrase(err: dict[str, Any]) -> str:
     if kind == "too_short":
         return f"has too few items (needs {ctx.get('min_length')})"
     if kind == "string_pattern_mismatch":
-        return f"{_short(err.get('input'))} must match {ctx.get('pattern')}"
+        from blueprint_pipeline.scene.sanitise import explain_pattern_failure
+
+        ours = explain_pattern_failure(str(ctx.get("pattern")), err.get("input"))
+        return ours or f"{_short(err.get('input'))} must match {ctx.get('pattern')}"
+    if kind == "string_too_long":
+        value = err.get("input")
+        size = f"{len(value)} characters; " if isinstance(value, str) else ""
+        return f"is too long ({size}at most {ctx.get('max_length')})"
     if kind == "enum":
         return f"unknown value {_short(err.get('input'))}; expected one of {ctx.get('expected')}"
     if kind == "literal_error":

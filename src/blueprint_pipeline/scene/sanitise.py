@@ -30,6 +30,31 @@ ASSET_PATH_MAX_CHARS = 1024
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 # Descriptions may be multi-line: tab and newline are allowed there, nothing else.
 _DESCRIPTION_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# The same rules as patterns that pydantic-core checks natively (no Python call per field); the
+# Python checks above phrase the error when one fails.
+TEXT_PATTERN = "^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$"
+DESCRIPTION_PATTERN = "^[^\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$"
+ID_PATTERN = ID_RE.pattern
+
+
+def explain_pattern_failure(pattern: str, value: object) -> str | None:
+    """The message for a value that failed one of the patterns above, or None if not ours."""
+    if not isinstance(value, str):
+        return None
+    try:
+        if pattern == ID_PATTERN:
+            check_id(value)
+        elif pattern == TEXT_PATTERN:
+            _check_text(value, len(value), _CONTROL_RE)
+        elif pattern == DESCRIPTION_PATTERN:
+            _check_text(value, len(value), _DESCRIPTION_CONTROL_RE)
+        else:
+            return None
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 _AFFORDANCE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_ -]{0,63}$")
 _WINDOWS_DRIVE_RE = re.compile(r"^[A-Za-z]:")
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
