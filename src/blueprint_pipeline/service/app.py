@@ -38,7 +38,11 @@ from blueprint_pipeline.service.config import ServiceConfig
 from blueprint_pipeline.service.faults import FaultInjector
 from blueprint_pipeline.service.ids import is_valid_job_id, new_job_id
 from blueprint_pipeline.service.inputs import input_kind, prepare_input
-from blueprint_pipeline.service.metrics import CONTENT_TYPE, ServiceMetrics
+from blueprint_pipeline.service.metrics import (
+    CONTENT_TYPE,
+    RequestCounter,
+    ServiceMetrics,
+)
 from blueprint_pipeline.service.store import (
     CANCELED,
     QUEUED,
@@ -55,16 +59,6 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 SHA256_HEADER = "X-Content-SHA256"
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 _ROBOT = r"^[a-z0-9_]{1,32}$"
-
-
-class _CountRequests:
-    """ASGI middleware counting responses by status (outermost, so injected faults count)."""
-
-    def __init__(self, app: Any, metrics: ServiceMetrics):
-        self.app = metrics.middleware(app)
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
 
 
 def create_app(config: ServiceConfig) -> FastAPI:
@@ -94,7 +88,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     if config.faults is not None:
         app.add_middleware(FaultInjector, config=config.faults,
                            on_fault=lambda kind: metrics.faults.labels(kind).inc())
-    app.add_middleware(_CountRequests, metrics=metrics)
+    app.add_middleware(RequestCounter, metrics=metrics)
 
     def api_key(request: Request) -> str:
         """The caller's key id, after the per-key rate limit."""

@@ -67,16 +67,12 @@ def _find_manifest(root: Path) -> Path:
 
 
 def _validate(manifest: Path, job_dir: Path, options: RunOptions) -> str | None:
-    try:
-        with open(manifest, "rb") as f:
-            head = json.loads(f.read()) if manifest.stat().st_size < 64 * 1024**2 else None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"scene manifest is not valid JSON: {exc}") from None
-    if head is not None and not isinstance(head, dict):
-        raise InvalidInputError("scene manifest must be a JSON object")
+    """Run the scene stage (streaming reader, contract, normalisation); returns the scene id."""
     from blueprint_pipeline.runner import run_pipeline
 
-    ctx = StageContext(manifest_url=str(manifest), out_url=str(job_dir / "out"), options=options)
+    out = job_dir / "out"
+    ctx = StageContext(manifest_url=str(manifest), out_url=str(out), options=options)
     run_pipeline(ctx, only="scene")
-    scene_id = head.get("scene_id") if head else None
+    with open(out / "scene" / "normalized.jsonl", encoding="utf-8") as f:
+        scene_id = json.loads(f.readline()).get("scene_id")
     return scene_id if isinstance(scene_id, str) else None

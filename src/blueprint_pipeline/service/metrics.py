@@ -39,19 +39,23 @@ class ServiceMetrics:
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
-    def middleware(self, app: Callable) -> Callable:
-        """ASGI middleware counting every response by status (injected faults included)."""
 
-        async def counted(scope: dict, receive: Callable, send: Callable) -> None:
-            if scope["type"] != "http":
-                await app(scope, receive, send)
-                return
+class RequestCounter:
+    """ASGI middleware counting every response by method and status; installed outermost, so
+    injected faults are counted like any other answer."""
 
-            async def send_counted(message: dict) -> None:
-                if message["type"] == "http.response.start":
-                    self.requests.labels(scope["method"], str(message["status"])).inc()
-                await send(message)
+    def __init__(self, app: Callable, metrics: ServiceMetrics):
+        self.app = app
+        self.metrics = metrics
 
-            await app(scope, receive, send_counted)
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
 
-        return counted
+        async def send_counted(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                self.metrics.requests.labels(scope["method"], str(message["status"])).inc()
+            await send(message)
+
+        await self.app(scope, receive, send_counted)
