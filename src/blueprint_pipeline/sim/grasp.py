@@ -38,9 +38,6 @@ class GraspCandidate:
     def pre_grasp(self) -> Pose:
         return self.tcp.moved(-PRE_GRASP_DISTANCE_M * self.approach)
 
-    def rank_key(self) -> tuple:
-        return (not self.reachable, -min(self.clearance_m, 0.05), ("top", "tilted", "side").index(self.kind))
-
 
 def _hand_rotation(approach: np.ndarray, finger_axis: np.ndarray) -> np.ndarray:
     z = approach / np.linalg.norm(approach)
@@ -102,12 +99,17 @@ def grasp_candidates(obj_pos_m: np.ndarray, obj_rot: np.ndarray, size_m: np.ndar
 
 def rank_grasps(candidates: list[GraspCandidate], ik: ArmIK, seed_q: np.ndarray,
                 obstacles: list[tuple[np.ndarray, np.ndarray]]) -> list[GraspCandidate]:
+    """Candidates by clearance and kind; reachability (IK of pre-grasp and grasp) is checked
+    lazily by `check_reachable`, in this order, so most episodes solve IK for one candidate only."""
     for c in candidates:
         c.clearance_m = _finger_clearance(c.tcp, c.width_m, obstacles)
-        pre = ik.solve(c.pre_grasp.pos_m, c.pre_grasp.rot, seed_q)
-        if not pre.ok():
-            continue
+    return sorted(candidates, key=lambda c: (-min(c.clearance_m, 0.02), ("top", "tilted", "side").index(c.kind)))
+
+
+def check_reachable(c: GraspCandidate, ik: ArmIK, seed_q: np.ndarray) -> bool:
+    pre = ik.solve(c.pre_grasp.pos_m, c.pre_grasp.rot, seed_q)
+    if pre.ok():
         grasp = ik.solve(c.tcp.pos_m, c.tcp.rot, pre.q_rad)
         if grasp.ok():
             c.reachable, c.q_pre, c.q_grasp = True, pre.q_rad, grasp.q_rad
-    return sorted(candidates, key=GraspCandidate.rank_key)
+    return c.reachable

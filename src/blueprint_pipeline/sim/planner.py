@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from blueprint_pipeline.geniesim.records import GoalRegion
-from blueprint_pipeline.sim.grasp import GraspCandidate, grasp_candidates, rank_grasps
+from blueprint_pipeline.sim.grasp import GraspCandidate, check_reachable, grasp_candidates, rank_grasps
 from blueprint_pipeline.sim.ik import ArmIK
 from blueprint_pipeline.sim.trajectory import IKFailure, Pose, joint_segment, plan_segment
 
@@ -98,8 +98,9 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
     place_obj = np.array([place_xy[0], place_xy[1], goal.surface_z_m + half_height + PLACE_DROP_M])
     last_error: Exception = IKFailure("no reachable grasp candidate")
     for tried, cand in enumerate(ranked, start=1):
-        if not cand.reachable:
-            break
+        if not check_reachable(cand, ik, q_home):
+            last_error = IKFailure(f"{cand.kind} grasp unreachable")
+            continue
         try:
             plan = _plan_with_grasp(ik, cand, target, others, place_obj, q_home, Pose(home_pos, home_rot), dt_tick_s,
                                     on_segment)

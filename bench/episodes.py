@@ -1,0 +1,126 @@
+"""Benchmark of episode generation against the bare physics rate, side by side in one run.
+
+    python bench/episodes.py [--scene kitchen|tabletop] [--per-task 10] [--render-episodes 2] [--robot franka]
+
+Inputs: examples/kitchen.json run through the scene, simready, usd and geniesim stages into a
+temporary folder (the tabletop test scene with --scene tabletop). Every pick_place task of the
+scene runs with the stage's randomisation (target +-8 cm, yaw +-45 deg, mass and friction within
+the physics DR ranges) among the scene's other objects.
+
+Rows (CPU time of this process, so the figures are per core even on a shared machine):
+- bare mj_step rate of the same model (robot holding home, objects resting): the physical limit;
+- the full episode loop (randomise, settle, plan with IK, execute, record): physics steps per
+  CPU second, and its ratio to the bare rate;
+- successful pick_place episodes per CPU minute without cameras, and with two 128x128 cameras;
+- the scripted success rate and its failure reasons.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import mujoco
+import numpy as np
+
+from blueprint_pipeline.pipeline import RunOptions, StageContext
+from blueprint_pipeline.runner import run_pipeline
+from blueprint_pipeline.sim import stage as episodes_stage
+from blueprint_pipeline.sim.episode import EpisodeOptions, run_episode
+from blueprint_pipeline.sim.tabletop import tabletop_scene, write_inputs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def prepare(scene: str, out: str) -> None:
+    if scene == "tabletop":
+        write_inputs(out, *tabletop_scene())
+        return
+    ctx = StageContext(manifest_url=str(ROOT / "examples" / "kitchen.json"), out_url=out, options=RunOptions())
+    for name in ("scene", "simready", "usd", "geniesim"):
+        run_pipeline(ctx, only=name)
+
+
+def bare_step_rate(model: mujoco.MjModel, steps: int = 20000) -> float:
+    data = mujoco.MjData(model)
+    mujoco.mj_resetDataKeyframe(model, data, model.key("home").id)
+    data.ctrl[:] = model.key("home").ctrl
+    for _ in range(500):
+        mujoco.mj_step(model, data)
+    t0 = time.process_time()
+    for _ in range(steps):
+        mujoco.mj_step(model, data)
+    return steps / (time.process_time() - t0)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--scene", choices=("kitchen", "tabletop"), default="kitchen")
+    ap.add_argument("--per-task", type=int, default=10)
+    ap.add_argument("--render-episodes", type=int, default=2, help="per task, with two 128x128 cameras")
+    ap.add_argument("--robot", default="franka")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as out:
+        prepare(args.scene, out)
+        config = episodes_stage.load_task_config(str(Path(out) / "geniesim" / "task_config.json"))
+        tasks = episodes_stage.runnable_tasks(config, args.robot)
+        bare, loop_steps, loop_cpu, ok, cpu_plain = [], 0, 0.0, 0, 0.0
+        reasons: collections.Counter = collections.Counter()
+        per_task = {}
+        ok_r, cpu_r = 0, 0.0
+        index = 0
+        for task in tasks:
+            episodes_stage._SIM_CACHE.clear()
+            sim, task = episodes_stage.sim_for(out, args.robot, task.task_id)
+            bare.append(bare_step_rate(sim.model))
+            n_ok = 0
+            for _ in range(args.per_task):
+                t0 = time.process_time()
+                rec = run_episode(sim, task, index, seed=0)
+                dt = time.process_time() - t0
+                index += 1
+                cpu_plain += dt
+                loop_cpu += dt
+                loop_steps += rec.metrics["physics_steps"]
+                n_ok += rec.success
+                reasons[rec.failure_reason or "success"] += 1
+            ok += n_ok
+            per_task[task.task_id] = (n_ok, args.per_task)
+            for _ in range(args.render_episodes):
+                t0 = time.process_time()
+                rec = run_episode(sim, task, index, seed=0, options=EpisodeOptions(render=True, image_size=128))
+                cpu_r += time.process_time() - t0
+                index += 1
+                ok_r += rec.success
+        n = args.per_task * len(tasks)
+        n_r = args.render_episodes * len(tasks)
+        bare_rate = float(np.mean(bare))
+        loop_rate = loop_steps / loop_cpu
+        rows = [
+            ("bare mj_step (same models), steps/s per core", bare_rate, "1.00"),
+            ("episode loop incl. settle, plan, IK, record, steps/s", loop_rate, f"{loop_rate / bare_rate:.2f} of bare"),
+            ("successful episodes / min / core, no cameras", 60 * ok / cpu_plain, f"{ok}/{n} ok"),
+            ("successful episodes / min / core, 2 x 128x128 cameras", 60 * ok_r / cpu_r if cpu_r else float("nan"),
+             f"{(60 * ok_r / cpu_r) / (60 * ok / cpu_plain):.3f} of no-camera" if cpu_r and ok else "-"),
+            ("scripted success rate", ok / n, f"{len(tasks)} tasks x {args.per_task}"),
+        ]
+        print(f"scene {args.scene}, robot {args.robot}, mujoco {mujoco.__version__}, "
+              f"dt {episodes_stage.TIMESTEP_S:.6f} s, {n} episodes (+{n_r} rendered)")
+        print(f"{'measure':58s} {'value':>12s}  ratio / note")
+        for name, value, note in rows:
+            print(f"{name:58s} {value:12.2f}  {note}")
+        print("per task:", {k: f"{a}/{b}" for k, a in per_task.items()} if False else
+              ", ".join(f"{k} {a}/{b}" for k, (a, b) in per_task.items()))
+        print("outcomes:", dict(reasons))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
