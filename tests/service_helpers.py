@@ -213,3 +213,12 @@ def small_manifest(folder: Path) -> Path:
     if not KITCHEN.is_file():
         pytest.skip("examples/kitchen.json is not in the project yet")
     return KITCHEN
+
+
+def tiny_manifest(folder: Path, objects: int = 3) -> Path:
+    """A small synthetic manifest written by the scene package's own generator (fast to validate)."""
+    from blueprint_pipeline.scene.synth import write_synthetic_manifest
+
+    path = folder / "tiny_manifest.json"
+    write_synthetic_manifest(str(path), n=objects, seed=1)
+    return path

@@ -18,7 +18,7 @@ from service_helpers import (
     auth,
     config_for,
     require_stage,
-    small_manifest,
+    tiny_manifest,
 )
 
 from blueprint_pipeline.client.api import ClientTimeouts, ServiceClient
@@ -60,7 +60,7 @@ def max_in_window(times: list[float], window_s: float) -> int:
 @pytest.mark.slow
 def test_submits_and_status_survive_injected_faults(tmp_path):
     require_stage("scene")
-    manifest = small_manifest(tmp_path)
+    manifest = tiny_manifest(tmp_path)
     faults = FaultConfig(seed=20261128, p503=0.30, p429=0.10, pstall=0.05, pdrop=0.02,
                          stall_s=1.5, retry_after_s=1)
     cfg = config_for(tmp_path / "data", faults=faults, rate_limit_per_s=10_000.0,
