@@ -35,10 +35,12 @@ def serve(
         console.print(digest(key))
         return
     from blueprint_pipeline.config import get_settings
+    from blueprint_pipeline.logs import setup_logging
     from blueprint_pipeline.service.config import ServiceConfig
     from blueprint_pipeline.service.server import serve as run_server
 
     settings = get_settings()
+    setup_logging(json_lines=settings.log_json, level=settings.log_level)
     config = ServiceConfig.from_settings(settings, data_dir=data_dir)
     if config.faults is not None:
         console.print(f"[bold yellow]fault injection enabled:[/] {config.faults}")

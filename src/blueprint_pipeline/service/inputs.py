@@ -68,10 +68,11 @@ def _find_manifest(root: Path) -> Path:
 
 def _validate(manifest: Path, job_dir: Path, options: RunOptions) -> str | None:
     """Run the scene stage (streaming reader, contract, normalisation); returns the scene id."""
+    from blueprint_pipeline.config import get_settings
     from blueprint_pipeline.runner import run_pipeline
 
     out = job_dir / "out"
-    ctx = StageContext(manifest_url=str(manifest), out_url=str(out), options=options)
+    ctx = StageContext(manifest_url=str(manifest), out_url=str(out), options=options, settings=get_settings())
     run_pipeline(ctx, only="scene")
     with open(out / "scene" / "normalized.jsonl", encoding="utf-8") as f:
         scene_id = json.loads(f.readline()).get("scene_id")

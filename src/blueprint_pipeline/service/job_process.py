@@ -62,8 +62,12 @@ class _Progress:
 def run_job(job_dir: Path) -> dict[str, Any]:
     from blueprint_pipeline import pipeline
     from blueprint_pipeline.client.archive import write_archive
+    from blueprint_pipeline.config import get_settings
+    from blueprint_pipeline.logs import setup_logging
     from blueprint_pipeline.runner import run_pipeline
 
+    settings = get_settings()
+    setup_logging(json_lines=settings.log_json, level=settings.log_level)  # into the job's job.log
     spec = json.loads((job_dir / JOB_FILE).read_text())
     params = spec["params"]
     options = pipeline.RunOptions(robot=params["robot"], episodes=params.get("episodes"),
@@ -72,7 +76,7 @@ def run_job(job_dir: Path) -> dict[str, Any]:
     stage_names = [s.name for s in pipeline.STAGES]
     progress = _Progress(job_dir / PROGRESS_FILE, stage_names)
     ctx = pipeline.StageContext(manifest_url=str(job_dir / spec["manifest"]), out_url=str(job_dir / OUT_DIR),
-                                options=options, progress=progress.callback)
+                                options=options, settings=settings, progress=progress.callback)
     stage_outcomes: dict[str, dict[str, Any]] = {}
     for i, name in enumerate(stage_names):
         progress.update(force=True, stage=name, stages_done=i, done=0, total=None, what="")
