@@ -1,6 +1,6 @@
 """Scale-out benchmark: the local and Ray executors side by side in one run.
 
-    python bench/scale.py [--episodes 8] [--tasks 200] [--leak-scenes 10] [--skip-leak]
+    python bench/scale.py [--episodes 8] [--tasks 200] [--leak-scenes 10] [--parts 1,2,3]
 
 1. Episode throughput: the same --episodes table-top episodes (same seeds, no rendering) through
    the episodes stage's `run_items` with 1 and 2 workers, local process pool vs Ray (a private
@@ -84,17 +84,22 @@ def overhead(tasks: int) -> list[tuple[str, float]]:
     return rows
 
 
-def _snapshot(ray) -> dict[str, float]:
+def _snapshot() -> dict[str, float]:
+    """Driver fds and RSS; live descendants, Ray worker processes among them (titled `ray::...`)
+    and live progress-board actors (one per running scene; the state API needs the dashboard)."""
     gc.collect()
     me = psutil.Process()
-    from ray.util.state import list_actors
+    titles = []
+    for child in me.children(recursive=True):
+        try:
+            titles.append(" ".join(child.cmdline()))
+        except psutil.Error:
+            continue
+    return {"fds": me.num_fds(), "children": len(titles), "ray_workers": sum(t.startswith("ray::") for t in titles),
+            "boards": sum("_ProgressBoard" in t for t in titles), "rss_mb": me.memory_info().rss / 2**20}
 
-    alive = [a for a in list_actors(limit=10_000) if a.state == "ALIVE"]
-    return {"fds": me.num_fds(), "children": len(me.children(recursive=True)),
-            "rss_mb": me.memory_info().rss / 2**20, "ray_actors_alive": len(alive)}
 
-
-def leak_check(root: Path, scenes: int) -> list[tuple[str, dict[str, float], float, int]]:
+def leak_check(root: Path, scenes: int, rounds: int) -> list[tuple[str, dict[str, float], float, int]]:
     from blueprint_pipeline.batch.runner import run_batch
     from blueprint_pipeline.batch.scenes import list_scenes
     from blueprint_pipeline.scene.synth import write_synthetic_manifest
@@ -105,13 +110,13 @@ def leak_check(root: Path, scenes: int) -> list[tuple[str, dict[str, float], flo
         write_synthetic_manifest(str(folder / f"s{seed:02d}.json"), 10, seed)
     batch = list_scenes(str(folder))
     ray = _ray_init(2)
-    rows = [("before round 1", _snapshot(ray), 0.0, 0)]
-    for n in (1, 2):
+    rows = [("before round 1", _snapshot(), 0.0, 0)]
+    for n in range(1, rounds + 1):
         t0 = time.perf_counter()
         report = run_batch(batch, str(root / f"leak_out_{n}"), RunOptions(episodes=1, executor="ray"),
                            parallel=scenes)
         ok = len(report.ok)
-        rows.append((f"after round {n}", _snapshot(ray), time.perf_counter() - t0, ok))
+        rows.append((f"after round {n}", _snapshot(), time.perf_counter() - t0, ok))
         totals = report.totals()
         print(f"round {n}: {ok}/{scenes} scenes ok, {totals['episodes_simulated']} episodes, "
               f"{totals['cpu_s_per_scene']} CPU s per scene, {totals['episodes_per_cpu_hour']} episodes per CPU-hour")
@@ -124,27 +129,33 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=8)
     ap.add_argument("--tasks", type=int, default=200)
     ap.add_argument("--leak-scenes", type=int, default=10)
-    ap.add_argument("--skip-leak", action="store_true")
+    ap.add_argument("--leak-rounds", type=int, default=2)
+    ap.add_argument("--parts", default="1,2,3", help="which parts to run, e.g. 3")
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     with tempfile.TemporaryDirectory(prefix="bp-scale-") as tmp:
         root = Path(tmp)
-        rows = throughput(root, args.episodes)
-        local = {w: epm for ex, w, epm, _ in rows if ex == "local"}
-        print(f"\n1. episodes per minute ({args.episodes} table-top episodes, cold workers)")
-        print(f"{'executor':10s} {'workers':>7s} {'episodes/min':>13s} {'succeeded':>10s} {'vs local':>9s}")
-        for ex, w, epm, ok in rows:
-            print(f"{ex:10s} {w:7d} {epm:13.1f} {ok:10d} {epm / local[w]:9.2f}")
-        print(f"\n2. overhead per task ({args.tasks} no-op tasks, 2 workers, warm)")
-        for name, per_task_s in overhead(args.tasks):
-            print(f"{name:40s} {per_task_s * 1e3:8.2f} ms")
-        if not args.skip_leak:
-            print(f"\n3. load and leak check: {args.leak_scenes} scenes in parallel on Ray, twice in one driver")
-            rows3 = leak_check(root, args.leak_scenes)
-            print(f"{'when':16s} {'fds':>5s} {'children':>9s} {'RSS MB':>8s} {'actors':>7s} {'round s':>8s}")
+        parts = set(args.parts.split(","))
+        if "1" in parts:
+            rows = throughput(root, args.episodes)
+            local = {w: epm for ex, w, epm, _ in rows if ex == "local"}
+            print(f"\n1. episodes per minute ({args.episodes} table-top episodes, cold workers)")
+            print(f"{'executor':10s} {'workers':>7s} {'episodes/min':>13s} {'succeeded':>10s} {'vs local':>9s}")
+            for ex, w, epm, ok in rows:
+                print(f"{ex:10s} {w:7d} {epm:13.1f} {ok:10d} {epm / local[w]:9.2f}")
+        if "2" in parts:
+            print(f"\n2. overhead per task ({args.tasks} no-op tasks, 2 workers, warm)")
+            for name, per_task_s in overhead(args.tasks):
+                print(f"{name:40s} {per_task_s * 1e3:8.2f} ms")
+        if "3" in parts:
+            print(f"\n3. load and leak check: {args.leak_scenes} scenes in parallel on Ray, "
+                  f"{args.leak_rounds} rounds in one driver")
+            rows3 = leak_check(root, args.leak_scenes, args.leak_rounds)
+            print(f"{'when':16s} {'fds':>5s} {'children':>9s} {'ray workers':>12s} {'boards':>7s} {'RSS MB':>8s} "
+                  f"{'round s':>8s}")
             for when, snap, secs, _ in rows3:
-                print(f"{when:16s} {snap['fds']:5d} {snap['children']:9d} {snap['rss_mb']:8.1f} "
-                      f"{snap['ray_actors_alive']:7d} {secs:8.1f}")
+                print(f"{when:16s} {snap['fds']:5d} {snap['children']:9d} {snap['ray_workers']:12d} "
+                      f"{snap['boards']:7d} {snap['rss_mb']:8.1f} {secs:8.1f}")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,9 @@
             ...
 
 `fn(item, heartbeat)` runs as a Ray task (one CPU, never retried by Ray: a crash is reported
-as `crashed`, like a dead local worker). Tasks are submitted up to the cluster's CPU count, so
-a cluster's cores stay busy even for one scene; queued tasks do not count against their
-deadline. Each task reports its start and (at most once a second) its heartbeat to a small
+as `crashed`, like a dead local worker). Up to twice the cluster's CPU count of tasks are in
+flight, so a cluster's cores stay busy even for one scene; queued tasks do not count against
+their deadline. Each task reports its start and (at most once a second) its heartbeat to a small
 per-pool actor that measures ages on its own clock, so no clocks are compared across nodes. The
 driver waits with `ray.wait(timeout=...)`; a task past its deadline or silent for longer than
 `heartbeat_timeout_s` is cancelled with `ray.cancel(ref, force=True)`, which kills its worker
@@ -123,8 +123,10 @@ class RayPool:
             self._board = None
 
     def in_flight_limit(self, total: int) -> int:
+        """Twice the cluster's CPUs: a queued task is ready the moment a worker frees up (queued
+        tasks have not started, so their deadline is not running)."""
         cluster_cpus = int(self._ray.cluster_resources().get("CPU", 1))
-        return max(1, min(total, max(self.workers, cluster_cpus)))
+        return max(1, min(total, max(self.workers, 2 * cluster_cpus)))
 
     def map(self, fn: Callable[[Any, Callable[[], None]], Any], items: Iterable[Any]) -> list[TaskResult]:
         return list(self.imap(fn, items))
