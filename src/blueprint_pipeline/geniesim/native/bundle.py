@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pxr import Gf, Sdf, Usd, UsdGeom
+from pxr import Gf, Sdf, UsdGeom, Vt
 
 from blueprint_pipeline.geniesim.native import layout
 from blueprint_pipeline.geniesim.native.grasps import grasps_for
@@ -209,24 +209,31 @@ def _task_json(scene: Scene, task: TaskSpec, dirs: dict[str, str], by_id: dict[s
 
 
 def _write_background(path: Path, scene: Scene, dirs: dict[str, str], excluded: set[str]) -> None:
+    """Scene USD referencing the object files (Sdf authoring: the references are not composed here,
+    which would open every object file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    stage = Usd.Stage.CreateNew(str(path))
-    UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.z)
-    UsdGeom.SetStageMetersPerUnit(stage, 1.0)
-    world = UsdGeom.Xform.Define(stage, "/World")
-    stage.SetDefaultPrim(world.GetPrim())
-    UsdGeom.Scope.Define(stage, "/World/Objects")
+    layer = Sdf.Layer.CreateNew(str(path))
+    layer.pseudoRoot.SetInfo("upAxis", UsdGeom.Tokens.z)
+    layer.pseudoRoot.SetInfo("metersPerUnit", 1.0)
+    world = Sdf.PrimSpec(layer, "World", Sdf.SpecifierDef, "Xform")
+    layer.defaultPrim = "World"
+    objects = Sdf.PrimSpec(world, "Objects", Sdf.SpecifierDef, "Scope")
+    here = os.path.dirname(layout.scene_usd(scene.header.scene_id))
+    order = Vt.TokenArray(["xformOp:translate", "xformOp:orient", "xformOp:scale"])
     for o in scene.objects:
         if o.id in excluded:
             continue
-        x = UsdGeom.Xform.Define(stage, f"/World/Objects/{prim_name(o.id)}")
-        x.AddTranslateOp().Set(Gf.Vec3d(*o.position_m))
-        w, qx, qy, qz = o.orientation_wxyz
-        x.AddOrientOp().Set(Gf.Quatf(float(w), float(qx), float(qy), float(qz)))
-        x.AddScaleOp().Set(Gf.Vec3f(1.0, 1.0, 1.0))
-        rel = os.path.relpath(f"{dirs[o.id]}/{layout.ALIGNED_USD}", os.path.dirname(layout.scene_usd(scene.header.scene_id)))
-        x.GetPrim().GetReferences().AddReference(Sdf.Reference(rel))
-    stage.GetRootLayer().Save()
+        prim = Sdf.PrimSpec(objects, prim_name(o.id), Sdf.SpecifierDef, "Xform")
+        w, qx, qy, qz = (float(v) for v in o.orientation_wxyz)
+        for name, type_name, value in (
+            ("xformOp:translate", Sdf.ValueTypeNames.Double3, Gf.Vec3d(*map(float, o.position_m))),
+            ("xformOp:orient", Sdf.ValueTypeNames.Quatf, Gf.Quatf(w, qx, qy, qz)),
+            ("xformOp:scale", Sdf.ValueTypeNames.Float3, Gf.Vec3f(1.0, 1.0, 1.0)),
+        ):
+            Sdf.AttributeSpec(prim, name, type_name).default = value
+        Sdf.AttributeSpec(prim, "xformOpOrder", Sdf.ValueTypeNames.TokenArray, Sdf.VariabilityUniform).default = order
+        prim.referenceList.Prepend(Sdf.Reference(os.path.relpath(f"{dirs[o.id]}/{layout.ALIGNED_USD}", here)))
+    layer.Save()
 
 
 def write_bundle(root: Path, scene: Scene, physics: dict[str, ObjectPhysics], task_config: TaskConfig,

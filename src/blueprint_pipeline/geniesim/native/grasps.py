@@ -20,8 +20,11 @@ CYLINDER_DIRECTIONS = 8
 
 
 def _pose(approach: np.ndarray, jaw: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    a, j = approach, jaw
     t = np.eye(4)
-    t[:3, 0], t[:3, 1], t[:3, 2], t[:3, 3] = approach, jaw, np.cross(approach, jaw), centre
+    t[:3, 0], t[:3, 1], t[:3, 3] = a, j, centre
+    # Z = X x Y written out: np.cross costs more than the rest of the pose for single vectors
+    t[:3, 2] = (a[1] * j[2] - a[2] * j[1], a[2] * j[0] - a[0] * j[2], a[0] * j[1] - a[1] * j[0])
     return t
 
 

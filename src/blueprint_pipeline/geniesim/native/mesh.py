@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pxr import Gf, Usd, UsdGeom, Vt
+from pxr import Gf, Sdf, Usd, UsdGeom, Vt
 
 CYLINDER_SEGMENTS = 32
 _ROUND_WORDS = ("mug", "cup", "bottle", "can", "jar", "glass", "bowl", "vase", "pot", "tin", "tumbler", "candle")
@@ -89,19 +89,29 @@ def load_usd_mesh(path: Path, extents_m: tuple[float, float, float], under: str 
 
 
 def write_aligned_usd(path: Path, mesh: MeshData) -> None:
-    """Write the mesh as `path` (binary crate when the name ends in .usd), z-up, metres."""
+    """Write the mesh as `path` (binary crate when the name ends in .usd), z-up, metres.
+
+    Authored on an Sdf layer directly: no stage composition, several times faster per file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    stage = Usd.Stage.CreateNew(str(path))
-    UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.z)
-    UsdGeom.SetStageMetersPerUnit(stage, 1.0)
-    root = UsdGeom.Xform.Define(stage, "/Object")
-    stage.SetDefaultPrim(root.GetPrim())
-    m = UsdGeom.Mesh.Define(stage, "/Object/mesh")
-    pts = np.asarray(mesh.points, dtype=float)
-    m.CreatePointsAttr(Vt.Vec3fArray.FromNumpy(pts.astype(np.float32)))
-    m.CreateFaceVertexCountsAttr(Vt.IntArray.FromNumpy(np.asarray(mesh.face_counts, dtype=np.int32)))
-    m.CreateFaceVertexIndicesAttr(Vt.IntArray.FromNumpy(np.asarray(mesh.face_indices, dtype=np.int32)))
+    layer = Sdf.Layer.CreateNew(str(path))
+    layer.pseudoRoot.SetInfo("upAxis", UsdGeom.Tokens.z)
+    layer.pseudoRoot.SetInfo("metersPerUnit", 1.0)
+    root = Sdf.PrimSpec(layer, "Object", Sdf.SpecifierDef, "Xform")
+    layer.defaultPrim = "Object"
+    m = Sdf.PrimSpec(root, "mesh", Sdf.SpecifierDef, "Mesh")
+    pts = np.asarray(mesh.points, dtype=np.float32)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
-    m.CreateExtentAttr(Vt.Vec3fArray([Gf.Vec3f(*map(float, lo)), Gf.Vec3f(*map(float, hi))]))
-    m.CreateSubdivisionSchemeAttr(UsdGeom.Tokens.none)
-    stage.GetRootLayer().Save()
+    values = [
+        ("points", Sdf.ValueTypeNames.Point3fArray, Vt.Vec3fArray.FromNumpy(pts), Sdf.VariabilityVarying),
+        ("faceVertexCounts", Sdf.ValueTypeNames.IntArray,
+         Vt.IntArray.FromNumpy(np.asarray(mesh.face_counts, dtype=np.int32)), Sdf.VariabilityVarying),
+        ("faceVertexIndices", Sdf.ValueTypeNames.IntArray,
+         Vt.IntArray.FromNumpy(np.asarray(mesh.face_indices, dtype=np.int32)), Sdf.VariabilityVarying),
+        ("extent", Sdf.ValueTypeNames.Float3Array,
+         Vt.Vec3fArray([Gf.Vec3f(*map(float, lo)), Gf.Vec3f(*map(float, hi))]), Sdf.VariabilityVarying),
+        ("subdivisionScheme", Sdf.ValueTypeNames.Token, UsdGeom.Tokens.none, Sdf.VariabilityUniform),
+    ]
+    for name, type_name, value, variability in values:
+        attr = Sdf.AttributeSpec(m, name, type_name, variability)
+        attr.default = value
+    layer.Save()
