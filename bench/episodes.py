@@ -34,6 +34,7 @@ from blueprint_pipeline.pipeline import RunOptions, StageContext
 from blueprint_pipeline.runner import run_pipeline
 from blueprint_pipeline.sim import stage as episodes_stage
 from blueprint_pipeline.sim.episode import EpisodeOptions, run_episode
+from blueprint_pipeline.sim.scene_builder import prepare_for_target
 from blueprint_pipeline.sim.tabletop import tabletop_scene, write_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,6 +80,7 @@ def main() -> int:
         for task in tasks:
             episodes_stage._SIM_CACHE.clear()
             sim, task = episodes_stage.sim_for(out, args.robot, task.task_id)
+            prepare_for_target(sim, task.target_object_id)  # as in the episodes: target awake, others may sleep
             bare.append(bare_step_rate(sim.model))
             n_ok = 0
             for _ in range(args.per_task):

@@ -30,7 +30,15 @@ from blueprint_pipeline.sim.planner import ObjectBox, Plan, plan_pick_place
 from blueprint_pipeline.sim.render import make_renderer
 from blueprint_pipeline.sim.randomize import apply_randomization, episode_rng
 from blueprint_pipeline.sim.records import EpisodeRecord
-from blueprint_pipeline.sim.scene_builder import FPS, SETTLE_S, STEPS_PER_FRAME, SimScene, mat_to_quat
+from blueprint_pipeline.sim.scene_builder import (
+    FPS,
+    SETTLE_S,
+    STEPS_PER_FRAME,
+    SimScene,
+    mat_to_quat,
+    prepare_for_target,
+    set_sleep,
+)
 from blueprint_pipeline.sim.trajectory import IKFailure
 
 CONTACT_NAMES = ["pad_left_target", "pad_right_target", "target_goal_support", "robot_furniture",
@@ -106,8 +114,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     target = task.target_object_id
     rng = episode_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index)
     rand = apply_randomization(sim, d, target, rng, options.jitter_m, options.yaw_rad, options.render)
-    for oid, g in ix.dynamic_geom.items():  # torsional/rolling friction where it matters: the target
-        m.geom_condim[g] = 6 if oid == target else 3
+    prepare_for_target(sim, target, sleep=False)  # settle awake, so every resting contact is checked
     mujoco.mj_forward(m, d)
     pre_settle = {o: d.xpos[sim.body_id(o)].copy() for o in sim.dynamic_ids}
     settle_steps = int(round(SETTLE_S * STEPS_PER_FRAME * FPS))
@@ -116,6 +123,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     mujoco.mj_kinematics(m, d)
     settle_shift = max((float(np.linalg.norm(d.xpos[sim.body_id(o)] - p)) for o, p in pre_settle.items()), default=0.0)
     penetration = float(max(0.0, -min((c.dist for c in d.contact[:d.ncon]), default=0.0))) if d.ncon else 0.0
+    set_sleep(m, True)
     beat()
 
     others = [_object_box(sim, d, o) for o in sim.dynamic_ids + sim.fixed_ids + sim.articulated_ids if o != target]

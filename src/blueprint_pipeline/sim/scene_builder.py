@@ -16,6 +16,11 @@ solref (0.01, 1) and solimp (0.95, 0.99, 0.001, 0.5, 2) on pads and objects. Wit
 defaults (pyramidal cone, impratio 1, condim 3) held objects creep by millimetres per second.
 Restitution is not modelled (damping ratio 1: contacts do not bounce).
 
+Sleeping: resting free objects other than the episode's target may sleep (MuJoCo island
+sleeping): they are not simulated until something touches them, which makes a cluttered scene
+several times cheaper; the target and the robot never sleep, so their contacts are always
+computed (`prepare_for_target`).
+
 Time step: 1/480 s, so one 30 Hz frame is exactly 16 physics steps and recorded timestamps are
 exactly k/30 s (the 2 ms step of the design would need 16.67 steps per frame).
 """
@@ -300,3 +305,22 @@ def _add_articulated(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics)
     # moving furniture parts touch free objects and the robot, not the floor or other furniture
     g.contype, g.conaffinity = ARTICULATED_CONTYPE, ROBOT_CONTYPE
     g.rgba = _object_colour(obj, False)
+
+
+def prepare_for_target(sim: SimScene, target_id: str, sleep: bool = True) -> None:
+    """Per-episode contact dimensions and sleep policies: condim 6 on the target (3 on the other
+    free objects; pad contacts are condim 6 anyway), the target and robot never sleep."""
+    m = sim.model
+    allowed, never = mujoco.mjtSleepPolicy.mjSLEEP_ALLOWED, mujoco.mjtSleepPolicy.mjSLEEP_NEVER
+    for oid in sim.dynamic_ids:
+        m.geom_condim[sim.geom_id(oid)] = PAD_CONDIM if oid == target_id else 3
+        m.tree_sleep_policy[m.body_treeid[sim.body_id(oid)]] = never if oid == target_id else allowed
+    m.tree_sleep_policy[m.body_treeid[m.body(sim.names.base_body).id + 1]] = never
+    set_sleep(m, sleep)
+
+
+def set_sleep(model: mujoco.MjModel, on: bool) -> None:
+    if on:
+        model.opt.enableflags |= int(mujoco.mjtEnableBit.mjENBL_SLEEP)
+    else:
+        model.opt.enableflags &= ~int(mujoco.mjtEnableBit.mjENBL_SLEEP)
