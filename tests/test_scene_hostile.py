@@ -41,6 +41,7 @@ EXPECTED = {
     "overflow_number.json": "objects: a number is too large for a finite float",
     "duplicate_keys.json": "objects[1]: duplicate key 'id' in one JSON object",
     "invalid_utf8.json": "not valid UTF-8 (byte",
+    "lone_surrogate.json": "a string holds a lone UTF-16 surrogate escape, which is not Unicode",
     "bom.json": "starts with a UTF-8 byte-order mark",
     "utf16.json": "is UTF-16/UTF-32 encoded",
     "truncated.json": "ends in the middle of the JSON document (truncated?)",

@@ -141,3 +141,18 @@ def test_streaming_peak_memory_does_not_grow_with_object_count(tmp_path: Path) -
     # object alone is several kilobytes, so holding them would grow by 100+ MB here.
     growth_per_object = (peak_large - peak_small) / 36_000
     assert growth_per_object < 300, (peak_small, peak_large)
+
+
+@pytest.mark.parametrize(("escape", "valid"), [(r"\ud83d\ude00", True), (r"\ud83dxxxxxx", False), (r"\\ud800", True)])
+def test_surrogate_escapes_split_across_read_chunks(escape: str, valid: bool, tmp_path: Path) -> None:
+    text = (EXAMPLES / "kitchen.json").read_text()
+    anchor = text.index('"notes": "') + len('"notes": "')
+    path = tmp_path / "m.json"
+    for shift in range(-14, 2):  # the escape ends just before, across, and just after byte 65536
+        pad = 65_536 - anchor - len(escape) + shift
+        path.write_text(text[:anchor] + "b" * pad + escape + text[anchor:])
+        for streamed in (True, False):
+            if valid:
+                assert len(run(path, streamed)[0]) == 25
+            else:
+                assert "lone UTF-16 surrogate escape" in errors(path, streamed)

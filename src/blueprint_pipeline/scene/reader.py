@@ -88,13 +88,37 @@ class _DuplicateKeys:
         return mine
 
 
+# A \uD800-\uDFFF escape not part of a high+low pair decodes to no Unicode character: json
+# keeps it as a lone surrogate, yajl emits bytes that are not UTF-8. Both paths refuse it here.
+_SURROGATE_HINT = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile(
+    rb"(?<!\\)(?:\\\\)*"  # an escaping backslash: preceded by an even number of backslashes
+    rb"(\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"  # high without low
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2})"  # low without high
+)
+_SURROGATE_CONTEXT = 24  # bytes kept between chunks so that pairs split by a chunk are seen whole
+
+
+def _lone_surrogate(buf: bytes, final: bool) -> int | None:
+    """Offset in `buf` of a lone surrogate escape; a high one at the very end of a non-final
+    chunk waits for the next chunk."""
+    if not _SURROGATE_HINT.search(buf):
+        return None
+    for m in _LONE_SURROGATE.finditer(buf):
+        is_high = m.group(1)[3:4] in b"89abAB"
+        if final or not is_high or m.end() + 6 <= len(buf):  # a high one may meet its low next chunk
+            return m.start(1)
+    return None
+
+
 class _CheckedReader(io.RawIOBase):
-    """Passes bytes through to ijson while checking UTF-8 incrementally and hashing them."""
+    """Passes bytes through to ijson while checking UTF-8 and escapes incrementally and hashing them."""
 
     def __init__(self, raw: IO[bytes], hash_it: bool) -> None:
         self._raw = raw
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self._sha = hashlib.sha256() if hash_it else None
+        self._tail = b""
         self.offset = 0
 
     def readable(self) -> bool:
@@ -108,6 +132,12 @@ class _CheckedReader(io.RawIOBase):
             self._decoder.decode(chunk, final=not chunk)
         except UnicodeDecodeError as exc:
             raise _syntax_error("", f"not valid UTF-8 (byte {self.offset + exc.start})") from None
+        buf = self._tail + chunk
+        lone = _lone_surrogate(buf, final=not chunk)
+        if lone is not None:
+            at = self.offset - len(self._tail) + lone
+            raise _syntax_error("", f"a string holds a lone UTF-16 surrogate escape, which is not Unicode (byte {at})")
+        self._tail = buf[-_SURROGATE_CONTEXT:]
         if self._sha is not None:
             self._sha.update(chunk)
         self.offset += len(chunk)
@@ -244,6 +274,8 @@ def _read_header_streaming(f: _CheckedReader) -> tuple[dict[str, Any], bool, lis
             raise _syntax_error("", "unexpected data after the end of the JSON document")
     except ijson.JSONError as exc:
         raise _syntax_error(key, _explain_yajl(exc)) from None
+    except UnicodeDecodeError:
+        raise _syntax_error(key, "a string is not valid Unicode") from None
     return header, has_objects, problems
 
 
@@ -258,6 +290,8 @@ def _iter_objects_streaming(open_bytes: Any) -> Iterator[tuple[int, Any, list[st
                 index += 1
         except ijson.JSONError as exc:  # only if the file changed since the header pass
             raise _syntax_error(f"objects[{index}]", _explain_yajl(exc)) from None
+        except UnicodeDecodeError:
+            raise _syntax_error(f"objects[{index}]", "a string is not valid Unicode") from None
 
 
 def _open_streaming(open_bytes: Any) -> RawManifest:
@@ -323,6 +357,8 @@ def _depth_ok(value: Any) -> bool:
 
 def _open_in_memory(data: bytes) -> RawManifest:
     _check_start(data[:4096])
+    if _SURROGATE_HINT.search(data) and _lone_surrogate(data, final=True) is not None:
+        return _open_streaming(lambda: io.BytesIO(data))
     try:
         doc = json.loads(data.decode("utf-8"), object_pairs_hook=_pairs, parse_constant=_refuse_constant,
                          parse_int=_checked_int, parse_float=_checked_float)
