@@ -150,18 +150,18 @@ class JobManager:
         if job is None:
             return
         self._read_progress(job)
-        if job.cancel_requested:
-            self._finish(job_id, CANCELED, error="cancelled")
-            return
         try:
             outcome = json.loads((self.job_dir(job_id) / job_process.OUTCOME_FILE).read_text())
         except (FileNotFoundError, json.JSONDecodeError):
-            how = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
-            self._finish(job_id, FAILED, error=f"the job process ended without a result ({how})")
-            return
-        if outcome.get("status") == "succeeded":
+            outcome = None
+        if outcome and outcome.get("status") == "succeeded":  # finished before a cancel could land
             self._finish(job_id, SUCCEEDED, counts=outcome["counts"],
                          result_sha256=outcome["result_sha256"], result_bytes=outcome["result_bytes"])
+        elif job.cancel_requested:
+            self._finish(job_id, CANCELED, error="cancelled")
+        elif outcome is None:
+            how = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
+            self._finish(job_id, FAILED, error=f"the job process ended without a result ({how})")
         else:
             self._finish(job_id, FAILED, error=outcome.get("error") or "the pipeline failed")
 
