@@ -24,11 +24,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 
 import httpx
 
-from blueprint_pipeline.resilience.policy import CallPolicy
 from blueprint_pipeline.scene.records import Scene, SceneHeader, SceneObject, SimRole
 from blueprint_pipeline.simready.config import SimreadyConfig
 from blueprint_pipeline.simready.fake_gemini import max_in_window
-from blueprint_pipeline.simready.gemini import GeminiEstimator
+from blueprint_pipeline.simready.gemini import GeminiEstimator, gemini_policy
 from blueprint_pipeline.simready.stage import estimate_scene
 from blueprint_pipeline.simready.table import TableEstimator
 from blueprint_pipeline.usd.validate import validate_scene
@@ -120,7 +119,7 @@ def bench_llm(server: ServerProcess, n: int, workers: int, rate_per_s: float) ->
     """(seconds, peak requests in any 1 s window at the server, objects answered by the LLM)."""
     server.reset()
     cfg = SimreadyConfig(estimator="gemini", gemini_base_url=server.base_url, workers=workers)
-    policy = CallPolicy(f"bench-{uuid.uuid4().hex}", rate_per_s=rate_per_s, failure_threshold=1000)
+    policy = gemini_policy(rate_per_s, name=f"bench-{uuid.uuid4().hex}", failure_threshold=1000)
     est = GeminiEstimator(cfg, policy=policy, api_key=server.api_key)
     scene = make_scene(n)
     try:

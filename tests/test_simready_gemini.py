@@ -179,3 +179,10 @@ def test_journal_resumes_answered_objects_and_asks_again_for_failed_ones(tmp_pat
     assert s2["resumed_from_journal"] == 3 and s2["table_fallbacks"] == 0
     assert second.objects["m0"] == first.objects["m0"]
     assert second.objects["b0"].mass_kg == 0.4 and second.objects["b0"].sources["mass_kg"] is ValueSource.LLM
+
+
+def test_requests_are_paced_below_the_configured_limit():
+    from blueprint_pipeline.simready.gemini import RATE_MARGIN, gemini_policy
+
+    p = gemini_policy(10.0, name=f"gemini-test-{uuid.uuid4().hex}")
+    assert p.limiter.rate_per_s == pytest.approx(10.0 * RATE_MARGIN) and RATE_MARGIN < 1

@@ -31,6 +31,19 @@ from blueprint_pipeline.simready.table import TableEstimator, choose
 log = logging.getLogger(__name__)
 SECRET_NAME = "GEMINI_API_KEY"
 LLM_FIELDS = ("mass_kg", "static_friction", "dynamic_friction", "restitution")
+# We pace requests 5 % below the configured limit: our limiter spaces permits exactly 1/rate
+# apart, and thread scheduling and the network can bunch them up on the way, so without a margin
+# the service would see 11 requests inside some 1 s window at a limit of 10/s.
+RATE_MARGIN = 0.95
+
+
+def gemini_policy(rate_per_s: float, settings: Any = None, name: str = "gemini", **overrides: Any) -> Any:
+    """The call policy for Gemini: the settings' retry/breaker values, paced below `rate_per_s`."""
+    from blueprint_pipeline.resilience.policy import CallPolicy
+
+    if settings is None:
+        return CallPolicy(name, rate_per_s=rate_per_s * RATE_MARGIN, **overrides)
+    return CallPolicy.from_settings(name, settings, rate_per_s=rate_per_s * RATE_MARGIN, **overrides)
 
 
 class EstimateRejected(BlueprintError):
@@ -73,15 +86,13 @@ class GeminiEstimator:
 
     def __init__(self, config: SimreadyConfig, *, policy: Any = None, client: httpx.Client | None = None,
                  api_key: str | None = None, settings: Any = None):
-        from blueprint_pipeline.resilience.policy import CallPolicy
-
         self.config = config
         self.table = TableEstimator(config)
         if policy is None:
             from blueprint_pipeline.config import get_settings
 
-            overrides = {"rate_per_s": config.rate_per_s} if config.rate_per_s else {}
-            policy = CallPolicy.from_settings("gemini", settings or get_settings(), **overrides)
+            settings = settings or get_settings()
+            policy = gemini_policy(config.rate_per_s or settings.rate_limit_per_s, settings)
         self.policy = policy
         if api_key is None:
             from blueprint_pipeline.secrets.resolver import get_secret
