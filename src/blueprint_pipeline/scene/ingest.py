@@ -1,14 +1,14 @@
 """Manifest -> normalised records, one object at a time, collecting every problem.
 
     ingest = ManifestIngest(url, strict=False)
-    for obj in ingest.objects():      # SceneObject records, z-up SI
+    for rec in ingest.records():      # the JSON form of SceneObject (objects() gives typed records)
         ...
     header = ingest.header_record()   # SceneHeader, object_count filled in
 
-`objects()` raises `InvalidInputError` with every problem found (capped at 100 plus a count) once
+`records()` raises `InvalidInputError` with every problem found (capped at 100 plus a count) once
 the whole manifest has been read; it stops yielding records at the first problem but keeps
 validating, so the error lists everything. Cross-object rules need only small per-object state:
-an id -> index map and the list of relationship targets.
+a set of id hashes and the relationship targets not seen yet (forward references).
 """
 
 from __future__ import annotations

@@ -7,8 +7,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
-
 from blueprint_pipeline.errors import InvalidInputError, Problem
 
 MAX_PROBLEMS = 100
@@ -95,12 +93,6 @@ class ProblemCollector:
             self.problems.append(Problem(path, message))
         else:
             self.omitted += 1
-
-    def add_validation_error(self, prefix: str, exc: ValidationError, skip: set[tuple[Any, ...]] | None = None) -> None:
-        for err in exc.errors(include_url=False):
-            if skip and tuple(err["loc"]) in skip:
-                continue
-            self.add(loc_to_path(prefix, tuple(err["loc"])), phrase(err))
 
     def warn(self, path_pattern: str, message: str) -> None:
         key = f"{path_pattern}: {message}"
