@@ -21,7 +21,7 @@ from service_helpers import (
     tiny_manifest,
 )
 
-from blueprint_pipeline.client.api import ClientTimeouts, ServiceClient
+from blueprint_pipeline.client.api import ClientTimeouts, ServiceClient, paced_rate
 from blueprint_pipeline.resilience.policy import CallPolicy
 from blueprint_pipeline.service.app import create_app
 from blueprint_pipeline.service.faults import FaultConfig
@@ -67,7 +67,7 @@ def test_submits_and_status_survive_injected_faults(tmp_path):
                      worker=WorkerSettings(max_concurrent_jobs=0))  # accept and queue only
     app = create_app(cfg)
     recorder = ArrivalRecorder(app)
-    policy = CallPolicy(f"faults-{uuid.uuid4().hex[:8]}", rate_per_s=CLIENT_RATE_PER_S,
+    policy = CallPolicy(f"faults-{uuid.uuid4().hex[:8]}", rate_per_s=paced_rate(CLIENT_RATE_PER_S),
                         failure_threshold=1000, base_delay_s=0.05, max_delay_s=0.5, deadline_s=60.0)
     with ThreadedServer(recorder) as srv, ServiceClient(
             srv.url, API_KEY, policy=policy, timeouts=ClientTimeouts(request_s=0.75, connect_s=0.75)) as client:

@@ -37,6 +37,15 @@ from blueprint_pipeline.resilience.policy import (
 )
 
 TERMINAL_STATES = ("succeeded", "failed", "canceled")
+# Requests are paced this much below the configured rate limit: permits are spaced exactly
+# 1/rate apart, and scheduling jitter between taking a permit and the request reaching the
+# service could otherwise put one request too many into some 1 s window there.
+PACING = 0.95
+
+
+def paced_rate(limit_per_s: float) -> float:
+    """The pacing rate that keeps the rate seen by the service within `limit_per_s`."""
+    return limit_per_s * PACING
 SHA256_HEADER = "X-Content-SHA256"
 _JOB_ID_CHARS = set("0123456789abcdef")
 

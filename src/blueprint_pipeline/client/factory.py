@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blueprint_pipeline.client.api import ServiceClient
+from blueprint_pipeline.client.api import ServiceClient, paced_rate
 from blueprint_pipeline.errors import InvalidInputError
 
 API_KEY_SECRET = "BP_API_KEY"
@@ -19,5 +19,6 @@ def client_from_settings(server: str | None = None) -> ServiceClient:
     from blueprint_pipeline.secrets.resolver import get_secret
 
     api_key = get_secret(API_KEY_SECRET)
-    policy = CallPolicy.from_settings("generation-service", settings)
+    policy = CallPolicy.from_settings("generation-service", settings,
+                                      rate_per_s=paced_rate(settings.rate_limit_per_s))
     return ServiceClient(url, api_key, policy=policy)
