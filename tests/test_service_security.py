@@ -143,7 +143,7 @@ def test_compression_bomb_bundle_is_refused(service, tmp_path):
 
 
 def test_per_key_rate_limit_answers_429_with_retry_after(tmp_path):
-    cfg = config_for(tmp_path / "data", rate_limit_per_s=2.0, rate_burst=2,
+    cfg = config_for(tmp_path / "data", rate_limit_per_s=0.1, rate_burst=2,  # a token per 10 s
                      worker=WorkerSettings(max_concurrent_jobs=0))
     with ThreadedServer(create_app(cfg)) as srv:
         codes = [httpx.get(f"{srv.url}/v1/jobs", headers=auth()) for _ in range(4)]
