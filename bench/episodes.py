@@ -8,7 +8,8 @@ scene runs with the stage's randomisation (target +-8 cm, yaw +-45 deg, mass and
 the physics DR ranges) among the scene's other objects.
 
 Rows (CPU time of this process, so the figures are per core even on a shared machine):
-- bare mj_step rate of the same model (robot holding home, objects resting): the physical limit;
+- bare mj_step rate of the same model (robot holding home, objects resting, the resting clutter
+  asleep as in the episodes): the physical limit; also with sleeping off, for context;
 - the full episode loop (randomise, settle, plan with IK, execute, record): physics steps per
   CPU second, and its ratio to the bare rate;
 - successful pick_place episodes per CPU minute without cameras, and with two 128x128 cameras;
@@ -34,7 +35,7 @@ from blueprint_pipeline.pipeline import RunOptions, StageContext
 from blueprint_pipeline.runner import run_pipeline
 from blueprint_pipeline.sim import stage as episodes_stage
 from blueprint_pipeline.sim.episode import EpisodeOptions, run_episode
-from blueprint_pipeline.sim.scene_builder import prepare_for_target
+from blueprint_pipeline.sim.scene_builder import prepare_for_target, set_sleep
 from blueprint_pipeline.sim.tabletop import tabletop_scene, write_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +73,7 @@ def main() -> int:
         prepare(args.scene, out)
         config = episodes_stage.load_task_config(str(Path(out) / "geniesim" / "task_config.json"))
         tasks = episodes_stage.runnable_tasks(config, args.robot)
-        bare, loop_steps, loop_cpu, ok, cpu_plain = [], 0, 0.0, 0, 0.0
+        bare, bare_awake, loop_steps, loop_cpu, ok, cpu_plain = [], [], 0, 0.0, 0, 0.0
         reasons: collections.Counter = collections.Counter()
         per_task = {}
         ok_r, cpu_r = 0, 0.0
@@ -82,6 +83,9 @@ def main() -> int:
             sim, task = episodes_stage.sim_for(out, args.robot, task.task_id)
             prepare_for_target(sim, task.target_object_id)  # as in the episodes: target awake, others may sleep
             bare.append(bare_step_rate(sim.model))
+            set_sleep(sim.model, False)
+            bare_awake.append(bare_step_rate(sim.model))
+            set_sleep(sim.model, True)
             n_ok = 0
             for _ in range(args.per_task):
                 t0 = time.process_time()
@@ -107,6 +111,8 @@ def main() -> int:
         loop_rate = loop_steps / loop_cpu
         rows = [
             ("bare mj_step (same models), steps/s per core", bare_rate, "1.00"),
+            ("bare mj_step with sleeping off (every object simulated)", float(np.mean(bare_awake)),
+             f"{np.mean(bare_awake) / bare_rate:.2f}"),
             ("episode loop incl. settle, plan, IK, record, steps/s", loop_rate, f"{loop_rate / bare_rate:.2f} of bare"),
             ("successful episodes / min / core, no cameras", 60 * ok / cpu_plain, f"{ok}/{n} ok"),
             ("successful episodes / min / core, 2 x 128x128 cameras", 60 * ok_r / cpu_r if cpu_r else float("nan"),
