@@ -14,7 +14,8 @@ COLLIDER_PRIM = "/Object/Collider"  # where the usd stage authors each object's 
 
 
 def build_asset_index(scene: Scene, physics: dict[str, ObjectPhysics], commercial_only: bool = False,
-                      embedder: Embedder | NoEmbedder | None = None) -> dict[str, Any]:
+                      embedder: Embedder | NoEmbedder | None = None,
+                      texts: dict[str, str] | None = None) -> dict[str, Any]:
     """Entries for every object; with `commercial_only`, assets not cleared for commercial use
     (commercial_ok false, or unknown) are left out and counted."""
     embedder = embedder or NoEmbedder()
@@ -35,7 +36,7 @@ def build_asset_index(scene: Scene, physics: dict[str, ObjectPhysics], commercia
         entries.append({
             "asset_id": o.id,
             "name": o.name,
-            "semantic_description": semantic_text(o, ph),
+            "semantic_description": texts[o.id] if texts else semantic_text(o, ph),
             "categories": categories,
             "physics": physics_summary(ph),
             "material": (ph.material if ph else None) or (o.physics.material_type if o.physics else None),

@@ -29,6 +29,7 @@ from blueprint_pipeline.geniesim.records import TaskConfig
 from blueprint_pipeline.geniesim.relations import scene_relations
 from blueprint_pipeline.geniesim.robots import ROBOTS, robot_configs
 from blueprint_pipeline.geniesim.scene_graph import build_scene_graph
+from blueprint_pipeline.geniesim.semantics import semantic_text
 from blueprint_pipeline.geniesim.tasks import suggest_tasks
 from blueprint_pipeline.scene.records import Scene
 from blueprint_pipeline.simready.records import ObjectPhysics
@@ -53,8 +54,9 @@ def build_export(scene: Scene, physics: dict[str, ObjectPhysics], commercial_onl
     t0 = time.perf_counter()
     relations, notes = scene_relations(scene.objects)
     t1 = time.perf_counter()
-    graph = build_scene_graph(scene, physics, relations)
-    index = build_asset_index(scene, physics, commercial_only=commercial_only, embedder=embedder)
+    texts = {o.id: semantic_text(o, physics.get(o.id)) for o in scene.objects}
+    graph = build_scene_graph(scene, physics, relations, texts=texts)
+    index = build_asset_index(scene, physics, commercial_only=commercial_only, embedder=embedder, texts=texts)
     t2 = time.perf_counter()
     tasks = suggest_tasks(scene.objects, physics, relations)
     t3 = time.perf_counter()
@@ -83,7 +85,8 @@ def build_export(scene: Scene, physics: dict[str, ObjectPhysics], commercial_onl
 
 
 def _dumps(obj: Any) -> bytes:
-    return (json.dumps(obj, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+    # compact: only without indentation does the json module use its C encoder (5x faster at 10k objects)
+    return (json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def pipeline_file_bytes(export: Export) -> dict[str, bytes]:

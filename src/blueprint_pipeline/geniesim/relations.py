@@ -192,11 +192,11 @@ def explicit_relations(objects: Sequence[SceneObject]) -> tuple[list[Relation], 
 def scene_relations(objects: Sequence[SceneObject]) -> tuple[list[Relation], list[str]]:
     """Explicit relationships plus inferred ones for every pair the manifest does not relate."""
     explicit, skipped = explicit_relations(objects)
-    stated = {frozenset((r.source, r.target)) for r in explicit}
+    stated = {(r.source, r.target) for r in explicit} | {(r.target, r.source) for r in explicit}
     ids = [o.id for o in objects]
     rels = list(explicit)
     for a, b, rel, conf in inferred_relations(objects):
-        if frozenset((ids[a], ids[b])) in stated:
+        if (ids[a], ids[b]) in stated:
             continue
         rels.append(Relation(ids[a], ids[b], rel, conf, "inferred"))
     return rels, skipped

@@ -12,7 +12,9 @@ from blueprint_pipeline.simready.records import ObjectPhysics
 SCENE_GRAPH_SCHEMA = "blueprint.geniesim.scene_graph/1"
 
 
-def build_scene_graph(scene: Scene, physics: dict[str, ObjectPhysics], relations: list[Relation]) -> dict[str, Any]:
+def build_scene_graph(scene: Scene, physics: dict[str, ObjectPhysics], relations: list[Relation],
+                      texts: dict[str, str] | None = None) -> dict[str, Any]:
+    """`texts`: semantic text per object id when already computed."""
     nodes = []
     usd_paths = usd_object_paths([o.id for o in scene.objects])
     for o in scene.objects:
@@ -21,7 +23,7 @@ def build_scene_graph(scene: Scene, physics: dict[str, ObjectPhysics], relations
             "asset_id": o.id,
             "name": o.name,
             "category": o.category,
-            "semantic_text": semantic_text(o, ph),
+            "semantic_text": texts[o.id] if texts else semantic_text(o, ph),
             "size_m": list(o.extents_m),
             "pose": {"position_m": list(o.position_m), "orientation_wxyz": list(o.orientation_wxyz)},
             "aabb_min_m": list(o.aabb_min_m),
