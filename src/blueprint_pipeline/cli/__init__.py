@@ -11,6 +11,15 @@ import sys
 
 import click
 import typer
+
+try:  # typer >= 0.20 ships its own copy of click; its exceptions are not click's
+    from typer._click.exceptions import ClickException as _TyperClickException
+except ImportError:  # pragma: no cover - older typer raises click's own exceptions
+    _TyperClickException = click.ClickException
+
+_ABORT = (click.exceptions.Abort, typer.Abort)
+_CLICK_ERRORS = (click.ClickException, _TyperClickException)
+_CLICK_EXIT = (click.exceptions.Exit, typer.Exit)
 from rich.console import Console
 
 from blueprint_pipeline.errors import EXIT_FAILURE, EXIT_INVALID, BlueprintError, InvalidInputError
@@ -46,14 +55,14 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     try:
         rv = app(args=argv, standalone_mode=False)
-    except click.exceptions.Abort:
+    except _ABORT:
         err_console.print("aborted")
         sys.exit(EXIT_FAILURE)
-    except click.ClickException as exc:  # usage errors: unknown option, missing argument
+    except _CLICK_ERRORS as exc:  # usage errors: unknown option, missing argument
         exc.show()
         sys.exit(EXIT_INVALID)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+    except _CLICK_EXIT as exc:
+        sys.exit(getattr(exc, "exit_code", 0))
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
