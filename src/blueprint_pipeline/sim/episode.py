@@ -193,6 +193,12 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     carry_phases = ("lift", "transport", "lower")
     sub_fraction = np.arange(1, STEPS_PER_FRAME + 1) / STEPS_PER_FRAME
     radius = {o: 0.5 * float(np.linalg.norm(sim.physics[o].collider_size_m)) for o in sim.dynamic_ids}
+    dyn_bodies = np.array([sim.body_id(o) for o in sim.dynamic_ids])
+    others_ids = [o for o in sim.dynamic_ids if o != target]
+    other_bodies = np.array([sim.body_id(o) for o in others_ids], dtype=int)
+    other_geoms = np.array([ix.dynamic_geom[o] for o in others_ids], dtype=int)
+    other_radius = np.array([radius[o] for o in others_ids])
+    target_radius = radius[target]
     min_clearance = 0.05  # reported as 0.05 when nothing came closer than that
 
     try:
@@ -206,10 +212,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
             q64[k] = q
             tcp_pos, tcp_rot = d.site_xpos[ix.tcp], d.site_xmat[ix.tcp].reshape(3, 3)
             ee64[k, :3], ee64[k, 3:] = tcp_pos, mat_to_quat(tcp_rot)
-            for j, oid in enumerate(sim.dynamic_ids):
-                b = sim.body_id(oid)
-                obj_poses[k, 7 * j:7 * j + 3] = d.xpos[b]
-                obj_poses[k, 7 * j + 3:7 * j + 7] = d.xquat[b]
+            obj_poses[k] = np.hstack([d.xpos[dyn_bodies], d.xquat[dyn_bodies]]).ravel()
             geoms = d.contact.geom[:d.ncon] if d.ncon else np.zeros((0, 2), int)
             flags = [_pair(geoms, pad_masks[0], target_mask), _pair(geoms, pad_masks[1], target_mask),
                      _pair(geoms, target_mask, support_mask), _pair(geoms, robot_no_pads, ix.furniture_geom),
@@ -229,9 +232,10 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
                     unpadded_frames += 1
             if plan and k == plan.phase_ticks["lift"][1]:
                 lifted = bool(obj_pos[2] - start_pos[2] >= 0.02 and both_pads)
-            for oid, g in ix.dynamic_geom.items():  # exact distance only when the bounding spheres are close
-                if oid != target and np.linalg.norm(d.xpos[sim.body_id(oid)] - obj_pos) - radius[oid] - radius[target] < 0.05:
-                    min_clearance = min(min_clearance, mujoco.mj_geomDistance(m, d, target_geom, g, 0.05, None))
+            # exact distance only to the objects whose bounding spheres come within 5 cm
+            near = np.linalg.norm(d.xpos[other_bodies] - obj_pos, axis=1) - other_radius - target_radius < 0.05
+            for g in other_geoms[near]:
+                min_clearance = min(min_clearance, mujoco.mj_geomDistance(m, d, target_geom, int(g), 0.05, None))
             obj_z = d.xmat[tb].reshape(3, 3)[:, 2]
             inside = bool(np.all(np.abs(obj_pos[:2] - np.asarray(task.goal.center_m[:2])) <= 0.5 * np.asarray(task.goal.size_m)))
             placed[k] = bool(flags[2] and inside and np.dot(obj_z, start_z) >= np.cos(np.deg2rad(20)) and not both_pads)
