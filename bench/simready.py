@@ -93,7 +93,8 @@ class ServerProcess:
     def __enter__(self) -> ServerProcess:
         self.proc = subprocess.Popen([sys.executable, "-m", "blueprint_pipeline.simready.fake_gemini",
                                       "--delay-s", "0.2", "--api-key", self.api_key],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=_env())
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=_env(),
+                                     preexec_fn=_raise_priority)
         self.base_url = self.proc.stdout.readline().strip()
         return self
 
@@ -108,6 +109,15 @@ class ServerProcess:
         return httpx.get(f"{self.base_url}/_stats").json()["arrivals"]
 
 
+def _raise_priority() -> None:
+    """The measuring server should stamp arrivals when they arrive, not when a loaded machine
+    gets round to it (needs privileges; ignored without them)."""
+    try:
+        os.nice(-10)
+    except OSError:
+        pass
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
@@ -115,11 +125,20 @@ def _env() -> dict[str, str]:
     return env
 
 
-def bench_llm(server: ServerProcess, n: int, workers: int, rate_per_s: float) -> tuple[float, int, int]:
-    """(seconds, peak requests in any 1 s window at the server, objects answered by the LLM)."""
+def bench_llm(server: ServerProcess, n: int, workers: int, rate_per_s: float) -> tuple[float, int, int, int]:
+    """(seconds, peak requests in any 1 s window at the server, the same for our limiter's
+    permits, objects answered by the LLM)."""
     server.reset()
     cfg = SimreadyConfig(estimator="gemini", gemini_base_url=server.base_url, workers=workers)
     policy = gemini_policy(rate_per_s, name=f"bench-{uuid.uuid4().hex}", failure_threshold=1000)
+    permits: list[float] = []
+    acquire = policy.limiter.acquire
+
+    def recorded_acquire(*a, **kw):
+        acquire(*a, **kw)
+        permits.append(time.monotonic())
+
+    policy.limiter.acquire = recorded_acquire
     est = GeminiEstimator(cfg, policy=policy, api_key=server.api_key)
     scene = make_scene(n)
     try:
@@ -128,7 +147,7 @@ def bench_llm(server: ServerProcess, n: int, workers: int, rate_per_s: float) ->
         seconds = time.perf_counter() - t0
     finally:
         est.close()
-    return seconds, max_in_window(server.arrivals(), 1.0), summary["llm_objects"]
+    return seconds, max_in_window(server.arrivals(), 1.0), max_in_window(permits, 1.0), summary["llm_objects"]
 
 
 def main() -> None:
@@ -162,13 +181,14 @@ def main() -> None:
         results = {label: bench_llm(server, n, w, r) for label, w, r in rows}
     seq = results.get("sequential (1 worker), limit 60/s")
     print(f"| Gemini estimator, {n} objects, server answers after 200 ms | seconds | vs ideal | speed-up vs sequential "
-          "| peak requests in 1 s at the server | limit | LLM answers |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+          "| peak requests in 1 s at the server | peak permits in 1 s (client) | limit | LLM answers |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, w, r in rows:
-        secs, peak, llm = results[label]
+        secs, peak, permits, llm = results[label]
         ideal_s = max(n * 0.2 / w, (n - 1) / r + 0.2)
         speed = f"{seq[0] / secs:.1f}x" if seq and w != 1 else ("1.0x" if w == 1 else "n/a")
-        print(f"| {label} | {secs:.2f} | {secs / ideal_s:.2f}x of {ideal_s:.1f} s | {speed} | {peak} | {r:g}/s | {llm} |")
+        print(f"| {label} | {secs:.2f} | {secs / ideal_s:.2f}x of {ideal_s:.1f} s | {speed} | {peak} | {permits} "
+              f"| {r:g}/s | {llm} |")
 
 
 if __name__ == "__main__":
