@@ -119,3 +119,22 @@ def test_gripper_force_is_bounded_and_stroke_is_eight_centimetres():
 def test_names_are_prefixed_by_robot():
     assert names_for(UR10).tcp_site == "ur10_tcp"
     assert names_for(FRANKA).actuators[0] == "franka_act1"
+
+
+def test_ik_collision_avoidance_keeps_the_hand_off_an_obstacle():
+    from blueprint_pipeline.sim.ik import BoxObstacle
+
+    table_top_z = 0.75
+    table = BoxObstacle("table", (0.6, 0.0, table_top_z - 0.05), (1, 0, 0, 0), (0.3, 0.5, 0.05))
+    ik = ArmIK(FRANKA, (0.0, 0.0, 0.75), (1, 0, 0, 0), obstacles=[table], min_clearance_m=0.01)
+    down = np.diag([1.0, -1.0, -1.0])
+    target = np.array([0.55, 0.0, table_top_z + 0.005])  # pads would sink 1.4 cm into the table
+    free = ik.solve(target, down, ik.home_q)
+    assert free.ok()
+    guarded = ik.solve(target, down, ik.home_q, avoid_obstacles=True)
+    assert not guarded.ok()
+    data = ik.configuration.data
+    obstacle = ik.model.geom("obstacle_table").id
+    pads = [ik.model.geom(g).id for g in ik.names.pad_geoms]
+    gaps = [mujoco.mj_geomDistance(ik.model, data, p, obstacle, 0.1, None) for p in pads]
+    assert min(gaps) > 0.005, gaps

@@ -24,7 +24,7 @@ import numpy as np
 
 from blueprint_pipeline.geniesim.records import TaskSpec
 from blueprint_pipeline.robots import home_qpos
-from blueprint_pipeline.sim.ik import ArmIK
+from blueprint_pipeline.sim.ik import ArmIK, BoxObstacle
 from blueprint_pipeline.sim.judge import judge_pick_place, motion_metrics
 from blueprint_pipeline.sim.planner import ObjectBox, Plan, plan_pick_place
 from blueprint_pipeline.sim.render import make_renderer
@@ -37,6 +37,7 @@ from blueprint_pipeline.sim.scene_builder import (
     SimScene,
     mat_to_quat,
     prepare_for_target,
+    quat_to_mat,
     set_sleep,
 )
 from blueprint_pipeline.sim.trajectory import IKFailure
@@ -77,8 +78,26 @@ class _Indices:
         self.dynamic_geom = {oid: sim.geom_id(oid) for oid in sim.dynamic_ids}
         self.lower = np.array(sim.robot.lower_rad)
         self.upper = np.array(sim.robot.upper_rad)
-        self.ik = ArmIK(sim.robot, sim.base_pos_m, sim.base_quat_wxyz)
+        self.ik = ArmIK(sim.robot, sim.base_pos_m, sim.base_quat_wxyz, obstacles=_furniture_obstacles(sim),
+                        min_clearance_m=0.005)
         self.home = home_qpos(m, sim.robot)
+
+
+def _furniture_obstacles(sim: SimScene, within_m: float = 1.5) -> list[BoxObstacle]:
+    """Fixed and articulated furniture boxes near the base, for IK collision avoidance."""
+    out = []
+    for oid in sim.fixed_ids + sim.articulated_ids:
+        b, g = sim.body_id(oid), sim.geom_id(oid)
+        m = sim.model
+        if m.geom_type[g] != mujoco.mjtGeom.mjGEOM_BOX:
+            continue
+        pos = m.body_pos[b] + quat_to_mat(m.body_quat[b]) @ m.geom_pos[g]
+        if np.linalg.norm(pos[:2] - sim.base_pos_m[:2]) > within_m + float(np.linalg.norm(m.geom_size[g][:2])):
+            continue
+        quat = np.zeros(4)
+        mujoco.mju_mulQuat(quat, m.body_quat[b], m.geom_quat[g])
+        out.append(BoxObstacle(oid, tuple(pos), tuple(quat), tuple(m.geom_size[g])))
+    return out
 
 
 def _indices(sim: SimScene) -> _Indices:

@@ -35,6 +35,10 @@ class GraspCandidate:
     q_pre: np.ndarray | None = None
 
     @property
+    def needs_collision_avoidance(self) -> bool:
+        return self.kind != "top"
+
+    @property
     def pre_grasp(self) -> Pose:
         return self.tcp.moved(-PRE_GRASP_DISTANCE_M * self.approach)
 
@@ -107,9 +111,10 @@ def rank_grasps(candidates: list[GraspCandidate], ik: ArmIK, seed_q: np.ndarray,
 
 
 def check_reachable(c: GraspCandidate, ik: ArmIK, seed_q: np.ndarray) -> bool:
-    pre = ik.solve(c.pre_grasp.pos_m, c.pre_grasp.rot, seed_q)
+    avoid = c.needs_collision_avoidance
+    pre = ik.solve(c.pre_grasp.pos_m, c.pre_grasp.rot, seed_q, avoid_obstacles=avoid)
     if pre.ok():
-        grasp = ik.solve(c.tcp.pos_m, c.tcp.rot, pre.q_rad)
+        grasp = ik.solve(c.tcp.pos_m, c.tcp.rot, pre.q_rad, avoid_obstacles=avoid)
         if grasp.ok():
             c.reachable, c.q_pre, c.q_grasp = True, pre.q_rad, grasp.q_rad
     return c.reachable

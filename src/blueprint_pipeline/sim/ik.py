@@ -1,8 +1,9 @@
 """Inverse kinematics of the arm with mink (QP solver daqp), on a robot-only model.
 
 The IK model holds the robot at the scene's base pose and, optionally, the static furniture as
-obstacles: when obstacles are given, a `CollisionAvoidanceLimit` keeps the hand and fingers
-`min_clearance_m` away from them. Joint limits come from `ConfigurationLimit`; a light posture
+obstacles: solves with `avoid_obstacles` add a `CollisionAvoidanceLimit` that keeps the hand and
+fingers `min_clearance_m` away from them (the planner asks for it where the hand comes close to
+furniture: tilted and side grasps; a top-down hand stays above the support by construction). Joint limits come from `ConfigurationLimit`; a light posture
 task towards the home pose resolves the 7th degree of freedom.
 """
 
@@ -64,22 +65,25 @@ class ArmIK:
         self.posture_task = mink.PostureTask(self.model, cost=posture_cost)
         self.posture_task.set_target(self.model.key("home").qpos.copy())
         self.limits: list[mink.Limit] = [mink.ConfigurationLimit(self.model)]
+        self.collision_limits: list[mink.Limit] = self.limits
         if obstacles:
             hand_geoms = [self.model.geom(i).id for i in range(self.model.ngeom)
                           if self.model.body(self.model.geom_bodyid[i]).name in
                           (self.names.hand_body, f"{desc.name}_finger_left_body", f"{desc.name}_finger_right_body")]
             obstacle_geoms = [self.model.geom(f"obstacle_{ob.name}").id for ob in obstacles]
-            self.limits.append(mink.CollisionAvoidanceLimit(
+            self.collision_limits = self.limits + [mink.CollisionAvoidanceLimit(
                 self.model, [(hand_geoms, obstacle_geoms)], minimum_distance_from_collisions=min_clearance_m,
-                collision_detection_distance=min_clearance_m + 0.05))
+                collision_detection_distance=min_clearance_m + 0.05)]
 
     @property
     def home_q(self) -> np.ndarray:
         return np.array(self.desc.home_rad)
 
     def solve(self, target_pos_m: np.ndarray, target_rot: np.ndarray, seed_q: np.ndarray,
-              max_iterations: int = 60, tol_m: float = 2e-5, tol_rad: float = 2e-4) -> IKResult:
-        """Pose of the TCP in the world (position, 3x3 rotation) -> arm joints."""
+              max_iterations: int = 60, tol_m: float = 2e-5, tol_rad: float = 2e-4,
+              avoid_obstacles: bool = False) -> IKResult:
+        """Pose of the TCP in the world (position, 3x3 rotation) -> arm joints; with
+        `avoid_obstacles` the hand keeps its clearance from the obstacle boxes."""
         q = self.model.key("home").qpos.copy()
         q[self.qadr] = seed_q
         self.configuration.update(q)
@@ -89,7 +93,8 @@ class ArmIK:
         tasks = [self.frame_task, self.posture_task]
         it = 0
         for it in range(1, max_iterations + 1):
-            vel = mink.solve_ik(self.configuration, tasks, 0.1, "daqp", damping=1e-4, limits=self.limits)
+            limits = self.collision_limits if avoid_obstacles else self.limits
+            vel = mink.solve_ik(self.configuration, tasks, 0.1, "daqp", damping=1e-4, limits=limits)
             self.configuration.integrate_inplace(vel, 0.1)
             err = self.frame_task.compute_error(self.configuration)
             if np.linalg.norm(err[:3]) < tol_m and np.linalg.norm(err[3:]) < tol_rad:

@@ -136,12 +136,12 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
         seg = None
         if joint_space != "always":
             try:
-                seg = plan_segment(ik, pose, goal_pose, q, dt, min_s)
+                seg = plan_segment(ik, pose, goal_pose, q, dt, min_s, avoid_obstacles=cand.needs_collision_avoidance)
             except IKFailure:
                 if joint_space == "never":
                     raise
         if seg is None:
-            res = ik.solve(goal_pose.pos_m, goal_pose.rot, q)
+            res = ik.solve(goal_pose.pos_m, goal_pose.rot, q, avoid_obstacles=cand.needs_collision_avoidance)
             if not res.ok():
                 raise IKFailure(f"{name}: goal pose unreachable ({res.position_error_m * 1000:.1f} mm)")
             seg = joint_segment(q, res.q_rad, ik.desc, dt, min_s)

@@ -84,7 +84,7 @@ def nominal_duration_s(a: Pose, b: Pose, min_s: float = 0.4) -> float:
 
 
 def plan_segment(ik: ArmIK, start: Pose, goal: Pose, q_start: np.ndarray, dt_tick_s: float,
-                 min_duration_s: float = 0.4, max_stretch: int = 4) -> np.ndarray:
+                 min_duration_s: float = 0.4, max_stretch: int = 4, avoid_obstacles: bool = False) -> np.ndarray:
     """Joint set-points (n_ticks, dof) after q_start, ending at `goal`; raises IKFailure."""
     vmax = np.array(ik.desc.max_velocity_rad_s) * LIMIT_FRACTION
     amax = np.array(ik.desc.max_acceleration_rad_s2) * LIMIT_FRACTION
@@ -102,7 +102,7 @@ def plan_segment(ik: ArmIK, start: Pose, goal: Pose, q_start: np.ndarray, dt_tic
         for k in solved:
             pos = start.pos_m + (goal.pos_m - start.pos_m) * s[k]
             rot = _quat_to_mat(_slerp(qa, qb, float(s[k])))
-            res = ik.solve(pos, rot, q, tol_m=1e-4, tol_rad=1e-3)  # 0.1 mm; warm starts converge in 1-2 steps
+            res = ik.solve(pos, rot, q, tol_m=1e-4, tol_rad=1e-3, avoid_obstacles=avoid_obstacles)  # 0.1 mm; warm starts converge in 1-2 steps
             if not res.ok():
                 raise IKFailure(f"IK error {res.position_error_m * 1000:.1f} mm / {res.rotation_error_rad:.3f} rad")
             q = res.q_rad
