@@ -127,3 +127,34 @@ def test_rendering_gives_scene_and_wrist_images():
         assert frames.shape == (rec.length, 64, 64, 3) and frames.dtype == np.uint8
         assert frames.std() > 5  # not a blank image
         assert np.abs(frames[-1].astype(int) - frames[0].astype(int)).mean() > 0.5  # the scene changed
+
+
+def test_ur10_with_the_same_gripper_picks_and_places():
+    from blueprint_pipeline.robots import UR10
+
+    scene, physics, config = tabletop_scene(with_clutter=False)
+    task = config.tasks[0]
+    pl = task.robot_placements["ur10"]
+    sim = build_sim_scene(scene, physics, UR10, pl.base_position_m, pl.base_orientation_wxyz)
+    rec = run_episode(sim, task, 0, seed=2)
+    assert rec.success, (rec.failure_reason, rec.metrics.get("checks"))
+    assert rec.robot == "ur10" and rec.state.shape[1] == 7  # 6 joints + gripper width
+
+
+def test_mass_and_friction_are_drawn_within_the_physics_ranges():
+    import mujoco
+
+    from blueprint_pipeline.sim.randomize import apply_randomization, episode_rng
+
+    sim, task = _sim(with_clutter=True)
+    for i in range(5):
+        d = mujoco.MjData(sim.model)
+        mujoco.mj_resetDataKeyframe(sim.model, d, sim.model.key("home").id)
+        rand = apply_randomization(sim, d, task.target_object_id, episode_rng("tabletop", task.task_id, 0, i))
+        for oid in sim.dynamic_ids:
+            ranges = sim.physics[oid].randomization
+            assert ranges.mass_kg[0] <= sim.model.body_mass[sim.body_id(oid)] <= ranges.mass_kg[1]
+            assert ranges.static_friction[0] <= sim.model.geom_friction[sim.geom_id(oid), 0] <= ranges.static_friction[1]
+            assert rand.mass_kg[oid] == sim.model.body_mass[sim.body_id(oid)]
+    sim.restore_nominal()
+    assert sim.model.body_mass[sim.body_id("mug")] == sim.physics["mug"].mass_kg

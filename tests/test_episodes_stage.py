@@ -115,3 +115,16 @@ def test_kill_minus_9_then_rerun_regenerates_only_the_missing_episodes(out_dir):
     summary = json.loads((out_dir / "episodes/summary.json").read_text())
     assert summary["episodes"] == 12 and summary["resumed_from_journal"] == len(done_before)
     assert {name: (results / name).stat().st_mtime_ns for name in done_before} == mtimes
+
+
+def test_cli_reports_missing_inputs_and_unknown_robots_with_exit_code_2(tmp_path, out_dir):
+    def cli(*args):
+        return subprocess.run([sys.executable, "-c", "from blueprint_pipeline.cli import main; main()", *args],
+                              capture_output=True, text=True)
+
+    missing = cli("episodes", str(tmp_path / "nothing"))
+    assert missing.returncode == 2 and "normalized.jsonl" in missing.stderr and "Traceback" not in missing.stderr
+    robot = cli("episodes", str(out_dir), "--robot", "kuka")
+    assert robot.returncode == 2 and "kuka" in robot.stderr
+    written = {p.name for p in (out_dir / "episodes").iterdir()} if (out_dir / "episodes").exists() else set()
+    assert written <= {".failed.json"}  # the runner's failure marker only: nothing half-written
