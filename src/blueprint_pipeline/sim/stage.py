@@ -109,7 +109,8 @@ def plan_items(ctx: StageContext, tasks: list[TaskSpec]) -> list[EpisodeItem]:
 
 # --- worker side -------------------------------------------------------------------------------
 
-_SIM_CACHE: dict[tuple, tuple[SimScene, TaskSpec]] = {}
+_SIM_CACHE: dict[tuple, tuple[SimScene, TaskSpec]] = {}  # insertion-ordered: oldest first
+_SIM_CACHE_SIZE = 8
 
 
 def sim_for(out_url: str, robot_name: str, task_id: str) -> tuple[SimScene, TaskSpec]:
@@ -125,7 +126,8 @@ def sim_for(out_url: str, robot_name: str, task_id: str) -> tuple[SimScene, Task
         mount = float(support.aabb_max_m[2]) if support is not None else None
         sim = build_sim_scene(scene, physics, robot_by_name(robot_name), placement.base_position_m,
                               placement.base_orientation_wxyz, mount_top_z_m=mount)
-        _SIM_CACHE.clear()  # one scene per worker at a time keeps memory flat
+        if len(_SIM_CACHE) >= _SIM_CACHE_SIZE:  # a few compiled scenes per worker keep memory bounded
+            _SIM_CACHE.pop(next(iter(_SIM_CACHE)))
         _SIM_CACHE[key] = (sim, task)
     return _SIM_CACHE[key]
 
