@@ -226,7 +226,7 @@ def test_prim_names_are_valid_and_unique():
 
     ids = ["a-b", "a_b", "A_B", "9lives", "Café crème", "", "x/../y"]
     names = prim_names(ids)
-    assert len(set(n.lower() for n in names.values())) == len(ids)
+    assert len({n.lower() for n in names.values()}) == len(ids)
     assert all(Sdf.Path.IsValidIdentifier(n) for n in names.values()), names
 
 

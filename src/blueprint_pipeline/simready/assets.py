@@ -26,7 +26,7 @@ def resolve_asset(asset_root: str | None, asset: AssetRef | None) -> str | None:
     if asset_root is None or fmt not in MESH_FORMATS or asset is None or not asset.path:
         return None
     rel = posixpath.normpath(asset.path.replace("\\", "/"))
-    if rel.startswith("../") or rel == ".." or rel.startswith("/") or ":" in rel.split("/")[0]:
+    if rel.startswith(("../", "/")) or rel == ".." or ":" in rel.split("/")[0]:
         return None
     url = storage.join(asset_root, rel)
     return url if storage.exists(url) else None

@@ -8,6 +8,7 @@ the server really saw.
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -92,7 +93,7 @@ class FakeGemini:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def __enter__(self) -> FakeGemini:
+    def __enter__(self) -> FakeGemini:  # noqa: PYI034 - not subclassed
         self._thread.start()
         return self
 
@@ -124,7 +125,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--delay-s", type=float, default=0.2)
     ap.add_argument("--api-key", default="test-key")
+    ap.add_argument("--nice", type=int, default=0, help="niceness change; negative raises priority (needs privileges)")
     args = ap.parse_args()
+    if args.nice:
+        try:
+            os.nice(args.nice)
+        except OSError:
+            pass
     with FakeGemini(delay_s=args.delay_s, api_key=args.api_key) as fake:
         print(fake.base_url, flush=True)
         sys.stdin.read()  # until the parent closes our stdin

@@ -39,8 +39,9 @@ class ValidationReport:
         return not self.problems and not self.validator_errors
 
     def text(self) -> str:
-        lines = [f"USD validation failed: {len(self.problems)} mismatches with physics.json, "
-                 f"{len(self.validator_errors)} usd-core validator errors"]
+        head = (f"USD validation failed: {len(self.problems)} mismatches with physics.json, "
+                f"{len(self.validator_errors)} usd-core validator errors")
+        lines = [head]
         for p in (self.problems + self.validator_errors)[:MAX_REPORTED]:
             lines.append(f"  {p}")
         extra = len(self.problems) + len(self.validator_errors) - MAX_REPORTED

@@ -103,8 +103,8 @@ def author_visual(stage: Usd.Stage, path: str, shape: str, extents: Vec3, asset_
         bound = _usd_asset_bound(local) if "://" not in local else None
         if bound is None:
             author_primitive(stage, path, shape, extents)
-            return VisualResult("primitive", notes=[f"USD asset {posixpath.basename(local)} could not be opened "
-                                                    "or has no geometry; primitive used"])
+            note = f"USD asset {posixpath.basename(local)} could not be opened or has no geometry; primitive used"
+            return VisualResult("primitive", notes=[note])
         lo, hi = bound
         rel = os.path.relpath(os.path.abspath(local), os.path.abspath(layer_dir)).replace(os.sep, "/")
         xf = UsdGeom.Xform.Define(stage, path)
@@ -134,8 +134,8 @@ def author_visual(stage: Usd.Stage, path: str, shape: str, extents: Vec3, asset_
             return VisualResult("mesh", hull_points=hull)
         except Exception as exc:  # noqa: BLE001 - any unreadable asset falls back to a primitive, noted
             author_primitive(stage, path, shape, extents)
-            return VisualResult("primitive", notes=[f"asset {posixpath.basename(asset_url)} unreadable "
-                                                    f"({type(exc).__name__}); primitive used"])
+            note = f"asset {posixpath.basename(asset_url)} unreadable ({type(exc).__name__}); primitive used"
+            return VisualResult("primitive", notes=[note])
     author_primitive(stage, path, shape, extents)
     return VisualResult("primitive")
 
