@@ -140,14 +140,30 @@ def test_missing_api_key_is_a_clear_dependency_error(monkeypatch):
         GeminiEstimator(SimreadyConfig(estimator="gemini"), policy=policy())
 
 
-def test_many_objects_on_workers_keep_order_and_limit_rate():
+def test_many_objects_on_workers_keep_order_and_respect_the_rate_limit():
+    import time
+
+    from blueprint_pipeline.simready.fake_gemini import max_in_window
+    from blueprint_pipeline.simready.gemini import gemini_policy
+
+    p = gemini_policy(20.0, name=f"gemini-test-{uuid.uuid4().hex}", failure_threshold=1000)
+    permits: list[float] = []
+    acquire = p.limiter.acquire
+
+    def recorded(*a, **kw):
+        acquire(*a, **kw)
+        permits.append(time.monotonic())
+
+    p.limiter.acquire = recorded
     with FakeGemini(delay_s=0.05, answers={"mug": MUG}) as server:
         objs = [make_obj("mug", (0.08, 0.08, 0.1), oid=f"m{i:03d}") for i in range(40)]
-        physics, _ = run(server, objs, workers=10, policy=policy(rate_per_s=100.0))
-        peak = server.max_requests_in_window(1.0)
+        physics, _ = run(server, objs, workers=10, policy=p)
+        arrived = len(server.arrivals)
     assert list(physics.objects) == [f"m{i:03d}" for i in range(40)]
     assert all(p.sources["mass_kg"] is ValueSource.LLM for p in physics.objects.values())
-    assert peak <= 100
+    assert arrived == len(permits) == 40
+    # 10 workers against a 50 ms service could send 200/s; the limiter lets 20/s through.
+    assert max_in_window(permits, 1.0) <= 20
 
 
 def test_parse_answer_shapes():
