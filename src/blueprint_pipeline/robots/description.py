@@ -49,6 +49,9 @@ class RobotDescription:
     reach_m: float
     source: str
     gripper: GripperDescription = field(default_factory=GripperDescription)
+    # pedestal top above the work surface: the UR10's shoulder is only 0.13 m above its base, so at
+    # surface height its upper arm sweeps the table edge
+    mount_above_surface_m: float = 0.0
 
     @property
     def dof(self) -> int:
@@ -109,6 +112,7 @@ UR10 = RobotDescription(
     home_rad=(0.0, -PI / 2, PI / 2, -PI / 2, -PI / 2, 0.0),
     reach_m=1.3,
     source="Universal Robots UR10 (CB3) DH parameters and joint speed limits",
+    mount_above_surface_m=0.25,
 )
 
 ROBOTS: dict[str, RobotDescription] = {FRANKA.name: FRANKA, UR10.name: UR10}

@@ -123,8 +123,9 @@ def sim_for(out_url: str, robot_name: str, task_id: str) -> tuple[SimScene, Task
         placement = task.robot_placements[robot_name]
         by_id = scene.by_id()
         support = by_id.get(task.goal.support_object_id) if task.goal else None
-        mount = float(support.aabb_max_m[2]) if support is not None else None
-        sim = build_sim_scene(scene, physics, robot_by_name(robot_name), placement.base_position_m,
+        robot = robot_by_name(robot_name)
+        mount = float(support.aabb_max_m[2]) + robot.mount_above_surface_m if support is not None else None
+        sim = build_sim_scene(scene, physics, robot, placement.base_position_m,
                               placement.base_orientation_wxyz, mount_top_z_m=mount)
         if len(_SIM_CACHE) >= _SIM_CACHE_SIZE:  # a few compiled scenes per worker keep memory bounded
             _SIM_CACHE.pop(next(iter(_SIM_CACHE)))
