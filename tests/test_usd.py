@@ -147,14 +147,14 @@ def test_tampered_file_fails_validation_with_a_clear_report(written):
 def test_stage_raises_when_physics_and_usd_disagree(tmp_path, monkeypatch):
     scene = make_scene([make_obj("mug", (0.08, 0.08, 0.1))])
     physics, _ = estimate_scene(scene, SimreadyConfig())
-    import blueprint_pipeline.usd.objects as objects_mod
+    import blueprint_pipeline.usd.fast_objects as fast
 
-    real = objects_mod.author_object
+    real = fast.author_object_layer
 
-    def wrong_friction(stage, obj, phys, *a):
-        return real(stage, obj, phys.model_copy(update={"static_friction": 1.9}), *a)
+    def wrong_friction(obj, phys):
+        return real(obj, phys.model_copy(update={"static_friction": 1.9}))
 
-    monkeypatch.setattr("blueprint_pipeline.usd.writer.author_object", wrong_friction)
+    monkeypatch.setattr("blueprint_pipeline.usd.writer.author_object_layer", wrong_friction)
     with pytest.raises(UsdValidationError, match=r"static friction 1.9 != physics.json 0.6"):
         write_and_validate(str(tmp_path), scene, physics, None)
 
@@ -241,3 +241,17 @@ def test_usd_on_an_object_store_url():
     assert fs.exists(url.removeprefix("memory://") + "/scene.usda")
     assert fs.exists(url.removeprefix("memory://") + "/objects/m1.usda")
     assert summary["prims_checked"] == 2 and "objects/b1.usda" in written.files
+
+
+def test_fast_sdf_authoring_writes_exactly_what_the_usd_api_writes():
+    from blueprint_pipeline.usd.fast_objects import author_object_layer
+    from blueprint_pipeline.usd.objects import author_object
+
+    objs = kitchen_objects() + [make_obj("poster", (0.5, 0.0, 0.7), oid="poster")]
+    scene = make_scene(objs)
+    physics, _ = estimate_scene(scene, SimreadyConfig())
+    for obj in scene.objects:
+        stage = Usd.Stage.CreateInMemory()
+        author_object(stage, obj, physics.objects[obj.id], None, None, ".")
+        assert author_object_layer(obj, physics.objects[obj.id]).ExportToString() == \
+            stage.GetRootLayer().ExportToString(), obj.id

@@ -45,6 +45,13 @@ def author_label(prim: Usd.Prim, label: str) -> None:
     UsdSemantics.LabelsAPI.Apply(prim, SEMANTIC_TAXONOMY).CreateLabelsAttr(Vt.TokenArray([label]))
 
 
+def missing_asset_note(obj: SceneObject) -> list[str]:
+    """The note for an object whose asset file is not there (called when none was resolved)."""
+    if obj.asset is not None and obj.asset.path:
+        return [f"asset {obj.asset.path!r} not found under the asset root; primitive used"]
+    return []
+
+
 def has_rigid_body(obj: SceneObject, phys: ObjectPhysics) -> bool:
     """Free bodies, and articulated objects (their joint needs a body to move)."""
     return phys.is_dynamic or obj.articulation is not None
@@ -87,8 +94,8 @@ def author_object(stage: Usd.Stage, obj: SceneObject, phys: ObjectPhysics, asset
     visual = author_visual(stage, f"{root_path}/Visual", primitive_shape, obj.extents_m, asset_url, asset_fmt,
                            layer_dir, want_hull=phys.collider is ColliderShape.CONVEX_HULL)
     notes += visual.notes
-    if asset_url is None and obj.asset is not None and obj.asset.path:
-        notes.append(f"asset {obj.asset.path!r} not found under the asset root; primitive used")
+    if asset_url is None:
+        notes += missing_asset_note(obj)
 
     collider_path = f"{root_path}/Collider"
     if phys.collider is ColliderShape.CONVEX_HULL:

@@ -15,9 +15,12 @@ from blueprint_pipeline.errors import InvalidInputError, Problem
 from blueprint_pipeline.scene.records import SceneHeader, SceneObject
 from blueprint_pipeline.simready.assets import asset_format, resolve_asset
 from blueprint_pipeline.simready.records import PhysicsFile
+from blueprint_pipeline.usd.fast_objects import author_object_layer, can_author_fast
 from blueprint_pipeline.usd.names import OBJECTS_DIR, SCENE_FILE, object_file, prim_names
-from blueprint_pipeline.usd.objects import author_object
+from blueprint_pipeline.usd.objects import author_object, missing_asset_note
 from blueprint_pipeline.usd.scene import add_object_references, author_scene
+
+VISUAL_PATH = Sdf.Path("/Object/Visual")
 
 
 @dataclass
@@ -87,15 +90,22 @@ def write_usd(usd_url: str, header: SceneHeader, objects: list[SceneObject], phy
         os.makedirs(staging)
     try:
         for obj in objects:
-            stage = Usd.Stage.CreateInMemory()
+            phys = physics.objects[obj.id]
             asset_url = resolve_asset(asset_root, obj.asset)
-            notes = author_object(stage, obj, physics.objects[obj.id], asset_url, asset_format(obj.asset), layer_dir)
-            kind = stage.GetPrimAtPath("/Object/Visual").GetTypeName() or "Xform"
+            if can_author_fast(phys, asset_url):
+                layer = author_object_layer(obj, phys)
+                kind = layer.GetPrimAtPath(VISUAL_PATH).typeName
+                notes = missing_asset_note(obj)
+            else:
+                stage = Usd.Stage.CreateInMemory()
+                notes = author_object(stage, obj, phys, asset_url, asset_format(obj.asset), layer_dir)
+                kind = stage.GetPrimAtPath(VISUAL_PATH).GetTypeName() or "Xform"
+                layer = stage.GetRootLayer()
             result.visuals[kind] = result.visuals.get(kind, 0) + 1
             if notes:
                 result.notes[obj.id] = notes
             rel = object_file(names[obj.id])
-            text = stage.GetRootLayer().ExportToString()
+            text = layer.ExportToString()
             if staging:
                 with open(os.path.join(staging, os.path.basename(rel)), "w", encoding="utf-8") as f:
                     f.write(text)
