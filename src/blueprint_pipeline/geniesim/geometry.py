@@ -1,4 +1,4 @@
-"""Small geometry helpers on the normalised scene (z-up, metres, quaternions w-x-y-z)."""
+"""Small geometry functions for the normalised scene (z-up, metres, quaternions w-x-y-z)."""
 
 from __future__ import annotations
 
