@@ -225,14 +225,12 @@ class ManifestIngest:
         # the rare duplicates are named precisely by a second look at the ids below.
         ids: set[int] = set()
         rel_targets: list[tuple[str, str]] = []
-        try:
-            for index, raw, dups in self.raw.objects():
-                rec = self._object(index, raw, dups, ids, rel_targets)
-                if rec is not None:
-                    yield rec
-        except InvalidInputError as exc:  # a syntax error can only surface here if the file changed
-            for p in exc.problems:
-                self.problems.add(p.path, p.message)
+        # A syntax error inside the objects array (found only while streaming them) is raised
+        # as it is: the file is not JSON, so the other problems found so far say little.
+        for index, raw, dups in self.raw.objects():
+            rec = self._object(index, raw, dups, ids, rel_targets)
+            if rec is not None:
+                yield rec
         for path, target in rel_targets:
             if hash(target) not in ids:
                 self.problems.add(path, f"names object {target!r}, which is not in the manifest")

@@ -288,13 +288,20 @@ def _iter_objects_streaming(open_bytes: Any) -> Iterator[tuple[int, Any, list[st
             for obj in ijson.items(f, "objects.item", use_float=True, map_type=dups.map_type):
                 yield index, obj, dups.take(obj)
                 index += 1
-        except ijson.JSONError as exc:  # only if the file changed since the header pass
+        except (ijson.JSONError, UnicodeDecodeError, InvalidInputError) as exc:
+            # The fast scan checks nesting only: the two-pass reader phrases the error exactly as
+            # it always has (it raises; if it does not, the file changed while being read).
+            _open_streaming_two_pass(open_bytes)
+            if isinstance(exc, InvalidInputError):
+                raise
+            if isinstance(exc, UnicodeDecodeError):
+                raise _syntax_error(f"objects[{index}]", "a string is not valid Unicode") from None
             raise _syntax_error(f"objects[{index}]", _explain_yajl(exc)) from None
-        except UnicodeDecodeError:
-            raise _syntax_error(f"objects[{index}]", "a string is not valid Unicode") from None
 
 
-def _open_streaming(open_bytes: Any) -> RawManifest:
+def _open_streaming_two_pass(open_bytes: Any) -> RawManifest:
+    """The reference reader: every check made by ijson while reading the header (slower; used
+    to phrase every error, and for files the fast scan does not handle)."""
     with open_bytes() as raw:
         _check_start(raw.read(4096))
     with open_bytes() as raw:
@@ -303,6 +310,134 @@ def _open_streaming(open_bytes: Any) -> RawManifest:
         while f.read(_READ_CHUNK):  # hash whatever yajl did not need to read
             pass
         sha = f.sha256()
+    return RawManifest(header, has_objects, sha, True, problems, lambda: _iter_objects_streaming(open_bytes))
+
+
+# Fast header scan. Walking the objects array through ijson events only to skip it cost as much
+# as building the objects; this scan does it with bytes methods and one small regex per chunk:
+# it checks the nesting depth of the whole file (so prefix-based ijson parsing is safe), finds
+# the byte span of the top-level `objects` array and hands the rest (the header, small) to the
+# ijson header reader with the array replaced by `[]`. Anything unusual (no `objects` array, too
+# deep, a string longer than _SCAN_MAX_CARRY, a large header, any error) falls back to the
+# two-pass reader, which phrases every error exactly as before.
+_SCAN_TOKEN = re.compile(rb'("[^"\\]*(?:\\.[^"\\]*)*")(\s*:)?|[\[{]|[\]}]')
+_ARRAY_OPEN = re.compile(rb"\s*\[")
+_QUOTED = re.compile(rb'"[^"]*"')
+_NOT_QUOTE_OR_BRACKET = bytes(b for b in range(256) if b not in b'"[]{}')
+_BRACKET_DELTA = tuple(1 if b in b"[{" else -1 if b in b"]}" else 0 for b in range(256))
+_SCAN_MAX_HEADER = 16 << 20
+_SCAN_MAX_CARRY = 1 << 20
+
+
+class _Unusual(Exception):
+    """The fast scan leaves this file to the two-pass reader."""
+
+
+def _string_start_at_end(buf: bytes) -> int:
+    """Offset of the opening quote of a string left open at the end of `buf`, else len(buf)."""
+    if (buf.replace(b"\\\\", b"").replace(b'\\"', b"").count(b'"') % 2) == 0:
+        return len(buf)
+    q = len(buf)
+    while True:
+        q = buf.rfind(b'"', 0, q)
+        if q < 0:
+            raise _Unusual
+        run = q - len(buf[:q].rstrip(b"\\"))
+        if run % 2 == 0:  # not escaped
+            return q
+
+
+def _depths(part: bytes, depth: int) -> list[int]:
+    """Running nesting depth after each bracket of `part` (which starts and ends outside strings)."""
+    reduced = part.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_QUOTE_OR_BRACKET)
+    brackets = _QUOTED.sub(b"", reduced)
+    return list(itertools.accumulate(map(_BRACKET_DELTA.__getitem__, brackets), initial=depth))
+
+
+def _scan_tokens(buf: bytes, depth: int, start: int = 0) -> Iterator[tuple[re.Match[bytes], int]]:
+    """Exact tokens (strings, keys, brackets) of `buf` from `start` with the depth after each."""
+    for m in _SCAN_TOKEN.finditer(buf, start):
+        c = m.group()[:1]
+        if c in b"[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _Unusual
+        elif c in b"]}":
+            depth -= 1
+        yield m, depth
+
+
+def _scan(raw: IO[bytes]) -> tuple[bytes, str | None]:
+    """The manifest without its objects (`"objects": []`) and the file's sha256; raises _Unusual."""
+    f = _CheckedReader(raw, hash_it=True)
+    head = b""
+    start = -1
+    while start < 0:  # 1. up to the `[` of the top-level `objects`
+        chunk = f.read(_READ_CHUNK)
+        if not chunk or len(head) > _SCAN_MAX_HEADER:
+            raise _Unusual
+        head += chunk
+        tokens = _scan_tokens(head, 0)
+        first = next(tokens, None)
+        if first is None:
+            continue
+        if first[0].group() != b"{":
+            raise _Unusual
+        for m, depth in tokens:
+            if depth == 1 and m.group(2) and m.group(1) == b'"objects"':
+                opened = _ARRAY_OPEN.match(head, m.end())
+                if opened is None:
+                    if head[m.end():].strip():
+                        raise _Unusual
+                    break  # read on
+                start = opened.end() - 1
+                break
+            if depth <= 0:
+                raise _Unusual
+    buf, head, depth = head[start + 1:], head[:start], 2
+    tail: bytes | None = None
+    while tail is None:  # 2. through the array, at bytes-method speed
+        cut = _string_start_at_end(buf)
+        if len(buf) - cut > _SCAN_MAX_CARRY:
+            raise _Unusual
+        part, buf = buf[:cut], buf[cut:]
+        run = _depths(part, depth)
+        if max(run) > MAX_DEPTH:
+            raise _Unusual
+        if min(run) > 1:
+            depth = run[-1]
+            chunk = f.read(_READ_CHUNK)
+            if not chunk:
+                raise _Unusual
+            buf += chunk
+            continue
+        for m, d in _scan_tokens(part, depth):  # the array ends in this part: find where exactly
+            if d == 1:
+                tail = part[m.end():] + buf
+                break
+        else:
+            raise _Unusual
+    while True:  # 3. the rest of the file (header members after the array)
+        chunk = f.read(_READ_CHUNK)
+        if not chunk:
+            break
+        tail += chunk
+        if len(head) + len(tail) > _SCAN_MAX_HEADER:
+            raise _Unusual
+    for _ in _scan_tokens(tail, 1):  # depth check
+        pass
+    return head + b"[]" + tail, f.sha256()
+
+
+def _open_streaming(open_bytes: Any) -> RawManifest:
+    try:
+        with open_bytes() as raw:
+            _check_start(raw.read(4096))
+        with open_bytes() as raw:
+            rest, sha = _scan(raw)
+        header, has_objects, problems = _read_header_streaming(_CheckedReader(io.BytesIO(rest), hash_it=False))
+    except (_Unusual, InvalidInputError):
+        return _open_streaming_two_pass(open_bytes)
     return RawManifest(header, has_objects, sha, True, problems, lambda: _iter_objects_streaming(open_bytes))
 
 
