@@ -154,9 +154,7 @@ def _task_json(scene: Scene, task: TaskSpec, dirs: dict[str, str], by_id: dict[s
         "objects": {
             "task_related_objects": [
                 target_entry,
-                {"object_id": pad_id, "data_info_dir": dirs[pad_id] + "/", "workspace_id": f"goal_on_{prim_name(support.id)}",
-                 "english_semantic_name": f"goal region on the {support.name}",
-                 "chinese_semantic_name": f"goal region on the {support.name}"},
+                {"object_id": pad_id, "data_info_dir": dirs[pad_id] + "/", "workspace_id": f"goal_on_{prim_name(support.id)}"},
             ],
             "scene_objects": [],
             "attach_objects": [],
