@@ -124,8 +124,7 @@ def main() -> int:
         print(f"{'measure':58s} {'value':>12s}  ratio / note")
         for name, value, note in rows:
             print(f"{name:58s} {value:12.2f}  {note}")
-        print("per task:", {k: f"{a}/{b}" for k, a in per_task.items()} if False else
-              ", ".join(f"{k} {a}/{b}" for k, (a, b) in per_task.items()))
+        print("per task:", ", ".join(f"{k} {a}/{b}" for k, (a, b) in per_task.items()))
         print("outcomes:", dict(reasons))
     return 0
 

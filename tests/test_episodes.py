@@ -35,7 +35,7 @@ def _tcp_from_dh(base_pos, base_quat, q):
 
 
 def test_single_object_pick_place_succeeds(single):
-    sim, task, rec = single
+    _, task, rec = single
     assert rec.success, (rec.failure_reason, rec.metrics["checks"])
     assert rec.failure_reason is None
     assert rec.fps == FPS and rec.length > 100

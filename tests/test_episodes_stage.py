@@ -110,7 +110,7 @@ def test_kill_minus_9_then_rerun_regenerates_only_the_missing_episodes(out_dir):
     assert 3 <= len(done_before) < 12
     mtimes = {name: (results / name).stat().st_mtime_ns for name in done_before}
     rc = subprocess.run([sys.executable, "-c", "from blueprint_pipeline.cli import main; main()",
-                         "episodes", str(out_dir), "-n", "12", "--workers", "2"], capture_output=True, text=True)
+                         "episodes", str(out_dir), "-n", "12", "--workers", "2"], capture_output=True, text=True, check=False)
     assert rc.returncode == 0, rc.stderr
     summary = json.loads((out_dir / "episodes/summary.json").read_text())
     assert summary["episodes"] == 12 and summary["resumed_from_journal"] == len(done_before)
@@ -120,7 +120,7 @@ def test_kill_minus_9_then_rerun_regenerates_only_the_missing_episodes(out_dir):
 def test_cli_reports_missing_inputs_and_unknown_robots_with_exit_code_2(tmp_path, out_dir):
     def cli(*args):
         return subprocess.run([sys.executable, "-c", "from blueprint_pipeline.cli import main; main()", *args],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, check=False)
 
     missing = cli("episodes", str(tmp_path / "nothing"))
     assert missing.returncode == 2 and "normalized.jsonl" in missing.stderr and "Traceback" not in missing.stderr

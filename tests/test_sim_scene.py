@@ -8,7 +8,12 @@ import pytest
 
 from blueprint_pipeline.errors import InvalidInputError
 from blueprint_pipeline.robots import FRANKA
-from blueprint_pipeline.sim.scene_builder import STEPS_PER_FRAME, TIMESTEP_S, FPS, build_sim_scene
+from blueprint_pipeline.sim.scene_builder import (
+    FPS,
+    STEPS_PER_FRAME,
+    TIMESTEP_S,
+    build_sim_scene,
+)
 from blueprint_pipeline.sim.tabletop import tabletop_scene
 from blueprint_pipeline.simready.records import PhysicsFile
 
@@ -25,7 +30,7 @@ def test_frame_is_a_whole_number_of_steps():
 
 
 def test_masses_frictions_and_roles_come_from_the_records(built):
-    scene, physics, sim = built
+    _, physics, sim = built
     m = sim.model
     assert sim.dynamic_ids == ["box_target", "mug", "box_a", "box_b"]
     assert sim.fixed_ids == ["table"]
@@ -64,7 +69,7 @@ def test_objects_rest_on_their_support_without_interpenetration(built):
 
 
 def test_missing_physics_record_is_invalid_input():
-    scene, physics, config = tabletop_scene()
+    scene, physics, _ = tabletop_scene()
     partial = PhysicsFile(scene_id="tabletop", estimator="table",
                           objects={k: v for k, v in physics.objects.items() if k != "mug"})
     with pytest.raises(InvalidInputError) as err:

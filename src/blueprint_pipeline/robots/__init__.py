@@ -16,7 +16,13 @@ from blueprint_pipeline.robots.builder import (
     names_for,
     robot_spec,
 )
-from blueprint_pipeline.robots.description import FRANKA, ROBOTS, UR10, RobotDescription, robot_by_name
+from blueprint_pipeline.robots.description import (
+    FRANKA,
+    ROBOTS,
+    UR10,
+    RobotDescription,
+    robot_by_name,
+)
 
 __all__ = [
     "FRANKA", "ROBOTS", "ROBOT_CONTYPE", "UR10", "WORLD_CONAFFINITY", "WORLD_CONTYPE", "RobotDescription",

@@ -13,6 +13,7 @@ so the robot touches the world but never itself (link self-contact is not modell
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import mujoco
@@ -81,7 +82,7 @@ def _robot_geom(body: mujoco.MjsBody, name: str = "") -> mujoco.MjsGeom:
 def _add_link_capsules(body: mujoco.MjsBody, points: list[np.ndarray], radius_m: float,
                        mass_kg: float) -> None:
     """Capsules between consecutive distinct points (a sphere when the chain has no length)."""
-    segments = [(p, q) for p, q in zip(points, points[1:]) if np.linalg.norm(q - p) > 1e-6]
+    segments = [(p, q) for p, q in itertools.pairwise(points) if np.linalg.norm(q - p) > 1e-6]
     if not segments:
         g = _robot_geom(body)
         g.type = mujoco.mjtGeom.mjGEOM_SPHERE

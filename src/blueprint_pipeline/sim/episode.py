@@ -27,9 +27,9 @@ from blueprint_pipeline.robots import home_qpos
 from blueprint_pipeline.sim.ik import ArmIK, BoxObstacle
 from blueprint_pipeline.sim.judge import judge_pick_place, motion_metrics
 from blueprint_pipeline.sim.planner import ObjectBox, Plan, plan_pick_place
-from blueprint_pipeline.sim.render import make_renderer
 from blueprint_pipeline.sim.randomize import apply_randomization, episode_rng
 from blueprint_pipeline.sim.records import EpisodeRecord
+from blueprint_pipeline.sim.render import make_renderer
 from blueprint_pipeline.sim.scene_builder import (
     FPS,
     SETTLE_S,
@@ -136,7 +136,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     prepare_for_target(sim, target, sleep=False)  # settle awake, so every resting contact is checked
     mujoco.mj_forward(m, d)
     pre_settle = {o: d.xpos[sim.body_id(o)].copy() for o in sim.dynamic_ids}
-    settle_steps = int(round(SETTLE_S * STEPS_PER_FRAME * FPS))
+    settle_steps = round(SETTLE_S * STEPS_PER_FRAME * FPS)
     for _ in range(settle_steps):
         mujoco.mj_step(m, d)
     mujoco.mj_kinematics(m, d)

@@ -14,9 +14,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from blueprint_pipeline.geniesim.records import GoalRegion
-from blueprint_pipeline.sim.grasp import GraspCandidate, check_reachable, grasp_candidates, rank_grasps
+from blueprint_pipeline.sim.grasp import (
+    GraspCandidate,
+    check_reachable,
+    grasp_candidates,
+    rank_grasps,
+)
 from blueprint_pipeline.sim.ik import ArmIK
-from blueprint_pipeline.sim.trajectory import IKFailure, Pose, joint_segment, plan_segment
+from blueprint_pipeline.sim.trajectory import (
+    IKFailure,
+    Pose,
+    joint_segment,
+    plan_segment,
+)
 
 GRIPPER_TICKS = 12  # 0.4 s at 30 Hz to close or open
 SETTLE_TICKS = 15  # 0.5 s still at the end

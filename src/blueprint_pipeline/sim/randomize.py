@@ -62,7 +62,6 @@ def apply_randomization(sim: SimScene, data: mujoco.MjData, target_id: str, rng:
         out.mass_kg[oid], out.friction[oid] = mass, mu
 
     by_id = sim.scene.by_id()
-    obj = by_id[target_id]
     size = sim.physics[target_id].collider_size_m
     adr = sim.free_qpos_adr(target_id)
     pos0 = data.qpos[adr:adr + 3].copy()

@@ -46,7 +46,11 @@ from blueprint_pipeline.robots import (
 )
 from blueprint_pipeline.robots.builder import CONTACT_SOLIMP, CONTACT_SOLREF, PAD_CONDIM
 from blueprint_pipeline.scene.records import Scene, SceneObject, SimRole
-from blueprint_pipeline.simready.records import ColliderShape, ObjectPhysics, PhysicsFile
+from blueprint_pipeline.simready.records import (
+    ColliderShape,
+    ObjectPhysics,
+    PhysicsFile,
+)
 
 TIMESTEP_S = 1.0 / 480.0
 FPS = 30

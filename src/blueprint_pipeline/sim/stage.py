@@ -39,7 +39,12 @@ from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.sim import judge
 from blueprint_pipeline.sim.episode import EpisodeOptions, run_episode
 from blueprint_pipeline.sim.episode_io import episode_filename, save_episode
-from blueprint_pipeline.sim.scene_builder import FPS, TIMESTEP_S, SimScene, build_sim_scene
+from blueprint_pipeline.sim.scene_builder import (
+    FPS,
+    TIMESTEP_S,
+    SimScene,
+    build_sim_scene,
+)
 from blueprint_pipeline.simready.io import load_physics
 
 STAGE = "episodes"
@@ -236,7 +241,7 @@ def summarize(results: list[dict], wall_s: float, resumed: int) -> dict:
                                          "joint_limit_margin_rad", "peak_joint_velocity_rad_s",
                                          "peak_joint_acceleration_rad_s2", "peak_joint_jerk_rad_s3", "grasp_slip_m",
                                          "settle_penetration_m")},
-        "start_poses": {"count": int(len(yaws)),
+        "start_poses": {"count": len(yaws),
                         "offset_x_m": [float(offsets[:, 0].min()), float(offsets[:, 0].max())] if len(offsets) else None,
                         "offset_y_m": [float(offsets[:, 1].min()), float(offsets[:, 1].max())] if len(offsets) else None,
                         "yaw_rad": [float(yaws.min()), float(yaws.max())] if len(yaws) else None},

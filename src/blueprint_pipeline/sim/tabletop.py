@@ -6,9 +6,20 @@ out explicitly here (they stand in for what the simready stage would produce).
 
 from __future__ import annotations
 
-from blueprint_pipeline.geniesim.records import GoalRegion, RobotConfig, RobotPlacement, TaskConfig, TaskSpec
-from blueprint_pipeline.scene.records import SceneHeader, SceneObject, SimRole, Scene
-from blueprint_pipeline.simready.records import ColliderShape, ObjectPhysics, PhysicsFile, RandomizationRanges
+from blueprint_pipeline.geniesim.records import (
+    GoalRegion,
+    RobotConfig,
+    RobotPlacement,
+    TaskConfig,
+    TaskSpec,
+)
+from blueprint_pipeline.scene.records import Scene, SceneHeader, SceneObject, SimRole
+from blueprint_pipeline.simready.records import (
+    ColliderShape,
+    ObjectPhysics,
+    PhysicsFile,
+    RandomizationRanges,
+)
 
 TABLE_TOP_Z_M = 0.75
 
