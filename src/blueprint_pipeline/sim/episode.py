@@ -100,6 +100,18 @@ def _furniture_obstacles(sim: SimScene, within_m: float = 1.5) -> list[BoxObstac
     return out
 
 
+def _deepest_support_penetration(sim: SimScene, d: mujoco.MjData, ix: _Indices) -> float:
+    """Deepest overlap [m] between a free object and its support (or the floor), by geometric
+    distance queries, which see sleeping objects too (their contacts are not listed)."""
+    floor = sim.model.geom("floor").id
+    deepest = 0.0
+    for oid, g in ix.dynamic_geom.items():
+        support = sim.support_of.get(oid)
+        other = sim.geom_id(support) if support else floor
+        deepest = max(deepest, -mujoco.mj_geomDistance(sim.model, d, g, other, 0.01, None))
+    return deepest
+
+
 def _indices(sim: SimScene) -> _Indices:
     idx = getattr(sim, "_episode_indices", None)
     if idx is None:
@@ -133,16 +145,16 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     target = task.target_object_id
     rng = episode_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index)
     rand = apply_randomization(sim, d, target, rng, options.jitter_m, options.yaw_rad, options.render)
-    prepare_for_target(sim, target, sleep=False)  # settle awake, so every resting contact is checked
+    prepare_for_target(sim, target, sleep=False)
     mujoco.mj_forward(m, d)
+    set_sleep(m, True)  # resting clutter falls asleep during the settle
     pre_settle = {o: d.xpos[sim.body_id(o)].copy() for o in sim.dynamic_ids}
     settle_steps = round(SETTLE_S * STEPS_PER_FRAME * FPS)
     for _ in range(settle_steps):
         mujoco.mj_step(m, d)
     mujoco.mj_kinematics(m, d)
     settle_shift = max((float(np.linalg.norm(d.xpos[sim.body_id(o)] - p)) for o, p in pre_settle.items()), default=0.0)
-    penetration = float(max(0.0, -min((c.dist for c in d.contact[:d.ncon]), default=0.0))) if d.ncon else 0.0
-    set_sleep(m, True)
+    penetration = _deepest_support_penetration(sim, d, ix)
     beat()
 
     others = [_object_box(sim, d, o) for o in sim.dynamic_ids + sim.fixed_ids + sim.articulated_ids if o != target]
