@@ -78,13 +78,13 @@ def y_up_to_z_up_quat(q: Sequence[float]) -> QuatWXYZ:
 
 def world_aabb(center: Vec3, orientation: QuatWXYZ, extents: Vec3) -> tuple[Vec3, Vec3]:
     """Axis-aligned box containing the oriented box: half-size_i = sum_j |R_ij| * half-extent_j."""
-    r = quat_to_matrix(orientation)
+    (a, b, c), (d, e, f), (g, h, i) = quat_to_matrix(orientation)
     hx, hy, hz = extents[0] / 2, extents[1] / 2, extents[2] / 2
-    half = [abs(row[0]) * hx + abs(row[1]) * hy + abs(row[2]) * hz for row in r]
-    return (
-        (center[0] - half[0], center[1] - half[1], center[2] - half[2]),
-        (center[0] + half[0], center[1] + half[1], center[2] + half[2]),
-    )
+    half_x = abs(a) * hx + abs(b) * hy + abs(c) * hz
+    half_y = abs(d) * hx + abs(e) * hy + abs(f) * hz
+    half_z = abs(g) * hx + abs(h) * hy + abs(i) * hz
+    x, y, z = center
+    return (x - half_x, y - half_y, z - half_z), (x + half_x, y + half_y, z + half_z)
 
 
 class FrameConversion:
