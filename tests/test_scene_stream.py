@@ -156,3 +156,35 @@ def test_surrogate_escapes_split_across_read_chunks(escape: str, valid: bool, tm
                 assert len(run(path, streamed)[0]) == 25
             else:
                 assert "lone UTF-16 surrogate escape" in errors(path, streamed)
+
+
+def test_header_scan_reads_brackets_and_escapes_in_strings_across_chunks(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # Descriptions full of brackets, escaped quotes and backslashes, of every length across the
+    # 64 KiB read chunks: the fast scan must not miscount depth or lose the end of `objects`
+    # (and must not leave this valid file to the slower two-pass reader).
+    from blueprint_pipeline.scene import reader
+
+    m = json.loads((EXAMPLES / "kitchen.json").read_text())
+    noise = '[{"\\]}'
+    objects = []
+    for i in range(400):
+        o = json.loads(json.dumps(m["objects"][i % len(m["objects"])]))
+        o["id"] = f"o{i}"
+        o["description"] = (noise * (i % 97 + 1))[: i % 500] + "\\"[: i % 2] * 2
+        o.pop("relationships", None)
+        objects.append(o)
+    m["objects"] = objects
+    m["metadata"] = {"after": "]]]}}} \\\" [["}
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(m, sort_keys=True))
+    in_memory = run(path, False)
+
+    def no_fallback(open_bytes: object) -> None:
+        raise AssertionError("the header scan gave up on a valid manifest")
+
+    monkeypatch.setattr(reader, "_open_streaming_two_pass", no_fallback)
+    streamed = run(path, True)
+    assert len(streamed[0]) == 400
+    assert streamed == in_memory
+    assert streamed[1]["metadata"] == {"after": "]]]}}} \\\" [["}

@@ -3,13 +3,17 @@ by one, from a file of any size.
 
 Files up to `stream_threshold_bytes` are parsed with `json.loads`; larger ones are streamed with
 ijson (yajl2_c backend, floats as float) in two passes over the bytes:
-1. the header: top-level members are built, the `objects` array is skipped at C speed while its
-   nesting depth is checked (ijson's prefixes grow with depth squared, so depth is bounded before
-   any prefix-based parse touches the data);
+1. a scan with bytes methods checks UTF-8 and the nesting depth of the whole file and finds the
+   top-level `objects` array; everything else (the header, small) is parsed by ijson with the
+   array replaced by `[]` (depth is bounded before any prefix-based ijson parse touches the data:
+   ijson's prefixes grow with depth squared);
 2. the objects: `ijson.items(f, "objects.item")` yields one dict at a time.
-Peak memory is one object plus the header. Both paths give the same dicts; when `json.loads`
-objects to anything (syntax, NaN, duplicate keys, huge numbers, depth) the streaming path reruns
-on the same bytes to produce the error, so the two paths also give the same errors.
+Peak memory is one object plus the header. Files the scan does not handle (no `objects` array,
+a header over 1 MB, a string over 1 MB, any error) and every error go through the older two-pass
+reader, which walks the objects array as ijson events while reading the header and phrases each
+error. Both paths give the same dicts; when `json.loads` objects to anything (syntax, NaN,
+duplicate keys, huge numbers, depth) the streaming path reruns on the same bytes to produce the
+error, so the two paths also give the same errors.
 
 Decisions: a UTF-8 byte-order mark is rejected (RFC 8259: JSON text is UTF-8 without one; a BOM
 usually means an editor re-encoded the file), as are UTF-16/32 files, invalid UTF-8, NaN/Infinity
@@ -320,12 +324,12 @@ def _open_streaming_two_pass(open_bytes: Any) -> RawManifest:
 # ijson header reader with the array replaced by `[]`. Anything unusual (no `objects` array, too
 # deep, a string longer than _SCAN_MAX_CARRY, a large header, any error) falls back to the
 # two-pass reader, which phrases every error exactly as before.
-_SCAN_TOKEN = re.compile(rb'("[^"\\]*(?:\\.[^"\\]*)*")(\s*:)?|[\[{]|[\]}]')
+_SCAN_TOKEN = re.compile(rb'("[^"\\]*(?:\\.[^"\\]*)*")(\s*:)?|[\[{]|[\]}]', re.DOTALL)
 _ARRAY_OPEN = re.compile(rb"\s*\[")
 _QUOTED = re.compile(rb'"[^"]*"')
 _NOT_QUOTE_OR_BRACKET = bytes(b for b in range(256) if b not in b'"[]{}')
 _BRACKET_DELTA = tuple(1 if b in b"[{" else -1 if b in b"]}" else 0 for b in range(256))
-_SCAN_MAX_HEADER = 16 << 20
+_SCAN_MAX_HEADER = 1 << 20  # bytes before plus after the array (rescanned per chunk)
 _SCAN_MAX_CARRY = 1 << 20
 
 
@@ -417,13 +421,14 @@ def _scan(raw: IO[bytes]) -> tuple[bytes, str | None]:
                 break
         else:
             raise _Unusual
-    while True:  # 3. the rest of the file (header members after the array)
-        chunk = f.read(_READ_CHUNK)
-        if not chunk:
-            break
-        tail += chunk
-        if len(head) + len(tail) > _SCAN_MAX_HEADER:
+    parts = [tail]
+    size = len(head) + len(tail)
+    while chunk := f.read(_READ_CHUNK):  # 3. the rest of the file (header members after the array)
+        parts.append(chunk)
+        size += len(chunk)
+        if size > _SCAN_MAX_HEADER:
             raise _Unusual
+    tail = b"".join(parts)
     for _ in _scan_tokens(tail, 1):  # depth check
         pass
     return head + b"[]" + tail, f.sha256()
