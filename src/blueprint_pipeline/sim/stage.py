@@ -261,7 +261,9 @@ def certificate(scene_id: str, robot: str, summary: dict) -> dict:
                        "touches the goal support, centre inside the goal rectangle, upright within "
                        f"{np.rad2deg(judge.UPRIGHT_LIMIT_RAD):.0f} deg, |v| < {judge.REST_SPEED_M_S} m/s, "
                        f"|w| < {judge.REST_ANGULAR_RAD_S} rad/s, other objects moved <= {judge.DISTURB_LIMIT_M} m",
-            "settling": "0.3 s of physics at t=0 with the arm holding home; penetration = deepest contact after it",
+            "settling": "0.3 s of physics at t=0 with the arm holding home (resting objects may fall asleep); "
+                        "penetration = deepest overlap of a free object with its support or the floor, by "
+                        "mj_geomDistance, after it; shift = largest displacement during it",
             "ee_pose": "TCP site pose from mj_kinematics on the recorded joint positions",
             "motion": "joint velocity from the simulator; acceleration and jerk by finite differences at 30 Hz",
             "clearance": "mj_geomDistance between the target and other free objects when within 5 cm",
