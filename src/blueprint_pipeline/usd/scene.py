@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from pxr import Gf, Sdf, Usd, UsdGeom, UsdPhysics
+from pxr import Gf, Sdf, Usd, UsdGeom, UsdPhysics, Vt
 
 from blueprint_pipeline.scene.records import SceneHeader, SceneObject
 from blueprint_pipeline.usd.names import JOINTS_ROOT, OBJECTS_ROOT, PHYSICS_SCENE, WORLD, object_file
@@ -46,17 +46,29 @@ def author_joint(stage: Usd.Stage, obj: SceneObject, name: str) -> None:
         prim.CreateAttribute("blueprint:jointDamping", Sdf.ValueTypeNames.Float, custom=True).Set(art.damping)
 
 
-def add_object_references(layer: Sdf.Layer, objects: list[SceneObject], names: dict[str, str]) -> None:
-    """Reference every object file. Done on the layer after the stage is gone, so authoring
-    does not open (compose) each object file while the scene is still being written."""
+def add_object_prims(layer: Sdf.Layer, objects: list[SceneObject], names: dict[str, str]) -> None:
+    """One Xform per object referencing its file, with translate and orient. Authored as Sdf
+    specs on the layer after the stage is gone: through the Usd API every new prim recomposed
+    the stage (quadratic: 8.5 s for 10,000 objects) and opened its object file."""
+    T = Sdf.ValueTypeNames
+    scope = layer.GetPrimAtPath(Sdf.Path(OBJECTS_ROOT))
+    order = Vt.TokenArray(["xformOp:translate", "xformOp:orient"])
     for obj in objects:
         name = names[obj.id]
-        spec = layer.GetPrimAtPath(Sdf.Path(f"{OBJECTS_ROOT}/{name}"))
+        spec = Sdf.PrimSpec(scope, name, Sdf.SpecifierDef, "Xform")
         spec.referenceList.Prepend(Sdf.Reference(f"./{object_file(name)}"))
+        Sdf.AttributeSpec(spec, "xformOp:translate", T.Double3).default = Gf.Vec3d(*obj.position_m)
+        w, x, y, z = obj.orientation_wxyz
+        Sdf.AttributeSpec(spec, "xformOp:orient", T.Quatf).default = Gf.Quatf(w, x, y, z)
+        Sdf.AttributeSpec(spec, "xformOpOrder", T.TokenArray, Sdf.VariabilityUniform).default = order
+        # The manifest scale is baked into the object file (its extents include it); kept here
+        # for reference only.
+        Sdf.AttributeSpec(spec, "blueprint:manifestScale", T.Float3, Sdf.VariabilityVarying, True).default = \
+            Gf.Vec3f(*obj.scale)
 
 
 def author_scene(stage: Usd.Stage, header: SceneHeader, objects: list[SceneObject], names: dict[str, str]) -> None:
-    """Everything but the references (see `add_object_references`)."""
+    """Everything but the object prims (see `add_object_prims`)."""
     UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.z)
     UsdGeom.SetStageMetersPerUnit(stage, 1.0)
     UsdPhysics.SetStageKilogramsPerUnit(stage, 1.0)
@@ -71,17 +83,6 @@ def author_scene(stage: Usd.Stage, header: SceneHeader, objects: list[SceneObjec
     physics_scene.CreateGravityMagnitudeAttr(magnitude)
 
     UsdGeom.Scope.Define(stage, OBJECTS_ROOT)
-    for obj in objects:
-        name = names[obj.id]
-        xf = UsdGeom.Xform.Define(stage, f"{OBJECTS_ROOT}/{name}")
-        prim = xf.GetPrim()
-        xf.AddTranslateOp().Set(Gf.Vec3d(*obj.position_m))
-        w, x, y, z = obj.orientation_wxyz
-        xf.AddOrientOp().Set(Gf.Quatf(w, x, y, z))
-        # The manifest scale is baked into the object file (its extents include it); kept here
-        # for reference only.
-        prim.CreateAttribute("blueprint:manifestScale", Sdf.ValueTypeNames.Float3, custom=True).Set(
-            Gf.Vec3f(*obj.scale))
     articulated = [o for o in objects if o.articulation is not None]
     if articulated:
         UsdGeom.Scope.Define(stage, JOINTS_ROOT)

@@ -18,7 +18,7 @@ from blueprint_pipeline.simready.records import PhysicsFile
 from blueprint_pipeline.usd.fast_objects import author_object_layer, can_author_fast
 from blueprint_pipeline.usd.names import OBJECTS_DIR, SCENE_FILE, object_file, prim_names
 from blueprint_pipeline.usd.objects import author_object, missing_asset_note
-from blueprint_pipeline.usd.scene import add_object_references, author_scene
+from blueprint_pipeline.usd.scene import add_object_prims, author_scene
 
 VISUAL_PATH = Sdf.Path("/Object/Visual")
 
@@ -127,7 +127,7 @@ def write_usd(usd_url: str, header: SceneHeader, objects: list[SceneObject], phy
     scene_stage = Usd.Stage.Open(layer)
     author_scene(scene_stage, header, objects, names)
     del scene_stage
-    add_object_references(layer, objects, names)
+    add_object_prims(layer, objects, names)
     storage.atomic_write_text(storage.join(usd_url, SCENE_FILE), layer.ExportToString())
     result.files.append(SCENE_FILE)
     return result
