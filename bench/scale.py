@@ -22,6 +22,7 @@ import operator
 import os
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import psutil
@@ -56,6 +57,9 @@ def throughput(root: Path, episodes: int) -> list[tuple[str, int, float, int]]:
             results = episodes_stage.run_items(items, workers=workers, deadline_s=600, heartbeat_timeout_s=120,
                                                executor=executor)
             wall_s = time.perf_counter() - t0
+            failures = Counter(f"{r['failure_reason']}: {r.get('message', '')[:200]}" for r in results if not r["success"])
+            if failures:
+                print(f"{executor} x{workers} failures: {dict(failures)}")
             rows.append((executor, workers, episodes / wall_s * 60, sum(r["success"] for r in results)))
             if ray:
                 ray.shutdown()

@@ -17,15 +17,15 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from blueprint_pipeline.batch.executors import task_cpu_seconds  # noqa: E402
-from blueprint_pipeline.batch.ray_pool import HANG_HOOK_ENV, RayPool  # noqa: E402
-from blueprint_pipeline.batch.runner import read_batch_marker, run_batch  # noqa: E402
-from blueprint_pipeline.batch.scenes import list_scenes  # noqa: E402
-from blueprint_pipeline.pipeline import RunOptions, StageContext  # noqa: E402
-from blueprint_pipeline.scene.synth import write_synthetic_manifest  # noqa: E402
-from blueprint_pipeline.sim import stage as episodes_stage  # noqa: E402
-from blueprint_pipeline.sim.episode_io import load_episode  # noqa: E402
-from blueprint_pipeline.sim.tabletop import tabletop_scene, write_inputs  # noqa: E402
+from blueprint_pipeline.batch.executors import task_cpu_seconds
+from blueprint_pipeline.batch.ray_pool import HANG_HOOK_ENV, RayPool
+from blueprint_pipeline.batch.runner import read_batch_marker, run_batch
+from blueprint_pipeline.batch.scenes import list_scenes
+from blueprint_pipeline.pipeline import RunOptions, StageContext
+from blueprint_pipeline.scene.synth import write_synthetic_manifest
+from blueprint_pipeline.sim import stage as episodes_stage
+from blueprint_pipeline.sim.episode_io import load_episode
+from blueprint_pipeline.sim.tabletop import tabletop_scene, write_inputs
 
 pytestmark = pytest.mark.ray
 
@@ -131,7 +131,7 @@ def test_killed_batch_driver_resumes_on_the_same_cluster(tmp_path):
         proc.wait()
     record = read_batch_marker(str(out))
     assert record is not None and record["status"] == "running"
-    rerun = subprocess.run(cmd, capture_output=True, text=True)
+    rerun = subprocess.run(cmd, check=False, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     record = read_batch_marker(str(out))
     assert record["status"] == "finished" and record["attempt"] == 2 and record["totals"]["scenes_ok"] == 2
@@ -139,3 +139,29 @@ def test_killed_batch_driver_resumes_on_the_same_cluster(tmp_path):
     assert "scene" in first["stages_skipped"]  # finished stages were not redone
     summary = json.loads((out / first["scene_id"] / "episodes/summary.json").read_text())
     assert summary["episodes"] == 4 and summary["resumed_from_journal"] >= 1
+
+
+def _board_processes() -> int:
+    import psutil
+
+    count = 0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            count += "_ProgressBoard" in " ".join(child.cmdline())
+        except psutil.Error:
+            continue
+    return count
+
+
+@pytest.mark.slow
+def test_parallel_scenes_twice_leave_no_actors_or_open_files_behind(tmp_path):
+    import psutil
+
+    scenes = list_scenes(str(_scenes(tmp_path / "scenes", 4)))
+    fds = []
+    for n in (1, 2):
+        report = run_batch(scenes, str(tmp_path / f"round{n}"), RunOptions(episodes=1, executor="ray"), parallel=4)
+        assert [s.status for s in report.scenes] == ["ok"] * 4
+        assert _board_processes() == 0  # every scene's progress actor was killed with its pool
+        fds.append(psutil.Process().num_fds())
+    assert fds[1] <= fds[0], f"open file descriptors grew from {fds[0]} to {fds[1]}"
