@@ -128,3 +128,19 @@ def test_cli_reports_missing_inputs_and_unknown_robots_with_exit_code_2(tmp_path
     assert robot.returncode == 2 and "kuka" in robot.stderr
     written = {p.name for p in (out_dir / "episodes").iterdir()} if (out_dir / "episodes").exists() else set()
     assert written <= {".failed.json"}  # the runner's failure marker only: nothing half-written
+
+
+def test_episode_deadline_follows_the_settings_factor(out_dir, monkeypatch):
+    from blueprint_pipeline.config import Settings
+
+    seen = {}
+
+    def fake_run_items(items, workers, deadline_s, heartbeat_timeout_s, **kw):
+        seen["deadline_s"] = deadline_s
+        return []
+
+    monkeypatch.setattr(episodes_stage, "run_items", fake_run_items)
+    ctx = StageContext(manifest_url="", out_url=str(out_dir), options=RunOptions(episodes=0),
+                       settings=Settings(episode_deadline_factor=3.0))
+    episodes_stage.run(ctx)
+    assert seen["deadline_s"] == pytest.approx(3.0 * episodes_stage.NOMINAL_EPISODE_S)

@@ -10,9 +10,9 @@ Outputs under episodes/:
 - summary.json: counts, success rate overall and per task, failure reasons, timings, start poses;
 - quality_certificate.json: what was checked and how (engine, version, time step, thresholds).
 
-Episodes run in `resilience.pool.ProcessPool`: a per-episode deadline (10x the nominal episode
-duration) and a heartbeat from the simulation loop; a hung or crashed episode is killed, recorded
-with its reason (timeout / crashed / error) and the others continue. The stage fails when the
+Episodes run in `resilience.pool.ProcessPool`: a per-episode deadline (the setting
+BP_EPISODE_DEADLINE_FACTOR, default 10, times the nominal episode duration) and a heartbeat from
+the simulation loop; a hung or crashed episode is killed, recorded with its reason (timeout / crashed / error) and the others continue. The stage fails when the
 success rate is below its threshold (Stage.min_success_rate).
 
 Default count: 2 episodes per pick_place task, at most 20 (option `episodes` overrides; episodes
@@ -51,7 +51,7 @@ STAGE = "episodes"
 DEFAULT_PER_TASK = 2
 DEFAULT_MAX = 20
 NOMINAL_EPISODE_S = 8.0  # simulated length of a typical pick_place episode
-DEADLINE_FACTOR = 10.0
+DEADLINE_FACTOR = 10.0  # default of settings.episode_deadline_factor (BP_EPISODE_DEADLINE_FACTOR)
 HEARTBEAT_TIMEOUT_S = 20.0
 MIN_SUCCESS_RATE = 0.5
 RESULT_SCHEMA = "blueprint.episode_result/1"
@@ -275,6 +275,14 @@ def certificate(scene_id: str, robot: str, summary: dict) -> dict:
     }
 
 
+def deadline_factor(ctx: StageContext) -> float:
+    """Per-episode deadline as a multiple of the nominal episode duration, from the settings."""
+    from blueprint_pipeline.config import get_settings
+
+    settings = ctx.settings if ctx.settings is not None else get_settings()
+    return float(getattr(settings, "episode_deadline_factor", DEADLINE_FACTOR))
+
+
 def run(ctx: StageContext) -> StageResult:
     t0 = time.perf_counter()
     scene_url, physics_url, tasks_url = inputs_of(ctx.out_url)
@@ -285,7 +293,7 @@ def run(ctx: StageContext) -> StageResult:
     tasks = runnable_tasks(config, ctx.options.robot)
     items = plan_items(ctx, tasks)
     resumed = len(_done_results(items))
-    results = run_items(items, ctx.options.workers, deadline_s=DEADLINE_FACTOR * NOMINAL_EPISODE_S,
+    results = run_items(items, ctx.options.workers, deadline_s=deadline_factor(ctx) * NOMINAL_EPISODE_S,
                         heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S, progress=ctx.progress,
                         executor=ctx.options.executor)
     summary = summarize(results, time.perf_counter() - t0, resumed)
