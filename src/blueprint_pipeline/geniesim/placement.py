@@ -46,6 +46,13 @@ class Obstacles:
         self.boxes = arr[:, :4]
         self.shell = arr[:, 4].astype(bool)
 
+    def with_box(self, box_xy: tuple[float, float, float, float]) -> Obstacles:
+        """A copy with one more footprint (lo_x, lo_y, hi_x, hi_y), e.g. a drawer's travel."""
+        out = Obstacles.__new__(Obstacles)
+        out.boxes = np.vstack([self.boxes, np.asarray(box_xy, dtype=float)[None, :]])
+        out.shell = np.append(self.shell, False)
+        return out
+
     def discs_clear(self, xy: np.ndarray, radius_m: float) -> np.ndarray:
         """For base centres xy (m, 2): True where a disc of `radius_m` touches no obstacle."""
         if self.boxes.shape[0] == 0:
@@ -132,3 +139,34 @@ def within_reach(spec: RobotSpec, placement: RobotPlacement, points_m: np.ndarra
     worst = _worst_distances(spec, np.asarray([placement.base_position_m[:2]]), np.array([yaw]),
                              placement.base_position_m[2], np.asarray(points_m, dtype=float).reshape(-1, 3))
     return float(worst[0]) / spec.usable_reach_m
+
+
+HANDLE_STANDOFF_M = 0.05  # drawer handle bar centre in front of the drawer's front face
+HANDLE_MAX_HEIGHT_M = 1.0  # handles are grasped at most this far above the floor
+
+
+def drawer_pull(o: SceneObject, fraction: float, floor_z_m: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """For a prismatic object at joint position 0: (handle point closed (3,), unit pull direction
+    (3,), travel [m] to `fraction` of its range). The handle sits HANDLE_STANDOFF_M in front of the
+    face the drawer moves towards, at the object's centre height capped at 1 m above the floor."""
+    art = o.articulation
+    if art is None or art.type != "prismatic":
+        raise ValueError(f"{o.id}: not a prismatic articulation")
+    rot = quat_wxyz_to_matrix(o.orientation_wxyz)
+    axis = rot @ (np.asarray(art.axis_local, dtype=float) / np.linalg.norm(art.axis_local))
+    q0 = float(np.clip(0.0, art.lower, art.upper))
+    travel = art.lower + fraction * (art.upper - art.lower) - q0
+    pull = axis if travel >= 0 else -axis
+    half_depth = 0.5 * float(np.abs(rot.T @ pull) @ np.asarray(o.extents_m))
+    handle = np.asarray(o.position_m, dtype=float) + (half_depth + HANDLE_STANDOFF_M) * pull
+    handle[2] = float(np.clip(o.position_m[2], o.aabb_min_m[2], floor_z_m + HANDLE_MAX_HEIGHT_M))
+    return handle, pull, abs(travel)
+
+
+def swept_footprint(o: SceneObject, pull: np.ndarray, travel_m: float, margin_m: float) -> tuple[float, float, float, float]:
+    """x-y box (lo_x, lo_y, hi_x, hi_y) covering the object and its handle over the whole travel, grown by `margin_m`."""
+    lo = np.asarray(o.aabb_min_m[:2], dtype=float)
+    hi = np.asarray(o.aabb_max_m[:2], dtype=float)
+    shift = (travel_m + HANDLE_STANDOFF_M + 0.02) * np.asarray(pull[:2])
+    lo, hi = np.minimum(lo, lo + shift) - margin_m, np.maximum(hi, hi + shift) + margin_m
+    return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])

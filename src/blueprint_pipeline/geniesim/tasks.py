@@ -9,7 +9,9 @@ Which objects:
   overlapping no object on it, 0.15-0.5 m from where the target stands (nearest to 0.25 m first).
 - stack: onto another graspable object with nothing on it whose top is at least as large as the
   target's footprint, on the same support.
-- open_close: every articulated object, opened to its upper limit (fraction 1.0).
+- open_close: every articulated object, opened to its upper limit (fraction 1.0); a prismatic
+  drawer to DRAWER_TARGET_FRACTION of its travel, its handle path in reach and the robot base
+  outside the footprint it sweeps (placement.drawer_pull, placement.swept_footprint).
 A task is kept only if a Franka base pose exists with the target and the goal within reach
 (robots.REACH_MARGIN x reach from the shoulder) and the base clear of furniture; UR10 and G2
 placements are added when they exist.
@@ -30,7 +32,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from blueprint_pipeline.geniesim.geometry import quat_wxyz_to_matrix
-from blueprint_pipeline.geniesim.placement import Obstacles, floor_height_m, place_robot
+from blueprint_pipeline.geniesim.placement import (
+    Obstacles,
+    drawer_pull,
+    floor_height_m,
+    place_robot,
+    swept_footprint,
+)
 from blueprint_pipeline.geniesim.records import GoalRegion, RobotPlacement, TaskSpec
 from blueprint_pipeline.geniesim.relations import Relation
 from blueprint_pipeline.geniesim.robots import ROBOTS
@@ -198,9 +206,36 @@ def _stack(ctx: _Context, target: SceneObject, taken: set[str]) -> TaskSpec | No
     return None
 
 
+DRAWER_TARGET_FRACTION = 0.8  # drawers: pulled to 80% of their travel (the end stop is not a target)
+DRAWER_BASE_MARGIN_M = 0.1  # the robot base keeps this far from a drawer's swept footprint
+
+
+def _drawer_placements(ctx: _Context, o: SceneObject) -> dict[str, RobotPlacement]:
+    """A drawer is pulled along its axis: both ends of the handle's path must be in reach and the
+    base must stand outside the footprint the drawer sweeps (so usually beside it, not in front)."""
+    handle, pull, travel = drawer_pull(o, DRAWER_TARGET_FRACTION, ctx.floor_z)
+    points = np.array([handle, handle + travel * pull])
+    swept = swept_footprint(o, pull, travel, DRAWER_BASE_MARGIN_M)
+    out: dict[str, RobotPlacement] = {}
+    for name, spec in ROBOTS.items():
+        p = place_robot(spec, points, o, ctx.obstacles[name].with_box(swept), ctx.floor_z)
+        if p is not None:
+            out[name] = p
+        elif name == "franka":
+            return {}
+    return out
+
+
 def _open_close(ctx: _Context, o: SceneObject) -> TaskSpec | None:
     """The reach point is the middle of a vertical face at a handle height (at most 1 m above the
     floor); each face is tried in turn, the robot stands in front of it."""
+    if o.articulation is not None and o.articulation.type == "prismatic":
+        placements = _drawer_placements(ctx, o)
+        if not placements:
+            return None
+        return TaskSpec(task_id=f"open_close_{o.id}", type="open_close", description=f"open the {o.name}",
+                        target_object_id=o.id, joint_target_fraction=DRAWER_TARGET_FRACTION,
+                        difficulty=_difficulty(0), priority=0, robot_placements=placements)
     rot = quat_wxyz_to_matrix(o.orientation_wxyz)
     handle_z = float(np.clip(o.position_m[2], o.aabb_min_m[2], ctx.floor_z + 1.0))
     placements: dict[str, RobotPlacement] = {}

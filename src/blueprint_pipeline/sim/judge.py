@@ -72,3 +72,34 @@ def motion_metrics(q: np.ndarray, qvel: np.ndarray, fps: int, lower: np.ndarray,
         "peak_joint_acceleration_rad_s2": float(np.max(np.abs(acc))),
         "peak_joint_jerk_rad_s3": float(np.max(np.abs(jerk))),
     }
+
+
+JOINT_TOLERANCE_FRACTION = 0.02  # of the joint range: servo lag and grasp compliance at the end of the pull
+JOINT_REST_SPEED = 0.01  # m/s or rad/s
+
+
+def judge_open_close(*, joint_q: np.ndarray, target_q: float, joint_range: float, after_release_frame: int,
+                     final_joint_speed: float, grasped_handle: bool, lost_grip_during_pull: bool,
+                     max_other_displacement_m: float) -> Verdict:
+    """open_close succeeds when the joint (positions signed so that opening is increasing) is past
+    target - JOINT_TOLERANCE_FRACTION x range at the end, stayed past it on every frame from the end
+    of the release to the end of the still phase, and is at rest; reasons as for pick_place
+    (grasp_slip, collision, placement_miss = the joint did not get or stay past its target)."""
+    threshold = target_q - JOINT_TOLERANCE_FRACTION * joint_range
+    checks = {
+        "grasped_handle": grasped_handle,
+        "held_during_pull": not lost_grip_during_pull,
+        "past_target": bool(joint_q[-1] >= threshold),
+        "stays_past_target": bool(np.all(joint_q[after_release_frame:] >= threshold)),
+        "at_rest": final_joint_speed < JOINT_REST_SPEED,
+        "others_undisturbed": max_other_displacement_m <= DISTURB_LIMIT_M,
+    }
+    if all(checks.values()):
+        return Verdict(True, None, checks)
+    if not (checks["grasped_handle"] and checks["held_during_pull"]):
+        reason = "grasp_slip"
+    elif not checks["others_undisturbed"]:
+        reason = "collision"
+    else:
+        reason = "placement_miss"
+    return Verdict(False, reason, checks)

@@ -5,7 +5,8 @@ What becomes what (from the normalised scene and its physics records; no default
   inertia, centre of mass, friction and collider (box / sphere / cylinder / capsule from
   `collider_size_m`; a convex hull without a loaded mesh is approximated by its bounding box);
 - articulated furniture with an `articulation` -> a body on a revolute or prismatic joint with its
-  limits and damping (the hinge of a revolute joint sits on the object's bounding-box edge);
+  limits and damping (the hinge of a revolute joint sits on the object's bounding-box edge); a
+  prismatic one (a drawer) also gets a 2 x 2 x 10 cm bar handle on the face it opens towards;
 - every other simulated object -> a fixed collider at its pose; scene shells and backgrounds are
   left out (the floor plane stands in for them).
 
@@ -34,6 +35,7 @@ import mujoco
 import numpy as np
 
 from blueprint_pipeline.errors import InvalidInputError, Problem
+from blueprint_pipeline.geniesim.placement import drawer_pull, floor_height_m
 from blueprint_pipeline.robots import (
     ROBOT_CONTYPE,
     WORLD_CONAFFINITY,
@@ -57,6 +59,7 @@ FPS = 30
 STEPS_PER_FRAME = 16  # TIMESTEP_S * STEPS_PER_FRAME == 1 / FPS exactly
 SETTLE_S = 0.3
 ARTICULATED_CONTYPE = 4  # collision bit of articulated furniture parts
+HANDLE_SIZE_M = (0.02, 0.02, 0.10)  # drawer handle bar: depth along the pull, width, height
 SKIPPED_ROLES = (SimRole.SCENE_SHELL, SimRole.BACKGROUND)
 _OBJECT_TORSION_ROLL = (0.005, 0.0001)  # torsional and rolling friction of free objects (condim 6)
 
@@ -116,6 +119,10 @@ class SimScene:
     @staticmethod
     def geom_name(object_id: str) -> str:
         return f"obj:{object_id}:collider"
+
+    @staticmethod
+    def handle_geom_name(object_id: str) -> str:
+        return f"obj:{object_id}:handle"
 
     def body_id(self, object_id: str) -> int:
         return self.model.body(self.body_name(object_id)).id
@@ -203,6 +210,7 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
     problems: list[Problem] = []
     dynamic_ids, fixed_ids, articulated_ids = [], [], []
     simulated = [o for o in scene.objects if o.sim_role not in SKIPPED_ROLES]
+    floor_z = floor_height_m(scene.objects)
     for obj in simulated:
         phys = physics.objects.get(obj.id)
         if phys is None:
@@ -212,7 +220,7 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
             _add_free_object(spec, obj, phys)
             dynamic_ids.append(obj.id)
         elif obj.articulation is not None:
-            _add_articulated(spec, obj, phys)
+            _add_articulated(spec, obj, phys, floor_z)
             articulated_ids.append(obj.id)
         else:
             body = spec.worldbody.add_body()
@@ -277,7 +285,7 @@ def _add_free_object(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics)
     g.rgba = _object_colour(obj, True)
 
 
-def _add_articulated(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics) -> None:
+def _add_articulated(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics, floor_z_m: float) -> None:
     art = obj.articulation
     assert art is not None
     body = spec.worldbody.add_body()
@@ -309,6 +317,29 @@ def _add_articulated(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics)
     # moving furniture parts touch free objects and the robot, not the floor or other furniture
     g.contype, g.conaffinity = ARTICULATED_CONTYPE, ROBOT_CONTYPE
     g.rgba = _object_colour(obj, False)
+    if art.type == "prismatic":
+        _add_drawer_handle(body, obj, floor_z_m)
+
+
+def _add_drawer_handle(body: mujoco.MjsBody, obj: SceneObject, floor_z_m: float) -> None:
+    """A vertical bar handle (HANDLE_SIZE_M) on the drawer's pulling face, rigid with the drawer;
+    the records carry no handle geometry, so its place is a documented convention
+    (placement.drawer_pull: HANDLE_STANDOFF_M in front of the face, centre height capped at 1 m)."""
+    handle, pull, _ = drawer_pull(obj, 1.0, floor_z_m)
+    rot = quat_to_mat(obj.orientation_wxyz)
+    pull_local = rot.T @ pull
+    lateral_local = rot.T @ np.cross(pull, [0.0, 0.0, 1.0])
+    h = body.add_geom()
+    h.name = SimScene.handle_geom_name(obj.id)
+    h.type = mujoco.mjtGeom.mjGEOM_BOX
+    h.pos = (rot.T @ (handle - np.asarray(obj.position_m))).tolist()
+    h.quat = mat_to_quat(np.column_stack([pull_local, lateral_local, np.cross(pull_local, lateral_local)])).tolist()
+    h.size = [0.5 * v for v in HANDLE_SIZE_M]
+    h.friction = [1.0, *_OBJECT_TORSION_ROLL]
+    h.condim = PAD_CONDIM
+    h.solref, h.solimp = list(CONTACT_SOLREF), list(CONTACT_SOLIMP)
+    h.contype, h.conaffinity = ARTICULATED_CONTYPE, ROBOT_CONTYPE
+    h.rgba = [0.2, 0.2, 0.2, 1.0]
 
 
 def prepare_for_target(sim: SimScene, target_id: str, sleep: bool = True) -> None:

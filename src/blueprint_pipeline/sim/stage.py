@@ -15,7 +15,10 @@ BP_EPISODE_DEADLINE_FACTOR, default 10, times the nominal episode duration) and 
 the simulation loop; a hung or crashed episode is killed, recorded with its reason (timeout / crashed / error) and the others continue. The stage fails when the
 success rate is below its threshold (Stage.min_success_rate).
 
-Default count: 2 episodes per pick_place task, at most 20 (option `episodes` overrides; episodes
+open_close tasks of prismatic joints (drawers) run sim.open_close; revolute doors are skipped
+(listed in summary.json's tasks_skipped).
+
+Default count: 2 episodes per pick_place or drawer task, at most 20 (option `episodes` overrides; episodes
 are dealt to the tasks in turn).
 """
 
@@ -39,6 +42,7 @@ from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.sim import judge
 from blueprint_pipeline.sim.episode import EpisodeOptions, run_episode
 from blueprint_pipeline.sim.episode_io import episode_filename, save_episode
+from blueprint_pipeline.sim.open_close import run_open_close_episode
 from blueprint_pipeline.sim.scene_builder import (
     FPS,
     TIMESTEP_S,
@@ -97,9 +101,18 @@ def load_task_config(url: str) -> TaskConfig:
         raise InvalidInputError(f"{url}: invalid task config", problems) from None
 
 
-def runnable_tasks(config: TaskConfig, robot: str) -> list[TaskSpec]:
-    """pick_place tasks with a goal and a base placement for `robot`, in file order."""
-    return [t for t in config.tasks if t.type == "pick_place" and t.goal is not None and robot in t.robot_placements]
+def runnable_tasks(config: TaskConfig, robot: str, scene=None) -> list[TaskSpec]:
+    """pick_place tasks with a goal, and (given the scene) open_close tasks of a prismatic joint,
+    with a base placement for `robot`, in file order."""
+    by_id = scene.by_id() if scene is not None else {}
+
+    def simulated(t: TaskSpec) -> bool:
+        if t.type == "pick_place":
+            return t.goal is not None
+        art = by_id[t.target_object_id].articulation if t.target_object_id in by_id else None
+        return t.type == "open_close" and art is not None and art.type == "prismatic"
+
+    return [t for t in config.tasks if simulated(t) and robot in t.robot_placements]
 
 
 def plan_items(ctx: StageContext, tasks: list[TaskSpec]) -> list[EpisodeItem]:
@@ -146,8 +159,9 @@ def simulate_item(item: EpisodeItem, heartbeat) -> dict:
     """Pool task: simulate, write the episode file (if kept) and its result; return the result."""
     sim, task = sim_for(item.out_url, item.robot, item.task_id)
     heartbeat()
-    rec = run_episode(sim, task, item.episode_index, item.seed,
-                      EpisodeOptions(render=item.render, image_size=item.image_size), heartbeat)
+    episode = run_open_close_episode if task.type == "open_close" else run_episode
+    rec = episode(sim, task, item.episode_index, item.seed,
+                  EpisodeOptions(render=item.render, image_size=item.image_size), heartbeat)
     kept = rec.success or item.keep_failed
     if kept:
         save_episode(storage.join(item.out_url, STAGE, "data", episode_filename(item.episode_index)), rec)
@@ -261,6 +275,11 @@ def certificate(scene_id: str, robot: str, summary: dict) -> dict:
                        "touches the goal support, centre inside the goal rectangle, upright within "
                        f"{np.rad2deg(judge.UPRIGHT_LIMIT_RAD):.0f} deg, |v| < {judge.REST_SPEED_M_S} m/s, "
                        f"|w| < {judge.REST_ANGULAR_RAD_S} rad/s, other objects moved <= {judge.DISTURB_LIMIT_M} m",
+            "success_open_close": "drawer joint (signed so that opening increases) past the task's target "
+                                  f"fraction of its range less {judge.JOINT_TOLERANCE_FRACTION} x range at the end "
+                                  "and on every frame after release through a 0.5 s still phase, joint speed < "
+                                  f"{judge.JOINT_REST_SPEED}, both pads on the handle after closing and during the "
+                                  f"pull, other objects (except those riding on the drawer) moved <= {judge.DISTURB_LIMIT_M} m",
             "settling": "0.3 s of physics at t=0 with the arm holding home (resting objects may fall asleep); "
                         "penetration = deepest overlap of a free object with its support or the floor, by "
                         "mj_geomDistance, after it; shift = largest displacement during it",
@@ -290,7 +309,7 @@ def run(ctx: StageContext) -> StageResult:
     config = load_task_config(tasks_url)
     scene = load_scene(scene_url)
     load_physics(physics_url)  # fail early on a bad physics file
-    tasks = runnable_tasks(config, ctx.options.robot)
+    tasks = runnable_tasks(config, ctx.options.robot, scene)
     items = plan_items(ctx, tasks)
     resumed = len(_done_results(items))
     results = run_items(items, ctx.options.workers, deadline_s=deadline_factor(ctx) * NOMINAL_EPISODE_S,

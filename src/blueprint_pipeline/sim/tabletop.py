@@ -101,3 +101,31 @@ def write_inputs(out_url: str, scene: Scene, physics: PhysicsFile, config: TaskC
     write_physics(storage.join(out_url, "simready", "physics.json"), physics)
     storage.atomic_write_text(storage.join(out_url, "geniesim", "task_config.json"),
                               config.model_dump_json(by_alias=True, indent=2))
+
+
+def drawer_scene(base_xy=(0.0, 0.0), travel_m: float = 0.3, damping: float = 5.0,
+                 fraction: float = 0.8) -> tuple[Scene, PhysicsFile, TaskConfig]:
+    """A 0.4 x 0.4 x 0.6 m drawer unit on the floor whose drawer slides out along -y (towards the
+    robot's side, not onto its base), a mug standing on it, and one open_close task; the Franka
+    stands on the floor at `base_xy`, facing +x."""
+    from blueprint_pipeline.scene.records import Articulation
+
+    unit = _object("drawer", "drawer", SimRole.ARTICULATED_FURNITURE, (0.45, 0.6, 0.3), (0.4, 0.4, 0.6))
+    unit = unit.model_copy(update={"articulation": Articulation(type="prismatic", axis_local=(0.0, -1.0, 0.0),
+                                                                 lower=0.0, upper=travel_m, damping=damping)})
+    mug = _object("mug", "mug", SimRole.MANIPULABLE_OBJECT, (0.45, 0.7, 0.65), (0.08, 0.08, 0.10))
+    objects = [unit, mug]
+    phys = [_physics(unit, 8.0, 0.4, ColliderShape.BOX, False), _physics(mug, 0.35, 0.6, ColliderShape.CYLINDER, True)]
+    header = SceneHeader(scene_id="drawer", manifest_version="test", source_frame="z_up",
+                         source_meters_per_unit=1.0, object_count=len(objects))
+    scene = Scene(header=header, objects=tuple(objects))
+    physics = PhysicsFile(scene_id="drawer", estimator="table", objects={p.object_id: p for p in phys})
+    placement = {"franka": RobotPlacement(robot="franka", base_position_m=(*base_xy, 0.0),
+                                          base_orientation_wxyz=(1.0, 0.0, 0.0, 0.0), reach_m=0.855)}
+    task = TaskSpec(task_id="open_close_drawer", type="open_close", description="open the drawer",
+                    target_object_id="drawer", joint_target_fraction=fraction, difficulty="easy", priority=1,
+                    robot_placements=placement)
+    config = TaskConfig(scene_id="drawer", robots={
+        "franka": RobotConfig(name="franka", reach_m=0.855, dof=7, gripper_stroke_m=0.08, source="datasheet")},
+        tasks=(task,))
+    return scene, physics, config

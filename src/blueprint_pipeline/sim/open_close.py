@@ -1,0 +1,291 @@
+"""open_close episodes of a prismatic drawer: grasp its handle, pull it along its axis, release.
+
+Plan (joint set-points at 30 Hz, as for pick_place): a jerk-limited joint move to the pre-grasp
+(10 cm in front of the handle), a straight min-jerk Cartesian line onto the handle, close, a
+straight Cartesian pull along the drawer's axis to the target opening (`TaskSpec.
+joint_target_fraction` of the joint range), release, a straight 10 cm retreat along the pull,
+then a still phase. The hand approaches horizontally, fingers closing across the vertical bar
+handle (scene_builder adds it; the records carry no handle).
+
+Randomisation per episode (seeded like pick_place): every free object's mass and friction
+(randomize.apply_randomization, nothing is moved) and the drawer's mass and friction within its
+physics record's DR ranges. Success is judged from the physics state only (judge.judge_open_close).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import mujoco
+import numpy as np
+
+from blueprint_pipeline.geniesim.placement import drawer_pull, floor_height_m
+from blueprint_pipeline.geniesim.records import TaskSpec
+from blueprint_pipeline.sim.episode import (
+    CONTACT_NAMES,
+    EpisodeOptions,
+    _indices,
+    _pair,
+)
+from blueprint_pipeline.sim.grasp import GraspCandidate, _hand_rotation
+from blueprint_pipeline.sim.ik import ArmIK
+from blueprint_pipeline.sim.judge import judge_open_close, motion_metrics
+from blueprint_pipeline.sim.planner import GRIPPER_TICKS, SETTLE_TICKS, Plan
+from blueprint_pipeline.sim.randomize import episode_rng
+from blueprint_pipeline.sim.records import EpisodeRecord
+from blueprint_pipeline.sim.scene_builder import (
+    FPS,
+    SETTLE_S,
+    STEPS_PER_FRAME,
+    SimScene,
+    mat_to_quat,
+    prepare_for_target,
+    set_sleep,
+)
+from blueprint_pipeline.sim.trajectory import (
+    IKFailure,
+    Pose,
+    joint_segment,
+    plan_segment,
+)
+
+PRE_GRASP_M = 0.10
+RETREAT_M = 0.10
+HOLD_TICKS = 15  # 0.5 s
+
+
+def plan_drawer_pull(ik: ArmIK, handle_m: np.ndarray, pull: np.ndarray, travel_m: float, q_home: np.ndarray,
+                     dt: float, on_segment: Callable[[], None] = lambda: None) -> Plan:
+    """Raises IKFailure when a waypoint or the pull line is out of reach."""
+    approach = -np.asarray(pull, dtype=float)
+    finger_axis = np.cross(pull, [0.0, 0.0, 1.0])
+    grasp = Pose(np.asarray(handle_m, dtype=float), _hand_rotation(approach, finger_axis))
+    cand = GraspCandidate("handle", grasp, approach, 0.02)
+    home = Pose(*ik.tcp_pose(q_home))
+    qs, grips, phases = [q_home[None, :]], [np.zeros(1)], ["start"]
+    spans: dict[str, tuple[int, int]] = {}
+    state = {"q": q_home, "pose": home, "grip": 0.0, "tick": 0}
+
+    def add(name: str, seg: np.ndarray, goal: Pose | None) -> None:
+        on_segment()
+        qs.append(seg)
+        grips.append(np.full(len(seg), state["grip"]))
+        phases.extend([name] * len(seg))
+        spans[name] = (state["tick"] + 1, state["tick"] + len(seg))
+        state["tick"] += len(seg)
+        state["q"] = seg[-1]
+        if goal is not None:
+            state["pose"] = goal
+
+    def line(name: str, goal: Pose, min_s: float) -> None:
+        add(name, plan_segment(ik, state["pose"], goal, state["q"], dt, min_s), goal)
+
+    def hold(name: str, ticks: int, grip: float) -> None:
+        state["grip"] = grip
+        grips[-1][-1] = grip
+        add(name, np.repeat(state["q"][None, :], ticks, axis=0), None)
+
+    pre = cand.tcp.moved(PRE_GRASP_M * np.asarray(pull))
+    res = ik.solve(pre.pos_m, pre.rot, q_home)
+    if not res.ok():
+        raise IKFailure(f"pre-grasp unreachable ({res.position_error_m * 1000:.1f} mm)")
+    add("approach", joint_segment(q_home, res.q_rad, ik.desc, dt, 0.4), pre)
+    line("reach", grasp, 0.6)
+    hold("close", GRIPPER_TICKS, 1.0)
+    opened = grasp.moved(travel_m * np.asarray(pull))
+    line("pull", opened, 1.0)
+    hold("hold", HOLD_TICKS, 1.0)  # the drawer's rebound against the grasp dies out before letting go
+    hold("release", GRIPPER_TICKS, 0.0)
+    line("retreat", opened.moved(RETREAT_M * np.asarray(pull)), 0.5)
+    hold("settle", SETTLE_TICKS, 0.0)
+    return Plan(q=np.vstack(qs), gripper=np.concatenate(grips), phase=phases, grasp=cand,
+                place_object_pos_m=opened.pos_m, carry_tcp_z_m=float(grasp.pos_m[2]), phase_ticks=spans)
+
+
+def _randomize_drawer(sim: SimScene, target: str, rng: np.random.Generator) -> dict[str, float]:
+    m = sim.model
+    sim.restore_nominal()
+    for oid in sim.dynamic_ids:  # same draws as pick_place's first step, objects stay in place
+        ranges = sim.physics[oid].randomization
+        b, g = sim.body_id(oid), sim.geom_id(oid)
+        mass = float(rng.uniform(*ranges.mass_kg))
+        m.body_inertia[b] = sim.nominal_body_inertia[b] * mass / sim.nominal_body_mass[b]
+        m.body_mass[b] = mass
+        m.geom_friction[g, 0] = float(rng.uniform(*ranges.static_friction))
+    ranges = sim.physics[target].randomization
+    b = sim.body_id(target)
+    mass = float(rng.uniform(*ranges.mass_kg))
+    m.body_inertia[b] = sim.nominal_body_inertia[b] * mass / sim.nominal_body_mass[b]
+    m.body_mass[b] = mass
+    friction = float(rng.uniform(*ranges.static_friction))
+    m.geom_friction[sim.geom_id(target), 0] = friction
+    return {"drawer_mass_kg": mass, "drawer_friction": friction}
+
+
+def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
+                           options: EpisodeOptions = EpisodeOptions(),  # noqa: B008 (frozen)
+                           heartbeat: Callable[[], None] | None = None) -> EpisodeRecord:
+    """Simulate one open_close episode of a prismatic `task.target_object_id`."""
+    target = task.target_object_id
+    obj = sim.scene.by_id().get(target)
+    if task.type != "open_close" or obj is None or obj.articulation is None or obj.articulation.type != "prismatic":
+        raise ValueError(f"task {task.task_id}: only open_close tasks of a prismatic joint are simulated")
+    wall0 = time.perf_counter()
+    m, ix = sim.model, _indices(sim)
+    beat = heartbeat or (lambda: None)
+    d = mujoco.MjData(m)
+    mujoco.mj_resetDataKeyframe(m, d, m.key("home").id)
+    rng = episode_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index)
+    drawn = _randomize_drawer(sim, target, rng)
+    prepare_for_target(sim, "", sleep=False)  # no free target: every free object may sleep
+    m.tree_sleep_policy[m.body_treeid[sim.body_id(target)]] = mujoco.mjtSleepPolicy.mjSLEEP_NEVER
+    jid = m.joint(f"obj:{target}:joint").id
+    jq, jv = int(m.jnt_qposadr[jid]), int(m.jnt_dofadr[jid])
+    lo, hi = (float(v) for v in m.jnt_range[jid])
+    fraction = task.joint_target_fraction if task.joint_target_fraction is not None else 1.0
+    q_target = lo + fraction * (hi - lo)
+    mujoco.mj_forward(m, d)
+    set_sleep(m, True)
+    settle_steps = round(SETTLE_S * STEPS_PER_FRAME * FPS)
+    for _ in range(settle_steps):
+        mujoco.mj_step(m, d)
+    mujoco.mj_kinematics(m, d)
+    beat()
+
+    handle, pull, _ = drawer_pull(obj, fraction, floor_height_m(sim.scene.objects))
+    handle = handle + pull * (d.qpos[jq] - float(np.clip(0.0, lo, hi)))  # where the drawer is now
+    travel = abs(q_target - d.qpos[jq])
+    dt_tick = 1.0 / FPS
+    q_home = d.qpos[ix.arm_qadr].copy()
+    plan: Plan | None = None
+    reason: str | None = None
+    try:
+        plan = plan_drawer_pull(ix.ik, handle, pull, travel, q_home, dt_tick, on_segment=beat)
+    except IKFailure:
+        reason = "ik_failure"
+    beat()
+
+    n_ticks = plan.n_ticks if plan else 0
+    handle_mask = np.zeros(m.ngeom, bool)
+    handle_mask[m.geom(SimScene.handle_geom_name(target)).id] = True
+    drawer_mask = handle_mask.copy()
+    drawer_mask[sim.geom_id(target)] = True
+    pad_masks = []
+    for p in ix.pads:
+        mk = np.zeros(m.ngeom, bool)
+        mk[p] = True
+        pad_masks.append(mk)
+    other_furniture = ix.furniture_geom & ~drawer_mask
+    other_obj_mask = np.zeros(m.ngeom, bool)
+    for g in ix.dynamic_geom.values():
+        other_obj_mask[g] = True
+    robot_no_pads = ix.robot_geom.copy()
+    for p in ix.pads:
+        robot_no_pads[p] = False
+    riders = {o for o, s in sim.support_of.items() if s == target}  # objects standing on the drawer ride along
+
+    T = n_ticks + 1
+    dof = len(ix.arm_qadr)
+    K = len(sim.dynamic_ids)
+    state = np.zeros((T, dof + 1), np.float32)
+    velocity = np.zeros((T, dof + 1), np.float32)
+    ee64 = np.zeros((T, 7))
+    q64 = np.zeros((T, dof))
+    obj_poses = np.zeros((T, K * 7), np.float32)
+    action = np.zeros((T, dof + 1), np.float32)
+    contact = np.zeros((T, len(CONTACT_NAMES)), np.uint8)
+    reward = np.zeros(T, np.float32)
+    joint_q = np.zeros(T)
+    dyn_bodies = np.array([sim.body_id(o) for o in sim.dynamic_ids], dtype=int)
+    start_all = {o: d.xpos[sim.body_id(o)].copy() for o in sim.dynamic_ids}
+    stroke = sim.robot.gripper.stroke_per_finger_m
+    sub_fraction = np.arange(1, STEPS_PER_FRAME + 1) / STEPS_PER_FRAME
+    phase_of = plan.phase if plan else ["start"]
+    q_start = float(d.qpos[jq])
+    grasped = False
+    unpadded_pull_frames = 0
+    unexpected = 0
+    for k in range(T):
+        mujoco.mj_kinematics(m, d)
+        q = d.qpos[ix.arm_qadr]
+        state[k, :dof], state[k, dof] = q, d.qpos[ix.finger_qadr].sum()
+        velocity[k, :dof], velocity[k, dof] = d.qvel[ix.arm_vadr], d.qvel[ix.finger_vadr].sum()
+        q64[k] = q
+        tcp_pos, tcp_rot = d.site_xpos[ix.tcp], d.site_xmat[ix.tcp].reshape(3, 3)
+        ee64[k, :3], ee64[k, 3:] = tcp_pos, mat_to_quat(tcp_rot)
+        if K:
+            obj_poses[k] = np.hstack([d.xpos[dyn_bodies], d.xquat[dyn_bodies]]).ravel()
+        geoms = d.contact.geom[:d.ncon] if d.ncon else np.zeros((0, 2), int)
+        flags = [_pair(geoms, pad_masks[0], handle_mask), _pair(geoms, pad_masks[1], handle_mask), False,
+                 _pair(geoms, robot_no_pads, other_furniture), _pair(geoms, ix.robot_geom, other_obj_mask), False]
+        contact[k] = flags
+        unexpected += int(flags[3] or flags[4])
+        joint_q[k] = d.qpos[jq]
+        both_pads = flags[0] and flags[1]
+        phase = phase_of[k]
+        if plan and k == plan.phase_ticks["close"][1]:
+            grasped = bool(both_pads)
+        if phase == "pull" and not both_pads:
+            unpadded_pull_frames += 1
+        progress = np.clip((joint_q[k] - q_start) / max(q_target - q_start, 1e-9), 0.0, 1.0) if q_target != q_start else 1.0
+        reward[k] = 0.1 * (1 - np.tanh(10 * np.linalg.norm(tcp_pos - (handle + pull * (joint_q[k] - q_start))))) \
+            + 0.1 * both_pads + 0.1 * progress
+        if plan is None:
+            action[k, :dof], action[k, dof] = q, 0.0
+            break
+        nxt = min(k + 1, n_ticks)
+        action[k, :dof], action[k, dof] = plan.q[nxt], plan.gripper[k]
+        if k == n_ticks:
+            break
+        q0, q1 = plan.q[k], plan.q[k + 1]
+        ctrl = q0 + np.outer(sub_fraction, q1 - q0) + ix.lag_s * (q1 - q0) * FPS
+        d.ctrl[ix.grip_act] = stroke * (1.0 - plan.gripper[k])
+        for row in ctrl:
+            d.ctrl[ix.arm_act] = row
+            mujoco.mj_step(m, d)
+        beat()
+
+    mujoco.mj_kinematics(m, d)
+    moved_others = max((float(np.linalg.norm(d.xpos[sim.body_id(o)] - p)) for o, p in start_all.items()
+                        if o not in riders), default=0.0)
+    sign = 1.0 if q_target >= q_start else -1.0
+    after_release = plan.phase_ticks["release"][1] if plan else 0
+    if reason is None:
+        verdict = judge_open_close(joint_q=sign * joint_q[:T], target_q=sign * q_target,
+                                   joint_range=hi - lo, after_release_frame=after_release,
+                                   final_joint_speed=abs(float(d.qvel[jv])), grasped_handle=grasped,
+                                   lost_grip_during_pull=unpadded_pull_frames > 2,
+                                   max_other_displacement_m=moved_others)
+        success, reason, checks = verdict.success, verdict.reason, verdict.checks
+    else:
+        success, checks = False, {}
+    if success:
+        reward[-1] += 1.0
+    done = np.zeros(T, bool)
+    done[-1] = True
+    threshold = sign * q_target - 0.02 * (hi - lo)
+    reached = sign * joint_q[:T] >= threshold
+    metrics = {
+        "checks": checks,
+        "joint_target": q_target,
+        "joint_start": q_start,
+        "joint_final": float(joint_q[T - 1]),
+        "joint_fraction_final": float((joint_q[T - 1] - lo) / (hi - lo)) if hi > lo else 0.0,
+        "joint_position": [float(v) for v in joint_q[:T]],
+        "unexpected_contact_frames": int(unexpected),
+        "max_other_displacement_m": moved_others,
+        "grasp_kind": "handle" if plan else None,
+        **drawn,
+        "sim_time_s": n_ticks / FPS,
+        "physics_steps": n_ticks * STEPS_PER_FRAME + settle_steps,
+        "wall_time_s": time.perf_counter() - wall0,
+        **motion_metrics(q64, velocity[:, :dof].astype(float), FPS, ix.lower, ix.upper),
+    }
+    return EpisodeRecord(
+        episode_index=episode_index, task_id=task.task_id, task_description=task.description,
+        robot=sim.robot.name, seed=seed, fps=FPS, success=success, failure_reason=reason,
+        joint_names=list(sim.names.joints) + ["gripper_width"], object_ids=list(sim.dynamic_ids),
+        contact_names=list(CONTACT_NAMES), state=state, velocity=velocity, ee_pose=ee64.astype(np.float32),
+        object_poses=obj_poses, action=action, contact=contact, reward=reward, done=done,
+        success_flags=reached, images={}, metrics=metrics)

@@ -1,0 +1,66 @@
+"""open_close episodes of a prismatic drawer: success from the joint state, failure reasons, the stage."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from blueprint_pipeline.geniesim.placement import drawer_pull
+from blueprint_pipeline.pipeline import RunOptions, StageContext
+from blueprint_pipeline.robots import robot_by_name
+from blueprint_pipeline.sim import stage as episodes_stage
+from blueprint_pipeline.sim.open_close import run_open_close_episode
+from blueprint_pipeline.sim.scene_builder import build_sim_scene
+from blueprint_pipeline.sim.tabletop import drawer_scene, write_inputs
+
+
+def _sim(base_xy=(0.0, 0.0)):
+    scene, physics, config = drawer_scene(base_xy=base_xy)
+    task = config.tasks[0]
+    p = task.robot_placements["franka"]
+    return build_sim_scene(scene, physics, robot_by_name("franka"), p.base_position_m, p.base_orientation_wxyz), task
+
+
+def test_drawer_is_pulled_past_its_target_and_stays_there():
+    sim, task = _sim()
+    rec = run_open_close_episode(sim, task, 0, seed=1)
+    q = np.asarray(rec.metrics["joint_position"])
+    target = rec.metrics["joint_target"]
+    assert target == pytest.approx(0.8 * 0.3)
+    assert rec.success and rec.failure_reason is None, rec.metrics["checks"]
+    assert q[0] == pytest.approx(0.0, abs=1e-3)
+    assert q[-1] >= target - 0.02 * 0.3
+    # stays: the last half second (released, hand retreated) keeps the joint past the threshold
+    assert np.all(q[-15:] >= target - 0.02 * 0.3)
+    assert rec.success_flags[-1] and not rec.success_flags[0]
+    # the hand held the handle with both pads while pulling
+    assert rec.contact[:, 0].any() and rec.contact[:, 1].any()
+    # the mug standing on the drawer rode along with it
+    assert rec.object_poses[-1, 1] < rec.object_poses[0, 1] - 0.2
+
+
+def test_handle_sits_on_the_pulling_face():
+    scene, _, _ = drawer_scene()
+    handle, pull, travel = drawer_pull(scene.by_id()["drawer"], 0.8, 0.0)
+    assert np.allclose(pull, [0.0, -1.0, 0.0])
+    assert handle[1] == pytest.approx(0.6 - 0.2 - 0.05) and handle[2] == pytest.approx(0.3)
+    assert travel == pytest.approx(0.24)
+
+
+def test_drawer_out_of_reach_fails_with_ik_failure():
+    sim, task = _sim(base_xy=(-1.2, -0.6))
+    rec = run_open_close_episode(sim, task, 0, seed=1)
+    assert not rec.success and rec.failure_reason == "ik_failure"
+    assert rec.metrics["joint_final"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_stage_runs_open_close_tasks(tmp_path):
+    write_inputs(str(tmp_path), *drawer_scene())
+    ctx = StageContext(manifest_url="", out_url=str(tmp_path), options=RunOptions(episodes=2, workers=1, seed=3))
+    result = episodes_stage.run(ctx)
+    summary = json.loads((tmp_path / "episodes/summary.json").read_text())
+    assert summary["tasks_skipped"] == []
+    assert summary["per_task"]["open_close_drawer"]["episodes"] == 2
+    assert summary["succeeded"] == result.items_ok == 2
