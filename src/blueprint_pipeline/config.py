@@ -73,6 +73,24 @@ class Settings(BaseSettings):
                                           description="Manifests larger than this are parsed as a stream.")
     asset_root: str | None = Field(None, description="Folder or URL that asset paths in manifests are relative to.")
 
+    # Physics estimation (simready stage)
+    simready_estimator: Literal["table", "gemini"] = Field(
+        "table", description="Physics estimator: the offline material table, or Gemini (extra `gemini`, key GEMINI_API_KEY).")
+    simready_gemini_model: str = Field("gemini-2.5-flash", description="Gemini model name for the gemini estimator.")
+    simready_gemini_base_url: str = Field("https://generativelanguage.googleapis.com",
+                                          description="Base URL of the Gemini REST API (a local stand-in in tests).")
+    simready_dr_mass_rel: float = Field(0.20, ge=0, le=1, description="Domain randomisation: mass +- this fraction.")
+    simready_dr_friction_rel: float = Field(0.15, ge=0, le=1,
+                                            description="Domain randomisation: friction +- this fraction.")
+    simready_dr_restitution_rel: float = Field(0.30, ge=0, le=1,
+                                               description="Domain randomisation: restitution +- this fraction.")
+    simready_dr_com_noise_rel: float = Field(0.05, ge=0, le=0.5,
+                                             description="Domain randomisation: centre-of-mass noise, fraction of each extent.")
+
+    # Genie Sim export (geniesim stage)
+    geniesim_commercial_only: bool = Field(False, description="Leave assets whose licence forbids commercial use out of asset_index.json.")
+    geniesim_embedder: str = Field("none", description="Embedder for asset_index.json: none, or minilm (needs torch).")
+
     # Storage
     storage_options_json: SecretStr | None = Field(
         None, description="JSON object of fsspec storage options for gs:// or s3:// (masked in `config show`).")

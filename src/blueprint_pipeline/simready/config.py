@@ -44,6 +44,10 @@ class SimreadyConfig:
             raw = getattr(settings, f"simready_{f.name}", None) if settings is not None else None
             if raw is not None and f.name != "randomization":
                 values[f.name] = raw
+        dr = {name: getattr(settings, f"simready_dr_{name}", None) if settings is not None else None
+              for name in ("mass_rel", "friction_rel", "restitution_rel", "com_noise_rel")}
+        if any(v is not None for v in dr.values()):
+            values["randomization"] = replace(cfg.randomization, **{k: float(v) for k, v in dr.items() if v is not None})
         values.update(overrides)
         cfg = replace(cfg, **values)
         if cfg.estimator not in ESTIMATORS:
