@@ -131,8 +131,11 @@ STAGES: list[Stage] = [
     Stage("episodes", _episodes,
           inputs=("scene/normalized.jsonl", "simready/physics.json", "geniesim/task_config.json"),
           outputs=("episodes/summary.json",)),
-    Stage("dataset", _dataset, inputs=("episodes/summary.json",), outputs=("dataset/meta/info.json",)),
-    Stage("report", _report, inputs=("episodes/summary.json", "dataset/meta/info.json"),
+    Stage("dataset", _dataset, inputs=("episodes/summary.json", "episodes/data"),
+          outputs=("dataset/meta/info.json",)),
+    Stage("report", _report,
+          inputs=("scene/normalized.jsonl", "simready/physics.json", "geniesim/scene_graph.json",
+                  "episodes/summary.json", "dataset/meta/info.json"),
           outputs=("report/report.html",)),
 ]
 
