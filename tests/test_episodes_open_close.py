@@ -64,3 +64,18 @@ def test_stage_runs_open_close_tasks(tmp_path):
     assert summary["tasks_skipped"] == []
     assert summary["per_task"]["open_close_drawer"]["episodes"] == 2
     assert summary["succeeded"] == result.items_ok == 2
+
+
+@pytest.mark.slow
+def test_kitchen_run_simulates_the_drawer_task(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "k"
+    subprocess.run([sys.executable, "-m", "blueprint_pipeline.cli", "run", str(root / "examples/kitchen.json"),
+                    "-o", str(out), "--workers", "2"], check=False, capture_output=True, timeout=600)
+    summary = json.loads((out / "episodes/summary.json").read_text())
+    assert summary["per_task"]["open_close_drawer_unit"]["episodes"] >= 1
+    assert "open_close_drawer_unit" not in summary["tasks_skipped"]

@@ -53,6 +53,7 @@ from blueprint_pipeline.sim.trajectory import (
 PRE_GRASP_M = 0.10
 RETREAT_M = 0.10
 HOLD_TICKS = 15  # 0.5 s
+PULL_MIN_S = 1.0  # shortest pull (longer ones follow the TCP speed and acceleration limits)
 
 
 def plan_drawer_pull(ik: ArmIK, handle_m: np.ndarray, pull: np.ndarray, travel_m: float, q_home: np.ndarray,
@@ -94,7 +95,7 @@ def plan_drawer_pull(ik: ArmIK, handle_m: np.ndarray, pull: np.ndarray, travel_m
     line("reach", grasp, 0.6)
     hold("close", GRIPPER_TICKS, 1.0)
     opened = grasp.moved(travel_m * np.asarray(pull))
-    line("pull", opened, 1.0)
+    line("pull", opened, PULL_MIN_S)
     hold("hold", HOLD_TICKS, 1.0)  # the drawer's rebound against the grasp dies out before letting go
     hold("release", GRIPPER_TICKS, 0.0)
     line("retreat", opened.moved(RETREAT_M * np.asarray(pull)), 0.5)
