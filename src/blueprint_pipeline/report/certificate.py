@@ -111,16 +111,25 @@ def check_stages_complete(inputs: ReportInputs, before: list[str]) -> dict[str, 
 
 def check_episodes_certificate(inputs: ReportInputs) -> dict[str, Any]:
     what = ("the episodes stage's certificate exists, states how success was judged (its `checks`), and its "
-            "episode count agrees with the episode files; its own pass/fail verdict is used when it has one")
+            "episode count agrees with episodes/summary.json, whose kept count agrees with the episode files; its own pass/fail verdict is used when it has one")
     cert = inputs.episodes_certificate
     if cert is None:
         return _check("episodes_certificate", what, None, ["episodes/quality_certificate.json not found"])
     details = []
     if not cert.get("checks"):
         details.append("the certificate does not say what it checked")
+    # The certificate counts every simulated episode; files exist only for the kept ones
+    # (failed episodes are dropped unless keep_failed is set), as the summary's `kept` says.
     stated = (cert.get("results") or {}).get("episodes", cert.get("episodes"))
-    if stated is not None and inputs.episode_metas and stated != len(inputs.episode_metas):
+    summary = inputs.episodes_summary or {}
+    simulated = summary.get("episodes")
+    if stated is not None and simulated is not None and stated != simulated:
+        details.append(f"certificate counts {stated} episodes, episodes/summary.json {simulated}")
+    elif stated is not None and simulated is None and inputs.episode_metas and stated != len(inputs.episode_metas):
         details.append(f"certificate counts {stated} episodes, {len(inputs.episode_metas)} episode files were read")
+    kept = summary.get("kept")
+    if kept is not None and inputs.episode_metas and kept != len(inputs.episode_metas):
+        details.append(f"episodes/summary.json keeps {kept} episodes, {len(inputs.episode_metas)} episode files were read")
     verdict = cert.get("passed", cert.get("ok"))
     if verdict is False:
         details.append("the episodes certificate itself reports a failure")
