@@ -27,3 +27,16 @@ def test_certificate_disagreeing_with_summary_is_caught():
     result = check_episodes_certificate(_inputs(12, 10, 8, 8))
     assert result["passed"] is False
     assert "certificate counts 12" in " ".join(result["details"])
+
+
+def test_tasks_check_counts_failed_episodes_that_left_no_file():
+    from blueprint_pipeline.report.certificate import check_tasks_have_successes
+
+    inputs = ReportInputs(
+        episode_metas=[{"task_id": "pick", "success": True}],
+        episode_results=[{"task_id": "pick", "success": True},
+                         {"task_id": "open", "success": False, "failure_reason": "grasp_slip"}],
+    )
+    result = check_tasks_have_successes(inputs)
+    assert result["passed"] is False
+    assert "task 'open': 0 of 1 episodes succeeded" in result["details"]

@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from blueprint_pipeline.report.inputs import ReportInputs
+from blueprint_pipeline.report.inputs import ReportInputs, attempts
 
 CERTIFICATE_SCHEMA = "blueprint.quality_certificate/1"
 MAX_DETAILS = 50
@@ -66,10 +66,11 @@ def check_dataset_matches_episodes(inputs: ReportInputs, keep_failed: bool) -> d
 
 def check_tasks_have_successes(inputs: ReportInputs) -> dict[str, Any]:
     what = "every task that was attempted has at least one successful episode"
-    if not inputs.episode_metas:
+    episodes = attempts(inputs)
+    if not episodes:
         return _check("tasks_have_successes", what, None, ["no episode files"])
     tried, ok = Counter(), Counter()
-    for m in inputs.episode_metas:
+    for m in episodes:
         tried[m.get("task_id")] += 1
         ok[m.get("task_id")] += bool(m.get("success"))
     details = [f"task {t!r}: 0 of {n} episodes succeeded" for t, n in tried.items() if ok[t] == 0]

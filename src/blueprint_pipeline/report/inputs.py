@@ -28,6 +28,8 @@ class ReportInputs:
     scene_graph: dict[str, Any] | None = None
     episodes_summary: dict[str, Any] | None = None
     episode_metas: list[dict[str, Any]] = field(default_factory=list)
+    # every simulated episode's result (episodes/results/*.json), failed ones without a file included
+    episode_results: list[dict[str, Any]] = field(default_factory=list)
     sample_episodes: list[EpisodeRecord] = field(default_factory=list)
     episodes_certificate: dict[str, Any] | None = None
     dataset_info: dict[str, Any] | None = None
@@ -101,6 +103,21 @@ def _load_episodes(ctx: StageContext, inputs: ReportInputs, samples: int) -> Non
             inputs.sample_episodes.append(rec)
 
 
+def _load_episode_results(ctx: StageContext, inputs: ReportInputs) -> None:
+    folder = ctx.path("episodes", "results")
+    for name in storage.listdir(folder):
+        if name.startswith("episode_") and name.endswith(".json"):
+            res = _try(inputs, f"episode result {name}", lambda n=name: storage.read_json(storage.join(folder, n)))
+            if isinstance(res, dict) and "task_id" in res:
+                inputs.episode_results.append(res)
+
+
+def attempts(inputs: ReportInputs) -> list[dict[str, Any]]:
+    """Every attempted episode: the results journal when present (it includes failed episodes
+    that were not kept), else the episode files."""
+    return inputs.episode_results or inputs.episode_metas
+
+
 def _stage_markers(ctx: StageContext, inputs: ReportInputs) -> None:
     for stage in STAGE_NAMES:
         for name, status in ((".complete.json", "complete"), (".failed.json", "failed")):
@@ -128,6 +145,7 @@ def read_inputs(ctx: StageContext, samples: int = 3) -> ReportInputs:
             inputs.episodes_certificate = cert
             break
     _try(inputs, "episodes", lambda: _load_episodes(ctx, inputs, samples))
+    _try(inputs, "episode results", lambda: _load_episode_results(ctx, inputs))
     inputs.dataset_info = _try(inputs, "dataset info",
                                lambda: _read_json_if_exists(ctx.path("dataset", "meta", "info.json")))
     _stage_markers(ctx, inputs)

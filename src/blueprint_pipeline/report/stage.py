@@ -13,7 +13,7 @@ from blueprint_pipeline.pipeline import STAGE_NAMES, StageContext, StageResult
 from blueprint_pipeline.report import plots
 from blueprint_pipeline.report.certificate import build_certificate
 from blueprint_pipeline.report.html_page import esc, img, page, table, verdict
-from blueprint_pipeline.report.inputs import ReportInputs, marker_seconds, read_inputs
+from blueprint_pipeline.report.inputs import ReportInputs, attempts, marker_seconds, read_inputs
 
 
 def _fmt(v: Any, nd: int = 3) -> str:
@@ -58,21 +58,23 @@ def _scene_section(inputs: ReportInputs, figures: dict[str, bytes]) -> str:
 
 
 def _tasks_section(inputs: ReportInputs, figures: dict[str, bytes]) -> str:
-    if not inputs.episode_metas:
+    episodes = attempts(inputs)
+    if not episodes:
         return '<p class="muted">No episode files.</p>'
+    descriptions = {str(m.get("task_id")): m.get("task_description") for m in inputs.episode_metas}
     by_task: dict[str, list[dict]] = defaultdict(list)
-    for m in inputs.episode_metas:
+    for m in episodes:
         by_task[str(m.get("task_id"))].append(m)
     rows, rates = [], {}
     for task, eps in by_task.items():
         ok = sum(bool(m.get("success")) for m in eps)
         reasons = Counter(str(m.get("failure_reason")) for m in eps if not m.get("success"))
         rates[task] = (ok, len(eps))
-        rows.append([task, eps[0].get("task_description"), len(eps), ok, f"{ok / len(eps):.0%}",
+        rows.append([task, eps[0].get("task_description") or descriptions.get(task), len(eps), ok, f"{ok / len(eps):.0%}",
                      "; ".join(f"{r} ({n})" for r, n in reasons.most_common(5))])
     figures["success_rates.png"] = plots.success_rates_png(rates)
     total_ok = sum(ok for ok, _ in rates.values())
-    head = f"<p>{total_ok} of {len(inputs.episode_metas)} episodes succeeded.</p>"
+    head = f"<p>{total_ok} of {len(episodes)} episodes succeeded.</p>"
     summary = inputs.episodes_summary
     extra = ""
     if isinstance(summary, dict):
