@@ -44,11 +44,6 @@ def downsample_stride(height: int, width: int) -> int:
     return int(max(height, width) / IMAGE_DOWNSAMPLE_TARGET_PX)
 
 
-def _quantile_dict(values: np.ndarray) -> dict[str, np.ndarray]:
-    qs = np.quantile(values, list(QUANTILES.values()), axis=0)
-    return {k: qs[i] for i, k in enumerate(QUANTILES)}
-
-
 def vector_stats(values: np.ndarray) -> dict[str, np.ndarray]:
     """Exact statistics of (T,) or (T, n) values, with LeRobot's shapes.
 
@@ -138,6 +133,32 @@ def image_episode_stats(frames: np.ndarray) -> tuple[dict[str, np.ndarray], Imag
     return acc.result(), acc
 
 
+def column_stats(columns: np.ndarray, already_sorted: bool = False) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Exact statistics of each row of (features, T) `columns`, and each row's sum of squared
+    deviations (what `RunningStats.add` merges). Same values as `vector_stats` on the transpose.
+
+    Rows are contiguous, and the sort runs in the columns' own dtype: a float32 sort orders
+    exactly as a float64 one would, at a third of the cost. `already_sorted` rows (an index
+    written as a range, a constant) are not sorted again.
+    """
+    n = columns.shape[1]
+    s = columns if already_sorted else np.sort(columns, axis=1)
+    v = columns.astype(np.float64)
+    mean = v.mean(1)
+    m2 = np.square(v - mean[:, None]).sum(1)
+    pos = np.array(list(QUANTILES.values())) * (n - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    picked = s[:, np.concatenate([[0, n - 1], lo, hi])].astype(np.float64)
+    k = len(lo)
+    out = {"min": picked[:, 0], "max": picked[:, 1], "mean": mean, "std": np.sqrt(m2 / n),
+           "count": np.array([n], dtype=np.int64)}
+    for i, key in enumerate(QUANTILES):
+        a, b = picked[:, 2 + i], picked[:, 2 + k + i]
+        out[key] = a + (pos[i] - lo[i]) * (b - a)
+    return out, m2
+
+
 class RunningStats:
     """Streaming statistics of (N, n) rows: exact moments and extremes, reservoir quantiles."""
 
@@ -149,45 +170,51 @@ class RunningStats:
         self.min = np.full(width, np.inf)
         self.max = np.full(width, -np.inf)
         self._rng = rng
-        self._reservoir = np.empty((reservoir_rows, width))
+        # one contiguous row per feature column: the final quantiles partition rows, not strides
+        self._reservoir = np.empty((width, reservoir_rows))
         self._capacity = reservoir_rows
 
     def update(self, values: np.ndarray) -> None:
-        rows = np.asarray(values, dtype=np.float64).reshape(len(values), self.width)
-        n = len(rows)
-        if n == 0:
+        columns = np.asarray(values, dtype=np.float64).reshape(len(values), self.width).T
+        if columns.shape[1] == 0:
             return
-        b_mean = rows.mean(0)
-        b_m2 = ((rows - b_mean) ** 2).sum(0)
+        stats, m2 = column_stats(np.ascontiguousarray(columns))
+        self.add(columns, stats, m2)
+
+    def add(self, columns: np.ndarray, stats: dict[str, np.ndarray], m2: np.ndarray) -> None:
+        """Merge a batch given as (width, n) columns and their `column_stats` (exact moments,
+        merged with Chan's formula, so the batch is not reduced twice)."""
+        n = columns.shape[1]
         total = self.count + n
-        delta = b_mean - self.mean
+        delta = stats["mean"] - self.mean
         self.mean = self.mean + delta * (n / total)
-        self.m2 = self.m2 + b_m2 + delta**2 * (self.count * n / total)
-        self.min = np.minimum(self.min, rows.min(0))
-        self.max = np.maximum(self.max, rows.max(0))
-        self._sample(rows)
+        self.m2 = self.m2 + m2 + delta**2 * (self.count * n / total)
+        self.min = np.minimum(self.min, stats["min"])
+        self.max = np.maximum(self.max, stats["max"])
+        self._sample(columns)
         self.count = total
 
-    def _sample(self, rows: np.ndarray) -> None:
+    def _sample(self, columns: np.ndarray) -> None:
         # Algorithm R: row number i (0-based, over the whole stream) replaces a random slot with
         # probability capacity / (i + 1) once the reservoir is full.
+        n = columns.shape[1]
         free = max(0, self._capacity - self.count)
-        take = min(free, len(rows))
-        self._reservoir[self.count:self.count + take] = rows[:take]
-        rest = rows[take:]
-        if len(rest) == 0:
+        take = min(free, n)
+        self._reservoir[:, self.count:self.count + take] = columns[:, :take]
+        if take == n:
             return
-        seen = self.count + take + np.arange(len(rest))
+        seen = self.count + take + np.arange(n - take)
         slot = self._rng.integers(0, seen + 1)
         keep = slot < self._capacity
-        self._reservoir[slot[keep]] = rest[keep]
+        self._reservoir[:, slot[keep]] = columns[:, take:][:, keep]
 
     def result(self) -> dict[str, np.ndarray]:
-        filled = self._reservoir[: min(self.count, self._capacity)]
+        filled = self._reservoir[:, : min(self.count, self._capacity)]
         out = {"min": self.min.copy(), "max": self.max.copy(), "mean": self.mean.copy(),
                "std": np.sqrt(np.maximum(self.m2 / max(self.count, 1), 0.0)),
                "count": np.array([self.count], dtype=np.int64)}
-        out.update(_quantile_dict(filled))
+        qs = np.quantile(filled, list(QUANTILES.values()), axis=1)
+        out.update({k: qs[i] for i, k in enumerate(QUANTILES)})
         return out
 
 

@@ -33,10 +33,10 @@ from blueprint_pipeline.dataset.parquet_files import RollingParquetWriter
 from blueprint_pipeline.dataset.stats import (
     ImageStats,
     RunningStats,
+    column_stats,
     image_episode_stats,
     split_stats,
     to_json,
-    vector_stats,
 )
 from blueprint_pipeline.dataset.tasks_file import write_tasks
 from blueprint_pipeline.dataset.video import (
@@ -113,7 +113,14 @@ class DatasetWriter:
             self._videos[key] = CameraVideoWriter(self.root, key, self.fps, opts.video_files_size_in_mb * MB,
                                                   opts.video, opts.chunks_size)
             self._images[key] = ImageStats()
-        self._numeric_keys = [k for k, ft in self.features.items() if ft["dtype"] != "video"]
+        numeric = [k for k, ft in self.features.items() if ft["dtype"] != "video"]
+        # the episode's own columns (float32, bool) are sorted as float32; the index columns the
+        # writer builds as ranges or constants are sorted already, and go last
+        self._sorted_keys = [k for k in numeric if k in layout.INDEX_FEATURES]
+        self._float_keys = [k for k in numeric if k not in layout.INDEX_FEATURES]
+        if any(self.features[k]["dtype"] not in ("float32", "bool") for k in self._float_keys):
+            raise ValueError("episode features must be float32 or bool")
+        self._numeric_keys = self._float_keys + self._sorted_keys
         self._numeric_widths = [int(self.features[k]["shape"][0]) for k in self._numeric_keys]
         self._numeric = RunningStats(sum(self._numeric_widths), self._rng)
 
@@ -181,9 +188,7 @@ class DatasetWriter:
             ep_stats, acc = image_episode_stats(frames)
             self._images[key].merge(acc)
             row[f"_image_stats/{key}"] = ep_stats
-        matrix = np.concatenate([columns[k].reshape(t, -1) for k in self._numeric_keys], axis=1, dtype=np.float64)
-        self._numeric.update(matrix)
-        row["_numeric_stats"] = vector_stats(matrix)  # split into per-feature columns at flush time
+        row["_numeric_stats"] = self._numeric_episode_stats(columns, t)  # split per feature at flush time
         row.update({"source_episode_index": int(rec.episode_index), "task_id": rec.task_id,
                     "success": bool(rec.success), "failure_reason": rec.failure_reason})
         self._meta_rows.append(row)
@@ -192,6 +197,16 @@ class DatasetWriter:
         self.total_frames += t
         self.total_episodes += 1
         return ep
+
+    def _numeric_episode_stats(self, columns: dict[str, np.ndarray], t: int) -> dict[str, np.ndarray]:
+        """Exact statistics of every numeric column of one episode (merged into the dataset's too)."""
+        f32 = np.concatenate([columns[k].reshape(t, -1) for k in self._float_keys], axis=1, dtype=np.float32).T
+        ranges = np.stack([columns[k] for k in self._sorted_keys]).astype(np.float64)
+        st_f, m2_f = column_stats(np.ascontiguousarray(f32))
+        st_r, m2_r = column_stats(ranges, already_sorted=True)
+        stats = {k: st_f[k] if k == "count" else np.concatenate([st_f[k], st_r[k]]) for k in st_f}
+        self._numeric.add(np.concatenate([f32, ranges]), stats, np.concatenate([m2_f, m2_r]))
+        return stats
 
     def _flush_meta(self) -> None:
         if not self._meta_rows:
