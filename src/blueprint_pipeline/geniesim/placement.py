@@ -163,6 +163,32 @@ def drawer_pull(o: SceneObject, fraction: float, floor_z_m: float) -> tuple[np.n
     return handle, pull, abs(travel)
 
 
+def drawer_keepouts(o: SceneObject, pull: np.ndarray, travel_m: float, side_m: float,
+                    front_m: float) -> list[tuple[float, float, float, float]]:
+    """x-y boxes (lo_x, lo_y, hi_x, hi_y) where a base must not stand to pull a drawer:
+    (1) beside its travel, from its back face to the open front face, `side_m` beyond its
+    sides (the arm would reach across the drawer's side and block it); (2) straight ahead of the
+    open handle, `front_m` deep and as wide as the drawer (the hand would end folded against the
+    base). What is left is diagonally ahead of the open drawer. Rotated regions are replaced by
+    their x-y bounding boxes."""
+    rot = quat_wxyz_to_matrix(o.orientation_wxyz)
+    ext = np.asarray(o.extents_m, dtype=float)
+    p2 = np.array([pull[0], pull[1], 0.0]) / max(float(np.linalg.norm(pull[:2])), 1e-9)
+    side = np.cross(p2, [0.0, 0.0, 1.0])
+    half_depth = 0.5 * float(np.abs(rot.T @ p2) @ ext)
+    half_width = 0.5 * float(np.abs(rot.T @ side) @ ext)
+    centre = np.asarray(o.position_m[:2], dtype=float)
+    s_open = half_depth + HANDLE_STANDOFF_M + travel_m
+
+    def box(s_lo: float, s_hi: float, t: float) -> tuple[float, float, float, float]:
+        corners = [centre + a * p2[:2] + b * side[:2] for a in (s_lo, s_hi) for b in (-t, t)]
+        lo, hi = np.min(corners, axis=0), np.max(corners, axis=0)
+        return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
+
+    s_front = s_open - HANDLE_STANDOFF_M  # the open drawer's front face
+    return [box(-half_depth, s_front, half_width + side_m), box(s_front, s_open + front_m, half_width)]
+
+
 def swept_footprint(o: SceneObject, pull: np.ndarray, travel_m: float, margin_m: float) -> tuple[float, float, float, float]:
     """x-y box (lo_x, lo_y, hi_x, hi_y) covering the object and its handle over the whole travel, grown by `margin_m`."""
     lo = np.asarray(o.aabb_min_m[:2], dtype=float)

@@ -11,7 +11,8 @@ Which objects:
   target's footprint, on the same support.
 - open_close: every articulated object, opened to its upper limit (fraction 1.0); a prismatic
   drawer to DRAWER_TARGET_FRACTION of its travel, its handle path in reach and the robot base
-  outside the footprint it sweeps (placement.drawer_pull, placement.swept_footprint).
+  outside the footprint it sweeps, diagonally ahead of the open drawer (placement.drawer_pull,
+  swept_footprint, drawer_keepouts).
 A task is kept only if a Franka base pose exists with the target and the goal within reach
 (robots.REACH_MARGIN x reach from the shoulder) and the base clear of furniture; UR10 and G2
 placements are added when they exist.
@@ -34,6 +35,7 @@ import numpy as np
 from blueprint_pipeline.geniesim.geometry import quat_wxyz_to_matrix
 from blueprint_pipeline.geniesim.placement import (
     Obstacles,
+    drawer_keepouts,
     drawer_pull,
     floor_height_m,
     place_robot,
@@ -207,18 +209,25 @@ def _stack(ctx: _Context, target: SceneObject, taken: set[str]) -> TaskSpec | No
 
 
 DRAWER_TARGET_FRACTION = 0.8  # drawers: pulled to 80% of their travel (the end stop is not a target)
-DRAWER_BASE_MARGIN_M = 0.1  # the robot base keeps this far from a drawer's swept footprint
+DRAWER_BASE_MARGIN_M = 0.03  # the robot base keeps this far from a drawer's swept footprint
+DRAWER_SIDE_KEEPOUT_M = 1.0  # ... does not stand beside its travel, behind the open front,
+DRAWER_FRONT_KEEPOUT_M = 0.4  # ... nor straight ahead of the open handle (placement.drawer_keepouts)
 
 
 def _drawer_placements(ctx: _Context, o: SceneObject) -> dict[str, RobotPlacement]:
-    """A drawer is pulled along its axis: both ends of the handle's path must be in reach and the
-    base must stand outside the footprint the drawer sweeps (so usually beside it, not in front)."""
+    """A drawer is pulled along its axis: both ends of the handle's path must be in reach, the
+    base must stand outside the footprint the drawer sweeps, diagonally ahead of the open drawer
+    (placement.drawer_keepouts)."""
     handle, pull, travel = drawer_pull(o, DRAWER_TARGET_FRACTION, ctx.floor_z)
     points = np.array([handle, handle + travel * pull])
     swept = swept_footprint(o, pull, travel, DRAWER_BASE_MARGIN_M)
+    keepouts = drawer_keepouts(o, pull, travel, DRAWER_SIDE_KEEPOUT_M, DRAWER_FRONT_KEEPOUT_M)
     out: dict[str, RobotPlacement] = {}
     for name, spec in ROBOTS.items():
-        p = place_robot(spec, points, o, ctx.obstacles[name].with_box(swept), ctx.floor_z)
+        obstacles = ctx.obstacles[name].with_box(swept)
+        for box in keepouts:
+            obstacles = obstacles.with_box(box)
+        p = place_robot(spec, points, o, obstacles, ctx.floor_z)
         if p is not None:
             out[name] = p
         elif name == "franka":
