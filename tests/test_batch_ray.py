@@ -165,3 +165,22 @@ def test_parallel_scenes_twice_leave_no_actors_or_open_files_behind(tmp_path):
         assert _board_processes() == 0  # every scene's progress actor was killed with its pool
         fds.append(psutil.Process().num_fds())
     assert fds[1] <= fds[0], f"open file descriptors grew from {fds[0]} to {fds[1]}"
+
+
+@pytest.mark.slow
+def test_hung_episode_in_a_batch_is_reported_in_the_summary(tmp_path, monkeypatch):
+    from rich.console import Console
+
+    from blueprint_pipeline.cli.batch_cmds import summary_table
+
+    monkeypatch.setenv(HANG_HOOK_ENV, "1")
+    monkeypatch.setattr(episodes_stage, "HEARTBEAT_TIMEOUT_S", 3.0)
+    scenes = list_scenes(str(_scenes(tmp_path / "scenes", 1)))
+    report = run_batch(scenes, str(tmp_path / "out"), RunOptions(episodes=3, executor="ray"))
+    (scene,) = report.scenes
+    assert scene.status == "ok" and scene.episodes == 3 and scene.episode_failures == {"timeout": 1}
+    result = json.loads((tmp_path / "out" / scene.scene_id / "episodes/results/episode_000001.json").read_text())
+    assert result["failure_reason"] == "timeout" and "forced cancel" in result["message"]
+    console = Console(record=True, width=200)
+    console.print(summary_table(report))
+    assert "failed episodes: timeout 1" in console.export_text()

@@ -16,9 +16,10 @@ process (Ray starts a fresh one for later tasks), and gets a `timeout` result.
 Large data never passes through the driver: the task writes its arrays to the shared output
 (fsspec URL) itself and returns a small result through Ray's object store.
 
-Test hook (tests only): BP_TEST_RAY_HANG_EPISODES="1,4" makes the Ray tasks of the items whose
-`episode_index` is listed sleep forever without heartbeats before doing any work, to exercise the
-cancel-and-replace path. It is read by the driver when `imap` starts.
+Test hook (tests only): BLUEPRINT_TEST_RAY_HANG_EPISODES="1,4" makes the Ray tasks of the items
+whose `episode_index` is listed sleep forever without heartbeats before doing any work, to exercise the
+cancel-and-replace path. It is read by the driver when `imap` starts. (Not a BP_* name: the
+settings reject unknown BP_* variables.)
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from blueprint_pipeline.batch.executors import add_task_cpu
 from blueprint_pipeline.resilience.pool import CRASHED, ERROR, OK, TIMEOUT, TaskResult
 from blueprint_pipeline.secrets.redact import redact
 
-HANG_HOOK_ENV = "BP_TEST_RAY_HANG_EPISODES"
+HANG_HOOK_ENV = "BLUEPRINT_TEST_RAY_HANG_EPISODES"
 _BEAT_EVERY_S = 1.0
 _MAX_POLL_S = 0.5
 

@@ -45,6 +45,7 @@ class SceneReport:
     episodes: int = 0
     succeeded: int = 0
     episodes_simulated: int = 0  # simulated by this run (not taken from a journal)
+    episode_failures: dict[str, int] = field(default_factory=dict)  # reason -> count (timeout, crashed, ...)
     wall_s: float = 0.0
     cpu_s: float = 0.0
 
@@ -105,13 +106,14 @@ def _write_marker(report: BatchReport, options: RunOptions, started_at: str, fin
     storage.atomic_write_json(marker_url(report.out_url), markers.redact_tree(markers.json_safe(doc)))
 
 
-def _episode_counts(scene_out: str) -> tuple[int, int]:
+def _episode_counts(scene_out: str) -> tuple[int, int, dict[str, int]]:
     url = storage.join(scene_out, "episodes", "summary.json")
     try:
         summary = storage.read_json(url)
-        return int(summary.get("episodes", 0)), int(summary.get("succeeded", 0))
-    except (FileNotFoundError, json.JSONDecodeError, OSError, AttributeError, ValueError):
-        return 0, 0
+        reasons = {str(k): int(v) for k, v in (summary.get("failure_reasons") or {}).items()}
+        return int(summary.get("episodes", 0)), int(summary.get("succeeded", 0)), reasons
+    except (FileNotFoundError, json.JSONDecodeError, OSError, AttributeError, ValueError, TypeError):
+        return 0, 0, {}
 
 
 def run_scene(scene: BatchScene, out_url: str, options: RunOptions, settings: Any, force: bool = False) -> SceneReport:
@@ -144,7 +146,7 @@ def run_scene(scene: BatchScene, out_url: str, options: RunOptions, settings: An
     rep.wall_s = time.perf_counter() - wall0
     rep.cpu_s = (time.thread_time() - cpu0) + (task_cpu1 - task_cpu0)
     rep.episodes_simulated = tasks1 - tasks0
-    rep.episodes, rep.succeeded = _episode_counts(scene_out)
+    rep.episodes, rep.succeeded, rep.episode_failures = _episode_counts(scene_out)
     return rep
 
 

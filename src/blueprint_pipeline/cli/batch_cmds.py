@@ -22,8 +22,11 @@ def summary_table(report) -> Table:  # report: batch.runner.BatchReport
     table.add_column("note")
     for s in report.scenes:
         eph = s.episodes_per_cpu_hour
+        failures = ", ".join(f"{reason} {n}" for reason, n in sorted(s.episode_failures.items()))
         note = f"{s.failed_stage}: {s.error}" if s.status == "failed" else (
             "up to date" if s.stages_skipped and not s.stages_run else "")
+        if failures:
+            note = f"failed episodes: {failures}; {note}".rstrip("; ")
         status = {"ok": "[green]ok[/]", "failed": "[red]FAILED[/]"}.get(s.status, s.status)
         table.add_row(s.scene_id, status, f"{s.succeeded}/{s.episodes}", str(s.episodes_simulated),
                       f"{s.wall_s:.1f}", f"{s.cpu_s:.1f}", f"{eph:,.0f}" if eph else "-", note[:80])
