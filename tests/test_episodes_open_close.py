@@ -79,3 +79,14 @@ def test_kitchen_run_simulates_the_drawer_task(tmp_path):
     summary = json.loads((out / "episodes/summary.json").read_text())
     assert summary["per_task"]["open_close_drawer_unit"]["episodes"] >= 1
     assert "open_close_drawer_unit" not in summary["tasks_skipped"]
+
+
+def test_rendered_open_close_episode_has_both_cameras():
+    from blueprint_pipeline.sim.episode import EpisodeOptions
+
+    sim, task = _sim()
+    rec = run_open_close_episode(sim, task, 0, seed=1, options=EpisodeOptions(render=True, image_size=32))
+    assert set(rec.images) == {"scene_cam", "wrist_cam"}
+    for frames in rec.images.values():
+        assert frames.shape == (rec.length, 32, 32, 3)
+        assert frames[-1].std() > 0  # a rendered picture, not a blank one

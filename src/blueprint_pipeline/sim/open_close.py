@@ -23,6 +23,7 @@ import numpy as np
 from blueprint_pipeline.geniesim.placement import drawer_pull, floor_height_m
 from blueprint_pipeline.geniesim.records import TaskSpec
 from blueprint_pipeline.sim.episode import (
+    CAMERAS,
     CONTACT_NAMES,
     EpisodeOptions,
     _indices,
@@ -34,6 +35,7 @@ from blueprint_pipeline.sim.judge import judge_open_close, motion_metrics
 from blueprint_pipeline.sim.planner import GRIPPER_TICKS, SETTLE_TICKS, Plan
 from blueprint_pipeline.sim.randomize import episode_rng
 from blueprint_pipeline.sim.records import EpisodeRecord
+from blueprint_pipeline.sim.render import make_renderer
 from blueprint_pipeline.sim.scene_builder import (
     FPS,
     SETTLE_S,
@@ -198,6 +200,11 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
     contact = np.zeros((T, len(CONTACT_NAMES)), np.uint8)
     reward = np.zeros(T, np.float32)
     joint_q = np.zeros(T)
+    images: dict[str, np.ndarray] = {}
+    renderer = make_renderer(m, options.image_size, options.image_size) if options.render else None
+    if renderer is not None:
+        images = {c: np.zeros((T, options.image_size, options.image_size, 3), np.uint8) for c in CAMERAS}
+    cam_ids = {"scene_cam": m.camera("scene_cam").id, "wrist_cam": m.camera(sim.names.wrist_camera).id}
     dyn_bodies = np.array([sim.body_id(o) for o in sim.dynamic_ids], dtype=int)
     start_all = {o: d.xpos[sim.body_id(o)].copy() for o in sim.dynamic_ids}
     stroke = sim.robot.gripper.stroke_per_finger_m
@@ -207,45 +214,56 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
     grasped = False
     unpadded_pull_frames = 0
     unexpected = 0
-    for k in range(T):
-        mujoco.mj_kinematics(m, d)
-        q = d.qpos[ix.arm_qadr]
-        state[k, :dof], state[k, dof] = q, d.qpos[ix.finger_qadr].sum()
-        velocity[k, :dof], velocity[k, dof] = d.qvel[ix.arm_vadr], d.qvel[ix.finger_vadr].sum()
-        q64[k] = q
-        tcp_pos, tcp_rot = d.site_xpos[ix.tcp], d.site_xmat[ix.tcp].reshape(3, 3)
-        ee64[k, :3], ee64[k, 3:] = tcp_pos, mat_to_quat(tcp_rot)
-        if K:
-            obj_poses[k] = np.hstack([d.xpos[dyn_bodies], d.xquat[dyn_bodies]]).ravel()
-        geoms = d.contact.geom[:d.ncon] if d.ncon else np.zeros((0, 2), int)
-        flags = [_pair(geoms, pad_masks[0], handle_mask), _pair(geoms, pad_masks[1], handle_mask), False,
-                 _pair(geoms, robot_no_pads, other_furniture), _pair(geoms, ix.robot_geom, other_obj_mask), False]
-        contact[k] = flags
-        unexpected += int(flags[3] or flags[4])
-        joint_q[k] = d.qpos[jq]
-        both_pads = flags[0] and flags[1]
-        phase = phase_of[k]
-        if plan and k == plan.phase_ticks["close"][1]:
-            grasped = bool(both_pads)
-        if phase == "pull" and not both_pads:
-            unpadded_pull_frames += 1
-        progress = np.clip((joint_q[k] - q_start) / max(q_target - q_start, 1e-9), 0.0, 1.0) if q_target != q_start else 1.0
-        reward[k] = 0.1 * (1 - np.tanh(10 * np.linalg.norm(tcp_pos - (handle + pull * (joint_q[k] - q_start))))) \
-            + 0.1 * both_pads + 0.1 * progress
-        if plan is None:
-            action[k, :dof], action[k, dof] = q, 0.0
-            break
-        nxt = min(k + 1, n_ticks)
-        action[k, :dof], action[k, dof] = plan.q[nxt], plan.gripper[k]
-        if k == n_ticks:
-            break
-        q0, q1 = plan.q[k], plan.q[k + 1]
-        ctrl = q0 + np.outer(sub_fraction, q1 - q0) + ix.lag_s * (q1 - q0) * FPS
-        d.ctrl[ix.grip_act] = stroke * (1.0 - plan.gripper[k])
-        for row in ctrl:
-            d.ctrl[ix.arm_act] = row
-            mujoco.mj_step(m, d)
-        beat()
+    try:
+        for k in range(T):
+            mujoco.mj_kinematics(m, d)
+            q = d.qpos[ix.arm_qadr]
+            state[k, :dof], state[k, dof] = q, d.qpos[ix.finger_qadr].sum()
+            velocity[k, :dof], velocity[k, dof] = d.qvel[ix.arm_vadr], d.qvel[ix.finger_vadr].sum()
+            q64[k] = q
+            tcp_pos, tcp_rot = d.site_xpos[ix.tcp], d.site_xmat[ix.tcp].reshape(3, 3)
+            ee64[k, :3], ee64[k, 3:] = tcp_pos, mat_to_quat(tcp_rot)
+            if K:
+                obj_poses[k] = np.hstack([d.xpos[dyn_bodies], d.xquat[dyn_bodies]]).ravel()
+            geoms = d.contact.geom[:d.ncon] if d.ncon else np.zeros((0, 2), int)
+            flags = [_pair(geoms, pad_masks[0], handle_mask), _pair(geoms, pad_masks[1], handle_mask), False,
+                     _pair(geoms, robot_no_pads, other_furniture), _pair(geoms, ix.robot_geom, other_obj_mask), False]
+            contact[k] = flags
+            unexpected += int(flags[3] or flags[4])
+            joint_q[k] = d.qpos[jq]
+            both_pads = flags[0] and flags[1]
+            phase = phase_of[k]
+            if plan and k == plan.phase_ticks["close"][1]:
+                grasped = bool(both_pads)
+            if phase == "pull" and not both_pads:
+                unpadded_pull_frames += 1
+            progress = np.clip((joint_q[k] - q_start) / max(q_target - q_start, 1e-9), 0.0, 1.0) if q_target != q_start else 1.0
+            reward[k] = 0.1 * (1 - np.tanh(10 * np.linalg.norm(tcp_pos - (handle + pull * (joint_q[k] - q_start))))) \
+                + 0.1 * both_pads + 0.1 * progress
+            if renderer is not None:
+                mujoco.mj_comPos(m, d)
+                mujoco.mj_camlight(m, d)
+                for cam in CAMERAS:
+                    renderer.update_scene(d, camera=cam_ids[cam])
+                    images[cam][k] = renderer.render()
+            if plan is None:
+                action[k, :dof], action[k, dof] = q, 0.0
+                break
+            nxt = min(k + 1, n_ticks)
+            action[k, :dof], action[k, dof] = plan.q[nxt], plan.gripper[k]
+            if k == n_ticks:
+                break
+            q0, q1 = plan.q[k], plan.q[k + 1]
+            ctrl = q0 + np.outer(sub_fraction, q1 - q0) + ix.lag_s * (q1 - q0) * FPS
+            d.ctrl[ix.grip_act] = stroke * (1.0 - plan.gripper[k])
+            for row in ctrl:
+                d.ctrl[ix.arm_act] = row
+                mujoco.mj_step(m, d)
+            beat()
+
+    finally:
+        if renderer is not None:
+            renderer.close()
 
     mujoco.mj_kinematics(m, d)
     moved_others = max((float(np.linalg.norm(d.xpos[sim.body_id(o)] - p)) for o, p in start_all.items()
@@ -289,4 +307,4 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
         joint_names=list(sim.names.joints) + ["gripper_width"], object_ids=list(sim.dynamic_ids),
         contact_names=list(CONTACT_NAMES), state=state, velocity=velocity, ee_pose=ee64.astype(np.float32),
         object_poses=obj_poses, action=action, contact=contact, reward=reward, done=done,
-        success_flags=reached, images={}, metrics=metrics)
+        success_flags=reached, images=images, metrics=metrics)
