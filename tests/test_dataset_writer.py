@@ -211,3 +211,18 @@ def test_vector_stats_match_numpy(episodes):
     for key, q in layout.QUANTILES.items():
         assert np.allclose(s[key], np.quantile(values, q, axis=0), rtol=0, atol=1e-12)
     assert np.allclose(s["std"], values.std(0)) and np.array_equal(s["min"], values.min(0))
+
+
+def test_episodes_share_row_groups_and_still_roll_over_by_size(tmp_path):
+    # many small episodes: buffered into a few row groups; with a small file limit, into several files
+    recs = [make_episode(i, frames=40) for i in range(30)]
+    big = write_dataset_dir(tmp_path / "big", recs)
+    meta = pq.ParquetFile(tmp_path / "big" / layout.data_path(0, 0)).metadata
+    assert big["total_frames"] == 30 * 40 and meta.num_rows == 30 * 40 and meta.num_row_groups < 30
+    assert check_dataset(tmp_path / "big") == []
+    write_dataset_dir(tmp_path / "small", recs, data_files_size_in_mb=0.02)
+    rows = pq.read_table(tmp_path / "small/meta/episodes/chunk-000/file-000.parquet").to_pylist()
+    used = {layout.data_path(r["data/chunk_index"], r["data/file_index"]) for r in rows}
+    assert len(used) >= 3
+    assert used == {p.relative_to(tmp_path / "small").as_posix() for p in (tmp_path / "small").glob("data/*/*.parquet")}
+    assert check_dataset(tmp_path / "small") == []

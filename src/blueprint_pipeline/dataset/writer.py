@@ -1,8 +1,9 @@
 """LeRobot v3.0 dataset writer: episodes are appended one at a time, memory stays bounded.
 
-Per episode: its frames go to the open data parquet file as one row group, each camera's frames
-to that camera's open MP4, its exact statistics into the episodes metadata (buffered and written
-a row group of `META_ROWS_PER_GROUP` episodes at a time) and into the dataset accumulators.
+Per episode: its frames go to the open data parquet file (buffered and written a row group of
+about `DATA_ROW_GROUP_BYTES` at a time), each camera's frames to that camera's open MP4, its
+exact statistics into the episodes metadata (buffered and written a row group of
+`META_ROWS_PER_GROUP` episodes at a time) and into the dataset accumulators.
 `finish()` closes the files and writes tasks, stats, and `meta/info.json` last, so a folder
 without info.json was never finished.
 
@@ -48,6 +49,10 @@ from blueprint_pipeline.errors import InvalidInputError, Problem
 from blueprint_pipeline.sim.records import EpisodeRecord
 
 META_ROWS_PER_GROUP = 100
+# Episodes are buffered and written to the data file as one row group per this many bytes of
+# arrow data: a row group per 300-frame episode spends more time on per-row-group, per-column
+# work (dictionary attempts, page headers, statistics) than on the values.
+DATA_ROW_GROUP_BYTES = 2 * 1024 * 1024
 MB = 1024 * 1024
 
 
@@ -76,6 +81,11 @@ def _column(values: np.ndarray, ft: dict) -> pa.Array:
     return pa.FixedSizeListArray.from_arrays(flat, int(ft["shape"][0]))
 
 
+def row_group_bytes(data_file_limit_bytes: float) -> float:
+    """Buffered arrow bytes that make one data row group: small files still roll over by episode."""
+    return min(DATA_ROW_GROUP_BYTES, data_file_limit_bytes / 8)
+
+
 class DatasetWriter:
     """Writes one dataset into `root`, an empty local folder."""
 
@@ -95,6 +105,8 @@ class DatasetWriter:
         self._meta: RollingParquetWriter | None = None
         self._meta_rows: list[dict[str, Any]] = []
         self._videos: dict[str, CameraVideoWriter] = {}
+        self._pending_data: list[tuple[pa.Table, dict[str, Any]]] = []
+        self._pending_data_bytes = 0
         # all numeric features side by side, so one sort and one accumulator serve them all
         self._numeric_keys: list[str] = []
         self._numeric_widths: list[int] = []
@@ -171,14 +183,15 @@ class DatasetWriter:
         })
         schema = self._data.schema
         table = pa.table([_column(columns[f.name], self.features[f.name]) for f in schema], schema=schema)
-        chunk, file = self._data.where_next(t)
-        self._data.write(table)
-
         row: dict[str, Any] = {
             "episode_index": ep, "tasks": [rec.task_description], "length": t,
-            "data/chunk_index": chunk, "data/file_index": file,
+            "data/chunk_index": None, "data/file_index": None,  # set when its row group is written
             "dataset_from_index": self.total_frames, "dataset_to_index": self.total_frames + t,
         }
+        self._pending_data.append((table, row))
+        self._pending_data_bytes += table.nbytes
+        if self._pending_data_bytes >= row_group_bytes(self.options.data_files_size_in_mb * MB):
+            self._flush_data()
         for key, vw in self._videos.items():
             frames = rec.images[key[len(IMAGE_PREFIX):]]
             span = vw.append_episode(frames)
@@ -208,9 +221,22 @@ class DatasetWriter:
         self._numeric.add(np.concatenate([f32, ranges]), stats, np.concatenate([m2_f, m2_r]))
         return stats
 
+    def _flush_data(self) -> None:
+        """Write the buffered episodes' frames as one row group; their rows learn its file."""
+        if not self._pending_data:
+            return
+        tables = [tb for tb, _ in self._pending_data]
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+        chunk, file = self._data.where_next(table.num_rows)
+        self._data.write(table)
+        for _, row in self._pending_data:
+            row["data/chunk_index"], row["data/file_index"] = chunk, file
+        self._pending_data, self._pending_data_bytes = [], 0
+
     def _flush_meta(self) -> None:
         if not self._meta_rows:
             return
+        self._flush_data()
         if self._meta is None:
             # stats columns are distinct floats: dictionary encoding would only cost time
             self._meta = RollingParquetWriter(self.root, layout.episodes_path, self._meta_schema(),
