@@ -55,13 +55,28 @@ from blueprint_pipeline.sim.trajectory import (
 PRE_GRASP_M = 0.10
 RETREAT_M = 0.10
 HOLD_TICKS = 15  # 0.5 s
+APPROACH_PITCHES_RAD = (0.0, np.deg2rad(20.0), -np.deg2rad(20.0))
 PULL_MIN_S = 1.0  # shortest pull (longer ones follow the TCP speed and acceleration limits)
 
 
 def plan_drawer_pull(ik: ArmIK, handle_m: np.ndarray, pull: np.ndarray, travel_m: float, q_home: np.ndarray,
                      dt: float, on_segment: Callable[[], None] = lambda: None) -> Plan:
-    """Raises IKFailure when a waypoint or the pull line is out of reach."""
-    approach = -np.asarray(pull, dtype=float)
+    """The first feasible plan with the hand level, then pitched 20 deg down, then up (the fingers
+    stay across the vertical bar; a level hand puts a UR10's wrist at its singularity). Raises
+    IKFailure when no pitch works."""
+    last: IKFailure | None = None
+    for pitch in APPROACH_PITCHES_RAD:
+        try:
+            return _plan_with_pitch(ik, handle_m, pull, travel_m, q_home, dt, on_segment, pitch)
+        except IKFailure as exc:
+            last = exc
+    raise IKFailure(f"no feasible drawer pull: {last}")
+
+
+def _plan_with_pitch(ik: ArmIK, handle_m: np.ndarray, pull: np.ndarray, travel_m: float, q_home: np.ndarray,
+                     dt: float, on_segment: Callable[[], None], pitch_rad: float) -> Plan:
+    pull = np.asarray(pull, dtype=float)
+    approach = -np.cos(pitch_rad) * pull - np.sin(pitch_rad) * np.array([0.0, 0.0, 1.0])
     finger_axis = np.cross(pull, [0.0, 0.0, 1.0])
     grasp = Pose(np.asarray(handle_m, dtype=float), _hand_rotation(approach, finger_axis))
     cand = GraspCandidate("handle", grasp, approach, 0.02)
