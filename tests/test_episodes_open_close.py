@@ -90,3 +90,17 @@ def test_rendered_open_close_episode_has_both_cameras():
     for frames in rec.images.values():
         assert frames.shape == (rec.length, 32, 32, 3)
         assert frames[-1].std() > 0  # a rendered picture, not a blank one
+
+
+def test_blocked_drawer_fails_with_grasp_slip():
+    """A crate in the drawer's path stops it; the pull then drags the handle out of the hand."""
+    scene, physics, config = drawer_scene(blocked=True)
+    task = config.tasks[0]
+    p = task.robot_placements["franka"]
+    sim = build_sim_scene(scene, physics, robot_by_name("franka"), p.base_position_m, p.base_orientation_wxyz)
+    rec = run_open_close_episode(sim, task, 0, seed=1)
+    assert not rec.success and rec.failure_reason == "grasp_slip"
+    assert rec.metrics["checks"]["grasped_handle"] and not rec.metrics["checks"]["held_during_pull"]
+    # stopped by the crate: front face (0.4 m at rest) against the crate's face at y = 0.24 m
+    assert rec.metrics["joint_final"] == pytest.approx(0.16, abs=0.01)
+    assert rec.metrics["max_other_displacement_m"] < 0.01  # the 60 kg crate held

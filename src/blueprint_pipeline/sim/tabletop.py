@@ -104,10 +104,11 @@ def write_inputs(out_url: str, scene: Scene, physics: PhysicsFile, config: TaskC
 
 
 def drawer_scene(base_xy=(0.0, 0.0), travel_m: float = 0.3, damping: float = 5.0,
-                 fraction: float = 0.8) -> tuple[Scene, PhysicsFile, TaskConfig]:
+                 fraction: float = 0.8, blocked: bool = False) -> tuple[Scene, PhysicsFile, TaskConfig]:
     """A 0.4 x 0.4 x 0.6 m drawer unit on the floor whose drawer slides out along -y (towards the
     robot's side, not onto its base), a mug standing on it, and one open_close task; the Franka
-    stands on the floor at `base_xy`, facing +x."""
+    stands on the floor at `base_xy`, facing +x. `blocked` puts a low 60 kg crate on the floor
+    0.16 m in front of the drawer (below the handle), which stops it at about half its target."""
     from blueprint_pipeline.scene.records import Articulation
 
     unit = _object("drawer", "drawer", SimRole.ARTICULATED_FURNITURE, (0.45, 0.6, 0.3), (0.4, 0.4, 0.6))
@@ -116,6 +117,10 @@ def drawer_scene(base_xy=(0.0, 0.0), travel_m: float = 0.3, damping: float = 5.0
     mug = _object("mug", "mug", SimRole.MANIPULABLE_OBJECT, (0.45, 0.7, 0.65), (0.08, 0.08, 0.10))
     objects = [unit, mug]
     phys = [_physics(unit, 8.0, 0.4, ColliderShape.BOX, False), _physics(mug, 0.35, 0.6, ColliderShape.CYLINDER, True)]
+    if blocked:
+        crate = _object("crate", "crate", SimRole.CLUTTER, (0.45, 0.2, 0.075), (0.3, 0.08, 0.15))
+        objects.append(crate)
+        phys.append(_physics(crate, 60.0, 0.8, ColliderShape.BOX, True))
     header = SceneHeader(scene_id="drawer", manifest_version="test", source_frame="z_up",
                          source_meters_per_unit=1.0, object_count=len(objects))
     scene = Scene(header=header, objects=tuple(objects))
