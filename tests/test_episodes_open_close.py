@@ -81,6 +81,7 @@ def test_kitchen_run_simulates_the_drawer_task(tmp_path):
     assert "open_close_drawer_unit" not in summary["tasks_skipped"]
 
 
+@pytest.mark.slow  # software rendering of 2 x 180 frames: half a minute on a loaded 2-core machine
 def test_rendered_open_close_episode_has_both_cameras():
     from blueprint_pipeline.sim.episode import EpisodeOptions
 
