@@ -105,3 +105,23 @@ def test_blocked_drawer_fails_with_grasp_slip():
     # stopped by the crate: front face (0.4 m at rest) against the crate's face at y = 0.24 m
     assert rec.metrics["joint_final"] == pytest.approx(0.16, abs=0.01)
     assert rec.metrics["max_other_displacement_m"] < 0.01  # the 60 kg crate held
+
+
+def test_geniesim_places_the_robot_clear_of_the_drawer_travel():
+    from blueprint_pipeline.geniesim.placement import drawer_keepouts, swept_footprint, within_reach
+    from blueprint_pipeline.geniesim.robots import ROBOTS
+    from blueprint_pipeline.geniesim.tasks import DRAWER_TARGET_FRACTION, suggest_tasks
+
+    scene, physics, _ = drawer_scene()
+    tasks = suggest_tasks(scene.objects, dict(physics.objects), [])
+    task = next(t for t in tasks if t.type == "open_close")
+    assert task.joint_target_fraction == DRAWER_TARGET_FRACTION
+    drawer = scene.by_id()["drawer"]
+    handle, pull, travel = drawer_pull(drawer, DRAWER_TARGET_FRACTION, 0.0)
+    placement = task.robot_placements["franka"]
+    base = np.asarray(placement.base_position_m[:2])
+    radius = ROBOTS["franka"].base_radius_m
+    for lo_x, lo_y, hi_x, hi_y in [swept_footprint(drawer, pull, travel, 0.0), *drawer_keepouts(drawer, pull, travel, 1.0, 0.4)]:
+        gap = np.hypot(max(lo_x - base[0], 0, base[0] - hi_x), max(lo_y - base[1], 0, base[1] - hi_y))
+        assert gap >= radius
+    assert within_reach(ROBOTS["franka"], placement, np.array([handle, handle + travel * pull])) <= 1.0
