@@ -108,7 +108,11 @@ def test_blocked_drawer_fails_with_grasp_slip():
 
 
 def test_geniesim_places_the_robot_clear_of_the_drawer_travel():
-    from blueprint_pipeline.geniesim.placement import drawer_keepouts, swept_footprint, within_reach
+    from blueprint_pipeline.geniesim.placement import (
+        drawer_keepouts,
+        swept_footprint,
+        within_reach,
+    )
     from blueprint_pipeline.geniesim.robots import ROBOTS
     from blueprint_pipeline.geniesim.tasks import DRAWER_TARGET_FRACTION, suggest_tasks
 
