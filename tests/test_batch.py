@@ -93,3 +93,18 @@ def test_local_batch_writes_per_scene_outputs_and_record(tmp_path):
     redo = {s.scene_id: s for s in again.scenes}[sid]
     assert redo.status == "ok" and redo.stages_run == [] and redo.episodes_simulated == 0
     assert read_batch_marker(str(out))["attempt"] == 2
+
+
+def test_unreachable_ray_address_fails_fast_with_a_clear_error():
+    import socket
+
+    from blueprint_pipeline.batch.cluster import check_reachable
+    from blueprint_pipeline.errors import DependencyError
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        check_reachable(f"127.0.0.1:{port}")  # someone answers: no error
+    with pytest.raises(DependencyError, match=f"nothing answers at 127.0.0.1:{port}"):
+        check_reachable(f"127.0.0.1:{port}")

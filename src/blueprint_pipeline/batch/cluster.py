@@ -8,6 +8,7 @@ instance. Ray is an optional extra; without it the error says how to install it.
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 from blueprint_pipeline.errors import DependencyError, InvalidInputError
@@ -29,11 +30,29 @@ def check_executor(executor: str) -> str:
     return executor
 
 
+REACH_TIMEOUT_S = 5.0
+
+
+def check_reachable(address: str) -> None:
+    """Fail fast on a HOST:PORT nobody listens on: ray.init would retry for minutes."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return  # "auto", "ray://..." and other forms are left to Ray
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=REACH_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise DependencyError(f"--ray-address: nothing answers at {address} ({exc.strerror or exc}); "
+                              "start the head with `ray start --head --port PORT` or fix the address") from None
+
+
 def connect(address: str | None = None, num_cpus: int | None = None) -> Any:
     """Initialise Ray once per process and return the module."""
     ray = require_ray()
     if ray.is_initialized():
         return ray
+    if address:
+        check_reachable(address)
     kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING,
                               "configure_logging": True, "log_to_driver": False}
     if address:
