@@ -23,12 +23,12 @@ sysdeps:
 $(VENV)/.installed-%: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e ".[$*]"
+	$(PIP) install -q -e ".$(if $(filter core,$*),,[$*])"
 	@touch $@
 
 venv: $(VENV)/.installed-test
 
-demo: sysdeps $(VENV)/.installed-test
+demo: sysdeps $(VENV)/.installed-core
 	$(VENV)/bin/blueprint run $(SCENE) --out $(OUT)
 
 # Runs the whole suite, the slow marker included (CI runs exactly this).
