@@ -1,5 +1,5 @@
 # Two commands for a fresh machine with Python 3.11: `make demo` and `make test`.
-PYTHON ?= python3
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
