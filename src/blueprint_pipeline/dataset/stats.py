@@ -19,6 +19,7 @@ parallel formula in float64).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import pairwise
 
 import numpy as np
@@ -133,30 +134,46 @@ def image_episode_stats(frames: np.ndarray) -> tuple[dict[str, np.ndarray], Imag
     return acc.result(), acc
 
 
-def column_stats(columns: np.ndarray, already_sorted: bool = False) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Exact statistics of each row of (features, T) `columns`, and each row's sum of squared
-    deviations (what `RunningStats.add` merges). Same values as `vector_stats` on the transpose.
-
-    Rows are contiguous, and the sort runs in the columns' own dtype: a float32 sort orders
-    exactly as a float64 one would, at a third of the cost. `already_sorted` rows (an index
-    written as a range, a constant) are not sorted again.
-    """
-    n = columns.shape[1]
-    s = columns if already_sorted else np.sort(columns, axis=1)
-    v = columns.astype(np.float64)
-    mean = v.mean(1)
-    m2 = np.square(v - mean[:, None]).sum(1)
+@lru_cache(maxsize=64)
+def _order_statistics(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For n values: the sorted positions to read (min, max, then the low and high neighbour of
+    each quantile), where the low and high ones sit in that list, and the interpolation weights."""
     pos = np.array(list(QUANTILES.values())) * (n - 1)
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, n - 1)
-    picked = s[:, np.concatenate([[0, n - 1], lo, hi])].astype(np.float64)
     k = len(lo)
+    return (np.concatenate([[0, n - 1], lo, hi]), np.arange(2, 2 + k), np.arange(2 + k, 2 + 2 * k),
+            pos - lo)
+
+
+def column_stats(columns: np.ndarray, sorted_columns: np.ndarray | None = None
+                 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Exact statistics of each row of (features, T) `columns`, then of each row of
+    `sorted_columns` (rows already in order: an index written as a range, a constant), stacked.
+
+    Returns the statistics (same values as `vector_stats` on the transpose), each row's sum of
+    squared deviations, and all the rows as float64 (what `RunningStats.add` merges). The sort runs
+    on contiguous rows in the columns' own dtype: a float32 sort orders exactly as a float64 one
+    would, at a third of the cost.
+    """
+    n = columns.shape[1]
+    extra = 0 if sorted_columns is None else sorted_columns.shape[0]
+    at, lo, hi, frac = _order_statistics(n)
+    values = np.empty((columns.shape[0] + extra, n))
+    picked = np.empty((len(values), len(at)))
+    values[: len(columns)] = columns
+    picked[: len(columns)] = np.sort(columns, axis=1)[:, at]
+    if extra:
+        values[len(columns):] = sorted_columns
+        picked[len(columns):] = sorted_columns[:, at]
+    mean = values.mean(1)
+    dev = values - mean[:, None]
+    m2 = np.square(dev, out=dev).sum(1)
+    qs = picked[:, lo] + frac * (picked[:, hi] - picked[:, lo])
     out = {"min": picked[:, 0], "max": picked[:, 1], "mean": mean, "std": np.sqrt(m2 / n),
            "count": np.array([n], dtype=np.int64)}
-    for i, key in enumerate(QUANTILES):
-        a, b = picked[:, 2 + i], picked[:, 2 + k + i]
-        out[key] = a + (pos[i] - lo[i]) * (b - a)
-    return out, m2
+    out.update({key: qs[:, i] for i, key in enumerate(QUANTILES)})
+    return out, m2, values
 
 
 class RunningStats:
@@ -178,7 +195,7 @@ class RunningStats:
         columns = np.asarray(values, dtype=np.float64).reshape(len(values), self.width).T
         if columns.shape[1] == 0:
             return
-        stats, m2 = column_stats(np.ascontiguousarray(columns))
+        stats, m2, columns = column_stats(np.ascontiguousarray(columns))
         self.add(columns, stats, m2)
 
     def add(self, columns: np.ndarray, stats: dict[str, np.ndarray], m2: np.ndarray) -> None:

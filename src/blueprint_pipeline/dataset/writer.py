@@ -110,6 +110,9 @@ class DatasetWriter:
         # all numeric features side by side, so one sort and one accumulator serve them all
         self._numeric_keys: list[str] = []
         self._numeric_widths: list[int] = []
+        self._float_keys: list[str] = []
+        self._sorted_keys: list[str] = []
+        self._row_bytes = 0.0  # arrow bytes per frame: every column has a fixed width
         self._numeric: RunningStats | None = None
         self._images: dict[str, ImageStats] = {}
         self._rng = np.random.default_rng(options.seed)
@@ -189,7 +192,9 @@ class DatasetWriter:
             "dataset_from_index": self.total_frames, "dataset_to_index": self.total_frames + t,
         }
         self._pending_data.append((table, row))
-        self._pending_data_bytes += table.nbytes
+        if not self._row_bytes:
+            self._row_bytes = table.nbytes / t
+        self._pending_data_bytes += t * self._row_bytes
         if self._pending_data_bytes >= row_group_bytes(self.options.data_files_size_in_mb * MB):
             self._flush_data()
         for key, vw in self._videos.items():
@@ -213,12 +218,10 @@ class DatasetWriter:
 
     def _numeric_episode_stats(self, columns: dict[str, np.ndarray], t: int) -> dict[str, np.ndarray]:
         """Exact statistics of every numeric column of one episode (merged into the dataset's too)."""
-        f32 = np.concatenate([columns[k].reshape(t, -1) for k in self._float_keys], axis=1, dtype=np.float32).T
-        ranges = np.stack([columns[k] for k in self._sorted_keys]).astype(np.float64)
-        st_f, m2_f = column_stats(np.ascontiguousarray(f32))
-        st_r, m2_r = column_stats(ranges, already_sorted=True)
-        stats = {k: st_f[k] if k == "count" else np.concatenate([st_f[k], st_r[k]]) for k in st_f}
-        self._numeric.add(np.concatenate([f32, ranges]), stats, np.concatenate([m2_f, m2_r]))
+        own = np.concatenate([columns[k].reshape(t, -1) for k in self._float_keys], axis=1, dtype=np.float32)
+        ranges = np.stack([columns[k] for k in self._sorted_keys], dtype=np.float64)
+        stats, m2, values = column_stats(np.ascontiguousarray(own.T), ranges)
+        self._numeric.add(values, stats, m2)
         return stats
 
     def _flush_data(self) -> None:
