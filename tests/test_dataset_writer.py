@@ -14,6 +14,7 @@ from blueprint_pipeline.dataset import layout
 from blueprint_pipeline.dataset.check import check_dataset
 from blueprint_pipeline.dataset.stats import (
     RunningStats,
+    column_stats,
     histogram_quantiles,
     vector_stats,
 )
@@ -226,3 +227,18 @@ def test_episodes_share_row_groups_and_still_roll_over_by_size(tmp_path):
     assert len(used) >= 3
     assert used == {p.relative_to(tmp_path / "small").as_posix() for p in (tmp_path / "small").glob("data/*/*.parquet")}
     assert check_dataset(tmp_path / "small") == []
+
+
+def test_column_stats_of_float32_and_sorted_rows_equal_vector_stats():
+    rng = np.random.default_rng(7)
+    for frames in (1, 2, 37, 300):
+        own = rng.normal(size=(frames, 9)).astype(np.float32)
+        ranges = np.stack([np.arange(100, 100 + frames), np.full(frames, 3.0), np.arange(frames) / 30.0], axis=1)
+        stats, m2, values = column_stats(np.ascontiguousarray(own.T), np.ascontiguousarray(ranges.T))
+        both = np.concatenate([own.astype(np.float64), ranges], axis=1)
+        expected = vector_stats(both)
+        assert np.array_equal(values, both.T)
+        assert np.allclose(m2, np.square(both - both.mean(0)).sum(0), rtol=1e-12, atol=1e-12)
+        for key, want in expected.items():
+            exact = key in ("min", "max", "count") or key.startswith("q")
+            assert np.allclose(stats[key], want, rtol=0 if exact else 1e-12, atol=0 if exact else 1e-12), key
