@@ -102,8 +102,12 @@ def test_blocked_drawer_fails_with_grasp_slip():
     rec = run_open_close_episode(sim, task, 0, seed=1)
     assert not rec.success and rec.failure_reason == "grasp_slip"
     assert rec.metrics["checks"]["grasped_handle"] and not rec.metrics["checks"]["held_during_pull"]
-    # stopped by the crate: front face (0.4 m at rest) against the crate's face at y = 0.24 m
-    assert rec.metrics["joint_final"] == pytest.approx(0.16, abs=0.01)
+    # stopped by the crate: front face (0.4 m at rest) against the crate's face at y = 0.24 m; once
+    # the handle is out of the hand the drawer only eases back (how far depends on sub-millimetre
+    # differences in the hand's path: 6-13 mm seen), never further open
+    opening = np.array(rec.metrics["joint_position"])
+    assert opening.max() == pytest.approx(0.16, abs=0.01)
+    assert 0.13 < rec.metrics["joint_final"] <= opening.max()
     assert rec.metrics["max_other_displacement_m"] < 0.01  # the 60 kg crate held
 
 

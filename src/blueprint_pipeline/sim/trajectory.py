@@ -4,11 +4,14 @@ joint-space segments (ruckig).
 Cartesian segments:
 A segment moves the TCP from pose A to pose B along a straight line (orientation by slerp) with the
 minimum-jerk profile s(tau) = 10 tau^3 - 15 tau^4 + 6 tau^5, whose peak speed is 1.875 D / T and
-peak acceleration 5.77 D / T^2. The duration starts from Cartesian limits; the IK solution at each
-tick (seeded from the previous one, so joints move continuously) is then checked against the
-robot's joint velocity and acceleration limits (finite differences at the control rate) and the
-segment is stretched until it respects them. Planning happens once per segment, never per physics
-step: the executor only interpolates between ticks. A tick-to-tick jump above 0.3 rad means the
+peak acceleration 5.77 D / T^2. IK is solved once per segment on a few knots evenly spaced along
+the line (each seeded from the previous one, so joints move continuously; about one per 5 cm or
+0.25 rad, at least 3) and a cubic spline q(s) joins them; forward kinematics at the midpoints
+between knots must stay within 0.5 mm / 5 mrad of the line, else the knots double. The
+min-jerk timing samples q(s) at the control ticks, which are checked against the robot's joint
+velocity and acceleration limits (finite differences at the control rate); the segment is
+stretched (resampled, no new IK) until it respects them. Planning happens once per segment,
+never per physics step: the executor only interpolates between ticks. A tick-to-tick jump above 0.3 rad means the
 IK branch flipped (a stretched segment would still jump), so the segment fails at once.
 
 Joint-space segments (the approach from home, where the hand is high above everything, and a
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 
 import mujoco
 import numpy as np
+from scipy.interpolate import CubicSpline
 
 from blueprint_pipeline.sim.ik import ArmIK
 
@@ -31,7 +35,9 @@ MAX_TCP_ANGULAR_SPEED_RAD_S = 1.5
 LIMIT_FRACTION = 0.8  # plan to at most 80% of the published joint limits
 JOINT_VEL_FRACTION, JOINT_ACC_FRACTION, JOINT_JERK_FRACTION = 0.5, 0.3, 0.05  # gentle joint-space moves
 MAX_TICK_JUMP_RAD = 0.3
-IK_EVERY = 2
+MIN_KNOTS, MAX_KNOTS = 3, 64  # IK knots per Cartesian segment
+KNOT_SPACING_M, KNOT_SPACING_RAD = 0.05, 0.25
+PATH_TOL_M, PATH_TOL_RAD = 5e-4, 5e-3  # spline TCP vs the straight line, between knots
 
 
 class IKFailure(Exception):
@@ -89,26 +95,10 @@ def plan_segment(ik: ArmIK, start: Pose, goal: Pose, q_start: np.ndarray, dt_tic
     vmax = np.array(ik.desc.max_velocity_rad_s) * LIMIT_FRACTION
     amax = np.array(ik.desc.max_acceleration_rad_s2) * LIMIT_FRACTION
     duration = nominal_duration_s(start, goal, min_duration_s)
-    qa, qb = start.quat_wxyz(), goal.quat_wxyz()
+    path = _joint_path(ik, start, goal, q_start, avoid_obstacles)  # geometry once; stretching only retimes it
     for _ in range(max_stretch):
         n = max(2, int(np.ceil(duration / dt_tick_s - 1e-9)))
-        s = min_jerk(np.arange(1, n + 1) / n)
-        qs = np.empty((n, len(q_start)))
-        q = q_start
-        # IK on every IK_EVERY-th tick (and the last); ticks between are joint-space interpolated,
-        # which on these smooth paths stays well under a millimetre from the line
-        solved = sorted(set(range(IK_EVERY - 1, n, IK_EVERY)) | {n - 1})
-        prev_k, prev_q = -1, q_start
-        for k in solved:
-            pos = start.pos_m + (goal.pos_m - start.pos_m) * s[k]
-            rot = _quat_to_mat(_slerp(qa, qb, float(s[k])))
-            res = ik.solve(pos, rot, q, tol_m=1e-4, tol_rad=1e-3, avoid_obstacles=avoid_obstacles)  # 0.1 mm; warm starts converge in 1-2 steps
-            if not res.ok():
-                raise IKFailure(f"IK error {res.position_error_m * 1000:.1f} mm / {res.rotation_error_rad:.3f} rad")
-            q = res.q_rad
-            for j in range(prev_k + 1, k + 1):
-                qs[j] = prev_q + (q - prev_q) * (j - prev_k) / (k - prev_k)
-            prev_k, prev_q = k, q
+        qs = path(min_jerk(np.arange(1, n + 1) / n))
         full = np.vstack([q_start, qs])
         if np.max(np.abs(np.diff(full, axis=0))) > MAX_TICK_JUMP_RAD:
             raise IKFailure("IK branch flip along the Cartesian path")
@@ -119,6 +109,41 @@ def plan_segment(ik: ArmIK, start: Pose, goal: Pose, q_start: np.ndarray, dt_tic
             return qs
         duration = n * dt_tick_s * ratio * 1.05
     raise IKFailure("joint velocity/acceleration limits not met after stretching the segment")
+
+
+def _line_pose(start: Pose, goal: Pose, s: float) -> tuple[np.ndarray, np.ndarray]:
+    pos = start.pos_m + (goal.pos_m - start.pos_m) * s
+    return pos, _quat_to_mat(_slerp(start.quat_wxyz(), goal.quat_wxyz(), s))
+
+
+def _joint_path(ik: ArmIK, start: Pose, goal: Pose, q_start: np.ndarray, avoid_obstacles: bool):
+    """q(s) along the straight line, s in [0, 1]: IK on knots evenly spaced in s, a cubic spline
+    between them. The spline's TCP is checked against the line at every midpoint between knots
+    (forward kinematics, far cheaper than IK); the knots double until it is within
+    PATH_TOL_M / PATH_TOL_RAD. Timing (min-jerk, stretching) then only resamples q(s)."""
+    dist = float(np.linalg.norm(goal.pos_m - start.pos_m))
+    knots = max(MIN_KNOTS, int(np.ceil(dist / KNOT_SPACING_M)), int(np.ceil(_rotation_angle(start.rot, goal.rot) / KNOT_SPACING_RAD)))
+    while True:
+        s_knots = np.linspace(0.0, 1.0, knots + 1)
+        q_knots = [np.asarray(q_start, dtype=float)]
+        for s in s_knots[1:]:
+            pos, rot = _line_pose(start, goal, float(s))
+            res = ik.solve(pos, rot, q_knots[-1], tol_m=1e-4, tol_rad=1e-3, avoid_obstacles=avoid_obstacles)  # 0.1 mm
+            if not res.ok():
+                raise IKFailure(f"IK error {res.position_error_m * 1000:.1f} mm / {res.rotation_error_rad:.3f} rad")
+            q_knots.append(res.q_rad)
+        spline = CubicSpline(s_knots, np.array(q_knots), axis=0)
+        worst_m, worst_rad = 0.0, 0.0
+        for s in 0.5 * (s_knots[1:] + s_knots[:-1]):
+            pos, rot = _line_pose(start, goal, float(s))
+            fk_pos, fk_rot = ik.tcp_pose(spline(s))
+            worst_m = max(worst_m, float(np.linalg.norm(fk_pos - pos)))
+            worst_rad = max(worst_rad, _rotation_angle(fk_rot, rot))
+        if worst_m <= PATH_TOL_M and worst_rad <= PATH_TOL_RAD:
+            return spline
+        if knots >= MAX_KNOTS:  # a branch flip between knots, or a path through a singularity
+            raise IKFailure(f"joint path leaves the line by {worst_m * 1000:.1f} mm / {worst_rad:.3f} rad")
+        knots *= 2
 
 
 def joint_segment(q_start: np.ndarray, q_goal: np.ndarray, desc, dt_tick_s: float,
