@@ -76,19 +76,19 @@ def choose_place_xy(goal: GoalRegion, target: ObjectBox, others: list[ObjectBox]
     half = np.abs(target.rot[:2, :2]) @ (0.5 * target.size_m[:2])
     cx, cy = goal.center_m[0], goal.center_m[1]
     sx, sy = max(0.0, goal.size_m[0] / 2 - half[0]), max(0.0, goal.size_m[1] / 2 - half[1])
+    boxes = [o.aabb() for o in others]
+    boxes = [(lo[:2], hi[:2]) for lo, hi in boxes if hi[2] >= goal.surface_z_m - 0.01]
+    grid = np.array([(x, y) for x in np.linspace(cx - sx, cx + sx, 5) for y in np.linspace(cy - sy, cy + sy, 5)])
+    gaps = np.full(len(grid), np.inf)
+    if boxes:  # (points, boxes): the larger of the x and y gaps to each box, then the nearest box
+        lo, hi = np.array([b[0] for b in boxes]), np.array([b[1] for b in boxes])
+        gap = np.maximum(lo[None] - (grid[:, None] + half), (grid[:, None] - half) - hi[None]).max(axis=2)
+        gaps = gap.min(axis=1)
     best, best_key = np.array([cx, cy]), None
-    for x in np.linspace(cx - sx, cx + sx, 5):
-        for y in np.linspace(cy - sy, cy + sy, 5):
-            gap = np.inf
-            for o in others:
-                lo, hi = o.aabb()
-                if hi[2] < goal.surface_z_m - 0.01:
-                    continue
-                gap = min(gap, float(np.max(np.maximum(lo[:2] - (np.array([x, y]) + half),
-                                                       (np.array([x, y]) - half) - hi[:2]))))
-            key = (min(gap, 0.05), -np.hypot(x - cx, y - cy))
-            if best_key is None or key > best_key:
-                best, best_key = np.array([x, y]), key
+    for (x, y), gap_m in zip(grid, gaps):
+        key = (min(float(gap_m), 0.05), -np.hypot(x - cx, y - cy))
+        if best_key is None or key > best_key:
+            best, best_key = np.array([x, y]), key
     return best
 
 
