@@ -1,4 +1,4 @@
-"""Time parameterisation: minimum-jerk Cartesian segments (IK per control tick) and jerk-limited
+"""Time parameterisation: minimum-jerk Cartesian segments (IK on a few knots, a spline between) and jerk-limited
 joint-space segments (ruckig).
 
 Cartesian segments:
