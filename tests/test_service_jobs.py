@@ -160,7 +160,8 @@ def test_service_sigkilled_mid_job_resumes_without_losing_finished_work(tmp_path
     svc = ServiceProcess(data, env).start()
     try:
         client = make_client(svc.url)
-        job = client.submit(manifest, episodes=4 if in_episodes else 2)
+        # Enough episodes on one worker that the kill lands inside the episodes stage.
+        job = client.submit(manifest, episodes=12 if in_episodes else 2)
         out = data / "jobs" / job["id"] / "out"
         if in_episodes:
             results = out / "episodes" / "results"
@@ -194,12 +195,14 @@ def test_service_sigkilled_mid_job_resumes_without_losing_finished_work(tmp_path
         if final["state"] == "succeeded":
             stages = final["counts"]["stages"]
             assert stages["scene"]["status"] == "skipped"
-            if in_episodes:
+            # If the orphaned job process still finished the stage before it stopped, the resumed
+            # run skips it: nothing to resume, and (checked above) nothing redone.
+            if in_episodes and stages["episodes"]["status"] != "skipped":
                 summary = json.loads((out / "episodes" / "summary.json").read_text())
                 print(f"episodes summary: {summary['episodes']} episodes, "
                       f"{summary['resumed_from_journal']} resumed from the journal")
                 assert summary["resumed_from_journal"] >= len(kept) - 1
-                assert summary["episodes"] == 4
+                assert summary["episodes"] == 12
     finally:
         svc.stop()
 
