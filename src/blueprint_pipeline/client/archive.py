@@ -13,7 +13,6 @@ destination) but allows links inside it and has no size or ratio limit, hence th
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import os
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from blueprint_pipeline import storage
 from blueprint_pipeline.errors import InvalidInputError
 
 _CHUNK_BYTES = 1 << 20
@@ -164,19 +164,10 @@ def write_archive(out_path: str | Path, root: str | Path, members: Iterable[str]
     Returns (sha256 hex, size in bytes) of the archive.
     """
     out_path, root = Path(out_path), Path(root)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tar.gz", dir=out_path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with tarfile.open(fileobj=f, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
-                for name in members:
-                    _add_tree(tar, root, name)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out_path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with storage.atomic_writer(str(out_path), "wb") as f:
+        with tarfile.open(fileobj=f, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+            for name in members:
+                _add_tree(tar, root, name)
     return file_sha256(out_path), out_path.stat().st_size
 
 

@@ -49,9 +49,15 @@ def judge_pick_place(*, start_pos: np.ndarray, final_pos: np.ndarray, start_zaxi
         and float(np.linalg.norm(final_ang_vel)) < REST_ANGULAR_RAD_S,
         "others_undisturbed": max_other_displacement_m <= DISTURB_LIMIT_M,
     }
+    return _verdict(checks, grip_checks=("lifted_with_gripper", "held_until_release"))
+
+
+def _verdict(checks: dict[str, bool], grip_checks: tuple[str, str]) -> Verdict:
+    """Success if every check holds; else the first failure reason in the order grasp_slip
+    (a grip check failed), collision (other objects disturbed), placement_miss (the rest)."""
     if all(checks.values()):
         return Verdict(True, None, checks)
-    if not (checks["lifted_with_gripper"] and checks["held_until_release"]):
+    if not all(checks[k] for k in grip_checks):
         reason = "grasp_slip"
     elif not checks["others_undisturbed"]:
         reason = "collision"
@@ -94,12 +100,4 @@ def judge_open_close(*, joint_q: np.ndarray, target_q: float, joint_range: float
         "at_rest": final_joint_speed < JOINT_REST_SPEED,
         "others_undisturbed": max_other_displacement_m <= DISTURB_LIMIT_M,
     }
-    if all(checks.values()):
-        return Verdict(True, None, checks)
-    if not (checks["grasped_handle"] and checks["held_during_pull"]):
-        reason = "grasp_slip"
-    elif not checks["others_undisturbed"]:
-        reason = "collision"
-    else:
-        reason = "placement_miss"
-    return Verdict(False, reason, checks)
+    return _verdict(checks, grip_checks=("grasped_handle", "held_during_pull"))
