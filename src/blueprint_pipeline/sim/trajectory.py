@@ -7,7 +7,7 @@ minimum-jerk profile s(tau) = 10 tau^3 - 15 tau^4 + 6 tau^5, whose peak speed is
 peak acceleration 5.77 D / T^2. IK is solved once per segment on a few knots evenly spaced along
 the line (each seeded from the previous one, so joints move continuously; about one per 5 cm or
 0.25 rad, at least 3) and a cubic spline q(s) joins them; forward kinematics at the midpoints
-between knots must stay within 0.5 mm / 5 mrad of the line, else the knots double. The
+between knots must stay within 0.5 mm / 5 mrad of the line, else a knot is added there. The
 min-jerk timing samples q(s) at the control ticks, which are checked against the robot's joint
 velocity and acceleration limits (finite differences at the control rate); the segment is
 stretched (resampled, no new IK) until it respects them. Planning happens once per segment,
@@ -119,31 +119,49 @@ def _line_pose(start: Pose, goal: Pose, s: float) -> tuple[np.ndarray, np.ndarra
 def _joint_path(ik: ArmIK, start: Pose, goal: Pose, q_start: np.ndarray, avoid_obstacles: bool):
     """q(s) along the straight line, s in [0, 1]: IK on knots evenly spaced in s, a cubic spline
     between them. The spline's TCP is checked against the line at every midpoint between knots
-    (forward kinematics, far cheaper than IK); the knots double until it is within
-    PATH_TOL_M / PATH_TOL_RAD. Timing (min-jerk, stretching) then only resamples q(s)."""
+    (forward kinematics, far cheaper than IK) and must be within PATH_TOL_M / PATH_TOL_RAD.
+    Timing (min-jerk, stretching) then only resamples q(s).
+
+    Refinement: a knot is added at every midpoint that is off the line (the other knots are kept;
+    the new one is seeded from the spline), until every midpoint is within tolerance or there are
+    MAX_KNOTS intervals. First-pass knots are seeded from the knot before them (a seed extrapolated
+    from the two knots before was tried: fewer IK iterations, but the redundant joint drifts and
+    the segments come out longer)."""
     dist = float(np.linalg.norm(goal.pos_m - start.pos_m))
     knots = max(MIN_KNOTS, int(np.ceil(dist / KNOT_SPACING_M)), int(np.ceil(_rotation_angle(start.rot, goal.rot) / KNOT_SPACING_RAD)))
+    lower, upper = np.asarray(ik.desc.lower_rad, dtype=float), np.asarray(ik.desc.upper_rad, dtype=float)
+
+    def solve(s: float, seed: np.ndarray) -> np.ndarray:
+        pos, rot = _line_pose(start, goal, s)
+        res = ik.solve(pos, rot, np.clip(seed, lower, upper), tol_m=1e-4, tol_rad=1e-3,  # 0.1 mm
+                       avoid_obstacles=avoid_obstacles)
+        if not res.ok():
+            raise IKFailure(f"IK error {res.position_error_m * 1000:.1f} mm / {res.rotation_error_rad:.3f} rad")
+        return res.q_rad
+
+    s_knots = np.linspace(0.0, 1.0, knots + 1)
+    q_knots = [np.asarray(q_start, dtype=float)]
+    for s in s_knots[1:]:
+        q_knots.append(solve(float(s), q_knots[-1]))
+    q_arr = np.array(q_knots)
     while True:
-        s_knots = np.linspace(0.0, 1.0, knots + 1)
-        q_knots = [np.asarray(q_start, dtype=float)]
-        for s in s_knots[1:]:
+        spline = CubicSpline(s_knots, q_arr, axis=0)
+        s_mid = 0.5 * (s_knots[1:] + s_knots[:-1])
+        q_mid = spline(s_mid)
+        off_m, off_rad = np.zeros(len(s_mid)), np.zeros(len(s_mid))
+        for i, (s, q) in enumerate(zip(s_mid, q_mid)):
             pos, rot = _line_pose(start, goal, float(s))
-            res = ik.solve(pos, rot, q_knots[-1], tol_m=1e-4, tol_rad=1e-3, avoid_obstacles=avoid_obstacles)  # 0.1 mm
-            if not res.ok():
-                raise IKFailure(f"IK error {res.position_error_m * 1000:.1f} mm / {res.rotation_error_rad:.3f} rad")
-            q_knots.append(res.q_rad)
-        spline = CubicSpline(s_knots, np.array(q_knots), axis=0)
-        worst_m, worst_rad = 0.0, 0.0
-        for s in 0.5 * (s_knots[1:] + s_knots[:-1]):
-            pos, rot = _line_pose(start, goal, float(s))
-            fk_pos, fk_rot = ik.tcp_pose(spline(s))
-            worst_m = max(worst_m, float(np.linalg.norm(fk_pos - pos)))
-            worst_rad = max(worst_rad, _rotation_angle(fk_rot, rot))
-        if worst_m <= PATH_TOL_M and worst_rad <= PATH_TOL_RAD:
+            fk_pos, fk_rot = ik.tcp_pose(q)
+            off_m[i], off_rad[i] = np.linalg.norm(fk_pos - pos), _rotation_angle(fk_rot, rot)
+        bad = (off_m > PATH_TOL_M) | (off_rad > PATH_TOL_RAD)
+        if not bad.any():
             return spline
-        if knots >= MAX_KNOTS:  # a branch flip between knots, or a path through a singularity
-            raise IKFailure(f"joint path leaves the line by {worst_m * 1000:.1f} mm / {worst_rad:.3f} rad")
-        knots *= 2
+        if len(s_knots) - 1 >= MAX_KNOTS:  # a branch flip between knots, or a path through a singularity
+            raise IKFailure(f"joint path leaves the line by {off_m.max() * 1000:.1f} mm / {off_rad.max():.3f} rad")
+        new_q = [solve(float(s), q) for s, q in zip(s_mid[bad], q_mid[bad])]
+        order = np.argsort(np.concatenate([s_knots, s_mid[bad]]), kind="stable")
+        s_knots = np.concatenate([s_knots, s_mid[bad]])[order]
+        q_arr = np.vstack([q_arr, new_q])[order]
 
 
 def joint_segment(q_start: np.ndarray, q_goal: np.ndarray, desc, dt_tick_s: float,
