@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     # Input
     streaming_threshold_mb: float = Field(10.0, ge=0, le=100_000,
                                           description="Manifests larger than this are parsed as a stream.")
+    ingest_workers: int = Field(0, ge=0, le=8,
+                                description="Processes that check a streamed manifest's objects (0: one per core, at most 8; 1: none).")
     asset_root: str | None = Field(None, description="Folder or URL that asset paths in manifests are relative to.")
 
     # Physics estimation (simready stage)

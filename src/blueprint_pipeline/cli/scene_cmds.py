@@ -23,6 +23,21 @@ def _threshold(stream_threshold_mb: float | None) -> int:
     return stream_threshold_bytes(get_settings())
 
 
+def _workers(workers: int | None) -> int:
+    if workers is not None:
+        if not 0 <= workers <= 8:
+            from blueprint_pipeline.errors import InvalidInputError
+
+            raise InvalidInputError(f"--workers must be between 0 and 8, got {workers}")
+        return workers
+    from blueprint_pipeline.config import get_settings
+    from blueprint_pipeline.scene.stage import ingest_workers
+
+    return ingest_workers(get_settings())
+
+
+_WORKERS = typer.Option(None, "--workers",
+                        help="Processes checking a streamed manifest's objects (default BP_INGEST_WORKERS; 0 = one per core).")
 _STRICT = typer.Option(False, "--strict", help="Reject unknown keys (with a did-you-mean hint) instead of keeping them under extras.")
 _THRESHOLD = typer.Option(None, "--stream-threshold-mb",
                           help="Stream manifests larger than this (default BP_STREAMING_THRESHOLD_MB, 10).")
@@ -33,12 +48,14 @@ def validate(
     manifest: str = typer.Argument(..., help="Path or URL of scene_manifest.json."),
     strict: bool = _STRICT,
     stream_threshold_mb: float = _THRESHOLD,
+    workers: int = _WORKERS,
 ) -> None:
     """Check MANIFEST and print a summary, or every problem found (exit 2)."""
     from blueprint_pipeline.scene.ingest import validate_manifest
     from blueprint_pipeline.scene.summary import print_summary
 
-    ingest = validate_manifest(manifest, strict=strict, stream_threshold_bytes=_threshold(stream_threshold_mb))
+    ingest = validate_manifest(manifest, strict=strict, stream_threshold_bytes=_threshold(stream_threshold_mb),
+                               workers=_workers(workers))
     print_summary(ingest, console)
 
 
@@ -48,13 +65,15 @@ def normalize(
     out: str = typer.Option(..., "--out", "-o", help="Output file (JSON Lines: header record, then one object per line)."),
     strict: bool = _STRICT,
     stream_threshold_mb: float = _THRESHOLD,
+    workers: int = _WORKERS,
 ) -> None:
     """Write the normalised scene (z-up, metres, unit quaternions) of MANIFEST to OUT."""
     from blueprint_pipeline.scene.ingest import ManifestIngest
     from blueprint_pipeline.scene.io import write_normalized_streaming
 
-    ingest = ManifestIngest(manifest, strict=strict, stream_threshold_bytes=_threshold(stream_threshold_mb))
-    n = write_normalized_streaming(out, ingest.records(), ingest.header_record)
+    ingest = ManifestIngest(manifest, strict=strict, stream_threshold_bytes=_threshold(stream_threshold_mb),
+                            workers=_workers(workers))
+    n = write_normalized_streaming(out, ingest.record_lines(), ingest.header_record)
     for w in ingest.problems.warnings:
         console.print(f"[yellow]warning:[/] {w}", markup=True)
     console.print(f"wrote {n} objects to {out}")

@@ -8,81 +8,41 @@
 `records()` raises `InvalidInputError` with every problem found (capped at 100 plus a count) once
 the whole manifest has been read; it stops yielding records at the first problem but keeps
 validating, so the error lists everything. Cross-object rules need only small per-object state:
-a set of id hashes and the relationship targets not seen yet (forward references).
+a set of id hashes and the relationship targets not seen yet (forward references). Per-object
+checks are `check.ObjectChecker`'s; for large streamed files they run in worker processes
+(`shards.py`) and this module consumes their results in file order.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
-import types
-import typing
+import json
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
-from blueprint_pipeline.scene import build, reader, sanitise
-from blueprint_pipeline.scene.manifest import ManifestHeader, ManifestObject
+from blueprint_pipeline.scene import reader, sanitise, shards
+from blueprint_pipeline.scene.check import ObjectChecker, ObjectFacts, record_line
+from blueprint_pipeline.scene.manifest import ManifestHeader
 from blueprint_pipeline.scene.normalise import FrameConversion, snap
-from blueprint_pipeline.scene.problems import ProblemCollector, loc_to_path, phrase
+from blueprint_pipeline.scene.problems import ProblemCollector
 from blueprint_pipeline.scene.records import SceneHeader, SceneObject
 
 
-def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The model class that validates the mapping at `loc` (to suggest its keys)."""
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        fields = {f.alias or n: f for n, f in model.model_fields.items()}
-        f = fields.get(part)
-        if f is None:
-            return None
-        found = _find_model(f.annotation)
-        if found is None:
-            return None
-        model = found
-    return model
-
-
-def _find_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType, list, typing.Annotated):
-        for arg in typing.get_args(annotation):
-            m = _find_model(arg)
-            if m is not None:
-                return m
-    return None
-
-
-def _known_keys(model: type[BaseModel]) -> list[str]:
-    return [f.alias or n for n, f in model.model_fields.items()]
-
-
-def _pop_path(raw: Any, loc: tuple[Any, ...]) -> Any:
-    target = raw
-    for part in loc[:-1]:
-        target = target[part]
-    return target.pop(loc[-1])
-
-
-def _star(path: str) -> str:
-    """objects[17].relationships[2].x -> objects[*].relationships[*].x (to group warnings)."""
-    return re.sub(r"\[\d+\]", "[*]", path)
-
-
 class ManifestIngest:
-    """Reads, validates and normalises one manifest (see module docstring)."""
+    """Reads, validates and normalises one manifest (see module docstring).
+
+    `workers`: processes that check the objects of a streamed manifest (0: one per core, at
+    most 8; 1: all in this process). Only streamed files the fast scan cut into two or more
+    spans use them; the results are the same either way."""
 
     def __init__(self, url: str, *, strict: bool = False,
-                 stream_threshold_bytes: int = reader.DEFAULT_STREAM_THRESHOLD_BYTES) -> None:
+                 stream_threshold_bytes: int = reader.DEFAULT_STREAM_THRESHOLD_BYTES,
+                 workers: int = 1, chunk_bytes: int = reader.CHUNK_BYTES) -> None:
         self.url = url
         self.strict = strict
+        self.workers = workers if workers > 0 else shards.default_workers()
         self.problems = ProblemCollector()
-        self.raw = reader.open_manifest(url, stream_threshold_bytes)
+        self.raw = reader.open_manifest(url, stream_threshold_bytes, chunk_bytes=chunk_bytes)
         for p in self.raw.header_problems:
             self.problems.add(p.path, p.message)
         self.by_role: Counter[str] = Counter()
@@ -91,8 +51,10 @@ class ManifestIngest:
         self.header: ManifestHeader | None = None
         self._header_extras: dict[str, Any] = {}
         self._duplicates: list[tuple[int, str]] = []
+        self._checker = ObjectChecker(self.problems, None, strict)
         self._validate_header()
         self.frame = FrameConversion(self.header) if self.header is not None else None
+        self._checker.frame = self.frame
         self._done = False
 
     # -- header ---------------------------------------------------------------------------------
@@ -101,7 +63,7 @@ class ManifestIngest:
         raw = self.raw.header
         if not self.raw.has_objects:
             self.problems.add("objects", "is required (an array of objects)")
-        model, extras = self._validate(ManifestHeader, raw, "")
+        model, extras = self._checker.validate(ManifestHeader, raw, "")
         if model is None:
             return
         self.header = model
@@ -112,103 +74,31 @@ class ManifestIngest:
                 for path, msg in sanitise.free_form_problems(value, name):
                     self.problems.add(path, msg)
 
-    # -- one object -----------------------------------------------------------------------------
+    # -- across objects -------------------------------------------------------------------------
 
-    def _validate(self, model_cls: type[BaseModel], raw: Any, prefix: str) -> tuple[Any, dict[str, Any]]:
-        """Validate `raw`; unknown keys become errors (strict) or extras + a warning. Returns
-        (model or None, extras)."""
-        extras: dict[str, Any] = {}
-        for _ in range(2):
-            try:
-                # The compiled validator directly: model_validate() adds a Python call per object.
-                return model_cls.__pydantic_validator__.validate_python(raw), extras
-            except ValidationError as exc:
-                errors = exc.errors(include_url=False)
-                unknown = [tuple(e["loc"]) for e in errors if e["type"] == "extra_forbidden"]
-                if not unknown or self.strict or len(unknown) != len({*unknown}) or extras:
-                    self._report(model_cls, exc, prefix)
-                    return None, extras
-                for loc in unknown:
-                    rel = loc_to_path("", loc)
-                    extras[rel] = _pop_path(raw, loc)
-                    hint = self._did_you_mean(model_cls, loc)
-                    self.problems.warn(_star(loc_to_path(prefix, loc)),
-                                       "unknown key kept under extras" + (f" (did you mean {hint!r}?)" if hint else ""))
-                if len(unknown) == len(errors):
-                    continue
-                # Other errors too: report them (revalidation would repeat them).
-                self._report(model_cls, exc, prefix, skip=set(unknown))
-                return None, extras
-        return None, extras
-
-    def _did_you_mean(self, model_cls: type[BaseModel], loc: tuple[Any, ...]) -> str | None:
-        owner = _model_at(model_cls, loc[:-1])
-        if owner is None or not isinstance(loc[-1], str):
-            return None
-        close = difflib.get_close_matches(loc[-1], _known_keys(owner), n=1, cutoff=0.7)
-        return close[0] if close else None
-
-    def _report(self, model_cls: type[BaseModel], exc: ValidationError, prefix: str,
-                skip: set[tuple[Any, ...]] | None = None) -> None:
-        for err in exc.errors(include_url=False):
-            loc = tuple(err["loc"])
-            if skip and loc in skip:
-                continue
-            if err["type"] == "extra_forbidden":
-                hint = self._did_you_mean(model_cls, loc)
-                msg = "unknown key" + (f"; did you mean {hint!r}?" if hint else " (strict mode)")
-                self.problems.add(loc_to_path(prefix, loc), msg)
-            else:
-                self.problems.add(loc_to_path(prefix, loc), phrase(err))
-
-    def _object(self, index: int, raw: Any, dup_keys: list[str], ids: set[int],
-                rel_targets: list[tuple[str, str]]) -> dict[str, Any] | None:
-        prefix = f"objects[{index}]"
-        add = self.problems.add
-        for k in dup_keys:
-            add(prefix, f"duplicate key {k!r} in one JSON object")
-        if not isinstance(raw, dict):
-            add(prefix, f"must be an object, got {type(raw).__name__}")
-            return None
-        obj, extras = self._validate(ManifestObject, raw, prefix)
-        if obj is None:
-            if isinstance(raw.get("id"), str):
-                ids.add(hash(raw["id"]))  # so later duplicates and relationships still check
-            return None
-        key = hash(obj.id)
+    def _account(self, index: int, facts: ObjectFacts | None, ids: set[int],
+                 rel_targets: list[tuple[str, str]]) -> None:
+        """Cross-object bookkeeping for one object: ids (as hashes: about half the memory of the
+        strings; the rare duplicates are named precisely by a second look at the ids), counts,
+        and relationship targets not seen yet (forward references wait for the end)."""
+        if facts is None:
+            return
+        oid, role, category, refs = facts
+        if oid is None:
+            return
+        key = hash(oid)
+        if role is None:  # failed validation: noted so later duplicates and relationships still check
+            ids.add(key)
+            return
         if key in ids:
-            self._duplicates.append((index, obj.id))
+            self._duplicates.append((index, oid))
         ids.add(key)
         self.object_count += 1
-        self.by_role[obj.sim_role.value] += 1
-        self.by_category[obj.category] += 1
-        for j, rel in enumerate(obj.relationships):
-            # Targets already seen are checked now; only forward references wait for the end.
-            if hash(rel.object_id) not in ids:
-                rel_targets.append((f"{prefix}.relationships[{j}].object_id", rel.object_id))
-            if rel.subject_id is not None and hash(rel.subject_id) not in ids:
-                rel_targets.append((f"{prefix}.relationships[{j}].subject_id", rel.subject_id))
-        if obj.articulation is not None and not obj.sim_role.is_articulated:
-            self.problems.warn("objects[*].articulation", f"given for sim_role {obj.sim_role.value!r} (kept)")
-        if obj.articulation is None and obj.sim_role.is_articulated:
-            self.problems.warn("objects[*]", "articulated sim_role without an articulation")
-        physics = build.physics_record(obj, prefix, add)
-        affordances = build.affordance_records(obj, prefix, add)
-        asset = build.asset_record(obj, prefix, add)
-        placement = obj.placement_region if isinstance(obj.placement_region, str) else None
-        if obj.placement_region is not None and placement is None:
-            extras["placement_region"] = obj.placement_region
-        elif placement is not None:
-            try:
-                sanitise.check_name(placement)
-            except ValueError as exc:
-                add(f"{prefix}.placement_region", str(exc))
-        if extras:
-            for path, msg in sanitise.free_form_problems(extras, f"{prefix}.extras"):
-                add(path, msg)
-        if self.problems or self.frame is None:
-            return None  # keep validating, but a failed ingest produces no records
-        return build.object_record(obj, self.frame, prefix, add, affordances, physics, asset, placement, extras)
+        self.by_role[role] += 1
+        self.by_category[category] += 1
+        for j, name, target in refs:
+            if hash(target) not in ids:
+                rel_targets.append((f"objects[{index}].relationships[{j}].{name}", target))
 
     # -- whole manifest -------------------------------------------------------------------------
 
@@ -221,16 +111,32 @@ class ManifestIngest:
         """Normalised objects in manifest order, as the JSON form of `SceneObject`; raises
         InvalidInputError at the end if anything was wrong (yielding nothing more once the first
         problem was seen, but reading on so that the error lists every problem)."""
-        # Ids are kept as their hashes (a set of ints: about half the memory of the strings);
-        # the rare duplicates are named precisely by a second look at the ids below.
+        for item in self._checked():
+            yield json.loads(item) if isinstance(item, str) else item
+
+    def record_lines(self) -> Iterator[str]:
+        """`records()` as JSON Lines lines (no newline): what the normalised scene file holds.
+        With workers the lines are made there, so this is the fast way to write a scene."""
+        for item in self._checked():
+            yield item if isinstance(item, str) else record_line(item)
+
+    def _use_workers(self) -> bool:
+        spans = self.raw.spans
+        return self.workers > 1 and spans is not None and len(spans) > 1
+
+    def _checked(self) -> Iterator[dict[str, Any] | str]:
         ids: set[int] = set()
         rel_targets: list[tuple[str, str]] = []
-        # A syntax error inside the objects array (found only while streaming them) is raised
-        # as it is: the file is not JSON, so the other problems found so far say little.
-        for index, raw, dups in self.raw.objects():
-            rec = self._object(index, raw, dups, ids, rel_targets)
-            if rec is not None:
-                yield rec
+        if self._use_workers():
+            yield from self._checked_in_workers(ids, rel_targets)
+        else:
+            # A syntax error inside the objects array (found only while streaming them) is raised
+            # as it is: the file is not JSON, so the other problems found so far say little.
+            for index, raw, dups in self.raw.objects():
+                rec, facts = self._checker.check(index, raw, dups)
+                self._account(index, facts, ids, rel_targets)
+                if rec is not None and not self.problems:
+                    yield rec
         for path, target in rel_targets:
             if hash(target) not in ids:
                 self.problems.add(path, f"names object {target!r}, which is not in the manifest")
@@ -238,6 +144,27 @@ class ManifestIngest:
             self._report_duplicates()
         self._done = True
         self.problems.raise_if_any(f"invalid manifest {self.url}")
+
+    def _checked_in_workers(self, ids: set[int], rel_targets: list[tuple[str, str]]) -> Iterator[str]:
+        offset = 0
+        for result in shards.check_spans(self.raw, self.frame, self.strict, self.workers):
+            if result.syntax_error is not None:
+                shards.raise_syntax_error(self.raw, result, offset)
+            kept = iter(result.problems)
+            for i in range(result.count):
+                for _ in range(result.problem_counts[i]):
+                    p = next(kept, None)
+                    if p is None:  # beyond the span's own cap: counted, not kept
+                        self.problems.omitted += 1
+                    else:
+                        p = shards.shifted(p, offset)
+                        self.problems.add(p.path, p.message)
+                self._account(offset + i, result.facts[i], ids, rel_targets)
+                line = result.lines[i]
+                if line is not None and not self.problems:
+                    yield line
+            self.problems.merge_warnings(result.warnings)
+            offset += result.count
 
     def _report_duplicates(self) -> None:
         """Find where each duplicated id was first used (rereads the ids; only on this error)."""
@@ -280,9 +207,10 @@ class ManifestIngest:
 
 
 def validate_manifest(url: str, *, strict: bool = False,
-                      stream_threshold_bytes: int = reader.DEFAULT_STREAM_THRESHOLD_BYTES) -> ManifestIngest:
+                      stream_threshold_bytes: int = reader.DEFAULT_STREAM_THRESHOLD_BYTES,
+                      workers: int = 1) -> ManifestIngest:
     """Run the whole ingest without keeping records; raises InvalidInputError on problems."""
-    ingest = ManifestIngest(url, strict=strict, stream_threshold_bytes=stream_threshold_bytes)
-    for _ in ingest.records():
+    ingest = ManifestIngest(url, strict=strict, stream_threshold_bytes=stream_threshold_bytes, workers=workers)
+    for _ in ingest.record_lines():
         pass
     return ingest

@@ -10,6 +10,7 @@ from typing import Any
 
 from blueprint_pipeline import storage
 from blueprint_pipeline.errors import InvalidInputError
+from blueprint_pipeline.scene.check import record_line
 from blueprint_pipeline.scene.records import (
     NORMALIZED_SCHEMA,
     Scene,
@@ -60,13 +61,15 @@ def load_scene(url: str) -> Scene:
     return Scene(header=header, objects=tuple(objs))
 
 
-def _object_line(obj: SceneObject | dict[str, Any]) -> str:
+def _object_line(obj: SceneObject | dict[str, Any] | str) -> str:
+    if isinstance(obj, str):  # already a line (ManifestIngest.record_lines)
+        return obj
     if isinstance(obj, dict):  # the JSON form of a SceneObject (what the ingest produces)
-        return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return record_line(obj)
     return obj.model_dump_json()
 
 
-def write_normalized_streaming(url: str, objects: Iterable[SceneObject | dict[str, Any]],
+def write_normalized_streaming(url: str, objects: Iterable[SceneObject | dict[str, Any] | str],
                                header_fn: Callable[[], SceneHeader]) -> int:
     """Write a scene whose header is known only after its objects (object_count, checks that
     need every object): objects go to a local temporary file first, then header + objects are

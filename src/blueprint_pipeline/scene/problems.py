@@ -99,6 +99,17 @@ class ProblemCollector:
         if key in self.warning_counts or len(self.warning_counts) < MAX_WARNING_KINDS:
             self.warning_counts[key] += 1
 
+    def merge_warnings(self, counts: Counter[str]) -> None:
+        """Add warning counts gathered elsewhere (a worker's collector), same cap."""
+        for key, n in counts.items():
+            if key in self.warning_counts or len(self.warning_counts) < MAX_WARNING_KINDS:
+                self.warning_counts[key] += n
+
+    @property
+    def total(self) -> int:
+        """Problems found so far, kept or not."""
+        return len(self.problems) + self.omitted
+
     @property
     def warnings(self) -> list[str]:
         return [k if n == 1 else f"{k} ({n} times)" for k, n in self.warning_counts.items()]

@@ -7,8 +7,10 @@ ijson (yajl2_c backend, floats as float) in two passes over the bytes:
    top-level `objects` array; everything else (the header, small) is parsed by ijson with the
    array replaced by `[]` (depth is bounded before any prefix-based ijson parse touches the data:
    ijson's prefixes grow with depth squared);
-2. the objects: `ijson.items(f, "objects.item")` yields one dict at a time.
-Peak memory is one object plus the header. Files the scan does not handle (no `objects` array,
+2. the objects: `ijson.items(f, "objects.item")` yields one dict at a time; or, with worker
+   processes, each worker parses one span of the array (`spans`: the scan cuts the array
+   between elements every `CHUNK_BYTES`) with `parse_span`.
+Peak memory is one object (or a few spans) plus the header. Files the scan does not handle (no `objects` array,
 a header over 1 MB, a string over 1 MB, any error) and every error go through the older two-pass
 reader, which walks the objects array as ijson events while reading the header and phrases each
 error. Both paths give the same dicts; when `json.loads` objects to anything (syntax, NaN,
@@ -209,9 +211,32 @@ class RawManifest:
     streamed: bool
     header_problems: list[Problem] = field(default_factory=list)
     _objects: Any = None
+    # Streamed files the fast scan read: the objects array's body cut between elements (file
+    # byte spans) and how to reopen the bytes, so pieces can be parsed by worker processes.
+    spans: list[tuple[int, int]] | None = None
+    open_bytes: Any = None
 
     def objects(self) -> Iterator[tuple[int, Any, list[str]]]:
         return self._objects()
+
+
+def parse_span(data: bytes) -> Iterator[tuple[Any, list[str]]]:
+    """The elements in one span of the objects array (whose bytes the scan has checked: UTF-8,
+    escapes, depth), with the duplicate keys found in each. Raises ijson's error on a syntax
+    error: the caller rereads the file with the two-pass reader to phrase it."""
+    dups = _DuplicateKeys()
+    for obj in ijson.items(b"[" + data + b"]", "item", use_float=True, map_type=dups.map_type):
+        yield obj, dups.take(obj)
+
+
+def raise_stream_error(open_bytes: Any, exc: BaseException, index: int) -> None:
+    """Phrase an error met while parsing the objects (see _iter_objects_streaming); always raises."""
+    _open_streaming_two_pass(open_bytes)
+    if isinstance(exc, InvalidInputError):
+        raise exc
+    if isinstance(exc, UnicodeDecodeError):
+        raise _syntax_error(f"objects[{index}]", "a string is not valid Unicode") from None
+    raise _syntax_error(f"objects[{index}]", _explain_yajl(exc)) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,12 +320,7 @@ def _iter_objects_streaming(open_bytes: Any) -> Iterator[tuple[int, Any, list[st
         except (ijson.JSONError, UnicodeDecodeError, InvalidInputError) as exc:
             # The fast scan checks nesting only: the two-pass reader phrases the error exactly as
             # it always has (it raises; if it does not, the file changed while being read).
-            _open_streaming_two_pass(open_bytes)
-            if isinstance(exc, InvalidInputError):
-                raise
-            if isinstance(exc, UnicodeDecodeError):
-                raise _syntax_error(f"objects[{index}]", "a string is not valid Unicode") from None
-            raise _syntax_error(f"objects[{index}]", _explain_yajl(exc)) from None
+            raise_stream_error(open_bytes, exc, index)
 
 
 def _open_streaming_two_pass(open_bytes: Any) -> RawManifest:
@@ -331,6 +351,8 @@ _NOT_QUOTE_OR_BRACKET = bytes(b for b in range(256) if b not in b'"[]{}')
 _BRACKET_DELTA = tuple(1 if b in b"[{" else -1 if b in b"]}" else 0 for b in range(256))
 _SCAN_MAX_HEADER = 1 << 20  # bytes before plus after the array (rescanned per chunk)
 _SCAN_MAX_CARRY = 1 << 20
+_ELEMENT_END = re.compile(rb"\}\s*,")
+CHUNK_BYTES = 1 << 19  # objects-array bytes per piece handed to one ingest worker
 
 
 class _Unusual(Exception):
@@ -371,8 +393,24 @@ def _scan_tokens(buf: bytes, depth: int, start: int = 0) -> Iterator[tuple[re.Ma
         yield m, depth
 
 
-def _scan(raw: IO[bytes]) -> tuple[bytes, str | None]:
-    """The manifest without its objects (`"objects": []`) and the file's sha256; raises _Unusual."""
+def _boundary(part: bytes, depth: int, start: int) -> int | None:
+    """Offset in `part` (which starts outside strings at `depth`) of a comma between two elements
+    of the objects array, at or after `start`, or None. Candidates are the first `},` from
+    `start`; checking one (not inside a string, back at the array's depth) reads the prefix."""
+    for tries, m in enumerate(_ELEMENT_END.finditer(part, start)):
+        if tries == 8:
+            return None
+        prefix = part[: m.start() + 1]
+        if _string_start_at_end(prefix) == len(prefix) and _depths(prefix, depth)[-1] == 2:
+            return m.end() - 1
+    return None
+
+
+def _scan(raw: IO[bytes], chunk_bytes: int = CHUNK_BYTES) -> tuple[bytes, str | None, list[tuple[int, int]]]:
+    """The manifest without its objects (`"objects": []`), the file's sha256 and the byte spans
+    of the objects array's body cut between elements into pieces of about `chunk_bytes` (each
+    span is a comma-separated run of whole elements; one span per chunk, so the list is tiny
+    next to the file). Raises _Unusual."""
     f = _CheckedReader(raw, hash_it=True)
     head = b""
     start = -1
@@ -399,6 +437,8 @@ def _scan(raw: IO[bytes]) -> tuple[bytes, str | None]:
             if depth <= 0:
                 raise _Unusual
     buf, head, depth = head[start + 1:], head[:start], 2
+    buf_at = span_start = start + 1  # file offsets of buf[0] and of the current span
+    spans: list[tuple[int, int]] = []
     tail: bytes | None = None
     while tail is None:  # 2. through the array, at bytes-method speed
         cut = _string_start_at_end(buf)
@@ -409,7 +449,15 @@ def _scan(raw: IO[bytes]) -> tuple[bytes, str | None]:
         if max(run) > MAX_DEPTH:
             raise _Unusual
         if min(run) > 1:
+            if min(run) == 2:  # the part touches the array's own depth: it may hold a cut
+                while buf_at + len(part) - span_start > chunk_bytes:
+                    comma = _boundary(part, depth, max(0, span_start + chunk_bytes - buf_at))
+                    if comma is None:
+                        break
+                    spans.append((span_start, buf_at + comma))
+                    span_start = buf_at + comma + 1
             depth = run[-1]
+            buf_at += len(part)
             chunk = f.read(_READ_CHUNK)
             if not chunk:
                 raise _Unusual
@@ -417,6 +465,7 @@ def _scan(raw: IO[bytes]) -> tuple[bytes, str | None]:
             continue
         for m, d in _scan_tokens(part, depth):  # the array ends in this part: find where exactly
             if d == 1:
+                spans.append((span_start, buf_at + m.start()))
                 tail = part[m.end():] + buf
                 break
         else:
@@ -431,19 +480,20 @@ def _scan(raw: IO[bytes]) -> tuple[bytes, str | None]:
     tail = b"".join(parts)
     for _ in _scan_tokens(tail, 1):  # depth check
         pass
-    return head + b"[]" + tail, f.sha256()
+    return head + b"[]" + tail, f.sha256(), spans
 
 
-def _open_streaming(open_bytes: Any) -> RawManifest:
+def _open_streaming(open_bytes: Any, chunk_bytes: int = CHUNK_BYTES) -> RawManifest:
     try:
         with open_bytes() as raw:
             _check_start(raw.read(4096))
         with open_bytes() as raw:
-            rest, sha = _scan(raw)
+            rest, sha, spans = _scan(raw, chunk_bytes)
         header, has_objects, problems = _read_header_streaming(_CheckedReader(io.BytesIO(rest), hash_it=False))
     except (_Unusual, InvalidInputError):
         return _open_streaming_two_pass(open_bytes)
-    return RawManifest(header, has_objects, sha, True, problems, lambda: _iter_objects_streaming(open_bytes))
+    return RawManifest(header, has_objects, sha, True, problems, lambda: _iter_objects_streaming(open_bytes),
+                       spans=spans, open_bytes=open_bytes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -519,14 +569,16 @@ def _open_in_memory(data: bytes) -> RawManifest:
     return RawManifest(doc, has_objects, hashlib.sha256(data).hexdigest(), False, [], iter_objects)
 
 
-def open_manifest(url: str, stream_threshold_bytes: int = DEFAULT_STREAM_THRESHOLD_BYTES) -> RawManifest:
-    """Open a manifest for reading; files above `stream_threshold_bytes` are streamed."""
+def open_manifest(url: str, stream_threshold_bytes: int = DEFAULT_STREAM_THRESHOLD_BYTES,
+                  chunk_bytes: int = CHUNK_BYTES) -> RawManifest:
+    """Open a manifest for reading; files above `stream_threshold_bytes` are streamed (and cut
+    into spans of about `chunk_bytes` for worker processes)."""
     try:
         fs_size = _size(url)
     except FileNotFoundError:
         raise InvalidInputError(f"manifest not found: {url}") from None
     if fs_size > stream_threshold_bytes:
-        return _open_streaming(lambda: storage.open_read(url, "rb"))
+        return _open_streaming(lambda: storage.open_read(url, "rb"), chunk_bytes)
     return _open_in_memory(storage.read_bytes(url))
 
 

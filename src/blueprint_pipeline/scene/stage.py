@@ -16,13 +16,20 @@ def stream_threshold_bytes(settings: object) -> int:
     return DEFAULT_STREAM_THRESHOLD_BYTES
 
 
+def ingest_workers(settings: object) -> int:
+    """BP_INGEST_WORKERS from the settings object, else 0 (one per core)."""
+    n = getattr(settings, "ingest_workers", None)
+    return n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else 0
+
+
 def run(ctx: StageContext) -> StageResult:
     """Read ctx.manifest_url (streamed when large), write the normalised scene atomically.
     Raises InvalidInputError with every problem, writing nothing, if the manifest is invalid."""
     ingest = ManifestIngest(ctx.manifest_url, strict=ctx.options.strict,
-                            stream_threshold_bytes=stream_threshold_bytes(ctx.settings))
+                            stream_threshold_bytes=stream_threshold_bytes(ctx.settings),
+                            workers=ingest_workers(ctx.settings))
     url = ctx.path("scene", NORMALIZED_FILE)
-    count = write_normalized_streaming(url, ingest.records(), ingest.header_record)
+    count = write_normalized_streaming(url, ingest.record_lines(), ingest.header_record)
     return StageResult(
         outputs=[f"scene/{NORMALIZED_FILE}"],
         summary={
