@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 
 import av
 import numpy as np
@@ -14,7 +15,7 @@ from blueprint_pipeline.dataset import layout
 from blueprint_pipeline.dataset.check import check_dataset
 from blueprint_pipeline.dataset.stats import (
     RunningStats,
-    column_stats,
+    episode_stats,
     histogram_quantiles,
     vector_stats,
 )
@@ -229,16 +230,43 @@ def test_episodes_share_row_groups_and_still_roll_over_by_size(tmp_path):
     assert check_dataset(tmp_path / "small") == []
 
 
-def test_column_stats_of_float32_and_sorted_rows_equal_vector_stats():
+@pytest.mark.parametrize("lengths", [(300,), (37, 37, 37), (1, 2, 37, 300, 5)])
+def test_episode_stats_of_a_block_equal_vector_stats_of_each_episode(lengths):
+    # a block of episodes back to back, equal lengths (one reshape) or not (padded), float32 and
+    # bool-as-float32 columns sorted, index-like columns already in order
     rng = np.random.default_rng(7)
-    for frames in (1, 2, 37, 300):
-        own = rng.normal(size=(frames, 9)).astype(np.float32)
-        ranges = np.stack([np.arange(100, 100 + frames), np.full(frames, 3.0), np.arange(frames) / 30.0], axis=1)
-        stats, m2, values = column_stats(np.ascontiguousarray(own.T), np.ascontiguousarray(ranges.T))
-        both = np.concatenate([own.astype(np.float64), ranges], axis=1)
+    n = sum(lengths)
+    own = rng.normal(size=(n, 9)).astype(np.float32)
+    own[:, 8] = rng.random(n) < 0.3
+    own[: n // 2, 0] = 2.5  # ties
+    starts = np.cumsum((0, *lengths))
+    frame = np.concatenate([np.arange(t) for t in lengths]).astype(np.float64)
+    ordered = np.stack([np.arange(100, 100 + n), np.repeat(np.arange(len(lengths)), lengths), frame / 30.0])
+    stats, m2 = episode_stats(np.ascontiguousarray(own.T), ordered, lengths)
+    assert stats["count"].tolist() == [[t] for t in lengths]
+    for e, (a, b) in enumerate(pairwise(starts)):
+        both = np.concatenate([own[a:b].astype(np.float64), ordered[:, a:b].T], axis=1)
         expected = vector_stats(both)
-        assert np.array_equal(values, both.T)
-        assert np.allclose(m2, np.square(both - both.mean(0)).sum(0), rtol=1e-12, atol=1e-12)
+        assert np.allclose(m2[e], np.square(both - both.mean(0)).sum(0), rtol=1e-12, atol=1e-12)
         for key, want in expected.items():
-            exact = key in ("min", "max", "count") or key.startswith("q")
-            assert np.allclose(stats[key], want, rtol=0 if exact else 1e-12, atol=0 if exact else 1e-12), key
+            if key == "count":
+                continue
+            exact = key in ("min", "max") or key.startswith("q")
+            assert np.allclose(stats[key][e], want, rtol=0 if exact else 1e-12, atol=0 if exact else 1e-12), key
+
+
+def test_running_stats_of_blocks_equal_the_stats_of_all_frames():
+    rng = np.random.default_rng(3)
+    lengths = [40, 7, 300, 12]
+    frames = rng.normal(size=(sum(lengths), 4)).astype(np.float32)
+    ordered = np.arange(sum(lengths), dtype=np.float64)[None]
+    acc = RunningStats(5, np.random.default_rng(0), reservoir_rows=10_000, sorted_width=4, dtype=np.float32)
+    for a, b in ((0, 2), (2, 3), (3, 4)):  # three blocks of episodes
+        lo, hi = sum(lengths[:a]), sum(lengths[:b])
+        stats, _ = acc.add_episodes(np.ascontiguousarray(frames[lo:hi].T), ordered[:, lo:hi], lengths[a:b])
+        assert stats["count"][:, 0].tolist() == lengths[a:b]
+    res = acc.result()
+    want = vector_stats(np.concatenate([frames.astype(np.float64), ordered.T], axis=1))
+    for key in ("min", "max", "mean", "std", *layout.QUANTILES):  # reservoir not full: all exact
+        assert np.allclose(res[key], want[key], rtol=1e-12, atol=1e-12), key
+    assert res["count"].tolist() == [sum(lengths)]

@@ -18,7 +18,7 @@ class RollingParquetWriter:
 
     def __init__(self, root: Path, path_for: Callable[[int, int], str], schema: pa.Schema,
                  size_limit_bytes: float, chunks_size: int = CHUNKS_SIZE, compression: str = "snappy",
-                 use_dictionary: bool = True):
+                 use_dictionary: bool = True, write_statistics: bool = True):
         self.root = root
         self.path_for = path_for
         self.schema = schema
@@ -26,6 +26,7 @@ class RollingParquetWriter:
         self.chunks_size = chunks_size
         self.compression = compression
         self.use_dictionary = use_dictionary
+        self.write_statistics = write_statistics
         self.chunk_index, self.file_index = 0, 0
         self._sink: pa.NativeFile | None = None
         self._writer: pq.ParquetWriter | None = None
@@ -38,7 +39,8 @@ class RollingParquetWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._sink = pa.OSFile(str(path), "wb")
         self._writer = pq.ParquetWriter(self._sink, self.schema, compression=self.compression,
-                                        use_dictionary=self.use_dictionary)
+                                        use_dictionary=self.use_dictionary,
+                                        write_statistics=self.write_statistics)
         self._rows_in_file = 0
         self.files_written.append(rel)
 

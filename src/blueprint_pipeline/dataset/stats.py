@@ -19,10 +19,10 @@ parallel formula in float64).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from itertools import pairwise
 
 import numpy as np
+import pyarrow as pa
 
 from blueprint_pipeline.dataset.layout import QUANTILES
 
@@ -134,103 +134,208 @@ def image_episode_stats(frames: np.ndarray) -> tuple[dict[str, np.ndarray], Imag
     return acc.result(), acc
 
 
-@lru_cache(maxsize=64)
-def _order_statistics(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """For n values: the sorted positions to read (min, max, then the low and high neighbour of
-    each quantile), where the low and high ones sit in that list, and the interpolation weights."""
-    pos = np.array(list(QUANTILES.values())) * (n - 1)
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, n - 1)
-    k = len(lo)
-    return (np.concatenate([[0, n - 1], lo, hi]), np.arange(2, 2 + k), np.arange(2 + k, 2 + 2 * k),
-            pos - lo)
+def pool_empty(shape: tuple[int, ...], dtype: type | np.dtype) -> np.ndarray:
+    """An uninitialised C-contiguous array in arrow's memory pool, where the data tables live too.
 
-
-def column_stats(columns: np.ndarray, sorted_columns: np.ndarray | None = None
-                 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Exact statistics of each row of (features, T) `columns`, then of each row of
-    `sorted_columns` (rows already in order: an index written as a range, a constant), stacked.
-
-    Returns the statistics (same values as `vector_stats` on the transpose), each row's sum of
-    squared deviations, and all the rows as float64 (what `RunningStats.add` merges). The sort runs
-    on contiguous rows in the columns' own dtype: a float32 sort orders exactly as a float64 one
-    would, at a third of the cost.
+    The pool keeps freed memory for the next allocation; numpy's allocator hands large arrays
+    back to the operating system when they are freed, and every new one costs page faults again
+    (a fault per 4 KiB page: for a block of episodes, as much time as the arithmetic on it).
     """
-    n = columns.shape[1]
-    extra = 0 if sorted_columns is None else sorted_columns.shape[0]
-    at, lo, hi, frac = _order_statistics(n)
-    values = np.empty((columns.shape[0] + extra, n))
-    picked = np.empty((len(values), len(at)))
-    values[: len(columns)] = columns
-    picked[: len(columns)] = np.sort(columns, axis=1)[:, at]
-    if extra:
-        values[len(columns):] = sorted_columns
-        picked[len(columns):] = sorted_columns[:, at]
-    mean = values.mean(1)
-    dev = values - mean[:, None]
-    m2 = np.square(dev, out=dev).sum(1)
-    qs = picked[:, lo] + frac * (picked[:, hi] - picked[:, lo])
-    out = {"min": picked[:, 0], "max": picked[:, 1], "mean": mean, "std": np.sqrt(m2 / n),
-           "count": np.array([n], dtype=np.int64)}
-    out.update({key: qs[:, i] for i, key in enumerate(QUANTILES)})
-    return out, m2, values
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape))
+    buf = pa.allocate_buffer(max(size, 1) * dtype.itemsize)
+    return np.frombuffer(buf, dtype=dtype, count=size).reshape(shape)
+
+
+class Scratch:
+    """Work arrays reused from one block of episodes to the next.
+
+    Allocated in arrow's memory pool (see `pool_empty`) and grown when a block needs more.
+    """
+
+    def __init__(self) -> None:
+        self._flat: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: type | np.dtype) -> np.ndarray:
+        """A C-contiguous array of this shape (contents undefined), valid until the next `get(name)`."""
+        size = int(np.prod(shape))
+        flat = self._flat.get(name)
+        if flat is None or flat.dtype != np.dtype(dtype) or flat.size < size:
+            flat = self._flat[name] = pool_empty((max(size, 1),), dtype)
+        return flat[:size].reshape(shape)
+
+
+def _order_positions(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For episodes of these lengths: the sorted positions to read, (E, 2 + 2k) (min, max, then the
+    low and high neighbour of each of the k quantiles), and the interpolation weights (E, k)."""
+    last = lengths[:, None] - 1
+    pos = np.array(list(QUANTILES.values()))[None, :] * last
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, last)
+    return np.concatenate([np.zeros_like(last), last, lo, hi], axis=1), pos - lo
+
+
+def episode_stats(columns: np.ndarray, ordered: np.ndarray, lengths: np.ndarray | list[int],
+                  scratch: Scratch | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Exact statistics of each episode of a block of episodes stored back to back.
+
+    `columns` is (F, N) and C-contiguous: one row per feature dimension, finite values, sorted in
+    their own dtype (a float32 sort orders exactly as a float64 one would, at a third of the
+    cost); when the episodes are all as long, they are sorted in place. `ordered` is (S, N)
+    float64: rows already in order within each episode (an index written as a range, a
+    constant), which are not sorted. `lengths` (E,) sum to N.
+
+    Returns the statistics as (E, F + S) arrays (`count` (E, 1)), the values `vector_stats` gives
+    for each episode, and each episode's sum of squared deviations (E, F + S). The whole block is
+    reduced by a handful of numpy calls, whatever the number of episodes in it; its work arrays
+    come from `scratch`.
+    """
+    scratch = scratch or Scratch()
+    lengths = np.asarray(lengths, dtype=np.int64)
+    n_eps, t_max = len(lengths), int(lengths.max())
+    f, s = columns.shape[0], ordered.shape[0]
+    # (row, episode, frame) blocks; shorter episodes are padded with +inf, which sorts after every
+    # finite value, so after the sort the padding is still at `pad`, where it becomes 0
+    if int(lengths.min()) == t_max:
+        pad = None
+        own = columns.reshape(f, n_eps, t_max)
+        idx = ordered.reshape(s, n_eps, t_max)
+    else:
+        pad = np.arange(t_max) >= lengths[:, None]
+        own = scratch.get("padded", (f, n_eps, t_max), columns.dtype)
+        own[:, pad] = np.inf
+        own[:, ~pad] = columns
+        idx = np.full((s, n_eps, t_max), np.inf)
+        idx[:, ~pad] = ordered
+    own.sort(axis=-1)
+    at, frac = _order_positions(lengths)
+    k = frac.shape[1]
+    picked = np.concatenate([np.take_along_axis(own, at[None], axis=-1),
+                             np.take_along_axis(idx, at[None], axis=-1)], dtype=np.float64)
+    if pad is not None:
+        own[:, pad] = 0
+        idx[:, pad] = 0
+    n = lengths.astype(np.float64)
+    mean = np.concatenate([own.sum(-1, dtype=np.float64), idx.sum(-1)]) / n  # (F + S, E)
+    m2 = np.empty_like(mean)
+    for rows, block in ((slice(0, f), own), (slice(f, f + s), idx)):
+        dev = np.subtract(block, mean[rows, :, None], out=scratch.get("deviations", block.shape, np.float64))
+        if pad is not None:
+            dev[:, pad] = 0
+        m2[rows] = np.square(dev, out=dev).sum(-1)
+    lo, hi = picked[..., 2:2 + k], picked[..., 2 + k:]
+    qs = lo + frac * (hi - lo)
+    out = {"min": picked[..., 0].T, "max": picked[..., 1].T, "mean": mean.T, "std": np.sqrt(m2 / n).T,
+           "count": lengths[:, None].copy()}
+    out.update({key: qs[..., i].T for i, key in enumerate(QUANTILES)})
+    return out, m2.T
+
+
+def _sortable_int32(values: np.ndarray) -> np.ndarray:
+    """float32 -> int32 with the same order (negative floats have their magnitude bits flipped);
+    its own inverse. Selection on integers runs faster than on floats."""
+    bits = values.view(np.int32)
+    return bits ^ ((bits >> 31) & np.int32(0x7FFFFFFF))
+
+
+def _quantiles(rows: np.ndarray) -> np.ndarray:
+    """(k, rows) linear-interpolated quantiles of each row (numpy's default method)."""
+    at, frac = _order_positions(np.array([rows.shape[1]]))
+    keys = _sortable_int32(rows) if rows.dtype == np.float32 else rows.copy()
+    keys.partition(np.unique(at[0]), axis=1)
+    picked = keys[:, at[0]]
+    if rows.dtype == np.float32:
+        picked = _sortable_int32(picked).view(np.float32)
+    picked = picked.astype(np.float64)
+    k = frac.shape[1]
+    lo, hi = picked[:, 2:2 + k], picked[:, 2 + k:]
+    return (lo + frac * (hi - lo)).T
 
 
 class RunningStats:
-    """Streaming statistics of (N, n) rows: exact moments and extremes, reservoir quantiles."""
+    """Streaming statistics of frames: exact moments and extremes, reservoir quantiles.
 
-    def __init__(self, width: int, rng: np.random.Generator, reservoir_rows: int = RESERVOIR_ROWS):
+    A frame has `width` values: the first `sorted_width` (dtype `dtype`) are sorted per episode,
+    the rest are float64 and already in order within each episode (see `episode_stats`).
+    """
+
+    def __init__(self, width: int, rng: np.random.Generator, reservoir_rows: int = RESERVOIR_ROWS,
+                 sorted_width: int | None = None, dtype: type = np.float64):
         self.width = width
+        self.sorted_width = width if sorted_width is None else sorted_width
+        self.dtype = np.dtype(dtype)
         self.count = 0
         self.mean = np.zeros(width)
         self.m2 = np.zeros(width)
         self.min = np.full(width, np.inf)
         self.max = np.full(width, -np.inf)
         self._rng = rng
-        # one contiguous row per feature column: the final quantiles partition rows, not strides
-        self._reservoir = np.empty((width, reservoir_rows))
+        # one contiguous row per column (the final quantiles partition rows, not strides), the
+        # sorted columns in their own dtype
+        self._own = pool_empty((self.sorted_width, reservoir_rows), self.dtype)
+        self._ordered = pool_empty((width - self.sorted_width, reservoir_rows), np.float64)
         self._capacity = reservoir_rows
+        self._scratch = Scratch()
+
+    def block_arrays(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Arrays to fill with a block of n frames for `add_episodes`: (sorted_width, n) in this
+        dtype and (width - sorted_width, n) float64, reused from block to block."""
+        return (self._scratch.get("columns", (self.sorted_width, n), self.dtype),
+                self._scratch.get("ordered", (self.width - self.sorted_width, n), np.float64))
 
     def update(self, values: np.ndarray) -> None:
-        columns = np.asarray(values, dtype=np.float64).reshape(len(values), self.width).T
-        if columns.shape[1] == 0:
+        """Add (N, width) frames (finite values) as one episode."""
+        frames = np.asarray(values, dtype=np.float64).reshape(len(values), self.width)
+        if len(frames) == 0:
             return
-        stats, m2, columns = column_stats(np.ascontiguousarray(columns))
-        self.add(columns, stats, m2)
+        own = np.ascontiguousarray(frames[:, :self.sorted_width].T, dtype=self.dtype)
+        self.add_episodes(own, np.ascontiguousarray(frames[:, self.sorted_width:].T), [len(frames)])
 
-    def add(self, columns: np.ndarray, stats: dict[str, np.ndarray], m2: np.ndarray) -> None:
-        """Merge a batch given as (width, n) columns and their `column_stats` (exact moments,
-        merged with Chan's formula, so the batch is not reduced twice)."""
+    def add_episodes(self, columns: np.ndarray, ordered: np.ndarray, lengths: list[int] | np.ndarray
+                     ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Add a block of episodes, given as in `episode_stats` (`columns` in this dtype, sorted in
+        place), and return `episode_stats`. The block's moments are merged from its episodes'
+        (Chan's parallel formula), so no frame is reduced twice."""
         n = columns.shape[1]
+        self._sample(columns, ordered, n)  # before the sort: the reservoir samples frames
+        stats, m2 = episode_stats(columns, ordered, lengths, self._scratch)
+        ep_n = stats["count"][:, 0].astype(np.float64)
+        mean = ep_n @ stats["mean"] / n
+        m2_block = m2.sum(0) + ep_n @ np.square(stats["mean"] - mean)
         total = self.count + n
-        delta = stats["mean"] - self.mean
+        delta = mean - self.mean
         self.mean = self.mean + delta * (n / total)
-        self.m2 = self.m2 + m2 + delta**2 * (self.count * n / total)
-        self.min = np.minimum(self.min, stats["min"])
-        self.max = np.maximum(self.max, stats["max"])
-        self._sample(columns)
+        self.m2 = self.m2 + m2_block + delta**2 * (self.count * n / total)
+        self.min = np.minimum(self.min, stats["min"].min(0))
+        self.max = np.maximum(self.max, stats["max"].max(0))
         self.count = total
+        return stats, m2
 
-    def _sample(self, columns: np.ndarray) -> None:
-        # Algorithm R: row number i (0-based, over the whole stream) replaces a random slot with
+    def _sample(self, columns: np.ndarray, ordered: np.ndarray, n: int) -> None:
+        # Algorithm R: frame number i (0-based, over the whole stream) replaces a random slot with
         # probability capacity / (i + 1) once the reservoir is full.
-        n = columns.shape[1]
-        free = max(0, self._capacity - self.count)
-        take = min(free, n)
-        self._reservoir[:, self.count:self.count + take] = columns[:, :take]
+        take = min(max(0, self._capacity - self.count), n)
+        if take:
+            self._own[:, self.count:self.count + take] = columns[:, :take]
+            self._ordered[:, self.count:self.count + take] = ordered[:, :take]
         if take == n:
             return
         seen = self.count + take + np.arange(n - take)
         slot = self._rng.integers(0, seen + 1)
-        keep = slot < self._capacity
-        self._reservoir[:, slot[keep]] = columns[:, take:][:, keep]
+        frames = np.flatnonzero(slot < self._capacity)
+        slot = slot[frames]
+        # a slot drawn twice in this block keeps the later frame, as if frames came one at a time
+        last = len(slot) - 1 - np.unique(slot[::-1], return_index=True)[1]
+        frames, slot = take + frames[last], slot[last]
+        self._own[:, slot] = columns[:, frames]
+        self._ordered[:, slot] = ordered[:, frames]
 
     def result(self) -> dict[str, np.ndarray]:
-        filled = self._reservoir[:, : min(self.count, self._capacity)]
+        filled = min(self.count, self._capacity)
         out = {"min": self.min.copy(), "max": self.max.copy(), "mean": self.mean.copy(),
                "std": np.sqrt(np.maximum(self.m2 / max(self.count, 1), 0.0)),
                "count": np.array([self.count], dtype=np.int64)}
-        qs = np.quantile(filled, list(QUANTILES.values()), axis=1)
+        qs = np.concatenate([_quantiles(self._own[:, :filled]), _quantiles(self._ordered[:, :filled])], axis=1)
         out.update({k: qs[i] for i, k in enumerate(QUANTILES)})
         return out
 

@@ -1,9 +1,12 @@
 """LeRobot v3.0 dataset writer: episodes are appended one at a time, memory stays bounded.
 
-Per episode: its frames go to the open data parquet file (buffered and written a row group of
-about `DATA_ROW_GROUP_BYTES` at a time), each camera's frames to that camera's open MP4, its
-exact statistics into the episodes metadata (buffered and written a row group of
-`META_ROWS_PER_GROUP` episodes at a time) and into the dataset accumulators.
+Per episode: its arrays are checked and buffered, and each camera's frames go to that camera's
+open MP4. Buffered episodes become one row group of the open data parquet file per about
+`DATA_ROW_GROUP_BYTES` of arrow data: their columns are concatenated once, the index columns
+built for the whole block, and the exact statistics of every episode in the block computed by a
+few numpy calls over it (not a Python loop per episode or per frame). The statistics go to the
+episodes metadata (written a row group of at least `META_ROWS_PER_GROUP` episodes at a time) and
+into the dataset accumulators.
 `finish()` closes the files and writes tasks, stats, and `meta/info.json` last, so a folder
 without info.json was never finished.
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +38,8 @@ from blueprint_pipeline.dataset.parquet_files import RollingParquetWriter
 from blueprint_pipeline.dataset.stats import (
     ImageStats,
     RunningStats,
-    column_stats,
     image_episode_stats,
+    pool_empty,
     split_stats,
     to_json,
 )
@@ -65,12 +69,19 @@ class WriterOptions:
     seed: int = 0  # seeds the reservoir behind the dataset-level quantiles
 
 
+@lru_cache(maxsize=256)
+def _list_offsets(rows: int, size: int) -> pa.Buffer:
+    return pa.py_buffer(np.arange(0, rows * size + 1, size, dtype=np.int32))
+
+
 def _nested_lists(values: np.ndarray, leaf: pa.DataType) -> pa.Array:
-    """(rows, d1, d2, ...) numbers -> a list<list<...>> column, built without Python objects."""
-    arr = pa.array(np.ascontiguousarray(values).reshape(-1), type=leaf)
+    """(rows, d1, d2, ...) numbers -> a list<list<...>> column, built from buffers (no Python
+    objects, no validation pass: the offsets are a plain range)."""
+    flat = np.ascontiguousarray(values, dtype=leaf.to_pandas_dtype()).reshape(-1)
+    arr = pa.Array.from_buffers(leaf, len(flat), [None, pa.py_buffer(flat)])
     for size in reversed(values.shape[1:]):
-        offsets = np.arange(0, len(arr) + 1, size, dtype=np.int32)
-        arr = pa.ListArray.from_arrays(pa.array(offsets), arr)
+        rows = len(arr) // size
+        arr = pa.Array.from_buffers(pa.list_(arr.type), rows, [None, _list_offsets(rows, size)], children=[arr])
     return arr
 
 
@@ -103,16 +114,21 @@ class DatasetWriter:
         self.total_episodes = 0
         self._data: RollingParquetWriter | None = None
         self._meta: RollingParquetWriter | None = None
-        self._meta_rows: list[dict[str, Any]] = []
+        self._meta_rows: list[dict[str, Any]] = []  # episodes whose frames are written
+        self._meta_stats: list[dict[str, np.ndarray]] = []  # their numeric stats, a block at a time
         self._videos: dict[str, CameraVideoWriter] = {}
-        self._pending_data: list[tuple[pa.Table, dict[str, Any]]] = []
-        self._pending_data_bytes = 0
+        # episodes whose frames wait for the next row group: arrays, metadata rows, task indices
+        self._pending_arrays: list[dict[str, np.ndarray]] = []
+        self._pending_rows: list[dict[str, Any]] = []
+        self._pending_tasks: list[int] = []
+        self._pending_data_bytes = 0.0
         # all numeric features side by side, so one sort and one accumulator serve them all
         self._numeric_keys: list[str] = []
         self._numeric_widths: list[int] = []
         self._float_keys: list[str] = []
         self._sorted_keys: list[str] = []
         self._row_bytes = 0.0  # arrow bytes per frame: every column has a fixed width
+        self._own_width = 0  # values per frame of the episodes' own (non-index) features
         self._numeric: RunningStats | None = None
         self._images: dict[str, ImageStats] = {}
         self._rng = np.random.default_rng(options.seed)
@@ -137,7 +153,9 @@ class DatasetWriter:
             raise ValueError("episode features must be float32 or bool")
         self._numeric_keys = self._float_keys + self._sorted_keys
         self._numeric_widths = [int(self.features[k]["shape"][0]) for k in self._numeric_keys]
-        self._numeric = RunningStats(sum(self._numeric_widths), self._rng)
+        self._own_width = sum(int(self.features[k]["shape"][0]) for k in self._float_keys)
+        self._numeric = RunningStats(sum(self._numeric_widths), self._rng, sorted_width=self._own_width,
+                                     dtype=np.float32)
 
     def _meta_schema(self) -> pa.Schema:
         fields = [("episode_index", pa.int64()), ("tasks", pa.list_(pa.string())), ("length", pa.int64()),
@@ -176,27 +194,14 @@ class DatasetWriter:
         ep = self.total_episodes
         t = rec.length
         task_index = self.tasks.setdefault(rec.task_description, len(self.tasks))
-        frame_index = np.arange(t, dtype=np.int64)
-        columns.update({
-            "timestamp": (frame_index / self.fps).astype(np.float32),
-            "frame_index": frame_index,
-            "episode_index": np.full(t, ep, dtype=np.int64),
-            "index": np.arange(self.total_frames, self.total_frames + t, dtype=np.int64),
-            "task_index": np.full(t, task_index, dtype=np.int64),
-        })
-        schema = self._data.schema
-        table = pa.table([_column(columns[f.name], self.features[f.name]) for f in schema], schema=schema)
+        if not self._row_bytes:  # every column has a fixed width: bytes per frame, from the first
+            first = self._block_columns([columns], [t], ep, self.total_frames, [task_index])
+            self._row_bytes = self._arrow_table(first).nbytes / t
         row: dict[str, Any] = {
             "episode_index": ep, "tasks": [rec.task_description], "length": t,
             "data/chunk_index": None, "data/file_index": None,  # set when its row group is written
             "dataset_from_index": self.total_frames, "dataset_to_index": self.total_frames + t,
         }
-        self._pending_data.append((table, row))
-        if not self._row_bytes:
-            self._row_bytes = table.nbytes / t
-        self._pending_data_bytes += t * self._row_bytes
-        if self._pending_data_bytes >= row_group_bytes(self.options.data_files_size_in_mb * MB):
-            self._flush_data()
         for key, vw in self._videos.items():
             frames = rec.images[key[len(IMAGE_PREFIX):]]
             span = vw.append_episode(frames)
@@ -206,56 +211,96 @@ class DatasetWriter:
             ep_stats, acc = image_episode_stats(frames)
             self._images[key].merge(acc)
             row[f"_image_stats/{key}"] = ep_stats
-        row["_numeric_stats"] = self._numeric_episode_stats(columns, t)  # split per feature at flush time
         row.update({"source_episode_index": int(rec.episode_index), "task_id": rec.task_id,
                     "success": bool(rec.success), "failure_reason": rec.failure_reason})
-        self._meta_rows.append(row)
-        if len(self._meta_rows) >= META_ROWS_PER_GROUP:
-            self._flush_meta()
+        self._pending_arrays.append(columns)
+        self._pending_rows.append(row)
+        self._pending_tasks.append(task_index)
+        self._pending_data_bytes += t * self._row_bytes
         self.total_frames += t
         self.total_episodes += 1
+        if (self._pending_data_bytes >= row_group_bytes(self.options.data_files_size_in_mb * MB)
+                or len(self._pending_rows) >= META_ROWS_PER_GROUP):
+            self._flush_data()
         return ep
 
-    def _numeric_episode_stats(self, columns: dict[str, np.ndarray], t: int) -> dict[str, np.ndarray]:
-        """Exact statistics of every numeric column of one episode (merged into the dataset's too)."""
-        own = np.concatenate([columns[k].reshape(t, -1) for k in self._float_keys], axis=1, dtype=np.float32)
-        ranges = np.stack([columns[k] for k in self._sorted_keys], dtype=np.float64)
-        stats, m2, values = column_stats(np.ascontiguousarray(own.T), ranges)
-        self._numeric.add(values, stats, m2)
-        return stats
+    def _block_columns(self, arrays: list[dict[str, np.ndarray]], lengths: list[int], first_episode: int,
+                       first_index: int, task_indices: list[int]) -> dict[str, np.ndarray]:
+        """Every column of these consecutive episodes, one array each, index columns included."""
+        n = int(sum(lengths))
+        columns = {k: arrays[0][k] if len(arrays) == 1 else
+                   np.concatenate([a[k] for a in arrays], out=pool_empty((n, *arrays[0][k].shape[1:]),
+                                                                         arrays[0][k].dtype))
+                   for k in arrays[0]}
+        starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+        frame_index = np.arange(n, dtype=np.int64) - starts
+        columns.update({
+            "timestamp": (frame_index / self.fps).astype(np.float32),
+            "frame_index": frame_index,
+            "episode_index": np.repeat(np.arange(first_episode, first_episode + len(lengths), dtype=np.int64),
+                                       lengths),
+            "index": np.arange(first_index, first_index + n, dtype=np.int64),
+            "task_index": np.repeat(np.asarray(task_indices, dtype=np.int64), lengths),
+        })
+        return columns
+
+    def _arrow_table(self, columns: dict[str, np.ndarray]) -> pa.Table:
+        schema = self._data.schema
+        return pa.table([_column(columns[f.name], self.features[f.name]) for f in schema], schema=schema)
 
     def _flush_data(self) -> None:
-        """Write the buffered episodes' frames as one row group; their rows learn its file."""
-        if not self._pending_data:
+        """Write the buffered episodes' frames as one row group, and compute their statistics."""
+        if not self._pending_rows:
             return
-        tables = [tb for tb, _ in self._pending_data]
-        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+        rows = self._pending_rows
+        lengths = [r["length"] for r in rows]
+        columns = self._block_columns(self._pending_arrays, lengths, rows[0]["episode_index"],
+                                      rows[0]["dataset_from_index"], self._pending_tasks)
+        table = self._arrow_table(columns)
         chunk, file = self._data.where_next(table.num_rows)
         self._data.write(table)
-        for _, row in self._pending_data:
+        for row in rows:
             row["data/chunk_index"], row["data/file_index"] = chunk, file
-        self._pending_data, self._pending_data_bytes = [], 0
+        # statistics of every episode of the block: the episodes' own columns (float32, bool) as
+        # one float32 row per value, sorted; the index columns, in order within each episode already
+        n = table.num_rows
+        own, ordered = self._numeric.block_arrays(n)
+        row = 0
+        for k in self._float_keys:
+            values = columns[k].reshape(n, -1)
+            own[row:row + values.shape[1]] = values.T
+            row += values.shape[1]
+        for i, k in enumerate(self._sorted_keys):
+            ordered[i] = columns[k]
+        stats, _ = self._numeric.add_episodes(own, ordered, lengths)
+        self._meta_rows.extend(rows)
+        self._meta_stats.append(stats)
+        self._pending_arrays, self._pending_rows, self._pending_tasks = [], [], []
+        self._pending_data_bytes = 0.0
+        if len(self._meta_rows) >= META_ROWS_PER_GROUP:
+            self._flush_meta()
 
     def _flush_meta(self) -> None:
+        """Write the episodes whose frames are written as one row group of the episodes metadata."""
         if not self._meta_rows:
             return
-        self._flush_data()
         if self._meta is None:
             # stats columns are distinct floats: dictionary encoding would only cost time
+            # nor are their parquet min/max statistics of use to anyone
             self._meta = RollingParquetWriter(self.root, layout.episodes_path, self._meta_schema(),
                                               self.options.data_files_size_in_mb * MB, self.options.chunks_size,
-                                              use_dictionary=False)
+                                              use_dictionary=False, write_statistics=False)
         chunk, file = self._meta.where_next(len(self._meta_rows))
         for r in self._meta_rows:
             r["meta/episodes/chunk_index"], r["meta/episodes/file_index"] = chunk, file
         rows = self._meta_rows
         stats: dict[str, np.ndarray] = {}
         # numeric stats: one (episodes, all widths) array per statistic, sliced per feature
+        edges = np.cumsum([0, *self._numeric_widths]).tolist()
         for stat in layout.STAT_KEYS:
-            stacked = np.stack([r["_numeric_stats"][stat] for r in rows])
-            for key, part in zip(self._numeric_keys, split_stats({stat: stacked.T}, self._numeric_widths),
-                                 strict=True):
-                stats[f"stats/{key}/{stat}"] = stacked if stat == "count" else part[stat].T
+            stacked = np.concatenate([block[stat] for block in self._meta_stats])
+            for key, a, b in zip(self._numeric_keys, edges, edges[1:], strict=False):
+                stats[f"stats/{key}/{stat}"] = stacked if stat == "count" else stacked[:, a:b]
         for key in self._videos:
             for stat in layout.STAT_KEYS:
                 stats[f"stats/{key}/{stat}"] = np.stack([r[f"_image_stats/{key}"][stat] for r in rows])
@@ -267,7 +312,7 @@ class DatasetWriter:
             else:
                 columns.append(pa.array([r[f.name] for r in rows], type=f.type))
         self._meta.write(pa.table(columns, schema=self._meta.schema))
-        self._meta_rows = []
+        self._meta_rows, self._meta_stats = [], []
 
     # -- finishing ---------------------------------------------------------------------------
     def dataset_stats(self) -> dict[str, dict[str, list]]:
@@ -280,6 +325,7 @@ class DatasetWriter:
         """Close every file and write the metadata, `meta/info.json` last. Returns info."""
         if self.total_episodes == 0:
             raise InvalidInputError("no episodes to write: a LeRobot dataset needs at least one")
+        self._flush_data()
         self._flush_meta()
         self._data.close()
         self._meta.close()
