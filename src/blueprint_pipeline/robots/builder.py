@@ -2,8 +2,12 @@
 
 Links are capsules along the DH chain (origin -> a along x -> d along z), with the description's
 masses, gravity compensation on every link, joint armature, and one position servo per joint
-(damping ratio 1, so kv follows from the link inertia at compile time). Angles are radians
-(`spec.compiler.degree = False`, the `<compiler angle="radian"/>` semantics). Everything is named
+(damping ratio 1, so kv follows from the link inertia at compile time). Each arm servo's
+set-point is its activation: an integrator (actearly) whose input, `ctrl`, is the set-point
+velocity, clamped to the joint range. A controller that moves the set-point linearly between
+control ticks writes the set-point and its velocity once per tick (`data.act`, `data.ctrl`) and
+steps MuJoCo many times in one call, instead of writing a new set-point before every step.
+Angles are radians (`spec.compiler.degree = False`, the `<compiler angle="radian"/>` semantics). Everything is named
 `<robot>_...` so code looks joints, actuators and sites up by name, never by index.
 
 Collision bits: robot geoms have contype ROBOT_CONTYPE and conaffinity WORLD_CONTYPE, world geoms
@@ -178,8 +182,13 @@ def add_robot(spec: mujoco.MjSpec, desc: RobotDescription, base_pos_m=(0.0, 0.0,
         a.trntype = mujoco.mjtTrn.mjTRN_JOINT
         a.target = names.joints[i]
         a.set_to_position(kp=desc.servo_kp[i], dampratio=1.0)
-        a.ctrllimited = _LIMITED
-        a.ctrlrange = [desc.lower_rad[i], desc.upper_rad[i]]
+        # the set-point is the actuator's activation, integrated from ctrl = set-point velocity
+        # (see the module docstring), clamped to the joint range
+        a.dyntype = mujoco.mjtDyn.mjDYN_INTEGRATOR
+        a.actearly = True
+        a.actlimited = _LIMITED
+        a.actrange = [desc.lower_rad[i], desc.upper_rad[i]]
+        a.ctrllimited = mujoco.mjtLimited.mjLIMITED_FALSE
         parent = body
     _add_gripper(spec, desc, parent, names)
     return names
@@ -292,10 +301,12 @@ def add_home_key(spec: mujoco.MjSpec, desc: RobotDescription) -> mujoco.MjModel:
     key = spec.add_key()
     key.name = "home"
     key.qpos = home_qpos(model, desc).tolist()
-    ctrl = np.zeros(model.nu)
+    ctrl = np.zeros(model.nu)  # arm set-points still, gripper open
+    act = np.zeros(model.na)  # arm set-points at home
     names = names_for(desc)
     for an, v in zip(names.actuators, desc.home_rad):
-        ctrl[model.actuator(an).id] = v
+        act[model.actuator_actadr[model.actuator(an).id]] = v
     ctrl[model.actuator(names.gripper_actuator).id] = desc.gripper.stroke_per_finger_m
     key.ctrl = ctrl.tolist()
+    key.act = act.tolist()
     return spec.compile()

@@ -5,11 +5,17 @@ frame). Positions are refreshed with mj_kinematics before recording (after mj_st
 the previous step), so the recorded TCP pose is the forward kinematics of the recorded joints.
 action[k] = (arm set-point reached at tick k+1, gripper command held over [k, k+1)).
 
-Execution: between ticks the set-point moves linearly; each actuator receives
-set-point + (kv/kp) * set-point velocity, which cancels the steady lag of a position servo. The
-set-points of every physics step are computed once per episode; per tick the loop only copies
-the live state into arrays, and quaternions, contact flags, rewards and grasp checks are derived
-from those arrays after the loop (vectorised).
+Execution: between ticks the set-point moves linearly; each servo's set-point leads by
+(kv/kp) * set-point velocity, which cancels the steady lag of a position servo. The set-point is
+the servo's activation, integrated from ctrl = its velocity (robots/builder.py), so one tick is
+one write of (set-point, velocity) and one mj_step call of 16 steps. Per tick the loop only
+copies the live state into arrays (qpos, qvel, the TCP, contact flags); object poses,
+quaternions, rewards and grasp checks are derived from those arrays after the loop (vectorised).
+
+Start state: the scene at rest is settled once per (scene, target) with the nominal physics and
+cached (the resting clutter asleep); every episode starts from a copy of it, draws its
+randomisation, moves the target and settles again for SETTLE_S (the target and anything it
+touches are awake). Episode i is therefore still a function of (scene, task, seed, i) only.
 
 Rewards (per frame): sparse 1.0 on the last frame of a successful episode, plus dense terms
 0.1 * (1 - tanh(10 * |TCP - object|)) + 0.1 * [both pads touch the object]
@@ -40,13 +46,13 @@ from blueprint_pipeline.sim.scene_builder import (
     SimScene,
     prepare_for_target,
     quat_to_mat,
-    set_sleep,
 )
 from blueprint_pipeline.sim.trajectory import IKFailure
 
 CONTACT_NAMES = ["pad_left_target", "pad_right_target", "target_goal_support", "robot_furniture",
                  "robot_other_objects", "target_other_objects"]
 CAMERAS = ("scene_cam", "wrist_cam")
+SETTLE_MAX_S = 2.0  # the cached start state settles at most this long for the clutter to sleep
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class _Indices:
         self.finger_qadr = np.array([m.joint(j).qposadr[0] for j in n.finger_joints])
         self.finger_vadr = np.array([m.joint(j).dofadr[0] for j in n.finger_joints])
         self.arm_act = np.array([m.actuator(a).id for a in n.actuators])
+        self.arm_actadr = m.actuator_actadr[self.arm_act]
         self.grip_act = m.actuator(n.gripper_actuator).id
         self.lag_s = -m.actuator_biasprm[self.arm_act, 2] / m.actuator_gainprm[self.arm_act, 0]
         self.tcp = m.site(n.tcp_site).id
@@ -78,6 +85,7 @@ class _Indices:
             self.furniture_geom[sim.geom_id(oid)] = True
         self.furniture_geom[m.geom("floor").id] = True
         self.dynamic_geom = {oid: sim.geom_id(oid) for oid in sim.dynamic_ids}
+        self.dynamic_qadr = np.array([sim.free_qpos_adr(oid) for oid in sim.dynamic_ids], dtype=int)
         self.lower = np.array(sim.robot.lower_rad)
         self.upper = np.array(sim.robot.upper_rad)
         self.ik = ArmIK(sim.robot, sim.base_pos_m, sim.base_quat_wxyz, obstacles=_furniture_obstacles(sim),
@@ -122,6 +130,62 @@ def _indices(sim: SimScene) -> _Indices:
     return idx
 
 
+def settled_start(sim: SimScene, target: str) -> mujoco.MjData:
+    """The scene at rest with the arm at home and `target` never asleep: settled once per
+    (scene, target) with the nominal physics (the same in every worker, whatever ran before) until
+    every other free object sleeps (at most SETTLE_MAX_S), then cached. Callers copy it."""
+    cache = sim.__dict__.setdefault("_settled_start", {})
+    if target not in cache:
+        m = sim.model
+        sim.restore_nominal()
+        prepare_for_target(sim, target, sleep=True)
+        d = mujoco.MjData(m)
+        mujoco.mj_resetDataKeyframe(m, d, m.key("home").id)
+        others = [m.body_treeid[sim.body_id(o)] for o in sim.dynamic_ids if o != target]
+        for _ in range(round(SETTLE_MAX_S / m.opt.timestep) // STEPS_PER_FRAME):
+            mujoco.mj_step(m, d, STEPS_PER_FRAME)
+            if not others or np.all(d.tree_asleep[others] >= 0):
+                break
+        cache[target] = d
+    return cache[target]
+
+
+def start_data(sim: SimScene, target: str) -> mujoco.MjData:
+    """A working copy of `settled_start` (one MjData per scene, overwritten by every episode)."""
+    start = settled_start(sim, target)
+    d = sim.__dict__.get("_episode_data")
+    if d is None:
+        d = sim._episode_data = mujoco.MjData(sim.model)  # type: ignore[attr-defined]
+    mujoco.mj_copyData(d, sim.model, start)
+    return d
+
+
+def set_point_schedule(plan: Plan, ix: _Indices, stroke_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per tick k: the arm set-points at its start (leading by kv/kp x velocity), their velocity
+    over the tick, and the gripper actuator's target (finger opening) held over the tick."""
+    vel = np.diff(plan.q, axis=0) * FPS
+    return plan.q[:-1] + ix.lag_s * vel, vel, stroke_m * (1.0 - plan.gripper[:-1])
+
+
+def advance_tick(m: mujoco.MjModel, d: mujoco.MjData, ix: _Indices, set_point: np.ndarray, velocity: np.ndarray,
+                 gripper_target_m: float) -> None:
+    """One control tick: the set-points ramp from `set_point` at `velocity` over 16 steps."""
+    d.act[ix.arm_actadr] = set_point
+    d.ctrl[ix.arm_act] = velocity
+    d.ctrl[ix.grip_act] = gripper_target_m
+    mujoco.mj_step(m, d, STEPS_PER_FRAME)
+
+
+def episode_record(sim: SimScene, task: TaskSpec, episode_index: int, seed: int, success: bool, reason: str | None,
+                   **arrays) -> EpisodeRecord:
+    """The EpisodeRecord of a simulated episode (the fields every task type fills the same way)."""
+    return EpisodeRecord(
+        episode_index=episode_index, task_id=task.task_id, task_description=task.description,
+        robot=sim.robot.name, seed=seed, fps=FPS, success=success, failure_reason=reason,
+        joint_names=list(sim.names.joints) + ["gripper_width"], object_ids=list(sim.dynamic_ids),
+        contact_names=list(CONTACT_NAMES), **arrays)
+
+
 def _pair(geoms: np.ndarray, mask_a: np.ndarray, mask_b: np.ndarray) -> bool:
     a, b = geoms[:, 0], geoms[:, 1]
     return bool(np.any((mask_a[a] & mask_b[b]) | (mask_a[b] & mask_b[a])))
@@ -142,20 +206,18 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     wall0 = time.perf_counter()
     m, ix = sim.model, _indices(sim)
     beat = heartbeat or (lambda: None)
-    d = mujoco.MjData(m)
-    mujoco.mj_resetDataKeyframe(m, d, m.key("home").id)
     target = task.target_object_id
+    d = start_data(sim, target)
     rng = episode_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index)
     rand = apply_randomization(sim, d, target, rng, options.jitter_m, options.yaw_rad, options.render)
-    prepare_for_target(sim, target, sleep=False)
+    prepare_for_target(sim, target, sleep=True)  # resting clutter stays asleep unless touched
     mujoco.mj_forward(m, d)
-    set_sleep(m, True)  # resting clutter falls asleep during the settle
-    pre_settle = {o: d.xpos[sim.body_id(o)].copy() for o in sim.dynamic_ids}
+    pre_settle = d.qpos[ix.dynamic_qadr[:, None] + np.arange(3)].copy()
     settle_steps = round(SETTLE_S * STEPS_PER_FRAME * FPS)
-    for _ in range(settle_steps):
-        mujoco.mj_step(m, d)
+    mujoco.mj_step(m, d, settle_steps)
     mujoco.mj_kinematics(m, d)
-    settle_shift = max((float(np.linalg.norm(d.xpos[sim.body_id(o)] - p)) for o, p in pre_settle.items()), default=0.0)
+    settle_shift = float(np.max(np.linalg.norm(d.qpos[ix.dynamic_qadr[:, None] + np.arange(3)] - pre_settle, axis=1),
+                                initial=0.0))
     penetration = _deepest_support_penetration(sim, d, ix)
     beat()
 
@@ -202,17 +264,11 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     T = n_ticks + 1
     dof = len(ix.arm_qadr)
     K = len(sim.dynamic_ids)
-    state = np.zeros((T, dof + 1), np.float32)
-    velocity = np.zeros((T, dof + 1), np.float32)
-    ee_pose = np.zeros((T, 7), np.float32)
-    action = np.zeros((T, dof + 1), np.float32)
-    contact_bits = np.zeros(T, np.uint8)
-    q64 = np.zeros((T, dof))
-    ee64 = np.zeros((T, 7))
+    qpos_log = np.zeros((T, m.nq))
+    qvel_log = np.zeros((T, m.nv))
+    tcp_pos = np.zeros((T, 3))
     tcp_mat = np.zeros((T, 9))
-    obj_pos = np.zeros((T, K, 3))
-    obj_quat = np.zeros((T, K, 4))
-    tgt_zaxis = np.zeros((T, 3))
+    contact_bits = np.zeros(T, np.uint8)
     images: dict[str, np.ndarray] = {}
     renderer = None
     if options.render:
@@ -220,45 +276,38 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
         images = {c: np.zeros((T, options.image_size, options.image_size, 3), np.uint8) for c in CAMERAS}
     cam_ids = {"scene_cam": m.camera("scene_cam").id, "wrist_cam": m.camera(sim.names.wrist_camera).id}
 
-    start_pos = d.xpos[sim.body_id(target)].copy()
-    start_z = d.xmat[sim.body_id(target)].reshape(3, 3)[:, 2].copy()
-    start_all = {o: d.xpos[sim.body_id(o)].copy() for o in sim.dynamic_ids}
     tb = sim.body_id(target)
+    start_pos = d.xpos[tb].copy()
+    start_z = d.xmat[tb].reshape(3, 3)[:, 2].copy()
+    start_all = d.qpos[ix.dynamic_qadr[:, None] + np.arange(3)].copy()
     place_xy = plan.place_object_pos_m[:2] if plan else start_pos[:2]
-    stroke = sim.robot.gripper.stroke_per_finger_m
-    sub_fraction = np.arange(1, STEPS_PER_FRAME + 1) / STEPS_PER_FRAME
     radius = {o: 0.5 * float(np.linalg.norm(sim.physics[o].collider_size_m)) for o in sim.dynamic_ids}
-    dyn_bodies = np.array([sim.body_id(o) for o in sim.dynamic_ids])
     ti = sim.dynamic_ids.index(target)
+    tgt_qadr = int(ix.dynamic_qadr[ti])
     others_ids = [o for o in sim.dynamic_ids if o != target]
-    other_bodies = np.array([sim.body_id(o) for o in others_ids], dtype=int)
+    other_pos_idx = np.array([sim.free_qpos_adr(o) for o in others_ids], dtype=int).reshape(-1, 1) + np.arange(3)
     other_geoms = np.array([ix.dynamic_geom[o] for o in others_ids], dtype=int)
     other_radius = np.array([radius[o] for o in others_ids]) + radius[target]
     min_clearance = 0.05  # reported as 0.05 when nothing came closer than that
-    arm_ctrl = (slice(int(ix.arm_act[0]), int(ix.arm_act[0]) + dof)
-                if np.array_equal(ix.arm_act, np.arange(ix.arm_act[0], ix.arm_act[0] + dof)) else ix.arm_act)
-    if plan is not None:  # set-points of every physics step, computed once: (ticks, steps, dof)
-        dq = np.diff(plan.q, axis=0)
-        ctrl_all = plan.q[:-1, None, :] + sub_fraction[None, :, None] * dq[:, None, :] + (ix.lag_s * dq * FPS)[:, None, :]
+    if plan is not None:
+        set_points, set_velocity, gripper_target = set_point_schedule(plan, ix, sim.robot.gripper.stroke_per_finger_m)
 
     try:
-        # per tick only what needs the live simulator state is done here; quaternions, flags,
-        # rewards and grasp checks are derived from the recorded arrays after the loop
+        # per tick only what needs the live simulator state is done here; object poses,
+        # quaternions, flags, rewards and grasp checks are derived from the logs after the loop
         for k in range(T):
             # --- record frame k (state at t = k / FPS) ---
             mujoco.mj_kinematics(m, d)
-            q64[k] = d.qpos[ix.arm_qadr]
-            state[k, dof] = d.qpos[ix.finger_qadr].sum()
-            velocity[k, :dof], velocity[k, dof] = d.qvel[ix.arm_vadr], d.qvel[ix.finger_vadr].sum()
-            ee64[k, :3] = d.site_xpos[ix.tcp]
+            qpos = qpos_log[k]
+            qpos[:] = d.qpos
+            qvel_log[k] = d.qvel
+            tcp_pos[k] = d.site_xpos[ix.tcp]
             tcp_mat[k] = d.site_xmat[ix.tcp]
-            obj_pos[k] = d.xpos[dyn_bodies]
-            obj_quat[k] = d.xquat[dyn_bodies]
-            tgt_zaxis[k] = d.xmat[tb, 2::3]
             if d.ncon:
-                contact_bits[k] = np.bitwise_or.reduce(pair_bits[d.contact.geom1[:d.ncon], d.contact.geom2[:d.ncon]])
+                geom = d.contact.geom
+                contact_bits[k] = np.bitwise_or.reduce(pair_bits[geom[:, 0], geom[:, 1]])
             # exact distance only to the objects whose bounding spheres come within 5 cm
-            near = np.linalg.norm(d.xpos[other_bodies] - obj_pos[k, ti], axis=1) - other_radius < 0.05
+            near = np.linalg.norm(qpos[other_pos_idx] - qpos[tgt_qadr:tgt_qadr + 3], axis=1) - other_radius < 0.05
             for g in other_geoms[near]:
                 min_clearance = min(min_clearance, mujoco.mj_geomDistance(m, d, target_geom, int(g), 0.05, None))
             if renderer is not None:
@@ -270,24 +319,36 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
             if plan is None or k == n_ticks:
                 break
             # --- advance to tick k + 1 ---
-            d.ctrl[ix.grip_act] = stroke * (1.0 - plan.gripper[k])
-            for row in ctrl_all[k]:
-                d.ctrl[arm_ctrl] = row
-                mujoco.mj_step(m, d)
+            advance_tick(m, d, ix, set_points[k], set_velocity[k], gripper_target[k])
             beat()  # a store into shared memory: cheap enough for every tick
     finally:
         if renderer is not None:
             renderer.close()
 
+    q64 = qpos_log[:, ix.arm_qadr]
+    state = np.zeros((T, dof + 1), np.float32)
+    velocity = np.zeros((T, dof + 1), np.float32)
     state[:, :dof] = q64
+    state[:, dof] = qpos_log[:, ix.finger_qadr].sum(axis=1)
+    velocity[:, :dof] = qvel_log[:, ix.arm_vadr]
+    velocity[:, dof] = qvel_log[:, ix.finger_vadr].sum(axis=1)
+    ee64 = np.zeros((T, 7))
+    ee64[:, :3] = tcp_pos
     for k in range(T):
         mujoco.mju_mat2Quat(ee64[k, 3:], tcp_mat[k])
+    # a free body's pose is its joint's qpos (mj_kinematics copies it, normalising the quaternion)
+    obj_pos = qpos_log[:, ix.dynamic_qadr[:, None] + np.arange(3)]
+    obj_quat = qpos_log[:, ix.dynamic_qadr[:, None] + np.arange(3, 7)]
+    obj_quat /= np.linalg.norm(obj_quat, axis=2, keepdims=True)
     obj_poses = np.concatenate([obj_pos, obj_quat], axis=2).reshape(T, K * 7).astype(np.float32)
+    w, x, y, z = obj_quat[:, ti].T
+    tgt_zaxis = np.stack([2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)], axis=1)
     contact = ((contact_bits[:, None] & flag_bits) != 0).astype(np.uint8)
     flags = contact.astype(bool)
     unexpected = int(np.count_nonzero(flags[:, 3] | flags[:, 4] | flags[:, 5]))
     both_pads = flags[:, 0] & flags[:, 1]
     tgt_pos = obj_pos[:, ti]
+    action = np.zeros((T, dof + 1), np.float32)
     if plan is None:
         action[:, :dof] = q64
     else:
@@ -314,7 +375,8 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     mujoco.mj_kinematics(m, d)
     final_pos = d.xpos[tb].copy()
     vadr = sim.free_qvel_adr(target)
-    moved_others = max((float(np.linalg.norm(d.xpos[sim.body_id(o)] - p)) for o, p in start_all.items() if o != target), default=0.0)
+    end_all = d.qpos[ix.dynamic_qadr[:, None] + np.arange(3)]
+    moved_others = float(np.max(np.delete(np.linalg.norm(end_all - start_all, axis=1), ti), initial=0.0))
     if reason is None:
         verdict = judge_pick_place(
             start_pos=start_pos, final_pos=final_pos, start_zaxis=start_z, final_zaxis=d.xmat[tb].reshape(3, 3)[:, 2],
@@ -329,7 +391,6 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
         reward[-1] += 1.0
     done = np.zeros(T, bool)
     done[-1] = True
-    ee_pose[:] = ee64
     metrics = {
         "checks": checks,
         "placement_error_m": float(np.linalg.norm(final_pos[:2] - place_xy)),
@@ -350,11 +411,6 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
         "wall_time_s": time.perf_counter() - wall0,
         **motion_metrics(q64, velocity[:, :dof].astype(float), FPS, ix.lower, ix.upper),
     }
-    return EpisodeRecord(
-        episode_index=episode_index, task_id=task.task_id, task_description=task.description,
-        robot=sim.robot.name, seed=seed, fps=FPS, success=success, failure_reason=reason,
-        joint_names=list(sim.names.joints) + ["gripper_width"], object_ids=list(sim.dynamic_ids),
-        contact_names=list(CONTACT_NAMES), state=state, velocity=velocity, ee_pose=ee_pose,
-        object_poses=obj_poses, action=action, contact=contact, reward=reward, done=done,
-        success_flags=placed, images=images, metrics=metrics)
-
+    return episode_record(sim, task, episode_index, seed, success, reason, state=state, velocity=velocity,
+                          ee_pose=ee64.astype(np.float32), object_poses=obj_poses, action=action, contact=contact,
+                          reward=reward, done=done, success_flags=placed, images=images, metrics=metrics)

@@ -28,6 +28,9 @@ from blueprint_pipeline.sim.episode import (
     EpisodeOptions,
     _indices,
     _pair,
+    advance_tick,
+    episode_record,
+    set_point_schedule,
 )
 from blueprint_pipeline.sim.grasp import GraspCandidate, _hand_rotation
 from blueprint_pipeline.sim.ik import ArmIK
@@ -166,8 +169,7 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
     mujoco.mj_forward(m, d)
     set_sleep(m, True)
     settle_steps = round(SETTLE_S * STEPS_PER_FRAME * FPS)
-    for _ in range(settle_steps):
-        mujoco.mj_step(m, d)
+    mujoco.mj_step(m, d, settle_steps)
     mujoco.mj_kinematics(m, d)
     beat()
 
@@ -222,8 +224,8 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
     cam_ids = {"scene_cam": m.camera("scene_cam").id, "wrist_cam": m.camera(sim.names.wrist_camera).id}
     dyn_bodies = np.array([sim.body_id(o) for o in sim.dynamic_ids], dtype=int)
     start_all = {o: d.xpos[sim.body_id(o)].copy() for o in sim.dynamic_ids}
-    stroke = sim.robot.gripper.stroke_per_finger_m
-    sub_fraction = np.arange(1, STEPS_PER_FRAME + 1) / STEPS_PER_FRAME
+    if plan is not None:
+        set_points, set_velocity, gripper_target = set_point_schedule(plan, ix, sim.robot.gripper.stroke_per_finger_m)
     phase_of = plan.phase if plan else ["start"]
     q_start = float(d.qpos[jq])
     grasped = False
@@ -268,12 +270,7 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
             action[k, :dof], action[k, dof] = plan.q[nxt], plan.gripper[k]
             if k == n_ticks:
                 break
-            q0, q1 = plan.q[k], plan.q[k + 1]
-            ctrl = q0 + np.outer(sub_fraction, q1 - q0) + ix.lag_s * (q1 - q0) * FPS
-            d.ctrl[ix.grip_act] = stroke * (1.0 - plan.gripper[k])
-            for row in ctrl:
-                d.ctrl[ix.arm_act] = row
-                mujoco.mj_step(m, d)
+            advance_tick(m, d, ix, set_points[k], set_velocity[k], gripper_target[k])
             beat()
 
     finally:
@@ -316,10 +313,6 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
         "wall_time_s": time.perf_counter() - wall0,
         **motion_metrics(q64, velocity[:, :dof].astype(float), FPS, ix.lower, ix.upper),
     }
-    return EpisodeRecord(
-        episode_index=episode_index, task_id=task.task_id, task_description=task.description,
-        robot=sim.robot.name, seed=seed, fps=FPS, success=success, failure_reason=reason,
-        joint_names=list(sim.names.joints) + ["gripper_width"], object_ids=list(sim.dynamic_ids),
-        contact_names=list(CONTACT_NAMES), state=state, velocity=velocity, ee_pose=ee64.astype(np.float32),
-        object_poses=obj_poses, action=action, contact=contact, reward=reward, done=done,
-        success_flags=reached, images=images, metrics=metrics)
+    return episode_record(sim, task, episode_index, seed, success, reason, state=state, velocity=velocity,
+                          ee_pose=ee64.astype(np.float32), object_poses=obj_poses, action=action, contact=contact,
+                          reward=reward, done=done, success_flags=reached, images=images, metrics=metrics)
