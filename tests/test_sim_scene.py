@@ -8,6 +8,7 @@ import pytest
 
 from blueprint_pipeline.errors import InvalidInputError
 from blueprint_pipeline.robots import FRANKA
+from blueprint_pipeline.robots.builder import PAD_CONDIM
 from blueprint_pipeline.sim.scene_builder import (
     FPS,
     STEPS_PER_FRAME,
@@ -39,7 +40,7 @@ def test_masses_frictions_and_roles_come_from_the_records(built):
         assert m.body_mass[sim.body_id(oid)] == pytest.approx(rec.mass_kg)
         assert sorted(m.body_inertia[sim.body_id(oid)]) == pytest.approx(sorted(rec.inertia_diag_kg_m2))
         assert m.geom_friction[sim.geom_id(oid), 0] == pytest.approx(rec.static_friction)
-        assert m.geom_condim[sim.geom_id(oid)] == 6
+        assert m.geom_condim[sim.geom_id(oid)] == PAD_CONDIM == 4  # sliding + torsional friction
         assert m.jnt_type[m.body_jntadr[sim.body_id(oid)]] == mujoco.mjtJoint.mjJNT_FREE
     assert m.geom_type[sim.geom_id("mug")] == mujoco.mjtGeom.mjGEOM_CYLINDER
     assert m.body_jntnum[sim.body_id("table")] == 0  # fixed collider

@@ -287,7 +287,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     others_ids = [o for o in sim.dynamic_ids if o != target]
     other_pos_idx = np.array([sim.free_qpos_adr(o) for o in others_ids], dtype=int).reshape(-1, 1) + np.arange(3)
     other_geoms = np.array([ix.dynamic_geom[o] for o in others_ids], dtype=int)
-    other_radius = np.array([radius[o] for o in others_ids]) + radius[target]
+    near_sq_m2 = (np.array([radius[o] for o in others_ids]) + radius[target] + 0.05) ** 2
     min_clearance = 0.05  # reported as 0.05 when nothing came closer than that
     if plan is not None:
         set_points, set_velocity, gripper_target = set_point_schedule(plan, ix, sim.robot.gripper.stroke_per_finger_m)
@@ -307,7 +307,8 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
                 geom = d.contact.geom
                 contact_bits[k] = np.bitwise_or.reduce(pair_bits[geom[:, 0], geom[:, 1]])
             # exact distance only to the objects whose bounding spheres come within 5 cm
-            near = np.linalg.norm(qpos[other_pos_idx] - qpos[tgt_qadr:tgt_qadr + 3], axis=1) - other_radius < 0.05
+            gap = qpos[other_pos_idx] - qpos[tgt_qadr:tgt_qadr + 3]
+            near = np.einsum("ij,ij->i", gap, gap) < near_sq_m2
             for g in other_geoms[near]:
                 min_clearance = min(min_clearance, mujoco.mj_geomDistance(m, d, target_geom, int(g), 0.05, None))
             if renderer is not None:

@@ -140,8 +140,10 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
     spans: dict[str, tuple[int, int]] = {}
     q, pose, gripper, tick = q_home, home, 0.0, 0
 
-    def move(name: str, goal_pose: Pose, min_s: float = 0.4, joint_space: str = "never") -> None:
-        """joint_space: "never" (Cartesian line), "always" (ruckig), "fallback" (ruckig if the line fails)."""
+    def move(name: str, goal_pose: Pose, min_s: float = 0.4, joint_space: str = "never",
+             q_goal: np.ndarray | None = None) -> None:
+        """joint_space: "never" (Cartesian line), "always" (ruckig), "fallback" (ruckig if the line fails);
+        `q_goal`: the joints at `goal_pose` when already solved (for a joint-space move)."""
         nonlocal q, pose, tick
         seg = None
         if joint_space != "always":
@@ -151,10 +153,12 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
                 if joint_space == "never":
                     raise
         if seg is None:
-            res = ik.solve(goal_pose.pos_m, goal_pose.rot, q, avoid_obstacles=cand.needs_collision_avoidance)
-            if not res.ok():
-                raise IKFailure(f"{name}: goal pose unreachable ({res.position_error_m * 1000:.1f} mm)")
-            seg = joint_segment(q, res.q_rad, ik.desc, dt, min_s)
+            if q_goal is None:
+                res = ik.solve(goal_pose.pos_m, goal_pose.rot, q, avoid_obstacles=cand.needs_collision_avoidance)
+                if not res.ok():
+                    raise IKFailure(f"{name}: goal pose unreachable ({res.position_error_m * 1000:.1f} mm)")
+                q_goal = res.q_rad
+            seg = joint_segment(q, q_goal, ik.desc, dt, min_s)
         on_segment()
         qs.append(seg)
         grips.append(np.full(len(seg), gripper))
@@ -173,7 +177,7 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
         spans[name] = (tick + 1, tick + ticks)
         tick += ticks
 
-    move("approach", cand.pre_grasp, joint_space="always")
+    move("approach", cand.pre_grasp, joint_space="always", q_goal=cand.q_pre)  # check_reachable solved it from home
     move("descend", grasp, 0.6)
     hold("close", GRIPPER_TICKS, 1.0)
     move("lift", lift, 0.6)

@@ -11,8 +11,10 @@ What becomes what (from the normalised scene and its physics records; no default
   left out (the floor plane stands in for them).
 
 Contact parameters (measured to hold grasped objects without slip or jitter, see REFERENCE 6b):
-elliptic friction cone, impratio 10, condim 6 (sliding + torsional + rolling friction) on the
-gripper pads and the free objects, pad friction (1.0, 0.02, 0.001) with priority over the object's,
+elliptic friction cone, impratio 10, condim 4 (sliding + torsional friction) on the gripper pads
+and the target, pad friction (1.0, 0.02, 0.001) with priority over the object's (REFERENCE 6b used
+condim 6; rolling friction made no measurable difference to slip or placement and costs a third
+more constraint rows per contact, see robots/builder.py PAD_CONDIM),
 solref (0.01, 1) and solimp (0.95, 0.99, 0.001, 0.5, 2) on pads and objects. With MuJoCo's
 defaults (pyramidal cone, impratio 1, condim 3) held objects creep by millimetres per second.
 Restitution is not modelled (damping ratio 1: contacts do not bounce).
@@ -61,7 +63,7 @@ SETTLE_S = 0.3
 ARTICULATED_CONTYPE = 4  # collision bit of articulated furniture parts
 HANDLE_SIZE_M = (0.02, 0.02, 0.10)  # drawer handle bar: depth along the pull, width, height
 SKIPPED_ROLES = (SimRole.SCENE_SHELL, SimRole.BACKGROUND)
-_OBJECT_TORSION_ROLL = (0.005, 0.0001)  # torsional and rolling friction of free objects (condim 6)
+_OBJECT_TORSION_ROLL = (0.005, 0.0001)  # torsional and rolling friction of free objects (rolling unused at condim 4)
 
 
 def quat_to_mat(q_wxyz) -> np.ndarray:
@@ -343,8 +345,9 @@ def _add_drawer_handle(body: mujoco.MjsBody, obj: SceneObject, floor_z_m: float)
 
 
 def prepare_for_target(sim: SimScene, target_id: str, sleep: bool = True) -> None:
-    """Per-episode contact dimensions and sleep policies: condim 6 on the target (3 on the other
-    free objects; pad contacts are condim 6 anyway), the target and robot never sleep."""
+    """Per-episode contact dimensions and sleep policies: PAD_CONDIM (torsional friction) on the
+    target, 3 on the other free objects (pad contacts take the pad's condim anyway); the target and
+    the robot never sleep."""
     m = sim.model
     allowed, never = mujoco.mjtSleepPolicy.mjSLEEP_ALLOWED, mujoco.mjtSleepPolicy.mjSLEEP_NEVER
     for oid in sim.dynamic_ids:
