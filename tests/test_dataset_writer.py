@@ -263,7 +263,7 @@ def test_running_stats_of_blocks_equal_the_stats_of_all_frames():
     acc = RunningStats(5, np.random.default_rng(0), reservoir_rows=10_000, sorted_width=4, dtype=np.float32)
     for a, b in ((0, 2), (2, 3), (3, 4)):  # three blocks of episodes
         lo, hi = sum(lengths[:a]), sum(lengths[:b])
-        stats, _ = acc.add_episodes(np.ascontiguousarray(frames[lo:hi].T), ordered[:, lo:hi], lengths[a:b])
+        stats, _ = acc.add_episodes([frames[lo:hi, :3], frames[lo:hi, 3:]], list(ordered[:, lo:hi]), lengths[a:b])
         assert stats["count"][:, 0].tolist() == lengths[a:b]
     res = acc.result()
     want = vector_stats(np.concatenate([frames.astype(np.float64), ordered.T], axis=1))

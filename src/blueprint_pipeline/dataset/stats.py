@@ -27,6 +27,7 @@ import pyarrow as pa
 from blueprint_pipeline.dataset.layout import QUANTILES
 
 RESERVOIR_ROWS = 20_000
+DEVIATION_CHUNK_VALUES = 1 << 16  # float64 deviations computed at a time (512 KiB)
 IMAGE_SAMPLE_MIN = 100  # LeRobot samples this many frames per episode (all of them if fewer)
 IMAGE_SAMPLE_MAX = 10_000
 IMAGE_DOWNSAMPLE_ABOVE_PX = 300  # LeRobot strides larger images down to about 150 px
@@ -218,11 +219,16 @@ def episode_stats(columns: np.ndarray, ordered: np.ndarray, lengths: np.ndarray 
     n = lengths.astype(np.float64)
     mean = np.concatenate([own.sum(-1, dtype=np.float64), idx.sum(-1)]) / n  # (F + S, E)
     m2 = np.empty_like(mean)
-    for rows, block in ((slice(0, f), own), (slice(f, f + s), idx)):
-        dev = np.subtract(block, mean[rows, :, None], out=scratch.get("deviations", block.shape, np.float64))
-        if pad is not None:
-            dev[:, pad] = 0
-        m2[rows] = np.square(dev, out=dev).sum(-1)
+    # deviations in float64, a few rows at a time so that they stay in the cache
+    step = max(1, DEVIATION_CHUNK_VALUES // (n_eps * t_max))
+    for offset, block in ((0, own), (f, idx)):
+        for a in range(0, len(block), step):
+            part = block[a:a + step]
+            dev = np.subtract(part, mean[offset + a:offset + a + len(part), :, None],
+                              out=scratch.get("deviations", part.shape, np.float64))
+            if pad is not None:
+                dev[:, pad] = 0
+            m2[offset + a:offset + a + len(part)] = np.vecdot(dev, dev)
     lo, hi = picked[..., 2:2 + k], picked[..., 2 + k:]
     qs = lo + frac * (hi - lo)
     out = {"min": picked[..., 0].T, "max": picked[..., 1].T, "mean": mean.T, "std": np.sqrt(m2 / n).T,
@@ -231,21 +237,20 @@ def episode_stats(columns: np.ndarray, ordered: np.ndarray, lengths: np.ndarray 
     return out, m2.T
 
 
-def _sortable_int32(values: np.ndarray) -> np.ndarray:
-    """float32 -> int32 with the same order (negative floats have their magnitude bits flipped);
-    its own inverse. Selection on integers runs faster than on floats."""
-    bits = values.view(np.int32)
-    return bits ^ ((bits >> 31) & np.int32(0x7FFFFFFF))
-
-
-def _quantiles(rows: np.ndarray) -> np.ndarray:
-    """(k, rows) linear-interpolated quantiles of each row (numpy's default method)."""
-    at, frac = _order_positions(np.array([rows.shape[1]]))
-    keys = _sortable_int32(rows) if rows.dtype == np.float32 else rows.copy()
+def _quantiles(columns: np.ndarray) -> np.ndarray:
+    """(k, rows) linear-interpolated quantiles of each row of `columns` (numpy's default method),
+    by one partition of each row, in place. float32 rows are partitioned as integers with the
+    same order (negative floats get their magnitude bits flipped): integer selection runs faster
+    than float selection, which has to place NaNs."""
+    keys = columns
+    if columns.dtype == np.float32:
+        keys = columns.view(np.int32)
+        keys ^= (keys >> 31) & np.int32(0x7FFFFFFF)
+    at, frac = _order_positions(np.array([keys.shape[1]]))
     keys.partition(np.unique(at[0]), axis=1)
     picked = keys[:, at[0]]
-    if rows.dtype == np.float32:
-        picked = _sortable_int32(picked).view(np.float32)
+    if columns.dtype == np.float32:
+        picked = (picked ^ ((picked >> 31) & np.int32(0x7FFFFFFF))).view(np.float32)
     picked = picked.astype(np.float64)
     k = frac.shape[1]
     lo, hi = picked[:, 2:2 + k], picked[:, 2 + k:]
@@ -255,7 +260,7 @@ def _quantiles(rows: np.ndarray) -> np.ndarray:
 class RunningStats:
     """Streaming statistics of frames: exact moments and extremes, reservoir quantiles.
 
-    A frame has `width` values: the first `sorted_width` (dtype `dtype`) are sorted per episode,
+    A frame has `width` values: the first `sorted_width` (kept as `dtype`) are sorted per episode,
     the rest are float64 and already in order within each episode (see `episode_stats`).
     """
 
@@ -270,35 +275,38 @@ class RunningStats:
         self.min = np.full(width, np.inf)
         self.max = np.full(width, -np.inf)
         self._rng = rng
-        # one contiguous row per column (the final quantiles partition rows, not strides), the
-        # sorted columns in their own dtype
+        # one contiguous row per column: the final quantiles partition rows, not strides
         self._own = pool_empty((self.sorted_width, reservoir_rows), self.dtype)
         self._ordered = pool_empty((width - self.sorted_width, reservoir_rows), np.float64)
         self._capacity = reservoir_rows
         self._scratch = Scratch()
-
-    def block_arrays(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Arrays to fill with a block of n frames for `add_episodes`: (sorted_width, n) in this
-        dtype and (width - sorted_width, n) float64, reused from block to block."""
-        return (self._scratch.get("columns", (self.sorted_width, n), self.dtype),
-                self._scratch.get("ordered", (self.width - self.sorted_width, n), np.float64))
 
     def update(self, values: np.ndarray) -> None:
         """Add (N, width) frames (finite values) as one episode."""
         frames = np.asarray(values, dtype=np.float64).reshape(len(values), self.width)
         if len(frames) == 0:
             return
-        own = np.ascontiguousarray(frames[:, :self.sorted_width].T, dtype=self.dtype)
-        self.add_episodes(own, np.ascontiguousarray(frames[:, self.sorted_width:].T), [len(frames)])
+        self.add_episodes([frames[:, :self.sorted_width]], list(frames[:, self.sorted_width:].T), [len(frames)])
 
-    def add_episodes(self, columns: np.ndarray, ordered: np.ndarray, lengths: list[int] | np.ndarray
+    def add_episodes(self, frames: list[np.ndarray], ordered: list[np.ndarray], lengths: list[int] | np.ndarray
                      ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """Add a block of episodes, given as in `episode_stats` (`columns` in this dtype, sorted in
-        place), and return `episode_stats`. The block's moments are merged from its episodes'
-        (Chan's parallel formula), so no frame is reduced twice."""
-        n = columns.shape[1]
-        self._sample(columns, ordered, n)  # before the sort: the reservoir samples frames
-        stats, m2 = episode_stats(columns, ordered, lengths, self._scratch)
+        """Add a block of episodes stored back to back and return their `episode_stats`.
+
+        `frames` are (n, w) arrays side by side (one per feature, widths summing to
+        `sorted_width`), `ordered` the (n,) columns in order within each episode. The block's
+        moments are merged from its episodes' (Chan's parallel formula), so no frame is reduced
+        twice."""
+        n = len(ordered[0]) if ordered else len(frames[0])
+        columns = self._scratch.get("columns", (self.sorted_width, n), self.dtype)
+        row = 0
+        for part in frames:
+            columns[row:row + part.shape[1]] = part.T
+            row += part.shape[1]
+        in_order = self._scratch.get("ordered", (len(ordered), n), np.float64)
+        for i, col in enumerate(ordered):
+            in_order[i] = col
+        self._sample(columns, in_order, n)  # before the sort: the reservoir samples frames
+        stats, m2 = episode_stats(columns, in_order, lengths, self._scratch)
         ep_n = stats["count"][:, 0].astype(np.float64)
         mean = ep_n @ stats["mean"] / n
         m2_block = m2.sum(0) + ep_n @ np.square(stats["mean"] - mean)
@@ -322,20 +330,27 @@ class RunningStats:
             return
         seen = self.count + take + np.arange(n - take)
         slot = self._rng.integers(0, seen + 1)
-        frames = np.flatnonzero(slot < self._capacity)
-        slot = slot[frames]
+        kept = np.flatnonzero(slot < self._capacity)
+        slot = slot[kept]
         # a slot drawn twice in this block keeps the later frame, as if frames came one at a time
         last = len(slot) - 1 - np.unique(slot[::-1], return_index=True)[1]
-        frames, slot = take + frames[last], slot[last]
-        self._own[:, slot] = columns[:, frames]
-        self._ordered[:, slot] = ordered[:, frames]
+        frames, slot = take + kept[last], slot[last]
+        # row by row: one-dimensional gathers and scatters are numpy's fast path
+        for sample, block in ((self._own, columns), (self._ordered, ordered)):
+            for r in range(len(sample)):
+                sample[r, slot] = block[r, frames]
 
     def result(self) -> dict[str, np.ndarray]:
         filled = min(self.count, self._capacity)
         out = {"min": self.min.copy(), "max": self.max.copy(), "mean": self.mean.copy(),
                "std": np.sqrt(np.maximum(self.m2 / max(self.count, 1), 0.0)),
                "count": np.array([self.count], dtype=np.int64)}
-        qs = np.concatenate([_quantiles(self._own[:, :filled]), _quantiles(self._ordered[:, :filled])], axis=1)
+        # a column that never changed has its one value at every quantile: no need to select
+        varies = self.min != self.max
+        qs = np.repeat(self.min[None], len(QUANTILES), axis=0)
+        for first, sample in ((0, self._own), (self.sorted_width, self._ordered)):
+            rows = np.flatnonzero(varies[first:first + len(sample)])
+            qs[:, first + rows] = _quantiles(sample[rows, :filled])
         out.update({k: qs[i] for i, k in enumerate(QUANTILES)})
         return out
 

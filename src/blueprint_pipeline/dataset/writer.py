@@ -52,7 +52,9 @@ from blueprint_pipeline.dataset.video import (
 from blueprint_pipeline.errors import InvalidInputError, Problem
 from blueprint_pipeline.sim.records import EpisodeRecord
 
-META_ROWS_PER_GROUP = 100
+# Episodes metadata rows per row group (at least; written when a data row group completes
+# them): each row group costs a fixed time per column, and there are ~150 columns.
+META_ROWS_PER_GROUP = 1000
 # Episodes are buffered and written to the data file as one row group per this many bytes of
 # arrow data: a row group per 300-frame episode spends more time on per-row-group, per-column
 # work (dictionary attempts, page headers, statistics) than on the values.
@@ -256,23 +258,17 @@ class DatasetWriter:
         lengths = [r["length"] for r in rows]
         columns = self._block_columns(self._pending_arrays, lengths, rows[0]["episode_index"],
                                       rows[0]["dataset_from_index"], self._pending_tasks)
+        # statistics of every episode of the block first, while its columns are in the cache: the
+        # episodes' own columns (float32, bool) sorted as float32; the index columns, in order
+        # within each episode already
+        n = sum(lengths)
+        stats, _ = self._numeric.add_episodes([columns[k].reshape(n, -1) for k in self._float_keys],
+                                              [columns[k] for k in self._sorted_keys], lengths)
         table = self._arrow_table(columns)
         chunk, file = self._data.where_next(table.num_rows)
         self._data.write(table)
         for row in rows:
             row["data/chunk_index"], row["data/file_index"] = chunk, file
-        # statistics of every episode of the block: the episodes' own columns (float32, bool) as
-        # one float32 row per value, sorted; the index columns, in order within each episode already
-        n = table.num_rows
-        own, ordered = self._numeric.block_arrays(n)
-        row = 0
-        for k in self._float_keys:
-            values = columns[k].reshape(n, -1)
-            own[row:row + values.shape[1]] = values.T
-            row += values.shape[1]
-        for i, k in enumerate(self._sorted_keys):
-            ordered[i] = columns[k]
-        stats, _ = self._numeric.add_episodes(own, ordered, lengths)
         self._meta_rows.extend(rows)
         self._meta_stats.append(stats)
         self._pending_arrays, self._pending_rows, self._pending_tasks = [], [], []
