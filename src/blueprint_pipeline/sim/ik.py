@@ -9,9 +9,11 @@ task towards the home pose resolves the 7th degree of freedom.
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import daqp
 import mink
 import mujoco
 import numpy as np
@@ -19,9 +21,9 @@ import numpy as np
 from blueprint_pipeline.robots import RobotDescription, add_home_key, robot_spec
 from blueprint_pipeline.robots.builder import WORLD_CONAFFINITY, WORLD_CONTYPE
 
-
 ACCEPT_M, ACCEPT_RAD = 1e-3, 1e-2  # IKResult.ok()'s default tolerances
 STALL_GAIN = 0.9  # an iteration that leaves both errors above 90% of the previous ones has stalled
+IK_DT_S, IK_DAMPING = 0.1, 1e-4  # integration step of a velocity solution (a full step: dq = v * dt), LM damping
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class ArmIK:
         self.desc = desc
         self.base_pos_m = np.asarray(base_pos_m, dtype=float)
         self.qadr = np.array([self.model.joint(j).qposadr[0] for j in self.names.joints])
+        self._home_qpos = self.model.key("home").qpos.copy()
+        self._one_sided: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.configuration = mink.Configuration(self.model)
         self.configuration.update_from_keyframe("home")
         self.frame_task = mink.FrameTask(self.names.tcp_site, "site", position_cost=1.0, orientation_cost=1.0,
@@ -88,21 +92,19 @@ class ArmIK:
               avoid_obstacles: bool = False) -> IKResult:
         """Pose of the TCP in the world (position, 3x3 rotation) -> arm joints; with
         `avoid_obstacles` the hand keeps its clearance from the obstacle boxes."""
-        q = self.model.key("home").qpos.copy()
+        q = self._home_qpos.copy()
         q[self.qadr] = seed_q
         self.configuration.update(q)
         target = mink.SE3.from_rotation_and_translation(mink.SO3.from_matrix(np.asarray(target_rot)),
                                                         np.asarray(target_pos_m, dtype=float))
         self.frame_task.set_target(target)
-        tasks = [self.frame_task, self.posture_task]
         limits = self.collision_limits if avoid_obstacles else self.limits
         it, err_m, err_rad = 0, np.inf, np.inf
         for it in range(1, max_iterations + 1):
-            vel = mink.solve_ik(self.configuration, tasks, 0.1, "daqp", damping=1e-4, limits=limits)
-            self.configuration.integrate_inplace(vel, 0.1)
+            self._step(limits)
             err = self.frame_task.compute_error(self.configuration)
             prev_m, prev_rad = err_m, err_rad
-            err_m, err_rad = float(np.linalg.norm(err[:3])), float(np.linalg.norm(err[3:]))
+            err_m, err_rad = float(np.sqrt(err[:3] @ err[:3])), float(np.sqrt(err[3:] @ err[3:]))
             if err_m < tol_m and err_rad < tol_rad:
                 break
             # Stalled against a joint limit or an obstacle (mink's limits let the last tenths of a
@@ -113,9 +115,35 @@ class ArmIK:
                 break
         return IKResult(self.configuration.q[self.qadr].copy(), err_m, err_rad, it)
 
+    def _step(self, limits: Sequence[mink.Limit]) -> None:
+        """One iteration: the QP that mink.solve_ik(configuration, [frame, posture], IK_DT_S, "daqp",
+        damping=IK_DAMPING, limits) builds (mink's weighted task residuals and Levenberg-Marquardt
+        terms, mink's limit inequalities), solved by daqp with the same arguments qpsolvers passes.
+        Assembled here only to skip solve_ik's per-call problem object, solver dispatch and limit
+        check: they were 40% of an iteration, and IK iterations are most of the planning time."""
+        cfg = self.configuration
+        (w_frame, e_frame, mu_frame), (w_post, e_post, mu_post) = (self.frame_task.compute_qp_residual(cfg),
+                                                                  self.posture_task.compute_qp_residual(cfg))
+        w = np.vstack([w_frame, w_post])
+        h_mat = w.T @ w
+        h_mat.flat[:: self.model.nv + 1] += IK_DAMPING + mu_frame + mu_post
+        c = -(np.concatenate([e_frame, e_post]) @ w)
+        rows = [r for r in (lim.compute_qp_inequalities(cfg, IK_DT_S) for lim in limits) if not r.inactive]
+        if len(rows) == 1:
+            g_mat, upper = rows[0].G, rows[0].h
+        else:
+            g_mat = np.vstack([r.G for r in rows]) if rows else np.zeros((0, self.model.nv))
+            upper = np.hstack([r.h for r in rows]) if rows else np.zeros(0)
+        if len(upper) not in self._one_sided:  # no lower bounds, all rows inequalities
+            self._one_sided[len(upper)] = (np.full(len(upper), -1e30), np.zeros(len(upper), dtype=ctypes.c_int))
+        dq, _, exitflag, _ = daqp.solve(h_mat, c, g_mat, upper, *self._one_sided[len(upper)])
+        if exitflag <= 0:
+            raise mink.NoSolutionFound("daqp")
+        cfg.integrate_inplace(dq / IK_DT_S, IK_DT_S)
+
     def tcp_pose(self, q_arm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Forward kinematics of the IK model: TCP position and rotation in the world."""
-        q = self.model.key("home").qpos.copy()
+        q = self._home_qpos.copy()
         q[self.qadr] = q_arm
         self.configuration.update(q)
         site = self.configuration.data.site(self.names.tcp_site)
