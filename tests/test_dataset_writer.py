@@ -270,3 +270,25 @@ def test_running_stats_of_blocks_equal_the_stats_of_all_frames():
     for key in ("min", "max", "mean", "std", *layout.QUANTILES):  # reservoir not full: all exact
         assert np.allclose(res[key], want[key], rtol=1e-12, atol=1e-12), key
     assert res["count"].tolist() == [sum(lengths)]
+
+
+def test_reservoir_replacements_equal_algorithm_r_one_frame_at_a_time():
+    # blocks of frames against the textbook loop fed the same random draws: a slot drawn twice
+    # within a block must end up holding the later frame
+    capacity, blocks = 50, [30, 45, 200, 7, 400]
+    frames = np.arange(sum(blocks), dtype=np.float64)[:, None] * np.array([1.0, -1.0])
+    acc = RunningStats(2, np.random.default_rng(5), reservoir_rows=capacity)
+    draws = np.random.default_rng(5)
+    expected, seen = np.empty((capacity, 2)), 0
+    for size in blocks:
+        block = frames[seen:seen + size]
+        acc.update(block)
+        take = min(max(0, capacity - seen), size)
+        expected[seen:seen + take] = block[:take]
+        if take < size:
+            slots = draws.integers(0, seen + take + np.arange(size - take) + 1)
+            for frame, slot in zip(block[take:], slots, strict=True):
+                if slot < capacity:
+                    expected[slot] = frame
+        seen += size
+    assert np.array_equal(acc._own.T, expected)

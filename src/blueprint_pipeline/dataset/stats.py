@@ -333,12 +333,13 @@ class RunningStats:
         kept = np.flatnonzero(slot < self._capacity)
         slot = slot[kept]
         # a slot drawn twice in this block keeps the later frame, as if frames came one at a time
-        last = len(slot) - 1 - np.unique(slot[::-1], return_index=True)[1]
+        order = np.arange(len(slot))
+        latest = np.full(self._capacity, -1)
+        np.maximum.at(latest, slot, order)
+        last = np.flatnonzero(latest[slot] == order)
         frames, slot = take + kept[last], slot[last]
-        # row by row: one-dimensional gathers and scatters are numpy's fast path
-        for sample, block in ((self._own, columns), (self._ordered, ordered)):
-            for r in range(len(sample)):
-                sample[r, slot] = block[r, frames]
+        self._own[:, slot] = np.take(columns, frames, axis=1)
+        self._ordered[:, slot] = np.take(ordered, frames, axis=1)
 
     def result(self) -> dict[str, np.ndarray]:
         filled = min(self.count, self._capacity)

@@ -301,10 +301,14 @@ class DatasetWriter:
             for stat in layout.STAT_KEYS:
                 stats[f"stats/{key}/{stat}"] = np.stack([r[f"_image_stats/{key}"][stat] for r in rows])
         columns = []
+        built: dict[int, pa.Array] = {}  # every numeric feature shares one `count` array
         for f in self._meta.schema:
             if f.name in stats:
                 leaf = pa.int64() if f.name.endswith("/count") else pa.float64()
-                columns.append(_nested_lists(stats[f.name], leaf))
+                values = stats[f.name]
+                if id(values) not in built:
+                    built[id(values)] = _nested_lists(values, leaf)
+                columns.append(built[id(values)])
             else:
                 columns.append(pa.array([r[f.name] for r in rows], type=f.type))
         self._meta.write(pa.table(columns, schema=self._meta.schema))
