@@ -9,8 +9,9 @@ Execution: between ticks the set-point moves linearly; each servo's set-point le
 (kv/kp) * set-point velocity, which cancels the steady lag of a position servo. The set-point is
 the servo's activation, integrated from ctrl = its velocity (robots/builder.py), so one tick is
 one write of (set-point, velocity) and one mj_step call of 16 steps. Per tick the loop only
-copies the live state into arrays (qpos, qvel, the TCP, contact flags); object poses,
-quaternions, rewards and grasp checks are derived from those arrays after the loop (vectorised).
+copies the live state into arrays (qpos, qvel, the TCP pose, the contacts' geom pairs); object
+poses, quaternions, contact flags, clearances, rewards and grasp checks are derived from those
+logs after the loop.
 
 Start state: the scene at rest is settled once per (scene, target) with the nominal physics and
 cached (the resting clutter asleep); every episode starts from a copy of it, draws its
@@ -160,6 +161,14 @@ def start_data(sim: SimScene, target: str) -> mujoco.MjData:
     return d
 
 
+def _scratch_data(sim: SimScene) -> mujoco.MjData:
+    """An MjData for geometry queries on logged states (one per scene)."""
+    d = sim.__dict__.get("_scratch_data")
+    if d is None:
+        d = sim._scratch_data = mujoco.MjData(sim.model)  # type: ignore[attr-defined]
+    return d
+
+
 def set_point_schedule(plan: Plan, ix: _Indices, stroke_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per tick k: the arm set-points at its start (leading by kv/kp x velocity), their velocity
     over the tick, and the gripper actuator's target (finger opening) held over the tick."""
@@ -268,7 +277,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     qvel_log = np.zeros((T, m.nv))
     tcp_pos = np.zeros((T, 3))
     tcp_mat = np.zeros((T, 9))
-    contact_bits = np.zeros(T, np.uint8)
+    contact_log: list[tuple[int, np.ndarray]] = []  # (tick, contact geom pairs) of the ticks with contacts
     images: dict[str, np.ndarray] = {}
     renderer = None
     if options.render:
@@ -283,12 +292,10 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     place_xy = plan.place_object_pos_m[:2] if plan else start_pos[:2]
     radius = {o: 0.5 * float(np.linalg.norm(sim.physics[o].collider_size_m)) for o in sim.dynamic_ids}
     ti = sim.dynamic_ids.index(target)
-    tgt_qadr = int(ix.dynamic_qadr[ti])
     others_ids = [o for o in sim.dynamic_ids if o != target]
-    other_pos_idx = np.array([sim.free_qpos_adr(o) for o in others_ids], dtype=int).reshape(-1, 1) + np.arange(3)
+    other_idx = np.array([sim.dynamic_ids.index(o) for o in others_ids], dtype=int)
     other_geoms = np.array([ix.dynamic_geom[o] for o in others_ids], dtype=int)
     near_sq_m2 = (np.array([radius[o] for o in others_ids]) + radius[target] + 0.05) ** 2
-    min_clearance = 0.05  # reported as 0.05 when nothing came closer than that
     if plan is not None:
         set_points, set_velocity, gripper_target = set_point_schedule(plan, ix, sim.robot.gripper.stroke_per_finger_m)
 
@@ -298,19 +305,12 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
         for k in range(T):
             # --- record frame k (state at t = k / FPS) ---
             mujoco.mj_kinematics(m, d)
-            qpos = qpos_log[k]
-            qpos[:] = d.qpos
+            qpos_log[k] = d.qpos
             qvel_log[k] = d.qvel
             tcp_pos[k] = d.site_xpos[ix.tcp]
             tcp_mat[k] = d.site_xmat[ix.tcp]
             if d.ncon:
-                geom = d.contact.geom
-                contact_bits[k] = np.bitwise_or.reduce(pair_bits[geom[:, 0], geom[:, 1]])
-            # exact distance only to the objects whose bounding spheres come within 5 cm
-            gap = qpos[other_pos_idx] - qpos[tgt_qadr:tgt_qadr + 3]
-            near = np.einsum("ij,ij->i", gap, gap) < near_sq_m2
-            for g in other_geoms[near]:
-                min_clearance = min(min_clearance, mujoco.mj_geomDistance(m, d, target_geom, int(g), 0.05, None))
+                contact_log.append((k, d.contact.geom.copy()))
             if renderer is not None:
                 mujoco.mj_comPos(m, d)
                 mujoco.mj_camlight(m, d)
@@ -344,11 +344,29 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     obj_poses = np.concatenate([obj_pos, obj_quat], axis=2).reshape(T, K * 7).astype(np.float32)
     w, x, y, z = obj_quat[:, ti].T
     tgt_zaxis = np.stack([2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)], axis=1)
+    contact_bits = np.zeros(T, np.uint8)
+    if contact_log:
+        ticks = np.array([k for k, _ in contact_log])
+        pairs = np.concatenate([g for _, g in contact_log])
+        starts = np.cumsum([0] + [len(g) for _, g in contact_log[:-1]])
+        contact_bits[ticks] = np.bitwise_or.reduceat(pair_bits[pairs[:, 0], pairs[:, 1]], starts)
     contact = ((contact_bits[:, None] & flag_bits) != 0).astype(np.uint8)
     flags = contact.astype(bool)
     unexpected = int(np.count_nonzero(flags[:, 3] | flags[:, 4] | flags[:, 5]))
     both_pads = flags[:, 0] & flags[:, 1]
     tgt_pos = obj_pos[:, ti]
+    # clearance to the other objects: exact distances only at frames where bounding spheres come
+    # within 5 cm, from the logged qpos (mj_kinematics of it reproduces the live geometry exactly)
+    min_clearance = 0.05  # reported as 0.05 when nothing came closer than that
+    gap = obj_pos[:, other_idx] - tgt_pos[:, None]
+    near = np.einsum("tkc,tkc->tk", gap, gap) < near_sq_m2
+    if near.any():
+        scratch = _scratch_data(sim)
+        for k in np.flatnonzero(near.any(axis=1)):
+            scratch.qpos[:] = qpos_log[k]
+            mujoco.mj_kinematics(m, scratch)
+            for g in other_geoms[near[k]]:
+                min_clearance = min(min_clearance, mujoco.mj_geomDistance(m, scratch, target_geom, int(g), 0.05, None))
     action = np.zeros((T, dof + 1), np.float32)
     if plan is None:
         action[:, :dof] = q64

@@ -52,14 +52,12 @@ def _hand_rotation(approach: np.ndarray, finger_axis: np.ndarray) -> np.ndarray:
 
 def _finger_clearance(tcp: Pose, width_m: float, obstacles: list[tuple[np.ndarray, np.ndarray]]) -> float:
     """Smallest xy/z gap between the open fingers' pads (as points) and the obstacles' boxes."""
-    y = tcp.rot[:, 1]
-    best = np.inf
-    for sign in (1.0, -1.0):
-        p = tcp.pos_m + sign * (0.04 + 0.008) * y
-        for lo, hi in obstacles:
-            gap = np.maximum(np.maximum(lo - p, p - hi), 0.0)
-            best = min(best, float(np.linalg.norm(gap)) - 0.01)
-    return best
+    if not obstacles:
+        return np.inf
+    pads = tcp.pos_m + np.outer([1.0, -1.0], (0.04 + 0.008) * tcp.rot[:, 1])  # (2, 3)
+    lo, hi = np.array([o[0] for o in obstacles]), np.array([o[1] for o in obstacles])  # (n, 3)
+    gap = np.maximum(np.maximum(lo[None] - pads[:, None], pads[:, None] - hi[None]), 0.0)  # (2, n, 3)
+    return float(np.sqrt(np.min(np.einsum("pnk,pnk->pn", gap, gap)))) - 0.01
 
 
 def grasp_candidates(obj_pos_m: np.ndarray, obj_rot: np.ndarray, size_m: np.ndarray, stroke_m: float,

@@ -63,12 +63,17 @@ class ObjectBox:
         return self.pos_m - half, self.pos_m + half
 
 
-def _segment_hits(lo: np.ndarray, hi: np.ndarray, a: np.ndarray, b: np.ndarray, pad: float) -> bool:
-    """Does the xy segment a-b pass within `pad` of the box [lo, hi] (xy)? (sampled, 1 cm steps)"""
+def _tops_along(others: list[ObjectBox], a: np.ndarray, b: np.ndarray, pad: float) -> list[float]:
+    """Top heights of the objects whose xy box comes within `pad` of the xy segment a-b (sampled at
+    1 cm steps; all boxes against all samples in one array comparison)."""
+    if not others:
+        return []
     n = max(2, int(np.linalg.norm(b - a) / 0.01))
-    pts = a[None, :] + (b - a)[None, :] * np.linspace(0, 1, n)[:, None]
-    inside = np.all((pts >= lo[:2] - pad) & (pts <= hi[:2] + pad), axis=1)
-    return bool(inside.any())
+    pts = a[None, :] + (b - a)[None, :] * np.linspace(0, 1, n)[:, None]  # (n, 2)
+    boxes = [o.aabb() for o in others]
+    lo, hi = np.array([bx[0] for bx in boxes]), np.array([bx[1] for bx in boxes])  # (k, 3)
+    near = np.all((pts[:, None] >= lo[None, :, :2] - pad) & (pts[:, None] <= hi[None, :, :2] + pad), axis=2)
+    return hi[near.any(axis=0), 2].tolist()
 
 
 def choose_place_xy(goal: GoalRegion, target: ObjectBox, others: list[ObjectBox]) -> np.ndarray:
@@ -129,7 +134,7 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
     place = Pose(place_obj + offset, grasp.rot.copy())
     tcp_above_bottom = grasp.pos_m[2] - (target.pos_m[2] - 0.5 * float(np.abs(target.rot[2, :]) @ target.size_m))
     a, b = target.pos_m[:2], place_obj[:2]
-    tops = [o.aabb()[1][2] for o in others if _segment_hits(*o.aabb(), a, b, pad=0.08)]
+    tops = _tops_along(others, a, b, pad=0.08)
     carry_z = max(grasp.pos_m[2] + LIFT_M, place.pos_m[2] + LIFT_M,
                   max(tops, default=-np.inf) + CARRY_CLEARANCE_M + tcp_above_bottom)
     lift = Pose(np.array([grasp.pos_m[0], grasp.pos_m[1], carry_z]), grasp.rot.copy())

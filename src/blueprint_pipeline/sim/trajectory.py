@@ -66,14 +66,22 @@ def _rotation_angle(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.arccos(np.clip((np.trace(a.T @ b) - 1) / 2, -1.0, 1.0)))
 
 
-def _slerp(qa: np.ndarray, qb: np.ndarray, s: float) -> np.ndarray:
-    if np.dot(qa, qb) < 0:
-        qb = -qb
-    vel = np.zeros(3)
-    mujoco.mju_subQuat(vel, qb, qa)  # qb = qa * exp(vel)
-    out = qa.copy()
-    mujoco.mju_quatIntegrate(out, vel, s)
-    return out
+class _Line:
+    """The straight TCP line from `start` to `goal`: position linear, orientation by slerp (the
+    quaternion difference is computed once per segment)."""
+
+    def __init__(self, start: Pose, goal: Pose):
+        self.pos_a, self.delta_m = start.pos_m, goal.pos_m - start.pos_m
+        self.qa, qb = start.quat_wxyz(), goal.quat_wxyz()
+        if np.dot(self.qa, qb) < 0:
+            qb = -qb
+        self.rot_vel = np.zeros(3)
+        mujoco.mju_subQuat(self.rot_vel, qb, self.qa)  # qb = qa * exp(rot_vel)
+
+    def pose(self, s: float) -> tuple[np.ndarray, np.ndarray]:
+        q = self.qa.copy()
+        mujoco.mju_quatIntegrate(q, self.rot_vel, s)
+        return self.pos_a + self.delta_m * s, _quat_to_mat(q)
 
 
 def _quat_to_mat(q: np.ndarray) -> np.ndarray:
@@ -111,11 +119,6 @@ def plan_segment(ik: ArmIK, start: Pose, goal: Pose, q_start: np.ndarray, dt_tic
     raise IKFailure("joint velocity/acceleration limits not met after stretching the segment")
 
 
-def _line_pose(start: Pose, goal: Pose, s: float) -> tuple[np.ndarray, np.ndarray]:
-    pos = start.pos_m + (goal.pos_m - start.pos_m) * s
-    return pos, _quat_to_mat(_slerp(start.quat_wxyz(), goal.quat_wxyz(), s))
-
-
 def _joint_path(ik: ArmIK, start: Pose, goal: Pose, q_start: np.ndarray, avoid_obstacles: bool):
     """q(s) along the straight line, s in [0, 1]: IK on knots evenly spaced in s, a cubic spline
     between them. The spline's TCP is checked against the line at every midpoint between knots
@@ -130,9 +133,10 @@ def _joint_path(ik: ArmIK, start: Pose, goal: Pose, q_start: np.ndarray, avoid_o
     dist = float(np.linalg.norm(goal.pos_m - start.pos_m))
     knots = max(MIN_KNOTS, int(np.ceil(dist / KNOT_SPACING_M)), int(np.ceil(_rotation_angle(start.rot, goal.rot) / KNOT_SPACING_RAD)))
     lower, upper = np.asarray(ik.desc.lower_rad, dtype=float), np.asarray(ik.desc.upper_rad, dtype=float)
+    line = _Line(start, goal)
 
     def solve(s: float, seed: np.ndarray) -> np.ndarray:
-        pos, rot = _line_pose(start, goal, s)
+        pos, rot = line.pose(s)
         res = ik.solve(pos, rot, np.clip(seed, lower, upper), tol_m=1e-4, tol_rad=1e-3,  # 0.1 mm
                        avoid_obstacles=avoid_obstacles)
         if not res.ok():
@@ -151,7 +155,7 @@ def _joint_path(ik: ArmIK, start: Pose, goal: Pose, q_start: np.ndarray, avoid_o
         q_mid = spline(s_mid)
         off_m, off_rad = np.zeros(len(s_mid)), np.zeros(len(s_mid))
         for i, (s, q) in enumerate(zip(s_mid, q_mid)):
-            pos, rot = _line_pose(start, goal, float(s))
+            pos, rot = line.pose(float(s))
             fk_pos, fk_rot = ik.tcp_pose(q)
             off_m[i], off_rad[i] = np.linalg.norm(fk_pos - pos), _rotation_angle(fk_rot, rot)
         bad = (off_m > PATH_TOL_M) | (off_rad > PATH_TOL_RAD)
