@@ -237,24 +237,32 @@ def episode_stats(columns: np.ndarray, ordered: np.ndarray, lengths: np.ndarray 
     return out, m2.T
 
 
-def _quantiles(columns: np.ndarray) -> np.ndarray:
-    """(k, rows) linear-interpolated quantiles of each row of `columns` (numpy's default method),
-    by one partition of each row, in place. float32 rows are partitioned as integers with the
-    same order (negative floats get their magnitude bits flipped): integer selection runs faster
-    than float selection, which has to place NaNs."""
-    keys = columns
-    if columns.dtype == np.float32:
-        keys = columns.view(np.int32)
-        keys ^= (keys >> 31) & np.int32(0x7FFFFFFF)
-    at, frac = _order_positions(np.array([keys.shape[1]]))
-    keys.partition(np.unique(at[0]), axis=1)
-    picked = keys[:, at[0]]
-    if columns.dtype == np.float32:
-        picked = (picked ^ ((picked >> 31) & np.int32(0x7FFFFFFF))).view(np.float32)
+def _flip_negative(keys: np.ndarray) -> np.ndarray:
+    """float32 bits seen as int32 <-> integers in the floats' order, in place (its own inverse):
+    negative floats get their magnitude bits flipped."""
+    keys ^= (keys >> 31) & np.int32(0x7FFFFFFF)
+    return keys
+
+
+def _quantiles_in_place(row: np.ndarray, at: np.ndarray, kth: np.ndarray, frac: np.ndarray) -> np.ndarray:
+    """(k,) linear-interpolated quantiles of a contiguous row (numpy's default method), by one
+    partition of the row in place (the row keeps its values, in another order); `at`, `frac` are
+    `_order_positions` of its length, `kth` the distinct positions in `at`. A float32 row is
+    partitioned as integers in the same order: integer selection runs faster than float
+    selection, which has to place NaNs."""
+    if row.dtype == np.float32:
+        keys = _flip_negative(row.view(np.int32))
+        keys.partition(kth)
+        picked = keys[at]  # a copy
+        _flip_negative(keys)
+        picked = _flip_negative(picked).view(np.float32)
+    else:
+        row.partition(kth)
+        picked = row[at]
     picked = picked.astype(np.float64)
-    k = frac.shape[1]
-    lo, hi = picked[:, 2:2 + k], picked[:, 2 + k:]
-    return (lo + frac * (hi - lo)).T
+    k = len(frac)
+    lo, hi = picked[2:2 + k], picked[2 + k:]
+    return lo + frac * (hi - lo)
 
 
 class RunningStats:
@@ -349,9 +357,12 @@ class RunningStats:
         # a column that never changed has its one value at every quantile: no need to select
         varies = self.min != self.max
         qs = np.repeat(self.min[None], len(QUANTILES), axis=0)
+        at, frac = _order_positions(np.array([filled]))
+        at, frac, kth = at[0], frac[0], np.unique(at[0])
+        # each row selected in place: a copy of the reservoir would be fresh memory to fault in
         for first, sample in ((0, self._own), (self.sorted_width, self._ordered)):
-            rows = np.flatnonzero(varies[first:first + len(sample)])
-            qs[:, first + rows] = _quantiles(sample[rows, :filled])
+            for r in np.flatnonzero(varies[first:first + len(sample)]):
+                qs[:, first + r] = _quantiles_in_place(sample[r, :filled], at, kth, frac)
         out.update({k: qs[i] for i, k in enumerate(QUANTILES)})
         return out
 

@@ -76,6 +76,11 @@ def _list_offsets(rows: int, size: int) -> pa.Buffer:
     return pa.py_buffer(np.arange(0, rows * size + 1, size, dtype=np.int32))
 
 
+@lru_cache(maxsize=16)
+def _list_of(item: pa.DataType) -> pa.DataType:
+    return pa.list_(item)
+
+
 def _nested_lists(values: np.ndarray, leaf: pa.DataType) -> pa.Array:
     """(rows, d1, d2, ...) numbers -> a list<list<...>> column, built from buffers (no Python
     objects, no validation pass: the offsets are a plain range)."""
@@ -83,7 +88,7 @@ def _nested_lists(values: np.ndarray, leaf: pa.DataType) -> pa.Array:
     arr = pa.Array.from_buffers(leaf, len(flat), [None, pa.py_buffer(flat)])
     for size in reversed(values.shape[1:]):
         rows = len(arr) // size
-        arr = pa.Array.from_buffers(pa.list_(arr.type), rows, [None, _list_offsets(rows, size)], children=[arr])
+        arr = pa.Array.from_buffers(_list_of(arr.type), rows, [None, _list_offsets(rows, size)], children=[arr])
     return arr
 
 
