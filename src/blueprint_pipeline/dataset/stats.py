@@ -8,12 +8,17 @@ Quantile methods (q01, q10, q50, q90, q99):
 - per episode, numeric features: exact (numpy's linear interpolation between order statistics);
 - per episode and dataset, images: exact, from a 256-bin histogram per channel (pixels are uint8,
   so the histogram loses nothing and merges by addition);
-- dataset, numeric features: numpy's linear quantile over a uniform reservoir sample of at most
-  `RESERVOIR_ROWS` frames (Vitter's algorithm R, seeded). Exact while the dataset has at most that
-  many frames; beyond it the rank error of each quantile has standard deviation
+- dataset, numeric features: the same linear interpolation over a uniform reservoir sample of at
+  most `RESERVOIR_ROWS` frames (Vitter's algorithm R, seeded). Exact while the dataset has at most
+  that many frames; beyond it the rank error of each quantile has standard deviation
   sqrt(q (1 - q) / RESERVOIR_ROWS) <= 0.0035, which is what the checker's rank tolerance allows for.
 min, max, mean, std and count are exact everywhere (means and variances merged with Chan's
 parallel formula in float64).
+
+Cost: the writer hands over a block of episodes (a parquet row group) at a time, and
+`episode_stats` reduces the whole block with one sort and a handful of numpy calls, whatever the
+number of episodes in it; the dataset quantiles are one partition per column of the reservoir at
+the end.
 """
 
 from __future__ import annotations
@@ -166,6 +171,15 @@ class Scratch:
         return flat[:size].reshape(shape)
 
 
+def _flip_negative(keys: np.ndarray, work: np.ndarray | None = None) -> np.ndarray:
+    """float32 bits seen as int32 <-> integers in the floats' order, in place (its own inverse):
+    negative floats get their magnitude bits flipped. `work`, as large as `keys`, saves the
+    temporary array."""
+    work = np.right_shift(keys, 31, out=work)
+    np.bitwise_and(work, np.int32(0x7FFFFFFF), out=work)
+    return np.bitwise_xor(keys, work, out=keys)
+
+
 def _order_positions(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For episodes of these lengths: the sorted positions to read, (E, 2 + 2k) (min, max, then the
     low and high neighbour of each of the k quantiles), and the interpolation weights (E, k)."""
@@ -208,7 +222,13 @@ def episode_stats(columns: np.ndarray, ordered: np.ndarray, lengths: np.ndarray 
         own[:, ~pad] = columns
         idx = np.full((s, n_eps, t_max), np.inf)
         idx[:, ~pad] = ordered
-    own.sort(axis=-1)
+    if own.dtype == np.float32:  # sorted as integers in the same order: faster than a float sort
+        work = scratch.get("flip", own.shape, np.int32)
+        keys = _flip_negative(own.view(np.int32), work)
+        keys.sort(axis=-1)
+        _flip_negative(keys, work)
+    else:
+        own.sort(axis=-1)
     at, frac = _order_positions(lengths)
     k = frac.shape[1]
     picked = np.concatenate([np.take_along_axis(own, at[None], axis=-1),
@@ -235,34 +255,6 @@ def episode_stats(columns: np.ndarray, ordered: np.ndarray, lengths: np.ndarray 
            "count": lengths[:, None].copy()}
     out.update({key: qs[..., i].T for i, key in enumerate(QUANTILES)})
     return out, m2.T
-
-
-def _flip_negative(keys: np.ndarray) -> np.ndarray:
-    """float32 bits seen as int32 <-> integers in the floats' order, in place (its own inverse):
-    negative floats get their magnitude bits flipped."""
-    keys ^= (keys >> 31) & np.int32(0x7FFFFFFF)
-    return keys
-
-
-def _quantiles_in_place(row: np.ndarray, at: np.ndarray, kth: np.ndarray, frac: np.ndarray) -> np.ndarray:
-    """(k,) linear-interpolated quantiles of a contiguous row (numpy's default method), by one
-    partition of the row in place (the row keeps its values, in another order); `at`, `frac` are
-    `_order_positions` of its length, `kth` the distinct positions in `at`. A float32 row is
-    partitioned as integers in the same order: integer selection runs faster than float
-    selection, which has to place NaNs."""
-    if row.dtype == np.float32:
-        keys = _flip_negative(row.view(np.int32))
-        keys.partition(kth)
-        picked = keys[at]  # a copy
-        _flip_negative(keys)
-        picked = _flip_negative(picked).view(np.float32)
-    else:
-        row.partition(kth)
-        picked = row[at]
-    picked = picked.astype(np.float64)
-    k = len(frac)
-    lo, hi = picked[2:2 + k], picked[2 + k:]
-    return lo + frac * (hi - lo)
 
 
 class RunningStats:
@@ -359,10 +351,27 @@ class RunningStats:
         qs = np.repeat(self.min[None], len(QUANTILES), axis=0)
         at, frac = _order_positions(np.array([filled]))
         at, frac, kth = at[0], frac[0], np.unique(at[0])
-        # each row selected in place: a copy of the reservoir would be fresh memory to fault in
+        picked = np.empty((self.width, len(at)))
         for first, sample in ((0, self._own), (self.sorted_width, self._ordered)):
-            for r in np.flatnonzero(varies[first:first + len(sample)]):
-                qs[:, first + r] = _quantiles_in_place(sample[r, :filled], at, kth, frac)
+            rows = sample[:, :filled]
+            # float32 rows are selected as integers in the same order: integer selection runs
+            # faster than float selection, which has to place NaNs
+            keys = rows.view(np.int32) if rows.dtype == np.float32 else rows
+            if keys is not rows:
+                work = self._scratch.get("flip", keys.shape, np.int32)
+                _flip_negative(keys, work)
+            got = np.zeros((len(rows), len(at)), keys.dtype)
+            # each row partitioned in place: a copy of the reservoir would be fresh memory to
+            # fault in; the rows keep their values, in another order
+            for r in np.flatnonzero(varies[first:first + len(rows)]):
+                keys[r].partition(kth)
+                got[r] = keys[r, at]
+            if keys is not rows:
+                _flip_negative(keys, work)
+                got = _flip_negative(got).view(np.float32)
+            picked[first:first + len(rows)] = got
+        lo, hi = picked[:, 2:2 + len(frac)], picked[:, 2 + len(frac):]
+        qs[:, varies] = (lo + frac * (hi - lo)).T[:, varies]
         out.update({k: qs[i] for i, k in enumerate(QUANTILES)})
         return out
 

@@ -2,11 +2,11 @@
 
 Per episode: its arrays are checked and buffered, and each camera's frames go to that camera's
 open MP4. Buffered episodes become one row group of the open data parquet file per about
-`DATA_ROW_GROUP_BYTES` of arrow data: their columns are concatenated once, the index columns
-built for the whole block, and the exact statistics of every episode in the block computed by a
-few numpy calls over it (not a Python loop per episode or per frame). The statistics go to the
-episodes metadata (written a row group of at least `META_ROWS_PER_GROUP` episodes at a time) and
-into the dataset accumulators.
+`DATA_ROW_GROUP_BYTES` of arrow data (or `META_ROWS_PER_GROUP` episodes, whichever comes first):
+their columns are concatenated once, the index columns built for the whole block, and the exact
+statistics of every episode in the block computed by a few numpy calls over it (not a Python loop
+per episode or per frame). The statistics go to the episodes metadata (written a row group of at
+least `META_ROWS_PER_GROUP` episodes at a time) and into the dataset accumulators.
 `finish()` closes the files and writes tasks, stats, and `meta/info.json` last, so a folder
 without info.json was never finished.
 
