@@ -11,12 +11,14 @@ Rows (CPU time of this process, so the figures are per core even on a shared mac
 - bare mj_step rate of the same model (robot holding home, objects resting, the resting clutter
   asleep as in the episodes, nominal masses and frictions): the physical limit. It is timed in
   slices of 2,000 steps after every episode (after 100 untimed steps that warm the caches again),
-  so that bare steps and episodes share the machine's load of the moment; on a shared machine a
-  bare rate timed in one block before the episodes moved the ratio by up to 10% either way. The
-  one-block figure (20,000 steps before each task's episodes) is printed too, and the ratio
-  against it; also the bare rate with sleeping off, for context;
+  so that bare steps and episodes share the machine's load of the moment (on a shared machine a
+  bare rate timed in one block before the episodes gave ratios from 0.56 to 0.66 with the same
+  code). The one-block figure (20,000 steps before each task's episodes) is printed too, and the
+  ratio against it; also the bare rate with sleeping off, for context;
 - the full episode loop (randomise, settle, plan with IK, execute, record): physics steps per
-  CPU second, and its ratio to the bare rate;
+  CPU second, and its ratio to the bare rate (the first episode of each task also builds the IK
+  model and the cached settled start scene, about 8 ms of CPU whose physics steps are not
+  counted);
 - successful pick_place episodes per CPU minute without cameras, and with two 128x128 cameras;
 - the scripted success rate and its failure reasons.
 """
