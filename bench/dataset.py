@@ -11,23 +11,23 @@ Rows:
      builds its tables; the strictest limit).
 - writer, with video: DatasetWriter with one camera; limit: the bare parquet write plus a bare
   PyAV encode of the same frames with the same codec settings into one file.
+- peak memory (VmHWM of a fresh process) writing --memory-episodes episodes without video and
+  --memory-video-episodes with video, next to its size after imports, to show that it does not
+  grow with the number of episodes.
 
 What the writer does beyond the limits' work (all of it required by the format or the brief):
 per episode it checks shapes and that every value is finite, and keeps its metadata row; per row
 group it computes the exact statistics of every feature of every episode in it (min, max, mean,
-std, count and five quantiles: one float32 sort of each episode's columns, moments in float64),
-merges them into the dataset's running moments and samples frames into the reservoir behind the
-dataset quantiles; at the end it writes meta/episodes (one row per episode with those ~1,300
-statistics in ~150 columns), meta/tasks.parquet, meta/stats.json (dataset quantiles selected from
-the reservoir) and meta/info.json. Those end-of-dataset files are a fixed cost: they weigh more
-on a small dataset (see --episodes).
+std, count and five quantiles: one sort of the block's float32 columns as order-preserving
+integers, moments in float64), merges them into the dataset's running moments and samples frames
+into the reservoir behind the dataset quantiles; at the end it writes meta/episodes (one row per
+episode with those ~1,300 statistics in ~150 columns), meta/tasks.parquet, meta/stats.json
+(dataset quantiles selected from the reservoir) and meta/info.json. Those end-of-dataset files
+are a fixed cost: they weigh more on a small dataset (see --episodes).
 
 Ratios are CPU time (all threads of the process) and wall time of the best of --repeats runs,
 the writer and its limits measured one after the other in each run; the last column is the
 spread of the CPU ratio over the runs (each run's writer over the same run's limit).
-- peak memory (VmHWM of a fresh process) writing --memory-episodes episodes without video and
-  --memory-video-episodes with video, next to its size after imports, to show that it does not
-  grow with the number of episodes.
 
 Arrays are a smooth 7-joint trajectory (sines and a minimum-jerk gripper) and frames are rendered
 by MuJoCo (a two-link arm scene, EGL) once and reused across episodes, since rendering is not
