@@ -3,9 +3,9 @@
 Plan (joint set-points at 30 Hz, as for pick_place): a jerk-limited joint move to the pre-grasp
 (10 cm in front of the handle), a straight min-jerk Cartesian line onto the handle, close, a
 straight Cartesian pull along the drawer's axis to the target opening (`TaskSpec.
-joint_target_fraction` of the joint range), release, a straight 10 cm retreat along the pull,
-then a still phase. The hand approaches horizontally, fingers closing across the vertical bar
-handle (scene_builder adds it; the records carry no handle).
+joint_target_fraction` of the joint range), release, a straight 10 cm retreat upwards (the open
+fingers slide up the vertical bar), then a still phase. The hand approaches horizontally, fingers
+closing across the vertical bar handle (scene_builder adds it; the records carry no handle).
 
 Randomisation per episode (seeded like pick_place): every free object's mass and friction
 (randomize.apply_randomization, nothing is moved) and the drawer's mass and friction within its
@@ -57,6 +57,10 @@ from blueprint_pipeline.sim.trajectory import (
 
 PRE_GRASP_M = 0.10
 RETREAT_M = 0.10
+# Up, not along the pull: that would bring the hand 10 cm closer to the base, and folding a
+# long arm that far swings its forearm sideways (the UR10's into the kitchen's chair_1, 25-72 mm
+# deep in its collider, pushing it 2-7 cm); going up leaves the arm's clearance as the pull left it.
+RETREAT_DIRECTION = np.array([0.0, 0.0, 1.0])
 HOLD_TICKS = 15  # 0.5 s
 APPROACH_PITCHES_RAD = (0.0, np.deg2rad(20.0), -np.deg2rad(20.0))
 PULL_MIN_S = 1.0  # shortest pull (longer ones follow the TCP speed and acceleration limits)
@@ -118,7 +122,7 @@ def _plan_with_pitch(ik: ArmIK, handle_m: np.ndarray, pull: np.ndarray, travel_m
     line("pull", opened, PULL_MIN_S)
     hold("hold", HOLD_TICKS, 1.0)  # the drawer's rebound against the grasp dies out before letting go
     hold("release", GRIPPER_TICKS, 0.0)
-    line("retreat", opened.moved(RETREAT_M * np.asarray(pull)), 0.5)
+    line("retreat", opened.moved(RETREAT_M * RETREAT_DIRECTION), 0.5)
     hold("settle", SETTLE_TICKS, 0.0)
     return Plan(q=np.vstack(qs), gripper=np.concatenate(grips), phase=phases, grasp=cand,
                 place_object_pos_m=opened.pos_m, carry_tcp_z_m=float(grasp.pos_m[2]), phase_ticks=spans)
