@@ -33,6 +33,13 @@ def add_task_cpu(out_url: str | None, cpu_s: float) -> None:
         tally[1] += cpu_s
 
 
+def pop_task_cpu_seconds(out_url: str) -> tuple[int, float]:
+    """`task_cpu_seconds` and forget the tally, so a long-running driver keeps none per scene."""
+    with _lock:
+        tasks, cpu_s = _task_cpu.pop(out_url, [0, 0.0])
+    return int(tasks), float(cpu_s)
+
+
 def task_cpu_seconds(out_url: str) -> tuple[int, float]:
     """(tasks finished, CPU seconds inside them) for items writing under `out_url`, this process."""
     with _lock:

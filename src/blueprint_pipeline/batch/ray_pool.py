@@ -25,6 +25,7 @@ settings reject unknown BP_* variables.)
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -88,6 +89,25 @@ def hang_indices_from_env() -> frozenset[int]:
     return frozenset(int(p) for p in raw.replace(" ", "").split(",") if p.lstrip("-").isdigit())
 
 
+_defs_lock = threading.Lock()
+_defs: tuple[Any, Any] | None = None
+
+
+def _remote_defs(ray: Any) -> tuple[Any, Any]:
+    """The task function and the board actor class, wrapped by `ray.remote` once per process.
+
+    Wrapping them for every pool made Ray build a new actor class (with signatures and tracing
+    wrappers) for each scene, which the driver kept for good: its heap grew with every scene.
+    Ray re-exports the same definitions by itself after a `ray.shutdown()` and a new `ray.init()`."""
+    global _defs
+    with _defs_lock:
+        if _defs is None:
+            # num_cpus=0: the bookkeeping actor must never take a core from the episodes
+            _defs = (ray.remote(num_cpus=1, max_retries=0)(_run_task),
+                     ray.remote(num_cpus=0, max_restarts=0)(_ProgressBoard))
+        return _defs
+
+
 class RayPool:
     """Same constructor and `imap`/`map` contract as `ProcessPool`; needs `ray` (the `ray` extra)
     and connects with `ray.init()` (honouring RAY_ADDRESS) unless Ray is already initialised."""
@@ -110,9 +130,8 @@ class RayPool:
 
         ray = connect()
         self._ray = ray
-        self._task = ray.remote(num_cpus=1, max_retries=0)(_run_task)
-        # num_cpus=0: the bookkeeping actor must never take a core from the episodes
-        self._board = ray.remote(num_cpus=0, max_restarts=0)(_ProgressBoard).remote()
+        self._task, board_class = _remote_defs(ray)
+        self._board = board_class.remote()
         return self
 
     def __exit__(self, *exc: object) -> None:

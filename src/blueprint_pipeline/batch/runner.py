@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from blueprint_pipeline import markers, storage
-from blueprint_pipeline.batch.executors import task_cpu_seconds
+from blueprint_pipeline.batch.executors import pop_task_cpu_seconds, task_cpu_seconds
 from blueprint_pipeline.batch.scenes import BatchScene
 from blueprint_pipeline.pipeline import RunOptions, StageContext
 from blueprint_pipeline.secrets.redact import redact
@@ -142,12 +142,25 @@ def run_scene(scene: BatchScene, out_url: str, options: RunOptions, settings: An
         rep.status = "failed"
         rep.failed_stage = current.get("stage")
         rep.error = redact(f"{type(exc).__name__}: {exc}".splitlines()[0])[:500]
-    tasks1, task_cpu1 = task_cpu_seconds(scene_out)
+    tasks1, task_cpu1 = pop_task_cpu_seconds(scene_out)
     rep.wall_s = time.perf_counter() - wall0
     rep.cpu_s = (time.thread_time() - cpu0) + (task_cpu1 - task_cpu0)
     rep.episodes_simulated = tasks1 - tasks0
     rep.episodes, rep.succeeded, rep.episode_failures = _episode_counts(scene_out)
     return rep
+
+
+def open_usd_once() -> None:
+    """Create USD's plugin registry and asset resolver on this thread, before scene threads start.
+
+    Their first use is not safe from several Python threads: one thread builds the resolver
+    inside a C++ static initialiser and, while building the plugin registry, gives up the GIL and
+    waits to take it back; another thread holding the GIL blocks on that static initialiser. Both
+    wait for ever (seen with 10 scenes in parallel reaching the usd stage together)."""
+    from pxr import Sdf, Usd
+
+    Usd.Stage.CreateInMemory()
+    Sdf.Layer.CreateAnonymous(".usda")
 
 
 def run_batch(scenes: list[BatchScene], out_url: str, options: RunOptions, settings: Any = None,
@@ -173,7 +186,10 @@ def run_batch(scenes: list[BatchScene], out_url: str, options: RunOptions, setti
         if on_scene:
             on_scene(rep)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(scenes))), thread_name_prefix="scene") as pool:
+    threads = max(1, min(parallel, len(scenes)))
+    if threads > 1:
+        open_usd_once()
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="scene") as pool:
         for fut in [pool.submit(one, s) for s in scenes]:
             fut.result()
     report.wall_s = time.perf_counter() - t0
