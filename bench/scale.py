@@ -10,16 +10,18 @@
 2. Overhead per task: --tasks no-op tasks through each executor with 2 workers; per-task time
    is wall time / tasks (the no-op is `operator.is_`, so only dispatch is measured). A bare
    `ray.get([f.remote() ...])` loop is the floor for Ray.
-3. Load and leak check: --leak-scenes synthetic scenes (1 episode each) run in parallel as one
-   `run_batch` on Ray, twice in this driver process; open file descriptors, live child
-   processes (Ray's workers included), the driver's RSS and Ray's live actors are measured before
-   and after each round. Growth from round 1's end to round 2's end would be a leak.
+3. Load and leak check (`blueprint_pipeline.batch.leakcheck`): --leak-scenes synthetic scenes
+   (1 episode each) run in parallel as one `run_batch` on Ray, --leak-rounds times in this driver
+   process. After each round: open fds, live child processes (Ray's workers included), Ray
+   progress actors, tracked Python objects, Ray object references the driver holds, RSS (and
+   its private/shared split) and the heap in use. Round 1 is a warm-up (imports, Ray workers
+   start); the verdict compares later rounds with its end, per round, against the limits in the
+   module's docstring.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import operator
 import os
 import tempfile
@@ -27,9 +29,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import psutil
-
 from blueprint_pipeline.batch.executors import open_pool
+from blueprint_pipeline.batch.leakcheck import table
 from blueprint_pipeline.pipeline import RunOptions, StageContext
 from blueprint_pipeline.sim import stage as episodes_stage
 from blueprint_pipeline.sim.tabletop import tabletop_scene, write_inputs
@@ -95,23 +96,8 @@ def overhead(tasks: int) -> list[tuple[str, float]]:
     return rows
 
 
-def _snapshot() -> dict[str, float]:
-    """Driver fds and RSS; live descendants, Ray worker processes among them (titled `ray::...`)
-    and live progress-board actors (one per running scene; the state API needs the dashboard)."""
-    gc.collect()
-    me = psutil.Process()
-    titles = []
-    for child in me.children(recursive=True):
-        try:
-            titles.append(" ".join(child.cmdline()))
-        except psutil.Error:
-            continue
-    return {"fds": me.num_fds(), "children": len(titles), "ray_workers": sum(t.startswith("ray::") for t in titles),
-            "boards": sum("_ProgressBoard" in t for t in titles), "rss_mb": me.memory_info().rss / 2**20}
-
-
-def leak_check(root: Path, scenes: int, rounds: int) -> list[tuple[str, dict[str, float], float, int]]:
-    from blueprint_pipeline.batch.runner import run_batch
+def leak_check(root: Path, scenes: int, rounds: int):
+    from blueprint_pipeline.batch.leakcheck import judge, run_rounds
     from blueprint_pipeline.batch.scenes import list_scenes
     from blueprint_pipeline.scene.synth import write_synthetic_manifest
 
@@ -121,18 +107,9 @@ def leak_check(root: Path, scenes: int, rounds: int) -> list[tuple[str, dict[str
         write_synthetic_manifest(str(folder / f"s{seed:02d}.json"), 10, seed)
     batch = list_scenes(str(folder))
     ray = _ray_init(2)
-    rows = [("before round 1", _snapshot(), 0.0, 0)]
-    for n in range(1, rounds + 1):
-        t0 = time.perf_counter()
-        report = run_batch(batch, str(root / f"leak_out_{n}"), RunOptions(episodes=1, executor="ray"),
-                           parallel=scenes)
-        ok = len(report.ok)
-        rows.append((f"after round {n}", _snapshot(), time.perf_counter() - t0, ok))
-        totals = report.totals()
-        print(f"round {n}: {ok}/{scenes} scenes ok, {totals['episodes_simulated']} episodes, "
-              f"{totals['cpu_s_per_scene']} CPU s per scene, {totals['episodes_per_cpu_hour']} episodes per CPU-hour")
+    rows = run_rounds(batch, str(root / "leak_out"), RunOptions(episodes=1, executor="ray"), rounds)
     ray.shutdown()
-    return rows
+    return rows, judge(rows)
 
 
 def main() -> None:
@@ -140,7 +117,7 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=8)
     ap.add_argument("--tasks", type=int, default=200)
     ap.add_argument("--leak-scenes", type=int, default=10)
-    ap.add_argument("--leak-rounds", type=int, default=2)
+    ap.add_argument("--leak-rounds", type=int, default=5, help="round 1 is a warm-up; at least 4")
     ap.add_argument("--parts", default="1,2,3", help="which parts to run, e.g. 3")
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
@@ -163,12 +140,14 @@ def main() -> None:
         if "3" in parts:
             print(f"\n3. load and leak check: {args.leak_scenes} scenes in parallel on Ray, "
                   f"{args.leak_rounds} rounds in one driver")
-            rows3 = leak_check(root, args.leak_scenes, args.leak_rounds)
-            print(f"{'when':16s} {'fds':>5s} {'children':>9s} {'ray workers':>12s} {'boards':>7s} {'RSS MB':>8s} "
-                  f"{'round s':>8s}")
-            for when, snap, secs, _ in rows3:
-                print(f"{when:16s} {snap['fds']:5d} {snap['children']:9d} {snap['ray_workers']:12d} "
-                      f"{snap['boards']:7d} {snap['rss_mb']:8.1f} {secs:8.1f}")
+            rows3, verdict = leak_check(root, args.leak_scenes, args.leak_rounds)
+            print(table(rows3))
+            totals = rows3[-1].totals
+            print(f"last round: {totals['cpu_s_per_scene']} CPU s per scene, "
+                  f"{totals['episodes_per_cpu_hour']} episodes per CPU-hour")
+            growth = ", ".join(f"{k} {v:+.2f}" for k, v in verdict.growth.items())
+            print(f"growth per round after the warm-up: {growth}")
+            print("verdict: no growth" if verdict.ok else "verdict: GROWTH: " + "; ".join(verdict.reasons))
 
 
 if __name__ == "__main__":

@@ -108,3 +108,27 @@ def test_unreachable_ray_address_fails_fast_with_a_clear_error():
         check_reachable(f"127.0.0.1:{port}")  # someone answers: no error
     with pytest.raises(DependencyError, match=f"nothing answers at 127.0.0.1:{port}"):
         check_reachable(f"127.0.0.1:{port}")
+
+
+def test_the_leak_judge_fails_a_creep_that_it_would_otherwise_miss():
+    """`judge` is not a check that cannot fail: each kind of growth, fed in, is reported."""
+    from dataclasses import replace
+
+    from blueprint_pipeline.batch.leakcheck import Round, Snapshot, judge
+
+    base = Snapshot(fds=56, children=9, ray_workers=7, boards=0, threads=3, py_objects=200_000, driver_refs=0,
+                    rss_mb=460.0, heap_mb=87.0, anon_mb=250.0, shmem_mb=0.0)
+
+    def rounds_growing(**per_round: float) -> list[Round]:
+        snaps = [replace(base, **{k: type(getattr(base, k))(getattr(base, k) + v * n) for k, v in per_round.items()})
+                 for n in range(4)]
+        return [Round("before", base)] + [Round(f"after round {n + 1}", s) for n, s in enumerate(snaps)]
+
+    assert judge(rounds_growing()).ok
+    assert judge(rounds_growing(rss_mb=6.0, heap_mb=0.4, py_objects=2)).ok
+    for kind, step in (("fds", 1), ("children", 1), ("boards", 1), ("driver_refs", 1), ("py_objects", 772),
+                       ("heap_mb", 3.0), ("rss_mb", 12.0)):
+        verdict = judge(rounds_growing(**{kind: step}))
+        assert not verdict.ok and any(kind.split("_")[0] in r for r in verdict.reasons), (kind, verdict)
+    with pytest.raises(ValueError):
+        judge(rounds_growing()[:3])

@@ -25,6 +25,7 @@ from typing import Any
 
 from blueprint_pipeline import markers, storage
 from blueprint_pipeline.batch.executors import pop_task_cpu_seconds, task_cpu_seconds
+from blueprint_pipeline.batch.memory import release_free_heap
 from blueprint_pipeline.batch.scenes import BatchScene
 from blueprint_pipeline.pipeline import RunOptions, StageContext
 from blueprint_pipeline.secrets.redact import redact
@@ -194,4 +195,6 @@ def run_batch(scenes: list[BatchScene], out_url: str, options: RunOptions, setti
             fut.result()
     report.wall_s = time.perf_counter() - t0
     _write_marker(report, options, started_at, finished=True)
+    if threads > 1:  # the scene threads' malloc arenas keep their freed memory (see batch.memory)
+        release_free_heap()
     return report
