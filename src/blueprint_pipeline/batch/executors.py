@@ -15,7 +15,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Self
 
 from blueprint_pipeline.batch.cluster import check_executor
 from blueprint_pipeline.resilience.pool import ProcessPool, TaskResult
@@ -65,7 +65,7 @@ class LocalPool:
     def __init__(self, workers: int, *, deadline_s: float | None, heartbeat_timeout_s: float | None = None):
         self._pool = ProcessPool(workers, deadline_s=deadline_s, heartbeat_timeout_s=heartbeat_timeout_s)
 
-    def __enter__(self) -> LocalPool:
+    def __enter__(self) -> Self:
         self._pool.__enter__()
         return self
 

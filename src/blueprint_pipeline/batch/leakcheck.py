@@ -13,23 +13,24 @@ shared memory (`shmem_mb`: pages of Ray's object store the driver has read).
 
 Round 1 is a warm-up and is not judged: it imports the stages' libraries (USD, MuJoCo, Arrow,
 PyAV, Matplotlib), starts Ray's worker processes and fills caches meant to live as long as the
-process (RSS goes from about 105 MB to 450-500 MB there). `judge` compares the end of each later
-round with the end of round 1 (at least 3 judged rounds, so a creep shows as a trend) and passes
-when, per judged round on average from the end of round 1 to the end of the last round:
+process (RSS goes from 105-180 MB, depending on what the caller imported, to 450-500 MB).
+`judge` compares the end of each later round with the end of round 1 (at least 3 judged rounds,
+so a creep shows as a trend) and passes when, per judged round on average from the end of
+round 1 to the end of the last round:
 
 - open file descriptors, live child processes and Ray progress actors never exceed round 1's;
 - the driver holds no Ray object references after any round;
 - tracked Python objects grow by fewer than 200 (before the fix it was 772: Ray's wrapper
   classes of one pool per scene; a few caches, e.g. the regex cache, settle in the first rounds);
-- `heap_mb` grows by less than 2 MB (measured after the fix: 0.3-0.5 MB for 10 scenes, the same
-  with the local executor: native caches of the stages' libraries, not Ray);
+- `heap_mb` grows by less than 2 MB (measured after the fix: 0.4 MB for 10 scenes; with the local
+  executor, one scene at a time, 35 KB a scene: native memory of the stages' libraries, not Ray's);
 - `rss_mb` grows by less than 10 MB (it moves by up to about 20 MB either way from one round to
   the next, as Python's and glibc's free lists are reused differently, so one step of that size
   must not fail the check while a steady leak of 10 MB a round over 3 rounds does).
 
 `run_batch` returns glibc's free heap pages to the OS when a batch ends (`memory.release_free_heap`):
-without that, RSS stays up to 80 MB above what is in use, kept in the arenas of the batch's scene
-threads. That is a mitigation of the allocator's caching, not the fix of a leak; `heap_mb` is not
+without that, RSS stayed 20-50 MB higher after a round of 10 scenes, kept in the arenas of the
+batch's scene threads. That is a mitigation of the allocator's caching, not the fix of a leak; `heap_mb` is not
 affected by it.
 """
 

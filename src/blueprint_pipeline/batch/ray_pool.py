@@ -29,7 +29,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Self
 
 from blueprint_pipeline.batch.executors import add_task_cpu
 from blueprint_pipeline.resilience.pool import CRASHED, ERROR, OK, TIMEOUT, TaskResult
@@ -125,7 +125,7 @@ class RayPool:
         self._board: Any = None
         self._out_urls: dict[int, str | None] = {}
 
-    def __enter__(self) -> RayPool:
+    def __enter__(self) -> Self:
         from blueprint_pipeline.batch.cluster import connect
 
         ray = connect()
