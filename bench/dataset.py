@@ -133,6 +133,19 @@ def time_writer(root: Path, episodes: list[EpisodeRecord], codec: str) -> Clock:
     return c
 
 
+def _episode_columns(e: EpisodeRecord, features: dict, start: int) -> dict[str, np.ndarray]:
+    """The episode's data columns and index columns, as the limits write them."""
+    from blueprint_pipeline.dataset.features import frame_arrays
+
+    cols = frame_arrays(e, features)
+    fi = np.arange(e.length, dtype=np.int64)
+    cols.update(timestamp=(fi / 30).astype(np.float32), frame_index=fi,
+                episode_index=np.full(e.length, e.episode_index, np.int64),
+                index=np.arange(start, start + e.length, dtype=np.int64),
+                task_index=np.zeros(e.length, np.int64))
+    return cols
+
+
 def time_raw_parquet(path: Path, episodes: list[EpisodeRecord], group_bytes: float = 0) -> Clock:
     """The same per-episode tables, built and written with nothing else (no stats, no metadata),
     one write_table per episode; with `group_bytes`, buffered into row groups of that many arrow
@@ -140,7 +153,7 @@ def time_raw_parquet(path: Path, episodes: list[EpisodeRecord], group_bytes: flo
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from blueprint_pipeline.dataset.features import build_features, frame_arrays
+    from blueprint_pipeline.dataset.features import build_features
     from blueprint_pipeline.dataset.writer import _column
 
     features = {k: v for k, v in build_features(episodes[0]).items() if v["dtype"] != "video"}
@@ -148,12 +161,7 @@ def time_raw_parquet(path: Path, episodes: list[EpisodeRecord], group_bytes: flo
     with Clock() as clock, pq.ParquetWriter(str(path), schema, compression="snappy") as pw:
         start, pending, pending_bytes = 0, [], 0
         for e in episodes:
-            cols = frame_arrays(e, features)
-            fi = np.arange(e.length, dtype=np.int64)
-            cols.update(timestamp=(fi / 30).astype(np.float32), frame_index=fi,
-                        episode_index=np.full(e.length, e.episode_index, np.int64),
-                        index=np.arange(start, start + e.length, dtype=np.int64),
-                        task_index=np.zeros(e.length, np.int64))
+            cols = _episode_columns(e, features, start)
             table = pa.table([_column(cols[f.name], features[f.name]) for f in schema], schema=schema)
             start += e.length
             pending.append(table)
@@ -172,7 +180,7 @@ def time_raw_parquet_blocks(path: Path, episodes: list[EpisodeRecord], group_byt
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from blueprint_pipeline.dataset.features import build_features, frame_arrays
+    from blueprint_pipeline.dataset.features import build_features
     from blueprint_pipeline.dataset.writer import _column
 
     features = {k: v for k, v in build_features(episodes[0]).items() if v["dtype"] != "video"}
@@ -185,12 +193,7 @@ def time_raw_parquet_blocks(path: Path, episodes: list[EpisodeRecord], group_byt
             return pa.table([_column(cols[f.name], features[f.name]) for f in schema], schema=schema)
 
         for e in episodes:
-            cols = frame_arrays(e, features)
-            fi = np.arange(e.length, dtype=np.int64)
-            cols.update(timestamp=(fi / 30).astype(np.float32), frame_index=fi,
-                        episode_index=np.full(e.length, e.episode_index, np.int64),
-                        index=np.arange(start, start + e.length, dtype=np.int64),
-                        task_index=np.zeros(e.length, np.int64))
+            cols = _episode_columns(e, features, start)
             start += e.length
             if not row_bytes:  # fixed-width columns: bytes per frame from the first episode
                 row_bytes = table_of([cols]).nbytes / e.length
