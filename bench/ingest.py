@@ -45,7 +45,7 @@ def _worker(method: str, path: str, workers: int) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             n = write_normalized_streaming(os.path.join(tmp, "normalized.jsonl"), ing.record_lines(),
                                            ing.header_record)
-        used = ing.workers if ing._use_workers() else 1
+        used = ing.workers if ing.uses_workers() else 1
     else:
         with open(path, "rb") as f:
             doc = json.load(f)

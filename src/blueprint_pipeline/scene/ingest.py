@@ -120,14 +120,15 @@ class ManifestIngest:
         for item in self._checked():
             yield item if isinstance(item, str) else record_line(item)
 
-    def _use_workers(self) -> bool:
+    def uses_workers(self) -> bool:
+        """Whether the objects are checked by worker processes (a streamed file of two or more spans)."""
         spans = self.raw.spans
         return self.workers > 1 and spans is not None and len(spans) > 1
 
     def _checked(self) -> Iterator[dict[str, Any] | str]:
         ids: set[int] = set()
         rel_targets: list[tuple[str, str]] = []
-        if self._use_workers():
+        if self.uses_workers():
             yield from self._checked_in_workers(ids, rel_targets)
         else:
             # A syntax error inside the objects array (found only while streaming them) is raised

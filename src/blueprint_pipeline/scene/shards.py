@@ -9,7 +9,7 @@ object indices are local to the span, and the ingest shifts them (`objects[3]` o
 starts at object 2000 is `objects[2003]`).
 
 Why processes: parsing, pydantic and the arithmetic are all CPU-bound Python, and one process
-does about 20,000 objects per second. `concurrent.futures` rather than the resilience pool:
+does about 16,000 objects per second here. `concurrent.futures` rather than the resilience pool:
 these tasks are pure functions over bytes, with no deadline to enforce (a bad span is a syntax
 error, not a hang), and the executor's in-order futures fit a stream. At most `2 x workers`
 spans are in flight, so memory stays flat whatever the file size.

@@ -185,6 +185,18 @@ def advance_tick(m: mujoco.MjModel, d: mujoco.MjData, ix: _Indices, set_point: n
     mujoco.mj_step(m, d, STEPS_PER_FRAME)
 
 
+def run_metrics(n_ticks: int, settle_steps: int, wall0: float, q: np.ndarray, velocity: np.ndarray,
+                ix: _Indices) -> dict[str, object]:
+    """The metrics every task type reports the same way: time, steps, and the arm's motion."""
+    dof = q.shape[1]
+    return {
+        "sim_time_s": n_ticks / FPS,
+        "physics_steps": n_ticks * STEPS_PER_FRAME + settle_steps,
+        "wall_time_s": time.perf_counter() - wall0,
+        **motion_metrics(q, velocity[:, :dof].astype(float), FPS, ix.lower, ix.upper),
+    }
+
+
 def episode_record(sim: SimScene, task: TaskSpec, episode_index: int, seed: int, success: bool, reason: str | None,
                    **arrays) -> EpisodeRecord:
     """The EpisodeRecord of a simulated episode (the fields every task type fills the same way)."""
@@ -425,10 +437,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
         "start_position_m": start_pos.tolist(),
         "settle_shift_m": settle_shift,
         "settle_penetration_m": penetration,
-        "sim_time_s": n_ticks / FPS,
-        "physics_steps": n_ticks * STEPS_PER_FRAME + settle_steps,
-        "wall_time_s": time.perf_counter() - wall0,
-        **motion_metrics(q64, velocity[:, :dof].astype(float), FPS, ix.lower, ix.upper),
+        **run_metrics(n_ticks, settle_steps, wall0, q64, velocity, ix),
     }
     return episode_record(sim, task, episode_index, seed, success, reason, state=state, velocity=velocity,
                           ee_pose=ee64.astype(np.float32), object_poses=obj_poses, action=action, contact=contact,

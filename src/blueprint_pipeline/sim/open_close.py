@@ -30,11 +30,12 @@ from blueprint_pipeline.sim.episode import (
     _pair,
     advance_tick,
     episode_record,
+    run_metrics,
     set_point_schedule,
 )
 from blueprint_pipeline.sim.grasp import GraspCandidate, _hand_rotation
 from blueprint_pipeline.sim.ik import ArmIK
-from blueprint_pipeline.sim.judge import judge_open_close, motion_metrics
+from blueprint_pipeline.sim.judge import judge_open_close
 from blueprint_pipeline.sim.planner import GRIPPER_TICKS, SETTLE_TICKS, Plan
 from blueprint_pipeline.sim.randomize import episode_rng
 from blueprint_pipeline.sim.records import EpisodeRecord
@@ -312,10 +313,7 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
         "max_other_displacement_m": moved_others,
         "grasp_kind": "handle" if plan else None,
         **drawn,
-        "sim_time_s": n_ticks / FPS,
-        "physics_steps": n_ticks * STEPS_PER_FRAME + settle_steps,
-        "wall_time_s": time.perf_counter() - wall0,
-        **motion_metrics(q64, velocity[:, :dof].astype(float), FPS, ix.lower, ix.upper),
+        **run_metrics(n_ticks, settle_steps, wall0, q64, velocity, ix),
     }
     return episode_record(sim, task, episode_index, seed, success, reason, state=state, velocity=velocity,
                           ee_pose=ee64.astype(np.float32), object_poses=obj_poses, action=action, contact=contact,
