@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -70,3 +72,73 @@ class RollingParquetWriter:
 
     def close(self) -> None:
         self._close()
+
+
+class WriteBehind:
+    """A `RollingParquetWriter` whose row groups are encoded and written on a background thread.
+
+    pyarrow encodes and writes parquet without holding the GIL, so the caller's own work (the
+    dataset writer's statistics, episodes metadata and videos) runs while row groups are written.
+    Tables are written in the order given, each to the file its predecessor's size decides (the
+    thread does the rollover and tells the caller as soon as it has). At most `MAX_IN_FLIGHT` tables are queued or being written: `write`
+    waits for the oldest beyond that, so memory holds that many row groups more, not more. The
+    first background error is raised by `write`, `wait` or `close`, and no later table is written.
+    """
+
+    MAX_IN_FLIGHT = 2
+
+    def __init__(self, files: RollingParquetWriter):
+        self.files = files
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-write")
+        self._inflight: deque[Future] = deque()
+        self._failed = False
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self.files.schema
+
+    def write(self, table: pa.Table) -> Future:
+        """Queue `table` as one row group. The returned future gives the (chunk, file) it goes to
+        as soon as the thread has chosen it, before the table is written."""
+        while len(self._inflight) >= self.MAX_IN_FLIGHT:
+            self._inflight.popleft().result()
+        located: Future = Future()
+        self._inflight.append(self._pool.submit(self._write, table, located))
+        return located
+
+    def _write(self, table: pa.Table, located: Future) -> None:
+        try:
+            if self._failed:
+                raise RuntimeError("not written: an earlier row group of this file failed")
+            located.set_result(self.files.where_next(table.num_rows))
+            self.files.write(table)
+        except BaseException as exc:
+            self._failed = True
+            if not located.done():
+                located.set_exception(exc)
+            raise
+
+    def wait(self) -> None:
+        """Block until every queued table is written; raise the first error."""
+        while self._inflight:
+            self._inflight.popleft().result()
+
+    def close(self) -> None:
+        """Wait for the last table, close the file and stop the thread."""
+        try:
+            self.wait()
+        except BaseException:
+            self.abandon()
+            raise
+        self.files.close()
+        self._pool.shutdown(wait=True)
+
+    def abandon(self) -> None:
+        """Stop after a failure: let the thread finish, close the file, raise nothing (the dataset
+        is unfinished anyway: it has no info.json)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._inflight.clear()
+        try:
+            self.files.close()
+        except Exception:  # noqa: BLE001 - the first error is the one the caller reports
+            pass

@@ -5,7 +5,8 @@ open MP4. Buffered episodes become one row group of the open data parquet file p
 `DATA_ROW_GROUP_BYTES` of arrow data (or `META_ROWS_PER_GROUP` episodes, whichever comes first):
 their columns are concatenated once, the index columns built for the whole block, and the exact
 statistics of every episode in the block computed by a few numpy calls over it (not a Python loop
-per episode or per frame). The statistics go to the episodes metadata (written a row group of at
+per episode or per frame). The row group is then encoded on a background thread (`WriteBehind`)
+while the next episodes are checked and their statistics computed. The statistics go to the episodes metadata (written a row group of at
 least `META_ROWS_PER_GROUP` episodes at a time) and into the dataset accumulators.
 `finish()` closes the files and writes tasks, stats, and `meta/info.json` last, so a folder
 without info.json was never finished.
@@ -34,7 +35,7 @@ from blueprint_pipeline.dataset.features import (
     frame_arrays,
     video_keys,
 )
-from blueprint_pipeline.dataset.parquet_files import RollingParquetWriter
+from blueprint_pipeline.dataset.parquet_files import RollingParquetWriter, WriteBehind
 from blueprint_pipeline.dataset.stats import (
     ImageStats,
     RunningStats,
@@ -119,7 +120,7 @@ class DatasetWriter:
         self.tasks: dict[str, int] = {}
         self.total_frames = 0
         self.total_episodes = 0
-        self._data: RollingParquetWriter | None = None
+        self._data: WriteBehind | None = None
         self._meta: RollingParquetWriter | None = None
         self._meta_rows: list[dict[str, Any]] = []  # episodes whose frames are written
         self._meta_stats: list[dict[str, np.ndarray]] = []  # their numeric stats, a block at a time
@@ -145,8 +146,8 @@ class DatasetWriter:
         self.fps, self.robot_type = int(rec.fps), rec.robot
         self.features = build_features(rec)
         opts = self.options
-        self._data = RollingParquetWriter(self.root, layout.data_path, data_schema(self.features),
-                                          opts.data_files_size_in_mb * MB, opts.chunks_size)
+        self._data = WriteBehind(RollingParquetWriter(self.root, layout.data_path, data_schema(self.features),
+                                                      opts.data_files_size_in_mb * MB, opts.chunks_size))
         for key in video_keys(self.features):
             self._videos[key] = CameraVideoWriter(self.root, key, self.fps, opts.video_files_size_in_mb * MB,
                                                   opts.video, opts.chunks_size)
@@ -206,7 +207,7 @@ class DatasetWriter:
             self._row_bytes = self._arrow_table(first).nbytes / t
         row: dict[str, Any] = {
             "episode_index": ep, "tasks": [rec.task_description], "length": t,
-            "data/chunk_index": None, "data/file_index": None,  # set when its row group is written
+            "data/chunk_index": None, "data/file_index": None,  # known once its row group is written
             "dataset_from_index": self.total_frames, "dataset_to_index": self.total_frames + t,
         }
         for key, vw in self._videos.items():
@@ -259,21 +260,26 @@ class DatasetWriter:
         """Write the buffered episodes' frames as one row group, and compute their statistics."""
         if not self._pending_rows:
             return
+        try:
+            self._flush_block()
+        except BaseException:
+            self._data.abandon()  # the data thread stops; the unfinished folder has no info.json
+            raise
+
+    def _flush_block(self) -> None:
         rows = self._pending_rows
         lengths = [r["length"] for r in rows]
         columns = self._block_columns(self._pending_arrays, lengths, rows[0]["episode_index"],
                                       rows[0]["dataset_from_index"], self._pending_tasks)
-        # statistics of every episode of the block first, while its columns are in the cache: the
-        # episodes' own columns (float32, bool) sorted as float32; the index columns, in order
-        # within each episode already
+        # the row group is encoded on the data thread while this one computes its statistics
+        # (which only read the columns): the episodes' own columns (float32, bool) sorted as
+        # float32; the index columns, in order within each episode already
+        location = self._data.write(self._arrow_table(columns))
         n = sum(lengths)
         stats, _ = self._numeric.add_episodes([columns[k].reshape(n, -1) for k in self._float_keys],
                                               [columns[k] for k in self._sorted_keys], lengths)
-        table = self._arrow_table(columns)
-        chunk, file = self._data.where_next(table.num_rows)
-        self._data.write(table)
         for row in rows:
-            row["data/chunk_index"], row["data/file_index"] = chunk, file
+            row["_data_location"] = location
         self._meta_rows.extend(rows)
         self._meta_stats.append(stats)
         self._pending_arrays, self._pending_rows, self._pending_tasks = [], [], []
@@ -291,9 +297,6 @@ class DatasetWriter:
             self._meta = RollingParquetWriter(self.root, layout.episodes_path, self._meta_schema(),
                                               self.options.data_files_size_in_mb * MB, self.options.chunks_size,
                                               use_dictionary=False, write_statistics=False)
-        chunk, file = self._meta.where_next(len(self._meta_rows))
-        for r in self._meta_rows:
-            r["meta/episodes/chunk_index"], r["meta/episodes/file_index"] = chunk, file
         rows = self._meta_rows
         stats: dict[str, np.ndarray] = {}
         # numeric stats: one (episodes, all widths) array per statistic, sliced per feature
@@ -305,17 +308,17 @@ class DatasetWriter:
         for key in self._videos:
             for stat in layout.STAT_KEYS:
                 stats[f"stats/{key}/{stat}"] = np.stack([r[f"_image_stats/{key}"][stat] for r in rows])
-        columns = []
         built: dict[int, pa.Array] = {}  # every numeric feature shares one `count` array
-        for f in self._meta.schema:
-            if f.name in stats:
-                leaf = pa.int64() if f.name.endswith("/count") else pa.float64()
-                values = stats[f.name]
-                if id(values) not in built:
-                    built[id(values)] = _nested_lists(values, leaf)
-                columns.append(built[id(values)])
-            else:
-                columns.append(pa.array([r[f.name] for r in rows], type=f.type))
+        for name, values in stats.items():
+            if id(values) not in built:
+                built[id(values)] = _nested_lists(values, pa.int64() if name.endswith("/count") else pa.float64())
+        # the data files the episodes went to: known once the data thread has reached their row group
+        chunk, file = self._meta.where_next(len(rows))
+        for r in rows:
+            r["meta/episodes/chunk_index"], r["meta/episodes/file_index"] = chunk, file
+            r["data/chunk_index"], r["data/file_index"] = r.pop("_data_location").result()
+        columns = [built[id(stats[f.name])] if f.name in stats else pa.array([r[f.name] for r in rows], type=f.type)
+                   for f in self._meta.schema]
         self._meta.write(pa.table(columns, schema=self._meta.schema))
         self._meta_rows, self._meta_stats = [], []
 
@@ -330,16 +333,22 @@ class DatasetWriter:
         """Close every file and write the metadata, `meta/info.json` last. Returns info."""
         if self.total_episodes == 0:
             raise InvalidInputError("no episodes to write: a LeRobot dataset needs at least one")
-        self._flush_data()
-        self._flush_meta()
+        try:
+            self._flush_data()
+            # done while the last row groups are written; the episodes metadata last, since it
+            # needs to know which data file each episode went to
+            _write_json(self.root / layout.STATS_PATH, self.dataset_stats(), indent=None)
+            write_tasks(self.root / layout.TASKS_PATH, self.tasks)
+            for vw in self._videos.values():
+                vw.close()
+            for key in self._videos:
+                self.features[key]["info"] = probe_video_info(self.root / layout.video_path(key, 0, 0))
+            self._flush_meta()
+            self._meta.close()
+        except BaseException:
+            self._data.abandon()
+            raise
         self._data.close()
-        self._meta.close()
-        for vw in self._videos.values():
-            vw.close()
-        for key in self._videos:
-            self.features[key]["info"] = probe_video_info(self.root / layout.video_path(key, 0, 0))
-        write_tasks(self.root / layout.TASKS_PATH, self.tasks)
-        _write_json(self.root / layout.STATS_PATH, self.dataset_stats(), indent=None)
         info = {
             "codebase_version": layout.CODEBASE_VERSION,
             "robot_type": self.robot_type,
