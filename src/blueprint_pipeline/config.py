@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     simready_dr_com_noise_rel: float = Field(0.05, ge=0, le=0.5,
                                              description="Domain randomisation: centre-of-mass noise, fraction of each extent.")
 
+    # LeRobot dataset (dataset stage)
+    dataset_stall_timeout_s: float = Field(
+        120.0, gt=0, le=86_400,
+        description="Datasets with video: seconds without a finished episode before the writer process is killed and the write restarted (SVT-AV1 can deadlock).")
+
     # Genie Sim export (geniesim stage)
     geniesim_commercial_only: bool = Field(False, description="Leave assets whose licence forbids commercial use out of asset_index.json.")
     geniesim_embedder: str = Field("none", description="Embedder for asset_index.json: none, or minilm (needs torch).")

@@ -6,7 +6,8 @@ episode indices are contiguous from 0 (LeRobot requires it); `source_episode_ind
 episodes metadata names the episode file each came from.
 
 Settings read from `ctx.settings` when present: `video_codec` ("av1" default, or "h264"),
-`data_files_size_in_mb`, `video_files_size_in_mb`.
+`data_files_size_in_mb`, `video_files_size_in_mb`, `dataset_stall_timeout_s` (episodes with
+camera frames are written in a watched worker process, see `dataset.watchdog`).
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from blueprint_pipeline.dataset.publish import (
     recover,
 )
 from blueprint_pipeline.dataset.video import VideoSettings
+from blueprint_pipeline.dataset.watchdog import WriteJob, write_dataset_watched
 from blueprint_pipeline.dataset.writer import DatasetWriter, WriterOptions
 from blueprint_pipeline.errors import InvalidInputError, Problem
 from blueprint_pipeline.pipeline import StageContext, StageResult
 from blueprint_pipeline.sim.episode_io import iter_episode_files, load_episode
 
 MAX_LISTED_SKIPS = 20
+DEFAULT_STALL_TIMEOUT_S = 120.0
 
 
 def writer_options(ctx: StageContext) -> WriterOptions:
@@ -80,6 +83,27 @@ def write_dataset(episodes_dir_url: str, staging: Path, options: WriterOptions, 
     return info, summary
 
 
+def episodes_have_images(episodes_dir_url: str) -> bool:
+    """Whether the first readable episode file carries camera frames (then video is encoded)."""
+    for url in iter_episode_files(episodes_dir_url):
+        try:
+            return bool(load_episode(url).images)
+        except (OSError, ValueError, KeyError):
+            continue
+    return False
+
+
+def write_staging(ctx: StageContext, episodes_dir_url: str, staging: Path, options: WriterOptions
+                  ) -> tuple[dict, dict]:
+    """The dataset into `staging`: in this process, or with video in a watched worker process."""
+    keep_failed = ctx.options.keep_failed_episodes
+    if not episodes_have_images(episodes_dir_url):
+        return write_dataset(episodes_dir_url, staging, options, keep_failed, ctx.progress)
+    stall_s = getattr(ctx.settings, "dataset_stall_timeout_s", None) or DEFAULT_STALL_TIMEOUT_S
+    return write_dataset_watched(WriteJob(episodes_dir_url, str(staging), options, keep_failed), stall_s,
+                                 ctx.progress)
+
+
 def summary_has_video(info: dict) -> bool:
     return any(ft["dtype"] == "video" for ft in info["features"].values())
 
@@ -91,18 +115,17 @@ def run(ctx: StageContext) -> StageResult:
         raise InvalidInputError(f"no episode files: {episodes_dir} does not exist (run the episodes stage)")
     options = writer_options(ctx)
     final = local_path(final_url)
-    keep_failed = ctx.options.keep_failed_episodes
     if final is not None:
         final.parent.mkdir(parents=True, exist_ok=True)
         recover(final)
         staging = final.parent / STAGING_NAME
-        _, summary = write_dataset(episodes_dir, staging, options, keep_failed, ctx.progress)
+        _, summary = write_staging(ctx, episodes_dir, staging, options)
         publish_local(staging, final)
         written = sorted(p.relative_to(final.parent).as_posix() for p in final.rglob("*") if p.is_file())
     else:
         with tempfile.TemporaryDirectory(prefix="bp-dataset-") as tmp:
             staging = Path(tmp) / "dataset"
-            _, summary = write_dataset(episodes_dir, staging, options, keep_failed, ctx.progress)
+            _, summary = write_staging(ctx, episodes_dir, staging, options)
             publish_remote(staging, final_url)
             written = sorted("dataset/" + p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
     return StageResult(outputs=written, summary=summary, items_ok=summary["episodes"],
