@@ -11,7 +11,12 @@ from test_dataset_fixtures import make_episode
 
 from blueprint_pipeline.dataset.check import check_dataset
 from blueprint_pipeline.dataset.stage import run
-from blueprint_pipeline.dataset.watchdog import ATTEMPTS, WriteJob, write_dataset_watched, write_in_worker
+from blueprint_pipeline.dataset.watchdog import (
+    ATTEMPTS,
+    WriteJob,
+    write_dataset_watched,
+    write_in_worker,
+)
 from blueprint_pipeline.dataset.writer import WriterOptions
 from blueprint_pipeline.errors import InvalidInputError, StageTimeoutError
 from blueprint_pipeline.pipeline import RunOptions, StageContext

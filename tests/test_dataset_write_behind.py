@@ -78,3 +78,14 @@ def test_a_dataset_whose_data_write_fails_is_never_finished(tmp_path, monkeypatc
     assert not (tmp_path / "ds" / layout.INFO_PATH).exists()
     assert check_dataset(tmp_path / "ds") != []
     assert not _parquet_threads()
+
+
+def test_without_a_thread_each_table_is_written_by_write_itself(tmp_path):
+    files = RollingParquetWriter(tmp_path, layout.data_path, SCHEMA, size_limit_bytes=1e9)
+    writer = WriteBehind(files, background=False)
+    assert writer.write(_table(0, 10)).result(timeout=0) == (0, 0)
+    assert not _parquet_threads()
+    with pytest.raises(ValueError):
+        writer.write(pa.table({"index": pa.array(["not", "a", "number"])}))
+    writer.abandon()
+    assert pq.read_table(tmp_path / layout.data_path(0, 0)).column("index").to_pylist() == list(range(10))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -80,16 +81,18 @@ class WriteBehind:
     pyarrow encodes and writes parquet without holding the GIL, so the caller's own work (the
     dataset writer's statistics, episodes metadata and videos) runs while row groups are written.
     Tables are written in the order given, each to the file its predecessor's size decides (the
-    thread does the rollover and tells the caller as soon as it has). At most `MAX_IN_FLIGHT` tables are queued or being written: `write`
-    waits for the oldest beyond that, so memory holds that many row groups more, not more. The
-    first background error is raised by `write`, `wait` or `close`, and no later table is written.
+    thread does the rollover and tells the caller as soon as it has). At most `MAX_IN_FLIGHT`
+    tables are queued or being written: `write` waits for the oldest beyond that, so memory holds
+    that many row groups more, not more. The first background error is raised by `write`, `wait`
+    or `close`, and no later table is written. With `background=False` every table is written
+    by `write` itself, on the caller's thread.
     """
 
     MAX_IN_FLIGHT = 2
 
-    def __init__(self, files: RollingParquetWriter):
+    def __init__(self, files: RollingParquetWriter, background: bool = True):
         self.files = files
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-write")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-write") if background else None
         self._inflight: deque[Future] = deque()
         self._failed = False
 
@@ -103,7 +106,10 @@ class WriteBehind:
         while len(self._inflight) >= self.MAX_IN_FLIGHT:
             self._inflight.popleft().result()
         located: Future = Future()
-        self._inflight.append(self._pool.submit(self._write, table, located))
+        if self._pool is None:
+            self._write(table, located)
+        else:
+            self._inflight.append(self._pool.submit(self._write, table, located))
         return located
 
     def _write(self, table: pa.Table, located: Future) -> None:
@@ -131,14 +137,14 @@ class WriteBehind:
             self.abandon()
             raise
         self.files.close()
-        self._pool.shutdown(wait=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
     def abandon(self) -> None:
         """Stop after a failure: let the thread finish, close the file, raise nothing (the dataset
         is unfinished anyway: it has no info.json)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
         self._inflight.clear()
-        try:
+        with contextlib.suppress(Exception):  # the first error is the one the caller reports
             self.files.close()
-        except Exception:  # noqa: BLE001 - the first error is the one the caller reports
-            pass

@@ -20,7 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from blueprint_pipeline.dataset.writer import WriterOptions
-from blueprint_pipeline.errors import InternalError, InvalidInputError, StageTimeoutError
+from blueprint_pipeline.errors import (
+    InternalError,
+    InvalidInputError,
+    StageTimeoutError,
+)
 from blueprint_pipeline.resilience.pool import ERROR, TIMEOUT, ProcessPool
 
 log = logging.getLogger(__name__)

@@ -5,9 +5,9 @@ open MP4. Buffered episodes become one row group of the open data parquet file p
 `DATA_ROW_GROUP_BYTES` of arrow data (or `META_ROWS_PER_GROUP` episodes, whichever comes first):
 their columns are concatenated once, the index columns built for the whole block, and the exact
 statistics of every episode in the block computed by a few numpy calls over it (not a Python loop
-per episode or per frame). The row group is then encoded on a background thread (`WriteBehind`)
-while the next episodes are checked and their statistics computed. The statistics go to the episodes metadata (written a row group of at
-least `META_ROWS_PER_GROUP` episodes at a time) and into the dataset accumulators.
+per episode or per frame), while the row group is encoded on a background thread (`WriteBehind`).
+The statistics go to the episodes metadata (written a row group of at least `META_ROWS_PER_GROUP`
+episodes at a time) and into the dataset accumulators.
 `finish()` closes the files and writes tasks, stats, and `meta/info.json` last, so a folder
 without info.json was never finished.
 
@@ -146,9 +146,13 @@ class DatasetWriter:
         self.fps, self.robot_type = int(rec.fps), rec.robot
         self.features = build_features(rec)
         opts = self.options
+        cameras = video_keys(self.features)
+        # with cameras the AV1 encoder takes nearly all the time and the data thread saves none of
+        # it; the encoder is also the one part seen to deadlock, so it gets no thread beside it
         self._data = WriteBehind(RollingParquetWriter(self.root, layout.data_path, data_schema(self.features),
-                                                      opts.data_files_size_in_mb * MB, opts.chunks_size))
-        for key in video_keys(self.features):
+                                                      opts.data_files_size_in_mb * MB, opts.chunks_size),
+                                 background=not cameras)
+        for key in cameras:
             self._videos[key] = CameraVideoWriter(self.root, key, self.fps, opts.video_files_size_in_mb * MB,
                                                   opts.video, opts.chunks_size)
             self._images[key] = ImageStats()
