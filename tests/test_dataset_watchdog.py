@@ -14,6 +14,7 @@ from blueprint_pipeline.dataset.stage import run
 from blueprint_pipeline.dataset.watchdog import (
     ATTEMPTS,
     WriteJob,
+    progress_path,
     write_dataset_watched,
     write_in_worker,
 )
@@ -46,6 +47,15 @@ def stall_on_first_attempt(job: WriteJob, heartbeat) -> tuple[dict, dict]:
 
 def always_stall(job: WriteJob, heartbeat) -> None:
     time.sleep(600)
+
+
+def report_progress_slowly(job: WriteJob, heartbeat) -> tuple[dict, dict]:
+    for done in (1, 2):
+        Path(job.progress_file).write_text(f"{done} 3")
+        for _ in range(20):  # 2 s per step, beating, so the parent's relay sees each count
+            heartbeat()
+            time.sleep(0.1)
+    return write_in_worker(job, heartbeat)
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +100,14 @@ def test_bad_input_found_by_the_worker_is_still_bad_input(tmp_path):
     with pytest.raises(InvalidInputError, match="keep_failed_episodes"):
         run(StageContext(manifest_url=str(tmp_path / "m.json"), out_url=str(tmp_path), options=RunOptions()))
     assert not (tmp_path / "dataset").exists()
+
+
+def test_the_workers_progress_reaches_the_parents_progress_callback(tmp_path, camera_episodes):
+    staging = tmp_path / "staging"
+    job = WriteJob(camera_episodes, str(staging), WriterOptions(), keep_failed=False,
+                   progress_file=str(progress_path(staging)))
+    calls = []
+    write_dataset_watched(job, stall_s=30, progress=lambda *a: calls.append(a), task=report_progress_slowly)
+    assert (1, 3, "episodes written") in calls and (2, 3, "episodes written") in calls
+    assert calls[-1] == (3, 3, "episodes written")
+    assert not progress_path(staging).exists()

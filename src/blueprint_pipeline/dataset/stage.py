@@ -25,7 +25,11 @@ from blueprint_pipeline.dataset.publish import (
     recover,
 )
 from blueprint_pipeline.dataset.video import VideoSettings
-from blueprint_pipeline.dataset.watchdog import WriteJob, write_dataset_watched
+from blueprint_pipeline.dataset.watchdog import (
+    WriteJob,
+    progress_path,
+    write_dataset_watched,
+)
 from blueprint_pipeline.dataset.writer import DatasetWriter, WriterOptions
 from blueprint_pipeline.errors import InvalidInputError, Problem
 from blueprint_pipeline.pipeline import StageContext, StageResult
@@ -100,8 +104,8 @@ def write_staging(ctx: StageContext, episodes_dir_url: str, staging: Path, optio
     if not episodes_have_images(episodes_dir_url):
         return write_dataset(episodes_dir_url, staging, options, keep_failed, ctx.progress)
     stall_s = getattr(ctx.settings, "dataset_stall_timeout_s", None) or DEFAULT_STALL_TIMEOUT_S
-    return write_dataset_watched(WriteJob(episodes_dir_url, str(staging), options, keep_failed), stall_s,
-                                 ctx.progress)
+    job = WriteJob(episodes_dir_url, str(staging), options, keep_failed, progress_file=str(progress_path(staging)))
+    return write_dataset_watched(job, stall_s, ctx.progress)
 
 
 def summary_has_video(info: dict) -> bool:

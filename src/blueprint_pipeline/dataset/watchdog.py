@@ -13,9 +13,11 @@ encoder and are written in the calling process.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +41,11 @@ class WriteJob:
     options: WriterOptions
     keep_failed: bool
     parent_pid: int = field(default_factory=os.getpid)  # the process waiting for the dataset
+    progress_file: str | None = None  # "<done> <total>" after every episode file, for the parent
+
+
+def progress_path(staging: Path) -> Path:
+    return staging.with_name(staging.name + ".progress")
 
 
 def _parent_alive(pid: int) -> bool:
@@ -57,12 +64,41 @@ def write_in_worker(job: WriteJob, heartbeat) -> tuple[dict, dict]:
     next run has taken over."""
     from blueprint_pipeline.dataset.stage import write_dataset
 
-    def beat(*_: object) -> None:
+    def beat(done: int, total: int, *_: object) -> None:
         if not _parent_alive(job.parent_pid):
             raise SystemExit("the pipeline process that asked for this dataset has exited")
         heartbeat()
+        if job.progress_file:
+            Path(job.progress_file).write_text(f"{done} {total}")
 
     return write_dataset(job.episodes_dir_url, Path(job.staging), job.options, job.keep_failed, progress=beat)
+
+
+@contextlib.contextmanager
+def _relay_progress(job: WriteJob, progress, every_s: float = 0.5):
+    """While the worker writes, pass the episode count it reports in `job.progress_file` on to
+    `progress` (from a thread: the pool's wait holds this one)."""
+    if not (progress and job.progress_file):
+        yield
+        return
+    path, stop = Path(job.progress_file), threading.Event()
+
+    def relay() -> None:
+        while not stop.wait(every_s):
+            try:
+                done, total = (int(v) for v in path.read_text().split())
+            except (OSError, ValueError):  # not written yet, or caught mid-write
+                continue
+            progress(done, total, "episodes written")
+
+    thread = threading.Thread(target=relay, name="dataset-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        path.unlink(missing_ok=True)
 
 
 def write_dataset_watched(job: WriteJob, stall_s: float, progress=None, task=write_in_worker) -> tuple[dict, dict]:
@@ -72,7 +108,7 @@ def write_dataset_watched(job: WriteJob, stall_s: float, progress=None, task=wri
     for attempt in range(1, ATTEMPTS + 1):
         if staging.exists():
             shutil.rmtree(staging)
-        with ProcessPool(1, deadline_s=None, heartbeat_timeout_s=stall_s) as pool:
+        with ProcessPool(1, deadline_s=None, heartbeat_timeout_s=stall_s) as pool, _relay_progress(job, progress):
             result = next(pool.imap(task, [job]))
         if result.ok:
             info, summary = result.value
