@@ -2,10 +2,10 @@
 
 Why: SVT-AV1, the AV1 encoder behind FFmpeg's libsvtav1, occasionally deadlocks inside
 `svt_av1_enc_send_picture`: every encoder thread waits, the CPU idles and the call never returns
-(measured here: one hang in 20 encodes of 12,000 128x128 frames; upstream reports similar hangs
-in 3.1 and later). A thread stuck in C cannot be interrupted, so a dataset with cameras is
-written by one worker of `resilience.pool.ProcessPool`, which beats a heartbeat after every
-episode and is SIGKILLed once it has been silent for `stall_s`. The staging folder is then
+(seen here three times in some 200 encodes of 12,000 128x128 frames, more often on a loaded
+machine; upstream reports similar hangs since 3.1). A thread stuck in C cannot be interrupted,
+so a dataset with cameras is written by one worker of `resilience.pool.ProcessPool`, which
+beats a heartbeat after every episode and is SIGKILLed once it has been silent for `stall_s`. The staging folder is then
 emptied and the dataset written again from the episode files, up to `ATTEMPTS` times; each
 restart is logged and counted in the stage summary. Datasets without cameras never start the
 encoder and are written in the calling process.

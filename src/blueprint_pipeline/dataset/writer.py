@@ -147,8 +147,8 @@ class DatasetWriter:
         self.features = build_features(rec)
         opts = self.options
         cameras = video_keys(self.features)
-        # with cameras the AV1 encoder takes nearly all the time and the data thread saves none of
-        # it; the encoder is also the one part seen to deadlock, so it gets no thread beside it
+        # with cameras the AV1 encoder takes nearly all the time and a data thread would save
+        # none of it: row groups are then written inline
         self._data = WriteBehind(RollingParquetWriter(self.root, layout.data_path, data_schema(self.features),
                                                       opts.data_files_size_in_mb * MB, opts.chunks_size),
                                  background=not cameras)
