@@ -52,7 +52,7 @@ def always_stall(job: WriteJob, heartbeat) -> None:
 def report_progress_slowly(job: WriteJob, heartbeat) -> tuple[dict, dict]:
     for done in (1, 2):
         Path(job.progress_file).write_text(f"{done} 3")
-        for _ in range(20):  # 2 s per step, beating, so the parent's relay sees each count
+        for _ in range(30):  # 3 s per step, beating, so the parent's relay (every 0.5 s) sees each count
             heartbeat()
             time.sleep(0.1)
     return write_in_worker(job, heartbeat)

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from blueprint_pipeline import storage
+from blueprint_pipeline.config import Settings
 from blueprint_pipeline.dataset import layout
 from blueprint_pipeline.dataset.publish import (
     STAGING_NAME,
@@ -36,7 +37,6 @@ from blueprint_pipeline.pipeline import StageContext, StageResult
 from blueprint_pipeline.sim.episode_io import iter_episode_files, load_episode
 
 MAX_LISTED_SKIPS = 20
-DEFAULT_STALL_TIMEOUT_S = 120.0
 
 
 def writer_options(ctx: StageContext) -> WriterOptions:
@@ -103,7 +103,8 @@ def write_staging(ctx: StageContext, episodes_dir_url: str, staging: Path, optio
     keep_failed = ctx.options.keep_failed_episodes
     if not episodes_have_images(episodes_dir_url):
         return write_dataset(episodes_dir_url, staging, options, keep_failed, ctx.progress)
-    stall_s = getattr(ctx.settings, "dataset_stall_timeout_s", None) or DEFAULT_STALL_TIMEOUT_S
+    stall_s = (getattr(ctx.settings, "dataset_stall_timeout_s", None)
+               or Settings.model_fields["dataset_stall_timeout_s"].default)
     job = WriteJob(episodes_dir_url, str(staging), options, keep_failed, progress_file=str(progress_path(staging)))
     return write_dataset_watched(job, stall_s, ctx.progress)
 

@@ -198,13 +198,19 @@ def run_metrics(n_ticks: int, settle_steps: int, wall0: float, q: np.ndarray, ve
 
 
 def episode_record(sim: SimScene, task: TaskSpec, episode_index: int, seed: int, success: bool, reason: str | None,
-                   **arrays) -> EpisodeRecord:
-    """The EpisodeRecord of a simulated episode (the fields every task type fills the same way)."""
+                   reward: np.ndarray, **arrays) -> EpisodeRecord:
+    """The EpisodeRecord of a simulated episode (the fields every task type fills the same way):
+    every episode is done at its last frame, which earns the shaped `reward` (changed in place) a
+    bonus of 1 when the episode succeeded."""
+    if success:
+        reward[-1] += 1.0
+    done = np.zeros(len(reward), bool)
+    done[-1] = True
     return EpisodeRecord(
         episode_index=episode_index, task_id=task.task_id, task_description=task.description,
         robot=sim.robot.name, seed=seed, fps=FPS, success=success, failure_reason=reason,
         joint_names=list(sim.names.joints) + ["gripper_width"], object_ids=list(sim.dynamic_ids),
-        contact_names=list(CONTACT_NAMES), **arrays)
+        contact_names=list(CONTACT_NAMES), reward=reward, done=done, **arrays)
 
 
 def _pair(geoms: np.ndarray, mask_a: np.ndarray, mask_b: np.ndarray) -> bool:
@@ -418,10 +424,6 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
         success, reason, checks = verdict.success, verdict.reason, verdict.checks
     else:
         success, checks = False, {}
-    if success:
-        reward[-1] += 1.0
-    done = np.zeros(T, bool)
-    done[-1] = True
     metrics = {
         "checks": checks,
         "placement_error_m": float(np.linalg.norm(final_pos[:2] - place_xy)),
@@ -441,4 +443,4 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     }
     return episode_record(sim, task, episode_index, seed, success, reason, state=state, velocity=velocity,
                           ee_pose=ee64.astype(np.float32), object_poses=obj_poses, action=action, contact=contact,
-                          reward=reward, done=done, success_flags=placed, images=images, metrics=metrics)
+                          reward=reward, success_flags=placed, images=images, metrics=metrics)

@@ -296,10 +296,6 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
         success, reason, checks = verdict.success, verdict.reason, verdict.checks
     else:
         success, checks = False, {}
-    if success:
-        reward[-1] += 1.0
-    done = np.zeros(T, bool)
-    done[-1] = True
     threshold = sign * q_target - 0.02 * (hi - lo)
     reached = sign * joint_q[:T] >= threshold
     metrics = {
@@ -317,4 +313,4 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
     }
     return episode_record(sim, task, episode_index, seed, success, reason, state=state, velocity=velocity,
                           ee_pose=ee64.astype(np.float32), object_poses=obj_poses, action=action, contact=contact,
-                          reward=reward, done=done, success_flags=reached, images=images, metrics=metrics)
+                          reward=reward, success_flags=reached, images=images, metrics=metrics)
