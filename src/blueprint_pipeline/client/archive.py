@@ -1,11 +1,23 @@
 """Safe tar.gz handling, shared by the service (bundle uploads) and the client (result downloads).
 
 An archive from the network is hostile until proven otherwise. Before a member is written we
-check its header: regular files and folders only (no symlinks, hard links, devices, fifos), a
-relative name without `..` parts, and running totals against a size limit and a compression-ratio
-limit measured on the bytes actually decompressed (a gzip bomb can lie in its headers, not in its
-output). Members are written into a fresh temporary folder beside the destination, which is
-renamed into place only when every member passed, so a refused archive leaves nothing behind.
+check its header: regular files and folders only (no symlinks, hard links, devices, fifos, sparse
+files), a relative name without `..` parts. The size limit and the compression-ratio limit are
+held on running totals of bytes actually produced, never on sizes a header declares: once on the
+decompressed stream (a gzip bomb can lie in its headers, not in its output) and once on the bytes
+written to disk, checked before each chunk is written, so no file ever grows past a limit.
+Members are written into a fresh temporary folder beside the destination, which is renamed into
+place only when every member passed; on any error (refusal, unreadable archive, full disk,
+interrupt) that folder is removed, so a refused archive leaves nothing behind.
+
+Sparse members are refused outright. A sparse file's holes are not stored in the archive:
+`tarfile` expands them into zeros that never pass through the decompressor, so a few hundred
+bytes of tar.gz can describe a 3 GiB file. GNU tar writes them as the old GNU type 'S' or, in
+PAX archives, as `GNU.sparse.*` extended headers (versions 0.0, 0.1 and 1.0; 1.0 names the member
+`GNUSparseFile.N/...` in its plain header). `tarfile` maps all of these to `TarInfo.sparse`; a
+member carrying any `GNU.sparse.*` key is refused as well, so a version it does not know is not
+taken for a plain file. Nothing this project writes is sparse (`write_archive` uses `tarfile`,
+which never writes sparse members), and the byte-counted limits would stop one anyway.
 
 `tarfile`'s own `filter="data"` covers part of this (absolute names, `..`, links escaping the
 destination) but allows links inside it and has no size or ratio limit, hence the checks here.
@@ -47,12 +59,21 @@ class UnsafeArchiveError(InvalidInputError):
     """The archive was refused; nothing was written."""
 
 
+def _check_totals(total: int, compressed: int, limits: ArchiveLimits, where: str = "") -> None:
+    """Raise if `total` bytes produced from `compressed` archive bytes break a limit."""
+    if total > limits.max_total_bytes:
+        raise UnsafeArchiveError(f"archive expands past the limit of {limits.max_total_bytes} bytes{where}")
+    if total > limits.ratio_floor_bytes and total / max(compressed, 1) > limits.max_ratio:
+        raise UnsafeArchiveError(
+            f"archive compression ratio exceeds {limits.max_ratio:g}:1 (likely a compression bomb){where}")
+
+
 class _CountingReader(io.RawIOBase):
     """Reads decompressed bytes and refuses to go past the size or ratio limit."""
 
     def __init__(self, raw: IO[bytes], compressed_bytes: int, limits: ArchiveLimits):
         self._raw = raw
-        self._compressed = max(compressed_bytes, 1)
+        self._compressed = compressed_bytes
         self._limits = limits
         self.total = 0
 
@@ -62,14 +83,32 @@ class _CountingReader(io.RawIOBase):
     def readinto(self, buf) -> int:  # type: ignore[override]
         n = self._raw.readinto(buf)  # type: ignore[attr-defined]
         self.total += n
-        lim = self._limits
-        if self.total > lim.max_total_bytes:
-            raise UnsafeArchiveError(
-                f"archive expands past the limit of {lim.max_total_bytes} bytes")
-        if self.total > lim.ratio_floor_bytes and self.total / self._compressed > lim.max_ratio:
-            raise UnsafeArchiveError(
-                f"archive compression ratio exceeds {lim.max_ratio:g}:1 (likely a compression bomb)")
+        _check_totals(self.total, self._compressed, self._limits)
         return n
+
+
+class _WriteBudget:
+    """The bytes written so far, held to the same limits as the decompressed stream: a member's
+    content can be longer than what the stream carried for it (holes of a sparse file come out
+    as zeros), so the limits are checked where the bytes land, before each chunk is written."""
+
+    def __init__(self, compressed_bytes: int, limits: ArchiveLimits):
+        self._compressed = compressed_bytes
+        self._limits = limits
+        self.total = 0
+
+    def copy(self, src: IO[bytes], out: IO[bytes], name: str) -> None:
+        while chunk := src.read(_CHUNK_BYTES):
+            _check_totals(self.total + len(chunk), self._compressed, self._limits,
+                          f" (writing member {name!r})")
+            out.write(chunk)
+            self.total += len(chunk)
+
+
+def is_sparse(member: tarfile.TarInfo) -> bool:
+    """A sparse file in any format GNU tar writes (see the module docstring)."""
+    return (member.issparse() or member.type == tarfile.GNUTYPE_SPARSE
+            or any(key.startswith("GNU.sparse.") for key in member.pax_headers))
 
 
 def check_member(member: tarfile.TarInfo) -> str:
@@ -77,6 +116,8 @@ def check_member(member: tarfile.TarInfo) -> str:
     name = member.name
     if member.issym() or member.islnk():
         raise UnsafeArchiveError(f"archive member {name!r} is a link; links are not accepted")
+    if is_sparse(member):
+        raise UnsafeArchiveError(f"archive member {name!r} is a sparse file; sparse files are not accepted")
     if not (member.isfile() or member.isdir()):
         raise UnsafeArchiveError(f"archive member {name!r} is not a regular file or folder")
     if not name or name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
@@ -105,6 +146,7 @@ def safe_extract(archive_path: str | Path, dest: str | Path, limits: ArchiveLimi
         with open(archive_path, "rb") as raw:
             size = os.fstat(raw.fileno()).st_size
             counting = _CountingReader(_GzipReader(raw), size, limits)
+            budget = _WriteBudget(size, limits)
             stream = io.BufferedReader(counting, buffer_size=_CHUNK_BYTES)
             try:
                 with tarfile.open(fileobj=stream, mode="r|") as tar:
@@ -120,7 +162,7 @@ def safe_extract(archive_path: str | Path, dest: str | Path, limits: ArchiveLimi
                         src = tar.extractfile(member)
                         assert src is not None  # a regular file always has content
                         with open(target, "xb") as out:  # "x": a duplicate member is refused
-                            shutil.copyfileobj(src, out, _CHUNK_BYTES)
+                            budget.copy(src, out, rel)
                         written.append(rel)
             except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
                 if isinstance(exc, FileExistsError):
