@@ -70,7 +70,8 @@ def test_runs_all_stages_and_writes_complete_markers(ctx):
     assert manifest_in["name"] == MANIFEST_INPUT
     assert manifest_in["sha256"] == storage.sha256_file(ctx.manifest_url)
     assert marker["outputs"] == [{"path": "a/ids.json", "size": storage.size(ctx.path("a", "ids.json")),
-                                  "sha256": storage.sha256_file(ctx.path("a", "ids.json"))}]
+                                  "sha256": storage.sha256_file(ctx.path("a", "ids.json")),
+                                  "stat": storage.stat_key(ctx.path("a", "ids.json"))}]
     assert marker["versions"]["blueprint-pipeline"] and marker["seconds"] >= 0
     assert marker["summary"] == {"objects": 2} and marker["options"]["seed"] == 3
     b = storage.read_json(storage.join(ctx.out_url, "b", ".complete.json"))
@@ -137,8 +138,8 @@ def test_failure_marker_has_everything_and_coerces_any_value(ctx, monkeypatch, s
     stages.append(Stage("d", stage_a, ("c/never.json",)))
     ctx.options = RunOptions(seed=3)
     odd_ctx = StageContext(ctx.manifest_url, ctx.out_url, options=ctx.options)
-    odd_ctx.settings = {"path": Path("/x/y"), "arr": np.arange(3), "nan": math.nan,
-                        "obj": Unserialisable(), "f32": np.float32(2.5)}
+    odd = {"path": Path("/x/y"), "arr": np.arange(3), "nan": math.nan, "obj": Unserialisable(),
+           "f32": np.float32(2.5)}
     with pytest.raises(ValueError, match="simulated failure in c"):
         run_pipeline(odd_ctx)
     assert calls == ["a", "b", "c"]  # d never ran
@@ -158,7 +159,7 @@ def test_failure_marker_has_everything_and_coerces_any_value(ctx, monkeypatch, s
         run_pipeline(odd_ctx, only="c")
     assert storage.read_json(storage.join(ctx.out_url, "c", ".failed.json"))["attempt"] == 2
     # json_safe directly: none of these can make a marker fail.
-    coerced = markers.json_safe(odd_ctx.settings)
+    coerced = markers.json_safe(odd)
     assert coerced == {"path": "/x/y", "arr": [0, 1, 2], "nan": "nan", "obj": "<Unserialisable thing>",
                        "f32": 2.5}
 

@@ -51,6 +51,19 @@ RECOMMENDATIONS: dict[str, list[str]] = {
          "(<NAME>, <NAME>_FILE or Secret Manager) and installed extras."),
         "HTTP 401/403: the key is wrong or lacks permission; 404: the endpoint or model name is wrong.",
     ],
+    ErrorCategory.ENVIRONMENT: [
+        ("The machine, not the input, failed: a full disk, a permission denied, a worker killed "
+         "(out of memory?) or an interrupt. The message names the errors."),
+        "Free disk space or fix permissions, then rerun the same command: finished items are kept "
+        "and the failed ones run again (the stage was not marked complete).",
+    ],
+    ErrorCategory.BELOW_THRESHOLD: [
+        ("The stage ran, but too few of its items succeeded; partial_results and the stage's "
+         "summary give the failure reasons per item."),
+        "Look at the most common failure reason first (the report lists them); `--keep-failed` "
+        "writes failed episodes too, labelled, for inspection.",
+        "BP_MIN_SUCCESS_RATE sets the threshold; lower it only if the failures are understood.",
+    ],
     ErrorCategory.INTERNAL: [
         "This looks like a bug: rerun with BP_DEBUG=1 and report the traceback in this marker.",
         "Rerun the stage alone with `blueprint run MANIFEST --out DIR --only STAGE --force`.",

@@ -47,6 +47,12 @@ class StageContext:
     options: RunOptions = field(default_factory=RunOptions)
     settings: Any = None
     progress: ProgressFn = _no_progress
+    # Set by the runner for the stage it runs: the sha256 of the stage's fingerprint (its inputs'
+    # hashes, the options it reads, the package version). A stage that resumes work items keys
+    # them by it, so results computed from other inputs are never reused.
+    input_digest: str = ""
+    # --force: rerun the stage even if up to date, and its failed items even if recorded.
+    force: bool = False
 
     def stage_dir(self, stage: str) -> str:
         return storage.join(self.out_url, stage)

@@ -4,10 +4,13 @@ For each selected stage (all, `from_stage` onwards, or `only` one):
 1. Fingerprint its inputs: sha256 of the manifest (if it reads it) and of each declared
    upstream path (a file, or a folder's files), plus the run options that change outputs and
    the package version. A missing input is invalid input naming the stage to run first.
-2. Skip it if `<out>/<stage>/.complete.json` holds the same fingerprint and its outputs are
-   still there with their recorded sizes (unless `force`).
-3. Otherwise run it. A journal under `<out>/<stage>/.journal/` is kept only if it was written
-   against the same fingerprint (so a crashed or killed stage resumes), else cleared.
+2. Skip it if `<out>/<stage>/.complete.json` holds the same fingerprint and its outputs still
+   hold the bytes it recorded (unless `force`): same size, and the same stat key (size, mtime,
+   inode) or else the same sha256 (`output_unchanged`), so an edit of an output reruns the stage.
+3. Otherwise run it, with `ctx.input_digest` (the fingerprint's sha256) and `ctx.force` set. A
+   journal under `<out>/<stage>/.journal/` is kept only if it was written against the same
+   fingerprint (so a crashed or killed stage resumes), else cleared; stages that keep their own
+   resumable items key them by `input_digest`.
 4. On success write `.complete.json` (inputs with sha256, outputs with size and sha256,
    timings, versions, options) and remove `.failed.json`; on any error write `.failed.json`
    (see `markers.failure_body`), redact the exception's text, and re-raise: later stages
@@ -17,6 +20,8 @@ For each selected stage (all, `from_stage` onwards, or `only` one):
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -28,6 +33,7 @@ from blueprint_pipeline.errors import InternalError, InvalidInputError
 from blueprint_pipeline.pipeline import MANIFEST_INPUT, Stage, StageContext, StageResult
 from blueprint_pipeline.resilience.journal import JOURNAL_FOLDER
 from blueprint_pipeline.secrets.redact import redact
+from blueprint_pipeline.storage.lock import OutputLock
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +111,12 @@ def fingerprint(ctx: StageContext, stage: Stage, inputs: list[dict[str, Any]]) -
     }
 
 
+def digest(fp: dict[str, Any]) -> str:
+    """One sha256 for a fingerprint (canonical JSON), the key of a stage's resumable items."""
+    text = json.dumps(markers.json_safe(fp), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def describe_outputs(ctx: StageContext, stage: Stage, result: StageResult) -> list[dict[str, Any]]:
     """Every file the stage reported (folders expanded) with size and sha256; a declared output
     (Stage.outputs) that is missing is an internal error."""
@@ -119,8 +131,23 @@ def describe_outputs(ctx: StageContext, stage: Stage, result: StageResult) -> li
         files = [(rel, url)] if not storage.is_dir(url) else [
             (f"{rel.rstrip('/')}/{sub}", storage.join(url, sub)) for sub in storage.walk_files(url)]
         for name, file_url in files:
-            out.append({"path": name, "size": storage.size(file_url), "sha256": storage.sha256_file(file_url)})
+            out.append({"path": name, "size": storage.size(file_url), "sha256": storage.sha256_file(file_url),
+                        "stat": storage.stat_key(file_url)})
     return out
+
+
+def output_unchanged(ctx: StageContext, recorded: dict[str, Any]) -> bool:
+    """True if an output file still holds the bytes its marker recorded. Cheap path: a local file
+    whose [size, mtime_ns, inode, device] equal the recorded ones has not been written since (an
+    edit changes the mtime, a replacement the inode). Otherwise its sha256 decides, so a same-size
+    edit, or any file on an object store, is caught."""
+    url = storage.join(ctx.out_url, recorded["path"])
+    if not storage.exists(url) or storage.size(url) != recorded.get("size"):
+        return False
+    stat = storage.stat_key(url)
+    if stat is not None and stat == recorded.get("stat"):
+        return True
+    return storage.sha256_file(url) == recorded.get("sha256")
 
 
 def is_up_to_date(ctx: StageContext, stage: Stage, fp: dict[str, Any]) -> bool:
@@ -128,8 +155,9 @@ def is_up_to_date(ctx: StageContext, stage: Stage, fp: dict[str, Any]) -> bool:
     if marker is None or marker.get("fingerprint") != markers.json_safe(fp):
         return False
     for o in marker.get("outputs", []):
-        url = storage.join(ctx.out_url, o["path"])
-        if not storage.exists(url) or storage.size(url) != o["size"]:
+        if not output_unchanged(ctx, o):
+            log.info("%s: output %s changed since the stage wrote it; rerunning", stage.name, o["path"],
+                     extra={"stage": stage.name, "event": "output_changed"})
             return False
     return True
 
@@ -141,8 +169,6 @@ def _scene_id(ctx: StageContext) -> str | None:
         url = ctx.path("scene", "normalized.jsonl")
         if storage.exists(url):
             with storage.open_read(url, "r") as f:
-                import json
-
                 return str(json.loads(f.readline()).get("scene_id")) or None
         if ctx.manifest_url and storage.exists(ctx.manifest_url):
             import ijson
@@ -203,7 +229,7 @@ def run_stage(ctx: StageContext, stage: Stage, force: bool = False) -> StageOutc
                               "attempt": attempt})
         log.info("%s: running (attempt %d)", stage.name, attempt,
                  extra={"stage": stage.name, "event": "start", "attempt": attempt})
-        result = stage.run(ctx)
+        result = stage.run(dataclasses.replace(ctx, input_digest=digest(fp), force=force))
         outputs = describe_outputs(ctx, stage, result)
         seconds = time.perf_counter() - t0
         url = markers.write_marker(ctx.out_url, stage.name, markers.COMPLETE, {
@@ -243,13 +269,22 @@ def run_pipeline(ctx: StageContext, from_stage: str | None = None, only: str | N
                  force: bool = False, observer: StageObserver | None = None) -> list[StageOutcome]:
     """Run the selected stages in order; the first failing stage raises (after its marker).
     `observer(stage, event, outcome)` hears "start", then "ok" / "skipped" / "failed".
-    A context without settings gets the process's (`config.get_settings()`)."""
+    A context without settings gets the process's (`config.get_settings()`). The output folder's
+    lock (`storage.lock.OutputLock`) is held throughout: a second run into the same folder is
+    refused at once with OutputLockedError (exit 2), naming the holder."""
     if ctx.settings is None:
         from blueprint_pipeline.config import get_settings
 
         ctx.settings = get_settings()
+    stages = select_stages(from_stage, only)
+    with OutputLock(ctx.out_url, lease_s=ctx.settings.lock_lease_s):
+        return _run_stages(ctx, stages, force, observer)
+
+
+def _run_stages(ctx: StageContext, stages: list[Stage], force: bool,
+                observer: StageObserver | None) -> list[StageOutcome]:
     outcomes = []
-    for stage in select_stages(from_stage, only):
+    for stage in stages:
         if observer:
             observer(stage.name, "start", None)
         try:

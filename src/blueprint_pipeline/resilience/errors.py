@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from blueprint_pipeline.errors import (
     BlueprintError,
     DependencyError,
+    ErrorCategory,
     InternalError,
     StageTimeoutError,
     TransientError,
@@ -60,7 +61,10 @@ class WorkerCrashedError(InternalError):
 
 
 class StageFailedError(BlueprintError):
-    """Too few items of a stage succeeded; carries the full per-item report."""
+    """Too few items of a stage succeeded (or some failed for an environment reason); carries
+    the full per-item report."""
+
+    category = ErrorCategory.BELOW_THRESHOLD
 
     def __init__(self, message: str, report: ItemsReport):
         super().__init__(message)

@@ -6,8 +6,11 @@
     values = report.values          # input order; None where the item failed
 
 One `ItemResult` per item, in input order. The stage fails (`StageFailedError`, carrying the
-report) only if the share of successful items is below `min_success_rate` (None: the
-BP_MIN_SUCCESS_RATE setting, 0.5 by default); an empty list is a success with zero items.
+report, category `below_threshold`) if the share of successful items is below
+`min_success_rate` (None: the BP_MIN_SUCCESS_RATE setting, 0.5 by default), and (category
+`environment`) if any item failed for a reason of the machine: a full disk, a permission denied,
+a killed worker (`errors.is_environment_failure`), whatever the rate, so that such a stage is
+never marked complete. An empty list is a success with zero items.
 
 Executors:
 - "thread" (default): `fn(item)` runs in a thread pool; good for I/O-bound calls. Threads
@@ -35,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from blueprint_pipeline.errors import BlueprintError, ErrorCategory
+from blueprint_pipeline.errors import BlueprintError, ErrorCategory, is_environment_failure
 from blueprint_pipeline.resilience.errors import StageFailedError
 from blueprint_pipeline.resilience.journal import Journal
 from blueprint_pipeline.resilience.policy import is_transient
@@ -99,6 +102,12 @@ class ItemsReport:
     def failures(self) -> list[ItemResult]:
         return [r for r in self.results if not r.ok]
 
+    @property
+    def environment_failures(self) -> list[ItemResult]:
+        """Failures of the machine (disk full, killed, ...): never results, so the stage fails
+        whatever its success rate, and a rerun retries them (only ok items are resumed)."""
+        return [r for r in self.failures if r.category == ErrorCategory.ENVIRONMENT.value]
+
     def summary(self, max_failures: int = 50) -> dict[str, Any]:
         """JSON-safe digest for markers and reports."""
         return {
@@ -113,6 +122,8 @@ class ItemsReport:
 
 
 def _category_of(exc: BaseException) -> str:
+    if is_environment_failure(exc):
+        return ErrorCategory.ENVIRONMENT.value
     if isinstance(exc, BlueprintError):
         return str(exc.category)
     if isinstance(exc, TimeoutError):
@@ -130,6 +141,8 @@ def _from_task(key: str, t: TaskResult) -> ItemResult:
         return ItemResult(t.index, key, True, value=t.value)
     category = {TIMEOUT: ErrorCategory.TIMEOUT, CRASHED: ErrorCategory.INTERNAL}.get(
         t.status, ErrorCategory.INTERNAL)
+    if is_environment_failure(error_type=t.error_type, message=t.message):
+        category = ErrorCategory.ENVIRONMENT
     return ItemResult(t.index, key, False, error_type=t.error_type, message=t.message,
                       traceback=t.traceback, category=category.value)
 
@@ -213,7 +226,7 @@ def run_items(items: Sequence[Any], fn: Callable[..., Any], *, workers: int = 1,
 
     report = ItemsReport(stage, [r for r in results if r is not None], min_success_rate)
     assert report.total == total
-    if not report.passed:
+    if not report.passed or report.environment_failures:
         raise _stage_failed(report)
     if report.failed_count:
         log.warning("%s: %d of %d items failed (success rate %.0f%%, required %.0f%%)", stage,
@@ -253,14 +266,22 @@ def _run_processes(items: list, keys: list[str], todo: list[int], fn: Callable, 
 
 
 def _stage_failed(report: ItemsReport) -> StageFailedError:
-    lines = [(f"{report.stage}: {report.ok_count} of {report.total} items succeeded "
-              f"({100 * report.success_rate:.0f}%), below the required {100 * report.min_success_rate:.0f}%")]
+    env = report.environment_failures
+    if report.passed:  # only environment failures stop it
+        lines = [(f"{report.stage}: {len(env)} of {report.total} items failed for a reason of the machine "
+                  "(disk full, permission, killed); fix it and rerun: the finished items are kept")]
+    else:
+        lines = [(f"{report.stage}: {report.ok_count} of {report.total} items succeeded "
+                  f"({100 * report.success_rate:.0f}%), below the required {100 * report.min_success_rate:.0f}%")]
     for r in report.failures[:_MAX_LISTED_FAILURES]:
         lines.append(f"  item {r.index} ({r.key}): {r.error_type}: {r.message.splitlines()[0] if r.message else ''}")
     if report.failed_count > _MAX_LISTED_FAILURES:
         lines.append(f"  ... and {report.failed_count - _MAX_LISTED_FAILURES} more failures")
     error = StageFailedError("\n".join(lines), report)
     categories = {r.category for r in report.failures}
-    if len(categories) == 1:
-        error.category = ErrorCategory(categories.pop())
+    if env:
+        error.category = ErrorCategory.ENVIRONMENT
+    elif len(categories) == 1 and categories <= {ErrorCategory.TRANSIENT, ErrorCategory.TIMEOUT,
+                                                   ErrorCategory.DEPENDENCY}:
+        error.category = ErrorCategory(categories.pop())  # its recommendations say what to do
     return error

@@ -6,7 +6,12 @@ Outputs under episodes/:
   the keep_failed_episodes option), written atomically by the worker that simulated it;
 - results/episode_XXXXXX.json: every episode's outcome and quality metrics (also the resume
   journal: a rerun simulates only the episodes without a result; episode i is reproducible from
-  (scene, task, seed, i), so regenerated episodes are identical);
+  (scene, task, seed, i), so regenerated episodes are identical). Each result is keyed by the
+  stage's input digest (`StageContext.input_digest`: the inputs' sha256, the options, the package
+  version) besides robot, task, index and seed; results of other inputs are deleted at the start,
+  never reused. Failures of the machine (disk full, permission denied, a killed worker) are not
+  results: they are not recorded, the stage fails (category environment, not marked complete) and
+  the next run simulates them again. `--force` also reruns the recorded failures;
 - summary.json: counts, success rate overall and per task, failure reasons, timings, start poses;
 - quality_certificate.json: what was checked and how (engine, version, time step, thresholds).
 
@@ -34,7 +39,14 @@ import numpy as np
 from pydantic import ValidationError
 
 from blueprint_pipeline import storage
-from blueprint_pipeline.errors import BlueprintError, InvalidInputError, Problem
+from blueprint_pipeline.errors import (
+    BlueprintError,
+    EnvironmentFailureError,
+    ErrorCategory,
+    InvalidInputError,
+    Problem,
+    is_environment_failure,
+)
 from blueprint_pipeline.geniesim.records import TASK_CONFIG_SCHEMA, TaskConfig, TaskSpec
 from blueprint_pipeline.pipeline import StageContext, StageResult
 from blueprint_pipeline.robots import robot_by_name
@@ -64,6 +76,8 @@ RESULT_SCHEMA = "blueprint.episode_result/1"
 class EpisodesFailedError(BlueprintError):
     """Too few episodes succeeded."""
 
+    category = ErrorCategory.BELOW_THRESHOLD
+
 
 @dataclass(frozen=True)
 class EpisodeItem:
@@ -77,6 +91,7 @@ class EpisodeItem:
     render: bool = False
     image_size: int = 128
     keep_failed: bool = False
+    inputs_digest: str = ""  # StageContext.input_digest: results of other inputs are never reused
 
 
 def inputs_of(out_url: str) -> tuple[str, str, str]:
@@ -120,9 +135,16 @@ def plan_items(ctx: StageContext, tasks: list[TaskSpec]) -> list[EpisodeItem]:
     count = opts.episodes if opts.episodes is not None else min(DEFAULT_MAX, DEFAULT_PER_TASK * len(tasks))
     if count < 0:
         raise InvalidInputError("episodes: must be >= 0")
+    digest = ctx.input_digest or inputs_digest(ctx.out_url)
     return [EpisodeItem(out_url=ctx.out_url, robot=opts.robot, task_id=tasks[i % len(tasks)].task_id,
                         episode_index=i, seed=opts.seed, render=opts.render,
-                        keep_failed=opts.keep_failed_episodes) for i in range(count if tasks else 0)]
+                        keep_failed=opts.keep_failed_episodes, inputs_digest=digest)
+            for i in range(count if tasks else 0)]
+
+
+def inputs_digest(out_url: str) -> str:
+    """The inputs' own sha256s, for a stage run without the runner (which sets input_digest)."""
+    return ",".join(storage.sha256_file(u) for u in inputs_of(out_url))
 
 
 # --- worker side -------------------------------------------------------------------------------
@@ -178,36 +200,53 @@ def _item_key(item: EpisodeItem) -> dict:
     return asdict(item) | {"out_url": None}
 
 
-def _done_results(items: list[EpisodeItem]) -> dict[int, dict]:
+def _done_results(items: list[EpisodeItem], rerun_failed: bool = False) -> dict[int, dict]:
+    """The recorded results that still hold for `items` (same key, inputs digest included);
+    every other file in results/ (other inputs or options, an index past the count, unreadable)
+    is deleted. With `rerun_failed`, recorded failures are deleted too."""
     done = {}
-    for it in items:
-        url = result_url(it.out_url, it.episode_index)
-        if storage.exists(url):
+    if not items:
+        return done
+    wanted = {result_url(it.out_url, it.episode_index): it for it in items}
+    results_dir = storage.join(items[0].out_url, STAGE, "results")
+    for name in storage.listdir(results_dir):
+        url = storage.join(results_dir, name)
+        it = wanted.get(url)
+        res = None
+        if it is not None:
             try:
                 res = storage.read_json(url)
             except (json.JSONDecodeError, OSError):
-                continue
-            if res.get("schema") == RESULT_SCHEMA and res.get("item") == _item_key(it):
-                done[it.episode_index] = res
+                res = None
+        if (isinstance(res, dict) and res.get("schema") == RESULT_SCHEMA and res.get("item") == _item_key(it)
+                and (res.get("success") or not rerun_failed)):
+            done[it.episode_index] = res
+        else:
+            storage.remove(url)
     return done
 
 
-def _failed_result(item: EpisodeItem, status: str, message: str, seconds: float) -> dict:
+def _failed_result(item: EpisodeItem, status: str, error_type: str | None, message: str,
+                   seconds: float) -> dict:
+    """The result of an episode whose worker failed; recorded unless the machine was at fault
+    (then `environment` is set and nothing is written, so the next run simulates it again)."""
     reason = "timeout" if status == "timeout" else ("crashed" if status == "crashed" else "error")
     res = {"schema": RESULT_SCHEMA, "item": _item_key(item), "episode_index": item.episode_index,
            "task_id": item.task_id, "success": False, "failure_reason": reason, "kept": False, "frames": 0,
            "message": message[:500], "metrics": {"wall_time_s": seconds}}
+    if is_environment_failure(error_type=error_type, message=message):
+        return res | {"environment": True}
     storage.atomic_write_json(result_url(item.out_url, item.episode_index), res)
     return res
 
 
 def run_items(items: list[EpisodeItem], workers: int, deadline_s: float, heartbeat_timeout_s: float,
-              progress=None, fn=simulate_item, executor: str = "local") -> list[dict]:
+              progress=None, fn=simulate_item, executor: str = "local", rerun_failed: bool = False) -> list[dict]:
     """Simulate the items without a result yet in the worker pool of `executor` ("local" worker
     processes or "ray" tasks, see batch.executors); all results in input order."""
     from blueprint_pipeline.batch.executors import open_pool
 
-    done = _done_results(items)
+    done = _done_results(items, rerun_failed)
     todo = [it for it in items if it.episode_index not in done]
     if todo:
         with open_pool(executor, max(1, min(workers, len(todo))), deadline_s=deadline_s,
@@ -217,7 +256,8 @@ def run_items(items: list[EpisodeItem], workers: int, deadline_s: float, heartbe
                 if res.ok:
                     done[item.episode_index] = res.value
                 else:
-                    done[item.episode_index] = _failed_result(item, res.status, res.message, res.seconds)
+                    done[item.episode_index] = _failed_result(item, res.status, res.error_type, res.message,
+                                                              res.seconds)
                 if progress:
                     progress(len(items) - len(todo) + n, len(items), STAGE)
     return [done[it.episode_index] for it in items]
@@ -311,10 +351,17 @@ def run(ctx: StageContext) -> StageResult:
     load_physics(physics_url)  # fail early on a bad physics file
     tasks = runnable_tasks(config, ctx.options.robot, scene)
     items = plan_items(ctx, tasks)
-    resumed = len(_done_results(items))
+    resumed = len(_done_results(items, rerun_failed=ctx.force))
     results = run_items(items, ctx.options.workers, deadline_s=deadline_factor(ctx) * NOMINAL_EPISODE_S,
                         heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S, progress=ctx.progress,
-                        executor=ctx.options.executor)
+                        fn=simulate_item, executor=ctx.options.executor, rerun_failed=ctx.force)
+    environment = [r for r in results if r.get("environment")]
+    if environment:
+        first = environment[0]
+        raise EnvironmentFailureError(
+            f"episodes: {len(environment)} of {len(results)} episodes failed for a reason of the machine, "
+            f"e.g. episode {first['episode_index']}: {first['failure_reason']}: {first['message'][:200]}; "
+            "fix it and rerun: the finished episodes are kept and these run again")
     summary = summarize(results, time.perf_counter() - t0, resumed)
     summary["robot"] = ctx.options.robot
     summary["tasks_skipped"] = [t.task_id for t in config.tasks if t not in tasks]

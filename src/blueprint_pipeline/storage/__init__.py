@@ -26,6 +26,7 @@ from blueprint_pipeline.storage.fs import (
     sha256_file,
     sha256_tree,
     size,
+    stat_key,
     walk_files,
 )
 
@@ -50,5 +51,6 @@ __all__ = [
     "sha256_file",
     "sha256_tree",
     "size",
+    "stat_key",
     "walk_files",
 ]

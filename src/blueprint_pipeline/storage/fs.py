@@ -182,6 +182,16 @@ def size(url: str) -> int:
     return int(fs.size(path))
 
 
+def stat_key(url: str) -> list[int] | None:
+    """[size, mtime_ns, inode, device] of a local file: any write to it, or a replacement (every
+    atomic write is a new inode), changes it. None on object stores, where only a hash tells."""
+    fs, path = _fs(url)
+    if not _is_local(fs):
+        return None
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev]
+
+
 def is_dir(url: str) -> bool:
     fs, path = _fs(url)
     return fs.isdir(path)
