@@ -4,7 +4,12 @@ while the other tasks' results are kept."""
 from __future__ import annotations
 
 import ctypes
+import json
+import logging
 import os
+import subprocess
+import sys
+import textwrap
 import time
 
 import pytest
@@ -128,3 +133,88 @@ def test_a_worker_killed_mid_task_like_an_oom_kill_is_reported():
     assert results[0].status == CRASHED and "SIGKILL" in results[0].message
     assert "out of memory" in results[0].message
     assert results[1].ok
+
+
+def log_and_warn(item: int, heartbeat) -> int:
+    import warnings
+
+    log = logging.getLogger("blueprint_pipeline.test_pool")
+    log.warning("task %d working", item)
+    try:
+        raise ValueError("inner trouble")
+    except ValueError:
+        log.exception("task %d caught", item)
+    warnings.warn(f"library warning {item}", UserWarning, stacklevel=1)
+    return item
+
+
+def test_worker_log_records_and_warnings_are_emitted_by_the_parents_loggers(caplog):
+    caplog.set_level(logging.INFO)
+    with ProcessPool(2, deadline_s=None) as pool:
+        results = pool.map(log_and_warn, [0, 1])
+    assert [r.value for r in results] == [0, 1]
+    from_workers = [r for r in caplog.records if r.processName == "blueprint-worker"]
+    messages = sorted(r.getMessage() for r in from_workers)
+    assert [m for m in messages if m.startswith("task")] == ["task 0 caught", "task 0 working",
+                                                              "task 1 caught", "task 1 working"]
+    caught = next(r for r in from_workers if r.getMessage() == "task 0 caught")
+    assert caught.levelno == logging.ERROR and "ValueError: inner trouble" in caught.exc_text
+    warned = [r for r in from_workers if r.name == "py.warnings"]
+    assert len(warned) == 2 and all("UserWarning: library warning" in r.getMessage() for r in warned)
+
+
+_ORPHAN_SCRIPT = """
+import logging
+import pathlib
+import sys
+import time
+
+from blueprint_pipeline.logs import setup_logging
+from blueprint_pipeline.resilience.pool import ProcessPool
+
+
+def wait_for_go(folder, heartbeat):
+    log = logging.getLogger("blueprint_pipeline.orphan")
+    log.warning("worker started")
+    while not (pathlib.Path(folder) / "go").exists():
+        time.sleep(0.01)
+    log.warning("worker still here after its parent died")
+    return "done"
+
+
+if __name__ == "__main__":
+    setup_logging(json_lines=True)
+    with ProcessPool(2, deadline_s=None) as pool:
+        pool.map(wait_for_go, [sys.argv[1]] * 2)
+"""
+
+
+def test_workers_of_a_killed_parent_end_quietly_and_stderr_holds_only_json_lines(tmp_path):
+    """The parent (logging JSON lines, as under --log-json) is killed while both workers run a
+    task; the workers then finish theirs and find the pipe to the parent broken. Every line on the
+    shared stderr, the workers' included, must be a JSON object."""
+    script = tmp_path / "orphan.py"
+    script.write_text(textwrap.dedent(_ORPHAN_SCRIPT))
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    lines, started = [], 0
+    for line in proc.stderr:  # until both workers are running their task
+        lines.append(line)
+        started += "worker started" in line
+        if started == 2:
+            break
+    proc.kill()
+    proc.wait()
+    (tmp_path / "go").touch()
+    lines += proc.stderr.read().splitlines(keepends=True)  # until the workers (and helpers) have ended
+    assert started == 2
+    docs = []
+    for line in lines:
+        try:
+            docs.append(json.loads(line))
+        except ValueError:
+            raise AssertionError(f"not a JSON line on stderr: {line!r}\n{''.join(lines)}") from None
+    assert all(isinstance(d, dict) for d in docs)
+    started_docs = [d for d in docs if d["message"] == "worker started"]
+    assert len(started_docs) == 2 and all(d["logger"] == "blueprint_pipeline.orphan" for d in started_docs)

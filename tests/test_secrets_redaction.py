@@ -73,3 +73,11 @@ def test_secret_absent_from_the_raised_exception(manifest, tmp_path, caplog):
     assert SECRET not in str(info.value) and "***" in str(info.value)
     marker = storage.read_text(str(tmp_path / "out" / "leaky" / ".failed.json"))
     assert SECRET not in marker
+
+
+def test_redact_values_masks_every_string_at_any_depth():
+    from blueprint_pipeline.secrets.redact import redact_values, register_secret
+
+    register_secret(SECRET)
+    value = {"material": f"plastic {SECRET}", SECRET: [1, (f"x{SECRET}", 2.5)], "n": None, "ok": True}
+    assert redact_values(value) == {"material": "plastic ***", "***": [1, ("x***", 2.5)], "n": None, "ok": True}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -204,3 +205,45 @@ def test_requests_are_paced_below_the_configured_limit():
 
     p = gemini_policy(10.0, name=f"gemini-test-{uuid.uuid4().hex}")
     assert p.limiter.rate_per_s == pytest.approx(10.0 * RATE_MARGIN) and RATE_MARGIN < 1
+
+
+def test_a_key_echoed_in_a_successful_answer_is_stored_nowhere(tmp_path, monkeypatch, caplog):
+    """The service answers 200 with the API key inside its text fields (the material name, which
+    an unknown material copies into the notes; an extra field; a number field, which rejects
+    the answer): no file of the run (physics.json, markers, the journal) and no log line holds it."""
+    import logging
+    from pathlib import Path
+
+    from blueprint_pipeline.config import load_settings
+    from blueprint_pipeline.pipeline import RunOptions, StageContext
+    from blueprint_pipeline.runner import run_pipeline
+    from blueprint_pipeline.secrets import resolver
+
+    key = f"AIzaSy-echo-{uuid.uuid4().hex}"
+    monkeypatch.setenv("GEMINI_API_KEY", key)
+    resolver.clear_cache()
+    echo = {**MUG, "material": f"plastic {key}", "explanation": f"estimated for key {key}"}
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    out = tmp_path / "out"
+    caplog.set_level(logging.DEBUG)
+    try:
+        with FakeGemini(api_key=key, default_answer=echo, answers={"mug": {**MUG, "mass_kg": key}}) as server:
+            settings = load_settings({"BP_SIMREADY_ESTIMATOR": "gemini", "BP_SIMREADY_GEMINI_BASE_URL": server.base_url,
+                                      "BP_RATE_LIMIT_PER_S": "1000"})
+            ctx = StageContext(manifest_url=str(examples / "kitchen.json"), out_url=str(out),
+                               options=RunOptions(), settings=settings)
+            run_pipeline(ctx, only="scene")
+            run_pipeline(ctx, only="simready")
+            answered = sum(server.calls_by_category.values())
+    finally:
+        resolver.clear_cache()
+    # A piece of the key: a message that cuts a long value short must not leak its start either.
+    piece = key[len("AIzaSy-echo-"):][:16]
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert any(".journal" in p.parts for p in files)  # the journal is among the files checked
+    leaks = [str(p.relative_to(out)) for p in files if piece.encode() in p.read_bytes()]
+    assert leaks == []
+    assert piece not in caplog.text
+    physics = json.loads((out / "simready" / "physics.json").read_text())
+    notes = [n for p in physics["objects"].values() for n in p["notes"]]
+    assert answered > 1 and any("LLM material 'plastic ***'" in n for n in notes)  # the echo did arrive

@@ -15,15 +15,30 @@ tasks stuck in C code are bounded too and sub-second limits work.
 Why hand-rolled: concurrent.futures.ProcessPoolExecutor breaks the whole pool when one worker
 dies (BrokenProcessPool) and cannot kill one hung task; multiprocessing.Pool waits forever for
 a task whose worker was killed. Both lack per-task kill-and-replace, which is the point here.
+
+Logging: a worker writes nothing to stderr itself. Its root logger has one handler that sends
+each record (message rendered, traceback as text) to the parent over the task's pipe, and Python
+warnings are logged too; the parent hands each record to its own loggers, so a worker's lines
+come out exactly like the parent's: JSON lines under `--log-json`, above the progress display
+otherwise, secrets redacted, in the service's job log. The worker's logger levels are the
+parent's at the time the worker started.
+
+A worker whose parent is gone (killed, or ended without closing the pool) finds the pipe broken
+(BrokenPipeError) when it sends a result or a log record: it ends quietly, with exit code 0 and
+no traceback, since nobody is left to read either; its records from then on are dropped. (Before,
+the broken pipe escaped as a plain-text traceback on stderr, the only non-JSON lines of a
+`--log-json` run that was interrupted.)
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import multiprocessing.connection
 import pickle
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections import deque
@@ -34,7 +49,9 @@ from typing import Any
 from blueprint_pipeline.secrets.redact import redact
 
 OK, ERROR, TIMEOUT, CRASHED = "ok", "error", "timeout", "crashed"
+_LOG = "log"  # a worker's message carrying one log record (not a result)
 _HEARTBEAT_POLL_S = 0.05
+_MAX_MESSAGES_PER_READ = 1000  # a worker flooding its log cannot starve the deadline checks
 
 
 @dataclass(frozen=True)
@@ -55,8 +72,75 @@ class TaskResult:
 Heartbeat = Callable[[], None]
 
 
-def _worker_main(conn: multiprocessing.connection.Connection, beat: Any, started: Any) -> None:
+def _portable(record: logging.LogRecord) -> dict[str, Any]:
+    """A record's attributes as picklable values: message rendered, traceback as text."""
+    doc = dict(vars(record))
+    try:
+        doc["msg"] = record.getMessage()
+    except Exception:  # noqa: BLE001 - arguments that do not fit the format: the format alone
+        doc["msg"] = str(record.msg)
+    doc["args"] = None
+    if record.exc_info:
+        if not record.exc_text:
+            doc["exc_text"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+        doc["exc_info"] = None
+    for k, v in doc.items():
+        if not isinstance(v, (str, int, float, bool, type(None))):
+            doc[k] = repr(v)
+    return doc
+
+
+class _ToParent(logging.Handler):
+    """In a worker: every record to the parent, which emits it with its own handlers."""
+
+    def __init__(self, send: Callable[[Any], None]):
+        super().__init__()
+        self._send = send
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._send((_LOG, _portable(record)))
+        except Exception:  # noqa: BLE001, S110 - the parent is gone: nobody to show it to
+            pass
+
+
+def _log_to_parent(send: Callable[[Any], None], levels: dict[str, int]) -> None:
+    root = logging.getLogger()
+    for h in list(root.handlers):  # with the fork start method: the parent's, not ours to use
+        root.removeHandler(h)
+    root.addHandler(_ToParent(send))
+    for name, level in levels.items():
+        logging.getLogger(name or None).setLevel(level)
+    logging.captureWarnings(True)
+
+
+def _parent_log_levels() -> dict[str, int]:
+    """The levels set on this process's loggers ("" is the root), for a worker to copy."""
+    levels = {"": logging.getLogger().level}
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger) and logger.level != logging.NOTSET:
+            levels[name] = logger.level
+    return levels
+
+
+def _relay_log(doc: dict[str, Any]) -> None:
+    """In the parent: a worker's record through the logger it was logged on."""
+    record = logging.makeLogRecord(doc)
+    logger = logging.getLogger(record.name)
+    if logger.isEnabledFor(record.levelno):
+        logger.handle(record)
+
+
+def _worker_main(conn: multiprocessing.connection.Connection, beat: Any, started: Any,
+                 log_levels: dict[str, int] | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    send_lock = threading.RLock()  # results (this thread) and log records (any thread) share the pipe
+
+    def send(message: Any) -> None:
+        with send_lock:
+            conn.send(message)
+
+    _log_to_parent(send, log_levels or {})
 
     def heartbeat() -> None:
         beat.value = time.monotonic()
@@ -77,10 +161,15 @@ def _worker_main(conn: multiprocessing.connection.Connection, beat: Any, started
         except BaseException as exc:  # noqa: BLE001 - every task error goes back to the parent
             reply = (ERROR, index, type(exc).__name__, str(exc), traceback.format_exc())
         try:
-            conn.send(reply)
+            send(reply)
+        except OSError:  # BrokenPipeError: the parent is gone; nobody to report to
+            return
         except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable return value
-            conn.send((ERROR, index, type(exc).__name__, f"task result could not be sent back: {exc}",
-                       traceback.format_exc()))
+            try:
+                send((ERROR, index, type(exc).__name__, f"task result could not be sent back: {exc}",
+                      traceback.format_exc()))
+            except OSError:
+                return
 
 
 def _default_context() -> multiprocessing.context.BaseContext:
@@ -95,8 +184,8 @@ class _Worker:
         self.conn, child = ctx.Pipe(duplex=True)
         self.beat = ctx.RawValue("d", 0.0)
         self.started = ctx.RawValue("d", 0.0)  # when the worker began running the task
-        self.proc = ctx.Process(target=_worker_main, args=(child, self.beat, self.started), daemon=True,
-                                name="blueprint-worker")
+        self.proc = ctx.Process(target=_worker_main, args=(child, self.beat, self.started, _parent_log_levels()),
+                                daemon=True, name="blueprint-worker")
         self.proc.start()
         child.close()
         self.index: int | None = None
@@ -123,7 +212,18 @@ class _Worker:
         if self.proc.is_alive():
             self.proc.kill()
         self.proc.join()
+        self.relay_remaining_logs()
         self.conn.close()
+
+    def relay_remaining_logs(self) -> None:
+        """After the process ended: the log records still in the pipe (a result is dropped)."""
+        try:
+            while self.conn.poll():
+                message = self.conn.recv()
+                if message[0] == _LOG:
+                    _relay_log(message[1])
+        except (EOFError, OSError):
+            pass
 
     def stop(self) -> None:
         try:
@@ -256,13 +356,20 @@ class ProcessPool:
     def _read_reply(self, w: _Worker, elapsed_s: float) -> TaskResult | None:
         assert w.index is not None
         try:
-            if w.conn.poll():
+            for _ in range(_MAX_MESSAGES_PER_READ):
+                if not w.conn.poll():
+                    break
                 reply = w.conn.recv()
+                if reply[0] == _LOG:
+                    _relay_log(reply[1])
+                    continue
                 if reply[0] == OK:
                     return TaskResult(w.index, OK, value=reply[2], seconds=elapsed_s)
                 _, _, error_type, message, tb = reply
                 return TaskResult(w.index, ERROR, error_type=error_type, message=redact(message),
                                   traceback=redact(tb), seconds=elapsed_s)
+            else:
+                return None  # more waiting: read on in the next round, after the deadline checks
         except (EOFError, OSError):
             pass  # the pipe broke: the worker died, reported below
         except Exception as exc:  # noqa: BLE001 - e.g. a result class the parent cannot import
@@ -271,7 +378,9 @@ class ProcessPool:
         if w.proc.is_alive():
             return None
         w.proc.join()
-        return TaskResult(w.index, CRASHED, error_type="WorkerCrashedError",
+        # Killed from outside (SIGKILL: the OOM killer, an operator) says nothing of the task.
+        killed = w.proc.exitcode == -signal.SIGKILL
+        return TaskResult(w.index, CRASHED, error_type="WorkerKilledError" if killed else "WorkerCrashedError",
                           message=f"task {w.index}: {_death_message(w.proc.exitcode)}", seconds=elapsed_s)
 
     def _overdue(self, w: _Worker, now: float) -> str | None:

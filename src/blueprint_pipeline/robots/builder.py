@@ -24,6 +24,7 @@ import mujoco
 import numpy as np
 
 from blueprint_pipeline.robots.description import RobotDescription
+from blueprint_pipeline.sim import mujoco_log
 
 WORLD_CONTYPE = 1
 ROBOT_CONTYPE = 2
@@ -271,6 +272,7 @@ def _add_gripper(spec: mujoco.MjSpec, desc: RobotDescription, last: mujoco.MjsBo
 def robot_spec(desc: RobotDescription, base_pos_m=(0.0, 0.0, 0.0), base_quat_wxyz=(1.0, 0.0, 0.0, 0.0),
                timestep_s: float = 1.0 / 480.0) -> tuple[mujoco.MjSpec, RobotNames]:
     """A spec holding only the robot (used for IK and kinematics tests)."""
+    mujoco_log.install()  # this process's MuJoCo warnings go to logging, not MUJOCO_LOG.TXT
     spec = mujoco.MjSpec()
     spec.modelname = desc.name
     configure_options(spec, timestep_s)

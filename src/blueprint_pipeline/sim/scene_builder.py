@@ -50,6 +50,7 @@ from blueprint_pipeline.robots import (
 )
 from blueprint_pipeline.robots.builder import CONTACT_SOLIMP, CONTACT_SOLREF, PAD_CONDIM
 from blueprint_pipeline.scene.records import Scene, SceneObject, SimRole
+from blueprint_pipeline.sim import mujoco_log
 from blueprint_pipeline.simready.records import (
     ColliderShape,
     ObjectPhysics,
@@ -191,6 +192,7 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
     0.24 m square column that touches objects but not the robot) whose top is at that height: task
     placement puts bases on the floor, while a Panda grasps table tops from table height.
     """
+    mujoco_log.install()  # this process's MuJoCo warnings go to logging, not MUJOCO_LOG.TXT
     spec = mujoco.MjSpec()
     spec.modelname = f"scene_{scene.header.scene_id}"[:60]
     configure_options(spec, TIMESTEP_S)

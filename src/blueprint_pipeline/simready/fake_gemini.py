@@ -22,11 +22,14 @@ DEFAULT_ANSWER = {"material": "plastic", "mass_kg": 0.5, "static_friction": 0.5,
 
 class FakeGemini:
     """`answers` maps a category to a dict (sent as the JSON answer), a string (sent as the raw
-    answer text), or an int (that HTTP status with an error body)."""
+    answer text), or an int (that HTTP status with an error body); other categories get
+    `default_answer` (same forms)."""
 
-    def __init__(self, delay_s: float = 0.0, answers: dict[str, Any] | None = None, api_key: str = "test-key"):
+    def __init__(self, delay_s: float = 0.0, answers: dict[str, Any] | None = None, api_key: str = "test-key",
+                 default_answer: Any = None):
         self.delay_s = delay_s
         self.answers = answers or {}
+        self.default_answer = DEFAULT_ANSWER if default_answer is None else default_answer
         self.api_key = api_key
         self.arrivals: list[float] = []
         self.calls_by_category: dict[str, int] = {}
@@ -70,7 +73,7 @@ class FakeGemini:
                     fake.calls_by_category[category] = fake.calls_by_category.get(category, 0) + 1
                 if fake.delay_s:
                     time.sleep(fake.delay_s)
-                answer = fake.answers.get(category, DEFAULT_ANSWER)
+                answer = fake.answers.get(category, fake.default_answer)
                 if isinstance(answer, int):
                     return self._send(answer, {"error": {"code": answer, "message": "injected"}})
                 text = answer if isinstance(answer, str) else json.dumps(answer)

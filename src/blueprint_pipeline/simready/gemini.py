@@ -6,6 +6,12 @@ URL is configurable and tests run against a local server; every attempt goes thr
 resilience `CallPolicy` (rate limit -> circuit breaker -> retry within a deadline). Answers are
 validated with the table's bounds; an object whose call or answer fails falls back to the table,
 with the reason in its notes. Manifest values still win over the LLM's.
+
+Secrets: the API key (registered for redaction by the resolver that hands it out) and every other
+registered secret are masked in each string of an answer
+as soon as it is parsed, before any of it reaches a record, its notes, the journal or a log, so a
+service that echoes the key back (in the material name, say, which an unknown material puts into
+the notes) cannot get it stored.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import httpx
 
 from blueprint_pipeline.errors import BlueprintError
 from blueprint_pipeline.scene.records import SceneObject
-from blueprint_pipeline.secrets.redact import redact
+from blueprint_pipeline.secrets.redact import redact, redact_values
 from blueprint_pipeline.simready.bounds import CheckedValues, check_values
 from blueprint_pipeline.simready.categories import profile_for
 from blueprint_pipeline.simready.config import SimreadyConfig
@@ -110,6 +116,7 @@ class GeminiEstimator:
             self.client.close()
 
     def ask(self, obj: SceneObject) -> dict[str, Any]:
+        """The service's answer for `obj`, every registered secret masked in its strings."""
         body = {
             "contents": [{"role": "user", "parts": [{"text": build_prompt(obj)}]}],
             "generationConfig": {"responseMimeType": "application/json", "temperature": 0.0},
@@ -121,7 +128,7 @@ class GeminiEstimator:
             payload = response.json()
         except ValueError:
             raise EstimateRejected("response body is not JSON") from None
-        return parse_answer(payload)
+        return redact_values(parse_answer(payload))
 
     def estimate_llm(self, obj: SceneObject, manifest: CheckedValues | None = None,
                      has_mesh: bool = False) -> ObjectPhysics:
