@@ -68,8 +68,10 @@ def batch(
     from blueprint_pipeline.errors import EXIT_FAILURE, InvalidInputError
     from blueprint_pipeline.logs import setup_logging
     from blueprint_pipeline.pipeline import RunOptions
+    from blueprint_pipeline.robots import robot_by_name
 
     check_executor(executor)
+    robot_by_name(robot, field="--robot")  # an unknown robot fails now, not in every scene's episodes
     if ray_address and executor != "ray":
         raise InvalidInputError("--ray-address needs --executor ray")
     settings = get_settings()

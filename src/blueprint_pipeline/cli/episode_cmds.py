@@ -24,12 +24,14 @@ def episodes(
     keep_failed: bool = typer.Option(False, "--keep-failed", help="Also write failed episodes (labelled)."),
 ) -> None:
     """Simulate episodes in MuJoCo and write OUT_DIR/episodes/ (resumes: only missing episodes run)."""
+    from blueprint_pipeline.robots import robot_by_name
     from blueprint_pipeline.runner import run_pipeline
 
     if workers < 1:
         raise InvalidInputError("--workers: must be >= 1")
     if count is not None and count < 0:
         raise InvalidInputError("--episodes: must be >= 0")
+    robot_by_name(robot, field="--robot")
     opts = RunOptions(robot=robot, episodes=count, workers=workers, render=render, seed=seed,
                       keep_failed_episodes=keep_failed)
     ctx = StageContext(manifest_url="", out_url=out_dir, options=opts)

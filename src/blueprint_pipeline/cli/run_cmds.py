@@ -51,6 +51,7 @@ def run(
     """
     from blueprint_pipeline.config import get_settings
     from blueprint_pipeline.logs import setup_logging
+    from blueprint_pipeline.robots import robot_by_name
     from blueprint_pipeline.runner import run_pipeline, select_stages
 
     settings = get_settings()
@@ -59,6 +60,7 @@ def run(
     setup_logging(json_lines=json_logs, level=settings.log_level, console=err_console)
     if "://" not in manifest and not Path(manifest).is_file():
         raise InvalidInputError(f"manifest {manifest!r} does not exist")
+    robot_by_name(robot, field="--robot")  # an unknown robot fails now, not after four stages
     options = RunOptions(robot=robot, episodes=episodes, workers=workers or settings.workers,
                          render=render, seed=seed, strict=strict, keep_failed_episodes=keep_failed,
                          executor=executor)

@@ -118,10 +118,13 @@ UR10 = RobotDescription(
 ROBOTS: dict[str, RobotDescription] = {FRANKA.name: FRANKA, UR10.name: UR10}
 
 
-def robot_by_name(name: str) -> RobotDescription:
+def robot_by_name(name: str, field: str = "robot") -> RobotDescription:
+    """The registered robot called `name`; InvalidInputError naming `field` (the option or
+    parameter it came from) and the known robots otherwise."""
     from blueprint_pipeline.errors import InvalidInputError
 
     try:
         return ROBOTS[name]
     except KeyError:
-        raise InvalidInputError(f"robot: unknown robot {name!r}; known: {', '.join(sorted(ROBOTS))}") from None
+        raise InvalidInputError(f"{field}: unknown robot {str(name)[:64]!r}; "
+                                f"known robots: {', '.join(sorted(ROBOTS))}") from None

@@ -31,6 +31,9 @@ from blueprint_pipeline.scene.records import SimRole
 
 MAX_ABS_COORD = 1e6  # manifest units; larger values are data errors, not rooms
 MAX_EXTENT = 1e6
+# Quaternion and axis components: only their direction counts, but no honest manifest writes
+# one above this, and the bound keeps every square and product far from float overflow.
+MAX_ABS_COMPONENT = 1e6
 MIN_QUAT_NORM = 1e-9
 
 # Checked natively by pydantic-core (patterns and lengths); problems.phrase() words the errors.
@@ -44,6 +47,7 @@ AssetPath = Annotated[str, AfterValidator(sanitise.check_asset_path)]
 Num = Annotated[float, Strict()]
 Coord = Annotated[float, Strict(), Field(ge=-MAX_ABS_COORD, le=MAX_ABS_COORD)]
 Extent = Annotated[float, Strict(), Field(gt=0, le=MAX_EXTENT)]
+Component = Annotated[float, Strict(), Field(ge=-MAX_ABS_COMPONENT, le=MAX_ABS_COMPONENT)]
 
 
 class _In(BaseModel):
@@ -65,16 +69,18 @@ class ScaleIn(_In):
 
 
 class QuaternionIn(_In):
-    """w-x-y-z; normalised during normalisation, so only a zero norm is an error."""
+    """w-x-y-z; normalised during normalisation, so only a zero norm (or an absurd component)
+    is an error."""
 
-    w: Num
-    x: Num
-    y: Num
-    z: Num
+    w: Component
+    x: Component
+    y: Component
+    z: Component
 
     @model_validator(mode="after")
     def _nonzero(self) -> QuaternionIn:
-        if math.sqrt(self.w**2 + self.x**2 + self.y**2 + self.z**2) < MIN_QUAT_NORM:
+        # hypot scales internally: no overflow or underflow in the squares.
+        if math.hypot(self.w, self.x, self.y, self.z) < MIN_QUAT_NORM:
             raise ValueError("quaternion has zero norm")
         return self
 
@@ -160,7 +166,7 @@ class ArticulationIn(_In):
     Revolute limits are in scene.euler_units; prismatic limits and damping lengths in manifest units."""
 
     type: Literal["revolute", "prismatic"]
-    axis: tuple[Num, Num, Num]
+    axis: tuple[Component, Component, Component]
     limits: LimitsIn
     damping: Annotated[float, Strict(), Field(ge=0, le=1e6)] | None = None
 
@@ -177,7 +183,7 @@ class ArticulationIn(_In):
     @field_validator("axis")
     @classmethod
     def _axis_norm(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
-        n = math.sqrt(v[0] ** 2 + v[1] ** 2 + v[2] ** 2)
+        n = math.hypot(v[0], v[1], v[2])  # no overflow or underflow in the squares
         if not math.isfinite(n) or n < 1e-9:
             raise ValueError("axis must be a finite non-zero vector")
         return (v[0] / n, v[1] / n, v[2] / n)

@@ -42,7 +42,7 @@ def quat_mul(a: Sequence[float], b: Sequence[float]) -> QuatWXYZ:
 
 def quat_normalise(q: Sequence[float]) -> QuatWXYZ:
     """Unit quaternion with w >= 0 (q and -q are the same rotation; one spelling keeps files diffable)."""
-    n = math.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
+    n = math.hypot(q[0], q[1], q[2], q[3])  # scales internally: squares cannot overflow
     s = 1.0 / n if q[0] >= 0 else -1.0 / n
     return (q[0] * s, q[1] * s, q[2] * s, q[3] * s)
 

@@ -31,6 +31,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from blueprint_pipeline.errors import InvalidInputError, Problem
 from blueprint_pipeline.pipeline import RunOptions
+from blueprint_pipeline.robots import robot_by_name
 from blueprint_pipeline.secrets.redact import redact
 from blueprint_pipeline.service import job_process
 from blueprint_pipeline.service.auth import KeyRateLimiter
@@ -132,6 +133,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         render: bool = Query(False),
         seed: int = Query(0, ge=0, le=2**31 - 1),
     ) -> JSONResponse:
+        robot_by_name(robot)  # unknown robot: 422 now, not a job that fails after four stages
         kind = input_kind(request.headers.get("content-type"))
         if kind is None:
             raise HTTPException(415, "body must be a scene manifest (application/json) "
