@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from blueprint_pipeline.errors import InvalidInputError
+
 from blueprint_pipeline.scene.ingest import ManifestIngest
 from blueprint_pipeline.scene.io import load_scene, write_normalized_streaming
 from blueprint_pipeline.scene.normalise import (
@@ -144,12 +146,20 @@ def test_articulation_axes_and_limits(tmp_path: Path) -> None:
 def test_room_and_gravity_are_converted(tmp_path: Path) -> None:
     scene = {"coordinate_frame": "y_up", "meters_per_unit": 0.01,
              "room": {"bounds": {"width": 500, "depth": 400, "height": 270}, "origin": [100, 0, -50]},
-             "physics_defaults": {"gravity": {"x": 0, "y": -9.81, "z": 0}, "time_steps_per_second": 240}}
+             "physics_defaults": {"gravity": {"x": 0, "y": -981, "z": 0}, "time_steps_per_second": 240}}
     header, _ = ingest(tmp_path, scene, [table("y_up")])
     assert approx(header["room_size_m"], (5.0, 4.0, 2.7))
     assert approx(header["room_origin_m"], (1.0, 0.5, 0.0))
-    assert approx(header["gravity_m_s2"], (0.0, 0.0, -9.81))  # m/s^2, not scaled by meters_per_unit
+    assert approx(header["gravity_m_s2"], (0.0, 0.0, -9.81))  # cm/s^2 in the manifest, m/s^2 here
     assert header["time_steps_per_second"] == 240
+
+
+def test_gravity_of_metres_in_a_centimetre_scene_is_refused_with_the_fix(tmp_path: Path) -> None:
+    scene = {"coordinate_frame": "y_up", "meters_per_unit": 0.01,
+             "physics_defaults": {"gravity": {"x": 0, "y": -9.81, "z": 0}}}
+    with pytest.raises(InvalidInputError) as info:
+        ingest(tmp_path, scene, [table("y_up")])
+    assert "physics_defaults.gravity" in str(info.value) and "981 units/s^2" in str(info.value)
 
 
 def test_physics_affordances_assets_and_extras(tmp_path: Path) -> None:

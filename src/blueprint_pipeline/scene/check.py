@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from blueprint_pipeline.scene import build, sanitise
 from blueprint_pipeline.scene.manifest import ManifestObject
 from blueprint_pipeline.scene.normalise import FrameConversion
-from blueprint_pipeline.scene.problems import ProblemCollector, loc_to_path, phrase
+from blueprint_pipeline.scene.problems import ProblemCollector, loc_to_path, located
 
 # What the cross-object checks need of one object: (id, sim_role, category, relationship
 # targets as (relationship index, field, target id)). sim_role is None when the object failed
@@ -133,7 +133,7 @@ class ObjectChecker:
                 msg = "unknown key" + (f"; did you mean {hint!r}?" if hint else " (strict mode)")
                 self.problems.add(loc_to_path(prefix, loc), msg)
             else:
-                self.problems.add(loc_to_path(prefix, loc), phrase(err))
+                self.problems.add(*located(prefix, err))
 
     def check(self, index: int, raw: Any, dup_keys: list[str]) -> tuple[dict[str, Any] | None, ObjectFacts | None]:
         """(record or None, facts or None) for `objects[index]`; a record only if this object

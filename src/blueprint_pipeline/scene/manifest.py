@@ -224,17 +224,23 @@ class RoomIn(_In):
 
 
 class GravityIn(_In):
-    """m/s^2 in the manifest's axes (not scaled by meters_per_unit: every manifest writes 9.81)."""
+    """Manifest units per s^2 in the manifest's axes, like every other length (USD states gravity
+    in stage units too): a centimetre scene writes -981. Its magnitude in m/s^2 is checked by
+    `SceneIn` once meters_per_unit is known."""
 
-    x: Annotated[float, Strict(), Field(ge=-100, le=100)] = 0.0
-    y: Annotated[float, Strict(), Field(ge=-100, le=100)] = 0.0
-    z: Annotated[float, Strict(), Field(ge=-100, le=100)] = 0.0
+    x: Component = 0.0
+    y: Component = 0.0
+    z: Component = 0.0
 
 
 class PhysicsDefaultsIn(_In):
     gravity: GravityIn | None = None
     solver: Category | None = None
     time_steps_per_second: Annotated[float, Strict(), Field(gt=0, le=1e6)] | None = None
+
+
+MAX_GRAVITY_M_S2 = 100.0  # ten times Earth's: beyond it a unit mistake is far likelier than a design
+MIN_GRAVITY_M_S2 = 0.5  # below it (other than exactly 0) likewise: 9.81 written in a centimetre scene
 
 
 class SceneIn(_In):
@@ -244,6 +250,20 @@ class SceneIn(_In):
     environment_type: Category | None = None
     room: RoomIn | None = None
     physics_defaults: PhysicsDefaultsIn | None = None
+
+    @model_validator(mode="after")
+    def _gravity_in_scene_units(self) -> SceneIn:
+        g = self.physics_defaults.gravity if self.physics_defaults else None
+        if g is None:
+            return self
+        units = math.hypot(g.x, g.y, g.z)
+        m_s2 = units * self.meters_per_unit
+        if m_s2 > MAX_GRAVITY_M_S2 or 0 < m_s2 < MIN_GRAVITY_M_S2:
+            raise ValueError(
+                f"@physics_defaults.gravity: {units:g} units/s^2 at meters_per_unit {self.meters_per_unit:g} is "
+                f"{m_s2:g} m/s^2; gravity is in manifest units (Earth: {9.81 / self.meters_per_unit:g} "
+                f"units/s^2 here), within {MIN_GRAVITY_M_S2:g}-{MAX_GRAVITY_M_S2:g} m/s^2")
+        return self
 
 
 class ManifestHeader(_In):

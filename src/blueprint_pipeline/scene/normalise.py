@@ -5,7 +5,8 @@ about x (never a mirror), applied to positions, orientations (q' = qc q qc^-1), 
 articulation axes, gravity and the room origin. An object's local axes turn with it, so its
 extents (width along x, height along y, depth along z in y-up) become (width, depth, height)
 along its local x, y, z; a y-up table 0.75 m high with its centre at y = 0.375 ends with its top
-at z = 0.75. `meters_per_unit` scales positions, extents and prismatic limits.
+at z = 0.75. `meters_per_unit` scales every length: positions, extents, room bounds and origin, prismatic
+limits and gravity (a centimetre scene states -981).
 
 Pure Python floats rather than numpy: per object this is a few dozen multiplications, where
 numpy's per-call overhead would cost more than the arithmetic.
@@ -146,8 +147,8 @@ class FrameConversion:
         pd = header.scene.physics_defaults
         if pd is None or pd.gravity is None:
             return (0.0, 0.0, -9.81)
-        g = pd.gravity
-        return self.direction((g.x, g.y, g.z))
+        g, s = pd.gravity, self.m_per_unit  # manifest units/s^2 -> m/s^2
+        return self.direction((g.x * s, g.y * s, g.z * s))
 
 
 def snap(v: Sequence[float], digits: int = 12) -> Any:

@@ -78,6 +78,20 @@ def phrase(err: dict[str, Any]) -> str:
     return err["msg"]
 
 
+_FIELD_IN_MESSAGE = re.compile(r"^@([A-Za-z_][A-Za-z0-9_.]*): ")
+
+
+def located(prefix: str, err: dict[str, Any]) -> tuple[str, str]:
+    """(path, message) of one pydantic error. A model validator that checks one field against
+    another names the field it blames by starting its message with `@field.path: `, which is
+    appended to the error's location (pydantic locates such errors at the model)."""
+    message = phrase(err)
+    m = _FIELD_IN_MESSAGE.match(message)
+    if m:
+        return loc_to_path(prefix, (*err["loc"], *m.group(1).split("."))), message[m.end():]
+    return loc_to_path(prefix, tuple(err["loc"])), message
+
+
 @dataclass
 class ProblemCollector:
     """Keeps the first MAX_PROBLEMS problems and counts the rest; warnings are grouped by kind
