@@ -30,7 +30,7 @@ from blueprint_pipeline.geniesim.relations import scene_relations
 from blueprint_pipeline.geniesim.robots import ROBOTS, robot_configs
 from blueprint_pipeline.geniesim.scene_graph import build_scene_graph
 from blueprint_pipeline.geniesim.semantics import semantic_text
-from blueprint_pipeline.geniesim.tasks import suggest_tasks
+from blueprint_pipeline.geniesim.tasks import plan_tasks
 from blueprint_pipeline.scene.records import Scene
 from blueprint_pipeline.simready.records import ObjectPhysics
 
@@ -58,9 +58,11 @@ def build_export(scene: Scene, physics: dict[str, ObjectPhysics], commercial_onl
     graph = build_scene_graph(scene, physics, relations, texts=texts)
     index = build_asset_index(scene, physics, commercial_only=commercial_only, embedder=embedder, texts=texts)
     t2 = time.perf_counter()
-    tasks = suggest_tasks(scene.objects, physics, relations)
+    plan = plan_tasks(scene.objects, physics, relations)
+    tasks = plan.tasks
     t3 = time.perf_counter()
-    config = TaskConfig(scene_id=scene.header.scene_id, robots=robot_configs(), tasks=tuple(tasks))
+    config = TaskConfig(scene_id=scene.header.scene_id, robots=robot_configs(), tasks=tuple(tasks),
+                        skipped=tuple(plan.skipped))
     h = scene.header
     scene_config = {
         "scene_id": h.scene_id,

@@ -48,6 +48,14 @@ class TaskSpec(_Record):
     robot_placements: dict[str, RobotPlacement] = Field(default_factory=dict)  # by robot name
 
 
+class SkippedObject(_Record):
+    """A candidate object (free, or articulated) that got no task of a family, and why."""
+
+    object_id: str
+    family: str
+    reason: str
+
+
 class RobotConfig(_Record):
     name: str
     reach_m: float
@@ -61,5 +69,6 @@ class TaskConfig(_Record):
     scene_id: str
     robots: dict[str, RobotConfig]
     tasks: tuple[TaskSpec, ...]
+    skipped: tuple[SkippedObject, ...] = ()  # candidates without a task, with the reason
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)

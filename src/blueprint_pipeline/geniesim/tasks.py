@@ -41,7 +41,7 @@ from blueprint_pipeline.geniesim.placement import (
     place_robot,
     swept_footprint,
 )
-from blueprint_pipeline.geniesim.records import GoalRegion, RobotPlacement, TaskSpec
+from blueprint_pipeline.geniesim.records import GoalRegion, RobotPlacement, SkippedObject, TaskSpec
 from blueprint_pipeline.geniesim.relations import Relation
 from blueprint_pipeline.geniesim.robots import ROBOTS
 from blueprint_pipeline.scene.records import SceneObject, SimRole
@@ -84,10 +84,7 @@ def grasp_width_m(o: SceneObject) -> float:
 
 
 def is_pickable(o: SceneObject, ph: ObjectPhysics | None) -> bool:
-    graspable = ph.graspable if ph is not None else o.has_affordance("Graspable")
-    mass = _mass_kg(o, ph)
-    return (graspable and o.sim_role.is_dynamic and mass is not None and mass <= MAX_MASS_KG
-            and grasp_width_m(o) <= STROKE_M - GRIP_MARGIN_M)
+    return o.sim_role.is_dynamic and pick_skip_reason(o, ph) is None
 
 
 def _is_furniture(o: SceneObject, floor_z: float) -> bool:
@@ -153,16 +150,39 @@ def _pick_score(ctx: _Context, target: SceneObject, goal_support: str, current_s
             + int(mass > 1.0) + int(crowd >= 2))
 
 
-def _pick_place(ctx: _Context, target: SceneObject) -> TaskSpec | None:
-    for support_id in ctx.supports_of.get(target.id, []):
+def pick_skip_reason(o: SceneObject, ph: ObjectPhysics | None) -> str | None:
+    """Why a free object cannot be picked by the grippers we model (None: it can)."""
+    graspable = ph.graspable if ph is not None else o.has_affordance("Graspable")
+    mass = _mass_kg(o, ph)
+    if not graspable:
+        why = ph.graspable_reason if ph is not None else "no Graspable affordance"
+        return f"not graspable ({why})"
+    if mass is None:
+        return "no mass"
+    if mass > MAX_MASS_KG:
+        return f"too heavy ({mass:.2f} kg; at most {MAX_MASS_KG:g} kg)"
+    width = grasp_width_m(o)
+    if width > STROKE_M - GRIP_MARGIN_M:
+        return (f"too wide for the gripper ({100 * width:.1f} cm at its narrowest; the hand opens "
+                f"{100 * STROKE_M:.0f} cm and keeps {1000 * GRIP_MARGIN_M:.0f} mm of margin)")
+    return None
+
+
+def _pick_place(ctx: _Context, target: SceneObject) -> TaskSpec | str:
+    """The task, or why there is none."""
+    supports = [s for s in ctx.supports_of.get(target.id, []) if _is_furniture(ctx.by_id[s], ctx.floor_z)]
+    if not supports:
+        return ("nothing to stand on: it rests on no piece of furniture"
+                if not ctx.supports_of.get(target.id) else "it rests on the floor or on another object")
+    had_goal = False
+    for support_id in supports:
         support = ctx.by_id[support_id]
-        if not _is_furniture(support, ctx.floor_z):
-            continue
         neighbours = [ctx.by_id[a] for a in sorted(ctx.adjacent.get(support_id, set()))
                       if _is_furniture(ctx.by_id[a], ctx.floor_z)
                       and abs(ctx.by_id[a].aabb_max_m[2] - support.aabb_max_m[2]) <= 0.3]
         for goal_support in [support, *neighbours]:
             for goal in _goal_spots(ctx, target, goal_support):
+                had_goal = True
                 lift = (target.aabb_max_m[2] - target.aabb_min_m[2]) / 2
                 points = np.array([target.position_m, (goal.center_m[0], goal.center_m[1], goal.surface_z_m + lift)])
                 placements = _placements(ctx, points, support)
@@ -174,7 +194,9 @@ def _pick_place(ctx: _Context, target: SceneObject) -> TaskSpec | None:
                     description=f"pick up the {target.name} and place it on the {goal_support.name}",
                     target_object_id=target.id, goal=goal, difficulty=_difficulty(score), priority=0,
                     robot_placements=placements)
-    return None
+    if not had_goal:
+        return "no free goal spot 15-50 cm away on its support or a neighbouring one"
+    return "out of reach: no robot base pose reaches both the object and a goal spot"
 
 
 def _stack(ctx: _Context, target: SceneObject, taken: set[str]) -> TaskSpec | None:
@@ -267,6 +289,18 @@ def _open_close(ctx: _Context, o: SceneObject) -> TaskSpec | None:
 def suggest_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysics],
                   relations: Sequence[Relation]) -> list[TaskSpec]:
     """Tasks for the scene, sorted by priority (1 = first)."""
+    return plan_tasks(objects, physics, relations).tasks
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    tasks: list[TaskSpec]
+    skipped: list[SkippedObject]  # free and articulated objects that got no task, with the reason
+
+
+def plan_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysics],
+               relations: Sequence[Relation]) -> TaskPlan:
+    """Tasks for the scene, sorted by priority (1 = first), and why other candidates got none."""
     by_id = {o.id: o for o in objects}
     supports_of: dict[str, list[str]] = defaultdict(list)
     on_top_of: dict[str, list[str]] = defaultdict(list)
@@ -282,17 +316,25 @@ def suggest_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysi
     ctx = _Context(by_id, physics, supports_of, on_top_of, adjacent, floor_z,
                    {name: Obstacles(objects, floor_z, spec.height_m) for name, spec in ROBOTS.items()})
     tasks: list[TaskSpec] = []
+    skipped: dict[str, SkippedObject] = {}
     per_object: dict[str, int] = defaultdict(int)
+    for o in objects:
+        if o.sim_role.is_dynamic and (why := pick_skip_reason(o, physics.get(o.id))) is not None:
+            skipped[o.id] = SkippedObject(object_id=o.id, family="pick_place", reason=why)
     pickable = [o for o in objects if is_pickable(o, physics.get(o.id))]
     n_pick = 0
     for o in pickable:
         if n_pick >= PICK_PLACE_CAP:
-            break
+            skipped[o.id] = SkippedObject(object_id=o.id, family="pick_place",
+                                          reason=f"the scene's cap of {PICK_PLACE_CAP} pick_place tasks was reached")
+            continue
         t = _pick_place(ctx, o)
-        if t is not None:
-            tasks.append(t)
-            per_object[o.id] += 1
-            n_pick += 1
+        if isinstance(t, str):
+            skipped[o.id] = SkippedObject(object_id=o.id, family="pick_place", reason=t)
+            continue
+        tasks.append(t)
+        per_object[o.id] += 1
+        n_pick += 1
     n_stack = 0
     used_bases: set[str] = set()
     for o in pickable:
@@ -308,16 +350,24 @@ def suggest_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysi
             n_stack += 1
     n_open = 0
     for o in objects:
-        if n_open >= OPEN_CLOSE_CAP:
-            break
         if o.articulation is None and not o.sim_role.is_articulated:
+            continue
+        if n_open >= OPEN_CLOSE_CAP:
+            skipped[o.id] = SkippedObject(object_id=o.id, family="open_close",
+                                          reason=f"the scene's cap of {OPEN_CLOSE_CAP} open_close tasks was reached")
             continue
         t = _open_close(ctx, o)
         if t is not None:
             tasks.append(t)
             n_open += 1
+        else:
+            skipped[o.id] = SkippedObject(object_id=o.id, family="open_close",
+                                          reason="out of reach: no robot base pose reaches its handle")
+    for t in tasks:
+        skipped.pop(t.target_object_id, None)
     tasks.sort(key=lambda t: (_TYPE_RANK[t.type], _DIFFICULTY.index(t.difficulty), t.task_id))
-    return [t.model_copy(update={"priority": i + 1}) for i, t in enumerate(tasks)]
+    return TaskPlan([t.model_copy(update={"priority": i + 1}) for i, t in enumerate(tasks)],
+                    sorted(skipped.values(), key=lambda k: k.object_id))
 
 
 def physics_box(o: SceneObject, physics: dict[str, ObjectPhysics]) -> bool:
