@@ -17,56 +17,81 @@ from blueprint_pipeline.geniesim.geometry import quat_wxyz_to_matrix, yaw_quat_w
 from blueprint_pipeline.geniesim.records import RobotPlacement
 from blueprint_pipeline.geniesim.robots import RobotSpec
 from blueprint_pipeline.scene.records import SceneObject, SimRole
+from blueprint_pipeline.simready.words import Matcher
 
 CLEARANCE_M = 0.03
 SLIDE_STEP_M = 0.05
 _SHELLS = (SimRole.SCENE_SHELL, SimRole.BACKGROUND)
+# "floor" as a whole word anywhere in the category, class or name ("kitchen_floor", "FloorPlane"),
+# not inside another word.
+_FLOOR: Matcher[bool] = Matcher([("floor", True), ("flooring", True)])
 
 
 def floor_height_m(objects: Sequence[SceneObject]) -> float:
     """Top of an object named or classed as floor, else 0 (the normalised frame's floor)."""
     for o in objects:
-        label = f"{o.category} {o.semantic_class or ''} {o.name}".lower()
-        if "floor" in label and (o.aabb_max_m[2] - o.aabb_min_m[2]) < 0.3:
+        named_floor = any(_FLOOR.mentions(text) for text in (o.category, o.semantic_class or "", o.name))
+        if named_floor and (o.aabb_max_m[2] - o.aabb_min_m[2]) < 0.3:
             return float(o.aabb_max_m[2])
     return 0.0
 
 
 class Obstacles:
-    """World footprints (x-y boxes) the robot base must not overlap."""
+    """World footprints the robot base must not overlap: each object's oriented footprint (a
+    rectangle turned with the object's yaw; an object tilted off upright counts by its x-y
+    bounding box), so a base may stand close to a rotated table's edge."""
 
     def __init__(self, objects: Sequence[SceneObject], floor_z_m: float, height_m: float):
-        keep = []
+        centre, half, cos_sin, shell = [], [], [], []
         for o in objects:
             lo, hi = o.aabb_min_m, o.aabb_max_m
             if hi[2] <= floor_z_m + 0.03 or lo[2] >= floor_z_m + height_m:
                 continue  # the floor itself, or above the robot
-            keep.append((lo[0], lo[1], hi[0], hi[1], o.sim_role in _SHELLS))
-        arr = np.array(keep, dtype=float).reshape(-1, 5)
-        self.boxes = arr[:, :4]
-        self.shell = arr[:, 4].astype(bool)
+            rot = quat_wxyz_to_matrix(o.orientation_wxyz)
+            if abs(rot[2, 2]) > 0.999:  # upright: its footprint is its x-y rectangle, turned
+                yaw = float(np.arctan2(rot[1, 0], rot[0, 0]))
+                centre.append(o.position_m[:2])
+                half.append((0.5 * o.extents_m[0], 0.5 * o.extents_m[1]))
+                cos_sin.append((np.cos(yaw), np.sin(yaw)))
+            else:
+                centre.append(((lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2))
+                half.append(((hi[0] - lo[0]) / 2, (hi[1] - lo[1]) / 2))
+                cos_sin.append((1.0, 0.0))
+            shell.append(o.sim_role in _SHELLS)
+        self.centre = np.array(centre, dtype=float).reshape(-1, 2)
+        self.half = np.array(half, dtype=float).reshape(-1, 2)
+        self.cos_sin = np.array(cos_sin, dtype=float).reshape(-1, 2)
+        self.shell = np.array(shell, dtype=bool)
 
     def with_box(self, box_xy: tuple[float, float, float, float]) -> Obstacles:
         """A copy with one more footprint (lo_x, lo_y, hi_x, hi_y), e.g. a drawer's travel."""
+        lo_x, lo_y, hi_x, hi_y = box_xy
         out = Obstacles.__new__(Obstacles)
-        out.boxes = np.vstack([self.boxes, np.asarray(box_xy, dtype=float)[None, :]])
+        out.centre = np.vstack([self.centre, [[(lo_x + hi_x) / 2, (lo_y + hi_y) / 2]]])
+        out.half = np.vstack([self.half, [[(hi_x - lo_x) / 2, (hi_y - lo_y) / 2]]])
+        out.cos_sin = np.vstack([self.cos_sin, [[1.0, 0.0]]])
         out.shell = np.append(self.shell, False)
         return out
 
     def discs_clear(self, xy: np.ndarray, radius_m: float) -> np.ndarray:
         """For base centres xy (m, 2): True where a disc of `radius_m` touches no obstacle."""
-        if self.boxes.shape[0] == 0:
+        if self.centre.shape[0] == 0:
             return np.ones(len(xy), dtype=bool)
-        lo_q, hi_q = xy.min(axis=0) - radius_m, xy.max(axis=0) + radius_m
-        b = self.boxes
-        near = (b[:, 0] <= hi_q[0]) & (b[:, 2] >= lo_q[0]) & (b[:, 1] <= hi_q[1]) & (b[:, 3] >= lo_q[1])
-        b, shell = b[near], self.shell[near]
-        x, y = xy[:, 0:1], xy[:, 1:2]
-        inside = (b[:, 0] <= x) & (x <= b[:, 2]) & (b[:, 1] <= y) & (y <= b[:, 3])
+        reach = np.hypot(self.half[:, 0], self.half[:, 1]) + radius_m
+        lo_q, hi_q = xy.min(axis=0), xy.max(axis=0)
+        c = self.centre
+        near = ((c[:, 0] + reach >= lo_q[0]) & (c[:, 0] - reach <= hi_q[0])
+                & (c[:, 1] + reach >= lo_q[1]) & (c[:, 1] - reach <= hi_q[1]))
+        c, half, cs, shell = c[near], self.half[near], self.cos_sin[near], self.shell[near]
+        rel_x = xy[:, 0:1] - c[:, 0]  # (m, n)
+        rel_y = xy[:, 1:2] - c[:, 1]
+        lx = cs[:, 0] * rel_x + cs[:, 1] * rel_y  # into each box's frame
+        ly = -cs[:, 1] * rel_x + cs[:, 0] * rel_y
+        inside = (np.abs(lx) <= half[:, 0]) & (np.abs(ly) <= half[:, 1])
         # a shell box around the base point is the room itself (walls are separate thin boxes)
         relevant = ~(shell[None, :] & inside)
-        dx = np.maximum(np.maximum(b[:, 0] - x, x - b[:, 2]), 0.0)
-        dy = np.maximum(np.maximum(b[:, 1] - y, y - b[:, 3]), 0.0)
+        dx = np.maximum(np.abs(lx) - half[:, 0], 0.0)
+        dy = np.maximum(np.abs(ly) - half[:, 1], 0.0)
         return ~np.any(relevant & (np.hypot(dx, dy) < radius_m), axis=1)
 
 

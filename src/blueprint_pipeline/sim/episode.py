@@ -34,6 +34,7 @@ import numpy as np
 
 from blueprint_pipeline.geniesim.records import TaskSpec
 from blueprint_pipeline.robots import home_qpos
+from blueprint_pipeline.sim import health
 from blueprint_pipeline.sim.ik import ArmIK, BoxObstacle
 from blueprint_pipeline.sim.judge import judge_pick_place, motion_metrics
 from blueprint_pipeline.sim.planner import ObjectBox, Plan, plan_pick_place
@@ -198,10 +199,16 @@ def run_metrics(n_ticks: int, settle_steps: int, wall0: float, q: np.ndarray, ve
 
 
 def episode_record(sim: SimScene, task: TaskSpec, episode_index: int, seed: int, success: bool, reason: str | None,
-                   reward: np.ndarray, **arrays) -> EpisodeRecord:
+                   reward: np.ndarray, warnings: dict[str, int] | None = None, **arrays) -> EpisodeRecord:
     """The EpisodeRecord of a simulated episode (the fields every task type fills the same way):
-    every episode is done at its last frame, which earns the shaped `reward` (changed in place) a
-    bonus of 1 when the episode succeeded."""
+    the physics health check (`health.unstable_reason` on the recorded arrays and the MuJoCo
+    `warnings` raised during the episode) overrides the judge with `sim_unstable`; every episode
+    is done at its last frame, which earns the shaped `reward` (changed in place) a bonus of 1
+    when the episode succeeded."""
+    unstable = health.unstable_reason(FPS, arrays["state"], arrays["object_poses"], warnings)
+    if unstable is not None:
+        success, reason = False, health.UNSTABLE
+        arrays["metrics"] = {**arrays.get("metrics", {}), "unstable": unstable}
     if success:
         reward[-1] += 1.0
     done = np.zeros(len(reward), bool)
@@ -235,6 +242,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     beat = heartbeat or (lambda: None)
     target = task.target_object_id
     d = start_data(sim, target)
+    warnings0 = health.warning_counts(d)
     rng = episode_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index)
     rand = apply_randomization(sim, d, target, rng, options.jitter_m, options.yaw_rad, options.render)
     prepare_for_target(sim, target, sleep=True)  # resting clutter stays asleep unless touched
@@ -441,6 +449,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
         "settle_penetration_m": penetration,
         **run_metrics(n_ticks, settle_steps, wall0, q64, velocity, ix),
     }
-    return episode_record(sim, task, episode_index, seed, success, reason, state=state, velocity=velocity,
+    return episode_record(sim, task, episode_index, seed, success, reason,
+                          warnings=health.new_warnings(d, warnings0), state=state, velocity=velocity,
                           ee_pose=ee64.astype(np.float32), object_poses=obj_poses, action=action, contact=contact,
                           reward=reward, success_flags=placed, images=images, metrics=metrics)

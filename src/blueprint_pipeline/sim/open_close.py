@@ -33,6 +33,7 @@ from blueprint_pipeline.sim.episode import (
     run_metrics,
     set_point_schedule,
 )
+from blueprint_pipeline.sim import health
 from blueprint_pipeline.sim.grasp import GraspCandidate, _hand_rotation
 from blueprint_pipeline.sim.ik import ArmIK
 from blueprint_pipeline.sim.judge import judge_open_close
@@ -162,6 +163,7 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
     beat = heartbeat or (lambda: None)
     d = mujoco.MjData(m)
     mujoco.mj_resetDataKeyframe(m, d, m.key("home").id)
+    warnings0 = health.warning_counts(d)
     rng = episode_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index)
     drawn = _randomize_drawer(sim, target, rng)
     prepare_for_target(sim, "", sleep=False)  # no free target: every free object may sleep
@@ -311,6 +313,7 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
         **drawn,
         **run_metrics(n_ticks, settle_steps, wall0, q64, velocity, ix),
     }
-    return episode_record(sim, task, episode_index, seed, success, reason, state=state, velocity=velocity,
+    return episode_record(sim, task, episode_index, seed, success, reason,
+                          warnings=health.new_warnings(d, warnings0), state=state, velocity=velocity,
                           ee_pose=ee64.astype(np.float32), object_poses=obj_poses, action=action, contact=contact,
                           reward=reward, success_flags=reached, images=images, metrics=metrics)

@@ -3,7 +3,8 @@
 Inputs: scene/normalized.jsonl, simready/physics.json, geniesim/task_config.json.
 Outputs under episodes/:
 - data/episode_XXXXXX.npz: one file per kept episode (successes; failures too, labelled, with
-  the keep_failed_episodes option), written atomically by the worker that simulated it;
+  the keep_failed_episodes option, except `sim_unstable` ones and any shorter than 1 s:
+  `health.keepable`), written atomically by the worker that simulated it;
 - results/episode_XXXXXX.json: every episode's outcome and quality metrics (also the resume
   journal: a rerun simulates only the episodes without a result; episode i is reproducible from
   (scene, task, seed, i), so regenerated episodes are identical). Each result is keyed by the
@@ -51,7 +52,7 @@ from blueprint_pipeline.geniesim.records import TASK_CONFIG_SCHEMA, TaskConfig, 
 from blueprint_pipeline.pipeline import StageContext, StageResult
 from blueprint_pipeline.robots import robot_by_name
 from blueprint_pipeline.scene.io import load_scene
-from blueprint_pipeline.sim import judge
+from blueprint_pipeline.sim import health, judge
 from blueprint_pipeline.sim.episode import EpisodeOptions, run_episode
 from blueprint_pipeline.sim.episode_io import episode_filename, save_episode
 from blueprint_pipeline.sim.open_close import run_open_close_episode
@@ -71,6 +72,30 @@ DEADLINE_FACTOR = 10.0  # default of settings.episode_deadline_factor (BP_EPISOD
 HEARTBEAT_TIMEOUT_S = 20.0
 MIN_SUCCESS_RATE = 0.5
 RESULT_SCHEMA = "blueprint.episode_result/1"
+
+
+class NoFeasibleTaskError(InvalidInputError):
+    """The scene offers nothing the episodes stage can simulate for this robot: every candidate
+    object is listed with the reason (from task_config.json's `skipped`, and tasks of a type or
+    robot the stage does not run)."""
+
+    def __init__(self, scene_id: str, robot: str, config: TaskConfig, scene) -> None:
+        problems = [Problem(s.object_id, f"{s.family}: {s.reason}") for s in config.skipped]
+        by_id = scene.by_id()
+        for t in config.tasks:
+            if robot not in t.robot_placements:
+                why = f"no base pose for the {robot} (other robots have one)"
+            elif t.type == "stack":
+                why = "stack tasks are not simulated yet"
+            elif t.type == "open_close" and (art := getattr(by_id.get(t.target_object_id), "articulation", None)) \
+                    and art.type == "revolute":
+                why = "hinged doors (revolute joints) are not simulated yet"
+            else:
+                why = "not simulated"
+            problems.append(Problem(t.target_object_id, f"{t.type}: {why}"))
+        shown = problems[:30]
+        super().__init__(f"episodes: scene {scene_id!r} has no task the {robot} can simulate; why each "
+                         "candidate object has none:", shown, max(0, len(problems) - len(shown)))
 
 
 class EpisodesFailedError(BlueprintError):
@@ -184,7 +209,7 @@ def simulate_item(item: EpisodeItem, heartbeat) -> dict:
     episode = run_open_close_episode if task.type == "open_close" else run_episode
     rec = episode(sim, task, item.episode_index, item.seed,
                   EpisodeOptions(render=item.render, image_size=item.image_size), heartbeat)
-    kept = rec.success or item.keep_failed
+    kept = health.keepable(rec.success, rec.failure_reason, rec.length, FPS, item.keep_failed)
     if kept:
         save_episode(storage.join(item.out_url, STAGE, "data", episode_filename(item.episode_index)), rec)
     result = {"schema": RESULT_SCHEMA, "item": asdict(item) | {"out_url": None}, "episode_index": item.episode_index,
@@ -350,6 +375,8 @@ def run(ctx: StageContext) -> StageResult:
     scene = load_scene(scene_url)
     load_physics(physics_url)  # fail early on a bad physics file
     tasks = runnable_tasks(config, ctx.options.robot, scene)
+    if not tasks and (ctx.options.episodes is None or ctx.options.episodes > 0):
+        raise NoFeasibleTaskError(scene.header.scene_id, ctx.options.robot, config, scene)
     items = plan_items(ctx, tasks)
     resumed = len(_done_results(items, rerun_failed=ctx.force))
     results = run_items(items, ctx.options.workers, deadline_s=deadline_factor(ctx) * NOMINAL_EPISODE_S,
