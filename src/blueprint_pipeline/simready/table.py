@@ -8,7 +8,13 @@ from blueprint_pipeline.simready.bounds import CheckedValues, check_values
 from blueprint_pipeline.simready.categories import profile_for
 from blueprint_pipeline.simready.config import SimreadyConfig
 from blueprint_pipeline.simready.derive import Chosen, derive_physics
-from blueprint_pipeline.simready.materials import MATERIALS, lookup_material
+from blueprint_pipeline.simready.materials import (
+    MATERIALS,
+    UPHOLSTERY_SURFACES,
+    Material,
+    lookup_material,
+    upholstered,
+)
 from blueprint_pipeline.simready.records import ObjectPhysics, ValueSource
 
 
@@ -24,6 +30,18 @@ def manifest_values(obj: SceneObject, index: int, strict: bool) -> CheckedValues
     return checked
 
 
+def _resolve(word: str, profile_material: Material, notes: list[str], exact: bool = False) -> Material | None:
+    """The table's material for a manifest's material phrase (whole words: "granite countertop" is
+    granite) or, `exact`, for the LLM's answer, which was asked to be one of the table's names (an
+    alias or a different spelling is accepted, extra words are not). On an upholstered body a
+    soft-furnishing word names the cover, so the upholstery's bulk density is kept."""
+    found = lookup_material(word, exact=exact)
+    if found is not None and profile_material.name == "upholstery" and found.name in UPHOLSTERY_SURFACES:
+        notes.append(f"material {found.name!r} covers an upholstered body: {profile_material.name!r} density kept")
+        return upholstered(profile_material, found)
+    return found
+
+
 def choose(obj: SceneObject, manifest: CheckedValues, llm: dict[str, float] | None = None,
            llm_material: str | None = None) -> Chosen:
     """Manifest values first, then the LLM's, then the table's (filled in by derive)."""
@@ -32,13 +50,13 @@ def choose(obj: SceneObject, manifest: CheckedValues, llm: dict[str, float] | No
     material, source = profile_material, ValueSource.TABLE
     manifest_material = obj.physics.material_type if obj.physics else None
     if manifest_material:
-        found = lookup_material(manifest_material)
+        found = _resolve(manifest_material, profile_material, notes)
         if found is not None:
             material, source = found, ValueSource.MANIFEST
         else:
             notes.append(f"material {manifest_material!r} is not in the table; using {profile_material.name!r}")
     if source is ValueSource.TABLE and llm_material:
-        found = lookup_material(llm_material)
+        found = _resolve(llm_material, profile_material, notes, exact=True)
         if found is not None:
             material, source = found, ValueSource.LLM
         else:

@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 from pxr import Gf, Sdf, Usd, UsdGeom, Vt
 
+from blueprint_pipeline.simready.categories import match_profile
+
 CYLINDER_SEGMENTS = 32
-_ROUND_WORDS = ("mug", "cup", "bottle", "can", "jar", "glass", "bowl", "vase", "pot", "tin", "tumbler", "candle")
+_ROUND_COLLIDERS = ("cylinder", "capsule", "sphere")
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,12 @@ def cylinder_mesh(extents_m: tuple[float, float, float], segments: int = CYLINDE
 
 
 def is_round(category: str, collider: str | None) -> bool:
-    if collider in ("cylinder", "capsule", "sphere"):
+    """A round collider, or a category whose profile is round by the simready table's whole-word
+    matching ("mug", "tin can", "candle"; not "barcode scanner", "cutting board" or "tote bin")."""
+    if collider in _ROUND_COLLIDERS:
         return True
-    label = category.lower()
-    return any(w in label for w in _ROUND_WORDS)
+    profile = match_profile(category)
+    return profile is not None and profile.collider.value in _ROUND_COLLIDERS
 
 
 def load_usd_mesh(path: Path, extents_m: tuple[float, float, float], under: str | None = None) -> MeshData | None:
