@@ -2,7 +2,8 @@
 
 Which objects:
 - pick_place / stack targets are free rigid bodies a table-top arm can take: graspable (physics or
-  affordance), some horizontal extent within the gripper stroke less 5 mm, mass <= MAX_MASS_KG,
+  affordance), some horizontal extent within the gripper stroke less GRIP_FIT_MARGIN_M (1 cm, the
+  grasp planner's margin), mass <= MAX_MASS_KG,
   resting `on` a piece of furniture (not on the floor or a room shell).
 - pick_place goal: a free rectangle on the same support (else on an adjacent support whose top is
   within 0.3 m of it): the target's footprint plus GOAL_PAD_M on each side, inside the support's top,
@@ -44,12 +45,13 @@ from blueprint_pipeline.geniesim.placement import (
 from blueprint_pipeline.geniesim.records import GoalRegion, RobotPlacement, SkippedObject, TaskSpec
 from blueprint_pipeline.geniesim.relations import Relation
 from blueprint_pipeline.geniesim.robots import ROBOTS
+from blueprint_pipeline.robots.description import GRIP_FIT_MARGIN_M
 from blueprint_pipeline.scene.records import SceneObject, SimRole
 from blueprint_pipeline.simready.records import ObjectPhysics
 
 MAX_MASS_KG = 2.0
 STROKE_M = 0.08
-GRIP_MARGIN_M = 0.005
+GRIP_MARGIN_M = GRIP_FIT_MARGIN_M  # the episodes' grasp planner refuses anything narrower-margined
 GOAL_PAD_M = 0.03
 GOAL_MIN_MOVE_M, GOAL_MAX_MOVE_M, GOAL_PREFERRED_MOVE_M = 0.15, 0.5, 0.25
 GOAL_GRID_M = 0.03

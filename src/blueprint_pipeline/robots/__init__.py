@@ -12,6 +12,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco is imported: headless
 
 from blueprint_pipeline.robots.description import (
     FRANKA,
+    GRIP_FIT_MARGIN_M,
     ROBOTS,
     UR10,
     RobotDescription,
@@ -47,7 +48,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "FRANKA", "ROBOTS", "ROBOT_CONTYPE", "UR10", "WORLD_CONAFFINITY", "WORLD_CONTYPE", "RobotDescription",
+    "FRANKA", "GRIP_FIT_MARGIN_M", "ROBOTS", "ROBOT_CONTYPE", "UR10", "WORLD_CONAFFINITY", "WORLD_CONTYPE", "RobotDescription",
     "RobotNames", "add_home_key", "add_robot", "configure_options", "home_qpos", "names_for",
     "robot_by_name", "robot_spec",
 ]

@@ -14,6 +14,12 @@ import numpy as np
 from blueprint_pipeline.robots.dh import Convention, DHRow
 
 
+# An object must be at least this much narrower than a gripper's stroke to be taken: the open
+# fingers close in from 5 mm either side of it. Task suggestion and grasp planning both use it, so
+# a task is never generated for an object no grasp fits.
+GRIP_FIT_MARGIN_M = 0.01
+
+
 @dataclass(frozen=True)
 class GripperDescription:
     """A parallel two-finger gripper; the TCP lies on the approach axis (hand z) between the pads."""

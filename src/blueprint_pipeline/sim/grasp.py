@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from blueprint_pipeline.robots.description import GRIP_FIT_MARGIN_M
 from blueprint_pipeline.sim.ik import ArmIK
 from blueprint_pipeline.sim.trajectory import Pose
 
-FIT_MARGIN_M = 0.01
+FIT_MARGIN_M = GRIP_FIT_MARGIN_M
 PRE_GRASP_DISTANCE_M = 0.12
 TILTS_RAD = (np.deg2rad(30.0), -np.deg2rad(30.0))
 
