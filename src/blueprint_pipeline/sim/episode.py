@@ -84,7 +84,7 @@ class _Indices:
         self.robot_geom = m.body_rootid[m.geom_bodyid] == root
         self.furniture_geom = np.zeros(m.ngeom, bool)
         for oid in sim.fixed_ids + sim.articulated_ids:
-            self.furniture_geom[sim.geom_id(oid)] = True
+            self.furniture_geom[sim.object_geom_ids(oid)] = True
         self.furniture_geom[m.geom("floor").id] = True
         self.dynamic_geom = {oid: sim.geom_id(oid) for oid in sim.dynamic_ids}
         self.dynamic_qadr = np.array([sim.free_qpos_adr(oid) for oid in sim.dynamic_ids], dtype=int)
@@ -270,18 +270,18 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
         reason = "ik_failure"
     beat()
     n_ticks = plan.n_ticks if plan else 0
-    support_geom = sim.geom_id(task.goal.support_object_id) if task.goal.support_object_id in sim.fixed_ids + sim.articulated_ids else -1
+    support_geoms = (sim.object_geom_ids(task.goal.support_object_id)
+                     if task.goal.support_object_id in sim.fixed_ids + sim.articulated_ids else [])
     target_geom = sim.geom_id(target)
     target_mask = np.zeros(m.ngeom, bool)
-    target_mask[target_geom] = True
+    target_mask[sim.object_geom_ids(target)] = True  # a hollow container's walls are the target too
     pad_masks = []
     for p in ix.pads:
         mk = np.zeros(m.ngeom, bool)
         mk[p] = True
         pad_masks.append(mk)
     support_mask = np.zeros(m.ngeom, bool)
-    if support_geom >= 0:
-        support_mask[support_geom] = True
+    support_mask[support_geoms] = True
     other_obj_mask = np.zeros(m.ngeom, bool)
     for oid, g in ix.dynamic_geom.items():
         if oid != target:

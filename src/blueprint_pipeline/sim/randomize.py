@@ -53,12 +53,12 @@ def apply_randomization(sim: SimScene, data: mujoco.MjData, target_id: str, rng:
     out = Randomization()
     for oid in sim.dynamic_ids:
         ranges = sim.physics[oid].randomization
-        b, g = sim.body_id(oid), sim.geom_id(oid)
+        b = sim.body_id(oid)
         mass = float(rng.uniform(*ranges.mass_kg))
         model.body_inertia[b] = sim.nominal_body_inertia[b] * mass / sim.nominal_body_mass[b]
         model.body_mass[b] = mass
         mu = float(rng.uniform(*ranges.static_friction))
-        model.geom_friction[g, 0] = mu
+        model.geom_friction[sim.object_geom_ids(oid), 0] = mu  # a hollow container's walls too
         out.mass_kg[oid], out.friction[oid] = mass, mu
 
     by_id = sim.scene.by_id()

@@ -8,7 +8,13 @@ What becomes what (from the normalised scene and its physics records; no default
   limits and damping (the hinge of a revolute joint sits on the object's bounding-box edge); a
   prismatic one (a drawer) also gets a 2 x 2 x 10 cm bar handle on the face it opens towards;
 - every other simulated object -> a fixed collider at its pose; scene shells and backgrounds are
-  left out (the floor plane stands in for them).
+  left out (the floor plane stands in for them);
+- containers (free or fixed; bowls, baskets, bins, trays, pots, ... at least 12 cm wide, rules in
+  sim/containers.py) -> an open-top hollow shell with the collider's outer extents instead of one
+  solid collider, so what the scene puts inside them stays inside: the floor slab is the object's
+  named collider (`SimScene.geom_name`, so a thing standing in the container touches that geom)
+  and the walls are `obj:{id}:wall{k}` with the same contact parameters
+  (`SimScene.object_geom_ids` lists all of an object's collision geoms).
 
 Contact parameters (measured to hold grasped objects without slip or jitter, see REFERENCE 6b):
 elliptic friction cone, impratio 10, condim 4 (sliding + torsional friction) on the gripper pads
@@ -51,6 +57,7 @@ from blueprint_pipeline.robots import (
 from blueprint_pipeline.robots.builder import CONTACT_SOLIMP, CONTACT_SOLREF, PAD_CONDIM
 from blueprint_pipeline.scene.records import Scene, SceneObject, SimRole
 from blueprint_pipeline.sim import mujoco_log
+from blueprint_pipeline.sim.containers import is_container, shell_parts
 from blueprint_pipeline.simready.records import (
     ColliderShape,
     ObjectPhysics,
@@ -127,6 +134,18 @@ class SimScene:
     def handle_geom_name(object_id: str) -> str:
         return f"obj:{object_id}:handle"
 
+    @staticmethod
+    def wall_geom_name(object_id: str, k: int) -> str:
+        return f"obj:{object_id}:wall{k}"
+
+    def object_geom_ids(self, object_id: str) -> list[int]:
+        """The named collider and, for a hollow container, its walls (not a drawer's handle)."""
+        b, first = self.body_id(object_id), self.geom_id(object_id)
+        prefix = f"obj:{object_id}:wall"
+        walls = [g for g in range(self.model.body_geomadr[b], self.model.body_geomadr[b] + self.model.body_geomnum[b])
+                 if self.model.geom(g).name.startswith(prefix)]
+        return [first, *walls]
+
     def body_id(self, object_id: str) -> int:
         return self.model.body(self.body_name(object_id)).id
 
@@ -155,6 +174,26 @@ def _collider(geom: mujoco.MjsGeom, phys: ObjectPhysics) -> None:
     else:  # box, and convex hulls without a loaded mesh (their bounding box)
         geom.type = mujoco.mjtGeom.mjGEOM_BOX
         geom.size = [sx / 2, sy / 2, sz / 2]
+
+
+def _add_colliders(body: mujoco.MjsBody, obj: SceneObject, phys: ObjectPhysics, hollow: bool) -> list[mujoco.MjsGeom]:
+    """The object's collision geoms: one collider from the record, or for a hollow container its
+    floor slab (carrying the collider's name) and walls. The caller sets contact parameters on all."""
+    if not hollow:
+        g = body.add_geom()
+        g.name = SimScene.geom_name(obj.id)
+        _collider(g, phys)
+        return [g]
+    geoms = []
+    for k, part in enumerate(shell_parts(phys)):
+        g = body.add_geom()
+        g.name = SimScene.geom_name(obj.id) if k == 0 else SimScene.wall_geom_name(obj.id, k - 1)
+        g.type = mujoco.mjtGeom.mjGEOM_CYLINDER if part.kind == "cylinder" else mujoco.mjtGeom.mjGEOM_BOX
+        g.size = list(part.size)
+        g.pos = list(part.pos)
+        g.quat = [float(np.cos(part.yaw_rad / 2)), 0.0, 0.0, float(np.sin(part.yaw_rad / 2))]
+        geoms.append(g)
+    return geoms
 
 
 def _object_colour(obj: SceneObject, dynamic: bool) -> list[float]:
@@ -230,12 +269,10 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
             body = spec.worldbody.add_body()
             body.name = SimScene.body_name(obj.id)
             body.pos, body.quat = list(obj.position_m), list(obj.orientation_wxyz)
-            g = body.add_geom()
-            g.name = SimScene.geom_name(obj.id)
-            _collider(g, phys)
-            g.friction = [phys.static_friction, *_OBJECT_TORSION_ROLL]
-            g.contype, g.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY
-            g.rgba = _object_colour(obj, False)
+            for g in _add_colliders(body, obj, phys, is_container(obj, phys)):
+                g.friction = [phys.static_friction, *_OBJECT_TORSION_ROLL]
+                g.contype, g.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY
+                g.rgba = _object_colour(obj, False)
             fixed_ids.append(obj.id)
     if problems:
         raise InvalidInputError("physics records do not cover the scene", problems[:20], max(0, len(problems) - 20))
@@ -279,14 +316,12 @@ def _add_free_object(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics)
     body.mass = phys.mass_kg
     body.ipos = list(phys.center_of_mass_m)
     body.inertia = list(phys.inertia_diag_kg_m2)
-    g = body.add_geom()
-    g.name = SimScene.geom_name(obj.id)
-    _collider(g, phys)
-    g.friction = [phys.static_friction, *_OBJECT_TORSION_ROLL]
-    g.condim = PAD_CONDIM
-    g.solref, g.solimp = list(CONTACT_SOLREF), list(CONTACT_SOLIMP)
-    g.contype, g.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY | ARTICULATED_CONTYPE
-    g.rgba = _object_colour(obj, True)
+    for g in _add_colliders(body, obj, phys, is_container(obj, phys)):
+        g.friction = [phys.static_friction, *_OBJECT_TORSION_ROLL]
+        g.condim = PAD_CONDIM
+        g.solref, g.solimp = list(CONTACT_SOLREF), list(CONTACT_SOLIMP)
+        g.contype, g.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY | ARTICULATED_CONTYPE
+        g.rgba = _object_colour(obj, True)
 
 
 def _add_articulated(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics, floor_z_m: float) -> None:
@@ -353,7 +388,7 @@ def prepare_for_target(sim: SimScene, target_id: str, sleep: bool = True) -> Non
     m = sim.model
     allowed, never = mujoco.mjtSleepPolicy.mjSLEEP_ALLOWED, mujoco.mjtSleepPolicy.mjSLEEP_NEVER
     for oid in sim.dynamic_ids:
-        m.geom_condim[sim.geom_id(oid)] = PAD_CONDIM if oid == target_id else 3
+        m.geom_condim[sim.object_geom_ids(oid)] = PAD_CONDIM if oid == target_id else 3
         m.tree_sleep_policy[m.body_treeid[sim.body_id(oid)]] = never if oid == target_id else allowed
     m.tree_sleep_policy[m.body_treeid[m.body(sim.names.base_body).id + 1]] = never
     set_sleep(m, sleep)
