@@ -19,7 +19,7 @@ def test_defaults_match_the_design():
     s = load_settings({})
     assert (s.rate_limit_per_s, s.breaker_failures, s.breaker_recovery_s, s.retry_max_wait_s,
             s.retry_base_s, s.min_success_rate, s.streaming_threshold_mb, s.object_workers,
-            s.episode_deadline_factor, s.secret_ttl_s) == (10.0, 5, 60.0, 60.0, 1.0, 0.5, 10.0, 10,
+            s.episode_deadline_factor, s.secret_ttl_s) == (10.0, 5, 10.0, 10.0, 1.0, 0.5, 10.0, 10,
                                                            10.0, 300.0)
     assert s.log_json is False and s.secrets_require_manager is False
 

@@ -119,3 +119,11 @@ def test_readme_documents_every_setting():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     missing = [v for v in sorted(config.known_variables()) if f"`{v}`" not in readme]
     assert missing == []
+
+
+def test_readme_states_the_nesting_limits_the_reader_enforces():
+    from blueprint_pipeline.scene import reader, sanitise
+
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    assert f"deeper than {reader.MAX_DEPTH} levels" in readme
+    assert f"nested more than {sanitise.FREE_FORM_MAX_DEPTH} levels" in readme

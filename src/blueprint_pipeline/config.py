@@ -51,10 +51,10 @@ class Settings(BaseSettings):
                                     description="Requests per second per named service, shared by all threads; below 1 allowed.")
     breaker_failures: int = Field(5, ge=1, le=1000,
                                   description="Consecutive transient failures that open the circuit breaker.")
-    breaker_recovery_s: float = Field(60.0, gt=0, le=3600,
+    breaker_recovery_s: float = Field(10.0, gt=0, le=3600,
                                       description="Seconds the breaker stays open before one probe call.")
     retry_base_s: float = Field(1.0, gt=0, le=60, description="First backoff window (full jitter), seconds.")
-    retry_max_wait_s: float = Field(60.0, gt=0, le=3600,
+    retry_max_wait_s: float = Field(10.0, gt=0, le=3600,
                                     description="Cap on any single backoff delay, after jitter, seconds.")
     call_deadline_s: float = Field(120.0, gt=0, le=86_400,
                                    description="Overall deadline of one logical call including all retries, seconds.")
@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     # Storage
     storage_options_json: SecretStr | None = Field(
         None, description="JSON object of fsspec storage options for gs:// or s3:// (masked in `config show`).")
+    lock_lease_s: float = Field(
+        600.0, ge=10, le=86_400,
+        description="Output folders on object stores: seconds a run's lock lease lasts unless renewed (renewed every third).")
 
     # Generation service (`blueprint serve`) and its client (`blueprint submit/status/...`)
     service_url: str | None = Field(None, description="Client: the service's URL when --server is not given.")
@@ -120,6 +123,9 @@ class Settings(BaseSettings):
         3, ge=1, le=100, description="Service: starts of a job (restarts of the service included) before it is failed.")
     service_faults: str | None = Field(
         None, description="Service: fault injection for drills, e.g. 'seed=1,p503=0.3,p429=0.1,pstall=0.05'; off if unset.")
+    service_header_timeout_s: float = Field(
+        10.0, gt=0, le=3600,
+        description="Service: seconds a connection has to send a request's line and headers before it is closed.")
 
     # Secrets (secrets.resolver)
     secrets_require_manager: bool = Field(

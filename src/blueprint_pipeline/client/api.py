@@ -1,7 +1,9 @@
 """Client of the generation service. Every request goes through a `CallPolicy` (rate limit per
 attempt -> circuit breaker -> retry of transient failures with Retry-After honoured, inside an
-overall deadline). Submits carry an Idempotency-Key, so a retried POST whose first answer was
-lost returns the job the first attempt created instead of creating a second one.
+overall deadline; the default policy, and the CLI's, wait for an open breaker's probe when the
+deadline allows instead of failing fast). Submits carry an Idempotency-Key, so a retried POST
+whose first answer was lost returns the job the first attempt created instead of creating a
+second one.
 
     client = ServiceClient("http://127.0.0.1:8080", api_key)
     job = client.submit("examples/kitchen.json", episodes=20)
@@ -82,7 +84,7 @@ class ServiceClient:
         if not api_key:
             raise InvalidInputError("no API key: set BP_API_KEY or BP_API_KEY_FILE (or a Secret Manager secret)")
         self.base_url = str(url).rstrip("/")
-        self.policy = policy or CallPolicy(f"service:{url.host}:{url.port or ''}")
+        self.policy = policy or CallPolicy(f"service:{url.host}:{url.port or ''}", wait_for_breaker=True)
         self.timeouts = timeouts
         self._sleep = sleep
         self._http = httpx.Client(

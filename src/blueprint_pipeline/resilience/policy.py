@@ -7,8 +7,16 @@ full-jitter exponential backoff inside an overall deadline.
     value = policy.call(lambda: sdk.generate(...))               # any callable
 
 Transient (retried, counted by the breaker): connection errors and timeouts, HTTP 408, 425,
-429, 500, 502, 503, 504, and any `TransientError`. Everything else is raised at once and never
-counted by the breaker (a 4xx becomes `RequestRejectedError` carrying the status).
+429, 500, 502, 503, 504, and any `TransientError`. An answer carrying Retry-After is retried
+when the server asked, and is not counted by the breaker: the service is up and has said when
+to come back, which an open breaker would override with its own, longer, guess. Everything
+else is raised at once and never counted by the breaker (a 4xx becomes `RequestRejectedError`
+carrying the status).
+
+By default an open breaker fails the call fast (`CircuitOpenError`), which suits callers with a
+fallback. With `wait_for_breaker=True` a call whose deadline reaches past the open period waits
+for the half-open moment instead, and while another caller's probe is in flight it waits for
+the probe's outcome; it fails fast only when the breaker could not admit it before its deadline.
 """
 
 from __future__ import annotations
@@ -88,19 +96,21 @@ class CallPolicy:
 
     Limiter and breaker are shared by every policy of the same name in the process unless
     passed explicitly. `clock`/`sleep` are injectable so tests need not wait for real.
+    `wait_for_breaker`: wait for an open breaker within the deadline instead of failing fast.
     """
 
     def __init__(self, name: str, *, rate_per_s: float = 10.0, failure_threshold: int = 5,
-                 recovery_s: float = 60.0, base_delay_s: float = 1.0, max_delay_s: float = 60.0,
+                 recovery_s: float = 10.0, base_delay_s: float = 1.0, max_delay_s: float = 10.0,
                  deadline_s: float = 120.0, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep, limiter: RateLimiter | None = None,
-                 breaker: CircuitBreaker | None = None):
+                 breaker: CircuitBreaker | None = None, wait_for_breaker: bool = False):
         if deadline_s <= 0 or max_delay_s <= 0 or base_delay_s <= 0:
             raise ValueError("deadline_s, max_delay_s and base_delay_s must be > 0")
         self.name = name
         self.base_delay_s = base_delay_s
         self.max_delay_s = max_delay_s
         self.deadline_s = deadline_s
+        self.wait_for_breaker = wait_for_breaker
         self._clock = clock
         self._sleep = sleep
         self.limiter = limiter or shared_limiter(name, rate_per_s)
@@ -154,16 +164,37 @@ class CallPolicy:
             f"{self.name}: HTTP {status} {response.reason_phrase} from {where}"
             + (f": {body}" if body else ""), status)
 
+    def _admit(self, deadline_at: float) -> bool:
+        """A rate-limit permit and the breaker's admission; True if this attempt is the probe.
+
+        Waiting callers wait for the breaker before taking a permit, and take a fresh one after
+        every wait, so callers released together by a closing breaker still queue at the limiter."""
+        if not self.wait_for_breaker:
+            self.limiter.acquire(deadline_at, self._clock)
+            return self.breaker.before_attempt()
+
+        def time_left() -> float:
+            return deadline_at - self._clock()
+
+        while True:
+            self.breaker.await_admission(time_left, self._sleep)
+            self.limiter.acquire(deadline_at, self._clock)
+            try:
+                return self.breaker.before_attempt()
+            except CircuitOpenError:
+                # Another caller took the probe, or the breaker opened again, while this one
+                # queued for its permit (left unused: that only lowers the rate). Wait again.
+                continue
+
     def _guarded(self, attempt: Callable[[float], T], deadline_at: float) -> T:
         self._local.attempts += 1
-        self.limiter.acquire(deadline_at, self._clock)
-        probe = self.breaker.before_attempt()
+        probe = self._admit(deadline_at)
         try:
             result = attempt(deadline_at)
         except BaseException as exc:
-            if is_transient(exc):
+            if is_transient(exc) and getattr(exc, "retry_after_s", None) is None:
                 self.breaker.record_transient_failure(probe)
-            else:
+            else:  # not a failure of the service, or it answered with when to come back
                 self.breaker.record_not_counted(probe)
             raise
         self.breaker.record_success(probe)

@@ -23,6 +23,7 @@ class ServiceConfig:
     rate_limit_per_s: float = 20.0  # per API key
     rate_burst: int | None = None  # default: one second's worth
     faults: FaultConfig | None = None
+    header_timeout_s: float = 10.0  # a connection's request line and headers must arrive within this
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     bundle_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
 
@@ -54,6 +55,7 @@ class ServiceConfig:
             max_upload_bytes=int(settings.service_max_upload_mb * 1024**2),
             rate_limit_per_s=settings.service_rate_limit_per_s,
             faults=faults,
+            header_timeout_s=settings.service_header_timeout_s,
             worker=WorkerSettings(max_concurrent_jobs=settings.service_max_concurrent_jobs,
                                   episode_workers=settings.workers,
                                   max_attempts=settings.service_max_job_attempts,
