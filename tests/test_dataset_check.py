@@ -13,6 +13,7 @@ from test_dataset_fixtures import make_episode, write_dataset_dir
 from typer.testing import CliRunner
 
 from blueprint_pipeline.cli import app
+from blueprint_pipeline.dataset import layout
 from blueprint_pipeline.dataset.check import check_dataset
 
 DATA0 = "data/chunk-000/file-000.parquet"
@@ -142,7 +143,14 @@ def test_stats_quantile_changed(copy):
     def bad(s):
         s["action"]["q50"] = s["action"]["max"]
     _edit_json(copy / "meta/stats.json", bad)
-    assert "action.q50" in _messages(copy) and "0.50 quantile" in _messages(copy)
+    assert "action.q50" in _messages(copy) and "count-weighted mean" in _messages(copy)
+
+
+def test_exact_stats_sidecar_quantile_changed(copy):
+    def bad(s):
+        s["action"]["q50"] = s["action"]["max"]
+    _edit_json(copy / layout.EXACT_STATS_PATH, bad)
+    assert "blueprint_stats_exact.json: action.q50" in _messages(copy) and "0.50 quantile" in _messages(copy)
 
 
 def test_per_episode_stats_changed(copy):

@@ -115,7 +115,13 @@ def test_episodes_metadata_and_per_episode_stats(dataset, episodes):
     assert rows[2]["stats/observation.state/count"] == [episodes[2].length]
     img_mean = np.asarray(rows[0]["stats/observation.images.top/mean"])
     assert img_mean.shape == (3, 1, 1)
-    assert np.allclose(img_mean.reshape(-1), episodes[0].images["top"].reshape(-1, 3).mean(0) / 255, atol=1e-9)
+    # from the decoded frames (what LeRobot reads), not from the frames handed to the encoder
+    with av.open(str(root / "videos/observation.images.top/chunk-000/file-000.mp4")) as c:
+        decoded = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])])
+    first = decoded[:episodes[0].length]
+    assert np.allclose(img_mean.reshape(-1), first.reshape(-1, 3).mean(0) / 255, atol=1e-9)
+    assert not np.allclose(img_mean.reshape(-1), episodes[0].images["top"].reshape(-1, 3).mean(0) / 255,
+                           atol=1e-6)
 
 
 def test_stats_json_has_every_feature_with_lerobot_shapes(dataset, episodes):
@@ -130,8 +136,15 @@ def test_stats_json_has_every_feature_with_lerobot_shapes(dataset, episodes):
             assert len(stats[key]["min"]) == ft["shape"][0]
     all_state = np.concatenate([e.state for e in episodes])
     assert np.allclose(stats["observation.state"]["mean"], all_state.mean(0), atol=1e-6)
-    assert np.allclose(stats["observation.state"]["q90"], np.quantile(all_state.astype(np.float64), 0.9, axis=0))
+    # quantiles as LeRobot aggregates them: the episodes' quantiles weighted by their lengths
+    lengths = np.array([e.length for e in episodes], np.float64)
+    per_ep = np.array([np.quantile(e.state.astype(np.float64), 0.9, axis=0) for e in episodes])
+    assert np.allclose(stats["observation.state"]["q90"], lengths @ per_ep / lengths.sum())
     assert stats["index"]["count"] == [len(all_state)]
+    # the exact quantiles of the pooled frames go to the sidecar
+    exact = json.loads((root / layout.EXACT_STATS_PATH).read_text())
+    assert np.allclose(exact["observation.state"]["q90"], np.quantile(all_state.astype(np.float64), 0.9, axis=0))
+    assert set(exact) == set(stats)
 
 
 def test_the_checker_passes_on_the_written_dataset(dataset):

@@ -7,11 +7,13 @@ per episode, timestamps = frame_index / fps within 1e-4 s); every video (decodes
 duration match its episodes' ranges, frame presentation times in sync, frame size); statistics
 recomputed from the data against stats.json and the per-episode stats.
 
-Tolerances: moments and extremes are exact up to float rounding. Dataset quantiles come from a
-reservoir sample (see `stats`), so a stated q-quantile passes when it lies between the data's
-order statistics at ranks q - `QUANTILE_RANK_TOL` and q + `QUANTILE_RANK_TOL`. Image statistics are computed
-by the writer from the frames before encoding, so the checker, which sees decoded frames, allows
-`IMAGE_MEAN_TOL` for the lossy codec on per-episode channel means.
+Tolerances: moments and extremes are exact up to float rounding. The quantiles in stats.json are
+LeRobot's aggregate of the episodes' (their count-weighted mean), checked against the episodes
+metadata to float rounding. The exact quantiles in the sidecar `meta/blueprint_stats_exact.json`
+come from a reservoir sample (see `stats`), so a stated q-quantile passes when it lies between the
+data's order statistics at ranks q - `QUANTILE_RANK_TOL` and q + `QUANTILE_RANK_TOL`. Image
+statistics are computed by the writer from the decoded frames, so per-episode channel means must
+match the checker's decoding to `IMAGE_MEAN_TOL`.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ import pyarrow.parquet as pq
 
 from blueprint_pipeline.dataset import layout
 from blueprint_pipeline.dataset.features import arrow_type
-from blueprint_pipeline.dataset.stats import sampled_frame_indices, vector_stats
+from blueprint_pipeline.dataset.stats import downsample_stride, sampled_frame_indices, vector_stats
 from blueprint_pipeline.dataset.tasks_file import read_tasks
+from blueprint_pipeline.dataset.video import rational
 from blueprint_pipeline.errors import Problem
 
 QUANTILE_RANK_TOL = 0.02
-IMAGE_MEAN_TOL = 0.05
+IMAGE_MEAN_TOL = 1e-6
 _REQUIRED_INFO = ("codebase_version", "robot_type", "fps", "features", "total_episodes", "total_frames",
                   "total_tasks", "chunks_size", "data_files_size_in_mb", "video_files_size_in_mb",
                   "data_path", "video_path", "splits")
@@ -263,8 +266,9 @@ def _decode_times(path: Path) -> Iterator[tuple[float, Any]]:
 
     with av.open(str(path)) as c:
         s = c.streams.video[0]
+        tb = rational(s.time_base)
         for frame in c.decode(s):
-            yield float(frame.pts * s.time_base), frame
+            yield float(frame.pts * tb), frame
 
 
 def _check_videos(root: Path, info: dict, episodes: list[dict], found: _Found) -> None:
@@ -323,11 +327,12 @@ def _check_video_file(root: Path, rel: str, eps: list[dict], key: str, ft: dict,
                 return
             if n in sample:
                 e, _ = sample[n]
-                sums.setdefault(e["episode_index"], []).append(
-                    frame.to_ndarray(format="rgb24").reshape(-1, 3).mean(0) / 255.0)
+                stride = downsample_stride(h, w)  # as the writer samples pixels
+                px = frame.to_ndarray(format="rgb24")[::stride, ::stride]
+                sums.setdefault(e["episode_index"], []).append(px.reshape(-1, 3).mean(0) / 255.0)
         with av.open(str(path)) as c:
             s = c.streams.video[0]
-            duration = float(s.duration * s.time_base) if s.duration is not None else None
+            duration = float(s.duration * rational(s.time_base)) if s.duration is not None else None
     except (av.FFmpegError, OSError) as exc:
         found.add(rel, f"does not decode: {exc}")
         return
@@ -367,7 +372,10 @@ def _close(a: Any, b: np.ndarray, rtol: float = 1e-5, atol: float = 1e-6) -> boo
 
 def _quantile_ok(values: np.ndarray, stated: Any, q: float) -> bool:
     """`stated` lies between the order statistics at ranks q - tol and q + tol of each column."""
-    v = np.asarray(stated, dtype=np.float64).reshape(-1)
+    try:
+        v = np.asarray(stated, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        return False
     if v.shape[0] != values.shape[1]:
         return False
     lo = np.quantile(values, max(0.0, q - QUANTILE_RANK_TOL), axis=0, method="lower")
@@ -383,6 +391,13 @@ def _check_stats(root: Path, info: dict, episodes: list[dict], cols: dict[str, n
     except (OSError, ValueError) as exc:
         found.add(layout.STATS_PATH, f"unreadable: {exc}")
         return
+    exact_stats: dict[str, Any] = {}
+    exact_path = root / layout.EXACT_STATS_PATH
+    if exact_path.is_file():  # optional: LeRobot's tools do not copy it
+        try:
+            exact_stats = json.loads(exact_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            found.add(layout.EXACT_STATS_PATH, f"unreadable: {exc}")
     features = info["features"]
     for key in sorted(set(features) - set(stats)):
         found.add(layout.STATS_PATH, f"no statistics for feature {key}")
@@ -403,10 +418,13 @@ def _check_stats(root: Path, info: dict, episodes: list[dict], cols: dict[str, n
             if not _close(s[stat], exact[stat]):
                 found.add(f"{layout.STATS_PATH}: {key}.{stat}",
                           f"is {s[stat]}, recomputed from the data: {exact[stat].tolist()}")
+        _check_quantile_mean(key, s, episodes, found)
+        sidecar = exact_stats.get(key)
         for qk, q in layout.QUANTILES.items():
-            if not _quantile_ok(values, s[qk], q):
-                found.add(f"{layout.STATS_PATH}: {key}.{qk}",
-                          f"is {s[qk]}, not the {q:.2f} quantile of the data (rank tolerance {QUANTILE_RANK_TOL})")
+            if sidecar is not None and not _quantile_ok(values, sidecar.get(qk), q):
+                found.add(f"{layout.EXACT_STATS_PATH}: {key}.{qk}",
+                          f"is {sidecar.get(qk)}, not the {q:.2f} quantile of the data "
+                          f"(rank tolerance {QUANTILE_RANK_TOL})")
         for e in episodes:
             a, b = e["dataset_from_index"], e["dataset_to_index"]
             ep_exact = vector_stats(values[a:b])
@@ -415,6 +433,23 @@ def _check_stats(root: Path, info: dict, episodes: list[dict], cols: dict[str, n
                 if not _close(got, ep_exact[stat]):
                     found.add(f"{e['_file']}: episode {e['episode_index']}",
                               f"stats/{key}/{stat} is {got}, recomputed: {ep_exact[stat].tolist()}")
+
+
+def _check_quantile_mean(key: str, s: dict, episodes: list[dict], found: _Found) -> None:
+    """stats.json quantiles are the episodes' quantiles averaged with their counts as weights
+    (LeRobot's `aggregate_stats`)."""
+    counts = np.array([(e["_stats"].get(f"stats/{key}/count") or [0])[0] for e in episodes], np.float64)
+    for qk in layout.QUANTILES:
+        try:
+            per_ep = np.array([np.asarray(e["_stats"][f"stats/{key}/{qk}"], np.float64).reshape(-1)
+                               for e in episodes])
+        except (KeyError, TypeError, ValueError):
+            found.add(f"{layout.STATS_PATH}: {key}.{qk}", "the episodes metadata lacks this quantile")
+            continue
+        want = counts @ per_ep / max(counts.sum(), 1.0)
+        if not _close(s[qk], want, rtol=1e-9, atol=1e-9):
+            found.add(f"{layout.STATS_PATH}: {key}.{qk}",
+                      f"is {s[qk]}, the episodes' count-weighted mean is {want.tolist()}")
 
 
 def _check_image_stats(key: str, s: dict, episodes: list[dict], found: _Found) -> None:
@@ -441,3 +476,4 @@ def _check_image_stats(key: str, s: dict, episodes: list[dict], found: _Found) -
     if not np.allclose(arrays["mean"], weighted, atol=1e-6):
         found.add(f"{where}.mean", f"is {arrays['mean'].round(4).tolist()}, the episodes' frame-weighted "
                                    f"mean is {weighted.round(4).tolist()}")
+    _check_quantile_mean(key, s, episodes, found)

@@ -7,6 +7,8 @@ Feature keys follow LeRobot's conventions: `observation.*` for what the robot pe
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pyarrow as pa
 
@@ -127,5 +129,21 @@ def arrow_type(ft: dict) -> pa.DataType:
     return pa.list_(base, int(ft["shape"][0]))
 
 
-def data_schema(features: dict[str, dict]) -> pa.Schema:
-    return pa.schema([pa.field(k, arrow_type(ft)) for k, ft in features.items() if ft["dtype"] != "video"])
+def hf_feature(ft: dict) -> dict:
+    """The Hugging Face `datasets` feature (as `Features.to_dict()` gives it, datasets 4) for a
+    non-video feature, as LeRobot maps it: a `Value` for shape [1], a `List` of fixed length otherwise."""
+    value = {"dtype": ft["dtype"], "_type": "Value"}
+    if list(ft["shape"]) == [1]:
+        return value
+    return {"feature": value, "length": int(ft["shape"][0]), "_type": "List"}
+
+
+def data_schema(features: dict[str, dict], hf_metadata: bool = False) -> pa.Schema:
+    """Schema of the data parquet files; with `hf_metadata`, carrying the `huggingface` schema
+    metadata that LeRobot's files carry (written through `datasets`), so that
+    `datasets.Dataset.from_parquet` restores the features."""
+    schema = pa.schema([pa.field(k, arrow_type(ft)) for k, ft in features.items() if ft["dtype"] != "video"])
+    if not hf_metadata:
+        return schema
+    hf = {"info": {"features": {k: hf_feature(ft) for k, ft in features.items() if ft["dtype"] != "video"}}}
+    return schema.with_metadata({"huggingface": json.dumps(hf)})

@@ -10,6 +10,8 @@ Path templates are the ones LeRobot's loader formats; keep them in this one plac
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 CODEBASE_VERSION = "v3.0"
 CHUNKS_SIZE = 1000  # files per chunk folder
 DEFAULT_DATA_FILES_SIZE_IN_MB = 100
@@ -17,6 +19,9 @@ DEFAULT_VIDEO_FILES_SIZE_IN_MB = 200
 
 INFO_PATH = "meta/info.json"
 STATS_PATH = "meta/stats.json"
+# this project's sidecars (LeRobot ignores them; its tools do not copy them)
+EXACT_STATS_PATH = "meta/blueprint_stats_exact.json"
+EXTRAS_PATH = "meta/blueprint_episodes.parquet"
 TASKS_PATH = "meta/tasks.parquet"
 EPISODES_DIR = "meta/episodes"
 CHUNK_FILE = "chunk-{chunk_index:03d}/file-{file_index:03d}"
@@ -57,3 +62,9 @@ def video_path(video_key: str, chunk_index: int, file_index: int) -> str:
 
 def episodes_path(chunk_index: int, file_index: int) -> str:
     return EPISODES_PATH.format(chunk_index=chunk_index, file_index=file_index)
+
+
+# The sidecar of per-episode fields LeRobot's delete_episodes and split do not keep.
+EXTRAS_SCHEMA = pa.schema([("episode_index", pa.int64()), ("fingerprint", pa.string()),
+                           ("source_episode_index", pa.int64()), ("task_id", pa.string()),
+                           ("success", pa.bool_()), ("failure_reason", pa.string())])

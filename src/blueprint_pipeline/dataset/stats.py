@@ -1,5 +1,11 @@
 """Feature statistics: exact per episode, streamed and bounded for the whole dataset.
 
+Dataset quantiles in `meta/stats.json` are the ones LeRobot computes whenever it recomputes a
+dataset's statistics (`aggregate_stats`: after merge, delete_episodes, split, ...): the mean of
+the episodes' quantiles weighted by their counts (`QuantileMean`). They are not quantiles of the
+pooled frames (they differ most where episodes differ); the exact ones, described below, go to
+the sidecar `meta/blueprint_stats_exact.json`.
+
 Shapes follow LeRobot's `compute_stats`: a vector feature of width n gets (n,) arrays, a scalar
 feature (1,) arrays, `count` is always (1,), and a camera gets per-channel (3, 1, 1) arrays over
 pixel values divided by 255 (so they lie in [0, 1]) of a sample of its frames.
@@ -95,6 +101,27 @@ def histogram_quantiles(hist: np.ndarray, q: float) -> np.ndarray:
     return out
 
 
+class QuantileMean:
+    """q01..q99 of a set of episodes the way LeRobot aggregates per-episode statistics: each
+    quantile is the mean of the episodes' quantiles weighted by their `count`."""
+
+    def __init__(self) -> None:
+        self._sums: dict[str, np.ndarray] = {}
+        self.count = 0
+
+    def add(self, quantiles: dict[str, np.ndarray], counts: np.ndarray) -> None:
+        """`quantiles[k]` (E, ...) for E episodes of `counts` (E,) frames each."""
+        w = np.asarray(counts, dtype=np.float64).reshape(-1)
+        for k in QUANTILES:
+            q = np.asarray(quantiles[k], dtype=np.float64)
+            part = np.tensordot(w, q, axes=(0, 0))
+            self._sums[k] = part if k not in self._sums else self._sums[k] + part
+        self.count += int(w.sum())
+
+    def result(self) -> dict[str, np.ndarray]:
+        return {k: v / self.count for k, v in self._sums.items()}
+
+
 @dataclass
 class ImageStats:
     """Mergeable per-channel pixel statistics of sampled frames (count = frames sampled)."""
@@ -131,13 +158,6 @@ class ImageStats:
         res = {k: (v / 255.0).reshape(-1, 1, 1) for k, v in out.items()}
         res["count"] = np.array([self.frames], dtype=np.int64)
         return res
-
-
-def image_episode_stats(frames: np.ndarray) -> tuple[dict[str, np.ndarray], ImageStats]:
-    """Statistics of one episode's (T, H, W, 3) frames, and the mergeable accumulator behind them."""
-    acc = ImageStats(channels=frames.shape[-1], hist=np.zeros((frames.shape[-1], 256), np.int64))
-    acc.update(frames[sampled_frame_indices(len(frames))])
-    return acc.result(), acc
 
 
 def pool_empty(shape: tuple[int, ...], dtype: type | np.dtype) -> np.ndarray:
@@ -280,6 +300,7 @@ class RunningStats:
         self._ordered = pool_empty((width - self.sorted_width, reservoir_rows), np.float64)
         self._capacity = reservoir_rows
         self._scratch = Scratch()
+        self.episode_quantiles = QuantileMean()
 
     def update(self, values: np.ndarray) -> None:
         """Add (N, width) frames (finite values) as one episode."""
@@ -307,6 +328,7 @@ class RunningStats:
             in_order[i] = col
         self._sample(columns, in_order, n)  # before the sort: the reservoir samples frames
         stats, m2 = episode_stats(columns, in_order, lengths, self._scratch)
+        self.episode_quantiles.add(stats, stats["count"][:, 0])
         ep_n = stats["count"][:, 0].astype(np.float64)
         mean = ep_n @ stats["mean"] / n
         m2_block = m2.sum(0) + ep_n @ np.square(stats["mean"] - mean)
@@ -341,7 +363,16 @@ class RunningStats:
         self._own[:, slot] = np.take(columns, frames, axis=1)
         self._ordered[:, slot] = np.take(ordered, frames, axis=1)
 
+    def lerobot_result(self) -> dict[str, np.ndarray]:
+        """`result()` with the quantiles LeRobot computes (`QuantileMean` of the episodes')."""
+        out = {"min": self.min.copy(), "max": self.max.copy(), "mean": self.mean.copy(),
+               "std": np.sqrt(np.maximum(self.m2 / max(self.count, 1), 0.0)),
+               "count": np.array([self.count], dtype=np.int64)}
+        out.update(self.episode_quantiles.result())
+        return out
+
     def result(self) -> dict[str, np.ndarray]:
+        """Exact moments and extremes, reservoir quantiles of the pooled frames."""
         filled = min(self.count, self._capacity)
         out = {"min": self.min.copy(), "max": self.max.copy(), "mean": self.mean.copy(),
                "std": np.sqrt(np.maximum(self.m2 / max(self.count, 1), 0.0)),

@@ -1,6 +1,10 @@
 """Streaming MP4 writers: one per camera, many episodes per file, a new file past a size limit.
 
-Frames are encoded as they arrive (nothing buffered beyond the encoder's own look-ahead). Frame n
+Frames are encoded as they arrive (nothing buffered beyond the encoder's own look-ahead). Every
+packet the encoder emits is also decoded, before it is muxed, and each episode's image statistics
+are computed from its decoded frames (what a reader of the MP4 sees, as LeRobot expects), not from
+the frames handed in: an episode's statistics are ready once the encoder has emitted all its
+frames, at the latest when its file is closed (`pop_finished`). Frame n
 of a file has presentation time n / fps, so an episode occupying frames [a, a + T) of a file has
 from_timestamp a / fps and to_timestamp (a + T) / fps, and its frame k decodes at
 from_timestamp + k / fps, which is the time LeRobot's loader asks for.
@@ -17,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from blueprint_pipeline.dataset.layout import CHUNKS_SIZE, next_chunk_file, video_path
+from blueprint_pipeline.dataset.stats import ImageStats, sampled_frame_indices
 
 # SVT-AV1 prints its banner to stderr unless told otherwise; read when the encoder starts.
 os.environ.setdefault("SVT_LOG", "1")
@@ -50,6 +55,10 @@ class VideoSettings:
         return VideoSettings(codec=aliases[name])
 
 
+# decoder for each encoder's output (FFmpeg's native "av1" decoder needs a hardware accelerator)
+_DECODERS = {"libsvtav1": "libdav1d", "libaom-av1": "libdav1d", "libx264": "h264"}
+
+
 @dataclass
 class VideoSpan:
     chunk_index: int
@@ -77,6 +86,12 @@ class CameraVideoWriter:
         self._bytes_in_file = 0
         self._packets_in_file = 0
         self.files_written: list[str] = []
+        self._decoder: Any = None
+        self._decoded_in_file = 0
+        # episodes of the open file whose frames are not all decoded yet:
+        # [token, first frame in the file, length, sampled offsets, accumulator]
+        self._decoding: list[list[Any]] = []
+        self._finished: list[tuple[Any, ImageStats]] = []
 
     def _open(self, height: int, width: int) -> None:
         import av
@@ -91,30 +106,59 @@ class CameraVideoWriter:
         stream.width, stream.height, stream.pix_fmt = width, height, self.settings.pix_fmt
         stream.time_base = Fraction(1, self.fps)
         self._stream = stream
-        self._frames_in_file = self._bytes_in_file = self._packets_in_file = 0
+        self._decoder = av.CodecContext.create(_DECODERS.get(self.settings.codec, self.settings.codec), "r")
+        self._frames_in_file = self._bytes_in_file = self._packets_in_file = self._decoded_in_file = 0
         self.files_written.append(rel)
 
     def _mux(self, packets: Any) -> None:
         for p in packets:
             self._bytes_in_file += p.size
             self._packets_in_file += 1
+            if self._decoder.extradata is None and self._stream.codec_context.extradata:
+                self._decoder.extradata = self._stream.codec_context.extradata
+            self._take_decoded(self._decoder.decode(p))  # before muxing, which takes the packet's data
             self._container.mux(p)
+
+    def _take_decoded(self, frames: Any) -> None:
+        """Feed decoded frames, in presentation order, to the statistics of their episodes."""
+        for frame in frames:
+            n = self._decoded_in_file
+            self._decoded_in_file += 1
+            if not self._decoding or n >= self._decoding[0][1] + self._decoding[0][2]:
+                raise RuntimeError(f"{self.key}: decoded frame {n} of the file belongs to no episode")
+            token, first, length, sampled, acc = self._decoding[0]
+            if n - first in sampled:
+                acc.update(frame.to_ndarray(format="rgb24")[None])
+            if n + 1 == first + length:
+                self._finished.append((token, acc))
+                self._decoding.pop(0)
+
+    def pop_finished(self) -> list[tuple[Any, ImageStats]]:
+        """(token, statistics of the decoded sampled frames) of every episode completed since the
+        last call, in the order the episodes were appended."""
+        done, self._finished = self._finished, []
+        return done
 
     def _close(self) -> None:
         if self._container is None:
             return
         self._mux(self._stream.encode())  # flush the encoder's look-ahead
+        self._take_decoded(self._decoder.decode(None))  # and the decoder's
         self._container.close()
         self._fh.close()
-        self._container = self._stream = self._fh = None
+        self._container = self._stream = self._fh = self._decoder = None
+        if self._decoding:
+            raise RuntimeError(f"{self.key}: {self._decoded_in_file} frames decoded, "
+                               f"{self._frames_in_file} encoded")
 
     def _estimated_bytes(self, extra_frames: int) -> float:
         per_frame = self._bytes_in_file / self._packets_in_file if self._packets_in_file else 0.0
         pending = self._frames_in_file - self._packets_in_file  # still inside the encoder
         return self._bytes_in_file + per_frame * (pending + extra_frames)
 
-    def append_episode(self, frames: np.ndarray) -> VideoSpan:
-        """Encode (T, H, W, 3) uint8 frames as the next episode; where it landed."""
+    def append_episode(self, frames: np.ndarray, token: Any = None) -> VideoSpan:
+        """Encode (T, H, W, 3) uint8 frames as the next episode; where it landed. `token` names the
+        episode in `pop_finished`."""
         import av
 
         t, h, w = frames.shape[:3]
@@ -125,6 +169,9 @@ class CameraVideoWriter:
         if self._container is None:
             self._open(h, w)
         start = self._frames_in_file
+        c = frames.shape[3]
+        self._decoding.append([token, start, t, set(sampled_frame_indices(t).tolist()),
+                               ImageStats(channels=c, hist=np.zeros((c, 256), np.int64))])
         for k in range(t):
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frames[k]), format="rgb24")
             vf.pts = start + k
@@ -137,19 +184,46 @@ class CameraVideoWriter:
         self._close()
 
 
-def probe_video_info(path: Path) -> dict[str, Any]:
-    """The `info` block LeRobot keeps for a video feature, read back from an encoded file."""
+def rational(value: Any) -> Fraction:
+    """A PyAV rate or time base as a Fraction: PyAV up to 18 returns `fractions.Fraction`, PyAV 19
+    its own rational type (numerator / denominator, no `__int__`)."""
+    if isinstance(value, Fraction):
+        return value
+    return Fraction(int(value.numerator), int(value.denominator))
+
+
+def probe_video_info(path: Path, settings: VideoSettings | None = None) -> dict[str, Any]:
+    """The `info` block LeRobot keeps for a video feature, read back from an encoded file.
+
+    The keys are the ones current LeRobot (0.5 / 0.6) writes: the stream's properties, then the
+    encoder settings (`video.g`, `video.crf`, `video.preset`, `video.fast_decode`,
+    `video.video_backend`, `video.extra_options`: what its re-encode tool reads), and
+    `is_depth_map`. LeRobot 0.4 reads them as well (it ignores the keys it does not know);
+    `lerobot_compat.convert(root, "0.4")` rewrites them the way 0.4 writes them, for a merge there.
+    """
     import av
 
     with av.open(str(path)) as c:
         s = c.streams.video[0]
-        return {
+        info: dict[str, Any] = {
             "video.height": s.height,
             "video.width": s.width,
             "video.codec": s.codec.canonical_name,
             "video.pix_fmt": s.pix_fmt,
-            "video.is_depth_map": False,
-            "video.fps": int(s.base_rate),
+            "video.fps": int(rational(s.base_rate)),
             "video.channels": 3,
             "has_audio": len(c.streams.audio) > 0,
         }
+    if settings is not None:
+        opts = settings.codec_options()
+        preset = opts.get("preset")
+        info.update({
+            "video.g": settings.gop,
+            "video.crf": settings.crf,
+            "video.preset": int(preset) if preset is not None and preset.isdigit() else preset,
+            "video.fast_decode": 0,
+            "video.video_backend": "pyav",
+            "video.extra_options": {},
+        })
+    info["is_depth_map"] = False
+    return info

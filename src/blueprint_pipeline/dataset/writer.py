@@ -17,6 +17,7 @@ into place atomically.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from blueprint_pipeline.dataset import layout
 from blueprint_pipeline.dataset.features import (
@@ -38,8 +40,8 @@ from blueprint_pipeline.dataset.features import (
 from blueprint_pipeline.dataset.parquet_files import RollingParquetWriter, WriteBehind
 from blueprint_pipeline.dataset.stats import (
     ImageStats,
+    QuantileMean,
     RunningStats,
-    image_episode_stats,
     pool_empty,
     split_stats,
     to_json,
@@ -138,7 +140,10 @@ class DatasetWriter:
         self._row_bytes = 0.0  # arrow bytes per frame: every column has a fixed width
         self._own_width = 0  # values per frame of the episodes' own (non-index) features
         self._numeric: RunningStats | None = None
-        self._images: dict[str, ImageStats] = {}
+        self._images: dict[str, ImageStats] = {}  # exact, for the sidecar
+        self._image_quantiles: dict[str, QuantileMean] = {}  # LeRobot's, for stats.json
+        self._image_results: dict[int, dict[str, dict[str, np.ndarray]]] = {}  # episode -> camera -> stats
+        self._extras: pq.ParquetWriter | None = None
         self._rng = np.random.default_rng(options.seed)
 
     # -- setup on the first episode ------------------------------------------------------------
@@ -149,13 +154,15 @@ class DatasetWriter:
         cameras = video_keys(self.features)
         # with cameras the AV1 encoder takes nearly all the time and a data thread would save
         # none of it: row groups are then written inline
-        self._data = WriteBehind(RollingParquetWriter(self.root, layout.data_path, data_schema(self.features),
+        self._data = WriteBehind(RollingParquetWriter(self.root, layout.data_path,
+                                                      data_schema(self.features, hf_metadata=True),
                                                       opts.data_files_size_in_mb * MB, opts.chunks_size),
                                  background=not cameras)
         for key in cameras:
             self._videos[key] = CameraVideoWriter(self.root, key, self.fps, opts.video_files_size_in_mb * MB,
                                                   opts.video, opts.chunks_size)
             self._images[key] = ImageStats()
+            self._image_quantiles[key] = QuantileMean()
         numeric = [k for k, ft in self.features.items() if ft["dtype"] != "video"]
         # the episode's own columns (float32, bool) are sorted as float32; the index columns the
         # writer builds as ranges or constants are sorted already, and go last
@@ -216,15 +223,14 @@ class DatasetWriter:
         }
         for key, vw in self._videos.items():
             frames = rec.images[key[len(IMAGE_PREFIX):]]
-            span = vw.append_episode(frames)
+            span = vw.append_episode(frames, token=ep)
             row.update({f"videos/{key}/chunk_index": span.chunk_index, f"videos/{key}/file_index": span.file_index,
                         f"videos/{key}/from_timestamp": span.from_timestamp,
                         f"videos/{key}/to_timestamp": span.to_timestamp})
-            ep_stats, acc = image_episode_stats(frames)
-            self._images[key].merge(acc)
-            row[f"_image_stats/{key}"] = ep_stats
+        self._collect_image_stats()
         row.update({"source_episode_index": int(rec.episode_index), "task_id": rec.task_id,
-                    "success": bool(rec.success), "failure_reason": rec.failure_reason})
+                    "success": bool(rec.success), "failure_reason": rec.failure_reason,
+                    "_fingerprint": episode_fingerprint(columns)})
         self._pending_arrays.append(columns)
         self._pending_rows.append(row)
         self._pending_tasks.append(task_index)
@@ -235,6 +241,15 @@ class DatasetWriter:
                 or len(self._pending_rows) >= META_ROWS_PER_GROUP):
             self._flush_data()
         return ep
+
+    def _collect_image_stats(self) -> None:
+        """Statistics of the episodes whose frames every camera has decoded since the last call."""
+        for key, vw in self._videos.items():
+            for ep, acc in vw.pop_finished():
+                st = acc.result()
+                self._images[key].merge(acc)
+                self._image_quantiles[key].add({k: st[k][None] for k in layout.QUANTILES}, st["count"])
+                self._image_results.setdefault(ep, {})[key] = st
 
     def _block_columns(self, arrays: list[dict[str, np.ndarray]], lengths: list[int], first_episode: int,
                        first_index: int, task_indices: list[int]) -> dict[str, np.ndarray]:
@@ -292,9 +307,28 @@ class DatasetWriter:
             self._flush_meta()
 
     def _flush_meta(self) -> None:
-        """Write the episodes whose frames are written as one row group of the episodes metadata."""
+        """Write the episodes whose frames are written as one row group of the episodes metadata.
+
+        With cameras, only the leading episodes whose image statistics are known (every camera
+        has decoded their frames) are written; the rest wait for the next row group."""
         if not self._meta_rows:
             return
+        ready = len(self._meta_rows)
+        if self._videos:
+            ready = next((i for i, r in enumerate(self._meta_rows)
+                          if len(self._image_results.get(r["episode_index"], ())) < len(self._videos)), ready)
+            if ready == 0:
+                return
+        if ready < len(self._meta_rows):  # the statistics of the episodes that wait, as one block
+            later = {k: np.concatenate([b[k] for b in self._meta_stats]) for k in self._meta_stats[0]}
+            self._meta_stats = [{k: v[:ready] for k, v in later.items()}]
+            waiting_rows, waiting_stats = self._meta_rows[ready:], {k: v[ready:] for k, v in later.items()}
+            self._meta_rows = self._meta_rows[:ready]
+        else:
+            waiting_rows, waiting_stats = [], None
+        for r in self._meta_rows:
+            for key, st in self._image_results.pop(r["episode_index"], {}).items():
+                r[f"_image_stats/{key}"] = st
         if self._meta is None:
             # stats columns are distinct floats: dictionary encoding would only cost time
             # nor are their parquet min/max statistics of use to anyone
@@ -324,10 +358,40 @@ class DatasetWriter:
         columns = [built[id(stats[f.name])] if f.name in stats else pa.array([r[f.name] for r in rows], type=f.type)
                    for f in self._meta.schema]
         self._meta.write(pa.table(columns, schema=self._meta.schema))
-        self._meta_rows, self._meta_stats = [], []
+        self._write_extras(rows)
+        self._meta_rows = waiting_rows
+        self._meta_stats = [waiting_stats] if waiting_stats is not None else []
+
+    def _write_extras(self, rows: list[dict[str, Any]]) -> None:
+        """The sidecar `meta/blueprint_episodes.parquet`: this project's per-episode fields, keyed
+        by episode_index and by a fingerprint of the episode's frames (see `lerobot_compat`)."""
+        if self._extras is None:
+            path = self.root / layout.EXTRAS_PATH
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._extras = pq.ParquetWriter(str(path), layout.EXTRAS_SCHEMA)
+        self._extras.write_table(pa.table({
+            "episode_index": [r["episode_index"] for r in rows],
+            "fingerprint": [r["_fingerprint"] for r in rows],
+            "source_episode_index": [r["source_episode_index"] for r in rows],
+            "task_id": [r["task_id"] for r in rows],
+            "success": [r["success"] for r in rows],
+            "failure_reason": [r["failure_reason"] for r in rows],
+        }, schema=layout.EXTRAS_SCHEMA))
 
     # -- finishing ---------------------------------------------------------------------------
     def dataset_stats(self) -> dict[str, dict[str, list]]:
+        """`meta/stats.json`: exact moments and extremes; quantiles as LeRobot aggregates them."""
+        parts = split_stats(self._numeric.lerobot_result(), self._numeric_widths)
+        out = {key: to_json(st) for key, st in zip(self._numeric_keys, parts, strict=True)}
+        for key, acc in self._images.items():
+            st = acc.result()
+            st.update({k: v.reshape(-1, 1, 1) for k, v in self._image_quantiles[key].result().items()})
+            out[key] = to_json(st)
+        return out
+
+    def exact_stats(self) -> dict[str, dict[str, list]]:
+        """The sidecar `meta/blueprint_stats_exact.json`: quantiles of the pooled frames (numeric:
+        the reservoir, see `stats`; images: exact, from the merged histograms)."""
         parts = split_stats(self._numeric.result(), self._numeric_widths)
         out = {key: to_json(st) for key, st in zip(self._numeric_keys, parts, strict=True)}
         out.update({key: to_json(acc.result()) for key, acc in self._images.items()})
@@ -339,16 +403,20 @@ class DatasetWriter:
             raise InvalidInputError("no episodes to write: a LeRobot dataset needs at least one")
         try:
             self._flush_data()
-            # done while the last row groups are written; the episodes metadata last, since it
-            # needs to know which data file each episode went to
-            _write_json(self.root / layout.STATS_PATH, self.dataset_stats(), indent=None)
-            write_tasks(self.root / layout.TASKS_PATH, self.tasks)
+            # the last episodes' decoded frames come out of the encoders as they close
             for vw in self._videos.values():
                 vw.close()
+            self._collect_image_stats()
+            _write_json(self.root / layout.STATS_PATH, self.dataset_stats(), indent=None)
+            _write_json(self.root / layout.EXACT_STATS_PATH, self.exact_stats(), indent=None)
+            write_tasks(self.root / layout.TASKS_PATH, self.tasks)
             for key in self._videos:
-                self.features[key]["info"] = probe_video_info(self.root / layout.video_path(key, 0, 0))
+                self.features[key]["info"] = probe_video_info(self.root / layout.video_path(key, 0, 0),
+                                                              self.options.video)
+            # the episodes metadata last: it needs to know which data file each episode went to
             self._flush_meta()
             self._meta.close()
+            self._extras.close()
         except BaseException:
             self._data.abandon()
             raise
@@ -370,6 +438,17 @@ class DatasetWriter:
         }
         _write_json(self.root / layout.INFO_PATH, info)
         return info
+
+
+def episode_fingerprint(columns: dict[str, np.ndarray]) -> str:
+    """sha256 of an episode's own frame values (every non-index feature, in name order, as stored):
+    LeRobot's tools renumber episodes and index columns but keep these values, so the fingerprint
+    finds an episode again after merge, delete_episodes or split."""
+    h = hashlib.sha256()
+    for key in sorted(columns):
+        h.update(key.encode())
+        h.update(np.ascontiguousarray(columns[key]).tobytes())
+    return h.hexdigest()
 
 
 def _write_json(path: Path, obj: Any, indent: int | None = 4) -> None:
