@@ -79,7 +79,7 @@ def test_grasps_are_antipodal_and_fit_the_gripper(bundle):
         assert np.allclose(np.linalg.det(rot), 1.0)
         assert (widths > 0).all() and (widths <= 0.08).all()
         approach = rot[:, :, 0]
-        assert (approach[:, 2] < -0.99).any() and (np.abs(approach[:, 2]) < 1e-9).any()  # top and side
+        assert (approach[:, 2] < -0.95).any() and (np.abs(approach[:, 2]) < 1e-9).any()  # top (tilted 15 deg) and side
         assert not (approach[:, 2] > 0.5).any()  # never from below
         # the jaw axis spans an extent that fits: the width covers the object along it
         half = np.asarray(obj.extents_m) / 2

@@ -4,7 +4,8 @@ Candidates lie along each side of the support's oriented footprint, one base rad
 CLEARANCE_M outside it, facing the support. A candidate is kept when every task point is within
 REACH_MARGIN x reach of a shoulder and the base disc clears every obstacle's footprint; the one
 with the smallest worst-case shoulder distance wins. If no side works, rings around the task
-points are tried (still never the room centre by default). The base stands on the floor.
+points are tried (still never the room centre by default). The base stands on the floor: when the
+scene has a floor object, the whole base disc must lie within the floor's footprint.
 """
 
 from __future__ import annotations
@@ -27,13 +28,26 @@ _SHELLS = (SimRole.SCENE_SHELL, SimRole.BACKGROUND)
 _FLOOR: Matcher[bool] = Matcher([("floor", True), ("flooring", True)])
 
 
-def floor_height_m(objects: Sequence[SceneObject]) -> float:
-    """Top of an object named or classed as floor, else 0 (the normalised frame's floor)."""
+def _floor_object(objects: Sequence[SceneObject]) -> SceneObject | None:
     for o in objects:
         named_floor = any(_FLOOR.mentions(text) for text in (o.category, o.semantic_class or "", o.name))
         if named_floor and (o.aabb_max_m[2] - o.aabb_min_m[2]) < 0.3:
-            return float(o.aabb_max_m[2])
-    return 0.0
+            return o
+    return None
+
+
+def floor_height_m(objects: Sequence[SceneObject]) -> float:
+    """Top of an object named or classed as floor, else 0 (the normalised frame's floor)."""
+    floor = _floor_object(objects)
+    return float(floor.aabb_max_m[2]) if floor is not None else 0.0
+
+
+def floor_footprint(objects: Sequence[SceneObject]) -> tuple[float, float, float, float] | None:
+    """x-y box (lo_x, lo_y, hi_x, hi_y) of the floor object, None when the scene has none."""
+    floor = _floor_object(objects)
+    if floor is None:
+        return None
+    return (float(floor.aabb_min_m[0]), float(floor.aabb_min_m[1]), float(floor.aabb_max_m[0]), float(floor.aabb_max_m[1]))
 
 
 class Obstacles:
@@ -62,6 +76,7 @@ class Obstacles:
         self.half = np.array(half, dtype=float).reshape(-1, 2)
         self.cos_sin = np.array(cos_sin, dtype=float).reshape(-1, 2)
         self.shell = np.array(shell, dtype=bool)
+        self.floor = floor_footprint(objects)
 
     def with_box(self, box_xy: tuple[float, float, float, float]) -> Obstacles:
         """A copy with one more footprint (lo_x, lo_y, hi_x, hi_y), e.g. a drawer's travel."""
@@ -71,12 +86,23 @@ class Obstacles:
         out.half = np.vstack([self.half, [[(hi_x - lo_x) / 2, (hi_y - lo_y) / 2]]])
         out.cos_sin = np.vstack([self.cos_sin, [[1.0, 0.0]]])
         out.shell = np.append(self.shell, False)
+        out.floor = self.floor
         return out
 
-    def discs_clear(self, xy: np.ndarray, radius_m: float) -> np.ndarray:
-        """For base centres xy (m, 2): True where a disc of `radius_m` touches no obstacle."""
-        if self.centre.shape[0] == 0:
+    def on_floor(self, xy: np.ndarray, radius_m: float) -> np.ndarray:
+        """For base centres xy (m, 2): True where the whole disc lies on the floor (always, without one)."""
+        if self.floor is None:
             return np.ones(len(xy), dtype=bool)
+        lo_x, lo_y, hi_x, hi_y = self.floor
+        return ((xy[:, 0] - radius_m >= lo_x) & (xy[:, 0] + radius_m <= hi_x)
+                & (xy[:, 1] - radius_m >= lo_y) & (xy[:, 1] + radius_m <= hi_y))
+
+    def discs_clear(self, xy: np.ndarray, radius_m: float) -> np.ndarray:
+        """For base centres xy (m, 2): True where a disc of `radius_m` touches no obstacle and lies on the floor."""
+        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+        floor_ok = self.on_floor(xy, radius_m)
+        if self.centre.shape[0] == 0:
+            return floor_ok
         reach = np.hypot(self.half[:, 0], self.half[:, 1]) + radius_m
         lo_q, hi_q = xy.min(axis=0), xy.max(axis=0)
         c = self.centre
@@ -92,7 +118,7 @@ class Obstacles:
         relevant = ~(shell[None, :] & inside)
         dx = np.maximum(np.abs(lx) - half[:, 0], 0.0)
         dy = np.maximum(np.abs(ly) - half[:, 1], 0.0)
-        return ~np.any(relevant & (np.hypot(dx, dy) < radius_m), axis=1)
+        return floor_ok & ~np.any(relevant & (np.hypot(dx, dy) < radius_m), axis=1)
 
 
 def _worst_distances(spec: RobotSpec, base_xy: np.ndarray, yaw: np.ndarray, floor_z: float,

@@ -9,6 +9,19 @@ of every task-related object, which for a 2.4 m counter is about 160 million vox
 itself stays in the background scene under the pad. Task targets are left out of the background;
 each task lists the other tasks' targets as fix_objects at their poses, so every scene is whole.
 The robot is Genie Sim's G2 at the task's `g2` base placement.
+
+What Genie Sim's planner needs of a task (rules in `rules.py`, checked by `check.py`):
+- grasps for either arm: the pick stage sets disable_upside_down and flip_grasp (as all of Genie
+  Sim's shipped pick stages do) and every grasp is written with both jaw senses (grasps.py);
+- grasp_offset 0: the pickle's translations are the fingertip centres (Genie Sim's default would
+  push the gripper 3 cm further along the approach);
+- place_with_origin_orientation false: the target's `bottom` label (not its origin, the box centre)
+  goes onto the goal pad's top label, so the object's bottom lands on the surface;
+- colliders: every Aligned.usd mesh carries UsdPhysics collision (Genie Sim's server adds physics
+  only to objects it adds itself; the background references these files) and background.usda has
+  lights (the server creates lights only from a task's `lights` entry, which we leave out);
+- robot.arm "dual", the G2 ready pose as init_arm_pose, task_name and init_scene_text.
+Prim names and object ids come from `usd.names.prim_names`, the usd stage's own mapping.
 """
 
 from __future__ import annotations
@@ -36,10 +49,28 @@ from blueprint_pipeline.geniesim.native.mesh import (
 from blueprint_pipeline.geniesim.records import TaskConfig, TaskSpec
 from blueprint_pipeline.scene.records import Scene, SceneObject
 from blueprint_pipeline.simready.records import ObjectPhysics
+from blueprint_pipeline.usd.names import prim_names
 
 NATIVE_FORMAT_VERSION = "geniesim-3.x-datacollection/1"
 VISUAL_PRIM = "/Object/Visual"  # where the usd stage puts an object's visual geometry
 PLACE_ARROW_M = 0.08  # length of the place direction arrows (Genie Sim normalises them)
+# The G2 ready pose every shipped G2 task of Genie Sim (commit 0e659ad) starts from: waist, head, both
+# arms (left idx2x, right idx6x) and the grippers' outer joints; joints left out keep their defaults.
+G2_READY_POSE = {
+    "idx01_body_joint1": -0.83423, "idx02_body_joint2": 1.2172, "idx03_body_joint3": 0.10025,
+    "idx04_body_joint4": 0.0, "idx05_body_joint5": 0.0,
+    "idx11_head_joint1": 0.0, "idx12_head_joint2": 0.0, "idx13_head_joint3": 0.11464,
+    "idx21_arm_l_joint1": 0.739033, "idx22_arm_l_joint2": -0.717023, "idx23_arm_l_joint3": -1.524419,
+    "idx24_arm_l_joint4": -1.537612, "idx25_arm_l_joint5": 0.27811, "idx26_arm_l_joint6": -0.925845,
+    "idx27_arm_l_joint7": -0.839257, "idx41_gripper_l_outer_joint1": 0.85,
+    "idx61_arm_r_joint1": -0.739033, "idx62_arm_r_joint2": -0.717023, "idx63_arm_r_joint3": 1.524419,
+    "idx64_arm_r_joint4": -1.537612, "idx65_arm_r_joint5": -0.27811, "idx66_arm_r_joint6": -0.925845,
+    "idx67_arm_r_joint7": 0.839257, "idx81_gripper_r_outer_joint1": 0.85,
+}
+G2_ROBOT_CFG = "G2_omnipicker_fixed_dual.json"
+PICK_PARAMS = {"arm": "auto", "disable_upside_down": True, "flip_grasp": True, "grasp_offset": 0.0,
+               "pick_up_distance": 0.1}
+PLACE_PARAMS = {"arm": "auto", "place_with_origin_orientation": False}
 G2_CAMERAS = ["/G2/head_link3/head_front_Camera", "/G2/gripper_r_base_link/Right_Camera",
               "/G2/gripper_l_base_link/Left_Camera"]
 
@@ -53,10 +84,17 @@ class BundleReport:
     mesh_sources: dict[str, int] = field(default_factory=dict)
 
 
-def prim_name(object_id: str) -> str:
-    """A valid USD prim name (and Genie Sim object_id) for one of our object ids."""
-    name = layout.safe_name(object_id)
-    return name if not name[0].isdigit() else f"obj_{name}"
+def goal_pad_key(task: TaskSpec) -> str:
+    """The id a task's goal pad is named from (its name comes from the shared prim-name mapping)."""
+    return f"goal_{task.task_id}"
+
+
+def object_names(scene: Scene, tasks: list[TaskSpec]) -> dict[str, str]:
+    """Prim name / Genie Sim object_id per scene object id (exactly the usd stage's names) and per
+    goal pad key (names no scene object has)."""
+    names = prim_names([o.id for o in scene.objects])
+    names.update(prim_names([goal_pad_key(t) for t in tasks], reserved=set(names.values())))
+    return names
 
 
 def _mesh_for(o: SceneObject, ph: ObjectPhysics | None, asset_root: Path | None,
@@ -77,10 +115,10 @@ def _mesh_for(o: SceneObject, ph: ObjectPhysics | None, asset_root: Path | None,
     return cylinder_mesh(o.extents_m) if is_round(o.category, collider) else box_mesh(o.extents_m)
 
 
-def _object_parameters(o: SceneObject, ph: ObjectPhysics | None) -> dict[str, Any]:
+def _object_parameters(o: SceneObject, ph: ObjectPhysics | None, name: str) -> dict[str, Any]:
     mass = ph.mass_kg if ph else (o.physics.mass_kg if o.physics and o.physics.mass_kg else None)
     params: dict[str, Any] = {
-        "object_id": prim_name(o.id),
+        "object_id": name,
         "upAxis": ["z"],
         "size": [float(v) for v in o.extents_m],
         "scale": 1.0,
@@ -105,19 +143,15 @@ GOAL_PAD_THICKNESS_M = 0.005
 GOAL_PAD_MASS_KG = 0.05
 
 
-def goal_pad_id(task: TaskSpec) -> str:
-    return prim_name(f"goal_{task.task_id}")
-
-
-def _write_goal_pad(root: Path, scene_id: str, task: TaskSpec) -> str:
+def _write_goal_pad(root: Path, scene_id: str, task: TaskSpec, pad_id: str) -> str:
     """The goal region as a thin slab asset; returns its folder (relative to the bundle root)."""
     sx, sy = task.goal.size_m
     size = (float(sx), float(sy), GOAL_PAD_THICKNESS_M)
-    asset = layout.asset_id(scene_id, f"goal_{task.task_id}")
+    asset = layout.asset_id(scene_id, pad_id)
     folder = layout.object_dir("goal_region", asset)
     write_aligned_usd(root / folder / layout.ALIGNED_USD, box_mesh(size))
     _write_json(root / folder / layout.OBJECT_PARAMETERS, {
-        "object_id": goal_pad_id(task), "upAxis": ["z"], "size": list(size), "scale": 1.0,
+        "object_id": pad_id, "upAxis": ["z"], "size": list(size), "scale": 1.0,
         "mass": GOAL_PAD_MASS_KG, "material": "goal_marker", "model_type": "convexDecomposition",
         "add_rigid_body": False, "type": "rigid_body"})
     half = size[2] / 2
@@ -136,10 +170,37 @@ def _pose_entry(o: SceneObject) -> dict[str, list[float]]:
     return {"position": [float(v) for v in o.position_m], "quaternion": [float(v) for v in o.orientation_wxyz]}
 
 
-def _task_json(scene: Scene, task: TaskSpec, dirs: dict[str, str], by_id: dict[str, SceneObject],
-               physics: dict[str, ObjectPhysics], excluded: set[str]) -> dict[str, Any]:
+def _resting_on(scene: Scene, o: SceneObject) -> str | None:
+    """The id of the object `o` stands on: the highest top within 2 cm below its bottom whose
+    footprint overlaps its own."""
+    best, best_z = None, -np.inf
+    for s in scene.objects:
+        if s.id == o.id:
+            continue
+        top = s.aabb_max_m[2]
+        overlap = all(s.aabb_min_m[k] < o.aabb_max_m[k] and o.aabb_min_m[k] < s.aabb_max_m[k] for k in (0, 1))
+        if overlap and abs(o.aabb_min_m[2] - top) <= 0.02 and top > best_z:
+            best, best_z = s.id, top
+    return best
+
+
+def _scene_text(scene: Scene, target: SceneObject, support: SceneObject, by_id: dict[str, SceneObject],
+                on: dict[str, str]) -> str:
+    where = by_id.get(on.get(target.id, ""))
+    env = scene.header.environment_type or "indoor"
+    text = f"The G2 robot stands in a {env} scene"
+    if where is not None:
+        text += f" at the {where.name}; the {target.name} is on the {where.name}"
+    else:
+        text += f"; the {target.name} is within reach"
+    return text + f", and there is free space on the {support.name}."
+
+
+def _task_json(scene: Scene, task: TaskSpec, dirs: dict[str, str], pad_dir: str, by_id: dict[str, SceneObject],
+               physics: dict[str, ObjectPhysics], excluded: set[str], names: dict[str, str],
+               on: dict[str, str]) -> dict[str, Any]:
     target, support = by_id[task.target_object_id], by_id[task.goal.support_object_id]
-    t_id, pad_id = prim_name(target.id), goal_pad_id(task)
+    t_id, pad_id = names[target.id], names[goal_pad_key(task)]
     half_h = (target.aabb_max_m[2] - target.aabb_min_m[2]) / 2
     pad_centre = [task.goal.center_m[0], task.goal.center_m[1], task.goal.surface_z_m + GOAL_PAD_THICKNESS_M / 2]
     tol = float(np.hypot(*task.goal.size_m) / 2)
@@ -154,11 +215,11 @@ def _task_json(scene: Scene, task: TaskSpec, dirs: dict[str, str], by_id: dict[s
         "objects": {
             "task_related_objects": [
                 target_entry,
-                {"object_id": pad_id, "data_info_dir": dirs[pad_id] + "/", "workspace_id": f"goal_on_{prim_name(support.id)}"},
+                {"object_id": pad_id, "data_info_dir": pad_dir + "/", "workspace_id": f"goal_on_{names[support.id]}"},
             ],
             "scene_objects": [],
             "attach_objects": [],
-            "fix_objects": [{"object_id": prim_name(oid), "data_info_dir": dirs[oid] + "/", **_pose_entry(by_id[oid])}
+            "fix_objects": [{"object_id": names[oid], "data_info_dir": dirs[oid] + "/", **_pose_entry(by_id[oid])}
                             for oid in sorted(excluded - {target.id})],
             "constraints": None,
         },
@@ -168,25 +229,25 @@ def _task_json(scene: Scene, task: TaskSpec, dirs: dict[str, str], by_id: dict[s
             "scene_usd": layout.scene_usd(scene.header.scene_id),
             "function_space_objects": {
                 f"pick_{t_id}": {"poses": [_pose_entry(target)]},
-                f"goal_on_{prim_name(support.id)}": {"poses": [{"position": pad_centre, "quaternion": [1.0, 0.0, 0.0, 0.0]}]},
+                f"goal_on_{names[support.id]}": {"poses": [{"position": pad_centre, "quaternion": [1.0, 0.0, 0.0, 0.0]}]},
             },
         },
         "robot": {
-            "arm": "right", "robot_id": "G2", "robot_cfg": "G2_omnipicker_fixed_dual.json",
+            "arm": "dual", "robot_id": "G2", "robot_cfg": G2_ROBOT_CFG,
             "robot_init_pose": {"position": list(g2.base_position_m), "quaternion": list(g2.base_orientation_wxyz)},
-            "init_arm_pose": {},
+            "init_arm_pose": dict(G2_READY_POSE),
         },
         "stages": [
             {"action": "pick", "action_description": {"english_action_text": f"pick up the {target.name}"},
              "active": {"object_id": "gripper", "primitive": None},
              "passive": {"object_id": t_id, "primitive": None},
-             "extra_params": {"arm": "auto", "disable_upside_down": True, "pick_up_distance": 0.1},
+             "extra_params": dict(PICK_PARAMS),
              "checker": [{"checker_name": "distance_to_target",
                           "params": {"object_id": t_id, "target_id": "gripper", "rule": "lessThan", "value": 0.08}}]},
             {"action": "place", "action_description": {"english_action_text": task.description},
              "active": {"object_id": t_id, "primitive": "bottom"},
              "passive": {"object_id": pad_id, "primitive": None},
-             "extra_params": {"arm": "auto", "place_with_origin_orientation": True},
+             "extra_params": dict(PLACE_PARAMS),
              "checker": [{"checker_name": "distance_to_target",
                           "params": {"object_id": t_id, "target_id": pad_id, "rule": "lessThan", "value": round(tol, 4),
                                      "target_offset": {"frame": "world",
@@ -195,8 +256,10 @@ def _task_json(scene: Scene, task: TaskSpec, dirs: dict[str, str], by_id: dict[s
              "passive": {"object_id": "gripper", "primitive": None}, "extra_params": {"arm": "auto"}},
         ],
         "recording_setting": {"camera_list": G2_CAMERAS, "fps": 30, "num_of_episode": 1},
-        "task_description": {"english_task_name": task.description, "difficulty": task.difficulty,
-                             "priority": task.priority, "support_object": prim_name(support.id)},
+        "task_description": {"task_name": task.description, "english_task_name": task.description,
+                             "init_scene_text": _scene_text(scene, target, support, by_id, on),
+                             "difficulty": task.difficulty, "priority": task.priority,
+                             "support_object": names[support.id]},
         "task_metric": {"filter_rules": [{
             "rule_name": "is_object_end_in_region",
             "params": {"objects": [t_id],
@@ -206,22 +269,41 @@ def _task_json(scene: Scene, task: TaskSpec, dirs: dict[str, str], by_id: dict[s
     }
 
 
-def _write_background(path: Path, scene: Scene, dirs: dict[str, str], excluded: set[str]) -> None:
-    """Scene USD referencing the object files (Sdf authoring: the references are not composed here,
-    which would open every object file)."""
+LIGHTS = (  # (prim name, type, intensity, rotation about x then z in degrees)
+    ("Dome", "DomeLight", 800.0, (0.0, 0.0)),
+    ("Key", "DistantLight", 2500.0, (35.0, 30.0)),
+)
+
+
+def _write_lights(world: Sdf.PrimSpec) -> None:
+    lights = Sdf.PrimSpec(world, "Lights", Sdf.SpecifierDef, "Xform")
+    for name, type_name, intensity, (rx, rz) in LIGHTS:
+        prim = Sdf.PrimSpec(lights, name, Sdf.SpecifierDef, type_name)
+        Sdf.AttributeSpec(prim, "inputs:intensity", Sdf.ValueTypeNames.Float).default = intensity
+        if rx or rz:
+            Sdf.AttributeSpec(prim, "xformOp:rotateXYZ", Sdf.ValueTypeNames.Float3).default = Gf.Vec3f(rx, 0.0, rz)
+            Sdf.AttributeSpec(prim, "xformOpOrder", Sdf.ValueTypeNames.TokenArray,
+                              Sdf.VariabilityUniform).default = Vt.TokenArray(["xformOp:rotateXYZ"])
+
+
+def _write_background(path: Path, scene: Scene, dirs: dict[str, str], excluded: set[str],
+                      names: dict[str, str]) -> None:
+    """Scene USD referencing the object files (their meshes carry the colliders), plus lights (Sdf
+    authoring: the references are not composed here, which would open every object file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     layer = Sdf.Layer.CreateNew(str(path))
     layer.pseudoRoot.SetInfo("upAxis", UsdGeom.Tokens.z)
     layer.pseudoRoot.SetInfo("metersPerUnit", 1.0)
     world = Sdf.PrimSpec(layer, "World", Sdf.SpecifierDef, "Xform")
     layer.defaultPrim = "World"
+    _write_lights(world)
     objects = Sdf.PrimSpec(world, "Objects", Sdf.SpecifierDef, "Scope")
     here = os.path.dirname(layout.scene_usd(scene.header.scene_id))
     order = Vt.TokenArray(["xformOp:translate", "xformOp:orient", "xformOp:scale"])
     for o in scene.objects:
         if o.id in excluded:
             continue
-        prim = Sdf.PrimSpec(objects, prim_name(o.id), Sdf.SpecifierDef, "Xform")
+        prim = Sdf.PrimSpec(objects, names[o.id], Sdf.SpecifierDef, "Xform")
         w, qx, qy, qz = (float(v) for v in o.orientation_wxyz)
         for name, type_name, value in (
             ("xformOp:translate", Sdf.ValueTypeNames.Double3, Gf.Vec3d(*map(float, o.position_m))),
@@ -251,18 +333,20 @@ def write_bundle(root: Path, scene: Scene, physics: dict[str, ObjectPhysics], ta
         else:
             native_tasks.append(t)
     excluded = {t.target_object_id for t in native_tasks}
+    names = object_names(scene, native_tasks)
+    on = {t.target_object_id: sup for t in native_tasks if (sup := _resting_on(scene, by_id[t.target_object_id]))}
 
     dirs: dict[str, str] = {}
     for o in scene.objects:
         ph = physics.get(o.id)
-        asset = layout.asset_id(sid, o.id)
+        asset = layout.asset_id(sid, names[o.id])
         folder = layout.object_dir(o.category, asset)
         dirs[o.id] = folder
         mesh = _mesh_for(o, ph, asset_root, object_usd.get(o.id))
         kind = mesh.source.split(":")[0]
         report.mesh_sources[kind] = report.mesh_sources.get(kind, 0) + 1
         write_aligned_usd(root / folder / layout.ALIGNED_USD, mesh)
-        _write_json(root / folder / layout.OBJECT_PARAMETERS, _object_parameters(o, ph))
+        _write_json(root / folder / layout.OBJECT_PARAMETERS, _object_parameters(o, ph, names[o.id]))
         report.objects += 1
 
         graspable = ph.graspable if ph is not None else o.has_affordance("Graspable")
@@ -283,15 +367,17 @@ def write_bundle(root: Path, scene: Scene, physics: dict[str, ObjectPhysics], ta
                                        "passive": passive}}
         _write_json(root / layout.interaction_dir(asset) / layout.INTERACTION, interaction)
 
-    _write_background(root / layout.scene_usd(sid), scene, dirs, excluded)
+    _write_background(root / layout.scene_usd(sid), scene, dirs, excluded, names)
     for t in native_tasks:
-        dirs[goal_pad_id(t)] = _write_goal_pad(root, sid, t)
-        _write_json(root / layout.task_file(t.task_id), _task_json(scene, t, dirs, by_id, physics, excluded))
+        pad_dir = _write_goal_pad(root, sid, t, names[goal_pad_key(t)])
+        _write_json(root / layout.task_file(t.task_id),
+                    _task_json(scene, t, dirs, pad_dir, by_id, physics, excluded, names, on))
         report.tasks.append(layout.task_file(t.task_id))
     _write_json(root / layout.BUNDLE_INFO, {
         "format": NATIVE_FORMAT_VERSION, "scene_id": sid, "objects": report.objects,
         "graspable_objects": report.graspable, "mesh_sources": report.mesh_sources,
         "tasks": report.tasks, "skipped_tasks": report.skipped_tasks,
-        "usage": "set SIM_ASSETS to this folder; task files are in tasks/",
+        "usage": ("install into a Genie Sim assets folder (the one holding robot/) with `blueprint geniesim "
+                  "install BUNDLE --assets DIR`, set SIM_ASSETS to DIR; task files are in tasks/"),
     })
     return report

@@ -2,29 +2,37 @@
 
 Convention (GraspNet, as Genie Sim reads it): each pose is a 4x4 matrix whose rotation columns
 are +X the approach direction (gripper moving into the object), Y the jaw-closing axis and
-Z = X x Y; the translation is the point between the fingertips. A grasp is antipodal: the jaws
-close on two opposite faces (box) or across a diameter (cylinder), so it exists only where the
-object's extent along the jaw axis fits the stroke less a margin. Approaches come from the top
-(-z) and the four sides; never from below, through the support.
+Z = X x Y; the translation is the point between the fingertips (the task files set
+grasp_offset 0, so Genie Sim sends the gripper exactly there). A grasp is antipodal: the jaws close
+on two opposite faces (box) or across the section (cylinder), so it exists only where the object's
+extent along the jaw axis fits the stroke less GRIP_MARGIN_M. Approaches come from the top and the
+sides; never from below, through the support.
+
+Usable by either arm of Genie Sim's G2 (rules in `rules.py`): with disable_upside_down Genie Sim
+keeps a grasp for the right arm only when its Z axis points down (world z < 0) and for the left
+arm only when it points up; a grasp whose Z is horizontal passes for neither. So
+- every physical grasp is written with both jaw senses (Y and -Y; Z flips with Y), one for each
+  arm; the task files also set flip_grasp, as Genie Sim's shipped tasks do;
+- the jaw axis is never vertical (Z would be horizontal): side grasps close horizontally;
+- top grasps are tilted TOP_TILT_DEG about the jaw axis off straight down (straight down leaves
+  Z horizontal), once each way.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-GRIP_MARGIN_M = 0.005  # extent must be this much under the stroke
+GRIP_MARGIN_M = 0.005  # extent along the jaw axis must be this much under the stroke
 WIDTH_CLEARANCE_M = 0.01  # jaws open this much wider than the object
 MAX_DEPTH_M = 0.025  # how far past the entry face the fingertip centre goes
-MAX_GRASPS = 60  # above 60 Genie Sim runs a grasp NMS; stay under it
+MAX_GRASPS = 60  # above 60 Genie Sim runs a grasp NMS that rescales translations; stay at or under it
 CYLINDER_DIRECTIONS = 8
+TOP_TILT_DEG = 15.0
 
 
 def _pose(approach: np.ndarray, jaw: np.ndarray, centre: np.ndarray) -> np.ndarray:
-    a, j = approach, jaw
     t = np.eye(4)
-    t[:3, 0], t[:3, 1], t[:3, 3] = a, j, centre
-    # Z = X x Y written out: np.cross costs more than the rest of the pose for single vectors
-    t[:3, 2] = (a[1] * j[2] - a[2] * j[1], a[2] * j[0] - a[0] * j[2], a[0] * j[1] - a[1] * j[0])
+    t[:3, 0], t[:3, 1], t[:3, 2], t[:3, 3] = approach, jaw, np.cross(approach, jaw), centre
     return t
 
 
@@ -33,54 +41,84 @@ def _offsets(half_extent: float, n: int = 3) -> np.ndarray:
     return np.linspace(-reach, reach, n) if reach > 0 else np.zeros(1)
 
 
+def _tilted_down(jaw: np.ndarray, sign: float) -> np.ndarray:
+    """Straight down turned by TOP_TILT_DEG about the (horizontal) jaw axis, one way or the other."""
+    side = np.cross(jaw, [0.0, 0.0, 1.0])
+    t = np.radians(TOP_TILT_DEG)
+    a = np.array([0.0, 0.0, -np.cos(t)]) + sign * np.sin(t) * side
+    return a / np.linalg.norm(a)
+
+
+class _Grasps:
+    """Physical grasps (approach, jaw, centre, width); written out with both jaw senses."""
+
+    def __init__(self, stroke_m: float):
+        self.stroke_m = stroke_m
+        self.items: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]] = []
+
+    def add(self, approach: np.ndarray, jaw: np.ndarray, centre: np.ndarray, extent_along_jaw: float) -> None:
+        if extent_along_jaw > self.stroke_m - GRIP_MARGIN_M:
+            return
+        self.items.append((approach, jaw, centre, min(extent_along_jaw + WIDTH_CLEARANCE_M, self.stroke_m)))
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray]:
+        items = self.items
+        if not items:
+            return np.zeros((0, 4, 4)), np.zeros(0)
+        if 2 * len(items) > MAX_GRASPS:  # keep an even spread over the list (it is ordered by approach)
+            keep = np.linspace(0, len(items) - 1, MAX_GRASPS // 2).round().astype(int)
+            items = [items[k] for k in keep]
+        poses, widths = [], []
+        for approach, jaw, centre, width in items:
+            for sense in (1.0, -1.0):  # the same fingers, wrist turned half a turn: one per arm
+                poses.append(_pose(approach, sense * jaw, centre))
+                widths.append(width)
+        return np.stack(poses), np.asarray(widths, dtype=float)
+
+
 def box_grasps(extents_m: tuple[float, float, float], stroke_m: float) -> tuple[np.ndarray, np.ndarray]:
     ext = np.asarray(extents_m, dtype=float)
     axes = np.eye(3)
-    poses, widths = [], []
-    # approach directions: top (-z), then the four sides (+-x, +-y)
-    for approach in (-axes[2], axes[0], -axes[0], axes[1], -axes[1]):
-        a = int(np.argmax(np.abs(approach)))
+    out = _Grasps(stroke_m)
+    top_depth = min(MAX_DEPTH_M, ext[2] / 2)
+    for j in (0, 1):  # top: jaws across x or y, tilted either way about the jaw axis
+        other = 1 - j
+        for tilt in (1.0, -1.0):
+            for off in _offsets(ext[other] / 2):
+                centre = axes[2] * (ext[2] / 2 - top_depth) + axes[other] * off
+                out.add(_tilted_down(axes[j], tilt), axes[j], centre, float(ext[j]))
+    for a, sign in ((0, 1.0), (0, -1.0), (1, 1.0), (1, -1.0)):  # sides: jaws horizontal
+        approach = sign * axes[a]
+        j = 1 - a
         depth = min(MAX_DEPTH_M, ext[a] / 2)
-        entry = -approach * (ext[a] / 2)  # centre of the face the gripper enters through
-        for j in (k for k in range(3) if k != a):
-            if ext[j] > stroke_m - GRIP_MARGIN_M:
-                continue
-            third = 3 - a - j
-            for sign in (1.0, -1.0):  # the jaw axis either way round (same fingers, flipped wrist)
-                for off in _offsets(ext[third] / 2):
-                    centre = entry + approach * depth + axes[third] * off
-                    poses.append(_pose(approach, sign * axes[j], centre))
-                    widths.append(min(ext[j] + WIDTH_CLEARANCE_M, stroke_m))
-    return _finish(poses, widths)
+        for off in _offsets(ext[2] / 2):
+            centre = -approach * (ext[a] / 2) + approach * depth + axes[2] * off
+            out.add(approach, axes[j], centre, float(ext[j]))
+    return out.finish()
+
+
+def _ellipse_extent(rx: float, ry: float, direction: np.ndarray) -> float:
+    """Width of the ellipse with half-axes rx, ry along the unit direction (its support width)."""
+    return float(2.0 * np.hypot(rx * direction[0], ry * direction[1]))
 
 
 def cylinder_grasps(extents_m: tuple[float, float, float], stroke_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """Upright cylinder (axis z, diameter = the smaller of the x and y extents)."""
-    diameter, height = float(min(extents_m[0], extents_m[1])), float(extents_m[2])
-    poses, widths = [], []
-    if diameter > stroke_m - GRIP_MARGIN_M:
-        return _finish(poses, widths)
-    width = min(diameter + WIDTH_CLEARANCE_M, stroke_m)
+    """Upright cylinder along z whose section is the ellipse of the x and y extents (a circle when
+    they are equal); each grasp only where the section's width along the jaw axis fits the stroke."""
+    rx, ry, height = extents_m[0] / 2, extents_m[1] / 2, float(extents_m[2])
+    out = _Grasps(stroke_m)
+    top_depth = min(MAX_DEPTH_M, height / 2)
+    for ang in np.linspace(0, np.pi, 2, endpoint=False):  # top: jaws across x, then y; tilted both ways
+        jaw = np.array([np.cos(ang), np.sin(ang), 0.0])
+        for tilt in (1.0, -1.0):
+            out.add(_tilted_down(jaw, tilt), jaw, np.array([0.0, 0.0, height / 2 - top_depth]),
+                    _ellipse_extent(rx, ry, jaw))
     for ang in np.linspace(0, 2 * np.pi, CYLINDER_DIRECTIONS, endpoint=False):
         radial = np.array([np.cos(ang), np.sin(ang), 0.0])
         tangent = np.array([-np.sin(ang), np.cos(ang), 0.0])
-        depth_top = min(MAX_DEPTH_M, height / 2)
-        poses.append(_pose(np.array([0.0, 0.0, -1.0]), radial, np.array([0.0, 0.0, height / 2 - depth_top])))
-        widths.append(width)
-        for z in _offsets(height / 2):  # side: approach towards the axis, jaws across the diameter
-            poses.append(_pose(-radial, tangent, np.array([0.0, 0.0, z])))
-            widths.append(width)
-    return _finish(poses, widths)
-
-
-def _finish(poses: list[np.ndarray], widths: list[float]) -> tuple[np.ndarray, np.ndarray]:
-    if not poses:
-        return np.zeros((0, 4, 4)), np.zeros(0)
-    p, w = np.stack(poses), np.asarray(widths, dtype=float)
-    if len(p) > MAX_GRASPS:  # keep an even spread over the list (it is ordered by approach)
-        keep = np.linspace(0, len(p) - 1, MAX_GRASPS).round().astype(int)
-        p, w = p[keep], w[keep]
-    return p, w
+        for z in _offsets(height / 2):  # side: approach towards the axis, jaws across the section
+            out.add(-radial, tangent, np.array([0.0, 0.0, z]), _ellipse_extent(rx, ry, tangent))
+    return out.finish()
 
 
 def grasps_for(extents_m: tuple[float, float, float], round_shape: bool, stroke_m: float) -> tuple[np.ndarray, np.ndarray]:

@@ -3,6 +3,10 @@
 Genie Sim's loader merges mesh points and ignores transforms, and puts the mesh's origin at
 the workspace bottom + half height, so the bounding-box centre must be the origin. Units metres,
 z up. Without a mesh asset a box or (elliptic) cylinder is generated from the object's extents.
+
+The mesh carries UsdPhysics collision (CollisionAPI + MeshCollisionAPI, convex decomposition, the
+model_type Genie Sim's server uses for the objects it adds): the server adds physics only to task
+objects, so the background, which references these files, collides only through them.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from pxr import Gf, Sdf, Usd, UsdGeom, Vt
 from blueprint_pipeline.simready.categories import match_profile
 
 CYLINDER_SEGMENTS = 32
+COLLIDER_APIS = ("PhysicsCollisionAPI", "PhysicsMeshCollisionAPI")
+COLLIDER_APPROXIMATION = "convexDecomposition"
 _ROUND_COLLIDERS = ("cylinder", "capsule", "sphere")
 
 
@@ -115,7 +121,12 @@ def write_aligned_usd(path: Path, mesh: MeshData) -> None:
          Vt.Vec3fArray([Gf.Vec3f(*map(float, lo)), Gf.Vec3f(*map(float, hi))]), Sdf.VariabilityVarying),
         ("subdivisionScheme", Sdf.ValueTypeNames.Token, UsdGeom.Tokens.none, Sdf.VariabilityUniform),
     ]
+    values += [
+        ("physics:collisionEnabled", Sdf.ValueTypeNames.Bool, True, Sdf.VariabilityVarying),
+        ("physics:approximation", Sdf.ValueTypeNames.Token, COLLIDER_APPROXIMATION, Sdf.VariabilityUniform),
+    ]
     for name, type_name, value, variability in values:
         attr = Sdf.AttributeSpec(m, name, type_name, variability)
         attr.default = value
+    m.SetInfo("apiSchemas", Sdf.TokenListOp.Create(prependedItems=list(COLLIDER_APIS)))
     layer.Save()
