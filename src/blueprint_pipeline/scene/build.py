@@ -8,12 +8,13 @@ out here. Readers get typed records back through `scene.io`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from blueprint_pipeline.scene import sanitise
 from blueprint_pipeline.scene.manifest import ManifestObject
 from blueprint_pipeline.scene.normalise import FrameConversion, snap, world_aabb
+from blueprint_pipeline.scene.records import SimRole
 
 AddProblem = Callable[[str, str], None]
 
@@ -112,22 +113,27 @@ def asset_record(obj: ManifestObject, prefix: str, add: AddProblem) -> dict[str,
 def object_record(obj: ManifestObject, fc: FrameConversion, prefix: str, add: AddProblem,
                   affordances: list[dict[str, Any]], physics: dict[str, Any] | None,
                   asset: dict[str, Any] | None, placement: str | None,
-                  extras: dict[str, Any]) -> dict[str, Any] | None:
-    """The normalised object, or None (with a problem added) if it is absurdly large or far."""
+                  extras: dict[str, Any], sim_role: SimRole | None = None,
+                  dims: Sequence[float] | None = None) -> dict[str, Any] | None:
+    """The normalised object, or None (with a problem added) if it is absurdly large or far.
+    `sim_role`: the normalised role (default: the manifest's); `dims` (width, depth, height in
+    manifest units): sizes measured on the asset, for an object without `dimensions_est`."""
     p = obj.transform.position
     position = fc.point_m((p.x, p.y, p.z))
     if max(abs(position[0]), abs(position[1]), abs(position[2])) > MAX_ABS_METRES:
         add(f"{prefix}.transform.position", f"is more than {MAX_ABS_METRES:g} m from the origin")
         return None
     orientation = fc.orientation(obj)
-    extents, scale = fc.extents_m(obj)
+    extents, scale = fc.extents_m(obj, dims)
     if max(extents) > MAX_ABS_METRES:
-        add(f"{prefix}.dimensions_est", f"scaled extents exceed {MAX_ABS_METRES:g} m")
+        where = f"{prefix}.dimensions_est" if dims is None else f"{prefix}.asset.path"
+        add(where, f"scaled extents exceed {MAX_ABS_METRES:g} m" + ("" if dims is None else " (sizes from the asset file)"))
         return None
     lo, hi = world_aabb(position, orientation, extents)
     articulation = None
-    if obj.articulation is not None:
-        a = obj.articulation
+    a = obj.articulation
+    if a is not None and a.is_joint:  # hint-only articulations are kept in extras, not as a joint
+        assert a.axis is not None and a.limits is not None  # ArticulationIn requires them of a joint
         if a.type == "revolute":
             lower, upper = fc.angle_rad(a.limits.lower), fc.angle_rad(a.limits.upper)
         else:
@@ -141,7 +147,7 @@ def object_record(obj: ManifestObject, fc: FrameConversion, prefix: str, add: Ad
         "name": obj.name if obj.name is not None else obj.id,
         "category": obj.category,
         "description": obj.description,
-        "sim_role": obj.sim_role.value,
+        "sim_role": (sim_role or SimRole(obj.sim_role.value)).value,
         "semantic_class": sem.class_ if sem else None,
         "affordances": affordances,
         "tags": list(sem.tags) if sem else [],

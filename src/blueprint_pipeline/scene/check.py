@@ -8,6 +8,7 @@ that checks a span of the objects array (`scene/shards.py`).
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import types
 import typing
@@ -16,15 +17,22 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from blueprint_pipeline.scene import build, sanitise
-from blueprint_pipeline.scene.manifest import ManifestObject
-from blueprint_pipeline.scene.normalise import FrameConversion
+from blueprint_pipeline.scene import asset_size, build, plausibility, sanitise
+from blueprint_pipeline.scene.manifest import REFERENCE_ONLY_KEYS, ArticulationIn, ManifestObject, ManifestRole
+from blueprint_pipeline.scene.normalise import FrameConversion, snap
 from blueprint_pipeline.scene.problems import ProblemCollector, loc_to_path, located
+from blueprint_pipeline.scene.records import SimRole
 
-# What the cross-object checks need of one object: (id, sim_role, category, relationship
-# targets as (relationship index, field, target id)). sim_role is None when the object failed
-# validation (its id, if it had a string one, still counts for duplicates and relationships).
-ObjectFacts = tuple[str | None, str | None, str | None, tuple[tuple[int, str, str], ...]]
+# What the cross-object checks need of one object: (id, sim_role as written, category,
+# relationship targets as (relationship index, field, target id), its box for the plausibility
+# checks, or the JSON form of its `ExcludedObject` when it is kept out of simulation). sim_role is
+# None when the object failed validation (its id, if it had a string one, still counts for
+# duplicates and relationships).
+ObjectFacts = tuple[str | None, str | None, str | None, tuple[tuple[int, str, str], ...],
+                    plausibility.BoxFacts | None, dict[str, Any] | None]
+
+FULL_TURN_RAD = 2 * math.pi
+_SKIPPED_ROLES = (SimRole.SCENE_SHELL, SimRole.BACKGROUND)
 
 
 def record_line(record: dict[str, Any]) -> str:
@@ -83,10 +91,12 @@ class ObjectChecker:
     warnings go to `problems`. `frame` is None when the header itself was invalid (objects are
     still validated, but no records are built)."""
 
-    def __init__(self, problems: ProblemCollector, frame: FrameConversion | None, strict: bool) -> None:
+    def __init__(self, problems: ProblemCollector, frame: FrameConversion | None, strict: bool,
+                 asset_root: str | None = None) -> None:
         self.problems = problems
         self.frame = frame
         self.strict = strict
+        self.asset_root = asset_root  # objects without dimensions_est are sized from files under it
 
     def validate(self, model_cls: type[BaseModel], raw: Any, prefix: str) -> tuple[Any, dict[str, Any]]:
         """Validate `raw`; unknown keys become errors (strict) or extras + a warning. Returns
@@ -149,17 +159,39 @@ class ObjectChecker:
         obj, extras = self.validate(ManifestObject, raw, prefix)
         if obj is None:
             oid = raw.get("id")
-            return None, (oid if isinstance(oid, str) else None, None, None, ())
+            return None, (oid if isinstance(oid, str) else None, None, None, (), None, None)
         refs = []
         for j, rel in enumerate(obj.relationships):
             refs.append((j, "object_id", rel.object_id))
             if rel.subject_id is not None:
                 refs.append((j, "subject_id", rel.subject_id))
-        facts = (obj.id, obj.sim_role.value, obj.category, tuple(refs))
-        if obj.articulation is not None and not obj.sim_role.is_articulated:
-            self.problems.warn("objects[*].articulation", f"given for sim_role {obj.sim_role.value!r} (kept)")
-        if obj.articulation is None and obj.sim_role.is_articulated:
-            self.problems.warn("objects[*]", "articulated sim_role without an articulation")
+        role = self._role(obj)
+        if role.value != obj.sim_role.value:
+            extras["declared_sim_role"] = obj.sim_role.value
+        art = obj.articulation
+        joint = art if art is not None and art.is_joint else None
+        if joint is not None and not role.is_articulated:
+            self.problems.warn("objects[*].articulation", f"given for sim_role {role.value!r} (kept)")
+        if joint is None and role.is_articulated:
+            self.problems.warn("objects[*]", "articulated sim_role without a joint (not articulated)"
+                               if art is None else "articulated sim_role with articulation hints only "
+                               "(not articulated; hints kept under extras)", repr(obj.id))
+        for key in REFERENCE_ONLY_KEYS:
+            value = getattr(obj, key)
+            if value is not None:
+                extras[key] = value
+        if obj.semantics is not None:
+            if obj.semantics.instance_id is not None:
+                extras["semantics.instance_id"] = obj.semantics.instance_id
+            if obj.semantics.custom_labels is not None:
+                extras["semantics.custom_labels"] = obj.semantics.custom_labels
+        if art is not None and joint is None and (art.axis is not None or art.limits is not None):
+            self.problems.warn("objects[*].articulation", "has an axis or limits but no joint type (revolute or "
+                               "prismatic): not articulated, kept under extras", repr(obj.id))
+        if art is not None:
+            self._articulation_extras(art, extras)
+            if joint is not None:
+                self._check_revolute_limits(obj, prefix)
         physics = build.physics_record(obj, prefix, add)
         affordances = build.affordance_records(obj, prefix, add)
         asset = build.asset_record(obj, prefix, add)
@@ -175,6 +207,67 @@ class ObjectChecker:
             for path, msg in sanitise.free_form_problems(extras, f"{prefix}.extras"):
                 add(path, msg)
         if self.problems.total != before or self.frame is None:
-            return None, facts
-        record = build.object_record(obj, self.frame, prefix, add, affordances, physics, asset, placement, extras)
-        return record, facts
+            return None, (obj.id, obj.sim_role.value, obj.category, tuple(refs), None, None)
+        dims = None
+        if obj.dimensions_est is None:
+            dims, reason = asset_size.asset_dimensions(
+                self.asset_root, obj.asset.path if obj.asset else None, obj.asset.format if obj.asset else None,
+                self.frame.y_up, self.frame.m_per_unit)
+            if dims is None:
+                return None, (obj.id, obj.sim_role.value, obj.category, tuple(refs), None,
+                              self._excluded(obj, reason))
+            extras["dimensions_from_asset"] = [float(v) for v in dims]
+        record = build.object_record(obj, self.frame, prefix, add, affordances, physics, asset, placement, extras,
+                                     role, dims)
+        box = None
+        if record is not None:
+            flags = plausibility.object_flags(record, role.is_dynamic, role in _SKIPPED_ROLES,
+                                              role.is_articulated or joint is not None)
+            box = plausibility.box_facts(record, flags)
+        return record, (obj.id, obj.sim_role.value, obj.category, tuple(refs), box, None)
+
+    def _role(self, obj: ManifestObject) -> SimRole:
+        """The normalised role; `deformable_object` is static scenery until deformables are simulated."""
+        if obj.sim_role is ManifestRole.DEFORMABLE_OBJECT:
+            self.problems.warn("objects[*].sim_role", "'deformable_object' is not simulated as a deformable "
+                               "yet: kept as static scenery (sim_role 'static')", repr(obj.id))
+            return SimRole.STATIC
+        return SimRole(obj.sim_role.value)
+
+    @staticmethod
+    def _articulation_extras(art: ArticulationIn, extras: dict[str, Any]) -> None:
+        """Hints are kept under extras: every key of a hint-only articulation, and the keys beyond
+        type/axis/limits/damping of a joint."""
+        if art.is_joint:
+            kept = dict(art.model_extra or {})
+        else:
+            kept = art.model_dump(mode="json", exclude_unset=True)
+        for key, value in kept.items():
+            extras[f"articulation.{key}"] = value
+
+    def _check_revolute_limits(self, obj: ManifestObject, prefix: str) -> None:
+        """Revolute limits beyond a full turn in a manifest that does not state its angle unit are
+        degrees written as radians (the reference's sample writes 0-90): an error with the fix."""
+        art = obj.articulation
+        if self.frame is None or self.frame.euler_units_given or art is None or art.type != "revolute" \
+                or art.limits is None:
+            return
+        for name in ("lower", "upper"):
+            value = getattr(art.limits, name)
+            if abs(value) > FULL_TURN_RAD + 1e-9:
+                self.problems.add(
+                    f"{prefix}.articulation.limits.{name}",
+                    f"{value:g} rad is more than a full turn (2*pi): degrees written as radians? Set "
+                    f"scene.euler_units to \"degrees\" (the default is radians; {value:g} degrees = "
+                    f"{math.radians(value):.4g} rad), or give the limits in radians")
+
+    def _excluded(self, obj: ManifestObject, reason: str) -> dict[str, Any]:
+        """An object without sizes: kept out of simulation (listed in the header), with a warning."""
+        assert self.frame is not None
+        self.problems.warn("objects[*]", "no dimensions_est and no asset file to measure: kept out of "
+                           "simulation (listed in the normalised scene's excluded_objects)",
+                           f"{obj.id!r} ({reason})")
+        p = obj.transform.position
+        return {"id": obj.id, "name": obj.name if obj.name is not None else obj.id, "category": obj.category,
+                "sim_role": obj.sim_role.value, "position_m": snap(self.frame.point_m((p.x, p.y, p.z))),
+                "asset_path": obj.asset.path if obj.asset else None, "reason": reason}

@@ -11,21 +11,28 @@ validating, so the error lists everything. Cross-object rules need only small pe
 a set of id hashes and the relationship targets not seen yet (forward references). Per-object
 checks are `check.ObjectChecker`'s; for large streamed files they run in worker processes
 (`shards.py`) and this module consumes their results in file order.
+
+Objects without `dimensions_est` are sized from their asset files under `asset_root` (default:
+the manifest's folder); one with neither is kept out of simulation: listed in the header's
+`excluded_objects`, not as an object line, with a warning naming it. Once every object is read,
+the layout's plausibility is checked (`plausibility.py`: floating, sunk, overlapping objects;
+warnings only).
 """
 
 from __future__ import annotations
 
 import json
+import posixpath
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from blueprint_pipeline.scene import reader, sanitise, shards
+from blueprint_pipeline.scene import plausibility, reader, sanitise, shards
 from blueprint_pipeline.scene.check import ObjectChecker, ObjectFacts, record_line
 from blueprint_pipeline.scene.manifest import ManifestHeader
 from blueprint_pipeline.scene.normalise import FrameConversion, snap
 from blueprint_pipeline.scene.problems import ProblemCollector
-from blueprint_pipeline.scene.records import SceneHeader, SceneObject
+from blueprint_pipeline.scene.records import ExcludedObject, SceneHeader, SceneObject
 
 
 class ManifestIngest:
@@ -33,13 +40,18 @@ class ManifestIngest:
 
     `workers`: processes that check the objects of a streamed manifest (0: one per core, at
     most 8; 1: all in this process). Only streamed files the fast scan cut into two or more
-    spans use them; the results are the same either way."""
+    spans use them; the results are the same either way.
+
+    `asset_root`: where asset paths are resolved to size objects without `dimensions_est`
+    (default: the manifest's folder)."""
 
     def __init__(self, url: str, *, strict: bool = False,
                  stream_threshold_bytes: int = reader.DEFAULT_STREAM_THRESHOLD_BYTES,
-                 workers: int = 1, chunk_bytes: int = reader.CHUNK_BYTES) -> None:
+                 workers: int = 1, chunk_bytes: int = reader.CHUNK_BYTES,
+                 asset_root: str | None = None) -> None:
         self.url = url
         self.strict = strict
+        self.asset_root = asset_root if asset_root else (posixpath.dirname(url.rstrip("/")) or ".")
         self.workers = workers if workers > 0 else shards.default_workers()
         self.problems = ProblemCollector()
         self.raw = reader.open_manifest(url, stream_threshold_bytes, chunk_bytes=chunk_bytes)
@@ -51,7 +63,9 @@ class ManifestIngest:
         self.header: ManifestHeader | None = None
         self._header_extras: dict[str, Any] = {}
         self._duplicates: list[tuple[int, str]] = []
-        self._checker = ObjectChecker(self.problems, None, strict)
+        self.excluded: list[dict[str, Any]] = []  # objects kept out of simulation (ExcludedObject's JSON form)
+        self.layout = plausibility.Layout()
+        self._checker = ObjectChecker(self.problems, None, strict, self.asset_root)
         self._validate_header()
         self.frame = FrameConversion(self.header) if self.header is not None else None
         self._checker.frame = self.frame
@@ -83,7 +97,7 @@ class ManifestIngest:
         and relationship targets not seen yet (forward references wait for the end)."""
         if facts is None:
             return
-        oid, role, category, refs = facts
+        oid, role, category, refs, box, excluded = facts
         if oid is None:
             return
         key = hash(oid)
@@ -96,6 +110,10 @@ class ManifestIngest:
         self.object_count += 1
         self.by_role[role] += 1
         self.by_category[category] += 1
+        if excluded is not None:
+            self.excluded.append(excluded)
+        elif box is not None and not self.problems:  # once anything is wrong no check will be reported
+            self.layout.add(oid, box)
         for j, name, target in refs:
             if hash(target) not in ids:
                 rel_targets.append((f"objects[{index}].relationships[{j}].{name}", target))
@@ -143,12 +161,14 @@ class ManifestIngest:
                 self.problems.add(path, f"names object {target!r}, which is not in the manifest")
         if self._duplicates:
             self._report_duplicates()
+        if not self.problems:
+            self.layout.check(self.problems.warn)
         self._done = True
         self.problems.raise_if_any(f"invalid manifest {self.url}")
 
     def _checked_in_workers(self, ids: set[int], rel_targets: list[tuple[str, str]]) -> Iterator[str]:
         offset = 0
-        for result in shards.check_spans(self.raw, self.frame, self.strict, self.workers):
+        for result in shards.check_spans(self.raw, self.frame, self.strict, self.workers, self.asset_root):
             if result.syntax_error is not None:
                 shards.raise_syntax_error(self.raw, result, offset)
             kept = iter(result.problems)
@@ -164,7 +184,7 @@ class ManifestIngest:
                 line = result.lines[i]
                 if line is not None and not self.problems:
                     yield line
-            self.problems.merge_warnings(result.warnings)
+            self.problems.merge_warnings(result.warnings, result.warning_names)
             offset += result.count
 
     def _report_duplicates(self) -> None:
@@ -198,7 +218,8 @@ class ManifestIngest:
             gravity_m_s2=snap(fc.gravity(h)),
             physics_solver=pd.solver if pd else None,
             time_steps_per_second=pd.time_steps_per_second if pd else None,
-            object_count=self.object_count,
+            object_count=self.object_count - len(self.excluded),
+            excluded_objects=tuple(ExcludedObject.model_validate(e) for e in self.excluded),
             manifest_sha256=self.raw.sha256,
             metadata=h.metadata or {},
             extras={**self._header_extras,

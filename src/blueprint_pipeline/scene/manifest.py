@@ -8,11 +8,20 @@ Units are the manifest's own: lengths in `scene.meters_per_unit`, angles in `sce
 (radians unless declared "degrees"), masses in kg. `transform.position` is the centre of the
 object's bounding box; `dimensions_est` are the box's full extents (width, depth, height), which
 `transform.scale` multiplies per local axis.
+
+The reference's own schema requires of an object only id, sim_role, asset and transform; here
+`dimensions_est` is optional too, because sizes can come from the asset file
+(`scene/asset_size.py`); `sim_role` may be `deformable_object`; an articulation may be a joint
+(`revolute`/`prismatic` with axis and limits) or only hints (`type: fixed`, no type, flags such
+as `candidate`/`required`), which mean "not articulated" and are kept in the record's extras.
+docs/manifest.md has the rules and a table of every quantity's unit.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -27,7 +36,6 @@ from pydantic import (
 )
 
 from blueprint_pipeline.scene import sanitise
-from blueprint_pipeline.scene.records import SimRole
 
 MAX_ABS_COORD = 1e6  # manifest units; larger values are data errors, not rooms
 MAX_EXTENT = 1e6
@@ -48,6 +56,23 @@ Num = Annotated[float, Strict()]
 Coord = Annotated[float, Strict(), Field(ge=-MAX_ABS_COORD, le=MAX_ABS_COORD)]
 Extent = Annotated[float, Strict(), Field(gt=0, le=MAX_EXTENT)]
 Component = Annotated[float, Strict(), Field(ge=-MAX_ABS_COMPONENT, le=MAX_ABS_COMPONENT)]
+
+
+class ManifestRole(StrEnum):
+    """`sim_role` as a manifest may write it: the normalised scene's roles (`records.SimRole`) plus
+    `deformable_object`, which the reference's schema has and which is normalised to `static`
+    (with a warning) until deformables are simulated."""
+
+    STATIC = "static"
+    INTERACTIVE = "interactive"
+    MANIPULABLE_OBJECT = "manipulable_object"
+    DEFORMABLE_OBJECT = "deformable_object"
+    ARTICULATED_FURNITURE = "articulated_furniture"
+    ARTICULATED_APPLIANCE = "articulated_appliance"
+    CLUTTER = "clutter"
+    BACKGROUND = "background"
+    SCENE_SHELL = "scene_shell"
+    UNKNOWN = "unknown"
 
 
 class _In(BaseModel):
@@ -132,6 +157,9 @@ class SemanticsIn(_In):
     affordances: list[Any] = Field(default_factory=list, max_length=64)
     affordance_params: dict[str, Any] = Field(default_factory=dict)
     tags: list[Tag] = Field(default_factory=list, max_length=64)
+    # The reference's schema defines these too; kept in the record's extras (`semantics.<key>`).
+    instance_id: Name | None = None
+    custom_labels: dict[str, Any] | None = None
 
     @field_validator("affordances")
     @classmethod
@@ -161,14 +189,42 @@ class LimitsIn(_In):
 _AXIS_NAMES = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
 
 
-class ArticulationIn(_In):
-    """One joint. `axis` is in the object's own (manifest) frame: [x, y, z], {x, y, z} or "x"/"y"/"z".
-    Revolute limits are in scene.euler_units; prismatic limits and damping lengths in manifest units."""
+JOINT_TYPES = ("revolute", "prismatic")
 
-    type: Literal["revolute", "prismatic"]
-    axis: tuple[Component, Component, Component]
-    limits: LimitsIn
+
+class ArticulationIn(BaseModel):
+    """One joint, or only hints about one.
+
+    A joint: `type` revolute or prismatic, with `axis` in the object's own (manifest) frame
+    ([x, y, z], {x, y, z} or "x"/"y"/"z") and `limits`; revolute limits are in scene.euler_units,
+    prismatic limits and damping lengths in manifest units.
+
+    Hints: `type: fixed`, no `type` (or null), e.g. the reference's `{"candidate": true,
+    "required": false}`: the object is not articulated; everything given is kept in the record's
+    extras under `articulation.<key>`. Keys beyond the known ones are allowed either way (the
+    reference's schema allows them) and kept the same way."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False, populate_by_name=True)
+
+    type: Literal["revolute", "prismatic", "fixed"] | None = None
+    axis: tuple[Component, Component, Component] | None = None
+    limits: LimitsIn | None = None
     damping: Annotated[float, Strict(), Field(ge=0, le=1e6)] | None = None
+
+    @property
+    def is_joint(self) -> bool:
+        return self.type in JOINT_TYPES
+
+    @model_validator(mode="after")
+    def _joint_complete(self) -> ArticulationIn:
+        if self.is_joint:
+            for name in ("axis", "limits"):
+                if getattr(self, name) is None:
+                    close = difflib.get_close_matches(name, list(self.model_extra or {}), n=1, cutoff=0.7)
+                    typo = f" ({close[0]!r} is no key of a joint)" if close else ""
+                    raise ValueError(f"@{name}: is required for a {self.type} joint{typo} (or drop `type` "
+                                     "to keep the articulation as hints only)")
+        return self
 
     @field_validator("axis", mode="before")
     @classmethod
@@ -182,7 +238,9 @@ class ArticulationIn(_In):
 
     @field_validator("axis")
     @classmethod
-    def _axis_norm(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+    def _axis_norm(cls, v: tuple[float, float, float] | None) -> tuple[float, float, float] | None:
+        if v is None:
+            return v
         n = math.hypot(v[0], v[1], v[2])  # no overflow or underflow in the squares
         if not math.isfinite(n) or n < 1e-9:
             raise ValueError("axis must be a finite non-zero vector")
@@ -197,12 +255,12 @@ class RelationshipIn(_In):
 
 class ManifestObject(_In):
     id: Id
-    sim_role: SimRole = SimRole.UNKNOWN
+    sim_role: ManifestRole = ManifestRole.UNKNOWN
     name: Name | None = None  # defaults to the id
     category: Category = "unknown"
     description: Description = ""
     transform: TransformIn
-    dimensions_est: DimensionsIn
+    dimensions_est: DimensionsIn | None = None  # None: sized from the asset (scene/asset_size.py)
     asset: AssetIn | None = None
     semantics: SemanticsIn | None = None
     physics: dict[str, Any] | None = None
@@ -210,6 +268,18 @@ class ManifestObject(_In):
     articulation: ArticulationIn | None = None
     relationships: list[RelationshipIn] = Field(default_factory=list, max_length=256)
     placement_region: Any = None
+    # Optional keys of the reference's schema that no stage reads: accepted (also with --strict)
+    # and kept in the record's extras under their names.
+    must_be_separate_asset: bool | None = None
+    dimensions_source: Category | None = None
+    variation_candidate: bool | None = None
+    placement: dict[str, Any] | None = None
+    asset_generation: dict[str, Any] | None = None
+    source: dict[str, Any] | None = None
+
+
+REFERENCE_ONLY_KEYS = ("must_be_separate_asset", "dimensions_source", "variation_candidate", "placement",
+                       "asset_generation", "source")
 
 
 class RoomBoundsIn(_In):

@@ -95,6 +95,9 @@ class FrameConversion:
         self.y_up = header.scene.coordinate_frame == "y_up"
         self.m_per_unit = header.scene.meters_per_unit
         self.degrees = header.scene.euler_units == "degrees"
+        # Whether the manifest states its angle unit: revolute limits beyond a full turn are then
+        # taken as written (a multi-turn knob); unstated, they are degrees written as radians.
+        self.euler_units_given = "euler_units" in header.scene.model_fields_set
 
     def angle_rad(self, value: float) -> float:
         return math.radians(value) if self.degrees else value
@@ -124,13 +127,19 @@ class FrameConversion:
         q = quat_normalise(q)
         return quat_normalise(y_up_to_z_up_quat(q)) if self.y_up else q
 
-    def extents_m(self, obj: ManifestObject) -> tuple[Vec3, Vec3]:
-        """(extents_m, scale) along the object's z-up local axes."""
-        d, s, m = obj.dimensions_est, obj.transform.scale, self.m_per_unit
+    def extents_m(self, obj: ManifestObject, dims: Sequence[float] | None = None) -> tuple[Vec3, Vec3]:
+        """(extents_m, scale) along the object's z-up local axes. `dims` (width, depth, height) in
+        manifest units replaces `dimensions_est` (sizes measured on the asset)."""
+        s, m = obj.transform.scale, self.m_per_unit
+        if dims is None:
+            d = obj.dimensions_est
+            assert d is not None, "object without dimensions_est needs dims"
+            dims = (d.width, d.depth, d.height)
+        width, depth, height = dims
         if self.y_up:  # manifest local axes: width = x, height = y, depth = z
-            local = (d.width * s.x, d.height * s.y, d.depth * s.z)
+            local = (width * s.x, height * s.y, depth * s.z)
         else:  # width = x, depth = y, height = z
-            local = (d.width * s.x, d.depth * s.y, d.height * s.z)
+            local = (width * s.x, depth * s.y, height * s.z)
         ext = self.local_axes((local[0] * m, local[1] * m, local[2] * m))
         return ext, self.local_axes((s.x, s.y, s.z))
 

@@ -11,6 +11,7 @@ from blueprint_pipeline.errors import InvalidInputError, Problem
 
 MAX_PROBLEMS = 100
 MAX_WARNING_KINDS = 50
+MAX_NAMES_PER_WARNING = 10  # objects named in one grouped warning; the rest are counted
 
 
 def loc_to_path(prefix: str, loc: tuple[Any, ...]) -> str:
@@ -96,11 +97,13 @@ def located(prefix: str, err: dict[str, Any]) -> tuple[str, str]:
 class ProblemCollector:
     """Keeps the first MAX_PROBLEMS problems and counts the rest; warnings are grouped by kind
     (`objects[*].colour: unknown key kept under extras`) with a count, so 100k objects with the
-    same quirk make one line."""
+    same quirk make one line. A warning about particular objects names them (`name`): the first
+    MAX_NAMES_PER_WARNING are listed on its line, the rest counted."""
 
     problems: list[Problem] = field(default_factory=list)
     omitted: int = 0
     warning_counts: Counter[str] = field(default_factory=Counter)
+    warning_names: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, path: str, message: str) -> None:
         if len(self.problems) < MAX_PROBLEMS:
@@ -108,16 +111,23 @@ class ProblemCollector:
         else:
             self.omitted += 1
 
-    def warn(self, path_pattern: str, message: str) -> None:
+    def warn(self, path_pattern: str, message: str, name: str | None = None) -> None:
         key = f"{path_pattern}: {message}"
         if key in self.warning_counts or len(self.warning_counts) < MAX_WARNING_KINDS:
             self.warning_counts[key] += 1
+            if name is not None:
+                names = self.warning_names.setdefault(key, [])
+                if len(names) < MAX_NAMES_PER_WARNING:
+                    names.append(name)
 
-    def merge_warnings(self, counts: Counter[str]) -> None:
-        """Add warning counts gathered elsewhere (a worker's collector), same cap."""
+    def merge_warnings(self, counts: Counter[str], names: dict[str, list[str]] | None = None) -> None:
+        """Add warnings gathered elsewhere (a worker's collector), same caps."""
         for key, n in counts.items():
             if key in self.warning_counts or len(self.warning_counts) < MAX_WARNING_KINDS:
                 self.warning_counts[key] += n
+                if names and key in names:
+                    kept = self.warning_names.setdefault(key, [])
+                    kept.extend(names[key][:MAX_NAMES_PER_WARNING - len(kept)])
 
     @property
     def total(self) -> int:
@@ -126,7 +136,15 @@ class ProblemCollector:
 
     @property
     def warnings(self) -> list[str]:
-        return [k if n == 1 else f"{k} ({n} times)" for k, n in self.warning_counts.items()]
+        out = []
+        for k, n in self.warning_counts.items():
+            names = self.warning_names.get(k)
+            if names:
+                more = n - len(names)
+                out.append(f"{k}: {', '.join(names)}" + (f" and {more} more" if more > 0 else ""))
+            else:
+                out.append(k if n == 1 else f"{k} ({n} times)")
+        return out
 
     def __bool__(self) -> bool:
         return bool(self.problems) or self.omitted > 0

@@ -124,6 +124,20 @@ class SceneObject(_Record):
         return any(a.type.lower() == name.lower() for a in self.affordances)
 
 
+class ExcludedObject(_Record):
+    """An object of the manifest that is kept out of simulation: it has no `dimensions_est` and no
+    asset file its size could be measured from, so no stage can give it a collider or a body.
+    It is listed in the header (never as an object line), with what is known of it and why."""
+
+    id: str
+    name: str
+    category: str
+    sim_role: str  # as the manifest wrote it
+    position_m: Vec3
+    asset_path: str | None = None
+    reason: str
+
+
 class SceneHeader(_Record):
     schema_: str = Field(default=NORMALIZED_SCHEMA, alias="schema")
     scene_id: str
@@ -136,7 +150,8 @@ class SceneHeader(_Record):
     gravity_m_s2: Vec3 = (0.0, 0.0, -9.81)
     physics_solver: str | None = None
     time_steps_per_second: float | None = None
-    object_count: int
+    object_count: int  # object lines that follow (excluded objects are not among them)
+    excluded_objects: tuple[ExcludedObject, ...] = ()
     manifest_sha256: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     extras: dict[str, Any] = Field(default_factory=dict)

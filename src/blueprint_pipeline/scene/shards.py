@@ -58,20 +58,21 @@ class SpanResult:
     problems: list[Problem]  # the first MAX_PROBLEMS of the span, paths with span-local indices
     warnings: Counter[str]
     syntax_error: tuple[str, int] | None = None  # (the parser's message, objects parsed before it)
+    warning_names: dict[str, list[str]] | None = None  # objects named by each warning (the first few)
 
 
-_checker_args: tuple[FrameConversion | None, bool] | None = None
+_checker_args: tuple[FrameConversion | None, bool, str | None] | None = None
 
 
-def _init_worker(frame: FrameConversion | None, strict: bool) -> None:
+def _init_worker(frame: FrameConversion | None, strict: bool, asset_root: str | None = None) -> None:
     global _checker_args
-    _checker_args = (frame, strict)
+    _checker_args = (frame, strict, asset_root)
 
 
-def check_span(data: bytes, frame: FrameConversion | None, strict: bool) -> SpanResult:
+def check_span(data: bytes, frame: FrameConversion | None, strict: bool, asset_root: str | None = None) -> SpanResult:
     """Parse, validate and normalise one span (in a worker, or in-process for tests)."""
     collector = ProblemCollector()
-    checker = ObjectChecker(collector, frame, strict)
+    checker = ObjectChecker(collector, frame, strict, asset_root)
     lines: list[str | None] = []
     facts: list[ObjectFacts | None] = []
     counts: list[int] = []
@@ -84,7 +85,8 @@ def check_span(data: bytes, frame: FrameConversion | None, strict: bool) -> Span
             counts.append(collector.total - before)
     except (ijson.JSONError, UnicodeDecodeError) as exc:
         return SpanResult(0, [], [], [], [], Counter(), syntax_error=(str(exc), len(lines)))
-    return SpanResult(len(lines), lines, facts, counts, collector.problems, collector.warning_counts)
+    return SpanResult(len(lines), lines, facts, counts, collector.problems, collector.warning_counts,
+                      warning_names=collector.warning_names)
 
 
 def _check_span_in_worker(data: bytes) -> SpanResult:
@@ -101,13 +103,13 @@ def _context() -> Any:
 
 
 def check_spans(raw: reader.RawManifest, frame: FrameConversion | None, strict: bool,
-                workers: int) -> Iterator[SpanResult]:
+                workers: int, asset_root: str | None = None) -> Iterator[SpanResult]:
     """SpanResults in file order, `workers` processes checking ahead of the consumer."""
     assert raw.spans is not None and raw.open_bytes is not None
     spans = deque(raw.spans)
     pending: deque[Future[SpanResult]] = deque()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_init_worker,
-                               initargs=(frame, strict))
+                               initargs=(frame, strict, asset_root))
     try:
         with raw.open_bytes() as f:
             at = 0

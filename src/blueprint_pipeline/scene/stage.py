@@ -22,18 +22,26 @@ def ingest_workers(settings: object) -> int:
     return n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else 0
 
 
+def asset_root(settings: object) -> str | None:
+    """BP_ASSET_ROOT from the settings object, else None (the manifest's folder), as the later
+    stages resolve assets."""
+    root = getattr(settings, "asset_root", None)
+    return str(root) if isinstance(root, str) and root else None
+
+
 def run(ctx: StageContext) -> StageResult:
     """Read ctx.manifest_url (streamed when large), write the normalised scene atomically.
     Raises InvalidInputError with every problem, writing nothing, if the manifest is invalid."""
     ingest = ManifestIngest(ctx.manifest_url, strict=ctx.options.strict,
                             stream_threshold_bytes=stream_threshold_bytes(ctx.settings),
-                            workers=ingest_workers(ctx.settings))
+                            workers=ingest_workers(ctx.settings), asset_root=asset_root(ctx.settings))
     url = ctx.path("scene", NORMALIZED_FILE)
     count = write_normalized_streaming(url, ingest.record_lines(), ingest.header_record)
     return StageResult(
         outputs=[f"scene/{NORMALIZED_FILE}"],
         summary={
             "objects": count,
+            "excluded_objects": [e["id"] for e in ingest.excluded],
             "by_sim_role": dict(sorted(ingest.by_role.items())),
             "source_frame": ingest.header.scene.coordinate_frame if ingest.header else None,
             "streamed": ingest.raw.streamed,

@@ -14,8 +14,10 @@ def print_summary(ingest: ManifestIngest, console: Console) -> None:
     h = ingest.header
     assert h is not None
     s = h.scene
+    excluded = len(ingest.excluded)
     console.print(f"[bold green]valid[/] manifest [bold]{h.scene_id}[/] (version {h.version}): "
-                  f"{ingest.object_count} objects", markup=True)
+                  f"{ingest.object_count} objects"
+                  + (f", {excluded} kept out of simulation (no sizes)" if excluded else ""), markup=True)
     room = ""
     if s.room is not None and s.room.bounds is not None:
         b = s.room.bounds
