@@ -110,12 +110,15 @@ def main() -> int:
                     help="episodes per task (default: the stage's default count)")
     ap.add_argument("--only", nargs="*", default=None, help="scene names to run")
     ap.add_argument("--json", default=None, help="also write the rows as JSON here")
+    ap.add_argument("--keep", default=None, help="write the runs' outputs under this folder and keep them")
     args = ap.parse_args()
     scenes = [(n, m) for n, m in corpus() if not args.only or n in args.only]
     rows = []
     with tempfile.TemporaryDirectory(prefix="bp-corpus-") as tmp:
+        root = Path(args.keep) if args.keep else Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
         for name, manifest in scenes:
-            row = run_scene(name, manifest, Path(tmp), args.robot, args.episodes_per_task)
+            row = run_scene(name, manifest, root, args.robot, args.episodes_per_task)
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
     header = "| scene | run | tasks | fit: with task | doors/drawers: with task | episodes ok | failures | skipped (reason: n) |"

@@ -37,6 +37,7 @@ from blueprint_pipeline.robots import home_qpos
 from blueprint_pipeline.sim import health
 from blueprint_pipeline.sim.ik import ArmIK, BoxObstacle
 from blueprint_pipeline.sim.judge import judge_pick_place, motion_metrics
+from blueprint_pipeline.sim.grasp import GraspCandidate
 from blueprint_pipeline.sim.planner import ObjectBox, Plan, plan_pick_place
 from blueprint_pipeline.sim.randomize import apply_randomization, episode_rng
 from blueprint_pipeline.sim.records import EpisodeRecord
@@ -50,6 +51,7 @@ from blueprint_pipeline.sim.scene_builder import (
     quat_to_mat,
 )
 from blueprint_pipeline.sim.trajectory import IKFailure
+from blueprint_pipeline.simready.records import ColliderShape
 
 CONTACT_NAMES = ["pad_left_target", "pad_right_target", "target_goal_support", "robot_furniture",
                  "robot_other_objects", "target_other_objects"]
@@ -122,6 +124,32 @@ def _deepest_support_penetration(sim: SimScene, d: mujoco.MjData, ix: _Indices) 
         other = sim.geom_id(support) if support else floor
         deepest = max(deepest, -mujoco.mj_geomDistance(sim.model, d, g, other, 0.01, None))
     return deepest
+
+
+TOUCHING_M = 0.002
+
+
+def _resting_against(sim: SimScene, d: mujoco.MjData, target: str) -> set[str]:
+    """The free objects resting against the target, directly or through each other (fruit in a
+    bowl, a row of cans): within TOUCHING_M by geometric distance, so sleeping ones count too."""
+    m = sim.model
+    ids = [o for o in sim.dynamic_ids]
+    pos = np.array([d.xpos[sim.body_id(o)] for o in ids])
+    radius = np.array([0.5 * float(np.linalg.norm(sim.physics[o].collider_size_m)) for o in ids])
+    found, frontier = {target}, [target]
+    while frontier:
+        a = frontier.pop()
+        ia = ids.index(a)
+        near = np.linalg.norm(pos - pos[ia], axis=1) < radius + radius[ia] + TOUCHING_M
+        for ib in np.flatnonzero(near):
+            b = ids[ib]
+            if b in found:
+                continue
+            if any(mujoco.mj_geomDistance(m, d, int(g), int(h), TOUCHING_M + 0.001, None) < TOUCHING_M
+                   for g in sim.object_geom_ids(a) for h in sim.object_geom_ids(b)):
+                found.add(b)
+                frontier.append(b)
+    return found - {target}
 
 
 def _indices(sim: SimScene) -> _Indices:
@@ -227,8 +255,60 @@ def _pair(geoms: np.ndarray, mask_a: np.ndarray, mask_b: np.ndarray) -> bool:
 
 def _object_box(sim: SimScene, data: mujoco.MjData, oid: str) -> ObjectBox:
     b = sim.body_id(oid)
-    return ObjectBox(oid, data.xpos[b].copy(), data.xmat[b].reshape(3, 3).copy(),
-                     np.asarray(sim.physics[oid].collider_size_m, dtype=float))
+    rot = data.xmat[b].reshape(3, 3).copy()
+    shape = sim.physics[oid].collider
+    round_xy = shape is ColliderShape.SPHERE or (shape in (ColliderShape.CYLINDER, ColliderShape.CAPSULE)
+                                                 and abs(rot[2, 2]) > 0.95)  # upright
+    return ObjectBox(oid, data.xpos[b].copy(), rot, np.asarray(sim.physics[oid].collider_size_m, dtype=float),
+                     round_xy=round_xy)
+
+
+GRASP_CLEARANCE_M = 0.003  # the hand and arm keep this far from everything but the target on the way in
+SUPPORT_TOLERANCE_M = 0.002  # finger tips may touch the target's own support this deep (thin objects)
+APPROACH_SAMPLES = 4  # configurations checked between pre-grasp and grasp (both ends included)
+
+
+def grasp_blocker(sim: SimScene, d: mujoco.MjData, ix: _Indices, target: str) -> Callable[[GraspCandidate], str | None]:
+    """The whole-arm check of a grasp candidate in the scene as it is now (`d`): the arm at
+    `APPROACH_SAMPLES` configurations from pre-grasp to grasp (joint-space interpolation of the
+    two IK solutions), fingers open, against every geom except the target's. Returns why the
+    candidate collides (the first geom hit, by object id) or None. MuJoCo's own collision
+    detection on a scratch copy, with the robot geoms' margin raised to `GRASP_CLEARANCE_M` for
+    the duration of the check (restored after)."""
+    m = sim.model
+    allowed = np.zeros(m.ngeom, bool)
+    allowed[sim.object_geom_ids(target)] = True
+    support = sim.support_of.get(target)
+    support_mask = np.zeros(m.ngeom, bool)
+    if support is not None:
+        support_mask[sim.object_geom_ids(support)] = True
+    names = {g: oid for oid in sim.dynamic_ids + sim.fixed_ids + sim.articulated_ids for g in sim.object_geom_ids(oid)}
+    robot = np.flatnonzero(ix.robot_geom)
+
+    def blocked(cand: GraspCandidate) -> str | None:
+        scratch = _scratch_data(sim)
+        margin = m.geom_margin[robot].copy()
+        m.geom_margin[robot] = GRASP_CLEARANCE_M
+        try:
+            for t in np.linspace(0.0, 1.0, APPROACH_SAMPLES):
+                scratch.qpos[:] = d.qpos
+                scratch.qpos[ix.arm_qadr] = (1 - t) * cand.q_pre + t * cand.q_grasp
+                scratch.qpos[ix.finger_qadr] = sim.robot.gripper.stroke_per_finger_m
+                mujoco.mj_kinematics(m, scratch)
+                mujoco.mj_collision(m, scratch)
+                g1, g2 = scratch.contact.geom[:scratch.ncon, 0], scratch.contact.geom[:scratch.ncon, 1]
+                dist = scratch.contact.dist[:scratch.ncon]
+                hit_robot = ix.robot_geom[g1] != ix.robot_geom[g2]
+                other = np.where(ix.robot_geom[g1], g2, g1)
+                bad = hit_robot & ~allowed[other] & ~(support_mask[other] & (dist > -SUPPORT_TOLERANCE_M))
+                if bad.any():
+                    k = int(np.flatnonzero(bad)[0])
+                    return f"the hand or arm meets {names.get(int(other[k]), m.geom(int(other[k])).name)}"
+        finally:
+            m.geom_margin[robot] = margin
+        return None
+
+    return blocked
 
 
 def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
@@ -265,9 +345,9 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     try:
         plan = plan_pick_place(ix.ik, tgt, [o for o in others if o.id != task.goal.support_object_id
                                            and o.id != sim.support_of.get(target)], task.goal, q_home, dt_tick,
-                               on_segment=beat)
-    except IKFailure:
-        reason = "ik_failure"
+                               on_segment=beat, blocked=grasp_blocker(sim, d, ix, target))
+    except IKFailure as exc:
+        reason = exc.reason
     beat()
     n_ticks = plan.n_ticks if plan else 0
     support_geoms = (sim.object_geom_ids(task.goal.support_object_id)
@@ -282,6 +362,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
         pad_masks.append(mk)
     support_mask = np.zeros(m.ngeom, bool)
     support_mask[support_geoms] = True
+    geom_owner = {int(g): oid for oid in sim.dynamic_ids if oid != target for g in sim.object_geom_ids(oid)}
     other_obj_mask = np.zeros(m.ngeom, bool)
     for oid, g in ix.dynamic_geom.items():
         if oid != target:
@@ -312,6 +393,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     cam_ids = {"scene_cam": m.camera("scene_cam").id, "wrist_cam": m.camera(sim.names.wrist_camera).id}
 
     tb = sim.body_id(target)
+    leaning = _resting_against(sim, d, target)
     start_pos = d.xpos[tb].copy()
     start_z = d.xmat[tb].reshape(3, 3)[:, 2].copy()
     start_all = d.qpos[ix.dynamic_qadr[:, None] + np.arange(3)].copy()
@@ -421,14 +503,24 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     final_pos = d.xpos[tb].copy()
     vadr = sim.free_qvel_adr(target)
     end_all = d.qpos[ix.dynamic_qadr[:, None] + np.arange(3)]
-    moved_others = float(np.max(np.delete(np.linalg.norm(end_all - start_all, axis=1), ti), initial=0.0))
+    moved = np.linalg.norm(end_all - start_all, axis=1)
+    moved[ti] = 0.0
+    # what rested against the target may roll into the space it leaves, unless the robot touched it
+    touched: set[str] = set()
+    if contact_log and leaning:
+        every = np.concatenate([g for _, g in contact_log])
+        with_robot = every[ix.robot_geom[every[:, 0]] != ix.robot_geom[every[:, 1]]]
+        touched = {geom_owner[int(g)] for g in np.unique(with_robot) if int(g) in geom_owner}
+    moved[[sim.dynamic_ids.index(o) for o in leaning - touched]] = 0.0
+    moved_others = float(np.max(moved, initial=0.0))
     if reason is None:
         verdict = judge_pick_place(
             start_pos=start_pos, final_pos=final_pos, start_zaxis=start_z, final_zaxis=d.xmat[tb].reshape(3, 3)[:, 2],
             final_lin_vel=d.qvel[vadr:vadr + 3], final_ang_vel=d.qvel[vadr + 3:vadr + 6],
             lifted_with_gripper=lifted, lost_grip_before_release=unpadded_frames > 2 or max_slip > 0.02,
             touches_goal_support=bool(contact[-1, 2]), goal_center=np.asarray(task.goal.center_m),
-            goal_size=np.asarray(task.goal.size_m), max_other_displacement_m=moved_others)
+            goal_size=np.asarray(task.goal.size_m), max_other_displacement_m=moved_others,
+            has_up=sim.physics[target].collider is not ColliderShape.SPHERE)
         success, reason, checks = verdict.success, verdict.reason, verdict.checks
     else:
         success, checks = False, {}
@@ -439,6 +531,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
         "min_clearance_to_others_m": min_clearance,
         "unexpected_contact_frames": int(unexpected),
         "max_other_displacement_m": moved_others,
+        "resting_against_target": sorted(leaning),
         "grasp_slip_m": max_slip,
         "grasp_kind": plan.grasp.kind if plan else None,
         "start_offset_m": list(rand.target_offset_m),

@@ -1,7 +1,10 @@
 """Grasp candidates from an object's collider: top-down and side antipodal grasps that fit the gripper.
 
 A grasp is a TCP pose whose finger axis (the hand's y) is along a horizontal object axis narrower
-than the stroke minus a 1 cm margin. Top-down grasps approach along -z with the pads 2.5 cm below the
+than the stroke minus a 1 cm margin. A box offers its two horizontal axes; a round object (an
+upright cylinder, a sphere or a capsule: a circular cross-section) offers any direction, sampled
+every 180/`ROUND_YAWS` degrees, so that fingers can go between touching neighbours (fruit in a
+bowl, a can in a row). Top-down grasps approach along -z with the pads 2.5 cm below the
 top (or half way down short objects), also tilted by +-30 deg; side grasps approach horizontally from the robot base at mid
 height. Candidates are ranked by (1) reachability, checked with IK for the grasp and pre-grasp
 poses, then (2) clearance between the open fingers and the neighbouring objects, then (3) a
@@ -22,6 +25,7 @@ from blueprint_pipeline.sim.trajectory import Pose
 FIT_MARGIN_M = GRIP_FIT_MARGIN_M
 PRE_GRASP_DISTANCE_M = 0.12
 TILTS_RAD = (np.deg2rad(30.0), -np.deg2rad(30.0))
+ROUND_YAWS = 8  # finger directions sampled over 180 deg for round objects
 
 
 @dataclass
@@ -61,12 +65,21 @@ def _finger_clearance(tcp: Pose, width_m: float, obstacles: list[tuple[np.ndarra
     return float(np.sqrt(np.min(np.einsum("pnk,pnk->pn", gap, gap)))) - 0.01
 
 
-def grasp_candidates(obj_pos_m: np.ndarray, obj_rot: np.ndarray, size_m: np.ndarray, stroke_m: float,
-                     base_pos_m: np.ndarray, home_hand_y: np.ndarray) -> list[GraspCandidate]:
-    """Top-down and side grasps of an upright-ish box/cylinder of full extents `size_m`."""
-    out: list[GraspCandidate] = []
-    top_z = obj_pos_m[2] + 0.5 * abs(obj_rot[2, :]) @ size_m
-    height = 2 * (top_z - obj_pos_m[2])
+def _finger_axes(obj_rot: np.ndarray, size_m: np.ndarray, stroke_m: float, round_xy: bool) -> list[tuple[np.ndarray, float]]:
+    """Horizontal finger directions and the width they close on: a box's two horizontal axes, or
+    `ROUND_YAWS` directions across a round object's diameter."""
+    if round_xy:
+        width = float(min(size_m[0], size_m[1]))
+        if width > stroke_m - FIT_MARGIN_M:
+            return []
+        x = obj_rot[:, 0].copy()
+        x[2] = 0.0
+        if np.linalg.norm(x) < 0.5:
+            x = np.array([1.0, 0.0, 0.0])
+        x /= np.linalg.norm(x)
+        y = np.cross([0.0, 0.0, 1.0], x)
+        return [(np.cos(a) * x + np.sin(a) * y, width) for a in np.arange(ROUND_YAWS) * np.pi / ROUND_YAWS]
+    out = []
     for k in (0, 1):
         if size_m[k] > stroke_m - FIT_MARGIN_M:
             continue
@@ -74,13 +87,24 @@ def grasp_candidates(obj_pos_m: np.ndarray, obj_rot: np.ndarray, size_m: np.ndar
         axis[2] = 0.0
         if np.linalg.norm(axis) < 0.5:
             continue
-        axis /= np.linalg.norm(axis)
+        out.append((axis / np.linalg.norm(axis), float(size_m[k])))
+    return out
+
+
+def grasp_candidates(obj_pos_m: np.ndarray, obj_rot: np.ndarray, size_m: np.ndarray, stroke_m: float,
+                     base_pos_m: np.ndarray, home_hand_y: np.ndarray, round_xy: bool = False) -> list[GraspCandidate]:
+    """Top-down and side grasps of an upright-ish box/cylinder of full extents `size_m`
+    (`round_xy`: its horizontal cross-section is a circle of diameter min(size x, size y))."""
+    out: list[GraspCandidate] = []
+    top_z = obj_pos_m[2] + 0.5 * abs(obj_rot[2, :]) @ size_m
+    height = 2 * (top_z - obj_pos_m[2])
+    for axis, width in _finger_axes(obj_rot, size_m, stroke_m, round_xy):
         if np.dot(axis, home_hand_y) < 0:  # of the two symmetric yaws, the one nearer the home wrist
             axis = -axis
         depth = min(0.025, 0.5 * height)
         tcp = Pose(np.array([obj_pos_m[0], obj_pos_m[1], top_z - depth]),
                    _hand_rotation(np.array([0.0, 0.0, -1.0]), axis))
-        out.append(GraspCandidate("top", tcp, np.array([0.0, 0.0, -1.0]), float(size_m[k])))
+        out.append(GraspCandidate("top", tcp, np.array([0.0, 0.0, -1.0]), width))
         # tilted top grasps (about the finger axis, pads stay parallel to the gripped faces): near
         # the base, leaning the hand back towards the robot keeps the elbow from folding to its limit
         for tilt in TILTS_RAD:
@@ -88,7 +112,7 @@ def grasp_candidates(obj_pos_m: np.ndarray, obj_rot: np.ndarray, size_m: np.ndar
             perp = np.cross(axis, [0.0, 0.0, 1.0])
             tilted = np.array([0.0, 0.0, -c]) + s_ * perp
             tcp_t = Pose(tcp.pos_m.copy(), _hand_rotation(tilted, axis))
-            out.append(GraspCandidate("tilted", tcp_t, tilted, float(size_m[k])))
+            out.append(GraspCandidate("tilted", tcp_t, tilted, width))
         # side grasp: approach horizontally, perpendicular to the finger axis
         approach = np.cross(axis, [0.0, 0.0, 1.0])
         if np.dot(approach, obj_pos_m - base_pos_m) < 0:
@@ -96,7 +120,7 @@ def grasp_candidates(obj_pos_m: np.ndarray, obj_rot: np.ndarray, size_m: np.ndar
         bottom_z = top_z - height
         tcp_side = Pose(np.array([obj_pos_m[0], obj_pos_m[1], max(obj_pos_m[2], bottom_z + 0.035)]),
                         _hand_rotation(approach, axis))
-        out.append(GraspCandidate("side", tcp_side, approach, float(size_m[k])))
+        out.append(GraspCandidate("side", tcp_side, approach, width))
     return out
 
 

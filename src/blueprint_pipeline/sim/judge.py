@@ -3,11 +3,15 @@
 pick_place succeeds when the target (1) left its start (> 3 cm), (2) was lifted with the gripper
 (at the end of the lift it is >= 2 cm above its start with both pads touching it), and after
 release and settling (3) touches the goal support, (4) has its centre inside the goal rectangle,
-(5) is upright within 20 degrees of its start orientation's z axis and (6) is at rest
-(|v| < 2 cm/s, |w| < 0.5 rad/s). Failure reasons, first match wins:
-- ik_failure (decided by the planner, before any motion),
+(5) is upright within 20 degrees of its start orientation's z axis (not judged for a sphere,
+which has no up) and (6) is at rest (|v| < 2 cm/s, |w| < 0.5 rad/s). Failure reasons, first
+match wins:
+- ik_failure, no_clear_grasp (decided by the planner, before any motion: no reachable grasp, or
+  every reachable one would drive the hand or arm into the scene),
 - grasp_slip: not lifted with the gripper, or a pad lost the object before release,
-- collision: another object was pushed more than 3 cm,
+- collision: another object was pushed more than 3 cm (objects that touched the target at the
+  start are not counted: fruit leaning on the one taken out of a bowl rolls into the space it
+  leaves, which is physics, not a collision),
 - placement_miss: any of (3)-(6) fails.
 (timeout is given by the worker pool when an episode exceeds its deadline.)
 """
@@ -36,7 +40,8 @@ class Verdict:
 def judge_pick_place(*, start_pos: np.ndarray, final_pos: np.ndarray, start_zaxis: np.ndarray,
                      final_zaxis: np.ndarray, final_lin_vel: np.ndarray, final_ang_vel: np.ndarray,
                      lifted_with_gripper: bool, lost_grip_before_release: bool, touches_goal_support: bool,
-                     goal_center: np.ndarray, goal_size: np.ndarray, max_other_displacement_m: float) -> Verdict:
+                     goal_center: np.ndarray, goal_size: np.ndarray, max_other_displacement_m: float,
+                     has_up: bool = True) -> Verdict:
     tilt = float(np.arccos(np.clip(np.dot(start_zaxis, final_zaxis), -1.0, 1.0)))
     checks = {
         "left_start": float(np.linalg.norm(final_pos[:2] - start_pos[:2])) > LEFT_START_M,
@@ -44,7 +49,7 @@ def judge_pick_place(*, start_pos: np.ndarray, final_pos: np.ndarray, start_zaxi
         "held_until_release": not lost_grip_before_release,
         "touches_goal_support": touches_goal_support,
         "inside_goal_region": bool(np.all(np.abs(final_pos[:2] - goal_center[:2]) <= 0.5 * goal_size)),
-        "upright": bool(tilt <= UPRIGHT_LIMIT_RAD),
+        "upright": bool(tilt <= UPRIGHT_LIMIT_RAD) or not has_up,
         "at_rest": float(np.linalg.norm(final_lin_vel)) < REST_SPEED_M_S
         and float(np.linalg.norm(final_ang_vel)) < REST_ANGULAR_RAD_S,
         "others_undisturbed": max_other_displacement_m <= DISTURB_LIMIT_M,

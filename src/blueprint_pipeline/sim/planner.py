@@ -51,12 +51,20 @@ class Plan:
         return len(self.q) - 1
 
 
+class BlockedGrasps(IKFailure):
+    """Every reachable grasp candidate would put the hand or arm into the scene (a neighbour, a
+    shelf board, a container wall): planning refused them rather than let physics sort it out."""
+
+    reason = "no_clear_grasp"
+
+
 @dataclass(frozen=True)
 class ObjectBox:
     id: str
     pos_m: np.ndarray
     rot: np.ndarray
     size_m: np.ndarray
+    round_xy: bool = False  # circular horizontal cross-section (cylinder, sphere, capsule)
 
     def aabb(self) -> tuple[np.ndarray, np.ndarray]:
         half = np.abs(self.rot) @ (0.5 * self.size_m)
@@ -98,13 +106,16 @@ def choose_place_xy(goal: GoalRegion, target: ObjectBox, others: list[ObjectBox]
 
 
 def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal: GoalRegion,
-                    q_home: np.ndarray, dt_tick_s: float, on_segment: Callable[[], None] = lambda: None) -> Plan:
-    """Raises IKFailure when no grasp candidate gives a feasible plan; `on_segment` is called
-    after every planned segment (the worker's heartbeat)."""
+                    q_home: np.ndarray, dt_tick_s: float, on_segment: Callable[[], None] = lambda: None,
+                    blocked: Callable[[GraspCandidate], str | None] | None = None) -> Plan:
+    """Raises IKFailure when no grasp candidate gives a feasible plan (BlockedGrasps when every
+    reachable one was refused by `blocked`, the whole-arm check against the scene, which returns
+    why a candidate collides or None); `on_segment` is called after every planned segment (the
+    worker's heartbeat). Candidates are tried in rank order: planning retries, never recorded ones."""
     home_pos, home_rot = ik.tcp_pose(q_home)
     obstacles = [o.aabb() for o in others]
     cands = grasp_candidates(target.pos_m, target.rot, target.size_m, 2 * ik.desc.gripper.stroke_per_finger_m,
-                             ik.base_pos_m, home_rot[:, 1])
+                             ik.base_pos_m, home_rot[:, 1], round_xy=target.round_xy)
     if not cands:
         raise IKFailure("no grasp fits the gripper stroke")
     ranked = rank_grasps(cands, ik, q_home, obstacles)
@@ -112,9 +123,16 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
     half_height = 0.5 * float(np.abs(target.rot[2, :]) @ target.size_m)
     place_obj = np.array([place_xy[0], place_xy[1], goal.surface_z_m + half_height + PLACE_DROP_M])
     last_error: Exception = IKFailure("no reachable grasp candidate")
+    refused: list[str] = []
     for tried, cand in enumerate(ranked, start=1):
         if not check_reachable(cand, ik, q_home):
-            last_error = IKFailure(f"{cand.kind} grasp unreachable")
+            if not refused:
+                last_error = IKFailure(f"{cand.kind} grasp unreachable")
+            continue
+        why = blocked(cand) if blocked is not None else None
+        if why is not None:
+            refused.append(f"{cand.kind}: {why}")
+            last_error = BlockedGrasps("every reachable grasp collides (" + "; ".join(refused[:3]) + ")")
             continue
         try:
             plan = _plan_with_grasp(ik, cand, target, others, place_obj, q_home, Pose(home_pos, home_rot), dt_tick_s,
@@ -123,6 +141,8 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
             return plan
         except IKFailure as exc:
             last_error = exc
+    if isinstance(last_error, BlockedGrasps):
+        raise last_error
     raise IKFailure(f"no feasible plan: {last_error}")
 
 

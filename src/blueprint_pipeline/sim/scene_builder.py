@@ -72,6 +72,12 @@ ARTICULATED_CONTYPE = 4  # collision bit of articulated furniture parts
 HANDLE_SIZE_M = (0.02, 0.02, 0.10)  # drawer handle bar: depth along the pull, width, height
 SKIPPED_ROLES = (SimRole.SCENE_SHELL, SimRole.BACKGROUND)
 _OBJECT_TORSION_ROLL = (0.005, 0.0001)  # torsional and rolling friction of free objects (rolling unused at condim 4)
+# A sphere collider stands for fruit, balls and other round things that are never perfect balls on
+# a rigid plane: with no rolling resistance a placed orange would roll for ever. Its contacts have
+# condim 6 and a rolling-friction lever of 1 mm (rolling resistance coefficient ~0.03 for a 3 cm
+# radius, soft fruit on a table; a tennis ball on a hard floor has about 0.01-0.02).
+SPHERE_CONDIM = 6
+SPHERE_ROLLING_M = 0.001
 
 
 def quat_to_mat(q_wxyz) -> np.ndarray:
@@ -316,9 +322,11 @@ def _add_free_object(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics)
     body.mass = phys.mass_kg
     body.ipos = list(phys.center_of_mass_m)
     body.inertia = list(phys.inertia_diag_kg_m2)
+    sphere = phys.collider is ColliderShape.SPHERE
     for g in _add_colliders(body, obj, phys, is_container(obj, phys)):
-        g.friction = [phys.static_friction, *_OBJECT_TORSION_ROLL]
-        g.condim = PAD_CONDIM
+        g.friction = [phys.static_friction, _OBJECT_TORSION_ROLL[0], SPHERE_ROLLING_M if sphere
+                      else _OBJECT_TORSION_ROLL[1]]
+        g.condim = SPHERE_CONDIM if sphere else PAD_CONDIM
         g.solref, g.solimp = list(CONTACT_SOLREF), list(CONTACT_SOLIMP)
         g.contype, g.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY | ARTICULATED_CONTYPE
         g.rgba = _object_colour(obj, True)
@@ -383,12 +391,14 @@ def _add_drawer_handle(body: mujoco.MjsBody, obj: SceneObject, floor_z_m: float)
 
 def prepare_for_target(sim: SimScene, target_id: str, sleep: bool = True) -> None:
     """Per-episode contact dimensions and sleep policies: PAD_CONDIM (torsional friction) on the
-    target, 3 on the other free objects (pad contacts take the pad's condim anyway); the target and
-    the robot never sleep."""
+    target, 3 on the other free objects (pad contacts take the pad's condim anyway), SPHERE_CONDIM
+    (rolling friction) on spheres; the target and the robot never sleep."""
     m = sim.model
     allowed, never = mujoco.mjtSleepPolicy.mjSLEEP_ALLOWED, mujoco.mjtSleepPolicy.mjSLEEP_NEVER
     for oid in sim.dynamic_ids:
-        m.geom_condim[sim.object_geom_ids(oid)] = PAD_CONDIM if oid == target_id else 3
+        condim = SPHERE_CONDIM if sim.physics[oid].collider is ColliderShape.SPHERE else (
+            PAD_CONDIM if oid == target_id else 3)
+        m.geom_condim[sim.object_geom_ids(oid)] = condim
         m.tree_sleep_policy[m.body_treeid[sim.body_id(oid)]] = never if oid == target_id else allowed
     m.tree_sleep_policy[m.body_treeid[m.body(sim.names.base_body).id + 1]] = never
     set_sleep(m, sleep)

@@ -43,6 +43,8 @@ PATH_TOL_M, PATH_TOL_RAD = 5e-4, 5e-3  # spline TCP vs the straight line, betwee
 class IKFailure(Exception):
     """A waypoint the arm cannot reach (position error above 1 mm or orientation above 0.01 rad)."""
 
+    reason = "ik_failure"  # the episode's failure reason
+
 
 @dataclass
 class Pose:
