@@ -20,6 +20,8 @@ from blueprint_pipeline.geniesim.spatial_index import candidate_pairs
 from blueprint_pipeline.geniesim.synthetic import small_kitchen, synthetic_physics, synthetic_scene
 from blueprint_pipeline.geniesim.tasks import STROKE_M, suggest_tasks
 from blueprint_pipeline.scene.records import AssetRef
+from blueprint_pipeline.scene.shelves import open_furniture
+from blueprint_pipeline.simready.containers import is_container
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +159,7 @@ def test_tasks_are_table_top_tasks_within_reach(kitchen):
     assert {"pick_place", "open_close"} <= types
     assert [t.priority for t in tasks] == list(range(1, len(tasks) + 1))
     furniture = [o for o in scene.objects if o.id in ("counter", "table", "shelf", "fridge", "chair", "wall_back")]
+    shelves = open_furniture(scene.objects, skip=lambda o: is_container(o, physics.get(o.id)))
     for t in tasks:
         target = by_id[t.target_object_id]
         assert "franka" in t.robot_placements
@@ -165,7 +168,10 @@ def test_tasks_are_table_top_tasks_within_reach(kitchen):
             assert min(target.extents_m[:2]) <= STROKE_M and physics[target.id].mass_kg <= 2.0
             g = t.goal
             support = by_id[g.support_object_id]
-            assert g.surface_z_m == pytest.approx(support.aabb_max_m[2])
+            shelf = shelves.get(support.id)
+            level = shelf.level_at(target.aabb_min_m[2]) if shelf and target.id in shelf.contents else None
+            # on its top, or on the shelf an object inside open furniture stands on
+            assert g.surface_z_m == pytest.approx(level.z_m if level else support.aabb_max_m[2])
             # goal inside the support's top and clear of every other object on it
             for k in (0, 1):
                 assert support.aabb_min_m[k] <= g.center_m[k] - g.size_m[k] / 2
@@ -180,7 +186,8 @@ def test_tasks_are_table_top_tasks_within_reach(kitchen):
         for name, p in t.robot_placements.items():
             spec = ROBOTS[name]
             if t.type != "open_close":
-                assert within_reach(spec, p, np.array(points)) <= 1.0 + 1e-6, (t.task_id, name)
+                mount = level.z_m if t.type == "pick_place" and level else None
+                assert within_reach(spec, p, np.array(points), mount) <= 1.0 + 1e-6, (t.task_id, name)
             assert p.base_position_m[2] == 0.0  # on the floor
             for f in furniture:
                 assert _footprint_clear(p.base_position_m[:2], spec.base_radius_m, f), (t.task_id, name, f.id)

@@ -115,7 +115,7 @@ def test_bowl_mass_and_inertia_are_the_records():
     ("mug", ("Fillable",), (0.08, 0.08, 0.1), False),  # too narrow: cups and mugs stay solid
 ])
 def test_which_objects_are_hollow(category, affordances, size, hollow):
-    from blueprint_pipeline.sim.containers import is_container
+    from blueprint_pipeline.simready.containers import is_container
 
     scene, physics = _bowl_scene(bowl_category=category, affordances=affordances)
     obj = scene.by_id()["bowl"]

@@ -78,3 +78,19 @@ def world_aabb(position_m: Sequence[float], extents_m: Sequence[float],
     half = np.abs(quat_wxyz_to_matrix(orientation_wxyz)) @ (np.asarray(extents_m, dtype=float) / 2.0)
     p = np.asarray(position_m, dtype=float)
     return p - half, p + half
+
+
+def box_overlap_m(pos_a: Sequence[float], rot_a: np.ndarray, ext_a: Sequence[float],
+                  pos_b: Sequence[float], rot_b: np.ndarray, ext_b: Sequence[float]) -> float:
+    """How deep two upright oriented boxes interpenetrate: the smallest overlap over the
+    separating axes of their footprints (both boxes' x and y) and the vertical, in metres;
+    <= 0 when they are apart (separating-axis test)."""
+    d = np.asarray(pos_b, dtype=float) - np.asarray(pos_a, dtype=float)
+    ha, hb = 0.5 * np.asarray(ext_a, dtype=float), 0.5 * np.asarray(ext_b, dtype=float)
+    depth = ha[2] + hb[2] - abs(d[2])
+    for axis in (rot_a[:2, 0], rot_a[:2, 1], rot_b[:2, 0], rot_b[:2, 1]):
+        n = axis / max(float(np.linalg.norm(axis)), 1e-12)
+        ra = ha[0] * abs(n @ rot_a[:2, 0]) + ha[1] * abs(n @ rot_a[:2, 1])
+        rb = hb[0] * abs(n @ rot_b[:2, 0]) + hb[1] * abs(n @ rot_b[:2, 1])
+        depth = min(depth, ra + rb - abs(float(n @ d[:2])))
+    return float(depth)

@@ -134,15 +134,22 @@ def _worst_distances(spec: RobotSpec, base_xy: np.ndarray, yaw: np.ndarray, floo
     return d.min(axis=2).max(axis=1)
 
 
-def _side_candidates(support: SceneObject, radius_m: float, focus_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _side_candidates(support: SceneObject, radius_m: float, focus_xy: np.ndarray,
+                     faces: Sequence[tuple[int, float]] | None = None,
+                     standoff_m: float = CLEARANCE_M) -> tuple[np.ndarray, np.ndarray]:
+    """Base poses along the support's sides, the base disc `standoff_m` from them (`faces`: only
+    these (local axis, sign) sides)."""
     rot = quat_wxyz_to_matrix(support.orientation_wxyz)
     centre = np.asarray(support.position_m[:2])
     ex, ey = support.extents_m[0] / 2, support.extents_m[1] / 2
     ax, ay = rot[:2, 0], rot[:2, 1]
     ax, ay = ax / max(np.linalg.norm(ax), 1e-9), ay / max(np.linalg.norm(ay), 1e-9)
     xys, yaws = [], []
-    for normal, tangent, half_n, half_t in ((ax, ay, ex, ey), (-ax, ay, ex, ey), (ay, ax, ey, ex), (-ay, ax, ey, ex)):
-        line_c = centre + normal * (half_n + radius_m + CLEARANCE_M)
+    sides = {(0, 1.0): (ax, ay, ex, ey), (0, -1.0): (-ax, ay, ex, ey), (1, 1.0): (ay, ax, ey, ex), (1, -1.0): (-ay, ax, ey, ex)}
+    for key, (normal, tangent, half_n, half_t) in sides.items():
+        if faces is not None and key not in faces:
+            continue
+        line_c = centre + normal * (half_n + radius_m + standoff_m)
         best_t = float(np.clip(np.dot(focus_xy - centre, tangent), -half_t, half_t))
         offsets = np.concatenate([[best_t], np.arange(-half_t, half_t + 1e-9, SLIDE_STEP_M)])
         xys.append(line_c + offsets[:, None] * tangent)
@@ -159,17 +166,23 @@ def _ring_candidates(focus_xy: np.ndarray, r_min: float, r_max: float) -> tuple[
 
 
 def place_robot(spec: RobotSpec, points_m: np.ndarray, support: SceneObject | None, obstacles: Obstacles,
-                floor_z_m: float) -> RobotPlacement | None:
-    """A base pose with every point in `points_m` (p, 3) within reach, or None if there is none."""
+                floor_z_m: float, faces: Sequence[tuple[int, float]] | None = None,
+                mount_z_m: float | None = None, standoff_m: float = CLEARANCE_M) -> RobotPlacement | None:
+    """A base pose with every point in `points_m` (p, 3) within reach, or None if there is none.
+    `faces`: only these sides of the support, (local axis, sign), and no ring around the points
+    (open furniture is worked from its open front); `mount_z_m`: the arm stands on a pedestal or
+    lift at this height (a shelf's board) instead of the floor, for the reach test; `standoff_m`:
+    gap between the base disc and the support's side."""
     points = np.asarray(points_m, dtype=float).reshape(-1, 3)
     focus = points[:, :2].mean(axis=0)
     limit = spec.usable_reach_m
     groups = []
     if support is not None:
-        groups.append(_side_candidates(support, spec.base_radius_m, focus))
-    groups.append(_ring_candidates(focus, spec.base_radius_m + 0.15, limit))
+        groups.append(_side_candidates(support, spec.base_radius_m, focus, faces, standoff_m))
+    if faces is None:
+        groups.append(_ring_candidates(focus, spec.base_radius_m + 0.15, limit))
     for xy, yaw in groups:  # sides of the support first; rings only when no side works
-        worst = _worst_distances(spec, xy, yaw, floor_z_m, points)
+        worst = _worst_distances(spec, xy, yaw, floor_z_m if mount_z_m is None else mount_z_m, points)
         ok = worst <= limit
         if not ok.any():
             continue
@@ -183,12 +196,15 @@ def place_robot(spec: RobotSpec, points_m: np.ndarray, support: SceneObject | No
     return None
 
 
-def within_reach(spec: RobotSpec, placement: RobotPlacement, points_m: np.ndarray) -> float:
-    """Worst shoulder distance / usable reach for the placement (<= 1 means all reachable)."""
+def within_reach(spec: RobotSpec, placement: RobotPlacement, points_m: np.ndarray,
+                 mount_z_m: float | None = None) -> float:
+    """Worst shoulder distance / usable reach for the placement (<= 1 means all reachable);
+    `mount_z_m` as in `place_robot`."""
     w, _, _, z = placement.base_orientation_wxyz
     yaw = 2 * np.arctan2(z, w)
+    base_z = placement.base_position_m[2] if mount_z_m is None else mount_z_m
     worst = _worst_distances(spec, np.asarray([placement.base_position_m[:2]]), np.array([yaw]),
-                             placement.base_position_m[2], np.asarray(points_m, dtype=float).reshape(-1, 3))
+                             base_z, np.asarray(points_m, dtype=float).reshape(-1, 3))
     return float(worst[0]) / spec.usable_reach_m
 
 

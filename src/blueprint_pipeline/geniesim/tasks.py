@@ -29,12 +29,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from blueprint_pipeline.geniesim.geometry import quat_wxyz_to_matrix
+from blueprint_pipeline.geniesim.geometry import box_overlap_m, quat_wxyz_to_matrix
 from blueprint_pipeline.geniesim.placement import (
+    CLEARANCE_M,
     Obstacles,
     drawer_keepouts,
     drawer_pull,
@@ -47,6 +48,8 @@ from blueprint_pipeline.geniesim.relations import Relation
 from blueprint_pipeline.geniesim.robots import ROBOTS
 from blueprint_pipeline.robots.description import GRIP_FIT_MARGIN_M
 from blueprint_pipeline.scene.records import SceneObject, SimRole
+from blueprint_pipeline.scene.shelves import Level, OpenFurniture, open_furniture
+from blueprint_pipeline.simready.containers import is_container
 from blueprint_pipeline.simready.records import ObjectPhysics
 
 MAX_MASS_KG = 2.0
@@ -72,6 +75,9 @@ class _Context:
     adjacent: dict[str, set[str]]
     floor_z: float
     obstacles: dict[str, Obstacles]
+    shelves: dict[str, OpenFurniture] = field(default_factory=dict)  # open furniture by id
+    shelf_of: dict[str, str] = field(default_factory=dict)  # object standing inside -> its furniture
+    free: list[SceneObject] = field(default_factory=list)  # every free object
 
 
 def _mass_kg(o: SceneObject, ph: ObjectPhysics | None) -> float | None:
@@ -93,23 +99,33 @@ def _is_furniture(o: SceneObject, floor_z: float) -> bool:
     return o.sim_role not in _NOT_SUPPORT and o.aabb_max_m[2] > floor_z + 0.05 and not o.sim_role.is_dynamic
 
 
-def _goal_spots(ctx: _Context, target: SceneObject, support: SceneObject) -> list[GoalRegion]:
-    """Free goal rectangles on `support`'s top for `target`, best first."""
+def _goal_spots(ctx: _Context, target: SceneObject, support: SceneObject,
+                shelf: tuple[OpenFurniture, Level] | None = None) -> list[GoalRegion]:
+    """Free goal rectangles on `support`'s top for `target`, best first (`shelf`: on that level
+    of open furniture, inside its sides and back, clear of what stands on the same level)."""
     half = (np.asarray(target.aabb_max_m[:2]) - np.asarray(target.aabb_min_m[:2])) / 2 + GOAL_PAD_M
     rot = quat_wxyz_to_matrix(support.orientation_wxyz)[:2, :2]
     hx, hy = support.extents_m[0] / 2, support.extents_m[1] / 2
+    lo, hi = np.array([-hx, -hy]), np.array([hx, hy])
+    surface_z = float(support.aabb_max_m[2])
+    occupants = ctx.on_top_of.get(support.id, [])
+    if shelf is not None:
+        furniture, level = shelf
+        lo, hi = furniture.interior_local()
+        surface_z = level.z_m
+        occupants = [o for o in furniture.contents if furniture.level_at(ctx.by_id[o].aabb_min_m[2]) == level]
     radius = float(np.linalg.norm(half))  # the goal rectangle fits whatever the support's yaw
-    if hx <= radius or hy <= radius:
+    if np.any(hi - lo <= 2 * radius):
         return []
-    gx = np.arange(-hx + radius, hx - radius + 1e-9, GOAL_GRID_M)
-    gy = np.arange(-hy + radius, hy - radius + 1e-9, GOAL_GRID_M)
+    gx = np.arange(lo[0] + radius, hi[0] - radius + 1e-9, GOAL_GRID_M)
+    gy = np.arange(lo[1] + radius, hi[1] - radius + 1e-9, GOAL_GRID_M)
     lx, ly = np.meshgrid(gx, gy, indexing="ij")
     local = np.stack([lx.ravel(), ly.ravel()], axis=1)
     world = np.asarray(support.position_m[:2]) + local @ rot.T
     here = np.asarray(target.position_m[:2])
     move = np.linalg.norm(world - here, axis=1)
     ok = (move >= GOAL_MIN_MOVE_M) & (move <= GOAL_MAX_MOVE_M)
-    for oid in ctx.on_top_of.get(support.id, []):
+    for oid in occupants:
         if oid == target.id:
             continue
         o = ctx.by_id[oid]
@@ -117,7 +133,6 @@ def _goal_spots(ctx: _Context, target: SceneObject, support: SceneObject) -> lis
                 & (world[:, 1] + half[1] > o.aabb_min_m[1]) & (world[:, 1] - half[1] < o.aabb_max_m[1]))
     idx = np.flatnonzero(ok)
     idx = idx[np.argsort(np.abs(move[idx] - GOAL_PREFERRED_MOVE_M), kind="stable")]
-    surface_z = float(support.aabb_max_m[2])
     # spread the tries: skip spots within 5 cm of one already listed
     chosen: list[np.ndarray] = []
     for k in idx:
@@ -129,10 +144,16 @@ def _goal_spots(ctx: _Context, target: SceneObject, support: SceneObject) -> lis
                        size_m=(float(2 * half[0]), float(2 * half[1])), surface_z_m=surface_z) for c in chosen]
 
 
-def _placements(ctx: _Context, points: np.ndarray, support: SceneObject) -> dict[str, RobotPlacement]:
+def _placements(ctx: _Context, points: np.ndarray, support: SceneObject,
+                shelf: tuple[OpenFurniture, Level] | None = None) -> dict[str, RobotPlacement]:
+    """Base poses per robot (none at all when the Franka has none); on a shelf, in front of its
+    open side with the arm at the board's height."""
+    faces = [(shelf[0].front_axis, shelf[0].front_sign)] if shelf else None
+    mount = shelf[1].z_m if shelf else None
     out: dict[str, RobotPlacement] = {}
     for name, spec in ROBOTS.items():
-        p = place_robot(spec, points, support, ctx.obstacles[name], ctx.floor_z)
+        p = place_robot(spec, points, support, ctx.obstacles[name], ctx.floor_z, faces=faces, mount_z_m=mount,
+                        standoff_m=SHELF_STANDOFF_M if shelf else CLEARANCE_M)
         if p is not None:
             out[name] = p
         elif name == "franka":
@@ -170,8 +191,105 @@ def pick_skip_reason(o: SceneObject, ph: ObjectPhysics | None) -> str | None:
     return None
 
 
+SHELF_HEADROOM_M = 0.05  # a shelf's clear height must exceed the object's by this much to lift it
+# A base in front of open furniture stands this far from its front: the Franka's home pose holds
+# its hand 0.31 m ahead of the base, which must not start inside the shelf above the one it works on.
+SHELF_STANDOFF_M = 0.3
+
+
+def _pick_place_on_shelf(ctx: _Context, target: SceneObject, furniture: OpenFurniture) -> TaskSpec | str:
+    """A pick_place to another spot on the same shelf of open furniture, or why there is none."""
+    support = ctx.by_id[furniture.id]
+    level = furniture.level_at(target.aabb_min_m[2])
+    if level is None:
+        return f"nothing to stand on: no shelf of the {support.name} at its height"
+    height = float(target.aabb_max_m[2] - target.aabb_min_m[2])
+    if level.clear_height_m < height + SHELF_HEADROOM_M:
+        return (f"no room to lift it: its shelf of the {support.name} is {100 * level.clear_height_m:.0f} cm "
+                f"high, the object {100 * height:.0f} cm")
+    shelf = (furniture, level)
+    spots = _goal_spots(ctx, target, support, shelf)
+    if not spots:
+        return f"no free goal spot 15-50 cm away on its shelf of the {support.name}"
+    for goal in spots:
+        points = np.array([target.position_m, (goal.center_m[0], goal.center_m[1], goal.surface_z_m + height / 2)])
+        placements = _placements(ctx, points, support, shelf)
+        if placements:
+            score = _pick_score(ctx, target, support.id, support.id)
+            return TaskSpec(
+                task_id=f"pick_place_{target.id}_to_{support.id}", type="pick_place",
+                description=f"pick up the {target.name} and place it elsewhere on its shelf of the {support.name}",
+                target_object_id=target.id, goal=goal, difficulty=_difficulty(score), priority=0,
+                robot_placements=placements)
+    return f"out of reach: no robot base pose in front of the {support.name} reaches the object and a goal spot"
+
+
+OVERLAP_LIMIT_M = 0.01  # as the scene stage's plausibility warning
+
+
+def _overlapping(ctx: _Context, target: SceneObject) -> str | None:
+    """Another free object whose box interpenetrates the target's by more than OVERLAP_LIMIT_M
+    (the manifest puts two solids in one place: physics pushes them apart at the first step, and
+    light things are flung), or None. Containers are hollow: what is inside overlaps their box."""
+    rot = quat_wxyz_to_matrix(target.orientation_wxyz)
+    for o in ctx.free:
+        if o.id == target.id or is_container(o, ctx.physics.get(o.id)) or np.any(np.asarray(o.aabb_min_m) > np.asarray(target.aabb_max_m)) or np.any(
+                np.asarray(o.aabb_max_m) < np.asarray(target.aabb_min_m)):
+            continue
+        depth = box_overlap_m(target.position_m, rot, target.extents_m, o.position_m,
+                              quat_wxyz_to_matrix(o.orientation_wxyz), o.extents_m)
+        if depth > OVERLAP_LIMIT_M:
+            return o.id
+    return None
+
+
+FINGER_ROOM_M = 0.015  # free space a finger needs beside the face it closes on
+FINGER_DEPTH_M = 0.03  # fingers reach this far down a grasped object's sides
+
+
+def _packed(ctx: _Context, target: SceneObject) -> str | None:
+    """For a box-shaped target: neighbours within FINGER_ROOM_M of the faces on either side of
+    every horizontal axis narrow enough to grip (books in a row, boxes packed side by side), as
+    "<a> and <b>"; None when some axis leaves room for both fingers. Round objects are gripped
+    from any direction (the episodes sample 8) and are not judged here."""
+    ph = ctx.physics.get(target.id)
+    if ph is None or ph.collider.value != "box":
+        return None
+    rot = quat_wxyz_to_matrix(target.orientation_wxyz)
+    ext = np.asarray(target.extents_m, dtype=float)
+    low = float(target.aabb_max_m[2]) - FINGER_DEPTH_M  # neighbours below this are under the fingers
+    near = [o for o in ctx.free if o.id != target.id and o.aabb_max_m[2] > low
+            and not is_container(o, ctx.physics.get(o.id))
+            and np.all(np.asarray(o.aabb_min_m[:2]) < np.asarray(target.aabb_max_m[:2]) + 0.1)
+            and np.all(np.asarray(o.aabb_max_m[:2]) > np.asarray(target.aabb_min_m[:2]) - 0.1)]
+    blocked_by = []
+    for k in (0, 1):
+        if ext[k] > STROKE_M - GRIP_MARGIN_M:
+            continue
+        sides = []
+        for sign in (-1.0, 1.0):
+            room = ext.copy()
+            room[k] = FINGER_ROOM_M
+            centre = np.asarray(target.position_m, dtype=float) + rot[:, k] * sign * (ext[k] + FINGER_ROOM_M) / 2
+            hit = next((o.id for o in near if box_overlap_m(centre, rot, room, o.position_m,
+                                                              quat_wxyz_to_matrix(o.orientation_wxyz), o.extents_m) > 0.0), None)
+            sides.append(hit)
+        if None in sides:
+            return None
+        blocked_by.append(f"{sides[0]} and {sides[1]}")
+    return blocked_by[0] if blocked_by else None
+
+
 def _pick_place(ctx: _Context, target: SceneObject) -> TaskSpec | str:
     """The task, or why there is none."""
+    if (other := _overlapping(ctx, target)) is not None:
+        return (f"overlaps {other}: the manifest puts the two solids in one place (more than "
+                f"{100 * OVERLAP_LIMIT_M:.0f} cm deep), which a simulation cannot start from")
+    if (pair := _packed(ctx, target)) is not None:
+        return (f"packed in: {pair} leave no {100 * FINGER_ROOM_M:.1f} cm for a finger on either side of "
+                f"each face it fits between (a parallel gripper must first tilt it out)")
+    if target.id in ctx.shelf_of:
+        return _pick_place_on_shelf(ctx, target, ctx.shelves[ctx.shelf_of[target.id]])
     supports = [s for s in ctx.supports_of.get(target.id, []) if _is_furniture(ctx.by_id[s], ctx.floor_z)]
     if not supports:
         return ("nothing to stand on: it rests on no piece of furniture"
@@ -315,8 +433,11 @@ def plan_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysics]
             adjacent[r.source].add(r.target)
             adjacent[r.target].add(r.source)
     floor_z = floor_height_m(objects)
+    shelves = open_furniture(objects, skip=lambda o: is_container(o, physics.get(o.id)))
     ctx = _Context(by_id, physics, supports_of, on_top_of, adjacent, floor_z,
-                   {name: Obstacles(objects, floor_z, spec.height_m) for name, spec in ROBOTS.items()})
+                   {name: Obstacles(objects, floor_z, spec.height_m) for name, spec in ROBOTS.items()},
+                   shelves, {o: f.id for f in shelves.values() for o in f.contents},
+                   [o for o in objects if o.sim_role.is_dynamic])
     tasks: list[TaskSpec] = []
     skipped: dict[str, SkippedObject] = {}
     per_object: dict[str, int] = defaultdict(int)

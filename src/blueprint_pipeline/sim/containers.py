@@ -10,14 +10,8 @@ with the same outer extents: a floor slab plus walls,
   - spheres and capsules stay solid.
 Wall and floor thickness: min(1 cm, 10 % of the smallest extent).
 
-Which objects are containers (decided from the scene record, `is_container`):
-  - the `Container` or `Fillable` affordance, or
-  - a category whose head word (whole-word matcher, simready/words.py) is one of bowl, basket,
-    bin, tray, pot, pan, bucket, crate, tote; "box" only with the `Container` affordance (a closed
-    cardboard box stays solid);
-and, in every case, at least `MIN_HOLLOW_WIDTH_M` (12 cm) wide in its smallest horizontal
-extent: cups, mugs and glasses (often `Fillable`) stay solid, which keeps them stable in the
-gripper (a thin wall between the fingers gives few contacts) and nothing is put inside them.
+Which objects are containers is decided in simready/containers.py (`is_container`), shared with
+task suggestion.
 
 Mass, centre of mass and inertia are not affected: bodies carry the record's values explicitly
 (`explicitinertial`), so MuJoCo ignores the geoms' own masses.
@@ -29,17 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from blueprint_pipeline.scene.records import SceneObject
 from blueprint_pipeline.simready.records import ColliderShape, ObjectPhysics
-from blueprint_pipeline.simready.words import Matcher
 
 RING_SEGMENTS = 12
 MAX_THICKNESS_M = 0.01
 THICKNESS_FRACTION = 0.1
-MIN_HOLLOW_WIDTH_M = 0.12
-CONTAINER_AFFORDANCES = ("Container", "Fillable")
-_HEADS = ("bowl", "basket", "bin", "tray", "pot", "pan", "bucket", "crate", "tote")
-_MATCHER: Matcher[str] = Matcher([(w, w) for w in (*_HEADS, "box")])
 
 
 @dataclass(frozen=True)
@@ -51,19 +39,6 @@ class Part:
     size: tuple[float, float, float]
     pos: tuple[float, float, float]
     yaw_rad: float = 0.0
-
-
-def is_container(obj: SceneObject, phys: ObjectPhysics) -> bool:
-    """Whether the object is built hollow (rules in the module docstring)."""
-    if phys.collider not in (ColliderShape.CYLINDER, ColliderShape.BOX, ColliderShape.CONVEX_HULL):
-        return False
-    sx, sy, _ = (float(v) for v in phys.collider_size_m)
-    if min(sx, sy) < MIN_HOLLOW_WIDTH_M:
-        return False
-    if any(obj.has_affordance(a) for a in CONTAINER_AFFORDANCES):
-        return True  # includes a box with the Container affordance
-    # "box" is a known head word so that e.g. "bin box" reads as a (solid) box, not a bin
-    return _MATCHER.head(obj.category) in _HEADS
 
 
 def thickness_m(size_m) -> float:

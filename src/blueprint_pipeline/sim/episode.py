@@ -98,19 +98,21 @@ class _Indices:
 
 
 def _furniture_obstacles(sim: SimScene, within_m: float = 1.5) -> list[BoxObstacle]:
-    """Fixed and articulated furniture boxes near the base, for IK collision avoidance."""
+    """Fixed and articulated furniture boxes near the base, for IK collision avoidance (every
+    board and panel of open furniture and every wall of a container on its own)."""
     out = []
+    m = sim.model
     for oid in sim.fixed_ids + sim.articulated_ids:
-        b, g = sim.body_id(oid), sim.geom_id(oid)
-        m = sim.model
-        if m.geom_type[g] != mujoco.mjtGeom.mjGEOM_BOX:
-            continue
-        pos = m.body_pos[b] + quat_to_mat(m.body_quat[b]) @ m.geom_pos[g]
-        if np.linalg.norm(pos[:2] - sim.base_pos_m[:2]) > within_m + float(np.linalg.norm(m.geom_size[g][:2])):
-            continue
-        quat = np.zeros(4)
-        mujoco.mju_mulQuat(quat, m.body_quat[b], m.geom_quat[g])
-        out.append(BoxObstacle(oid, tuple(pos), tuple(quat), tuple(m.geom_size[g])))
+        b = sim.body_id(oid)
+        for g in sim.object_geom_ids(oid):
+            if m.geom_type[g] != mujoco.mjtGeom.mjGEOM_BOX:
+                continue
+            pos = m.body_pos[b] + quat_to_mat(m.body_quat[b]) @ m.geom_pos[g]
+            if np.linalg.norm(pos[:2] - sim.base_pos_m[:2]) > within_m + float(np.linalg.norm(m.geom_size[g][:2])):
+                continue
+            quat = np.zeros(4)
+            mujoco.mju_mulQuat(quat, m.body_quat[b], m.geom_quat[g])
+            out.append(BoxObstacle(m.geom(g).name, tuple(pos), tuple(quat), tuple(m.geom_size[g])))
     return out
 
 
@@ -121,8 +123,8 @@ def _deepest_support_penetration(sim: SimScene, d: mujoco.MjData, ix: _Indices) 
     deepest = 0.0
     for oid, g in ix.dynamic_geom.items():
         support = sim.support_of.get(oid)
-        other = sim.geom_id(support) if support else floor
-        deepest = max(deepest, -mujoco.mj_geomDistance(sim.model, d, g, other, 0.01, None))
+        for other in (sim.object_geom_ids(support) if support else [floor]):
+            deepest = max(deepest, -mujoco.mj_geomDistance(sim.model, d, g, other, 0.01, None))
     return deepest
 
 
@@ -263,52 +265,126 @@ def _object_box(sim: SimScene, data: mujoco.MjData, oid: str) -> ObjectBox:
                      round_xy=round_xy)
 
 
-GRASP_CLEARANCE_M = 0.003  # the hand and arm keep this far from everything but the target on the way in
-SUPPORT_TOLERANCE_M = 0.002  # finger tips may touch the target's own support this deep (thin objects)
-APPROACH_SAMPLES = 4  # configurations checked between pre-grasp and grasp (both ends included)
+GRASP_CLEARANCE_M = 0.003  # at pre-grasp and grasp the hand and arm keep this far from everything but the target
+PLAN_CLEARANCE_M = 0.001  # and along the planned motion (placing next to a neighbour is close work)
+SUPPORT_TOLERANCE_M = 0.002  # finger tips (and the carried object) may touch a support this deep
+PLAN_CHECK_EVERY = 3  # ticks between the planned configurations checked against the scene
+_CARRIED = ("lift", "transport", "lower")
 
 
-def grasp_blocker(sim: SimScene, d: mujoco.MjData, ix: _Indices, target: str) -> Callable[[GraspCandidate], str | None]:
-    """The whole-arm check of a grasp candidate in the scene as it is now (`d`): the arm at
-    `APPROACH_SAMPLES` configurations from pre-grasp to grasp (joint-space interpolation of the
-    two IK solutions), fingers open, against every geom except the target's. Returns why the
-    candidate collides (the first geom hit, by object id) or None. MuJoCo's own collision
-    detection on a scratch copy, with the robot geoms' margin raised to `GRASP_CLEARANCE_M` for
-    the duration of the check (restored after)."""
-    m = sim.model
-    allowed = np.zeros(m.ngeom, bool)
-    allowed[sim.object_geom_ids(target)] = True
-    support = sim.support_of.get(target)
-    support_mask = np.zeros(m.ngeom, bool)
-    if support is not None:
-        support_mask[sim.object_geom_ids(support)] = True
-    names = {g: oid for oid in sim.dynamic_ids + sim.fixed_ids + sim.articulated_ids for g in sim.object_geom_ids(oid)}
-    robot = np.flatnonzero(ix.robot_geom)
+class SceneCheck:
+    """Whole-arm checks of grasps and plans against the scene as it is now (`d`), with MuJoCo's own
+    collision detection on a scratch copy and the robot geoms' margin raised to
+    GRASP_CLEARANCE_M (PLAN_CLEARANCE_M for plans) for the duration of a check (restored after):
+    - `grasp(candidate)`: the arm at the pre-grasp and the grasp (fingers open) against every geom
+      but the target's (the target's supports within SUPPORT_TOLERANCE_M); also records how far the
+      hand rises above the TCP there (`headroom_m`, for lifting under a shelf);
+    - `plan(plan)`: every PLAN_CHECK_EVERY-th planned configuration, with the target carried
+      rigidly by the hand from lift to lower; neither arm nor carried object may meet anything
+      but the target and, within the tolerance, its start and goal supports.
+    Each returns why it refuses (the object met, by id) or None."""
 
-    def blocked(cand: GraspCandidate) -> str | None:
-        scratch = _scratch_data(sim)
-        margin = m.geom_margin[robot].copy()
-        m.geom_margin[robot] = GRASP_CLEARANCE_M
+    def __init__(self, sim: SimScene, d: mujoco.MjData, ix: _Indices, target: str, goal_support: str | None):
+        m = sim.model
+        self.sim, self.d, self.ix, self.target = sim, d, ix, target
+        self.target_mask = np.zeros(m.ngeom, bool)
+        self.target_mask[sim.object_geom_ids(target)] = True
+        self.support_mask = np.zeros(m.ngeom, bool)
+        for sup in {sim.support_of.get(target), goal_support} - {None}:
+            self.support_mask[sim.object_geom_ids(sup)] = True
+        self.owner = {g: oid for oid in sim.dynamic_ids + sim.fixed_ids + sim.articulated_ids
+                      for g in sim.object_geom_ids(oid)}
+        self.robot = np.flatnonzero(ix.robot_geom)
+        hand_bodies = [m.body(b).id for b in (sim.names.hand_body, f"{sim.robot.name}_finger_left_body",
+                                              f"{sim.robot.name}_finger_right_body")]
+        self.hand = np.flatnonzero(np.isin(m.geom_bodyid, hand_bodies))
+        self.tqadr = sim.free_qpos_adr(target)
+
+    def _pose(self, scratch: mujoco.MjData, q_arm: np.ndarray, fingers_m: float) -> None:
+        scratch.qpos[:] = self.d.qpos
+        scratch.qpos[self.ix.arm_qadr] = q_arm
+        scratch.qpos[self.ix.finger_qadr] = fingers_m
+        mujoco.mj_kinematics(self.sim.model, scratch)
+
+    def _hit(self, scratch: mujoco.MjData, carried: bool) -> str | None:
+        m = self.sim.model
+        mujoco.mj_collision(m, scratch)
+        n = scratch.ncon
+        g1, g2 = scratch.contact.geom[:n, 0], scratch.contact.geom[:n, 1]
+        dist = scratch.contact.dist[:n]
+        robot = self.ix.robot_geom
+        tolerated = dist > -SUPPORT_TOLERANCE_M
+        # the arm against anything but the target (its supports within the tolerance)
+        other = np.where(robot[g1], g2, g1)
+        bad = (robot[g1] != robot[g2]) & ~self.target_mask[other] & ~(self.support_mask[other] & tolerated)
+        # the geometric margin is for the arm only: other contacts count when they penetrate
+        if carried:
+            t1, t2 = self.target_mask[g1], self.target_mask[g2]
+            other_t = np.where(t1, g2, g1)
+            bad |= ((t1 != t2) & ~robot[other_t] & (dist < -SUPPORT_TOLERANCE_M) & ~self.support_mask[other_t])
+            other = np.where(bad & (t1 != t2), other_t, other)
+        if not bad.any():
+            return None
+        k = int(np.flatnonzero(bad)[0])
+        return self.owner.get(int(other[k]), m.geom(int(other[k])).name)
+
+    def _raised_margins(self, clearance_m: float = GRASP_CLEARANCE_M):
+        m = self.sim.model
+        saved = m.geom_margin[self.robot].copy()
+        m.geom_margin[self.robot] = clearance_m
+        return saved
+
+    def grasp(self, cand: GraspCandidate) -> str | None:
+        m, scratch = self.sim.model, _scratch_data(self.sim)
+        saved = self._raised_margins()
         try:
-            for t in np.linspace(0.0, 1.0, APPROACH_SAMPLES):
-                scratch.qpos[:] = d.qpos
-                scratch.qpos[ix.arm_qadr] = (1 - t) * cand.q_pre + t * cand.q_grasp
-                scratch.qpos[ix.finger_qadr] = sim.robot.gripper.stroke_per_finger_m
-                mujoco.mj_kinematics(m, scratch)
-                mujoco.mj_collision(m, scratch)
-                g1, g2 = scratch.contact.geom[:scratch.ncon, 0], scratch.contact.geom[:scratch.ncon, 1]
-                dist = scratch.contact.dist[:scratch.ncon]
-                hit_robot = ix.robot_geom[g1] != ix.robot_geom[g2]
-                other = np.where(ix.robot_geom[g1], g2, g1)
-                bad = hit_robot & ~allowed[other] & ~(support_mask[other] & (dist > -SUPPORT_TOLERANCE_M))
-                if bad.any():
-                    k = int(np.flatnonzero(bad)[0])
-                    return f"the hand or arm meets {names.get(int(other[k]), m.geom(int(other[k])).name)}"
+            for q in (cand.q_pre, cand.q_grasp):
+                self._pose(scratch, q, self.sim.robot.gripper.stroke_per_finger_m)
+                hit = self._hit(scratch, carried=False)
+                if hit is not None:
+                    return f"the hand or arm meets {hit}"
+            rot = scratch.geom_xmat[self.hand].reshape(-1, 3, 3)  # at the grasp: the hand's top
+            centre = scratch.geom_xpos[self.hand] + np.einsum("nij,nj->ni", rot, m.geom_aabb[self.hand, :3])
+            top = centre[:, 2] + np.einsum("nj,nj->n", np.abs(rot[:, 2, :]), m.geom_aabb[self.hand, 3:])
+            cand.headroom_m = float(np.max(top) - scratch.site_xpos[self.ix.tcp][2])
         finally:
-            m.geom_margin[robot] = margin
+            m.geom_margin[self.robot] = saved
         return None
 
-    return blocked
+    def plan(self, plan: Plan) -> str | None:
+        m, scratch, ix = self.sim.model, _scratch_data(self.sim), self.ix
+        stroke = self.sim.robot.gripper.stroke_per_finger_m
+        k_grasp = plan.phase_ticks["close"][1]
+        self._pose(scratch, plan.q[k_grasp], stroke)
+        tcp_pos, tcp_rot = scratch.site_xpos[ix.tcp].copy(), scratch.site_xmat[ix.tcp].reshape(3, 3).copy()
+        obj_pos = self.d.qpos[self.tqadr:self.tqadr + 3].copy()
+        obj_rot = np.zeros(9)
+        mujoco.mju_quat2Mat(obj_rot, self.d.qpos[self.tqadr + 3:self.tqadr + 7])
+        rel_pos = tcp_rot.T @ (obj_pos - tcp_pos)
+        rel_rot = tcp_rot.T @ obj_rot.reshape(3, 3)
+        carried = np.isin(np.array(plan.phase), _CARRIED)
+        ticks = sorted(set(range(0, plan.n_ticks + 1, PLAN_CHECK_EVERY)) | {plan.n_ticks})
+        saved = self._raised_margins(PLAN_CLEARANCE_M)
+        try:
+            for k in ticks:
+                closed = plan.gripper[k] > 0.5 or carried[k]
+                self._pose(scratch, plan.q[k], 0.0 if closed else stroke)
+                if carried[k]:
+                    r = scratch.site_xmat[ix.tcp].reshape(3, 3)
+                    quat = np.zeros(4)
+                    mujoco.mju_mat2Quat(quat, (r @ rel_rot).reshape(9))
+                    scratch.qpos[self.tqadr:self.tqadr + 3] = scratch.site_xpos[ix.tcp] + r @ rel_pos
+                    scratch.qpos[self.tqadr + 3:self.tqadr + 7] = quat
+                    mujoco.mj_kinematics(m, scratch)
+                elif closed:
+                    continue  # closing on the target: the fingers are meant to touch it
+                hit = self._hit(scratch, carried=bool(carried[k]))
+                if hit is not None:
+                    what = "the carried object or the arm" if carried[k] else "the hand or arm"
+                    return f"{what} meets {hit} while {plan.phase[k]}"
+        finally:
+            m.geom_margin[self.robot] = saved
+        return None
 
 
 def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
@@ -342,12 +418,15 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     q_home = d.qpos[ix.arm_qadr].copy()
     plan: Plan | None = None
     reason: str | None = None
+    plan_error: str | None = None
     try:
         plan = plan_pick_place(ix.ik, tgt, [o for o in others if o.id != task.goal.support_object_id
                                            and o.id != sim.support_of.get(target)], task.goal, q_home, dt_tick,
-                               on_segment=beat, blocked=grasp_blocker(sim, d, ix, target))
+                               on_segment=beat, check=SceneCheck(sim, d, ix, target, task.goal.support_object_id),
+                               ceiling_z=level.ceiling_m if (level := sim.shelf_level(target)) else None,
+                               turn_back_rad=-rand.target_yaw_rad)
     except IKFailure as exc:
-        reason = exc.reason
+        reason, plan_error = exc.reason, str(exc)[:500]
     beat()
     n_ticks = plan.n_ticks if plan else 0
     support_geoms = (sim.object_geom_ids(task.goal.support_object_id)
@@ -534,6 +613,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
         "resting_against_target": sorted(leaning),
         "grasp_slip_m": max_slip,
         "grasp_kind": plan.grasp.kind if plan else None,
+        "plan_error": plan_error,  # why planning found no plan (ik_failure, no_clear_grasp)
         "start_offset_m": list(rand.target_offset_m),
         "start_yaw_rad": rand.target_yaw_rad,
         "start_pose_fallback": rand.fallback,

@@ -5,11 +5,15 @@ than the stroke minus a 1 cm margin. A box offers its two horizontal axes; a rou
 upright cylinder, a sphere or a capsule: a circular cross-section) offers any direction, sampled
 every 180/`ROUND_YAWS` degrees, so that fingers can go between touching neighbours (fruit in a
 bowl, a can in a row). Top-down grasps approach along -z with the pads 2.5 cm below the
-top (or half way down short objects), also tilted by +-30 deg; side grasps approach horizontally from the robot base at mid
-height. Candidates are ranked by (1) reachability, checked with IK for the grasp and pre-grasp
-poses, then (2) clearance between the open fingers and the neighbouring objects, then (3) a
-preference for top-down, then tilted, then side grasps (a side approach sweeps the hand low
-through the neighbours).
+top (half way down short objects, and never so deep that the pad tips reach the surface under a
+flat one), also tilted by +-30 deg; side grasps approach from the
+robot's side, level or pitched down by 25 or 45 deg (`SIDE_PITCHES_RAD`; the forearm then clears
+a shelf's board), with the pads in the upper half of a tall object. Candidates are ranked by (1)
+reachability, checked with IK for the grasp and pre-grasp poses, then (2) clearance between the
+open fingers and the neighbouring objects, then (3) a preference for top-down, then tilted, then
+side grasps (a side approach sweeps the hand low through the neighbours). The episode then checks
+each reachable candidate, and its whole plan, with the whole arm in the scene (sim/episode.py
+SceneCheck) and takes the first that passes.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ FIT_MARGIN_M = GRIP_FIT_MARGIN_M
 PRE_GRASP_DISTANCE_M = 0.12
 TILTS_RAD = (np.deg2rad(30.0), -np.deg2rad(30.0))
 ROUND_YAWS = 8  # finger directions sampled over 180 deg for round objects
+SIDE_PITCHES_RAD = (0.0, np.deg2rad(25.0), np.deg2rad(45.0))  # side approaches: level, then pitched down
+SIDE_MIN_HEIGHT_M = 0.035
+TIP_CLEARANCE_M = 0.003
+SIDE_GRIP_DEPTH_M = 0.02  # side grasps of long objects: pads this far past the near end
 
 
 @dataclass
@@ -38,6 +46,7 @@ class GraspCandidate:
     reachable: bool = False
     q_grasp: np.ndarray | None = None
     q_pre: np.ndarray | None = None
+    headroom_m: float = 0.0  # how far the hand rises above the TCP at the grasp (set by the scene check)
 
     @property
     def needs_collision_avoidance(self) -> bool:
@@ -92,16 +101,19 @@ def _finger_axes(obj_rot: np.ndarray, size_m: np.ndarray, stroke_m: float, round
 
 
 def grasp_candidates(obj_pos_m: np.ndarray, obj_rot: np.ndarray, size_m: np.ndarray, stroke_m: float,
-                     base_pos_m: np.ndarray, home_hand_y: np.ndarray, round_xy: bool = False) -> list[GraspCandidate]:
+                     base_pos_m: np.ndarray, home_hand_y: np.ndarray, round_xy: bool = False,
+                     pad_reach_m: float = 0.019) -> list[GraspCandidate]:
     """Top-down and side grasps of an upright-ish box/cylinder of full extents `size_m`
-    (`round_xy`: its horizontal cross-section is a circle of diameter min(size x, size y))."""
+    (`round_xy`: its horizontal cross-section is a circle of diameter min(size x, size y);
+    `pad_reach_m`: how far the pads reach past the TCP along the approach: a top grasp of a flat
+    object keeps the pad tips TIP_CLEARANCE_M above what it stands on)."""
     out: list[GraspCandidate] = []
     top_z = obj_pos_m[2] + 0.5 * abs(obj_rot[2, :]) @ size_m
     height = 2 * (top_z - obj_pos_m[2])
     for axis, width in _finger_axes(obj_rot, size_m, stroke_m, round_xy):
         if np.dot(axis, home_hand_y) < 0:  # of the two symmetric yaws, the one nearer the home wrist
             axis = -axis
-        depth = min(0.025, 0.5 * height)
+        depth = min(0.025, 0.5 * height, height - pad_reach_m - TIP_CLEARANCE_M)  # may be < 0: TCP above the top
         tcp = Pose(np.array([obj_pos_m[0], obj_pos_m[1], top_z - depth]),
                    _hand_rotation(np.array([0.0, 0.0, -1.0]), axis))
         out.append(GraspCandidate("top", tcp, np.array([0.0, 0.0, -1.0]), width))
@@ -113,14 +125,23 @@ def grasp_candidates(obj_pos_m: np.ndarray, obj_rot: np.ndarray, size_m: np.ndar
             tilted = np.array([0.0, 0.0, -c]) + s_ * perp
             tcp_t = Pose(tcp.pos_m.copy(), _hand_rotation(tilted, axis))
             out.append(GraspCandidate("tilted", tcp_t, tilted, width))
-        # side grasp: approach horizontally, perpendicular to the finger axis
+        # side grasps: approach horizontally, perpendicular to the finger axis, and pitched down
+        # (the forearm then passes above a shelf's board instead of along it); pads in the upper
+        # half of a tall object, at least SIDE_MIN_HEIGHT_M above its bottom
         approach = np.cross(axis, [0.0, 0.0, 1.0])
         if np.dot(approach, obj_pos_m - base_pos_m) < 0:
             approach = -approach
         bottom_z = top_z - height
-        tcp_side = Pose(np.array([obj_pos_m[0], obj_pos_m[1], max(obj_pos_m[2], bottom_z + 0.035)]),
-                        _hand_rotation(approach, axis))
-        out.append(GraspCandidate("side", tcp_side, approach, width))
+        z = max(bottom_z + SIDE_MIN_HEIGHT_M, min(obj_pos_m[2] + 0.25 * height, top_z - 0.02))
+        # a long object (a book on a shelf) is taken by its near end, so that the hand stays
+        # outside its row of neighbours; a round one across its middle
+        half_along = 0.5 * float(np.abs(obj_rot[:2, :2].T @ approach[:2]) @ size_m[:2])
+        inset = 0.0 if round_xy else max(0.0, half_along - SIDE_GRIP_DEPTH_M)
+        xy = obj_pos_m[:2] - inset * approach[:2]
+        for pitch in SIDE_PITCHES_RAD:
+            a = np.cos(pitch) * approach + np.array([0.0, 0.0, -np.sin(pitch)])
+            tcp_side = Pose(np.array([xy[0], xy[1], z]), _hand_rotation(a, axis))
+            out.append(GraspCandidate("side", tcp_side, a, width))
     return out
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -33,6 +34,9 @@ SETTLE_TICKS = 15  # 0.5 s still at the end
 LIFT_M = 0.12
 CARRY_CLEARANCE_M = 0.05
 PLACE_DROP_M = 0.005
+SHELF_LIFT_M = 0.02  # on a shelf the object is lifted at least this much (and at most up to the board above)
+CEILING_CLEARANCE_M = 0.02
+STAGING_M = 0.15  # on a shelf, the hand first stops this far in front of the pre-grasp (horizontally)
 
 
 @dataclass
@@ -49,6 +53,15 @@ class Plan:
     @property
     def n_ticks(self) -> int:
         return len(self.q) - 1
+
+
+class SceneChecker(Protocol):
+    """Whole-arm checks against the scene (sim/episode.py SceneCheck): why a grasp candidate or a
+    plan would collide, or None."""
+
+    def grasp(self, cand: GraspCandidate) -> str | None: ...
+
+    def plan(self, plan: Plan) -> str | None: ...
 
 
 class BlockedGrasps(IKFailure):
@@ -107,19 +120,28 @@ def choose_place_xy(goal: GoalRegion, target: ObjectBox, others: list[ObjectBox]
 
 def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal: GoalRegion,
                     q_home: np.ndarray, dt_tick_s: float, on_segment: Callable[[], None] = lambda: None,
-                    blocked: Callable[[GraspCandidate], str | None] | None = None) -> Plan:
+                    check: SceneChecker | None = None, ceiling_z: float | None = None,
+                    turn_back_rad: float = 0.0) -> Plan:
     """Raises IKFailure when no grasp candidate gives a feasible plan (BlockedGrasps when every
-    reachable one was refused by `blocked`, the whole-arm check against the scene, which returns
-    why a candidate collides or None); `on_segment` is called after every planned segment (the
-    worker's heartbeat). Candidates are tried in rank order: planning retries, never recorded ones."""
+    reachable one was refused by `check`, the whole-arm check of the grasp and then of the whole
+    plan against the scene); `on_segment` is called after every planned segment (the worker's
+    heartbeat). Candidates are tried in rank order: planning retries, never recorded ones.
+    `ceiling_z`: the underside of the board above a target on a shelf: the hand stays
+    CEILING_CLEARANCE_M below it while lifting and carrying (objects above it are not in the way).
+    `turn_back_rad`: the object is placed turned by this much about the vertical (the start-pose
+    randomisation's yaw, negated), so it lands in the orientation its goal region was sized for."""
     home_pos, home_rot = ik.tcp_pose(q_home)
     obstacles = [o.aabb() for o in others]
     cands = grasp_candidates(target.pos_m, target.rot, target.size_m, 2 * ik.desc.gripper.stroke_per_finger_m,
-                             ik.base_pos_m, home_rot[:, 1], round_xy=target.round_xy)
+                             ik.base_pos_m, home_rot[:, 1], round_xy=target.round_xy,
+                             pad_reach_m=ik.desc.gripper.pad_half_size_m[2])
     if not cands:
         raise IKFailure("no grasp fits the gripper stroke")
     ranked = rank_grasps(cands, ik, q_home, obstacles)
-    place_xy = choose_place_xy(goal, target, others)
+    c, s_ = np.cos(turn_back_rad), np.sin(turn_back_rad)
+    turn = np.array([[c, -s_, 0.0], [s_, c, 0.0], [0.0, 0.0, 1.0]])
+    placed = ObjectBox(target.id, target.pos_m, turn @ target.rot, target.size_m, target.round_xy)
+    place_xy = choose_place_xy(goal, placed, others)
     half_height = 0.5 * float(np.abs(target.rot[2, :]) @ target.size_m)
     place_obj = np.array([place_xy[0], place_xy[1], goal.surface_z_m + half_height + PLACE_DROP_M])
     last_error: Exception = IKFailure("no reachable grasp candidate")
@@ -129,18 +151,20 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
             if not refused:
                 last_error = IKFailure(f"{cand.kind} grasp unreachable")
             continue
-        why = blocked(cand) if blocked is not None else None
-        if why is not None:
-            refused.append(f"{cand.kind}: {why}")
-            last_error = BlockedGrasps("every reachable grasp collides (" + "; ".join(refused[:3]) + ")")
-            continue
-        try:
-            plan = _plan_with_grasp(ik, cand, target, others, place_obj, q_home, Pose(home_pos, home_rot), dt_tick_s,
-                                    on_segment)
-            plan.candidates_tried = tried
-            return plan
-        except IKFailure as exc:
-            last_error = exc
+        why = check.grasp(cand) if check is not None else None
+        if why is None:
+            try:
+                plan = _plan_with_grasp(ik, cand, target, others, place_obj, q_home, Pose(home_pos, home_rot),
+                                        dt_tick_s, on_segment, ceiling_z, turn)
+            except IKFailure as exc:
+                last_error = exc
+                continue
+            why = check.plan(plan) if check is not None else None
+            if why is None:
+                plan.candidates_tried = tried
+                return plan
+        refused.append(f"{cand.kind}: {why}")
+        last_error = BlockedGrasps("every reachable grasp collides (" + "; ".join(refused[:3]) + ")")
     if isinstance(last_error, BlockedGrasps):
         raise last_error
     raise IKFailure(f"no feasible plan: {last_error}")
@@ -148,17 +172,29 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
 
 def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others: list[ObjectBox],
                      place_obj: np.ndarray, q_home: np.ndarray, home: Pose, dt: float,
-                     on_segment: Callable[[], None]) -> Plan:
+                     on_segment: Callable[[], None], ceiling_z: float | None = None,
+                     turn: np.ndarray | None = None) -> Plan:
     grasp = cand.tcp
-    offset = grasp.pos_m - target.pos_m  # TCP relative to the object, kept while carrying
-    place = Pose(place_obj + offset, grasp.rot.copy())
+    turn = np.eye(3) if turn is None else turn
+    offset = grasp.pos_m - target.pos_m  # TCP relative to the object, kept while carrying (turned)
+    place = Pose(place_obj + turn @ offset, turn @ grasp.rot)
     tcp_above_bottom = grasp.pos_m[2] - (target.pos_m[2] - 0.5 * float(np.abs(target.rot[2, :]) @ target.size_m))
     a, b = target.pos_m[:2], place_obj[:2]
-    tops = _tops_along(others, a, b, pad=0.08)
-    carry_z = max(grasp.pos_m[2] + LIFT_M, place.pos_m[2] + LIFT_M,
-                  max(tops, default=-np.inf) + CARRY_CLEARANCE_M + tcp_above_bottom)
+    if ceiling_z is not None:  # on a shelf: what stands on other shelves is not in the way
+        others = [o for o in others if o.aabb()[0][2] < ceiling_z and o.aabb()[1][2] > target.aabb()[0][2] + 0.005]
+    # the corridor: the carried object's own horizontal radius (it turns on the way) and 3 cm
+    tops = _tops_along(others, a, b, pad=max(0.08, 0.5 * float(np.linalg.norm(target.size_m[:2])) + 0.03))
+    over_neighbours = max(tops, default=-np.inf) + CARRY_CLEARANCE_M + tcp_above_bottom
+    carry_z = max(grasp.pos_m[2] + LIFT_M, place.pos_m[2] + LIFT_M, over_neighbours)
+    if ceiling_z is not None:
+        room = ceiling_z - CEILING_CLEARANCE_M - cand.headroom_m  # the highest TCP under the board above
+        need = max(grasp.pos_m[2] + SHELF_LIFT_M, place.pos_m[2] + SHELF_LIFT_M, over_neighbours)
+        if room < need:
+            raise IKFailure(f"{cand.kind} grasp: no room under the shelf above to lift and carry "
+                            f"({100 * (need - room):.0f} cm short)")
+        carry_z = min(carry_z, room)
     lift = Pose(np.array([grasp.pos_m[0], grasp.pos_m[1], carry_z]), grasp.rot.copy())
-    above_place = Pose(np.array([place.pos_m[0], place.pos_m[1], carry_z]), grasp.rot.copy())
+    above_place = Pose(np.array([place.pos_m[0], place.pos_m[1], carry_z]), place.rot.copy())
     retreat = place.moved(-0.12 * cand.approach)
 
     qs, grips, phases = [q_home[None, :]], [np.zeros(1)], ["start"]
@@ -202,7 +238,14 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
         spans[name] = (tick + 1, tick + ticks)
         tick += ticks
 
-    move("approach", cand.pre_grasp, joint_space="always", q_goal=cand.q_pre)  # check_reachable solved it from home
+    if ceiling_z is None:
+        move("approach", cand.pre_grasp, joint_space="always", q_goal=cand.q_pre)  # check_reachable solved it from home
+    else:  # into a shelf: in front of it first, then straight in under the board above
+        out = np.array([cand.approach[0], cand.approach[1], 0.0])
+        out /= max(float(np.linalg.norm(out)), 1e-9)
+        staging = cand.pre_grasp.moved(-STAGING_M * out)
+        move("approach", staging, joint_space="fallback")
+        move("approach", cand.pre_grasp, 0.4, joint_space="fallback", q_goal=cand.q_pre)
     move("descend", grasp, 0.6)
     hold("close", GRIPPER_TICKS, 1.0)
     move("lift", lift, 0.6)

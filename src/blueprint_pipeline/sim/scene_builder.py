@@ -56,8 +56,10 @@ from blueprint_pipeline.robots import (
 )
 from blueprint_pipeline.robots.builder import CONTACT_SOLIMP, CONTACT_SOLREF, PAD_CONDIM
 from blueprint_pipeline.scene.records import Scene, SceneObject, SimRole
+from blueprint_pipeline.scene.shelves import Level, OpenFurniture, open_furniture
 from blueprint_pipeline.sim import mujoco_log
-from blueprint_pipeline.sim.containers import is_container, shell_parts
+from blueprint_pipeline.sim.containers import shell_parts
+from blueprint_pipeline.simready.containers import is_container
 from blueprint_pipeline.simready.records import (
     ColliderShape,
     ObjectPhysics,
@@ -106,6 +108,7 @@ class SimScene:
     fixed_ids: list[str]  # fixed colliders
     articulated_ids: list[str]
     support_of: dict[str, str | None]  # dynamic object -> the object it rests on (None: floor)
+    shelves: dict[str, OpenFurniture]  # fixed furniture modelled open, by id (scene/shelves.py)
     base_pos_m: np.ndarray
     base_quat_wxyz: np.ndarray
     nominal_body_mass: np.ndarray = field(init=False)
@@ -144,8 +147,17 @@ class SimScene:
     def wall_geom_name(object_id: str, k: int) -> str:
         return f"obj:{object_id}:wall{k}"
 
+    def shelf_level(self, object_id: str) -> Level | None:
+        """The shelf an object inside open furniture stands on (None: it is not on a shelf)."""
+        support = self.support_of.get(object_id)
+        shelf = self.shelves.get(support) if support else None
+        if shelf is None or object_id not in shelf.contents:
+            return None
+        return shelf.level_at(float(self.scene.by_id()[object_id].aabb_min_m[2]))
+
     def object_geom_ids(self, object_id: str) -> list[int]:
-        """The named collider and, for a hollow container, its walls (not a drawer's handle)."""
+        """The named collider and, for a hollow container or open furniture, its walls, boards
+        and panels (not a drawer's handle)."""
         b, first = self.body_id(object_id), self.geom_id(object_id)
         prefix = f"obj:{object_id}:wall"
         walls = [g for g in range(self.model.body_geomadr[b], self.model.body_geomadr[b] + self.model.body_geomnum[b])
@@ -259,6 +271,7 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
     problems: list[Problem] = []
     dynamic_ids, fixed_ids, articulated_ids = [], [], []
     simulated = [o for o in scene.objects if o.sim_role not in SKIPPED_ROLES]
+    shelves = open_furniture(simulated, skip=lambda o: is_container(o, physics.objects.get(o.id)))
     floor_z = floor_height_m(scene.objects)
     for obj in simulated:
         phys = physics.objects.get(obj.id)
@@ -275,7 +288,9 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
             body = spec.worldbody.add_body()
             body.name = SimScene.body_name(obj.id)
             body.pos, body.quat = list(obj.position_m), list(obj.orientation_wxyz)
-            for g in _add_colliders(body, obj, phys, is_container(obj, phys)):
+            geoms = (_add_open_furniture(body, obj, shelves[obj.id]) if obj.id in shelves
+                     else _add_colliders(body, obj, phys, is_container(obj, phys)))
+            for g in geoms:
                 g.friction = [phys.static_friction, *_OBJECT_TORSION_ROLL]
                 g.contype, g.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY
                 g.rgba = _object_colour(obj, False)
@@ -308,9 +323,26 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
     by_id = scene.by_id()
     holders = [by_id[i] for i in fixed_ids + articulated_ids]
     support = {i: _support_of(by_id[i], holders) for i in dynamic_ids}
+    for shelf in shelves.values():
+        support.update({i: shelf.id for i in shelf.contents})
     return SimScene(model=model, robot=robot, names=names, scene=scene, physics=dict(physics.objects),
                     dynamic_ids=dynamic_ids, fixed_ids=fixed_ids, articulated_ids=articulated_ids,
-                    support_of=support, base_pos_m=base, base_quat_wxyz=np.asarray(base_quat_wxyz, dtype=float))
+                    support_of=support, shelves=shelves, base_pos_m=base,
+                    base_quat_wxyz=np.asarray(base_quat_wxyz, dtype=float))
+
+
+def _add_open_furniture(body: mujoco.MjsBody, obj: SceneObject, shelf: OpenFurniture) -> list[mujoco.MjsGeom]:
+    """Boards, top, sides and back of open furniture (scene/shelves.py); the first board carries
+    the object's collider name, the others are its walls."""
+    geoms = []
+    for k, part in enumerate(shelf.parts()):
+        g = body.add_geom()
+        g.name = SimScene.geom_name(obj.id) if k == 0 else SimScene.wall_geom_name(obj.id, k - 1)
+        g.type = mujoco.mjtGeom.mjGEOM_BOX
+        g.size = list(part.half_m)
+        g.pos = list(part.centre_m)
+        geoms.append(g)
+    return geoms
 
 
 def _add_free_object(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics) -> None:

@@ -189,7 +189,8 @@ def sim_for(out_url: str, robot_name: str, task_id: str) -> tuple[SimScene, Task
         by_id = scene.by_id()
         support = by_id.get(task.goal.support_object_id) if task.goal else None
         robot = robot_by_name(robot_name)
-        mount = float(support.aabb_max_m[2]) + robot.mount_above_surface_m if support is not None else None
+        # the arm stands on a pedestal at the height of the surface it works on (a shelf's board)
+        mount = task.goal.surface_z_m + robot.mount_above_surface_m if support is not None else None
         sim = build_sim_scene(scene, physics, robot, placement.base_position_m,
                               placement.base_orientation_wxyz, mount_top_z_m=mount)
         if len(_SIM_CACHE) >= _SIM_CACHE_SIZE:  # a few compiled scenes per worker keep memory bounded
