@@ -280,14 +280,19 @@ def _packed(ctx: _Context, target: SceneObject) -> str | None:
     return blocked_by[0] if blocked_by else None
 
 
-def _pick_place(ctx: _Context, target: SceneObject) -> TaskSpec | str:
-    """The task, or why there is none."""
+def _cannot_take(ctx: _Context, target: SceneObject) -> str | None:
+    """Why the object cannot be taken where it stands, whatever the task (None: it can)."""
     if (other := _overlapping(ctx, target)) is not None:
         return (f"overlaps {other}: the manifest puts the two solids in one place (more than "
                 f"{100 * OVERLAP_LIMIT_M:.0f} cm deep), which a simulation cannot start from")
     if (pair := _packed(ctx, target)) is not None:
         return (f"packed in: {pair} leave no {100 * FINGER_ROOM_M:.1f} cm for a finger on either side of "
                 f"each face it fits between (a parallel gripper must first tilt it out)")
+    return None
+
+
+def _pick_place(ctx: _Context, target: SceneObject) -> TaskSpec | str:
+    """The task, or why there is none."""
     if target.id in ctx.shelf_of:
         return _pick_place_on_shelf(ctx, target, ctx.shelves[ctx.shelf_of[target.id]])
     supports = [s for s in ctx.supports_of.get(target.id, []) if _is_furniture(ctx.by_id[s], ctx.floor_z)]
@@ -328,7 +333,7 @@ def _stack(ctx: _Context, target: SceneObject, taken: set[str]) -> TaskSpec | No
             base = ctx.by_id[base_id]
             if base_id == target.id or base_id in taken or ctx.on_top_of.get(base_id):
                 continue
-            if not is_pickable(base, ctx.physics.get(base_id)):
+            if not is_pickable(base, ctx.physics.get(base_id)) or _cannot_take(ctx, base) is not None:
                 continue
             b_area = np.prod(np.asarray(base.aabb_max_m[:2]) - np.asarray(base.aabb_min_m[:2]))
             if b_area < t_area or np.linalg.norm(np.subtract(base.position_m, target.position_m)) > GOAL_MAX_MOVE_M:
@@ -444,7 +449,13 @@ def plan_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysics]
     for o in objects:
         if o.sim_role.is_dynamic and (why := pick_skip_reason(o, physics.get(o.id))) is not None:
             skipped[o.id] = SkippedObject(object_id=o.id, family="pick_place", reason=why)
-    pickable = [o for o in objects if is_pickable(o, physics.get(o.id))]
+    pickable = []
+    for o in objects:
+        if is_pickable(o, physics.get(o.id)):
+            if (why := _cannot_take(ctx, o)) is not None:
+                skipped[o.id] = SkippedObject(object_id=o.id, family="pick_place", reason=why)
+            else:
+                pickable.append(o)
     n_pick = 0
     for o in pickable:
         if n_pick >= PICK_PLACE_CAP:
