@@ -185,3 +185,16 @@ def test_pantry_shelf_objects_get_tasks_and_are_taken(tmp_path):
     results = _results(out)
     assert any(r["success"] for r in results)
     assert not [r for r in results if r["failure_reason"] == "sim_unstable"]
+
+
+def test_interpenetrating_free_objects_start_stacked():
+    from blueprint_pipeline.sim.scene_builder import resolve_overlaps
+
+    objects, phys = _kitchen_counter_like(overlap=True)
+    free = [o for o in objects if o.id.startswith("pen")]
+    masses = {"pen_a": 0.009, "pen_b": 0.010}
+    lifted = resolve_overlaps(free, masses)
+    assert set(lifted) == {"pen_a"}  # the lighter one goes on top, its bottom 1 mm above the other's top
+    assert lifted["pen_a"] == pytest.approx(0.014 + 0.001)
+    apart = [o for o in _kitchen_counter_like(overlap=False)[0] if o.id.startswith("pen")]
+    assert resolve_overlaps(apart, masses) == {}

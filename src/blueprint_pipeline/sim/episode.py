@@ -57,6 +57,7 @@ CONTACT_NAMES = ["pad_left_target", "pad_right_target", "target_goal_support", "
                  "robot_other_objects", "target_other_objects"]
 CAMERAS = ("scene_cam", "wrist_cam")
 SETTLE_MAX_S = 2.0  # the cached start state settles at most this long for the clutter to sleep
+SETTLE_FINE_S, SETTLE_FINE_SUBSTEPS = 0.25, 4  # first, this long at a quarter step (interpenetrating input)
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,11 @@ def _indices(sim: SimScene) -> _Indices:
 def settled_start(sim: SimScene, target: str) -> mujoco.MjData:
     """The scene at rest with the arm at home and `target` never asleep: settled once per
     (scene, target) with the nominal physics (the same in every worker, whatever ran before) until
-    every other free object sleeps (at most SETTLE_MAX_S), then cached. Callers copy it."""
+    every other free object sleeps (at most SETTLE_MAX_S), then cached. Callers copy it.
+    A manifest may put solids into each other (crossed pens, a book through a box): the first
+    SETTLE_FINE_S are stepped at a quarter of the time step, which lets MuJoCo push them apart
+    where the full step flings light objects (measured on the corpus: 9 g pens crossed 1.4 cm deep
+    reached 400 m/s at the full step, 0.3 m/s at a quarter)."""
     cache = sim.__dict__.setdefault("_settled_start", {})
     if target not in cache:
         m = sim.model
@@ -174,6 +179,12 @@ def settled_start(sim: SimScene, target: str) -> mujoco.MjData:
         d = mujoco.MjData(m)
         mujoco.mj_resetDataKeyframe(m, d, m.key("home").id)
         others = [m.body_treeid[sim.body_id(o)] for o in sim.dynamic_ids if o != target]
+        step = m.opt.timestep
+        m.opt.timestep = step / SETTLE_FINE_SUBSTEPS
+        try:
+            mujoco.mj_step(m, d, round(SETTLE_FINE_S / step) * SETTLE_FINE_SUBSTEPS)
+        finally:
+            m.opt.timestep = step
         for _ in range(round(SETTLE_MAX_S / m.opt.timestep) // STEPS_PER_FRAME):
             mujoco.mj_step(m, d, STEPS_PER_FRAME)
             if not others or np.all(d.tree_asleep[others] >= 0):

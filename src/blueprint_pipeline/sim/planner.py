@@ -128,8 +128,10 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
     heartbeat). Candidates are tried in rank order: planning retries, never recorded ones.
     `ceiling_z`: the underside of the board above a target on a shelf: the hand stays
     CEILING_CLEARANCE_M below it while lifting and carrying (objects above it are not in the way).
-    `turn_back_rad`: the object is placed turned by this much about the vertical (the start-pose
-    randomisation's yaw, negated), so it lands in the orientation its goal region was sized for."""
+    `turn_back_rad`: when the object cannot be placed as it was grasped (the check refuses the
+    plan), it is placed turned by this much about the vertical (the start-pose randomisation's
+    yaw, negated), so it lands in the orientation its goal region was sized for; turning in the
+    hand is the second choice because a box can twist between the pads while the wrist turns."""
     home_pos, home_rot = ik.tcp_pose(q_home)
     obstacles = [o.aabb() for o in others]
     cands = grasp_candidates(target.pos_m, target.rot, target.size_m, 2 * ik.desc.gripper.stroke_per_finger_m,
@@ -138,12 +140,13 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
     if not cands:
         raise IKFailure("no grasp fits the gripper stroke")
     ranked = rank_grasps(cands, ik, q_home, obstacles)
-    c, s_ = np.cos(turn_back_rad), np.sin(turn_back_rad)
-    turn = np.array([[c, -s_, 0.0], [s_, c, 0.0], [0.0, 0.0, 1.0]])
-    placed = ObjectBox(target.id, target.pos_m, turn @ target.rot, target.size_m, target.round_xy)
-    place_xy = choose_place_xy(goal, placed, others)
     half_height = 0.5 * float(np.abs(target.rot[2, :]) @ target.size_m)
-    place_obj = np.array([place_xy[0], place_xy[1], goal.surface_z_m + half_height + PLACE_DROP_M])
+    placings = []  # (turn, object position at the place): as grasped first, then turned back
+    for yaw in ([0.0, turn_back_rad] if abs(turn_back_rad) > 1e-6 else [0.0]):
+        c, s_ = np.cos(yaw), np.sin(yaw)
+        turn = np.array([[c, -s_, 0.0], [s_, c, 0.0], [0.0, 0.0, 1.0]])
+        place_xy = choose_place_xy(goal, ObjectBox(target.id, target.pos_m, turn @ target.rot, target.size_m), others)
+        placings.append((turn, np.array([place_xy[0], place_xy[1], goal.surface_z_m + half_height + PLACE_DROP_M])))
     last_error: Exception = IKFailure("no reachable grasp candidate")
     refused: list[str] = []
     for tried, cand in enumerate(ranked, start=1):
@@ -152,17 +155,19 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
                 last_error = IKFailure(f"{cand.kind} grasp unreachable")
             continue
         why = check.grasp(cand) if check is not None else None
-        if why is None:
+        for turn, place_obj in (placings if why is None else []):
             try:
                 plan = _plan_with_grasp(ik, cand, target, others, place_obj, q_home, Pose(home_pos, home_rot),
                                         dt_tick_s, on_segment, ceiling_z, turn)
             except IKFailure as exc:
-                last_error = exc
+                last_error, why = exc, None
                 continue
             why = check.plan(plan) if check is not None else None
             if why is None:
                 plan.candidates_tried = tried
                 return plan
+        if why is None:
+            continue  # planning failed (last_error says why)
         refused.append(f"{cand.kind}: {why}")
         last_error = BlockedGrasps("every reachable grasp collides (" + "; ".join(refused[:3]) + ")")
     if isinstance(last_error, BlockedGrasps):
