@@ -1,12 +1,14 @@
 """The scene corpus bench: the whole pipeline (no cameras) on every scene of
 `blueprint_pipeline.testing.corpus`, and the figures the generalisation issue asks for.
 
-    python bench/corpus.py [--robot franka] [--episodes-per-task 2] [--only NAME ...] [--json OUT]
+    python bench/corpus.py [--robot franka] [--episodes-per-task 2] [--only NAME ...] [--json OUT] [--keep DIR]
 
 Per scene: the run's exit (ok, or the stage that failed and why), tasks generated per family,
-candidate objects skipped with their reasons, episodes, successes, failure reasons, and task
-coverage = objects with at least one task / objects that fit the gripper (free, graspable, at most
-the stroke less its margin across, light enough). Totals: episodes, success rate, successful
+candidate objects skipped with their reasons, tasks the episodes stage's feasibility probe found
+no collision-free plan for (with the planner's reason), episodes, successes, failure reasons, and
+task coverage = objects with at least one attempted task (simulated: generated and not found
+infeasible) / objects that fit the gripper (free, graspable, at most the stroke less its margin
+across, light enough). Totals: episodes, success rate, successful
 episodes per CPU minute of the episodes stage (worker processes included), coverage.
 
 The corpus is not tuned on: a change that helps examples/ and hurts these figures is a regression.
@@ -100,6 +102,12 @@ def run_scene(name: str, manifest: dict, root: Path, robot: str, per_task: int |
     if summary_path.exists() and (failed is None or "episodes" in failed or "Episodes" in failed):
         s = json.loads(summary_path.read_text())
         row.update(episodes=s["episodes"], succeeded=s["succeeded"], failure_reasons=s["failure_reasons"])
+        infeasible = s.get("tasks_infeasible", [])
+        row["infeasible"] = dict(Counter(i["reason"].split(":")[0] for i in infeasible))
+        if config_path.exists():  # coverage counts the objects with an attempted task only
+            attempted = {t["target_object_id"] for t in tasks if t["task_id"] in s.get("per_task", {})}
+            row["fit_attempted"] = sum(1 for o in fit if o in attempted)
+            row["articulated_attempted"] = sum(1 for o in articulated if o in attempted)
     return row
 
 
@@ -121,30 +129,36 @@ def main() -> int:
             row = run_scene(name, manifest, root, args.robot, args.episodes_per_task)
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
-    header = "| scene | run | tasks | fit: with task | doors/drawers: with task | episodes ok | failures | skipped (reason: n) |"
+    header = ("| scene | run | tasks | fit: with task / attempted | doors/drawers: with task / attempted "
+              "| episodes ok | failures | infeasible (reason: n) | skipped (reason: n) |")
     print(header)
-    print("|" + "---|" * 8)
+    print("|" + "---|" * 9)
     for r in rows:
         tasks = ", ".join(f"{k} {v}" for k, v in sorted(r.get("tasks", {}).items())) or "-"
         ep = f"{r.get('succeeded', 0)}/{r.get('episodes', 0)}" if "episodes" in r else "-"
         fails = ", ".join(f"{k} {v}" for k, v in sorted(r.get("failure_reasons", {}).items())) or "-"
         skipped = ", ".join(f"{k}: {v}" for k, v in sorted(r.get("skipped", {}).items())) or "-"
+        infeasible = ", ".join(f"{k}: {v}" for k, v in sorted(r.get("infeasible", {}).items())) or "-"
         run = "ok" if not r["failed"] else r["failed"][:70]
-        print(f"| {r['scene']} | {run} | {tasks} | {r.get('fit_with_task', 0)}/{r.get('fit', 0)} | "
-              f"{r.get('articulated_with_task', 0)}/{r.get('articulated', 0)} | {ep} | {fails} | {skipped} |")
+        print(f"| {r['scene']} | {run} | {tasks} | {r.get('fit_with_task', 0)} / {r.get('fit_attempted', 0)} of "
+              f"{r.get('fit', 0)} | {r.get('articulated_with_task', 0)} / {r.get('articulated_attempted', 0)} of "
+              f"{r.get('articulated', 0)} | {ep} | {fails} | {infeasible} | {skipped} |")
     eps = sum(r.get("episodes", 0) for r in rows)
     ok = sum(r.get("succeeded", 0) for r in rows)
     fit = sum(r.get("fit", 0) for r in rows)
     fit_task = sum(r.get("fit_with_task", 0) for r in rows)
+    fit_att = sum(r.get("fit_attempted", 0) for r in rows)
     art = sum(r.get("articulated", 0) for r in rows)
     art_task = sum(r.get("articulated_with_task", 0) for r in rows)
+    art_att = sum(r.get("articulated_attempted", 0) for r in rows)
     cpu = sum(r.get("episodes_cpu_s", 0.0) for r in rows)
     print()
     print(f"scenes: {len(rows)}, runs ok: {sum(not r['failed'] for r in rows)}; robot {args.robot}")
     print(f"episodes: {ok}/{eps} succeeded ({100 * ok / max(eps, 1):.1f}%); scenes at >= 95%: "
           f"{sum(1 for r in rows if r.get('episodes') and r['succeeded'] / r['episodes'] >= 0.95)}")
-    print(f"coverage: {fit_task}/{fit} objects that fit the gripper have a task ({100 * fit_task / max(fit, 1):.0f}%); "
-          f"drawers and doors with a task: {art_task}/{art}")
+    print(f"coverage: of {fit} objects that fit the gripper, {fit_task} have a task ({100 * fit_task / max(fit, 1):.0f}%), "
+          f"{fit_att} an attempted one, simulated ({100 * fit_att / max(fit, 1):.0f}%); drawers and doors: "
+          f"{art_task}/{art} with a task, {art_att} attempted")
     print(f"successful episodes per CPU minute (episodes stage, workers included): {60 * ok / max(cpu, 1e-9):.0f}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

@@ -398,6 +398,28 @@ class SceneCheck:
         return None
 
 
+def plan_at_rest(sim: SimScene, task: TaskSpec) -> str | None:
+    """The feasibility probe of a pick_place task: plan it, with the whole-arm scene check, from
+    the settled start without any randomisation. Returns why no plan exists (the planner's
+    reason: no reachable grasp, every grasp collides with ..., no room under the shelf above ...)
+    or None. Deterministic: a function of the scene and the task only."""
+    m, ix = sim.model, _indices(sim)
+    target = task.target_object_id
+    d = start_data(sim, target)
+    sim.restore_nominal()
+    mujoco.mj_forward(m, d)
+    others = [_object_box(sim, d, o) for o in sim.dynamic_ids + sim.fixed_ids + sim.articulated_ids
+              if o not in (target, task.goal.support_object_id, sim.support_of.get(target))]
+    level = sim.shelf_level(target)
+    try:
+        plan_pick_place(ix.ik, _object_box(sim, d, target), others, task.goal, d.qpos[ix.arm_qadr].copy(), 1.0 / FPS,
+                        check=SceneCheck(sim, d, ix, target, task.goal.support_object_id),
+                        ceiling_z=level.ceiling_m if level else None)
+    except IKFailure as exc:
+        return f"{exc.reason}: {exc}"
+    return None
+
+
 def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
                 options: EpisodeOptions = EpisodeOptions(),
                 heartbeat: Callable[[], None] | None = None) -> EpisodeRecord:

@@ -22,7 +22,11 @@ the simulation loop; a hung or crashed episode is killed, recorded with its reas
 success rate is below its threshold (Stage.min_success_rate).
 
 open_close tasks of prismatic joints (drawers) run sim.open_close; revolute doors are skipped
-(listed in summary.json's tasks_skipped).
+(listed in summary.json's tasks_skipped). Before any episode, every pick_place task is probed:
+planned from the settled start without randomisation, with the whole-arm scene check
+(episode.plan_at_rest); a task with no collision-free plan is not simulated and is listed in
+summary.json's tasks_infeasible with the planner's reason (a book packed on a shelf, an object
+whose every grasp meets the board above). When no task is left, NoFeasibleTaskError lists them.
 
 Default count: 2 episodes per pick_place or drawer task, at most 20 (option `episodes` overrides; episodes
 are dealt to the tasks in turn).
@@ -53,7 +57,7 @@ from blueprint_pipeline.pipeline import StageContext, StageResult
 from blueprint_pipeline.robots import robot_by_name
 from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.sim import health, judge
-from blueprint_pipeline.sim.episode import EpisodeOptions, run_episode
+from blueprint_pipeline.sim.episode import EpisodeOptions, plan_at_rest, run_episode
 from blueprint_pipeline.sim.episode_io import episode_filename, save_episode
 from blueprint_pipeline.sim.open_close import run_open_close_episode
 from blueprint_pipeline.sim.scene_builder import (
@@ -76,14 +80,18 @@ RESULT_SCHEMA = "blueprint.episode_result/1"
 
 class NoFeasibleTaskError(InvalidInputError):
     """The scene offers nothing the episodes stage can simulate for this robot: every candidate
-    object is listed with the reason (from task_config.json's `skipped`, and tasks of a type or
-    robot the stage does not run)."""
+    object is listed with the reason (from task_config.json's `skipped`, tasks of a type or
+    robot the stage does not run, and tasks the feasibility probe found no plan for)."""
 
-    def __init__(self, scene_id: str, robot: str, config: TaskConfig, scene) -> None:
+    def __init__(self, scene_id: str, robot: str, config: TaskConfig, scene,
+                 infeasible: dict[str, str] | None = None) -> None:
         problems = [Problem(s.object_id, f"{s.family}: {s.reason}") for s in config.skipped]
         by_id = scene.by_id()
+        infeasible = infeasible or {}
         for t in config.tasks:
-            if robot not in t.robot_placements:
+            if t.task_id in infeasible:
+                why = f"no collision-free plan at rest ({infeasible[t.task_id][:300]})"
+            elif robot not in t.robot_placements:
                 why = f"no base pose for the {robot} (other robots have one)"
             elif t.type == "stack":
                 why = "stack tasks are not simulated yet"
@@ -153,6 +161,22 @@ def runnable_tasks(config: TaskConfig, robot: str, scene=None) -> list[TaskSpec]
         return t.type == "open_close" and art is not None and art.type == "prismatic"
 
     return [t for t in config.tasks if simulated(t) and robot in t.robot_placements]
+
+
+def probe_tasks(out_url: str, robot: str, tasks: list[TaskSpec]) -> dict[str, str]:
+    """pick_place tasks the planner finds no collision-free plan for at the nominal start
+    (episode.plan_at_rest), with its reason: they are not simulated, and summary.json lists them
+    under tasks_infeasible. The probe needs the simulator, so it runs here, not in the geniesim
+    stage, and task_config.json stays the export's file. Probed in this process, one task after
+    the other (a compiled scene and a settled start per task, a fraction of a second each)."""
+    out: dict[str, str] = {}
+    for t in tasks:
+        if t.type == "pick_place" and t.goal is not None:
+            sim, task = sim_for(out_url, robot, t.task_id)
+            why = plan_at_rest(sim, task)
+            if why is not None:
+                out[t.task_id] = why
+    return out
 
 
 def plan_items(ctx: StageContext, tasks: list[TaskSpec]) -> list[EpisodeItem]:
@@ -376,8 +400,10 @@ def run(ctx: StageContext) -> StageResult:
     scene = load_scene(scene_url)
     load_physics(physics_url)  # fail early on a bad physics file
     tasks = runnable_tasks(config, ctx.options.robot, scene)
+    infeasible = probe_tasks(ctx.out_url, ctx.options.robot, tasks)
+    tasks = [t for t in tasks if t.task_id not in infeasible]
     if not tasks and (ctx.options.episodes is None or ctx.options.episodes > 0):
-        raise NoFeasibleTaskError(scene.header.scene_id, ctx.options.robot, config, scene)
+        raise NoFeasibleTaskError(scene.header.scene_id, ctx.options.robot, config, scene, infeasible)
     items = plan_items(ctx, tasks)
     resumed = len(_done_results(items, rerun_failed=ctx.force))
     results = run_items(items, ctx.options.workers, deadline_s=deadline_factor(ctx) * NOMINAL_EPISODE_S,
@@ -392,7 +418,8 @@ def run(ctx: StageContext) -> StageResult:
             "fix it and rerun: the finished episodes are kept and these run again")
     summary = summarize(results, time.perf_counter() - t0, resumed)
     summary["robot"] = ctx.options.robot
-    summary["tasks_skipped"] = [t.task_id for t in config.tasks if t not in tasks]
+    summary["tasks_skipped"] = [t.task_id for t in config.tasks if t not in tasks and t.task_id not in infeasible]
+    summary["tasks_infeasible"] = [{"task_id": k, "reason": v} for k, v in sorted(infeasible.items())]
     stage_dir = ctx.stage_dir(STAGE)
     storage.atomic_write_json(storage.join(stage_dir, "quality_certificate.json"),
                               certificate(scene.header.scene_id, ctx.options.robot, summary))
