@@ -210,3 +210,29 @@ def test_tasks_without_a_collision_free_plan_are_listed_not_simulated(tmp_path):
     simulated = {r["task_id"] for r in _results(out)}
     assert simulated and not simulated & set(infeasible)
     assert summary["success_rate"] >= 0.5  # what is feasible runs, and the stage passes
+
+
+@pytest.mark.parametrize("bin_gap_m, expect", [(None, 0.8), (0.25, "partly"), (0.04, "blocked")])
+def test_a_drawer_is_opened_only_as_far_as_its_path_is_free(bin_gap_m, expect):
+    from blueprint_pipeline.scene.records import Articulation
+
+    # a 0.4 x 0.6 x 0.7 m cabinet that slides out along +y by up to 0.5 m (its front at y = 0.8)
+    cab = _object("cab", "filing cabinet", SimRole.ARTICULATED_FURNITURE, (2.5, 0.5, 0.35), (0.4, 0.6, 0.7))
+    cab = cab.model_copy(update={"articulation": Articulation(type="prismatic", axis_local=(0.0, 1.0, 0.0),
+                                                              lower=0.0, upper=0.5, damping=10.0)})
+    objects = [cab]
+    if bin_gap_m is not None:  # a 30 cm bin in front of it, `bin_gap_m` beyond the handle (5 cm ahead)
+        y = 0.8 + 0.05 + 0.01 + bin_gap_m + 0.15
+        objects.append(_object("bin", "trash bin", SimRole.STATIC, (2.55, y, 0.2), (0.3, 0.3, 0.4)))
+    phys = {o.id: _physics(o, 20.0, 0.5, ColliderShape.BOX, False) for o in objects}
+    rels, _ = scene_relations(objects)
+    plan = plan_tasks(objects, phys, rels)
+    task = next((t for t in plan.tasks if t.target_object_id == "cab"), None)
+    if expect == "blocked":
+        assert task is None
+        reason = {s.object_id: s.reason for s in plan.skipped}["cab"]
+        assert reason.startswith("its travel is blocked: bin stands 4 cm in front of it")
+    elif expect == "partly":
+        assert task is not None and task.joint_target_fraction == pytest.approx((0.25 - 0.02) / 0.5, abs=1e-3)
+    else:
+        assert task is not None and task.joint_target_fraction == pytest.approx(0.8)

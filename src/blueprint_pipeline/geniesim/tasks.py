@@ -36,6 +36,7 @@ import numpy as np
 from blueprint_pipeline.geniesim.geometry import box_overlap_m, quat_wxyz_to_matrix
 from blueprint_pipeline.geniesim.placement import (
     CLEARANCE_M,
+    HANDLE_STANDOFF_M,
     Obstacles,
     drawer_keepouts,
     drawer_pull,
@@ -361,11 +362,40 @@ DRAWER_SIDE_KEEPOUT_M = 1.0  # ... does not stand beside its travel, behind the 
 DRAWER_FRONT_KEEPOUT_M = 0.4  # ... nor straight ahead of the open handle (placement.drawer_keepouts)
 
 
-def _drawer_placements(ctx: _Context, o: SceneObject) -> dict[str, RobotPlacement]:
+MIN_DRAWER_OPENING_M = 0.05  # a drawer that cannot be pulled this far before it meets something gets no task
+
+
+def _drawer_room(ctx: _Context, o: SceneObject, pull: np.ndarray) -> tuple[float, str | None]:
+    """How far the drawer's front (with its handle) can travel along `pull` before it meets
+    another object standing in its way (world boxes; objects standing on the drawer ride along),
+    and that object's id (inf, None: nothing in the way)."""
+    p = np.asarray(pull[:2], dtype=float)
+    p /= max(float(np.linalg.norm(p)), 1e-9)
+    side = np.array([-p[1], p[0]])
+    lo, hi = np.asarray(o.aabb_min_m, dtype=float), np.asarray(o.aabb_max_m, dtype=float)
+    corners = np.array([[x, y] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])])
+    front = float(np.max(corners @ p)) + HANDLE_STANDOFF_M + 0.01  # the handle bar's far side
+    s_lo, s_hi = float(np.min(corners @ side)), float(np.max(corners @ side))
+    room, blocker = np.inf, None
+    for b in ctx.by_id.values():
+        if b.id == o.id or b.sim_role in _NOT_SUPPORT or o.id in ctx.supports_of.get(b.id, []):
+            continue
+        if b.aabb_max_m[2] <= lo[2] + 0.01 or b.aabb_min_m[2] >= hi[2] - 0.01:
+            continue  # below or above the drawer (the floor, a shelf above it)
+        bc = np.array([[x, y] for x in (b.aabb_min_m[0], b.aabb_max_m[0]) for y in (b.aabb_min_m[1], b.aabb_max_m[1])])
+        if float(np.max(bc @ side)) <= s_lo or float(np.min(bc @ side)) >= s_hi:
+            continue  # beside its path
+        near = float(np.min(bc @ p))
+        if near >= front - 0.02 and near - front < room:
+            room, blocker = near - front, b.id
+    return max(room, 0.0), blocker
+
+
+def _drawer_placements(ctx: _Context, o: SceneObject, fraction: float = DRAWER_TARGET_FRACTION) -> dict[str, RobotPlacement]:
     """A drawer is pulled along its axis: both ends of the handle's path must be in reach, the
     base must stand outside the footprint the drawer sweeps, diagonally ahead of the open drawer
     (placement.drawer_keepouts)."""
-    handle, pull, travel = drawer_pull(o, DRAWER_TARGET_FRACTION, ctx.floor_z)
+    handle, pull, travel = drawer_pull(o, fraction, ctx.floor_z)
     points = np.array([handle, handle + travel * pull])
     swept = swept_footprint(o, pull, travel, DRAWER_BASE_MARGIN_M)
     keepouts = drawer_keepouts(o, pull, travel, DRAWER_SIDE_KEEPOUT_M, DRAWER_FRONT_KEEPOUT_M)
@@ -382,15 +412,30 @@ def _drawer_placements(ctx: _Context, o: SceneObject) -> dict[str, RobotPlacemen
     return out
 
 
-def _open_close(ctx: _Context, o: SceneObject) -> TaskSpec | None:
+def _open_close(ctx: _Context, o: SceneObject) -> TaskSpec | None | str:
     """The reach point is the middle of a vertical face at a handle height (at most 1 m above the
-    floor); each face is tried in turn, the robot stands in front of it."""
+    floor); each face is tried in turn, the robot stands in front of it. A drawer is pulled to
+    DRAWER_TARGET_FRACTION of its travel, or less when something stands in its way (to 2 cm
+    short of it; no task when that leaves less than MIN_DRAWER_OPENING_M: the reason says what
+    blocks it)."""
     if o.articulation is not None and o.articulation.type == "prismatic":
-        placements = _drawer_placements(ctx, o)
+        art = o.articulation
+        fraction = DRAWER_TARGET_FRACTION
+        _, pull, travel = drawer_pull(o, fraction, ctx.floor_z)
+        room, blocker = _drawer_room(ctx, o, pull)
+        if room < travel + 0.02:
+            opening = room - 0.02
+            if opening < MIN_DRAWER_OPENING_M:
+                return (f"its travel is blocked: {blocker} stands {100 * room:.0f} cm in front of it "
+                        f"(at least {100 * MIN_DRAWER_OPENING_M:.0f} cm of opening are needed)")
+            q0 = float(np.clip(0.0, art.lower, art.upper))
+            fraction = (abs(q0 - art.lower) + opening) / (art.upper - art.lower) if travel > 0 else fraction
+            fraction = float(min(fraction, DRAWER_TARGET_FRACTION))
+        placements = _drawer_placements(ctx, o, fraction)
         if not placements:
             return None
         return TaskSpec(task_id=f"open_close_{o.id}", type="open_close", description=f"open the {o.name}",
-                        target_object_id=o.id, joint_target_fraction=DRAWER_TARGET_FRACTION,
+                        target_object_id=o.id, joint_target_fraction=round(fraction, 4),
                         difficulty=_difficulty(0), priority=0, robot_placements=placements)
     rot = quat_wxyz_to_matrix(o.orientation_wxyz)
     handle_z = float(np.clip(o.position_m[2], o.aabb_min_m[2], ctx.floor_z + 1.0))
@@ -491,12 +536,12 @@ def plan_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysics]
                                           reason=f"the scene's cap of {OPEN_CLOSE_CAP} open_close tasks was reached")
             continue
         t = _open_close(ctx, o)
-        if t is not None:
+        if isinstance(t, TaskSpec):
             tasks.append(t)
             n_open += 1
         else:
             skipped[o.id] = SkippedObject(object_id=o.id, family="open_close",
-                                          reason="out of reach: no robot base pose reaches its handle")
+                                          reason=t or "out of reach: no robot base pose reaches its handle")
     for t in tasks:
         skipped.pop(t.target_object_id, None)
     tasks.sort(key=lambda t: (_TYPE_RANK[t.type], _DIFFICULTY.index(t.difficulty), t.task_id))

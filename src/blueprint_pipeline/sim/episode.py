@@ -300,11 +300,18 @@ class SceneCheck:
         self.sim, self.d, self.ix, self.target = sim, d, ix, target
         self.target_mask = np.zeros(m.ngeom, bool)
         self.target_mask[sim.object_geom_ids(target)] = True
+        try:  # a drawer's handle is part of what the hand is meant to touch
+            self.target_mask[m.geom(SimScene.handle_geom_name(target)).id] = True
+        except KeyError:
+            pass
         self.support_mask = np.zeros(m.ngeom, bool)
         for sup in {sim.support_of.get(target), goal_support} - {None}:
             self.support_mask[sim.object_geom_ids(sup)] = True
         self.owner = {g: oid for oid in sim.dynamic_ids + sim.fixed_ids + sim.articulated_ids
                       for g in sim.object_geom_ids(oid)}
+        # the robot's geoms, but its fixed base link (which stands on the floor or its pedestal)
+        self.moving = ix.robot_geom & (m.geom_bodyid != m.body(sim.names.base_body).id)
+        self.floor = m.geom("floor").id
         self.robot = np.flatnonzero(ix.robot_geom)
         hand_bodies = [m.body(b).id for b in (sim.names.hand_body, f"{sim.robot.name}_finger_left_body",
                                               f"{sim.robot.name}_finger_right_body")]
@@ -325,9 +332,14 @@ class SceneCheck:
         dist = scratch.contact.dist[:n]
         robot = self.ix.robot_geom
         tolerated = dist > -SUPPORT_TOLERANCE_M
+        base_link = robot[g1] & ~self.moving[g1] | robot[g2] & ~self.moving[g2]
+        # a floor-mounted arm's shoulder sits on the floor plane: only the hand may not touch it
+        hand = np.zeros(m.ngeom, bool)
+        hand[self.hand] = True
+        base_link |= ((g1 == self.floor) & ~hand[g2]) | ((g2 == self.floor) & ~hand[g1])
         # the arm against anything but the target (its supports within the tolerance)
         other = np.where(robot[g1], g2, g1)
-        bad = (robot[g1] != robot[g2]) & ~self.target_mask[other] & ~(self.support_mask[other] & tolerated)
+        bad = (robot[g1] != robot[g2]) & ~base_link & ~self.target_mask[other] & ~(self.support_mask[other] & tolerated)
         # the geometric margin is for the arm only: other contacts count when they penetrate
         if carried:
             t1, t2 = self.target_mask[g1], self.target_mask[g2]
@@ -366,7 +378,7 @@ class SceneCheck:
         m, scratch, ix = self.sim.model, _scratch_data(self.sim), self.ix
         stroke = self.sim.robot.gripper.stroke_per_finger_m
         k_grasp = plan.phase_ticks["close"][1]
-        self._pose(scratch, plan.q[k_grasp], stroke)
+        self._pose(scratch, plan.q[k_grasp], stroke)  # the carried object's pose in the hand (pick_place)
         tcp_pos, tcp_rot = scratch.site_xpos[ix.tcp].copy(), scratch.site_xmat[ix.tcp].reshape(3, 3).copy()
         obj_pos = self.d.qpos[self.tqadr:self.tqadr + 3].copy()
         obj_rot = np.zeros(9)

@@ -26,6 +26,7 @@ from blueprint_pipeline.sim.episode import (
     CAMERAS,
     CONTACT_NAMES,
     EpisodeOptions,
+    SceneCheck,
     _indices,
     _pair,
     advance_tick,
@@ -37,7 +38,7 @@ from blueprint_pipeline.sim import health
 from blueprint_pipeline.sim.grasp import GraspCandidate, _hand_rotation
 from blueprint_pipeline.sim.ik import ArmIK
 from blueprint_pipeline.sim.judge import judge_open_close
-from blueprint_pipeline.sim.planner import GRIPPER_TICKS, SETTLE_TICKS, Plan
+from blueprint_pipeline.sim.planner import GRIPPER_TICKS, SETTLE_TICKS, BlockedGrasps, Plan
 from blueprint_pipeline.sim.randomize import episode_rng
 from blueprint_pipeline.sim.records import EpisodeRecord
 from blueprint_pipeline.sim.render import make_renderer
@@ -69,17 +70,46 @@ PULL_MIN_S = 1.0  # shortest pull (longer ones follow the TCP speed and accelera
 
 
 def plan_drawer_pull(ik: ArmIK, handle_m: np.ndarray, pull: np.ndarray, travel_m: float, q_home: np.ndarray,
-                     dt: float, on_segment: Callable[[], None] = lambda: None) -> Plan:
+                     dt: float, on_segment: Callable[[], None] = lambda: None, check=None) -> Plan:
     """The first feasible plan with the hand level, then pitched 20 deg down, then up (the fingers
-    stay across the vertical bar; a level hand puts a UR10's wrist at its singularity). Raises
-    IKFailure when no pitch works."""
+    stay across the vertical bar; a level hand puts a UR10's wrist at its singularity) that the
+    whole-arm scene `check` (episode.SceneCheck) accepts. Raises IKFailure when no pitch works
+    (BlockedGrasps when every planned one collides)."""
     last: IKFailure | None = None
+    refused: list[str] = []
     for pitch in APPROACH_PITCHES_RAD:
         try:
-            return _plan_with_pitch(ik, handle_m, pull, travel_m, q_home, dt, on_segment, pitch)
+            plan = _plan_with_pitch(ik, handle_m, pull, travel_m, q_home, dt, on_segment, pitch)
         except IKFailure as exc:
             last = exc
+            continue
+        why = check.plan(plan) if check is not None else None
+        if why is None:
+            return plan
+        refused.append(f"pitch {np.rad2deg(pitch):.0f} deg: {why}")
+    if refused:
+        raise BlockedGrasps("every planned pull collides (" + "; ".join(refused) + ")")
     raise IKFailure(f"no feasible drawer pull: {last}")
+
+
+def drawer_plan_at_rest(sim: SimScene, task: TaskSpec) -> str | None:
+    """The feasibility probe of an open_close task (a drawer): plan the pull from the home pose
+    with the whole-arm scene check; why no plan exists, or None (as episode.plan_at_rest)."""
+    m, ix = sim.model, _indices(sim)
+    target = task.target_object_id
+    obj = sim.scene.by_id()[target]
+    d = mujoco.MjData(m)
+    mujoco.mj_resetDataKeyframe(m, d, m.key("home").id)
+    sim.restore_nominal()
+    mujoco.mj_forward(m, d)
+    fraction = task.joint_target_fraction if task.joint_target_fraction is not None else 1.0
+    handle, pull, travel = drawer_pull(obj, fraction, floor_height_m(sim.scene.objects))
+    try:
+        plan_drawer_pull(ix.ik, handle, pull, travel, d.qpos[ix.arm_qadr].copy(), 1.0 / FPS,
+                         check=SceneCheck(sim, d, ix, target, None))
+    except IKFailure as exc:
+        return f"{exc.reason}: {exc}"
+    return None
 
 
 def _plan_with_pitch(ik: ArmIK, handle_m: np.ndarray, pull: np.ndarray, travel_m: float, q_home: np.ndarray,
@@ -188,9 +218,10 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
     plan: Plan | None = None
     reason: str | None = None
     try:
-        plan = plan_drawer_pull(ix.ik, handle, pull, travel, q_home, dt_tick, on_segment=beat)
-    except IKFailure:
-        reason = "ik_failure"
+        plan = plan_drawer_pull(ix.ik, handle, pull, travel, q_home, dt_tick, on_segment=beat,
+                                check=SceneCheck(sim, d, ix, target, None))
+    except IKFailure as exc:
+        reason = exc.reason
     beat()
 
     n_ticks = plan.n_ticks if plan else 0

@@ -22,8 +22,8 @@ the simulation loop; a hung or crashed episode is killed, recorded with its reas
 success rate is below its threshold (Stage.min_success_rate).
 
 open_close tasks of prismatic joints (drawers) run sim.open_close; revolute doors are skipped
-(listed in summary.json's tasks_skipped). Before any episode, every pick_place task is probed:
-planned from the settled start without randomisation, with the whole-arm scene check
+(listed in summary.json's tasks_skipped). Before any episode, every task is probed: planned
+from the settled start (a drawer: from home) without randomisation, with the whole-arm scene check
 (episode.plan_at_rest); a task with no collision-free plan is not simulated and is listed in
 summary.json's tasks_infeasible with the planner's reason (a book packed on a shelf, an object
 whose every grasp meets the board above). When no task is left, NoFeasibleTaskError lists them.
@@ -59,7 +59,7 @@ from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.sim import health, judge
 from blueprint_pipeline.sim.episode import EpisodeOptions, plan_at_rest, run_episode
 from blueprint_pipeline.sim.episode_io import episode_filename, save_episode
-from blueprint_pipeline.sim.open_close import run_open_close_episode
+from blueprint_pipeline.sim.open_close import drawer_plan_at_rest, run_open_close_episode
 from blueprint_pipeline.sim.scene_builder import (
     FPS,
     TIMESTEP_S,
@@ -164,18 +164,18 @@ def runnable_tasks(config: TaskConfig, robot: str, scene=None) -> list[TaskSpec]
 
 
 def probe_tasks(out_url: str, robot: str, tasks: list[TaskSpec]) -> dict[str, str]:
-    """pick_place tasks the planner finds no collision-free plan for at the nominal start
+    """Tasks (pick_place, and open_close of a drawer) the planner finds no collision-free plan for
+    at the nominal start
     (episode.plan_at_rest), with its reason: they are not simulated, and summary.json lists them
     under tasks_infeasible. The probe needs the simulator, so it runs here, not in the geniesim
     stage, and task_config.json stays the export's file. Probed in this process, one task after
     the other (a compiled scene and a settled start per task, a fraction of a second each)."""
     out: dict[str, str] = {}
     for t in tasks:
-        if t.type == "pick_place" and t.goal is not None:
-            sim, task = sim_for(out_url, robot, t.task_id)
-            why = plan_at_rest(sim, task)
-            if why is not None:
-                out[t.task_id] = why
+        sim, task = sim_for(out_url, robot, t.task_id)
+        why = plan_at_rest(sim, task) if t.type == "pick_place" else drawer_plan_at_rest(sim, task)
+        if why is not None:
+            out[t.task_id] = why
     return out
 
 
