@@ -19,10 +19,10 @@ import os
 import shutil
 from pathlib import Path
 
-import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from blueprint_pipeline.dataset import layout
+from blueprint_pipeline.storage.fs import filesystem
 
 STAGING_NAME = ".dataset.staging"
 PREVIOUS_NAME = ".dataset.previous"
@@ -30,7 +30,7 @@ PREVIOUS_NAME = ".dataset.previous"
 
 def local_path(url: str) -> Path | None:
     """The local folder behind `url`, or None when it lives on an object store."""
-    fs, path = fsspec.core.url_to_fs(str(url))
+    fs, path = filesystem(str(url))  # with BP_STORAGE_OPTIONS_JSON
     return Path(path) if isinstance(fs, LocalFileSystem) else None
 
 
@@ -59,7 +59,7 @@ def publish_local(staging: Path, final: Path) -> None:
 
 
 def publish_remote(staging: Path, final_url: str) -> None:
-    fs, root = fsspec.core.url_to_fs(str(final_url))
+    fs, root = filesystem(str(final_url))
     info_remote = f"{root.rstrip('/')}/{layout.INFO_PATH}"
     if fs.exists(info_remote):
         fs.rm(info_remote)  # from here on the old copy no longer claims to be complete

@@ -34,9 +34,18 @@ _FILE_MODE = _file_mode()
 _LOCAL_PROTOCOLS = ("file://", "memory://")
 
 
+SECRET_REF = "from_secret"
+
+
 def storage_options(url: str) -> dict[str, Any]:
     """fsspec options for remote URLs (gs://, s3://, ...) from BP_STORAGE_OPTIONS_JSON, e.g.
-    `{"project": "my-project"}` or `{"anon": true}`; none for local paths and memory://."""
+    `{"project": "my-project"}` or `{"anon": true}`; none for local paths and memory://.
+
+    Any value may instead be `{"from_secret": "NAME"}`: it is replaced by the secret NAME from the
+    secrets resolver (Secret Manager, the file named by NAME_FILE, or the variable NAME), which
+    also registers it for redaction, so credentials need not sit in the JSON itself:
+    `{"endpoint_url": "http://10.0.0.9:9000", "key": {"from_secret": "S3_KEY_ID"},
+    "secret": {"from_secret": "S3_SECRET"}}`."""
     url = str(url)
     if "://" not in url or url.startswith(_LOCAL_PROTOCOLS):
         return {}
@@ -44,15 +53,54 @@ def storage_options(url: str) -> dict[str, Any]:
     from blueprint_pipeline.errors import InvalidInputError
 
     raw = get_settings().storage_options_json
+    defaults = _protocol_defaults(url)
     if raw is None:
-        return {}
+        return defaults
     try:
         options = json.loads(raw.get_secret_value())
     except json.JSONDecodeError as exc:
         raise InvalidInputError(f"BP_STORAGE_OPTIONS_JSON is not valid JSON ({exc.msg} at {exc.pos})") from None
     if not isinstance(options, dict):
         raise InvalidInputError("BP_STORAGE_OPTIONS_JSON must be a JSON object")
-    return options
+    return defaults | _resolve_secret_refs(options, "BP_STORAGE_OPTIONS_JSON")
+
+
+# s3fs and gcsfs cache directory listings per process; other processes (episode workers, Ray
+# tasks on other nodes, a second run) write the same prefixes, so a cached listing goes stale
+# and a file written since is "not found". Off unless BP_STORAGE_OPTIONS_JSON says otherwise.
+_NO_LISTINGS_CACHE = ("s3://", "s3a://", "gs://", "gcs://")
+
+
+def _protocol_defaults(url: str) -> dict[str, Any]:
+    return {"use_listings_cache": False} if url.startswith(_NO_LISTINGS_CACHE) else {}
+
+
+def _resolve_secret_refs(value: Any, where: str) -> Any:
+    """`value` with every `{"from_secret": NAME}` replaced by that secret's value."""
+    if isinstance(value, dict):
+        if SECRET_REF in value:
+            from blueprint_pipeline.errors import InvalidInputError
+            from blueprint_pipeline.secrets import get_secret
+
+            name = value[SECRET_REF]
+            if len(value) != 1 or not isinstance(name, str):
+                raise InvalidInputError(f"{where}: a secret reference is exactly {{\"{SECRET_REF}\": \"NAME\"}}, "
+                                        f"got keys {sorted(value)}")
+            try:
+                return get_secret(name)
+            except ValueError as exc:  # an invalid name; the message holds no value
+                raise InvalidInputError(f"{where}: {exc}") from None
+        return {k: _resolve_secret_refs(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_secret_refs(v, where) for v in value]
+    return value
+
+
+def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The fsspec filesystem and path of `url`, with BP_STORAGE_OPTIONS_JSON applied: code that
+    needs fsspec itself (uploads of whole folders, conditional writes) must get it here, so an
+    object store's endpoint and credentials are the same for every read and write."""
+    return _fs(url)
 
 
 def _fs(url: str) -> tuple[fsspec.AbstractFileSystem, str]:

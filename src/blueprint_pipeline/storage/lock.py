@@ -12,10 +12,16 @@ every network filesystem (NFS before v4 emulates it, or not at all): keep output
 disk or on object storage.
 
 Object stores (gs://, s3://, memory://, ...): a lease object `<out>/.blueprint.lock` with the
-holder's record and an expiry, renewed by a background thread every third of BP_LOCK_LEASE_S. A
-lease whose expiry has passed, or whose holder ran on this host and is no longer running, is
-taken over with a message. Limitation: taking a lease is a read followed by a write, which these
-stores do not make atomic here, so two runs that start within the same moment can both take it;
+holder's record (owner token, pid, host, command) and an expiry, renewed by a background thread
+every third of BP_LOCK_LEASE_S. A lease whose expiry has passed, or whose holder ran on this host
+and is no longer running, is taken over with a message. On S3 and GCS every change of the lease
+is a conditional write (`storage.conditional`): it is created only if absent (S3 If-None-Match,
+GCS ifGenerationMatch=0), and taken over or renewed only if it is still the version that was read
+(S3 If-Match on the ETag, GCS ifGenerationMatch on the generation), so of two runs that start at
+the same moment exactly one gets it, and a run whose lease was taken over learns it at its next
+renewal. Limitation: where the store has no conditional writes (memory://, other protocols, or an
+S3-compatible server that ignores the headers, detected by a probe and logged), taking the lease
+is a read followed by a write, so two runs that start within the same moment can both take it;
 runs that start apart are refused as on local disk.
 
 Within one process the lock is re-entrant (the batch driver and the service call the runner
@@ -41,6 +47,7 @@ from blueprint_pipeline.storage import fs
 
 LOCK_NAME = ".blueprint.lock"
 DEFAULT_LEASE_S = 600.0
+_CAS_ATTEMPTS = 5
 log = logging.getLogger(__name__)
 
 _held: dict[str, tuple[OutputLock, int]] = {}  # out url -> (lock, depth), this process
@@ -108,6 +115,9 @@ class OutputLock:
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         self.took_over: dict[str, Any] | None = None  # the dead holder whose lock this run took
+        self._store: Any = None  # storage.conditional store of an object-store lease, if it has one
+        self._path = ""
+        self._version = ""
 
     # -- public ---------------------------------------------------------------------------------
     def acquire(self) -> OutputLock:
@@ -170,26 +180,83 @@ class OutputLock:
 
     # -- object stores: a lease -------------------------------------------------------------------
     def _acquire_lease(self) -> None:
+        from blueprint_pipeline.storage.conditional import conditional_store
+
+        self._store, self._path = conditional_store(self.url)
+        if self._store is None:
+            self._acquire_lease_unconditional()
+        else:
+            self._acquire_lease_conditional()
+        self._renewer = threading.Thread(target=self._renew, name="output-lock-lease", daemon=True)
+        self._renewer.start()
+
+    def _expired_or_dead(self, holder: dict[str, Any]) -> bool:
+        expires = holder.get("expires_at")
+        try:
+            expired = expires is None or dt.datetime.fromisoformat(expires) <= _now()
+        except (TypeError, ValueError):
+            expired = True
+        return expired or not _alive_here(holder)
+
+    def _encode(self) -> bytes:
+        return (json.dumps(self._record) + "\n").encode("utf-8")
+
+    def _acquire_lease_conditional(self) -> None:
+        from blueprint_pipeline.storage.conditional import VersionConflict
+
+        store, path = self._store, self._path
+        holder: dict[str, Any] = {}
+        for _ in range(_CAS_ATTEMPTS):  # each failed attempt means another run changed the lease
+            self._record = _holder_record(self.lease_s)
+            try:
+                self._version = store.create(path, self._encode())
+                return
+            except FileExistsError:
+                pass
+            try:
+                version, data = store.read(path)
+            except FileNotFoundError:
+                continue  # released meanwhile: try to create it again
+            holder = _parse(data.decode("utf-8", "replace")) or {}
+            if not self._expired_or_dead(holder):
+                raise self._locked(holder)
+            try:
+                self._version = store.replace(path, self._encode(), version)
+            except VersionConflict:
+                continue  # another run took it over or renewed it first: look again
+            self.took_over = holder
+            return
+        raise self._locked(holder)
+
+    def _acquire_lease_unconditional(self) -> None:
         if fs.exists(self.url):
             holder = _parse(fs.read_text(self.url)) or {}
-            expires = holder.get("expires_at")
-            try:
-                expired = expires is None or dt.datetime.fromisoformat(expires) <= _now()
-            except (TypeError, ValueError):
-                expired = True
-            if not expired and _alive_here(holder):
+            if not self._expired_or_dead(holder):
                 raise self._locked(holder)
             self.took_over = holder
         self._record = _holder_record(self.lease_s)
         fs.atomic_write_json(self.url, self._record)
-        self._renewer = threading.Thread(target=self._renew, name="output-lock-lease", daemon=True)
-        self._renewer.start()
 
     def _renew(self) -> None:
+        from blueprint_pipeline.storage.conditional import VersionConflict
+
         while not self._stop.wait(self.lease_s / 3):
             try:
+                if self._record is None:
+                    return
+                if self._store is not None:
+                    self._record["expires_at"] = (_now() + dt.timedelta(seconds=self.lease_s)).isoformat(
+                        timespec="seconds")
+                    try:
+                        self._version = self._store.replace(self._path, self._encode(), self._version)
+                    except VersionConflict:
+                        current = _parse(fs.read_text(self.url)) if fs.exists(self.url) else None
+                        log.error("output folder %s: the lock's lease was taken by %s", self.out_url,
+                                  describe(current) if current else "another run, which has since released it")
+                        return
+                    continue
                 current = _parse(fs.read_text(self.url)) or {}
-                if self._record is None or current.get("token") != self._record.get("token"):
+                if current.get("token") != self._record.get("token"):
                     log.error("output folder %s: the lock's lease was taken by %s", self.out_url, describe(current))
                     return
                 self._record["expires_at"] = (_now() + dt.timedelta(seconds=self.lease_s)).isoformat(
@@ -221,9 +288,15 @@ class OutputLock:
                 self._file = None
         elif self._record is not None:
             try:
-                current = _parse(fs.read_text(self.url)) if fs.exists(self.url) else None
+                if self._store is not None:
+                    _, data = self._store.read(self._path)
+                    current = _parse(data.decode("utf-8", "replace"))
+                else:
+                    current = _parse(fs.read_text(self.url)) if fs.exists(self.url) else None
                 if current and current.get("token") == self._record.get("token"):
                     fs.remove(self.url)
+            except FileNotFoundError:
+                pass
             except Exception as exc:  # noqa: BLE001 - the lease expires anyway
                 log.warning("output folder %s: could not remove the lock's lease: %s", self.out_url, exc)
         self._record = None
