@@ -28,7 +28,7 @@ import psutil
 
 from blueprint_pipeline.errors import BlueprintError
 from blueprint_pipeline.geniesim.tasks import MAX_MASS_KG, STROKE_M, GRIP_MARGIN_M, grasp_width_m
-from blueprint_pipeline.pipeline import RunOptions, StageContext
+from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.runner import run_pipeline
 from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.simready.io import load_physics

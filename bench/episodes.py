@@ -38,12 +38,12 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import mujoco
 import numpy as np
 
-from blueprint_pipeline.pipeline import RunOptions, StageContext
+from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.runner import run_pipeline
 from blueprint_pipeline.sim import stage as episodes_stage
 from blueprint_pipeline.sim.episode import EpisodeOptions, run_episode
 from blueprint_pipeline.sim.scene_builder import prepare_for_target, set_sleep
-from blueprint_pipeline.sim.tabletop import tabletop_scene, write_inputs
+from blueprint_pipeline.testing.tabletop import tabletop_scene, write_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -25,7 +25,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 from blueprint_pipeline.geniesim.export import build_export, write_export, write_native
 from blueprint_pipeline.geniesim.native.check import check_bundle
 from blueprint_pipeline.geniesim.relations import inferred_relations
-from blueprint_pipeline.pipeline import StageContext, stage_by_name
+from blueprint_pipeline.contract import StageContext
+from blueprint_pipeline.pipeline import stage_by_name
 from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.scene.synth import write_synthetic_manifest
 from blueprint_pipeline.simready.io import load_physics

@@ -3,7 +3,7 @@
     python bench/scale.py [--episodes 8] [--tasks 200] [--leak-scenes 10] [--parts 1,2,3]
 
 1. Episode throughput: the same --episodes table-top episodes (same seeds, no rendering) through
-   the episodes stage's `run_items` with 1 and 2 workers, local process pool vs Ray (a private
+   the episodes stage's `simulate_items` with 1 and 2 workers, local process pool vs Ray (a private
    Ray instance with num_cpus = workers), twice: the first run includes starting the workers;
    in the second Ray reuses its worker processes while the local pool starts new ones (as the
    episodes stage of the next scene in a batch would).
@@ -29,11 +29,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from blueprint_pipeline.batch.executors import open_pool
+from blueprint_pipeline.resilience.executors import open_pool
 from blueprint_pipeline.batch.leakcheck import table
-from blueprint_pipeline.pipeline import RunOptions, StageContext
+from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.sim import stage as episodes_stage
-from blueprint_pipeline.sim.tabletop import tabletop_scene, write_inputs
+from blueprint_pipeline.testing.tabletop import tabletop_scene, write_inputs
 
 
 def _ray_init(num_cpus: int):
@@ -60,7 +60,7 @@ def throughput(root: Path, episodes: int) -> list[tuple[str, int, float, float, 
             for attempt in ("first", "second"):
                 items = _items(root / f"{executor}_{workers}_{attempt}", episodes)
                 t0 = time.perf_counter()
-                results = episodes_stage.run_items(items, workers=workers, deadline_s=600, heartbeat_timeout_s=120,
+                results = episodes_stage.simulate_items(items, workers=workers, deadline_s=600, heartbeat_timeout_s=120,
                                                    executor=executor)
                 rates.append(episodes / (time.perf_counter() - t0) * 60)
                 ok += sum(r["success"] for r in results)

@@ -2,7 +2,7 @@
 
     python bench/service_bench.py
 
-1. Safe extraction (`client.archive.safe_extract`: per-member checks, metered decompression,
+1. Safe extraction (`archive.safe_extract`: per-member checks, metered decompression,
    temporary folder + rename) against `tarfile.extractall(filter="data")` on the same archive.
 2. Status calls through `ServiceClient` (call policy: limiter, breaker, retry wrapper) against a
    bare `httpx.Client`, on the same loopback server.
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from service_helpers import API_KEY, ThreadedServer, auth, config_for
 
 from blueprint_pipeline.client.api import ServiceClient
-from blueprint_pipeline.client.archive import safe_extract, write_archive
+from blueprint_pipeline.archive import safe_extract, write_archive
 from blueprint_pipeline.resilience.policy import CallPolicy
 from blueprint_pipeline.service.app import create_app
 from blueprint_pipeline.service.worker import WorkerSettings

@@ -26,7 +26,7 @@ import httpx
 
 from blueprint_pipeline.scene.records import Scene, SceneHeader, SceneObject, SimRole
 from blueprint_pipeline.simready.config import SimreadyConfig
-from blueprint_pipeline.simready.fake_gemini import max_in_window
+from blueprint_pipeline.testing.fake_gemini import max_in_window
 from blueprint_pipeline.simready.gemini import GeminiEstimator, gemini_policy
 from blueprint_pipeline.simready.stage import estimate_scene
 from blueprint_pipeline.simready.table import TableEstimator
@@ -92,7 +92,7 @@ class ServerProcess:
     api_key = "test-key"
 
     def __enter__(self) -> ServerProcess:  # noqa: PYI034 - not subclassed
-        self.proc = subprocess.Popen([sys.executable, "-m", "blueprint_pipeline.simready.fake_gemini",
+        self.proc = subprocess.Popen([sys.executable, "-m", "blueprint_pipeline.testing.fake_gemini",
                                       "--delay-s", "0.2", "--api-key", self.api_key, "--nice", "-10"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=_env())
         self.base_url = self.proc.stdout.readline().strip()

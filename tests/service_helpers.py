@@ -173,45 +173,9 @@ def tree_snapshot(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*")}
 
 
-def stage_available(name: str) -> bool:
-    """The stage is registered in the pipeline and the module its wrapper imports exists."""
-    import importlib
-    import inspect
-    import re
-
-    from blueprint_pipeline import pipeline
-
-    if name not in pipeline.STAGE_NAMES:
-        return False
-    source = inspect.getsource(pipeline.stage_by_name(name).run)
-    for module in re.findall(r"from (blueprint_pipeline[\w.]*) import", source):
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            return False
-    return True
-
-
-def require_stage(name: str) -> None:
-    import pytest
-
-    if not stage_available(name):
-        pytest.skip(f"the pipeline's {name!r} stage is not registered or not importable yet")
-
-
-def all_stages_available() -> list[str]:
-    """Names of registered stages whose module cannot be imported (empty: the whole pipeline)."""
-    from blueprint_pipeline import pipeline
-
-    return [n for n in pipeline.STAGE_NAMES if not stage_available(n)]
-
-
 def small_manifest(folder: Path) -> Path:
-    """The kitchen example if the project ships it, else nothing: tests need a real manifest."""
-    import pytest
-
-    if not KITCHEN.is_file():
-        pytest.skip("examples/kitchen.json is not in the project yet")
+    """The kitchen example (the project ships it; a missing one fails the test)."""
+    assert KITCHEN.is_file(), f"{KITCHEN} is missing"
     return KITCHEN
 
 

@@ -29,14 +29,13 @@ from service_helpers import (
     auth,
     file_member,
     make_tar_gz,
-    require_stage,
     tiny_manifest,
     tree_snapshot,
 )
 
-from blueprint_pipeline.client import archive
+from blueprint_pipeline import archive
 from blueprint_pipeline.client.api import ClientTimeouts, ServiceClient
-from blueprint_pipeline.client.archive import (
+from blueprint_pipeline.archive import (
     ArchiveLimits,
     UnsafeArchiveError,
     file_sha256,
@@ -256,7 +255,6 @@ def test_service_refuses_a_sparse_bundle(small_bundle_service, tmp_path, fmt):
 
 
 def test_service_holds_the_bundle_limit_on_bytes_written(small_bundle_service, tmp_path):
-    require_stage("scene")
     manifest = tiny_manifest(tmp_path).read_bytes()
     rng = random.Random(7)
     over = make_tar_gz(tmp_path / "over.tar.gz", [file_member("scene_manifest.json", manifest)]

@@ -12,7 +12,7 @@ import pytest
 from blueprint_pipeline.batch.runner import BATCH_SCHEMA, read_batch_marker, run_batch
 from blueprint_pipeline.batch.scenes import list_scenes
 from blueprint_pipeline.errors import InvalidInputError
-from blueprint_pipeline.pipeline import RunOptions
+from blueprint_pipeline.contract import RunOptions
 from blueprint_pipeline.scene.synth import write_synthetic_manifest
 
 

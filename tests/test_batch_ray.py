@@ -17,15 +17,15 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from blueprint_pipeline.batch.executors import task_cpu_seconds
+from blueprint_pipeline.resilience.executors import task_cpu_seconds
 from blueprint_pipeline.batch.ray_pool import HANG_HOOK_ENV, RayPool
 from blueprint_pipeline.batch.runner import read_batch_marker, run_batch
 from blueprint_pipeline.batch.scenes import list_scenes
-from blueprint_pipeline.pipeline import RunOptions, StageContext
+from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.scene.synth import write_synthetic_manifest
 from blueprint_pipeline.sim import stage as episodes_stage
 from blueprint_pipeline.sim.episode_io import load_episode
-from blueprint_pipeline.sim.tabletop import tabletop_scene, write_inputs
+from blueprint_pipeline.testing.tabletop import tabletop_scene, write_inputs
 
 pytestmark = pytest.mark.ray
 
@@ -62,8 +62,8 @@ def _same_episode(a: str, b: str) -> None:
 
 
 def test_ray_episodes_equal_local_episodes_for_the_same_seed(tmp_path):
-    local = episodes_stage.run_items(_items(tmp_path / "local", 2), workers=2, deadline_s=120, heartbeat_timeout_s=30)
-    remote = episodes_stage.run_items(_items(tmp_path / "ray", 2), workers=2, deadline_s=120, heartbeat_timeout_s=30,
+    local = episodes_stage.simulate_items(_items(tmp_path / "local", 2), workers=2, deadline_s=120, heartbeat_timeout_s=30)
+    remote = episodes_stage.simulate_items(_items(tmp_path / "ray", 2), workers=2, deadline_s=120, heartbeat_timeout_s=30,
                                       executor="ray")
     assert [r["success"] for r in local] == [r["success"] for r in remote] and any(r["success"] for r in remote)
     for r in remote:
@@ -81,9 +81,9 @@ def test_hung_episode_is_cancelled_with_force_and_reported(tmp_path, monkeypatch
         assert pool.replaced == 1
     assert [r.status for r in results] == ["ok", "timeout", "ok"]
     assert "no heartbeat" in results[1].message and "forced cancel" in results[1].message
-    # through the stage's run_items the timeout lands in the journal like a local one
+    # through the stage's simulate_items the timeout lands in the journal like a local one
     (tmp_path / "episodes/results/episode_000001.json").unlink(missing_ok=True)
-    again = episodes_stage.run_items(items, workers=2, deadline_s=120, heartbeat_timeout_s=3, executor="ray")
+    again = episodes_stage.simulate_items(items, workers=2, deadline_s=120, heartbeat_timeout_s=3, executor="ray")
     assert again[1]["failure_reason"] == "timeout" and "forced cancel" in again[1]["message"]
     assert again[0]["success"] and again[2]["success"]
     saved = json.loads((tmp_path / "episodes/results/episode_000001.json").read_text())

@@ -13,7 +13,7 @@ from service_helpers import (
     tree_snapshot,
 )
 
-from blueprint_pipeline.client.archive import (
+from blueprint_pipeline.archive import (
     ArchiveLimits,
     UnsafeArchiveError,
     safe_extract,

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from service_helpers import API_KEY, KITCHEN, ThreadedServer, config_for, require_stage
+from service_helpers import API_KEY, KITCHEN, ThreadedServer, config_for
 
 from blueprint_pipeline.config import load_settings
 from blueprint_pipeline.errors import InvalidInputError
@@ -31,9 +31,6 @@ def blueprint(*args: str, key: str = API_KEY, url: str | None = None, stdin: str
 
 
 def test_submit_status_cancel_wait_download_from_the_command_line(tmp_path):
-    require_stage("scene")
-    if not KITCHEN.is_file():
-        pytest.skip("examples/kitchen.json is not in the project yet")
     app = create_app(config_for(tmp_path / "data", worker=WorkerSettings(max_concurrent_jobs=0)))
     with ThreadedServer(app) as srv:
         run = blueprint("submit", str(KITCHEN), "--server", srv.url, "--episodes", "3", "--json")

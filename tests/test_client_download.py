@@ -19,7 +19,7 @@ from service_helpers import (
 )
 
 from blueprint_pipeline.client.api import ClientTimeouts, ServiceClient
-from blueprint_pipeline.client.archive import (
+from blueprint_pipeline.archive import (
     UnsafeArchiveError,
     file_sha256,
     write_archive,

@@ -9,7 +9,7 @@ import test_dataset_fixtures  # noqa: F401 - sets MUJOCO_GL before mujoco render
 
 from blueprint_pipeline.dataset.check import check_dataset
 from blueprint_pipeline.dataset.stage import run as run_dataset
-from blueprint_pipeline.pipeline import RunOptions, StageContext
+from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.report.stage import run as run_report
 
 pytestmark = pytest.mark.slow
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 def test_simulated_episodes_become_a_valid_dataset_and_a_report(tmp_path):
     from blueprint_pipeline.sim import stage as episodes_stage
-    from blueprint_pipeline.sim.tabletop import tabletop_scene, write_inputs
+    from blueprint_pipeline.testing.tabletop import tabletop_scene, write_inputs
 
     write_inputs(str(tmp_path), *tabletop_scene())
     ctx = StageContext(manifest_url="", out_url=str(tmp_path),

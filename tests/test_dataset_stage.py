@@ -17,7 +17,7 @@ from blueprint_pipeline.dataset.check import check_dataset
 from blueprint_pipeline.dataset.publish import PREVIOUS_NAME, STAGING_NAME, recover
 from blueprint_pipeline.dataset.stage import run
 from blueprint_pipeline.errors import InvalidInputError
-from blueprint_pipeline.pipeline import RunOptions, StageContext
+from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.sim.episode_io import episode_filename, save_episode
 
 
@@ -72,7 +72,7 @@ _CRASHING_RUN = textwrap.dedent("""
     import os, signal, sys
     from blueprint_pipeline.dataset import writer
     from blueprint_pipeline.dataset.stage import run
-    from blueprint_pipeline.pipeline import RunOptions, StageContext
+    from blueprint_pipeline.contract import RunOptions, StageContext
 
     original = writer.DatasetWriter.add_episode
     calls = []

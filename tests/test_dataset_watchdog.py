@@ -20,7 +20,7 @@ from blueprint_pipeline.dataset.watchdog import (
 )
 from blueprint_pipeline.dataset.writer import WriterOptions
 from blueprint_pipeline.errors import InvalidInputError, StageTimeoutError
-from blueprint_pipeline.pipeline import RunOptions, StageContext
+from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.sim.episode_io import episode_filename, save_episode
 
 

@@ -9,8 +9,9 @@ from blueprint_pipeline.robots import FRANKA
 from blueprint_pipeline.robots.dh import forward_kinematics, rot_z, trans
 from blueprint_pipeline.sim.episode import EpisodeOptions, run_episode
 from blueprint_pipeline.sim.episode_io import load_episode, save_episode
-from blueprint_pipeline.sim.scene_builder import FPS, build_sim_scene, quat_to_mat
-from blueprint_pipeline.sim.tabletop import tabletop_scene
+from blueprint_pipeline.rotations import matrix_np as quat_to_mat
+from blueprint_pipeline.sim.scene_builder import FPS, build_sim_scene
+from blueprint_pipeline.testing.tabletop import tabletop_scene
 
 
 def _sim(with_clutter: bool, base=None):

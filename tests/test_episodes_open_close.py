@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from blueprint_pipeline.geniesim.placement import drawer_pull
-from blueprint_pipeline.pipeline import RunOptions, StageContext
+from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.robots import robot_by_name
 from blueprint_pipeline.sim import stage as episodes_stage
 from blueprint_pipeline.sim.open_close import run_open_close_episode
 from blueprint_pipeline.sim.scene_builder import build_sim_scene
-from blueprint_pipeline.sim.tabletop import drawer_scene, write_inputs
+from blueprint_pipeline.testing.tabletop import drawer_scene, write_inputs
 
 
 def _sim(base_xy=(0.0, 0.0)):

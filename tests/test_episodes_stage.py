@@ -13,10 +13,10 @@ import mujoco
 import numpy as np
 import pytest
 
-from blueprint_pipeline.pipeline import STAGE_NAMES, RunOptions, StageContext
+from blueprint_pipeline.pipeline import STAGE_NAMES
 from blueprint_pipeline.sim import stage as episodes_stage
 from blueprint_pipeline.sim.episode_io import load_episode
-from blueprint_pipeline.sim.tabletop import tabletop_scene, write_inputs
+from blueprint_pipeline.testing.tabletop import tabletop_scene
 
 
 def hang_or_crash(item, heartbeat):
@@ -32,21 +32,16 @@ def hang_or_crash(item, heartbeat):
 
 
 @pytest.fixture()
-def out_dir(tmp_path):
-    write_inputs(str(tmp_path), *tabletop_scene())
-    return tmp_path
-
-
-def _ctx(out_dir, **opts):
-    return StageContext(manifest_url="", out_url=str(out_dir), options=RunOptions(**opts))
+def out_dir(tabletop_out):
+    return tabletop_out
 
 
 def test_stage_is_registered_after_geniesim():
     assert STAGE_NAMES.index("episodes") == STAGE_NAMES.index("geniesim") + 1
 
 
-def test_stage_writes_episodes_summary_and_certificate(out_dir):
-    result = episodes_stage.run(_ctx(out_dir, episodes=3, workers=2, seed=4))
+def test_stage_writes_episodes_summary_and_certificate(out_dir, make_ctx):
+    result = episodes_stage.run(make_ctx(out_dir, episodes=3, workers=2, seed=4))
     summary = json.loads((out_dir / "episodes/summary.json").read_text())
     assert summary["episodes"] == 3 and summary["succeeded"] == result.items_ok
     assert summary["success_rate"] == pytest.approx(result.items_ok / 3)
@@ -61,9 +56,9 @@ def test_stage_writes_episodes_summary_and_certificate(out_dir):
     assert rec.success and rec.robot == "franka" and rec.seed == 4
 
 
-def test_hung_and_crashed_workers_are_killed_and_reported_while_others_are_kept(out_dir):
-    items = episodes_stage.plan_items(_ctx(out_dir, episodes=4, workers=2), [tabletop_scene()[2].tasks[0]])
-    results = episodes_stage.run_items(items, workers=2, deadline_s=60.0, heartbeat_timeout_s=10.0, fn=hang_or_crash)
+def test_hung_and_crashed_workers_are_killed_and_reported_while_others_are_kept(out_dir, make_ctx):
+    items = episodes_stage.plan_items(make_ctx(out_dir, episodes=4, workers=2), [tabletop_scene()[2].tasks[0]])
+    results = episodes_stage.simulate_items(items, workers=2, deadline_s=60.0, heartbeat_timeout_s=10.0, fn=hang_or_crash)
     by_index = {r["episode_index"]: r for r in results}
     assert by_index[1]["failure_reason"] == "timeout" and "heartbeat" in by_index[1]["message"]
     assert by_index[2]["failure_reason"] == "crashed" and "SIGSEGV" in by_index[2]["message"]
@@ -71,7 +66,7 @@ def test_hung_and_crashed_workers_are_killed_and_reported_while_others_are_kept(
     data = sorted(p.name for p in (out_dir / "episodes/data").iterdir())
     assert data == ["episode_000000.npz", "episode_000003.npz"]
     # the failures are journalled too: a rerun does not simulate anything again
-    again = episodes_stage.run_items(items, workers=2, deadline_s=60.0, heartbeat_timeout_s=10.0, fn=_must_not_run)
+    again = episodes_stage.simulate_items(items, workers=2, deadline_s=60.0, heartbeat_timeout_s=10.0, fn=_must_not_run)
     assert [r["failure_reason"] for r in again] == [r["failure_reason"] for r in results]
 
 
@@ -79,8 +74,8 @@ def _must_not_run(item, heartbeat):
     raise AssertionError("journalled episode simulated again")
 
 
-def test_resume_regenerates_only_missing_episodes_identically(out_dir):
-    ctx = _ctx(out_dir, episodes=3, workers=2, seed=9)
+def test_resume_regenerates_only_missing_episodes_identically(out_dir, make_ctx):
+    ctx = make_ctx(out_dir, episodes=3, workers=2, seed=9)
     episodes_stage.run(ctx)
     data = out_dir / "episodes/data"
     before = load_episode(str(data / "episode_000001.npz"))
@@ -130,17 +125,16 @@ def test_cli_reports_missing_inputs_and_unknown_robots_with_exit_code_2(tmp_path
     assert written <= {".failed.json"}  # the runner's failure marker only: nothing half-written
 
 
-def test_episode_deadline_follows_the_settings_factor(out_dir, monkeypatch):
-    from blueprint_pipeline.config import Settings
+def test_episode_deadline_follows_the_settings_factor(out_dir, monkeypatch, make_ctx):
+    from blueprint_pipeline.config import load_settings
 
     seen = {}
 
-    def fake_run_items(items, workers, deadline_s, heartbeat_timeout_s, **kw):
+    def fake_simulate_items(items, workers, deadline_s, heartbeat_timeout_s, **kw):
         seen["deadline_s"] = deadline_s
         return []
 
-    monkeypatch.setattr(episodes_stage, "run_items", fake_run_items)
-    ctx = StageContext(manifest_url="", out_url=str(out_dir), options=RunOptions(episodes=0),
-                       settings=Settings(episode_deadline_factor=3.0))
+    monkeypatch.setattr(episodes_stage, "simulate_items", fake_simulate_items)
+    ctx = make_ctx(out_dir, settings_=load_settings({"BP_EPISODE_DEADLINE_FACTOR": "3"}), episodes=0)
     episodes_stage.run(ctx)
     assert seen["deadline_s"] == pytest.approx(3.0 * episodes_stage.NOMINAL_EPISODE_S)

@@ -13,7 +13,7 @@ import pytest
 
 from blueprint_pipeline.geniesim.relations import scene_relations
 from blueprint_pipeline.geniesim.tasks import plan_tasks
-from blueprint_pipeline.pipeline import RunOptions, StageContext
+from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.robots import FRANKA
 from blueprint_pipeline.runner import run_pipeline
 from blueprint_pipeline.scene.io import load_scene
@@ -23,7 +23,7 @@ from blueprint_pipeline.sim.episode import SceneCheck, _indices, start_data
 from blueprint_pipeline.sim.grasp import ROUND_YAWS, GraspCandidate, grasp_candidates
 from blueprint_pipeline.sim.scene_builder import build_sim_scene
 from blueprint_pipeline.sim.stage import EpisodesFailedError
-from blueprint_pipeline.sim.tabletop import _object, _physics
+from blueprint_pipeline.testing.tabletop import _object, _physics
 from blueprint_pipeline.sim.trajectory import Pose
 from blueprint_pipeline.simready.records import ColliderShape, PhysicsFile
 from blueprint_pipeline.testing.corpus import corpus

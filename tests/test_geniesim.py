@@ -11,13 +11,13 @@ import yaml
 from blueprint_pipeline.geniesim.asset_index import build_asset_index
 from blueprint_pipeline.geniesim.embedders import NoEmbedder, make_embedder
 from blueprint_pipeline.geniesim.export import build_export, pipeline_file_bytes
-from blueprint_pipeline.geniesim.geometry import quat_wxyz_to_matrix
+from blueprint_pipeline.rotations import matrix_np as quat_wxyz_to_matrix
 from blueprint_pipeline.geniesim.placement import Obstacles, within_reach
 from blueprint_pipeline.geniesim.records import TaskConfig
 from blueprint_pipeline.geniesim.relations import inferred_relations, scene_relations
 from blueprint_pipeline.geniesim.robots import ROBOTS
 from blueprint_pipeline.geniesim.spatial_index import candidate_pairs
-from blueprint_pipeline.geniesim.synthetic import small_kitchen, synthetic_physics, synthetic_scene
+from blueprint_pipeline.testing.synthetic import small_kitchen, synthetic_physics, synthetic_scene
 from blueprint_pipeline.geniesim.tasks import STROKE_M, suggest_tasks
 from blueprint_pipeline.scene.records import AssetRef
 from blueprint_pipeline.scene.shelves import open_furniture

@@ -13,7 +13,8 @@ from blueprint_pipeline.geniesim.placement import within_reach
 from blueprint_pipeline.geniesim.records import TaskConfig
 from blueprint_pipeline.geniesim.relations import inferred_relations
 from blueprint_pipeline.geniesim.robots import ROBOTS
-from blueprint_pipeline.pipeline import StageContext, stage_by_name
+from blueprint_pipeline.contract import StageContext
+from blueprint_pipeline.pipeline import stage_by_name
 from blueprint_pipeline.scene.io import load_scene
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -16,7 +16,7 @@ from blueprint_pipeline.errors import InvalidInputError
 from blueprint_pipeline.geniesim.export import build_export
 from blueprint_pipeline.geniesim.native.bundle import write_bundle
 from blueprint_pipeline.geniesim.native.check import check_bundle
-from blueprint_pipeline.geniesim.synthetic import small_kitchen, synthetic_physics
+from blueprint_pipeline.testing.synthetic import small_kitchen, synthetic_physics
 
 TOP_KEYS = {"task", "origin", "objects", "scene", "robot", "stages", "recording_setting", "task_description",
             "task_metric"}
@@ -207,7 +207,8 @@ def test_cli_check_exit_codes(bundle, tmp_path, capsys):
 
 
 def test_stage_writes_every_file_with_its_hash(tmp_path):
-    from blueprint_pipeline.pipeline import StageContext, stage_by_name
+    from blueprint_pipeline.contract import StageContext
+    from blueprint_pipeline.pipeline import stage_by_name
     from blueprint_pipeline.scene.io import write_normalized
     from blueprint_pipeline.simready.io import write_physics
     from blueprint_pipeline.simready.records import PhysicsFile

@@ -20,8 +20,9 @@ from blueprint_pipeline.geniesim.native.bundle import write_bundle
 from blueprint_pipeline.geniesim.native.check import check_bundle, jaw_openings
 from blueprint_pipeline.geniesim.native.grasps import grasps_for
 from blueprint_pipeline.geniesim.native.install import install_bundle
-from blueprint_pipeline.geniesim.synthetic import small_kitchen, synthetic_physics
-from blueprint_pipeline.pipeline import StageContext, stage_by_name
+from blueprint_pipeline.testing.synthetic import small_kitchen, synthetic_physics
+from blueprint_pipeline.contract import StageContext
+from blueprint_pipeline.pipeline import stage_by_name
 from blueprint_pipeline.usd.names import prim_names
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

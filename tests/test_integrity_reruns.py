@@ -16,7 +16,7 @@ import pytest
 
 from blueprint_pipeline import storage
 from blueprint_pipeline.cli import main as cli_main
-from blueprint_pipeline.pipeline import RunOptions, StageContext
+from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.runner import run_pipeline
 from blueprint_pipeline.simready.io import load_physics
 from blueprint_pipeline.storage.lock import LOCK_NAME, OutputLock, OutputLockedError

@@ -12,10 +12,10 @@ import pytest
 from test_dataset_fixtures import make_episode
 
 from blueprint_pipeline.dataset.stage import run as run_dataset
-from blueprint_pipeline.pipeline import RunOptions, StageContext
+from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.report.stage import run as run_report
 from blueprint_pipeline.scene.io import load_scene, write_normalized
-from blueprint_pipeline.scene.normalise import world_aabb
+from blueprint_pipeline.rotations import box_aabb
 from blueprint_pipeline.scene.records import SceneHeader, SceneObject, SimRole
 from blueprint_pipeline.sim.episode_io import episode_filename, save_episode
 
@@ -27,7 +27,7 @@ HOSTILE_REASON = "<script>steal()</script> grasp slipped"
 
 def _obj(oid, name, category, role, pos, ext, description=""):
     q = (1.0, 0.0, 0.0, 0.0)
-    lo, hi = world_aabb(pos, q, ext)
+    lo, hi = box_aabb(pos, q, ext)
     return SceneObject(id=oid, name=name, category=category, description=description, sim_role=role,
                        position_m=pos, orientation_wxyz=q, extents_m=ext, aabb_min_m=lo, aabb_max_m=hi)
 

@@ -83,3 +83,13 @@ def test_service_accepts_a_known_robot(service) -> None:
                    headers={**auth(), "Content-Type": "application/json"})
     assert r.status_code == 201, r.text
     assert r.json()["params"]["robot"] == "ur10"
+
+
+@pytest.mark.parametrize("params,named", [({"seed": -1}, "seed"), ({"seed": 2**32}, "seed"),
+                                          ({"episodes": -3}, "episodes")])
+def test_service_checks_seed_and_episodes_as_the_cli_does(service, params, named: str) -> None:
+    """The same ranges as `blueprint run` (RunOptions.create): seeds 0..2^32-1, episodes >= 0."""
+    r = httpx.post(f"{service.url}/v1/jobs", params=params, content=KITCHEN.read_bytes(),
+                   headers={**auth(), "Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["detail"].startswith(f"{named}: "), r.text
+    assert httpx.get(f"{service.url}/v1/jobs", headers=auth()).json() == {"jobs": []}

@@ -12,7 +12,8 @@ import pytest
 
 from blueprint_pipeline import markers, pipeline, storage
 from blueprint_pipeline.errors import InvalidInputError
-from blueprint_pipeline.pipeline import MANIFEST_INPUT, RunOptions, Stage, StageContext, StageResult
+from blueprint_pipeline.contract import MANIFEST_INPUT, RunOptions, StageContext, StageResult
+from blueprint_pipeline.pipeline import Stage
 from blueprint_pipeline.resilience.partial import run_items
 from blueprint_pipeline.runner import run_pipeline, select_stages
 

@@ -11,7 +11,8 @@ import pytest
 from blueprint_pipeline import config, pipeline, storage
 from blueprint_pipeline.cli import main
 from blueprint_pipeline.errors import InvalidInputError
-from blueprint_pipeline.pipeline import MANIFEST_INPUT, Stage, StageContext, StageResult
+from blueprint_pipeline.contract import MANIFEST_INPUT, StageContext, StageResult
+from blueprint_pipeline.pipeline import Stage
 
 
 def copy_stage(ctx: StageContext) -> StageResult:
@@ -115,15 +116,15 @@ def test_config_show_masks_secrets(monkeypatch, capsys):
     assert "BP_RATE_LIMIT_PER_S" in text and "0.25" in text
 
 
-def test_readme_documents_every_setting():
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    missing = [v for v in sorted(config.known_variables()) if f"`{v}`" not in readme]
+def test_configuration_page_documents_every_setting():
+    page = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
+    missing = [v for v in sorted(config.known_variables()) if f"`{v}`" not in page]
     assert missing == []
 
 
-def test_readme_states_the_nesting_limits_the_reader_enforces():
+def test_manifest_page_states_the_nesting_limits_the_reader_enforces():
     from blueprint_pipeline.scene import reader, sanitise
 
-    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    readme = " ".join((Path(__file__).resolve().parents[1] / "docs" / "manifest.md").read_text().split())
     assert f"deeper than {reader.MAX_DEPTH} levels" in readme
     assert f"nested more than {sanitise.FREE_FORM_MAX_DEPTH} levels" in readme

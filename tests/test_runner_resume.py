@@ -16,7 +16,8 @@ from blueprint_pipeline import storage
 SCRIPT = r'''
 import hashlib, json, sys, time
 from blueprint_pipeline import pipeline, storage
-from blueprint_pipeline.pipeline import MANIFEST_INPUT, Stage, StageContext, StageResult
+from blueprint_pipeline.contract import MANIFEST_INPUT, StageContext, StageResult
+from blueprint_pipeline.pipeline import Stage
 from blueprint_pipeline.resilience.journal import stage_journal_url
 from blueprint_pipeline.resilience.partial import run_items
 from blueprint_pipeline.runner import run_pipeline

@@ -9,8 +9,9 @@ import pytest
 
 from blueprint_pipeline.cli import main
 from blueprint_pipeline.errors import InvalidInputError
-from blueprint_pipeline.pipeline import RunOptions, StageContext
-from blueprint_pipeline.scene.io import NORMALIZED_FILE, load_scene
+from blueprint_pipeline.contract import RunOptions, StageContext
+from blueprint_pipeline.contract import SCENE_NORMALIZED
+from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.scene.stage import run as run_stage
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -63,9 +64,9 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_stage_writes_normalized_scene(tmp_path: Path) -> None:
     ctx = StageContext(manifest_url=str(EXAMPLES / "warehouse.json"), out_url=str(tmp_path))
     result = run_stage(ctx)
-    assert result.outputs == [f"scene/{NORMALIZED_FILE}"]
+    assert result.outputs == [SCENE_NORMALIZED.rel]
     assert result.items_ok == 27 and result.summary["source_frame"] == "z_up"
-    scene = load_scene(str(tmp_path / "scene" / NORMALIZED_FILE))
+    scene = load_scene(SCENE_NORMALIZED.url(str(tmp_path)))
     assert len(scene.objects) == scene.header.object_count == 27
 
 
@@ -81,15 +82,13 @@ def test_stage_writes_nothing_on_invalid_input(tmp_path: Path) -> None:
     text = str(info.value)
     assert "objects[24].transform.scale.y: must be > 0" in text
     assert "objects[23].colour: unknown key (strict mode)" in text
-    assert not (out / "scene" / NORMALIZED_FILE).exists()
+    assert not (out / SCENE_NORMALIZED.rel).exists()
     assert not (out / "scene").exists() or list((out / "scene").iterdir()) == []
 
 
-def test_stage_reads_the_streaming_threshold_setting(tmp_path: Path) -> None:
-    class Settings:
-        streaming_threshold_mb = 0.0
-
-    ctx = StageContext(manifest_url=str(EXAMPLES / "kitchen.json"), out_url=str(tmp_path), settings=Settings())
+def test_stage_reads_the_streaming_threshold_setting(tmp_path: Path, make_ctx, settings) -> None:
+    streamed = settings.model_copy(update={"streaming_threshold_mb": 0.0})
+    ctx = make_ctx(tmp_path, manifest=EXAMPLES / "kitchen.json", settings_=streamed)
     assert run_stage(ctx).summary["streamed"] is True
-    ctx = StageContext(manifest_url=str(EXAMPLES / "kitchen.json"), out_url=str(tmp_path / "b"))
+    ctx = make_ctx(tmp_path / "b", manifest=EXAMPLES / "kitchen.json")
     assert run_stage(ctx).summary["streamed"] is False

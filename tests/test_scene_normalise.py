@@ -12,12 +12,8 @@ from blueprint_pipeline.errors import InvalidInputError
 
 from blueprint_pipeline.scene.ingest import ManifestIngest
 from blueprint_pipeline.scene.io import load_scene, write_normalized_streaming
-from blueprint_pipeline.scene.normalise import (
-    quat_from_euler,
-    quat_to_matrix,
-    y_up_to_z_up,
-    y_up_to_z_up_quat,
-)
+from blueprint_pipeline.rotations import quat_from_euler, quat_to_matrix
+from blueprint_pipeline.scene.normalise import y_up_to_z_up, y_up_to_z_up_quat
 from blueprint_pipeline.scene.records import SceneObject
 
 S = math.sqrt(0.5)

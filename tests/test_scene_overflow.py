@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from blueprint_pipeline.cli import main
-from blueprint_pipeline.scene.normalise import quat_normalise
+from blueprint_pipeline.rotations import quat_normalise
 
 KITCHEN = json.loads((Path(__file__).parent.parent / "examples" / "kitchen.json").read_text())
 DRAWER = 3  # prismatic articulation, axis [0, -1, 0]

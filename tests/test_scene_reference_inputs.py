@@ -17,7 +17,7 @@ import trimesh
 from blueprint_pipeline.errors import InvalidInputError
 from blueprint_pipeline.scene import asset_size
 from blueprint_pipeline.scene.ingest import ManifestIngest
-from blueprint_pipeline.scene.io import NORMALIZED_FILE, iter_normalized
+from blueprint_pipeline.scene.io import iter_normalized
 from blueprint_pipeline.scene.records import SimRole
 
 _ID = {"w": 1.0, "x": 0.0, "y": 0.0, "z": 0.0}
@@ -136,7 +136,7 @@ def test_no_sizes_anywhere_keeps_the_object_out_of_simulation_with_a_warning(tmp
     ])
     path = tmp_path / "scene_manifest.json"
     path.write_text(json.dumps(m))
-    out = tmp_path / NORMALIZED_FILE
+    out = tmp_path / "normalized.jsonl"
     from blueprint_pipeline.scene.io import write_normalized_streaming
 
     ing = ManifestIngest(str(path))

@@ -11,7 +11,8 @@ import pytest
 from blueprint_pipeline import config, pipeline, storage
 from blueprint_pipeline.cli import main
 from blueprint_pipeline.errors import DependencyError
-from blueprint_pipeline.pipeline import MANIFEST_INPUT, RunOptions, Stage, StageContext, StageResult
+from blueprint_pipeline.contract import MANIFEST_INPUT, RunOptions, StageContext, StageResult
+from blueprint_pipeline.pipeline import Stage
 from blueprint_pipeline.runner import run_pipeline
 from blueprint_pipeline.secrets import clear_cache, get_secret
 

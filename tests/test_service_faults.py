@@ -20,7 +20,6 @@ from service_helpers import (
     ThreadedServer,
     auth,
     config_for,
-    require_stage,
     tiny_manifest,
 )
 
@@ -67,7 +66,6 @@ def max_in_window(times: list[float], window_s: float) -> int:
 
 @pytest.mark.slow
 def test_submits_and_status_survive_injected_faults(tmp_path):
-    require_stage("scene")
     manifest = tiny_manifest(tmp_path)
     faults = FaultConfig(seed=20261128, p503=0.30, p429=0.10, pstall=0.05, pdrop=0.02,
                          stall_s=1.5, retry_after_s=1)
@@ -148,7 +146,6 @@ def test_the_cli_client_at_default_settings_gets_every_call_through_the_drill(tm
     default, breaker included, against the service under BP_SERVICE_FAULTS: every call succeeds
     (a call waits for an open breaker's probe when its deadline allows), no job is created twice,
     and no 1 s window at the service holds more requests than the client's rate limit."""
-    require_stage("scene")
     manifest = tiny_manifest(tmp_path)
     service = ServiceConfig.from_settings(load_settings({
         "BP_SERVICE_DATA_DIR": str(tmp_path / "data"), "BP_SERVICE_API_KEY_HASHES": hash_key(API_KEY),

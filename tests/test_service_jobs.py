@@ -19,19 +19,15 @@ from service_helpers import (
     API_KEY,
     ServiceProcess,
     ThreadedServer,
-    all_stages_available,
     auth,
     config_for,
-    require_stage,
     small_manifest,
-    stage_available,
 )
 
 from blueprint_pipeline.client.api import ClientTimeouts, JobFailedError, ServiceClient
 from blueprint_pipeline.errors import TransientError
 from blueprint_pipeline.resilience.policy import CallPolicy
 from blueprint_pipeline.service.app import create_app
-from blueprint_pipeline.service.faults import FaultConfig
 from blueprint_pipeline.service.store import JobStore
 from blueprint_pipeline.service.worker import WorkerSettings
 
@@ -55,20 +51,11 @@ def wait_until(predicate, what: str, timeout_s: float = 300.0, every_s: float = 
 
 
 def test_job_runs_the_pipeline_and_its_result_downloads(tmp_path):
-    require_stage("scene")
     manifest = small_manifest(tmp_path)
-    missing = all_stages_available()
     app = create_app(config_for(tmp_path / "data", worker=WorkerSettings(episode_workers=1)))
     with ThreadedServer(app) as srv, make_client(srv.url) as client:
         job = client.submit(manifest, episodes=2, seed=3)
         assert job["state"] == "queued" and job["params"]["episodes"] == 2
-        if missing:
-            with pytest.raises(JobFailedError) as info:
-                client.wait(job["id"])
-            assert "ModuleNotFoundError" in str(info.value) or "ImportError" in str(info.value)
-            job = client.status(job["id"])
-            assert job["progress"]["stage"] == missing[0]
-            pytest.skip(f"stages not available yet: {missing}; the job failed at {missing[0]!r} as it must")
         job = client.wait(job["id"])
         assert job["state"] == "succeeded" and job["result"]["bytes"] > 0
         files = client.download(job["id"], tmp_path / "result")
@@ -94,23 +81,15 @@ def group_members(pgid: int) -> list[int]:
 
 
 def test_result_is_409_until_done_and_cancel_kills_the_process_group(tmp_path):
-    """Cancel while episode workers run (when that stage exists; else while the job idles
-    between stages): the job process and every process it started are gone."""
-    require_stage("scene")
+    """Cancel while episode workers run: the job process and every process it started are gone."""
     manifest = small_manifest(tmp_path)
-    in_episodes = stage_available("episodes")
-    if in_episodes:
-        cfg = config_for(tmp_path / "data", worker=WorkerSettings(episode_workers=2))
-    else:
-        cfg = config_for(tmp_path / "data", faults=FaultConfig(stage_pause_s=60.0))  # idle after each stage
-    app = create_app(cfg)
+    app = create_app(config_for(tmp_path / "data", worker=WorkerSettings(episode_workers=2)))
     with ThreadedServer(app) as srv, make_client(srv.url) as client:
         job = client.submit(manifest, episodes=40)
         wait_until(lambda: client.status(job["id"])["state"] == "running", "the job to start")
         pid = wait_until(lambda: app.state.store.get(job["id"]).pid, "the job's pid")
-        if in_episodes:
-            wait_until(lambda: client.status(job["id"])["progress"].get("stage") == "episodes"
-                       and len(group_members(pid)) >= 3, "episode workers to run", timeout_s=600)
+        wait_until(lambda: client.status(job["id"])["progress"].get("stage") == "episodes"
+                   and len(group_members(pid)) >= 3, "episode workers to run", timeout_s=600)
         members = group_members(pid)
         assert pid in members
         r = httpx.get(f"{srv.url}/v1/jobs/{job['id']}/result", headers=auth())
@@ -131,7 +110,6 @@ def test_result_is_409_until_done_and_cancel_kills_the_process_group(tmp_path):
 
 
 def test_a_queued_job_cancels_at_once(tmp_path):
-    require_stage("scene")
     manifest = small_manifest(tmp_path)
     app = create_app(config_for(tmp_path / "data", worker=WorkerSettings(max_concurrent_jobs=0)))
     with ThreadedServer(app) as srv, make_client(srv.url) as client:
@@ -148,30 +126,20 @@ def test_a_queued_job_cancels_at_once(tmp_path):
 @pytest.mark.slow
 def test_service_sigkilled_mid_job_resumes_without_losing_finished_work(tmp_path):
     """Kill the service once finished work exists: inside the episodes stage after its first
-    episode result when that stage exists, else between the first two stages (the job pauses
-    3 s after each stage). After a restart the job resumes: that work is kept, not redone."""
-    require_stage("scene")
+    episode result. After a restart the job resumes: that work is kept, not redone."""
     manifest = small_manifest(tmp_path)
     data = tmp_path / "data"
-    in_episodes = stage_available("episodes")
     env = {"BP_WORKERS": "1"}
-    if not in_episodes:
-        env["BP_SERVICE_FAULTS"] = "stage_pause_s=3"
     svc = ServiceProcess(data, env).start()
     try:
         client = make_client(svc.url)
         # Enough episodes on one worker that the kill lands inside the episodes stage.
-        job = client.submit(manifest, episodes=12 if in_episodes else 2)
+        job = client.submit(manifest, episodes=12)
         out = data / "jobs" / job["id"] / "out"
-        if in_episodes:
-            results = out / "episodes" / "results"
-            wait_until(lambda: results.is_dir() and any(results.glob("episode_*.json")),
-                       "the first episode result", timeout_s=600, every_s=0.02)
-            kept = sorted(results.glob("episode_*.json")) + [out / "scene" / ".complete.json"]
-        else:
-            wait_until(lambda: client.status(job["id"])["progress"].get("stages_done", 0) >= 1,
-                       "the first stage to finish")
-            kept = [out / "scene" / ".complete.json"]
+        results = out / "episodes" / "results"
+        wait_until(lambda: results.is_dir() and any(results.glob("episode_*.json")),
+                   "the first episode result", timeout_s=600, every_s=0.02)
+        kept = sorted(results.glob("episode_*.json")) + [out / "scene" / ".complete.json"]
         before = {p: p.stat().st_mtime_ns for p in kept}
         reader = JobStore(data / "jobs.sqlite3")  # a second connection, as any reader of the WAL may
         job_pid = reader.get(job["id"]).pid
@@ -197,7 +165,7 @@ def test_service_sigkilled_mid_job_resumes_without_losing_finished_work(tmp_path
             assert stages["scene"]["status"] == "skipped"
             # If the orphaned job process still finished the stage before it stopped, the resumed
             # run skips it: nothing to resume, and (checked above) nothing redone.
-            if in_episodes and stages["episodes"]["status"] != "skipped":
+            if stages["episodes"]["status"] != "skipped":
                 summary = json.loads((out / "episodes" / "summary.json").read_text())
                 print(f"episodes summary: {summary['episodes']} episodes, "
                       f"{summary['resumed_from_journal']} resumed from the journal")
@@ -208,12 +176,11 @@ def test_service_sigkilled_mid_job_resumes_without_losing_finished_work(tmp_path
 
 
 def test_bundle_with_a_manifest_is_accepted_and_validated(tmp_path):
-    require_stage("scene")
     import json as _json
 
     from service_helpers import KITCHEN, file_member, make_tar_gz
 
-    manifest = KITCHEN.read_bytes() if KITCHEN.is_file() else pytest.skip("no kitchen example")
+    manifest = KITCHEN.read_bytes()
     bundle = make_tar_gz(tmp_path / "b.tar.gz", [file_member("kitchen/scene_manifest.json", manifest),
                                                   file_member("kitchen/objects/readme.txt", b"assets here")])
     broken = make_tar_gz(tmp_path / "x.tar.gz", [file_member("kitchen/scene_manifest.json",
@@ -235,7 +202,6 @@ def test_bundle_with_a_manifest_is_accepted_and_validated(tmp_path):
 
 
 def test_invalid_manifest_is_refused_with_the_contracts_problems(tmp_path):
-    require_stage("scene")
     app = create_app(config_for(tmp_path / "data", worker=WorkerSettings(max_concurrent_jobs=0)))
     bad = {"version": "1.0.0", "scene_id": "bad scene!", "scene": {}, "objects": [{"id": "a"}]}
     with ThreadedServer(app) as srv:

@@ -19,7 +19,7 @@ from service_helpers import (
     tree_snapshot,
 )
 
-from blueprint_pipeline.client.archive import ArchiveLimits
+from blueprint_pipeline.archive import ArchiveLimits
 from blueprint_pipeline.service.app import create_app
 from blueprint_pipeline.service.worker import WorkerSettings
 

@@ -7,7 +7,7 @@ from blueprint_pipeline.simready.config import SimreadyConfig
 def test_simready_estimator_and_randomisation_from_environment():
     settings = load_settings({"BP_SIMREADY_ESTIMATOR": "gemini", "BP_SIMREADY_DR_MASS_REL": "0.1",
                               "BP_SIMREADY_GEMINI_BASE_URL": "http://127.0.0.1:9"})
-    cfg = SimreadyConfig.from_sources(settings)
+    cfg = SimreadyConfig.from_settings(settings)
     assert cfg.estimator == "gemini"
     assert cfg.gemini_base_url == "http://127.0.0.1:9"
     assert cfg.randomization.mass_rel == 0.1
@@ -15,7 +15,7 @@ def test_simready_estimator_and_randomisation_from_environment():
 
 
 def test_defaults_are_the_documented_ones():
-    cfg = SimreadyConfig.from_sources(load_settings({}))
+    cfg = SimreadyConfig.from_settings(load_settings({}))
     assert cfg.estimator == "table"
     assert (cfg.randomization.mass_rel, cfg.randomization.friction_rel,
             cfg.randomization.restitution_rel, cfg.randomization.com_noise_rel) == (0.2, 0.15, 0.3, 0.05)

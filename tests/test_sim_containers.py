@@ -9,7 +9,7 @@ import pytest
 from blueprint_pipeline.robots import FRANKA
 from blueprint_pipeline.scene.records import Affordance, Scene, SceneHeader, SimRole
 from blueprint_pipeline.sim.scene_builder import SimScene, build_sim_scene
-from blueprint_pipeline.sim.tabletop import TABLE_TOP_Z_M, _object, _physics
+from blueprint_pipeline.testing.tabletop import TABLE_TOP_Z_M, _object, _physics
 from blueprint_pipeline.simready.records import ColliderShape, PhysicsFile
 
 BOWL_SIZE = (0.22, 0.22, 0.09)

@@ -9,7 +9,7 @@ from blueprint_pipeline.robots import FRANKA
 from blueprint_pipeline.sim import health
 from blueprint_pipeline.sim.episode import run_episode
 from blueprint_pipeline.sim.scene_builder import FPS, build_sim_scene
-from blueprint_pipeline.sim.tabletop import tabletop_scene
+from blueprint_pipeline.testing.tabletop import tabletop_scene
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ def simulate_in(folder: str, heartbeat) -> list[str]:
     """Pool task: the episode's scene, built and stepped inside `folder`; what is in it after."""
     from blueprint_pipeline.robots import FRANKA
     from blueprint_pipeline.sim.scene_builder import build_sim_scene
-    from blueprint_pipeline.sim.tabletop import tabletop_scene
+    from blueprint_pipeline.testing.tabletop import tabletop_scene
 
     os.chdir(folder)
     scene, physics, config = tabletop_scene(with_clutter=False)

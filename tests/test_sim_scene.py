@@ -15,7 +15,7 @@ from blueprint_pipeline.sim.scene_builder import (
     TIMESTEP_S,
     build_sim_scene,
 )
-from blueprint_pipeline.sim.tabletop import tabletop_scene
+from blueprint_pipeline.testing.tabletop import tabletop_scene
 from blueprint_pipeline.simready.records import PhysicsFile
 
 

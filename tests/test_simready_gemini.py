@@ -11,7 +11,7 @@ from test_simready import make_obj, make_scene
 from blueprint_pipeline.resilience.policy import CallPolicy
 from blueprint_pipeline.scene.records import ManifestPhysics
 from blueprint_pipeline.simready.config import SimreadyConfig
-from blueprint_pipeline.simready.fake_gemini import FakeGemini
+from blueprint_pipeline.testing.fake_gemini import FakeGemini
 from blueprint_pipeline.simready.gemini import EstimateRejected, GeminiEstimator, parse_answer
 from blueprint_pipeline.simready.records import ValueSource
 from blueprint_pipeline.simready.stage import estimate_scene
@@ -144,7 +144,7 @@ def test_missing_api_key_is_a_clear_dependency_error(monkeypatch):
 def test_many_objects_on_workers_keep_order_and_respect_the_rate_limit():
     import time
 
-    from blueprint_pipeline.simready.fake_gemini import max_in_window
+    from blueprint_pipeline.testing.fake_gemini import max_in_window
     from blueprint_pipeline.simready.gemini import gemini_policy
 
     p = gemini_policy(20.0, name=f"gemini-test-{uuid.uuid4().hex}", failure_threshold=1000)
@@ -215,7 +215,7 @@ def test_a_key_echoed_in_a_successful_answer_is_stored_nowhere(tmp_path, monkeyp
     from pathlib import Path
 
     from blueprint_pipeline.config import load_settings
-    from blueprint_pipeline.pipeline import RunOptions, StageContext
+    from blueprint_pipeline.contract import RunOptions, StageContext
     from blueprint_pipeline.runner import run_pipeline
     from blueprint_pipeline.secrets import resolver
 

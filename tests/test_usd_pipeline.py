@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from pxr import Usd, UsdPhysics
 
-from blueprint_pipeline.pipeline import STAGE_NAMES, StageContext, stage_by_name
+from blueprint_pipeline.contract import StageContext
+
+from blueprint_pipeline.pipeline import STAGE_NAMES, stage_by_name
 from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.simready.io import load_physics
 

@@ -61,7 +61,7 @@ class Settings(BaseSettings):
 
     # Work lists and workers (resilience.partial, resilience.pool)
     min_success_rate: float = Field(0.5, ge=0.0, le=1.0,
-                                    description="Default share of items that must succeed for a stage to pass.")
+                                    description="Share of episodes (and of items in run_items) that must succeed for the stage to pass.")
     workers: int = Field(2, ge=1, le=256, description="Worker processes for simulator work.")
     object_workers: int = Field(10, ge=1, le=256,
                                 description="Threads for I/O-bound per-object calls (e.g. physics estimation).")
@@ -90,6 +90,12 @@ class Settings(BaseSettings):
                                              description="Domain randomisation: centre-of-mass noise, fraction of each extent.")
 
     # LeRobot dataset (dataset stage)
+    video_codec: Literal["av1", "h264"] = Field(
+        "av1", description="Datasets with video: the encoder, av1 (SVT-AV1, LeRobot's default) or h264 (libx264, faster).")
+    data_files_size_in_mb: float = Field(
+        100.0, gt=0, le=100_000, description="LeRobot data/*.parquet files are started anew above this size, MB.")
+    video_files_size_in_mb: float = Field(
+        200.0, gt=0, le=100_000, description="LeRobot videos/*.mp4 files are started anew above this size, MB.")
     dataset_stall_timeout_s: float = Field(
         120.0, gt=0, le=86_400,
         description="Datasets with video: seconds without a finished episode before the writer process is killed and the write restarted (SVT-AV1 can deadlock).")

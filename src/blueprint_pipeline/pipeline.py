@@ -1,73 +1,24 @@
-"""The pipeline: an ordered list of stages, read top to bottom as the data flow.
+"""The pipeline: the ordered list of stages (the registry), read top to bottom as the data flow.
 
     manifest -> scene -> simready -> usd -> geniesim -> episodes -> dataset -> report
 
-Each stage is a function `run(ctx) -> StageResult` that reads its inputs through `storage`,
-writes its outputs atomically under `<out>/<stage>/`, and returns what it wrote. The runner
-(`blueprint_pipeline.runner`) writes the success and failure markers, skips stages whose
-`.complete.json` matches their current inputs, and applies --from / --only / --force.
+Each stage is a function `run(ctx) -> StageResult` (`blueprint_pipeline.contract`) that reads its
+inputs through `storage`, writes its outputs atomically under `<out>/<stage>/`, and returns what
+it wrote. The runner (`blueprint_pipeline.runner`) writes the success and failure markers, skips
+stages whose `.complete.json` matches their current inputs, and applies --from / --only / --force.
+
+This module imports the stages (when one runs, so a CLI call loads only what it uses); stages
+import the contract, never this module.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from blueprint_pipeline import storage
-
-MANIFEST_INPUT = "@manifest"
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """User options that change what the stages produce (part of every stage's inputs)."""
-
-    robot: str = "franka"
-    episodes: int | None = None  # None: the episodes stage's documented default
-    workers: int = 2
-    render: bool = False
-    seed: int = 0
-    strict: bool = False
-    keep_failed_episodes: bool = False
-    executor: str = "local"
-
-
-ProgressFn = Callable[[int, int | None, str], None]
-
-
-def _no_progress(done: int, total: int | None, what: str) -> None:
-    return None
-
-
-@dataclass
-class StageContext:
-    manifest_url: str
-    out_url: str
-    options: RunOptions = field(default_factory=RunOptions)
-    settings: Any = None
-    progress: ProgressFn = _no_progress
-    # Set by the runner for the stage it runs: the sha256 of the stage's fingerprint (its inputs'
-    # hashes, the options it reads, the package version). A stage that resumes work items keys
-    # them by it, so results computed from other inputs are never reused.
-    input_digest: str = ""
-    # --force: rerun the stage even if up to date, and its failed items even if recorded.
-    force: bool = False
-
-    def stage_dir(self, stage: str) -> str:
-        return storage.join(self.out_url, stage)
-
-    def path(self, stage: str, *parts: str) -> str:
-        return storage.join(self.out_url, stage, *parts)
-
-
-@dataclass
-class StageResult:
-    outputs: list[str] = field(default_factory=list)  # paths relative to <out>
-    summary: dict[str, Any] = field(default_factory=dict)
-    items_ok: int = 0
-    items_failed: int = 0
-
+from blueprint_pipeline import contract as c
+from blueprint_pipeline.contract import MANIFEST_INPUT, StageContext, StageResult
 
 StageFn = Callable[[StageContext], StageResult]
 
@@ -76,8 +27,7 @@ StageFn = Callable[[StageContext], StageResult]
 class Stage:
     name: str
     run: StageFn
-    inputs: tuple[str, ...]  # MANIFEST_INPUT or paths relative to <out>
-    min_success_rate: float = 0.5
+    inputs: tuple[str, ...]  # MANIFEST_INPUT or paths relative to <out> (Artifact.rel)
     # RunOptions fields that change this stage's outputs (part of its fingerprint, so changing
     # one reruns it); None: every option but workers/executor (safe, but reruns more).
     options: tuple[str, ...] | None = None
@@ -86,66 +36,46 @@ class Stage:
     outputs: tuple[str, ...] = ()
 
 
-def _scene(ctx: StageContext) -> StageResult:
-    from blueprint_pipeline.scene.stage import run
+def _stage_module(module: str) -> StageFn:
+    """`module.run`, imported on the first call."""
 
-    return run(ctx)
+    def run(ctx: StageContext) -> StageResult:
+        return importlib.import_module(module).run(ctx)
 
-
-def _dataset(ctx: StageContext) -> StageResult:
-    from blueprint_pipeline.dataset.stage import run
-
-    return run(ctx)
+    run.__qualname__ = f"{module}.run"
+    return run
 
 
-def _report(ctx: StageContext) -> StageResult:
-    from blueprint_pipeline.report.stage import run
-
-    return run(ctx)
-
-
-def _simready(ctx: StageContext) -> StageResult:
-    from blueprint_pipeline.simready.stage import run
-
-    return run(ctx)
-
-
-def _usd(ctx: StageContext) -> StageResult:
-    from blueprint_pipeline.usd.stage import run
-
-    return run(ctx)
-
-
-def _episodes(ctx: StageContext) -> StageResult:
-    from blueprint_pipeline.sim.stage import run
-
-    return run(ctx)
-
-
-def _geniesim(ctx: StageContext) -> StageResult:
-    from blueprint_pipeline.geniesim.stage import run
-
-    return run(ctx)
+def _rel(*artifacts: c.Artifact | str) -> tuple[str, ...]:
+    return tuple(a if isinstance(a, str) else a.rel for a in artifacts)
 
 
 STAGES: list[Stage] = [
-    Stage("scene", _scene, inputs=(MANIFEST_INPUT,), outputs=("scene/normalized.jsonl",)),
-    Stage("simready", _simready, inputs=("scene/normalized.jsonl",), outputs=("simready/physics.json",)),
-    Stage("usd", _usd, inputs=("scene/normalized.jsonl", "simready/physics.json"), outputs=("usd/scene.usda",)),
-    Stage("geniesim", _geniesim, inputs=("scene/normalized.jsonl", "simready/physics.json", "usd/scene.usda"),
-          outputs=("geniesim/task_config.json",)),
-    Stage("episodes", _episodes,
-          inputs=("scene/normalized.jsonl", "simready/physics.json", "geniesim/task_config.json"),
-          outputs=("episodes/summary.json",)),
-    Stage("dataset", _dataset, inputs=("episodes/summary.json", "episodes/data"),
-          outputs=("dataset/meta/info.json",)),
-    Stage("report", _report,
-          inputs=("scene/normalized.jsonl", "simready/physics.json", "geniesim/scene_graph.json",
-                  "episodes/summary.json", "dataset/meta/info.json"),
-          outputs=("report/report.html",)),
+    Stage("scene", _stage_module("blueprint_pipeline.scene.stage"), inputs=(MANIFEST_INPUT,),
+          options=("strict",), outputs=_rel(c.SCENE_NORMALIZED)),
+    Stage("simready", _stage_module("blueprint_pipeline.simready.stage"), inputs=_rel(c.SCENE_NORMALIZED),
+          options=("strict",), outputs=_rel(c.SIMREADY_PHYSICS)),
+    Stage("usd", _stage_module("blueprint_pipeline.usd.stage"),
+          inputs=_rel(c.SCENE_NORMALIZED, c.SIMREADY_PHYSICS), options=(), outputs=_rel(c.USD_SCENE)),
+    Stage("geniesim", _stage_module("blueprint_pipeline.geniesim.stage"),
+          inputs=_rel(c.SCENE_NORMALIZED, c.SIMREADY_PHYSICS, c.USD_SCENE), options=(),
+          outputs=_rel(c.GENIESIM_TASK_CONFIG, c.GENIESIM_SCENE_GRAPH)),
+    Stage("episodes", _stage_module("blueprint_pipeline.sim.stage"),
+          inputs=_rel(c.SCENE_NORMALIZED, c.SIMREADY_PHYSICS, c.GENIESIM_TASK_CONFIG),
+          options=("robot", "episodes", "render", "seed", "keep_failed_episodes"),
+          outputs=_rel(c.EPISODES_SUMMARY)),
+    Stage("dataset", _stage_module("blueprint_pipeline.dataset.stage"),
+          inputs=_rel(c.EPISODES_SUMMARY, c.EPISODES_DATA), options=("seed", "keep_failed_episodes"),
+          outputs=_rel(c.DATASET_INFO)),
+    Stage("report", _stage_module("blueprint_pipeline.report.stage"),
+          inputs=_rel(c.SCENE_NORMALIZED, c.SIMREADY_PHYSICS, c.GENIESIM_SCENE_GRAPH, c.EPISODES_SUMMARY,
+                      c.DATASET_INFO),
+          options=("keep_failed_episodes",), outputs=_rel(c.REPORT_HTML)),
 ]
 
 STAGE_NAMES: list[str] = [s.name for s in STAGES]
+if tuple(STAGE_NAMES) != c.STAGE_NAMES:  # the contract's order is the registry's
+    raise RuntimeError(f"pipeline.STAGES {STAGE_NAMES} differ from contract.STAGE_NAMES {c.STAGE_NAMES}")
 
 
 def stage_by_name(name: str) -> Stage:
@@ -153,3 +83,14 @@ def stage_by_name(name: str) -> Stage:
         if s.name == name:
             return s
     raise KeyError(name)
+
+
+def data_flow_markdown() -> str:
+    """The data flow as the README shows it: a line per stage with what it reads and writes
+    (generated from STAGES, so the picture cannot drift from the registry; a test compares)."""
+    lines = ["    manifest", "       |"]
+    for s in STAGES:
+        reads = ", ".join("the manifest" if i == MANIFEST_INPUT else i for i in s.inputs)
+        lines.append(f"    {s.name:<9} reads {reads}")
+        lines.append(f"    {'':<9} writes {', '.join(s.outputs) or '-'}")
+    return "\n".join(lines)

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from blueprint_pipeline import markers, pipeline, storage
+from blueprint_pipeline.contract import MANIFEST_INPUT, SCENE_NORMALIZED, StageContext, StageResult
 from blueprint_pipeline.errors import InternalError, InvalidInputError
-from blueprint_pipeline.pipeline import MANIFEST_INPUT, Stage, StageContext, StageResult
+from blueprint_pipeline.pipeline import Stage
 from blueprint_pipeline.resilience.journal import JOURNAL_FOLDER
 from blueprint_pipeline.secrets.redact import redact
 from blueprint_pipeline.storage.lock import OutputLock
@@ -106,7 +107,7 @@ def describe_inputs(ctx: StageContext, stage: Stage) -> list[dict[str, Any]]:
 def fingerprint(ctx: StageContext, stage: Stage, inputs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "inputs": {i["name"]: i["sha256"] for i in inputs},
-        "options": options_fingerprint(ctx.options, getattr(stage, "options", None)),
+        "options": options_fingerprint(ctx.options, stage.options),
         "package_version": markers.package_version(),
     }
 
@@ -120,7 +121,7 @@ def digest(fp: dict[str, Any]) -> str:
 def describe_outputs(ctx: StageContext, stage: Stage, result: StageResult) -> list[dict[str, Any]]:
     """Every file the stage reported (folders expanded) with size and sha256; a declared output
     (Stage.outputs) that is missing is an internal error."""
-    for rel in getattr(stage, "outputs", ()):
+    for rel in stage.outputs:
         if not storage.exists(storage.safe_join(ctx.out_url, rel)):
             raise InternalError(f"stage {stage.name} finished without writing {rel}, which it declares")
     out = []
@@ -166,10 +167,11 @@ def _scene_id(ctx: StageContext) -> str | None:
     """Best effort, for failure markers: the normalised scene's header, else the manifest's
     top-level scene_id (streamed, so a huge manifest costs nothing)."""
     try:
-        url = ctx.path("scene", "normalized.jsonl")
+        url = ctx.url(SCENE_NORMALIZED)
         if storage.exists(url):
-            with storage.open_read(url, "r") as f:
-                return str(json.loads(f.readline()).get("scene_id")) or None
+            from blueprint_pipeline.scene.io import read_header
+
+            return read_header(url).scene_id or None
         if ctx.manifest_url and storage.exists(ctx.manifest_url):
             import ijson
 
@@ -268,14 +270,9 @@ StageObserver = Callable[[str, str, "StageOutcome | None"], None]
 def run_pipeline(ctx: StageContext, from_stage: str | None = None, only: str | None = None,
                  force: bool = False, observer: StageObserver | None = None) -> list[StageOutcome]:
     """Run the selected stages in order; the first failing stage raises (after its marker).
-    `observer(stage, event, outcome)` hears "start", then "ok" / "skipped" / "failed".
-    A context without settings gets the process's (`config.get_settings()`). The output folder's
+    `observer(stage, event, outcome)` hears "start", then "ok" / "skipped" / "failed". The output folder's
     lock (`storage.lock.OutputLock`) is held throughout: a second run into the same folder is
     refused at once with OutputLockedError (exit 2), naming the holder."""
-    if ctx.settings is None:
-        from blueprint_pipeline.config import get_settings
-
-        ctx.settings = get_settings()
     stages = select_stages(from_stage, only)
     with OutputLock(ctx.out_url, lease_s=ctx.settings.lock_lease_s):
         return _run_stages(ctx, stages, force, observer)

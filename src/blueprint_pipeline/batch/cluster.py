@@ -11,9 +11,8 @@ import logging
 import socket
 from typing import Any
 
-from blueprint_pipeline.errors import DependencyError, InvalidInputError
-
-EXECUTORS = ("local", "ray")
+from blueprint_pipeline.contract import EXECUTORS, check_executor  # noqa: F401 - used by the CLI
+from blueprint_pipeline.errors import DependencyError
 
 
 def require_ray() -> Any:
@@ -22,12 +21,6 @@ def require_ray() -> Any:
     except ImportError:
         raise DependencyError("the ray executor needs Ray: pip install 'blueprint-pipeline[ray]'") from None
     return ray
-
-
-def check_executor(executor: str) -> str:
-    if executor not in EXECUTORS:
-        raise InvalidInputError(f"--executor: unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
-    return executor
 
 
 REACH_TIMEOUT_S = 5.0

@@ -46,7 +46,7 @@ from blueprint_pipeline import storage
 from blueprint_pipeline.batch.memory import heap_in_use_mb
 from blueprint_pipeline.batch.runner import run_batch
 from blueprint_pipeline.batch.scenes import BatchScene
-from blueprint_pipeline.pipeline import RunOptions
+from blueprint_pipeline.contract import RunOptions
 
 MAX_OBJECTS_PER_ROUND = 200
 MAX_HEAP_MB_PER_ROUND = 2.0

@@ -13,6 +13,16 @@ driver waits with `ray.wait(timeout=...)`; a task past its deadline or silent fo
 `heartbeat_timeout_s` is cancelled with `ray.cancel(ref, force=True)`, which kills its worker
 process (Ray starts a fresh one for later tasks), and gets a `timeout` result.
 
+A node that dies (its raylet killed, the machine lost) takes its running tasks with it. Those
+tasks are submitted again, up to `MAX_NODE_RESUBMITS` times each, and run on the nodes that are
+left; only a task whose worker died on a node that is still alive (a segfault, an OOM kill) is
+reported as `crashed`, as with the local pool. A task counts as lost with its node when Ray
+says so (`NodeDiedError`), when it never reported its start, or when the node it reported
+starting on is declared dead by the cluster within `NODE_DEATH_WAIT_S` (Ray's health checks
+take about 15 s by default to declare a node dead). The progress actor is placed on the
+driver's node, so losing another node never loses it. `nodes` counts finished tasks by node id
+and `resubmitted` the tasks run again.
+
 Large data never passes through the driver: the task writes its arrays to the shared output
 (fsspec URL) itself and returns a small result through Ray's object store.
 
@@ -24,6 +34,7 @@ settings reject unknown BP_* variables.)
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -36,8 +47,11 @@ from blueprint_pipeline.resilience.pool import CRASHED, ERROR, OK, TIMEOUT, Task
 from blueprint_pipeline.secrets.redact import redact
 
 HANG_HOOK_ENV = "BLUEPRINT_TEST_RAY_HANG_EPISODES"
+log = logging.getLogger(__name__)
 _BEAT_EVERY_S = 1.0
 _MAX_POLL_S = 0.5
+MAX_NODE_RESUBMITS = 3
+NODE_DEATH_WAIT_S = 30.0
 
 
 class _ProgressBoard:
@@ -46,17 +60,26 @@ class _ProgressBoard:
     def __init__(self) -> None:
         self._started: dict[int, float] = {}
         self._beat: dict[int, float] = {}
+        self._node: dict[int, str] = {}
 
-    def started(self, index: int) -> None:
+    def started(self, index: int, node_id: str | None = None) -> None:
         self._started[index] = self._beat[index] = time.monotonic()
+        if node_id:
+            self._node[index] = node_id
+
+    def node_of(self, index: int) -> str | None:
+        """The node the task last reported starting on (None if it never did)."""
+        return self._node.get(index)
 
     def beat(self, index: int) -> None:
         if index in self._started:
             self._beat[index] = time.monotonic()
 
-    def forget(self, index: int) -> None:
+    def forget(self, index: int, node_too: bool = True) -> None:
         self._started.pop(index, None)
         self._beat.pop(index, None)
+        if node_too:
+            self._node.pop(index, None)
 
     def ages(self) -> dict[int, tuple[float, float]]:
         """index -> (seconds since start, seconds since last beat)."""
@@ -67,7 +90,10 @@ class _ProgressBoard:
 def _run_task(fn: Callable[[Any, Callable[[], None]], Any], item: Any, index: int, board: Any,
               hang_indices: frozenset[int], beat_every_s: float) -> dict[str, Any]:
     """Body of every Ray task: report the start, throttle heartbeats to the board, run `fn`."""
-    board.started.remote(index)
+    import ray
+
+    node_id = ray.get_runtime_context().get_node_id()
+    board.started.remote(index, node_id)
     last_beat = [time.monotonic()]
 
     def heartbeat() -> None:
@@ -81,7 +107,8 @@ def _run_task(fn: Callable[[Any, Callable[[], None]], Any], item: Any, index: in
             time.sleep(3600)
     wall0, cpu0 = time.perf_counter(), time.process_time()
     value = fn(item, heartbeat)
-    return {"value": value, "seconds": time.perf_counter() - wall0, "cpu_s": time.process_time() - cpu0}
+    return {"value": value, "seconds": time.perf_counter() - wall0, "cpu_s": time.process_time() - cpu0,
+            "node": node_id}
 
 
 def hang_indices_from_env() -> frozenset[int]:
@@ -122,8 +149,12 @@ class RayPool:
         self.startup_grace_s = startup_grace_s  # kept for signature parity; the board starts the clock
         self.replaced = 0  # tasks whose worker was killed by a forced cancel
         self.cpu_s = 0.0  # CPU seconds measured inside finished tasks
+        self.resubmitted = 0  # tasks run again because their node died
+        self.nodes: dict[str, int] = {}  # node id -> tasks finished there
         self._board: Any = None
         self._out_urls: dict[int, str | None] = {}
+        self._resubmits: dict[int, int] = {}
+        self._suspects: dict[int, tuple[float, str, TaskResult]] = {}  # index -> (deadline, node, crash)
 
     def __enter__(self) -> Self:
         from blueprint_pipeline.batch.cluster import connect
@@ -131,7 +162,10 @@ class RayPool:
         ray = connect()
         self._ray = ray
         self._task, board_class = _remote_defs(ray)
-        self._board = board_class.remote()
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=True)
+        self._board = board_class.options(scheduling_strategy=here).remote()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -157,18 +191,21 @@ class RayPool:
             raise RuntimeError("use RayPool as a context manager")
         todo = deque(enumerate(items))
         self._out_urls = {i: getattr(item, "out_url", None) for i, item in todo}
+        self._items = dict(todo)
+        self._resubmits, self._suspects = {}, {}
         total = len(todo)
         limit = self.in_flight_limit(total) if total else 1
-        hang = hang_indices_from_env()
+        self._hang = hang_indices_from_env()
         # a beat per second is cheap (one actor message); short limits need more
-        beat_every_s = min(_BEAT_EVERY_S, (self.heartbeat_timeout_s or _BEAT_EVERY_S * 4) / 4)
+        self._beat_every_s = min(_BEAT_EVERY_S, (self.heartbeat_timeout_s or _BEAT_EVERY_S * 4) / 4)
+        self._fn = fn
         pending: dict[Any, int] = {}
         done: dict[int, TaskResult] = {}
         next_out = 0
         while next_out < total:
             while todo and len(pending) < limit:
-                index, item = todo.popleft()
-                pending[self._task.remote(fn, item, index, self._board, hang, beat_every_s)] = index
+                index, _ = todo.popleft()
+                pending[self._submit(index)] = index
             while next_out in done:
                 yield done.pop(next_out)
                 next_out += 1
@@ -176,37 +213,93 @@ class RayPool:
                 break
             self._collect(pending, done)
 
+    def _submit(self, index: int) -> Any:
+        return self._task.remote(self._fn, self._items[index], index, self._board, self._hang, self._beat_every_s)
+
     def _poll_s(self) -> float:
         limits = [_MAX_POLL_S] + [x / 4 for x in (self.deadline_s, self.heartbeat_timeout_s) if x]
         return max(0.01, min(limits))
 
     def _collect(self, pending: dict[Any, int], done: dict[int, TaskResult]) -> None:
         ray = self._ray
-        ready, _ = ray.wait(list(pending), num_returns=1, timeout=self._poll_s())
-        if ready:  # take every other finished task too
-            ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0)
+        if pending:
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=self._poll_s())
+            if ready:  # take every other finished task too
+                ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0)
+        else:  # only tasks whose node may have died: wait for the cluster's verdict
+            ready = []
+            time.sleep(self._poll_s())
         for ref in ready:
             index = pending.pop(ref)
-            done[index] = self._result_of(ref, index)
-            self._board.forget.remote(index)
+            result, exc = self._result_of(ref, index)
+            if result.status == CRASHED and self._resubmits.get(index, 0) < MAX_NODE_RESUBMITS:
+                self._triage_crash(index, exc, result, pending, done)
+            else:
+                done[index] = result
+                self._board.forget.remote(index)
+        if self._suspects:
+            self._settle_suspects(pending, done)
         if pending:
             self._cancel_overdue(pending, done)
 
-    def _result_of(self, ref: Any, index: int) -> TaskResult:
+    def _resubmit(self, index: int, pending: dict[Any, int], why: str) -> None:
+        self._resubmits[index] = self._resubmits.get(index, 0) + 1
+        self.resubmitted += 1
+        self._board.forget.remote(index)
+        log.warning("task %d: %s; running it again (attempt %d)", index, why, self._resubmits[index] + 1)
+        pending[self._submit(index)] = index
+
+    def _triage_crash(self, index: int, exc: BaseException | None, result: TaskResult,
+                      pending: dict[Any, int], done: dict[int, TaskResult]) -> None:
+        """A task whose worker died: run it again if its node died, else report it crashed."""
+        ray = self._ray
+        if isinstance(exc, ray.exceptions.NodeDiedError):
+            self._resubmit(index, pending, "its node died")
+            return
+        node = ray.get(self._board.node_of.remote(index))
+        if node is None:
+            self._resubmit(index, pending, "its worker was lost before the task started")
+            return
+        if not self._node_alive(node):
+            self._resubmit(index, pending, f"node {node[:12]} died")
+            return
+        # the node may be on its way out: the cluster declares it dead after its health checks fail
+        self._suspects[index] = (time.monotonic() + NODE_DEATH_WAIT_S, node, result)
+
+    def _settle_suspects(self, pending: dict[Any, int], done: dict[int, TaskResult]) -> None:
+        alive = self._alive_nodes()
+        for index, (deadline, node, result) in list(self._suspects.items()):
+            if node not in alive:
+                del self._suspects[index]
+                self._resubmit(index, pending, f"node {node[:12]} died")
+            elif time.monotonic() > deadline:  # the node lives: the task itself crashed its worker
+                del self._suspects[index]
+                done[index] = result
+                self._board.forget.remote(index)
+
+    def _alive_nodes(self) -> set[str]:
+        return {n["NodeID"] for n in self._ray.nodes() if n.get("Alive")}
+
+    def _node_alive(self, node: str) -> bool:
+        return node in self._alive_nodes()
+
+    def _result_of(self, ref: Any, index: int) -> tuple[TaskResult, BaseException | None]:
         ray = self._ray
         try:
             reply = ray.get(ref)
         except ray.exceptions.RayTaskError as exc:  # fn raised: report its own exception
             cause = exc.cause if exc.cause is not None else exc
             return TaskResult(index, ERROR, error_type=type(cause).__name__, message=redact(str(cause)),
-                              traceback=redact(str(exc)))
+                              traceback=redact(str(exc))), exc
         except ray.exceptions.RayError as exc:  # worker or node died, object lost
             return TaskResult(index, CRASHED, error_type=type(exc).__name__,
                               message=redact(f"task {index}: Ray worker died without a result: "
-                                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"))
+                                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")), exc
         self.cpu_s += reply["cpu_s"]
-        add_task_cpu(self._out_urls.get(index), reply["cpu_s"])
-        return TaskResult(index, OK, value=reply["value"], seconds=reply["seconds"])
+        node = reply.get("node") or "?"
+        self.nodes[node] = self.nodes.get(node, 0) + 1
+        add_task_cpu(self._out_urls.get(index), reply["cpu_s"], node)
+        return TaskResult(index, OK, value=reply["value"], seconds=reply["seconds"]), None
 
     def _cancel_overdue(self, pending: dict[Any, int], done: dict[int, TaskResult]) -> None:
         ray = self._ray

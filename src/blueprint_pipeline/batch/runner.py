@@ -24,10 +24,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from blueprint_pipeline import markers, storage
-from blueprint_pipeline.batch.executors import pop_task_cpu_seconds, task_cpu_seconds
+from blueprint_pipeline.batch.executors import pop_task_cpu_seconds, pop_task_nodes, task_cpu_seconds
 from blueprint_pipeline.batch.memory import release_free_heap
 from blueprint_pipeline.batch.scenes import BatchScene
-from blueprint_pipeline.pipeline import RunOptions, StageContext
+from blueprint_pipeline.contract import EPISODES_SUMMARY, RunOptions, StageContext
 from blueprint_pipeline.secrets.redact import redact
 
 BATCH_MARKER = ".batch.json"
@@ -49,6 +49,7 @@ class SceneReport:
     episode_failures: dict[str, int] = field(default_factory=dict)  # reason -> count (timeout, crashed, ...)
     wall_s: float = 0.0
     cpu_s: float = 0.0
+    task_nodes: dict[str, int] = field(default_factory=dict)  # Ray node id -> episodes finished there
 
     @property
     def episodes_per_cpu_hour(self) -> float | None:
@@ -108,7 +109,7 @@ def _write_marker(report: BatchReport, options: RunOptions, started_at: str, fin
 
 
 def _episode_counts(scene_out: str) -> tuple[int, int, dict[str, int]]:
-    url = storage.join(scene_out, "episodes", "summary.json")
+    url = EPISODES_SUMMARY.url(scene_out)
     try:
         summary = storage.read_json(url)
         reasons = {str(k): int(v) for k, v in (summary.get("failure_reasons") or {}).items()}
@@ -144,6 +145,7 @@ def run_scene(scene: BatchScene, out_url: str, options: RunOptions, settings: An
         rep.failed_stage = current.get("stage")
         rep.error = redact(f"{type(exc).__name__}: {exc}".splitlines()[0])[:500]
     tasks1, task_cpu1 = pop_task_cpu_seconds(scene_out)
+    rep.task_nodes = pop_task_nodes(scene_out)
     rep.wall_s = time.perf_counter() - wall0
     rep.cpu_s = (time.thread_time() - cpu0) + (task_cpu1 - task_cpu0)
     rep.episodes_simulated = tasks1 - tasks0

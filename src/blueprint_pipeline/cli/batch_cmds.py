@@ -47,8 +47,8 @@ def batch(
     ray_address: str = typer.Option(None, "--ray-address",
                                     help="Ray cluster address (e.g. 10.0.0.5:6379); default: RAY_ADDRESS, "
                                          "a `ray start --head` on this machine, else a private local Ray."),
-    episodes: int = typer.Option(None, "--episodes", "-n", min=0, help="Episodes per scene (default: the episodes stage's)."),
-    workers: int = typer.Option(None, "--workers", "-w", min=1,
+    episodes: int = typer.Option(None, "--episodes", "-n", help="Episodes per scene (default: the episodes stage's)."),
+    workers: int = typer.Option(None, "--workers", "-w",
                                 help="Worker processes per scene (local); minimum tasks in flight per scene (ray)."),
     parallel: int = typer.Option(None, "--parallel", "-p", min=1,
                                  help="Scenes run at once (default: 1 local, up to 8 with ray)."),
@@ -61,27 +61,25 @@ def batch(
 
     Rerunning the same command resumes an interrupted batch. Exit 1 if any scene failed.
     """
-    from blueprint_pipeline.batch.cluster import check_executor, connect
+    from blueprint_pipeline.batch.cluster import connect
     from blueprint_pipeline.batch.runner import marker_url, run_batch
     from blueprint_pipeline.batch.scenes import list_scenes
     from blueprint_pipeline.config import get_settings
+    from blueprint_pipeline.contract import RunOptions
     from blueprint_pipeline.errors import EXIT_FAILURE, InvalidInputError
     from blueprint_pipeline.logs import setup_logging
-    from blueprint_pipeline.pipeline import RunOptions
-    from blueprint_pipeline.robots import robot_by_name
 
-    check_executor(executor)
-    robot_by_name(robot, field="--robot")  # an unknown robot fails now, not in every scene's episodes
+    settings = get_settings()
+    # checked before any scene is listed: an unknown robot fails now, not in every scene's episodes
+    options = RunOptions.create(robot=robot, episodes=episodes, workers=workers, render=render, seed=seed,
+                                executor=executor, settings=settings)
     if ray_address and executor != "ray":
         raise InvalidInputError("--ray-address needs --executor ray")
-    settings = get_settings()
     setup_logging(json_lines=settings.log_json, level="WARNING")
     batch_scenes = list_scenes(scenes)
     if executor == "ray":
         ray = connect(ray_address)
         err_console.print(f"Ray: {int(ray.cluster_resources().get('CPU', 0))} CPUs in the cluster")
-    options = RunOptions(robot=robot, episodes=episodes, workers=workers or settings.workers, render=render,
-                         seed=seed, executor=executor)
     default_parallel = 1 if executor == "local" else 8
     done = [0]
 

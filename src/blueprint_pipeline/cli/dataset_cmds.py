@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from blueprint_pipeline.cli import app
+from blueprint_pipeline.contract import DATASET_INFO
 from blueprint_pipeline.errors import EXIT_INVALID, InvalidInputError
 
 dataset_app = typer.Typer(help="Inspect and verify LeRobot v3.0 datasets.", no_args_is_help=True)
@@ -34,7 +35,7 @@ def check(directory: str = typer.Argument(..., metavar="DIR", help="Dataset fold
         for p in problems:
             console.print(f"  {p}", markup=False)
         raise typer.Exit(EXIT_INVALID)
-    info = json.loads((Path(directory) / "meta/info.json").read_text(encoding="utf-8"))
+    info = json.loads((Path(directory) / DATASET_INFO.name).read_text(encoding="utf-8"))
     console.print(f"{directory}: ok ({info['total_episodes']} episodes, {info['total_frames']} frames)",
                   markup=False)
 
@@ -43,7 +44,7 @@ def check(directory: str = typer.Argument(..., metavar="DIR", help="Dataset fold
 def info(directory: str = typer.Argument(..., metavar="DIR", help="Dataset folder (holds meta/info.json).")) -> None:
     """Summarise the dataset in DIR: counts, features and files."""
     root = _folder(directory)
-    path = root / "meta/info.json"
+    path = root / DATASET_INFO.name
     if not path.is_file():
         raise InvalidInputError(f"{directory}: no meta/info.json (not a finished LeRobot dataset)")
     meta = json.loads(path.read_text(encoding="utf-8"))

@@ -6,8 +6,7 @@ import typer
 from rich.console import Console
 
 from blueprint_pipeline.cli import app
-from blueprint_pipeline.errors import InvalidInputError
-from blueprint_pipeline.pipeline import RunOptions, StageContext
+from blueprint_pipeline.contract import EPISODES_SUMMARY, RunOptions, StageContext
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -17,26 +16,20 @@ def episodes(
     out_dir: str = typer.Argument(..., metavar="OUT_DIR",
                                   help="Pipeline output folder holding scene/, simready/ and geniesim/."),
     count: int = typer.Option(None, "--episodes", "-n", help="Number of episodes (default: 2 per pick_place task, at most 20)."),
-    workers: int = typer.Option(2, "--workers", "-w", help="Worker processes."),
+    workers: int = typer.Option(None, "--workers", "-w", help="Worker processes (default: BP_WORKERS)."),
     render: bool = typer.Option(False, "--render", help="Render a scene and a wrist camera (128x128 RGB)."),
     robot: str = typer.Option("franka", "--robot", help="franka or ur10."),
     seed: int = typer.Option(0, "--seed", help="Run seed: episode i is reproducible from (scene, task, seed, i)."),
     keep_failed: bool = typer.Option(False, "--keep-failed", help="Also write failed episodes (labelled)."),
 ) -> None:
     """Simulate episodes in MuJoCo and write OUT_DIR/episodes/ (resumes: only missing episodes run)."""
-    from blueprint_pipeline.robots import robot_by_name
     from blueprint_pipeline.runner import run_pipeline
 
-    if workers < 1:
-        raise InvalidInputError("--workers: must be >= 1")
-    if count is not None and count < 0:
-        raise InvalidInputError("--episodes: must be >= 0")
-    robot_by_name(robot, field="--robot")
-    opts = RunOptions(robot=robot, episodes=count, workers=workers, render=render, seed=seed,
-                      keep_failed_episodes=keep_failed)
+    opts = RunOptions.create(robot=robot, episodes=count, workers=workers, render=render, seed=seed,
+                             keep_failed_episodes=keep_failed)
     ctx = StageContext(manifest_url="", out_url=out_dir, options=opts)
     outcome = run_pipeline(ctx, only="episodes", force=True)[-1]
     s = outcome.result.summary if outcome.result else {}
     console.print(f"episodes: {s.get('succeeded', 0)}/{s.get('episodes', 0)} succeeded "
                   f"(success rate {s.get('success_rate', 0.0):.2f}; failures {s.get('failure_reasons', {})}) "
-                  f"in {outcome.seconds:.1f}s -> {out_dir}/episodes/summary.json", markup=False)
+                  f"in {outcome.seconds:.1f}s -> {EPISODES_SUMMARY.url(out_dir)}", markup=False)

@@ -13,7 +13,7 @@ from rich.table import Table
 from blueprint_pipeline import markers, pipeline
 from blueprint_pipeline.cli import app
 from blueprint_pipeline.errors import InvalidInputError
-from blueprint_pipeline.pipeline import RunOptions, StageContext
+from blueprint_pipeline.contract import RunOptions, StageContext
 
 console = Console(highlight=False)
 log = logging.getLogger("blueprint_pipeline.cli")
@@ -36,8 +36,8 @@ def run(
     strict: bool = typer.Option(False, "--strict", help="Reject unknown manifest keys."),
     log_json: bool = typer.Option(None, "--log-json", help="Logs as JSON lines on stderr (default: BP_LOG_JSON)."),
     robot: str = typer.Option("franka", "--robot", help="Robot for episodes: franka or ur10."),
-    episodes: int = typer.Option(None, "--episodes", "-n", min=0, help="Episodes to simulate (default: the episodes stage's)."),
-    workers: int = typer.Option(None, "--workers", "-w", min=1, help="Worker processes (default: BP_WORKERS)."),
+    episodes: int = typer.Option(None, "--episodes", "-n", help="Episodes to simulate (default: the episodes stage's)."),
+    workers: int = typer.Option(None, "--workers", "-w", help="Worker processes (default: BP_WORKERS)."),
     render: bool = typer.Option(False, "--render/--no-render", help="Render camera images in episodes."),
     seed: int = typer.Option(0, "--seed", help="Run seed; every random draw derives from (scene, stage, item, seed)."),
     keep_failed: bool = typer.Option(False, "--keep-failed", help="Also keep failed episodes (labelled)."),
@@ -51,23 +51,22 @@ def run(
     """
     from blueprint_pipeline.config import get_settings
     from blueprint_pipeline.logs import setup_logging
-    from blueprint_pipeline.robots import robot_by_name
     from blueprint_pipeline.runner import run_pipeline, select_stages
 
     settings = get_settings()
     json_logs = settings.log_json if log_json is None else log_json
     err_console = Console(stderr=True, highlight=False)  # shared by progress and log lines
     setup_logging(json_lines=json_logs, level=settings.log_level, console=err_console)
+    # checked now (an unknown robot fails before any stage, not after four)
+    options = RunOptions.create(robot=robot, episodes=episodes, workers=workers, render=render, seed=seed,
+                                strict=strict, keep_failed_episodes=keep_failed, executor=executor,
+                                settings=settings)
     if "://" not in manifest and not Path(manifest).is_file():
         raise InvalidInputError(f"manifest {manifest!r} does not exist")
-    robot_by_name(robot, field="--robot")  # an unknown robot fails now, not after four stages
-    options = RunOptions(robot=robot, episodes=episodes, workers=workers or settings.workers,
-                         render=render, seed=seed, strict=strict, keep_failed_episodes=keep_failed,
-                         executor=executor)
     if executor != "local" or ray_address:
-        from blueprint_pipeline.batch.cluster import check_executor, connect
+        from blueprint_pipeline.batch.cluster import connect
 
-        if check_executor(executor) != "ray":
+        if executor != "ray":
             raise InvalidInputError("--ray-address needs --executor ray")
         connect(ray_address)
     stages = [s.name for s in select_stages(from_stage, only)]

@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 
 from blueprint_pipeline.cli import app
+from blueprint_pipeline.contract import SEED_MAX, SEED_MIN
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -18,9 +19,9 @@ def _threshold(stream_threshold_mb: float | None) -> int:
             raise InvalidInputError(f"--stream-threshold-mb must be >= 0, got {stream_threshold_mb:g}")
         return int(stream_threshold_mb * 1024 * 1024)
     from blueprint_pipeline.config import get_settings
-    from blueprint_pipeline.scene.stage import stream_threshold_bytes
+    from blueprint_pipeline.scene.stage import SceneConfig
 
-    return stream_threshold_bytes(get_settings())
+    return SceneConfig.from_settings(get_settings()).stream_threshold_bytes
 
 
 def _workers(workers: int | None) -> int:
@@ -31,9 +32,9 @@ def _workers(workers: int | None) -> int:
             raise InvalidInputError(f"--workers must be between 0 and 8, got {workers}")
         return workers
     from blueprint_pipeline.config import get_settings
-    from blueprint_pipeline.scene.stage import ingest_workers
+    from blueprint_pipeline.scene.stage import SceneConfig
 
-    return ingest_workers(get_settings())
+    return SceneConfig.from_settings(get_settings()).workers
 
 
 _WORKERS = typer.Option(None, "--workers",
@@ -82,7 +83,7 @@ def normalize(
 @app.command()
 def synth(
     objects: int = typer.Option(..., "--objects", "-n", help="Number of objects (0 to 10,000,000)."),
-    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same file)."),
+    seed: int = typer.Option(0, "--seed", min=SEED_MIN, max=SEED_MAX, help="Random seed (same seed, same file)."),
     out: str = typer.Option(..., "--out", "-o", help="Output manifest path."),
     frame: str = typer.Option("z_up", "--frame", help="z_up or y_up."),
 ) -> None:

@@ -7,7 +7,7 @@ from blueprint_pipeline.client.api import (
            ServiceClient,
            check_job_id,
 )
-from blueprint_pipeline.client.archive import (
+from blueprint_pipeline.archive import (
            ArchiveLimits,
            UnsafeArchiveError,
            safe_extract,

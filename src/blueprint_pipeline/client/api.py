@@ -26,7 +26,7 @@ from typing import Any, Self
 
 import httpx
 
-from blueprint_pipeline.client.archive import ArchiveLimits, safe_extract
+from blueprint_pipeline.archive import ArchiveLimits, safe_extract
 from blueprint_pipeline.errors import DependencyError, InvalidInputError, TransientError
 from blueprint_pipeline.resilience.errors import (
     RequestRejectedError,

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from blueprint_pipeline.contract import DATASET_INFO
+
 CODEBASE_VERSION = "v3.0"
 CHUNKS_SIZE = 1000  # files per chunk folder
 DEFAULT_DATA_FILES_SIZE_IN_MB = 100
 DEFAULT_VIDEO_FILES_SIZE_IN_MB = 200
 
-INFO_PATH = "meta/info.json"
+INFO_PATH = DATASET_INFO.name  # "meta/info.json", written last
 STATS_PATH = "meta/stats.json"
 # this project's sidecars (LeRobot ignores them; its tools do not copy them)
 EXACT_STATS_PATH = "meta/blueprint_stats_exact.json"

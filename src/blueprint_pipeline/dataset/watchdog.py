@@ -62,7 +62,7 @@ def write_in_worker(job: WriteJob, heartbeat) -> tuple[dict, dict]:
     """Pool task: the dataset into `job.staging`, a heartbeat per episode file. Stops when the
     process that asked for it has died, so an orphan never writes into a staging folder that the
     next run has taken over."""
-    from blueprint_pipeline.dataset.stage import write_dataset
+    from blueprint_pipeline.dataset.from_episodes import write_dataset
 
     def beat(done: int, total: int, *_: object) -> None:
         if not _parent_alive(job.parent_pid):
@@ -102,7 +102,7 @@ def _relay_progress(job: WriteJob, progress, every_s: float = 0.5):
 
 
 def write_dataset_watched(job: WriteJob, stall_s: float, progress=None, task=write_in_worker) -> tuple[dict, dict]:
-    """`stage.write_dataset` in a worker process, restarted when it stalls; (info, summary).
+    """`from_episodes.write_dataset` in a worker process, restarted when it stalls; (info, summary).
     `task(job, heartbeat)` is the pool task (tests give one that stalls)."""
     staging = Path(job.staging)
     for attempt in range(1, ATTEMPTS + 1):
@@ -123,4 +123,4 @@ def write_dataset_watched(job: WriteJob, stall_s: float, progress=None, task=wri
         log.warning("dataset write stalled for %.0f s (attempt %d of %d); the AV1 encoder is known to "
                     "deadlock now and then: restarting from the episode files", stall_s, attempt, ATTEMPTS)
     raise StageTimeoutError(f"the dataset writer stalled {ATTEMPTS} times (no episode finished within {stall_s:.0f} s); "
-                     "try BP_DATASET_STALL_TIMEOUT_S or the h264 codec")
+                     "raise BP_DATASET_STALL_TIMEOUT_S or set BP_VIDEO_CODEC=h264")

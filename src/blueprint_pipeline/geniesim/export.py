@@ -21,6 +21,13 @@ from typing import Any
 import yaml
 
 from blueprint_pipeline import storage
+from blueprint_pipeline.contract import (
+    GENIESIM_ASSET_INDEX,
+    GENIESIM_SCENE_CONFIG,
+    GENIESIM_SCENE_GRAPH,
+    GENIESIM_TASK_CONFIG,
+    USD_SCENE,
+)
 from blueprint_pipeline.geniesim.asset_index import build_asset_index
 from blueprint_pipeline.geniesim.embedders import Embedder, NoEmbedder
 from blueprint_pipeline.geniesim.native.bundle import NATIVE_FORMAT_VERSION, write_bundle
@@ -36,7 +43,7 @@ from blueprint_pipeline.simready.records import ObjectPhysics
 
 EXPORT_FORMAT_VERSION = "blueprint.geniesim.export/1"
 NATIVE_DIR = "native"
-FILES = ("scene_graph.json", "asset_index.json", "task_config.json", "scene_config.yaml")
+FILES = (GENIESIM_SCENE_GRAPH.name, GENIESIM_ASSET_INDEX.name, GENIESIM_TASK_CONFIG.name, GENIESIM_SCENE_CONFIG.name)
 
 
 @dataclass
@@ -72,14 +79,14 @@ def build_export(scene: Scene, physics: dict[str, ObjectPhysics], commercial_onl
         "physics_steps_per_second": h.time_steps_per_second,
         "room_size_m": list(h.room_size_m) if h.room_size_m else None,
         "floor_z_m": floor_height_m(scene.objects),
-        "usd_scene": "usd/scene.usda",
+        "usd_scene": USD_SCENE.rel,
         "robots": {name: {"reach_m": spec.config.reach_m, "gripper_stroke_m": spec.config.gripper_stroke_m}
                    for name, spec in ROBOTS.items()},
         "counts": {"objects": len(scene.objects), "edges": len(relations), "tasks": len(tasks),
                    "assets_indexed": len(index["assets"])},
         "tasks": [t.task_id for t in tasks],
-        "files": {"scene_graph": "scene_graph.json", "asset_index": "asset_index.json",
-                  "task_config": "task_config.json", "export_manifest": "export_manifest.json",
+        "files": {"scene_graph": GENIESIM_SCENE_GRAPH.name, "asset_index": GENIESIM_ASSET_INDEX.name,
+                  "task_config": GENIESIM_TASK_CONFIG.name, "export_manifest": "export_manifest.json",
                   "native_bundle": f"{NATIVE_DIR}/ (set SIM_ASSETS to it; task files in {NATIVE_DIR}/tasks/)"},
     }
     return Export(graph, index, config, scene_config, notes,
@@ -93,10 +100,10 @@ def _dumps(obj: Any) -> bytes:
 
 def pipeline_file_bytes(export: Export) -> dict[str, bytes]:
     return {
-        "scene_graph.json": _dumps(export.scene_graph),
-        "asset_index.json": _dumps(export.asset_index),
-        "task_config.json": (export.task_config.model_dump_json(by_alias=True, indent=1) + "\n").encode("utf-8"),
-        "scene_config.yaml": yaml.safe_dump(export.scene_config, sort_keys=False, allow_unicode=True).encode("utf-8"),
+        GENIESIM_SCENE_GRAPH.name: _dumps(export.scene_graph),
+        GENIESIM_ASSET_INDEX.name: _dumps(export.asset_index),
+        GENIESIM_TASK_CONFIG.name: (export.task_config.model_dump_json(by_alias=True, indent=1) + "\n").encode("utf-8"),
+        GENIESIM_SCENE_CONFIG.name: yaml.safe_dump(export.scene_config, sort_keys=False, allow_unicode=True).encode("utf-8"),
     }
 
 

@@ -7,22 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from blueprint_pipeline.rotations import box_aabb, matrix_np, yaw_quat
 from blueprint_pipeline.scene.records import SceneObject, SimRole
 
-
-def quat_wxyz_to_matrix(q: Sequence[float]) -> np.ndarray:
-    """Rotation matrix (3, 3) of a unit quaternion w-x-y-z (normalised here)."""
-    w, x, y, z = np.asarray(q, dtype=float) / np.linalg.norm(q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])
-
-
-def yaw_quat_wxyz(yaw_rad: float) -> tuple[float, float, float, float]:
-    """Quaternion w-x-y-z of a rotation by `yaw_rad` about +z."""
-    return (float(np.cos(yaw_rad / 2)), 0.0, 0.0, float(np.sin(yaw_rad / 2)))
 
 
 @dataclass(frozen=True)
@@ -44,7 +31,7 @@ class SceneArrays:
         n = len(objects)
         rot = np.empty((n, 3, 3))
         for i, o in enumerate(objects):
-            rot[i] = quat_wxyz_to_matrix(o.orientation_wxyz)
+            rot[i] = matrix_np(o.orientation_wxyz)
         return cls(
             ids=[o.id for o in objects],
             aabb_min=np.array([o.aabb_min_m for o in objects], dtype=float).reshape(n, 3),
@@ -74,10 +61,9 @@ def footprint_area_m2(a_min: np.ndarray, a_max: np.ndarray) -> np.ndarray:
 
 def world_aabb(position_m: Sequence[float], extents_m: Sequence[float],
                orientation_wxyz: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
-    """World axis-aligned box (min, max) of an oriented box centred at `position_m`."""
-    half = np.abs(quat_wxyz_to_matrix(orientation_wxyz)) @ (np.asarray(extents_m, dtype=float) / 2.0)
-    p = np.asarray(position_m, dtype=float)
-    return p - half, p + half
+    """World axis-aligned box (min, max) of an oriented box centred at `position_m`, numpy (3,)."""
+    lo, hi = box_aabb(position_m, orientation_wxyz, extents_m)
+    return np.array(lo), np.array(hi)
 
 
 def box_overlap_m(pos_a: Sequence[float], rot_a: np.ndarray, ext_a: Sequence[float],

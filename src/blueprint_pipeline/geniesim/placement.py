@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from blueprint_pipeline.geniesim.geometry import quat_wxyz_to_matrix, yaw_quat_wxyz
+from blueprint_pipeline.rotations import matrix_np, yaw_quat
 from blueprint_pipeline.geniesim.records import RobotPlacement
 from blueprint_pipeline.geniesim.robots import RobotSpec
 from blueprint_pipeline.scene.records import SceneObject, SimRole
@@ -61,7 +61,7 @@ class Obstacles:
             lo, hi = o.aabb_min_m, o.aabb_max_m
             if hi[2] <= floor_z_m + 0.03 or lo[2] >= floor_z_m + height_m:
                 continue  # the floor itself, or above the robot
-            rot = quat_wxyz_to_matrix(o.orientation_wxyz)
+            rot = matrix_np(o.orientation_wxyz)
             if abs(rot[2, 2]) > 0.999:  # upright: its footprint is its x-y rectangle, turned
                 yaw = float(np.arctan2(rot[1, 0], rot[0, 0]))
                 centre.append(o.position_m[:2])
@@ -139,7 +139,7 @@ def _side_candidates(support: SceneObject, radius_m: float, focus_xy: np.ndarray
                      standoff_m: float = CLEARANCE_M) -> tuple[np.ndarray, np.ndarray]:
     """Base poses along the support's sides, the base disc `standoff_m` from them (`faces`: only
     these (local axis, sign) sides)."""
-    rot = quat_wxyz_to_matrix(support.orientation_wxyz)
+    rot = matrix_np(support.orientation_wxyz)
     centre = np.asarray(support.position_m[:2])
     ex, ey = support.extents_m[0] / 2, support.extents_m[1] / 2
     ax, ay = rot[:2, 0], rot[:2, 1]
@@ -192,7 +192,7 @@ def place_robot(spec: RobotSpec, points_m: np.ndarray, support: SceneObject | No
         k = int(np.flatnonzero(ok)[np.argmin(worst[ok])])
         return RobotPlacement(robot=spec.config.name,
                               base_position_m=(round(float(xy[k, 0]), 6), round(float(xy[k, 1]), 6), floor_z_m),
-                              base_orientation_wxyz=yaw_quat_wxyz(float(yaw[k])), reach_m=spec.config.reach_m)
+                              base_orientation_wxyz=yaw_quat(float(yaw[k])), reach_m=spec.config.reach_m)
     return None
 
 
@@ -219,7 +219,7 @@ def drawer_pull(o: SceneObject, fraction: float, floor_z_m: float) -> tuple[np.n
     art = o.articulation
     if art is None or art.type != "prismatic":
         raise ValueError(f"{o.id}: not a prismatic articulation")
-    rot = quat_wxyz_to_matrix(o.orientation_wxyz)
+    rot = matrix_np(o.orientation_wxyz)
     axis = rot @ (np.asarray(art.axis_local, dtype=float) / np.linalg.norm(art.axis_local))
     q0 = float(np.clip(0.0, art.lower, art.upper))
     travel = art.lower + fraction * (art.upper - art.lower) - q0
@@ -238,7 +238,7 @@ def drawer_keepouts(o: SceneObject, pull: np.ndarray, travel_m: float, side_m: f
     open handle, `front_m` deep and as wide as the drawer (the hand would end folded against the
     base). What is left is diagonally ahead of the open drawer. Rotated regions are replaced by
     their x-y bounding boxes."""
-    rot = quat_wxyz_to_matrix(o.orientation_wxyz)
+    rot = matrix_np(o.orientation_wxyz)
     ext = np.asarray(o.extents_m, dtype=float)
     p2 = np.array([pull[0], pull[1], 0.0]) / max(float(np.linalg.norm(pull[:2])), 1e-9)
     side = np.cross(p2, [0.0, 0.0, 1.0])

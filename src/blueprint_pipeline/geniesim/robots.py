@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from blueprint_pipeline.geniesim.records import RobotConfig
+from blueprint_pipeline.robots.description import FRANKA, UR10, RobotDescription
 
 REACH_MARGIN = 0.85
 
@@ -25,17 +26,22 @@ class RobotSpec:
         return REACH_MARGIN * self.config.reach_m
 
 
+def robot_config(desc: RobotDescription) -> RobotConfig:
+    """The export's record of a simulated robot, from its description (`robots.description`)."""
+    return RobotConfig(name=desc.name, reach_m=desc.reach_m, dof=desc.dof, gripper_stroke_m=desc.gripper.stroke_m,
+                       source=f"{desc.source}; shoulder {desc.shoulder_height_m:g} m above the base (DH d1)")
+
+
+def _simulated(desc: RobotDescription, base_radius_m: float, height_m: float) -> RobotSpec:
+    return RobotSpec(robot_config(desc), shoulders_base_m=((0.0, 0.0, desc.shoulder_height_m),),
+                     base_radius_m=base_radius_m, height_m=height_m)
+
+
+# The robots the episodes stage simulates come from `robots.description` (reach, stroke, shoulder);
+# the G2 is exported for Genie Sim only.
 ROBOTS: dict[str, RobotSpec] = {
-    "franka": RobotSpec(
-        RobotConfig(name="franka", reach_m=0.855, dof=7, gripper_stroke_m=0.08,
-                    source="Franka Emika Panda datasheet: reach 855 mm, Franka Hand stroke 80 mm; "
-                           "shoulder (joint 2) 0.333 m above the base (DH d1)"),
-        shoulders_base_m=((0.0, 0.0, 0.333),), base_radius_m=0.12, height_m=1.2),
-    "ur10": RobotSpec(
-        RobotConfig(name="ur10", reach_m=1.3, dof=6, gripper_stroke_m=0.085,
-                    source="Universal Robots UR10 datasheet: reach 1300 mm; shoulder 0.1273 m above the "
-                           "base (DH d1); stroke of a Robotiq 2F-85 gripper (85 mm), the usual UR10 gripper"),
-        shoulders_base_m=((0.0, 0.0, 0.1273),), base_radius_m=0.12, height_m=1.4),
+    "franka": _simulated(FRANKA, base_radius_m=0.12, height_m=1.2),
+    "ur10": _simulated(UR10, base_radius_m=0.12, height_m=1.4),
     "g2": RobotSpec(
         RobotConfig(name="g2", reach_m=0.83, dof=7,
                     gripper_stroke_m=0.08,

@@ -2,43 +2,56 @@
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from blueprint_pipeline import storage
+from blueprint_pipeline.config import Settings
+from blueprint_pipeline.contract import (
+    SCENE_NORMALIZED,
+    SIMREADY_PHYSICS,
+    USD_SCENE,
+    StageContext,
+    StageResult,
+)
 from blueprint_pipeline.errors import InvalidInputError
 from blueprint_pipeline.geniesim.embedders import make_embedder
 from blueprint_pipeline.geniesim.export import build_export, write_export
 from blueprint_pipeline.geniesim.semantics import usd_object_paths
-from blueprint_pipeline.pipeline import StageContext, StageResult
 from blueprint_pipeline.scene.io import load_scene
+from blueprint_pipeline.simready.io import load_physics
 
 STAGE = "geniesim"
 
 
-def _setting(ctx: StageContext, name: str, env: str, default: str | None = None) -> str | None:
-    value = getattr(ctx.settings, name, None) if ctx.settings is not None else None
-    return str(value) if value is not None else os.environ.get(env, default)
+@dataclass(frozen=True)
+class GeniesimConfig:
+    """What the geniesim stage takes from the settings."""
+
+    commercial_only: bool  # BP_GENIESIM_COMMERCIAL_ONLY
+    embedder: str  # BP_GENIESIM_EMBEDDER
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GeniesimConfig:
+        return cls(commercial_only=settings.geniesim_commercial_only, embedder=settings.geniesim_embedder)
 
 
 def run(ctx: StageContext) -> StageResult:
-    from blueprint_pipeline.simready.io import load_physics  # written by the simready stage's package
-
-    scene = load_scene(ctx.path("scene", "normalized.jsonl"))
-    physics_file = load_physics(ctx.path("simready", "physics.json"))
+    cfg = GeniesimConfig.from_settings(ctx.settings)
+    scene = load_scene(ctx.url(SCENE_NORMALIZED))
+    physics_file = load_physics(ctx.url(SIMREADY_PHYSICS))
     if physics_file.scene_id != scene.header.scene_id:
-        raise InvalidInputError(f"simready/physics.json is for scene {physics_file.scene_id!r}, "
+        raise InvalidInputError(f"{SIMREADY_PHYSICS.rel} is for scene {physics_file.scene_id!r}, "
                                 f"the normalised scene is {scene.header.scene_id!r}")
-    if not storage.exists(ctx.path("usd", "scene.usda")):
-        raise InvalidInputError("usd/scene.usda is missing: run the usd stage first")
-    commercial_only = (_setting(ctx, "geniesim_commercial_only", "BP_GENIESIM_COMMERCIAL_ONLY", "0") or "0").lower() in ("1", "true", "yes")
-    embedder = make_embedder(_setting(ctx, "geniesim_embedder", "BP_GENIESIM_EMBEDDER", "none"))
-    export = build_export(scene, physics_file.objects, commercial_only=commercial_only, embedder=embedder)
-    manifest_url = str(ctx.manifest_url)
-    asset_root = Path(manifest_url).resolve().parent if "://" not in manifest_url else None
+    if not storage.exists(ctx.url(USD_SCENE)):
+        raise InvalidInputError(f"{USD_SCENE.rel} is missing: run the usd stage first")
+    export = build_export(scene, physics_file.objects, commercial_only=cfg.commercial_only,
+                          embedder=make_embedder(cfg.embedder))
+    root = ctx.asset_root()
+    asset_root = Path(root).resolve() if root and "://" not in root else None
     object_usd = None
     if "://" not in str(ctx.out_url):  # the usd stage's object files, for their visual meshes
-        object_usd = {oid: Path(ctx.out_url) / "usd" / path.removeprefix("usd/")
+        object_usd = {oid: Path(ctx.out_url) / USD_SCENE.stage / path.removeprefix(f"{USD_SCENE.stage}/")
                       for oid, path in usd_object_paths([o.id for o in scene.objects]).items()}
     files = write_export(ctx.stage_dir(STAGE), scene, physics_file.objects, export, asset_root=asset_root,
                          object_usd=object_usd)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from blueprint_pipeline.geniesim.geometry import box_overlap_m, quat_wxyz_to_matrix
+from blueprint_pipeline.geniesim.geometry import box_overlap_m
 from blueprint_pipeline.geniesim.placement import (
     CLEARANCE_M,
     HANDLE_STANDOFF_M,
@@ -48,6 +48,7 @@ from blueprint_pipeline.geniesim.records import GoalRegion, RobotPlacement, Skip
 from blueprint_pipeline.geniesim.relations import Relation
 from blueprint_pipeline.geniesim.robots import ROBOTS
 from blueprint_pipeline.robots.description import GRIP_FIT_MARGIN_M
+from blueprint_pipeline.rotations import matrix_np
 from blueprint_pipeline.scene.records import SceneObject, SimRole
 from blueprint_pipeline.scene.shelves import Level, OpenFurniture, open_furniture
 from blueprint_pipeline.simready.containers import is_container
@@ -105,7 +106,7 @@ def _goal_spots(ctx: _Context, target: SceneObject, support: SceneObject,
     """Free goal rectangles on `support`'s top for `target`, best first (`shelf`: on that level
     of open furniture, inside its sides and back, clear of what stands on the same level)."""
     half = (np.asarray(target.aabb_max_m[:2]) - np.asarray(target.aabb_min_m[:2])) / 2 + GOAL_PAD_M
-    rot = quat_wxyz_to_matrix(support.orientation_wxyz)[:2, :2]
+    rot = matrix_np(support.orientation_wxyz)[:2, :2]
     hx, hy = support.extents_m[0] / 2, support.extents_m[1] / 2
     lo, hi = np.array([-hx, -hy]), np.array([hx, hy])
     surface_z = float(support.aabb_max_m[2])
@@ -232,13 +233,13 @@ def _overlapping(ctx: _Context, target: SceneObject) -> str | None:
     """Another free object whose box interpenetrates the target's by more than OVERLAP_LIMIT_M
     (the manifest puts two solids in one place: physics pushes them apart at the first step, and
     light things are flung), or None. Containers are hollow: what is inside overlaps their box."""
-    rot = quat_wxyz_to_matrix(target.orientation_wxyz)
+    rot = matrix_np(target.orientation_wxyz)
     for o in ctx.free:
         if o.id == target.id or is_container(o, ctx.physics.get(o.id)) or np.any(np.asarray(o.aabb_min_m) > np.asarray(target.aabb_max_m)) or np.any(
                 np.asarray(o.aabb_max_m) < np.asarray(target.aabb_min_m)):
             continue
         depth = box_overlap_m(target.position_m, rot, target.extents_m, o.position_m,
-                              quat_wxyz_to_matrix(o.orientation_wxyz), o.extents_m)
+                              matrix_np(o.orientation_wxyz), o.extents_m)
         if depth > OVERLAP_LIMIT_M:
             return o.id
     return None
@@ -256,7 +257,7 @@ def _packed(ctx: _Context, target: SceneObject) -> str | None:
     ph = ctx.physics.get(target.id)
     if ph is None or ph.collider.value != "box":
         return None
-    rot = quat_wxyz_to_matrix(target.orientation_wxyz)
+    rot = matrix_np(target.orientation_wxyz)
     ext = np.asarray(target.extents_m, dtype=float)
     low = float(target.aabb_max_m[2]) - FINGER_DEPTH_M  # neighbours below this are under the fingers
     near = [o for o in ctx.free if o.id != target.id and o.aabb_max_m[2] > low
@@ -273,7 +274,7 @@ def _packed(ctx: _Context, target: SceneObject) -> str | None:
             room[k] = FINGER_ROOM_M
             centre = np.asarray(target.position_m, dtype=float) + rot[:, k] * sign * (ext[k] + FINGER_ROOM_M) / 2
             hit = next((o.id for o in near if box_overlap_m(centre, rot, room, o.position_m,
-                                                              quat_wxyz_to_matrix(o.orientation_wxyz), o.extents_m) > 0.0), None)
+                                                              matrix_np(o.orientation_wxyz), o.extents_m) > 0.0), None)
             sides.append(hit)
         if None in sides:
             return None
@@ -437,7 +438,7 @@ def _open_close(ctx: _Context, o: SceneObject) -> TaskSpec | None | str:
         return TaskSpec(task_id=f"open_close_{o.id}", type="open_close", description=f"open the {o.name}",
                         target_object_id=o.id, joint_target_fraction=round(fraction, 4),
                         difficulty=_difficulty(0), priority=0, robot_placements=placements)
-    rot = quat_wxyz_to_matrix(o.orientation_wxyz)
+    rot = matrix_np(o.orientation_wxyz)
     handle_z = float(np.clip(o.position_m[2], o.aabb_min_m[2], ctx.floor_z + 1.0))
     placements: dict[str, RobotPlacement] = {}
     for axis, half in ((0, o.extents_m[0] / 2), (1, o.extents_m[1] / 2)):

@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from blueprint_pipeline.contract import DATASET_INFO, EPISODES_CERTIFICATE, EPISODES_SUMMARY, SIMREADY_PHYSICS
 from blueprint_pipeline.report.inputs import ReportInputs, attempts
 
 CERTIFICATE_SCHEMA = "blueprint.quality_certificate/1"
@@ -39,7 +40,7 @@ def check_dataset_invariants(dataset_dir: Path | None) -> dict[str, Any]:
     what = ("LeRobot v3.0 invariants re-read from the files: info.json counts, contiguous index, episode "
             "ranges partition the frames, timestamps = frame_index/fps within 1e-4 s, every video decodes "
             "with matching frame count and duration, stats recomputed from the data, schema = features")
-    if dataset_dir is None or not (dataset_dir / "meta" / "info.json").is_file():
+    if dataset_dir is None or not (dataset_dir / DATASET_INFO.name).is_file():
         return _check("dataset_invariants", what, None, ["no finished dataset at dataset/"])
     from blueprint_pipeline.dataset.check import check_dataset
 
@@ -83,7 +84,7 @@ def check_physics_plausible(inputs: ReportInputs) -> dict[str, Any]:
             "0 <= dynamic friction <= static friction, restitution in [0, 1], principal inertias positive "
             "and obeying the triangle inequality")
     if not inputs.physics:
-        return _check("physics_plausible", what, None, ["simready/physics.json missing or unreadable"])
+        return _check("physics_plausible", what, None, [f"{SIMREADY_PHYSICS.rel} missing or unreadable"])
     details = []
     for oid, p in inputs.physics.items():
         m, rho = p.get("mass_kg", 0), p.get("density_kg_m3", 0)
@@ -115,7 +116,7 @@ def check_episodes_certificate(inputs: ReportInputs) -> dict[str, Any]:
             "episode count agrees with episodes/summary.json, whose kept count agrees with the episode files; its own pass/fail verdict is used when it has one")
     cert = inputs.episodes_certificate
     if cert is None:
-        return _check("episodes_certificate", what, None, ["episodes/quality_certificate.json not found"])
+        return _check("episodes_certificate", what, None, [f"{EPISODES_CERTIFICATE.rel} not found"])
     details = []
     if not cert.get("checks"):
         details.append("the certificate does not say what it checked")
@@ -130,7 +131,7 @@ def check_episodes_certificate(inputs: ReportInputs) -> dict[str, Any]:
         details.append(f"certificate counts {stated} episodes, {len(inputs.episode_metas)} episode files were read")
     kept = summary.get("kept")
     if kept is not None and inputs.episode_metas and kept != len(inputs.episode_metas):
-        details.append(f"episodes/summary.json keeps {kept} episodes, {len(inputs.episode_metas)} episode files were read")
+        details.append(f"{EPISODES_SUMMARY.rel} keeps {kept} episodes, {len(inputs.episode_metas)} episode files were read")
     verdict = cert.get("passed", cert.get("ok"))
     if verdict is False:
         details.append("the episodes certificate itself reports a failure")

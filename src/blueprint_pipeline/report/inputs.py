@@ -12,11 +12,22 @@ from typing import Any
 import numpy as np
 
 from blueprint_pipeline import storage
-from blueprint_pipeline.pipeline import STAGE_NAMES, StageContext
+from blueprint_pipeline.contract import (
+    DATASET_INFO,
+    EPISODES_CERTIFICATE,
+    EPISODES_DATA,
+    EPISODES_RESULTS,
+    EPISODES_SUMMARY,
+    GENIESIM_SCENE_GRAPH,
+    SCENE_NORMALIZED,
+    SIMREADY_PHYSICS,
+    SIMREADY_PHYSICS_LINES,
+    STAGE_NAMES,
+    StageContext,
+)
 from blueprint_pipeline.sim.episode_io import iter_episode_files, load_episode
 from blueprint_pipeline.sim.records import EpisodeRecord
 
-EPISODE_CERTIFICATE_NAMES = ("quality_certificate.json", "certificate.json")
 
 
 @dataclass
@@ -60,9 +71,9 @@ def read_episode_meta(url: str) -> dict[str, Any]:
 def _load_scene(ctx: StageContext, inputs: ReportInputs) -> None:
     from blueprint_pipeline.scene.io import load_scene
 
-    url = ctx.path("scene", "normalized.jsonl")
+    url = ctx.url(SCENE_NORMALIZED)
     if not storage.exists(url):
-        inputs.notes.append("scene: scene/normalized.jsonl not found")
+        inputs.notes.append(f"scene: {SCENE_NORMALIZED.rel} not found")
         return
     scene = load_scene(url)
     inputs.scene_id = scene.header.scene_id
@@ -73,20 +84,19 @@ def _load_scene(ctx: StageContext, inputs: ReportInputs) -> None:
 def _load_physics(ctx: StageContext, inputs: ReportInputs) -> None:
     from blueprint_pipeline.simready.io import load_physics
 
-    for name in ("physics.json", "physics.jsonl"):
-        url = ctx.path("simready", name)
+    for artifact in (SIMREADY_PHYSICS, SIMREADY_PHYSICS_LINES):
+        url = ctx.url(artifact)
         if storage.exists(url):
             pf = load_physics(url)
             inputs.physics = {k: v.model_dump(mode="json") for k, v in pf.objects.items()}
             return
-    inputs.notes.append("physics: simready/physics.json not found")
+    inputs.notes.append(f"physics: {SIMREADY_PHYSICS.rel} not found")
 
 
 def _load_episodes(ctx: StageContext, inputs: ReportInputs, samples: int) -> None:
-    folder = ctx.path("episodes", "data")
-    files = list(iter_episode_files(folder))
+    files = list(iter_episode_files(ctx.url(EPISODES_DATA)))
     if not files:
-        inputs.notes.append("episodes: no episode files in episodes/data")
+        inputs.notes.append(f"episodes: no episode files in {EPISODES_DATA.rel}")
         return
     for url in files:
         meta = _try(inputs, f"episode file {url.rsplit('/', 1)[-1]}", lambda u=url: read_episode_meta(u))
@@ -104,7 +114,7 @@ def _load_episodes(ctx: StageContext, inputs: ReportInputs, samples: int) -> Non
 
 
 def _load_episode_results(ctx: StageContext, inputs: ReportInputs) -> None:
-    folder = ctx.path("episodes", "results")
+    folder = ctx.url(EPISODES_RESULTS)
     for name in storage.listdir(folder):
         if name.startswith("episode_") and name.endswith(".json"):
             res = _try(inputs, f"episode result {name}", lambda n=name: storage.read_json(storage.join(folder, n)))
@@ -134,20 +144,17 @@ def read_inputs(ctx: StageContext, samples: int = 3) -> ReportInputs:
     _try(inputs, "scene", lambda: _load_scene(ctx, inputs))
     _try(inputs, "physics", lambda: _load_physics(ctx, inputs))
     inputs.scene_graph = _try(inputs, "scene graph",
-                              lambda: _read_json_if_exists(ctx.path("geniesim", "scene_graph.json")))
+                              lambda: _read_json_if_exists(ctx.url(GENIESIM_SCENE_GRAPH)))
     if inputs.scene_graph is None:
-        inputs.notes.append("scene graph: geniesim/scene_graph.json not found")
+        inputs.notes.append(f"scene graph: {GENIESIM_SCENE_GRAPH.rel} not found")
     inputs.episodes_summary = _try(inputs, "episodes summary",
-                                   lambda: _read_json_if_exists(ctx.path("episodes", "summary.json")))
-    for name in EPISODE_CERTIFICATE_NAMES:
-        cert = _try(inputs, f"episodes/{name}", lambda n=name: _read_json_if_exists(ctx.path("episodes", n)))
-        if cert is not None:
-            inputs.episodes_certificate = cert
-            break
+                                   lambda: _read_json_if_exists(ctx.url(EPISODES_SUMMARY)))
+    inputs.episodes_certificate = _try(inputs, EPISODES_CERTIFICATE.rel,
+                                       lambda: _read_json_if_exists(ctx.url(EPISODES_CERTIFICATE)))
     _try(inputs, "episodes", lambda: _load_episodes(ctx, inputs, samples))
     _try(inputs, "episode results", lambda: _load_episode_results(ctx, inputs))
     inputs.dataset_info = _try(inputs, "dataset info",
-                               lambda: _read_json_if_exists(ctx.path("dataset", "meta", "info.json")))
+                               lambda: _read_json_if_exists(ctx.url(DATASET_INFO)))
     _stage_markers(ctx, inputs)
     if inputs.scene_id is None:
         inputs.scene_id = (inputs.scene_graph or {}).get("scene_id") or (inputs.episodes_summary or {}).get("scene_id")

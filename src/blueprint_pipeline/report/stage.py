@@ -9,7 +9,7 @@ from typing import Any
 
 from blueprint_pipeline import storage
 from blueprint_pipeline.dataset.publish import local_path
-from blueprint_pipeline.pipeline import STAGE_NAMES, StageContext, StageResult
+from blueprint_pipeline.contract import REPORT_CERTIFICATE, REPORT_HTML, STAGE_NAMES, StageContext, StageResult
 from blueprint_pipeline.report import plots
 from blueprint_pipeline.report.certificate import build_certificate
 from blueprint_pipeline.report.html_page import esc, img, page, table, verdict
@@ -154,7 +154,7 @@ def _certificate_section(cert: dict[str, Any]) -> str:
 def build_report(ctx: StageContext) -> tuple[str, dict[str, bytes], dict[str, Any]]:
     inputs = read_inputs(ctx)
     figures: dict[str, bytes] = {}
-    before = [s for s in STAGE_NAMES[: STAGE_NAMES.index("report")]] if "report" in STAGE_NAMES else []
+    before = list(STAGE_NAMES[: STAGE_NAMES.index("report")])
     cert = build_certificate(inputs, local_path(ctx.stage_dir("dataset")), ctx.options.keep_failed_episodes,
                              before)
     sections = [
@@ -178,9 +178,9 @@ def run(ctx: StageContext) -> StageResult:
     for name, png in figures.items():
         storage.atomic_write_bytes(ctx.path("report", name), png)
         outputs.append(f"report/{name}")
-    storage.atomic_write_json(ctx.path("report", "quality_certificate.json"), cert)
-    storage.atomic_write_text(ctx.path("report", "report.html"), html_text)  # last: the page links nothing
-    outputs += ["report/quality_certificate.json", "report/report.html"]
+    storage.atomic_write_json(ctx.url(REPORT_CERTIFICATE), cert)
+    storage.atomic_write_text(ctx.url(REPORT_HTML), html_text)  # last: the page links nothing
+    outputs += [REPORT_CERTIFICATE.rel, REPORT_HTML.rel]
     return StageResult(outputs=outputs, summary={"certificate_passed": cert["passed"],
                                                  "checks_failed": cert["checks_failed"],
                                                  "checks_not_run": cert["checks_not_run"]},

@@ -18,6 +18,10 @@ Executors:
 - "process": `fn(item, heartbeat)` runs in `resilience.pool.ProcessPool` worker processes with
   the per-item `deadline_s` and `heartbeat_timeout_s`; `fn` must be a picklable top-level
   function and should call `heartbeat()` regularly. Use it for native code that can hang.
+- "ray": the same as "process", as Ray tasks (`resilience.executors.open_pool`).
+
+A stage that records finished items its own way (the episodes stage: one result file per
+episode) passes them as `resumed` (index -> value) and records fresh ones in `on_result`.
 
 Journal: with `journal_url`, each finished item is appended (and fsynced) as one JSON line;
 a rerun skips items whose key is recorded as ok and reuses the recorded value. Values must
@@ -28,12 +32,13 @@ returns exactly what an uninterrupted run returns. Keys default to the item's in
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
 import traceback
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -42,7 +47,7 @@ from blueprint_pipeline.errors import BlueprintError, ErrorCategory, is_environm
 from blueprint_pipeline.resilience.errors import StageFailedError
 from blueprint_pipeline.resilience.journal import Journal
 from blueprint_pipeline.resilience.policy import is_transient
-from blueprint_pipeline.resilience.pool import CRASHED, TIMEOUT, ProcessPool, TaskResult
+from blueprint_pipeline.resilience.pool import CRASHED, TIMEOUT, TaskResult
 from blueprint_pipeline.secrets.redact import redact
 
 log = logging.getLogger(__name__)
@@ -61,6 +66,8 @@ class ItemResult:
     traceback: str = ""
     category: str | None = None  # ErrorCategory value for failures
     resumed: bool = False  # taken from the journal of an earlier run
+    status: str | None = None  # process and ray executors: the pool's status (ok, error, timeout, crashed)
+    seconds: float = 0.0  # process and ray executors: wall time of the task
 
 
 @dataclass
@@ -138,13 +145,13 @@ def _failure(index: int, key: str, exc: BaseException) -> ItemResult:
 
 def _from_task(key: str, t: TaskResult) -> ItemResult:
     if t.ok:
-        return ItemResult(t.index, key, True, value=t.value)
+        return ItemResult(t.index, key, True, value=t.value, status=t.status, seconds=t.seconds)
     category = {TIMEOUT: ErrorCategory.TIMEOUT, CRASHED: ErrorCategory.INTERNAL}.get(
         t.status, ErrorCategory.INTERNAL)
     if is_environment_failure(error_type=t.error_type, message=t.message):
         category = ErrorCategory.ENVIRONMENT
     return ItemResult(t.index, key, False, error_type=t.error_type, message=t.message,
-                      traceback=t.traceback, category=category.value)
+                      traceback=t.traceback, category=category.value, status=t.status, seconds=t.seconds)
 
 
 def _as_json_value(value: Any) -> Any:
@@ -154,18 +161,20 @@ def _as_json_value(value: Any) -> Any:
 
 
 def run_items(items: Sequence[Any], fn: Callable[..., Any], *, workers: int = 1,
-              executor: Literal["thread", "process"] = "thread", min_success_rate: float | None = None,
+              executor: Literal["thread", "process", "ray"] = "thread", min_success_rate: float | None = None,
               journal_url: str | None = None, key: Callable[[Any], str] | None = None,
               deadline_s: float | None = None, heartbeat_timeout_s: float | None = None,
-              progress: ProgressFn | None = None, stage: str = "items") -> ItemsReport:
+              progress: ProgressFn | None = None, stage: str = "items",
+              resumed: Mapping[int, Any] | None = None,
+              on_result: Callable[[ItemResult], None] | None = None) -> ItemsReport:
     """Run `fn` over `items` (see the module docstring); raise StageFailedError if too few
     succeed."""
     if min_success_rate is None:
         from blueprint_pipeline.config import get_settings
 
         min_success_rate = get_settings().min_success_rate
-    if executor not in ("thread", "process"):
-        raise ValueError(f"executor must be 'thread' or 'process', got {executor!r}")
+    if executor not in ("thread", "process", "ray"):
+        raise ValueError(f"executor must be 'thread', 'process' or 'ray', got {executor!r}")
     if not 0.0 <= min_success_rate <= 1.0:
         raise ValueError("min_success_rate must be within [0, 1]")
     items = list(items)
@@ -198,16 +207,22 @@ def run_items(items: Sequence[Any], fn: Callable[..., Any], *, workers: int = 1,
                                  category=result.category)
                 journal.append(entry)
             results[result.index] = result
+            if on_result is not None:
+                on_result(result)
             done += 1
             if progress:
                 progress(done, total, stage)
 
     try:
         recorded = journal.load() if journal else {}
+        resumed = resumed or {}
         todo = []
         for i, k in enumerate(keys):
             entry = recorded.get(k)
-            if entry is not None and entry.get("ok"):
+            if i in resumed:
+                results[i] = ItemResult(i, k, True, value=resumed[i], resumed=True)
+                done += 1
+            elif entry is not None and entry.get("ok"):
                 results[i] = ItemResult(i, k, True, value=entry.get("value"), resumed=True)
                 done += 1
             else:
@@ -219,7 +234,8 @@ def run_items(items: Sequence[Any], fn: Callable[..., Any], *, workers: int = 1,
         if executor == "thread":
             _run_threads(items, keys, todo, fn, workers, finish)
         else:
-            _run_processes(items, keys, todo, fn, workers, deadline_s, heartbeat_timeout_s, finish)
+            _run_processes(items, keys, todo, fn, "local" if executor == "process" else executor, workers,
+                           deadline_s, heartbeat_timeout_s, finish)
     finally:
         if journal is not None:
             journal.close()
@@ -251,18 +267,20 @@ def _run_threads(items: list, keys: list[str], todo: list[int], fn: Callable, wo
             finish(future.result())
 
 
-def _run_processes(items: list, keys: list[str], todo: list[int], fn: Callable, workers: int,
-                   deadline_s: float | None, heartbeat_timeout_s: float | None,
+def _run_processes(items: list, keys: list[str], todo: list[int], fn: Callable, pool_executor: str,
+                   workers: int, deadline_s: float | None, heartbeat_timeout_s: float | None,
                    finish: Callable[[ItemResult], None]) -> None:
+    from blueprint_pipeline.resilience.executors import open_pool
+
     if not todo:
         return
-    with ProcessPool(workers, deadline_s=deadline_s, heartbeat_timeout_s=heartbeat_timeout_s) as pool:
-        # Completion order, so each finished item is journaled at once (not after slower ones).
-        for task in pool.imap_unordered(fn, [items[i] for i in todo]):
+    with open_pool(pool_executor, max(1, min(workers, len(todo))), deadline_s=deadline_s,
+                   heartbeat_timeout_s=heartbeat_timeout_s) as pool:
+        # Completion order where the pool offers it, so each finished item is recorded at once.
+        imap = getattr(pool, "imap_unordered", pool.imap)
+        for task in imap(fn, [items[i] for i in todo]):
             i = todo[task.index]
-            result = _from_task(keys[i], task)
-            finish(ItemResult(i, result.key, result.ok, result.value, result.error_type,
-                              result.message, result.traceback, result.category))
+            finish(dataclasses.replace(_from_task(keys[i], task), index=i))
 
 
 def _stage_failed(report: ItemsReport) -> StageFailedError:

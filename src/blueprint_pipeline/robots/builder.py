@@ -24,6 +24,7 @@ import mujoco
 import numpy as np
 
 from blueprint_pipeline.robots.description import RobotDescription
+from blueprint_pipeline.rotations import matrix_to_quat, quat_mul, yaw_quat
 from blueprint_pipeline.sim import mujoco_log
 
 WORLD_CONTYPE = 1
@@ -69,12 +70,6 @@ def names_for(desc: RobotDescription) -> RobotNames:
         tcp_site=f"{n}_tcp",
         wrist_camera=f"{n}_wrist_cam",
     )
-
-
-def _mat_to_quat(rot: np.ndarray) -> np.ndarray:
-    q = np.zeros(4)
-    mujoco.mju_mat2Quat(q, np.ascontiguousarray(rot, dtype=float).reshape(9))
-    return q
 
 
 def _robot_geom(body: mujoco.MjsBody, name: str = "") -> mujoco.MjsGeom:
@@ -127,13 +122,13 @@ def _child_pose(desc: RobotDescription, i: int) -> tuple[np.ndarray, np.ndarray]
         row = desc.dh[i]
         c, s = np.cos(row.alpha_rad), np.sin(row.alpha_rad)
         rot = np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
-        return rot @ np.array([row.a_m, 0, row.d_m]), _mat_to_quat(rot)
+        return rot @ np.array([row.a_m, 0, row.d_m]), matrix_to_quat(rot)
     if i == 0:
         return np.zeros(3), np.array([1.0, 0, 0, 0])
     prev = desc.dh[i - 1]
     c, s = np.cos(prev.alpha_rad), np.sin(prev.alpha_rad)
     rot = np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
-    return np.array([prev.a_m, 0, prev.d_m]), _mat_to_quat(rot)
+    return np.array([prev.a_m, 0, prev.d_m]), matrix_to_quat(rot)
 
 
 def _flange_pose(desc: RobotDescription) -> tuple[np.ndarray, np.ndarray]:
@@ -141,12 +136,12 @@ def _flange_pose(desc: RobotDescription) -> tuple[np.ndarray, np.ndarray]:
     yaw = desc.hand_yaw_rad
     rz = np.array([[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1]])
     if desc.convention == "modified":
-        return np.array([0, 0, desc.flange_d_m]), _mat_to_quat(rz)
+        return np.array([0, 0, desc.flange_d_m]), matrix_to_quat(rz)
     row = desc.dh[-1]
     c, s = np.cos(row.alpha_rad), np.sin(row.alpha_rad)
     rx = np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
     pos = np.array([row.a_m, 0, row.d_m]) + rx @ np.array([0, 0, desc.flange_d_m])
-    return pos, _mat_to_quat(rx @ rz)
+    return pos, matrix_to_quat(rx @ rz)
 
 
 def add_robot(spec: mujoco.MjSpec, desc: RobotDescription, base_pos_m=(0.0, 0.0, 0.0),
@@ -157,10 +152,7 @@ def add_robot(spec: mujoco.MjSpec, desc: RobotDescription, base_pos_m=(0.0, 0.0,
     base = spec.worldbody.add_body()
     base.name = names.base_body
     base.pos = list(base_pos_m)
-    mount_yaw = np.array([np.cos(desc.base_yaw_rad / 2), 0, 0, np.sin(desc.base_yaw_rad / 2)])
-    base_quat = np.zeros(4)
-    mujoco.mju_mulQuat(base_quat, np.asarray(base_quat_wxyz, dtype=float), mount_yaw)
-    base.quat = base_quat.tolist()
+    base.quat = list(quat_mul(base_quat_wxyz, yaw_quat(desc.base_yaw_rad)))
     first_pos, _ = _child_pose(desc, 0)
     base_points = [np.zeros(3), first_pos] if desc.convention == "modified" else [np.zeros(3), np.array([0, 0, 0.05])]
     _add_link_capsules(base, base_points, desc.link_radius_m[0], desc.link_mass_kg[0])

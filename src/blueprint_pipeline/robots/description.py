@@ -33,6 +33,11 @@ class GripperDescription:
     pad_friction: tuple[float, float, float] = (1.0, 0.02, 0.001)  # slide, torsion, roll
     servo_kp: float = 5000.0  # N/m on the mean finger opening, force-limited
 
+    @property
+    def stroke_m(self) -> float:
+        """Full opening between the pads, metres."""
+        return 2.0 * self.stroke_per_finger_m
+
 
 @dataclass(frozen=True)
 class RobotDescription:
@@ -62,6 +67,11 @@ class RobotDescription:
     @property
     def dof(self) -> int:
         return len(self.dh)
+
+    @property
+    def shoulder_height_m(self) -> float:
+        """Shoulder (first joint's frame offset d1) above the base, metres."""
+        return self.dh[0].d_m
 
     @property
     def joint_names(self) -> list[str]:
@@ -94,7 +104,8 @@ FRANKA = RobotDescription(
     armature_kg_m2=0.1,
     home_rad=(0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785),
     reach_m=0.855,
-    source="Franka Emika Panda datasheet and libfranka DH table (Craig convention)",
+    source="Franka Emika Panda datasheet: reach 855 mm; libfranka DH table (Craig convention); "
+           "Franka Hand stroke 80 mm",
 )
 
 UR10 = RobotDescription(
@@ -117,7 +128,10 @@ UR10 = RobotDescription(
     armature_kg_m2=0.1,
     home_rad=(0.0, -PI / 2, PI / 2, -PI / 2, -PI / 2, 0.0),
     reach_m=1.3,
-    source="Universal Robots UR10 (CB3) DH parameters and joint speed limits",
+    source="Universal Robots UR10 (CB3) datasheet: reach 1300 mm, DH parameters and joint speed limits; "
+           "Robotiq 2F-85 gripper (the usual UR10 gripper) datasheet: stroke 85 mm",
+    # Robotiq 2F-85: 85 mm stroke (its datasheet); the hand's masses and pads are the Franka Hand's
+    gripper=GripperDescription(stroke_per_finger_m=0.0425),
     mount_above_surface_m=0.25,
 )
 

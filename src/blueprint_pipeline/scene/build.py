@@ -13,7 +13,8 @@ from typing import Any
 
 from blueprint_pipeline.scene import sanitise
 from blueprint_pipeline.scene.manifest import ManifestObject
-from blueprint_pipeline.scene.normalise import FrameConversion, snap, world_aabb
+from blueprint_pipeline.rotations import box_aabb
+from blueprint_pipeline.scene.normalise import FrameConversion, snap
 from blueprint_pipeline.scene.records import SimRole
 
 AddProblem = Callable[[str, str], None]
@@ -129,7 +130,7 @@ def object_record(obj: ManifestObject, fc: FrameConversion, prefix: str, add: Ad
         where = f"{prefix}.dimensions_est" if dims is None else f"{prefix}.asset.path"
         add(where, f"scaled extents exceed {MAX_ABS_METRES:g} m" + ("" if dims is None else " (sizes from the asset file)"))
         return None
-    lo, hi = world_aabb(position, orientation, extents)
+    lo, hi = box_aabb(position, orientation, extents)
     articulation = None
     a = obj.articulation
     if a is not None and a.is_joint:  # hint-only articulations are kept in extras, not as a joint

@@ -1,4 +1,5 @@
-"""Read and write the normalised scene (`scene/normalized.jsonl`) as a stream."""
+"""Read and write the normalised scene (`contract.SCENE_NORMALIZED`) as a stream; every reader
+of the file goes through `iter_normalized`, `load_scene` or `read_header`."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from blueprint_pipeline.scene.records import (
     SceneObject,
 )
 
-NORMALIZED_FILE = "normalized.jsonl"
 
 
 def write_normalized(url: str, header: SceneHeader, objects: Iterable[SceneObject]) -> int:
@@ -32,20 +32,25 @@ def write_normalized(url: str, header: SceneHeader, objects: Iterable[SceneObjec
     return n
 
 
-def iter_normalized(url: str) -> tuple[SceneHeader, Iterator[SceneObject]]:
-    """Open a normalised scene: its header now, its objects as a lazy iterator."""
-    f = storage.open_read(url, "r")
-    first = f.readline()
+def _header(url: str, first: str) -> SceneHeader:
     if not first:
-        f.close()
         raise InvalidInputError(f"{url}: empty normalised scene file")
     raw = json.loads(first)
     if raw.get("schema") != NORMALIZED_SCHEMA:
-        f.close()
         raise InvalidInputError(
             f"{url}: unsupported normalised scene schema {raw.get('schema')!r} (expected {NORMALIZED_SCHEMA})"
         )
-    header = SceneHeader.model_validate(raw)
+    return SceneHeader.model_validate(raw)
+
+
+def iter_normalized(url: str) -> tuple[SceneHeader, Iterator[SceneObject]]:
+    """Open a normalised scene: its header now, its objects as a lazy iterator."""
+    f = storage.open_read(url, "r")
+    try:
+        header = _header(url, f.readline())
+    except BaseException:
+        f.close()
+        raise
 
     def objects() -> Iterator[SceneObject]:
         with f:
@@ -54,6 +59,12 @@ def iter_normalized(url: str) -> tuple[SceneHeader, Iterator[SceneObject]]:
                     yield SceneObject.model_validate_json(line)
 
     return header, objects()
+
+
+def read_header(url: str) -> SceneHeader:
+    """The scene's header line only (scene id, units, object count), without reading objects."""
+    with storage.open_read(url, "r") as f:
+        return _header(url, f.readline())
 
 
 def load_scene(url: str) -> Scene:

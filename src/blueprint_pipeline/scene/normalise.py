@@ -8,8 +8,9 @@ along its local x, y, z; a y-up table 0.75 m high with its centre at y = 0.375 e
 at z = 0.75. `meters_per_unit` scales every length: positions, extents, room bounds and origin, prismatic
 limits and gravity (a centimetre scene states -981).
 
-Pure Python floats rather than numpy: per object this is a few dozen multiplications, where
-numpy's per-call overhead would cost more than the arithmetic.
+Rotations come from `blueprint_pipeline.rotations` (MuJoCo's quaternion functions); the rest is
+pure Python floats: per object it is a few multiplications, where numpy's per-call overhead
+would cost more than the arithmetic.
 """
 
 from __future__ import annotations
@@ -18,74 +19,18 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from blueprint_pipeline.rotations import Y_UP_TO_Z_UP, quat_from_euler, quat_in_frame, quat_normalise
 from blueprint_pipeline.scene.manifest import EulerIn, ManifestHeader, ManifestObject
 from blueprint_pipeline.scene.records import QuatWXYZ, Vec3
-
-_S = math.sqrt(0.5)
-Y_UP_TO_Z_UP_WXYZ: QuatWXYZ = (_S, _S, 0.0, 0.0)  # +90 degrees about x
-
 
 def y_up_to_z_up(v: Sequence[float]) -> Vec3:
     """(x, y, z) -> (x, -z, y)."""
     return (v[0], -v[2], v[1])
 
 
-def quat_mul(a: Sequence[float], b: Sequence[float]) -> QuatWXYZ:
-    aw, ax, ay, az = a
-    bw, bx, by, bz = b
-    return (
-        aw * bw - ax * bx - ay * by - az * bz,
-        aw * bx + ax * bw + ay * bz - az * by,
-        aw * by - ax * bz + ay * bw + az * bx,
-        aw * bz + ax * by - ay * bx + az * bw,
-    )
-
-
-def quat_normalise(q: Sequence[float]) -> QuatWXYZ:
-    """Unit quaternion with w >= 0 (q and -q are the same rotation; one spelling keeps files diffable)."""
-    n = math.hypot(q[0], q[1], q[2], q[3])  # scales internally: squares cannot overflow
-    s = 1.0 / n if q[0] >= 0 else -1.0 / n
-    return (q[0] * s, q[1] * s, q[2] * s, q[3] * s)
-
-
-def quat_from_euler(roll: float, pitch: float, yaw: float) -> QuatWXYZ:
-    """R = Rz(yaw) Ry(pitch) Rx(roll), radians."""
-    cr, sr = math.cos(roll / 2), math.sin(roll / 2)
-    cp, sp = math.cos(pitch / 2), math.sin(pitch / 2)
-    cy, sy = math.cos(yaw / 2), math.sin(yaw / 2)
-    return (
-        cy * cp * cr + sy * sp * sr,
-        cy * cp * sr - sy * sp * cr,
-        cy * sp * cr + sy * cp * sr,
-        sy * cp * cr - cy * sp * sr,
-    )
-
-
-def quat_to_matrix(q: Sequence[float]) -> tuple[Vec3, Vec3, Vec3]:
-    w, x, y, z = q
-    return (
-        (1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)),
-        (2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)),
-        (2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)),
-    )
-
-
 def y_up_to_z_up_quat(q: Sequence[float]) -> QuatWXYZ:
     """q' = qc q qc^-1 with qc the +90 degree turn about x."""
-    qc = Y_UP_TO_Z_UP_WXYZ
-    qc_inv = (qc[0], -qc[1], -qc[2], -qc[3])
-    return quat_mul(quat_mul(qc, q), qc_inv)
-
-
-def world_aabb(center: Vec3, orientation: QuatWXYZ, extents: Vec3) -> tuple[Vec3, Vec3]:
-    """Axis-aligned box containing the oriented box: half-size_i = sum_j |R_ij| * half-extent_j."""
-    (a, b, c), (d, e, f), (g, h, i) = quat_to_matrix(orientation)
-    hx, hy, hz = extents[0] / 2, extents[1] / 2, extents[2] / 2
-    half_x = abs(a) * hx + abs(b) * hy + abs(c) * hz
-    half_y = abs(d) * hx + abs(e) * hy + abs(f) * hz
-    half_z = abs(g) * hx + abs(h) * hy + abs(i) * hz
-    x, y, z = center
-    return (x - half_x, y - half_y, z - half_z), (x + half_x, y + half_y, z + half_z)
+    return quat_in_frame(Y_UP_TO_Z_UP, q)
 
 
 class FrameConversion:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from blueprint_pipeline.scene.normalise import quat_to_matrix
+from blueprint_pipeline.rotations import quat_to_matrix
 from blueprint_pipeline.scene.records import SceneObject, SimRole
 
 BOARD_M = 0.02

@@ -10,7 +10,6 @@ written object by object (memory does not grow with N).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from blueprint_pipeline import storage
+from blueprint_pipeline.seeding import item_rng
 
 STAGE = "synth"
 CELL_M = 3.0
@@ -46,8 +46,7 @@ SUPPORTS: list[tuple[str, tuple[float, float], tuple[float, float], tuple[float,
 
 
 def cell_rng(scene_id: str, index: int, seed: int) -> np.random.Generator:
-    digest = hashlib.sha256(f"{scene_id}|{STAGE}|{index}|{seed}".encode()).digest()
-    return np.random.default_rng(int.from_bytes(digest[:16], "little"))
+    return item_rng(scene_id, STAGE, index, seed)
 
 
 def _r(x: float) -> float:

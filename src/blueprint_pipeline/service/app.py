@@ -30,8 +30,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from blueprint_pipeline.errors import InvalidInputError, Problem
-from blueprint_pipeline.pipeline import RunOptions
-from blueprint_pipeline.robots import robot_by_name
+from blueprint_pipeline.contract import RunOptions
 from blueprint_pipeline.secrets.redact import redact
 from blueprint_pipeline.service import job_process
 from blueprint_pipeline.service.auth import KeyRateLimiter
@@ -129,11 +128,12 @@ def create_app(config: ServiceConfig) -> FastAPI:
         request: Request,
         owner: str = Depends(api_key),
         robot: str = Query("franka", pattern=_ROBOT),
-        episodes: int | None = Query(None, ge=1, le=100_000),
+        episodes: int | None = Query(None, le=100_000),
         render: bool = Query(False),
-        seed: int = Query(0, ge=0, le=2**31 - 1),
+        seed: int = Query(0),
     ) -> JSONResponse:
-        robot_by_name(robot)  # unknown robot: 422 now, not a job that fails after four stages
+        # checked now (422), not in a job that fails after four stages; the same rules as the CLI's
+        options = RunOptions.create(robot=robot, episodes=episodes, render=render, seed=seed, prefix="")
         kind = input_kind(request.headers.get("content-type"))
         if kind is None:
             raise HTTPException(415, "body must be a scene manifest (application/json) "
@@ -144,7 +144,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > config.max_upload_bytes:
             raise HTTPException(413, f"upload larger than the limit of {config.max_upload_bytes} bytes")
-        params = {"robot": robot, "episodes": episodes, "render": render, "seed": seed}
+        params = {"robot": options.robot, "episodes": options.episodes, "render": options.render,
+                  "seed": options.seed}
         upload, digest = await _receive_upload(request, uploads_dir, config.max_upload_bytes)
         digest.update(json.dumps(params, sort_keys=True).encode())
         digest.update(kind.encode())
@@ -222,8 +223,7 @@ def _create_job(store: JobStore, jobs_dir: Path, config: ServiceConfig, owner: s
         job_dir = jobs_dir / job_id
         job_dir.mkdir()
         try:
-            options = RunOptions(robot=params["robot"], episodes=params["episodes"],
-                                 render=params["render"], seed=params["seed"])
+            options = job_process.run_options(params)
             prepared = prepare_input(upload, kind, job_dir, options, config.bundle_limits)
             (job_dir / job_process.JOB_FILE).write_text(json.dumps(
                 {"manifest": prepared.manifest_rel, "params": params}))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from blueprint_pipeline.client.archive import ArchiveLimits
+from blueprint_pipeline.archive import ArchiveLimits
 from blueprint_pipeline.errors import InvalidInputError
 from blueprint_pipeline.service.auth import KeyRing, hash_key
 from blueprint_pipeline.service.faults import FaultConfig

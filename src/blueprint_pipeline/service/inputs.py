@@ -10,14 +10,13 @@ submit time with the contract's own messages, and the job later skips that stage
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from blueprint_pipeline.client.archive import ArchiveLimits, safe_extract
+from blueprint_pipeline.archive import ArchiveLimits, safe_extract
 from blueprint_pipeline.errors import InvalidInputError
-from blueprint_pipeline.pipeline import RunOptions, StageContext
+from blueprint_pipeline.contract import SCENE_NORMALIZED, RunOptions, StageContext
 
 MANIFEST_NAME = "scene_manifest.json"
 MANIFEST_TYPES = ("application/json",)
@@ -68,12 +67,10 @@ def _find_manifest(root: Path) -> Path:
 
 def _validate(manifest: Path, job_dir: Path, options: RunOptions) -> str | None:
     """Run the scene stage (streaming reader, contract, normalisation); returns the scene id."""
-    from blueprint_pipeline.config import get_settings
     from blueprint_pipeline.runner import run_pipeline
+    from blueprint_pipeline.scene.io import read_header
 
     out = job_dir / "out"
-    ctx = StageContext(manifest_url=str(manifest), out_url=str(out), options=options, settings=get_settings())
+    ctx = StageContext(manifest_url=str(manifest), out_url=str(out), options=options)
     run_pipeline(ctx, only="scene")
-    with open(out / "scene" / "normalized.jsonl", encoding="utf-8") as f:
-        scene_id = json.loads(f.readline()).get("scene_id")
-    return scene_id if isinstance(scene_id, str) else None
+    return read_header(ctx.url(SCENE_NORMALIZED)).scene_id

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from blueprint_pipeline import storage
+from blueprint_pipeline.contract import RunOptions, StageContext
 
 JOB_FILE = "job.json"
 PROGRESS_FILE = "progress.json"
@@ -59,9 +60,15 @@ class _Progress:
         self.update(done=done, total=total, what=what)
 
 
+def run_options(params: dict[str, Any], workers: int | None = None) -> RunOptions:
+    """A job's run options from its request parameters (checked by `RunOptions.create`)."""
+    return RunOptions.create(robot=params["robot"], episodes=params.get("episodes"), render=params["render"],
+                             seed=params["seed"], workers=workers, prefix="")
+
+
 def run_job(job_dir: Path) -> dict[str, Any]:
     from blueprint_pipeline import pipeline
-    from blueprint_pipeline.client.archive import write_archive
+    from blueprint_pipeline.archive import write_archive
     from blueprint_pipeline.config import get_settings
     from blueprint_pipeline.logs import setup_logging
     from blueprint_pipeline.runner import run_pipeline
@@ -70,12 +77,10 @@ def run_job(job_dir: Path) -> dict[str, Any]:
     setup_logging(json_lines=settings.log_json, level=settings.log_level)  # into the job's job.log
     spec = json.loads((job_dir / JOB_FILE).read_text())
     params = spec["params"]
-    options = pipeline.RunOptions(robot=params["robot"], episodes=params.get("episodes"),
-                                  render=params["render"], seed=params["seed"],
-                                  workers=spec.get("workers", 2))
+    options = run_options(params, workers=spec.get("workers", 2))
     stage_names = [s.name for s in pipeline.STAGES]
     progress = _Progress(job_dir / PROGRESS_FILE, stage_names)
-    ctx = pipeline.StageContext(manifest_url=str(job_dir / spec["manifest"]), out_url=str(job_dir / OUT_DIR),
+    ctx = StageContext(manifest_url=str(job_dir / spec["manifest"]), out_url=str(job_dir / OUT_DIR),
                                 options=options, settings=settings, progress=progress.callback)
     stage_outcomes: dict[str, dict[str, Any]] = {}
     for i, name in enumerate(stage_names):

@@ -34,7 +34,9 @@ import numpy as np
 
 from blueprint_pipeline.geniesim.records import TaskSpec
 from blueprint_pipeline.robots import home_qpos
+from blueprint_pipeline.rotations import matrix_np
 from blueprint_pipeline.sim import health
+from blueprint_pipeline.sim.camera import frame_visibility, place_scene_camera
 from blueprint_pipeline.sim.ik import ArmIK, BoxObstacle
 from blueprint_pipeline.sim.judge import judge_pick_place, motion_metrics
 from blueprint_pipeline.sim.grasp import GraspCandidate
@@ -48,7 +50,6 @@ from blueprint_pipeline.sim.scene_builder import (
     STEPS_PER_FRAME,
     SimScene,
     prepare_for_target,
-    quat_to_mat,
 )
 from blueprint_pipeline.sim.trajectory import IKFailure
 from blueprint_pipeline.simready.records import ColliderShape
@@ -108,7 +109,7 @@ def _furniture_obstacles(sim: SimScene, within_m: float = 1.5) -> list[BoxObstac
         for g in sim.object_geom_ids(oid):
             if m.geom_type[g] != mujoco.mjtGeom.mjGEOM_BOX:
                 continue
-            pos = m.body_pos[b] + quat_to_mat(m.body_quat[b]) @ m.geom_pos[g]
+            pos = m.body_pos[b] + matrix_np(m.body_quat[b]) @ m.geom_pos[g]
             if np.linalg.norm(pos[:2] - sim.base_pos_m[:2]) > within_m + float(np.linalg.norm(m.geom_size[g][:2])):
                 continue
             quat = np.zeros(4)
@@ -546,6 +547,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
             if renderer is not None:
                 mujoco.mj_comPos(m, d)
                 mujoco.mj_camlight(m, d)
+                place_scene_camera(m, d)  # the chosen and jittered pose (sleeping skips world cameras)
                 for cam in CAMERAS:
                     renderer.update_scene(d, camera=cam_ids[cam])
                     images[cam][k] = renderer.render()
@@ -666,6 +668,8 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
         "settle_shift_m": settle_shift,
         "settle_penetration_m": penetration,
         **run_metrics(n_ticks, settle_steps, wall0, q64, velocity, ix),
+        **frame_visibility(sim, task, {"start": qpos_log[0]} if plan is None else {
+            "start": qpos_log[0], "grasp": qpos_log[plan.phase_ticks["close"][1]], "final": qpos_log[T - 1]}),
     }
     return episode_record(sim, task, episode_index, seed, success, reason,
                           warnings=health.new_warnings(d, warnings0), state=state, velocity=velocity,

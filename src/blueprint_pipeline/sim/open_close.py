@@ -22,6 +22,7 @@ import numpy as np
 
 from blueprint_pipeline.geniesim.placement import drawer_pull, floor_height_m
 from blueprint_pipeline.geniesim.records import TaskSpec
+from blueprint_pipeline.rotations import matrix_to_quat
 from blueprint_pipeline.sim.episode import (
     CAMERAS,
     CONTACT_NAMES,
@@ -35,6 +36,7 @@ from blueprint_pipeline.sim.episode import (
     set_point_schedule,
 )
 from blueprint_pipeline.sim import health
+from blueprint_pipeline.sim.camera import frame_visibility, place_scene_camera
 from blueprint_pipeline.sim.grasp import GraspCandidate, _hand_rotation
 from blueprint_pipeline.sim.ik import ArmIK
 from blueprint_pipeline.sim.judge import judge_open_close
@@ -47,7 +49,6 @@ from blueprint_pipeline.sim.scene_builder import (
     SETTLE_S,
     STEPS_PER_FRAME,
     SimScene,
-    mat_to_quat,
     prepare_for_target,
     set_sleep,
 )
@@ -269,15 +270,18 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
     grasped = False
     unpadded_pull_frames = 0
     unexpected = 0
+    frame_qpos: dict[str, np.ndarray] = {}  # start and grasp states, for the scene camera's visibility check
     try:
         for k in range(T):
             mujoco.mj_kinematics(m, d)
+            if k == 0 or (plan and k == plan.phase_ticks["close"][1]):
+                frame_qpos["start" if k == 0 else "grasp"] = d.qpos.copy()
             q = d.qpos[ix.arm_qadr]
             state[k, :dof], state[k, dof] = q, d.qpos[ix.finger_qadr].sum()
             velocity[k, :dof], velocity[k, dof] = d.qvel[ix.arm_vadr], d.qvel[ix.finger_vadr].sum()
             q64[k] = q
             tcp_pos, tcp_rot = d.site_xpos[ix.tcp], d.site_xmat[ix.tcp].reshape(3, 3)
-            ee64[k, :3], ee64[k, 3:] = tcp_pos, mat_to_quat(tcp_rot)
+            ee64[k, :3], ee64[k, 3:] = tcp_pos, matrix_to_quat(tcp_rot)
             if K:
                 obj_poses[k] = np.hstack([d.xpos[dyn_bodies], d.xquat[dyn_bodies]]).ravel()
             geoms = d.contact.geom[:d.ncon] if d.ncon else np.zeros((0, 2), int)
@@ -298,6 +302,7 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
             if renderer is not None:
                 mujoco.mj_comPos(m, d)
                 mujoco.mj_camlight(m, d)
+                place_scene_camera(m, d)  # the chosen and jittered pose (sleeping skips world cameras)
                 for cam in CAMERAS:
                     renderer.update_scene(d, camera=cam_ids[cam])
                     images[cam][k] = renderer.render()
@@ -343,6 +348,7 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
         "grasp_kind": "handle" if plan else None,
         **drawn,
         **run_metrics(n_ticks, settle_steps, wall0, q64, velocity, ix),
+        **frame_visibility(sim, task, frame_qpos | ({"final": d.qpos.copy()} if plan else {})),
     }
     return episode_record(sim, task, episode_index, seed, success, reason,
                           warnings=health.new_warnings(d, warnings0), state=state, velocity=velocity,

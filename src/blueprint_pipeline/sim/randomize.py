@@ -1,4 +1,4 @@
-"""Per-episode domain randomisation, drawn from a generator seeded by (scene, stage, task, seed, index).
+"""Per-episode domain randomisation, drawn from a generator keyed by (scene, stage, task, index, seed).
 
 Drawn in a fixed order so episode i of a run is reproducible on its own:
 1. every free object's mass and friction, uniformly within its physics record's DR ranges
@@ -10,21 +10,22 @@ Drawn in a fixed order so episode i of a run is reproducible on its own:
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
 
 import mujoco
 import numpy as np
 
-from blueprint_pipeline.sim.scene_builder import SimScene, quat_to_mat
+from blueprint_pipeline.rotations import matrix_np
+from blueprint_pipeline.seeding import item_rng
+from blueprint_pipeline.sim.scene_builder import SimScene
 
 STAGE_NAME = "episodes"
 
 
 def episode_rng(scene_id: str, task_id: str, seed: int, episode_index: int) -> np.random.Generator:
-    key = [zlib.crc32(scene_id.encode()), zlib.crc32(STAGE_NAME.encode()), zlib.crc32(task_id.encode()),
-           int(seed) & 0xFFFFFFFF, int(episode_index)]
-    return np.random.default_rng(key)
+    """The episode's stream by the project's one recipe (`seeding.item_rng`): the item is
+    (task, episode index), the user seed last."""
+    return item_rng(scene_id, STAGE_NAME, task_id, int(episode_index), int(seed))
 
 
 @dataclass
@@ -68,7 +69,7 @@ def apply_randomization(sim: SimScene, data: mujoco.MjData, target_id: str, rng:
     quat0 = data.qpos[adr + 3:adr + 7].copy()
     support = sim.support_of.get(target_id)
     sup = by_id[support] if support else None
-    others = [footprint_aabb(np.array(by_id[o].position_m), quat_to_mat(by_id[o].orientation_wxyz),
+    others = [footprint_aabb(np.array(by_id[o].position_m), matrix_np(by_id[o].orientation_wxyz),
                              sim.physics[o].collider_size_m) for o in sim.dynamic_ids if o != target_id]
     best = None
     for _ in range(50):
@@ -78,7 +79,7 @@ def apply_randomization(sim: SimScene, data: mujoco.MjData, target_id: str, rng:
         quat = np.zeros(4)
         mujoco.mju_mulQuat(quat, qyaw, quat0)
         pos = pos0 + np.array([dx, dy, 0.0])
-        lo, hi = footprint_aabb(pos, quat_to_mat(quat), size)
+        lo, hi = footprint_aabb(pos, matrix_np(quat), size)
         on_support = sup is None or (lo[0] >= sup.aabb_min_m[0] + 0.01 and hi[0] <= sup.aabb_max_m[0] - 0.01
                                      and lo[1] >= sup.aabb_min_m[1] + 0.01 and hi[1] <= sup.aabb_max_m[1] - 0.01)
         clearance = min((_gap(lo, hi, olo, ohi) for olo, ohi in others), default=np.inf)

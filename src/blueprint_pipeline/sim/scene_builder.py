@@ -48,6 +48,7 @@ import mujoco
 import numpy as np
 
 from blueprint_pipeline.errors import InvalidInputError, Problem
+from blueprint_pipeline.rotations import matrix_np, matrix_to_quat
 from blueprint_pipeline.geniesim.geometry import box_overlap_m
 from blueprint_pipeline.geniesim.placement import drawer_pull, floor_height_m
 from blueprint_pipeline.geniesim.spatial_index import candidate_pairs
@@ -89,19 +90,6 @@ SPHERE_CONDIM = 6
 SPHERE_ROLLING_M = 0.001
 
 
-def quat_to_mat(q_wxyz) -> np.ndarray:
-    m = np.zeros(9)
-    q = np.asarray(q_wxyz, dtype=float)
-    mujoco.mju_quat2Mat(m, q / np.linalg.norm(q))
-    return m.reshape(3, 3)
-
-
-def mat_to_quat(rot: np.ndarray) -> np.ndarray:
-    q = np.zeros(4)
-    mujoco.mju_mat2Quat(q, np.ascontiguousarray(rot, dtype=float).reshape(9))
-    return q
-
-
 @dataclass
 class SimScene:
     """A compiled scene plus the names and nominal values episodes need."""
@@ -124,6 +112,7 @@ class SimScene:
     nominal_geom_friction: np.ndarray = field(init=False)
     nominal_cam_pos: np.ndarray = field(init=False)
     nominal_light_diffuse: np.ndarray = field(init=False)
+    scene_camera: object | None = field(default=None, init=False)  # camera.CameraChoice once chosen for a task
 
     def __post_init__(self) -> None:
         self.nominal_body_mass = self.model.body_mass.copy()
@@ -246,7 +235,7 @@ def _look_at_quat(pos: np.ndarray, target: np.ndarray) -> np.ndarray:
     x /= np.linalg.norm(x)
     z = -f
     y = np.cross(z, x)
-    return mat_to_quat(np.column_stack([x, y, z]))
+    return matrix_to_quat(np.column_stack([x, y, z]))
 
 
 def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
@@ -320,7 +309,7 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
         ped.rgba = [0.3, 0.3, 0.3, 1]
         base[2] = mount_top_z_m
     names = add_robot(spec, robot, tuple(base), tuple(base_quat_wxyz))
-    forward = quat_to_mat(base_quat_wxyz)[:, 0]
+    forward = matrix_np(base_quat_wxyz)[:, 0]
     work = base + 0.5 * forward
     work[2] = base[2] + 0.1
     cam = spec.worldbody.add_camera()
@@ -355,7 +344,7 @@ def resolve_overlaps(objects: list[SceneObject], masses: dict[str, float]) -> di
     if len(objects) < 2:
         return {}
     pos = {o.id: np.array(o.position_m, dtype=float) for o in objects}
-    rot = {o.id: quat_to_mat(o.orientation_wxyz) for o in objects}
+    rot = {o.id: matrix_np(o.orientation_wxyz) for o in objects}
     ext = {o.id: np.asarray(o.extents_m, dtype=float) for o in objects}
     half_h = {o.id: 0.5 * float(np.abs(rot[o.id][2, :]) @ ext[o.id]) for o in objects}
     lifted: dict[str, float] = {}
@@ -453,14 +442,14 @@ def _add_drawer_handle(body: mujoco.MjsBody, obj: SceneObject, floor_z_m: float)
     the records carry no handle geometry, so its place is a documented convention
     (placement.drawer_pull: HANDLE_STANDOFF_M in front of the face, centre height capped at 1 m)."""
     handle, pull, _ = drawer_pull(obj, 1.0, floor_z_m)
-    rot = quat_to_mat(obj.orientation_wxyz)
+    rot = matrix_np(obj.orientation_wxyz)
     pull_local = rot.T @ pull
     lateral_local = rot.T @ np.cross(pull, [0.0, 0.0, 1.0])
     h = body.add_geom()
     h.name = SimScene.handle_geom_name(obj.id)
     h.type = mujoco.mjtGeom.mjGEOM_BOX
     h.pos = (rot.T @ (handle - np.asarray(obj.position_m))).tolist()
-    h.quat = mat_to_quat(np.column_stack([pull_local, lateral_local, np.cross(pull_local, lateral_local)])).tolist()
+    h.quat = matrix_to_quat(np.column_stack([pull_local, lateral_local, np.cross(pull_local, lateral_local)])).tolist()
     h.size = [0.5 * v for v in HANDLE_SIZE_M]
     h.friction = [1.0, *_OBJECT_TORSION_ROLL]
     h.condim = PAD_CONDIM

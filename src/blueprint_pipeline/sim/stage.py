@@ -1,7 +1,7 @@
 """The `episodes` stage: simulate pick_place episodes in isolated worker processes.
 
-Inputs: scene/normalized.jsonl, simready/physics.json, geniesim/task_config.json.
-Outputs under episodes/:
+Inputs (contract): SCENE_NORMALIZED, SIMREADY_PHYSICS, GENIESIM_TASK_CONFIG.
+Outputs under episodes/ (contract: EPISODES_DATA, EPISODES_RESULTS, EPISODES_SUMMARY, EPISODES_CERTIFICATE):
 - data/episode_XXXXXX.npz: one file per kept episode (successes; failures too, labelled, with
   the keep_failed_episodes option, except `sim_unstable` ones and any shorter than 1 s:
   `health.keepable`), written atomically by the worker that simulated it;
@@ -13,13 +13,14 @@ Outputs under episodes/:
   never reused. Failures of the machine (disk full, permission denied, a killed worker) are not
   results: they are not recorded, the stage fails (category environment, not marked complete) and
   the next run simulates them again. `--force` also reruns the recorded failures;
-- summary.json: counts, success rate overall and per task, failure reasons, timings, start poses;
+- summary.json: counts, success rate overall and per task, failure reasons, timings, start poses,
+  the scene camera chosen per task and how much of the work it sees (sim/camera.py);
 - quality_certificate.json: what was checked and how (engine, version, time step, thresholds).
 
 Episodes run in `resilience.pool.ProcessPool`: a per-episode deadline (the setting
 BP_EPISODE_DEADLINE_FACTOR, default 10, times the nominal episode duration) and a heartbeat from
 the simulation loop; a hung or crashed episode is killed, recorded with its reason (timeout / crashed / error) and the others continue. The stage fails when the
-success rate is below its threshold (Stage.min_success_rate).
+success rate is below BP_MIN_SUCCESS_RATE (`EpisodesConfig.min_success_rate`, 0.5 by default).
 
 open_close tasks of prismatic joints (drawers) run sim.open_close; revolute doors are skipped
 (listed in summary.json's tasks_skipped). Before any episode, every task is probed: planned
@@ -44,19 +45,31 @@ import numpy as np
 from pydantic import ValidationError
 
 from blueprint_pipeline import storage
+from blueprint_pipeline.config import Settings
+from blueprint_pipeline.contract import (
+    EPISODES_CERTIFICATE,
+    EPISODES_DATA,
+    EPISODES_RESULTS,
+    EPISODES_SUMMARY,
+    GENIESIM_TASK_CONFIG,
+    SCENE_NORMALIZED,
+    SIMREADY_PHYSICS,
+    StageContext,
+    StageResult,
+)
 from blueprint_pipeline.errors import (
     BlueprintError,
-    EnvironmentFailureError,
     ErrorCategory,
     InvalidInputError,
     Problem,
     is_environment_failure,
 )
 from blueprint_pipeline.geniesim.records import TASK_CONFIG_SCHEMA, TaskConfig, TaskSpec
-from blueprint_pipeline.pipeline import StageContext, StageResult
+from blueprint_pipeline.resilience.partial import ItemResult, run_items
 from blueprint_pipeline.robots import robot_by_name
 from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.sim import health, judge
+from blueprint_pipeline.sim.camera import choose_scene_camera, summarize_cameras
 from blueprint_pipeline.sim.episode import EpisodeOptions, plan_at_rest, run_episode
 from blueprint_pipeline.sim.episode_io import episode_filename, save_episode
 from blueprint_pipeline.sim.open_close import drawer_plan_at_rest, run_open_close_episode
@@ -72,10 +85,24 @@ STAGE = "episodes"
 DEFAULT_PER_TASK = 2
 DEFAULT_MAX = 20
 NOMINAL_EPISODE_S = 8.0  # simulated length of a typical pick_place episode
-DEADLINE_FACTOR = 10.0  # default of settings.episode_deadline_factor (BP_EPISODE_DEADLINE_FACTOR)
 HEARTBEAT_TIMEOUT_S = 20.0
-MIN_SUCCESS_RATE = 0.5
 RESULT_SCHEMA = "blueprint.episode_result/1"
+
+
+@dataclass(frozen=True)
+class EpisodesConfig:
+    """What the episodes stage takes from the settings."""
+
+    deadline_factor: float  # BP_EPISODE_DEADLINE_FACTOR: per-episode deadline / nominal duration
+    min_success_rate: float  # BP_MIN_SUCCESS_RATE: below this share of successes the stage fails
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EpisodesConfig:
+        return cls(deadline_factor=settings.episode_deadline_factor, min_success_rate=settings.min_success_rate)
+
+    @property
+    def deadline_s(self) -> float:
+        return self.deadline_factor * NOMINAL_EPISODE_S
 
 
 class NoFeasibleTaskError(InvalidInputError):
@@ -128,8 +155,7 @@ class EpisodeItem:
 
 
 def inputs_of(out_url: str) -> tuple[str, str, str]:
-    return (storage.join(out_url, "scene", "normalized.jsonl"), storage.join(out_url, "simready", "physics.json"),
-            storage.join(out_url, "geniesim", "task_config.json"))
+    return SCENE_NORMALIZED.url(out_url), SIMREADY_PHYSICS.url(out_url), GENIESIM_TASK_CONFIG.url(out_url)
 
 
 def load_task_config(url: str) -> TaskConfig:
@@ -182,8 +208,6 @@ def probe_tasks(out_url: str, robot: str, tasks: list[TaskSpec]) -> dict[str, st
 def plan_items(ctx: StageContext, tasks: list[TaskSpec]) -> list[EpisodeItem]:
     opts = ctx.options
     count = opts.episodes if opts.episodes is not None else min(DEFAULT_MAX, DEFAULT_PER_TASK * len(tasks))
-    if count < 0:
-        raise InvalidInputError("episodes: must be >= 0")
     digest = ctx.input_digest or inputs_digest(ctx.out_url)
     return [EpisodeItem(out_url=ctx.out_url, robot=opts.robot, task_id=tasks[i % len(tasks)].task_id,
                         episode_index=i, seed=opts.seed, render=opts.render,
@@ -217,6 +241,7 @@ def sim_for(out_url: str, robot_name: str, task_id: str) -> tuple[SimScene, Task
         mount = task.goal.surface_z_m + robot.mount_above_surface_m if support is not None else None
         sim = build_sim_scene(scene, physics, robot, placement.base_position_m,
                               placement.base_orientation_wxyz, mount_top_z_m=mount)
+        choose_scene_camera(sim, task)  # the scene camera of this task sees its work (sim/camera.py)
         if len(_SIM_CACHE) >= _SIM_CACHE_SIZE:  # a few compiled scenes per worker keep memory bounded
             _SIM_CACHE.pop(next(iter(_SIM_CACHE)))
         _SIM_CACHE[key] = (sim, task)
@@ -224,7 +249,7 @@ def sim_for(out_url: str, robot_name: str, task_id: str) -> tuple[SimScene, Task
 
 
 def result_url(out_url: str, episode_index: int) -> str:
-    return storage.join(out_url, STAGE, "results", episode_filename(episode_index).replace(".npz", ".json"))
+    return storage.join(EPISODES_RESULTS.url(out_url), episode_filename(episode_index).replace(".npz", ".json"))
 
 
 def simulate_item(item: EpisodeItem, heartbeat) -> dict:
@@ -236,7 +261,7 @@ def simulate_item(item: EpisodeItem, heartbeat) -> dict:
                   EpisodeOptions(render=item.render, image_size=item.image_size), heartbeat)
     kept = health.keepable(rec.success, rec.failure_reason, rec.length, FPS, item.keep_failed)
     if kept:
-        save_episode(storage.join(item.out_url, STAGE, "data", episode_filename(item.episode_index)), rec)
+        save_episode(storage.join(EPISODES_DATA.url(item.out_url), episode_filename(item.episode_index)), rec)
     result = {"schema": RESULT_SCHEMA, "item": asdict(item) | {"out_url": None}, "episode_index": item.episode_index,
               "task_id": item.task_id, "success": rec.success, "failure_reason": rec.failure_reason,
               "kept": kept, "frames": rec.length, "metrics": rec.metrics}
@@ -258,7 +283,7 @@ def _done_results(items: list[EpisodeItem], rerun_failed: bool = False) -> dict[
     if not items:
         return done
     wanted = {result_url(it.out_url, it.episode_index): it for it in items}
-    results_dir = storage.join(items[0].out_url, STAGE, "results")
+    results_dir = EPISODES_RESULTS.url(items[0].out_url)
     for name in storage.listdir(results_dir):
         url = storage.join(results_dir, name)
         it = wanted.get(url)
@@ -290,27 +315,25 @@ def _failed_result(item: EpisodeItem, status: str, error_type: str | None, messa
     return res
 
 
-def run_items(items: list[EpisodeItem], workers: int, deadline_s: float, heartbeat_timeout_s: float,
-              progress=None, fn=simulate_item, executor: str = "local", rerun_failed: bool = False) -> list[dict]:
-    """Simulate the items without a result yet in the worker pool of `executor` ("local" worker
-    processes or "ray" tasks, see batch.executors); all results in input order."""
-    from blueprint_pipeline.batch.executors import open_pool
-
+def simulate_items(items: list[EpisodeItem], workers: int, deadline_s: float, heartbeat_timeout_s: float,
+                   progress=None, fn=simulate_item, executor: str = "local",
+                   rerun_failed: bool = False) -> list[dict]:
+    """Simulate the items without a recorded result (`resilience.partial.run_items` in the
+    worker pool of `executor`: "local" worker processes or "ray" tasks); every result in input
+    order. A worker that failed gets a failed result, recorded unless the machine was at fault."""
     done = _done_results(items, rerun_failed)
-    todo = [it for it in items if it.episode_index not in done]
-    if todo:
-        with open_pool(executor, max(1, min(workers, len(todo))), deadline_s=deadline_s,
-                       heartbeat_timeout_s=heartbeat_timeout_s) as pool:
-            for n, res in enumerate(pool.imap(fn, todo), start=1):
-                item = todo[res.index]
-                if res.ok:
-                    done[item.episode_index] = res.value
-                else:
-                    done[item.episode_index] = _failed_result(item, res.status, res.error_type, res.message,
-                                                              res.seconds)
-                if progress:
-                    progress(len(items) - len(todo) + n, len(items), STAGE)
-    return [done[it.episode_index] for it in items]
+    fresh: dict[int, dict] = {}
+
+    def record(r: ItemResult) -> None:
+        if not r.ok:
+            item = items[r.index]
+            fresh[r.index] = _failed_result(item, r.status or "error", r.error_type, r.message, r.seconds)
+
+    report = run_items(items, fn, workers=workers, executor="process" if executor == "local" else executor,
+                       min_success_rate=0.0, deadline_s=deadline_s, heartbeat_timeout_s=heartbeat_timeout_s,
+                       progress=progress, stage=STAGE, on_result=record,
+                       resumed={i: done[it.episode_index] for i, it in enumerate(items) if it.episode_index in done})
+    return [r.value if r.ok else fresh[r.index] for r in report.results]
 
 
 def summarize(results: list[dict], wall_s: float, resumed: int) -> dict:
@@ -349,6 +372,7 @@ def summarize(results: list[dict], wall_s: float, resumed: int) -> dict:
                         "offset_x_m": [float(offsets[:, 0].min()), float(offsets[:, 0].max())] if len(offsets) else None,
                         "offset_y_m": [float(offsets[:, 1].min()), float(offsets[:, 1].max())] if len(offsets) else None,
                         "yaw_rad": [float(yaws.min()), float(yaws.max())] if len(yaws) else None},
+        "scene_camera": summarize_cameras(results),
     }
 
 
@@ -384,16 +408,9 @@ def certificate(scene_id: str, robot: str, summary: dict) -> dict:
     }
 
 
-def deadline_factor(ctx: StageContext) -> float:
-    """Per-episode deadline as a multiple of the nominal episode duration, from the settings."""
-    from blueprint_pipeline.config import get_settings
-
-    settings = ctx.settings if ctx.settings is not None else get_settings()
-    return float(getattr(settings, "episode_deadline_factor", DEADLINE_FACTOR))
-
-
 def run(ctx: StageContext) -> StageResult:
     t0 = time.perf_counter()
+    cfg = EpisodesConfig.from_settings(ctx.settings)
     scene_url, physics_url, tasks_url = inputs_of(ctx.out_url)
     robot_by_name(ctx.options.robot)  # unknown robot -> invalid input before any work
     config = load_task_config(tasks_url)
@@ -406,34 +423,26 @@ def run(ctx: StageContext) -> StageResult:
         raise NoFeasibleTaskError(scene.header.scene_id, ctx.options.robot, config, scene, infeasible)
     items = plan_items(ctx, tasks)
     resumed = len(_done_results(items, rerun_failed=ctx.force))
-    results = run_items(items, ctx.options.workers, deadline_s=deadline_factor(ctx) * NOMINAL_EPISODE_S,
-                        heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S, progress=ctx.progress,
-                        fn=simulate_item, executor=ctx.options.executor, rerun_failed=ctx.force)
-    environment = [r for r in results if r.get("environment")]
-    if environment:
-        first = environment[0]
-        raise EnvironmentFailureError(
-            f"episodes: {len(environment)} of {len(results)} episodes failed for a reason of the machine, "
-            f"e.g. episode {first['episode_index']}: {first['failure_reason']}: {first['message'][:200]}; "
-            "fix it and rerun: the finished episodes are kept and these run again")
+    results = simulate_items(items, ctx.options.workers, deadline_s=cfg.deadline_s,
+                             heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S, progress=ctx.progress,
+                             fn=simulate_item, executor=ctx.options.executor, rerun_failed=ctx.force)
     summary = summarize(results, time.perf_counter() - t0, resumed)
     summary["robot"] = ctx.options.robot
     summary["tasks_skipped"] = [t.task_id for t in config.tasks if t not in tasks and t.task_id not in infeasible]
     summary["tasks_infeasible"] = [{"task_id": k, "reason": v} for k, v in sorted(infeasible.items())]
-    stage_dir = ctx.stage_dir(STAGE)
-    storage.atomic_write_json(storage.join(stage_dir, "quality_certificate.json"),
+    storage.atomic_write_json(ctx.url(EPISODES_CERTIFICATE),
                               certificate(scene.header.scene_id, ctx.options.robot, summary))
-    storage.atomic_write_json(storage.join(stage_dir, "summary.json"), summary)
+    storage.atomic_write_json(ctx.url(EPISODES_SUMMARY), summary)
     kept = {episode_filename(r["episode_index"]) for r in results if r.get("kept")}
-    data_dir = storage.join(stage_dir, "data")
+    data_dir = ctx.url(EPISODES_DATA)
     for name in storage.listdir(data_dir):  # files of an earlier run with other options
         if name.endswith(".npz") and name not in kept:
             storage.remove(storage.join(data_dir, name))
-    outputs = [f"{STAGE}/summary.json", f"{STAGE}/quality_certificate.json"]
-    outputs += [f"{STAGE}/data/{name}" for name in sorted(kept)]
-    if results and summary["success_rate"] < MIN_SUCCESS_RATE:
+    outputs = [EPISODES_SUMMARY.rel, EPISODES_CERTIFICATE.rel]
+    outputs += [f"{EPISODES_DATA.rel}/{name}" for name in sorted(kept)]
+    if results and summary["success_rate"] < cfg.min_success_rate:
         raise EpisodesFailedError(f"episodes: success rate {summary['success_rate']:.2f} is below "
-                                  f"{MIN_SUCCESS_RATE:.2f} ({summary['failure_reasons']})")
+                                  f"{cfg.min_success_rate:.2f} (BP_MIN_SUCCESS_RATE) ({summary['failure_reasons']})")
     return StageResult(outputs=outputs, summary={k: summary[k] for k in ("episodes", "succeeded", "success_rate",
                                                                         "failure_reasons")},
                        items_ok=summary["succeeded"], items_failed=summary["failed"])

@@ -27,6 +27,7 @@ import mujoco
 import numpy as np
 from scipy.interpolate import make_interp_spline
 
+from blueprint_pipeline.rotations import matrix_np, matrix_to_quat
 from blueprint_pipeline.sim.ik import ArmIK
 
 MAX_TCP_SPEED_M_S = 0.6
@@ -52,9 +53,7 @@ class Pose:
     rot: np.ndarray  # (3, 3)
 
     def quat_wxyz(self) -> np.ndarray:
-        q = np.zeros(4)
-        mujoco.mju_mat2Quat(q, np.ascontiguousarray(self.rot).reshape(9))
-        return q
+        return matrix_to_quat(self.rot)
 
     def moved(self, delta_m) -> Pose:
         return Pose(self.pos_m + np.asarray(delta_m, dtype=float), self.rot.copy())
@@ -83,13 +82,7 @@ class _Line:
     def pose(self, s: float) -> tuple[np.ndarray, np.ndarray]:
         q = self.qa.copy()
         mujoco.mju_quatIntegrate(q, self.rot_vel, s)
-        return self.pos_a + self.delta_m * s, _quat_to_mat(q)
-
-
-def _quat_to_mat(q: np.ndarray) -> np.ndarray:
-    m = np.zeros(9)
-    mujoco.mju_quat2Mat(m, q)
-    return m.reshape(3, 3)
+        return self.pos_a + self.delta_m * s, matrix_np(q)
 
 
 def nominal_duration_s(a: Pose, b: Pose, min_s: float = 0.4) -> float:

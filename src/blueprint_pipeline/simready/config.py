@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any
+
+from blueprint_pipeline.config import Settings
+from blueprint_pipeline.errors import InvalidInputError
 
 ESTIMATORS = ("table", "gemini")
 
@@ -33,25 +36,17 @@ class SimreadyConfig:
     rate_per_s: float | None = None  # None: the call policy's shared setting (settings.rate_limit_per_s)
 
     @classmethod
-    def from_sources(cls, settings: Any = None, strict: bool = False, **overrides: Any) -> SimreadyConfig:
-        """Defaults <- `settings` (its `object_workers`, and `simready_<name>` fields where the
-        settings define them) <- keyword overrides."""
-        cfg = cls(strict=strict)
-        values: dict[str, Any] = {}
-        if settings is not None and getattr(settings, "object_workers", None):
-            values["workers"] = int(settings.object_workers)
-        for f in fields(cls):
-            raw = getattr(settings, f"simready_{f.name}", None) if settings is not None else None
-            if raw is not None and f.name != "randomization":
-                values[f.name] = raw
-        dr = {name: getattr(settings, f"simready_dr_{name}", None) if settings is not None else None
-              for name in ("mass_rel", "friction_rel", "restitution_rel", "com_noise_rel")}
-        if any(v is not None for v in dr.values()):
-            values["randomization"] = replace(cfg.randomization, **{k: float(v) for k, v in dr.items() if v is not None})
-        values.update(overrides)
-        cfg = replace(cfg, **values)
+    def from_settings(cls, settings: Settings, strict: bool = False, **overrides: Any) -> SimreadyConfig:
+        """The BP_SIMREADY_* settings and BP_OBJECT_WORKERS, then keyword overrides."""
+        cfg = cls(
+            estimator=settings.simready_estimator, strict=strict, workers=settings.object_workers,
+            gemini_model=settings.simready_gemini_model, gemini_base_url=settings.simready_gemini_base_url,
+            randomization=RandomizationConfig(
+                mass_rel=settings.simready_dr_mass_rel, friction_rel=settings.simready_dr_friction_rel,
+                restitution_rel=settings.simready_dr_restitution_rel,
+                com_noise_rel=settings.simready_dr_com_noise_rel),
+        )
+        cfg = replace(cfg, **overrides)
         if cfg.estimator not in ESTIMATORS:
-            from blueprint_pipeline.errors import InvalidInputError
-
             raise InvalidInputError(f"simready estimator {cfg.estimator!r} is unknown; choose one of {ESTIMATORS}")
         return cfg

@@ -12,10 +12,11 @@ import json
 from pydantic import ValidationError
 
 from blueprint_pipeline import storage
+from blueprint_pipeline.contract import SIMREADY_PHYSICS
 from blueprint_pipeline.errors import InvalidInputError, Problem
 from blueprint_pipeline.simready.records import PHYSICS_SCHEMA, ObjectPhysics, PhysicsFile
 
-PHYSICS_FILE = "physics.json"
+PHYSICS_FILE = SIMREADY_PHYSICS.name
 
 
 def _is_jsonl(url: str) -> bool:

@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import posixpath
 from typing import Any
 
 from blueprint_pipeline.errors import InvalidInputError, Problem
-from blueprint_pipeline.pipeline import StageContext, StageResult
-from blueprint_pipeline.scene.io import NORMALIZED_FILE, load_scene
+from blueprint_pipeline.contract import SCENE_NORMALIZED, SIMREADY_PHYSICS, StageContext, StageResult
+from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.scene.records import Scene
 from blueprint_pipeline.simready.assets import resolve_asset
 from blueprint_pipeline.simready.bounds import CheckedValues
 from blueprint_pipeline.simready.config import SimreadyConfig
-from blueprint_pipeline.simready.io import PHYSICS_FILE, write_physics
+from blueprint_pipeline.simready.io import write_physics
 from blueprint_pipeline.simready.records import ObjectPhysics, PhysicsFile
 from blueprint_pipeline.simready.table import TableEstimator, manifest_values
 
 MAX_PROBLEMS = 20
-
-
-def asset_root_of(ctx: StageContext) -> str | None:
-    """Assets are resolved against `settings.asset_root`, else the manifest's folder."""
-    root = getattr(ctx.settings, "asset_root", None)
-    if root:
-        return str(root)
-    if not ctx.manifest_url:
-        return None
-    parent = posixpath.dirname(str(ctx.manifest_url).rstrip("/"))
-    return parent or "."
 
 
 def check_manifest_physics(scene: Scene, strict: bool) -> list[CheckedValues]:
@@ -71,12 +59,12 @@ def estimate_scene(scene: Scene, cfg: SimreadyConfig, asset_root: str | None = N
 
 
 def run(ctx: StageContext) -> StageResult:
-    scene = load_scene(ctx.path("scene", NORMALIZED_FILE))
-    cfg = SimreadyConfig.from_sources(ctx.settings, strict=ctx.options.strict)
     from blueprint_pipeline.resilience.journal import stage_journal_url
 
-    physics, summary = estimate_scene(scene, cfg, asset_root_of(ctx), ctx.progress, ctx.settings,
+    scene = load_scene(ctx.url(SCENE_NORMALIZED))
+    cfg = SimreadyConfig.from_settings(ctx.settings, strict=ctx.options.strict)
+    physics, summary = estimate_scene(scene, cfg, ctx.asset_root(), ctx.progress, ctx.settings,
                                       journal_url=stage_journal_url(ctx.out_url, "simready", "gemini"))
-    write_physics(ctx.path("simready", PHYSICS_FILE), physics)
-    return StageResult(outputs=[f"simready/{PHYSICS_FILE}"], summary=summary,
+    write_physics(ctx.url(SIMREADY_PHYSICS), physics)
+    return StageResult(outputs=[SIMREADY_PHYSICS.rel], summary=summary,
                        items_ok=len(physics.objects), items_failed=0)

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import re
 
-OBJECTS_DIR = "objects"
-SCENE_FILE = "scene.usda"
+from blueprint_pipeline.contract import USD_OBJECTS, USD_SCENE
+
+OBJECTS_DIR = USD_OBJECTS.name
+SCENE_FILE = USD_SCENE.name
 WORLD = "/World"
 OBJECTS_ROOT = "/World/Objects"
 JOINTS_ROOT = "/World/Joints"

@@ -8,10 +8,9 @@ import tempfile
 
 from blueprint_pipeline import storage
 from blueprint_pipeline.errors import InternalError
-from blueprint_pipeline.pipeline import StageContext, StageResult
-from blueprint_pipeline.scene.io import NORMALIZED_FILE, load_scene
-from blueprint_pipeline.simready.io import PHYSICS_FILE, load_physics
-from blueprint_pipeline.simready.stage import asset_root_of
+from blueprint_pipeline.contract import SCENE_NORMALIZED, SIMREADY_PHYSICS, StageContext, StageResult
+from blueprint_pipeline.scene.io import load_scene
+from blueprint_pipeline.simready.io import load_physics
 from blueprint_pipeline.usd.names import SCENE_FILE
 from blueprint_pipeline.usd.validate import validate_scene
 from blueprint_pipeline.usd.writer import UsdWriteResult, write_usd
@@ -58,8 +57,8 @@ def write_and_validate(usd_url: str, scene, physics, asset_root: str | None) -> 
 
 
 def run(ctx: StageContext) -> StageResult:
-    scene = load_scene(ctx.path("scene", NORMALIZED_FILE))
-    physics = load_physics(ctx.path("simready", PHYSICS_FILE))
-    written, summary = write_and_validate(ctx.stage_dir("usd"), scene, physics, asset_root_of(ctx))
+    scene = load_scene(ctx.url(SCENE_NORMALIZED))
+    physics = load_physics(ctx.url(SIMREADY_PHYSICS))
+    written, summary = write_and_validate(ctx.stage_dir("usd"), scene, physics, ctx.asset_root())
     return StageResult(outputs=[f"usd/{f}" for f in written.files], summary=summary,
                        items_ok=len(scene.objects), items_failed=0)

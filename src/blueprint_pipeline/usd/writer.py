@@ -123,7 +123,7 @@ def write_usd(usd_url: str, header: SceneHeader, objects: list[SceneObject], phy
     finally:
         if staging:
             shutil.rmtree(staging, ignore_errors=True)
-    layer = Sdf.Layer.CreateAnonymous("scene.usda")  # held here: it outlives the stage
+    layer = Sdf.Layer.CreateAnonymous(SCENE_FILE)  # held here: it outlives the stage
     scene_stage = Usd.Stage.Open(layer)
     author_scene(scene_stage, header, objects, names)
     del scene_stage

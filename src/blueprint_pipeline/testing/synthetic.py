@@ -7,25 +7,19 @@ Every draw comes from a numpy Generator seeded from (scene id, stage, user seed)
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
-from blueprint_pipeline.geniesim.geometry import world_aabb, yaw_quat_wxyz
+from blueprint_pipeline.rotations import box_aabb, yaw_quat
 from blueprint_pipeline.scene.records import Affordance, Scene, SceneHeader, SceneObject, SimRole
+from blueprint_pipeline.seeding import item_rng
 
 ROOM_M = 4.0
 
 
-def _rng(scene_id: str, seed: int) -> np.random.Generator:
-    digest = hashlib.sha256(f"{scene_id}|geniesim-synthetic|{seed}".encode()).digest()
-    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
-
-
 def _obj(oid: str, category: str, role: SimRole, centre: np.ndarray, extents: tuple[float, float, float],
          yaw: float, affordances: tuple[str, ...] = ()) -> SceneObject:
-    q = yaw_quat_wxyz(yaw)
-    lo, hi = world_aabb(centre, extents, q)
+    q = yaw_quat(yaw)
+    lo, hi = box_aabb(centre, q, extents)
     return SceneObject(
         id=oid, name=oid, category=category, sim_role=role, description=f"a {category}",
         affordances=tuple(Affordance(type=a) for a in affordances),
@@ -36,7 +30,7 @@ def _obj(oid: str, category: str, role: SimRole, centre: np.ndarray, extents: tu
 
 def synthetic_scene(n_objects: int, scene_id: str = "synthetic", seed: int = 0) -> Scene:
     """A scene of exactly `n_objects` objects (rooms of about 10 objects each)."""
-    rng = _rng(scene_id, seed)
+    rng = item_rng(scene_id, "geniesim-synthetic", seed)
     objs: list[SceneObject] = []
     per_row = max(1, int(np.ceil(np.sqrt(max(n_objects, 1) / 10))))
     room = 0

@@ -120,7 +120,7 @@ def max_in_window(arrivals: list[float], window_s: float = 1.0) -> int:
 
 
 def main() -> None:
-    """Serve in this process until killed: `python -m blueprint_pipeline.simready.fake_gemini
+    """Serve in this process until killed: `python -m blueprint_pipeline.testing.fake_gemini
     --delay-s 0.2`; prints the base URL on the first line of stdout."""
     import argparse
     import sys

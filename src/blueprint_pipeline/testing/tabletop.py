@@ -6,13 +6,10 @@ out explicitly here (they stand in for what the simready stage would produce).
 
 from __future__ import annotations
 
-from blueprint_pipeline.geniesim.records import (
-    GoalRegion,
-    RobotConfig,
-    RobotPlacement,
-    TaskConfig,
-    TaskSpec,
-)
+from blueprint_pipeline.contract import GENIESIM_TASK_CONFIG, SCENE_NORMALIZED, SIMREADY_PHYSICS
+from blueprint_pipeline.geniesim.records import GoalRegion, RobotPlacement, TaskConfig, TaskSpec
+from blueprint_pipeline.geniesim.robots import robot_config
+from blueprint_pipeline.robots.description import FRANKA, UR10
 from blueprint_pipeline.scene.records import Scene, SceneHeader, SceneObject, SimRole
 from blueprint_pipeline.simready.records import (
     ColliderShape,
@@ -76,18 +73,16 @@ def tabletop_scene(with_clutter: bool = True, target_xy=(0.5, -0.15), goal_xy=(0
     scene = Scene(header=header, objects=tuple(objects))
     physics = PhysicsFile(scene_id="tabletop", estimator="table", objects={p.object_id: p for p in phys})
     placement = {"franka": RobotPlacement(robot="franka", base_position_m=(0.0, 0.0, z),
-                                          base_orientation_wxyz=(1.0, 0.0, 0.0, 0.0), reach_m=0.855),
+                                          base_orientation_wxyz=(1.0, 0.0, 0.0, 0.0), reach_m=FRANKA.reach_m),
                  "ur10": RobotPlacement(robot="ur10", base_position_m=(-0.25, 0.0, z),
-                                        base_orientation_wxyz=(1.0, 0.0, 0.0, 0.0), reach_m=1.3)}
+                                        base_orientation_wxyz=(1.0, 0.0, 0.0, 0.0), reach_m=UR10.reach_m)}
     task = TaskSpec(task_id="pick_place_box_target", type="pick_place",
                     description="pick up the box and place it in the marked area of the table",
                     target_object_id="box_target",
                     goal=GoalRegion(support_object_id="table", center_m=(*goal_xy, z), size_m=(0.15, 0.15), surface_z_m=z),
                     difficulty="easy", priority=1, robot_placements=placement)
-    config = TaskConfig(scene_id="tabletop", robots={
-        "franka": RobotConfig(name="franka", reach_m=0.855, dof=7, gripper_stroke_m=0.08, source="datasheet"),
-        "ur10": RobotConfig(name="ur10", reach_m=1.3, dof=6, gripper_stroke_m=0.08, source="datasheet")},
-        tasks=(task,))
+    config = TaskConfig(scene_id="tabletop", robots={d.name: robot_config(d) for d in (FRANKA, UR10)},
+                        tasks=(task,))
     return scene, physics, config
 
 
@@ -97,10 +92,9 @@ def write_inputs(out_url: str, scene: Scene, physics: PhysicsFile, config: TaskC
     from blueprint_pipeline.scene.io import write_normalized
     from blueprint_pipeline.simready.io import write_physics
 
-    write_normalized(storage.join(out_url, "scene", "normalized.jsonl"), scene.header, scene.objects)
-    write_physics(storage.join(out_url, "simready", "physics.json"), physics)
-    storage.atomic_write_text(storage.join(out_url, "geniesim", "task_config.json"),
-                              config.model_dump_json(by_alias=True, indent=2))
+    write_normalized(SCENE_NORMALIZED.url(out_url), scene.header, scene.objects)
+    write_physics(SIMREADY_PHYSICS.url(out_url), physics)
+    storage.atomic_write_text(GENIESIM_TASK_CONFIG.url(out_url), config.model_dump_json(by_alias=True, indent=2))
 
 
 def drawer_scene(base_xy=(0.0, 0.0), travel_m: float = 0.3, damping: float = 5.0,
@@ -126,11 +120,9 @@ def drawer_scene(base_xy=(0.0, 0.0), travel_m: float = 0.3, damping: float = 5.0
     scene = Scene(header=header, objects=tuple(objects))
     physics = PhysicsFile(scene_id="drawer", estimator="table", objects={p.object_id: p for p in phys})
     placement = {"franka": RobotPlacement(robot="franka", base_position_m=(*base_xy, 0.0),
-                                          base_orientation_wxyz=(1.0, 0.0, 0.0, 0.0), reach_m=0.855)}
+                                          base_orientation_wxyz=(1.0, 0.0, 0.0, 0.0), reach_m=FRANKA.reach_m)}
     task = TaskSpec(task_id="open_close_drawer", type="open_close", description="open the drawer",
                     target_object_id="drawer", joint_target_fraction=fraction, difficulty="easy", priority=1,
                     robot_placements=placement)
-    config = TaskConfig(scene_id="drawer", robots={
-        "franka": RobotConfig(name="franka", reach_m=0.855, dof=7, gripper_stroke_m=0.08, source="datasheet")},
-        tasks=(task,))
+    config = TaskConfig(scene_id="drawer", robots={"franka": robot_config(FRANKA)}, tasks=(task,))
     return scene, physics, config
