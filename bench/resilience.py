@@ -32,6 +32,7 @@ import pybreaker
 from blueprint_pipeline.resilience.partial import run_items
 from blueprint_pipeline.resilience.policy import CallPolicy
 from blueprint_pipeline.resilience.pool import ProcessPool
+from blueprint_pipeline.testing.rates import max_in_window
 
 LATENCY_S = 0.05
 N_OBJECTS = 40
@@ -68,16 +69,6 @@ def time_calls(client: httpx.Client, url: str, workers: int, rate_per_s: float, 
     report = run_items(list(range(N_OBJECTS)), estimate, workers=workers, stage="bench")
     assert report.ok_count == N_OBJECTS
     return time.perf_counter() - t0
-
-
-def busiest_window(times: list[float], window_s: float = 1.0) -> int:
-    times = sorted(times)
-    best, j = 0, 0
-    for i, t in enumerate(times):
-        while times[j] <= t - window_s:
-            j += 1
-        best = max(best, i - j + 1)
-    return best
 
 
 class OpenCounter(pybreaker.CircuitBreakerListener):
@@ -161,7 +152,7 @@ def drill(threads: int, seed: int, work: Path) -> dict:
         thread.join(30)
         sock.close()
     return {"threads": threads, "seed": seed, "succeeded": succeeded, "duplicates": len(seeds) - len(set(seeds)),
-            "jobs": len(set(seeds)), "requests": len(arrivals), "peak": busiest_window(arrivals),
+            "jobs": len(set(seeds)), "requests": len(arrivals), "peak": max_in_window(arrivals),
             "limit": settings.rate_limit_per_s, "openings": openings.count, "seconds": elapsed}
 
 

@@ -26,7 +26,7 @@ import httpx
 
 from blueprint_pipeline.scene.records import Scene, SceneHeader, SceneObject, SimRole
 from blueprint_pipeline.simready.config import SimreadyConfig
-from blueprint_pipeline.testing.fake_gemini import max_in_window
+from blueprint_pipeline.testing.rates import max_in_window
 from blueprint_pipeline.simready.gemini import GeminiEstimator, gemini_policy
 from blueprint_pipeline.simready.stage import estimate_scene
 from blueprint_pipeline.simready.table import TableEstimator

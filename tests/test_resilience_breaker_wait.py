@@ -12,10 +12,11 @@ import time
 
 import httpx
 import pytest
-from test_resilience_policy import FakeTime, _max_in_window, make_policy, server  # noqa: F401 (fixture)
+from test_resilience_policy import FakeTime, make_policy, server  # noqa: F401 (fixture)
 
 from blueprint_pipeline.resilience import CircuitOpenError
 from blueprint_pipeline.resilience.breaker import CLOSED, HALF_OPEN, OPEN
+from blueprint_pipeline.testing.rates import max_in_window
 
 
 @pytest.fixture
@@ -100,7 +101,7 @@ def test_one_probe_while_the_others_wait_for_its_outcome_then_all_succeed_throug
     assert server.hits == 16 and policy.breaker.state == CLOSED
     # The 15 released together still queued at the limiter: permits are 1/rate apart, so any
     # 0.5 s window holds at most rate/2 + 1 (+2 for scheduling on a busy machine).
-    assert _max_in_window(server.arrivals, 0.5) <= rate_per_s / 2 + 3
+    assert max_in_window(server.arrivals, 0.5) <= rate_per_s / 2 + 3
 
 
 def test_a_failed_probe_keeps_the_others_waiting_for_the_next_probe(server):

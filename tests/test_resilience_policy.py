@@ -23,6 +23,7 @@ from blueprint_pipeline.resilience import (
 )
 from blueprint_pipeline.resilience.breaker import CLOSED, HALF_OPEN, OPEN
 from blueprint_pipeline.resilience.limiter import RateLimiter
+from blueprint_pipeline.testing.rates import max_in_window
 
 
 class FaultServer:
@@ -318,16 +319,6 @@ def test_half_open_admits_exactly_one_probe_among_16_callers(server):
         assert policy.request(c, "GET", server.url).status_code == 200
 
 
-def _max_in_window(arrivals: list[float], window_s: float) -> int:
-    arrivals = sorted(arrivals)
-    best, j = 0, 0
-    for i, t in enumerate(arrivals):
-        while arrivals[j] <= t - window_s:
-            j += 1
-        best = max(best, i - j + 1)
-    return best
-
-
 def test_limiter_holds_across_16_threads_including_retries(server):
     rate_per_s = 20.0
     name = f"limited{next(_names)}"
@@ -351,7 +342,7 @@ def test_limiter_holds_across_16_threads_including_retries(server):
     # Permits are spaced 1/rate apart, so any 2 s window at the server holds at most 2 * rate + 1;
     # two more are allowed for scheduling delays between the limiter and the server's clock read
     # on a busy machine. Without the limiter all of them would arrive within a fraction of that.
-    assert _max_in_window(arrivals, 2.0) <= 2 * rate_per_s + 3
+    assert max_in_window(arrivals, 2.0) <= 2 * rate_per_s + 3
     span_s = arrivals[-1] - arrivals[0]
     assert (len(arrivals) - 1) / span_s <= rate_per_s * 1.1
 

@@ -33,6 +33,7 @@ from blueprint_pipeline.service.auth import hash_key
 from blueprint_pipeline.service.config import ServiceConfig
 from blueprint_pipeline.service.faults import FaultConfig
 from blueprint_pipeline.service.worker import WorkerSettings
+from blueprint_pipeline.testing.rates import max_in_window
 
 SUBMITS = 200
 CLIENT_RATE_PER_S = 50.0
@@ -52,16 +53,6 @@ class ArrivalRecorder:
             with self._lock:
                 self.arrivals.append(time.monotonic())
         await self.app(scope, receive, send)
-
-
-def max_in_window(times: list[float], window_s: float) -> int:
-    times = sorted(times)
-    best, j = 0, 0
-    for i, t in enumerate(times):
-        while times[j] <= t - window_s:
-            j += 1
-        best = max(best, i - j + 1)
-    return best
 
 
 @pytest.mark.slow

@@ -144,7 +144,7 @@ def test_missing_api_key_is_a_clear_dependency_error(monkeypatch):
 def test_many_objects_on_workers_keep_order_and_respect_the_rate_limit():
     import time
 
-    from blueprint_pipeline.testing.fake_gemini import max_in_window
+    from blueprint_pipeline.testing.rates import max_in_window
     from blueprint_pipeline.simready.gemini import gemini_policy
 
     p = gemini_policy(20.0, name=f"gemini-test-{uuid.uuid4().hex}", failure_threshold=1000)

@@ -15,6 +15,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from blueprint_pipeline.testing.rates import max_in_window
+
 _CATEGORY = re.compile(r"^Category: (.*)$", re.MULTILINE)
 DEFAULT_ANSWER = {"material": "plastic", "mass_kg": 0.5, "static_friction": 0.5, "dynamic_friction": 0.4,
                   "restitution": 0.3}
@@ -106,17 +108,6 @@ class FakeGemini:
 
     def max_requests_in_window(self, window_s: float = 1.0) -> int:
         return max_in_window(self.arrivals, window_s)
-
-
-def max_in_window(arrivals: list[float], window_s: float = 1.0) -> int:
-    """Most requests that arrived within any `window_s` window (sliding, half-open)."""
-    times = sorted(arrivals)
-    best, j = 0, 0
-    for i, t in enumerate(times):
-        while t - times[j] >= window_s:
-            j += 1
-        best = max(best, i - j + 1)
-    return best
 
 
 def main() -> None:
