@@ -81,11 +81,17 @@ class Obstacles:
     def with_box(self, box_xy: tuple[float, float, float, float]) -> Obstacles:
         """A copy with one more footprint (lo_x, lo_y, hi_x, hi_y), e.g. a drawer's travel."""
         lo_x, lo_y, hi_x, hi_y = box_xy
+        return self.with_rects([((lo_x + hi_x) / 2, (lo_y + hi_y) / 2, (hi_x - lo_x) / 2, (hi_y - lo_y) / 2, 0.0)])
+
+    def with_rects(self, rects: Sequence[tuple[float, float, float, float, float]]) -> Obstacles:
+        """A copy with more footprints: turned rectangles (centre x, centre y, half length along
+        the yaw, half width, yaw), e.g. a door's panel at several angles of its swing."""
+        r = np.asarray(rects, dtype=float).reshape(-1, 5)
         out = Obstacles.__new__(Obstacles)
-        out.centre = np.vstack([self.centre, [[(lo_x + hi_x) / 2, (lo_y + hi_y) / 2]]])
-        out.half = np.vstack([self.half, [[(hi_x - lo_x) / 2, (hi_y - lo_y) / 2]]])
-        out.cos_sin = np.vstack([self.cos_sin, [[1.0, 0.0]]])
-        out.shell = np.append(self.shell, False)
+        out.centre = np.vstack([self.centre, r[:, :2]])
+        out.half = np.vstack([self.half, r[:, 2:4]])
+        out.cos_sin = np.vstack([self.cos_sin, np.column_stack([np.cos(r[:, 4]), np.sin(r[:, 4])])])
+        out.shell = np.append(self.shell, np.zeros(len(r), dtype=bool))
         out.floor = self.floor
         return out
 
@@ -167,12 +173,15 @@ def _ring_candidates(focus_xy: np.ndarray, r_min: float, r_max: float) -> tuple[
 
 def place_robot(spec: RobotSpec, points_m: np.ndarray, support: SceneObject | None, obstacles: Obstacles,
                 floor_z_m: float, faces: Sequence[tuple[int, float]] | None = None,
-                mount_z_m: float | None = None, standoff_m: float = CLEARANCE_M) -> RobotPlacement | None:
+                mount_z_m: float | None = None, standoff_m: float = CLEARANCE_M,
+                min_distance_m: float = 0.0) -> RobotPlacement | None:
     """A base pose with every point in `points_m` (p, 3) within reach, or None if there is none.
     `faces`: only these sides of the support, (local axis, sign), and no ring around the points
     (open furniture is worked from its open front); `mount_z_m`: the arm stands on a pedestal or
     lift at this height (a shelf's board) instead of the floor, for the reach test; `standoff_m`:
-    gap between the base disc and the support's side."""
+    gap between the base disc and the support's side; `min_distance_m`: no point nearer than this
+    to the base's centre in x-y (a hand approaching level, as at a door's handle, needs room in
+    front of the base)."""
     points = np.asarray(points_m, dtype=float).reshape(-1, 3)
     focus = points[:, :2].mean(axis=0)
     limit = spec.usable_reach_m
@@ -184,6 +193,9 @@ def place_robot(spec: RobotSpec, points_m: np.ndarray, support: SceneObject | No
     for xy, yaw in groups:  # sides of the support first; rings only when no side works
         worst = _worst_distances(spec, xy, yaw, floor_z_m if mount_z_m is None else mount_z_m, points)
         ok = worst <= limit
+        if min_distance_m > 0:
+            near = np.linalg.norm(points[None, :, :2] - xy[:, None, :], axis=2).min(axis=1)
+            ok &= near >= min_distance_m
         if not ok.any():
             continue
         ok[ok] = obstacles.discs_clear(xy[ok], spec.base_radius_m)

@@ -10,10 +10,11 @@ Which objects:
   overlapping no object on it, 0.15-0.5 m from where the target stands (nearest to 0.25 m first).
 - stack: onto another graspable object with nothing on it whose top is at least as large as the
   target's footprint, on the same support.
-- open_close: every articulated object, opened to its upper limit (fraction 1.0); a prismatic
-  drawer to DRAWER_TARGET_FRACTION of its travel, its handle path in reach and the robot base
-  outside the footprint it sweeps, diagonally ahead of the open drawer (placement.drawer_pull,
-  swept_footprint, drawer_keepouts).
+- open_close: every articulated object. A prismatic drawer to DRAWER_TARGET_FRACTION of its
+  travel, its handle path in reach and the robot base outside the footprint it sweeps, diagonally
+  ahead of the open drawer (placement.drawer_pull, swept_footprint, drawer_keepouts); a hinged
+  door (geniesim/doors.py) by 60, 45 or 30 deg (DOOR_TARGETS_RAD), its handle's arc in reach and the base outside
+  what the door sweeps (both less when something stands in the way).
 A task is kept only if a Franka base pose exists with the target and the goal within reach
 (robots.REACH_MARGIN x reach from the shoulder) and the base clear of furniture; UR10 and G2
 placements are added when they exist.
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from blueprint_pipeline.geniesim.geometry import box_overlap_m
+from blueprint_pipeline.geniesim.doors import door, swept_rects, swing_room
 from blueprint_pipeline.geniesim.placement import (
     CLEARANCE_M,
     HANDLE_STANDOFF_M,
@@ -359,8 +361,10 @@ def _stack(ctx: _Context, target: SceneObject, taken: set[str]) -> TaskSpec | No
 
 DRAWER_TARGET_FRACTION = 0.8  # drawers: pulled to 80% of their travel (the end stop is not a target)
 DRAWER_BASE_MARGIN_M = 0.03  # the robot base keeps this far from a drawer's swept footprint
-DRAWER_SIDE_KEEPOUT_M = 1.0  # ... does not stand beside its travel, behind the open front,
-DRAWER_FRONT_KEEPOUT_M = 0.4  # ... nor straight ahead of the open handle (placement.drawer_keepouts)
+# ... does not stand beside its travel, behind the open front (side), nor straight ahead of the
+# open handle (front) (placement.drawer_keepouts); the strictest pair with a base pose is used,
+# the feasibility probe of the episodes stage then checks the whole arm against the scene
+DRAWER_KEEPOUTS_M = ((1.0, 0.4), (0.4, 0.3), (0.15, 0.15))  # (side, front)
 
 
 MIN_DRAWER_OPENING_M = 0.05  # a drawer that cannot be pulled this far before it meets something gets no task
@@ -399,18 +403,21 @@ def _drawer_placements(ctx: _Context, o: SceneObject, fraction: float = DRAWER_T
     handle, pull, travel = drawer_pull(o, fraction, ctx.floor_z)
     points = np.array([handle, handle + travel * pull])
     swept = swept_footprint(o, pull, travel, DRAWER_BASE_MARGIN_M)
-    keepouts = drawer_keepouts(o, pull, travel, DRAWER_SIDE_KEEPOUT_M, DRAWER_FRONT_KEEPOUT_M)
-    out: dict[str, RobotPlacement] = {}
-    for name, spec in ROBOTS.items():
-        obstacles = ctx.obstacles[name].with_box(swept)
-        for box in keepouts:
-            obstacles = obstacles.with_box(box)
-        p = place_robot(spec, points, o, obstacles, ctx.floor_z)
-        if p is not None:
-            out[name] = p
-        elif name == "franka":
-            return {}
-    return out
+    for side_m, front_m in DRAWER_KEEPOUTS_M:
+        keepouts = drawer_keepouts(o, pull, travel, side_m, front_m)
+        out: dict[str, RobotPlacement] = {}
+        for name, spec in ROBOTS.items():
+            obstacles = ctx.obstacles[name].with_box(swept)
+            for box in keepouts:
+                obstacles = obstacles.with_box(box)
+            p = place_robot(spec, points, o, obstacles, ctx.floor_z)
+            if p is not None:
+                out[name] = p
+            elif name == "franka":
+                break
+        if "franka" in out:
+            return out
+    return {}
 
 
 def _open_close(ctx: _Context, o: SceneObject) -> TaskSpec | None | str:
@@ -438,23 +445,50 @@ def _open_close(ctx: _Context, o: SceneObject) -> TaskSpec | None | str:
         return TaskSpec(task_id=f"open_close_{o.id}", type="open_close", description=f"open the {o.name}",
                         target_object_id=o.id, joint_target_fraction=round(fraction, 4),
                         difficulty=_difficulty(0), priority=0, robot_placements=placements)
-    rot = matrix_np(o.orientation_wxyz)
-    handle_z = float(np.clip(o.position_m[2], o.aabb_min_m[2], ctx.floor_z + 1.0))
-    placements: dict[str, RobotPlacement] = {}
-    for axis, half in ((0, o.extents_m[0] / 2), (1, o.extents_m[1] / 2)):
-        for sign in (1.0, -1.0):
-            face = np.asarray(o.position_m) + sign * half * rot[:, axis]
-            placements = _placements(ctx, np.array([[face[0], face[1], handle_z]]), o)
-            if placements:
+    return _door_task(ctx, o)
+
+
+# doors: opened by 60 deg, else by the widest of 45 and 30 deg whose handle arc a base pose
+# reaches (less when something stands in the swing); a door that cannot swing 30 deg gets no task
+DOOR_TARGETS_RAD = tuple(np.deg2rad(a) for a in (60.0, 45.0, 30.0))
+MIN_DOOR_OPENING_RAD = np.deg2rad(30.0)
+DOOR_BASE_MIN_DISTANCE_M = 0.35  # the base's centre at least this far from the handle's arc (x-y)
+
+
+def _door_task(ctx: _Context, o: SceneObject) -> TaskSpec | None | str:
+    """A hinged door (geniesim/doors.py) is opened by the first of DOOR_TARGETS_RAD whose handle
+    arc (closed, half way, open) a base pose reaches, the base outside what the door and its
+    handle sweep (doors.swept_rects) and DOOR_BASE_MIN_DISTANCE_M from the arc; at most as far as its swing is free (5 deg short of what stands in it; no task
+    below MIN_DOOR_OPENING_RAD)."""
+    objects = list(ctx.by_id.values())
+    dr = door(o, objects, ctx.floor_z)
+    room, blocker = swing_room(dr, objects, DOOR_TARGETS_RAD[0])
+    free = room if blocker is None else room - np.deg2rad(5.0)
+    if free < MIN_DOOR_OPENING_RAD - 1e-9:
+        return (f"its swing is blocked: {blocker} stands in it after {np.rad2deg(room):.0f} deg "
+                f"(at least {np.rad2deg(MIN_DOOR_OPENING_RAD):.0f} deg are needed)")
+    art = o.articulation
+    assert art is not None
+    for angle in sorted({min(a, free) for a in DOOR_TARGETS_RAD}, reverse=True):
+        q_target = dr.target_q(angle)
+        points = np.array([dr.handle_at(q) for q in np.linspace(dr.q_closed, q_target, 3)])
+        swept = swept_rects(dr, q_target, DRAWER_BASE_MARGIN_M)
+        placements: dict[str, RobotPlacement] = {}
+        for name, spec in ROBOTS.items():
+            p = place_robot(spec, points, o, ctx.obstacles[name].with_rects(swept), ctx.floor_z,
+                            min_distance_m=DOOR_BASE_MIN_DISTANCE_M)
+            if p is not None:
+                placements[name] = p
+            elif name == "franka":
                 break
-        if placements:
+        if "franka" in placements:
             break
-    if not placements:
+    else:
         return None
-    score = 1 if (o.articulation is None or o.articulation.type == "revolute") else 0
+    fraction = (q_target - art.lower) / (art.upper - art.lower)
     return TaskSpec(task_id=f"open_close_{o.id}", type="open_close", description=f"open the {o.name}",
-                    target_object_id=o.id, joint_target_fraction=1.0, difficulty=_difficulty(score),
-                    priority=0, robot_placements=placements)
+                    target_object_id=o.id, joint_target_fraction=round(float(fraction), 4),
+                    difficulty=_difficulty(1), priority=0, robot_placements=placements)
 
 
 def suggest_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysics],

@@ -11,13 +11,13 @@ Points that matter (`task_points`):
 - pick_place: the target's centre, a point 5 mm under its top, the goal spot (the goal
   rectangle's centre 3 cm above the support's surface, where the placed object will stand) and
   the TCP;
-- open_close (drawers): the handle bar's centre and the TCP.
+- open_close (drawers and doors): the handle bar's centre and the TCP.
 Frames (`predicted_states`): the start (the scene as built, the arm at home), the grasp and the
 final frame, the arm posed by IK (no obstacles) as the episode roughly will: the TCP at the
 target's centre, top-down or (on a shelf, or when top-down is out of reach) from the base's side,
 level or pitched down 25 / 45 deg, and at the end 12 cm back along the approach from the target
-placed on the goal spot; for a drawer, at the handle (level or pitched +-20 deg, as open_close
-plans it) and at the end 10 cm above the open handle with the drawer open. When the grasp or the
+placed on the goal spot; for a drawer or door, at the handle (level or pitched +-20 deg, as
+open_close plans it) and at the end 10 cm above the open handle with the part open. When the grasp or the
 final pose has no IK solution, the start frame also checks where the hand will be (8 cm above the
 target's top, at most half way to the shelf board above; 10 cm out from the handle along the
 pull) and where the open handle will be.
@@ -61,7 +61,8 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from blueprint_pipeline.geniesim.placement import drawer_pull, floor_height_m
+from blueprint_pipeline.geniesim.placement import floor_height_m
+from blueprint_pipeline.sim.opening import Opening, opening, turn
 from blueprint_pipeline.geniesim.records import TaskSpec
 from blueprint_pipeline.scene.records import Scene
 from blueprint_pipeline.rotations import matrix_to_quat
@@ -167,6 +168,15 @@ def work_geoms(sim: SimScene, task: TaskSpec) -> np.ndarray:
     return mask
 
 
+def _opening_of(sim: SimScene, task: TaskSpec) -> Opening:
+    """The drawer's or door's opening from closed (as the scene is built) to the task's target."""
+    m = sim.model
+    jid = m.joint(f"obj:{task.target_object_id}:joint").id
+    lo, hi = (float(v) for v in m.jnt_range[jid])
+    fraction = task.joint_target_fraction if task.joint_target_fraction is not None else 1.0
+    return opening(sim, task.target_object_id, float(np.clip(0.0, lo, hi)), lo + fraction * (hi - lo))
+
+
 def _tcp_point(sim: SimScene) -> ViewPoint:
     site = sim.model.site(sim.names.tcp_site)
     return ViewPoint("hand", int(site.bodyid[0]), tuple(float(v) for v in site.pos))
@@ -180,13 +190,12 @@ def task_points(sim: SimScene, task: TaskSpec, start: bool = True) -> list[ViewP
     body = sim.body_id(target)
     if task.type == "open_close":
         h = m.geom(SimScene.handle_geom_name(target))
-        fraction = task.joint_target_fraction if task.joint_target_fraction is not None else 1.0
-        _, pull, travel = drawer_pull(obj, fraction, floor_height_m(sim.scene.objects))
+        op = _opening_of(sim, task)
         handle_local = np.asarray(h.pos, dtype=float)
         pts = [ViewPoint("handle", body, tuple(handle_local)), _tcp_point(sim)]
         if start:
-            pts += [ViewPoint("handle_open", body, tuple(handle_local), tuple(travel * pull)),
-                    ViewPoint("hand_at_handle", body, tuple(handle_local), tuple(HAND_BEHIND_HANDLE_M * pull))]
+            pts += [ViewPoint("handle_open", body, tuple(handle_local), tuple(op.handle_at(1.0) - op.handle_m)),
+                    ViewPoint("hand_at_handle", body, tuple(handle_local), tuple(HAND_BEHIND_HANDLE_M * op.out))]
         return pts
     top = float(obj.aabb_max_m[2] - obj.position_m[2]) - TOP_INSET_M
     pts = [ViewPoint("target", body), ViewPoint("target_top", body, world_offset=(0.0, 0.0, top))]
@@ -354,15 +363,14 @@ def predicted_states(sim: SimScene, task: TaskSpec, home: mujoco.MjData) -> dict
         return q
 
     if task.type == "open_close":
-        obj = sim.scene.by_id()[target]
         fraction = task.joint_target_fraction if task.joint_target_fraction is not None else 1.0
-        _, pull, travel = drawer_pull(obj, fraction, floor_height_m(sim.scene.objects))
-        handle = home.geom_xpos[m.geom(SimScene.handle_geom_name(target)).id].copy()
+        op = _opening_of(sim, task)
         pitches = (0.0, np.deg2rad(20.0), -np.deg2rad(20.0))
-        grasp = solve(handle, [_pitched(-pull, p) for p in pitches])
+        grasp = solve(op.handle_m, [_pitched(-op.out, p) for p in pitches])
         if grasp is not None:
             states["grasp"] = state(grasp[0])
-            final = solve(handle + travel * pull + np.array([0.0, 0.0, 0.10]), [grasp[1]])
+            turned = turn(op.axis, op.angle_rad) @ grasp[1] if op.axis is not None else grasp[1]
+            final = solve(op.handle_at(1.0) + np.array([0.0, 0.0, 0.10]), [turned])
             if final is not None:
                 q = state(final[0])
                 jid = m.joint(f"obj:{target}:joint").id

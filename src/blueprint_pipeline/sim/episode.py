@@ -105,8 +105,8 @@ def _furniture_obstacles(sim: SimScene, within_m: float = 1.5) -> list[BoxObstac
     out = []
     m = sim.model
     for oid in sim.fixed_ids + sim.articulated_ids:
-        b = sim.body_id(oid)
         for g in sim.object_geom_ids(oid):
+            b = int(m.geom_bodyid[g])
             if m.geom_type[g] != mujoco.mjtGeom.mjGEOM_BOX:
                 continue
             pos = m.body_pos[b] + matrix_np(m.body_quat[b]) @ m.geom_pos[g]
@@ -301,8 +301,9 @@ class SceneCheck:
         self.sim, self.d, self.ix, self.target = sim, d, ix, target
         self.target_mask = np.zeros(m.ngeom, bool)
         self.target_mask[sim.object_geom_ids(target)] = True
-        try:  # a drawer's handle is part of what the hand is meant to touch
+        try:  # a drawer's or door's handle is part of what the hand is meant to touch, its carcass is not
             self.target_mask[m.geom(SimScene.handle_geom_name(target)).id] = True
+            self.target_mask[m.geom(SimScene.carcass_name(target)).id] = False
         except KeyError:
             pass
         self.support_mask = np.zeros(m.ngeom, bool)

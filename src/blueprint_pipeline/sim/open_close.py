@@ -20,7 +20,6 @@ from collections.abc import Callable
 import mujoco
 import numpy as np
 
-from blueprint_pipeline.geniesim.placement import drawer_pull, floor_height_m
 from blueprint_pipeline.geniesim.records import TaskSpec
 from blueprint_pipeline.rotations import matrix_to_quat
 from blueprint_pipeline.sim.episode import (
@@ -34,12 +33,14 @@ from blueprint_pipeline.sim.episode import (
     episode_record,
     run_metrics,
     set_point_schedule,
+    settled_start,
 )
 from blueprint_pipeline.sim import health
 from blueprint_pipeline.sim.camera import frame_visibility, place_scene_camera
 from blueprint_pipeline.sim.grasp import GraspCandidate, _hand_rotation
 from blueprint_pipeline.sim.ik import ArmIK
 from blueprint_pipeline.sim.judge import judge_open_close
+from blueprint_pipeline.sim.opening import Opening, opening, turn
 from blueprint_pipeline.sim.planner import GRIPPER_TICKS, SETTLE_TICKS, BlockedGrasps, Plan
 from blueprint_pipeline.sim.randomize import episode_rng
 from blueprint_pipeline.sim.records import EpisodeRecord
@@ -56,6 +57,7 @@ from blueprint_pipeline.sim.trajectory import (
     IKFailure,
     Pose,
     joint_segment,
+    plan_arc,
     plan_segment,
 )
 
@@ -68,57 +70,75 @@ RETREAT_DIRECTION = np.array([0.0, 0.0, 1.0])
 HOLD_TICKS = 15  # 0.5 s
 APPROACH_PITCHES_RAD = (0.0, np.deg2rad(20.0), -np.deg2rad(20.0))
 PULL_MIN_S = 1.0  # shortest pull (longer ones follow the TCP speed and acceleration limits)
+# A door's hand turns with the door by 1, else 0.5 of its angle (the round handle turns in the
+# closed fingers by the rest): the first that has a plan, so an arc at the edge of the arm's
+# wrist range is still followed.
+HAND_TURNS = (1.0, 0.5, 0.0)
 
 
-def plan_drawer_pull(ik: ArmIK, handle_m: np.ndarray, pull: np.ndarray, travel_m: float, q_home: np.ndarray,
-                     dt: float, on_segment: Callable[[], None] = lambda: None, check=None) -> Plan:
+def plan_opening(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float,
+                 on_segment: Callable[[], None] = lambda: None, check=None) -> Plan:
     """The first feasible plan with the hand level, then pitched 20 deg down, then up (the fingers
-    stay across the vertical bar; a level hand puts a UR10's wrist at its singularity) that the
-    whole-arm scene `check` (episode.SceneCheck) accepts. Raises IKFailure when no pitch works
-    (BlockedGrasps when every planned one collides)."""
+    stay across a vertical bar; a level hand puts a UR10's wrist at its singularity; a bar that is
+    not vertical is taken level only) that the whole-arm scene `check` (episode.SceneCheck)
+    accepts. Raises IKFailure when no pitch works (BlockedGrasps when every planned one collides)."""
     last: IKFailure | None = None
     refused: list[str] = []
-    for pitch in APPROACH_PITCHES_RAD:
-        try:
-            plan = _plan_with_pitch(ik, handle_m, pull, travel_m, q_home, dt, on_segment, pitch)
-        except IKFailure as exc:
-            last = exc
-            continue
-        why = check.plan(plan) if check is not None else None
-        if why is None:
-            return plan
-        refused.append(f"pitch {np.rad2deg(pitch):.0f} deg: {why}")
+    vertical = abs(float(op.bar[2])) >= 0.9
+    turns = HAND_TURNS if op.pull_m is None else HAND_TURNS[:1]
+    for turn_hand in turns:
+        for pitch in APPROACH_PITCHES_RAD if vertical else APPROACH_PITCHES_RAD[:1]:
+            try:
+                plan = _plan_with_pitch(ik, op, q_home, dt, on_segment, pitch, turn_hand)
+            except IKFailure as exc:
+                last = exc
+                continue
+            why = check.plan(plan) if check is not None else None
+            if why is None:
+                return plan
+            refused.append(f"pitch {np.rad2deg(pitch):.0f} deg, hand turn {turn_hand:g}: {why}")
     if refused:
-        raise BlockedGrasps("every planned pull collides (" + "; ".join(refused) + ")")
-    raise IKFailure(f"no feasible drawer pull: {last}")
+        raise BlockedGrasps("every planned opening collides (" + "; ".join(refused) + ")")
+    raise IKFailure(f"no feasible opening: {last}")
 
 
-def drawer_plan_at_rest(sim: SimScene, task: TaskSpec) -> str | None:
-    """The feasibility probe of an open_close task (a drawer): plan the pull from the home pose
-    with the whole-arm scene check; why no plan exists, or None (as episode.plan_at_rest)."""
+def open_close_plan_at_rest(sim: SimScene, task: TaskSpec) -> str | None:
+    """The feasibility probe of an open_close task (a drawer or a door): plan the opening from the
+    home pose with the whole-arm scene check; why no plan exists, or None (as episode.plan_at_rest)."""
     m, ix = sim.model, _indices(sim)
     target = task.target_object_id
-    obj = sim.scene.by_id()[target]
     d = mujoco.MjData(m)
-    mujoco.mj_resetDataKeyframe(m, d, m.key("home").id)
-    sim.restore_nominal()
+    mujoco.mj_copyData(d, m, _settled(sim, target))
     mujoco.mj_forward(m, d)
+    jq, lo, hi = _joint(sim, target)
     fraction = task.joint_target_fraction if task.joint_target_fraction is not None else 1.0
-    handle, pull, travel = drawer_pull(obj, fraction, floor_height_m(sim.scene.objects))
+    op = opening(sim, target, float(d.qpos[jq]), lo + fraction * (hi - lo))
     try:
-        plan_drawer_pull(ix.ik, handle, pull, travel, d.qpos[ix.arm_qadr].copy(), 1.0 / FPS,
-                         check=SceneCheck(sim, d, ix, target, None))
+        plan_opening(ix.ik, op, d.qpos[ix.arm_qadr].copy(), 1.0 / FPS, check=SceneCheck(sim, d, ix, target, None))
     except IKFailure as exc:
         return f"{exc.reason}: {exc}"
     return None
 
 
-def _plan_with_pitch(ik: ArmIK, handle_m: np.ndarray, pull: np.ndarray, travel_m: float, q_home: np.ndarray,
-                     dt: float, on_segment: Callable[[], None], pitch_rad: float) -> Plan:
-    pull = np.asarray(pull, dtype=float)
-    approach = -np.cos(pitch_rad) * pull - np.sin(pitch_rad) * np.array([0.0, 0.0, 1.0])
-    finger_axis = np.cross(pull, [0.0, 0.0, 1.0])
-    grasp = Pose(np.asarray(handle_m, dtype=float), _hand_rotation(approach, finger_axis))
+def _settled(sim: SimScene, target: str) -> mujoco.MjData:
+    """The scene at rest with the arm at home (episode.settled_start: what the manifest puts into
+    each other is pushed apart at a fine time step first), the articulated `target` never asleep."""
+    return settled_start(sim, target)
+
+
+def _joint(sim: SimScene, target: str) -> tuple[int, float, float]:
+    m = sim.model
+    jid = m.joint(f"obj:{target}:joint").id
+    lo, hi = (float(v) for v in m.jnt_range[jid])
+    return int(m.jnt_qposadr[jid]), lo, hi
+
+
+def _plan_with_pitch(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float, on_segment: Callable[[], None],
+                     pitch_rad: float, hand_turn: float = 1.0) -> Plan:
+    out = np.asarray(op.out, dtype=float)
+    approach = -np.cos(pitch_rad) * out - np.sin(pitch_rad) * np.array([0.0, 0.0, 1.0])
+    finger_axis = np.cross(out, op.bar)
+    grasp = Pose(np.asarray(op.handle_m, dtype=float), _hand_rotation(approach, finger_axis))
     cand = GraspCandidate("handle", grasp, approach, 0.02)
     home = Pose(*ik.tcp_pose(q_home))
     qs, grips, phases = [q_home[None, :]], [np.zeros(1)], ["start"]
@@ -144,18 +164,26 @@ def _plan_with_pitch(ik: ArmIK, handle_m: np.ndarray, pull: np.ndarray, travel_m
         grips[-1][-1] = grip
         add(name, np.repeat(state["q"][None, :], ticks, axis=0), None)
 
-    pre = cand.tcp.moved(PRE_GRASP_M * np.asarray(pull))
+    pre = cand.tcp.moved(PRE_GRASP_M * out)
     res = ik.solve(pre.pos_m, pre.rot, q_home)
     if not res.ok():
         raise IKFailure(f"pre-grasp unreachable ({res.position_error_m * 1000:.1f} mm)")
     add("approach", joint_segment(q_home, res.q_rad, ik.desc, dt, 0.4), pre)
     line("reach", grasp, 0.6)
     hold("close", GRIPPER_TICKS, 1.0)
-    opened = grasp.moved(travel_m * np.asarray(pull))
-    line("pull", opened, PULL_MIN_S)
-    hold("hold", HOLD_TICKS, 1.0)  # the drawer's rebound against the grasp dies out before letting go
+    if op.pull_m is not None:
+        opened = grasp.moved(op.pull_m)
+        line("pull", opened, PULL_MIN_S)
+        back = RETREAT_DIRECTION
+    else:
+        assert op.pivot_m is not None and op.axis is not None
+        seg, opened = plan_arc(ik, grasp, op.pivot_m, op.axis, op.angle_rad, state["q"], dt, PULL_MIN_S, hand_turn)
+        add("pull", seg, opened)
+        # up a vertical bar (as drawers), else straight back from the turned door's face
+        back = RETREAT_DIRECTION if abs(float(op.bar[2])) >= 0.9 else turn(op.axis, op.angle_rad * hand_turn) @ out
+    hold("hold", HOLD_TICKS, 1.0)  # the part's rebound against the grasp dies out before letting go
     hold("release", GRIPPER_TICKS, 0.0)
-    line("retreat", opened.moved(RETREAT_M * RETREAT_DIRECTION), 0.5)
+    line("retreat", opened.moved(RETREAT_M * back), 0.5)
     hold("settle", SETTLE_TICKS, 0.0)
     return Plan(q=np.vstack(qs), gripper=np.concatenate(grips), phase=phases, grasp=cand,
                 place_object_pos_m=opened.pos_m, carry_tcp_z_m=float(grasp.pos_m[2]), phase_ticks=spans)
@@ -173,35 +201,34 @@ def _randomize_drawer(sim: SimScene, target: str, rng: np.random.Generator) -> d
         m.geom_friction[g, 0] = float(rng.uniform(*ranges.static_friction))
     ranges = sim.physics[target].randomization
     b = sim.body_id(target)
-    mass = float(rng.uniform(*ranges.mass_kg))
+    share = sim.nominal_body_mass[b] / sim.physics[target].mass_kg  # < 1: the front panel of a whole appliance
+    mass = float(rng.uniform(*ranges.mass_kg)) * share
     m.body_inertia[b] = sim.nominal_body_inertia[b] * mass / sim.nominal_body_mass[b]
     m.body_mass[b] = mass
     friction = float(rng.uniform(*ranges.static_friction))
     m.geom_friction[sim.geom_id(target), 0] = friction
-    return {"drawer_mass_kg": mass, "drawer_friction": friction}
+    return {"part_mass_kg": mass, "part_friction": friction}
 
 
 def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
                            options: EpisodeOptions = EpisodeOptions(),  # noqa: B008 (frozen)
                            heartbeat: Callable[[], None] | None = None) -> EpisodeRecord:
-    """Simulate one open_close episode of a prismatic `task.target_object_id`."""
+    """Simulate one open_close episode of `task.target_object_id` (a drawer or a door)."""
     target = task.target_object_id
     obj = sim.scene.by_id().get(target)
-    if task.type != "open_close" or obj is None or obj.articulation is None or obj.articulation.type != "prismatic":
-        raise ValueError(f"task {task.task_id}: only open_close tasks of a prismatic joint are simulated")
+    if task.type != "open_close" or obj is None or obj.articulation is None:
+        raise ValueError(f"task {task.task_id}: only open_close tasks of an articulated object are simulated")
     wall0 = time.perf_counter()
     m, ix = sim.model, _indices(sim)
     beat = heartbeat or (lambda: None)
     d = mujoco.MjData(m)
-    mujoco.mj_resetDataKeyframe(m, d, m.key("home").id)
+    mujoco.mj_copyData(d, m, _settled(sim, target))
     warnings0 = health.warning_counts(d)
     rng = episode_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index)
     drawn = _randomize_drawer(sim, target, rng)
-    prepare_for_target(sim, "", sleep=False)  # no free target: every free object may sleep
-    m.tree_sleep_policy[m.body_treeid[sim.body_id(target)]] = mujoco.mjtSleepPolicy.mjSLEEP_NEVER
-    jid = m.joint(f"obj:{target}:joint").id
-    jq, jv = int(m.jnt_qposadr[jid]), int(m.jnt_dofadr[jid])
-    lo, hi = (float(v) for v in m.jnt_range[jid])
+    prepare_for_target(sim, target, sleep=False)  # every free object may sleep, the part never
+    jq, lo, hi = _joint(sim, target)
+    jv = int(m.jnt_dofadr[m.joint(f"obj:{target}:joint").id])
     fraction = task.joint_target_fraction if task.joint_target_fraction is not None else 1.0
     q_target = lo + fraction * (hi - lo)
     mujoco.mj_forward(m, d)
@@ -211,23 +238,21 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
     mujoco.mj_kinematics(m, d)
     beat()
 
-    handle, pull, _ = drawer_pull(obj, fraction, floor_height_m(sim.scene.objects))
-    handle = handle + pull * (d.qpos[jq] - float(np.clip(0.0, lo, hi)))  # where the drawer is now
-    travel = abs(q_target - d.qpos[jq])
+    op = opening(sim, target, float(d.qpos[jq]), q_target)  # from where the part is now
     dt_tick = 1.0 / FPS
     q_home = d.qpos[ix.arm_qadr].copy()
     plan: Plan | None = None
     reason: str | None = None
     try:
-        plan = plan_drawer_pull(ix.ik, handle, pull, travel, q_home, dt_tick, on_segment=beat,
-                                check=SceneCheck(sim, d, ix, target, None))
+        plan = plan_opening(ix.ik, op, q_home, dt_tick, on_segment=beat, check=SceneCheck(sim, d, ix, target, None))
     except IKFailure as exc:
         reason = exc.reason
     beat()
 
     n_ticks = plan.n_ticks if plan else 0
     handle_mask = np.zeros(m.ngeom, bool)
-    handle_mask[m.geom(SimScene.handle_geom_name(target)).id] = True
+    handle_gid = m.geom(SimScene.handle_geom_name(target)).id
+    handle_mask[handle_gid] = True
     drawer_mask = handle_mask.copy()
     drawer_mask[sim.geom_id(target)] = True
     pad_masks = []
@@ -297,7 +322,7 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
             if phase == "pull" and not both_pads:
                 unpadded_pull_frames += 1
             progress = np.clip((joint_q[k] - q_start) / max(q_target - q_start, 1e-9), 0.0, 1.0) if q_target != q_start else 1.0
-            reward[k] = 0.1 * (1 - np.tanh(10 * np.linalg.norm(tcp_pos - (handle + pull * (joint_q[k] - q_start))))) \
+            reward[k] = 0.1 * (1 - np.tanh(10 * np.linalg.norm(tcp_pos - d.geom_xpos[handle_gid]))) \
                 + 0.1 * both_pads + 0.1 * progress
             if renderer is not None:
                 mujoco.mj_comPos(m, d)

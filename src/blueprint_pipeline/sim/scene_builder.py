@@ -5,8 +5,10 @@ What becomes what (from the normalised scene and its physics records; no default
   inertia, centre of mass, friction and collider (box / sphere / cylinder / capsule from
   `collider_size_m`; a convex hull without a loaded mesh is approximated by its bounding box);
 - articulated furniture with an `articulation` -> a body on a revolute or prismatic joint with its
-  limits and damping (the hinge of a revolute joint sits on the object's bounding-box edge); a
-  prismatic one (a drawer) also gets a 2 x 2 x 10 cm bar handle on the face it opens towards;
+  limits and damping, and a 2 x 2 x 10 cm bar handle: a prismatic one (a drawer) on the face it
+  opens towards; a revolute one (a door) with its hinge, front and handle inferred by
+  geniesim/doors.py, and a whole appliance or cabinet on a hinge split into its moving front
+  panel and a fixed carcass (`obj:{id}:carcass`);
 - every other simulated object -> a fixed collider at its pose; scene shells and backgrounds are
   left out (the floor plane stands in for them);
 - open furniture (a static box with free objects standing inside it: a shelving unit, bookshelf
@@ -49,6 +51,7 @@ import numpy as np
 
 from blueprint_pipeline.errors import InvalidInputError, Problem
 from blueprint_pipeline.rotations import matrix_np, matrix_to_quat
+from blueprint_pipeline.geniesim.doors import Door, door
 from blueprint_pipeline.geniesim.geometry import box_overlap_m
 from blueprint_pipeline.geniesim.placement import drawer_pull, floor_height_m
 from blueprint_pipeline.geniesim.spatial_index import candidate_pairs
@@ -79,6 +82,12 @@ FPS = 30
 STEPS_PER_FRAME = 16  # TIMESTEP_S * STEPS_PER_FRAME == 1 / FPS exactly
 SETTLE_S = 0.3
 ARTICULATED_CONTYPE = 4  # collision bit of articulated furniture parts
+# A hinge without damping in the manifest gets this much (N m s/rad, the example kitchen's
+# doors'), and every hinge the dry friction of a household hinge (N m; the manifest has no field
+# for it; about 0.5 N at a handle 60 cm out): without it a door nudged by the opening fingers
+# swings on for ever. Drawers get neither.
+DOOR_DAMPING_NMS = 0.5
+DOOR_FRICTION_NM = 0.3
 HANDLE_SIZE_M = (0.02, 0.02, 0.10)  # drawer handle bar: depth along the pull, width, height
 SKIPPED_ROLES = (SimRole.SCENE_SHELL, SimRole.BACKGROUND)
 _OBJECT_TORSION_ROLL = (0.005, 0.0001)  # torsional and rolling friction of free objects (rolling unused at condim 4)
@@ -112,6 +121,7 @@ class SimScene:
     nominal_geom_friction: np.ndarray = field(init=False)
     nominal_cam_pos: np.ndarray = field(init=False)
     nominal_light_diffuse: np.ndarray = field(init=False)
+    nominal_sleep_policy: np.ndarray = field(init=False)
     scene_camera: object | None = field(default=None, init=False)  # camera.CameraChoice once chosen for a task
 
     def __post_init__(self) -> None:
@@ -120,6 +130,7 @@ class SimScene:
         self.nominal_geom_friction = self.model.geom_friction.copy()
         self.nominal_cam_pos = self.model.cam_pos.copy()
         self.nominal_light_diffuse = self.model.light_diffuse.copy()
+        self.nominal_sleep_policy = self.model.tree_sleep_policy.copy()
 
     def restore_nominal(self) -> None:
         self.model.body_mass[:] = self.nominal_body_mass
@@ -141,6 +152,18 @@ class SimScene:
         return f"obj:{object_id}:handle"
 
     @staticmethod
+    def carcass_name(object_id: str) -> str:
+        """The fixed carcass body of a whole appliance on a hinge, and its one geom."""
+        return f"obj:{object_id}:carcass"
+
+    def carcass_geom_id(self, object_id: str) -> int | None:
+        """The fixed carcass geom of a whole appliance or cabinet on a hinge (None: it has none)."""
+        try:
+            return self.model.geom(self.carcass_name(object_id)).id
+        except KeyError:
+            return None
+
+    @staticmethod
     def wall_geom_name(object_id: str, k: int) -> str:
         return f"obj:{object_id}:wall{k}"
 
@@ -154,12 +177,14 @@ class SimScene:
 
     def object_geom_ids(self, object_id: str) -> list[int]:
         """The named collider and, for a hollow container or open furniture, its walls, boards
-        and panels (not a drawer's handle)."""
+        and panels; for a whole appliance on a hinge, its fixed carcass (not a drawer's or door's
+        handle)."""
         b, first = self.body_id(object_id), self.geom_id(object_id)
         prefix = f"obj:{object_id}:wall"
         walls = [g for g in range(self.model.body_geomadr[b], self.model.body_geomadr[b] + self.model.body_geomnum[b])
                  if self.model.geom(g).name.startswith(prefix)]
-        return [first, *walls]
+        carcass = self.carcass_geom_id(object_id) if object_id in self.articulated_ids else None
+        return [first, *walls] + ([carcass] if carcass is not None else [])
 
     def body_id(self, object_id: str) -> int:
         return self.model.body(self.body_name(object_id)).id
@@ -282,7 +307,7 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
             _add_free_object(spec, obj, phys, lift_m=lifted.get(obj.id, 0.0))
             dynamic_ids.append(obj.id)
         elif obj.articulation is not None:
-            _add_articulated(spec, obj, phys, floor_z)
+            _add_articulated(spec, obj, phys, floor_z, scene.objects)
             articulated_ids.append(obj.id)
         else:
             body = spec.worldbody.add_body()
@@ -401,7 +426,8 @@ def _add_free_object(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics,
         g.rgba = _object_colour(obj, True)
 
 
-def _add_articulated(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics, floor_z_m: float) -> None:
+def _add_articulated(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics, floor_z_m: float,
+                     objects: list[SceneObject]) -> None:
     art = obj.articulation
     assert art is not None
     body = spec.worldbody.add_body()
@@ -409,6 +435,7 @@ def _add_articulated(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics,
     body.pos, body.quat = list(obj.position_m), list(obj.orientation_wxyz)
     body.explicitinertial = True
     body.mass = phys.mass_kg
+    body.ipos = list(phys.center_of_mass_m)  # unset, MjSpec puts the centre of mass at the world origin
     body.inertia = list(phys.inertia_diag_kg_m2)
     j = body.add_joint()
     j.name = f"obj:{obj.id}:joint"
@@ -416,25 +443,59 @@ def _add_articulated(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics,
     j.axis = (axis / np.linalg.norm(axis)).tolist()
     j.limited = mujoco.mjtLimited.mjLIMITED_TRUE
     j.range = [art.lower, art.upper]
-    j.damping = [art.damping if art.damping is not None else 0.0, 0.0, 0.0]
+    default = DOOR_DAMPING_NMS if art.type == "revolute" else 0.0
+    j.damping = [art.damping if art.damping is not None else default, 0.0, 0.0]
+    if art.type == "revolute":
+        j.frictionloss = DOOR_FRICTION_NM
     if art.type == "prismatic":
         j.type = mujoco.mjtJoint.mjJNT_SLIDE
+        g = body.add_geom()
+        _collider(g, phys)
+        geoms = [g]
     else:
-        j.type = mujoco.mjtJoint.mjJNT_HINGE
-        # the hinge sits on the bounding-box edge along the axis' first perpendicular local direction
-        perp = 0 if abs(axis[0]) < 0.9 else 1
-        edge = np.zeros(3)
-        edge[perp] = -0.5 * obj.extents_m[perp]
-        j.pos = edge.tolist()
-    g = body.add_geom()
-    g.name = SimScene.geom_name(obj.id)
-    _collider(g, phys)
-    g.friction = [phys.static_friction, *_OBJECT_TORSION_ROLL]
-    # moving furniture parts touch free objects and the robot, not the floor or other furniture
-    g.contype, g.conaffinity = ARTICULATED_CONTYPE, ROBOT_CONTYPE
-    g.rgba = _object_colour(obj, False)
+        geoms = _add_door(spec, body, j, obj, phys, door(obj, objects, floor_z_m))
+    geoms[0].name = SimScene.geom_name(obj.id)
+    for g in geoms:
+        g.friction = [phys.static_friction, *_OBJECT_TORSION_ROLL]
+        # moving furniture parts touch free objects and the robot, not the floor or other furniture
+        g.contype, g.conaffinity = ARTICULATED_CONTYPE, ROBOT_CONTYPE
+        g.rgba = _object_colour(obj, False)
     if art.type == "prismatic":
         _add_drawer_handle(body, obj, floor_z_m)
+
+
+def _add_door(spec: mujoco.MjSpec, body: mujoco.MjsBody, j: mujoco.MjsJoint, obj: SceneObject,
+              phys: ObjectPhysics, dr: Door) -> list[mujoco.MjsGeom]:
+    """A hinged door (geniesim/doors.py): the hinge on the front face's edge, the moving panel
+    (a whole appliance's front slab, its mass the panel's share of the record's by volume, at
+    least 1 kg; the rest a fixed carcass body `obj:{id}:carcass` with the furniture's contacts)
+    and a bar handle along the hinge near the free edge."""
+    j.type = mujoco.mjtJoint.mjJNT_HINGE
+    j.pos = dr.hinge_local.tolist()
+    panel = body.add_geom()
+    panel.type = mujoco.mjtGeom.mjGEOM_BOX
+    panel.size = dr.panel_half_m.tolist()
+    panel.pos = dr.panel_centre_local.tolist()
+    if dr.whole:
+        share = float(np.prod(dr.panel_half_m) / np.prod(0.5 * np.asarray(obj.extents_m, dtype=float)))
+        mass = max(1.0, phys.mass_kg * share)
+        e = 2 * dr.panel_half_m
+        body.mass, body.ipos = mass, dr.panel_centre_local.tolist()
+        body.inertia = [mass / 12 * (e[1] ** 2 + e[2] ** 2), mass / 12 * (e[0] ** 2 + e[2] ** 2),
+                        mass / 12 * (e[0] ** 2 + e[1] ** 2)]
+        carcass = spec.worldbody.add_body()
+        carcass.name = SimScene.carcass_name(obj.id)
+        carcass.pos, carcass.quat = list(obj.position_m), list(obj.orientation_wxyz)
+        c = carcass.add_geom()
+        c.name = SimScene.carcass_name(obj.id)
+        c.type = mujoco.mjtGeom.mjGEOM_BOX
+        c.size = np.asarray(dr.carcass_half_m).tolist()
+        c.pos = np.asarray(dr.carcass_centre_local).tolist()
+        c.friction = [phys.static_friction, *_OBJECT_TORSION_ROLL]
+        c.contype, c.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY
+        c.rgba = _object_colour(obj, False)
+    _add_bar_handle(body, obj.id, dr.handle_local, dr.normal_local, dr.axis_local, round_bar=True)
+    return [panel]
 
 
 def _add_drawer_handle(body: mujoco.MjsBody, obj: SceneObject, floor_z_m: float) -> None:
@@ -443,14 +504,27 @@ def _add_drawer_handle(body: mujoco.MjsBody, obj: SceneObject, floor_z_m: float)
     (placement.drawer_pull: HANDLE_STANDOFF_M in front of the face, centre height capped at 1 m)."""
     handle, pull, _ = drawer_pull(obj, 1.0, floor_z_m)
     rot = matrix_np(obj.orientation_wxyz)
-    pull_local = rot.T @ pull
-    lateral_local = rot.T @ np.cross(pull, [0.0, 0.0, 1.0])
+    _add_bar_handle(body, obj.id, rot.T @ (handle - np.asarray(obj.position_m)), rot.T @ pull, rot.T @ np.array([0.0, 0.0, 1.0]))
+
+
+def _add_bar_handle(body: mujoco.MjsBody, object_id: str, centre_local: np.ndarray, out_local: np.ndarray,
+                    along_local: np.ndarray, round_bar: bool = False) -> None:
+    """A HANDLE_SIZE_M bar at `centre_local`: depth along `out_local`, length along `along_local`;
+    `round_bar`: a capsule of that diameter and length instead of a box (a door's: it may turn in
+    the closed fingers while the door swings, sim/open_close.HAND_TURNS)."""
+    out = np.asarray(out_local, dtype=float) / np.linalg.norm(out_local)
+    along = np.asarray(along_local, dtype=float) / np.linalg.norm(along_local)
+    lateral = np.cross(along, out)
     h = body.add_geom()
-    h.name = SimScene.handle_geom_name(obj.id)
+    h.name = SimScene.handle_geom_name(object_id)
     h.type = mujoco.mjtGeom.mjGEOM_BOX
-    h.pos = (rot.T @ (handle - np.asarray(obj.position_m))).tolist()
-    h.quat = matrix_to_quat(np.column_stack([pull_local, lateral_local, np.cross(pull_local, lateral_local)])).tolist()
+    h.pos = np.asarray(centre_local, dtype=float).tolist()
+    h.quat = matrix_to_quat(np.column_stack([out, lateral, along])).tolist()
     h.size = [0.5 * v for v in HANDLE_SIZE_M]
+    if round_bar:
+        h.type = mujoco.mjtGeom.mjGEOM_CAPSULE
+        r = 0.5 * HANDLE_SIZE_M[0]
+        h.size = [r, 0.5 * HANDLE_SIZE_M[2] - r, 0.0]
     h.friction = [1.0, *_OBJECT_TORSION_ROLL]
     h.condim = PAD_CONDIM
     h.solref, h.solimp = list(CONTACT_SOLREF), list(CONTACT_SOLIMP)
@@ -461,7 +535,9 @@ def _add_drawer_handle(body: mujoco.MjsBody, obj: SceneObject, floor_z_m: float)
 def prepare_for_target(sim: SimScene, target_id: str, sleep: bool = True) -> None:
     """Per-episode contact dimensions and sleep policies: PAD_CONDIM (torsional friction) on the
     target, 3 on the other free objects (pad contacts take the pad's condim anyway), SPHERE_CONDIM
-    (rolling friction) on spheres; the target and the robot never sleep."""
+    (rolling friction) on spheres; the target (a free object, or a drawer or door) and the robot
+    never sleep, the other articulated parts have their compiled policy (so what ran before in
+    the same process does not change an episode)."""
     m = sim.model
     allowed, never = mujoco.mjtSleepPolicy.mjSLEEP_ALLOWED, mujoco.mjtSleepPolicy.mjSLEEP_NEVER
     for oid in sim.dynamic_ids:
@@ -469,6 +545,9 @@ def prepare_for_target(sim: SimScene, target_id: str, sleep: bool = True) -> Non
             PAD_CONDIM if oid == target_id else 3)
         m.geom_condim[sim.object_geom_ids(oid)] = condim
         m.tree_sleep_policy[m.body_treeid[sim.body_id(oid)]] = never if oid == target_id else allowed
+    for oid in sim.articulated_ids:
+        tree = m.body_treeid[sim.body_id(oid)]
+        m.tree_sleep_policy[tree] = never if oid == target_id else sim.nominal_sleep_policy[tree]
     m.tree_sleep_policy[m.body_treeid[m.body(sim.names.base_body).id + 1]] = never
     set_sleep(m, sleep)
 

@@ -22,14 +22,14 @@ BP_EPISODE_DEADLINE_FACTOR, default 10, times the nominal episode duration) and 
 the simulation loop; a hung or crashed episode is killed, recorded with its reason (timeout / crashed / error) and the others continue. The stage fails when the
 success rate is below BP_MIN_SUCCESS_RATE (`EpisodesConfig.min_success_rate`, 0.5 by default).
 
-open_close tasks of prismatic joints (drawers) run sim.open_close; revolute doors are skipped
+open_close tasks (drawers and hinged doors) run sim.open_close; stack tasks are not simulated
 (listed in summary.json's tasks_skipped). Before any episode, every task is probed: planned
-from the settled start (a drawer: from home) without randomisation, with the whole-arm scene check
-(episode.plan_at_rest); a task with no collision-free plan is not simulated and is listed in
+from the settled start (a drawer or door: from home) without randomisation, with the whole-arm
+scene check (episode.plan_at_rest, open_close.open_close_plan_at_rest); a task with no collision-free plan is not simulated and is listed in
 summary.json's tasks_infeasible with the planner's reason (a book packed on a shelf, an object
 whose every grasp meets the board above). When no task is left, NoFeasibleTaskError lists them.
 
-Default count: 2 episodes per pick_place or drawer task, at most 20 (option `episodes` overrides; episodes
+Default count: 2 episodes per pick_place or open_close task, at most 20 (option `episodes` overrides; episodes
 are dealt to the tasks in turn).
 """
 
@@ -72,7 +72,7 @@ from blueprint_pipeline.sim import health, judge
 from blueprint_pipeline.sim.camera import choose_scene_camera, summarize_cameras
 from blueprint_pipeline.sim.episode import EpisodeOptions, plan_at_rest, run_episode
 from blueprint_pipeline.sim.episode_io import episode_filename, save_episode
-from blueprint_pipeline.sim.open_close import drawer_plan_at_rest, run_open_close_episode
+from blueprint_pipeline.sim.open_close import open_close_plan_at_rest, run_open_close_episode
 from blueprint_pipeline.sim.scene_builder import (
     FPS,
     TIMESTEP_S,
@@ -113,7 +113,6 @@ class NoFeasibleTaskError(InvalidInputError):
     def __init__(self, scene_id: str, robot: str, config: TaskConfig, scene,
                  infeasible: dict[str, str] | None = None) -> None:
         problems = [Problem(s.object_id, f"{s.family}: {s.reason}") for s in config.skipped]
-        by_id = scene.by_id()
         infeasible = infeasible or {}
         for t in config.tasks:
             if t.task_id in infeasible:
@@ -122,9 +121,6 @@ class NoFeasibleTaskError(InvalidInputError):
                 why = f"no base pose for the {robot} (other robots have one)"
             elif t.type == "stack":
                 why = "stack tasks are not simulated yet"
-            elif t.type == "open_close" and (art := getattr(by_id.get(t.target_object_id), "articulation", None)) \
-                    and art.type == "revolute":
-                why = "hinged doors (revolute joints) are not simulated yet"
             else:
                 why = "not simulated"
             problems.append(Problem(t.target_object_id, f"{t.type}: {why}"))
@@ -176,21 +172,21 @@ def load_task_config(url: str) -> TaskConfig:
 
 
 def runnable_tasks(config: TaskConfig, robot: str, scene=None) -> list[TaskSpec]:
-    """pick_place tasks with a goal, and (given the scene) open_close tasks of a prismatic joint,
-    with a base placement for `robot`, in file order."""
+    """pick_place tasks with a goal, and (given the scene) open_close tasks of an articulated
+    object, with a base placement for `robot`, in file order."""
     by_id = scene.by_id() if scene is not None else {}
 
     def simulated(t: TaskSpec) -> bool:
         if t.type == "pick_place":
             return t.goal is not None
         art = by_id[t.target_object_id].articulation if t.target_object_id in by_id else None
-        return t.type == "open_close" and art is not None and art.type == "prismatic"
+        return t.type == "open_close" and art is not None
 
     return [t for t in config.tasks if simulated(t) and robot in t.robot_placements]
 
 
 def probe_tasks(out_url: str, robot: str, tasks: list[TaskSpec]) -> dict[str, str]:
-    """Tasks (pick_place, and open_close of a drawer) the planner finds no collision-free plan for
+    """Tasks (pick_place, and open_close of a drawer or door) the planner finds no collision-free plan for
     at the nominal start
     (episode.plan_at_rest), with its reason: they are not simulated, and summary.json lists them
     under tasks_infeasible. The probe needs the simulator, so it runs here, not in the geniesim
@@ -199,7 +195,7 @@ def probe_tasks(out_url: str, robot: str, tasks: list[TaskSpec]) -> dict[str, st
     out: dict[str, str] = {}
     for t in tasks:
         sim, task = sim_for(out_url, robot, t.task_id)
-        why = plan_at_rest(sim, task) if t.type == "pick_place" else drawer_plan_at_rest(sim, task)
+        why = plan_at_rest(sim, task) if t.type == "pick_place" else open_close_plan_at_rest(sim, task)
         if why is not None:
             out[t.task_id] = why
     return out
@@ -389,11 +385,11 @@ def certificate(scene_id: str, robot: str, summary: dict) -> dict:
                        "touches the goal support, centre inside the goal rectangle, upright within "
                        f"{np.rad2deg(judge.UPRIGHT_LIMIT_RAD):.0f} deg, |v| < {judge.REST_SPEED_M_S} m/s, "
                        f"|w| < {judge.REST_ANGULAR_RAD_S} rad/s, other objects moved <= {judge.DISTURB_LIMIT_M} m",
-            "success_open_close": "drawer joint (signed so that opening increases) past the task's target "
+            "success_open_close": "drawer or door joint (signed so that opening increases) past the task's target "
                                   f"fraction of its range less {judge.JOINT_TOLERANCE_FRACTION} x range at the end "
                                   "and on every frame after release through a 0.5 s still phase, joint speed < "
                                   f"{judge.JOINT_REST_SPEED}, both pads on the handle after closing and during the "
-                                  f"pull, other objects (except those riding on the drawer) moved <= {judge.DISTURB_LIMIT_M} m",
+                                  f"pull, other objects (except those riding on the part) moved <= {judge.DISTURB_LIMIT_M} m",
             "settling": "0.3 s of physics at t=0 with the arm holding home (resting objects may fall asleep); "
                         "penetration = deepest overlap of a free object with its support or the floor, by "
                         "mj_geomDistance, after it; shift = largest displacement during it",

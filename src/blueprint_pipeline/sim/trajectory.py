@@ -1,5 +1,6 @@
 """Time parameterisation: minimum-jerk Cartesian segments (IK on a few knots, a spline between) and jerk-limited
-joint-space segments (ruckig).
+joint-space segments (ruckig). A Cartesian segment is a straight line or an arc (the hand turned
+rigidly about a door's hinge, `plan_arc`); both are timed and checked the same way.
 
 Cartesian segments:
 A segment moves the TCP from pose A to pose B along a straight line (orientation by slerp) with the
@@ -79,15 +80,43 @@ class _Line:
         self.rot_vel = np.zeros(3)
         mujoco.mju_subQuat(self.rot_vel, qb, self.qa)  # qb = qa * exp(rot_vel)
 
+        self.length_m = float(np.linalg.norm(self.delta_m))
+        self.angle_rad = _rotation_angle(start.rot, goal.rot)
+
     def pose(self, s: float) -> tuple[np.ndarray, np.ndarray]:
         q = self.qa.copy()
         mujoco.mju_quatIntegrate(q, self.rot_vel, s)
         return self.pos_a + self.delta_m * s, matrix_np(q)
 
 
-def nominal_duration_s(a: Pose, b: Pose, min_s: float = 0.4) -> float:
-    dist = float(np.linalg.norm(b.pos_m - a.pos_m))
-    ang = _rotation_angle(a.rot, b.rot)
+class _Arc:
+    """The TCP carried about a fixed line (`pivot`, unit `axis`) by up to `angle_rad`: the path of
+    a hand holding a door's handle. The hand turns by `hand_turn` x the angle (1: rigidly with the
+    door; less: the round handle turns in the closed fingers by the rest)."""
+
+    def __init__(self, start: Pose, pivot_m: np.ndarray, axis: np.ndarray, angle_rad: float, hand_turn: float = 1.0):
+        self.start, self.pivot = start, np.asarray(pivot_m, dtype=float)
+        self.axis = np.asarray(axis, dtype=float) / np.linalg.norm(axis)
+        self.total, self.hand_turn = float(angle_rad), float(hand_turn)
+        r = start.pos_m - self.pivot
+        self.length_m = float(np.linalg.norm(r - np.dot(r, self.axis) * self.axis)) * abs(self.total)
+        self.angle_rad = abs(self.total * self.hand_turn)
+
+    def _turn(self, angle: float) -> np.ndarray:
+        rot, quat = np.zeros(9), np.zeros(4)
+        mujoco.mju_axisAngle2Quat(quat, self.axis, angle)
+        mujoco.mju_quat2Mat(rot, quat)
+        return rot.reshape(3, 3)
+
+    def pose(self, s: float) -> tuple[np.ndarray, np.ndarray]:
+        r = self._turn(s * self.total)
+        return self.pivot + r @ (self.start.pos_m - self.pivot), self._turn(s * self.total * self.hand_turn) @ self.start.rot
+
+    def end(self) -> Pose:
+        return Pose(*self.pose(1.0))
+
+
+def _duration_s(dist: float, ang: float, min_s: float) -> float:
     return max(min_s, 1.875 * dist / MAX_TCP_SPEED_M_S, float(np.sqrt(5.77 * dist / MAX_TCP_ACCEL_M_S2)),
                1.875 * ang / MAX_TCP_ANGULAR_SPEED_RAD_S)
 
@@ -95,10 +124,24 @@ def nominal_duration_s(a: Pose, b: Pose, min_s: float = 0.4) -> float:
 def plan_segment(ik: ArmIK, start: Pose, goal: Pose, q_start: np.ndarray, dt_tick_s: float,
                  min_duration_s: float = 0.4, max_stretch: int = 4, avoid_obstacles: bool = False) -> np.ndarray:
     """Joint set-points (n_ticks, dof) after q_start, ending at `goal`; raises IKFailure."""
+    return _plan_path(ik, _Line(start, goal), q_start, dt_tick_s, min_duration_s, max_stretch, avoid_obstacles)
+
+
+def plan_arc(ik: ArmIK, start: Pose, pivot_m: np.ndarray, axis: np.ndarray, angle_rad: float, q_start: np.ndarray,
+             dt_tick_s: float, min_duration_s: float = 0.4, hand_turn: float = 1.0) -> tuple[np.ndarray, Pose]:
+    """Joint set-points (n_ticks, dof) after q_start carrying the TCP about the line (`pivot_m`,
+    `axis`) by `angle_rad` (right-handed), the hand turning by `hand_turn` x that angle, with the
+    same min-jerk timing and checks as a straight segment; and the pose it ends at. Raises IKFailure."""
+    arc = _Arc(start, pivot_m, axis, angle_rad, hand_turn)
+    return _plan_path(ik, arc, q_start, dt_tick_s, min_duration_s, 4, False), arc.end()
+
+
+def _plan_path(ik: ArmIK, line, q_start: np.ndarray, dt_tick_s: float, min_duration_s: float, max_stretch: int,
+               avoid_obstacles: bool) -> np.ndarray:
     vmax = np.array(ik.desc.max_velocity_rad_s) * LIMIT_FRACTION
     amax = np.array(ik.desc.max_acceleration_rad_s2) * LIMIT_FRACTION
-    duration = nominal_duration_s(start, goal, min_duration_s)
-    path = _joint_path(ik, start, goal, q_start, avoid_obstacles)  # geometry once; stretching only retimes it
+    duration = _duration_s(line.length_m, line.angle_rad, min_duration_s)
+    path = _joint_path(ik, line, q_start, avoid_obstacles)  # geometry once; stretching only retimes it
     for _ in range(max_stretch):
         n = max(2, int(np.ceil(duration / dt_tick_s - 1e-9)))
         qs = path(min_jerk(np.arange(1, n + 1) / n))
@@ -114,7 +157,7 @@ def plan_segment(ik: ArmIK, start: Pose, goal: Pose, q_start: np.ndarray, dt_tic
     raise IKFailure("joint velocity/acceleration limits not met after stretching the segment")
 
 
-def _joint_path(ik: ArmIK, start: Pose, goal: Pose, q_start: np.ndarray, avoid_obstacles: bool):
+def _joint_path(ik: ArmIK, line, q_start: np.ndarray, avoid_obstacles: bool):
     """q(s) along the straight line, s in [0, 1]: IK on knots evenly spaced in s, a cubic spline
     between them. The spline's TCP is checked against the line at every midpoint between knots
     (forward kinematics, far cheaper than IK) and must be within PATH_TOL_M / PATH_TOL_RAD.
@@ -125,10 +168,8 @@ def _joint_path(ik: ArmIK, start: Pose, goal: Pose, q_start: np.ndarray, avoid_o
     MAX_KNOTS intervals. First-pass knots are seeded from the knot before them (a seed extrapolated
     from the two knots before was tried: fewer IK iterations, but the redundant joint drifts and
     the segments come out longer)."""
-    dist = float(np.linalg.norm(goal.pos_m - start.pos_m))
-    knots = max(MIN_KNOTS, int(np.ceil(dist / KNOT_SPACING_M)), int(np.ceil(_rotation_angle(start.rot, goal.rot) / KNOT_SPACING_RAD)))
+    knots = max(MIN_KNOTS, int(np.ceil(line.length_m / KNOT_SPACING_M)), int(np.ceil(line.angle_rad / KNOT_SPACING_RAD)))
     lower, upper = np.asarray(ik.desc.lower_rad, dtype=float), np.asarray(ik.desc.upper_rad, dtype=float)
-    line = _Line(start, goal)
 
     def solve(s: float, seed: np.ndarray) -> np.ndarray:
         pos, rot = line.pose(s)

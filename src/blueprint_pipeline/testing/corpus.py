@@ -64,8 +64,9 @@ class Part:
 
 
 class Room:
-    """Builds one scene. Furniture faces -y of its own frame (the room side), so drawers pull
-    and doors open towards -y locally."""
+    """Builds one scene. Furniture faces -y of its own frame, so drawers pull and doors open
+    towards -y locally; furniture with drawers or doors is turned so that this side faces the room
+    (yaw 0 against the far wall, 180 against the near one), not a wall."""
 
     def __init__(self, scene_id: str, kind: str, size: Vec3, seed: int):
         self.scene_id, self.kind, self.size = scene_id, kind, size
@@ -125,10 +126,15 @@ class Room:
     def door_in(self, carcass: Part, id: str, hinge_side: str = "left", name: str = "Cabinet door",
                 category: str = "cabinet door", role: str = "articulated_furniture",
                 material: str = "wood") -> Part:
-        """A hinged door panel at the front of its carcass, inside the carcass's box."""
+        """A hinged door panel at the front of its carcass, inside the carcass's box: the whole
+        front, or on a carcass wider than 90 cm the half on its hinge side. `hinge_side` is the
+        furniture's own left or right (it faces -y locally, so its left is +x), as in the example
+        kitchen's cabinet "hinged on its left edge"."""
         w, d, h = carcass.size
-        size = (w - 0.01, 0.02, h - 0.02)
-        x, y = carcass.to_world((0.0, -d / 2 + 0.01))
+        half = w > 0.9
+        size = (w / 2 - 0.01 if half else w - 0.01, 0.02, h - 0.02)
+        x_local = (w / 4 if hinge_side == "left" else -w / 4) if half else 0.0
+        x, y = carcass.to_world((x_local, -d / 2 + 0.01))
         lower, upper = (0.0, 1.9) if hinge_side == "left" else (-1.9, 0.0)
         return self.add(Part(id, category, name, size, (x, y, carcass.center[2]), carcass.yaw, role, material,
                              [{"type": "Openable", "handle_side": "right" if hinge_side == "left" else "left"}],
@@ -248,7 +254,7 @@ def _living_room(seed: int, units: str, up: str) -> dict:
             x += 0.035 + float(r.rng.uniform(0.04, 0.08))
         r.on(shelf, f"shelf_box_{level}", "box", (0.16, 0.2, 0.12), (0.22, 0.0), base_z=z, material="cardboard",
              relation="in")
-    tv = r.furniture("tv_stand", "tv stand", (1.4, 0.45, 0.5), (2.5, 0.4), 0, material="wood")
+    tv = r.furniture("tv_stand", "tv stand", (1.4, 0.45, 0.5), (2.5, 0.4), 180, material="wood")
     r.door_in(tv, "tv_stand_door", "left")
     return r.manifest(units, up)
 
@@ -266,7 +272,7 @@ def _office(seed: int, units: str, up: str, yaw: float) -> dict:
                       name="Drawer pedestal")
     r.drawer_in(ped, "pedestal_drawer_top", 0.14, 0.03, 0.4, name="Top drawer")
     r.drawer_in(ped, "pedestal_drawer_bottom", 0.3, 0.35, 0.45, name="File drawer")
-    cab = r.furniture("cabinet", "storage cabinet", (0.8, 0.4, 1.0), (3.3, 0.5), 90, material="wood")
+    cab = r.furniture("cabinet", "storage cabinet", (0.8, 0.4, 1.0), (3.3, 0.5), -90, material="wood")
     r.door_in(cab, "cabinet_door", "right")
     r.on(cab, "binder", "binder", (0.06, 0.29, 0.32), (0.2, 0.0), material="cardboard")
     return r.manifest(units, up)
@@ -307,7 +313,7 @@ def _bedroom(seed: int, units: str, up: str) -> dict:
     r.on(night, "phone", *PHONE[:2], (0.1, -0.05), 15, material=PHONE[2])
     r.on(night, "glasses_case", "glasses case", (0.16, 0.065, 0.04), (-0.1, 0.1), -10, material="plastic")
     r.on(night, "book", *BOOK[:2], (-0.08, -0.05), 5, material=BOOK[2])
-    dresser = r.furniture("dresser", "dresser", (1.0, 0.5, 0.8), (3.2, 0.4), 0, material="wood")
+    dresser = r.furniture("dresser", "dresser", (1.0, 0.5, 0.8), (3.2, 0.4), 180, material="wood")
     r.drawer_in(dresser, "dresser_drawer", 0.18, 0.04, 0.4)
     r.on(dresser, "jewellery_box", "box", (0.18, 0.12, 0.08), (0.25, 0.05), material="wood")
     r.on(dresser, "perfume", "bottle", (0.06, 0.04, 0.12), (-0.3, 0.0), material="glass")
@@ -316,7 +322,7 @@ def _bedroom(seed: int, units: str, up: str) -> dict:
 
 def _bathroom(seed: int, units: str, up: str) -> dict:
     r = Room(f"corpus_bathroom_{units}_{up}", "bathroom", (2.5, 2.2, 2.5), seed)
-    vanity = r.furniture("vanity", "vanity cabinet", (0.8, 0.5, 0.85), (1.2, 1.9), 180, material="marble")
+    vanity = r.furniture("vanity", "vanity cabinet", (0.8, 0.5, 0.85), (1.2, 1.9), 0, material="marble")
     r.door_in(vanity, "vanity_door", "left")
     r.on(vanity, "soap", *SOAP[:2], (0.3, 0.1), material=SOAP[2])
     r.on(vanity, "toothbrush_cup", "cup", (0.075, 0.075, 0.1), (0.22, 0.15), material="ceramic")
@@ -353,7 +359,7 @@ def _dining(seed: int, units: str, up: str) -> dict:
     for n in range(3):
         r.on(bowl, f"lemon_{n}", "lemon", (0.06, 0.06, 0.06), (-0.06 + 0.06 * n, 0.0), base_z=0.012,
              material="fruit", relation="in")
-    side = r.furniture("sideboard", "sideboard", (1.6, 0.45, 0.85), (2.5, 3.7), 180, material="wood")
+    side = r.furniture("sideboard", "sideboard", (1.6, 0.45, 0.85), (2.5, 3.7), 0, material="wood")
     r.door_in(side, "sideboard_door_l", "left")
     r.on(side, "vase", "vase", (0.12, 0.12, 0.3), (0.5, 0.0), material="ceramic")
     return r.manifest(units, up)
@@ -416,15 +422,15 @@ def _warehouse(seed: int, units: str, up: str) -> dict:
 
 def _kitchen_appliances(seed: int, units: str, up: str) -> dict:
     r = Room(f"corpus_kitchen_appliances_{units}_{up}", "kitchen", (4.5, 3.5, 2.7), seed)
-    counter = r.furniture("counter", "counter", (2.4, 0.62, 0.9), (2.2, 3.1), 180, material="stone")
+    counter = r.furniture("counter", "counter", (2.4, 0.62, 0.9), (2.2, 3.1), 0, material="stone")
     r.on(counter, "microwave", "microwave", (0.5, 0.38, 0.3), (0.8, 0.05), role="articulated_appliance",
          material="steel", affordances=[{"type": "Openable", "handle_side": "right"}])
     r.parts[-1].articulation = {"type": "revolute", "axis": [0.0, 0.0, 1.0], "limits": {"lower": -1.9, "upper": 0.0}}
     r.on(counter, "kettle", "kettle", (0.2, 0.15, 0.24), (0.2, 0.05), material="steel")
     r.row(counter, "jar", [JAR, SPICE, SPICE, MUG], (-1.1, 0.1))
-    drawers = r.furniture("drawer_base", "base cabinet", (0.6, 0.58, 0.85), (0.6, 3.1), 180, material="wood")
+    drawers = r.furniture("drawer_base", "base cabinet", (0.6, 0.58, 0.85), (0.6, 3.1), 0, material="wood")
     r.drawer_in(drawers, "utensil_drawer", 0.15, 0.03, 0.45, name="Utensil drawer")
-    fridge = r.furniture("fridge", "refrigerator", (0.7, 0.68, 1.8), (4.0, 3.1), 180, material="steel")
+    fridge = r.furniture("fridge", "refrigerator", (0.7, 0.68, 1.8), (4.0, 3.1), 0, material="steel")
     r.door_in(fridge, "fridge_door", "right", name="Fridge door", category="refrigerator door",
               role="articulated_appliance", material="steel")
     island = r.furniture("island", "kitchen island", (1.4, 0.8, 0.92), (2.2, 1.5), 8, material="granite")

@@ -1,0 +1,62 @@
+"""Where the hand goes to open a drawer or a door: the handle now, the way it faces, and the line
+or arc it moves along. Geometry only (from placement.drawer_pull and geniesim/doors.py), shared
+by the planner (sim/open_close.py) and the scene camera (sim/camera.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from blueprint_pipeline.geniesim.doors import door
+from blueprint_pipeline.geniesim.placement import drawer_pull, floor_height_m
+from blueprint_pipeline.sim.scene_builder import SimScene
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What the hand does to open an articulated part from its joint position now: grasp the bar
+    handle at `handle_m` (the hand approaching against `out`, fingers closing across `bar`), then
+    move the handle along a straight line `pull_m` (a drawer) or turn it by `angle_rad` about the
+    hinge line (`pivot_m`, `axis`; a door). `joint_of_progress` maps the hand's progress along
+    the opening (0..1) to the joint position, for the scene check."""
+
+    handle_m: np.ndarray
+    out: np.ndarray
+    bar: np.ndarray
+    pull_m: np.ndarray | None = None
+    pivot_m: np.ndarray | None = None
+    axis: np.ndarray | None = None
+    angle_rad: float = 0.0
+
+    def handle_at(self, progress: float) -> np.ndarray:
+        if self.pull_m is not None:
+            return self.handle_m + progress * self.pull_m
+        assert self.pivot_m is not None and self.axis is not None
+        return self.pivot_m + turn(self.axis, progress * self.angle_rad) @ (self.handle_m - self.pivot_m)
+
+
+def turn(axis: np.ndarray, angle: float) -> np.ndarray:
+    quat, rot = np.zeros(4), np.zeros(9)
+    mujoco.mju_axisAngle2Quat(quat, np.asarray(axis, dtype=float), angle)
+    mujoco.mju_quat2Mat(rot, quat)
+    return rot.reshape(3, 3)
+
+
+def opening(sim: SimScene, target: str, q_now: float, q_target: float) -> Opening:
+    """The Opening of `target` from joint position `q_now` to `q_target` (drawers:
+    placement.drawer_pull; doors: geniesim/doors.py)."""
+    obj = sim.scene.by_id()[target]
+    art = obj.articulation
+    assert art is not None
+    floor_z = floor_height_m(sim.scene.objects)
+    if art.type == "prismatic":
+        handle, axis, _ = drawer_pull(obj, 1.0, floor_z)  # the handle closed, the joint's positive direction
+        q0 = float(np.clip(0.0, art.lower, art.upper))
+        return Opening(handle_m=handle + axis * (q_now - q0), out=axis, bar=np.array([0.0, 0.0, 1.0]),
+                       pull_m=axis * (q_target - q_now))
+    dr = door(obj, sim.scene.objects, floor_z)
+    opened = dr.opened_by(dr.sign * (q_now - dr.q_closed))
+    return Opening(handle_m=dr.handle_at(q_now), out=opened @ dr.normal_m, bar=dr.rot @ dr.axis_local,
+                   pivot_m=dr.hinge_m, axis=dr.axis_m, angle_rad=dr.sign * (q_target - q_now))

@@ -1,0 +1,136 @@
+"""Hinged doors: where the hinge, front and handle are inferred (geniesim/doors.py), the MuJoCo
+model that follows that inference, door tasks and their base placement, and open_close episodes of
+doors judged from the joint state."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import pytest
+
+from blueprint_pipeline.contract import RunOptions, StageContext
+from blueprint_pipeline.sim.stage import EpisodesFailedError, sim_for
+from blueprint_pipeline.geniesim.doors import PANEL_M, door, swing_room
+from blueprint_pipeline.runner import run_pipeline
+from blueprint_pipeline.rotations import yaw_quat
+from blueprint_pipeline.scene.io import load_scene
+from blueprint_pipeline.scene.records import Articulation, SimRole
+from blueprint_pipeline.sim.opening import opening
+from blueprint_pipeline.testing.corpus import corpus
+from blueprint_pipeline.testing.tabletop import _object
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cabinet(yaw_deg: float, lower: float, upper: float, carcass_xy=(2.0, 3.7)):
+    """A 0.6 m cabinet against the far wall of a 4 x 4 m room (its front faces the room, -y when
+    yaw is 0), a 2 cm door panel inside its box at the front, and a floor."""
+    floor = _object("floor", "floor", SimRole.SCENE_SHELL, (2.0, 2.0, -0.01), (4.0, 4.0, 0.02))
+    carcass = _object("cabinet", "cabinet", SimRole.STATIC, (*carcass_xy, 0.4), (0.6, 0.5, 0.8))
+    c, s = np.cos(np.radians(yaw_deg)), np.sin(np.radians(yaw_deg))
+    front = np.array([s * 0.24, -c * 0.24])  # local (0, -0.24) turned by yaw
+    panel = _object("door", "cabinet door", SimRole.ARTICULATED_FURNITURE,
+                    (carcass_xy[0] + front[0], carcass_xy[1] + front[1], 0.4), (0.58, 0.02, 0.78))
+    quat = yaw_quat(np.radians(yaw_deg))
+    carcass = carcass.model_copy(update={"orientation_wxyz": quat})
+    panel = panel.model_copy(update={"orientation_wxyz": quat, "articulation": Articulation(
+        type="revolute", axis_local=(0.0, 0.0, 1.0), lower=lower, upper=upper)})
+    return [floor, carcass, panel]
+
+
+@pytest.mark.parametrize("yaw_deg", [0.0, 37.0, 180.0])
+@pytest.mark.parametrize("limits", [(0.0, 1.9), (-1.9, 0.0)])
+def test_a_door_in_its_carcass_opens_towards_the_room_whatever_the_limits_sign(yaw_deg, limits):
+    objects = _cabinet(yaw_deg, *limits)
+    dr = door(objects[2], objects, 0.0)
+    carcass_centre = np.array(objects[1].position_m)
+    away = np.array(objects[2].position_m) - carcass_centre
+    assert float(dr.normal_m @ away) > 0  # the front faces away from the carcass
+    assert dr.carcass_id == "cabinet" and not dr.whole
+    q_open = dr.target_q(np.radians(60))
+    assert np.sign(q_open) == np.sign(sum(limits))  # opening follows the limit away from 0
+    # the free edge (the handle) swings out through the front: further from the carcass centre
+    before, after = dr.handle_at(dr.q_closed), dr.handle_at(q_open)
+    assert float((after - before) @ dr.normal_m) > 0.2
+    # the hinge stays put and the handle keeps its distance from it
+    assert np.linalg.norm((after - dr.hinge_m)[:2]) == pytest.approx(np.linalg.norm((before - dr.hinge_m)[:2]))
+    assert before[2] == pytest.approx(0.4)  # centre height, under the 1 m cap
+
+
+def test_a_whole_appliance_on_a_hinge_opens_its_front_slab_towards_the_room(tmp_path):
+    # the example kitchen's fridge: one 0.7 m box on a revolute joint against the back wall
+    ctx = StageContext(manifest_url=str(ROOT / "examples/kitchen.json"), out_url=str(tmp_path), options=RunOptions())
+    run_pipeline(ctx, only="scene")
+    scene = load_scene(str(tmp_path / "scene" / "normalized.jsonl"))
+    fridge = scene.by_id()["fridge"]
+    dr = door(fridge, scene.objects, 0.0)
+    assert dr.whole and dr.carcass_centre_local is not None
+    assert np.allclose(dr.normal_m, [0.0, -1.0, 0.0], atol=1e-9)  # away from the wall behind it
+    assert 2 * dr.panel_half_m[1] == pytest.approx(PANEL_M)
+    assert 2 * dr.carcass_half_m[1] == pytest.approx(0.7 - PANEL_M)
+
+
+def test_what_stands_in_the_swing_limits_it():
+    objects = _cabinet(0.0, 0.0, 1.9)
+    free, blocker = swing_room(door(objects[2], objects, 0.0), objects, np.radians(60))
+    assert blocker is None and free == pytest.approx(np.radians(60))
+    dr = door(objects[2], objects, 0.0)
+    open_handle = dr.handle_at(dr.target_q(np.radians(45)))
+    crate = _object("crate", "crate", SimRole.STATIC, (open_handle[0], open_handle[1], 0.3), (0.1, 0.1, 0.6))
+    free, blocker = swing_room(dr, objects + [crate], np.radians(60))
+    assert blocker == "crate" and np.radians(20) < free < np.radians(45)
+
+
+def _run(name: str, manifest: dict, root: Path, robot: str = "franka") -> Path:
+    path = root / f"{name}.json"
+    path.write_text(json.dumps(manifest))
+    out = root / name
+    ctx = StageContext(manifest_url=str(path), out_url=str(out), options=RunOptions(robot=robot, workers=1))
+    for stage in ("scene", "simready", "usd", "geniesim"):
+        run_pipeline(ctx, only=stage)
+    try:
+        run_pipeline(ctx, only="episodes")
+    except EpisodesFailedError:
+        pass  # judged below on the episodes' results
+    return out
+
+
+def _door_results(out: Path, task_id: str) -> list[dict]:
+    return [r for p in sorted((out / "episodes" / "results").glob("*.json"))
+            if (r := json.loads(p.read_text()))["task_id"] == task_id]
+
+
+def test_the_mujoco_hinge_is_where_the_inference_puts_it(tmp_path):
+    out = _run("bathroom", dict(corpus())["bathroom_cm_z"], tmp_path)
+    sim, task = sim_for(str(out), "franka", "open_close_vanity_door")
+    m, d = sim.model, mujoco.MjData(sim.model)
+    jid = m.joint("obj:vanity_door:joint").id
+    handle = m.geom("obj:vanity_door:handle").id
+    q_target = float(task.joint_target_fraction * (m.jnt_range[jid][1] - m.jnt_range[jid][0]) + m.jnt_range[jid][0])
+    op = opening(sim, "vanity_door", 0.0, q_target)
+    for s in (0.0, 0.5, 1.0):
+        d.qpos[m.jnt_qposadr[jid]] = s * q_target
+        mujoco.mj_kinematics(m, d)
+        assert np.allclose(d.geom_xpos[handle], op.handle_at(s), atol=1e-6)
+    results = _door_results(out, "open_close_vanity_door")
+    assert len(results) == 2
+    for r in results:
+        assert r["success"], r["metrics"]["checks"]
+        q = np.asarray(r["metrics"]["joint_position"])
+        sign = np.sign(q_target)
+        assert sign * q[0] < 0.01 and sign * q[-1] >= abs(q_target) - 0.02 * 1.9
+        assert r["metrics"]["grasp_kind"] == "handle"
+
+
+@pytest.mark.slow
+def test_kitchen_doors_are_opened_with_both_robots(tmp_path):
+    manifest = json.loads((ROOT / "examples/kitchen.json").read_text())
+    for robot in ("franka", "ur10"):
+        out = _run(f"kitchen_{robot}", manifest, tmp_path, robot)
+        results = _door_results(out, "open_close_base_cabinet")
+        assert len(results) == 2 and all(r["success"] for r in results), robot
+        summary = json.loads((out / "episodes" / "summary.json").read_text())
+        assert summary["failed"] == 0, (robot, summary["failure_reasons"])
