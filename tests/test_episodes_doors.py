@@ -1,4 +1,4 @@
-"""Hinged doors: where the hinge, front and handle are inferred (geniesim/doors.py), the MuJoCo
+"""Hinged doors: where the hinge, front and handle are inferred (scene/doors.py), the MuJoCo
 model that follows that inference, door tasks and their base placement, and open_close episodes of
 doors judged from the joint state."""
 
@@ -13,7 +13,7 @@ import pytest
 
 from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.sim.stage import EpisodesFailedError, sim_for
-from blueprint_pipeline.geniesim.doors import PANEL_M, door, swing_room
+from blueprint_pipeline.scene.doors import PANEL_M, door, swing_room
 from blueprint_pipeline.runner import run_pipeline
 from blueprint_pipeline.rotations import yaw_quat
 from blueprint_pipeline.scene.io import load_scene

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from blueprint_pipeline.geniesim.native.mesh import is_round
-from blueprint_pipeline.geniesim.placement import floor_height_m
+from blueprint_pipeline.scene.floor import floor_height_m
 from blueprint_pipeline.scene.records import ManifestPhysics, SceneObject, SimRole
 from blueprint_pipeline.simready.categories import ACCESSORY_HEADS, PROFILES, match_profile, profile_for
 from blueprint_pipeline.simready.materials import (

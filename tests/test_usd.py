@@ -7,9 +7,10 @@ import re
 
 import numpy as np
 import pytest
-from pxr import Usd, UsdGeom, UsdPhysics, UsdSemantics, UsdShade
+from pxr import Gf, Sdf, Usd, UsdGeom, UsdPhysics, UsdSemantics, UsdShade
 from test_simready import make_obj, make_scene
 
+from blueprint_pipeline.rotations import matrix_np
 from blueprint_pipeline.scene.records import Articulation, AssetRef, SceneHeader, SimRole
 from blueprint_pipeline.simready.config import SimreadyConfig
 from blueprint_pipeline.simready.io import load_physics, write_physics
@@ -109,6 +110,28 @@ def test_joints_with_limits_in_degrees(written):
     q = drawer.GetLocalRot1Attr().Get()
     axis = np.array(q.Transform((1.0, 0.0, 0.0)) if hasattr(q, "Transform") else _rotate(q, (1.0, 0.0, 0.0)))
     assert axis == pytest.approx((0.0, -1.0, 0.0), abs=1e-6)
+
+
+def test_a_door_joint_sits_on_its_inferred_hinge_and_a_moved_anchor_is_reported(written):
+    from blueprint_pipeline.scene.doors import door as door_of
+
+    scene, usd, _, tmp = written
+    stage = Usd.Stage.Open(str(usd / "scene.usda"))
+    joint = UsdPhysics.RevoluteJoint(stage.GetPrimAtPath("/World/Joints/o_9door"))
+    obj = scene.by_id()["9door"]
+    hinge = door_of(obj, scene.objects, 0.0).hinge_local
+    assert np.asarray(joint.GetLocalPos1Attr().Get()) == pytest.approx(hinge, abs=1e-6)
+    assert abs(hinge[0]) == pytest.approx(0.3)  # a width edge of the 0.6 m panel, not its centre
+    world = np.asarray(obj.position_m) + matrix_np(obj.orientation_wxyz) @ hinge
+    assert np.asarray(joint.GetLocalPos0Attr().Get()) == pytest.approx(world, abs=1e-5)
+    physics = load_physics(str(tmp / "physics.json"))
+    names = {o.id: {"mug-1": "mug_1", "9door": "o_9door"}.get(o.id, o.id) for o in scene.objects}
+    f = usd / "scene.usda"
+    layer = Sdf.Layer.FindOrOpen(str(f))
+    layer.GetAttributeAtPath("/World/Joints/o_9door.physics:localPos0").default = Gf.Vec3f(*obj.position_m)
+    layer.Save()
+    report = validate_scene(str(f), scene.header, list(scene.objects), physics, names)
+    assert any("/World/Joints/o_9door (9door): localPos0" in p for p in report.problems), report.problems
 
 
 def _rotate(q, v):

@@ -31,7 +31,7 @@ from blueprint_pipeline.contract import (
 from blueprint_pipeline.geniesim.asset_index import build_asset_index
 from blueprint_pipeline.geniesim.embedders import Embedder, NoEmbedder
 from blueprint_pipeline.geniesim.native.bundle import NATIVE_FORMAT_VERSION, write_bundle
-from blueprint_pipeline.geniesim.placement import floor_height_m
+from blueprint_pipeline.scene.floor import floor_height_m
 from blueprint_pipeline.geniesim.records import TaskConfig
 from blueprint_pipeline.geniesim.relations import scene_relations
 from blueprint_pipeline.geniesim.robots import ROBOTS, robot_configs

@@ -13,7 +13,7 @@ Which objects:
 - open_close: every articulated object. A prismatic drawer to DRAWER_TARGET_FRACTION of its
   travel, its handle path in reach and the robot base outside the footprint it sweeps, diagonally
   ahead of the open drawer (placement.drawer_pull, swept_footprint, drawer_keepouts); a hinged
-  door (geniesim/doors.py) by 60, 45 or 30 deg (DOOR_TARGETS_RAD), its handle's arc in reach and the base outside
+  door (scene/doors.py) by 60, 45 or 30 deg (DOOR_TARGETS_RAD), its handle's arc in reach and the base outside
   what the door sweeps (both less when something stands in the way).
 A task is kept only if a Franka base pose exists with the target and the goal within reach
 (robots.REACH_MARGIN x reach from the shoulder) and the base clear of furniture; UR10 and G2
@@ -35,19 +35,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from blueprint_pipeline.geniesim.geometry import box_overlap_m
-from blueprint_pipeline.geniesim.doors import door, swept_rects, swing_room
 from blueprint_pipeline.geniesim.placement import (
     CLEARANCE_M,
     HANDLE_STANDOFF_M,
     Obstacles,
     drawer_keepouts,
     drawer_pull,
-    floor_height_m,
     place_robot,
     swept_footprint,
 )
 from blueprint_pipeline.geniesim.records import GoalRegion, RobotPlacement, SkippedObject, TaskSpec
 from blueprint_pipeline.geniesim.relations import Relation
+from blueprint_pipeline.scene.doors import door, swept_rects, swing_room
+from blueprint_pipeline.scene.floor import floor_height_m
 from blueprint_pipeline.geniesim.robots import ROBOTS
 from blueprint_pipeline.robots.description import GRIP_FIT_MARGIN_M
 from blueprint_pipeline.rotations import matrix_np
@@ -456,7 +456,7 @@ DOOR_BASE_MIN_DISTANCE_M = 0.35  # the base's centre at least this far from the 
 
 
 def _door_task(ctx: _Context, o: SceneObject) -> TaskSpec | None | str:
-    """A hinged door (geniesim/doors.py) is opened by the first of DOOR_TARGETS_RAD whose handle
+    """A hinged door (scene/doors.py) is opened by the first of DOOR_TARGETS_RAD whose handle
     arc (closed, half way, open) a base pose reaches, the base outside what the door and its
     handle sweep (doors.swept_rects) and DOOR_BASE_MIN_DISTANCE_M from the arc; at most as far as its swing is free (5 deg short of what stands in it; no task
     below MIN_DOOR_OPENING_RAD)."""

@@ -61,7 +61,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from blueprint_pipeline.geniesim.placement import floor_height_m
+from blueprint_pipeline.scene.floor import floor_height_m
 from blueprint_pipeline.sim.opening import Opening, opening, turn
 from blueprint_pipeline.geniesim.records import TaskSpec
 from blueprint_pipeline.scene.records import Scene

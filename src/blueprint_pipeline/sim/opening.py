@@ -1,5 +1,5 @@
 """Where the hand goes to open a drawer or a door: the handle now, the way it faces, and the line
-or arc it moves along. Geometry only (from placement.drawer_pull and geniesim/doors.py), shared
+or arc it moves along. Geometry only (from placement.drawer_pull and scene/doors.py), shared
 by the planner (sim/open_close.py) and the scene camera (sim/camera.py)."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from blueprint_pipeline.geniesim.doors import door
-from blueprint_pipeline.geniesim.placement import drawer_pull, floor_height_m
+from blueprint_pipeline.scene.doors import door
+from blueprint_pipeline.geniesim.placement import drawer_pull
+from blueprint_pipeline.scene.floor import floor_height_m
 from blueprint_pipeline.sim.scene_builder import SimScene
 
 
@@ -46,7 +47,7 @@ def turn(axis: np.ndarray, angle: float) -> np.ndarray:
 
 def opening(sim: SimScene, target: str, q_now: float, q_target: float) -> Opening:
     """The Opening of `target` from joint position `q_now` to `q_target` (drawers:
-    placement.drawer_pull; doors: geniesim/doors.py)."""
+    placement.drawer_pull; doors: scene/doors.py)."""
     obj = sim.scene.by_id()[target]
     art = obj.articulation
     assert art is not None

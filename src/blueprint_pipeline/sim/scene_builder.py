@@ -7,7 +7,7 @@ What becomes what (from the normalised scene and its physics records; no default
 - articulated furniture with an `articulation` -> a body on a revolute or prismatic joint with its
   limits and damping, and a 2 x 2 x 10 cm bar handle: a prismatic one (a drawer) on the face it
   opens towards; a revolute one (a door) with its hinge, front and handle inferred by
-  geniesim/doors.py, and a whole appliance or cabinet on a hinge split into its moving front
+  scene/doors.py, and a whole appliance or cabinet on a hinge split into its moving front
   panel and a fixed carcass (`obj:{id}:carcass`);
 - every other simulated object -> a fixed collider at its pose; scene shells and backgrounds are
   left out (the floor plane stands in for them);
@@ -51,9 +51,10 @@ import numpy as np
 
 from blueprint_pipeline.errors import InvalidInputError, Problem
 from blueprint_pipeline.rotations import matrix_np, matrix_to_quat
-from blueprint_pipeline.geniesim.doors import Door, door
+from blueprint_pipeline.scene.doors import Door, door
 from blueprint_pipeline.geniesim.geometry import box_overlap_m
-from blueprint_pipeline.geniesim.placement import drawer_pull, floor_height_m
+from blueprint_pipeline.geniesim.placement import drawer_pull
+from blueprint_pipeline.scene.floor import floor_height_m
 from blueprint_pipeline.geniesim.spatial_index import candidate_pairs
 from blueprint_pipeline.robots import (
     ROBOT_CONTYPE,
@@ -466,7 +467,7 @@ def _add_articulated(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics,
 
 def _add_door(spec: mujoco.MjSpec, body: mujoco.MjsBody, j: mujoco.MjsJoint, obj: SceneObject,
               phys: ObjectPhysics, dr: Door) -> list[mujoco.MjsGeom]:
-    """A hinged door (geniesim/doors.py): the hinge on the front face's edge, the moving panel
+    """A hinged door (scene/doors.py): the hinge on the front face's edge, the moving panel
     (a whole appliance's front slab, its mass the panel's share of the record's by volume, at
     least 1 kg; the rest a fixed carcass body `obj:{id}:carcass` with the furniture's contacts)
     and a bar handle along the hinge near the free edge."""

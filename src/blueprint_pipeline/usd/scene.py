@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from pxr import Gf, Sdf, Usd, UsdGeom, UsdPhysics, Vt
 
+from blueprint_pipeline.scene.doors import door
+from blueprint_pipeline.scene.floor import floor_height_m
 from blueprint_pipeline.scene.records import SceneHeader, SceneObject
 from blueprint_pipeline.usd.names import JOINTS_ROOT, OBJECTS_ROOT, PHYSICS_SCENE, WORLD, object_file
 
@@ -17,10 +20,21 @@ def _rotation_x_to(axis: tuple[float, float, float]) -> Gf.Quatf:
     return Gf.Quatf(q.GetReal(), Gf.Vec3f(q.GetImaginary()))
 
 
-def author_joint(stage: Usd.Stage, obj: SceneObject, name: str) -> None:
+def joint_anchor_local(obj: SceneObject, objects: Sequence[SceneObject]) -> tuple[float, float, float]:
+    """Where the joint sits in the object's frame: a door's hinge as scene/doors.py infers it
+    (the MuJoCo scene uses the same), the object's origin for a drawer."""
+    art = obj.articulation
+    if art is None or art.type != "revolute":
+        return (0.0, 0.0, 0.0)
+    hinge = door(obj, objects, floor_height_m(objects)).hinge_local
+    return (float(hinge[0]), float(hinge[1]), float(hinge[2]))
+
+
+def author_joint(stage: Usd.Stage, obj: SceneObject, name: str, objects: Sequence[SceneObject]) -> None:
     """A revolute or prismatic joint between the world and the object, about/along the
-    articulation axis through the object's origin (the normalised scene carries no hinge
-    position). UsdPhysics revolute limits are in DEGREES: the scene's radians are converted."""
+    articulation axis through `joint_anchor_local` (a door's inferred hinge; the normalised scene
+    carries no hinge position). UsdPhysics revolute limits are in DEGREES: the scene's radians
+    are converted."""
     art = obj.articulation
     assert art is not None
     path = f"{JOINTS_ROOT}/{name}"
@@ -37,9 +51,11 @@ def author_joint(stage: Usd.Stage, obj: SceneObject, name: str) -> None:
     to_axis = _rotation_x_to(art.axis_local)
     w, x, y, z = obj.orientation_wxyz
     world_rot = Gf.Quatf(w, x, y, z) * to_axis
-    joint.CreateLocalPos0Attr(Gf.Vec3f(*obj.position_m))
+    anchor = joint_anchor_local(obj, objects)
+    anchor_world = Gf.Vec3d(*obj.position_m) + Gf.Rotation(Gf.Quatd(w, x, y, z)).TransformDir(Gf.Vec3d(*anchor))
+    joint.CreateLocalPos0Attr(Gf.Vec3f(anchor_world))
     joint.CreateLocalRot0Attr(world_rot)
-    joint.CreateLocalPos1Attr(Gf.Vec3f(0, 0, 0))
+    joint.CreateLocalPos1Attr(Gf.Vec3f(*anchor))
     joint.CreateLocalRot1Attr(to_axis)
     prim = joint.GetPrim()
     if art.damping is not None:
@@ -87,4 +103,4 @@ def author_scene(stage: Usd.Stage, header: SceneHeader, objects: list[SceneObjec
     if articulated:
         UsdGeom.Scope.Define(stage, JOINTS_ROOT)
         for obj in articulated:
-            author_joint(stage, obj, names[obj.id])
+            author_joint(stage, obj, names[obj.id], objects)

@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pxr import Usd, UsdGeom, UsdPhysics, UsdShade
+from pxr import Gf, Usd, UsdGeom, UsdPhysics, UsdShade
 
 from blueprint_pipeline.scene.records import SceneHeader, SceneObject
 from blueprint_pipeline.simready.records import ColliderShape, ObjectPhysics, PhysicsFile
@@ -126,6 +126,12 @@ def check_joint(stage: Usd.Stage, obj: SceneObject, name: str) -> list[str]:
     lo, hi = joint.GetLowerLimitAttr().Get(), joint.GetUpperLimitAttr().Get()
     if not (_close(lo, scale(art.lower)) and _close(hi, scale(art.upper))):
         return [f"{path} ({obj.id}): limits [{lo}, {hi}] != [{scale(art.lower)}, {scale(art.upper)}]"]
+    # at rest the joint's two frames coincide: the world anchor is the object's anchor placed by its pose
+    w, x, y, z = obj.orientation_wxyz
+    pos0, pos1 = joint.GetLocalPos0Attr().Get(), joint.GetLocalPos1Attr().Get()
+    placed = Gf.Vec3d(*obj.position_m) + Gf.Rotation(Gf.Quatd(w, x, y, z)).TransformDir(Gf.Vec3d(pos1))
+    if pos0 is None or (Gf.Vec3d(pos0) - placed).GetLength() > 1e-4:
+        return [f"{path} ({obj.id}): localPos0 {pos0} is not localPos1 {pos1} placed by the object's pose ({placed})"]
     return []
 
 

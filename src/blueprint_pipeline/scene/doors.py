@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from blueprint_pipeline.rotations import matrix_np
+from blueprint_pipeline.scene.floor import floor_footprint
 from blueprint_pipeline.scene.records import SceneObject, SimRole
 
 PANEL_MAX_M = 0.08  # a revolute box thinner than this along its normal is a door panel
@@ -135,8 +136,6 @@ def _axis_angle(axis: np.ndarray, angle: float) -> np.ndarray:
 
 
 def _room_centre(objects: Sequence[SceneObject]) -> np.ndarray:
-    from blueprint_pipeline.geniesim.placement import floor_footprint
-
     fp = floor_footprint(objects)
     if fp is not None:
         return np.array([(fp[0] + fp[2]) / 2, (fp[1] + fp[3]) / 2, 0.0])
@@ -151,8 +150,6 @@ def _clearance_m(o: SceneObject, normal: np.ndarray, objects: Sequence[SceneObje
     """Free distance in front of the face of `o` along the horizontal world `normal`, at the
     box's centre height: the first 5 cm step inside another object's box (or off the floor),
     at most CLEARANCE_PROBE_M."""
-    from blueprint_pipeline.geniesim.placement import floor_footprint
-
     centre = np.asarray(o.position_m, dtype=float)
     rot = matrix_np(o.orientation_wxyz)
     half = 0.5 * float(np.abs(rot.T @ normal) @ np.asarray(o.extents_m, dtype=float))
