@@ -20,6 +20,9 @@ class RobotSpec:
     shoulders_base_m: tuple[tuple[float, float, float], ...]  # shoulder points in the base frame (x forward)
     base_radius_m: float  # disc that must stay clear of furniture
     height_m: float  # objects below this height can collide with the robot's body
+    # an arm the episodes stage simulates stands on a pedestal this far above the surface it works
+    # on (robots.description, sim/stage.sim_for); None: the robot's body fixes its shoulder height
+    mount_above_surface_m: float | None = None
 
     @property
     def usable_reach_m(self) -> float:
@@ -34,7 +37,7 @@ def robot_config(desc: RobotDescription) -> RobotConfig:
 
 def _simulated(desc: RobotDescription, base_radius_m: float, height_m: float) -> RobotSpec:
     return RobotSpec(robot_config(desc), shoulders_base_m=((0.0, 0.0, desc.shoulder_height_m),),
-                     base_radius_m=base_radius_m, height_m=height_m)
+                     base_radius_m=base_radius_m, height_m=height_m, mount_above_surface_m=desc.mount_above_surface_m)
 
 
 # The robots the episodes stage simulates come from `robots.description` (reach, stroke, shoulder);

@@ -148,14 +148,16 @@ def _goal_spots(ctx: _Context, target: SceneObject, support: SceneObject,
                        size_m=(float(2 * half[0]), float(2 * half[1])), surface_z_m=surface_z) for c in chosen]
 
 
-def _placements(ctx: _Context, points: np.ndarray, support: SceneObject,
+def _placements(ctx: _Context, points: np.ndarray, support: SceneObject, surface_z_m: float,
                 shelf: tuple[OpenFurniture, Level] | None = None) -> dict[str, RobotPlacement]:
     """Base poses per robot (none at all when the Franka has none); on a shelf, in front of its
-    open side with the arm at the board's height."""
+    open side. The reach is judged as the episodes stage mounts the arm: on a pedestal at the goal
+    surface's height (`surface_z_m`, a shelf's board) plus the robot's offset; a robot with a body
+    (the G2) from the floor."""
     faces = [(shelf[0].front_axis, shelf[0].front_sign)] if shelf else None
-    mount = shelf[1].z_m if shelf else None
     out: dict[str, RobotPlacement] = {}
     for name, spec in ROBOTS.items():
+        mount = None if spec.mount_above_surface_m is None else surface_z_m + spec.mount_above_surface_m
         p = place_robot(spec, points, support, ctx.obstacles[name], ctx.floor_z, faces=faces, mount_z_m=mount,
                         standoff_m=SHELF_STANDOFF_M if shelf else CLEARANCE_M)
         if p is not None:
@@ -217,7 +219,7 @@ def _pick_place_on_shelf(ctx: _Context, target: SceneObject, furniture: OpenFurn
         return f"no free goal spot 15-50 cm away on its shelf of the {support.name}"
     for goal in spots:
         points = np.array([target.position_m, (goal.center_m[0], goal.center_m[1], goal.surface_z_m + height / 2)])
-        placements = _placements(ctx, points, support, shelf)
+        placements = _placements(ctx, points, support, goal.surface_z_m, shelf)
         if placements:
             score = _pick_score(ctx, target, support.id, support.id)
             return TaskSpec(
@@ -314,7 +316,7 @@ def _pick_place(ctx: _Context, target: SceneObject) -> TaskSpec | str:
                 had_goal = True
                 lift = (target.aabb_max_m[2] - target.aabb_min_m[2]) / 2
                 points = np.array([target.position_m, (goal.center_m[0], goal.center_m[1], goal.surface_z_m + lift)])
-                placements = _placements(ctx, points, support)
+                placements = _placements(ctx, points, support, goal.surface_z_m)
                 if not placements:
                     continue
                 score = _pick_score(ctx, target, goal_support.id, support_id)
@@ -348,7 +350,7 @@ def _stack(ctx: _Context, target: SceneObject, taken: set[str]) -> TaskSpec | No
                               surface_z_m=top)
             lift = (target.aabb_max_m[2] - target.aabb_min_m[2]) / 2
             points = np.array([target.position_m, (base.position_m[0], base.position_m[1], top + lift)])
-            placements = _placements(ctx, points, ctx.by_id[support_id])
+            placements = _placements(ctx, points, ctx.by_id[support_id], top)
             if not placements:
                 continue
             score = 1 + _pick_score(ctx, target, support_id, support_id)
