@@ -293,7 +293,8 @@ class SceneCheck:
       hand rises above the TCP there (`headroom_m`, for lifting under a shelf);
     - `plan(plan)`: every PLAN_CHECK_EVERY-th planned configuration, with the target carried
       rigidly by the hand from lift to lower; neither arm nor carried object may meet anything
-      but the target and, within the tolerance, its start and goal supports.
+      but the target and, within the tolerance, its start and goal supports. A drawer or door
+      moves with the plan (`Plan.part_q`), and only the hand may touch it.
     Each returns why it refuses (the object met, by id) or None."""
 
     def __init__(self, sim: SimScene, d: mujoco.MjData, ix: _Indices, target: str, goal_support: str | None):
@@ -319,11 +320,15 @@ class SceneCheck:
                                               f"{sim.robot.name}_finger_right_body")]
         self.hand = np.flatnonzero(np.isin(m.geom_bodyid, hand_bodies))
         self.tqadr = sim.free_qpos_adr(target)
+        # a drawer or door: its joint moves with the plan, and only the hand may touch it
+        self.part_qadr = self.tqadr if target in sim.articulated_ids else None
 
-    def _pose(self, scratch: mujoco.MjData, q_arm: np.ndarray, fingers_m: float) -> None:
+    def _pose(self, scratch: mujoco.MjData, q_arm: np.ndarray, fingers_m: float, part_q: float | None = None) -> None:
         scratch.qpos[:] = self.d.qpos
         scratch.qpos[self.ix.arm_qadr] = q_arm
         scratch.qpos[self.ix.finger_qadr] = fingers_m
+        if part_q is not None and self.part_qadr is not None:
+            scratch.qpos[self.part_qadr] = part_q
         mujoco.mj_kinematics(self.sim.model, scratch)
 
     def _hit(self, scratch: mujoco.MjData, carried: bool) -> str | None:
@@ -342,6 +347,9 @@ class SceneCheck:
         # the arm against anything but the target (its supports within the tolerance)
         other = np.where(robot[g1], g2, g1)
         bad = (robot[g1] != robot[g2]) & ~base_link & ~self.target_mask[other] & ~(self.support_mask[other] & tolerated)
+        if self.part_qadr is not None:  # the arm (not the hand) in a drawer or door
+            arm = robot & ~hand
+            bad |= ((arm[g1] & self.target_mask[g2]) | (arm[g2] & self.target_mask[g1])) & (dist < 0.0)
         # the geometric margin is for the arm only: other contacts count when they penetrate
         if carried:
             t1, t2 = self.target_mask[g1], self.target_mask[g2]
@@ -393,7 +401,8 @@ class SceneCheck:
         try:
             for k in ticks:
                 closed = plan.gripper[k] > 0.5 or carried[k]
-                self._pose(scratch, plan.q[k], 0.0 if closed else stroke)
+                self._pose(scratch, plan.q[k], 0.0 if closed else stroke,
+                           None if plan.part_q is None else float(plan.part_q[k]))
                 if carried[k]:
                     r = scratch.site_xmat[ix.tcp].reshape(3, 3)
                     quat = np.zeros(4)

@@ -57,6 +57,7 @@ from blueprint_pipeline.sim.trajectory import (
     IKFailure,
     Pose,
     joint_segment,
+    min_jerk,
     plan_arc,
     plan_segment,
 )
@@ -185,8 +186,14 @@ def _plan_with_pitch(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float, on_s
     hold("release", GRIPPER_TICKS, 0.0)
     line("retreat", opened.moved(RETREAT_M * back), 0.5)
     hold("settle", SETTLE_TICKS, 0.0)
+    # the part follows the hand through the pull, on the same min-jerk profile (trajectory.py)
+    first, last = spans["pull"]
+    progress = np.zeros(state["tick"] + 1)
+    progress[first:last + 1] = min_jerk(np.arange(1, last - first + 2) / (last - first + 1))
+    progress[last + 1:] = 1.0
     return Plan(q=np.vstack(qs), gripper=np.concatenate(grips), phase=phases, grasp=cand,
-                place_object_pos_m=opened.pos_m, carry_tcp_z_m=float(grasp.pos_m[2]), phase_ticks=spans)
+                place_object_pos_m=opened.pos_m, carry_tcp_z_m=float(grasp.pos_m[2]), phase_ticks=spans,
+                part_q=op.q_from + (op.q_to - op.q_from) * progress)
 
 
 def _randomize_drawer(sim: SimScene, target: str, rng: np.random.Generator) -> dict[str, float]:

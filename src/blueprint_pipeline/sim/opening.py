@@ -26,6 +26,8 @@ class Opening:
     handle_m: np.ndarray
     out: np.ndarray
     bar: np.ndarray
+    q_from: float  # the joint position now
+    q_to: float  # and at the end of the opening
     pull_m: np.ndarray | None = None
     pivot_m: np.ndarray | None = None
     axis: np.ndarray | None = None
@@ -56,8 +58,9 @@ def opening(sim: SimScene, target: str, q_now: float, q_target: float) -> Openin
         handle, axis, _ = drawer_pull(obj, 1.0, floor_z)  # the handle closed, the joint's positive direction
         q0 = float(np.clip(0.0, art.lower, art.upper))
         return Opening(handle_m=handle + axis * (q_now - q0), out=axis, bar=np.array([0.0, 0.0, 1.0]),
-                       pull_m=axis * (q_target - q_now))
+                       q_from=q_now, q_to=q_target, pull_m=axis * (q_target - q_now))
     dr = door(obj, sim.scene.objects, floor_z)
     opened = dr.opened_by(dr.sign * (q_now - dr.q_closed))
     return Opening(handle_m=dr.handle_at(q_now), out=opened @ dr.normal_m, bar=dr.rot @ dr.axis_local,
-                   pivot_m=dr.hinge_m, axis=dr.axis_m, angle_rad=dr.sign * (q_target - q_now))
+                   q_from=q_now, q_to=q_target, pivot_m=dr.hinge_m, axis=dr.axis_m,
+                   angle_rad=dr.sign * (q_target - q_now))

@@ -49,6 +49,9 @@ class Plan:
     carry_tcp_z_m: float
     candidates_tried: int = 0
     phase_ticks: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # open_close: the drawer's or door's joint position planned at each tick (the scene check
+    # moves the part with the hand)
+    part_q: np.ndarray | None = None
 
     @property
     def n_ticks(self) -> int:
