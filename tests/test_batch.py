@@ -130,5 +130,11 @@ def test_the_leak_judge_fails_a_creep_that_it_would_otherwise_miss():
                        ("heap_mb", 3.0), ("rss_mb", 12.0)):
         verdict = judge(rounds_growing(**{kind: step}))
         assert not verdict.ok and any(kind.split("_")[0] in r for r in verdict.reasons), (kind, verdict)
+    # Ray may start one more idle worker (seen once in round 4); a steady growth of Ray workers is a leak
+    one_more = rounds_growing()
+    one_more[-1] = Round("after round 4", replace(base, children=base.children + 1, ray_workers=base.ray_workers + 1))
+    assert judge(one_more).ok
+    verdict = judge(rounds_growing(children=1, ray_workers=1))
+    assert not verdict.ok and any("Ray workers grew" in r for r in verdict.reasons), verdict
     with pytest.raises(ValueError):
         judge(rounds_growing()[:3])
