@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from blueprint_pipeline.contract import RunOptions, StageContext
-from blueprint_pipeline.sim.stage import EpisodesFailedError, sim_for
+from blueprint_pipeline.sim.stage import sim_for
 from blueprint_pipeline.scene.doors import PANEL_M, door, swing_room
 from blueprint_pipeline.runner import run_pipeline
 from blueprint_pipeline.rotations import yaw_quat
@@ -20,6 +20,7 @@ from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.scene.records import Articulation, SimRole
 from blueprint_pipeline.sim.opening import opening
 from blueprint_pipeline.testing.corpus import corpus
+from blueprint_pipeline.testing.runs import episode_results, run_to_episodes
 from blueprint_pipeline.testing.tabletop import _object
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,27 +85,12 @@ def test_what_stands_in_the_swing_limits_it():
     assert blocker == "crate" and np.radians(20) < free < np.radians(45)
 
 
-def _run(name: str, manifest: dict, root: Path, robot: str = "franka") -> Path:
-    path = root / f"{name}.json"
-    path.write_text(json.dumps(manifest))
-    out = root / name
-    ctx = StageContext(manifest_url=str(path), out_url=str(out), options=RunOptions(robot=robot, workers=1))
-    for stage in ("scene", "simready", "usd", "geniesim"):
-        run_pipeline(ctx, only=stage)
-    try:
-        run_pipeline(ctx, only="episodes")
-    except EpisodesFailedError:
-        pass  # judged below on the episodes' results
-    return out
-
-
 def _door_results(out: Path, task_id: str) -> list[dict]:
-    return [r for p in sorted((out / "episodes" / "results").glob("*.json"))
-            if (r := json.loads(p.read_text()))["task_id"] == task_id]
+    return [r for r in episode_results(out) if r["task_id"] == task_id]
 
 
 def test_the_mujoco_hinge_is_where_the_inference_puts_it(tmp_path):
-    out = _run("bathroom", dict(corpus())["bathroom_cm_z"], tmp_path)
+    out = run_to_episodes("bathroom", dict(corpus())["bathroom_cm_z"], tmp_path)
     sim, task = sim_for(str(out), "franka", "open_close_vanity_door")
     m, d = sim.model, mujoco.MjData(sim.model)
     jid = m.joint("obj:vanity_door:joint").id
@@ -129,7 +115,7 @@ def test_the_mujoco_hinge_is_where_the_inference_puts_it(tmp_path):
 def test_kitchen_doors_are_opened_with_both_robots(tmp_path):
     manifest = json.loads((ROOT / "examples/kitchen.json").read_text())
     for robot in ("franka", "ur10"):
-        out = _run(f"kitchen_{robot}", manifest, tmp_path, robot)
+        out = run_to_episodes(f"kitchen_{robot}", manifest, tmp_path, robot)
         results = _door_results(out, "open_close_base_cabinet")
         assert len(results) == 2 and all(r["success"] for r in results), robot
         summary = json.loads((out / "episodes" / "summary.json").read_text())

@@ -13,20 +13,18 @@ import pytest
 
 from blueprint_pipeline.geniesim.relations import scene_relations
 from blueprint_pipeline.geniesim.tasks import plan_tasks
-from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.robots import FRANKA
-from blueprint_pipeline.runner import run_pipeline
 from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.scene.records import Scene, SceneHeader, SimRole
 from blueprint_pipeline.scene.shelves import open_furniture
 from blueprint_pipeline.sim.episode import SceneCheck, _indices, start_data
 from blueprint_pipeline.sim.grasp import ROUND_YAWS, GraspCandidate, grasp_candidates
 from blueprint_pipeline.sim.scene_builder import build_sim_scene
-from blueprint_pipeline.sim.stage import EpisodesFailedError
 from blueprint_pipeline.testing.tabletop import _object, _physics
 from blueprint_pipeline.sim.trajectory import Pose
 from blueprint_pipeline.simready.records import ColliderShape, PhysicsFile
 from blueprint_pipeline.testing.corpus import corpus
+from blueprint_pipeline.testing.runs import episode_results, run_to_episodes
 
 YAW_180 = (0.0, 0.0, 0.0, 1.0)
 
@@ -143,22 +141,10 @@ def test_objects_that_cannot_be_taken_say_why():
 # --- whole runs on corpus scenes ---------------------------------------------------------------
 
 def _run(name: str, root: Path) -> Path:
-    manifest = dict(corpus())[name]
-    path = root / f"{name}.json"
-    path.write_text(json.dumps(manifest))
-    out = root / name
-    ctx = StageContext(manifest_url=str(path), out_url=str(out), options=RunOptions(robot="franka", workers=1))
-    for stage in ("scene", "simready", "usd", "geniesim"):
-        run_pipeline(ctx, only=stage)
-    try:
-        run_pipeline(ctx, only="episodes")
-    except EpisodesFailedError:
-        pass  # the stage's success-rate gate; the episodes' results are what is judged here
-    return out
+    return run_to_episodes(name, dict(corpus())[name], root)
 
 
-def _results(out: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((out / "episodes" / "results").glob("*.json"))]
+_results = episode_results
 
 
 @pytest.mark.slow

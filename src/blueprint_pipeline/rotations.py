@@ -63,6 +63,13 @@ def yaw_quat(yaw_rad: float) -> Quat:
     return tuple(out.tolist())
 
 
+def axis_angle_matrix(axis: Sequence[float], angle_rad: float) -> np.ndarray:
+    """Rotation matrix (3, 3) of a right-handed turn by `angle_rad` about `axis` (normalised here)."""
+    quat = np.empty(4)
+    mujoco.mju_axisAngle2Quat(quat, np.asarray(axis, dtype=float) / np.linalg.norm(axis), float(angle_rad))
+    return matrix_np(quat)
+
+
 def quat_in_frame(change: Sequence[float], q: Sequence[float]) -> Quat:
     """c q c^-1: the rotation q expressed in the frame that `change` (c) turns into."""
     return quat_mul(quat_mul(change, q), quat_conjugate(change))

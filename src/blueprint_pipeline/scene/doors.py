@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from blueprint_pipeline.rotations import matrix_np
+from blueprint_pipeline.rotations import axis_angle_matrix, matrix_np
 from blueprint_pipeline.scene.floor import floor_footprint
 from blueprint_pipeline.scene.records import SceneObject, SimRole
 
@@ -58,7 +58,6 @@ class Door:
     carcass_id: str | None  # the furniture box a door panel lies in
     axis_local: np.ndarray
     normal_local: np.ndarray  # the front, unit
-    width_local: np.ndarray  # unit, from the hinge edge towards the free edge
     hinge_local: np.ndarray  # a point of the hinge line, at the handle's height
     handle_local: np.ndarray  # the handle bar's centre when closed
     panel_centre_local: np.ndarray
@@ -95,15 +94,9 @@ class Door:
     def vertical(self) -> bool:
         return abs(float((self.rot @ self.axis_local)[2])) >= VERTICAL_COS
 
-    @property
-    def radius_m(self) -> float:
-        """Distance of the handle from the hinge line."""
-        d = self.handle_local - self.hinge_local
-        return float(np.linalg.norm(d - np.dot(d, self.axis_local) * self.axis_local))
-
     def opened_by(self, angle_rad: float) -> np.ndarray:
         """World rotation of the door opened by `angle_rad` (>= 0 opens) from closed."""
-        return _axis_angle(self.axis_m, angle_rad)
+        return axis_angle_matrix(self.axis_m, angle_rad)
 
     def point_at(self, local: np.ndarray, q: float) -> np.ndarray:
         """World position of a point fixed to the door (object frame, closed) at joint angle q."""
@@ -127,12 +120,6 @@ class Door:
             pts += [self.point_at(c, qq) for c in corners]
             pts.append(self.point_at(self.handle_local, qq))
         return np.array(pts)
-
-
-def _axis_angle(axis: np.ndarray, angle: float) -> np.ndarray:
-    a = np.asarray(axis, dtype=float) / max(float(np.linalg.norm(axis)), 1e-12)
-    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
-    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * (k @ k)
 
 
 def _room_centre(objects: Sequence[SceneObject]) -> np.ndarray:
@@ -219,10 +206,9 @@ def door(o: SceneObject, objects: Sequence[SceneObject], floor_z_m: float) -> Do
     sign = 1.0 if q_open >= q_closed else -1.0
     # the free edge (at -h * width from the hinge) must move along +n when the door opens
     h = -float(np.sign(sign * float(np.cross(axis, w_axis) @ n)) or 1.0)
-    width_dir = -h * w_axis  # hinge edge -> free edge
     axial = 0.0
     world_axis = rot @ axis
-    if abs(float(world_axis[2])) >= VERTICAL_COS:  # the handle at the door's centre height, at most 1 m up
+    if abs(float(world_axis[2])) >= VERTICAL_COS:  # the handle at the door's centre height, capped
         z = float(np.clip(centre[2], o.aabb_min_m[2] + 0.05, floor_z_m + HANDLE_MAX_HEIGHT_M))
         axial = (z - centre[2]) / float(world_axis[2])
     hinge = h * 0.5 * width * w_axis + 0.5 * depth * n + axial * axis
@@ -237,7 +223,7 @@ def door(o: SceneObject, objects: Sequence[SceneObject], floor_z_m: float) -> Do
         carcass_half[k_n] = 0.5 * (depth - thick)
     else:
         panel_c, panel_half, carcass_c, carcass_half = np.zeros(3), 0.5 * ext.copy(), None, None
-    return Door(object_id=o.id, carcass_id=carcass.id if carcass is not None else None, axis_local=axis, normal_local=n, width_local=width_dir, hinge_local=hinge,
+    return Door(object_id=o.id, carcass_id=carcass.id if carcass is not None else None, axis_local=axis, normal_local=n, hinge_local=hinge,
                 handle_local=handle, panel_centre_local=panel_c, panel_half_m=panel_half,
                 carcass_centre_local=carcass_c, carcass_half_m=carcass_half, sign=sign, q_closed=q_closed,
                 q_open_max=float(q_open), position_m=centre, rot=rot)
@@ -259,9 +245,7 @@ def swing_room(d: Door, objects: Sequence[SceneObject], max_angle_rad: float) ->
     angle = 0.0
     while angle < max_angle_rad - 1e-9:
         nxt = min(angle + SWING_STEP_RAD, max_angle_rad)
-        rot = d.opened_by(nxt)
-        hinge = d.hinge_m
-        pts = np.array([hinge + rot @ (d.world(p) - hinge) for p in grid])
+        pts = np.array([d.point_at(p, d.q_closed + d.sign * nxt) for p in grid])
         for oid, lo, hi in boxes:
             if np.any(np.all((pts >= lo) & (pts <= hi), axis=1)):
                 return angle, oid

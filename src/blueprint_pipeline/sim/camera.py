@@ -62,10 +62,10 @@ import mujoco
 import numpy as np
 
 from blueprint_pipeline.scene.floor import floor_height_m
-from blueprint_pipeline.sim.opening import Opening, opening, turn
+from blueprint_pipeline.sim.opening import Opening, opening
 from blueprint_pipeline.geniesim.records import TaskSpec
 from blueprint_pipeline.scene.records import Scene
-from blueprint_pipeline.rotations import matrix_to_quat
+from blueprint_pipeline.rotations import axis_angle_matrix, matrix_to_quat
 from blueprint_pipeline.sim.scene_builder import SimScene
 
 SCENE_CAMERA = "scene_cam"
@@ -369,7 +369,7 @@ def predicted_states(sim: SimScene, task: TaskSpec, home: mujoco.MjData) -> dict
         grasp = solve(op.handle_m, [_pitched(-op.out, p) for p in pitches])
         if grasp is not None:
             states["grasp"] = state(grasp[0])
-            turned = turn(op.axis, op.angle_rad) @ grasp[1] if op.axis is not None else grasp[1]
+            turned = axis_angle_matrix(op.axis, op.angle_rad) @ grasp[1] if op.axis is not None else grasp[1]
             final = solve(op.handle_at(1.0) + np.array([0.0, 0.0, 0.10]), [turned])
             if final is not None:
                 q = state(final[0])

@@ -21,7 +21,7 @@ import mujoco
 import numpy as np
 
 from blueprint_pipeline.geniesim.records import TaskSpec
-from blueprint_pipeline.rotations import matrix_to_quat
+from blueprint_pipeline.rotations import axis_angle_matrix, matrix_to_quat
 from blueprint_pipeline.sim.episode import (
     CAMERAS,
     CONTACT_NAMES,
@@ -40,7 +40,7 @@ from blueprint_pipeline.sim.camera import frame_visibility, place_scene_camera
 from blueprint_pipeline.sim.grasp import GraspCandidate, _hand_rotation
 from blueprint_pipeline.sim.ik import ArmIK
 from blueprint_pipeline.sim.judge import judge_open_close
-from blueprint_pipeline.sim.opening import Opening, opening, turn
+from blueprint_pipeline.sim.opening import Opening, opening
 from blueprint_pipeline.sim.planner import GRIPPER_TICKS, SETTLE_TICKS, BlockedGrasps, Plan
 from blueprint_pipeline.sim.randomize import episode_rng
 from blueprint_pipeline.sim.records import EpisodeRecord
@@ -71,9 +71,9 @@ RETREAT_DIRECTION = np.array([0.0, 0.0, 1.0])
 HOLD_TICKS = 15  # 0.5 s
 APPROACH_PITCHES_RAD = (0.0, np.deg2rad(20.0), -np.deg2rad(20.0))
 PULL_MIN_S = 1.0  # shortest pull (longer ones follow the TCP speed and acceleration limits)
-# A door's hand turns with the door by 1, else 0.5 of its angle (the round handle turns in the
-# closed fingers by the rest): the first that has a plan, so an arc at the edge of the arm's
-# wrist range is still followed.
+# A door's hand turns with the door by 1, else 0.5, else 0 of its angle (the round handle turns
+# in the closed fingers by the rest): the first that has a plan, so an arc at the edge of the
+# arm's wrist range is still followed.
 HAND_TURNS = (1.0, 0.5, 0.0)
 
 
@@ -109,7 +109,7 @@ def open_close_plan_at_rest(sim: SimScene, task: TaskSpec) -> str | None:
     m, ix = sim.model, _indices(sim)
     target = task.target_object_id
     d = mujoco.MjData(m)
-    mujoco.mj_copyData(d, m, _settled(sim, target))
+    mujoco.mj_copyData(d, m, settled_start(sim, target))  # the scene at rest, the part never asleep
     mujoco.mj_forward(m, d)
     jq, lo, hi = _joint(sim, target)
     fraction = task.joint_target_fraction if task.joint_target_fraction is not None else 1.0
@@ -119,12 +119,6 @@ def open_close_plan_at_rest(sim: SimScene, task: TaskSpec) -> str | None:
     except IKFailure as exc:
         return f"{exc.reason}: {exc}"
     return None
-
-
-def _settled(sim: SimScene, target: str) -> mujoco.MjData:
-    """The scene at rest with the arm at home (episode.settled_start: what the manifest puts into
-    each other is pushed apart at a fine time step first), the articulated `target` never asleep."""
-    return settled_start(sim, target)
 
 
 def _joint(sim: SimScene, target: str) -> tuple[int, float, float]:
@@ -181,7 +175,7 @@ def _plan_with_pitch(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float, on_s
         seg, opened = plan_arc(ik, grasp, op.pivot_m, op.axis, op.angle_rad, state["q"], dt, PULL_MIN_S, hand_turn)
         add("pull", seg, opened)
         # up a vertical bar (as drawers), else straight back from the turned door's face
-        back = RETREAT_DIRECTION if abs(float(op.bar[2])) >= 0.9 else turn(op.axis, op.angle_rad * hand_turn) @ out
+        back = RETREAT_DIRECTION if abs(float(op.bar[2])) >= 0.9 else axis_angle_matrix(op.axis, op.angle_rad * hand_turn) @ out
     hold("hold", HOLD_TICKS, 1.0)  # the part's rebound against the grasp dies out before letting go
     hold("release", GRIPPER_TICKS, 0.0)
     line("retreat", opened.moved(RETREAT_M * back), 0.5)
@@ -229,7 +223,7 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
     m, ix = sim.model, _indices(sim)
     beat = heartbeat or (lambda: None)
     d = mujoco.MjData(m)
-    mujoco.mj_copyData(d, m, _settled(sim, target))
+    mujoco.mj_copyData(d, m, settled_start(sim, target))  # the scene at rest, the part never asleep
     warnings0 = health.warning_counts(d)
     rng = episode_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index)
     drawn = _randomize_drawer(sim, target, rng)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import mujoco
 import numpy as np
 
+from blueprint_pipeline.rotations import axis_angle_matrix
 from blueprint_pipeline.scene.doors import door
 from blueprint_pipeline.geniesim.placement import drawer_pull
 from blueprint_pipeline.scene.floor import floor_height_m
@@ -37,14 +37,7 @@ class Opening:
         if self.pull_m is not None:
             return self.handle_m + progress * self.pull_m
         assert self.pivot_m is not None and self.axis is not None
-        return self.pivot_m + turn(self.axis, progress * self.angle_rad) @ (self.handle_m - self.pivot_m)
-
-
-def turn(axis: np.ndarray, angle: float) -> np.ndarray:
-    quat, rot = np.zeros(4), np.zeros(9)
-    mujoco.mju_axisAngle2Quat(quat, np.asarray(axis, dtype=float), angle)
-    mujoco.mju_quat2Mat(rot, quat)
-    return rot.reshape(3, 3)
+        return self.pivot_m + axis_angle_matrix(self.axis, progress * self.angle_rad) @ (self.handle_m - self.pivot_m)
 
 
 def opening(sim: SimScene, target: str, q_now: float, q_target: float) -> Opening:

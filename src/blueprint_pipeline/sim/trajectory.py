@@ -28,7 +28,7 @@ import mujoco
 import numpy as np
 from scipy.interpolate import make_interp_spline
 
-from blueprint_pipeline.rotations import matrix_np, matrix_to_quat
+from blueprint_pipeline.rotations import axis_angle_matrix, matrix_np, matrix_to_quat
 from blueprint_pipeline.sim.ik import ArmIK
 
 MAX_TCP_SPEED_M_S = 0.6
@@ -102,15 +102,9 @@ class _Arc:
         self.length_m = float(np.linalg.norm(r - np.dot(r, self.axis) * self.axis)) * abs(self.total)
         self.angle_rad = abs(self.total * self.hand_turn)
 
-    def _turn(self, angle: float) -> np.ndarray:
-        rot, quat = np.zeros(9), np.zeros(4)
-        mujoco.mju_axisAngle2Quat(quat, self.axis, angle)
-        mujoco.mju_quat2Mat(rot, quat)
-        return rot.reshape(3, 3)
-
     def pose(self, s: float) -> tuple[np.ndarray, np.ndarray]:
-        r = self._turn(s * self.total)
-        return self.pivot + r @ (self.start.pos_m - self.pivot), self._turn(s * self.total * self.hand_turn) @ self.start.rot
+        r = axis_angle_matrix(self.axis, s * self.total)
+        return self.pivot + r @ (self.start.pos_m - self.pivot), axis_angle_matrix(self.axis, s * self.total * self.hand_turn) @ self.start.rot
 
     def end(self) -> Pose:
         return Pose(*self.pose(1.0))
