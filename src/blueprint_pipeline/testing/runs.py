@@ -17,7 +17,7 @@ def run_to_episodes(name: str, manifest: dict, root: Path, robot: str = "franka"
     path = root / f"{name}.json"
     path.write_text(json.dumps(manifest))
     out = root / name
-    ctx = StageContext(manifest_url=str(path), out_url=str(out), options=RunOptions(robot=robot, workers=1))
+    ctx = StageContext(manifest_url=str(path), out_url=str(out), options=RunOptions.create(robot=robot, workers=1))
     for stage in ("scene", "simready", "usd", "geniesim"):
         run_pipeline(ctx, only=stage)
     try:
