@@ -35,7 +35,7 @@ import numpy as np
 from blueprint_pipeline.geniesim.records import TaskSpec
 from blueprint_pipeline.robots import home_qpos
 from blueprint_pipeline.rotations import matrix_np
-from blueprint_pipeline.sim import health
+from blueprint_pipeline.sim import health, language
 from blueprint_pipeline.sim.camera import frame_visibility, place_scene_camera
 from blueprint_pipeline.sim.ik import ArmIK, BoxObstacle
 from blueprint_pipeline.sim.judge import judge_pick_place, motion_metrics
@@ -246,7 +246,7 @@ def episode_record(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     the physics health check (`health.unstable_reason` on the recorded arrays and the MuJoCo
     `warnings` raised during the episode) overrides the judge with `sim_unstable`; every episode
     is done at its last frame, which earns the shaped `reward` (changed in place) a bonus of 1
-    when the episode succeeded."""
+    when the episode succeeded. Its instruction is drawn per episode (`language.instruction`)."""
     unstable = health.unstable_reason(FPS, arrays["state"], arrays["object_poses"], warnings)
     if unstable is not None:
         success, reason = False, health.UNSTABLE
@@ -256,7 +256,8 @@ def episode_record(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     done = np.zeros(len(reward), bool)
     done[-1] = True
     return EpisodeRecord(
-        episode_index=episode_index, task_id=task.task_id, task_description=task.description,
+        episode_index=episode_index, task_id=task.task_id,
+        task_description=language.instruction(sim, task, episode_index, seed),
         robot=sim.robot.name, seed=seed, fps=FPS, success=success, failure_reason=reason,
         joint_names=list(sim.names.joints) + ["gripper_width"], object_ids=list(sim.dynamic_ids),
         contact_names=list(CONTACT_NAMES), reward=reward, done=done, **arrays)
