@@ -160,3 +160,30 @@ def test_mass_and_friction_are_drawn_within_the_physics_ranges():
             assert rand.mass_kg[oid] == sim.model.body_mass[sim.body_id(oid)]
     sim.restore_nominal()
     assert sim.model.body_mass[sim.body_id("mug")] == sim.physics["mug"].mass_kg
+
+
+def test_plan_check_refuses_a_retreat_that_touches_the_placed_object(single):
+    import dataclasses
+
+    import mujoco
+
+    from blueprint_pipeline.sim.episode import SceneCheck, _indices, _object_box, start_data
+    from blueprint_pipeline.sim.planner import plan_pick_place
+
+    sim, task, _ = single
+    ix, target = _indices(sim), task.target_object_id
+    d = start_data(sim, target)
+    sim.restore_nominal()
+    mujoco.mj_forward(sim.model, d)
+    check = SceneCheck(sim, d, ix, target, task.goal.support_object_id)
+    plan = plan_pick_place(ix.ik, _object_box(sim, d, target), [], task.goal, d.qpos[ix.arm_qadr].copy(),
+                           1.0 / FPS, check=check)
+    assert check.plan(plan) is None
+    # the same plan, but the open hand comes down 4 cm onto the box it has just put down
+    first, last = plan.phase_ticks["retreat"]
+    tcp, rot = ix.ik.tcp_pose(plan.q[first - 1])
+    res = ix.ik.solve(tcp - np.array([0.0, 0.0, 0.04]), rot, plan.q[first - 1])
+    assert res.ok()
+    q = plan.q.copy()
+    q[first:last + 1] = res.q_rad
+    assert check.plan(dataclasses.replace(plan, q=q)) == f"the hand or arm meets {target} while retreat"

@@ -294,8 +294,10 @@ class SceneCheck:
       hand rises above the TCP there (`headroom_m`, for lifting under a shelf);
     - `plan(plan)`: every PLAN_CHECK_EVERY-th planned configuration, with the target carried
       rigidly by the hand from lift to lower; neither arm nor carried object may meet anything
-      but the target and, within the tolerance, its start and goal supports. A drawer or door
-      moves with the plan (`Plan.part_q`), and only the hand may touch it.
+      but the target and, within the tolerance, its start and goal supports; after the release
+      the hand may not touch the target where the plan put it down (an open finger sweeping a
+      placed box into its neighbour blew the kitchen's spoon box up). A drawer or door moves
+      with the plan (`Plan.part_q`), and only the hand may touch it.
     Each returns why it refuses (the object met, by id) or None."""
 
     def __init__(self, sim: SimScene, d: mujoco.MjData, ix: _Indices, target: str, goal_support: str | None):
@@ -332,7 +334,7 @@ class SceneCheck:
             scratch.qpos[self.part_qadr] = part_q
         mujoco.mj_kinematics(self.sim.model, scratch)
 
-    def _hit(self, scratch: mujoco.MjData, carried: bool) -> str | None:
+    def _hit(self, scratch: mujoco.MjData, carried: bool, placed: bool = False) -> str | None:
         m = self.sim.model
         mujoco.mj_collision(m, scratch)
         n = scratch.ncon
@@ -351,6 +353,8 @@ class SceneCheck:
         if self.part_qadr is not None:  # the arm (not the hand) in a drawer or door
             arm = robot & ~hand
             bad |= ((arm[g1] & self.target_mask[g2]) | (arm[g2] & self.target_mask[g1])) & (dist < 0.0)
+        if placed:  # after the release the hand leaves the placed object without touching it
+            bad |= ((robot[g1] & self.target_mask[g2]) | (robot[g2] & self.target_mask[g1])) & (dist < 0.0)
         # the geometric margin is for the arm only: other contacts count when they penetrate
         if carried:
             t1, t2 = self.target_mask[g1], self.target_mask[g2]
@@ -397,7 +401,10 @@ class SceneCheck:
         rel_pos = tcp_rot.T @ (obj_pos - tcp_pos)
         rel_rot = tcp_rot.T @ obj_rot.reshape(3, 3)
         carried = np.isin(np.array(plan.phase), _CARRIED)
-        ticks = sorted(set(range(0, plan.n_ticks + 1, PLAN_CHECK_EVERY)) | {plan.n_ticks})
+        last_carried = int(np.flatnonzero(carried)[-1]) if carried.any() and self.part_qadr is None else None
+        placed: np.ndarray | None = None  # the target's qpos where the plan lets go of it
+        ticks = sorted(set(range(0, plan.n_ticks + 1, PLAN_CHECK_EVERY)) | {plan.n_ticks}
+                       | ({last_carried} if last_carried is not None else set()))
         saved = self._raised_margins(PLAN_CLEARANCE_M)
         try:
             for k in ticks:
@@ -411,9 +418,14 @@ class SceneCheck:
                     scratch.qpos[self.tqadr:self.tqadr + 3] = scratch.site_xpos[ix.tcp] + r @ rel_pos
                     scratch.qpos[self.tqadr + 3:self.tqadr + 7] = quat
                     mujoco.mj_kinematics(m, scratch)
+                    if k == last_carried:
+                        placed = scratch.qpos[self.tqadr:self.tqadr + 7].copy()
                 elif closed:
                     continue  # closing on the target: the fingers are meant to touch it
-                hit = self._hit(scratch, carried=bool(carried[k]))
+                elif placed is not None:
+                    scratch.qpos[self.tqadr:self.tqadr + 7] = placed
+                    mujoco.mj_kinematics(m, scratch)
+                hit = self._hit(scratch, carried=bool(carried[k]), placed=placed is not None and not carried[k])
                 if hit is not None:
                     what = "the carried object or the arm" if carried[k] else "the hand or arm"
                     return f"{what} meets {hit} while {plan.phase[k]}"
