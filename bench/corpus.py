@@ -8,7 +8,7 @@ candidate objects skipped with their reasons, tasks the episodes stage's feasibi
 no collision-free plan for (with the planner's reason), episodes, successes, failure reasons, and
 task coverage = objects with at least one attempted task (simulated: generated and not found
 infeasible) / objects that fit the gripper (free, graspable, at most the stroke less its margin
-across, light enough). Totals: episodes, success rate, successful
+across, light enough). Totals: episodes, success rate and per task family (geniesim.tasks.task_family), successful
 episodes per CPU minute of the episodes stage (worker processes included), coverage.
 
 The corpus is not tuned on: a change that helps examples/ and hurts these figures is a regression.
@@ -27,7 +27,8 @@ from pathlib import Path
 import psutil
 
 from blueprint_pipeline.errors import BlueprintError
-from blueprint_pipeline.geniesim.tasks import MAX_MASS_KG, STROKE_M, GRIP_MARGIN_M, grasp_width_m
+from blueprint_pipeline.geniesim.records import TaskConfig
+from blueprint_pipeline.geniesim.tasks import MAX_MASS_KG, STROKE_M, GRIP_MARGIN_M, grasp_width_m, task_family
 from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.runner import run_pipeline
 from blueprint_pipeline.scene.io import load_scene
@@ -108,6 +109,15 @@ def run_scene(name: str, manifest: dict, root: Path, robot: str, per_task: int |
             attempted = {t["target_object_id"] for t in tasks if t["task_id"] in s.get("per_task", {})}
             row["fit_attempted"] = sum(1 for o in fit if o in attempted)
             row["articulated_attempted"] = sum(1 for o in articulated if o in attempted)
+            by_id = scene.by_id()
+            families: dict[str, list[int]] = {}
+            for t in TaskConfig.model_validate(config).tasks:
+                ran = s.get("per_task", {}).get(t.task_id)
+                if ran:
+                    f = families.setdefault(task_family(t, by_id[t.target_object_id]), [0, 0])
+                    f[0] += ran["succeeded"]
+                    f[1] += ran["episodes"]
+            row["families"] = families
     return row
 
 
@@ -159,6 +169,14 @@ def main() -> int:
     print(f"coverage: of {fit} objects that fit the gripper, {fit_task} have a task ({100 * fit_task / max(fit, 1):.0f}%), "
           f"{fit_att} an attempted one, simulated ({100 * fit_att / max(fit, 1):.0f}%); drawers and doors: "
           f"{art_task}/{art} with a task, {art_att} attempted")
+    families: dict[str, list[int]] = {}
+    for r in rows:
+        for name, (ok_f, n_f) in r.get("families", {}).items():
+            families.setdefault(name, [0, 0])
+            families[name][0] += ok_f
+            families[name][1] += n_f
+    print("per family: " + ", ".join(f"{k} {v[0]}/{v[1]} ({100 * v[0] / max(v[1], 1):.0f}%)"
+                                     for k, v in sorted(families.items())))
     print(f"successful episodes per CPU minute (episodes stage, workers included): {60 * ok / max(cpu, 1e-9):.0f}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

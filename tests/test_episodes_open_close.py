@@ -41,6 +41,35 @@ def test_drawer_is_pulled_past_its_target_and_stays_there():
     assert rec.object_poses[-1, 1] < rec.object_poses[0, 1] - 0.2
 
 
+def test_drawer_is_closed_from_where_its_opening_ends():
+    from blueprint_pipeline.geniesim.tasks import suggest_tasks
+    from blueprint_pipeline.sim.open_close import open_close_plan_at_rest, start_state
+
+    scene, physics, _ = drawer_scene()
+    tasks = {t.task_id: t for t in suggest_tasks(scene.objects, dict(physics.objects), [])}
+    opening, closing = tasks["open_close_drawer"], tasks["close_drawer"]
+    assert list(tasks).index("open_close_drawer") < list(tasks).index("close_drawer")
+    assert closing.joint_start_fraction == opening.joint_target_fraction and closing.joint_target_fraction == 0.0
+    assert closing.robot_placements == opening.robot_placements
+    p = closing.robot_placements["franka"]
+    sim = build_sim_scene(scene, physics, robot_by_name("franka"), p.base_position_m, p.base_orientation_wxyz)
+    start = start_state(sim, closing)
+    arm = [sim.model.joint(j).qposadr[0] for j in sim.names.joints]
+    home = start_state(sim, opening)
+    assert np.abs(start.qpos[arm] - home.qpos[arm]).max() > 0.1  # the arm starts where the opening left it
+    assert open_close_plan_at_rest(sim, closing) is None
+    rec = run_open_close_episode(sim, closing, 0, seed=1)
+    assert rec.success and rec.failure_reason is None, rec.metrics["checks"]
+    q = np.asarray(rec.metrics["joint_position"])
+    travel = 0.3 * opening.joint_target_fraction
+    assert q[0] == pytest.approx(travel, abs=0.01)  # starts open
+    assert q[-1] <= 0.02 * 0.3 and np.all(q[-15:] <= 0.02 * 0.3)  # ends closed and stays closed
+    assert rec.success_flags[-1] and not rec.success_flags[0]
+    # the mug on the drawer started out with it and came back in
+    assert rec.object_poses[0, 1] < 0.7 - travel + 0.02 and rec.object_poses[-1, 1] > 0.7 - 0.02
+    assert rec.task_description.split()[0] in ("close", "push", "slide")
+
+
 def test_handle_sits_on_the_pulling_face():
     scene, _, _ = drawer_scene()
     handle, pull, travel = drawer_pull(scene.by_id()["drawer"], 0.8, 0.0)
@@ -123,7 +152,7 @@ def test_geniesim_places_the_robot_clear_of_the_drawer_travel():
     scene, physics, _ = drawer_scene()
     tasks = suggest_tasks(scene.objects, dict(physics.objects), [])
     task = next(t for t in tasks if t.type == "open_close")
-    assert task.joint_target_fraction == DRAWER_TARGET_FRACTION
+    assert task.joint_target_fraction == DRAWER_TARGET_FRACTION and task.joint_start_fraction is None
     drawer = scene.by_id()["drawer"]
     handle, pull, travel = drawer_pull(drawer, DRAWER_TARGET_FRACTION, 0.0)
     placement = task.robot_placements["franka"]

@@ -88,3 +88,7 @@ def test_family_follows_the_task_record(table):
     assert language.family(drawer_sim, drawer_task) == "open_drawer"
     texts = {language.instruction(drawer_sim, drawer_task, i, 0) for i in range(30)}
     assert len(texts) >= 5 and all("drawer" in t for t in texts)
+    closing = drawer_task.model_copy(update={"joint_start_fraction": 0.8, "joint_target_fraction": 0.0})
+    assert language.family(drawer_sim, closing) == "close_drawer"
+    texts = {language.instruction(drawer_sim, closing, i, 0) for i in range(30)}
+    assert len(texts) >= 5 and all("drawer" in t and "open" not in t for t in texts)

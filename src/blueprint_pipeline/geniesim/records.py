@@ -43,6 +43,9 @@ class TaskSpec(_Record):
     target_object_id: str
     goal: GoalRegion | None = None  # pick_place and stack
     joint_target_fraction: float | None = None  # open_close: fraction of the joint range
+    # open_close: where the part starts, as a fraction of the joint range (None: as the scene has
+    # it, closed); a task that closes a drawer or door starts it open
+    joint_start_fraction: float | None = None
     difficulty: Literal["easy", "medium", "hard"]
     priority: int
     robot_placements: dict[str, RobotPlacement] = Field(default_factory=dict)  # by robot name

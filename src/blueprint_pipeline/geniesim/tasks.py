@@ -10,7 +10,8 @@ Which objects:
   overlapping no object on it, 0.15-0.5 m from where the target stands (nearest to 0.25 m first).
 - stack: onto another graspable object with nothing on it whose top is at least as large as the
   target's footprint, on the same support.
-- open_close: every articulated object. A prismatic drawer to DRAWER_TARGET_FRACTION of its
+- open_close: every articulated object, opened, and closed again from where the opening ends
+  (a second task, `close_<id>`, same base pose). A prismatic drawer to DRAWER_TARGET_FRACTION of its
   travel, its handle path in reach and the robot base outside the footprint it sweeps, diagonally
   ahead of the open drawer (placement.drawer_pull, swept_footprint, drawer_keepouts); a hinged
   door (scene/doors.py) by 60, 45 or 30 deg (DOOR_TARGETS_RAD), its handle's arc in reach and the base outside
@@ -22,8 +23,10 @@ placements are added when they exist.
 Difficulty (score -> easy 0, medium 1, hard >= 2): +1 goal on another support; +1 grasp width
 under 3 cm or over 6.5 cm; +1 mass over 1 kg; +1 two or more objects adjacent on the support;
 stack starts at 1 (precision); open_close: prismatic 0, revolute 1.
-Priority: 1, 2, 3 ... after sorting by (type: pick_place, stack, open_close; difficulty; task id).
-Caps: MAX_TASKS_PER_OBJECT per target, and per scene at most PICK_PLACE_CAP + STACK_CAP + OPEN_CLOSE_CAP.
+Priority: 1, 2, 3 ... after sorting by (type: pick_place, stack, open_close; difficulty; openings before
+closings; task id).
+Caps: MAX_TASKS_PER_OBJECT per target, and per scene at most PICK_PLACE_CAP + STACK_CAP + OPEN_CLOSE_CAP
+(articulated objects; each has an opening and a closing task).
 """
 
 from __future__ import annotations
@@ -493,6 +496,27 @@ def _door_task(ctx: _Context, o: SceneObject) -> TaskSpec | None | str:
                     difficulty=_difficulty(1), priority=0, robot_placements=placements)
 
 
+def _closing(o: SceneObject, opening: TaskSpec) -> TaskSpec:
+    """The task that closes what `opening` opens: it starts where the opening ends and ends closed
+    (the joint at 0 clipped to its limits), from the same base pose."""
+    art = o.articulation
+    assert art is not None and opening.joint_target_fraction is not None
+    closed = (float(np.clip(0.0, art.lower, art.upper)) - art.lower) / (art.upper - art.lower)
+    return opening.model_copy(update={
+        "task_id": f"close_{o.id}", "description": f"close the {o.name}", "joint_start_fraction": opening.joint_target_fraction,
+        "joint_target_fraction": round(closed, 4)})
+
+
+def task_family(task: TaskSpec, target: SceneObject) -> str:
+    """The family a task belongs to: pick_place, stack, or open_/close_ drawer or door (a
+    prismatic or revolute joint; closing when the task starts the part open)."""
+    if task.type != "open_close":
+        return task.type
+    verb = "open" if task.joint_start_fraction is None else "close"
+    art = target.articulation
+    return f"{verb}_door" if art is not None and art.type == "revolute" else f"{verb}_drawer"
+
+
 def suggest_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysics],
                   relations: Sequence[Relation]) -> list[TaskSpec]:
     """Tasks for the scene, sorted by priority (1 = first)."""
@@ -574,14 +598,15 @@ def plan_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysics]
             continue
         t = _open_close(ctx, o)
         if isinstance(t, TaskSpec):
-            tasks.append(t)
+            tasks += [t, _closing(o, t)]
             n_open += 1
         else:
             skipped[o.id] = SkippedObject(object_id=o.id, family="open_close",
                                           reason=t or "out of reach: no robot base pose reaches its handle")
     for t in tasks:
         skipped.pop(t.target_object_id, None)
-    tasks.sort(key=lambda t: (_TYPE_RANK[t.type], _DIFFICULTY.index(t.difficulty), t.task_id))
+    tasks.sort(key=lambda t: (_TYPE_RANK[t.type], _DIFFICULTY.index(t.difficulty), t.joint_start_fraction is not None,
+                             t.task_id))
     return TaskPlan([t.model_copy(update={"priority": i + 1}) for i, t in enumerate(tasks)],
                     sorted(skipped.values(), key=lambda k: k.object_id))
 

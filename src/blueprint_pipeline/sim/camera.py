@@ -12,12 +12,13 @@ Points that matter (`task_points`):
   rectangle's centre 3 cm above the support's surface, where the placed object will stand) and
   the TCP;
 - open_close (drawers and doors): the handle bar's centre and the TCP.
-Frames (`predicted_states`): the start (the scene as built, the arm at home), the grasp and the
+Frames (`predicted_states`): the start (the scene as built, the arm at home; a closing task's part
+open where its opening ends), the grasp and the
 final frame, the arm posed by IK (no obstacles) as the episode roughly will: the TCP at the
 target's centre, top-down or (on a shelf, or when top-down is out of reach) from the base's side,
 level or pitched down 25 / 45 deg, and at the end 12 cm back along the approach from the target
 placed on the goal spot; for a drawer or door, at the handle (level or pitched +-20 deg, as
-open_close plans it) and at the end 10 cm above the open handle with the part open. When the grasp or the
+open_close plans it) and at the end 10 cm above the handle where the task leaves it. When the grasp or the
 final pose has no IK solution, the start frame also checks where the hand will be (8 cm above the
 target's top, at most half way to the shelf board above; 10 cm out from the handle along the
 pull) and where the open handle will be.
@@ -168,13 +169,23 @@ def work_geoms(sim: SimScene, task: TaskSpec) -> np.ndarray:
     return mask
 
 
+def _joint_start(sim: SimScene, task: TaskSpec) -> tuple[int, float]:
+    """The qpos address of the task's drawer or door joint and where the task starts it (closed,
+    as the scene is built, unless the task starts it open)."""
+    m = sim.model
+    jid = m.joint(f"obj:{task.target_object_id}:joint").id
+    lo, hi = (float(v) for v in m.jnt_range[jid])
+    start = float(np.clip(0.0, lo, hi)) if task.joint_start_fraction is None else lo + task.joint_start_fraction * (hi - lo)
+    return int(m.jnt_qposadr[jid]), start
+
+
 def _opening_of(sim: SimScene, task: TaskSpec) -> Opening:
-    """The drawer's or door's opening from closed (as the scene is built) to the task's target."""
+    """The drawer's or door's motion from where the task starts it to the task's target."""
     m = sim.model
     jid = m.joint(f"obj:{task.target_object_id}:joint").id
     lo, hi = (float(v) for v in m.jnt_range[jid])
     fraction = task.joint_target_fraction if task.joint_target_fraction is not None else 1.0
-    return opening(sim, task.target_object_id, float(np.clip(0.0, lo, hi)), lo + fraction * (hi - lo))
+    return opening(sim, task.target_object_id, _joint_start(sim, task)[1], lo + fraction * (hi - lo))
 
 
 def _tcp_point(sim: SimScene) -> ViewPoint:
@@ -347,7 +358,11 @@ def predicted_states(sim: SimScene, task: TaskSpec, home: mujoco.MjData) -> dict
     arm_qadr = np.array([m.joint(j).qposadr[0] for j in sim.names.joints])
     ik = ArmIK(sim.robot, sim.base_pos_m, sim.base_quat_wxyz)
     q_home = home.qpos[arm_qadr].copy()
-    states = {"start": home.qpos.copy()}
+    base_q = home.qpos.copy()  # the start state: the part where the task starts it
+    if task.type == "open_close":
+        jq, q_start = _joint_start(sim, task)
+        base_q[jq] = q_start
+    states = {"start": base_q.copy()}
     target = task.target_object_id
 
     def solve(tcp: np.ndarray, approaches: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -358,7 +373,7 @@ def predicted_states(sim: SimScene, task: TaskSpec, home: mujoco.MjData) -> dict
         return None
 
     def state(q_arm: np.ndarray) -> np.ndarray:
-        q = home.qpos.copy()
+        q = base_q.copy()
         q[arm_qadr] = q_arm
         return q
 

@@ -92,7 +92,8 @@ JOINT_REST_SPEED = 0.01  # m/s or rad/s
 def judge_open_close(*, joint_q: np.ndarray, target_q: float, joint_range: float, after_release_frame: int,
                      final_joint_speed: float, grasped_handle: bool, lost_grip_during_pull: bool,
                      max_other_displacement_m: float) -> Verdict:
-    """open_close succeeds when the joint (positions signed so that opening is increasing) is past
+    """open_close succeeds when the joint (positions signed so that the task's motion, opening or
+    closing, increases them) is past
     target - JOINT_TOLERANCE_FRACTION x range at the end, stayed past it on every frame from the end
     of the release to the end of the still phase, and is at rest; reasons as for pick_place
     (grasp_slip, collision, placement_miss = the joint did not get or stay past its target)."""

@@ -2,9 +2,10 @@
 manifest holds, drawn from the episode's own stream.
 
 Families and their templates (`TEMPLATES`, at least five each): pick_place on the same support,
-pick_place to another support, pick_place on a shelf, stack, open a drawer, open a door. Which
-family a task is follows from its record: the goal's support against the target's support, the
-support being an open shelving unit, the joint being prismatic or revolute.
+pick_place to another support, pick_place on a shelf, stack, open or close a drawer, open or close a
+door. Which family a task is follows from its record: the goal's support against the target's
+support, the support being an open shelving unit, the joint being prismatic or revolute, the part
+starting closed or open (`TaskSpec.joint_start_fraction`).
 
 Referring expressions (`refer`), all from the manifest:
 - the name, in lower-case words, a parenthesis dropped ("Laptop (closed)" -> "laptop"); a name of
@@ -34,6 +35,7 @@ import re
 import numpy as np
 
 from blueprint_pipeline.geniesim.records import TaskSpec
+from blueprint_pipeline.geniesim.tasks import task_family
 from blueprint_pipeline.rotations import matrix_np
 from blueprint_pipeline.scene.records import SceneObject
 from blueprint_pipeline.seeding import item_rng
@@ -85,6 +87,20 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "open the {target} by its handle",
         "pull open the {target}",
     ),
+    "close_drawer": (
+        "close the {target}",
+        "push the {target} shut",
+        "push the {target} closed",
+        "slide the {target} back in",
+        "close the {target} by pushing its handle",
+    ),
+    "close_door": (
+        "close the {target}",
+        "swing the {target} shut",
+        "push the {target} closed",
+        "shut the {target}",
+        "close the {target} by its handle",
+    ),
 }
 
 COLOURS = frozenset({
@@ -103,11 +119,8 @@ _PAREN = re.compile(r"\([^)]*\)")
 
 def family(sim: SimScene, task: TaskSpec) -> str:
     """The template family of a task (see the module docstring)."""
-    if task.type == "open_close":
-        art = sim.scene.by_id()[task.target_object_id].articulation
-        return "open_door" if art is not None and art.type == "revolute" else "open_drawer"
-    if task.type == "stack":
-        return "stack"
+    if task.type != "pick_place":
+        return task_family(task, sim.scene.by_id()[task.target_object_id])
     support = sim.support_of.get(task.target_object_id)
     if task.goal is not None and task.goal.support_object_id == support:
         return "pick_place_shelf" if support in sim.shelves else "pick_place_same"
@@ -202,8 +215,8 @@ def instruction(sim: SimScene, task: TaskSpec, episode_index: int, seed: int) ->
     fam = family(sim, task)
     template = TEMPLATES[fam][int(rng.integers(len(TEMPLATES[fam])))]
     obj = by_id[task.target_object_id]
-    if fam in ("open_drawer", "open_door"):
-        return template.format(target=_part(obj, "drawer" if fam == "open_drawer" else "door"))
+    if task.type == "open_close":
+        return template.format(target=_part(obj, fam.split("_")[1]))
     goal = by_id.get(task.goal.support_object_id) if task.goal is not None else None
     return template.format(target=refer(sim, obj, rng),
                            goal=" ".join(name_words(goal)) if goal is not None else "floor",

@@ -1,4 +1,7 @@
-"""open_close episodes of a prismatic drawer: grasp its handle, pull it along its axis, release.
+"""open_close episodes of a drawer or a door: grasp its handle, pull it along its axis (a door:
+along the handle's arc), release. A closing task (`TaskSpec.joint_start_fraction`) starts where its
+opening ends (`start_state`: the part open, the arm released 10 cm up the bar), comes down the bar,
+closes on it and pushes the part back to closed along the same line or arc.
 
 Plan (joint set-points at 30 Hz, as for pick_place): a jerk-limited joint move to the pre-grasp
 (10 cm in front of the handle), a straight min-jerk Cartesian line onto the handle, close, a
@@ -99,26 +102,86 @@ def plan_opening(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float,
                 return plan
             refused.append(f"pitch {np.rad2deg(pitch):.0f} deg, hand turn {turn_hand:g}: {why}")
     if refused:
-        raise BlockedGrasps("every planned opening collides (" + "; ".join(refused) + ")")
-    raise IKFailure(f"no feasible opening: {last}")
+        raise BlockedGrasps(f"every planned {_motion(op)} collides (" + "; ".join(refused) + ")")
+    raise IKFailure(f"no feasible {_motion(op)}: {last}")
+
+
+def _motion(op: Opening) -> str:
+    return "closing" if op.closing else "opening"
 
 
 def open_close_plan_at_rest(sim: SimScene, task: TaskSpec) -> str | None:
-    """The feasibility probe of an open_close task (a drawer or a door): plan the opening from the
-    home pose with the whole-arm scene check; why no plan exists, or None (as episode.plan_at_rest)."""
-    m, ix = sim.model, _indices(sim)
+    """The feasibility probe of an open_close task (a drawer or a door, opening or closing): plan
+    the motion from the task's start state with the whole-arm scene check; why no plan exists, or
+    None (as episode.plan_at_rest)."""
+    ix = _indices(sim)
     target = task.target_object_id
-    d = mujoco.MjData(m)
-    mujoco.mj_copyData(d, m, settled_start(sim, target))  # the scene at rest, the part never asleep
-    mujoco.mj_forward(m, d)
+    d = start_state(sim, task)
     jq, lo, hi = _joint(sim, target)
-    fraction = task.joint_target_fraction if task.joint_target_fraction is not None else 1.0
-    op = opening(sim, target, float(d.qpos[jq]), lo + fraction * (hi - lo))
+    op = opening(sim, target, float(d.qpos[jq]), _q_target(task, lo, hi))
     try:
         plan_opening(ix.ik, op, d.qpos[ix.arm_qadr].copy(), 1.0 / FPS, check=SceneCheck(sim, d, ix, target, None))
     except IKFailure as exc:
         return f"{exc.reason}: {exc}"
     return None
+
+
+def _q_target(task: TaskSpec, lo: float, hi: float) -> float:
+    fraction = task.joint_target_fraction if task.joint_target_fraction is not None else 1.0
+    return lo + fraction * (hi - lo)
+
+
+def start_state(sim: SimScene, task: TaskSpec) -> mujoco.MjData:
+    """A copy of the task's start: the scene at rest with the arm at home (episode.settled_start:
+    what the manifest puts into each other is pushed apart at a fine time step first), the part
+    never asleep. A closing task (`joint_start_fraction` set) starts where its opening ends: the
+    part open at that fraction, what stands on it moved along, and the arm where the opening's
+    plan leaves it (released, 10 cm off the handle); when the opening has no plan, at home.
+    Computed once per task and cached on `sim`."""
+    cache = sim.__dict__.setdefault("_open_close_start", {})
+    if task.task_id not in cache:
+        m, ix, target = sim.model, _indices(sim), task.target_object_id
+        d = mujoco.MjData(m)
+        mujoco.mj_copyData(d, m, settled_start(sim, target))
+        mujoco.mj_forward(m, d)
+        if task.joint_start_fraction is not None:
+            jq, lo, hi = _joint(sim, target)
+            q_open = lo + task.joint_start_fraction * (hi - lo)
+            try:
+                op = opening(sim, target, float(d.qpos[jq]), q_open)
+                arm = plan_opening(ix.ik, op, d.qpos[ix.arm_qadr].copy(), 1.0 / FPS,
+                                   check=SceneCheck(sim, d, ix, target, None)).q[-1]
+            except IKFailure:
+                arm = None
+            _move_part(sim, d, target, jq, q_open)
+            if arm is not None:
+                d.qpos[ix.arm_qadr] = arm
+                d.act[ix.arm_actadr] = arm  # the servos' set-points hold the arm there
+            d.qvel[:] = 0.0
+            mujoco.mj_forward(m, d)
+        cache[task.task_id] = d
+    out = mujoco.MjData(sim.model)
+    mujoco.mj_copyData(out, sim.model, cache[task.task_id])
+    return out
+
+
+def _move_part(sim: SimScene, d: mujoco.MjData, target: str, jq: int, q: float) -> None:
+    """Set the part's joint to `q`, carrying the free objects that stand on it rigidly along."""
+    m, b = sim.model, sim.body_id(target)
+    mujoco.mj_kinematics(m, d)
+    p0, r0 = d.xpos[b].copy(), d.xmat[b].reshape(3, 3).copy()
+    d.qpos[jq] = q
+    mujoco.mj_kinematics(m, d)
+    p1, turn = d.xpos[b].copy(), d.xmat[b].reshape(3, 3) @ r0.T
+    turn_quat = np.zeros(4)
+    mujoco.mju_mat2Quat(turn_quat, turn.ravel())
+    for oid, support in sim.support_of.items():
+        if support == target:
+            a = sim.free_qpos_adr(oid)
+            d.qpos[a:a + 3] = p1 + turn @ (d.qpos[a:a + 3] - p0)
+            quat = np.zeros(4)
+            mujoco.mju_mulQuat(quat, turn_quat, d.qpos[a + 3:a + 7].copy())
+            d.qpos[a + 3:a + 7] = quat
 
 
 def _joint(sim: SimScene, target: str) -> tuple[int, float, float]:
@@ -131,8 +194,14 @@ def _joint(sim: SimScene, target: str) -> tuple[int, float, float]:
 def _plan_with_pitch(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float, on_segment: Callable[[], None],
                      pitch_rad: float, hand_turn: float = 1.0) -> Plan:
     out = np.asarray(op.out, dtype=float)
-    approach = -np.cos(pitch_rad) * out - np.sin(pitch_rad) * np.array([0.0, 0.0, 1.0])
-    finger_axis = np.cross(out, op.bar)
+    hand_out = out
+    if op.closing and op.is_door:
+        # the hand turned with the open door by `hand_turn` (as an opening leaves it), and turns
+        # back by as much over the arc, so it ends square to the closed front
+        assert op.axis is not None
+        hand_out = axis_angle_matrix(op.axis, op.angle_rad * (1.0 - hand_turn)) @ out
+    approach = -np.cos(pitch_rad) * hand_out - np.sin(pitch_rad) * np.array([0.0, 0.0, 1.0])
+    finger_axis = np.cross(hand_out, op.bar)
     grasp = Pose(np.asarray(op.handle_m, dtype=float), _hand_rotation(approach, finger_axis))
     cand = GraspCandidate("handle", grasp, approach, 0.02)
     home = Pose(*ik.tcp_pose(q_home))
@@ -159,7 +228,10 @@ def _plan_with_pitch(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float, on_s
         grips[-1][-1] = grip
         add(name, np.repeat(state["q"][None, :], ticks, axis=0), None)
 
-    pre = cand.tcp.moved(PRE_GRASP_M * out)
+    vertical = abs(float(op.bar[2])) >= 0.9
+    # closing starts where an opening ends, 10 cm up a vertical bar: come down it (the opening's
+    # retreat reversed); otherwise from 10 cm in front of the handle
+    pre = cand.tcp.moved(PRE_GRASP_M * (RETREAT_DIRECTION if op.closing and vertical else hand_out))
     res = ik.solve(pre.pos_m, pre.rot, q_home)
     if not res.ok():
         raise IKFailure(f"pre-grasp unreachable ({res.position_error_m * 1000:.1f} mm)")
@@ -175,7 +247,7 @@ def _plan_with_pitch(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float, on_s
         seg, opened = plan_arc(ik, grasp, op.pivot_m, op.axis, op.angle_rad, state["q"], dt, PULL_MIN_S, hand_turn)
         add("pull", seg, opened)
         # up a vertical bar (as drawers), else straight back from the turned door's face
-        back = RETREAT_DIRECTION if abs(float(op.bar[2])) >= 0.9 else axis_angle_matrix(op.axis, op.angle_rad * hand_turn) @ out
+        back = RETREAT_DIRECTION if vertical else axis_angle_matrix(op.axis, op.angle_rad * hand_turn) @ hand_out
     hold("hold", HOLD_TICKS, 1.0)  # the part's rebound against the grasp dies out before letting go
     hold("release", GRIPPER_TICKS, 0.0)
     line("retreat", opened.moved(RETREAT_M * back), 0.5)
@@ -222,16 +294,14 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
     wall0 = time.perf_counter()
     m, ix = sim.model, _indices(sim)
     beat = heartbeat or (lambda: None)
-    d = mujoco.MjData(m)
-    mujoco.mj_copyData(d, m, settled_start(sim, target))  # the scene at rest, the part never asleep
+    d = start_state(sim, task)  # the scene at rest, the part never asleep (a closing task: open)
     warnings0 = health.warning_counts(d)
     rng = episode_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index)
     drawn = _randomize_drawer(sim, target, rng)
     prepare_for_target(sim, target, sleep=False)  # every free object may sleep, the part never
     jq, lo, hi = _joint(sim, target)
     jv = int(m.jnt_dofadr[m.joint(f"obj:{target}:joint").id])
-    fraction = task.joint_target_fraction if task.joint_target_fraction is not None else 1.0
-    q_target = lo + fraction * (hi - lo)
+    q_target = _q_target(task, lo, hi)
     mujoco.mj_forward(m, d)
     set_sleep(m, True)
     settle_steps = round(SETTLE_S * STEPS_PER_FRAME * FPS)

@@ -1,5 +1,5 @@
-"""Where the hand goes to open a drawer or a door: the handle now, the way it faces, and the line
-or arc it moves along. Geometry only (from placement.drawer_pull and scene/doors.py), shared
+"""Where the hand goes to open (or close) a drawer or a door: the handle now, the way it faces, and
+the line or arc it moves along. Geometry only (from placement.drawer_pull and scene/doors.py), shared
 by the planner (sim/open_close.py) and the scene camera (sim/camera.py)."""
 
 from __future__ import annotations
@@ -32,6 +32,11 @@ class Opening:
     pivot_m: np.ndarray | None = None
     axis: np.ndarray | None = None
     angle_rad: float = 0.0
+    closing: bool = False  # the motion brings the part back towards closed
+
+    @property
+    def is_door(self) -> bool:
+        return self.pull_m is None
 
     def handle_at(self, progress: float) -> np.ndarray:
         if self.pull_m is not None:
@@ -47,13 +52,15 @@ def opening(sim: SimScene, target: str, q_now: float, q_target: float) -> Openin
     art = obj.articulation
     assert art is not None
     floor_z = floor_height_m(sim.scene.objects)
+    closed = float(np.clip(0.0, art.lower, art.upper))
+    closing = abs(q_target - closed) < abs(q_now - closed)
     if art.type == "prismatic":
         handle, axis, _ = drawer_pull(obj, 1.0, floor_z)  # the handle closed, the joint's positive direction
         q0 = float(np.clip(0.0, art.lower, art.upper))
         return Opening(handle_m=handle + axis * (q_now - q0), out=axis, bar=np.array([0.0, 0.0, 1.0]),
-                       q_from=q_now, q_to=q_target, pull_m=axis * (q_target - q_now))
+                       q_from=q_now, q_to=q_target, pull_m=axis * (q_target - q_now), closing=closing)
     dr = door(obj, sim.scene.objects, floor_z)
     opened = dr.opened_by(dr.sign * (q_now - dr.q_closed))
     return Opening(handle_m=dr.handle_at(q_now), out=opened @ dr.normal_m, bar=dr.rot @ dr.axis_local,
                    q_from=q_now, q_to=q_target, pivot_m=dr.hinge_m, axis=dr.axis_m,
-                   angle_rad=dr.sign * (q_target - q_now))
+                   angle_rad=dr.sign * (q_target - q_now), closing=closing)

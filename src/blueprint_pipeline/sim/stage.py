@@ -22,9 +22,10 @@ BP_EPISODE_DEADLINE_FACTOR, default 10, times the nominal episode duration) and 
 the simulation loop; a hung or crashed episode is killed, recorded with its reason (timeout / crashed / error) and the others continue. The stage fails when the
 success rate is below BP_MIN_SUCCESS_RATE (`EpisodesConfig.min_success_rate`, 0.5 by default).
 
-open_close tasks (drawers and hinged doors) run sim.open_close; stack tasks are not simulated
-(listed in summary.json's tasks_skipped). Before any episode, every task is probed: planned
-from the settled start (a drawer or door: from home) without randomisation, with the whole-arm
+open_close tasks (drawers and hinged doors, opened, and closed again) run sim.open_close; stack
+tasks are not simulated (listed in summary.json's tasks_skipped). Before any episode, every task is
+probed: planned from the settled start (a drawer or door: from home; a closing: from where its
+opening ends, open_close.start_state) without randomisation, with the whole-arm
 scene check (episode.plan_at_rest, open_close.open_close_plan_at_rest); a task with no collision-free plan is not simulated and is listed in
 summary.json's tasks_infeasible with the planner's reason (a book packed on a shelf, an object
 whose every grasp meets the board above). When no task is left, NoFeasibleTaskError lists them.
@@ -385,7 +386,7 @@ def certificate(scene_id: str, robot: str, summary: dict) -> dict:
                        "touches the goal support, centre inside the goal rectangle, upright within "
                        f"{np.rad2deg(judge.UPRIGHT_LIMIT_RAD):.0f} deg, |v| < {judge.REST_SPEED_M_S} m/s, "
                        f"|w| < {judge.REST_ANGULAR_RAD_S} rad/s, other objects moved <= {judge.DISTURB_LIMIT_M} m",
-            "success_open_close": "drawer or door joint (signed so that opening increases) past the task's target "
+            "success_open_close": "drawer or door joint (signed so that the task's motion, opening or closing, increases it) past the task's target "
                                   f"fraction of its range less {judge.JOINT_TOLERANCE_FRACTION} x range at the end "
                                   "and on every frame after release through a 0.5 s still phase, joint speed < "
                                   f"{judge.JOINT_REST_SPEED}, both pads on the handle after closing and during the "
