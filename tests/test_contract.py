@@ -27,6 +27,8 @@ OPTION_FIELDS = {f.name for f in dataclasses.fields(RunOptions)}
     ({"seed": SEED_MAX + 1}, "--seed"),
     ({"workers": 0}, "--workers"),
     ({"executor": "slurm"}, "--executor"),
+    ({"image_size": 200}, "--image-size"),
+    ({"image_size": True}, "--image-size"),
 ])
 def test_run_options_are_checked_naming_the_option(kwargs, named, settings):
     with pytest.raises(InvalidInputError, match=named):
@@ -37,6 +39,7 @@ def test_run_options_take_the_whole_seed_range_and_bp_workers(settings):
     assert RunOptions.create(seed=SEED_MAX, settings=settings).seed == SEED_MAX
     assert RunOptions.create(episodes=0, settings=settings).episodes == 0
     assert RunOptions.create(settings=settings).workers == settings.workers == 2
+    assert [RunOptions.create(image_size=s, settings=settings).image_size for s in (128, 224, 256)] == [128, 224, 256]
 
 
 def test_every_construction_site_uses_the_factory():
@@ -54,11 +57,14 @@ def test_every_construction_site_uses_the_factory():
 
 @pytest.mark.parametrize("argv", [["run", "m.json", "--out", "o", "--seed", "-1"],
                                   ["episodes", "o", "--seed", "-5"],
-                                  ["batch", "s", "--out", "o", "--seed", str(SEED_MAX + 1)]])
+                                  ["batch", "s", "--out", "o", "--seed", str(SEED_MAX + 1)],
+                                  ["run", "m.json", "--out", "o", "--image-size", "100"],
+                                  ["episodes", "o", "--image-size", "512"]])
 def test_the_cli_refuses_seeds_out_of_range_with_exit_2(argv, tmp_path):
     run = subprocess.run([sys.executable, "-m", "blueprint_pipeline.cli", *argv], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120, check=False)
-    assert run.returncode == 2 and "--seed" in run.stderr, run.stderr
+    flag = argv[-2]
+    assert run.returncode == 2 and flag in run.stderr, run.stderr
 
 
 def _option_reads(module_file: Path) -> set[str]:
@@ -117,6 +123,8 @@ def test_changing_episodes_or_seed_reruns_only_the_stages_that_read_them(tmp_pat
     rerun = run(episodes=3, seed=7)
     assert [s for s, status in rerun.items() if status == "ok"] == ["episodes", "dataset", "report"]
     assert set(run(episodes=3, seed=7, workers=5).values()) == {"skipped"}
+    rerun = run(episodes=3, seed=7, image_size=224)  # the cameras' resolution changes the episodes
+    assert [s for s, status in rerun.items() if status == "ok"] == ["episodes", "dataset", "report"]
 
 
 def test_context_resolves_artifacts_and_the_asset_root(tmp_path, settings, make_ctx):

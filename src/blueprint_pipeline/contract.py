@@ -72,6 +72,7 @@ REPORT_CERTIFICATE = Artifact("report", "quality_certificate.json")
 # Seeds: one range everywhere (CLI, service, batch), the range numpy's seeding takes as one word.
 SEED_MIN = 0
 SEED_MAX = 2**32 - 1
+IMAGE_SIZES = (128, 224, 256)  # rendered camera resolutions (square, pixels); 128 is the default
 EXECUTORS = ("local", "ray")  # where per-item tasks run (resilience.executors.open_pool)
 
 
@@ -95,11 +96,13 @@ class RunOptions:
     strict: bool = False
     keep_failed_episodes: bool = False
     executor: str = "local"
+    image_size: int = 128  # rendered cameras' width and height, one of IMAGE_SIZES
 
     @classmethod
     def create(cls, *, robot: str = "franka", episodes: int | None = None, workers: int | None = None,
                render: bool = False, seed: int = 0, strict: bool = False, keep_failed_episodes: bool = False,
-               executor: str = "local", settings: Settings | None = None, prefix: str = "--") -> RunOptions:
+               executor: str = "local", settings: Settings | None = None, prefix: str = "--",
+               image_size: int = 128) -> RunOptions:
         """Checked options; InvalidInputError naming the option otherwise, as `prefix` + its name
         (the CLI's "--seed"; the service passes "" for its query parameter "seed").
         `workers` None: the BP_WORKERS setting."""
@@ -115,8 +118,13 @@ class RunOptions:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise InvalidInputError(f"{prefix}workers: must be an integer >= 1, got {workers!r}")
         check_executor(executor)
+        if isinstance(image_size, bool) or image_size not in IMAGE_SIZES:
+            name = "image-size" if prefix else "image_size"  # the CLI's flag, the service's query parameter
+            raise InvalidInputError(f"{prefix}{name}: must be one of {', '.join(map(str, IMAGE_SIZES))}, "
+                                    f"got {image_size!r}")
         return cls(robot=robot, episodes=episodes, workers=workers, render=bool(render), seed=seed,
-                   strict=bool(strict), keep_failed_episodes=bool(keep_failed_episodes), executor=executor)
+                   strict=bool(strict), keep_failed_episodes=bool(keep_failed_episodes), executor=executor,
+                   image_size=int(image_size))
 
 
 ProgressFn = Callable[[int, int | None, str], None]

@@ -62,7 +62,7 @@ STAGES: list[Stage] = [
           outputs=_rel(c.GENIESIM_TASK_CONFIG, c.GENIESIM_SCENE_GRAPH)),
     Stage("episodes", _stage_module("blueprint_pipeline.sim.stage"),
           inputs=_rel(c.SCENE_NORMALIZED, c.SIMREADY_PHYSICS, c.GENIESIM_TASK_CONFIG),
-          options=("robot", "episodes", "render", "seed", "keep_failed_episodes"),
+          options=("robot", "episodes", "render", "seed", "keep_failed_episodes", "image_size"),
           outputs=_rel(c.EPISODES_SUMMARY)),
     Stage("dataset", _stage_module("blueprint_pipeline.dataset.stage"),
           inputs=_rel(c.EPISODES_SUMMARY, c.EPISODES_DATA), options=("seed", "keep_failed_episodes"),

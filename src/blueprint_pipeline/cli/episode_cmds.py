@@ -15,9 +15,10 @@ console = Console(highlight=False, soft_wrap=True)
 def episodes(
     out_dir: str = typer.Argument(..., metavar="OUT_DIR",
                                   help="Pipeline output folder holding scene/, simready/ and geniesim/."),
-    count: int = typer.Option(None, "--episodes", "-n", help="Number of episodes (default: 2 per pick_place task, at most 20)."),
+    count: int = typer.Option(None, "--episodes", "-n", help="Number of episodes (default: 2 per simulated task, at most 20)."),
     workers: int = typer.Option(None, "--workers", "-w", help="Worker processes (default: BP_WORKERS)."),
-    render: bool = typer.Option(False, "--render", help="Render a scene and a wrist camera (128x128 RGB)."),
+    render: bool = typer.Option(False, "--render", help="Render a scene and a wrist camera (RGB)."),
+    image_size: int = typer.Option(128, "--image-size", help="Rendered cameras' resolution: 128, 224 or 256 (square)."),
     robot: str = typer.Option("franka", "--robot", help="franka or ur10."),
     seed: int = typer.Option(0, "--seed", help="Run seed: episode i is reproducible from (scene, task, seed, i)."),
     keep_failed: bool = typer.Option(False, "--keep-failed", help="Also write failed episodes (labelled)."),
@@ -26,7 +27,7 @@ def episodes(
     from blueprint_pipeline.runner import run_pipeline
 
     opts = RunOptions.create(robot=robot, episodes=count, workers=workers, render=render, seed=seed,
-                             keep_failed_episodes=keep_failed)
+                             keep_failed_episodes=keep_failed, image_size=image_size)
     ctx = StageContext(manifest_url="", out_url=out_dir, options=opts)
     outcome = run_pipeline(ctx, only="episodes", force=True)[-1]
     s = outcome.result.summary if outcome.result else {}

@@ -39,6 +39,7 @@ def run(
     episodes: int = typer.Option(None, "--episodes", "-n", help="Episodes to simulate (default: the episodes stage's)."),
     workers: int = typer.Option(None, "--workers", "-w", help="Worker processes (default: BP_WORKERS)."),
     render: bool = typer.Option(False, "--render/--no-render", help="Render camera images in episodes."),
+    image_size: int = typer.Option(128, "--image-size", help="Rendered cameras' resolution: 128, 224 or 256 (square)."),
     seed: int = typer.Option(0, "--seed", help="Run seed; every random draw derives from (scene, stage, item, seed)."),
     keep_failed: bool = typer.Option(False, "--keep-failed", help="Also keep failed episodes (labelled)."),
     executor: str = typer.Option("local", "--executor", help="Where episodes run: local (worker processes) or ray."),
@@ -60,7 +61,7 @@ def run(
     # checked now (an unknown robot fails before any stage, not after four)
     options = RunOptions.create(robot=robot, episodes=episodes, workers=workers, render=render, seed=seed,
                                 strict=strict, keep_failed_episodes=keep_failed, executor=executor,
-                                settings=settings)
+                                settings=settings, image_size=image_size)
     if "://" not in manifest and not Path(manifest).is_file():
         raise InvalidInputError(f"manifest {manifest!r} does not exist")
     if executor != "local" or ray_address:

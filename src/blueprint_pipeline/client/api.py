@@ -104,7 +104,8 @@ class ServiceClient:
     # -- calls ----------------------------------------------------------------------------------
 
     def submit(self, scene: str | Path, *, robot: str = "franka", episodes: int | None = None,
-               render: bool = False, seed: int = 0, idempotency_key: str | None = None) -> dict[str, Any]:
+               render: bool = False, seed: int = 0, idempotency_key: str | None = None,
+               image_size: int = 128) -> dict[str, Any]:
         """Upload a manifest (.json) or a bundle (.tar.gz); returns the job."""
         path = Path(scene)
         if not path.is_file():
@@ -117,7 +118,8 @@ class ServiceClient:
             content_type = "application/json"
         else:
             raise InvalidInputError(f"{scene}: expected a scene manifest (.json) or a bundle (.tar.gz)")
-        params: dict[str, Any] = {"robot": robot, "render": str(render).lower(), "seed": seed}
+        params: dict[str, Any] = {"robot": robot, "render": str(render).lower(), "seed": seed,
+                                  "image_size": image_size}
         if episodes is not None:
             params["episodes"] = episodes
         key = idempotency_key or uuid.uuid4().hex  # one key for every retry of this submit

@@ -207,7 +207,7 @@ def plan_items(ctx: StageContext, tasks: list[TaskSpec]) -> list[EpisodeItem]:
     count = opts.episodes if opts.episodes is not None else min(DEFAULT_MAX, DEFAULT_PER_TASK * len(tasks))
     digest = ctx.input_digest or inputs_digest(ctx.out_url)
     return [EpisodeItem(out_url=ctx.out_url, robot=opts.robot, task_id=tasks[i % len(tasks)].task_id,
-                        episode_index=i, seed=opts.seed, render=opts.render,
+                        episode_index=i, seed=opts.seed, render=opts.render, image_size=opts.image_size,
                         keep_failed=opts.keep_failed_episodes, inputs_digest=digest)
             for i in range(count if tasks else 0)]
 
@@ -349,6 +349,7 @@ def summarize(results: list[dict], wall_s: float, resumed: int) -> dict:
 
     offsets = np.array([r["metrics"].get("start_offset_m", [0, 0]) for r in results if "start_offset_m" in r["metrics"]])
     yaws = np.array([r["metrics"].get("start_yaw_rad", 0.0) for r in results if "start_yaw_rad" in r["metrics"]])
+    arm = np.array([o for r in results for o in r["metrics"].get("start_arm_offset_rad", [])])
     sim_s = sum(r["metrics"].get("sim_time_s", 0.0) for r in results)
     return {
         "episodes": len(results),
@@ -368,7 +369,9 @@ def summarize(results: list[dict], wall_s: float, resumed: int) -> dict:
         "start_poses": {"count": len(yaws),
                         "offset_x_m": [float(offsets[:, 0].min()), float(offsets[:, 0].max())] if len(offsets) else None,
                         "offset_y_m": [float(offsets[:, 1].min()), float(offsets[:, 1].max())] if len(offsets) else None,
-                        "yaw_rad": [float(yaws.min()), float(yaws.max())] if len(yaws) else None},
+                        "yaw_rad": [float(yaws.min()), float(yaws.max())] if len(yaws) else None,
+                        "arm_joint_offset_rad": [float(arm.min()), float(arm.max())] if len(arm) else None,
+                        "arm_fallbacks": sum(bool(r["metrics"].get("start_arm_fallback")) for r in results)},
         "scene_camera": summarize_cameras(results),
     }
 
