@@ -63,7 +63,7 @@ from blueprint_pipeline.dataset.writer import (
     WriterOptions,
     row_group_bytes,
 )
-from blueprint_pipeline.sim.records import EpisodeRecord
+from blueprint_pipeline.sim.records import EpisodeRecord, task_state
 
 SCENE = """
 <mujoco><compiler angle="radian"/><visual><quality shadowsize="0"/></visual>
@@ -113,6 +113,7 @@ def make_episode(i: int, frames: int, images: np.ndarray | None) -> EpisodeRecor
         object_ids=["mug"], contact_names=["left", "right"], state=state, velocity=vel, ee_pose=ee,
         object_poses=obj, action=np.roll(state, -1, 0), contact=(np.abs(q[:, :2]) > 0.5).astype(np.float32),
         reward=done.astype(np.float32), done=done, success_flags=done.copy(),
+        task_state=task_state(obj, (0.5, 0.3, 0.8)),
         images={} if images is None else {"top": images[:frames]})
 
 

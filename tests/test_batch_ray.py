@@ -56,7 +56,8 @@ def _items(out_dir: Path, count: int, seed: int = 3):
 
 def _same_episode(a: str, b: str) -> None:
     ra, rb = load_episode(a), load_episode(b)
-    for name in ("state", "velocity", "ee_pose", "object_poses", "action", "contact", "reward", "success_flags"):
+    for name in ("state", "velocity", "ee_pose", "object_poses", "action", "contact", "reward", "success_flags",
+                 "task_state"):
         np.testing.assert_array_equal(getattr(ra, name), getattr(rb, name), err_msg=name)
     assert (ra.success, ra.length, ra.seed) == (rb.success, rb.length, rb.seed)
 

@@ -14,7 +14,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; read when mujoc
 import mujoco
 import numpy as np
 
-from blueprint_pipeline.sim.records import EpisodeRecord
+from blueprint_pipeline.sim.records import EpisodeRecord, task_state
 
 ARM_XML = """
 <mujoco model="two_link_arm">
@@ -112,6 +112,7 @@ def make_episode(index: int, frames: int = 24, cameras: tuple[str, ...] = (), su
         state=arrays["state"], velocity=arrays["velocity"], ee_pose=arrays["ee_pose"],
         object_poses=arrays["object_poses"], action=arrays["action"], contact=arrays["contact"],
         reward=reward, done=done, success_flags=flags,
+        task_state=task_state(arrays["object_poses"][:, :7], goal),
         images={c: np.asarray(v, dtype=np.uint8) for c, v in images.items()},
         metrics={"final_joint_error_rad": float(tcp_err)},
     )

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from test_dataset_fixtures import make_episode, write_dataset_dir
 
+from blueprint_pipeline.sim.records import TASK_STATE_NAMES
 from blueprint_pipeline.dataset import layout
 from blueprint_pipeline.dataset.check import check_dataset
 from blueprint_pipeline.dataset.stats import (
@@ -57,7 +58,7 @@ def test_info_json_describes_the_dataset(dataset, episodes):
     assert info["video_path"] == "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
     f = info["features"]
     assert f["observation.state"] == {"dtype": "float32", "shape": [3], "names": ["shoulder", "elbow", "gripper_width_m"]}
-    assert f["observation.environment_state"]["names"][:3] == ["box.x", "box.y", "box.z"]
+    assert f["observation.environment_state"]["names"] == list(TASK_STATE_NAMES)  # the task's objects, by role
     assert f["next.done"]["dtype"] == "bool" and f["timestamp"]["dtype"] == "float32"
     cam = f["observation.images.top"]
     assert cam["dtype"] == "video" and cam["shape"] == [64, 64, 3]
@@ -77,7 +78,7 @@ def test_frames_round_trip_exactly(dataset, episodes):
         assert np.array_equal(cols["observation.state"][sl], rec.state)
         assert np.array_equal(cols["action"][sl], rec.action)
         assert np.array_equal(cols["observation.ee_pose"][sl], rec.ee_pose)
-        assert np.array_equal(cols["observation.environment_state"][sl], rec.object_poses)
+        assert np.array_equal(cols["observation.environment_state"][sl], rec.task_state)
         assert np.array_equal(cols["next.done"][sl], rec.done)
         assert np.array_equal(cols["next.success"][sl], rec.success_flags)
         assert (cols["episode_index"][sl] == ep).all()

@@ -49,6 +49,11 @@ def test_single_object_pick_place_succeeds(single):
     assert np.all(np.abs(end[:2] - np.array(task.goal.center_m[:2])) <= np.array(task.goal.size_m) / 2)
     assert np.linalg.norm(end[:2] - start[:2]) > 0.1
     assert rec.metrics["placement_error_m"] < 0.01
+    # the dataset's environment state: the target's pose, the goal point, no joint
+    assert rec.task_state.shape == (rec.length, 12)
+    assert np.array_equal(rec.task_state[:, :7], rec.object_poses[:, 7 * j:7 * j + 7])
+    goal = (*task.goal.center_m[:2], task.goal.surface_z_m)
+    assert np.allclose(rec.task_state[:, 7:10], goal) and not rec.task_state[:, 10:].any()
     # the gripper closed on the object: width ~ its 6 cm during transport, actions say closed
     carrying = (rec.contact[:, 0] == 1) & (rec.contact[:, 1] == 1)
     assert carrying.sum() > 30
@@ -187,3 +192,41 @@ def test_plan_check_refuses_a_retreat_that_touches_the_placed_object(single):
     q = plan.q.copy()
     q[first:last + 1] = res.q_rad
     assert check.plan(dataclasses.replace(plan, q=q)) == f"the hand or arm meets {target} while retreat"
+
+
+def test_arm_start_is_drawn_per_episode_within_its_range():
+    from blueprint_pipeline.sim.episode import _indices
+
+    sim, task = _sim(with_clutter=True)
+    ix = _indices(sim)
+    home = ix.home[ix.arm_qadr]
+    recs = [run_episode(sim, task, i, seed=5) for i in range(3)]
+    offsets = [np.asarray(r.metrics["start_arm_offset_rad"]) for r in recs]
+    for rec, off in zip(recs, offsets):
+        assert not rec.metrics["start_arm_fallback"]
+        assert 0.01 < np.abs(off).max() <= 0.1 + 1e-9
+        # the first recorded frame is the drawn start: the servos held it through the settling
+        assert np.abs(rec.state[0, :7] - (home + off)).max() < 0.01
+    assert not np.allclose(offsets[0], offsets[1])
+    again = run_episode(sim, task, 0, seed=5)
+    assert np.allclose(again.metrics["start_arm_offset_rad"], offsets[0])  # reproducible
+    # the arm's draw has a stream of its own: the target's start is the same with or without it
+    fixed = run_episode(sim, task, 0, seed=5, options=EpisodeOptions(arm_start_rad=0.0))
+    assert np.allclose(fixed.metrics["start_arm_offset_rad"], 0.0)
+    assert fixed.metrics["start_offset_m"] == recs[0].metrics["start_offset_m"]
+    assert np.abs(fixed.state[0, :7] - home).max() < 0.01
+
+
+def test_arm_start_keeps_the_nominal_pose_when_every_draw_meets_the_scene():
+    from blueprint_pipeline.sim.episode import _indices, start_data
+    from blueprint_pipeline.sim.randomize import ARM_START_DRAWS, randomize_arm_start
+
+    sim, task = _sim(with_clutter=False)
+    ix = _indices(sim)
+    d = start_data(sim, task.target_object_id)
+    q0 = d.qpos[ix.arm_qadr].copy()
+    asked = []
+    offset, fallback = randomize_arm_start(d, ix, lambda q: asked.append(q) or "meets the table",
+                                           np.random.default_rng(0), 0.1)
+    assert fallback and len(asked) == ARM_START_DRAWS and np.all(offset == 0.0)
+    assert np.array_equal(d.qpos[ix.arm_qadr], q0)

@@ -39,6 +39,12 @@ def test_drawer_is_pulled_past_its_target_and_stays_there():
     assert rec.contact[:, 0].any() and rec.contact[:, 1].any()
     # the mug standing on the drawer rode along with it
     assert rec.object_poses[-1, 1] < rec.object_poses[0, 1] - 0.2
+    # the dataset's environment state: the drawer's pose, the handle where the pull ends, the joint
+    state = rec.task_state
+    assert np.allclose(state[:, 10], q, atol=1e-6) and np.allclose(state[:, 11], target)
+    assert state[-1, 1] == pytest.approx(state[0, 1] - (q[-1] - q[0]), abs=1e-4)  # the drawer slides along -y
+    # the goal point: the handle (5 cm in front of the drawer's face at y = 0.4) pulled out by the target
+    assert np.allclose(state[:, 7:9], [0.45, 0.4 - 0.05 - target], atol=1e-3)
 
 
 def test_drawer_is_closed_from_where_its_opening_ends():

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from blueprint_pipeline.dataset.layout import INDEX_FEATURES
-from blueprint_pipeline.sim.records import EpisodeRecord
+from blueprint_pipeline.sim.records import TASK_STATE_NAMES, EpisodeRecord
 
 POSE_NAMES = ["x", "y", "z", "qw", "qx", "qy", "qz"]
 IMAGE_PREFIX = "observation.images."
@@ -23,7 +23,7 @@ _VECTOR_FIELDS = {
     "observation.state": "state",
     "observation.velocity": "velocity",
     "observation.ee_pose": "ee_pose",
-    "observation.environment_state": "object_poses",
+    "observation.environment_state": "task_state",
     "observation.contacts": "contact",
     "action": "action",
 }
@@ -48,7 +48,7 @@ def build_features(rec: EpisodeRecord) -> dict[str, dict]:
         "observation.state": joints,
         "observation.velocity": [f"{n}.vel" for n in joints],
         "observation.ee_pose": list(POSE_NAMES),
-        "observation.environment_state": [f"{o}.{p}" for o in rec.object_ids for p in POSE_NAMES],
+        "observation.environment_state": list(TASK_STATE_NAMES),
         "observation.contacts": list(rec.contact_names),
         "action": [f"{n}.target" for n in joints],
     }

@@ -41,8 +41,8 @@ from blueprint_pipeline.sim.ik import ArmIK, BoxObstacle
 from blueprint_pipeline.sim.judge import judge_pick_place, motion_metrics
 from blueprint_pipeline.sim.grasp import GraspCandidate
 from blueprint_pipeline.sim.planner import ObjectBox, Plan, plan_pick_place
-from blueprint_pipeline.sim.randomize import apply_randomization, episode_rng
-from blueprint_pipeline.sim.records import EpisodeRecord
+from blueprint_pipeline.sim.randomize import apply_randomization, arm_rng, episode_rng, randomize_arm_start
+from blueprint_pipeline.sim.records import EpisodeRecord, task_state
 from blueprint_pipeline.sim.render import make_renderer
 from blueprint_pipeline.sim.scene_builder import (
     FPS,
@@ -67,6 +67,7 @@ class EpisodeOptions:
     image_size: int = 128
     jitter_m: float = 0.08
     yaw_rad: float = float(np.pi / 4)
+    arm_start_rad: float = 0.1  # each arm joint's start within +- this of the task's (randomize.py)
 
 
 class _Indices:
@@ -278,6 +279,7 @@ def _object_box(sim: SimScene, data: mujoco.MjData, oid: str) -> ObjectBox:
                      round_xy=round_xy)
 
 
+START_TARGET_CLEARANCE_M = 0.02  # a drawn start keeps the hand this far from the target (SceneCheck.start_pose)
 GRASP_CLEARANCE_M = 0.003  # at pre-grasp and grasp the hand and arm keep this far from everything but the target
 PLAN_CLEARANCE_M = 0.001  # and along the planned motion (placing next to a neighbour is close work)
 SUPPORT_TOLERANCE_M = 0.002  # finger tips (and the carried object) may touch a support this deep
@@ -294,10 +296,11 @@ class SceneCheck:
       hand rises above the TCP there (`headroom_m`, for lifting under a shelf);
     - `plan(plan)`: every PLAN_CHECK_EVERY-th planned configuration, with the target carried
       rigidly by the hand from lift to lower; neither arm nor carried object may meet anything
-      but the target and, within the tolerance, its start and goal supports; after the release
-      the hand may not touch the target where the plan put it down (an open finger sweeping a
-      placed box into its neighbour blew the kitchen's spoon box up). A drawer or door moves
-      with the plan (`Plan.part_q`), and only the hand may touch it.
+      but the target and, within the tolerance, its start and goal supports; a free target may
+      not be touched during the joint-space approach and after the release either (an open
+      finger sweeping a placed box into its neighbour blew the kitchen's spoon box up). A drawer
+      or door moves with the plan (`Plan.part_q`), and only the hand may touch it;
+    - `start_pose(q)`: the arm at a drawn start touches nothing, the target included.
     Each returns why it refuses (the object met, by id) or None."""
 
     def __init__(self, sim: SimScene, d: mujoco.MjData, ix: _Indices, target: str, goal_support: str | None):
@@ -353,7 +356,7 @@ class SceneCheck:
         if self.part_qadr is not None:  # the arm (not the hand) in a drawer or door
             arm = robot & ~hand
             bad |= ((arm[g1] & self.target_mask[g2]) | (arm[g2] & self.target_mask[g1])) & (dist < 0.0)
-        if placed:  # after the release the hand leaves the placed object without touching it
+        if placed:  # before the grasp and after the release the hand does not touch the target
             bad |= ((robot[g1] & self.target_mask[g2]) | (robot[g2] & self.target_mask[g1])) & (dist < 0.0)
         # the geometric margin is for the arm only: other contacts count when they penetrate
         if carried:
@@ -371,6 +374,26 @@ class SceneCheck:
         saved = m.geom_margin[self.robot].copy()
         m.geom_margin[self.robot] = clearance_m
         return saved
+
+    def start_pose(self, q_arm: np.ndarray) -> str | None:
+        """Why the arm at `q_arm` (fingers open) would not do as a start, or None: it meets
+        something (the target too), or the hand is within START_TARGET_CLEARANCE_M of the target
+        (a closing starts 10 cm off its handle: a start drawn closer swings the fingers onto it)."""
+        m, scratch = self.sim.model, _scratch_data(self.sim)
+        saved = self._raised_margins()
+        try:
+            self._pose(scratch, q_arm, self.sim.robot.gripper.stroke_per_finger_m)
+            hit = self._hit(scratch, carried=False, placed=True)
+        finally:
+            m.geom_margin[self.robot] = saved
+        if hit is not None:
+            return f"the hand or arm meets {hit}"
+        near = START_TARGET_CLEARANCE_M
+        for g in self.hand:
+            for t in np.flatnonzero(self.target_mask):
+                if mujoco.mj_geomDistance(m, scratch, int(g), int(t), near, None) < near:
+                    return f"the hand is within {near * 100:.0f} cm of {self.target}"
+        return None
 
     def grasp(self, cand: GraspCandidate) -> str | None:
         m, scratch = self.sim.model, _scratch_data(self.sim)
@@ -425,7 +448,11 @@ class SceneCheck:
                 elif placed is not None:
                     scratch.qpos[self.tqadr:self.tqadr + 7] = placed
                     mujoco.mj_kinematics(m, scratch)
-                hit = self._hit(scratch, carried=bool(carried[k]), placed=placed is not None and not carried[k])
+                # a free target is not touched before the grasp or after the release (a drawer's or
+                # door's handle may be brushed on the way: the part's own motion is checked above)
+                untouched = self.part_qadr is None and (plan.phase[k] == "approach" or (placed is not None
+                                                                                         and not carried[k]))
+                hit = self._hit(scratch, carried=bool(carried[k]), placed=untouched)
                 if hit is not None:
                     what = "the carried object or the arm" if carried[k] else "the hand or arm"
                     return f"{what} meets {hit} while {plan.phase[k]}"
@@ -470,6 +497,10 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     warnings0 = health.warning_counts(d)
     rng = episode_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index)
     rand = apply_randomization(sim, d, target, rng, options.jitter_m, options.yaw_rad, options.render)
+    mujoco.mj_kinematics(m, d)
+    arm_offset, arm_fallback = randomize_arm_start(
+        d, ix, SceneCheck(sim, d, ix, target, task.goal.support_object_id).start_pose,
+        arm_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index), options.arm_start_rad)
     prepare_for_target(sim, target, sleep=True)  # resting clutter stays asleep unless touched
     mujoco.mj_forward(m, d)
     pre_settle = d.qpos[ix.dynamic_qadr[:, None] + np.arange(3)].copy()
@@ -493,7 +524,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
                                            and o.id != sim.support_of.get(target)], task.goal, q_home, dt_tick,
                                on_segment=beat, check=SceneCheck(sim, d, ix, target, task.goal.support_object_id),
                                ceiling_z=level.ceiling_m if (level := sim.shelf_level(target)) else None,
-                               turn_back_rad=-rand.target_yaw_rad)
+                               turn_back_rad=-rand.target_yaw_rad, q_seed=q_home - arm_offset)
     except IKFailure as exc:
         reason, plan_error = exc.reason, str(exc)[:500]
     beat()
@@ -687,6 +718,8 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
         "start_offset_m": list(rand.target_offset_m),
         "start_yaw_rad": rand.target_yaw_rad,
         "start_pose_fallback": rand.fallback,
+        "start_arm_offset_rad": [float(v) for v in arm_offset],
+        "start_arm_fallback": arm_fallback,
         "start_position_m": start_pos.tolist(),
         "settle_shift_m": settle_shift,
         "settle_penetration_m": penetration,
@@ -697,4 +730,6 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     return episode_record(sim, task, episode_index, seed, success, reason,
                           warnings=health.new_warnings(d, warnings0), state=state, velocity=velocity,
                           ee_pose=ee64.astype(np.float32), object_poses=obj_poses, action=action, contact=contact,
-                          reward=reward, success_flags=placed, images=images, metrics=metrics)
+                          reward=reward, success_flags=placed, images=images, metrics=metrics,
+                          task_state=task_state(obj_poses[:, ti * 7:ti * 7 + 7],
+                                                (*task.goal.center_m[:2], task.goal.surface_z_m)))

@@ -17,9 +17,9 @@ import numpy as np
 from blueprint_pipeline import storage
 from blueprint_pipeline.sim.records import EpisodeRecord
 
-EPISODE_FILE_SCHEMA = "blueprint.episode/1"
+EPISODE_FILE_SCHEMA = "blueprint.episode/2"  # 2: task_state
 _ARRAYS = ("state", "velocity", "ee_pose", "object_poses", "action", "contact", "reward", "done",
-           "success_flags")
+           "success_flags", "task_state")
 _SCALARS = ("episode_index", "task_id", "task_description", "robot", "seed", "fps", "success",
             "failure_reason", "joint_names", "object_ids", "contact_names", "metrics")
 

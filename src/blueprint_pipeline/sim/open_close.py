@@ -45,8 +45,8 @@ from blueprint_pipeline.sim.ik import ArmIK
 from blueprint_pipeline.sim.judge import judge_open_close
 from blueprint_pipeline.sim.opening import Opening, opening
 from blueprint_pipeline.sim.planner import GRIPPER_TICKS, SETTLE_TICKS, BlockedGrasps, Plan
-from blueprint_pipeline.sim.randomize import episode_rng
-from blueprint_pipeline.sim.records import EpisodeRecord
+from blueprint_pipeline.sim.randomize import arm_rng, episode_rng, randomize_arm_start
+from blueprint_pipeline.sim.records import EpisodeRecord, task_state
 from blueprint_pipeline.sim.render import make_renderer
 from blueprint_pipeline.sim.scene_builder import (
     FPS,
@@ -81,11 +81,13 @@ HAND_TURNS = (1.0, 0.5, 0.0)
 
 
 def plan_opening(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float,
-                 on_segment: Callable[[], None] = lambda: None, check=None) -> Plan:
+                 on_segment: Callable[[], None] = lambda: None, check=None, q_seed: np.ndarray | None = None) -> Plan:
     """The first feasible plan with the hand level, then pitched 20 deg down, then up (the fingers
     stay across a vertical bar; a level hand puts a UR10's wrist at its singularity; a bar that is
     not vertical is taken level only) that the whole-arm scene `check` (episode.SceneCheck)
-    accepts. Raises IKFailure when no pitch works (BlockedGrasps when every planned one collides)."""
+    accepts. Raises IKFailure when no pitch works (BlockedGrasps when every planned one collides).
+    The plan starts at `q_home`; the pre-grasp's IK starts from `q_seed` (default `q_home`: the
+    nominal start, so a randomised start changes the approach, not the posture at the handle)."""
     last: IKFailure | None = None
     refused: list[str] = []
     vertical = abs(float(op.bar[2])) >= 0.9
@@ -93,7 +95,8 @@ def plan_opening(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float,
     for turn_hand in turns:
         for pitch in APPROACH_PITCHES_RAD if vertical else APPROACH_PITCHES_RAD[:1]:
             try:
-                plan = _plan_with_pitch(ik, op, q_home, dt, on_segment, pitch, turn_hand)
+                plan = _plan_with_pitch(ik, op, q_home, dt, on_segment, pitch, turn_hand,
+                                        q_home if q_seed is None else q_seed)
             except IKFailure as exc:
                 last = exc
                 continue
@@ -192,7 +195,7 @@ def _joint(sim: SimScene, target: str) -> tuple[int, float, float]:
 
 
 def _plan_with_pitch(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float, on_segment: Callable[[], None],
-                     pitch_rad: float, hand_turn: float = 1.0) -> Plan:
+                     pitch_rad: float, hand_turn: float, q_seed: np.ndarray) -> Plan:
     out = np.asarray(op.out, dtype=float)
     hand_out = out
     if op.closing and op.is_door:
@@ -232,7 +235,7 @@ def _plan_with_pitch(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float, on_s
     # closing starts where an opening ends, 10 cm up a vertical bar: come down it (the opening's
     # retreat reversed); otherwise from 10 cm in front of the handle
     pre = cand.tcp.moved(PRE_GRASP_M * (RETREAT_DIRECTION if op.closing and vertical else hand_out))
-    res = ik.solve(pre.pos_m, pre.rot, q_home)
+    res = ik.solve(pre.pos_m, pre.rot, q_seed)
     if not res.ok():
         raise IKFailure(f"pre-grasp unreachable ({res.position_error_m * 1000:.1f} mm)")
     add("approach", joint_segment(q_home, res.q_rad, ik.desc, dt, 0.4), pre)
@@ -298,6 +301,9 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
     warnings0 = health.warning_counts(d)
     rng = episode_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index)
     drawn = _randomize_drawer(sim, target, rng)
+    arm_offset, arm_fallback = randomize_arm_start(
+        d, ix, SceneCheck(sim, d, ix, target, None).start_pose,
+        arm_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index), options.arm_start_rad)
     prepare_for_target(sim, target, sleep=False)  # every free object may sleep, the part never
     jq, lo, hi = _joint(sim, target)
     jv = int(m.jnt_dofadr[m.joint(f"obj:{target}:joint").id])
@@ -314,10 +320,12 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
     q_home = d.qpos[ix.arm_qadr].copy()
     plan: Plan | None = None
     reason: str | None = None
+    plan_error: str | None = None
     try:
-        plan = plan_opening(ix.ik, op, q_home, dt_tick, on_segment=beat, check=SceneCheck(sim, d, ix, target, None))
+        plan = plan_opening(ix.ik, op, q_home, dt_tick, on_segment=beat, check=SceneCheck(sim, d, ix, target, None),
+                            q_seed=q_home - arm_offset)
     except IKFailure as exc:
-        reason = exc.reason
+        reason, plan_error = exc.reason, str(exc)[:500]
     beat()
 
     n_ticks = plan.n_ticks if plan else 0
@@ -352,6 +360,8 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
     contact = np.zeros((T, len(CONTACT_NAMES)), np.uint8)
     reward = np.zeros(T, np.float32)
     joint_q = np.zeros(T)
+    part_pose = np.zeros((T, 7))
+    part_body = sim.body_id(target)
     images: dict[str, np.ndarray] = {}
     renderer = make_renderer(m, options.image_size, options.image_size) if options.render else None
     if renderer is not None:
@@ -386,6 +396,7 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
             contact[k] = flags
             unexpected += int(flags[3] or flags[4])
             joint_q[k] = d.qpos[jq]
+            part_pose[k, :3], part_pose[k, 3:] = d.xpos[part_body], d.xquat[part_body]
             both_pads = flags[0] and flags[1]
             phase = phase_of[k]
             if plan and k == plan.phase_ticks["close"][1]:
@@ -442,6 +453,9 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
         "unexpected_contact_frames": int(unexpected),
         "max_other_displacement_m": moved_others,
         "grasp_kind": "handle" if plan else None,
+        "plan_error": plan_error,
+        "start_arm_offset_rad": [float(v) for v in arm_offset],
+        "start_arm_fallback": arm_fallback,
         **drawn,
         **run_metrics(n_ticks, settle_steps, wall0, q64, velocity, ix),
         **frame_visibility(sim, task, frame_qpos | ({"final": d.qpos.copy()} if plan else {})),
@@ -449,4 +463,5 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
     return episode_record(sim, task, episode_index, seed, success, reason,
                           warnings=health.new_warnings(d, warnings0), state=state, velocity=velocity,
                           ee_pose=ee64.astype(np.float32), object_poses=obj_poses, action=action, contact=contact,
-                          reward=reward, success_flags=reached, images=images, metrics=metrics)
+                          reward=reward, success_flags=reached, images=images, metrics=metrics,
+                          task_state=task_state(part_pose, op.handle_at(1.0), joint_q[:T], q_target))

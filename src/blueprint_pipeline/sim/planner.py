@@ -124,7 +124,7 @@ def choose_place_xy(goal: GoalRegion, target: ObjectBox, others: list[ObjectBox]
 def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal: GoalRegion,
                     q_home: np.ndarray, dt_tick_s: float, on_segment: Callable[[], None] = lambda: None,
                     check: SceneChecker | None = None, ceiling_z: float | None = None,
-                    turn_back_rad: float = 0.0) -> Plan:
+                    turn_back_rad: float = 0.0, q_seed: np.ndarray | None = None) -> Plan:
     """Raises IKFailure when no grasp candidate gives a feasible plan (BlockedGrasps when every
     reachable one was refused by `check`, the whole-arm check of the grasp and then of the whole
     plan against the scene); `on_segment` is called after every planned segment (the worker's
@@ -134,15 +134,19 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
     `turn_back_rad`: when the object cannot be placed as it was grasped (the check refuses the
     plan), it is placed turned by this much about the vertical (the start-pose randomisation's
     yaw, negated), so it lands in the orientation its goal region was sized for; turning in the
-    hand is the second choice because a box can twist between the pads while the wrist turns."""
+    hand is the second choice because a box can twist between the pads while the wrist turns.
+    `q_seed`: where the grasps' IK starts from (default `q_home`, where the plan starts): the
+    nominal start, so a randomised start changes the approach, not the arm's posture at the grasp."""
     home_pos, home_rot = ik.tcp_pose(q_home)
+    seed = q_home if q_seed is None else q_seed
+    seed_rot = ik.tcp_pose(seed)[1]
     obstacles = [o.aabb() for o in others]
     cands = grasp_candidates(target.pos_m, target.rot, target.size_m, 2 * ik.desc.gripper.stroke_per_finger_m,
-                             ik.base_pos_m, home_rot[:, 1], round_xy=target.round_xy,
+                             ik.base_pos_m, seed_rot[:, 1], round_xy=target.round_xy,
                              pad_reach_m=ik.desc.gripper.pad_half_size_m[2])
     if not cands:
         raise IKFailure("no grasp fits the gripper stroke")
-    ranked = rank_grasps(cands, ik, q_home, obstacles)
+    ranked = rank_grasps(cands, ik, seed, obstacles)
     half_height = 0.5 * float(np.abs(target.rot[2, :]) @ target.size_m)
     placings = []  # (turn, object position at the place): as grasped first, then turned back
     for yaw in ([0.0, turn_back_rad] if abs(turn_back_rad) > 1e-6 else [0.0]):
@@ -153,7 +157,7 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
     last_error: Exception = IKFailure("no reachable grasp candidate")
     refused: list[str] = []
     for tried, cand in enumerate(ranked, start=1):
-        if not check_reachable(cand, ik, q_home):
+        if not check_reachable(cand, ik, seed):
             if not refused:
                 last_error = IKFailure(f"{cand.kind} grasp unreachable")
             continue

@@ -6,11 +6,23 @@ Drawn in a fixed order so episode i of a run is reproducible on its own:
 2. the target's start pose: xy jitter within +-`jitter_m` and yaw within +-`yaw_rad`, redrawn
    (up to 50 times) until its footprint stays on its support and 1 cm away from the other objects;
 3. when rendering: scene-camera position (+-2 cm) and light intensity (+-20%).
+
+The arm's start configuration (`randomize_arm_start`) comes from a stream of its own (`arm_rng`),
+so it leaves the draws above as they were: every arm joint uniformly within +-`range_rad`
+(EpisodeOptions.arm_start_rad, 0.1 rad by default) of where the task starts it (home; a closing
+task: where its opening ends), inside the joint limits less 0.02 rad, redrawn (up to
+ARM_START_DRAWS times) until the whole arm clears the scene (episode.SceneCheck.start_pose); when
+no draw does, the nominal configuration is kept and the episode says so (`start_arm_fallback`).
+The planners seed their grasp IK from the nominal start (`q_seed`), so the drawn start changes the
+approach, not the arm's posture at the grasp: seeded from the drawn start, the IK found other
+postures, and 2 of 4 warehouse episodes blew up at the release and UR10 grasps met the furniture.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from collections.abc import Callable
 
 import mujoco
 import numpy as np
@@ -26,6 +38,34 @@ def episode_rng(scene_id: str, task_id: str, seed: int, episode_index: int) -> n
     """The episode's stream by the project's one recipe (`seeding.item_rng`): the item is
     (task, episode index), the user seed last."""
     return item_rng(scene_id, STAGE_NAME, task_id, int(episode_index), int(seed))
+
+
+ARM_START_DRAWS = 20
+ARM_LIMIT_MARGIN_RAD = 0.02
+
+
+def arm_rng(scene_id: str, task_id: str, seed: int, episode_index: int) -> np.random.Generator:
+    """The stream of the episode's arm start (`seeding.item_rng`, a stage name of its own)."""
+    return item_rng(scene_id, "arm_start", task_id, int(episode_index), int(seed))
+
+
+def randomize_arm_start(data: mujoco.MjData, ix, refuse: Callable[[np.ndarray], str | None],
+                        rng: np.random.Generator, range_rad: float) -> tuple[np.ndarray, bool]:
+    """Move the arm (qpos and the servos' set-points) to a drawn start near its configuration now
+    (module docstring); `refuse(q)` says why the arm at q meets the scene, or None. Returns the
+    offset applied and whether every draw was refused (then nothing is moved)."""
+    q0 = data.qpos[ix.arm_qadr].copy()
+    if range_rad <= 0.0:
+        return np.zeros_like(q0), False
+    lo, hi = ix.lower + ARM_LIMIT_MARGIN_RAD, ix.upper - ARM_LIMIT_MARGIN_RAD
+    for _ in range(ARM_START_DRAWS):
+        q = np.clip(q0 + rng.uniform(-range_rad, range_rad, len(q0)), np.minimum(lo, q0), np.maximum(hi, q0))
+        if refuse(q) is None:
+            data.qpos[ix.arm_qadr] = q
+            data.act[ix.arm_actadr] = q
+            data.qvel[ix.arm_vadr] = 0.0
+            return q - q0, False
+    return np.zeros_like(q0), True
 
 
 @dataclass
