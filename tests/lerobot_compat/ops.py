@@ -78,7 +78,7 @@ def record_with_lerobot(root: Path, ours: Path, n: int = 2) -> None:
                                features=features, use_videos=True)
     for rec in episodes(n, seed=7):
         cols = {"observation.state": rec.state, "observation.velocity": rec.velocity,
-                "observation.ee_pose": rec.ee_pose, "observation.environment_state": rec.object_poses,
+                "observation.ee_pose": rec.ee_pose, "observation.environment_state": rec.task_state,
                 "observation.contacts": rec.contact, "action": rec.action}
         for k in range(rec.length):
             frame = {key: np.asarray(v, np.float32).reshape(rec.length, -1)[k] for key, v in cols.items()
