@@ -46,13 +46,17 @@ def test_single_object_pick_place_succeeds(single):
     # the recorded object ends inside the goal rectangle, its start was elsewhere
     j = rec.object_ids.index(task.target_object_id)
     end, start = rec.object_poses[-1, 7 * j:7 * j + 3], rec.object_poses[0, 7 * j:7 * j + 3]
-    assert np.all(np.abs(end[:2] - np.array(task.goal.center_m[:2])) <= np.array(task.goal.size_m) / 2)
+    # the goal spot drawn for this episode: within 5 cm of the task's, and the object ends inside it
+    drawn = np.asarray(rec.metrics["goal_center_m"])
+    assert np.allclose(drawn[:2] - task.goal.center_m[:2], rec.metrics["goal_offset_m"])
+    assert 0.0 < np.abs(rec.metrics["goal_offset_m"]).max() <= 0.05
+    assert np.all(np.abs(end[:2] - drawn[:2]) <= np.array(task.goal.size_m) / 2)
     assert np.linalg.norm(end[:2] - start[:2]) > 0.1
     assert rec.metrics["placement_error_m"] < 0.01
     # the dataset's environment state: the target's pose, the goal point, no joint
     assert rec.task_state.shape == (rec.length, 12)
     assert np.array_equal(rec.task_state[:, :7], rec.object_poses[:, 7 * j:7 * j + 7])
-    goal = (*task.goal.center_m[:2], task.goal.surface_z_m)
+    goal = (*drawn[:2], task.goal.surface_z_m)
     assert np.allclose(rec.task_state[:, 7:10], goal) and not rec.task_state[:, 10:].any()
     # the gripper closed on the object: width ~ its 6 cm during transport, actions say closed
     carrying = (rec.contact[:, 0] == 1) & (rec.contact[:, 1] == 1)
@@ -230,3 +234,50 @@ def test_arm_start_keeps_the_nominal_pose_when_every_draw_meets_the_scene():
                                            np.random.default_rng(0), 0.1)
     assert fallback and len(asked) == ARM_START_DRAWS and np.all(offset == 0.0)
     assert np.array_equal(d.qpos[ix.arm_qadr], q0)
+
+
+def test_stack_puts_the_target_on_the_base_object_and_it_stays():
+    from blueprint_pipeline.geniesim.records import GoalRegion
+    from blueprint_pipeline.sim.episode import plan_at_rest
+
+    sim, pick = _sim(with_clutter=True)
+    z = 0.75
+    # box_b (10 x 6 x 6 cm, a free object) stands at (0.38, -0.32); the 6 x 6 x 10 cm target goes on top of it
+    task = pick.model_copy(update={
+        "task_id": "stack_box_target_on_box_b", "type": "stack",
+        "goal": GoalRegion(support_object_id="box_b", center_m=(0.38, -0.32, z + 0.06), size_m=(0.10, 0.06),
+                           surface_z_m=z + 0.06)})
+    assert plan_at_rest(sim, task) is None
+    rec = run_episode(sim, task, 0, seed=2)
+    assert rec.success, (rec.failure_reason, rec.metrics["checks"])
+    t, b = rec.object_ids.index("box_target"), rec.object_ids.index("box_b")
+    top, base = rec.object_poses[-1, 7 * t:7 * t + 3], rec.object_poses[-1, 7 * b:7 * b + 3]
+    assert top[2] == pytest.approx(z + 0.06 + 0.05, abs=0.005)  # resting on the base's top
+    assert np.all(np.abs(top[:2] - base[:2]) <= [0.05, 0.03])  # over the base
+    assert rec.metrics["checks"]["touches_goal_support"] and rec.contact[-1, 2]  # touching the base
+    # stable: the still phase (0.5 s) keeps it there
+    assert np.abs(rec.object_poses[-15:, 7 * t:7 * t + 3] - top).max() < 0.002
+    assert rec.task_state[-1, 9] == pytest.approx(z + 0.06, abs=0.005)  # the goal point is the base's top
+
+
+def test_goal_spot_is_drawn_on_the_support_and_clear_of_objects():
+    from blueprint_pipeline.geniesim.records import GoalRegion
+    from blueprint_pipeline.sim.randomize import draw_goal
+
+    goal = GoalRegion(support_object_id="table", center_m=(0.0, 0.0, 0.75), size_m=(0.1, 0.1), surface_z_m=0.75)
+    turned = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # the table turned 90 deg
+    xs, ys = [], []
+    for i in range(30):
+        # a 0.5 x 0.12 m top turned 90 deg: 12 cm along world x, so the 10 cm rectangle moves +-1 cm in x
+        drawn = draw_goal(goal, (0.0, 0.0, 0.375), turned, (0.5, 0.12, 0.75), [], np.random.default_rng(i), 0.05)
+        assert drawn is not None and np.allclose(drawn[0].center_m[:2], drawn[1])
+        xs.append(drawn[1][0])
+        ys.append(drawn[1][1])
+        # on a 1 m top, a blocker standing at x > 0.06 keeps the rectangle's right edge left of it
+        drawn = draw_goal(goal, (0.0, 0.0, 0.375), np.eye(3), (1.0, 1.0, 0.75),
+                          [(np.array([0.06, -1.0, 0.7]), np.array([1.0, 1.0, 0.9]))], np.random.default_rng(i), 0.05)
+        assert drawn is not None and drawn[1][0] + 0.05 <= 0.06 + 1e-9
+    assert max(map(abs, xs)) <= 0.01 + 1e-9 and max(map(abs, ys)) > 0.03
+    # a top the rectangle's own size: no move fits, the task's spot is kept; no jitter: no draw
+    assert draw_goal(goal, (0.0, 0.0, 0.375), np.eye(3), (0.1, 0.1, 0.75), [], np.random.default_rng(0), 0.05) is None
+    assert draw_goal(goal, (0.0, 0.0, 0.375), np.eye(3), (1.0, 1.0, 0.75), [], np.random.default_rng(0), 0.0) is None

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from blueprint_pipeline.geniesim.records import TaskSpec
+from blueprint_pipeline.geniesim.records import GoalRegion, TaskSpec
 from blueprint_pipeline.robots import home_qpos
 from blueprint_pipeline.rotations import matrix_np
 from blueprint_pipeline.sim import health, language
@@ -41,7 +41,14 @@ from blueprint_pipeline.sim.ik import ArmIK, BoxObstacle
 from blueprint_pipeline.sim.judge import judge_pick_place, motion_metrics
 from blueprint_pipeline.sim.grasp import GraspCandidate
 from blueprint_pipeline.sim.planner import ObjectBox, Plan, plan_pick_place
-from blueprint_pipeline.sim.randomize import apply_randomization, arm_rng, episode_rng, randomize_arm_start
+from blueprint_pipeline.sim.randomize import (
+    apply_randomization,
+    arm_rng,
+    draw_goal,
+    episode_rng,
+    goal_rng,
+    randomize_arm_start,
+)
 from blueprint_pipeline.sim.records import EpisodeRecord, task_state
 from blueprint_pipeline.sim.render import make_renderer
 from blueprint_pipeline.sim.scene_builder import (
@@ -68,6 +75,7 @@ class EpisodeOptions:
     jitter_m: float = 0.08
     yaw_rad: float = float(np.pi / 4)
     arm_start_rad: float = 0.1  # each arm joint's start within +- this of the task's (randomize.py)
+    goal_jitter_m: float = 0.05  # a pick_place goal spot within +- this of the task's (randomize.draw_goal)
 
 
 class _Indices:
@@ -461,6 +469,19 @@ class SceneCheck:
         return None
 
 
+def episode_goal(sim: SimScene, d: mujoco.MjData, task: TaskSpec) -> GoalRegion:
+    """Where the target must end up in this episode: the task's goal region; for a stack, the
+    base object's top where the base stands now (it is a free object: settling and the start's
+    randomisation may have moved it since the task was written)."""
+    assert task.goal is not None
+    if task.type != "stack":
+        return task.goal
+    base = _object_box(sim, d, task.goal.support_object_id)
+    top = float(base.pos_m[2] + 0.5 * np.abs(base.rot[2, :]) @ base.size_m)
+    return task.goal.model_copy(update={"center_m": (float(base.pos_m[0]), float(base.pos_m[1]), top),
+                                        "surface_z_m": top})
+
+
 def plan_at_rest(sim: SimScene, task: TaskSpec) -> str | None:
     """The feasibility probe of a pick_place task: plan it, with the whole-arm scene check, from
     the settled start without any randomisation. Returns why no plan exists (the planner's
@@ -471,11 +492,12 @@ def plan_at_rest(sim: SimScene, task: TaskSpec) -> str | None:
     d = start_data(sim, target)
     sim.restore_nominal()
     mujoco.mj_forward(m, d)
+    goal = episode_goal(sim, d, task)
     others = [_object_box(sim, d, o) for o in sim.dynamic_ids + sim.fixed_ids + sim.articulated_ids
               if o not in (target, task.goal.support_object_id, sim.support_of.get(target))]
     level = sim.shelf_level(target)
     try:
-        plan_pick_place(ix.ik, _object_box(sim, d, target), others, task.goal, d.qpos[ix.arm_qadr].copy(), 1.0 / FPS,
+        plan_pick_place(ix.ik, _object_box(sim, d, target), others, goal, d.qpos[ix.arm_qadr].copy(), 1.0 / FPS,
                         check=SceneCheck(sim, d, ix, target, task.goal.support_object_id),
                         ceiling_z=level.ceiling_m if level else None)
     except IKFailure as exc:
@@ -486,9 +508,9 @@ def plan_at_rest(sim: SimScene, task: TaskSpec) -> str | None:
 def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
                 options: EpisodeOptions = EpisodeOptions(),
                 heartbeat: Callable[[], None] | None = None) -> EpisodeRecord:
-    """Simulate one pick_place episode of `task`; reproducible from (scene, task, seed, index)."""
-    if task.type != "pick_place" or task.goal is None:
-        raise ValueError(f"task {task.task_id}: only pick_place tasks with a goal are simulated")
+    """Simulate one pick_place (or stack) episode of `task`; reproducible from (scene, task, seed, index)."""
+    if task.type not in ("pick_place", "stack") or task.goal is None:
+        raise ValueError(f"task {task.task_id}: only pick_place and stack tasks with a goal are simulated here")
     wall0 = time.perf_counter()
     m, ix = sim.model, _indices(sim)
     beat = heartbeat or (lambda: None)
@@ -514,23 +536,38 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
 
     others = [_object_box(sim, d, o) for o in sim.dynamic_ids + sim.fixed_ids + sim.articulated_ids if o != target]
     tgt = _object_box(sim, d, target)
+    goal = episode_goal(sim, d, task)
     dt_tick = 1.0 / FPS
     q_home = d.qpos[ix.arm_qadr].copy()
     plan: Plan | None = None
     reason: str | None = None
     plan_error: str | None = None
-    try:
-        plan = plan_pick_place(ix.ik, tgt, [o for o in others if o.id != task.goal.support_object_id
-                                           and o.id != sim.support_of.get(target)], task.goal, q_home, dt_tick,
-                               on_segment=beat, check=SceneCheck(sim, d, ix, target, task.goal.support_object_id),
-                               ceiling_z=level.ceiling_m if (level := sim.shelf_level(target)) else None,
-                               turn_back_rad=-rand.target_yaw_rad, q_seed=q_home - arm_offset)
-    except IKFailure as exc:
-        reason, plan_error = exc.reason, str(exc)[:500]
+    level = sim.shelf_level(target)
+    planned_around = [o for o in others if o.id != task.goal.support_object_id and o.id != sim.support_of.get(target)]
+    drawn = None
+    if task.type == "pick_place" and level is None and task.goal.support_object_id not in sim.shelves:
+        sup = sim.scene.by_id()[task.goal.support_object_id]
+        blockers = [o.aabb() for o in planned_around + [tgt] if o.aabb()[1][2] > goal.surface_z_m + 0.005]
+        drawn = draw_goal(goal, sup.position_m, matrix_np(sup.orientation_wxyz), sup.extents_m, blockers,
+                          goal_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index), options.goal_jitter_m)
+    goal_offset = (0.0, 0.0)
+    for candidate in ([drawn[0], goal] if drawn is not None else [goal]):  # the drawn spot, else the task's
+        try:
+            plan = plan_pick_place(ix.ik, tgt, planned_around, candidate, q_home, dt_tick,
+                                   on_segment=beat, check=SceneCheck(sim, d, ix, target, task.goal.support_object_id),
+                                   ceiling_z=level.ceiling_m if level else None,
+                                   turn_back_rad=-rand.target_yaw_rad, q_seed=q_home - arm_offset)
+        except IKFailure as exc:
+            reason, plan_error = exc.reason, str(exc)[:500]
+            continue
+        reason, plan_error = None, None
+        if drawn is not None and candidate is drawn[0]:
+            goal_offset = drawn[1]
+        goal = candidate
+        break
     beat()
     n_ticks = plan.n_ticks if plan else 0
-    support_geoms = (sim.object_geom_ids(task.goal.support_object_id)
-                     if task.goal.support_object_id in sim.fixed_ids + sim.articulated_ids else [])
+    support_geoms = sim.object_geom_ids(task.goal.support_object_id)  # furniture, or a stack's base
     target_geom = sim.geom_id(target)
     target_mask = np.zeros(m.ngeom, bool)
     target_mask[sim.object_geom_ids(target)] = True  # a hollow container's walls are the target too
@@ -542,9 +579,10 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     support_mask = np.zeros(m.ngeom, bool)
     support_mask[support_geoms] = True
     geom_owner = {int(g): oid for oid in sim.dynamic_ids if oid != target for g in sim.object_geom_ids(oid)}
+    base = task.goal.support_object_id if task.type == "stack" else None  # meant to be touched
     other_obj_mask = np.zeros(m.ngeom, bool)
     for oid, g in ix.dynamic_geom.items():
-        if oid != target:
+        if oid not in (target, base):
             other_obj_mask[g] = True
     # contact flag i of a geom pair (a, b) is bit i of pair_bits[a, b]: one table look-up per
     # contact and one OR-reduction per frame instead of six mask tests
@@ -579,7 +617,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     place_xy = plan.place_object_pos_m[:2] if plan else start_pos[:2]
     radius = {o: 0.5 * float(np.linalg.norm(sim.physics[o].collider_size_m)) for o in sim.dynamic_ids}
     ti = sim.dynamic_ids.index(target)
-    others_ids = [o for o in sim.dynamic_ids if o != target]
+    others_ids = [o for o in sim.dynamic_ids if o not in (target, base)]
     other_idx = np.array([sim.dynamic_ids.index(o) for o in others_ids], dtype=int)
     other_geoms = np.array([ix.dynamic_geom[o] for o in others_ids], dtype=int)
     near_sq_m2 = (np.array([radius[o] for o in others_ids]) + radius[target] + 0.05) ** 2
@@ -673,7 +711,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     if plan:
         k_lift = plan.phase_ticks["lift"][1]
         lifted = bool(tgt_pos[k_lift, 2] - start_pos[2] >= 0.02 and both_pads[k_lift])
-    inside = np.all(np.abs(tgt_pos[:, :2] - np.asarray(task.goal.center_m[:2])) <= 0.5 * np.asarray(task.goal.size_m), axis=1)
+    inside = np.all(np.abs(tgt_pos[:, :2] - np.asarray(goal.center_m[:2])) <= 0.5 * np.asarray(goal.size_m), axis=1)
     placed = flags[:, 2] & inside & (tgt_zaxis @ start_z >= np.cos(np.deg2rad(20))) & ~both_pads
     d_reach = np.linalg.norm(ee64[:, :3] - tgt_pos, axis=1)
     reward = (0.1 * (1 - np.tanh(10 * d_reach)) + 0.1 * both_pads
@@ -693,13 +731,16 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
         touched = {geom_owner[int(g)] for g in np.unique(with_robot) if int(g) in geom_owner}
     moved[[sim.dynamic_ids.index(o) for o in leaning - touched]] = 0.0
     moved_others = float(np.max(moved, initial=0.0))
+    # a stack is judged on its base where the base is at the end (it may shift under the target)
+    final_goal_center = (d.xpos[sim.body_id(task.goal.support_object_id)][:2] if task.type == "stack"
+                         else np.asarray(goal.center_m[:2]))
     if reason is None:
         verdict = judge_pick_place(
             start_pos=start_pos, final_pos=final_pos, start_zaxis=start_z, final_zaxis=d.xmat[tb].reshape(3, 3)[:, 2],
             final_lin_vel=d.qvel[vadr:vadr + 3], final_ang_vel=d.qvel[vadr + 3:vadr + 6],
             lifted_with_gripper=lifted, lost_grip_before_release=unpadded_frames > 2 or max_slip > 0.02,
-            touches_goal_support=bool(contact[-1, 2]), goal_center=np.asarray(task.goal.center_m),
-            goal_size=np.asarray(task.goal.size_m), max_other_displacement_m=moved_others,
+            touches_goal_support=bool(contact[-1, 2]), goal_center=np.asarray(final_goal_center),
+            goal_size=np.asarray(goal.size_m), max_other_displacement_m=moved_others,
             has_up=sim.physics[target].collider is not ColliderShape.SPHERE)
         success, reason, checks = verdict.success, verdict.reason, verdict.checks
     else:
@@ -707,7 +748,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     metrics = {
         "checks": checks,
         "placement_error_m": float(np.linalg.norm(final_pos[:2] - place_xy)),
-        "goal_center_error_m": float(np.linalg.norm(final_pos[:2] - np.asarray(task.goal.center_m[:2]))),
+        "goal_center_error_m": float(np.linalg.norm(final_pos[:2] - np.asarray(final_goal_center[:2]))),
         "min_clearance_to_others_m": min_clearance,
         "unexpected_contact_frames": int(unexpected),
         "max_other_displacement_m": moved_others,
@@ -720,6 +761,8 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
         "start_pose_fallback": rand.fallback,
         "start_arm_offset_rad": [float(v) for v in arm_offset],
         "start_arm_fallback": arm_fallback,
+        "goal_offset_m": list(goal_offset),
+        "goal_center_m": [float(v) for v in goal.center_m],
         "start_position_m": start_pos.tolist(),
         "settle_shift_m": settle_shift,
         "settle_penetration_m": penetration,
@@ -732,4 +775,4 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
                           ee_pose=ee64.astype(np.float32), object_poses=obj_poses, action=action, contact=contact,
                           reward=reward, success_flags=placed, images=images, metrics=metrics,
                           task_state=task_state(obj_poses[:, ti * 7:ti * 7 + 7],
-                                                (*task.goal.center_m[:2], task.goal.surface_z_m)))
+                                                (*goal.center_m[:2], goal.surface_z_m)))

@@ -13,6 +13,13 @@ so it leaves the draws above as they were: every arm joint uniformly within +-`r
 task: where its opening ends), inside the joint limits less 0.02 rad, redrawn (up to
 ARM_START_DRAWS times) until the whole arm clears the scene (episode.SceneCheck.start_pose); when
 no draw does, the nominal configuration is kept and the episode says so (`start_arm_fallback`).
+The goal spot (`draw_goal`, pick_place off shelves) also has a stream of its own (`goal_rng`): the
+task's goal rectangle (the object's footprint + 3 cm a side) moved by up to +-`jitter_m`
+(EpisodeOptions.goal_jitter_m, 5 cm) in x and y, redrawn (up to GOAL_DRAWS times) until the whole
+rectangle lies on the support's top and clear of every object standing above the surface; else
+the task's rectangle. The episode falls back to the task's rectangle too when no plan reaches the
+drawn one.
+
 The planners seed their grasp IK from the nominal start (`q_seed`), so the drawn start changes the
 approach, not the arm's posture at the grasp: seeded from the drawn start, the IK found other
 postures, and 2 of 4 warehouse episodes blew up at the release and UR10 grasps met the furniture.
@@ -27,6 +34,7 @@ from collections.abc import Callable
 import mujoco
 import numpy as np
 
+from blueprint_pipeline.geniesim.records import GoalRegion
 from blueprint_pipeline.rotations import matrix_np
 from blueprint_pipeline.seeding import item_rng
 from blueprint_pipeline.sim.scene_builder import SimScene
@@ -66,6 +74,39 @@ def randomize_arm_start(data: mujoco.MjData, ix, refuse: Callable[[np.ndarray], 
             data.qvel[ix.arm_vadr] = 0.0
             return q - q0, False
     return np.zeros_like(q0), True
+
+
+GOAL_DRAWS = 20
+
+
+def goal_rng(scene_id: str, task_id: str, seed: int, episode_index: int) -> np.random.Generator:
+    """The stream of the episode's goal spot (`seeding.item_rng`, a stage name of its own)."""
+    return item_rng(scene_id, "goal_spot", task_id, int(episode_index), int(seed))
+
+
+def draw_goal(goal: GoalRegion, support_pos_m, support_rot: np.ndarray, support_size_m,
+              blockers: list[tuple[np.ndarray, np.ndarray]], rng: np.random.Generator,
+              jitter_m: float) -> tuple[GoalRegion, tuple[float, float]] | None:
+    """A goal rectangle moved within +-`jitter_m` that lies on the support's (oriented) top and
+    clear of the `blockers`' xy boxes (module docstring), with the offset; None when no draw fits."""
+    if jitter_m <= 0.0:
+        return None
+    half = 0.5 * np.asarray(goal.size_m, dtype=float)
+    corners = np.array([[sx * half[0], sy * half[1]] for sx in (-1, 1) for sy in (-1, 1)])
+    top_half = 0.5 * np.abs(np.asarray(support_size_m, dtype=float))
+    for _ in range(GOAL_DRAWS):
+        offset = rng.uniform(-jitter_m, jitter_m, 2)
+        centre = np.asarray(goal.center_m[:2], dtype=float) + offset
+        pts = np.column_stack([centre + corners, np.full(4, goal.surface_z_m)])
+        local = (pts - np.asarray(support_pos_m, dtype=float)) @ support_rot  # into the support's frame
+        if np.any(np.abs(local[:, :2]) > top_half[:2]):
+            continue
+        lo, hi = centre - half, centre + half
+        if any(np.all(lo < b_hi[:2]) and np.all(b_lo[:2] < hi) for b_lo, b_hi in blockers):
+            continue
+        moved = goal.model_copy(update={"center_m": (float(centre[0]), float(centre[1]), goal.center_m[2])})
+        return moved, (float(offset[0]), float(offset[1]))
+    return None
 
 
 @dataclass

@@ -23,14 +23,14 @@ the simulation loop; a hung or crashed episode is killed, recorded with its reas
 success rate is below BP_MIN_SUCCESS_RATE (`EpisodesConfig.min_success_rate`, 0.5 by default).
 
 open_close tasks (drawers and hinged doors, opened, and closed again) run sim.open_close; stack
-tasks are not simulated (listed in summary.json's tasks_skipped). Before any episode, every task is
+tasks run as pick_place onto the base object's top (episode.episode_goal). Before any episode, every task is
 probed: planned from the settled start (a drawer or door: from home; a closing: from where its
 opening ends, open_close.start_state) without randomisation, with the whole-arm
 scene check (episode.plan_at_rest, open_close.open_close_plan_at_rest); a task with no collision-free plan is not simulated and is listed in
 summary.json's tasks_infeasible with the planner's reason (a book packed on a shelf, an object
 whose every grasp meets the board above). When no task is left, NoFeasibleTaskError lists them.
 
-Default count: 2 episodes per pick_place or open_close task, at most 20 (option `episodes` overrides; episodes
+Default count: 2 episodes per simulated task, at most 20 (option `episodes` overrides; episodes
 are dealt to the tasks in turn).
 """
 
@@ -120,8 +120,6 @@ class NoFeasibleTaskError(InvalidInputError):
                 why = f"no collision-free plan at rest ({infeasible[t.task_id][:300]})"
             elif robot not in t.robot_placements:
                 why = f"no base pose for the {robot} (other robots have one)"
-            elif t.type == "stack":
-                why = "stack tasks are not simulated yet"
             else:
                 why = "not simulated"
             problems.append(Problem(t.target_object_id, f"{t.type}: {why}"))
@@ -178,7 +176,7 @@ def runnable_tasks(config: TaskConfig, robot: str, scene=None) -> list[TaskSpec]
     by_id = scene.by_id() if scene is not None else {}
 
     def simulated(t: TaskSpec) -> bool:
-        if t.type == "pick_place":
+        if t.type in ("pick_place", "stack"):
             return t.goal is not None
         art = by_id[t.target_object_id].articulation if t.target_object_id in by_id else None
         return t.type == "open_close" and art is not None
@@ -196,7 +194,7 @@ def probe_tasks(out_url: str, robot: str, tasks: list[TaskSpec]) -> dict[str, st
     out: dict[str, str] = {}
     for t in tasks:
         sim, task = sim_for(out_url, robot, t.task_id)
-        why = plan_at_rest(sim, task) if t.type == "pick_place" else open_close_plan_at_rest(sim, task)
+        why = open_close_plan_at_rest(sim, task) if t.type == "open_close" else plan_at_rest(sim, task)
         if why is not None:
             out[t.task_id] = why
     return out
@@ -350,6 +348,7 @@ def summarize(results: list[dict], wall_s: float, resumed: int) -> dict:
     offsets = np.array([r["metrics"].get("start_offset_m", [0, 0]) for r in results if "start_offset_m" in r["metrics"]])
     yaws = np.array([r["metrics"].get("start_yaw_rad", 0.0) for r in results if "start_yaw_rad" in r["metrics"]])
     arm = np.array([o for r in results for o in r["metrics"].get("start_arm_offset_rad", [])])
+    goals = np.array([r["metrics"]["goal_offset_m"] for r in results if "goal_offset_m" in r["metrics"]])
     sim_s = sum(r["metrics"].get("sim_time_s", 0.0) for r in results)
     return {
         "episodes": len(results),
@@ -371,7 +370,9 @@ def summarize(results: list[dict], wall_s: float, resumed: int) -> dict:
                         "offset_y_m": [float(offsets[:, 1].min()), float(offsets[:, 1].max())] if len(offsets) else None,
                         "yaw_rad": [float(yaws.min()), float(yaws.max())] if len(yaws) else None,
                         "arm_joint_offset_rad": [float(arm.min()), float(arm.max())] if len(arm) else None,
-                        "arm_fallbacks": sum(bool(r["metrics"].get("start_arm_fallback")) for r in results)},
+                        "arm_fallbacks": sum(bool(r["metrics"].get("start_arm_fallback")) for r in results),
+                        "goal_offset_m": [float(np.abs(goals).max()), int(np.count_nonzero(np.abs(goals).sum(axis=1)))]
+                        if len(goals) else None},
         "scene_camera": summarize_cameras(results),
     }
 
