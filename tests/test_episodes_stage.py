@@ -54,6 +54,35 @@ def test_stage_writes_episodes_summary_and_certificate(out_dir, make_ctx):
     assert len(kept) == result.items_ok == len([o for o in result.outputs if o.startswith("episodes/data/")])
     rec = load_episode(str(out_dir / "episodes/data" / kept[0]))
     assert rec.success and rec.robot == "franka" and rec.seed == 4
+    assert "episodes/scenes/pick_place_box_target.xml" in result.outputs
+
+
+def test_each_task_scene_is_written_as_mjcf_that_steps_as_the_episodes_did(out_dir, make_ctx):
+    import numpy as np
+
+    from blueprint_pipeline.sim.episode import run_episode
+
+    episodes_stage.run(make_ctx(out_dir, episodes=1, workers=1, seed=0))
+    path = out_dir / "episodes/scenes/pick_place_box_target.xml"
+    loaded = mujoco.MjModel.from_xml_path(str(path))
+    episodes_stage._SIM_CACHE.clear()  # a freshly built scene (the probe changed the cached one's sleep settings)
+    sim, task = episodes_stage.sim_for(str(out_dir), "franka", "pick_place_box_target")
+    assert (loaded.nq, loaded.nbody, loaded.ngeom, loaded.nu) == (sim.model.nq, sim.model.nbody, sim.model.ngeom,
+                                                                  sim.model.nu)
+    # the file's model and the episodes' model step identically from the home keyframe
+    runs = []
+    for m in (loaded, sim.model):
+        d = mujoco.MjData(m)
+        mujoco.mj_resetDataKeyframe(m, d, m.key("home").id)
+        mujoco.mj_step(m, d, 2000)
+        runs.append(d.qpos.copy())
+    assert np.array_equal(runs[0], runs[1])
+    # an episode in a stale folder: a task no longer simulated loses its file
+    stale = out_dir / "episodes/scenes/pick_place_gone.xml"
+    stale.write_text(path.read_text())
+    episodes_stage.run(make_ctx(out_dir, episodes=1, workers=1, seed=0))
+    assert not stale.exists() and path.exists()
+    assert run_episode(sim, task, 0, 0).success
 
 
 def test_hung_and_crashed_workers_are_killed_and_reported_while_others_are_kept(out_dir, make_ctx):

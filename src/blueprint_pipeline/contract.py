@@ -62,6 +62,7 @@ GENIESIM_SCENE_CONFIG = Artifact("geniesim", "scene_config.yaml")
 EPISODES_DATA = Artifact("episodes", "data")
 EPISODES_RESULTS = Artifact("episodes", "results")
 EPISODES_SUMMARY = Artifact("episodes", "summary.json")
+EPISODES_SCENES = Artifact("episodes", "scenes")  # <task_id>.xml: each simulated task's MuJoCo scene
 EPISODES_CERTIFICATE = Artifact("episodes", "quality_certificate.json")
 # dataset: LeRobot v3.0; its metadata file is written last and marks it finished
 DATASET_INFO = Artifact("dataset", "meta/info.json")

@@ -15,8 +15,9 @@ status=0
 run_one() {  # name version python extras
   local name=$1 ver=$2 py=$3 extras=$4
   [ -n "$ver" ] || return 0
-  if ! command -v "$py" >/dev/null 2>&1; then
-    echo "SKIP lerobot $ver: no $py"; return 0
+  # runs, not only found: a pyenv shim of a version not selected is on PATH but fails
+  if ! "$py" -c "import sys" >/dev/null 2>&1; then
+    echo "SKIP lerobot $ver: no working $py (set PYTHON312 / PYTHON311 to an interpreter)"; return 0
   fi
   local venv="$cache/lerobot-$ver"
   if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import lerobot, blueprint_pipeline" 2>/dev/null; then

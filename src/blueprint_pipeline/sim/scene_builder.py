@@ -70,6 +70,7 @@ from blueprint_pipeline.robots.builder import CONTACT_SOLIMP, CONTACT_SOLREF, PA
 from blueprint_pipeline.scene.records import Scene, SceneObject, SimRole
 from blueprint_pipeline.scene.shelves import Level, OpenFurniture, open_furniture
 from blueprint_pipeline.sim import mujoco_log
+from blueprint_pipeline.sim.mjcf import to_xml_exact
 from blueprint_pipeline.sim.containers import shell_parts
 from blueprint_pipeline.simready.containers import is_container
 from blueprint_pipeline.simready.records import (
@@ -117,6 +118,7 @@ class SimScene:
     lifted: dict[str, float]  # free objects started higher than the manifest says (resolve_overlaps)
     base_pos_m: np.ndarray
     base_quat_wxyz: np.ndarray
+    mjcf: str = ""  # the model as MJCF text, at full precision (sim/mjcf.py)
     nominal_body_mass: np.ndarray = field(init=False)
     nominal_body_inertia: np.ndarray = field(init=False)
     nominal_geom_friction: np.ndarray = field(init=False)
@@ -345,6 +347,7 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
     cam.quat = _look_at_quat(cam_pos, work).tolist()
     cam.fovy = 60.0
     model = add_home_key(spec, robot)
+    mjcf, _ = to_xml_exact(spec)  # episodes/scenes/<task>.xml: steps exactly as `model` (sim/mjcf.py)
 
     by_id = scene.by_id()
     holders = [by_id[i] for i in fixed_ids + articulated_ids]
@@ -354,7 +357,7 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
     return SimScene(model=model, robot=robot, names=names, scene=scene, physics=dict(physics.objects),
                     dynamic_ids=dynamic_ids, fixed_ids=fixed_ids, articulated_ids=articulated_ids,
                     support_of=support, shelves=shelves, lifted=lifted, base_pos_m=base,
-                    base_quat_wxyz=np.asarray(base_quat_wxyz, dtype=float))
+                    base_quat_wxyz=np.asarray(base_quat_wxyz, dtype=float), mjcf=mjcf)
 
 
 OVERLAP_RESOLVE_M = 0.002  # free objects interpenetrating deeper than this start stacked instead

@@ -51,6 +51,7 @@ from blueprint_pipeline.contract import (
     EPISODES_CERTIFICATE,
     EPISODES_DATA,
     EPISODES_RESULTS,
+    EPISODES_SCENES,
     EPISODES_SUMMARY,
     GENIESIM_TASK_CONFIG,
     SCENE_NORMALIZED,
@@ -182,6 +183,26 @@ def runnable_tasks(config: TaskConfig, robot: str, scene=None) -> list[TaskSpec]
         return t.type == "open_close" and art is not None
 
     return [t for t in config.tasks if simulated(t) and robot in t.robot_placements]
+
+
+def write_scenes(out_url: str, robot: str, tasks: list[TaskSpec]) -> list[str]:
+    """Write each task's compiled scene as MJCF, `episodes/scenes/<task_id>.xml` (the robot at
+    its base, a `home` keyframe; primitives only, so no mesh files), loadable with
+    `mujoco.MjModel.from_xml_path`, at full precision (sim/mjcf.py): it steps as the episodes did. The scene
+    camera is at its default pose there (episodes move it per task at run time; the pose used is
+    in each result's metrics). Files of tasks not simulated now are removed. Returns the paths
+    relative to the output folder."""
+    out = []
+    for t in tasks:
+        sim, _ = sim_for(out_url, robot, t.task_id)
+        rel = f"{EPISODES_SCENES.rel}/{t.task_id}.xml"
+        storage.atomic_write_text(storage.join(out_url, rel), sim.mjcf)
+        out.append(rel)
+    folder = EPISODES_SCENES.url(out_url)
+    for name in storage.listdir(folder):
+        if name.endswith(".xml") and f"{EPISODES_SCENES.rel}/{name}" not in out:
+            storage.remove(storage.join(folder, name))
+    return out
 
 
 def probe_tasks(out_url: str, robot: str, tasks: list[TaskSpec]) -> dict[str, str]:
@@ -420,6 +441,7 @@ def run(ctx: StageContext) -> StageResult:
     tasks = runnable_tasks(config, ctx.options.robot, scene)
     infeasible = probe_tasks(ctx.out_url, ctx.options.robot, tasks)
     tasks = [t for t in tasks if t.task_id not in infeasible]
+    scene_files = write_scenes(ctx.out_url, ctx.options.robot, tasks)
     if not tasks and (ctx.options.episodes is None or ctx.options.episodes > 0):
         raise NoFeasibleTaskError(scene.header.scene_id, ctx.options.robot, config, scene, infeasible)
     items = plan_items(ctx, tasks)
@@ -439,7 +461,7 @@ def run(ctx: StageContext) -> StageResult:
     for name in storage.listdir(data_dir):  # files of an earlier run with other options
         if name.endswith(".npz") and name not in kept:
             storage.remove(storage.join(data_dir, name))
-    outputs = [EPISODES_SUMMARY.rel, EPISODES_CERTIFICATE.rel]
+    outputs = [EPISODES_SUMMARY.rel, EPISODES_CERTIFICATE.rel, *scene_files]
     outputs += [f"{EPISODES_DATA.rel}/{name}" for name in sorted(kept)]
     if results and summary["success_rate"] < cfg.min_success_rate:
         raise EpisodesFailedError(f"episodes: success rate {summary['success_rate']:.2f} is below "
