@@ -63,7 +63,7 @@ import mujoco
 import numpy as np
 
 from blueprint_pipeline.scene.floor import floor_height_m
-from blueprint_pipeline.sim.opening import Opening, opening
+from blueprint_pipeline.sim.opening import Opening, PartJoint, opening
 from blueprint_pipeline.geniesim.records import TaskSpec
 from blueprint_pipeline.scene.records import Scene
 from blueprint_pipeline.rotations import axis_angle_matrix, matrix_to_quat
@@ -169,23 +169,10 @@ def work_geoms(sim: SimScene, task: TaskSpec) -> np.ndarray:
     return mask
 
 
-def _joint_start(sim: SimScene, task: TaskSpec) -> tuple[int, float]:
-    """The qpos address of the task's drawer or door joint and where the task starts it (closed,
-    as the scene is built, unless the task starts it open)."""
-    m = sim.model
-    jid = m.joint(f"obj:{task.target_object_id}:joint").id
-    lo, hi = (float(v) for v in m.jnt_range[jid])
-    start = float(np.clip(0.0, lo, hi)) if task.joint_start_fraction is None else lo + task.joint_start_fraction * (hi - lo)
-    return int(m.jnt_qposadr[jid]), start
-
-
 def _opening_of(sim: SimScene, task: TaskSpec) -> Opening:
     """The drawer's or door's motion from where the task starts it to the task's target."""
-    m = sim.model
-    jid = m.joint(f"obj:{task.target_object_id}:joint").id
-    lo, hi = (float(v) for v in m.jnt_range[jid])
-    fraction = task.joint_target_fraction if task.joint_target_fraction is not None else 1.0
-    return opening(sim, task.target_object_id, _joint_start(sim, task)[1], lo + fraction * (hi - lo))
+    joint = PartJoint.of(sim, task.target_object_id)
+    return opening(sim, task.target_object_id, joint.start_q(task), joint.target_q(task))
 
 
 def _tcp_point(sim: SimScene) -> ViewPoint:
@@ -360,8 +347,8 @@ def predicted_states(sim: SimScene, task: TaskSpec, home: mujoco.MjData) -> dict
     q_home = home.qpos[arm_qadr].copy()
     base_q = home.qpos.copy()  # the start state: the part where the task starts it
     if task.type == "open_close":
-        jq, q_start = _joint_start(sim, task)
-        base_q[jq] = q_start
+        joint = PartJoint.of(sim, task.target_object_id)
+        base_q[joint.qpos_adr] = joint.start_q(task)
     states = {"start": base_q.copy()}
     target = task.target_object_id
 
@@ -378,7 +365,6 @@ def predicted_states(sim: SimScene, task: TaskSpec, home: mujoco.MjData) -> dict
         return q
 
     if task.type == "open_close":
-        fraction = task.joint_target_fraction if task.joint_target_fraction is not None else 1.0
         op = _opening_of(sim, task)
         pitches = (0.0, np.deg2rad(20.0), -np.deg2rad(20.0))
         grasp = solve(op.handle_m, [_pitched(-op.out, p) for p in pitches])
@@ -388,9 +374,7 @@ def predicted_states(sim: SimScene, task: TaskSpec, home: mujoco.MjData) -> dict
             final = solve(op.handle_at(1.0) + np.array([0.0, 0.0, 0.10]), [turned])
             if final is not None:
                 q = state(final[0])
-                jid = m.joint(f"obj:{target}:joint").id
-                lo, hi = m.jnt_range[jid]
-                q[m.jnt_qposadr[jid]] = lo + fraction * (hi - lo)
+                q[joint.qpos_adr] = joint.target_q(task)
                 states["final"] = q
         return states
     centre = home.xpos[sim.body_id(target)].copy()

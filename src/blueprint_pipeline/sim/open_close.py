@@ -43,7 +43,7 @@ from blueprint_pipeline.sim.camera import frame_visibility, place_scene_camera
 from blueprint_pipeline.sim.grasp import GraspCandidate, _hand_rotation
 from blueprint_pipeline.sim.ik import ArmIK
 from blueprint_pipeline.sim.judge import judge_open_close
-from blueprint_pipeline.sim.opening import Opening, opening
+from blueprint_pipeline.sim.opening import Opening, PartJoint, opening
 from blueprint_pipeline.sim.planner import GRIPPER_TICKS, SETTLE_TICKS, BlockedGrasps, Plan
 from blueprint_pipeline.sim.randomize import arm_rng, episode_rng, randomize_arm_start
 from blueprint_pipeline.sim.records import EpisodeRecord, task_state
@@ -120,18 +120,13 @@ def open_close_plan_at_rest(sim: SimScene, task: TaskSpec) -> str | None:
     ix = _indices(sim)
     target = task.target_object_id
     d = start_state(sim, task)
-    jq, lo, hi = _joint(sim, target)
-    op = opening(sim, target, float(d.qpos[jq]), _q_target(task, lo, hi))
+    joint = PartJoint.of(sim, target)
+    op = opening(sim, target, float(d.qpos[joint.qpos_adr]), joint.target_q(task))
     try:
         plan_opening(ix.ik, op, d.qpos[ix.arm_qadr].copy(), 1.0 / FPS, check=SceneCheck(sim, d, ix, target, None))
     except IKFailure as exc:
         return f"{exc.reason}: {exc}"
     return None
-
-
-def _q_target(task: TaskSpec, lo: float, hi: float) -> float:
-    fraction = task.joint_target_fraction if task.joint_target_fraction is not None else 1.0
-    return lo + fraction * (hi - lo)
 
 
 def start_state(sim: SimScene, task: TaskSpec) -> mujoco.MjData:
@@ -148,8 +143,8 @@ def start_state(sim: SimScene, task: TaskSpec) -> mujoco.MjData:
         mujoco.mj_copyData(d, m, settled_start(sim, target))
         mujoco.mj_forward(m, d)
         if task.joint_start_fraction is not None:
-            jq, lo, hi = _joint(sim, target)
-            q_open = lo + task.joint_start_fraction * (hi - lo)
+            joint = PartJoint.of(sim, target)
+            jq, q_open = joint.qpos_adr, joint.start_q(task)
             try:
                 op = opening(sim, target, float(d.qpos[jq]), q_open)
                 arm = plan_opening(ix.ik, op, d.qpos[ix.arm_qadr].copy(), 1.0 / FPS,
@@ -185,13 +180,6 @@ def _move_part(sim: SimScene, d: mujoco.MjData, target: str, jq: int, q: float) 
             quat = np.zeros(4)
             mujoco.mju_mulQuat(quat, turn_quat, d.qpos[a + 3:a + 7].copy())
             d.qpos[a + 3:a + 7] = quat
-
-
-def _joint(sim: SimScene, target: str) -> tuple[int, float, float]:
-    m = sim.model
-    jid = m.joint(f"obj:{target}:joint").id
-    lo, hi = (float(v) for v in m.jnt_range[jid])
-    return int(m.jnt_qposadr[jid]), lo, hi
 
 
 def _plan_with_pitch(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float, on_segment: Callable[[], None],
@@ -305,9 +293,10 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
         d, ix, SceneCheck(sim, d, ix, target, None).start_pose,
         arm_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index), options.arm_start_rad)
     prepare_for_target(sim, target, sleep=False)  # every free object may sleep, the part never
-    jq, lo, hi = _joint(sim, target)
+    joint = PartJoint.of(sim, target)
+    jq, lo, hi = joint.qpos_adr, joint.lower, joint.upper
     jv = int(m.jnt_dofadr[m.joint(f"obj:{target}:joint").id])
-    q_target = _q_target(task, lo, hi)
+    q_target = joint.target_q(task)
     mujoco.mj_forward(m, d)
     set_sleep(m, True)
     settle_steps = round(SETTLE_S * STEPS_PER_FRAME * FPS)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from blueprint_pipeline.geniesim.records import TaskSpec
 from blueprint_pipeline.rotations import axis_angle_matrix
 from blueprint_pipeline.scene.doors import door
 from blueprint_pipeline.geniesim.placement import drawer_pull
@@ -43,6 +44,36 @@ class Opening:
             return self.handle_m + progress * self.pull_m
         assert self.pivot_m is not None and self.axis is not None
         return self.pivot_m + axis_angle_matrix(self.axis, progress * self.angle_rad) @ (self.handle_m - self.pivot_m)
+
+
+@dataclass(frozen=True)
+class PartJoint:
+    """The joint of a drawer or door in the compiled scene and where a task puts it: the task
+    starts it closed (0 clipped to the limits, as the scene is built) unless it gives
+    `joint_start_fraction` (a closing), and aims for `joint_target_fraction` (default 1) of the
+    range. The one place both the planner (sim/open_close.py) and the camera read them."""
+
+    qpos_adr: int
+    lower: float
+    upper: float
+
+    @classmethod
+    def of(cls, sim: SimScene, target: str) -> PartJoint:
+        m = sim.model
+        jid = m.joint(f"obj:{target}:joint").id
+        lo, hi = (float(v) for v in m.jnt_range[jid])
+        return cls(int(m.jnt_qposadr[jid]), lo, hi)
+
+    def at(self, fraction: float) -> float:
+        return self.lower + fraction * (self.upper - self.lower)
+
+    def start_q(self, task: TaskSpec) -> float:
+        if task.joint_start_fraction is None:
+            return float(np.clip(0.0, self.lower, self.upper))
+        return self.at(task.joint_start_fraction)
+
+    def target_q(self, task: TaskSpec) -> float:
+        return self.at(task.joint_target_fraction if task.joint_target_fraction is not None else 1.0)
 
 
 def opening(sim: SimScene, target: str, q_now: float, q_target: float) -> Opening:

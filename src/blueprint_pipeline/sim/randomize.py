@@ -27,9 +27,8 @@ postures, and 2 of 4 warehouse episodes blew up at the release and UR10 grasps m
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import mujoco
 import numpy as np
