@@ -8,6 +8,8 @@ Which objects:
 - pick_place goal: a free rectangle on the same support (else on an adjacent support whose top is
   within 0.3 m of it): the target's footprint plus GOAL_PAD_M on each side, inside the support's top,
   overlapping no object on it, 0.15-0.5 m from where the target stands (nearest to 0.25 m first).
+  On a shelf of open furniture: on the same shelf, the target's footprint SHELF_WALL_PAD_M inside
+  the sides and back.
 - stack: onto another graspable object with nothing on it whose top is at least as large as the
   target's footprint, on the same support.
 - open_close: every articulated object, opened, and closed again from where the opening ends
@@ -63,6 +65,7 @@ MAX_MASS_KG = 2.0
 STROKE_M = 0.08
 GRIP_MARGIN_M = GRIP_FIT_MARGIN_M  # the episodes' grasp planner refuses anything narrower-margined
 GOAL_PAD_M = 0.03
+SHELF_WALL_PAD_M = 0.01  # inside open furniture a goal keeps this far from its sides and back
 GOAL_MIN_MOVE_M, GOAL_MAX_MOVE_M, GOAL_PREFERRED_MOVE_M = 0.15, 0.5, 0.25
 GOAL_GRID_M = 0.03
 MAX_GOAL_TRIES = 6
@@ -121,11 +124,17 @@ def _goal_spots(ctx: _Context, target: SceneObject, support: SceneObject,
         lo, hi = furniture.interior_local()
         surface_z = level.z_m
         occupants = [o for o in furniture.contents if furniture.level_at(ctx.by_id[o].aabb_min_m[2]) == level]
-    radius = float(np.linalg.norm(half))  # the goal rectangle fits whatever the support's yaw
-    if np.any(hi - lo <= 2 * radius):
+    # how far the goal's centre keeps from the support's edges: on a table, the rectangle's radius
+    # (it fits whatever the support's yaw); inside open furniture, the target's own footprint in the
+    # furniture's frame plus SHELF_WALL_PAD_M (books stand 22 cm deep in a 30 cm shelf)
+    inset = np.full(2, float(np.linalg.norm(half)))
+    if shelf is not None:
+        rel = (matrix_np(support.orientation_wxyz).T @ matrix_np(target.orientation_wxyz))[:2]
+        inset = np.abs(rel) @ (0.5 * np.asarray(target.extents_m, dtype=float)) + SHELF_WALL_PAD_M
+    if np.any(hi - lo <= 2 * inset):
         return []
-    gx = np.arange(lo[0] + radius, hi[0] - radius + 1e-9, GOAL_GRID_M)
-    gy = np.arange(lo[1] + radius, hi[1] - radius + 1e-9, GOAL_GRID_M)
+    gx = np.arange(lo[0] + inset[0], hi[0] - inset[0] + 1e-9, GOAL_GRID_M)
+    gy = np.arange(lo[1] + inset[1], hi[1] - inset[1] + 1e-9, GOAL_GRID_M)
     lx, ly = np.meshgrid(gx, gy, indexing="ij")
     local = np.stack([lx.ravel(), ly.ravel()], axis=1)
     world = np.asarray(support.position_m[:2]) + local @ rot.T
@@ -161,8 +170,16 @@ def _placements(ctx: _Context, points: np.ndarray, support: SceneObject, surface
     out: dict[str, RobotPlacement] = {}
     for name, spec in ROBOTS.items():
         mount = None if spec.mount_above_surface_m is None else surface_z_m + spec.mount_above_surface_m
-        p = place_robot(spec, points, support, ctx.obstacles[name], ctx.floor_z, faces=faces, mount_z_m=mount,
-                        standoff_m=SHELF_STANDOFF_M if shelf else CLEARANCE_M)
+        p = None
+        if shelf:  # far enough back that the hand can slide things out of the row (see SHELF_MIN_DISTANCE_M)
+            for standoff in SHELF_STANDOFFS_M:
+                p = place_robot(spec, points, support, ctx.obstacles[name], ctx.floor_z, faces=faces,
+                                mount_z_m=mount, standoff_m=standoff, min_distance_m=SHELF_MIN_DISTANCE_M)
+                if p is not None:
+                    break
+        if p is None:
+            p = place_robot(spec, points, support, ctx.obstacles[name], ctx.floor_z, faces=faces, mount_z_m=mount,
+                            standoff_m=SHELF_STANDOFF_M if shelf else CLEARANCE_M)
         if p is not None:
             out[name] = p
         elif name == "franka":
@@ -204,6 +221,12 @@ SHELF_HEADROOM_M = 0.05  # a shelf's clear height must exceed the object's by th
 # A base in front of open furniture stands this far from its front: the Franka's home pose holds
 # its hand 0.31 m ahead of the base, which must not start inside the shelf above the one it works on.
 SHELF_STANDOFF_M = 0.3
+# Preferred: every point (the object, its goal) at least SHELF_MIN_DISTANCE_M from the base in x-y,
+# the base SHELF_STANDOFFS_M from the front (nearest first): a hand pitched down into a shelf cannot
+# work within about 0.35 m of the base, and it stages 0.27 m in front of a grasp and slides a book
+# out by its depth. Else the nearest base pose that reaches (SHELF_STANDOFF_M).
+SHELF_MIN_DISTANCE_M = 0.6
+SHELF_STANDOFFS_M = (0.3, 0.4, 0.5)
 
 
 def _pick_place_on_shelf(ctx: _Context, target: SceneObject, furniture: OpenFurniture) -> TaskSpec | str:

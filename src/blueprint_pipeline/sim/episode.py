@@ -407,8 +407,9 @@ class SceneCheck:
         m, scratch = self.sim.model, _scratch_data(self.sim)
         saved = self._raised_margins()
         try:
+            opening = self.sim.robot.gripper.stroke_per_finger_m if cand.open_m is None else cand.open_m
             for q in (cand.q_pre, cand.q_grasp):
-                self._pose(scratch, q, self.sim.robot.gripper.stroke_per_finger_m)
+                self._pose(scratch, q, opening)
                 hit = self._hit(scratch, carried=False)
                 if hit is not None:
                     return f"the hand or arm meets {hit}"
@@ -440,7 +441,7 @@ class SceneCheck:
         try:
             for k in ticks:
                 closed = plan.gripper[k] > 0.5 or carried[k]
-                self._pose(scratch, plan.q[k], 0.0 if closed else stroke,
+                self._pose(scratch, plan.q[k], 0.0 if closed else stroke * (1.0 - float(plan.gripper[k])),
                            None if plan.part_q is None else float(plan.part_q[k]))
                 if carried[k]:
                     r = scratch.site_xmat[ix.tcp].reshape(3, 3)

@@ -14,11 +14,17 @@ open fingers and the neighbouring objects, then (3) a preference for top-down, t
 side grasps (a side approach sweeps the hand low through the neighbours). The episode then checks
 each reachable candidate, and its whole plan, with the whole arm in the scene (sim/episode.py
 SceneCheck) and takes the first that passes.
+
+The hand opens fully for a grasp (the most forgiving of an object that settled a little off its
+manifest pose). When the open fingers would meet a neighbour (a book in a row, a can between
+cans, something next to a shelf's side), the same candidate is tried pre-shaped (`preshaped`): the
+fingers opened only to the object's width plus PRESHAPE_ROOM_M a side, as a real pick in clutter
+commands the jaw. The plan then holds that opening for the approach and after the release.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -34,6 +40,7 @@ SIDE_PITCHES_RAD = (0.0, np.deg2rad(25.0), np.deg2rad(45.0))  # side approaches:
 SIDE_MIN_HEIGHT_M = 0.035
 TIP_CLEARANCE_M = 0.003
 SIDE_GRIP_DEPTH_M = 0.02  # side grasps of long objects: pads this far past the near end
+PRESHAPE_ROOM_M = 0.015  # a pre-shaped hand opens this much wider than the object on each side
 
 
 @dataclass
@@ -47,6 +54,7 @@ class GraspCandidate:
     q_grasp: np.ndarray | None = None
     q_pre: np.ndarray | None = None
     headroom_m: float = 0.0  # how far the hand rises above the TCP at the grasp (set by the scene check)
+    open_m: float | None = None  # per-finger opening while approaching and after release (None: full stroke)
 
     @property
     def needs_collision_avoidance(self) -> bool:
@@ -55,6 +63,18 @@ class GraspCandidate:
     @property
     def pre_grasp(self) -> Pose:
         return self.tcp.moved(-PRE_GRASP_DISTANCE_M * self.approach)
+
+    def preshaped(self, stroke_per_finger_m: float) -> GraspCandidate | None:
+        """The same grasp with the fingers opened only to the object's width plus PRESHAPE_ROOM_M
+        a side, or None when that is no narrower than the full stroke."""
+        open_m = 0.5 * self.width_m + PRESHAPE_ROOM_M
+        if open_m >= stroke_per_finger_m - 1e-4:
+            return None
+        return replace(self, open_m=open_m, reachable=False, q_pre=None, q_grasp=None, headroom_m=0.0)
+
+    def open_command(self, stroke_per_finger_m: float) -> float:
+        """The gripper command (fraction of the stroke closed) that holds this candidate's opening."""
+        return 0.0 if self.open_m is None else 1.0 - self.open_m / stroke_per_finger_m
 
 
 def _hand_rotation(approach: np.ndarray, finger_axis: np.ndarray) -> np.ndarray:
@@ -156,9 +176,10 @@ def rank_grasps(candidates: list[GraspCandidate], ik: ArmIK, seed_q: np.ndarray,
 
 def check_reachable(c: GraspCandidate, ik: ArmIK, seed_q: np.ndarray) -> bool:
     avoid = c.needs_collision_avoidance
-    pre = ik.solve(c.pre_grasp.pos_m, c.pre_grasp.rot, seed_q, avoid_obstacles=avoid)
-    if pre.ok():
-        grasp = ik.solve(c.tcp.pos_m, c.tcp.rot, pre.q_rad, avoid_obstacles=avoid)
-        if grasp.ok():
-            c.reachable, c.q_pre, c.q_grasp = True, pre.q_rad, grasp.q_rad
+    with ik.fingers_open(c.open_m):
+        pre = ik.solve(c.pre_grasp.pos_m, c.pre_grasp.rot, seed_q, avoid_obstacles=avoid)
+        if pre.ok():
+            grasp = ik.solve(c.tcp.pos_m, c.tcp.rot, pre.q_rad, avoid_obstacles=avoid)
+            if grasp.ok():
+                c.reachable, c.q_pre, c.q_grasp = True, pre.q_rad, grasp.q_rad
     return c.reachable

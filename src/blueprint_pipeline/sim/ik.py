@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import daqp
@@ -64,6 +65,7 @@ class ArmIK:
         self.desc = desc
         self.base_pos_m = np.asarray(base_pos_m, dtype=float)
         self.qadr = np.array([self.model.joint(j).qposadr[0] for j in self.names.joints])
+        self.finger_qadr = np.array([self.model.joint(j).qposadr[0] for j in self.names.finger_joints])
         self._home_qpos = self.model.key("home").qpos.copy()
         self._one_sided: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.configuration = mink.Configuration(self.model)
@@ -82,6 +84,18 @@ class ArmIK:
             self.collision_limits = self.limits + [mink.CollisionAvoidanceLimit(
                 self.model, [(hand_geoms, obstacle_geoms)], minimum_distance_from_collisions=min_clearance_m,
                 collision_detection_distance=min_clearance_m + 0.05)]
+
+    @contextmanager
+    def fingers_open(self, per_finger_m: float | None):
+        """Solves inside this block hold the fingers `per_finger_m` open (None: as at home, fully
+        open), so that collision avoidance sees a pre-shaped hand as it is."""
+        saved = self._home_qpos[self.finger_qadr].copy()
+        if per_finger_m is not None:
+            self._home_qpos[self.finger_qadr] = per_finger_m
+        try:
+            yield self
+        finally:
+            self._home_qpos[self.finger_qadr] = saved
 
     @property
     def home_q(self) -> np.ndarray:

@@ -37,12 +37,13 @@ PLACE_DROP_M = 0.005
 SHELF_LIFT_M = 0.02  # on a shelf the object is lifted at least this much (and at most up to the board above)
 CEILING_CLEARANCE_M = 0.02
 STAGING_M = 0.15  # on a shelf, the hand first stops this far in front of the pre-grasp (horizontally)
+STAGING_NEAR_M = (0.08, 0.04)  # nearer staging distances when the arm cannot reach that far out
 
 
 @dataclass
 class Plan:
     q: np.ndarray  # (N+1, dof) set-points at ticks 0..N
-    gripper: np.ndarray  # (N+1,) command held from tick k to k+1: 1 closed, 0 open
+    gripper: np.ndarray  # (N+1,) command held from tick k to k+1: fraction of the stroke closed (1 closed, 0 open)
     phase: list[str]  # (N+1,) phase of each tick
     grasp: GraspCandidate
     place_object_pos_m: np.ndarray
@@ -154,32 +155,83 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
         turn = np.array([[c, -s_, 0.0], [s_, c, 0.0], [0.0, 0.0, 1.0]])
         place_xy = choose_place_xy(goal, ObjectBox(target.id, target.pos_m, turn @ target.rot, target.size_m), others)
         placings.append((turn, np.array([place_xy[0], place_xy[1], goal.surface_z_m + half_height + PLACE_DROP_M])))
+    stroke = ik.desc.gripper.stroke_per_finger_m
     last_error: Exception = IKFailure("no reachable grasp candidate")
     refused: list[str] = []
     for tried, cand in enumerate(ranked, start=1):
-        if not check_reachable(cand, ik, seed):
-            if not refused:
-                last_error = IKFailure(f"{cand.kind} grasp unreachable")
-            continue
-        why = check.grasp(cand) if check is not None else None
-        for turn, place_obj in (placings if why is None else []):
-            try:
-                plan = _plan_with_grasp(ik, cand, target, others, place_obj, q_home, Pose(home_pos, home_rot),
-                                        dt_tick_s, on_segment, ceiling_z, turn)
-            except IKFailure as exc:
-                last_error, why = exc, None
+        # fully open first; pre-shaped (opened just past the object's width) when that is
+        # unreachable next to a wall or refused by the scene check
+        narrow = cand.preshaped(stroke) if check is not None else None
+        why: str | None = None
+        for variant in [cand] + ([narrow] if narrow is not None else []):
+            if not check_reachable(variant, ik, seed):
+                if not refused:
+                    last_error = IKFailure(f"{variant.kind} grasp unreachable")
                 continue
-            why = check.plan(plan) if check is not None else None
-            if why is None:
-                plan.candidates_tried = tried
-                return plan
-        if why is None:
-            continue  # planning failed (last_error says why)
-        refused.append(f"{cand.kind}: {why}")
-        last_error = BlockedGrasps("every reachable grasp collides (" + "; ".join(refused[:3]) + ")")
+            why = check.grasp(variant) if check is not None else None
+            for turn, place_obj in (placings if why is None else []):
+                try:
+                    with ik.fingers_open(variant.open_m):
+                        plan = _plan_with_grasp(ik, variant, target, others, place_obj, q_home,
+                                                Pose(home_pos, home_rot), dt_tick_s, on_segment, ceiling_z, turn)
+                except IKFailure as exc:
+                    last_error, why = exc, None
+                    continue
+                why = check.plan(plan) if check is not None else None
+                if why is None:
+                    plan.candidates_tried = tried
+                    return plan
+            if why is not None:
+                refused.append(f"{variant.kind}{'' if variant.open_m is None else ' pre-shaped'}: {why}")
+                last_error = BlockedGrasps("every reachable grasp collides (" + "; ".join(refused[-3:]) + ")")
     if isinstance(last_error, BlockedGrasps):
         raise last_error
     raise IKFailure(f"no feasible plan: {last_error}")
+
+
+SLIDE_CLEARANCE_M = 0.02  # slid out of a shelf's row, the object's far end clears the row's near faces by this
+
+
+def _out_of_shelf(cand: GraspCandidate, target: ObjectBox, base_pos_m: np.ndarray) -> np.ndarray:
+    """Horizontal unit vector from the object towards the open front: against a side grasp's
+    approach, else towards the robot's base."""
+    d = -cand.approach[:2]
+    if np.linalg.norm(d) < 0.3:
+        d = base_pos_m[:2] - target.pos_m[:2]
+    return d / max(float(np.linalg.norm(d)), 1e-9)
+
+
+def _pull_distance(target: ObjectBox, others: list[ObjectBox], out_dir: np.ndarray, a: np.ndarray,
+                   b: np.ndarray, ceiling_z: float) -> float:
+    """How far to slide the object out (along `out_dir`) so that its far end passes in front of
+    every object standing on its board within the lateral corridor between its start `a` and goal `b`."""
+    side = np.array([-out_dir[1], out_dir[0]])
+
+    def spans(o: ObjectBox, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        half = np.abs(o.rot[:2, :2]) @ (0.5 * o.size_m[:2])
+        corners = at + np.array([[sx, sy] for sx in (-1, 1) for sy in (-1, 1)]) * half
+        return corners @ out_dir, corners @ side
+
+    t_out, t_side = spans(target, target.pos_m[:2])
+    far = float(t_out.min()) - float(target.pos_m[:2] @ out_dir)  # the far end, relative to the centre
+    half_w = 0.5 * float(t_side.max() - t_side.min())
+    lo = min(a @ side, b @ side) - half_w - SLIDE_CLEARANCE_M
+    hi = max(a @ side, b @ side) + half_w + SLIDE_CLEARANCE_M
+    bottom = target.aabb()[0][2]
+    pull = SLIDE_CLEARANCE_M
+    for o in others:
+        o_lo, o_hi = o.aabb()
+        if abs(o_lo[2] - bottom) > 0.03 or o_lo[2] >= ceiling_z:  # not on the same board
+            continue
+        o_out, o_side = spans(o, o.pos_m[:2])
+        if o_side.max() <= lo or o_side.min() >= hi:
+            continue
+        # the object's far end (from wherever it is on the way) must pass the other's near face
+        for at in (a, b):
+            need = float(o_out.max()) - (float(at @ out_dir) + far) + SLIDE_CLEARANCE_M
+            if float(o_out.max()) > float(at @ out_dir) + far:  # the other reaches further out than its far end
+                pull = max(pull, need)
+    return pull
 
 
 def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others: list[ObjectBox],
@@ -198,20 +250,30 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
     tops = _tops_along(others, a, b, pad=max(0.08, 0.5 * float(np.linalg.norm(target.size_m[:2])) + 0.03))
     over_neighbours = max(tops, default=-np.inf) + CARRY_CLEARANCE_M + tcp_above_bottom
     carry_z = max(grasp.pos_m[2] + LIFT_M, place.pos_m[2] + LIFT_M, over_neighbours)
+    via: list[np.ndarray] = []  # on a shelf, when the object cannot pass over its neighbours: out and back in
     if ceiling_z is not None:
         room = ceiling_z - CEILING_CLEARANCE_M - cand.headroom_m  # the highest TCP under the board above
-        need = max(grasp.pos_m[2] + SHELF_LIFT_M, place.pos_m[2] + SHELF_LIFT_M, over_neighbours)
-        if room < need:
+        low = max(grasp.pos_m[2], place.pos_m[2]) + SHELF_LIFT_M
+        if room < low:
             raise IKFailure(f"{cand.kind} grasp: no room under the shelf above to lift and carry "
-                            f"({100 * (need - room):.0f} cm short)")
+                            f"({100 * (low - room):.0f} cm short)")
         carry_z = min(carry_z, room)
+        if room < over_neighbours:  # slide it out in front of the row, along, and back in
+            out_dir = _out_of_shelf(cand, target, ik.base_pos_m)
+            pull = _pull_distance(target, others, out_dir, a, b, ceiling_z)
+            carry_z = min(room, max(grasp.pos_m[2], place.pos_m[2]) + LIFT_M)
+            via = [np.array([*(a + pull * out_dir), 0.0]) + grasp.pos_m - np.array([*a, 0.0]),
+                   np.array([*(b + pull * out_dir), 0.0]) + place.pos_m - np.array([*b, 0.0])]
+            for v in via:
+                v[2] = carry_z
     lift = Pose(np.array([grasp.pos_m[0], grasp.pos_m[1], carry_z]), grasp.rot.copy())
     above_place = Pose(np.array([place.pos_m[0], place.pos_m[1], carry_z]), place.rot.copy())
     retreat = place.moved(-0.12 * cand.approach)
 
-    qs, grips, phases = [q_home[None, :]], [np.zeros(1)], ["start"]
+    opened = cand.open_command(ik.desc.gripper.stroke_per_finger_m)  # 0: fully open; pre-shaped: more
+    qs, grips, phases = [q_home[None, :]], [np.full(1, opened)], ["start"]
     spans: dict[str, tuple[int, int]] = {}
-    q, pose, gripper, tick = q_home, home, 0.0, 0
+    q, pose, gripper, tick = q_home, home, opened, 0
 
     def move(name: str, goal_pose: Pose, min_s: float = 0.4, joint_space: str = "never",
              q_goal: np.ndarray | None = None) -> None:
@@ -236,7 +298,7 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
         qs.append(seg)
         grips.append(np.full(len(seg), gripper))
         phases.extend([name] * len(seg))
-        spans[name] = (tick + 1, tick + len(seg))
+        spans[name] = (spans[name][0] if name in spans else tick + 1, tick + len(seg))  # repeated: one span
         tick += len(seg)
         q, pose = seg[-1], goal_pose
 
@@ -256,15 +318,34 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
         out = np.array([cand.approach[0], cand.approach[1], 0.0])
         out /= max(float(np.linalg.norm(out)), 1e-9)
         staging = cand.pre_grasp.moved(-STAGING_M * out)
-        move("approach", staging, joint_space="fallback")
+        try:
+            move("approach", staging, joint_space="fallback")
+        except IKFailure:  # no staging pose from the start: one on the line out of the pre-grasp, nearer
+            q_stage = None  # (the hand pitched down cannot come close to the base)
+            for dist in (STAGING_M, *STAGING_NEAR_M):
+                staging = cand.pre_grasp.moved(-dist * out)
+                try:
+                    q_stage = plan_segment(ik, cand.pre_grasp, staging, cand.q_pre, dt, 0.4,
+                                           avoid_obstacles=cand.needs_collision_avoidance)[-1]
+                    break
+                except IKFailure:
+                    continue
+            if q_stage is None:
+                raise
+            move("approach", staging, joint_space="always", q_goal=q_stage)
         move("approach", cand.pre_grasp, 0.4, joint_space="fallback", q_goal=cand.q_pre)
     move("descend", grasp, 0.6)
     hold("close", GRIPPER_TICKS, 1.0)
     move("lift", lift, 0.6)
-    move("transport", above_place, joint_space="fallback")
+    if via:  # out and back in along straight lines; along the front, a joint-space move if need be
+        move("transport", Pose(via[0], grasp.rot.copy()), 0.5)
+        move("transport", Pose(via[1], place.rot.copy()), 0.5, joint_space="fallback")
+        move("transport", above_place, 0.5)
+    else:
+        move("transport", above_place, joint_space="fallback")
     move("lower", place, 0.6)
-    hold("release", GRIPPER_TICKS, 0.0)
+    hold("release", GRIPPER_TICKS, opened)
     move("retreat", retreat, 0.5)
-    hold("settle", SETTLE_TICKS, 0.0)
+    hold("settle", SETTLE_TICKS, opened)
     return Plan(q=np.vstack(qs), gripper=np.concatenate(grips), phase=phases, grasp=cand,
                 place_object_pos_m=place_obj, carry_tcp_z_m=float(carry_z), phase_ticks=spans)
