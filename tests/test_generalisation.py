@@ -17,8 +17,9 @@ from blueprint_pipeline.robots import FRANKA
 from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.scene.records import Scene, SceneHeader, SimRole
 from blueprint_pipeline.scene.shelves import open_furniture
+from blueprint_pipeline.sim import language
 from blueprint_pipeline.sim.episode import SceneCheck, _indices, start_data
-from blueprint_pipeline.sim.grasp import ROUND_YAWS, GraspCandidate, grasp_candidates
+from blueprint_pipeline.sim.grasp import PRESHAPE_ROOM_M, ROUND_YAWS, GraspCandidate, grasp_candidates
 from blueprint_pipeline.sim.scene_builder import build_sim_scene
 from blueprint_pipeline.testing.tabletop import _object, _physics
 from blueprint_pipeline.sim.trajectory import Pose
@@ -64,6 +65,54 @@ def test_one_box_with_things_inside_is_open_furniture():
         assert np.all(np.abs(part.centre_m) + np.array(part.half_m) <= half + 1e-9), part.name
     names = [p.name for p in unit.parts()]
     assert names.count("back") == 1 and {"side_l", "side_r", "top"} <= set(names)
+
+
+def test_things_on_the_bottom_board_are_inside():
+    scene, _ = _shelf_scene()
+    # a jar on a 2 cm bottom board: its bottom is 2 cm above the unit's
+    low = _object("low_jar", "jar", SimRole.MANIPULABLE_OBJECT, (1.0, 1.8, 0.02 + 0.06), (0.08, 0.08, 0.12))
+    unit = open_furniture([*scene.objects, low])["unit"]
+    assert "low_jar" in unit.contents and unit.levels[0].z_m == pytest.approx(0.02)
+    # a box standing on the floor in front of it (its bottom level with the unit's) is not
+    floor_box = _object("floor_box", "box", SimRole.MANIPULABLE_OBJECT, (1.0, 1.8, 0.06), (0.08, 0.08, 0.12))
+    assert "floor_box" not in open_furniture([*scene.objects, floor_box])["unit"].contents
+
+
+def test_a_preshaped_hand_opens_just_past_the_object():
+    kw = dict(obj_pos_m=np.array([0.5, 0.0, 0.8]), obj_rot=np.eye(3), stroke_m=0.08,
+              base_pos_m=np.zeros(3), home_hand_y=np.array([0.0, 1.0, 0.0]))
+    book = next(c for c in grasp_candidates(size_m=np.array([0.035, 0.2, 0.24]), **kw) if c.kind == "side")
+    narrow = book.preshaped(0.04)
+    assert narrow is not None and narrow.open_m == pytest.approx(0.0175 + PRESHAPE_ROOM_M)
+    assert narrow.kind == book.kind and np.allclose(narrow.tcp.pos_m, book.tcp.pos_m) and not narrow.reachable
+    assert narrow.open_command(0.04) == pytest.approx(1 - narrow.open_m / 0.04) and book.open_command(0.04) == 0.0
+    can = grasp_candidates(size_m=np.array([0.066, 0.066, 0.12]), round_xy=True, **kw)[0]
+    assert can.preshaped(0.04) is None  # 3.3 + 1.5 cm a finger is more than the stroke: fully open
+
+
+def test_a_thing_on_a_tray_is_taken_off_it_onto_the_table():
+    table = _object("table", "table", SimRole.STATIC, (1.0, 1.0, 0.375), (1.2, 0.8, 0.75))
+    tray = _object("tray", "tray", SimRole.MANIPULABLE_OBJECT, (0.8, 1.0, 0.7625), (0.45, 0.32, 0.025))
+    cup = _object("cup", "cup", SimRole.MANIPULABLE_OBJECT, (0.75, 1.0, 0.805), (0.06, 0.06, 0.06))
+    objects = [table, tray, cup]
+    phys = {o.id: _physics(o, 30.0 if o.id == "table" else 0.2, 0.5, ColliderShape.BOX, o.id != "table")
+            for o in objects}
+    rels, _ = scene_relations(objects)
+    tasks = {t.target_object_id: t for t in plan_tasks(objects, phys, rels).tasks}
+    assert tasks["cup"].goal.support_object_id == "table"
+    goal = np.array(tasks["cup"].goal.center_m[:2])
+    half = np.array(tasks["cup"].goal.size_m) / 2
+    assert np.any(goal + half <= np.array(tray.aabb_min_m[:2])) or np.any(goal - half >= np.array(tray.aabb_max_m[:2]))
+    # the instruction says where it comes from
+    header = SceneHeader(scene_id="tray", manifest_version="test", source_frame="z_up",
+                         source_meters_per_unit=1.0, object_count=len(objects))
+    placement = tasks["cup"].robot_placements["franka"]
+    sim = build_sim_scene(Scene(header=header, objects=tuple(objects)),
+                          PhysicsFile(scene_id="tray", estimator="table", objects=phys), FRANKA,
+                          placement.base_position_m, placement.base_orientation_wxyz)
+    assert language.family(sim, tasks["cup"]) == "pick_place_off"
+    texts = {language.instruction(sim, tasks["cup"], i, 0) for i in range(20)}
+    assert len(texts) >= 3 and all("tray" in t and "table" in t for t in texts)
 
 
 def test_things_on_shelves_start_at_rest_on_boards():
@@ -188,14 +237,21 @@ def test_interpenetrating_free_objects_start_stacked():
 
 @pytest.mark.slow
 def test_tasks_without_a_collision_free_plan_are_listed_not_simulated(tmp_path):
-    out = _run("living_room_m_z", tmp_path)  # books on a bookshelf, 4.5-6.5 cm apart: the hand does not fit
+    out = _run("living_room_m_z", tmp_path)  # books on a bookshelf, 4.5-6.5 cm apart; some next to its side
     summary = json.loads((out / "episodes" / "summary.json").read_text())
     infeasible = {i["task_id"]: i["reason"] for i in summary["tasks_infeasible"]}
     assert any("book" in t for t in infeasible)
     assert all(r.split(":")[0] in ("no_clear_grasp", "ik_failure") and len(r) > 20 for r in infeasible.values())
-    simulated = {r["task_id"] for r in _results(out)}
+    results = _results(out)
+    simulated = {r["task_id"] for r in results}
     assert simulated and not simulated & set(infeasible)
     assert summary["success_rate"] >= 0.5  # what is feasible runs, and the stage passes
+    # books in the row are taken by a side grasp, the hand pre-shaped between neighbours, and a
+    # book with neighbours on both sides is slid out of the row, along it and back in
+    books = [r for r in results if "book" in r["task_id"] and r["success"]]
+    assert {r["metrics"]["grasp_kind"] for r in books} == {"side"}
+    assert any(r["metrics"]["grasp_open_m"] < 0.07 for r in books)
+    assert any(r["metrics"]["slide_out_m"] > 0.15 for r in books)
 
 
 @pytest.mark.parametrize("bin_gap_m, expect", [(None, 0.8), (0.25, "partly"), (0.04, "blocked")])

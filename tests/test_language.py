@@ -37,7 +37,8 @@ def test_every_family_has_five_templates_with_known_fields():
         assert len(set(templates)) >= 5, fam
         for t in templates:
             fields = {f for _, f, _, _ in string.Formatter().parse(t) if f}
-            assert fields <= {"target", "goal", "direction"} and "target" in fields, (fam, t)
+            assert fields <= {"target", "goal", "direction", "carrier"} and "target" in fields, (fam, t)
+            assert ("carrier" in fields) == (fam == "pick_place_off"), (fam, t)
 
 
 def test_instructions_vary_per_episode_and_repeat_per_seed(table):

@@ -4,7 +4,8 @@ Which objects:
 - pick_place / stack targets are free rigid bodies a table-top arm can take: graspable (physics or
   affordance), some horizontal extent within the gripper stroke less GRIP_FIT_MARGIN_M (1 cm, the
   grasp planner's margin), mass <= MAX_MASS_KG,
-  resting `on` a piece of furniture (not on the floor or a room shell).
+  resting `on` a piece of furniture (not on the floor or a room shell), or on a free object (a tray,
+  a board) that rests on one: then the goal is on that furniture, off the carrier.
 - pick_place goal: a free rectangle on the same support (else on an adjacent support whose top is
   within 0.3 m of it): the target's footprint plus GOAL_PAD_M on each side, inside the support's top,
   overlapping no object on it, 0.15-0.5 m from where the target stands (nearest to 0.25 m first).
@@ -328,6 +329,11 @@ def _pick_place(ctx: _Context, target: SceneObject) -> TaskSpec | str:
     if target.id in ctx.shelf_of:
         return _pick_place_on_shelf(ctx, target, ctx.shelves[ctx.shelf_of[target.id]])
     supports = [s for s in ctx.supports_of.get(target.id, []) if _is_furniture(ctx.by_id[s], ctx.floor_z)]
+    # on a tray, a board or a book that stands on furniture: taken off it, onto that furniture
+    carriers = {s: f for s in ctx.supports_of.get(target.id, []) if ctx.by_id[s].sim_role.is_dynamic
+                for f in ctx.supports_of.get(s, []) if _is_furniture(ctx.by_id[f], ctx.floor_z)}
+    if not supports and carriers:
+        supports = sorted(set(carriers.values()))
     if not supports:
         return ("nothing to stand on: it rests on no piece of furniture"
                 if not ctx.supports_of.get(target.id) else "it rests on the floor or on another object")

@@ -4,8 +4,8 @@ with the things on its shelves inside that box.
 Scanners and authoring tools describe a bookshelf by its bounding box and each book by its own;
 taken literally, the books start inside a solid block. A static object is read as open furniture
 when free objects stand inside its box: their footprint centre lies inside its oriented footprint
-(less `INSIDE_MARGIN_M`), and their bottom is more than `INSIDE_MARGIN_M` above its bottom and
-below its top. Those bottoms, grouped when within `LEVEL_TOL_M` of each other, are its shelf
+(less `INSIDE_MARGIN_M`), and their bottom is more than `BOTTOM_MARGIN_M` above its bottom (a
+bottom board is usually 2 cm thick) and `INSIDE_MARGIN_M` below its top. Those bottoms, grouped when within `LEVEL_TOL_M` of each other, are its shelf
 levels; each level's board top is the lowest bottom of its group (nothing starts inside a board).
 
 It is then modelled as what it is (`OpenFurniture.parts`): a board under every level, a top, two
@@ -29,6 +29,7 @@ from blueprint_pipeline.scene.records import SceneObject, SimRole
 
 BOARD_M = 0.02
 INSIDE_MARGIN_M = 0.02
+BOTTOM_MARGIN_M = 0.01  # above the furniture's bottom: books on a 2 cm bottom board stand inside
 LEVEL_TOL_M = 0.02
 _NOT_FURNITURE = (SimRole.SCENE_SHELL, SimRole.BACKGROUND)
 
@@ -139,7 +140,7 @@ def open_furniture(objects: Sequence[SceneObject],
             continue
         lo, hi = np.asarray(f.aabb_min_m), np.asarray(f.aabb_max_m)
         near = np.all((free_xy >= lo[:2]) & (free_xy <= hi[:2]), axis=1)
-        near &= (free_bottom > lo[2] + INSIDE_MARGIN_M) & (free_bottom < hi[2] - INSIDE_MARGIN_M)
+        near &= (free_bottom > lo[2] + BOTTOM_MARGIN_M) & (free_bottom < hi[2] - INSIDE_MARGIN_M)
         if not near.any():
             continue
         hx, hy = f.extents_m[0] / 2, f.extents_m[1] / 2

@@ -756,6 +756,10 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
         "resting_against_target": sorted(leaning),
         "grasp_slip_m": max_slip,
         "grasp_kind": plan.grasp.kind if plan else None,
+        # the opening between the pads while approaching (less than the stroke: pre-shaped in clutter)
+        "grasp_open_m": (2 * (sim.robot.gripper.stroke_per_finger_m if plan.grasp.open_m is None
+                              else plan.grasp.open_m)) if plan else None,
+        "slide_out_m": plan.slide_out_m if plan else None,  # slid out of a shelf's row this far
         "plan_error": plan_error,  # why planning found no plan (ik_failure, no_clear_grasp)
         "start_offset_m": list(rand.target_offset_m),
         "start_yaw_rad": rand.target_yaw_rad,

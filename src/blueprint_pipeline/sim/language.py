@@ -2,10 +2,11 @@
 manifest holds, drawn from the episode's own stream.
 
 Families and their templates (`TEMPLATES`, at least five each): pick_place on the same support,
-pick_place to another support, pick_place on a shelf, stack, open or close a drawer, open or close a
-door. Which family a task is follows from its record: the goal's support against the target's
-support, the support being an open shelving unit, the joint being prismatic or revolute, the part
-starting closed or open (`TaskSpec.joint_start_fraction`).
+pick_place to another support, pick_place on a shelf, pick_place off a free object it stands on (a
+tray), stack, open or close a drawer, open or close a door. Which family a task is follows from its
+record: the target standing on a free object, the goal's support against the target's support, the
+support being an open shelving unit, the joint being prismatic or revolute, the part starting
+closed or open (`TaskSpec.joint_start_fraction`).
 
 Referring expressions (`refer`), all from the manifest:
 - the name, in lower-case words, a parenthesis dropped ("Laptop (closed)" -> "laptop"); a name of
@@ -40,7 +41,7 @@ from blueprint_pipeline.rotations import matrix_np
 from blueprint_pipeline.scene.records import SceneObject
 from blueprint_pipeline.seeding import item_rng
 from blueprint_pipeline.simready.words import raw_words
-from blueprint_pipeline.sim.scene_builder import SimScene
+from blueprint_pipeline.sim.scene_builder import SimScene, support_among
 
 TEMPLATES: dict[str, tuple[str, ...]] = {
     "pick_place": (
@@ -50,6 +51,13 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "place the {target} on the {goal}",
         "grab the {target} and set it down on the {goal}",
         "take the {target} and put it on the {goal}",
+    ),
+    "pick_place_off": (
+        "take the {target} off the {carrier} and put it on the {goal}",
+        "lift the {target} off the {carrier} and place it on the {goal}",
+        "remove the {target} from the {carrier} and set it down on the {goal}",
+        "pick the {target} up from the {carrier} and put it on the {goal}",
+        "move the {target} from the {carrier} onto the {goal}",
     ),
     "pick_place_same": (
         "pick up the {target} and place it elsewhere on the {goal}",
@@ -121,10 +129,19 @@ def family(sim: SimScene, task: TaskSpec) -> str:
     """The template family of a task (see the module docstring)."""
     if task.type != "pick_place":
         return task_family(task, sim.scene.by_id()[task.target_object_id])
+    if _carrier(sim, sim.scene.by_id()[task.target_object_id]) is not None:
+        return "pick_place_off"
     support = sim.support_of.get(task.target_object_id)
     if task.goal is not None and task.goal.support_object_id == support:
         return "pick_place_shelf" if support in sim.shelves else "pick_place_same"
     return "pick_place"
+
+
+def _carrier(sim: SimScene, obj: SceneObject) -> SceneObject | None:
+    """The free object (a tray, a board) the object stands on, or None."""
+    by_id = sim.scene.by_id()
+    oid = support_among(obj, [by_id[i] for i in sim.dynamic_ids if i != obj.id])
+    return by_id[oid] if oid is not None else None
 
 
 def name_words(obj: SceneObject) -> list[str]:
@@ -218,6 +235,8 @@ def instruction(sim: SimScene, task: TaskSpec, episode_index: int, seed: int) ->
     if task.type == "open_close":
         return template.format(target=_part(obj, fam.split("_")[1]))
     goal = by_id.get(task.goal.support_object_id) if task.goal is not None else None
+    carrier = _carrier(sim, obj) if fam == "pick_place_off" else None
     return template.format(target=refer(sim, obj, rng),
+                           carrier=" ".join(name_words(carrier)) if carrier is not None else "",
                            goal=" ".join(name_words(goal)) if goal is not None else "floor",
                            direction=_direction(sim, task, obj) if task.goal is not None else "")

@@ -4,6 +4,15 @@ Waypoints: pre-grasp (reached by a joint-space move from home), grasp, close, li
 height, which clears every object in the corridor by 5 cm), pre-place, place (object 5 mm above
 its goal surface), release, retreat, then a still phase in which the scene settles before it is
 judged. The place spot is the point of the goal region farthest from the other objects.
+
+On a shelf (`ceiling_z`): the hand first stops STAGING_M in front of the pre-grasp (nearer,
+STAGING_NEAR_M, when the arm cannot reach that far out), lifts at most to CEILING_CLEARANCE_M under
+the board above, and when the object cannot pass over its neighbours there (a book in a row) it is
+slid out towards the open front until its far end clears the row (`_pull_distance`), carried along
+in front of the row and slid back in above its goal: straight lines, a joint-space move along the
+front only when the line is out of reach.
+The gripper command is the fraction of the stroke closed: 0 fully open, 1 closed; a pre-shaped
+grasp (sim/grasp.py) holds its own opening while approaching and after the release.
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ class Plan:
     place_object_pos_m: np.ndarray
     carry_tcp_z_m: float
     candidates_tried: int = 0
+    slide_out_m: float = 0.0  # on a shelf: how far the object was slid out of its row and back in
     phase_ticks: dict[str, tuple[int, int]] = field(default_factory=dict)
     # open_close: the drawer's or door's joint position planned at each tick (the scene check
     # moves the part with the hand)
@@ -190,6 +200,8 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
 
 
 SLIDE_CLEARANCE_M = 0.02  # slid out of a shelf's row, the object's far end clears the row's near faces by this
+ROW_DEPTH_M = 0.1  # a neighbour in the row reaches at most this much further out than the object
+SLIDE_S = 0.5  # each leg out, along and in lasts at least this long
 
 
 def _out_of_shelf(cand: GraspCandidate, target: ObjectBox, base_pos_m: np.ndarray) -> np.ndarray:
@@ -224,8 +236,8 @@ def _pull_distance(target: ObjectBox, others: list[ObjectBox], out_dir: np.ndarr
         if abs(o_lo[2] - bottom) > 0.03 or o_lo[2] >= ceiling_z:  # not on the same board
             continue
         o_out, o_side = spans(o, o.pos_m[:2])
-        if o_side.max() <= lo or o_side.min() >= hi:
-            continue
+        if o_side.max() <= lo or o_side.min() >= hi or o_out.max() > float(t_out.max()) + ROW_DEPTH_M:
+            continue  # beside the corridor, or out in front of the shelf (on the floor), not in the row
         # the object's far end (from wherever it is on the way) must pass the other's near face
         for at in (a, b):
             need = float(o_out.max()) - (float(at @ out_dir) + far) + SLIDE_CLEARANCE_M
@@ -251,6 +263,7 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
     over_neighbours = max(tops, default=-np.inf) + CARRY_CLEARANCE_M + tcp_above_bottom
     carry_z = max(grasp.pos_m[2] + LIFT_M, place.pos_m[2] + LIFT_M, over_neighbours)
     via: list[np.ndarray] = []  # on a shelf, when the object cannot pass over its neighbours: out and back in
+    pull = 0.0
     if ceiling_z is not None:
         room = ceiling_z - CEILING_CLEARANCE_M - cand.headroom_m  # the highest TCP under the board above
         low = max(grasp.pos_m[2], place.pos_m[2]) + SHELF_LIFT_M
@@ -338,9 +351,9 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
     hold("close", GRIPPER_TICKS, 1.0)
     move("lift", lift, 0.6)
     if via:  # out and back in along straight lines; along the front, a joint-space move if need be
-        move("transport", Pose(via[0], grasp.rot.copy()), 0.5)
-        move("transport", Pose(via[1], place.rot.copy()), 0.5, joint_space="fallback")
-        move("transport", above_place, 0.5)
+        move("transport", Pose(via[0], grasp.rot.copy()), SLIDE_S)
+        move("transport", Pose(via[1], place.rot.copy()), SLIDE_S, joint_space="fallback")
+        move("transport", above_place, SLIDE_S)
     else:
         move("transport", above_place, joint_space="fallback")
     move("lower", place, 0.6)
@@ -348,4 +361,4 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
     move("retreat", retreat, 0.5)
     hold("settle", SETTLE_TICKS, opened)
     return Plan(q=np.vstack(qs), gripper=np.concatenate(grips), phase=phases, grasp=cand,
-                place_object_pos_m=place_obj, carry_tcp_z_m=float(carry_z), phase_ticks=spans)
+                place_object_pos_m=place_obj, carry_tcp_z_m=float(carry_z), phase_ticks=spans, slide_out_m=float(pull))

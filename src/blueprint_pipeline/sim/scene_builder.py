@@ -245,7 +245,7 @@ def _object_colour(obj: SceneObject, dynamic: bool) -> list[float]:
     return [*base.tolist(), 1.0]
 
 
-def _support_of(obj: SceneObject, holders: list[SceneObject]) -> str | None:
+def support_among(obj: SceneObject, holders: list[SceneObject]) -> str | None:
     """The highest holder whose top is at most 2 cm above the object's bottom and under its centre."""
     best, best_top = None, -np.inf
     cx, cy, bottom = obj.position_m[0], obj.position_m[1], obj.aabb_min_m[2]
@@ -351,7 +351,7 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
 
     by_id = scene.by_id()
     holders = [by_id[i] for i in fixed_ids + articulated_ids]
-    support = {i: _support_of(by_id[i], holders) for i in dynamic_ids}
+    support = {i: support_among(by_id[i], holders) for i in dynamic_ids}
     for shelf in shelves.values():
         support.update({i: shelf.id for i in shelf.contents})
     return SimScene(model=model, robot=robot, names=names, scene=scene, physics=dict(physics.objects),
