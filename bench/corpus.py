@@ -32,6 +32,7 @@ from blueprint_pipeline.geniesim.tasks import MAX_MASS_KG, STROKE_M, GRIP_MARGIN
 from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.runner import run_pipeline
 from blueprint_pipeline.scene.io import load_scene
+from blueprint_pipeline.simready.containers import is_container
 from blueprint_pipeline.simready.io import load_physics
 from blueprint_pipeline.testing.corpus import corpus
 
@@ -114,7 +115,9 @@ def run_scene(name: str, manifest: dict, root: Path, robot: str, per_task: int |
             for t in TaskConfig.model_validate(config).tasks:
                 ran = s.get("per_task", {}).get(t.task_id)
                 if ran:
-                    f = families.setdefault(task_family(t, by_id[t.target_object_id]), [0, 0])
+                    goal = by_id.get(t.goal.support_object_id) if t.goal is not None else None
+                    into = goal is not None and is_container(goal, physics.get(goal.id))
+                    f = families.setdefault(task_family(t, by_id[t.target_object_id], into), [0, 0])
                     f[0] += ran["succeeded"]
                     f[1] += ran["episodes"]
             row["families"] = families

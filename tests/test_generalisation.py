@@ -115,6 +115,32 @@ def test_a_thing_on_a_tray_is_taken_off_it_onto_the_table():
     assert len(texts) >= 3 and all("tray" in t and "table" in t for t in texts)
 
 
+def test_a_thing_beside_an_empty_bowl_is_put_into_it():
+    table = _object("table", "table", SimRole.STATIC, (1.0, 1.0, 0.375), (1.2, 0.8, 0.75))
+    bowl = _object("bowl", "bowl", SimRole.MANIPULABLE_OBJECT, (0.8, 1.1, 0.79), (0.2, 0.2, 0.08))
+    spool = _object("spool", "spool", SimRole.MANIPULABLE_OBJECT, (1.1, 0.95, 0.775), (0.045, 0.045, 0.05))
+    egg = _object("egg", "egg", SimRole.MANIPULABLE_OBJECT, (0.75, 1.1, 0.7855), (0.045, 0.045, 0.055))
+    objects = [table, bowl, spool]
+    phys = {o.id: _physics(o, 30.0 if o.id == "table" else 0.1, 0.5,
+                           ColliderShape.CYLINDER if o.id != "table" else ColliderShape.BOX, o.id != "table")
+            for o in [*objects, egg]}
+    rels, _ = scene_relations(objects)
+    into = [t for t in plan_tasks(objects, phys, rels).tasks if t.goal.support_object_id == "bowl"]
+    assert [t.task_id for t in into] == ["pick_place_spool_into_bowl"]
+    goal = into[0].goal
+    # its floor: the shell's floor slab (min(1 cm, 10 % of its 8 cm height)) on the bowl's bottom;
+    # the region: the inside less the spool
+    assert goal.surface_z_m == pytest.approx(0.75 + 0.008) and goal.center_m[:2] == pytest.approx((0.8, 1.1))
+    assert 0.0 < goal.size_m[0] < 0.2 - 0.045
+    # an egg in the bowl (off its middle): the spool goes beside it; the egg into nothing it is in
+    rels, _ = scene_relations([*objects, egg])
+    into = {t.target_object_id: t for t in plan_tasks([*objects, egg], phys, rels).tasks
+            if t.goal.support_object_id == "bowl"}
+    assert "egg" not in into and "spool" in into
+    spot = np.array(into["spool"].goal.center_m[:2])
+    assert np.linalg.norm(spot - np.array([0.8, 1.1])) > (0.045 + 0.045) / 2
+
+
 def test_things_on_shelves_start_at_rest_on_boards():
     scene, physics = _shelf_scene()
     sim = build_sim_scene(scene, physics, FRANKA, (1.2, 0.9, 0.0), (0.7071068, 0, 0, -0.7071068))
@@ -203,6 +229,16 @@ def test_fruit_in_a_bowl_is_taken_without_blowing_up(tmp_path):
     assert len(results) >= 4
     assert not [r for r in results if r["failure_reason"] == "sim_unstable"]
     assert sum(r["success"] for r in results) >= len(results) - 1
+
+
+@pytest.mark.slow
+def test_things_are_put_into_an_empty_basket(tmp_path):
+    out = _run("craft_room_mm_y", tmp_path)
+    results = [r for r in _results(out) if "_into_" in r["task_id"]]
+    assert results and all(r["success"] for r in results)
+    for r in results:  # ended on the basket's floor, inside its walls, the basket where it was
+        assert r["metrics"]["checks"]["touches_goal_support"] and r["metrics"]["checks"]["inside_goal_region"]
+        assert r["metrics"]["max_other_displacement_m"] < 0.03
 
 
 @pytest.mark.slow

@@ -12,7 +12,10 @@ Which objects:
   On a shelf of open furniture: on the same shelf, the target's footprint SHELF_WALL_PAD_M inside
   the sides and back.
 - stack: onto another graspable object with nothing on it whose top is at least as large as the
-  target's footprint, on the same support.
+  target's footprint and at least as wide as the target at its narrowest, on the same support.
+- place_in (a pick_place whose goal support is a container: bowl, basket, tote): into a container
+  standing on furniture within PLACE_IN_MAX_MOVE_M whose inside holds the target's footprint plus
+  PLACE_IN_PAD_M a side beside what is in it already; one per container, before stacks.
 - open_close: every articulated object, opened, and closed again from where the opening ends
   (a second task, `close_<id>`, same base pose). A prismatic drawer to DRAWER_TARGET_FRACTION of its
   travel, its handle path in reach and the robot base outside the footprint it sweeps, diagonally
@@ -21,7 +24,9 @@ Which objects:
   what the door sweeps (both less when something stands in the way).
 A task is kept only if a Franka base pose exists with the target and the goal within reach
 (robots.REACH_MARGIN x reach from the shoulder) and the base clear of furniture; UR10 and G2
-placements are added when they exist.
+placements are added when they exist. A pick_place or shelf task no Franka pose reaches (goods
+deep in a store shelf) is kept for the robots that reach it; its target is then not skipped, and a
+Franka run lists the task as not runnable (episodes summary, `tasks_skipped`).
 
 Difficulty (score -> easy 0, medium 1, hard >= 2): +1 goal on another support; +1 grasp width
 under 3 cm or over 6.5 cm; +1 mass over 1 kg; +1 two or more objects adjacent on the support;
@@ -59,7 +64,7 @@ from blueprint_pipeline.robots.description import GRIP_FIT_MARGIN_M
 from blueprint_pipeline.rotations import matrix_np
 from blueprint_pipeline.scene.records import SceneObject, SimRole
 from blueprint_pipeline.scene.shelves import Level, OpenFurniture, open_furniture
-from blueprint_pipeline.simready.containers import is_container
+from blueprint_pipeline.simready.containers import inside_size_m, is_container, shell_thickness_m
 from blueprint_pipeline.simready.records import ObjectPhysics
 
 MAX_MASS_KG = 2.0
@@ -71,7 +76,7 @@ GOAL_MIN_MOVE_M, GOAL_MAX_MOVE_M, GOAL_PREFERRED_MOVE_M = 0.15, 0.5, 0.25
 GOAL_GRID_M = 0.03
 MAX_GOAL_TRIES = 6
 MAX_TASKS_PER_OBJECT = 2
-PICK_PLACE_CAP, STACK_CAP, OPEN_CLOSE_CAP = 16, 4, 4
+PICK_PLACE_CAP, STACK_CAP, PLACE_IN_CAP, OPEN_CLOSE_CAP = 16, 4, 4, 4
 _TYPE_RANK = {"pick_place": 0, "stack": 1, "open_close": 2}
 _DIFFICULTY = ("easy", "medium", "hard")
 _NOT_SUPPORT = (SimRole.SCENE_SHELL, SimRole.BACKGROUND)
@@ -162,7 +167,7 @@ def _goal_spots(ctx: _Context, target: SceneObject, support: SceneObject,
 
 
 def _placements(ctx: _Context, points: np.ndarray, support: SceneObject, surface_z_m: float,
-                shelf: tuple[OpenFurniture, Level] | None = None) -> dict[str, RobotPlacement]:
+                shelf: tuple[OpenFurniture, Level] | None = None, need_franka: bool = True) -> dict[str, RobotPlacement]:
     """Base poses per robot (none at all when the Franka has none); on a shelf, in front of its
     open side. The reach is judged as the episodes stage mounts the arm: on a pedestal at the goal
     surface's height (`surface_z_m`, a shelf's board) plus the robot's offset; a robot with a body
@@ -183,7 +188,7 @@ def _placements(ctx: _Context, points: np.ndarray, support: SceneObject, surface
                             standoff_m=SHELF_STANDOFF_M if shelf else CLEARANCE_M)
         if p is not None:
             out[name] = p
-        elif name == "franka":
+        elif name == "franka" and need_franka:
             return {}
     return out
 
@@ -244,9 +249,9 @@ def _pick_place_on_shelf(ctx: _Context, target: SceneObject, furniture: OpenFurn
     spots = _goal_spots(ctx, target, support, shelf)
     if not spots:
         return f"no free goal spot 15-50 cm away on its shelf of the {support.name}"
-    for goal in spots:
+    for need_franka, goal in [(n, g) for n in (True, False) for g in spots]:  # the Franka's reach first
         points = np.array([target.position_m, (goal.center_m[0], goal.center_m[1], goal.surface_z_m + height / 2)])
-        placements = _placements(ctx, points, support, goal.surface_z_m, shelf)
+        placements = _placements(ctx, points, support, goal.surface_z_m, shelf, need_franka)
         if placements:
             score = _pick_score(ctx, target, support.id, support.id)
             return TaskSpec(
@@ -338,7 +343,7 @@ def _pick_place(ctx: _Context, target: SceneObject) -> TaskSpec | str:
         return ("nothing to stand on: it rests on no piece of furniture"
                 if not ctx.supports_of.get(target.id) else "it rests on the floor or on another object")
     had_goal = False
-    for support_id in supports:
+    for need_franka, support_id in [(n, s) for n in (True, False) for s in supports]:  # the Franka's reach first
         support = ctx.by_id[support_id]
         neighbours = [ctx.by_id[a] for a in sorted(ctx.adjacent.get(support_id, set()))
                       if _is_furniture(ctx.by_id[a], ctx.floor_z)
@@ -348,7 +353,7 @@ def _pick_place(ctx: _Context, target: SceneObject) -> TaskSpec | str:
                 had_goal = True
                 lift = (target.aabb_max_m[2] - target.aabb_min_m[2]) / 2
                 points = np.array([target.position_m, (goal.center_m[0], goal.center_m[1], goal.surface_z_m + lift)])
-                placements = _placements(ctx, points, support, goal.surface_z_m)
+                placements = _placements(ctx, points, support, goal.surface_z_m, need_franka=need_franka)
                 if not placements:
                     continue
                 score = _pick_score(ctx, target, goal_support.id, support_id)
@@ -376,6 +381,8 @@ def _stack(ctx: _Context, target: SceneObject, taken: set[str]) -> TaskSpec | No
             b_area = np.prod(np.asarray(base.aabb_max_m[:2]) - np.asarray(base.aabb_min_m[:2]))
             if b_area < t_area or np.linalg.norm(np.subtract(base.position_m, target.position_m)) > GOAL_MAX_MOVE_M:
                 continue
+            if grasp_width_m(base) < grasp_width_m(target):  # a tube does not stand on a knife's edge
+                continue
             top = float(base.aabb_max_m[2])
             goal = GoalRegion(support_object_id=base_id, center_m=(base.position_m[0], base.position_m[1], top),
                               size_m=(base.aabb_max_m[0] - base.aabb_min_m[0], base.aabb_max_m[1] - base.aabb_min_m[1]),
@@ -390,6 +397,91 @@ def _stack(ctx: _Context, target: SceneObject, taken: set[str]) -> TaskSpec | No
                 task_id=f"stack_{target.id}_on_{base_id}", type="stack",
                 description=f"stack the {target.name} on the {base.name}", target_object_id=target.id,
                 goal=goal, difficulty=_difficulty(score), priority=0, robot_placements=placements)
+    return None
+
+
+PLACE_IN_PAD_M = 0.02  # a place_in target fits its container's inside with this much room on each side
+PLACE_IN_MAX_MOVE_M = 1.0  # ... and stands at most this far from it
+
+
+def container_inside(c: SceneObject, ph: ObjectPhysics) -> tuple[float, tuple[float, float], float]:
+    """A container's floor top (world z), its inside's horizontal size in its own frame, and its
+    rim (world z), as sim/containers.py builds its shell."""
+    bottom = float(c.aabb_min_m[2])
+    return bottom + shell_thickness_m(ph.collider_size_m), inside_size_m(ph), float(c.aabb_max_m[2])
+
+
+def _in_container(o: SceneObject, c: SceneObject) -> bool:
+    """Whether `o` stands inside `c` (its centre over c's box, its bottom between c's bottom and rim)."""
+    return (c.aabb_min_m[0] <= o.position_m[0] <= c.aabb_max_m[0] and c.aabb_min_m[1] <= o.position_m[1] <= c.aabb_max_m[1]
+            and c.aabb_min_m[2] - 0.01 <= o.aabb_min_m[2] < c.aabb_max_m[2])
+
+
+def _free_inside(c: SceneObject, room: np.ndarray, foot: np.ndarray, contents: list[SceneObject]) -> np.ndarray | None:
+    """World xy for the target's centre inside container `c`: its middle when empty, else the
+    point of a 2 cm grid over `room` (the inside less the footprint and pads, in c's frame) whose
+    footprint (plus PLACE_IN_PAD_M) overlaps none of `contents` and lies farthest from them."""
+    rot = matrix_np(c.orientation_wxyz)[:2, :2]
+    mid = np.asarray(c.position_m[:2], dtype=float)
+    if not contents:
+        return mid
+    gx = np.arange(-room[0] / 2, room[0] / 2 + 1e-9, GOAL_GRID_M * 2 / 3)
+    gy = np.arange(-room[1] / 2, room[1] / 2 + 1e-9, GOAL_GRID_M * 2 / 3)
+    local = np.array([(x, y) for x in gx for y in gy])
+    world = mid + local @ rot.T
+    half = np.abs(rot) @ (0.5 * foot + PLACE_IN_PAD_M)
+    lo = np.array([o.aabb_min_m[:2] for o in contents])
+    hi = np.array([o.aabb_max_m[:2] for o in contents])
+    gap = np.maximum(lo[None] - (world[:, None] + half), (world[:, None] - half) - hi[None]).max(axis=2).min(axis=1)
+    if not np.any(gap > 0.0):
+        return None
+    return world[int(np.argmax(gap))]
+
+
+def _place_in(ctx: _Context, target: SceneObject, taken: set[str]) -> TaskSpec | None:
+    """Put the target into a container (a bowl, a basket, a tote) standing on furniture within
+    PLACE_IN_MAX_MOVE_M with room for its footprint: a pick_place whose goal is the container's
+    floor, its region the inside less the target's footprint (empty), or a free spot beside what
+    is inside already. None: no container fits."""
+    supports = set(ctx.supports_of.get(target.id, []))
+    for c in sorted(ctx.by_id.values(), key=lambda o: o.id):
+        ph = ctx.physics.get(c.id)
+        if (c.id == target.id or c.id in taken or c.id in supports or ph is None or not is_container(c, ph)
+                or _in_container(target, c)):
+            continue
+        if c.sim_role.is_dynamic and not any(_is_furniture(ctx.by_id[s], ctx.floor_z) for s in ctx.supports_of.get(c.id, [])):
+            continue  # a free container that is not standing on furniture
+        if np.linalg.norm(np.subtract(c.position_m[:2], target.position_m[:2])) > PLACE_IN_MAX_MOVE_M:
+            continue
+        floor_z, inside, rim_z = container_inside(c, ph)
+        rel = (matrix_np(c.orientation_wxyz).T @ matrix_np(target.orientation_wxyz))[:2]
+        foot = 2 * (np.abs(rel) @ (0.5 * np.asarray(target.extents_m, dtype=float)))  # in the container's frame
+        room = np.asarray(inside) - foot - 2 * PLACE_IN_PAD_M
+        if np.any(room <= 0.0):
+            continue
+        inside_now = [o for o in ctx.free if o.id not in (target.id, c.id) and (c.id in ctx.supports_of.get(o.id, [])
+                                                                    or _in_container(o, c))]
+        centre = _free_inside(c, room, foot, inside_now)
+        if centre is None:  # fruit fills the bowl: no room for the target's footprint
+            continue
+        height = float(target.aabb_max_m[2] - target.aabb_min_m[2])
+        if inside_now:  # next to what is inside: a region of the footprint and its pad
+            size = tuple(float(v) for v in np.abs(matrix_np(c.orientation_wxyz)[:2, :2]) @ (foot + 2 * PLACE_IN_PAD_M))
+        else:  # the whole inside (axis-aligned in the world: the square within a turned container)
+            size = (float(room.min()),) * 2
+        goal = GoalRegion(support_object_id=c.id, center_m=(float(centre[0]), float(centre[1]), floor_z),
+                          size_m=size, surface_z_m=floor_z)
+        points = np.array([target.position_m, (centre[0], centre[1], max(rim_z, floor_z + height))])
+        furniture = next((ctx.by_id[s] for s in ctx.supports_of.get(target.id, [])
+                          if _is_furniture(ctx.by_id[s], ctx.floor_z)), None)
+        placements = _placements(ctx, points, furniture if furniture is not None else c, floor_z)
+        if not placements:
+            continue
+        score = 1 + _pick_score(ctx, target, c.id, furniture.id if furniture is not None else "")
+        return TaskSpec(
+            task_id=f"pick_place_{target.id}_into_{c.id}", type="pick_place",
+            description=f"put the {target.name} into the {c.name}", target_object_id=target.id,
+            goal=goal, difficulty=_difficulty(score), priority=0, robot_placements=placements)
     return None
 
 
@@ -536,9 +628,12 @@ def _closing(o: SceneObject, opening: TaskSpec) -> TaskSpec:
         "joint_target_fraction": round(closed, 4)})
 
 
-def task_family(task: TaskSpec, target: SceneObject) -> str:
-    """The family a task belongs to: pick_place, stack, or open_/close_ drawer or door (a
-    prismatic or revolute joint; closing when the task starts the part open)."""
+def task_family(task: TaskSpec, target: SceneObject, into_container: bool = False) -> str:
+    """The family a task belongs to: pick_place, place_in (a pick_place whose goal is inside a
+    container: `into_container`), stack, or open_/close_ drawer or door (a prismatic or revolute
+    joint; closing when the task starts the part open)."""
+    if task.type == "pick_place" and into_container:
+        return "place_in"
     if task.type != "open_close":
         return task.type
     verb = "open" if task.joint_start_fraction is None else "close"
@@ -604,6 +699,19 @@ def plan_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysics]
         tasks.append(t)
         per_object[o.id] += 1
         n_pick += 1
+    n_in = 0
+    filled: set[str] = set()
+    for o in pickable:
+        if n_in >= PLACE_IN_CAP:
+            break
+        if per_object[o.id] >= MAX_TASKS_PER_OBJECT or _overlapping(ctx, o) is not None:
+            continue
+        t = _place_in(ctx, o, filled)
+        if t is not None:
+            tasks.append(t)
+            per_object[o.id] += 1
+            filled.add(t.goal.support_object_id)
+            n_in += 1
     n_stack = 0
     used_bases: set[str] = set()
     for o in pickable:

@@ -8,7 +8,7 @@ with the same outer extents: a floor slab plus walls,
     reaches outside the record's extents);
   - box collider (and a convex hull approximated by its box): a box floor slab and 4 wall boxes;
   - spheres and capsules stay solid.
-Wall and floor thickness: min(1 cm, 10 % of the smallest extent).
+Wall and floor thickness: min(1 cm, 10 % of the smallest extent) (simready/containers.py).
 
 Which objects are containers is decided in simready/containers.py (`is_container`), shared with
 task suggestion.
@@ -23,11 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from blueprint_pipeline.simready.containers import RING_SEGMENTS, shell_thickness_m
 from blueprint_pipeline.simready.records import ColliderShape, ObjectPhysics
 
-RING_SEGMENTS = 12
-MAX_THICKNESS_M = 0.01
-THICKNESS_FRACTION = 0.1
 
 
 @dataclass(frozen=True)
@@ -41,14 +39,10 @@ class Part:
     yaw_rad: float = 0.0
 
 
-def thickness_m(size_m) -> float:
-    return min(MAX_THICKNESS_M, THICKNESS_FRACTION * min(float(v) for v in size_m))
-
-
 def shell_parts(phys: ObjectPhysics) -> list[Part]:
     """Floor slab first, then the walls; all inside the collider's outer extents."""
     sx, sy, sz = (max(float(v), 1e-3) for v in phys.collider_size_m)
-    t = thickness_m((sx, sy, sz))
+    t = shell_thickness_m((sx, sy, sz))
     floor_z = -sz / 2 + t / 2
     wall_h = (sz - t) / 2  # walls stand on the floor slab up to the top
     wall_z = -sz / 2 + t + wall_h

@@ -470,17 +470,41 @@ class SceneCheck:
         return None
 
 
+def into_container(sim: SimScene, task: TaskSpec) -> bool:
+    """Whether the task puts its target into a container (its goal's support is one)."""
+    return task.goal is not None and sim.is_container(task.goal.support_object_id)
+
+
+def _moves_with_goal(sim: SimScene, task: TaskSpec) -> bool:
+    """The goal's support is a free object (a stack's base, a basket): the goal follows it."""
+    return task.goal is not None and task.goal.support_object_id in sim.dynamic_ids
+
+
 def episode_goal(sim: SimScene, d: mujoco.MjData, task: TaskSpec) -> GoalRegion:
     """Where the target must end up in this episode: the task's goal region; for a stack, the
-    base object's top where the base stands now (it is a free object: settling and the start's
-    randomisation may have moved it since the task was written)."""
+    base object's top where the base stands now, and into a free container, its floor where it
+    stands now (free objects: settling and the start's randomisation may have moved them since
+    the task was written)."""
     assert task.goal is not None
-    if task.type != "stack":
+    if not _moves_with_goal(sim, task):
         return task.goal
     base = _object_box(sim, d, task.goal.support_object_id)
-    top = float(base.pos_m[2] + 0.5 * np.abs(base.rot[2, :]) @ base.size_m)
-    return task.goal.model_copy(update={"center_m": (float(base.pos_m[0]), float(base.pos_m[1]), top),
-                                        "surface_z_m": top})
+    if task.type == "stack":
+        top = float(base.pos_m[2] + 0.5 * np.abs(base.rot[2, :]) @ base.size_m)
+        return task.goal.model_copy(update={"center_m": (float(base.pos_m[0]), float(base.pos_m[1]), top),
+                                            "surface_z_m": top})
+    dz = float(base.pos_m[2] - sim.scene.by_id()[task.goal.support_object_id].position_m[2])
+    floor = task.goal.surface_z_m + dz
+    return task.goal.model_copy(update={"center_m": (float(base.pos_m[0]), float(base.pos_m[1]), floor),
+                                        "surface_z_m": floor})
+
+
+def _rim_z(sim: SimScene, d: mujoco.MjData, task: TaskSpec) -> float | None:
+    """The top of the container the task puts its target into, where it stands now (None: no container)."""
+    if not into_container(sim, task):
+        return None
+    box = _object_box(sim, d, task.goal.support_object_id)
+    return float(box.pos_m[2] + 0.5 * np.abs(box.rot[2, :]) @ box.size_m)
 
 
 def plan_at_rest(sim: SimScene, task: TaskSpec) -> str | None:
@@ -500,7 +524,7 @@ def plan_at_rest(sim: SimScene, task: TaskSpec) -> str | None:
     try:
         plan_pick_place(ix.ik, _object_box(sim, d, target), others, goal, d.qpos[ix.arm_qadr].copy(), 1.0 / FPS,
                         check=SceneCheck(sim, d, ix, target, task.goal.support_object_id),
-                        ceiling_z=level.ceiling_m if level else None)
+                        ceiling_z=level.ceiling_m if level else None, rim_z=_rim_z(sim, d, task))
     except IKFailure as exc:
         return f"{exc.reason}: {exc}"
     return None
@@ -546,7 +570,8 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     level = sim.shelf_level(target)
     planned_around = [o for o in others if o.id != task.goal.support_object_id and o.id != sim.support_of.get(target)]
     drawn = None
-    if task.type == "pick_place" and level is None and task.goal.support_object_id not in sim.shelves:
+    if (task.type == "pick_place" and level is None and task.goal.support_object_id not in sim.shelves
+            and not into_container(sim, task)):
         sup = sim.scene.by_id()[task.goal.support_object_id]
         blockers = [o.aabb() for o in planned_around + [tgt] if o.aabb()[1][2] > goal.surface_z_m + 0.005]
         drawn = draw_goal(goal, sup.position_m, matrix_np(sup.orientation_wxyz), sup.extents_m, blockers,
@@ -557,7 +582,8 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
             plan = plan_pick_place(ix.ik, tgt, planned_around, candidate, q_home, dt_tick,
                                    on_segment=beat, check=SceneCheck(sim, d, ix, target, task.goal.support_object_id),
                                    ceiling_z=level.ceiling_m if level else None,
-                                   turn_back_rad=-rand.target_yaw_rad, q_seed=q_home - arm_offset)
+                                   turn_back_rad=-rand.target_yaw_rad, q_seed=q_home - arm_offset,
+                                   rim_z=_rim_z(sim, d, task))
         except IKFailure as exc:
             reason, plan_error = exc.reason, str(exc)[:500]
             continue
@@ -580,7 +606,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     support_mask = np.zeros(m.ngeom, bool)
     support_mask[support_geoms] = True
     geom_owner = {int(g): oid for oid in sim.dynamic_ids if oid != target for g in sim.object_geom_ids(oid)}
-    base = task.goal.support_object_id if task.type == "stack" else None  # meant to be touched
+    base = task.goal.support_object_id if _moves_with_goal(sim, task) else None  # meant to be touched
     other_obj_mask = np.zeros(m.ngeom, bool)
     for oid, g in ix.dynamic_geom.items():
         if oid not in (target, base):
@@ -732,8 +758,8 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
         touched = {geom_owner[int(g)] for g in np.unique(with_robot) if int(g) in geom_owner}
     moved[[sim.dynamic_ids.index(o) for o in leaning - touched]] = 0.0
     moved_others = float(np.max(moved, initial=0.0))
-    # a stack is judged on its base where the base is at the end (it may shift under the target)
-    final_goal_center = (d.xpos[sim.body_id(task.goal.support_object_id)][:2] if task.type == "stack"
+    # a stack (into a free container) is judged on its base where the base is at the end (it may shift)
+    final_goal_center = (d.xpos[sim.body_id(task.goal.support_object_id)][:2] if _moves_with_goal(sim, task)
                          else np.asarray(goal.center_m[:2]))
     if reason is None:
         verdict = judge_pick_place(

@@ -3,7 +3,7 @@ manifest holds, drawn from the episode's own stream.
 
 Families and their templates (`TEMPLATES`, at least five each): pick_place on the same support,
 pick_place to another support, pick_place on a shelf, pick_place off a free object it stands on (a
-tray), stack, open or close a drawer, open or close a door. Which family a task is follows from its
+tray), place_in (a pick_place into a container), stack, open or close a drawer, open or close a door. Which family a task is follows from its
 record: the target standing on a free object, the goal's support against the target's support, the
 support being an open shelving unit, the joint being prismatic or revolute, the part starting
 closed or open (`TaskSpec.joint_start_fraction`).
@@ -58,6 +58,13 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "remove the {target} from the {carrier} and set it down on the {goal}",
         "pick the {target} up from the {carrier} and put it on the {goal}",
         "move the {target} from the {carrier} onto the {goal}",
+    ),
+    "place_in": (
+        "put the {target} into the {goal}",
+        "place the {target} in the {goal}",
+        "drop the {target} into the {goal}",
+        "pick up the {target} and put it in the {goal}",
+        "move the {target} into the {goal}",
     ),
     "pick_place_same": (
         "pick up the {target} and place it elsewhere on the {goal}",
@@ -127,8 +134,9 @@ _PAREN = re.compile(r"\([^)]*\)")
 
 def family(sim: SimScene, task: TaskSpec) -> str:
     """The template family of a task (see the module docstring)."""
-    if task.type != "pick_place":
-        return task_family(task, sim.scene.by_id()[task.target_object_id])
+    into = task.goal is not None and sim.is_container(task.goal.support_object_id)
+    if task.type != "pick_place" or into:
+        return task_family(task, sim.scene.by_id()[task.target_object_id], into)
     if _carrier(sim, sim.scene.by_id()[task.target_object_id]) is not None:
         return "pick_place_off"
     support = sim.support_of.get(task.target_object_id)

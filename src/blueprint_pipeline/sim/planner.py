@@ -135,7 +135,8 @@ def choose_place_xy(goal: GoalRegion, target: ObjectBox, others: list[ObjectBox]
 def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal: GoalRegion,
                     q_home: np.ndarray, dt_tick_s: float, on_segment: Callable[[], None] = lambda: None,
                     check: SceneChecker | None = None, ceiling_z: float | None = None,
-                    turn_back_rad: float = 0.0, q_seed: np.ndarray | None = None) -> Plan:
+                    turn_back_rad: float = 0.0, q_seed: np.ndarray | None = None,
+                    rim_z: float | None = None) -> Plan:
     """Raises IKFailure when no grasp candidate gives a feasible plan (BlockedGrasps when every
     reachable one was refused by `check`, the whole-arm check of the grasp and then of the whole
     plan against the scene); `on_segment` is called after every planned segment (the worker's
@@ -147,7 +148,8 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
     yaw, negated), so it lands in the orientation its goal region was sized for; turning in the
     hand is the second choice because a box can twist between the pads while the wrist turns.
     `q_seed`: where the grasps' IK starts from (default `q_home`, where the plan starts): the
-    nominal start, so a randomised start changes the approach, not the arm's posture at the grasp."""
+    nominal start, so a randomised start changes the approach, not the arm's posture at the grasp.
+    `rim_z`: into a container: its rim, which the carried object clears by CARRY_CLEARANCE_M."""
     home_pos, home_rot = ik.tcp_pose(q_home)
     seed = q_home if q_seed is None else q_seed
     seed_rot = ik.tcp_pose(seed)[1]
@@ -183,7 +185,8 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
                 try:
                     with ik.fingers_open(variant.open_m):
                         plan = _plan_with_grasp(ik, variant, target, others, place_obj, q_home,
-                                                Pose(home_pos, home_rot), dt_tick_s, on_segment, ceiling_z, turn)
+                                                Pose(home_pos, home_rot), dt_tick_s, on_segment, ceiling_z, turn,
+                                                rim_z)
                 except IKFailure as exc:
                     last_error, why = exc, None
                     continue
@@ -249,7 +252,7 @@ def _pull_distance(target: ObjectBox, others: list[ObjectBox], out_dir: np.ndarr
 def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others: list[ObjectBox],
                      place_obj: np.ndarray, q_home: np.ndarray, home: Pose, dt: float,
                      on_segment: Callable[[], None], ceiling_z: float | None = None,
-                     turn: np.ndarray | None = None) -> Plan:
+                     turn: np.ndarray | None = None, rim_z: float | None = None) -> Plan:
     grasp = cand.tcp
     turn = np.eye(3) if turn is None else turn
     offset = grasp.pos_m - target.pos_m  # TCP relative to the object, kept while carrying (turned)
@@ -260,6 +263,7 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
         others = [o for o in others if o.aabb()[0][2] < ceiling_z and o.aabb()[1][2] > target.aabb()[0][2] + 0.005]
     # the corridor: the carried object's own horizontal radius (it turns on the way) and 3 cm
     tops = _tops_along(others, a, b, pad=max(0.08, 0.5 * float(np.linalg.norm(target.size_m[:2])) + 0.03))
+    tops += [] if rim_z is None else [rim_z]  # into a container: over its rim
     over_neighbours = max(tops, default=-np.inf) + CARRY_CLEARANCE_M + tcp_above_bottom
     carry_z = max(grasp.pos_m[2] + LIFT_M, place.pos_m[2] + LIFT_M, over_neighbours)
     via: list[np.ndarray] = []  # on a shelf, when the object cannot pass over its neighbours: out and back in

@@ -170,6 +170,11 @@ class SimScene:
     def wall_geom_name(object_id: str, k: int) -> str:
         return f"obj:{object_id}:wall{k}"
 
+    def is_container(self, object_id: str | None) -> bool:
+        """Whether the object is built as a hollow container (a bowl, a basket, a tote)."""
+        obj = self.scene.by_id().get(object_id) if object_id is not None else None
+        return obj is not None and is_container(obj, self.physics.get(object_id))
+
     def shelf_level(self, object_id: str) -> Level | None:
         """The shelf an object inside open furniture stands on (None: it is not on a shelf)."""
         support = self.support_of.get(object_id)

@@ -13,6 +13,8 @@ gripper (a thin wall between the fingers gives few contacts) and nothing is put 
 
 from __future__ import annotations
 
+import numpy as np
+
 from blueprint_pipeline.scene.records import SceneObject
 from blueprint_pipeline.simready.records import ColliderShape, ObjectPhysics
 from blueprint_pipeline.simready.words import Matcher
@@ -34,3 +36,24 @@ def is_container(obj: SceneObject, phys: ObjectPhysics | None) -> bool:
         return True  # includes a box with the Container affordance
     # "box" is a known head word so that e.g. "bin box" reads as a (solid) box, not a bin
     return _MATCHER.head(obj.category) in _HEADS
+
+
+MAX_THICKNESS_M = 0.01
+THICKNESS_FRACTION = 0.1
+RING_SEGMENTS = 12  # a round container's wall: a regular polygon of this many thin boxes
+
+
+def shell_thickness_m(size_m) -> float:
+    """Wall and floor thickness of a container's shell (sim/containers.py) of outer extents `size_m`."""
+    return min(MAX_THICKNESS_M, THICKNESS_FRACTION * min(float(v) for v in size_m))
+
+
+def inside_size_m(phys: ObjectPhysics) -> tuple[float, float]:
+    """The horizontal size of a container's inside, in its own frame: within the walls (a round
+    one's inscribed polygon's inner apothem, both ways)."""
+    size = [float(v) for v in phys.collider_size_m]
+    t = shell_thickness_m(size)
+    if phys.collider is ColliderShape.CYLINDER:
+        d = min(size[0], size[1]) * float(np.cos(np.pi / RING_SEGMENTS)) - 2 * t
+        return d, d
+    return size[0] - 2 * t, size[1] - 2 * t

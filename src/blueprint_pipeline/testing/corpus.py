@@ -4,6 +4,7 @@
 are written as a user's scanner or authoring tool would write them, not as the pipeline would like
 them:
 - rooms of many kinds (kitchen, living room, office, pantry, lab, bedroom, bathroom, garage, ...);
+- empty containers with things around them to put in (a supply basket on a craft table);
 - furniture at arbitrary yaw, with what stands on it turned with it;
 - shelving units, bookshelves and cabinets given as ONE bounding box, with their contents inside
   it standing on implicit shelf boards;
@@ -498,6 +499,20 @@ def _study(seed: int, units: str, up: str) -> dict:
     return r.manifest(units, up)
 
 
+def _craft_room(seed: int, units: str, up: str) -> dict:
+    r = Room(f"corpus_craft_room_{units}_{up}", "craft_room", (3.5, 3.0, 2.6), seed)
+    table = r.furniture("craft_table", "work table", (1.3, 0.7, 0.78), (1.7, 1.6), 25, material="wood")
+    r.on(table, "supply_basket", "basket", (0.28, 0.2, 0.11), (0.3, 0.1), -10, material="wicker",
+         affordances=["Graspable", "Container"], description="Empty wicker basket for supplies")
+    r.on(table, "glue_stick", "glue stick", (0.025, 0.025, 0.1), (0.0, 0.15), material="plastic")
+    r.on(table, "thread_spool", "spool", (0.045, 0.045, 0.05), (-0.05, -0.1), material="wood")
+    r.on(table, "scissors", "scissors", (0.07, 0.19, 0.015), (-0.25, 0.05), 35, material="steel")
+    r.on(table, "paint_tube", "paint tube", (0.03, 0.12, 0.025), (0.05, -0.2), 70, material="aluminium")
+    r.on(table, "craft_knife", "utility knife", (0.02, 0.15, 0.02), (-0.4, -0.15), -20, material="plastic")
+    r.furniture("stool", "stool", (0.35, 0.35, 0.45), (1.2, 0.9), 0, material="wood", affordances=[])
+    return r.manifest(units, up)
+
+
 def corpus() -> list[tuple[str, dict]]:
     """The corpus: (name, manifest) for every scene, deterministic."""
     scenes = [
@@ -509,6 +524,6 @@ def corpus() -> list[tuple[str, dict]]:
         _garage(12, "m", "y"), _dining(13, "m", "z"), _kids_room(14, "mm", "z"), _cafe(15, "m", "z"),
         _retail(16, "cm", "z"), _warehouse(17, "m", "z"), _kitchen_appliances(18, "m", "z"),
         _kitchen_appliances(19, "mm", "y"), _classroom(20, "m", "z"), _hospital(21, "cm", "y"),
-        _laundry(22, "m", "z"), _study(23, "m", "z"),
+        _laundry(22, "m", "z"), _study(23, "m", "z"), _craft_room(24, "mm", "y"),
     ]
     return [(m["scene_id"].removeprefix("corpus_"), m) for m in scenes]
