@@ -699,32 +699,20 @@ def plan_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysics]
         tasks.append(t)
         per_object[o.id] += 1
         n_pick += 1
-    n_in = 0
-    filled: set[str] = set()
-    for o in pickable:
-        if n_in >= PLACE_IN_CAP:
-            break
-        if per_object[o.id] >= MAX_TASKS_PER_OBJECT or _overlapping(ctx, o) is not None:
-            continue
-        t = _place_in(ctx, o, filled)
-        if t is not None:
-            tasks.append(t)
-            per_object[o.id] += 1
-            filled.add(t.goal.support_object_id)
-            n_in += 1
-    n_stack = 0
-    used_bases: set[str] = set()
-    for o in pickable:
-        if n_stack >= STACK_CAP:
-            break
-        if per_object[o.id] >= MAX_TASKS_PER_OBJECT or not (o.has_affordance("Stackable") or physics_box(o, physics)):
-            continue
-        t = _stack(ctx, o, used_bases)
-        if t is not None:
-            tasks.append(t)
-            per_object[o.id] += 1
-            used_bases.add(t.goal.support_object_id)
-            n_stack += 1
+    # second tasks of a target, each goal support used once: into a container, then a stack
+    for cap, suggest, eligible in (
+            (PLACE_IN_CAP, _place_in, lambda o: _overlapping(ctx, o) is None),
+            (STACK_CAP, _stack, lambda o: o.has_affordance("Stackable") or physics_box(o, physics))):
+        used: set[str] = set()
+        for o in pickable:
+            if len(used) >= cap:
+                break
+            if per_object[o.id] >= MAX_TASKS_PER_OBJECT or not eligible(o):
+                continue
+            if (t := suggest(ctx, o, used)) is not None:
+                tasks.append(t)
+                per_object[o.id] += 1
+                used.add(t.goal.support_object_id)
     n_open = 0
     for o in objects:
         if o.articulation is None and not o.sim_role.is_articulated:
