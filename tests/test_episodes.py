@@ -281,3 +281,20 @@ def test_goal_spot_is_drawn_on_the_support_and_clear_of_objects():
     # a top the rectangle's own size: no move fits, the task's spot is kept; no jitter: no draw
     assert draw_goal(goal, (0.0, 0.0, 0.375), np.eye(3), (0.1, 0.1, 0.75), [], np.random.default_rng(0), 0.05) is None
     assert draw_goal(goal, (0.0, 0.0, 0.375), np.eye(3), (1.0, 1.0, 0.75), [], np.random.default_rng(0), 0.0) is None
+
+
+def test_a_drawn_start_stays_on_a_turned_support():
+    from blueprint_pipeline.rotations import yaw_quat
+    from blueprint_pipeline.sim.randomize import footprint_on_top
+    from blueprint_pipeline.testing.tabletop import _object
+    from blueprint_pipeline.scene.records import SimRole
+
+    cart = _object("cart", "cart", SimRole.STATIC, (1.5, 1.0, 0.45), (0.6, 0.45, 0.9))
+    cart = cart.model_copy(update={"orientation_wxyz": yaw_quat(np.deg2rad(62.0))})
+    rot = quat_to_mat(cart.orientation_wxyz)
+    world_half = np.abs(rot[:2, :2]) @ np.array([0.3, 0.225])
+    bottle = np.array([0.07, 0.05, 0.19])
+    assert footprint_on_top(np.array([1.5, 1.0, 0.995]), np.eye(3), bottle, cart)
+    # inside the cart's world box, but off its turned top (as a bottle drawn there fell to the floor)
+    corner = np.array([1.5, 1.0]) + world_half - 0.06
+    assert not footprint_on_top(np.array([*corner, 0.995]), np.eye(3), bottle, cart)

@@ -122,6 +122,15 @@ def footprint_aabb(pos_m: np.ndarray, rot: np.ndarray, size_m) -> tuple[np.ndarr
     return pos_m - half, pos_m + half
 
 
+def footprint_on_top(pos_m: np.ndarray, rot: np.ndarray, size_m, sup) -> bool:
+    """Whether the box's footprint lies 1 cm inside the support's top, in the support's own frame
+    (a turned cart's world box reaches far beyond its top)."""
+    half = 0.5 * np.asarray(size_m, dtype=float)
+    corners = np.array([[sx * half[0], sy * half[1], 0.0] for sx in (-1, 1) for sy in (-1, 1)]) @ rot.T + pos_m
+    local = (corners - np.asarray(sup.position_m)) @ matrix_np(sup.orientation_wxyz)
+    return bool(np.all(np.abs(local[:, :2]) <= 0.5 * np.asarray(sup.extents_m[:2]) - 0.01))
+
+
 def _gap(lo_a, hi_a, lo_b, hi_b) -> float:
     return float(np.max(np.maximum(lo_a[:2] - hi_b[:2], lo_b[:2] - hi_a[:2])))
 
@@ -160,8 +169,7 @@ def apply_randomization(sim: SimScene, data: mujoco.MjData, target_id: str, rng:
         mujoco.mju_mulQuat(quat, qyaw, quat0)
         pos = pos0 + np.array([dx, dy, 0.0])
         lo, hi = footprint_aabb(pos, matrix_np(quat), size)
-        on_support = sup is None or (lo[0] >= sup.aabb_min_m[0] + 0.01 and hi[0] <= sup.aabb_max_m[0] - 0.01
-                                     and lo[1] >= sup.aabb_min_m[1] + 0.01 and hi[1] <= sup.aabb_max_m[1] - 0.01)
+        on_support = sup is None or footprint_on_top(pos, matrix_np(quat), size, sup)
         clearance = min((_gap(lo, hi, olo, ohi) for olo, ohi in others), default=np.inf)
         if on_support and clearance >= 0.01:
             best = (pos, quat, dx, dy, yaw)
