@@ -176,16 +176,14 @@ def _placements(ctx: _Context, points: np.ndarray, support: SceneObject, surface
     out: dict[str, RobotPlacement] = {}
     for name, spec in ROBOTS.items():
         mount = None if spec.mount_above_surface_m is None else surface_z_m + spec.mount_above_surface_m
-        p = None
-        if shelf:  # far enough back that the hand can slide things out of the row (see SHELF_MIN_DISTANCE_M)
-            for standoff in SHELF_STANDOFFS_M:
-                p = place_robot(spec, points, support, ctx.obstacles[name], ctx.floor_z, faces=faces,
-                                mount_z_m=mount, standoff_m=standoff, min_distance_m=SHELF_MIN_DISTANCE_M)
-                if p is not None:
-                    break
-        if p is None:
-            p = place_robot(spec, points, support, ctx.obstacles[name], ctx.floor_z, faces=faces, mount_z_m=mount,
-                            standoff_m=SHELF_STANDOFF_M if shelf else CLEARANCE_M)
+        # on a shelf, first far enough back that the hand can slide things out of the row
+        tries = [(s, SHELF_MIN_DISTANCE_M) for s in SHELF_STANDOFFS_M] if shelf else []
+        tries.append((SHELF_STANDOFF_M if shelf else CLEARANCE_M, 0.0))
+        for standoff, near in tries:
+            p = place_robot(spec, points, support, ctx.obstacles[name], ctx.floor_z, faces=faces,
+                            mount_z_m=mount, standoff_m=standoff, min_distance_m=near)
+            if p is not None:
+                break
         if p is not None:
             out[name] = p
         elif name == "franka" and need_franka:

@@ -27,7 +27,6 @@ from blueprint_pipeline.simready.containers import RING_SEGMENTS, shell_thicknes
 from blueprint_pipeline.simready.records import ColliderShape, ObjectPhysics
 
 
-
 @dataclass(frozen=True)
 class Part:
     """One geom of a shell, in the body frame: `kind` is "box" or "cylinder"; `size` is MuJoCo's

@@ -490,7 +490,7 @@ def episode_goal(sim: SimScene, d: mujoco.MjData, task: TaskSpec) -> GoalRegion:
         return task.goal
     base = _object_box(sim, d, task.goal.support_object_id)
     if task.type == "stack":
-        top = float(base.pos_m[2] + 0.5 * np.abs(base.rot[2, :]) @ base.size_m)
+        top = float(base.aabb()[1][2])
         return task.goal.model_copy(update={"center_m": (float(base.pos_m[0]), float(base.pos_m[1]), top),
                                             "surface_z_m": top})
     dz = float(base.pos_m[2] - sim.scene.by_id()[task.goal.support_object_id].position_m[2])
@@ -503,8 +503,7 @@ def _rim_z(sim: SimScene, d: mujoco.MjData, task: TaskSpec) -> float | None:
     """The top of the container the task puts its target into, where it stands now (None: no container)."""
     if not into_container(sim, task):
         return None
-    box = _object_box(sim, d, task.goal.support_object_id)
-    return float(box.pos_m[2] + 0.5 * np.abs(box.rot[2, :]) @ box.size_m)
+    return float(_object_box(sim, d, task.goal.support_object_id).aabb()[1][2])
 
 
 def plan_at_rest(sim: SimScene, task: TaskSpec) -> str | None:

@@ -3,10 +3,10 @@ manifest holds, drawn from the episode's own stream.
 
 Families and their templates (`TEMPLATES`, at least five each): pick_place on the same support,
 pick_place to another support, pick_place on a shelf, pick_place off a free object it stands on (a
-tray), place_in (a pick_place into a container), stack, open or close a drawer, open or close a door. Which family a task is follows from its
-record: the target standing on a free object, the goal's support against the target's support, the
-support being an open shelving unit, the joint being prismatic or revolute, the part starting
-closed or open (`TaskSpec.joint_start_fraction`).
+tray), place_in (a pick_place into a container), stack, open or close a drawer, open or close a
+door. Which family a task is follows from its record: the target standing on a free object, the
+goal's support against the target's support (a container, an open shelving unit), the joint being
+prismatic or revolute, the part starting closed or open (`TaskSpec.joint_start_fraction`).
 
 Referring expressions (`refer`), all from the manifest:
 - the name, in lower-case words, a parenthesis dropped ("Laptop (closed)" -> "laptop"); a name of

@@ -217,7 +217,7 @@ def _out_of_shelf(cand: GraspCandidate, target: ObjectBox, base_pos_m: np.ndarra
 
 
 def _pull_distance(target: ObjectBox, others: list[ObjectBox], out_dir: np.ndarray, a: np.ndarray,
-                   b: np.ndarray, ceiling_z: float) -> float:
+                   b: np.ndarray) -> float:
     """How far to slide the object out (along `out_dir`) so that its far end passes in front of
     every object standing on its board within the lateral corridor between its start `a` and goal `b`."""
     side = np.array([-out_dir[1], out_dir[0]])
@@ -236,16 +236,14 @@ def _pull_distance(target: ObjectBox, others: list[ObjectBox], out_dir: np.ndarr
     pull = SLIDE_CLEARANCE_M
     for o in others:
         o_lo, o_hi = o.aabb()
-        if abs(o_lo[2] - bottom) > 0.03 or o_lo[2] >= ceiling_z:  # not on the same board
+        if abs(o_lo[2] - bottom) > 0.03:  # not on the same board
             continue
         o_out, o_side = spans(o, o.pos_m[:2])
         if o_side.max() <= lo or o_side.min() >= hi or o_out.max() > float(t_out.max()) + ROW_DEPTH_M:
             continue  # beside the corridor, or out in front of the shelf (on the floor), not in the row
         # the object's far end (from wherever it is on the way) must pass the other's near face
         for at in (a, b):
-            need = float(o_out.max()) - (float(at @ out_dir) + far) + SLIDE_CLEARANCE_M
-            if float(o_out.max()) > float(at @ out_dir) + far:  # the other reaches further out than its far end
-                pull = max(pull, need)
+            pull = max(pull, float(o_out.max()) - (float(at @ out_dir) + far) + SLIDE_CLEARANCE_M)
     return pull
 
 
@@ -277,12 +275,10 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
         carry_z = min(carry_z, room)
         if room < over_neighbours:  # slide it out in front of the row, along, and back in
             out_dir = _out_of_shelf(cand, target, ik.base_pos_m)
-            pull = _pull_distance(target, others, out_dir, a, b, ceiling_z)
+            pull = _pull_distance(target, others, out_dir, a, b)
             carry_z = min(room, max(grasp.pos_m[2], place.pos_m[2]) + LIFT_M)
-            via = [np.array([*(a + pull * out_dir), 0.0]) + grasp.pos_m - np.array([*a, 0.0]),
-                   np.array([*(b + pull * out_dir), 0.0]) + place.pos_m - np.array([*b, 0.0])]
-            for v in via:
-                v[2] = carry_z
+            out = np.array([*(pull * out_dir), 0.0])
+            via = [np.array([*(p[:2] + out[:2]), carry_z]) for p in (grasp.pos_m, place.pos_m)]
     lift = Pose(np.array([grasp.pos_m[0], grasp.pos_m[1], carry_z]), grasp.rot.copy())
     above_place = Pose(np.array([place.pos_m[0], place.pos_m[1], carry_z]), place.rot.copy())
     retreat = place.moved(-0.12 * cand.approach)
