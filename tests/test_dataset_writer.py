@@ -104,6 +104,19 @@ def test_video_frames_decode_close_to_the_rendered_frames(dataset, episodes):
             assert err < 6.0, f"episode {row['episode_index']} frame {k}: mean abs error {err:.1f}"
 
 
+def test_every_episode_starts_on_a_keyframe(dataset, episodes):
+    """An episode starting at an odd frame of a file (gop 2) was coded from the last frame of the
+    episode before it: a ghost of the other scene in its first frame."""
+    root, _ = dataset
+    starts = np.cumsum([0] + [e.length for e in episodes[:-1]])
+    assert any(s % 2 for s in starts), "the fixture must put an episode start on an odd frame"
+    with av.open(str(root / "videos/observation.images.top/chunk-000/file-000.mp4")) as c:
+        s = c.streams.video[0]
+        keyframes = {round(float(p.pts * s.time_base) * 30) for p in c.demux(s)
+                     if p.pts is not None and p.is_keyframe}
+    assert set(starts.tolist()) <= keyframes
+
+
 def test_episodes_metadata_and_per_episode_stats(dataset, episodes):
     root, _ = dataset
     rows = pq.read_table(root / "meta/episodes/chunk-000/file-000.parquet").to_pylist()

@@ -8,6 +8,11 @@ frames, at the latest when its file is closed (`pop_finished`). Frame n
 of a file has presentation time n / fps, so an episode occupying frames [a, a + T) of a file has
 from_timestamp a / fps and to_timestamp (a + T) / fps, and its frame k decodes at
 from_timestamp + k / fps, which is the time LeRobot's loader asks for.
+
+Every episode's first frame is coded as a keyframe. With a keyframe every 2 frames counted from the
+file's start, an episode starting at an odd frame was coded from the last frame of the episode
+before it: its first frame showed a ghost of the other scene (mean error 3.1-3.3 against the
+render, the episode's median 1.7; now 1.7, measured on the office example).
 """
 
 from __future__ import annotations
@@ -175,6 +180,8 @@ class CameraVideoWriter:
         for k in range(t):
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frames[k]), format="rgb24")
             vf.pts = start + k
+            if k == 0:  # never predicted from the episode before (module docstring)
+                vf.pict_type = av.video.frame.PictureType.I
             vf.time_base = Fraction(1, self.fps)  # the stream's own time base changes once muxing starts
             self._mux(self._stream.encode(vf))
         self._frames_in_file += t
