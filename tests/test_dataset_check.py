@@ -202,3 +202,21 @@ def test_a_metadata_file_that_is_not_parquet(copy):
 def test_stats_json_that_is_not_json(copy):
     (copy / "meta/stats.json").write_text("{ nope")
     assert "meta/stats.json: unreadable" in _messages(copy)
+
+
+def test_camera_intrinsics_that_do_not_fit_the_frames(copy):
+    def change(info):
+        info["features"]["observation.images.top"]["info"]["camera.fx"] *= 1.1
+    _edit_json(copy / layout.INFO_PATH, change)
+    assert "camera intrinsics do not match a 64x64 pinhole" in _messages(copy)
+
+
+def test_camera_extrinsics_that_are_not_rigid(copy):
+    column = layout.extrinsics_column("observation.images.top")
+
+    def change(table):
+        rows = table.column(column).to_pylist()
+        rows[1] = [2.0 * v for v in rows[1]]  # a scaled rotation
+        return _set_column(table, column, rows)
+    _rewrite_parquet(copy / META0, change)
+    assert f"episode 1: {column} is not a rigid 4x4 transform" in _messages(copy)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import test_dataset_fixtures  # noqa: F401 - sets MUJOCO_GL before mujoco renders
 
@@ -30,6 +32,22 @@ def test_simulated_episodes_become_a_valid_dataset_and_a_report(tmp_path):
     cams = [k for k, ft in info["features"].items() if ft["dtype"] == "video"]
     assert cams and all(info["features"][k]["info"]["video.codec"] == "av1" for k in cams)
     assert info["features"]["observation.state"]["names"][-1].startswith("gripper")
+    # the cameras as data: intrinsics in the features, each episode's extrinsics in its metadata
+    for key in cams:
+        cam_info = info["features"][key]["info"]
+        h = info["features"][key]["shape"][0]
+        assert cam_info["camera.model"] == "pinhole" and cam_info["camera.fx"] == cam_info["camera.fy"] > h / 2
+        assert cam_info["camera.cx"] == (info["features"][key]["shape"][1] - 1) / 2
+    frames = {info["features"][k]["info"]["camera.extrinsics_frame"] for k in cams}
+    assert frames == {"world", "tcp"}
+    meta = pq.read_table(tmp_path / "dataset/meta/episodes/chunk-000/file-000.parquet").to_pylist()
+    extras = pq.read_table(tmp_path / "dataset/meta/blueprint_episodes.parquet").to_pylist()
+    for row, extra in zip(meta, extras, strict=True):
+        for key in cams:
+            e = np.asarray(row[f"cameras/{key}/extrinsics"]).reshape(4, 4)
+            np.testing.assert_allclose(e[:3, :3] @ e[:3, :3].T, np.eye(3), atol=1e-9)
+            np.testing.assert_array_equal(e[3], [0, 0, 0, 1])
+            assert extra[f"cameras/{key}/extrinsics"] == row[f"cameras/{key}/extrinsics"]
 
     run_report(ctx)
     cert = json.loads((tmp_path / "report/quality_certificate.json").read_text())

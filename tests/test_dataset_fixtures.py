@@ -14,6 +14,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; read when mujoc
 import mujoco
 import numpy as np
 
+from blueprint_pipeline.sim.camera_model import episode_cameras
 from blueprint_pipeline.sim.records import EpisodeRecord, task_state
 
 ARM_XML = """
@@ -92,6 +93,8 @@ def make_episode(index: int, frames: int = 24, cameras: tuple[str, ...] = (), su
             for cam in cameras:
                 renderer.update_scene(data, camera=cam)
                 images[cam].append(renderer.render().copy())
+            if k == 0:
+                camera_params = episode_cameras(model, data, {c: model.camera(c).id for c in cameras}, site)
             for _ in range(SUBSTEPS):
                 mujoco.mj_step(model, data)
     finally:
@@ -113,7 +116,7 @@ def make_episode(index: int, frames: int = 24, cameras: tuple[str, ...] = (), su
         object_poses=arrays["object_poses"], action=arrays["action"], contact=arrays["contact"],
         reward=reward, done=done, success_flags=flags,
         task_state=task_state(arrays["object_poses"][:, :7], goal),
-        images={c: np.asarray(v, dtype=np.uint8) for c, v in images.items()},
+        images={c: np.asarray(v, dtype=np.uint8) for c, v in images.items()}, cameras=camera_params,
         metrics={"final_joint_error_rad": float(tcp_err)},
     )
 

@@ -97,6 +97,9 @@ def test_reattach_finds_episodes_of_an_edited_copy(written, tmp_path):
     assert (found, total) == (2, 2)
     side = pq.read_table(root / layout.EXTRAS_PATH).to_pylist()
     assert [(r["episode_index"], r["source_episode_index"], r["success"]) for r in side] == [(0, 1, False), (1, 2, True)]
+    column = layout.extrinsics_column("observation.images.top")  # the cameras' poses come back too
+    original = pq.read_table(written / layout.EXTRAS_PATH).column(column).to_pylist()
+    assert [r[column] for r in side] == original[1:] and all(len(e) == 16 for e in original)
     # a changed frame value is a different episode
     arr = t.column("next.reward").to_numpy().copy()
     arr[0] += 1.0

@@ -15,6 +15,7 @@ from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.runner import run_pipeline
 from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.sim import stage as episodes_stage
+from blueprint_pipeline.sim.camera_model import episode_cameras, pinhole, project
 from blueprint_pipeline.sim.camera import SCENE_CAMERA, place_scene_camera, point_visible, task_points, work_geoms
 from blueprint_pipeline.sim.open_close import run_open_close_episode
 from blueprint_pipeline.sim.randomize import apply_randomization, episode_rng
@@ -207,3 +208,52 @@ def test_stage_summary_lists_the_cameras(outputs):
     assert drawer["name"] != "default" and drawer["score"] == 1.0 and drawer["default_score"] < 0.2
     assert cams["tasks_default_occluded"] >= 1
     assert cams["episodes"] == n and 0.0 < cams["visible_fraction"]["min"] <= cams["visible_fraction"]["median"] <= 1.0
+
+
+@pytest.mark.parametrize("camera", ["scene_cam", "wrist_cam"])
+def test_recorded_intrinsics_and_extrinsics_unproject_rendered_depth_onto_the_surfaces(outputs, camera):
+    """A pixel with its rendered depth, unprojected with the recorded camera model, lands where a
+    MuJoCo ray through it meets the scene; the ray's geom is the one the segmentation render shows."""
+    name, task_id = SHELF
+    sim, _task = episodes_stage.sim_for(outputs[name], "franka", task_id)
+    m, d = sim.model, _home(sim)
+    place_scene_camera(m, d)
+    cam_ids = {"scene_cam": m.camera(SCENE_CAMERA).id, "wrist_cam": m.camera(sim.names.wrist_camera).id}
+    tcp = m.site(sim.names.tcp_site).id
+    params = episode_cameras(m, d, cam_ids, tcp)[camera]
+    size = 96
+    intr = pinhole(params["fovy_deg"], size, size)
+    extr = np.asarray(params["extrinsics"]).reshape(4, 4)
+    if params["frame"] == "tcp":  # the wrist camera's world pose: the TCP's pose composed with it
+        tcp_pose = np.eye(4)
+        tcp_pose[:3, :3], tcp_pose[:3, 3] = d.site_xmat[tcp].reshape(3, 3), d.site_xpos[tcp]
+        extr = tcp_pose @ extr
+    renderer = make_renderer(m, size, size)
+    try:
+        renderer.update_scene(d, camera=cam_ids[camera])
+        renderer.enable_depth_rendering()
+        depth = renderer.render().copy()
+        renderer.disable_depth_rendering()
+        renderer.enable_segmentation_rendering()
+        seg = renderer.render().copy()
+    finally:
+        renderer.close()
+    rng = np.random.default_rng(0)
+    checked = agreed = 0
+    for v, u in rng.integers(2, size - 2, (300, 2)):
+        window = seg[v - 2:v + 3, u - 2:u + 3]
+        if not (np.all(window[..., 1] == mujoco.mjtObj.mjOBJ_GEOM) and np.all(window[..., 0] == seg[v, u, 0])):
+            continue  # an edge, or the sky
+        z = float(depth[v, u])
+        p_cam = np.array([(u - intr["cx"]) * z / intr["fx"], (v - intr["cy"]) * z / intr["fy"], z])
+        p = extr[:3, :3] @ p_cam + extr[:3, 3]
+        origin = extr[:3, 3]
+        direction = (p - origin) / np.linalg.norm(p - origin)
+        geomid = np.array([-1], dtype=np.int32)
+        dist = mujoco.mj_ray(m, d, origin, direction, None, 1, -1, geomid)
+        checked += 1
+        agreed += bool(abs(dist - np.linalg.norm(p - origin)) < 0.005 and geomid[0] == seg[v, u, 0])
+        # and back: the recorded model projects the point onto the pixel it came from
+        np.testing.assert_allclose(project(p[None], extr, intr)[0], [u, v], atol=1e-6)
+    assert checked >= 50, checked
+    assert agreed >= 0.95 * checked, (agreed, checked)

@@ -68,12 +68,22 @@ def write_ours(root: Path, n: int = 4) -> None:
 
 
 def record_with_lerobot(root: Path, ours: Path, n: int = 2) -> None:
-    """A dataset recorded by this lerobot through its own API, with our features."""
+    """A dataset recorded by this lerobot through its own API, with our features.
+
+    A camera's `camera.*` info keys (its intrinsics) are part of its feature: a user recording
+    data to merge with ours gives them, as merging frames of different cameras would be wrong.
+    LeRobot 0.5+ adds what it probes from the video to the info it is given; 0.4 probes only when
+    it is given none, so there it gets our whole info (converted to the 0.4 layout)."""
     info = json.loads((ours / layout.INFO_PATH).read_text())
     features = {k: {kk: vv for kk, vv in ft.items() if kk != "info"} for k, ft in info["features"].items()
                 if k not in layout.INDEX_FEATURES}
-    for ft in features.values():
+    for k, ft in features.items():
         ft["shape"] = tuple(ft["shape"])
+        given = info["features"][k].get("info") or {}
+        if not OLD:
+            given = {kk: vv for kk, vv in given.items() if kk.startswith("camera.")}
+        if given:
+            ft["info"] = given
     ds = LeRobotDataset.create("local/recorded", fps=info["fps"], root=root, robot_type=info["robot_type"],
                                features=features, use_videos=True)
     for rec in episodes(n, seed=7):
@@ -163,7 +173,7 @@ def main(work: Path) -> int:
 
     @step("record a dataset with this lerobot")
     def _():
-        record_with_lerobot(recorded, ours)
+        record_with_lerobot(recorded, src)
         return f"{load(recorded, 'local/recorded').num_episodes} episodes"
 
     for name, order in (("merge ours + recorded", (src, recorded)), ("merge recorded + ours", (recorded, src))):

@@ -33,6 +33,7 @@ from blueprint_pipeline.dataset.stats import downsample_stride, sampled_frame_in
 from blueprint_pipeline.dataset.tasks_file import read_tasks
 from blueprint_pipeline.dataset.video import rational
 from blueprint_pipeline.errors import Problem
+from blueprint_pipeline.sim.camera_model import pinhole
 
 QUANTILE_RANK_TOL = 0.02
 IMAGE_MEAN_TOL = 1e-6
@@ -180,11 +181,33 @@ def _check_episodes(root: Path, info: dict, tasks: dict[str, int], found: _Found
             if t not in tasks:
                 found.add(where, f"task {t!r} is not in tasks.parquet")
         expected_from = e.get("dataset_to_index", expected_from)
+        _check_cameras(e, info, where, found)
     total = sum(int(e.get("length") or 0) for e in episodes)
     if total != info["total_frames"] or expected_from != info["total_frames"]:
         found.add(f"{layout.INFO_PATH}: total_frames",
                   f"says {info['total_frames']}, episodes hold {total} frames ending at index {expected_from}")
     return episodes
+
+
+def _check_cameras(episode: dict, info: dict, where: str, found: _Found) -> None:
+    """A camera's intrinsics (sim/camera_model.py) match its frames' size; an episode's extrinsics
+    (null for episodes another recorder added, as a LeRobot merge leaves them) are rigid."""
+    for key, ft in info["features"].items():
+        cam = (ft.get("info") or {}) if ft.get("dtype") == "video" else {}
+        if "camera.fx" not in cam:
+            continue
+        h, w = ft["shape"][:2]
+        want = pinhole(cam["camera.fovy_deg"], w, h)
+        if any(abs(cam.get(f"camera.{k}", np.nan) - v) > 1e-6 for k, v in want.items()):
+            found.add(f"{layout.INFO_PATH}: features.{key}.info", f"camera intrinsics do not match a "
+                                                                  f"{w}x{h} pinhole of {cam['camera.fovy_deg']} deg")
+        e = episode.get(layout.extrinsics_column(key))
+        if e is None:
+            continue
+        m = np.asarray(e, dtype=float).reshape(4, 4) if len(e) == 16 else None
+        if (m is None or not np.all(np.isfinite(m)) or not np.allclose(m[3], [0, 0, 0, 1])
+                or not np.allclose(m[:3, :3] @ m[:3, :3].T, np.eye(3), atol=1e-6)):
+            found.add(where, f"{layout.extrinsics_column(key)} is not a rigid 4x4 transform")
 
 
 def _check_data(root: Path, info: dict, episodes: list[dict], tasks: dict[str, int],

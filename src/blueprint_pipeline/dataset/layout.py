@@ -66,7 +66,13 @@ def episodes_path(chunk_index: int, file_index: int) -> str:
     return EPISODES_PATH.format(chunk_index=chunk_index, file_index=file_index)
 
 
-# The sidecar of per-episode fields LeRobot's delete_episodes and split do not keep.
+def extrinsics_column(video_key: str) -> str:
+    """The episodes metadata's (and the sidecar's) column of a camera's pose in each episode."""
+    return f"cameras/{video_key}/extrinsics"
+
+
+# The sidecar of per-episode fields LeRobot's delete_episodes and split do not keep; the writer
+# adds one `extrinsics_column` per rendered camera.
 EXTRAS_SCHEMA = pa.schema([("episode_index", pa.int64()), ("fingerprint", pa.string()),
                            ("source_episode_index", pa.int64()), ("task_id", pa.string()),
                            ("success", pa.bool_()), ("failure_reason", pa.string())])

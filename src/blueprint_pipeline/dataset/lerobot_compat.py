@@ -145,20 +145,21 @@ def reattach_extras(root: str | Path, sources: list[str | Path]) -> tuple[int, i
     an episode found in no source sidecar (recorded by LeRobot, say) gets nulls."""
     root = Path(root)
     known: dict[str, dict] = {}
+    schema = layout.EXTRAS_SCHEMA
     for src in sources:
         path = Path(src) / layout.EXTRAS_PATH
         if path.is_file():
-            for row in pq.read_table(path).to_pylist():
+            table = pq.read_table(path)
+            schema = pa.unify_schemas([schema, table.schema])  # the cameras' columns, when any has them
+            for row in table.to_pylist():
                 known.setdefault(row["fingerprint"], row)
     rows = []
     found = 0
     for ep, fp in sorted(fingerprints(root).items()):
         src = known.get(fp)
         found += src is not None
-        rows.append({"episode_index": ep, "fingerprint": fp,
-                     **{k: (src or {}).get(k) for k in ("source_episode_index", "task_id", "success",
-                                                         "failure_reason")}})
-    table = pa.Table.from_pylist(rows, schema=layout.EXTRAS_SCHEMA)
+        rows.append({name: (src or {}).get(name) for name in schema.names} | {"episode_index": ep, "fingerprint": fp})
+    table = pa.Table.from_pylist(rows, schema=schema)
     _replace(root / layout.EXTRAS_PATH, lambda tmp: pq.write_table(table, tmp))
     return found, len(rows)
 

@@ -53,6 +53,7 @@ from blueprint_pipeline.dataset.video import (
     probe_video_info,
 )
 from blueprint_pipeline.errors import InvalidInputError, Problem
+from blueprint_pipeline.sim.camera_model import feature_info
 from blueprint_pipeline.sim.records import EpisodeRecord
 
 # Episodes metadata rows per row group (at least; written when a data row group completes
@@ -144,6 +145,7 @@ class DatasetWriter:
         self._image_quantiles: dict[str, QuantileMean] = {}  # LeRobot's, for stats.json
         self._image_results: dict[int, dict[str, dict[str, np.ndarray]]] = {}  # episode -> camera -> stats
         self._extras: pq.ParquetWriter | None = None
+        self._camera_params: dict[str, dict] = {}
         self._rng = np.random.default_rng(options.seed)
 
     # -- setup on the first episode ------------------------------------------------------------
@@ -163,6 +165,10 @@ class DatasetWriter:
                                                   opts.video, opts.chunks_size)
             self._images[key] = ImageStats()
             self._image_quantiles[key] = QuantileMean()
+        # the cameras' intrinsics (feature info) and per-episode extrinsics columns, when the
+        # episodes carry them (sim/camera_model.py)
+        self._camera_params = {key: rec.cameras[key[len(IMAGE_PREFIX):]] for key in cameras
+                               if key[len(IMAGE_PREFIX):] in rec.cameras}
         numeric = [k for k, ft in self.features.items() if ft["dtype"] != "video"]
         # the episode's own columns (float32, bool) are sorted as float32; the index columns the
         # writer builds as ranges or constants are sorted already, and go last
@@ -191,7 +197,11 @@ class DatasetWriter:
                    # not read by LeRobot: where the episode came from and how it ended
                    ("source_episode_index", pa.int64()), ("task_id", pa.string()),
                    ("success", pa.bool_()), ("failure_reason", pa.string())]
-        return pa.schema(fields)
+        return pa.schema(fields + self._camera_fields())
+
+    def _camera_fields(self) -> list[tuple[str, pa.DataType]]:
+        """`cameras/<video key>/extrinsics`: each camera's pose in the episode (16 doubles)."""
+        return [(layout.extrinsics_column(key), pa.list_(pa.float64(), 16)) for key in self._camera_params]
 
     # -- appending ---------------------------------------------------------------------------
     def add_episode(self, rec: EpisodeRecord) -> int:
@@ -207,6 +217,10 @@ class DatasetWriter:
             problems = [f"arrays do not reshape to {rec.length} frames: {exc}"]
         if rec.fps != self.fps:
             problems.append(f"fps {rec.fps}, the dataset has {self.fps}")
+        for key, params in self._camera_params.items():
+            got = rec.cameras.get(key[len(IMAGE_PREFIX):], {}).get("fovy_deg")
+            if got is not None and abs(got - params["fovy_deg"]) > 1e-9:
+                problems.append(f"{key}: field of view {got} deg, the dataset's is {params['fovy_deg']}")
         if problems:
             raise InvalidInputError(f"episode {rec.episode_index} does not fit the dataset",
                                     [Problem(f"episodes[{rec.episode_index}]", p) for p in problems])
@@ -228,6 +242,8 @@ class DatasetWriter:
                         f"videos/{key}/from_timestamp": span.from_timestamp,
                         f"videos/{key}/to_timestamp": span.to_timestamp})
         self._collect_image_stats()
+        for key in self._camera_params:
+            row[layout.extrinsics_column(key)] = rec.cameras.get(key[len(IMAGE_PREFIX):], {}).get("extrinsics")
         row.update({"source_episode_index": int(rec.episode_index), "task_id": rec.task_id,
                     "success": bool(rec.success), "failure_reason": rec.failure_reason,
                     "_fingerprint": episode_fingerprint(columns)})
@@ -368,7 +384,7 @@ class DatasetWriter:
         if self._extras is None:
             path = self.root / layout.EXTRAS_PATH
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._extras = pq.ParquetWriter(str(path), layout.EXTRAS_SCHEMA)
+            self._extras = pq.ParquetWriter(str(path), self._extras_schema())
         self._extras.write_table(pa.table({
             "episode_index": [r["episode_index"] for r in rows],
             "fingerprint": [r["_fingerprint"] for r in rows],
@@ -376,7 +392,11 @@ class DatasetWriter:
             "task_id": [r["task_id"] for r in rows],
             "success": [r["success"] for r in rows],
             "failure_reason": [r["failure_reason"] for r in rows],
-        }, schema=layout.EXTRAS_SCHEMA))
+            **{name: [r[name] for r in rows] for name, _ in self._camera_fields()},
+        }, schema=self._extras_schema()))
+
+    def _extras_schema(self) -> pa.Schema:
+        return pa.schema([*layout.EXTRAS_SCHEMA, *(pa.field(n, t) for n, t in self._camera_fields())])
 
     # -- finishing ---------------------------------------------------------------------------
     def dataset_stats(self) -> dict[str, dict[str, list]]:
@@ -413,6 +433,10 @@ class DatasetWriter:
             for key in self._videos:
                 self.features[key]["info"] = probe_video_info(self.root / layout.video_path(key, 0, 0),
                                                               self.options.video)
+                if key in self._camera_params:
+                    h, w = self.features[key]["shape"][:2]
+                    p = self._camera_params[key]
+                    self.features[key]["info"].update(feature_info(p["fovy_deg"], p["frame"], w, h))
             # the episodes metadata last: it needs to know which data file each episode went to
             self._flush_meta()
             self._meta.close()

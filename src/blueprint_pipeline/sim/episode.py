@@ -37,6 +37,7 @@ from blueprint_pipeline.robots import home_qpos
 from blueprint_pipeline.rotations import matrix_np
 from blueprint_pipeline.sim import health, language
 from blueprint_pipeline.sim.camera import frame_visibility, place_scene_camera
+from blueprint_pipeline.sim.camera_model import episode_cameras
 from blueprint_pipeline.sim.ik import ArmIK, BoxObstacle
 from blueprint_pipeline.sim.judge import judge_pick_place, motion_metrics
 from blueprint_pipeline.sim.grasp import GraspCandidate
@@ -629,6 +630,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     tcp_mat = np.zeros((T, 9))
     contact_log: list[tuple[int, np.ndarray]] = []  # (tick, contact geom pairs) of the ticks with contacts
     images: dict[str, np.ndarray] = {}
+    cameras: dict[str, dict] = {}
     renderer = None
     if options.render:
         renderer = make_renderer(m, options.image_size, options.image_size)
@@ -669,6 +671,8 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
                 for cam in CAMERAS:
                     renderer.update_scene(d, camera=cam_ids[cam])
                     images[cam][k] = renderer.render()
+                if k == 0:
+                    cameras = episode_cameras(m, d, cam_ids, ix.tcp)
             if plan is None or k == n_ticks:
                 break
             # --- advance to tick k + 1 ---
@@ -803,6 +807,6 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     return episode_record(sim, task, episode_index, seed, success, reason,
                           warnings=health.new_warnings(d, warnings0), state=state, velocity=velocity,
                           ee_pose=ee64.astype(np.float32), object_poses=obj_poses, action=action, contact=contact,
-                          reward=reward, success_flags=placed, images=images, metrics=metrics,
+                          reward=reward, success_flags=placed, images=images, cameras=cameras, metrics=metrics,
                           task_state=task_state(obj_poses[:, ti * 7:ti * 7 + 7],
                                                 (*goal.center_m[:2], goal.surface_z_m)))

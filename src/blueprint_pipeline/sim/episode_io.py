@@ -32,6 +32,7 @@ def save_episode(url: str, rec: EpisodeRecord) -> None:
     meta = {k: getattr(rec, k) for k in _SCALARS}
     meta["schema"] = EPISODE_FILE_SCHEMA
     meta["cameras"] = sorted(rec.images)
+    meta["camera_params"] = rec.cameras
     arrays = {k: np.asarray(getattr(rec, k)) for k in _ARRAYS}
     for cam, frames in rec.images.items():
         arrays[f"image__{cam}"] = np.asarray(frames, dtype=np.uint8)
@@ -48,7 +49,7 @@ def load_episode(url: str) -> EpisodeRecord:
         images = {cam: z[f"image__{cam}"] for cam in meta["cameras"]}
         arrays = {k: z[k] for k in _ARRAYS}
     fields = {k: meta[k] for k in _SCALARS}
-    return EpisodeRecord(**fields, **arrays, images=images)
+    return EpisodeRecord(**fields, **arrays, images=images, cameras=meta.get("camera_params", {}))
 
 
 def iter_episode_files(folder_url: str) -> Iterator[str]:

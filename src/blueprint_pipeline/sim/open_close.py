@@ -40,6 +40,7 @@ from blueprint_pipeline.sim.episode import (
 )
 from blueprint_pipeline.sim import health
 from blueprint_pipeline.sim.camera import frame_visibility, place_scene_camera
+from blueprint_pipeline.sim.camera_model import episode_cameras
 from blueprint_pipeline.sim.grasp import GraspCandidate, _hand_rotation
 from blueprint_pipeline.sim.ik import ArmIK
 from blueprint_pipeline.sim.judge import judge_open_close
@@ -352,6 +353,7 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
     part_pose = np.zeros((T, 7))
     part_body = sim.body_id(target)
     images: dict[str, np.ndarray] = {}
+    cameras: dict[str, dict] = {}
     renderer = make_renderer(m, options.image_size, options.image_size) if options.render else None
     if renderer is not None:
         images = {c: np.zeros((T, options.image_size, options.image_size, 3), np.uint8) for c in CAMERAS}
@@ -402,6 +404,8 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
                 for cam in CAMERAS:
                     renderer.update_scene(d, camera=cam_ids[cam])
                     images[cam][k] = renderer.render()
+                if k == 0:
+                    cameras = episode_cameras(m, d, cam_ids, ix.tcp)
             if plan is None:
                 action[k, :dof], action[k, dof] = q, 0.0
                 break
@@ -452,5 +456,5 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
     return episode_record(sim, task, episode_index, seed, success, reason,
                           warnings=health.new_warnings(d, warnings0), state=state, velocity=velocity,
                           ee_pose=ee64.astype(np.float32), object_poses=obj_poses, action=action, contact=contact,
-                          reward=reward, success_flags=reached, images=images, metrics=metrics,
+                          reward=reward, success_flags=reached, images=images, cameras=cameras, metrics=metrics,
                           task_state=task_state(part_pose, op.handle_at(1.0), joint_q[:T], q_target))

@@ -66,6 +66,8 @@ class EpisodeRecord:
     success_flags: np.ndarray
     task_state: np.ndarray
     images: dict[str, np.ndarray] = field(default_factory=dict)
+    # per rendered camera: fovy_deg, frame, extrinsics (sim/camera_model.py)
+    cameras: dict[str, dict] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
 
     @property
