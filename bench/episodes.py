@@ -19,7 +19,9 @@ Rows (CPU time of this process, so the figures are per core even on a shared mac
   CPU second, and its ratio to the bare rate (the first episode of each task also builds the IK
   model and the cached settled start scene, about 8 ms of CPU whose physics steps are not
   counted);
-- successful pick_place episodes per CPU minute without cameras, and with two 128x128 cameras;
+- successful pick_place episodes per CPU minute without cameras, and with two cameras in each
+  configuration of RENDERED (the same episodes in each): 128x128 with the episode's drawn look
+  (the default), with the look not drawn, with shadows, and 224x224; each against the first;
 - the scripted success rate and its failure reasons.
 """
 
@@ -89,11 +91,20 @@ def bare_step_rate(model: mujoco.MjModel, steps: int = 20000) -> float:
     return bare.rate
 
 
+# rendered configurations, each run on the same episodes (two cameras, scene_cam and wrist_cam)
+RENDERED = {
+    "2 x 128x128, drawn look (default)": dict(image_size=128),
+    "2 x 128x128, look not drawn": dict(image_size=128, visual_randomization=False),
+    "2 x 128x128, drawn look and shadows": dict(image_size=128, shadows=True),
+    "2 x 224x224, drawn look": dict(image_size=224),
+}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--scene", choices=("kitchen", "tabletop"), default="kitchen")
     ap.add_argument("--per-task", type=int, default=10)
-    ap.add_argument("--render-episodes", type=int, default=2, help="per task, with two 128x128 cameras")
+    ap.add_argument("--render-episodes", type=int, default=2, help="per task and rendered configuration")
     ap.add_argument("--robot", default="franka")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as out:
@@ -104,7 +115,7 @@ def main() -> int:
         bare_steps, bare_cpu = 0, 0.0
         reasons: collections.Counter = collections.Counter()
         per_task = {}
-        ok_r, cpu_r = 0, 0.0
+        ok_r, cpu_r = collections.Counter(), collections.Counter()
         index = 0
         for task in tasks:
             episodes_stage._SIM_CACHE.clear()
@@ -131,12 +142,13 @@ def main() -> int:
             ok += n_ok
             bare_steps, bare_cpu = bare_steps + between.steps, bare_cpu + between.cpu_s
             per_task[task.task_id] = (n_ok, args.per_task)
-            for _ in range(args.render_episodes):
-                t0 = time.process_time()
-                rec = run_episode(sim, task, index, seed=0, options=EpisodeOptions(render=True, image_size=128))
-                cpu_r += time.process_time() - t0
-                index += 1
-                ok_r += rec.success
+            for name, config in RENDERED.items():  # the same episodes in every configuration
+                for j in range(args.render_episodes):
+                    t0 = time.process_time()
+                    rec = run_episode(sim, task, index + j, seed=0, options=EpisodeOptions(render=True, **config))
+                    cpu_r[name] += time.process_time() - t0
+                    ok_r[name] += rec.success
+            index += args.render_episodes
         n = args.per_task * len(tasks)
         n_r = args.render_episodes * len(tasks)
         bare_rate = bare_steps / bare_cpu
@@ -150,8 +162,10 @@ def main() -> int:
             ("episode loop incl. settle, plan, IK, record, steps/s", loop_rate,
              f"{loop_rate / bare_rate:.2f} of bare ({loop_rate / block_rate:.2f} of the one-block figure)"),
             ("successful episodes / min / core, no cameras", 60 * ok / cpu_plain, f"{ok}/{n} ok"),
-            ("successful episodes / min / core, 2 x 128x128 cameras", 60 * ok_r / cpu_r if cpu_r else float("nan"),
-             f"{(60 * ok_r / cpu_r) / (60 * ok / cpu_plain):.3f} of no-camera" if cpu_r and ok else "-"),
+            *((f"successful episodes / min / core, {name}", 60 * ok_r[name] / cpu_r[name] if cpu_r[name] else float("nan"),
+               f"{(60 * ok_r[name] / cpu_r[name]) / (60 * ok / cpu_plain):.3f} of no-camera, "
+               f"{cpu_r[first] / cpu_r[name]:.2f} of the first" if cpu_r[name] and ok else "-")
+              for first in [next(iter(RENDERED))] for name in RENDERED),
             ("scripted success rate", ok / n, f"{len(tasks)} tasks x {args.per_task}"),
         ]
         print(f"scene {args.scene}, robot {args.robot}, mujoco {mujoco.__version__}, "

@@ -18,7 +18,7 @@ from blueprint_pipeline.sim import stage as episodes_stage
 from blueprint_pipeline.sim.camera_model import episode_cameras, pinhole, project
 from blueprint_pipeline.sim.camera import SCENE_CAMERA, place_scene_camera, point_visible, task_points, work_geoms
 from blueprint_pipeline.sim.open_close import run_open_close_episode
-from blueprint_pipeline.sim.randomize import apply_randomization, episode_rng
+from blueprint_pipeline.sim.randomize import apply_randomization, episode_rng, prepare_rendering
 from blueprint_pipeline.sim.episode import start_data
 from blueprint_pipeline.sim.render import make_renderer
 from blueprint_pipeline.testing.corpus import corpus
@@ -156,9 +156,13 @@ def test_randomised_camera_stays_near_the_chosen_pose_and_reaches_the_renderer(o
     cam = m.camera(SCENE_CAMERA).id
     chosen = np.asarray(sim.scene_camera.pos_m)
     d = start_data(sim, task.target_object_id)  # the settled start (sleeping clutter), as episodes start
-    apply_randomization(sim, d, task.target_object_id, episode_rng("s", task_id, 1, 0), render=True)
+    quat0 = m.cam_quat[cam].copy()
+    apply_randomization(sim, d, task.target_object_id, episode_rng("s", task_id, 1, 0))
+    prepare_rendering(sim, task_id, 1, 0, shadows=False, visuals=True)
     moved = m.cam_pos[cam] - chosen
     assert np.all(np.abs(moved) <= 0.02) and np.any(moved != 0.0)
+    turned = 2 * np.arccos(min(1.0, abs(float(np.dot(m.cam_quat[cam], quat0)))))
+    assert 0.0 < turned <= np.deg2rad(2.0) + 1e-9
     # what the episode does before rendering a frame: the renderer reads the data's camera pose
     mujoco.mj_forward(m, d)
     mujoco.mj_step(m, d, 16)
@@ -172,6 +176,7 @@ def test_randomised_camera_stays_near_the_chosen_pose_and_reaches_the_renderer(o
     np.testing.assert_allclose(d.cam_xmat[cam], expected, atol=1e-12)
     sim.restore_nominal()
     np.testing.assert_allclose(m.cam_pos[cam], chosen)
+    np.testing.assert_array_equal(m.cam_quat[cam], quat0)
 
 
 def test_episode_reports_the_camera_and_what_it_saw(outputs):

@@ -98,12 +98,14 @@ class RunOptions:
     keep_failed_episodes: bool = False
     executor: str = "local"
     image_size: int = 128  # rendered cameras' width and height, one of IMAGE_SIZES
+    visual_randomization: bool = True  # rendering: each episode's drawn look (sim/appearance.py)
+    shadows: bool = False  # rendering: shadows from every light (CPU cost: docs/cameras.md)
 
     @classmethod
     def create(cls, *, robot: str = "franka", episodes: int | None = None, workers: int | None = None,
                render: bool = False, seed: int = 0, strict: bool = False, keep_failed_episodes: bool = False,
                executor: str = "local", settings: Settings | None = None, prefix: str = "--",
-               image_size: int = 128) -> RunOptions:
+               image_size: int = 128, visual_randomization: bool = True, shadows: bool = False) -> RunOptions:
         """Checked options; InvalidInputError naming the option otherwise, as `prefix` + its name
         (the CLI's "--seed"; the service passes "" for its query parameter "seed").
         `workers` None: the BP_WORKERS setting."""
@@ -125,7 +127,8 @@ class RunOptions:
                                     f"got {image_size!r}")
         return cls(robot=robot, episodes=episodes, workers=workers, render=bool(render), seed=seed,
                    strict=bool(strict), keep_failed_episodes=bool(keep_failed_episodes), executor=executor,
-                   image_size=int(image_size))
+                   image_size=int(image_size), visual_randomization=bool(visual_randomization),
+                   shadows=bool(shadows))
 
 
 ProgressFn = Callable[[int, int | None, str], None]

@@ -56,6 +56,9 @@ def batch(
     seed: int = typer.Option(0, "--seed", help="Run seed; every random draw derives from (scene, stage, item, seed)."),
     render: bool = typer.Option(False, "--render/--no-render", help="Render camera images in episodes."),
     image_size: int = typer.Option(128, "--image-size", help="Rendered cameras' resolution: 128, 224 or 256."),
+    visual_randomization: bool = typer.Option(True, "--visual-randomization/--no-visual-randomization",
+                                              help="Rendering: draw each episode's lights, colours and camera pose."),
+    shadows: bool = typer.Option(False, "--shadows/--no-shadows", help="Rendering: shadows from every light (slower)."),
     force: bool = typer.Option(False, "--force", help="Rerun every stage even if its .complete.json is current."),
 ) -> int:
     """Run the whole pipeline on every scene in SCENES, writing OUT/<scene_id>/ and OUT/.batch.json.
@@ -73,7 +76,8 @@ def batch(
     settings = get_settings()
     # checked before any scene is listed: an unknown robot fails now, not in every scene's episodes
     options = RunOptions.create(robot=robot, episodes=episodes, workers=workers, render=render, seed=seed,
-                                executor=executor, settings=settings, image_size=image_size)
+                                executor=executor, settings=settings, image_size=image_size,
+                                visual_randomization=visual_randomization, shadows=shadows)
     if ray_address and executor != "ray":
         raise InvalidInputError("--ray-address needs --executor ray")
     setup_logging(json_lines=settings.log_json, level="WARNING")

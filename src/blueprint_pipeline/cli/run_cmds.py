@@ -40,6 +40,9 @@ def run(
     workers: int = typer.Option(None, "--workers", "-w", help="Worker processes (default: BP_WORKERS)."),
     render: bool = typer.Option(False, "--render/--no-render", help="Render camera images in episodes."),
     image_size: int = typer.Option(128, "--image-size", help="Rendered cameras' resolution: 128, 224 or 256 (square)."),
+    visual_randomization: bool = typer.Option(True, "--visual-randomization/--no-visual-randomization",
+                                              help="Rendering: draw each episode's lights, colours and camera pose."),
+    shadows: bool = typer.Option(False, "--shadows/--no-shadows", help="Rendering: shadows from every light (slower)."),
     seed: int = typer.Option(0, "--seed", help="Run seed; every random draw derives from (scene, stage, item, seed)."),
     keep_failed: bool = typer.Option(False, "--keep-failed", help="Also keep failed episodes (labelled)."),
     executor: str = typer.Option("local", "--executor", help="Where episodes run: local (worker processes) or ray."),
@@ -61,7 +64,8 @@ def run(
     # checked now (an unknown robot fails before any stage, not after four)
     options = RunOptions.create(robot=robot, episodes=episodes, workers=workers, render=render, seed=seed,
                                 strict=strict, keep_failed_episodes=keep_failed, executor=executor,
-                                settings=settings, image_size=image_size)
+                                settings=settings, image_size=image_size,
+                                visual_randomization=visual_randomization, shadows=shadows)
     if "://" not in manifest and not Path(manifest).is_file():
         raise InvalidInputError(f"manifest {manifest!r} does not exist")
     if executor != "local" or ray_address:

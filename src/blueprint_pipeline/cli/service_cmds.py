@@ -97,6 +97,9 @@ def submit(
     episodes: int = typer.Option(None, "--episodes", help="Episodes to generate (default: the stage's; checked by the service)."),
     render: bool = typer.Option(False, "--render", help="Render camera images."),
     image_size: int = typer.Option(128, "--image-size", help="Rendered cameras' resolution: 128, 224 or 256."),
+    visual_randomization: bool = typer.Option(True, "--visual-randomization/--no-visual-randomization",
+                                              help="Rendering: draw each episode's lights, colours and camera pose."),
+    shadows: bool = typer.Option(False, "--shadows/--no-shadows", help="Rendering: shadows from every light (slower)."),
     seed: int = typer.Option(0, "--seed", help="Seed of every random draw (0 to 2^32 - 1; checked by the service)."),
     wait: bool = typer.Option(False, "--wait", help="Wait for the job to finish."),
     out: str = typer.Option(None, "--out", help="With --wait: download the result into this (new or empty) folder."),
@@ -106,7 +109,8 @@ def submit(
     if out is not None and not wait:
         raise InvalidInputError("--out needs --wait")
     with _client(server) as client:
-        job = client.submit(scene, robot=robot, episodes=episodes, render=render, seed=seed, image_size=image_size)
+        job = client.submit(scene, robot=robot, episodes=episodes, render=render, seed=seed, image_size=image_size,
+                            visual_randomization=visual_randomization, shadows=shadows)
         _print_job(job, as_json)
         if wait:
             job = client.wait(job["id"], on_update=_report_change())

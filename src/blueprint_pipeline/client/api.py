@@ -105,7 +105,7 @@ class ServiceClient:
 
     def submit(self, scene: str | Path, *, robot: str = "franka", episodes: int | None = None,
                render: bool = False, seed: int = 0, idempotency_key: str | None = None,
-               image_size: int = 128) -> dict[str, Any]:
+               image_size: int = 128, visual_randomization: bool = True, shadows: bool = False) -> dict[str, Any]:
         """Upload a manifest (.json) or a bundle (.tar.gz); returns the job."""
         path = Path(scene)
         if not path.is_file():
@@ -119,7 +119,9 @@ class ServiceClient:
         else:
             raise InvalidInputError(f"{scene}: expected a scene manifest (.json) or a bundle (.tar.gz)")
         params: dict[str, Any] = {"robot": robot, "render": str(render).lower(), "seed": seed,
-                                  "image_size": image_size}
+                                  "image_size": image_size,
+                                  "visual_randomization": str(visual_randomization).lower(),
+                                  "shadows": str(shadows).lower()}
         if episodes is not None:
             params["episodes"] = episodes
         key = idempotency_key or uuid.uuid4().hex  # one key for every retry of this submit

@@ -30,6 +30,29 @@ from blueprint_pipeline.sim.records import EpisodeRecord
 
 
 
+KEYFRAME_TASKS = 24  # rows of the keyframe sheet at most
+KEYFRAME_NAMES = ("start", "grasp", "end")
+
+
+@dataclass
+class Keyframes:
+    """The start, grasp (the fingers closed) and end frames of one episode, per camera."""
+
+    task_id: str
+    episode_index: int
+    success: bool
+    failure_reason: str | None
+    frames: dict[str, list[np.ndarray]]  # camera -> one frame per KEYFRAME_NAMES
+
+
+def keyframes_of(rec: EpisodeRecord) -> Keyframes:
+    last = rec.length - 1
+    grasp = rec.metrics.get("grasp_frame")
+    ticks = (0, min(int(grasp), last) if grasp is not None else last // 2, last)
+    return Keyframes(rec.task_id, rec.episode_index, rec.success, rec.failure_reason,
+                     {cam: [frames[t].copy() for t in ticks] for cam, frames in sorted(rec.images.items())})
+
+
 @dataclass
 class ReportInputs:
     scene_id: str | None = None
@@ -42,6 +65,7 @@ class ReportInputs:
     # every simulated episode's result (episodes/results/*.json), failed ones without a file included
     episode_results: list[dict[str, Any]] = field(default_factory=list)
     sample_episodes: list[EpisodeRecord] = field(default_factory=list)
+    keyframes: list[Keyframes] = field(default_factory=list)  # one episode per task, rendered runs
     episodes_certificate: dict[str, Any] | None = None
     dataset_info: dict[str, Any] | None = None
     stage_markers: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -111,6 +135,23 @@ def _load_episodes(ctx: StageContext, inputs: ReportInputs, samples: int) -> Non
         rec = _try(inputs, f"sample episode {m.get('episode_index')}", lambda u=m["_url"]: load_episode(u))
         if rec is not None:
             inputs.sample_episodes.append(rec)
+    if any(rec.images for rec in inputs.sample_episodes):
+        _load_keyframes(inputs)
+
+
+def _load_keyframes(inputs: ReportInputs) -> None:
+    """One episode per task (its first success, else its first episode), read one at a time and
+    kept only as its keyframes, for at most KEYFRAME_TASKS tasks."""
+    per_task: dict[str, dict[str, Any]] = {}
+    for m in inputs.episode_metas:
+        best = per_task.get(m.get("task_id"))
+        if best is None or (m.get("success") and not best.get("success")):
+            per_task[m.get("task_id")] = m
+    for task_id in sorted(per_task, key=str)[:KEYFRAME_TASKS]:
+        m = per_task[task_id]
+        rec = _try(inputs, f"keyframes of episode {m.get('episode_index')}", lambda u=m["_url"]: load_episode(u))
+        if rec is not None and rec.images:
+            inputs.keyframes.append(keyframes_of(rec))
 
 
 def _load_episode_results(ctx: StageContext, inputs: ReportInputs) -> None:

@@ -157,6 +157,28 @@ def contact_sheet_png(episodes: list[EpisodeRecord], camera: str, per_episode: i
     return _png(fig)
 
 
+def keyframes_png(rows: list, names: tuple[str, ...]) -> bytes:
+    """One row per task: each camera's frames (`inputs.Keyframes`), titled by camera and moment."""
+    cams = sorted({c for r in rows for c in r.frames})
+    cols = [(c, i) for c in cams for i in range(len(names))]
+    fig = Figure(figsize=(1.5 * max(1, len(cols)), 1.75 * max(1, len(rows))))
+    axes = np.atleast_2d(fig.subplots(max(1, len(rows)), max(1, len(cols)), squeeze=False))
+    for r, row in enumerate(rows):
+        for c, (cam, i) in enumerate(cols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if cam in row.frames:
+                ax.imshow(row.frames[cam][i])
+            if r == 0:
+                ax.set_title(f"{cam}: {names[i]}", fontsize=7)
+            if c == 0:
+                state = "ok" if row.success else (row.failure_reason or "failed")
+                ax.set_ylabel(f"{row.task_id[:28]}\nep {row.episode_index} ({state})", fontsize=6)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def timings_png(seconds: dict[str, float]) -> bytes:
     names = list(seconds)
     fig = Figure(figsize=(7.5, 0.6 + 0.35 * max(1, len(names))))

@@ -13,7 +13,7 @@ from blueprint_pipeline.contract import REPORT_CERTIFICATE, REPORT_HTML, STAGE_N
 from blueprint_pipeline.report import plots
 from blueprint_pipeline.report.certificate import build_certificate
 from blueprint_pipeline.report.html_page import esc, img, page, table, verdict
-from blueprint_pipeline.report.inputs import ReportInputs, attempts, marker_seconds, read_inputs
+from blueprint_pipeline.report.inputs import KEYFRAME_NAMES, ReportInputs, attempts, marker_seconds, read_inputs
 
 
 def _fmt(v: Any, nd: int = 3) -> str:
@@ -93,6 +93,10 @@ def _episodes_section(inputs: ReportInputs, figures: dict[str, bytes]) -> str:
         state = "succeeded" if rec.success else f"failed: {rec.failure_reason}"
         out.append(f"<h3>Episode {esc(rec.episode_index)} ({esc(rec.task_id)}, {esc(state)})</h3>"
                    + img(figures[name], f"trajectories of episode {rec.episode_index}"))
+    if inputs.keyframes:
+        figures["keyframes.png"] = plots.keyframes_png(inputs.keyframes, KEYFRAME_NAMES)
+        out.append("<h3>Start, grasp and end of each task</h3>"
+                   + img(figures["keyframes.png"], "start, grasp and end frames of one episode per task, both cameras"))
     cameras = sorted({c for rec in inputs.sample_episodes for c in rec.images})
     for cam in cameras:
         name = f"contact_sheet_{cam}.png"

@@ -132,10 +132,13 @@ def create_app(config: ServiceConfig) -> FastAPI:
         render: bool = Query(False),
         seed: int = Query(0),
         image_size: int = Query(128),
+        visual_randomization: bool = Query(True),
+        shadows: bool = Query(False),
     ) -> JSONResponse:
         # checked now (422), not in a job that fails after four stages; the same rules as the CLI's
         options = RunOptions.create(robot=robot, episodes=episodes, render=render, seed=seed, prefix="",
-                                    image_size=image_size)
+                                    image_size=image_size, visual_randomization=visual_randomization,
+                                    shadows=shadows)
         kind = input_kind(request.headers.get("content-type"))
         if kind is None:
             raise HTTPException(415, "body must be a scene manifest (application/json) "
@@ -147,7 +150,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
         if declared and declared.isdigit() and int(declared) > config.max_upload_bytes:
             raise HTTPException(413, f"upload larger than the limit of {config.max_upload_bytes} bytes")
         params = {"robot": options.robot, "episodes": options.episodes, "render": options.render,
-                  "seed": options.seed, "image_size": options.image_size}
+                  "seed": options.seed, "image_size": options.image_size,
+                  "visual_randomization": options.visual_randomization, "shadows": options.shadows}
         upload, digest = await _receive_upload(request, uploads_dir, config.max_upload_bytes)
         digest.update(json.dumps(params, sort_keys=True).encode())
         digest.update(kind.encode())

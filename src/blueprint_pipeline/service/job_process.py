@@ -63,7 +63,9 @@ class _Progress:
 def run_options(params: dict[str, Any], workers: int | None = None) -> RunOptions:
     """A job's run options from its request parameters (checked by `RunOptions.create`)."""
     return RunOptions.create(robot=params["robot"], episodes=params.get("episodes"), render=params["render"],
-                             seed=params["seed"], workers=workers, prefix="", image_size=params.get("image_size", 128))
+                             seed=params["seed"], workers=workers, prefix="", image_size=params.get("image_size", 128),
+                             visual_randomization=params.get("visual_randomization", True),
+                             shadows=params.get("shadows", False))
 
 
 def run_job(job_dir: Path) -> dict[str, Any]:

@@ -62,7 +62,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from blueprint_pipeline.scene.floor import floor_height_m
+from blueprint_pipeline.scene.floor import floor_height_m, room_bounds
 from blueprint_pipeline.sim.opening import Opening, PartJoint, opening
 from blueprint_pipeline.geniesim.records import TaskSpec
 from blueprint_pipeline.scene.records import Scene
@@ -259,18 +259,13 @@ def room_box(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
     """(lo, hi) of where a camera may stand: the header's room box less WALL_MARGIN_M (module
     docstring), else the objects' box grown by OPEN_ROOM_MARGIN_M (no ceiling)."""
     objs = scene.objects
-    centres = np.array([o.position_m for o in objs], dtype=float).reshape(-1, 3)
     floor = floor_height_m(objs)
-    h = scene.header
-    if h.room_size_m is not None and centres.size:
-        size = np.asarray(h.room_size_m, dtype=float)
-        origin = np.asarray(h.room_origin_m if h.room_origin_m is not None else (0.0, 0.0, 0.0), dtype=float)
-        for lo in (origin, origin - 0.5 * size):
-            hi = lo + size
-            if np.all((centres[:, :2] >= lo[:2] - 0.01) & (centres[:, :2] <= hi[:2] + 0.01)):
-                return (np.array([lo[0] + WALL_MARGIN_M, lo[1] + WALL_MARGIN_M, floor + MIN_HEIGHT_M]),
-                        np.array([hi[0] - WALL_MARGIN_M, hi[1] - WALL_MARGIN_M, floor + size[2] - WALL_MARGIN_M]))
-    if not centres.size:
+    room = room_bounds(scene)
+    if room is not None:
+        lo, hi = room
+        return (np.array([lo[0] + WALL_MARGIN_M, lo[1] + WALL_MARGIN_M, floor + MIN_HEIGHT_M]),
+                np.array([hi[0] - WALL_MARGIN_M, hi[1] - WALL_MARGIN_M, hi[2] - WALL_MARGIN_M]))
+    if not objs:
         return np.array([-np.inf, -np.inf, floor + MIN_HEIGHT_M]), np.full(3, np.inf)
     lo = np.min([o.aabb_min_m for o in objs], axis=0) - OPEN_ROOM_MARGIN_M
     hi = np.max([o.aabb_max_m for o in objs], axis=0) + OPEN_ROOM_MARGIN_M

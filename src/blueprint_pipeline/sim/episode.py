@@ -44,6 +44,7 @@ from blueprint_pipeline.sim.grasp import GraspCandidate
 from blueprint_pipeline.sim.planner import ObjectBox, Plan, plan_pick_place
 from blueprint_pipeline.sim.randomize import (
     apply_randomization,
+    prepare_rendering,
     arm_rng,
     draw_goal,
     episode_rng,
@@ -77,6 +78,8 @@ class EpisodeOptions:
     yaw_rad: float = float(np.pi / 4)
     arm_start_rad: float = 0.1  # each arm joint's start within +- this of the task's (randomize.py)
     goal_jitter_m: float = 0.05  # a pick_place goal spot within +- this of the task's (randomize.draw_goal)
+    visual_randomization: bool = True  # when rendering: the episode's drawn look (randomize.prepare_rendering)
+    shadows: bool = False  # when rendering: shadows from every light (appearance.set_shadows)
 
 
 class _Indices:
@@ -543,7 +546,9 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     d = start_data(sim, target)
     warnings0 = health.warning_counts(d)
     rng = episode_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index)
-    rand = apply_randomization(sim, d, target, rng, options.jitter_m, options.yaw_rad, options.render)
+    rand = apply_randomization(sim, d, target, rng, options.jitter_m, options.yaw_rad)
+    if options.render:
+        prepare_rendering(sim, task.task_id, seed, episode_index, options.shadows, options.visual_randomization)
     mujoco.mj_kinematics(m, d)
     arm_offset, arm_fallback = randomize_arm_start(
         d, ix, SceneCheck(sim, d, ix, target, task.goal.support_object_id).start_pose,
@@ -785,6 +790,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
         "resting_against_target": sorted(leaning),
         "grasp_slip_m": max_slip,
         "grasp_kind": plan.grasp.kind if plan else None,
+        "grasp_frame": int(plan.phase_ticks["close"][1]) if plan else None,  # the fingers closed
         # the opening between the pads while approaching (less than the stroke: pre-shaped in clutter)
         "grasp_open_m": (2 * (sim.robot.gripper.stroke_per_finger_m if plan.grasp.open_m is None
                               else plan.grasp.open_m)) if plan else None,

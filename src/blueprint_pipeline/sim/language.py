@@ -42,6 +42,7 @@ from blueprint_pipeline.scene.records import SceneObject
 from blueprint_pipeline.seeding import item_rng
 from blueprint_pipeline.simready.words import raw_words
 from blueprint_pipeline.sim.scene_builder import SimScene, support_among
+from blueprint_pipeline.sim.appearance import COLOUR_RGB
 
 TEMPLATES: dict[str, tuple[str, ...]] = {
     "pick_place": (
@@ -118,9 +119,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     ),
 }
 
-COLOURS = frozenset({
-    "red", "green", "blue", "yellow", "orange", "purple", "pink", "brown", "black", "white", "grey", "gray",
-    "silver", "gold", "golden", "beige", "cream", "teal", "turquoise", "navy", "violet", "maroon"})
+COLOURS = frozenset(COLOUR_RGB)  # the colour words renders paint (sim/appearance.py)
 MATERIAL_WORDS = {  # physics record's material -> the adjective a person would say
     "ceramic": "ceramic", "glass": "glass", "wood": "wooden", "wood_panel": "wooden", "cardboard": "cardboard",
     "paper": "paper", "steel": "metal", "aluminium": "metal", "iron": "iron", "cast_iron": "cast-iron",

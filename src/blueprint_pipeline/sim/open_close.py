@@ -46,7 +46,7 @@ from blueprint_pipeline.sim.ik import ArmIK
 from blueprint_pipeline.sim.judge import judge_open_close
 from blueprint_pipeline.sim.opening import Opening, PartJoint, opening
 from blueprint_pipeline.sim.planner import GRIPPER_TICKS, SETTLE_TICKS, BlockedGrasps, Plan
-from blueprint_pipeline.sim.randomize import arm_rng, episode_rng, randomize_arm_start
+from blueprint_pipeline.sim.randomize import arm_rng, episode_rng, prepare_rendering, randomize_arm_start
 from blueprint_pipeline.sim.records import EpisodeRecord, task_state
 from blueprint_pipeline.sim.render import make_renderer
 from blueprint_pipeline.sim.scene_builder import (
@@ -290,6 +290,8 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
     warnings0 = health.warning_counts(d)
     rng = episode_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index)
     drawn = _randomize_drawer(sim, target, rng)
+    if options.render:
+        prepare_rendering(sim, task.task_id, seed, episode_index, options.shadows, options.visual_randomization)
     arm_offset, arm_fallback = randomize_arm_start(
         d, ix, SceneCheck(sim, d, ix, target, None).start_pose,
         arm_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index), options.arm_start_rad)
@@ -446,6 +448,7 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
         "unexpected_contact_frames": int(unexpected),
         "max_other_displacement_m": moved_others,
         "grasp_kind": "handle" if plan else None,
+        "grasp_frame": int(plan.phase_ticks["close"][1]) if plan else None,  # the fingers closed
         "plan_error": plan_error,
         "start_arm_offset_rad": [float(v) for v in arm_offset],
         "start_arm_fallback": arm_fallback,

@@ -5,7 +5,9 @@ Drawn in a fixed order so episode i of a run is reproducible on its own:
    (inertia scaled with the mass);
 2. the target's start pose: xy jitter within +-`jitter_m` and yaw within +-`yaw_rad`, redrawn
    (up to 50 times) until its footprint stays on its support and 1 cm away from the other objects;
-3. when rendering: scene-camera position (+-2 cm) and light intensity (+-20%).
+3. when rendering (`prepare_rendering`, a stream of its own, `visual_rng`): the episode's look
+   (sim/appearance.py: camera pose, lights, colours, texture scale), unless the run turns visual
+   randomisation off.
 
 The arm's start configuration (`randomize_arm_start`) comes from a stream of its own (`arm_rng`),
 so it leaves the draws above as they were: every arm joint uniformly within +-`range_rad`
@@ -36,6 +38,7 @@ import numpy as np
 from blueprint_pipeline.geniesim.records import GoalRegion
 from blueprint_pipeline.rotations import matrix_np
 from blueprint_pipeline.seeding import item_rng
+from blueprint_pipeline.sim.appearance import randomize_visuals, set_shadows
 from blueprint_pipeline.sim.scene_builder import SimScene
 
 STAGE_NAME = "episodes"
@@ -136,7 +139,7 @@ def _gap(lo_a, hi_a, lo_b, hi_b) -> float:
 
 
 def apply_randomization(sim: SimScene, data: mujoco.MjData, target_id: str, rng: np.random.Generator,
-                        jitter_m: float = 0.08, yaw_rad: float = np.pi / 4, render: bool = False) -> Randomization:
+                        jitter_m: float = 0.08, yaw_rad: float = np.pi / 4) -> Randomization:
     """Randomise `sim.model` (restored to nominal first) and the target's pose in `data.qpos`."""
     model = sim.model
     sim.restore_nominal()
@@ -181,9 +184,21 @@ def apply_randomization(sim: SimScene, data: mujoco.MjData, target_id: str, rng:
         data.qpos[adr:adr + 3] = pos
         data.qpos[adr + 3:adr + 7] = quat
         out.target_offset_m, out.target_yaw_rad = (float(dx), float(dy)), yaw
-    if render:
-        cam = model.camera("scene_cam").id
-        model.cam_pos[cam] = model.cam_pos[cam] + rng.uniform(-0.02, 0.02, 3)
-        if model.nlight:
-            model.light_diffuse[:] = model.light_diffuse * rng.uniform(0.8, 1.2)
     return out
+
+
+def visual_rng(scene_id: str, task_id: str, seed: int, episode_index: int) -> np.random.Generator:
+    """The stream of the episode's look (`seeding.item_rng`, a stage name of its own)."""
+    return item_rng(scene_id, "visual", task_id, int(episode_index), int(seed))
+
+
+def prepare_rendering(sim: SimScene, task_id: str, seed: int, episode_index: int, shadows: bool,
+                      visuals: bool) -> None:
+    """Before an episode's renderer is made: shadows on or off, and, with `visuals`, the episode's
+    drawn look (appearance.randomize_visuals: camera, lights, colours, texture scale) from its own
+    stream, so no physics draw changes. Call after the physics randomisation (which restores the
+    nominal model first)."""
+    set_shadows(sim.model, shadows)
+    if visuals:
+        randomize_visuals(sim.model, visual_rng(sim.scene.header.scene_id, task_id, seed, episode_index),
+                          sim.material_jitter, "scene_cam")

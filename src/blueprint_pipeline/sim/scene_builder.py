@@ -43,7 +43,6 @@ exactly k/30 s (the 2 ms step of the design would need 16.67 steps per frame).
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
 
 import mujoco
@@ -54,7 +53,7 @@ from blueprint_pipeline.rotations import matrix_np, matrix_to_quat
 from blueprint_pipeline.scene.doors import Door, door
 from blueprint_pipeline.geniesim.geometry import box_overlap_m
 from blueprint_pipeline.geniesim.placement import drawer_pull
-from blueprint_pipeline.scene.floor import floor_height_m
+from blueprint_pipeline.scene.floor import floor_height_m, room_bounds
 from blueprint_pipeline.geniesim.spatial_index import candidate_pairs
 from blueprint_pipeline.robots import (
     ROBOT_CONTYPE,
@@ -70,6 +69,7 @@ from blueprint_pipeline.robots.builder import CONTACT_SOLIMP, CONTACT_SOLREF, PA
 from blueprint_pipeline.scene.records import Scene, SceneObject, SimRole
 from blueprint_pipeline.scene.shelves import Level, OpenFurniture, open_furniture
 from blueprint_pipeline.sim import mujoco_log
+from blueprint_pipeline.sim.appearance import LOOKS, Look, Painter, add_lights, object_rgb
 from blueprint_pipeline.sim.mjcf import to_xml_exact
 from blueprint_pipeline.sim.containers import shell_parts
 from blueprint_pipeline.simready.containers import is_container
@@ -101,6 +101,10 @@ SPHERE_CONDIM = 6
 SPHERE_ROLLING_M = 0.001
 
 
+# model arrays the per-episode visual randomisation changes (appearance.randomize_visuals)
+VISUAL_FIELDS = ("cam_quat", "light_pos", "light_castshadow", "mat_rgba", "mat_texrepeat", "geom_rgba")
+
+
 @dataclass
 class SimScene:
     """A compiled scene plus the names and nominal values episodes need."""
@@ -119,11 +123,13 @@ class SimScene:
     base_pos_m: np.ndarray
     base_quat_wxyz: np.ndarray
     mjcf: str = ""  # the model as MJCF text, at full precision (sim/mjcf.py)
+    material_jitter: dict[str, float] = field(default_factory=dict)  # material -> colour jitter (sim/appearance.py)
     nominal_body_mass: np.ndarray = field(init=False)
     nominal_body_inertia: np.ndarray = field(init=False)
     nominal_geom_friction: np.ndarray = field(init=False)
     nominal_cam_pos: np.ndarray = field(init=False)
     nominal_light_diffuse: np.ndarray = field(init=False)
+    nominal_visuals: dict[str, np.ndarray] = field(init=False)  # what randomize_visuals changes
     nominal_sleep_policy: np.ndarray = field(init=False)
     scene_camera: object | None = field(default=None, init=False)  # camera.CameraChoice once chosen for a task
 
@@ -133,6 +139,7 @@ class SimScene:
         self.nominal_geom_friction = self.model.geom_friction.copy()
         self.nominal_cam_pos = self.model.cam_pos.copy()
         self.nominal_light_diffuse = self.model.light_diffuse.copy()
+        self.nominal_visuals = {k: getattr(self.model, k).copy() for k in VISUAL_FIELDS}
         self.nominal_sleep_policy = self.model.tree_sleep_policy.copy()
 
     def restore_nominal(self) -> None:
@@ -141,6 +148,8 @@ class SimScene:
         self.model.geom_friction[:] = self.nominal_geom_friction
         self.model.cam_pos[:] = self.nominal_cam_pos
         self.model.light_diffuse[:] = self.nominal_light_diffuse
+        for k, v in self.nominal_visuals.items():
+            getattr(self.model, k)[:] = v
 
     @staticmethod
     def body_name(object_id: str) -> str:
@@ -244,10 +253,21 @@ def _add_colliders(body: mujoco.MjsBody, obj: SceneObject, phys: ObjectPhysics, 
     return geoms
 
 
-def _object_colour(obj: SceneObject, dynamic: bool) -> list[float]:
-    rng = np.random.default_rng(zlib.crc32(obj.category.encode()))  # display only: stable colour per category
-    base = rng.uniform(0.3, 0.9, 3) if dynamic else np.array([0.55, 0.45, 0.35])
-    return [*base.tolist(), 1.0]
+FLOOR_LOOK = Look((0.74, 0.72, 0.68), "stone", 0.1, 0.1, jitter=0.06, texrepeat=1.0)
+HANDLE_RGB = (0.25, 0.25, 0.26)
+
+
+def _paint(spec: mujoco.MjSpec, painter: Painter, obj: SceneObject, phys: ObjectPhysics) -> None:
+    """The object's look (sim/appearance.py) on every geom of its bodies; its handle in metal."""
+    rgb, look = object_rgb(obj.name, obj.description, obj.category, phys.material)
+    handle = SimScene.handle_geom_name(obj.id)
+    bodies = [b for b in (spec.body(SimScene.body_name(obj.id)), spec.body(SimScene.carcass_name(obj.id)))
+              if b is not None]
+    geoms = [g for b in bodies for g in b.geoms]
+    painter.paint([g for g in geoms if g.name != handle], f"mat:{obj.id}", rgb, look)
+    handles = [g for g in geoms if g.name == handle]
+    if handles:
+        painter.paint(handles, f"mat:{obj.id}:handle", HANDLE_RGB, LOOKS["steel"])
 
 
 def support_among(obj: SceneObject, holders: list[SceneObject]) -> str | None:
@@ -284,19 +304,14 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
     spec.modelname = f"scene_{scene.header.scene_id}"[:60]
     configure_options(spec, TIMESTEP_S)
     spec.option.gravity = list(scene.header.gravity_m_s2)
-    spec.visual.quality.shadowsize = 0  # shadows off: 4-10x faster software rendering
-    spec.visual.headlight.ambient = [0.4, 0.4, 0.4]
 
     floor = spec.worldbody.add_geom()
     floor.name = "floor"
     floor.type = mujoco.mjtGeom.mjGEOM_PLANE
     floor.size = [0, 0, 0.05]
-    floor.rgba = [0.8, 0.8, 0.8, 1]
     floor.contype, floor.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY
-    light = spec.worldbody.add_light()
-    light.pos = [0, 0, 3.0]
-    light.dir = [0, 0, -1]
-    light.castshadow = False
+    painter = Painter(spec)  # rendering only: colours, materials, textures (sim/appearance.py)
+    painter.paint([floor], "mat:floor", FLOOR_LOOK.rgb, FLOOR_LOOK)
 
     problems: list[Problem] = []
     dynamic_ids, fixed_ids, articulated_ids = [], [], []
@@ -326,10 +341,16 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
             for g in geoms:
                 g.friction = [phys.static_friction, *_OBJECT_TORSION_ROLL]
                 g.contype, g.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY
-                g.rgba = _object_colour(obj, False)
             fixed_ids.append(obj.id)
+        _paint(spec, painter, obj, phys)
     if problems:
         raise InvalidInputError("physics records do not cover the scene", problems[:20], max(0, len(problems) - 20))
+    room = room_bounds(scene)
+    if room is None:  # no room in the header: the objects' box grown by 0.5 m, a 2.8 m ceiling
+        lo = np.min([o.aabb_min_m for o in scene.objects], axis=0) - 0.5 if scene.objects else -np.ones(3)
+        hi = np.max([o.aabb_max_m for o in scene.objects], axis=0) + 0.5 if scene.objects else np.ones(3)
+        room = (lo, np.array([hi[0], hi[1], floor_z + 2.8]))
+    add_lights(spec, room[0], room[1], floor_z)
 
     base = np.asarray(base_pos_m, dtype=float).copy()
     if mount_top_z_m is not None and mount_top_z_m > base[2] + 0.05:
@@ -339,7 +360,7 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
         ped.size = [0.12, 0.12, (mount_top_z_m - base[2]) / 2]
         ped.pos = [base[0], base[1], (mount_top_z_m + base[2]) / 2]
         ped.contype, ped.conaffinity = 0, WORLD_CONTYPE  # objects hit it, robot links do not
-        ped.rgba = [0.3, 0.3, 0.3, 1]
+        painter.paint([ped], "mat:robot_pedestal", (0.3, 0.3, 0.3), LOOKS["steel"])
         base[2] = mount_top_z_m
     names = add_robot(spec, robot, tuple(base), tuple(base_quat_wxyz))
     forward = matrix_np(base_quat_wxyz)[:, 0]
@@ -362,7 +383,8 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
     return SimScene(model=model, robot=robot, names=names, scene=scene, physics=dict(physics.objects),
                     dynamic_ids=dynamic_ids, fixed_ids=fixed_ids, articulated_ids=articulated_ids,
                     support_of=support, shelves=shelves, lifted=lifted, base_pos_m=base,
-                    base_quat_wxyz=np.asarray(base_quat_wxyz, dtype=float), mjcf=mjcf)
+                    base_quat_wxyz=np.asarray(base_quat_wxyz, dtype=float), mjcf=mjcf,
+                    material_jitter={name: look.jitter for name, look in painter.materials.items()})
 
 
 OVERLAP_RESOLVE_M = 0.002  # free objects interpenetrating deeper than this start stacked instead
@@ -432,7 +454,6 @@ def _add_free_object(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics,
         g.condim = SPHERE_CONDIM if sphere else PAD_CONDIM
         g.solref, g.solimp = list(CONTACT_SOLREF), list(CONTACT_SOLIMP)
         g.contype, g.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY | ARTICULATED_CONTYPE
-        g.rgba = _object_colour(obj, True)
 
 
 def _add_articulated(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics, floor_z_m: float,
@@ -468,7 +489,6 @@ def _add_articulated(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics,
         g.friction = [phys.static_friction, *_OBJECT_TORSION_ROLL]
         # moving furniture parts touch free objects and the robot, not the floor or other furniture
         g.contype, g.conaffinity = ARTICULATED_CONTYPE, ROBOT_CONTYPE
-        g.rgba = _object_colour(obj, False)
     if art.type == "prismatic":
         _add_drawer_handle(body, obj, floor_z_m)
 
@@ -502,7 +522,6 @@ def _add_door(spec: mujoco.MjSpec, body: mujoco.MjsBody, j: mujoco.MjsJoint, obj
         c.pos = np.asarray(dr.carcass_centre_local).tolist()
         c.friction = [phys.static_friction, *_OBJECT_TORSION_ROLL]
         c.contype, c.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY
-        c.rgba = _object_colour(obj, False)
     _add_bar_handle(body, obj.id, dr.handle_local, dr.normal_local, dr.axis_local, round_bar=True)
     return [panel]
 
@@ -538,7 +557,6 @@ def _add_bar_handle(body: mujoco.MjsBody, object_id: str, centre_local: np.ndarr
     h.condim = PAD_CONDIM
     h.solref, h.solimp = list(CONTACT_SOLREF), list(CONTACT_SOLIMP)
     h.contype, h.conaffinity = ARTICULATED_CONTYPE, ROBOT_CONTYPE
-    h.rgba = [0.2, 0.2, 0.2, 1.0]
 
 
 def prepare_for_target(sim: SimScene, target_id: str, sleep: bool = True) -> None:

@@ -71,6 +71,7 @@ from blueprint_pipeline.resilience.partial import ItemResult, run_items
 from blueprint_pipeline.robots import robot_by_name
 from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.sim import health, judge
+from blueprint_pipeline.sim.appearance import TEXTURES, texture_file, texture_png
 from blueprint_pipeline.sim.camera import choose_scene_camera, summarize_cameras
 from blueprint_pipeline.sim.episode import EpisodeOptions, plan_at_rest, run_episode
 from blueprint_pipeline.sim.episode_io import episode_filename, save_episode
@@ -146,6 +147,8 @@ class EpisodeItem:
     seed: int
     render: bool = False
     image_size: int = 128
+    visual_randomization: bool = True
+    shadows: bool = False
     keep_failed: bool = False
     inputs_digest: str = ""  # StageContext.input_digest: results of other inputs are never reused
 
@@ -187,7 +190,8 @@ def runnable_tasks(config: TaskConfig, robot: str, scene=None) -> list[TaskSpec]
 
 def write_scenes(out_url: str, robot: str, tasks: list[TaskSpec]) -> list[str]:
     """Write each task's compiled scene as MJCF, `episodes/scenes/<task_id>.xml` (the robot at
-    its base, a `home` keyframe; primitives only, so no mesh files), loadable with
+    its base, a `home` keyframe; primitives only, so no mesh files; the textures it names as
+    `episodes/scenes/textures/<kind>.png`, sim/appearance.py), loadable with
     `mujoco.MjModel.from_xml_path`, at full precision (sim/mjcf.py): it steps as the episodes did. The scene
     camera is at its default pose there (episodes move it per task at run time; the pose used is
     in each result's metrics). Files of tasks not simulated now are removed. Returns the paths
@@ -198,6 +202,11 @@ def write_scenes(out_url: str, robot: str, tasks: list[TaskSpec]) -> list[str]:
         rel = f"{EPISODES_SCENES.rel}/{t.task_id}.xml"
         storage.atomic_write_text(storage.join(out_url, rel), sim.mjcf)
         out.append(rel)
+        for kind in TEXTURES:
+            tex = f"{EPISODES_SCENES.rel}/{texture_file(kind)}"
+            if f'file="{texture_file(kind)}"' in sim.mjcf and tex not in out:
+                storage.atomic_write_bytes(storage.join(out_url, tex), texture_png(kind))
+                out.append(tex)
     folder = EPISODES_SCENES.url(out_url)
     for name in storage.listdir(folder):
         if name.endswith(".xml") and f"{EPISODES_SCENES.rel}/{name}" not in out:
@@ -227,6 +236,7 @@ def plan_items(ctx: StageContext, tasks: list[TaskSpec]) -> list[EpisodeItem]:
     digest = ctx.input_digest or inputs_digest(ctx.out_url)
     return [EpisodeItem(out_url=ctx.out_url, robot=opts.robot, task_id=tasks[i % len(tasks)].task_id,
                         episode_index=i, seed=opts.seed, render=opts.render, image_size=opts.image_size,
+                        visual_randomization=opts.visual_randomization, shadows=opts.shadows,
                         keep_failed=opts.keep_failed_episodes, inputs_digest=digest)
             for i in range(count if tasks else 0)]
 
@@ -274,7 +284,8 @@ def simulate_item(item: EpisodeItem, heartbeat) -> dict:
     heartbeat()
     episode = run_open_close_episode if task.type == "open_close" else run_episode
     rec = episode(sim, task, item.episode_index, item.seed,
-                  EpisodeOptions(render=item.render, image_size=item.image_size), heartbeat)
+                  EpisodeOptions(render=item.render, image_size=item.image_size,
+                                 visual_randomization=item.visual_randomization, shadows=item.shadows), heartbeat)
     kept = health.keepable(rec.success, rec.failure_reason, rec.length, FPS, item.keep_failed)
     if kept:
         save_episode(storage.join(EPISODES_DATA.url(item.out_url), episode_filename(item.episode_index)), rec)

@@ -1,0 +1,160 @@
+"""How rendered scenes look: materials and colour words from the manifest, tileable textures,
+lights from the room, per-episode visual randomisation and shadows (sim/appearance.py)."""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+import pytest
+import test_dataset_fixtures  # noqa: F401 - sets MUJOCO_GL before mujoco renders
+
+from blueprint_pipeline.robots import FRANKA
+from blueprint_pipeline.scene.records import Scene
+from blueprint_pipeline.sim.appearance import COLOUR_RGB, LOOKS, TEXTURES, object_rgb, texture_pixels
+from blueprint_pipeline.sim.randomize import prepare_rendering
+from blueprint_pipeline.sim.render import make_renderer
+from blueprint_pipeline.sim.scene_builder import VISUAL_FIELDS, SimScene, build_sim_scene
+from blueprint_pipeline.simready.materials import MATERIALS
+from blueprint_pipeline.testing.tabletop import tabletop_scene
+
+
+def _build(scene: Scene, physics, config) -> SimScene:
+    pl = config.tasks[0].robot_placements["franka"]
+    return build_sim_scene(scene, physics, FRANKA, pl.base_position_m, pl.base_orientation_wxyz)
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    return tabletop_scene()
+
+
+@pytest.fixture(scope="module")
+def sim(inputs) -> SimScene:
+    return _build(*inputs)
+
+
+def _render(sim: SimScene, size: int = 96) -> np.ndarray:
+    m = sim.model
+    d = mujoco.MjData(m)
+    mujoco.mj_resetDataKeyframe(m, d, m.key("home").id)
+    mujoco.mj_forward(m, d)
+    renderer = make_renderer(m, size, size)
+    try:
+        renderer.update_scene(d, camera="scene_cam")
+        return renderer.render().copy()
+    finally:
+        renderer.close()
+
+
+def test_every_material_of_the_table_has_a_look():
+    assert set(MATERIALS) <= set(LOOKS)
+    assert {look.texture for look in LOOKS.values()} - {None} == set(TEXTURES)
+
+
+def test_colours_come_from_colour_words_then_the_material():
+    red, look = object_rgb("Red mug", "", "mug", "ceramic")
+    np.testing.assert_array_equal(red, COLOUR_RGB["red"])
+    assert look is LOOKS["ceramic"]
+    described, _ = object_rgb("Mug", "a white porcelain mug", "mug", "ceramic")
+    np.testing.assert_array_equal(described, COLOUR_RGB["white"])
+    wood, look = object_rgb("Table", "", "table", "wood")
+    assert look.texture == "wood"
+    assert np.all(np.abs(wood / np.array(LOOKS["wood"].rgb) - 1) <= LOOKS["wood"].jitter + 1e-9)
+    assert wood[0] > wood[1] > wood[2]  # a tint keeps wood brown
+    unknown, look = object_rgb("Thing", "", "thing", "unobtainium")
+    assert look.texture is None and np.allclose(unknown, 0.6, atol=0.06)
+
+
+@pytest.mark.parametrize("kind", TEXTURES)
+def test_textures_tile_without_a_seam(kind):
+    px = texture_pixels(kind).astype(float)[..., 0]
+    assert px.std() > 3.0  # a pattern, not a flat grey
+    for axis in (0, 1):
+        inner = np.abs(np.diff(px, axis=axis)).mean()
+        seam = np.abs(px.take(0, axis=axis) - px.take(-1, axis=axis)).mean()
+        assert seam <= 3.0 * inner + 1.0, (kind, axis, seam, inner)
+
+
+def test_objects_are_painted_with_their_materials(sim):
+    m = sim.model
+    for oid in [*sim.dynamic_ids, *sim.fixed_ids]:
+        for g in sim.object_geom_ids(oid) if oid in sim.dynamic_ids else [m.geom(sim.geom_name(oid)).id]:
+            mat = m.geom_matid[g]
+            assert mat >= 0 and m.material(mat).name == f"mat:{oid}"
+            np.testing.assert_allclose(m.geom_rgba[g], m.mat_rgba[mat])
+    wood_table = m.material("mat:table")
+    assert m.tex(m.mat_texid[wood_table.id, mujoco.mjtTextureRole.mjTEXROLE_RGB]).name == "tex_wood"
+
+
+def test_lights_follow_the_room(inputs):
+    scene, physics, config = inputs
+    no_room = _build(scene, physics, config)
+    assert no_room.model.nlight == 1  # the objects' box grown by 0.5 m: under 3 m a side
+    header = scene.header.model_copy(update={"room_size_m": (7.0, 5.5, 2.6), "room_origin_m": (-3.5, -2.75, 0.0)})
+    room = _build(scene.model_copy(update={"header": header}), physics, config)
+    m = room.model
+    assert m.nlight == 4  # 2 x 2 cells of about 3 m
+    assert np.all(m.light_pos[:, 2] == pytest.approx(2.55))
+    assert np.all(np.abs(m.light_pos[:, 0]) <= 3.5) and np.all(np.abs(m.light_pos[:, 1]) <= 2.75)
+    assert not m.light_castshadow.any() and m.vis.quality.shadowsize == 0
+
+
+def test_visual_randomisation_is_drawn_per_episode_within_its_ranges_and_undone(sim):
+    m = sim.model
+    sim.restore_nominal()
+    nominal = {k: getattr(m, k).copy() for k in (*VISUAL_FIELDS, "cam_pos", "light_diffuse")}
+    prepare_rendering(sim, "task", seed=0, episode_index=0, shadows=False, visuals=True)
+    first = {k: getattr(m, k).copy() for k in nominal}
+    cam = m.camera("scene_cam").id
+    assert np.all(np.abs(first["cam_pos"][cam] - nominal["cam_pos"][cam]) <= 0.02)
+    moved = first["light_pos"] - nominal["light_pos"]
+    assert np.all(np.abs(moved[:, :2]) <= 0.5) and np.all(np.abs(moved[:, 2]) <= 0.1) and np.any(moved != 0)
+    ratio = first["mat_rgba"][:, :3] / np.maximum(nominal["mat_rgba"][:, :3], 1e-9)
+    table = m.material("mat:table").id
+    assert not np.allclose(ratio[table], 1.0) and np.all(np.abs(ratio[table] - 1) <= LOOKS["wood"].jitter + 1e-9)
+    assert 0.8 <= first["mat_texrepeat"][table][0] / nominal["mat_texrepeat"][table][0] <= 1.25
+    sim.restore_nominal()
+    for k, v in nominal.items():
+        np.testing.assert_array_equal(getattr(m, k), v, err_msg=k)
+    prepare_rendering(sim, "task", seed=0, episode_index=0, shadows=False, visuals=True)  # the same draw again
+    for k, v in first.items():
+        np.testing.assert_array_equal(getattr(m, k), v, err_msg=k)
+    sim.restore_nominal()
+    prepare_rendering(sim, "task", seed=0, episode_index=1, shadows=False, visuals=True)
+    assert not np.array_equal(m.mat_rgba, first["mat_rgba"])
+    sim.restore_nominal()
+    prepare_rendering(sim, "task", seed=0, episode_index=1, shadows=False, visuals=False)  # switched off
+    for k, v in nominal.items():
+        np.testing.assert_array_equal(getattr(m, k), v, err_msg=k)
+
+
+def test_randomised_look_and_shadows_reach_the_images(sim):
+    sim.restore_nominal()
+    prepare_rendering(sim, "task", 0, 0, shadows=False, visuals=False)
+    plain = _render(sim)
+    prepare_rendering(sim, "task", 0, 0, shadows=False, visuals=True)
+    drawn = _render(sim)
+    sim.restore_nominal()
+    prepare_rendering(sim, "task", 0, 0, shadows=True, visuals=False)
+    shadowed = _render(sim)
+    prepare_rendering(sim, "task", 0, 0, shadows=False, visuals=False)
+    assert np.abs(drawn.astype(int) - plain).mean() > 2.0
+    # shadows only darken: the lit image is brighter somewhere and nowhere much darker
+    diff = plain.astype(int) - shadowed
+    assert (diff > 20).mean() > 0.005 and (diff < -20).mean() < 0.001
+
+
+def test_the_look_changes_no_physics(inputs):
+    """Two scenes that differ only in colour words and lights step identically."""
+    scene, physics, config = inputs
+    plain = _build(scene, physics, config)
+    objects = [o.model_copy(update={"name": f"red {o.name}"}) for o in scene.objects]
+    header = scene.header.model_copy(update={"room_size_m": (7.0, 5.5, 2.6), "room_origin_m": (-3.5, -2.75, 0.0)})
+    other = _build(scene.model_copy(update={"objects": objects, "header": header}), physics, config)
+    states = []
+    for s in (plain, other):
+        d = mujoco.MjData(s.model)
+        mujoco.mj_resetDataKeyframe(s.model, d, s.model.key("home").id)
+        mujoco.mj_step(s.model, d, 500)
+        states.append(d.qpos.copy())
+    np.testing.assert_array_equal(states[0], states[1])
