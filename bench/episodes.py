@@ -21,7 +21,8 @@ Rows (CPU time of this process, so the figures are per core even on a shared mac
   counted);
 - successful pick_place episodes per CPU minute without cameras, and with two cameras in each
   configuration of RENDERED (the same episodes in each): 128x128 with the episode's drawn look
-  (the default), with the look not drawn, with shadows, and 224x224; each against the first;
+  (the default), with the look not drawn, 224x224, and with --shadows also with shadows; each
+  against the first;
 - the scripted success rate and its failure reasons.
 """
 
@@ -95,9 +96,9 @@ def bare_step_rate(model: mujoco.MjModel, steps: int = 20000) -> float:
 RENDERED = {
     "2 x 128x128, drawn look (default)": dict(image_size=128),
     "2 x 128x128, look not drawn": dict(image_size=128, visual_randomization=False),
-    "2 x 128x128, drawn look and shadows": dict(image_size=128, shadows=True),
     "2 x 224x224, drawn look": dict(image_size=224),
 }
+SHADOWS = {"2 x 128x128, drawn look and shadows": dict(image_size=128, shadows=True)}  # with --shadows
 
 
 def main() -> int:
@@ -106,7 +107,10 @@ def main() -> int:
     ap.add_argument("--per-task", type=int, default=10)
     ap.add_argument("--render-episodes", type=int, default=2, help="per task and rendered configuration")
     ap.add_argument("--robot", default="franka")
+    ap.add_argument("--shadows", action="store_true", help="also render with shadows (about 8x slower)")
     args = ap.parse_args()
+    if args.shadows:
+        RENDERED.update(SHADOWS)
     with tempfile.TemporaryDirectory() as out:
         prepare(args.scene, out)
         config = episodes_stage.load_task_config(str(Path(out) / "geniesim" / "task_config.json"))

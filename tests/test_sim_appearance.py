@@ -93,9 +93,10 @@ def test_lights_follow_the_room(inputs):
     header = scene.header.model_copy(update={"room_size_m": (7.0, 5.5, 2.6), "room_origin_m": (-3.5, -2.75, 0.0)})
     room = _build(scene.model_copy(update={"header": header}), physics, config)
     m = room.model
-    assert m.nlight == 4  # 2 x 2 cells of about 3 m
+    assert m.nlight == 2  # one per 3 m of the longer side (x), at most 2
     assert np.all(m.light_pos[:, 2] == pytest.approx(2.55))
-    assert np.all(np.abs(m.light_pos[:, 0]) <= 3.5) and np.all(np.abs(m.light_pos[:, 1]) <= 2.75)
+    np.testing.assert_allclose(sorted(m.light_pos[:, 0]), [-1.75, 1.75])
+    np.testing.assert_allclose(m.light_pos[:, 1], 0.0, atol=1e-12)
     assert not m.light_castshadow.any() and m.vis.quality.shadowsize == 0
 
 

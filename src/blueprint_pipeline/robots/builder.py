@@ -42,6 +42,9 @@ CONTACT_SOLIMP = (0.95, 0.99, 0.001, 0.5, 2.0)
 _LIMITED = mujoco.mjtLimited.mjLIMITED_TRUE
 
 
+# What renders show of the robot: its collision geometry, no visual meshes (docs/known-issues.md).
+ROBOT_VISUAL_MODEL = "collision primitives of robots/builder.py (capsules, cylinders, boxes); no visual meshes"
+
 @dataclass(frozen=True)
 class RobotNames:
     """Names of the robot's elements in the compiled model."""

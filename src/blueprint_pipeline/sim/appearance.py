@@ -3,8 +3,10 @@
 Rendering only: nothing here changes a collider, a mass or a contact.
 
 - **Material.** The physics record's material (`simready/materials.py`) gives a base colour, a
-  texture kind (wood, stone, metal, fabric or none), specular, shininess and reflectance
-  (`LOOKS`). A colour word in the object's name or description ("red mug", described "white")
+  texture kind (wood, stone, metal, fabric or none), specular and shininess (`LOOKS`); never
+  reflectance, which MuJoCo draws as a mirror by rendering the scene once more per reflective geom
+  (2.3x the CPU time per frame in the kitchen). A colour word in the object's name or description
+  ("red mug", described "white")
   gives the base colour instead (`COLOUR_RGB`), and the material keeps its texture. Objects with
   neither keep the material's colour, tinted per category within the material's jitter range
   (`tint`) so that neighbours of one material stay apart. An unknown material is plain grey.
@@ -13,8 +15,9 @@ Rendering only: nothing here changes a collider, a mass or a contact.
   metal is brushed (streaks along one axis), fabric is a plain weave. They are PNG files the
   model reads from the spec's in-memory assets (`textures/<kind>.png`); the episodes stage writes
   the same files next to the exported MJCF (`sim/stage.write_scenes`).
-- **Lights** come from the room's size (`camera.room_box`): one ceiling spotlight per 3 m x 3 m
-  cell, at most 2 x 2, 5 cm under the ceiling (at most 2.8 m above the floor), pointing down, plus
+- **Lights** come from the room's size (`scene.floor.room_bounds`): one ceiling spotlight per
+  3 m of the room's longer side, at most 2 (each light costs about 0.4 ms per 128x128 frame in
+  software rendering), 5 cm under the ceiling (at most 2.8 m above the floor), pointing down, plus
   the headlight's ambient term. Shadows are off unless the run asks for them (`RunOptions.shadows`:
   MuJoCo then renders a shadow map per light, which costs CPU time in software rendering;
   docs/cameras.md has the measured cost).
@@ -48,7 +51,6 @@ class Look:
     texture: str | None = None  # one of TEXTURES, or plain
     specular: float = 0.3
     shininess: float = 0.3
-    reflectance: float = 0.0
     jitter: float = 0.08  # +- fraction per colour channel, per episode and per category
     texrepeat: float = 2.0  # texture repeats per metre
 
@@ -56,24 +58,24 @@ class Look:
 LOOKS: dict[str, Look] = {
     "wood": Look((0.55, 0.38, 0.22), "wood", 0.2, 0.2, jitter=0.12),
     "wood_panel": Look((0.74, 0.62, 0.47), "wood", 0.3, 0.3, jitter=0.10),
-    "ceramic": Look((0.92, 0.91, 0.88), None, 0.6, 0.8, 0.05, jitter=0.04),
-    "glass": Look((0.74, 0.84, 0.86), None, 0.9, 0.9, 0.1, jitter=0.04),
+    "ceramic": Look((0.92, 0.91, 0.88), None, 0.6, 0.8, jitter=0.04),
+    "glass": Look((0.74, 0.84, 0.86), None, 0.9, 0.9, jitter=0.04),
     "cardboard": Look((0.70, 0.55, 0.38), "stone", 0.1, 0.1, jitter=0.08, texrepeat=6.0),
     "paper": Look((0.93, 0.92, 0.88), "stone", 0.1, 0.1, jitter=0.04, texrepeat=8.0),
-    "steel": Look((0.70, 0.71, 0.73), "metal", 0.8, 0.7, 0.15, jitter=0.05),
-    "aluminium": Look((0.80, 0.81, 0.83), "metal", 0.8, 0.7, 0.15, jitter=0.05),
-    "iron": Look((0.28, 0.28, 0.29), "metal", 0.5, 0.5, 0.05, jitter=0.06),
+    "steel": Look((0.70, 0.71, 0.73), "metal", 0.8, 0.7, jitter=0.05),
+    "aluminium": Look((0.80, 0.81, 0.83), "metal", 0.8, 0.7, jitter=0.05),
+    "iron": Look((0.28, 0.28, 0.29), "metal", 0.5, 0.5, jitter=0.06),
     "cast_iron": Look((0.22, 0.22, 0.23), "stone", 0.4, 0.4, jitter=0.06, texrepeat=6.0),
-    "brass": Look((0.78, 0.62, 0.30), "metal", 0.8, 0.7, 0.15, jitter=0.05),
-    "copper": Look((0.72, 0.45, 0.30), "metal", 0.8, 0.7, 0.15, jitter=0.05),
+    "brass": Look((0.78, 0.62, 0.30), "metal", 0.8, 0.7, jitter=0.05),
+    "copper": Look((0.72, 0.45, 0.30), "metal", 0.8, 0.7, jitter=0.05),
     "plastic": Look((0.62, 0.62, 0.64), None, 0.4, 0.5, jitter=0.10),
-    "pet": Look((0.80, 0.88, 0.92), None, 0.7, 0.8, 0.05, jitter=0.05),
+    "pet": Look((0.80, 0.88, 0.92), None, 0.7, 0.8, jitter=0.05),
     "rubber": Look((0.16, 0.16, 0.16), None, 0.1, 0.1, jitter=0.10),
     "stone": Look((0.55, 0.53, 0.50), "stone", 0.3, 0.3, jitter=0.08),
-    "granite": Look((0.45, 0.44, 0.43), "stone", 0.5, 0.6, 0.05, jitter=0.08),
-    "marble": Look((0.90, 0.89, 0.86), "stone", 0.6, 0.7, 0.08, jitter=0.04),
+    "granite": Look((0.45, 0.44, 0.43), "stone", 0.5, 0.6, jitter=0.08),
+    "marble": Look((0.90, 0.89, 0.86), "stone", 0.6, 0.7, jitter=0.04),
     "concrete": Look((0.62, 0.62, 0.60), "stone", 0.1, 0.1, jitter=0.06),
-    "tile": Look((0.88, 0.88, 0.86), None, 0.7, 0.8, 0.08, jitter=0.05),
+    "tile": Look((0.88, 0.88, 0.86), None, 0.7, 0.8, jitter=0.05),
     "fabric": Look((0.45, 0.50, 0.62), "fabric", 0.05, 0.1, jitter=0.12, texrepeat=8.0),
     "upholstery": Look((0.40, 0.42, 0.48), "fabric", 0.05, 0.1, jitter=0.10, texrepeat=6.0),
     "leather": Look((0.40, 0.25, 0.15), None, 0.4, 0.5, jitter=0.10),
@@ -82,10 +84,10 @@ LOOKS: dict[str, Look] = {
     "foam": Look((0.90, 0.85, 0.55), "stone", 0.05, 0.1, jitter=0.10, texrepeat=8.0),
     "fruit": Look((0.80, 0.35, 0.20), None, 0.4, 0.5, jitter=0.15),
     "wax": Look((0.95, 0.93, 0.85), None, 0.3, 0.4, jitter=0.04),
-    "epoxy_resin": Look((0.60, 0.70, 0.75), None, 0.8, 0.8, 0.05, jitter=0.06),
-    "display": Look((0.05, 0.05, 0.07), None, 0.9, 0.9, 0.1, jitter=0.02),
+    "epoxy_resin": Look((0.60, 0.70, 0.75), None, 0.8, 0.8, jitter=0.06),
+    "display": Look((0.05, 0.05, 0.07), None, 0.9, 0.9, jitter=0.02),
     "electronics": Look((0.15, 0.15, 0.17), None, 0.5, 0.5, jitter=0.05),
-    "water": Look((0.50, 0.70, 0.90), None, 0.9, 0.9, 0.1, jitter=0.04),
+    "water": Look((0.50, 0.70, 0.90), None, 0.9, 0.9, jitter=0.04),
 }
 UNKNOWN = Look((0.60, 0.60, 0.60), None)
 
@@ -206,7 +208,7 @@ class Painter:
         mat = self.spec.add_material()
         mat.name = name
         mat.rgba = [*map(float, rgb), 1.0]
-        mat.specular, mat.shininess, mat.reflectance = look.specular, look.shininess, look.reflectance
+        mat.specular, mat.shininess = look.specular, look.shininess  # no reflectance: module docstring
         if look.texture is not None:
             mat.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = self._texture(look.texture)
             mat.texuniform = True
@@ -223,6 +225,9 @@ class Painter:
             g.rgba = [*map(float, rgb), 1.0]
 
 
+MAX_LIGHTS = 2
+
+
 def add_lights(spec: mujoco.MjSpec, room_lo: np.ndarray, room_hi: np.ndarray, floor_z: float) -> int:
     """Ceiling spotlights over the room (module docstring), shadows off; returns how many."""
     spec.visual.headlight.ambient = [0.3, 0.3, 0.3]
@@ -230,7 +235,8 @@ def add_lights(spec: mujoco.MjSpec, room_lo: np.ndarray, room_hi: np.ndarray, fl
     spec.visual.headlight.specular = [0.1, 0.1, 0.1]
     spec.visual.quality.shadowsize = 0
     size = np.maximum(np.asarray(room_hi[:2]) - np.asarray(room_lo[:2]), 0.5)
-    counts = np.clip(np.round(size / 3.0), 1, 2).astype(int)
+    counts = np.ones(2, int)
+    counts[int(np.argmax(size))] = int(np.clip(np.round(size.max() / 3.0), 1, MAX_LIGHTS))
     z = min(float(room_hi[2]) - 0.05, floor_z + 2.8)
     n = 0
     for i in range(counts[0]):

@@ -69,6 +69,7 @@ from blueprint_pipeline.errors import (
 from blueprint_pipeline.geniesim.records import TASK_CONFIG_SCHEMA, TaskConfig, TaskSpec
 from blueprint_pipeline.resilience.partial import ItemResult, run_items
 from blueprint_pipeline.robots import robot_by_name
+from blueprint_pipeline.robots.builder import ROBOT_VISUAL_MODEL
 from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.sim import health, judge
 from blueprint_pipeline.sim.appearance import TEXTURES, texture_file, texture_png
@@ -438,7 +439,19 @@ def certificate(scene_id: str, robot: str, summary: dict) -> dict:
         "results": {"episodes": summary["episodes"], "success_rate": summary["success_rate"],
                     "per_task": summary["per_task"], "failure_reasons": summary["failure_reasons"],
                     "quality": summary["quality"], "start_poses": summary["start_poses"]},
+        "rendering": summary.get("rendering"),
     }
+
+
+def rendering_summary(options) -> dict | None:
+    """How the run's images were made (None without cameras): what the robot is drawn as, the
+    look's switches and the cameras (sim/appearance.py, docs/cameras.md)."""
+    if not options.render:
+        return None
+    return {"robot_model": ROBOT_VISUAL_MODEL, "image_size": options.image_size,
+            "visual_randomization": options.visual_randomization, "shadows": options.shadows,
+            "materials": "physics material and colour words of the manifest, procedural textures",
+            "lights": "ceiling spotlights from the room's size and the headlight"}
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -462,6 +475,7 @@ def run(ctx: StageContext) -> StageResult:
                              fn=simulate_item, executor=ctx.options.executor, rerun_failed=ctx.force)
     summary = summarize(results, time.perf_counter() - t0, resumed)
     summary["robot"] = ctx.options.robot
+    summary["rendering"] = rendering_summary(ctx.options)
     summary["tasks_skipped"] = [t.task_id for t in config.tasks if t not in tasks and t.task_id not in infeasible]
     summary["tasks_infeasible"] = [{"task_id": k, "reason": v} for k, v in sorted(infeasible.items())]
     storage.atomic_write_json(ctx.url(EPISODES_CERTIFICATE),
