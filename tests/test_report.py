@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 
+import numpy as np
 import pytest
 from test_dataset_fixtures import make_episode
 
@@ -102,8 +103,10 @@ def test_report_sections_and_pngs(report_run):
                     "Tasks and success rates", "Sample episodes", "Camera top", "Stage timings"):
         assert heading in page, heading
     assert "3 of 4 episodes succeeded" in page
+    assert "Failed episodes (1)" in page and "this page so far" in page
     pngs = sorted(p.name for p in (out / "report").glob("*.png"))
-    assert {"scene_graph.png", "success_rates.png", "contact_sheet_top.png", "stage_timings.png"} <= set(pngs)
+    assert {"scene_graph.png", "success_rates.png", "contact_sheet_top.png", "stage_timings.png",
+            "keyframes.png", "failed_episodes.png"} <= set(pngs)
     assert any(n.startswith("trajectory_episode_") for n in pngs)
     for p in (out / "report").glob("*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -157,3 +160,34 @@ def test_report_on_a_folder_with_nothing_in_it(tmp_path):
     page = (tmp_path / "report" / "report.html").read_text()
     assert "Inputs not available" in page and "No episode files." in page
     assert result.summary["certificate_passed"] is False
+
+
+def test_scene_labels_never_overlap_and_name_the_largest_first():
+    from matplotlib.figure import Figure
+
+    from blueprint_pipeline.report.plots import place_labels
+
+    fig = Figure(figsize=(7.5, 6.5))
+    ax = fig.add_subplot()
+    ax.set_xlim(0, 4)
+    ax.set_ylim(0, 4)
+    rng = np.random.default_rng(0)
+    points = rng.uniform(0.2, 3.8, (300, 2))  # a crowded room: 300 objects
+    drawn = place_labels(fig, ax, [(p, f"object number {i}") for i, p in enumerate(points)], max_labels=30)
+    assert 5 <= len(drawn) <= 30
+    assert drawn[0].get_text() == "object number 0"  # the first (most important) always gets its label
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in drawn]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_the_path_plot_shows_the_workspace_not_the_room():
+    from blueprint_pipeline.report.plots import WORKSPACE_MARGIN_M, workspace_xy
+
+    rec = make_episode(0, frames=20)
+    rec.object_poses[:, 0] += 6.0  # an object across the room moves nowhere near the arm
+    lo, hi = workspace_xy(rec)
+    path = np.vstack([rec.ee_pose[:, :2], rec.task_state[:, :2], rec.task_state[:1, 7:9]])
+    np.testing.assert_allclose(lo, path.min(axis=0) - WORKSPACE_MARGIN_M)
+    np.testing.assert_allclose(hi, path.max(axis=0) + WORKSPACE_MARGIN_M)
+    assert hi[0] < rec.object_poses[0, 0]

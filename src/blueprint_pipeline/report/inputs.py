@@ -31,6 +31,7 @@ from blueprint_pipeline.sim.records import EpisodeRecord
 
 
 KEYFRAME_TASKS = 24  # rows of the keyframe sheet at most
+FAILED_GALLERY = 8  # failed episodes shown with their frames at most
 KEYFRAME_NAMES = ("start", "grasp", "end")
 
 
@@ -66,6 +67,7 @@ class ReportInputs:
     episode_results: list[dict[str, Any]] = field(default_factory=list)
     sample_episodes: list[EpisodeRecord] = field(default_factory=list)
     keyframes: list[Keyframes] = field(default_factory=list)  # one episode per task, rendered runs
+    failed_keyframes: list[Keyframes] = field(default_factory=list)  # failed episodes kept with frames
     episodes_certificate: dict[str, Any] | None = None
     dataset_info: dict[str, Any] | None = None
     stage_markers: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -152,6 +154,15 @@ def _load_keyframes(inputs: ReportInputs) -> None:
         rec = _try(inputs, f"keyframes of episode {m.get('episode_index')}", lambda u=m["_url"]: load_episode(u))
         if rec is not None and rec.images:
             inputs.keyframes.append(keyframes_of(rec))
+    shown = {(k.task_id, k.episode_index) for k in inputs.keyframes}
+    for m in [m for m in inputs.episode_metas if not m.get("success")][:FAILED_GALLERY]:  # kept with --keep-failed
+        if (m.get("task_id"), m.get("episode_index")) in shown:
+            inputs.failed_keyframes.append(next(k for k in inputs.keyframes
+                                                if (k.task_id, k.episode_index) == (m.get("task_id"), m.get("episode_index"))))
+            continue
+        rec = _try(inputs, f"keyframes of episode {m.get('episode_index')}", lambda u=m["_url"]: load_episode(u))
+        if rec is not None and rec.images:
+            inputs.failed_keyframes.append(keyframes_of(rec))
 
 
 def _load_episode_results(ctx: StageContext, inputs: ReportInputs) -> None:

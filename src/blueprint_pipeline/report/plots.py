@@ -49,12 +49,39 @@ def _footprint(node: dict[str, Any]) -> np.ndarray | None:
     return None
 
 
-def scene_topdown_png(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], max_labels: int = 40) -> bytes:
-    """Object footprints from above (x right, y up, metres) and their relations as lines."""
+def _area(corners: np.ndarray) -> float:
+    x, y = corners[:, 0], corners[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
+
+
+def place_labels(fig: Figure, ax, labels: list[tuple[np.ndarray, str]], max_labels: int) -> list:
+    """Draw at most `max_labels` of (point, text), in the given order (most important first),
+    leaving out every label whose box would overlap one already drawn. Returns the texts drawn."""
+    canvas = FigureCanvasAgg(fig)
+    renderer = canvas.get_renderer()
+    placed, boxes = [], []
+    for point, text in labels:
+        if len(placed) >= max_labels:
+            break
+        t = ax.text(point[0], point[1], text, fontsize=7, ha="center", va="center", parse_math=False,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.7})
+        box = t.get_window_extent(renderer).expanded(1.05, 1.1)
+        if any(box.overlaps(b) for b in boxes):
+            t.remove()
+            continue
+        placed.append(t)
+        boxes.append(box)
+    return placed
+
+
+def scene_topdown_png(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], max_labels: int = 30) -> bytes:
+    """Object footprints from above (x right, y up, metres) and their relations as lines; labels
+    on the largest footprints first, at most `max_labels`, none overlapping another."""
     fig = Figure(figsize=(7.5, 6.5))
     ax = fig.add_subplot()
     centres: dict[str, np.ndarray] = {}
-    for i, node in enumerate(nodes):
+    labels: list[tuple[float, np.ndarray, str]] = []
+    for node in nodes:
         corners = _footprint(node)
         if corners is None:
             continue
@@ -64,9 +91,7 @@ def scene_topdown_png(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], 
                              facecolor="tab:orange" if dynamic else "tab:blue", edgecolor="black", lw=0.8))
         centre = corners.mean(0)
         centres[str(node.get("asset_id"))] = centre
-        if i < max_labels:
-            ax.text(centre[0], centre[1], str(node.get("name") or node.get("asset_id"))[:24], fontsize=7,
-                    ha="center", va="center", parse_math=False)
+        labels.append((_area(corners), centre, str(node.get("name") or node.get("asset_id"))[:24]))
     seen: set[str] = set()
     for e in edges:
         a, b = centres.get(str(e.get("source"))), centres.get(str(e.get("target")))
@@ -86,7 +111,10 @@ def scene_topdown_png(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], 
     ax.set_aspect("equal")
     ax.set_xlabel("x [m]")
     ax.set_ylabel("y [m]")
-    ax.set_title("Scene from above: footprints (orange: movable) and relations")
+    labels.sort(key=lambda item: -item[0])
+    drawn = place_labels(fig, ax, [(c, t) for _, c, t in labels], max_labels)
+    named = f"{len(drawn)} of {len(labels)} named" if len(drawn) < len(labels) else "all named"
+    ax.set_title(f"Scene from above: footprints (orange: movable) and relations; {named}")
     if seen:
         ax.legend(fontsize=7, loc="upper right")
     ax.grid(alpha=0.3)
@@ -130,15 +158,34 @@ def trajectories_png(rec: EpisodeRecord) -> bytes:
     ax3.plot(rec.ee_pose[:, 0], rec.ee_pose[:, 1], lw=1.2, color="tab:purple")
     ax3.plot(rec.ee_pose[0, 0], rec.ee_pose[0, 1], "go", label="start")
     ax3.plot(rec.ee_pose[-1, 0], rec.ee_pose[-1, 1], "rs", label="end")
-    if rec.object_poses.size:
-        k = rec.object_poses.shape[1] // 7
-        for i in range(k):
-            ax3.plot(rec.object_poses[:, 7 * i], rec.object_poses[:, 7 * i + 1], "--", lw=1, alpha=0.7)
+    lo, hi = workspace_xy(rec)
+    if rec.task_state.size:  # the task's object (or a drawer's or door's moving part) and its goal
+        ax3.plot(rec.task_state[:, 0], rec.task_state[:, 1], "--", lw=1.2, color="tab:orange", label="target")
+        ax3.plot(rec.task_state[0, 7], rec.task_state[0, 8], "x", color="tab:orange", label="goal")
+    if rec.object_poses.size:  # the other objects standing in the window, where they started
+        xy = rec.object_poses[0].reshape(-1, 7)[:, :2]
+        inside = np.all((xy >= lo) & (xy <= hi), axis=1)
+        ax3.plot(xy[inside, 0], xy[inside, 1], ".", color="tab:gray", label="objects (start)")
+    ax3.set_xlim(lo[0], hi[0])
+    ax3.set_ylim(lo[1], hi[1])
     ax3.set_aspect("equal", adjustable="datalim")
-    ax3.set_title("end-effector path from above (dashed: objects)")
+    ax3.set_title("end-effector path from above, its workspace")
     ax3.legend(fontsize=7)
     fig.tight_layout()
     return _png(fig)
+
+
+WORKSPACE_MARGIN_M = 0.1
+
+
+def workspace_xy(rec: EpisodeRecord) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) in x-y of where the episode happened: the end effector's path, the task's object
+    and its goal, grown by WORKSPACE_MARGIN_M (not the whole room)."""
+    pts = [rec.ee_pose[:, :2]]
+    if rec.task_state.size:
+        pts += [rec.task_state[:, :2], rec.task_state[:1, 7:9]]
+    pts = np.vstack(pts)
+    return pts.min(axis=0) - WORKSPACE_MARGIN_M, pts.max(axis=0) + WORKSPACE_MARGIN_M
 
 
 def contact_sheet_png(episodes: list[EpisodeRecord], camera: str, per_episode: int = 6) -> bytes:

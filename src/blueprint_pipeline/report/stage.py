@@ -4,6 +4,7 @@ report/quality_certificate.json.
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -97,6 +98,7 @@ def _episodes_section(inputs: ReportInputs, figures: dict[str, bytes]) -> str:
         figures["keyframes.png"] = plots.keyframes_png(inputs.keyframes, KEYFRAME_NAMES)
         out.append("<h3>Start, grasp and end of each task</h3>"
                    + img(figures["keyframes.png"], "start, grasp and end frames of one episode per task, both cameras"))
+    out.append(_failed_gallery(inputs, figures))
     cameras = sorted({c for rec in inputs.sample_episodes for c in rec.images})
     for cam in cameras:
         name = f"contact_sheet_{cam}.png"
@@ -105,6 +107,35 @@ def _episodes_section(inputs: ReportInputs, figures: dict[str, bytes]) -> str:
     if not cameras and inputs.sample_episodes:
         out.append('<p class="muted">No camera frames were rendered in this run.</p>')
     return "".join(out) or '<p class="muted">No sample episodes could be read.</p>'
+
+
+FAILED_ROWS = 50
+
+
+def _failed_gallery(inputs: ReportInputs, figures: dict[str, bytes]) -> str:
+    """Every failed episode (at most FAILED_ROWS) with its reason and the planner's or judge's
+    numbers that explain it; the frames of those kept with --keep-failed in a rendered run."""
+    failed = [r for r in attempts(inputs) if not r.get("success")]
+    if not failed:
+        return ""
+    rows = []
+    for r in failed[:FAILED_ROWS]:
+        m = r.get("metrics") or {}
+        why = {k: m.get(k) for k in ("plan_error", "grasp_slip_m", "placement_error_m", "unstable",
+                                     "max_other_displacement_m", "joint_fraction_final") if m.get(k) is not None}
+        rows.append([r.get("task_id"), r.get("episode_index"), r.get("failure_reason"),
+                     "; ".join(f"{k} {_fmt(v) if isinstance(v, float) else v}" for k, v in why.items())])
+    out = (f"<h3>Failed episodes ({len(failed)})</h3>"
+           + table(["task", "episode", "reason", "evidence"], rows, numeric={1}))
+    if len(failed) > FAILED_ROWS:
+        out += f'<p class="muted">{len(failed) - FAILED_ROWS} more not listed.</p>'
+    if inputs.failed_keyframes:
+        figures["failed_episodes.png"] = plots.keyframes_png(inputs.failed_keyframes, KEYFRAME_NAMES)
+        out += img(figures["failed_episodes.png"], "start, grasp and end frames of failed episodes")
+    elif any(not m.get("success") for m in inputs.episode_metas) or failed:
+        out += ('<p class="muted">Frames of failed episodes are shown when the run keeps them '
+                '(--keep-failed) and renders (--render).</p>')
+    return out
 
 
 def _dataset_section(inputs: ReportInputs) -> str:
@@ -118,9 +149,15 @@ def _dataset_section(inputs: ReportInputs) -> str:
     return table(["", ""], facts) + table(["feature", "dtype", "shape", "names"], feats)
 
 
-def _timing_section(inputs: ReportInputs, figures: dict[str, bytes]) -> str:
+def _timing_section(inputs: ReportInputs, figures: dict[str, bytes], report_s: float) -> str:
+    """Each stage's marker timings; the report's own (its marker is written after this page) is
+    its time so far, up to this section."""
     rows, totals = [], {}
     for stage in STAGE_NAMES:
+        if stage == "report":
+            rows.append([stage, "running", f"this page so far {report_s:.2f} s"])
+            totals[stage] = report_s
+            continue
         marker = inputs.stage_markers.get(stage)
         if marker is None:
             rows.append([stage, "no marker", ""])
@@ -156,6 +193,7 @@ def _certificate_section(cert: dict[str, Any]) -> str:
 
 
 def build_report(ctx: StageContext) -> tuple[str, dict[str, bytes], dict[str, Any]]:
+    t0 = time.perf_counter()
     inputs = read_inputs(ctx)
     figures: dict[str, bytes] = {}
     before = list(STAGE_NAMES[: STAGE_NAMES.index("report")])
@@ -167,8 +205,8 @@ def build_report(ctx: StageContext) -> tuple[str, dict[str, bytes], dict[str, An
         ("Tasks and success rates", _tasks_section(inputs, figures)),
         ("Sample episodes", _episodes_section(inputs, figures)),
         ("LeRobot dataset", _dataset_section(inputs)),
-        ("Stage timings", _timing_section(inputs, figures)),
     ]
+    sections.append(("Stage timings", _timing_section(inputs, figures, time.perf_counter() - t0)))
     if inputs.notes:
         sections.append(("Inputs not available", "<ul>" + "".join(f"<li>{esc(n)}</li>" for n in inputs.notes)
                          + "</ul>"))
