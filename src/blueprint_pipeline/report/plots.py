@@ -168,7 +168,7 @@ def trajectories_png(rec: EpisodeRecord) -> bytes:
         ax3.plot(xy[inside, 0], xy[inside, 1], ".", color="tab:gray", label="objects (start)")
     ax3.set_xlim(lo[0], hi[0])
     ax3.set_ylim(lo[1], hi[1])
-    ax3.set_aspect("equal", adjustable="datalim")
+    ax3.set_aspect("equal", adjustable="box")  # the limits stay the workspace's
     ax3.set_title("end-effector path from above, its workspace")
     ax3.legend(fontsize=7)
     fig.tight_layout()
