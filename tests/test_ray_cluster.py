@@ -35,6 +35,10 @@ from blueprint_pipeline.scene.synth import write_synthetic_manifest
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
 EPISODES = 40
+# The second node's address: another loopback address, as a second machine has an address of its
+# own. With both raylets on the machine's address, the driver attached to either of them, and when
+# it was the second node's, the pool's progress actor (placed on the driver's node) died with it.
+SECOND_NODE_IP = "127.0.0.2"
 BIN = Path(sys.executable).parent
 
 
@@ -66,7 +70,8 @@ def cluster():
         for cmd in ([str(BIN / "ray"), "start", "--head", f"--port={port}", "--num-cpus=1",
                      "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats"],
                     [str(BIN / "ray"), "start", f"--address={address}", "--num-cpus=2",
-                     f"--node-manager-port={node_port}", "--disable-usage-stats"]):
+                     f"--node-manager-port={node_port}", f"--node-ip-address={SECOND_NODE_IP}",
+                     "--disable-usage-stats"]):
             run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
             assert run.returncode == 0, run.stderr[-2000:]
         yield address, node_port, env
@@ -88,6 +93,38 @@ def _raylet(node_port: int) -> psutil.Process:
         if "raylet" in (p.info["name"] or "") and f"--node_manager_port={node_port}" in cmd:
             return p
     raise AssertionError(f"no raylet with node manager port {node_port}")
+
+
+LEAK_CHECK = """
+import sys
+from blueprint_pipeline.batch.cluster import connect
+from blueprint_pipeline.batch.leakcheck import judge, run_rounds, table
+from blueprint_pipeline.batch.scenes import list_scenes
+from blueprint_pipeline.contract import RunOptions
+
+ray = connect(sys.argv[1])
+alive = [n for n in ray.nodes() if n["Alive"]]
+assert len(alive) == 2, f"{len(alive)} nodes alive, want the head and the second node"
+rounds = run_rounds(list_scenes(sys.argv[2]), sys.argv[3], RunOptions(episodes=1, executor="ray"), rounds=4)
+verdict = judge(rounds)
+print(table(rounds))
+ok = verdict.ok and [r.scenes_ok for r in rounds[1:]] == [10] * 4 and all(r.after.boards == 0 for r in rounds[1:])
+print("LEAK CHECK", "PASSED" if ok else "FAILED: " + "; ".join(verdict.reasons))
+"""
+
+
+def test_the_driver_leaks_nothing_round_after_round_on_the_cluster(cluster, tmp_path):
+    """The Ray issue's leak check (batch/leakcheck.py: 10 scenes in parallel, a warm-up round and
+    3 judged rounds) in a driver connected to the two-node cluster. It runs before the node-loss
+    test below, which leaves the cluster with one node."""
+    address, _, env = cluster
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    for seed in range(1, 11):
+        write_synthetic_manifest(str(scenes / f"scene_{seed}.json"), 10, seed)
+    run = subprocess.run([sys.executable, "-c", LEAK_CHECK, address, str(scenes), str(tmp_path / "out")], env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0 and "LEAK CHECK PASSED" in run.stdout, run.stdout[-3000:] + run.stderr[-3000:]
 
 
 def test_a_node_lost_mid_batch_loses_no_episode_and_the_datasets_equal_a_local_run(cluster, tmp_path):

@@ -19,8 +19,8 @@ left; only a task whose worker died on a node that is still alive (a segfault, a
 reported as `crashed`, as with the local pool. A task counts as lost with its node when Ray
 says so (`NodeDiedError`), when it never reported its start, or when the node it reported
 starting on is declared dead by the cluster within `NODE_DEATH_WAIT_S` (Ray's health checks
-take about 15 s by default to declare a node dead). The progress actor is placed on the
-driver's node, so losing another node never loses it. `nodes` counts finished tasks by node id
+take about 15 s by default to declare a node dead). The progress actor is placed on the head
+node (`board_node`), so losing another node never loses it. `nodes` counts finished tasks by node id
 and `resubmitted` the tasks run again.
 
 Large data never passes through the driver: the task writes its arrays to the shared output
@@ -135,6 +135,20 @@ def _remote_defs(ray: Any) -> tuple[Any, Any]:
         return _defs
 
 
+HEAD_RESOURCE = "node:__internal_head__"  # the resource Ray gives the head node only
+
+
+def board_node(ray: Any) -> str:
+    """Where the progress actor goes: the head node (the cluster's control store is there, so no
+    other node's loss takes it), else the driver's node. The driver's node alone was not enough:
+    with two nodes on one machine the driver may attach to either, and losing the one it attached
+    to took the actor with it (tests/test_ray_cluster.py)."""
+    for node in ray.nodes():
+        if node.get("Alive") and HEAD_RESOURCE in (node.get("Resources") or {}):
+            return str(node["NodeID"])
+    return str(ray.get_runtime_context().get_node_id())
+
+
 class RayPool:
     """Same constructor and `imap`/`map` contract as `ProcessPool`; needs `ray` (the `ray` extra)
     and connects with `ray.init()` (honouring RAY_ADDRESS) unless Ray is already initialised."""
@@ -164,7 +178,7 @@ class RayPool:
         self._task, board_class = _remote_defs(ray)
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=True)
+        here = NodeAffinitySchedulingStrategy(node_id=board_node(ray), soft=False)  # soft: seen on another node
         self._board = board_class.options(scheduling_strategy=here).remote()
         return self
 
