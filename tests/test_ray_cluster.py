@@ -113,6 +113,14 @@ print("LEAK CHECK", "PASSED" if ok else "FAILED: " + "; ".join(verdict.reasons))
 """
 
 
+def _running_a_task(node_port: int) -> bool:
+    try:
+        workers = _raylet(node_port).children(recursive=True)
+        return any(" ".join(w.cmdline()).startswith("ray::_run_task") for w in workers)
+    except psutil.Error:
+        return False
+
+
 def test_the_driver_leaks_nothing_round_after_round_on_the_cluster(cluster, tmp_path):
     """The Ray issue's leak check (batch/leakcheck.py: 10 scenes in parallel, a warm-up round and
     3 judged rounds) in a driver connected to the two-node cluster. It runs before the node-loss
@@ -142,10 +150,12 @@ def test_a_node_lost_mid_batch_loses_no_episode_and_the_datasets_equal_a_local_r
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 600
-        while len(list(out.glob("*/episodes/results/*.json"))) < 4:  # the stage is under way
+        # the stage is under way and the second node is running an episode right now (a Ray worker
+        # names its process after the task it runs)
+        while len(list(out.glob("*/episodes/results/*.json"))) < 4 or not _running_a_task(node_port):
             assert proc.poll() is None, f"batch ended before the node could be lost: {proc.stderr.read()[-2000:]}"
             assert time.monotonic() < deadline
-            time.sleep(0.1)
+            time.sleep(0.05)
         done_before = len(list(out.glob("*/episodes/results/*.json")))
         raylet = _raylet(node_port)  # the second node dies: its raylet and the workers it started
         lost = [raylet, *raylet.children(recursive=True)]
