@@ -262,3 +262,20 @@ def test_recorded_intrinsics_and_extrinsics_unproject_rendered_depth_onto_the_su
         np.testing.assert_allclose(project(p[None], extr, intr)[0], [u, v], atol=1e-6)
     assert checked >= 50, checked
     assert agreed >= 0.95 * checked, (agreed, checked)
+
+
+def test_restoring_the_nominal_model_keeps_the_chosen_camera_looking_at_its_point(outputs):
+    """Between episodes the model returns to nominal: the chosen pose, position and orientation
+    both (the orientation once went back to the compiled default's while the position stayed)."""
+    name, task_id = SHELF
+    sim, _task = episodes_stage.sim_for(outputs[name], "franka", task_id)
+    sim.restore_nominal()
+    m = sim.model
+    cam = m.camera(SCENE_CAMERA).id
+    rot = np.zeros(9)
+    mujoco.mju_quat2Mat(rot, m.cam_quat[cam])
+    forward = -rot.reshape(3, 3)[:, 2]  # a MuJoCo camera looks along its -z
+    choice = sim.scene_camera
+    to_point = np.asarray(choice.look_at_m) - np.asarray(choice.pos_m)
+    np.testing.assert_allclose(m.cam_pos[cam], choice.pos_m)
+    np.testing.assert_allclose(forward, to_point / np.linalg.norm(to_point), atol=1e-9)

@@ -154,15 +154,14 @@ def _load_keyframes(inputs: ReportInputs) -> None:
         rec = _try(inputs, f"keyframes of episode {m.get('episode_index')}", lambda u=m["_url"]: load_episode(u))
         if rec is not None and rec.images:
             inputs.keyframes.append(keyframes_of(rec))
-    shown = {(k.task_id, k.episode_index) for k in inputs.keyframes}
+    shown = {(k.task_id, k.episode_index): k for k in inputs.keyframes}
     for m in [m for m in inputs.episode_metas if not m.get("success")][:FAILED_GALLERY]:  # kept with --keep-failed
-        if (m.get("task_id"), m.get("episode_index")) in shown:
-            inputs.failed_keyframes.append(next(k for k in inputs.keyframes
-                                                if (k.task_id, k.episode_index) == (m.get("task_id"), m.get("episode_index"))))
-            continue
-        rec = _try(inputs, f"keyframes of episode {m.get('episode_index')}", lambda u=m["_url"]: load_episode(u))
-        if rec is not None and rec.images:
-            inputs.failed_keyframes.append(keyframes_of(rec))
+        known = shown.get((m.get("task_id"), m.get("episode_index")))
+        if known is None:
+            rec = _try(inputs, f"keyframes of episode {m.get('episode_index')}", lambda u=m["_url"]: load_episode(u))
+            known = keyframes_of(rec) if rec is not None and rec.images else None
+        if known is not None:
+            inputs.failed_keyframes.append(known)
 
 
 def _load_episode_results(ctx: StageContext, inputs: ReportInputs) -> None:

@@ -43,8 +43,9 @@ Choice: the fewest hidden (frame, point) pairs; ties go to the default pose, the
 candidate whose direction from the look-at point is nearest the default's, then to the distance
 nearest the default's, so that datasets stay stable (the default is scored first and kept at
 once when it sees everything; candidates are then scored in tie order and the first that sees
-everything is taken). The choice is written into the model (`cam_pos`, `cam_quat`, and
-`SimScene.nominal_cam_pos`, so randomize.py's +-2 cm jitter applies around it) and kept as
+everything is taken). The choice is written into the model as the camera's nominal pose
+(`SimScene.set_camera_pose`, so the per-episode jitter applies around it and
+`restore_nominal` returns to it) and kept as
 `SimScene.scene_camera` (a `CameraChoice`: name, pose, score = the fraction of the pairs
 visible, the hidden pairs, and the same for the default).
 
@@ -445,9 +446,7 @@ def choose_scene_camera(sim: SimScene, task: TaskSpec) -> CameraChoice:
                 if not h:
                     break
     n = sum(len(p) for p in frames.values())
-    m.cam_pos[cam] = best.pos_m
-    m.cam_quat[cam] = matrix_to_quat(best_rot)
-    sim.nominal_cam_pos[cam] = best.pos_m
+    sim.set_camera_pose(SCENE_CAMERA, best.pos_m, matrix_to_quat(best_rot))
     choice = CameraChoice(name=best.name, pos_m=tuple(float(v) for v in best.pos_m),
                           look_at_m=tuple(float(v) for v in best.look_at_m), score=1.0 - len(best_hidden) / n,
                           frames=tuple(frames), hidden=tuple(best_hidden), default_score=1.0 - len(default_hidden) / n,

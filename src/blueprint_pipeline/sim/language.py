@@ -42,7 +42,7 @@ from blueprint_pipeline.scene.records import SceneObject
 from blueprint_pipeline.seeding import item_rng
 from blueprint_pipeline.simready.words import raw_words
 from blueprint_pipeline.sim.scene_builder import SimScene, support_among
-from blueprint_pipeline.sim.appearance import COLOUR_RGB
+from blueprint_pipeline.sim.appearance import colour_word  # the colour words renders paint
 
 TEMPLATES: dict[str, tuple[str, ...]] = {
     "pick_place": (
@@ -119,7 +119,6 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     ),
 }
 
-COLOURS = frozenset(COLOUR_RGB)  # the colour words renders paint (sim/appearance.py)
 MATERIAL_WORDS = {  # physics record's material -> the adjective a person would say
     "ceramic": "ceramic", "glass": "glass", "wood": "wooden", "wood_panel": "wooden", "cardboard": "cardboard",
     "paper": "paper", "steel": "metal", "aluminium": "metal", "iron": "iron", "cast_iron": "cast-iron",
@@ -159,10 +158,7 @@ def name_words(obj: SceneObject) -> list[str]:
 
 
 def _colour(obj: SceneObject, words: list[str]) -> str | None:
-    for w in (*words, *raw_words(obj.description)):
-        if w in COLOURS:
-            return w
-    return None
+    return colour_word(" ".join(words), obj.description)
 
 
 def _in_base_frame(sim: SimScene, point_m) -> np.ndarray:

@@ -102,7 +102,8 @@ SPHERE_ROLLING_M = 0.001
 
 
 # model arrays the per-episode visual randomisation changes (appearance.randomize_visuals)
-VISUAL_FIELDS = ("cam_quat", "light_pos", "light_castshadow", "mat_rgba", "mat_texrepeat", "geom_rgba")
+VISUAL_FIELDS = ("cam_pos", "cam_quat", "light_pos", "light_diffuse", "light_castshadow", "mat_rgba",
+                 "mat_texrepeat", "geom_rgba")
 
 
 @dataclass
@@ -127,8 +128,6 @@ class SimScene:
     nominal_body_mass: np.ndarray = field(init=False)
     nominal_body_inertia: np.ndarray = field(init=False)
     nominal_geom_friction: np.ndarray = field(init=False)
-    nominal_cam_pos: np.ndarray = field(init=False)
-    nominal_light_diffuse: np.ndarray = field(init=False)
     nominal_visuals: dict[str, np.ndarray] = field(init=False)  # what randomize_visuals changes
     nominal_sleep_policy: np.ndarray = field(init=False)
     scene_camera: object | None = field(default=None, init=False)  # camera.CameraChoice once chosen for a task
@@ -137,8 +136,6 @@ class SimScene:
         self.nominal_body_mass = self.model.body_mass.copy()
         self.nominal_body_inertia = self.model.body_inertia.copy()
         self.nominal_geom_friction = self.model.geom_friction.copy()
-        self.nominal_cam_pos = self.model.cam_pos.copy()
-        self.nominal_light_diffuse = self.model.light_diffuse.copy()
         self.nominal_visuals = {k: getattr(self.model, k).copy() for k in VISUAL_FIELDS}
         self.nominal_sleep_policy = self.model.tree_sleep_policy.copy()
 
@@ -146,10 +143,20 @@ class SimScene:
         self.model.body_mass[:] = self.nominal_body_mass
         self.model.body_inertia[:] = self.nominal_body_inertia
         self.model.geom_friction[:] = self.nominal_geom_friction
-        self.model.cam_pos[:] = self.nominal_cam_pos
-        self.model.light_diffuse[:] = self.nominal_light_diffuse
         for k, v in self.nominal_visuals.items():
             getattr(self.model, k)[:] = v
+
+    @property
+    def nominal_cam_pos(self) -> np.ndarray:
+        return self.nominal_visuals["cam_pos"]
+
+    def set_camera_pose(self, camera: str, pos_m, quat_wxyz) -> None:
+        """Move a camera in the model and make that its nominal pose (what `restore_nominal`
+        returns to between episodes)."""
+        cam = self.model.camera(camera).id
+        self.model.cam_pos[cam], self.model.cam_quat[cam] = pos_m, quat_wxyz
+        self.nominal_visuals["cam_pos"][cam] = self.model.cam_pos[cam]
+        self.nominal_visuals["cam_quat"][cam] = self.model.cam_quat[cam]
 
     @staticmethod
     def body_name(object_id: str) -> str:
