@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -93,4 +94,11 @@ def test_service_config_from_settings(tmp_path, monkeypatch):
     with pytest.raises(InvalidInputError, match="BP_SERVICE_FAULTS"):
         ServiceConfig.from_settings(load_settings({"BP_SERVICE_API_KEY_HASHES": hash_key("k"),
                                                    "BP_SERVICE_FAULTS": "p999=1"}))
+    assert cfg.output_url is None
+    keyed = {"BP_SERVICE_API_KEY_HASHES": hash_key("k")}
+    cfg = ServiceConfig.from_settings(load_settings({**keyed, "BP_SERVICE_OUTPUT_URL": "s3://bucket/jobs/"}))
+    assert cfg.output_url == "s3://bucket/jobs"
+    for bad, why in (("jobs/out", "absolute folder"), ("s3://bucket/../other", "'..'")):
+        with pytest.raises(InvalidInputError, match=f"BP_SERVICE_OUTPUT_URL.*{re.escape(why)}"):
+            ServiceConfig.from_settings(load_settings({**keyed, "BP_SERVICE_OUTPUT_URL": bad}))
     resolver.clear_cache()

@@ -73,6 +73,26 @@ def test_store_keeps_one_job_per_idempotency_key_and_survives_reopen(tmp_path):
     assert reopened._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_a_job_store_made_before_output_urls_gains_the_column_and_keeps_its_jobs(tmp_path):
+    import sqlite3
+
+    from blueprint_pipeline.service import store as store_module
+
+    old_schema = store_module._SCHEMA.replace("    output_url TEXT,\n", "")
+    assert old_schema != store_module._SCHEMA
+    db = sqlite3.connect(tmp_path / "jobs.sqlite3")
+    db.executescript(old_schema)
+    db.execute("INSERT INTO jobs (id, owner, request_sha256, state, input_kind, params, created_at, updated_at) "
+               "VALUES (?, 'owner1', 'x', 'queued', 'manifest', '{}', 1.0, 1.0)", ("a" * 32,))
+    db.commit()
+    db.close()
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    assert store.get("a" * 32).output_url is None and store.get("a" * 32).public()["output_url"] is None
+    store.insert(make_job("b" * 32))
+    store.update("b" * 32, output_url="s3://bucket/jobs/" + "b" * 32)
+    assert store.get("b" * 32).public()["output_url"] == "s3://bucket/jobs/" + "b" * 32
+
+
 def test_fault_config_parsing():
     cfg = FaultConfig.parse("seed=7, p503=0.3,p429=0.1,pstall=0.05,stall_s=2,retry_after_s=3")
     assert (cfg.seed, cfg.p503, cfg.p429, cfg.pstall, cfg.stall_s, cfg.retry_after_s) == (7, 0.3, 0.1, 0.05, 2.0, 3)

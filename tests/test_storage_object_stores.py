@@ -3,7 +3,8 @@ gcp-storage-emulator, both started here on free ports and reached through s3fs a
 BP_STORAGE_OPTIONS_JSON (S3 credentials through the secrets resolver's NAME_FILE).
 
 `blueprint run` killed in its episodes stage and rerun gives the local run's dataset byte for
-byte; `blueprint batch` writes there and a rerun skips every stage by its markers; the dataset
+byte; `blueprint batch` and the service (BP_SERVICE_OUTPUT_URL) write there and a rerun skips every
+stage by its markers; the dataset
 passes `blueprint dataset check` and the report reads back; the output lock's lease is taken with
 the store's conditional writes (one winner of simultaneous takers, expired leases taken over, a
 lost lease noticed at renewal) and falls back, with a warning, where the server ignores them."""
@@ -183,6 +184,34 @@ def test_batch_on_a_bucket_equals_local_and_a_rerun_skips_every_stage(server, st
     for scene in record["scenes"]:
         assert scene["stages_run"] == [] and scene["stages_skipped"] == list(STAGE_NAMES), scene
         assert scene["episodes_simulated"] == 0
+
+
+def test_the_service_writes_job_outputs_to_a_bucket_and_serves_them_as_its_result(
+        server, store_env, manifest, local_dataset_hash, tmp_path):
+    """BP_SERVICE_OUTPUT_URL: the job writes <url>/<job id>/ in the bucket (the local run's dataset,
+    byte for byte), its status names that URL, and the downloaded result is what the bucket holds."""
+    from service_helpers import API_KEY, ServiceProcess
+
+    from blueprint_pipeline.client.api import ServiceClient
+
+    base = servers.url(server, f"service-{time.time_ns()}")
+    svc = ServiceProcess(tmp_path / "data", {**store_env, "BP_SERVICE_OUTPUT_URL": base, "BP_WORKERS": "1"}).start()
+    try:
+        with ServiceClient(svc.url, API_KEY) as client:
+            job = client.submit(manifest, episodes=int(EPISODES))
+            assert job["output_url"] == storage.join(base, job["id"])
+            done = client.wait(job["id"])
+            assert done["output_url"] == job["output_url"] and done["counts"]["episodes_ok"] >= 1
+            client.download(job["id"], tmp_path / "result")
+    finally:
+        svc.stop()
+    _no_secret(svc.log())
+    out = job["output_url"]
+    assert storage.exists(storage.join(out, "episodes", ".complete.json"))
+    assert storage.sha256_tree(storage.join(out, "dataset")) == local_dataset_hash
+    assert storage.sha256_tree(str(tmp_path / "result" / "dataset")) == local_dataset_hash
+    assert storage.read_json(storage.join(out, "job.json"))["job_id"] == job["id"]
+    assert not (tmp_path / "data" / "jobs" / job["id"] / "out" / "dataset").exists()  # nothing local but the archive
 
 
 def test_a_second_run_into_a_bucket_folder_in_use_is_refused(server, store_env, manifest):

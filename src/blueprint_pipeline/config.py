@@ -115,6 +115,10 @@ class Settings(BaseSettings):
     service_url: str | None = Field(None, description="Client: the service's URL when --server is not given.")
     service_data_dir: str = Field("~/.blueprint/service",
                                   description="Service: folder of the job store (SQLite) and the job folders.")
+    service_output_url: str | None = Field(
+        None, description="Service: where job outputs go, e.g. s3://bucket/jobs or gs://bucket/jobs (storage options "
+                          "from BP_STORAGE_OPTIONS_JSON); each job writes <url>/<job id>/. Unset: inside each job's "
+                          "folder under the data folder.")
     service_api_key_hashes: str | None = Field(
         None, description="Service: accepted API keys as sha256 hex digests, comma-separated "
                           "(`blueprint serve --hash-key` prints one); BP_SERVICE_API_KEY adds one more.")

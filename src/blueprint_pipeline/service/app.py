@@ -29,6 +29,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from blueprint_pipeline import storage
 from blueprint_pipeline.errors import InvalidInputError, Problem
 from blueprint_pipeline.contract import RunOptions
 from blueprint_pipeline.secrets.redact import redact
@@ -231,12 +232,13 @@ def _create_job(store: JobStore, jobs_dir: Path, config: ServiceConfig, owner: s
         try:
             options = job_process.run_options(params)
             prepared = prepare_input(upload, kind, job_dir, options, config.bundle_limits)
+            output_url = storage.join(config.output_url, job_id) if config.output_url else None
             (job_dir / job_process.JOB_FILE).write_text(json.dumps(
-                {"manifest": prepared.manifest_rel, "params": params}))
+                {"manifest": prepared.manifest_rel, "params": params, "out_url": output_url}))
             now = time.time()
             job = Job(id=job_id, owner=owner, idempotency_key=idem, request_sha256=request_sha256,
                       state=QUEUED, scene_id=prepared.scene_id, input_kind=kind, params=params,
-                      created_at=now, updated_at=now)
+                      created_at=now, updated_at=now, output_url=output_url)
             store.insert(job)
             return job, True
         except sqlite3.IntegrityError:

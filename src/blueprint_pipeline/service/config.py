@@ -19,6 +19,7 @@ SERVICE_KEY_SECRET = "BP_SERVICE_API_KEY"
 class ServiceConfig:
     data_dir: Path
     api_key_hashes: tuple[str, ...]
+    output_url: str | None = None  # jobs write <output_url>/<job id>/; None: <data_dir>/jobs/<job id>/out
     max_upload_bytes: int = 64 * 1024**2
     rate_limit_per_s: float = 20.0  # per API key
     rate_burst: int | None = None  # default: one second's worth
@@ -52,6 +53,7 @@ class ServiceConfig:
         return cls(
             data_dir=Path(data_dir or settings.service_data_dir).expanduser().resolve(),
             api_key_hashes=tuple(hashes),
+            output_url=_output_url(settings.service_output_url),
             max_upload_bytes=int(settings.service_max_upload_mb * 1024**2),
             rate_limit_per_s=settings.service_rate_limit_per_s,
             faults=faults,
@@ -62,6 +64,18 @@ class ServiceConfig:
                                   stage_pause_s=faults.stage_pause_s if faults else 0.0),
             bundle_limits=ArchiveLimits(max_total_bytes=int(bundle_mb * 1024**2)),
         )
+
+
+def _output_url(url: str | None) -> str | None:
+    """BP_SERVICE_OUTPUT_URL checked at start-up: a bucket URL or an absolute folder, no '..'."""
+    if not url or not url.strip():
+        return None
+    url = url.strip().rstrip("/")
+    if ".." in url.split("/"):
+        raise InvalidInputError(f"BP_SERVICE_OUTPUT_URL: must not contain '..': {url!r}")
+    if "://" not in url and not Path(url).expanduser().is_absolute():
+        raise InvalidInputError(f"BP_SERVICE_OUTPUT_URL: a bucket URL (s3://, gs://) or an absolute folder, got {url!r}")
+    return url if "://" in url else str(Path(url).expanduser())
 
 
 def _resolve_service_key(settings: Any) -> str | None:

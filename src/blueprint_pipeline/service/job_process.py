@@ -3,16 +3,23 @@ kill it and everything it started, and a crash of the service does not corrupt i
 
     python -m blueprint_pipeline.service.job_process JOB_DIR
 
-Reads JOB_DIR/job.json, runs the pipeline with its outputs under JOB_DIR/out (stages whose
-.complete.json matches are skipped, so a rerun after a restart resumes), reports progress in
-JOB_DIR/progress.json, builds JOB_DIR/result.tar.gz (dataset/, report/ and job.json) and writes
-JOB_DIR/outcome.json last. Exits on its own if the service that started it dies.
+Reads JOB_DIR/job.json, runs the pipeline with its outputs under JOB_DIR/out, or under the job's
+`out_url` when the service writes outputs to a bucket (BP_SERVICE_OUTPUT_URL) — stages whose
+.complete.json matches are skipped, so a rerun after a restart resumes, and the run holds the
+output folder's lock there as anywhere — reports progress in JOB_DIR/progress.json, builds
+JOB_DIR/result.tar.gz (dataset/, report/ and job.json) and writes JOB_DIR/outcome.json last.
+Exits on its own if the service that started it dies.
+
+With a bucket output the archive is built from a copy of dataset/ and report/ downloaded into
+JOB_DIR/result_src (removed afterwards): the archive is then exactly what the bucket holds, and
+`GET /v1/jobs/{id}/result` works the same for both kinds of output.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -28,6 +35,7 @@ PROGRESS_FILE = "progress.json"
 OUTCOME_FILE = "outcome.json"
 RESULT_FILE = "result.tar.gz"
 OUT_DIR = "out"
+RESULT_SRC_DIR = "result_src"  # bucket outputs: the local copy the archive is built from
 RESULT_MEMBERS = ("dataset", "report")
 
 
@@ -82,8 +90,9 @@ def run_job(job_dir: Path) -> dict[str, Any]:
     options = run_options(params, workers=spec.get("workers", 2))
     stage_names = [s.name for s in pipeline.STAGES]
     progress = _Progress(job_dir / PROGRESS_FILE, stage_names)
-    ctx = StageContext(manifest_url=str(job_dir / spec["manifest"]), out_url=str(job_dir / OUT_DIR),
-                                options=options, settings=settings, progress=progress.callback)
+    out_url = spec.get("out_url") or str(job_dir / OUT_DIR)
+    ctx = StageContext(manifest_url=str(job_dir / spec["manifest"]), out_url=out_url,
+                       options=options, settings=settings, progress=progress.callback)
     stage_outcomes: dict[str, dict[str, Any]] = {}
     for i, name in enumerate(stage_names):
         progress.update(force=True, stage=name, stages_done=i, done=0, total=None, what="")
@@ -105,10 +114,36 @@ def run_job(job_dir: Path) -> dict[str, Any]:
               "episodes_ok": episodes.get("items_ok") or 0,
               "episodes_failed": episodes.get("items_failed") or 0}
     summary = {"job_id": job_dir.name, "params": params, "counts": counts}
-    out = job_dir / OUT_DIR
-    storage.atomic_write_json(str(out / "job.json"), summary)
-    sha256, size = write_archive(job_dir / RESULT_FILE, out, [*RESULT_MEMBERS, "job.json"])
+    storage.atomic_write_json(storage.join(out_url, "job.json"), summary)
+    members = [*RESULT_MEMBERS, "job.json"]
+    if storage.is_local(out_url):
+        sha256, size = write_archive(job_dir / RESULT_FILE, storage.local_path(out_url), members)
+    else:
+        sha256, size = _archive_from_bucket(job_dir, out_url, members)
     return {"status": "succeeded", "counts": counts, "result_sha256": sha256, "result_bytes": size}
+
+
+def _archive_from_bucket(job_dir: Path, out_url: str, members: list[str]) -> tuple[str, int]:
+    """Download `members` of `out_url` into JOB_DIR/result_src, archive them, remove the copy."""
+    from blueprint_pipeline.archive import write_archive
+
+    staging = job_dir / RESULT_SRC_DIR
+    shutil.rmtree(staging, ignore_errors=True)  # a copy left by a killed attempt
+    try:
+        for name in members:
+            src = storage.join(out_url, name)
+            if storage.is_dir(src):
+                rels = [f"{name}/{rel}" for rel in storage.walk_files(src)]
+            else:  # a file, or a member the run did not make (skipped, as for a local output)
+                rels = [name] if storage.exists(src) else []
+            for rel in rels:
+                dest = Path(storage.safe_join(str(staging), rel))
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with storage.open_read(storage.join(out_url, rel)) as f_in, open(dest, "wb") as f_out:
+                    shutil.copyfileobj(f_in, f_out, 1 << 20)
+        return write_archive(job_dir / RESULT_FILE, staging, members)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def main(argv: list[str]) -> int:

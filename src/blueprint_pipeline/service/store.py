@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     result_sha256 TEXT,
     result_bytes INTEGER,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
+    output_url TEXT,
     UNIQUE (owner, idempotency_key)
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, created_at);
@@ -73,6 +74,7 @@ class Job:
     result_sha256: str | None = None
     result_bytes: int | None = None
     cancel_requested: bool = False
+    output_url: str | None = None  # set when the service writes job outputs to BP_SERVICE_OUTPUT_URL
 
     def public(self) -> dict[str, Any]:
         """What the API shows (no owner, pid or request digest)."""
@@ -93,6 +95,7 @@ class Job:
             "result": ({"sha256": self.result_sha256, "bytes": self.result_bytes}
                        if self.result_sha256 else None),
             "cancel_requested": self.cancel_requested,
+            "output_url": self.output_url,
         }
 
 
@@ -117,6 +120,9 @@ class JobStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(jobs)")}
+        if "output_url" not in columns:  # a job store made before outputs could go to a bucket
+            self._db.execute("ALTER TABLE jobs ADD COLUMN output_url TEXT")
 
     def close(self) -> None:
         with self._lock:
