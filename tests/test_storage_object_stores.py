@@ -131,12 +131,24 @@ def test_run_killed_midway_and_rerun_on_a_bucket_equals_the_local_run(server, st
     assert not storage.exists(storage.join(out, ".blueprint.lock"))  # released at the end
     assert storage.sha256_tree(storage.join(out, "dataset")) == local_dataset_hash
 
-    # read back from the bucket: the dataset passes `blueprint dataset check`, the report is there
-    fs, root = storage.filesystem(storage.join(out, "dataset"))
-    fs.get(root.rstrip("/") + "/", str(tmp_path / "dataset"), recursive=True)
-    check = subprocess.run([BLUEPRINT, "dataset", "check", str(tmp_path / "dataset")], env=servers.clean_env({}),
+    # read back from the bucket: `blueprint dataset check URL` and `info URL` pass, the report is there
+    check = subprocess.run([BLUEPRINT, "dataset", "check", storage.join(out, "dataset")], env=store_env,
                            capture_output=True, text=True, check=False)
     assert check.returncode == 0 and f"ok ({EPISODES} episodes" in check.stdout, check.stdout + check.stderr
+    info = subprocess.run([BLUEPRINT, "dataset", "info", storage.join(out, "dataset")], env=store_env,
+                          capture_output=True, text=True, check=False)
+    assert info.returncode == 0 and f"episodes {EPISODES}" in info.stdout, info.stdout + info.stderr
+    missing = subprocess.run([BLUEPRINT, "dataset", "check", storage.join(out, "no-such-dataset")], env=store_env,
+                             capture_output=True, text=True, check=False)
+    assert missing.returncode == 2 and "not a folder" in missing.stderr and "Traceback" not in missing.stderr
+    # the check reads the bucket's own bytes: a dataset broken in the bucket fails it
+    broken = storage.join(out, "broken-dataset")
+    for rel in storage.walk_files(storage.join(out, "dataset")):
+        if not rel.startswith("data/"):  # the frames gone, the metadata still naming them
+            storage.atomic_write_bytes(storage.join(broken, rel), storage.read_bytes(storage.join(out, "dataset", rel)))
+    bad = subprocess.run([BLUEPRINT, "dataset", "check", broken], env=store_env, capture_output=True, text=True,
+                         check=False)
+    assert bad.returncode == 2 and "problem(s)" in bad.stdout, bad.stdout + bad.stderr
     html = storage.read_text(storage.join(out, "report", "report.html"))
     assert "Quality certificate" in html
     cert = storage.read_json(storage.join(out, "report", "quality_certificate.json"))
@@ -212,6 +224,25 @@ def test_the_service_writes_job_outputs_to_a_bucket_and_serves_them_as_its_resul
     assert storage.sha256_tree(str(tmp_path / "result" / "dataset")) == local_dataset_hash
     assert storage.read_json(storage.join(out, "job.json"))["job_id"] == job["id"]
     assert not (tmp_path / "data" / "jobs" / job["id"] / "out" / "dataset").exists()  # nothing local but the archive
+
+
+def test_a_manifest_on_a_bucket_is_read_with_the_storage_options(server, store_env, manifest):
+    """The manifest itself on the store (custom endpoint, credentials from the secret files),
+    validated, streamed (threshold 0) and run from there."""
+    base = servers.url(server, f"manifest-{time.time_ns()}")
+    remote = storage.join(base, "scene.json")
+    storage.atomic_write_bytes(remote, manifest.read_bytes())
+    for extra in ([], ["--stream-threshold-mb", "0"]):
+        check = subprocess.run([BLUEPRINT, "validate", remote, *extra], env=store_env, capture_output=True,
+                               text=True, check=False)
+        assert check.returncode == 0, check.stdout + check.stderr
+    run = subprocess.run([BLUEPRINT, "run", remote, "--out", storage.join(base, "out"), "--only", "scene"],
+                         env=store_env, capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert storage.exists(storage.join(base, "out", "scene", ".complete.json"))
+    missing = subprocess.run([BLUEPRINT, "validate", storage.join(base, "none.json")], env=store_env,
+                             capture_output=True, text=True, check=False)
+    assert missing.returncode == 2 and "manifest not found" in missing.stderr and "Traceback" not in missing.stderr
 
 
 def test_a_second_run_into_a_bucket_folder_in_use_is_refused(server, store_env, manifest):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -17,33 +20,56 @@ app.add_typer(dataset_app, name="dataset")
 console = Console(highlight=False, soft_wrap=True)
 
 
-def _folder(path: str) -> Path:
-    p = Path(path)
-    if not p.is_dir():
+_DIR_HELP = "Dataset folder (holds meta/info.json): a local folder, or a URL such as s3://bucket/run/dataset."
+
+
+@contextlib.contextmanager
+def _folder(path: str) -> Iterator[Path]:
+    """The dataset as a local folder: `path` itself, or for a URL on another store (s3://, gs://)
+    a temporary copy of its files (without hidden names), removed afterwards. The checks read
+    the files the way LeRobot does, from a local folder, so a bucket's dataset is checked on
+    exactly its bytes."""
+    from blueprint_pipeline import storage
+
+    if storage.is_local(path):
+        local = Path(storage.local_path(path))
+        if not local.is_dir():
+            raise InvalidInputError(f"{path}: not a folder")
+        yield local
+        return
+    if not storage.is_dir(path):
         raise InvalidInputError(f"{path}: not a folder")
-    return p
+    with tempfile.TemporaryDirectory(prefix="blueprint-dataset-") as tmp:
+        with console.status(f"downloading {path}", spinner="dots"):
+            storage.download_tree(path, tmp)
+        yield Path(tmp)
 
 
 @dataset_app.command("check")
-def check(directory: str = typer.Argument(..., metavar="DIR", help="Dataset folder (holds meta/info.json).")) -> None:
+def check(directory: str = typer.Argument(..., metavar="DIR", help=_DIR_HELP)) -> None:
     """Verify every invariant of the dataset in DIR; exit 2 listing each violation."""
     from blueprint_pipeline.dataset.check import check_dataset
 
-    problems = check_dataset(_folder(directory))
-    if problems:
-        console.print(f"{directory}: {len(problems)} problem(s)", markup=False)
-        for p in problems:
-            console.print(f"  {p}", markup=False)
-        raise typer.Exit(EXIT_INVALID)
-    info = json.loads((Path(directory) / DATASET_INFO.name).read_text(encoding="utf-8"))
+    with _folder(directory) as root:
+        problems = check_dataset(root)
+        if problems:
+            console.print(f"{directory}: {len(problems)} problem(s)", markup=False)
+            for p in problems:
+                console.print(f"  {p}", markup=False)
+            raise typer.Exit(EXIT_INVALID)
+        info = json.loads((root / DATASET_INFO.name).read_text(encoding="utf-8"))
     console.print(f"{directory}: ok ({info['total_episodes']} episodes, {info['total_frames']} frames)",
                   markup=False)
 
 
 @dataset_app.command("info")
-def info(directory: str = typer.Argument(..., metavar="DIR", help="Dataset folder (holds meta/info.json).")) -> None:
+def info(directory: str = typer.Argument(..., metavar="DIR", help=_DIR_HELP)) -> None:
     """Summarise the dataset in DIR: counts, features and files."""
-    root = _folder(directory)
+    with _folder(directory) as root:
+        _print_info(directory, root)
+
+
+def _print_info(directory: str, root: Path) -> None:
     path = root / DATASET_INFO.name
     if not path.is_file():
         raise InvalidInputError(f"{directory}: no meta/info.json (not a finished LeRobot dataset)")

@@ -583,9 +583,7 @@ def open_manifest(url: str, stream_threshold_bytes: int = DEFAULT_STREAM_THRESHO
 
 
 def _size(url: str) -> int:
-    import fsspec
-
-    fs, path = fsspec.core.url_to_fs(str(url))
+    fs, path = storage.filesystem(str(url))  # with the storage options (endpoint, credentials)
     if not fs.exists(path):
         raise FileNotFoundError(url)
     if fs.isdir(path):

@@ -130,17 +130,8 @@ def _archive_from_bucket(job_dir: Path, out_url: str, members: list[str]) -> tup
     staging = job_dir / RESULT_SRC_DIR
     shutil.rmtree(staging, ignore_errors=True)  # a copy left by a killed attempt
     try:
-        for name in members:
-            src = storage.join(out_url, name)
-            if storage.is_dir(src):
-                rels = [f"{name}/{rel}" for rel in storage.walk_files(src)]
-            else:  # a file, or a member the run did not make (skipped, as for a local output)
-                rels = [name] if storage.exists(src) else []
-            for rel in rels:
-                dest = Path(storage.safe_join(str(staging), rel))
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                with storage.open_read(storage.join(out_url, rel)) as f_in, open(dest, "wb") as f_out:
-                    shutil.copyfileobj(f_in, f_out, 1 << 20)
+        for name in members:  # a member the run did not make is skipped, as for a local output
+            storage.download_tree(storage.join(out_url, name), storage.safe_join(str(staging), name))
         return write_archive(job_dir / RESULT_FILE, staging, members)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

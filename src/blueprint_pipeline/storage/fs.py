@@ -8,6 +8,7 @@ import io
 import json
 import os
 import posixpath
+import shutil
 import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
@@ -282,6 +283,24 @@ def sha256_tree(url: str) -> str:
     for rel in walk_files(url):
         h.update(rel.encode("utf-8") + b"\0" + sha256_file(join(url, rel)).encode("ascii") + b"\n")
     return h.hexdigest()
+
+
+def download_tree(url: str, dest: str, *, include_hidden: bool = False) -> list[str]:
+    """Copy a file or a folder's files from any store into the local path `dest` (streamed in
+    1 MiB chunks; names checked with `safe_join`, so none lands outside `dest`). Returns the
+    relative names copied; a `url` that does not exist copies nothing."""
+    if is_dir(url):
+        rels = walk_files(url, include_hidden=include_hidden)
+        pairs = [(join(url, rel), safe_join(dest, rel)) for rel in rels]
+    elif exists(url):
+        rels, pairs = [os.path.basename(dest)], [(url, dest)]
+    else:
+        return []
+    for src, target in pairs:
+        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+        with open_read(src, "rb") as f_in, open(target, "wb") as f_out:
+            shutil.copyfileobj(f_in, f_out, _CHUNK)
+    return rels
 
 
 def safe_join(root: str, relative: str) -> str:
