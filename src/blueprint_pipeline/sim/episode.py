@@ -43,6 +43,7 @@ from blueprint_pipeline.sim.judge import judge_pick_place, motion_metrics
 from blueprint_pipeline.sim.grasp import GraspCandidate
 from blueprint_pipeline.sim.planner import ObjectBox, Plan, plan_pick_place
 from blueprint_pipeline.sim.randomize import (
+    Randomization,
     apply_randomization,
     prepare_rendering,
     arm_rng,
@@ -533,15 +534,37 @@ def plan_at_rest(sim: SimScene, task: TaskSpec) -> str | None:
     return None
 
 
-def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
-                options: EpisodeOptions = EpisodeOptions(),
-                heartbeat: Callable[[], None] | None = None) -> EpisodeRecord:
-    """Simulate one pick_place (or stack) episode of `task`; reproducible from (scene, task, seed, index)."""
-    if task.type not in ("pick_place", "stack") or task.goal is None:
-        raise ValueError(f"task {task.task_id}: only pick_place and stack tasks with a goal are simulated here")
-    wall0 = time.perf_counter()
+@dataclass
+class EpisodeStart:
+    """A pick_place or stack episode's start (`begin_pick_place`): the live data after the drawn
+    randomisation and the settle, and what planning needs. Shared by `run_episode` and the
+    evaluation environment (evaluate/env.py), so a policy is evaluated from exactly the start
+    the scripted planner would have had for the same (scene, task, seed, index)."""
+
+    data: mujoco.MjData
+    rand: Randomization
+    arm_offset: np.ndarray
+    arm_fallback: bool
+    warnings0: dict[str, int]
+    settle_steps: int
+    settle_shift: float
+    penetration: float
+    others: list[ObjectBox]
+    target_box: ObjectBox
+    goal: GoalRegion  # the task's goal region (the drawn spot is chosen by `plan_from_start`)
+    q_home: np.ndarray
+    arm_offset_seed: np.ndarray  # q_home - arm_offset: the nominal start, the grasps' IK seed
+    episode_index: int = 0
+    seed: int = 0
+    options: EpisodeOptions = EpisodeOptions()
+
+
+def begin_pick_place(sim: SimScene, task: TaskSpec, seed: int, episode_index: int,
+                     options: EpisodeOptions = EpisodeOptions(),
+                     beat: Callable[[], None] = lambda: None) -> EpisodeStart:
+    """Copy the settled start, draw the episode's randomisation (target pose, arm start, look),
+    settle SETTLE_S: the state at frame 0, a function of (scene, task, seed, index) only."""
     m, ix = sim.model, _indices(sim)
-    beat = heartbeat or (lambda: None)
     target = task.target_object_id
     d = start_data(sim, target)
     warnings0 = health.warning_counts(d)
@@ -563,31 +586,41 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
                                 initial=0.0))
     penetration = _deepest_support_penetration(sim, d, ix)
     beat()
-
     others = [_object_box(sim, d, o) for o in sim.dynamic_ids + sim.fixed_ids + sim.articulated_ids if o != target]
-    tgt = _object_box(sim, d, target)
-    goal = episode_goal(sim, d, task)
-    dt_tick = 1.0 / FPS
     q_home = d.qpos[ix.arm_qadr].copy()
+    return EpisodeStart(d, rand, arm_offset, arm_fallback, warnings0, settle_steps, settle_shift, penetration,
+                        others, _object_box(sim, d, target), episode_goal(sim, d, task), q_home, q_home - arm_offset,
+                        episode_index, seed, options)
+
+
+def plan_from_start(sim: SimScene, task: TaskSpec, st: EpisodeStart, beat: Callable[[], None] = lambda: None
+                    ) -> tuple[Plan | None, GoalRegion, tuple[float, float], str | None, str | None]:
+    """The scripted planner from `st`: (plan or None, the goal used, the drawn goal's offset,
+    failure reason, planner message). The goal spot is drawn (randomize.draw_goal) on open
+    furniture tops; the task's own region is the fallback."""
+    ix, d, target = _indices(sim), st.data, task.target_object_id
+    tgt, goal, q_home = st.target_box, st.goal, st.q_home
     plan: Plan | None = None
     reason: str | None = None
     plan_error: str | None = None
     level = sim.shelf_level(target)
-    planned_around = [o for o in others if o.id != task.goal.support_object_id and o.id != sim.support_of.get(target)]
+    planned_around = [o for o in st.others
+                      if o.id != task.goal.support_object_id and o.id != sim.support_of.get(target)]
     drawn = None
     if (task.type == "pick_place" and level is None and task.goal.support_object_id not in sim.shelves
             and not into_container(sim, task)):
         sup = sim.scene.by_id()[task.goal.support_object_id]
         blockers = [o.aabb() for o in planned_around + [tgt] if o.aabb()[1][2] > goal.surface_z_m + 0.005]
         drawn = draw_goal(goal, sup.position_m, matrix_np(sup.orientation_wxyz), sup.extents_m, blockers,
-                          goal_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index), options.goal_jitter_m)
+                          goal_rng(sim.scene.header.scene_id, task.task_id, st.seed, st.episode_index),
+                          st.options.goal_jitter_m)
     goal_offset = (0.0, 0.0)
     for candidate in ([drawn[0], goal] if drawn is not None else [goal]):  # the drawn spot, else the task's
         try:
-            plan = plan_pick_place(ix.ik, tgt, planned_around, candidate, q_home, dt_tick,
+            plan = plan_pick_place(ix.ik, tgt, planned_around, candidate, q_home, 1.0 / FPS,
                                    on_segment=beat, check=SceneCheck(sim, d, ix, target, task.goal.support_object_id),
                                    ceiling_z=level.ceiling_m if level else None,
-                                   turn_back_rad=-rand.target_yaw_rad, q_seed=q_home - arm_offset,
+                                   turn_back_rad=-st.rand.target_yaw_rad, q_seed=st.arm_offset_seed,
                                    rim_z=_rim_z(sim, d, task))
         except IKFailure as exc:
             reason, plan_error = exc.reason, str(exc)[:500]
@@ -598,6 +631,23 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
         goal = candidate
         break
     beat()
+    return plan, goal, goal_offset, reason, plan_error
+
+
+def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
+                options: EpisodeOptions = EpisodeOptions(),
+                heartbeat: Callable[[], None] | None = None) -> EpisodeRecord:
+    """Simulate one pick_place (or stack) episode of `task`; reproducible from (scene, task, seed, index)."""
+    if task.type not in ("pick_place", "stack") or task.goal is None:
+        raise ValueError(f"task {task.task_id}: only pick_place and stack tasks with a goal are simulated here")
+    wall0 = time.perf_counter()
+    m, ix = sim.model, _indices(sim)
+    beat = heartbeat or (lambda: None)
+    target = task.target_object_id
+    st = begin_pick_place(sim, task, seed, episode_index, options, beat)
+    d, rand, arm_offset, arm_fallback = st.data, st.rand, st.arm_offset, st.arm_fallback
+    warnings0, settle_steps, settle_shift, penetration = st.warnings0, st.settle_steps, st.settle_shift, st.penetration
+    plan, goal, goal_offset, reason, plan_error = plan_from_start(sim, task, st, beat)
     n_ticks = plan.n_ticks if plan else 0
     support_geoms = sim.object_geom_ids(task.goal.support_object_id)  # furniture, or a stack's base
     target_geom = sim.geom_id(target)
