@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from blueprint_pipeline import contract, pipeline
 
 PACKAGE = Path(contract.__file__).resolve().parent
@@ -149,10 +151,24 @@ def test_the_registry_lists_the_contract_stages_in_order_with_their_artifacts():
             assert name in produced or name == contract.EPISODES_DATA.rel, name
 
 
+# modules for a consumer's environment: lerobot's plugin (run by `make test-lerobot`)
+OPTIONAL_DEPENDENCY = {"blueprint_pipeline.evaluate.lerobot_plugin": "lerobot"}
+
+
 def test_every_module_imports():
     """A module that fails to import (a broken stage above all) fails the suite; nothing skips."""
     import importlib
 
+    import importlib.util
+
     for module in sorted(_modules()):
-        if not module.endswith("__main__"):
-            importlib.import_module(module)
+        if module.endswith("__main__"):
+            continue
+        if module in OPTIONAL_DEPENDENCY:  # imports exactly where its one optional dependency is installed
+            needs = OPTIONAL_DEPENDENCY[module]
+            if importlib.util.find_spec(needs) is None:
+                with pytest.raises(ModuleNotFoundError) as exc:
+                    importlib.import_module(module)
+                assert exc.value.name.split(".")[0] == needs, exc.value
+                continue
+        importlib.import_module(module)

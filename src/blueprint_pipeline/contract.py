@@ -64,6 +64,8 @@ EPISODES_RESULTS = Artifact("episodes", "results")
 EPISODES_SUMMARY = Artifact("episodes", "summary.json")
 EPISODES_SCENES = Artifact("episodes", "scenes")  # <task_id>.xml: each simulated task's MuJoCo scene
 EPISODES_CERTIFICATE = Artifact("episodes", "quality_certificate.json")
+# eval (`blueprint eval`, not a stage): a policy's results on held-out starts
+EVAL_SUMMARY = Artifact("eval", "summary.json")
 # dataset: LeRobot v3.0; its metadata file is written last and marks it finished
 DATASET_INFO = Artifact("dataset", "meta/info.json")
 # report
@@ -82,6 +84,10 @@ def check_executor(executor: str) -> str:
     if executor not in EXECUTORS:
         raise InvalidInputError(f"--executor: unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
     return executor
+
+
+# A run's episode indices lie below this; evaluation starts lie above it (evaluate/env.py)
+MAX_EPISODES = 100_000
 
 
 @dataclass(frozen=True)
@@ -112,8 +118,9 @@ class RunOptions:
         from blueprint_pipeline.robots.description import robot_by_name
 
         robot_by_name(robot, field=f"{prefix}robot")
-        if episodes is not None and (isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 0):
-            raise InvalidInputError(f"{prefix}episodes: must be an integer >= 0, got {episodes!r}")
+        if episodes is not None and (isinstance(episodes, bool) or not isinstance(episodes, int)
+                                     or not 0 <= episodes <= MAX_EPISODES):
+            raise InvalidInputError(f"{prefix}episodes: must be an integer from 0 to {MAX_EPISODES}, got {episodes!r}")
         if isinstance(seed, bool) or not isinstance(seed, int) or not SEED_MIN <= seed <= SEED_MAX:
             raise InvalidInputError(f"{prefix}seed: must be an integer from {SEED_MIN} to {SEED_MAX}, got {seed!r}")
         if workers is None:

@@ -34,7 +34,7 @@ app = typer.Typer(
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # Each module registers its commands on `app` when imported.
-from blueprint_pipeline.cli import batch_cmds, dataset_cmds, episode_cmds, geniesim_cmds, run_cmds, scene_cmds, service_cmds  # noqa: E402,F401
+from blueprint_pipeline.cli import batch_cmds, dataset_cmds, episode_cmds, eval_cmds, geniesim_cmds, run_cmds, scene_cmds, service_cmds  # noqa: E402,F401
 
 
 def report_error(exc: BaseException) -> int:

@@ -1,0 +1,54 @@
+"""Policies `blueprint eval` runs in the evaluation environment (evaluate/env.py).
+
+A policy is an object with `name`, `reset(env)` (called after each `env.reset`) and
+`act(observation) -> action`. `ScriptedPolicy` is the episodes stage's own planner, acting
+through the environment: it validates the harness (same start, same execution, same judge), so
+its success rate there must match the episodes stage's on the same tasks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from blueprint_pipeline.evaluate.env import PickPlaceEnv
+
+
+class Policy(Protocol):
+    name: str
+
+    def reset(self, env: PickPlaceEnv) -> None: ...
+
+    def act(self, observation: dict[str, Any]) -> np.ndarray: ...
+
+
+class ScriptedPolicy:
+    """Plans from the episode's start (`sim.episode.plan_from_start`) and sends the plan's
+    set-points tick by tick, then holds the last one; with no plan it holds the start (the
+    episode then fails, as the episodes stage's `ik_failure` / `no_clear_grasp` do)."""
+
+    name = "scripted"
+
+    def __init__(self) -> None:
+        self._actions = np.zeros((1, 1))
+        self._k = 0
+        self.plan_error: str | None = None  # why the planner found no plan for this start
+        self.plan_reason: str | None = None  # its failure reason (ik_failure, no_clear_grasp)
+
+    def reset(self, env: PickPlaceEnv) -> None:
+        from blueprint_pipeline.sim.episode import plan_from_start
+
+        plan, _goal, _offset, reason, message = plan_from_start(env.sim, env.task, env.start)
+        self.plan_error = None if plan is not None else message
+        self.plan_reason = None if plan is not None else reason
+        if plan is None:
+            self._actions = np.append(env.start.q_home, 0.0)[None, :]
+        else:
+            self._actions = np.column_stack([plan.q[1:], plan.gripper[:-1]])
+        self._k = 0
+
+    def act(self, observation: dict[str, Any]) -> np.ndarray:
+        action = self._actions[min(self._k, len(self._actions) - 1)]
+        self._k += 1
+        return action
