@@ -3,8 +3,9 @@ project installed; `run.sh` builds those venvs; `make test-lerobot` runs it).
 
 Operations, each reported PASS or FAIL: load and iterate, delta_timestamps at the default
 tolerance, LeRobot's own statistics aggregate against stats.json, merge with a dataset recorded by
-this lerobot in both orders, delete_episodes, split, and 20 ACT training steps on the CPU. Exit
-status 1 when any operation failed.
+this lerobot in both orders, delete_episodes, split, 20 ACT training steps on the CPU, and
+lerobot-eval in our evaluation environment (evaluate/lerobot_plugin). Exit status 1 when any
+operation failed.
 
     python tests/lerobot_compat/ops.py WORK_DIR
 """
@@ -222,9 +223,63 @@ def main(work: Path) -> int:
             raise RuntimeError(run.stderr[-1500:] or run.stdout[-1500:])
         return "20 steps"
 
+    @step("lerobot-eval and blueprint eval --policy in our environment (untrained ACT, 2 held-out episodes)")
+    def _():
+        return eval_in_our_environment(work / "eval_env")
+
     failed = [r for r in RESULTS if not r[1]]
     print(f"\nlerobot {LEROBOT}: {len(RESULTS) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
+
+
+def eval_in_our_environment(work: Path) -> str:
+    """lerobot-eval finds our environment through the plugin, builds it, runs a policy with the
+    environment's features in it and reads success from it (an untrained ACT: the plumbing, not
+    the policy, is under test)."""
+    import torch
+    from lerobot.envs.utils import env_to_policy_features
+    from lerobot.policies.act.configuration_act import ACTConfig
+    from lerobot.policies.act.modeling_act import ACTPolicy
+    from lerobot.policies.factory import make_pre_post_processors
+
+    import blueprint_pipeline.evaluate.lerobot_plugin as plugin
+    from blueprint_pipeline.testing.tabletop import tabletop_scene, write_inputs
+
+    shutil.rmtree(work, ignore_errors=True)
+    scene = tabletop_scene(with_clutter=True)
+    write_inputs(str(work / "out"), *scene)
+    task = scene[2].tasks[0].task_id
+    features = env_to_policy_features(plugin.BlueprintEnvConfig(out_dir=str(work / "out"), task=task))
+    inputs = {k: v for k, v in features.items() if k != "action"}
+    cfg = ACTConfig(input_features=inputs, output_features={"action": features["action"]}, device="cpu",
+                    pretrained_backbone_weights=None, dim_model=64, dim_feedforward=128, chunk_size=10,
+                    n_action_steps=10)
+    stats = {k: {"mean": torch.zeros(v.shape), "std": torch.ones(v.shape), "min": -torch.ones(v.shape),
+                 "max": torch.ones(v.shape)} for k, v in features.items()}
+    pre, post = make_pre_post_processors(cfg, dataset_stats=stats)
+    for part in (ACTPolicy(cfg), pre, post):
+        part.save_pretrained(work / "policy")
+    cmd = [str(Path(sys.executable).with_name("lerobot-eval")),
+           "--env.discover_packages_path=blueprint_pipeline.evaluate.lerobot_plugin", "--env.type=blueprint",
+           f"--env.out_dir={work / 'out'}", f"--env.task={task}", "--env.episode_length=30",
+           f"--policy.path={work / 'policy'}", "--policy.device=cpu", "--eval.n_episodes=2", "--eval.batch_size=1",
+           f"--output_dir={work / 'eval'}"]
+    run = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    if run.returncode != 0:
+        raise RuntimeError(run.stderr[-1500:] or run.stdout[-1500:])
+    info = json.loads((work / "eval" / "eval_info.json").read_text())
+    overall = info.get("overall") or info.get("aggregated")
+    assert overall["n_episodes"] == 2, overall
+    # the same checkpoint through `blueprint eval --policy` (our summary, with failure reasons)
+    ours = subprocess.run([str(Path(sys.executable).with_name("blueprint")), "eval", str(work / "out"),
+                           "--policy", str(work / "policy"), "--episodes", "2", "--max-steps", "30"],
+                          capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    if ours.returncode != 0:
+        raise RuntimeError(ours.stderr[-1500:] or ours.stdout[-1500:])
+    summary = json.loads((work / "out" / "eval" / "summary.json").read_text())
+    assert summary["episodes"] == 2 and summary["policy"].startswith("lerobot act"), summary
+    return (f"lerobot-eval: pc_success {overall['pc_success']} over {overall['n_episodes']} episodes; "
+            f"blueprint eval: {summary['successes']}/2, {summary['failure_reasons']} (untrained)")
 
 
 def info_dtype(root: Path, feature: str) -> str:

@@ -12,7 +12,6 @@ from blueprint_pipeline.errors import InvalidInputError
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False)
-POLICIES = ("scripted",)
 
 
 @app.command("eval")
@@ -20,8 +19,8 @@ def eval_command(
     out_dir: str = typer.Argument(..., metavar="OUT_DIR",
                                   help="Pipeline output folder holding scene/, simready/ and geniesim/."),
     policy: str = typer.Option("scripted", "--policy",
-                               help="scripted: the episodes stage's planner, acting through the environment "
-                                    "(validates the harness)."),
+                               help="scripted (the episodes stage's planner acting through the environment: "
+                                    "validates the harness), or a LeRobot checkpoint folder (needs lerobot)."),
     episodes: int = typer.Option(10, "--episodes", "-n", help="Held-out episodes per task."),
     task: list[str] = typer.Option(None, "--task", help="Task id to evaluate (repeatable; default: every "
                                                          "pick_place and stack task of the robot)."),
@@ -34,17 +33,16 @@ def eval_command(
     eval_dir: str = typer.Option(None, "--eval-dir", help="Where summary.json goes (default OUT_DIR/eval)."),
 ) -> None:
     """Run a policy on held-out starts of the generated tasks; write eval/summary.json."""
-    from blueprint_pipeline.evaluate.policies import ScriptedPolicy
+    from blueprint_pipeline.evaluate.policies import load_policy
     from blueprint_pipeline.evaluate.run import eval_tasks, evaluate
 
     RunOptions.create(robot=robot, seed=seed, image_size=image_size)  # the same checks as every command
-    if policy not in POLICIES:
-        raise InvalidInputError(f"--policy: one of {', '.join(POLICIES)}, got {policy!r}")
     if max_steps is not None and max_steps < 1:
         raise InvalidInputError(f"--max-steps: must be at least 1, got {max_steps}")
     if episodes < 1:
         raise InvalidInputError(f"--episodes: must be at least 1, got {episodes}")
     tasks = eval_tasks(out_dir, robot, task or None)  # checked before the progress bar starts
+    chosen = load_policy(policy)
     with Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[what]}"),
                   TimeElapsedColumn(), console=err_console) as bar:
         job = bar.add_task("eval", total=None, what="")
@@ -52,7 +50,7 @@ def eval_command(
         def on_progress(done: int, total: int, what: str) -> None:
             bar.update(job, completed=done, total=total, what=what)
 
-        summary = evaluate(out_dir, ScriptedPolicy(), robot=robot, episodes=episodes, seed=seed, tasks=tasks,
+        summary = evaluate(out_dir, chosen, robot=robot, episodes=episodes, seed=seed, tasks=tasks,
                            render=render, image_size=image_size, eval_dir=eval_dir, max_steps=max_steps,
                            progress=on_progress)
     for task_id, block in summary["tasks"].items():

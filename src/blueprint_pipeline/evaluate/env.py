@@ -13,7 +13,9 @@ judge and physics health checks. What a policy sees and sends is named as in our
 - `environment_state` = `observation.environment_state` (target pose, goal point, 0, 0);
 - `pixels` = {"scene_cam", "wrist_cam"}: (H, W, 3) uint8, when rendering;
 - action = the dataset's `action`: the arm's joint targets for the next tick, then the gripper
-  command (fraction of the stroke closed: 1 closed, 0 open).
+  command (fraction of the stroke closed: 1 closed, 0 open). As a robot's controller would, the
+  environment moves each joint's target at most its top speed (robots.description
+  max_velocity_rad_s) over a tick: a policy's far target is approached, not jumped to.
 (LeRobot maps `agent_pos` to observation.state, `environment_state` to
 observation.environment_state and `pixels` to observation.images.<camera>.)
 
@@ -100,6 +102,7 @@ class PickPlaceEnv(gym.Env):
         self.action_space = gym.spaces.Box(self._act_low.astype(np.float32), self._act_high.astype(np.float32),
                                            dtype=np.float32)
         self._dof, self._stroke = dof, stroke
+        self._max_step = np.asarray(self.sim.robot.max_velocity_rad_s, dtype=float) / FPS
         self._renderer = None
         self.start: EpisodeStart | None = None
 
@@ -141,7 +144,8 @@ class PickPlaceEnv(gym.Env):
                              f"got shape {a.shape}")
         a = np.clip(a, self._act_low, self._act_high)
         m, d, ix = self.sim.model, self.start.data, self._ix
-        q_next = a[:self._dof]
+        # a controller's speed limit: the target moves at most the joint's top speed over a tick
+        q_next = np.clip(a[:self._dof], self._q_cmd - self._max_step, self._q_cmd + self._max_step)
         velocity = (q_next - self._q_cmd) * FPS
         advance_tick(m, d, ix, self._q_cmd + ix.lag_s * velocity, velocity, self._stroke * (1.0 - a[self._dof]))
         self._q_cmd = q_next

@@ -23,6 +23,26 @@ class Policy(Protocol):
     def act(self, observation: dict[str, Any]) -> np.ndarray: ...
 
 
+def load_policy(spec: str) -> Policy:
+    """`--policy`: "scripted", or the folder of a trained LeRobot checkpoint (needs lerobot)."""
+    if spec == "scripted":
+        return ScriptedPolicy()
+    from pathlib import Path
+
+    from blueprint_pipeline.errors import InvalidInputError
+
+    if not (Path(spec) / "config.json").is_file():
+        raise InvalidInputError(f"--policy: 'scripted' or a LeRobot checkpoint folder (with config.json), got {spec!r}")
+    try:
+        from blueprint_pipeline.evaluate.lerobot_policy import LeRobotPolicy
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("lerobot", "torch"):
+            raise
+        raise InvalidInputError(f"--policy {spec}: a LeRobot checkpoint needs lerobot in this environment "
+                                f"(pip install lerobot); not found: {exc.name}") from None
+    return LeRobotPolicy(spec)
+
+
 class ScriptedPolicy:
     """Plans from the episode's start (`sim.episode.plan_from_start`) and sends the plan's
     set-points tick by tick, then holds the last one; with no plan it holds the start (the

@@ -87,6 +87,8 @@ def _episode(env: PickPlaceEnv, policy: Policy, n: int, video_dir: str | None) -
     row = {"task_id": env.task.task_id, "episode": n, "episode_index": env.episode_index,
            "success": bool(info["is_success"]), "failure_reason": info.get("failure_reason"),
            "ticks": int(info["ticks"]), "checks": info.get("checks", {})}
+    if info.get("unstable"):
+        row["unstable"] = info["unstable"]  # what the physics health check saw
     if getattr(policy, "plan_reason", None):  # the scripted policy found no plan: its reason, as the stage gives it
         row["failure_reason"], row["plan_error"] = policy.plan_reason, policy.plan_error
     if video_dir:
