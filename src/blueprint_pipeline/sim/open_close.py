@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import mujoco
 import numpy as np
@@ -275,17 +276,34 @@ def _randomize_drawer(sim: SimScene, target: str, rng: np.random.Generator) -> d
     return {"part_mass_kg": mass, "part_friction": friction}
 
 
-def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
-                           options: EpisodeOptions = EpisodeOptions(),  # noqa: B008 (frozen)
-                           heartbeat: Callable[[], None] | None = None) -> EpisodeRecord:
-    """Simulate one open_close episode of `task.target_object_id` (a drawer or a door)."""
-    target = task.target_object_id
-    obj = sim.scene.by_id().get(target)
-    if task.type != "open_close" or obj is None or obj.articulation is None:
-        raise ValueError(f"task {task.task_id}: only open_close tasks of an articulated object are simulated")
-    wall0 = time.perf_counter()
+@dataclass
+class OpenCloseStart:
+    """An open_close episode's start (`begin_open_close`): the live data after the drawn
+    randomisation and the settle, the part's joint and the task's opening. Shared by
+    `run_open_close_episode` and the evaluation environment (evaluate/env.py)."""
+
+    data: mujoco.MjData
+    warnings0: dict[str, int]
+    drawn: dict[str, float]
+    arm_offset: np.ndarray
+    arm_fallback: bool
+    settle_steps: int
+    jq: int  # the part's joint: qpos address, range, dof address
+    lo: float
+    hi: float
+    jv: int
+    q_target: float
+    op: Opening  # from where the part is at frame 0 to the target
+    q_home: np.ndarray
+
+
+def begin_open_close(sim: SimScene, task: TaskSpec, seed: int, episode_index: int,
+                     options: EpisodeOptions = EpisodeOptions(),  # noqa: B008 (frozen)
+                     beat: Callable[[], None] = lambda: None) -> OpenCloseStart:
+    """The state at frame 0 of (scene, task, seed, index): the start state (a closing task: the
+    part open), the drawn randomisation and arm start, settled SETTLE_S."""
     m, ix = sim.model, _indices(sim)
-    beat = heartbeat or (lambda: None)
+    target = task.target_object_id
     d = start_state(sim, task)  # the scene at rest, the part never asleep (a closing task: open)
     warnings0 = health.warning_counts(d)
     rng = episode_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index)
@@ -297,7 +315,6 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
         arm_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index), options.arm_start_rad)
     prepare_for_target(sim, target, sleep=False)  # every free object may sleep, the part never
     joint = PartJoint.of(sim, target)
-    jq, lo, hi = joint.qpos_adr, joint.lower, joint.upper
     jv = int(m.jnt_dofadr[m.joint(f"obj:{target}:joint").id])
     q_target = joint.target_q(task)
     mujoco.mj_forward(m, d)
@@ -306,19 +323,41 @@ def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, se
     mujoco.mj_step(m, d, settle_steps)
     mujoco.mj_kinematics(m, d)
     beat()
+    op = opening(sim, target, float(d.qpos[joint.qpos_adr]), q_target)  # from where the part is now
+    return OpenCloseStart(d, warnings0, drawn, arm_offset, arm_fallback, settle_steps, joint.qpos_adr,
+                          joint.lower, joint.upper, jv, q_target, op, d.qpos[ix.arm_qadr].copy())
 
-    op = opening(sim, target, float(d.qpos[jq]), q_target)  # from where the part is now
-    dt_tick = 1.0 / FPS
-    q_home = d.qpos[ix.arm_qadr].copy()
-    plan: Plan | None = None
-    reason: str | None = None
-    plan_error: str | None = None
+
+def plan_open_close(sim: SimScene, task: TaskSpec, st: OpenCloseStart, beat: Callable[[], None] = lambda: None
+                    ) -> tuple[Plan | None, str | None, str | None]:
+    """The scripted plan from `st`: (plan or None, failure reason, planner message)."""
+    ix = _indices(sim)
     try:
-        plan = plan_opening(ix.ik, op, q_home, dt_tick, on_segment=beat, check=SceneCheck(sim, d, ix, target, None),
-                            q_seed=q_home - arm_offset)
+        plan = plan_opening(ix.ik, st.op, st.q_home, 1.0 / FPS, on_segment=beat,
+                            check=SceneCheck(sim, st.data, ix, task.target_object_id, None),
+                            q_seed=st.q_home - st.arm_offset)
     except IKFailure as exc:
-        reason, plan_error = exc.reason, str(exc)[:500]
+        beat()
+        return None, exc.reason, str(exc)[:500]
     beat()
+    return plan, None, None
+
+
+def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
+                           options: EpisodeOptions = EpisodeOptions(),  # noqa: B008 (frozen)
+                           heartbeat: Callable[[], None] | None = None) -> EpisodeRecord:
+    """Simulate one open_close episode of `task.target_object_id` (a drawer or a door)."""
+    target = task.target_object_id
+    obj = sim.scene.by_id().get(target)
+    if task.type != "open_close" or obj is None or obj.articulation is None:
+        raise ValueError(f"task {task.task_id}: only open_close tasks of an articulated object are simulated")
+    wall0 = time.perf_counter()
+    m, ix = sim.model, _indices(sim)
+    beat = heartbeat or (lambda: None)
+    st = begin_open_close(sim, task, seed, episode_index, options, beat)
+    d, warnings0, drawn, arm_offset, arm_fallback = st.data, st.warnings0, st.drawn, st.arm_offset, st.arm_fallback
+    jq, lo, hi, jv, q_target, op, settle_steps = st.jq, st.lo, st.hi, st.jv, st.q_target, st.op, st.settle_steps
+    plan, reason, plan_error = plan_open_close(sim, task, st, beat)
 
     n_ticks = plan.n_ticks if plan else 0
     handle_mask = np.zeros(m.ngeom, bool)
