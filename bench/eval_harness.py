@@ -4,7 +4,7 @@ stage's own success on the same tasks (its training-range starts).
 
     python bench/eval_harness.py [--robot franka] [--episodes 3] [--only NAME ...] [--json OUT]
 
-Per scene: the pick_place and stack tasks the episodes stage simulated (not those its probe found
+Per scene: the pick_place, stack and open_close tasks the episodes stage simulated (not those its probe found
 infeasible), the stage's successes on them, and the harness's successes on `--episodes` held-out
 starts of each. The harness is valid when it succeeds about as often as the stage (>= 95% is
 the issue's bar); a gap names a difference between the environment and the stage.
@@ -43,7 +43,7 @@ def run_scene(name: str, manifest: dict, root: Path, robot: str, episodes: int) 
     summary = json.loads((out / "episodes" / "summary.json").read_text())
     config = json.loads((out / "geniesim" / "task_config.json").read_text())
     kinds = {t["task_id"]: t["type"] for t in config["tasks"]}
-    tasks = [t for t in summary.get("per_task", {}) if kinds.get(t) in ("pick_place", "stack")]
+    tasks = [t for t in summary.get("per_task", {}) if kinds.get(t) in ("pick_place", "stack", "open_close")]
     row["tasks"] = len(tasks)
     row["stage_ok"] = sum(summary["per_task"][t]["succeeded"] for t in tasks)
     row["stage_episodes"] = sum(summary["per_task"][t]["episodes"] for t in tasks)

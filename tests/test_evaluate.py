@@ -14,11 +14,14 @@ import pytest
 
 from blueprint_pipeline.contract import MAX_EPISODES, RunOptions
 from blueprint_pipeline.errors import InvalidInputError
-from blueprint_pipeline.evaluate.env import HELD_OUT_FIRST_INDEX, NOT_LIFTED, PickPlaceEnv
+from blueprint_pipeline.evaluate.env import HELD_OUT_FIRST_INDEX, TaskEnv, make_env
+from blueprint_pipeline.evaluate.open_close_env import NOT_GRASPED, OpenCloseEnv
+from blueprint_pipeline.evaluate.pick_place_env import NOT_LIFTED, PickPlaceEnv
 from blueprint_pipeline.evaluate.policies import ScriptedPolicy
 from blueprint_pipeline.sim.episode import run_episode
+from blueprint_pipeline.sim.open_close import run_open_close_episode
 from blueprint_pipeline.sim.stage import sim_for
-from blueprint_pipeline.testing.tabletop import tabletop_scene, write_inputs
+from blueprint_pipeline.testing.tabletop import drawer_scene, tabletop_scene, write_inputs
 
 CLI = [sys.executable, "-c", "from blueprint_pipeline.cli import main; main()"]
 
@@ -35,7 +38,7 @@ def task_id() -> str:
     return tabletop_scene(with_clutter=True)[2].tasks[0].task_id
 
 
-def _rollout(env: PickPlaceEnv, policy, n: int) -> tuple[list[np.ndarray], dict]:
+def _rollout(env: TaskEnv, policy, n: int) -> tuple[list[np.ndarray], dict]:
     obs, info = env.reset(seed=n)
     policy.reset(env)
     states = [obs["agent_pos"]]
@@ -60,6 +63,35 @@ def test_the_scripted_planner_through_the_env_reproduces_the_episodes_stage(out,
         np.testing.assert_array_equal(np.array(states[:frames]), record.state[:frames])
         assert info["is_success"] == record.success, (info, record.failure_reason)
     assert record.success  # the table-top task is one the planner solves
+
+
+@pytest.mark.parametrize("fraction", [0.8, 0.0])  # opening, then closing (the part starts open)
+def test_drawers_through_the_env_reproduce_the_episodes_stage(tmp_path, fraction):
+    scene = drawer_scene(fraction=fraction)
+    if fraction == 0.0:  # a closing task: starts where an opening to 0.8 ends
+        task = scene[2].tasks[0].model_copy(update={"task_id": "close_drawer", "joint_target_fraction": 0.0,
+                                                    "joint_start_fraction": 0.8})
+        scene = (scene[0], scene[1], scene[2].model_copy(update={"tasks": (task,)}))
+    write_inputs(str(tmp_path), *scene)
+    task_id = scene[2].tasks[0].task_id
+    env = make_env(str(tmp_path), task_id, seed=2)
+    assert isinstance(env, OpenCloseEnv)
+    sim, task = sim_for(str(tmp_path), "franka", task_id)
+    record = run_open_close_episode(sim, task, HELD_OUT_FIRST_INDEX, seed=2)
+    states, info = _rollout(env, ScriptedPolicy(), 0)
+    # the env ends 0.5 s into success with the gripper open, which may be before the plan's retreat ends
+    frames = min(len(states), len(record.state))
+    assert frames > 0.5 * len(record.state)
+    np.testing.assert_array_equal(np.array(states[:frames]), record.state[:frames])
+    assert record.success and info["is_success"], (record.failure_reason, info)
+    obs, _ = env.reset(seed=0)
+    np.testing.assert_allclose(obs["environment_state"], record.task_state[0], atol=1e-6)
+    for _ in range(20):  # holding still: the handle is never grasped
+        obs, _r, terminated, truncated, info = env.step(np.append(obs["agent_pos"][:-1], 0.0))
+    env.max_steps = 20
+    assert not info["is_success"]
+    obs, _r, terminated, truncated, info = env.step(np.append(obs["agent_pos"][:-1], 0.0))
+    assert truncated and info["failure_reason"] == NOT_GRASPED
 
 
 def test_a_policy_that_does_nothing_fails_and_is_cut_at_max_steps(out, task_id):

@@ -23,7 +23,7 @@ def eval_command(
                                     "validates the harness), or a LeRobot checkpoint folder (needs lerobot)."),
     episodes: int = typer.Option(10, "--episodes", "-n", help="Held-out episodes per task."),
     task: list[str] = typer.Option(None, "--task", help="Task id to evaluate (repeatable; default: every "
-                                                         "pick_place and stack task of the robot)."),
+                                                         "simulated task of the robot: pick_place, stack, open_close)."),
     robot: str = typer.Option("franka", "--robot", help="franka or ur10."),
     seed: int = typer.Option(0, "--seed", help="Run seed of the held-out starts."),
     render: bool = typer.Option(False, "--render", help="Render the cameras (observations) and write one MP4 "

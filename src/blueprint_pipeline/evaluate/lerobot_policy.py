@@ -20,7 +20,7 @@ from lerobot.configs.policies import PreTrainedConfig
 from lerobot.envs.utils import preprocess_observation
 from lerobot.policies.factory import get_policy_class, make_pre_post_processors
 
-from blueprint_pipeline.evaluate.env import PickPlaceEnv
+from blueprint_pipeline.evaluate.env import TaskEnv
 
 
 class LeRobotPolicy:
@@ -35,11 +35,9 @@ class LeRobotPolicy:
         self.name = f"lerobot {cfg.type} ({Path(path).name})"
         self._task = ""
 
-    def reset(self, env: PickPlaceEnv) -> None:
-        from blueprint_pipeline.sim.language import instruction
-
+    def reset(self, env: TaskEnv) -> None:
         self.policy.reset()
-        self._task = instruction(env.sim, env.task, env.episode_index, env.run_seed)
+        self._task = env.task_description
 
     def act(self, observation: dict[str, Any]) -> np.ndarray:
         batched = {k: ({c: im[None] for c, im in v.items()} if isinstance(v, dict) else v[None])

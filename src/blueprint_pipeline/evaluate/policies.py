@@ -12,13 +12,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from blueprint_pipeline.evaluate.env import PickPlaceEnv
+from blueprint_pipeline.evaluate.env import TaskEnv
 
 
 class Policy(Protocol):
     name: str
 
-    def reset(self, env: PickPlaceEnv) -> None: ...
+    def reset(self, env: TaskEnv) -> None: ...
 
     def act(self, observation: dict[str, Any]) -> np.ndarray: ...
 
@@ -56,10 +56,15 @@ class ScriptedPolicy:
         self.plan_error: str | None = None  # why the planner found no plan for this start
         self.plan_reason: str | None = None  # its failure reason (ik_failure, no_clear_grasp)
 
-    def reset(self, env: PickPlaceEnv) -> None:
-        from blueprint_pipeline.sim.episode import plan_from_start
+    def reset(self, env: TaskEnv) -> None:
+        if env.task.type == "open_close":
+            from blueprint_pipeline.sim.open_close import plan_open_close
 
-        plan, _goal, _offset, reason, message = plan_from_start(env.sim, env.task, env.start)
+            plan, reason, message = plan_open_close(env.sim, env.task, env.start)
+        else:
+            from blueprint_pipeline.sim.episode import plan_from_start
+
+            plan, _goal, _offset, reason, message = plan_from_start(env.sim, env.task, env.start)
         self.plan_error = None if plan is not None else message
         self.plan_reason = None if plan is not None else reason
         if plan is None:

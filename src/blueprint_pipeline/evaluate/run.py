@@ -2,8 +2,9 @@
 `<eval dir>/summary.json` (success rate, failure reasons, per task and per episode) and, when
 rendering, one scene-camera MP4 per episode (`<eval dir>/videos/<task>_<n>.mp4`, H.264).
 
-Tasks: every pick_place and stack task of the run's task config with a placement for the robot,
-or those named. Episode n of a task starts from `env.reset(seed=n)`: held-out index
+Tasks: every task of the run's task config that the episodes stage simulates (pick_place,
+stack, open_close) with a placement for the robot, less those its feasibility probe found no plan
+for (episodes/summary.json's tasks_infeasible, when the stage ran with this robot), or those named. Episode n of a task starts from `env.reset(seed=n)`: held-out index
 HELD_OUT_FIRST_INDEX + n of the run seed (evaluate/env.py).
 """
 
@@ -20,29 +21,44 @@ from typing import Any
 import numpy as np
 
 from blueprint_pipeline import storage
-from blueprint_pipeline.contract import EVAL_SUMMARY
+from blueprint_pipeline.contract import EPISODES_SUMMARY, EVAL_SUMMARY
 from blueprint_pipeline.errors import InvalidInputError
-from blueprint_pipeline.evaluate.env import HELD_OUT_FIRST_INDEX, PickPlaceEnv
+from blueprint_pipeline.evaluate.env import HELD_OUT_FIRST_INDEX, TaskEnv, make_env
 from blueprint_pipeline.evaluate.policies import Policy
 
 
 
 def eval_tasks(out_dir: str, robot: str, only: list[str] | None = None) -> list[str]:
-    """The pick_place and stack task ids the robot has a placement for (or `only`, checked)."""
+    """The simulated task ids the robot has a placement for (or `only`, checked)."""
     from blueprint_pipeline.sim.stage import inputs_of, load_task_config
 
     config = load_task_config(inputs_of(out_dir)[2])
     runnable = [t.task_id for t in config.tasks
-                if t.type in ("pick_place", "stack") and t.goal is not None and robot in t.robot_placements]
+                if robot in t.robot_placements and (t.type == "open_close" or t.goal is not None)
+                and t.type in ("pick_place", "stack", "open_close")]
     if not only:
+        infeasible = _infeasible(out_dir, robot)
+        runnable = [t for t in runnable if t not in infeasible]
         if not runnable:
-            raise InvalidInputError(f"{out_dir}: no pick_place or stack task with a placement for {robot}")
+            raise InvalidInputError(f"{out_dir}: no pick_place, stack or open_close task with a placement for {robot}")
         return runnable
     unknown = [t for t in only if t not in runnable]
     if unknown:
-        raise InvalidInputError(f"--task: {', '.join(unknown)} is not a pick_place or stack task for {robot}; "
+        raise InvalidInputError(f"--task: {', '.join(unknown)} is not a simulated task for {robot}; "
                                 f"known: {', '.join(runnable) or 'none'}")
     return list(only)
+
+
+def _infeasible(out_dir: str, robot: str) -> set[str]:
+    """The tasks the episodes stage's feasibility probe found no plan for with this robot (not
+    evaluated by default: no dataset holds them); none when the stage has not run for it."""
+    url = EPISODES_SUMMARY.url(out_dir)
+    if not storage.exists(url):
+        return set()
+    summary = storage.read_json(url)
+    if summary.get("robot", robot) != robot:
+        return set()
+    return {t["task_id"] for t in summary.get("tasks_infeasible", [])}
 
 
 def evaluate(out_dir: str, policy: Policy, *, robot: str = "franka", episodes: int = 10, seed: int = 0,
@@ -58,7 +74,7 @@ def evaluate(out_dir: str, policy: Policy, *, robot: str = "franka", episodes: i
     results: list[dict[str, Any]] = []
     wall0, cpu0 = time.perf_counter(), time.process_time()
     for task_id in task_ids:
-        env = PickPlaceEnv(out_dir, task_id, robot, seed=seed, render=render, image_size=image_size,
+        env = make_env(out_dir, task_id, robot, seed=seed, render=render, image_size=image_size,
                            max_steps=max_steps)
         try:
             for n in range(episodes):
@@ -74,7 +90,7 @@ def evaluate(out_dir: str, policy: Policy, *, robot: str = "franka", episodes: i
     return summary
 
 
-def _episode(env: PickPlaceEnv, policy: Policy, n: int, video_dir: str | None) -> dict[str, Any]:
+def _episode(env: TaskEnv, policy: Policy, n: int, video_dir: str | None) -> dict[str, Any]:
     obs, info = env.reset(seed=n)
     policy.reset(env)
     frames = [env.render()] if video_dir else []

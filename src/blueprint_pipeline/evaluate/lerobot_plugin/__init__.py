@@ -11,9 +11,10 @@ plugin loader walks the package it is given.
 (lerobot 0.4 and 0.6; lerobot 0.6 also imports installed distributions named `lerobot_env_*` by
 itself, which this project is not). Importing it registers:
 
-- the Gymnasium id `gym_blueprint/PickPlace-v0` (evaluate.env.PickPlaceEnv, with a time limit);
+- the Gymnasium id `gym_blueprint/Task-v0` (evaluate.env.make_env: the task's family's
+  environment, with a time limit; its `task_description` is the episode's instruction);
 - the `EnvConfig` subclass `blueprint`: `out_dir` (a pipeline output folder), `task` (a
-  pick_place or stack task id of it), `robot`, `seed` (the run seed of the held-out starts),
+  pick_place, stack or open_close task id of it), `robot`, `seed` (the run seed of the held-out starts),
   `use_images` (render the cameras; must match the policy's inputs), `image_size`,
   `episode_length` (ticks, default 600 = 20 s at 30 Hz). Its `features` and `features_map` name
   our dataset's features: `agent_pos` -> observation.state, `environment_state` ->
@@ -21,7 +22,7 @@ itself, which this project is not). Importing it registers:
 
 lerobot counts an episode a success when a step's info says `is_success` (the environment ends
 the episode then); `lerobot-eval` resets its environments with seeds it draws, which select held-out
-starts as `PickPlaceEnv.reset(seed=n)` does for `blueprint eval`.
+starts as `reset(seed=n)` does for `blueprint eval`.
 """
 
 from __future__ import annotations
@@ -33,39 +34,25 @@ import gymnasium as gym
 from lerobot.configs.types import FeatureType, PolicyFeature
 from lerobot.envs.configs import EnvConfig
 
-from blueprint_pipeline.evaluate.env import DEFAULT_MAX_S, PickPlaceEnv
+from blueprint_pipeline.evaluate.env import DEFAULT_MAX_S
 from blueprint_pipeline.robots.description import robot_by_name
 from blueprint_pipeline.sim.episode import CAMERAS
 from blueprint_pipeline.sim.records import TASK_STATE_NAMES
 from blueprint_pipeline.sim.scene_builder import FPS
 
-GYM_ID = "gym_blueprint/PickPlace-v0"
+GYM_ID = "gym_blueprint/Task-v0"
 DEFAULT_EPISODE_LENGTH = round(DEFAULT_MAX_S * FPS)
 
 
-class LeRobotPickPlaceEnv(PickPlaceEnv):
-    """PickPlaceEnv with what lerobot's rollout reads besides the Gymnasium API: the task text."""
-
-    def __init__(self, out_dir: str, task_id: str, **kwargs: Any):
-        super().__init__(out_dir, task_id, **kwargs)
-        self.task_description = ""
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        from blueprint_pipeline.sim.language import instruction
-
-        obs, info = super().reset(seed=seed, options=options)
-        self.task_description = instruction(self.sim, self.task, self.episode_index, self.run_seed)
-        return obs, info
-
-
 if GYM_ID not in gym.registry:
-    gym.register(id=GYM_ID, entry_point=f"{__name__}:LeRobotPickPlaceEnv", max_episode_steps=DEFAULT_EPISODE_LENGTH)
+    gym.register(id=GYM_ID, entry_point="blueprint_pipeline.evaluate.env:make_env",
+                 max_episode_steps=DEFAULT_EPISODE_LENGTH)
 
 
 @EnvConfig.register_subclass("blueprint")
 @dataclass
 class BlueprintEnvConfig(EnvConfig):
-    task: str | None = None  # a pick_place or stack task id of `out_dir`
+    task: str | None = None  # a pick_place, stack or open_close task id of `out_dir`
     fps: int = FPS
     out_dir: str = ""
     robot: str = "franka"
