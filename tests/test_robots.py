@@ -116,6 +116,25 @@ def test_gripper_force_is_bounded_and_stroke_is_eight_centimetres():
     assert data.qpos[model.joint(names.finger_joints[0]).qposadr[0]] < 0.002
 
 
+@pytest.mark.parametrize("desc", [FRANKA, UR10], ids=lambda d: d.name)
+def test_arm_servos_push_at_most_the_rated_joint_torque(desc):
+    """A set-point far past where the arm can go (here: a joint commanded 1 rad away in one step)
+    gives the joint's rated torque, not kp x error."""
+    spec, names = robot_spec(desc)
+    model = add_home_key(spec, desc)
+    data = mujoco.MjData(model)
+    mujoco.mj_resetDataKeyframe(model, data, model.key("home").id)
+    for i, an in enumerate(names.actuators):
+        act = model.actuator(an)
+        assert act.forcelimited and list(act.forcerange) == [-desc.max_torque_nm[i], desc.max_torque_nm[i]]
+        assert desc.servo_kp[i] * 1.0 > desc.max_torque_nm[i]  # unbounded, 1 rad of error would exceed it
+    data.act[model.actuator_actadr[model.actuator(names.actuators[1]).id]] += 1.0
+    mujoco.mj_step(model, data)
+    forces = np.abs(data.actuator_force[[model.actuator(a).id for a in names.actuators]])
+    assert forces[1] == pytest.approx(desc.max_torque_nm[1])
+    assert np.all(forces <= np.array(desc.max_torque_nm) + 1e-9)
+
+
 def test_names_are_prefixed_by_robot():
     assert names_for(UR10).tcp_site == "ur10_tcp"
     assert names_for(FRANKA).actuators[0] == "franka_act1"

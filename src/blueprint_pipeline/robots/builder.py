@@ -188,6 +188,10 @@ def add_robot(spec: mujoco.MjSpec, desc: RobotDescription, base_pos_m=(0.0, 0.0,
         a.actlimited = _LIMITED
         a.actrange = [desc.lower_rad[i], desc.upper_rad[i]]
         a.ctrllimited = mujoco.mjtLimited.mjLIMITED_FALSE
+        # the joint's rated torque bounds the servo: pressed into furniture or an object, the arm
+        # stalls as a real one does instead of pushing with hundreds of N*m (which flung objects)
+        a.forcelimited = _LIMITED
+        a.forcerange = [-desc.max_torque_nm[i], desc.max_torque_nm[i]]
         parent = body
     _add_gripper(spec, desc, parent, names)
     return names

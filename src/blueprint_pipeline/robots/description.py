@@ -55,6 +55,7 @@ class RobotDescription:
     link_mass_kg: tuple[float, ...]  # base link first, then one per joint
     link_radius_m: tuple[float, ...]  # capsule radius, same order
     servo_kp: tuple[float, ...]  # N*m/rad, one per joint (damping ratio 1)
+    max_torque_nm: tuple[float, ...]  # the joint's rated torque: each servo's force limit
     armature_kg_m2: float
     home_rad: tuple[float, ...]
     reach_m: float
@@ -101,6 +102,7 @@ FRANKA = RobotDescription(
     link_mass_kg=(3.06, 4.97, 0.65, 3.23, 3.59, 1.23, 1.67, 0.74),  # ~19 kg with the hand
     link_radius_m=(0.07, 0.06, 0.06, 0.06, 0.055, 0.055, 0.05, 0.04),
     servo_kp=(4500.0, 4500.0, 3500.0, 3500.0, 2000.0, 2000.0, 2000.0),
+    max_torque_nm=(87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0),  # Franka's published joint torque limits
     armature_kg_m2=0.1,
     home_rad=(0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785),
     reach_m=0.855,
@@ -125,6 +127,7 @@ UR10 = RobotDescription(
     link_mass_kg=(4.0, 7.78, 12.93, 3.87, 1.96, 1.96, 0.2),
     link_radius_m=(0.075, 0.075, 0.06, 0.05, 0.045, 0.045, 0.04),
     servo_kp=(8000.0, 8000.0, 6000.0, 2500.0, 2000.0, 2000.0),
+    max_torque_nm=(330.0, 330.0, 150.0, 56.0, 56.0, 56.0),  # UR10 CB3 joint sizes 4, 4, 3, 2, 2, 2
     armature_kg_m2=0.1,
     home_rad=(0.0, -PI / 2, PI / 2, -PI / 2, -PI / 2, 0.0),
     reach_m=1.3,
