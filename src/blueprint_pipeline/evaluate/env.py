@@ -43,7 +43,7 @@ import numpy as np
 from blueprint_pipeline.contract import MAX_EPISODES
 from blueprint_pipeline.sim import health
 from blueprint_pipeline.sim.language import instruction
-from blueprint_pipeline.sim.episode import CAMERAS, EpisodeOptions, _indices, advance_tick
+from blueprint_pipeline.sim.episode import CAMERAS, EpisodeOptions, _indices, _pair, advance_tick, servo_command
 from blueprint_pipeline.sim.judge import Verdict
 from blueprint_pipeline.sim.records import TASK_STATE_NAMES
 from blueprint_pipeline.sim.scene_builder import FPS
@@ -109,6 +109,7 @@ class TaskEnv(gym.Env):
                                            dtype=np.float32)
         self._dof, self._stroke = len(self._ix.arm_qadr), stroke
         self._max_step = np.asarray(self.sim.robot.max_velocity_rad_s, dtype=float) / FPS
+        self._pad_masks = [self._mask([pad]) for pad in self._ix.pads]
         self._renderer = None
         self.start: Any = None  # the family's start record (sim.episode.EpisodeStart, ...)
         self.data: mujoco.MjData | None = None
@@ -159,8 +160,7 @@ class TaskEnv(gym.Env):
         m, d, ix = self.sim.model, self.data, self._ix
         # a controller's speed limit: the target moves at most the joint's top speed over a tick
         q_next = np.clip(a[:self._dof], self._q_cmd - self._max_step, self._q_cmd + self._max_step)
-        velocity = (q_next - self._q_cmd) * FPS
-        advance_tick(m, d, ix, self._q_cmd + ix.lag_s * velocity, velocity, self._stroke * (1.0 - a[self._dof]))
+        advance_tick(m, d, ix, *servo_command(self._q_cmd, q_next, a[self._dof], ix, self._stroke))
         self._q_cmd = q_next
         self._ticks += 1
         mujoco.mj_kinematics(m, d)
@@ -233,14 +233,15 @@ class TaskEnv(gym.Env):
             out[cam] = self._renderer.render().copy()
         return out
 
-    def _touching(self, geoms_a: set[int], geoms_b: set[int]) -> bool:
-        d = self.data
-        for i in range(d.ncon):
-            g1, g2 = int(d.contact.geom[i][0]), int(d.contact.geom[i][1])
-            if (g1 in geoms_a and g2 in geoms_b) or (g2 in geoms_a and g1 in geoms_b):
-                return True
-        return False
+    def _mask(self, geoms) -> np.ndarray:
+        """A geom mask for `_touching` (as the episodes stage's contact flags use)."""
+        mask = np.zeros(self.sim.model.ngeom, bool)
+        mask[np.asarray(geoms, dtype=int)] = True
+        return mask
 
-    def _pads_on(self, geoms: set[int]) -> bool:
-        """Both finger pads touch one of `geoms`."""
-        return all(self._touching({pad}, geoms) for pad in self._ix.pads)
+    def _touching(self, mask_a: np.ndarray, mask_b: np.ndarray) -> bool:
+        return _pair(self.data.contact.geom[:self.data.ncon], mask_a, mask_b)
+
+    def _pads_on(self, mask: np.ndarray) -> bool:
+        """Both finger pads touch a geom of `mask`."""
+        return all(self._touching(self._pad_masks[p], mask) for p in range(len(self._ix.pads)))

@@ -31,7 +31,7 @@ class OpenCloseEnv(TaskEnv):
         sim, task, m = self.sim, self.task, self.sim.model
         st = begin_open_close(sim, task, self.run_seed, self.episode_index, self.options)
         d, target = st.data, task.target_object_id
-        self._handle = {int(m.geom(SimScene.handle_geom_name(target)).id)}
+        self._handle = self._mask([m.geom(SimScene.handle_geom_name(target)).id])
         self._part_body = sim.body_id(target)
         riders = {o for o, s in sim.support_of.items() if s == target}
         self._others = np.array([sim.body_id(o) for o in sim.dynamic_ids if o not in riders], dtype=int)

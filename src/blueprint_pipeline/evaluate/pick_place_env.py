@@ -39,8 +39,8 @@ class PickPlaceEnv(TaskEnv):
                   and not (_moves_with_goal(sim, task) and o == task.goal.support_object_id)]
         self._other_adr = np.array([sim.free_qpos_adr(o) for o in others], dtype=int)
         self._others_start = d.qpos[self._other_adr[:, None] + np.arange(3)].copy()
-        self._target_geoms = {int(g) for g in sim.object_geom_ids(target)}
-        self._support_geoms = {int(g) for g in sim.object_geom_ids(task.goal.support_object_id)}
+        self._target_geoms = self._mask(sim.object_geom_ids(target))
+        self._support_geoms = self._mask(sim.object_geom_ids(task.goal.support_object_id))
         self._lifted = self._pads = False
         return st, d, st.q_home, st.warnings0
 

@@ -226,11 +226,18 @@ def _scratch_data(sim: SimScene) -> mujoco.MjData:
     return d
 
 
+def servo_command(q_from: np.ndarray, q_to: np.ndarray, gripper: np.ndarray | float, ix: _Indices,
+                  stroke_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray | float]:
+    """A tick (or, on stacked arrays, ticks) from joint targets `q_from` to `q_to`: the arm's
+    set-point at its start (leading by kv/kp x velocity), its velocity over the tick, and the
+    gripper actuator's target (finger opening) for the command `gripper` (fraction closed)."""
+    vel = (q_to - q_from) * FPS
+    return q_from + ix.lag_s * vel, vel, stroke_m * (1.0 - gripper)
+
+
 def set_point_schedule(plan: Plan, ix: _Indices, stroke_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per tick k: the arm set-points at its start (leading by kv/kp x velocity), their velocity
-    over the tick, and the gripper actuator's target (finger opening) held over the tick."""
-    vel = np.diff(plan.q, axis=0) * FPS
-    return plan.q[:-1] + ix.lag_s * vel, vel, stroke_m * (1.0 - plan.gripper[:-1])
+    """`servo_command` for every tick of `plan`."""
+    return servo_command(plan.q[:-1], plan.q[1:], plan.gripper[:-1], ix, stroke_m)
 
 
 def advance_tick(m: mujoco.MjModel, d: mujoco.MjData, ix: _Indices, set_point: np.ndarray, velocity: np.ndarray,
@@ -553,7 +560,6 @@ class EpisodeStart:
     target_box: ObjectBox
     goal: GoalRegion  # the task's goal region (the drawn spot is chosen by `plan_from_start`)
     q_home: np.ndarray
-    arm_offset_seed: np.ndarray  # q_home - arm_offset: the nominal start, the grasps' IK seed
     episode_index: int = 0
     seed: int = 0
     options: EpisodeOptions = EpisodeOptions()
@@ -589,7 +595,7 @@ def begin_pick_place(sim: SimScene, task: TaskSpec, seed: int, episode_index: in
     others = [_object_box(sim, d, o) for o in sim.dynamic_ids + sim.fixed_ids + sim.articulated_ids if o != target]
     q_home = d.qpos[ix.arm_qadr].copy()
     return EpisodeStart(d, rand, arm_offset, arm_fallback, warnings0, settle_steps, settle_shift, penetration,
-                        others, _object_box(sim, d, target), episode_goal(sim, d, task), q_home, q_home - arm_offset,
+                        others, _object_box(sim, d, target), episode_goal(sim, d, task), q_home,
                         episode_index, seed, options)
 
 
@@ -620,7 +626,7 @@ def plan_from_start(sim: SimScene, task: TaskSpec, st: EpisodeStart, beat: Calla
             plan = plan_pick_place(ix.ik, tgt, planned_around, candidate, q_home, 1.0 / FPS,
                                    on_segment=beat, check=SceneCheck(sim, d, ix, target, task.goal.support_object_id),
                                    ceiling_z=level.ceiling_m if level else None,
-                                   turn_back_rad=-st.rand.target_yaw_rad, q_seed=st.arm_offset_seed,
+                                   turn_back_rad=-st.rand.target_yaw_rad, q_seed=st.q_home - st.arm_offset,
                                    rim_z=_rim_z(sim, d, task))
         except IKFailure as exc:
             reason, plan_error = exc.reason, str(exc)[:500]
