@@ -135,8 +135,6 @@ def test_collider_choice():
     assert estimate(make_obj("banana", (0.2, 0.04, 0.04))).collider is ColliderShape.CAPSULE
     assert estimate(make_obj("mug", (0.08, 0.08, 0.1))).collider is ColliderShape.CYLINDER
     assert estimate(make_obj("book", (0.16, 0.24, 0.03))).collider is ColliderShape.BOX
-    p = TableEstimator().estimate(make_obj("mug", (0.08, 0.08, 0.1)), has_mesh=True)
-    assert p.collider is ColliderShape.CONVEX_HULL
 
 
 def test_category_matching_uses_the_head_noun():
@@ -275,14 +273,18 @@ def test_load_physics_rejects_unknown_schema(tmp_path):
 
 def test_convex_hull_only_when_the_mesh_file_exists(tmp_path):
     (tmp_path / "meshes").mkdir()
-    (tmp_path / "meshes" / "mug.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
+    import trimesh
+
+    trimesh.creation.cylinder(radius=0.04, height=0.1).export(tmp_path / "meshes" / "mug.obj")
     objs = [make_obj("mug", (0.08, 0.08, 0.1), oid="with_mesh", asset=AssetRef(path="meshes/mug.obj")),
             make_obj("mug", (0.08, 0.08, 0.1), oid="missing", asset=AssetRef(path="meshes/none.obj")),
             make_obj("mug", (0.08, 0.08, 0.1), oid="escape", asset=AssetRef(path="../outside.obj"))]
-    physics, _ = estimate_scene(make_scene(objs), SimreadyConfig(), asset_root=str(tmp_path))
+    physics, _ = estimate_scene(make_scene(objs), SimreadyConfig(), asset_root=str(tmp_path),
+                                simready_url=str(tmp_path / "simready"))
     assert physics.objects["with_mesh"].collider is ColliderShape.CONVEX_HULL
     assert physics.objects["missing"].collider is ColliderShape.CYLINDER
     assert physics.objects["escape"].collider is ColliderShape.CYLINDER
+    assert any("must not contain" in n for n in physics.objects["escape"].notes)
 
 
 def test_zero_thickness_is_raised_to_a_millimetre_with_a_note():

@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     simready_dr_com_noise_rel: float = Field(0.05, ge=0, le=0.5,
                                              description="Domain randomisation: centre-of-mass noise, fraction of each extent.")
 
+    mesh_max_hulls: int = Field(32, ge=1, le=64,
+                                description="Object meshes: at most this many convex pieces per collider (CoACD).")
+    mesh_visual_triangles: int = Field(10_000, ge=100, le=500_000,
+                                       description="Object meshes: visuals are decimated to at most this many triangles.")
+    mesh_cache_dir: str | None = Field(
+        None, description="Folder caching convex decompositions by mesh content (default: ~/.cache/blueprint-pipeline/meshes; 'off': no cache).")
+
     # LeRobot dataset (dataset stage)
     video_codec: Literal["av1", "h264"] = Field(
         "av1", description="Datasets with video: the encoder, av1 (SVT-AV1, LeRobot's default) or h264 (libx264, faster).")

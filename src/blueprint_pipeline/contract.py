@@ -24,6 +24,7 @@ from blueprint_pipeline.errors import InvalidInputError
 STAGE_NAMES: tuple[str, ...] = ("scene", "simready", "usd", "geniesim", "episodes", "dataset", "report")
 
 MANIFEST_INPUT = "@manifest"  # a Stage input naming the run's manifest rather than an artifact
+ASSETS_INPUT = "@assets"  # a Stage input naming the asset files the normalised scene's objects name
 
 
 @dataclass(frozen=True)

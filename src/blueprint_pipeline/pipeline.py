@@ -53,10 +53,10 @@ def _rel(*artifacts: c.Artifact | str) -> tuple[str, ...]:
 STAGES: list[Stage] = [
     Stage("scene", _stage_module("blueprint_pipeline.scene.stage"), inputs=(MANIFEST_INPUT,),
           options=("strict",), outputs=_rel(c.SCENE_NORMALIZED)),
-    Stage("simready", _stage_module("blueprint_pipeline.simready.stage"), inputs=_rel(c.SCENE_NORMALIZED),
+    Stage("simready", _stage_module("blueprint_pipeline.simready.stage"), inputs=(*_rel(c.SCENE_NORMALIZED), c.ASSETS_INPUT),
           options=("strict",), outputs=_rel(c.SIMREADY_PHYSICS)),
     Stage("usd", _stage_module("blueprint_pipeline.usd.stage"),
-          inputs=_rel(c.SCENE_NORMALIZED, c.SIMREADY_PHYSICS), options=(), outputs=_rel(c.USD_SCENE)),
+          inputs=(*_rel(c.SCENE_NORMALIZED, c.SIMREADY_PHYSICS), c.ASSETS_INPUT), options=(), outputs=_rel(c.USD_SCENE)),
     Stage("geniesim", _stage_module("blueprint_pipeline.geniesim.stage"),
           inputs=_rel(c.SCENE_NORMALIZED, c.SIMREADY_PHYSICS, c.USD_SCENE), options=(),
           outputs=_rel(c.GENIESIM_TASK_CONFIG, c.GENIESIM_SCENE_GRAPH)),
@@ -91,7 +91,7 @@ def data_flow_markdown() -> str:
     (generated from STAGES, so the picture cannot drift from the registry; a test compares)."""
     lines = ["    manifest", "       |"]
     for s in STAGES:
-        reads = ", ".join("the manifest" if i == MANIFEST_INPUT else i for i in s.inputs)
+        reads = ", ".join("the manifest" if i == MANIFEST_INPUT else "the asset files" if i == c.ASSETS_INPUT else i for i in s.inputs)
         lines.append(f"    {s.name:<9} reads {reads}")
         lines.append(f"    {'':<9} writes {', '.join(s.outputs) or '-'}")
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 """Runs the pipeline's stages in order, writing success and failure markers.
 
 For each selected stage (all, `from_stage` onwards, or `only` one):
-1. Fingerprint its inputs: sha256 of the manifest (if it reads it) and of each declared
+1. Fingerprint its inputs: sha256 of the manifest (if it reads it), of the asset files the
+   scene's objects name (if it reads them: `simready.meshes.assets_digest`), and of each declared
    upstream path (a file, or a folder's files), plus the run options that change outputs and
    the package version. A missing input is invalid input naming the stage to run first.
 2. Skip it if `<out>/<stage>/.complete.json` holds the same fingerprint and its outputs still
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from blueprint_pipeline import markers, pipeline, storage
-from blueprint_pipeline.contract import MANIFEST_INPUT, SCENE_NORMALIZED, StageContext, StageResult
+from blueprint_pipeline.contract import ASSETS_INPUT, MANIFEST_INPUT, SCENE_NORMALIZED, StageContext, StageResult
 from blueprint_pipeline.errors import InternalError, InvalidInputError
 from blueprint_pipeline.pipeline import Stage
 from blueprint_pipeline.resilience.journal import JOURNAL_FOLDER
@@ -93,6 +94,16 @@ def describe_inputs(ctx: StageContext, stage: Stage) -> list[dict[str, Any]]:
                 raise InvalidInputError(f"stage {stage.name}: manifest {ctx.manifest_url!r} does not exist")
             out.append({"name": name, "url": ctx.manifest_url, "size": storage.size(ctx.manifest_url),
                         "sha256": storage.sha256_file(ctx.manifest_url)})
+            continue
+        if name == ASSETS_INPUT:
+            from blueprint_pipeline.scene.io import load_scene
+            from blueprint_pipeline.simready.meshes import assets_digest
+
+            try:
+                sha, files = assets_digest(load_scene(ctx.url(SCENE_NORMALIZED)), ctx.asset_root())
+            except (InvalidInputError, ValueError):  # the stage itself says what is wrong with the scene
+                sha, files = "unreadable scene", 0
+            out.append({"name": name, "files": files, "sha256": sha})
             continue
         url = storage.safe_join(ctx.out_url, name)
         if not storage.exists(url):

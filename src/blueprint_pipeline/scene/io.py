@@ -35,10 +35,14 @@ def write_normalized(url: str, header: SceneHeader, objects: Iterable[SceneObjec
 def _header(url: str, first: str) -> SceneHeader:
     if not first:
         raise InvalidInputError(f"{url}: empty normalised scene file")
-    raw = json.loads(first)
-    if raw.get("schema") != NORMALIZED_SCHEMA:
+    try:
+        raw = json.loads(first)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"{url}: the header line is not JSON ({exc.msg})") from None
+    if not isinstance(raw, dict) or raw.get("schema") != NORMALIZED_SCHEMA:
         raise InvalidInputError(
-            f"{url}: unsupported normalised scene schema {raw.get('schema')!r} (expected {NORMALIZED_SCHEMA})"
+            f"{url}: unsupported normalised scene schema "
+            f"{raw.get('schema') if isinstance(raw, dict) else type(raw).__name__!r} (expected {NORMALIZED_SCHEMA})"
         )
     return SceneHeader.model_validate(raw)
 

@@ -73,6 +73,7 @@ from blueprint_pipeline.sim.appearance import LOOKS, Look, Painter, add_lights, 
 from blueprint_pipeline.sim.mjcf import to_xml_exact
 from blueprint_pipeline.sim.containers import shell_parts
 from blueprint_pipeline.simready.containers import is_container
+from blueprint_pipeline.simready.meshes import ObjectMesh
 from blueprint_pipeline.simready.records import (
     ColliderShape,
     ObjectPhysics,
@@ -240,6 +241,39 @@ def _collider(geom: mujoco.MjsGeom, phys: ObjectPhysics) -> None:
         geom.size = [sx / 2, sy / 2, sz / 2]
 
 
+HIDDEN_GROUP = 3  # geom group the renderer and the camera's ray casts leave out (a meshed object's hulls)
+
+
+def _add_mesh_geoms(spec: mujoco.MjSpec, body: mujoco.MjsBody, obj: SceneObject, mesh: ObjectMesh) -> list[mujoco.MjsGeom]:
+    """A meshed object (simready/meshes.py): one collision geom per convex piece (the first carries
+    the collider's name, the others are its walls; hidden from renders) and the visual mesh
+    (`obj:{id}:visual`, no contacts). Returns the collision geoms."""
+    geoms = []
+    for k, points in enumerate(mesh.hulls):
+        m = spec.add_mesh()
+        m.name = f"obj:{obj.id}:hull{k}"
+        m.uservert = np.asarray(points, dtype=float).ravel().tolist()
+        m.inertia = mujoco.mjtMeshInertia.mjMESH_INERTIA_SHELL  # the body's inertia is explicit; never fails on a sliver
+        g = body.add_geom()
+        g.name = SimScene.geom_name(obj.id) if k == 0 else SimScene.wall_geom_name(obj.id, k - 1)
+        g.type = mujoco.mjtGeom.mjGEOM_MESH
+        g.meshname = m.name
+        g.group = HIDDEN_GROUP
+        geoms.append(g)
+    vis = spec.add_mesh()
+    vis.name = f"obj:{obj.id}:visual"
+    vis.uservert = np.asarray(mesh.vertices, dtype=float).ravel().tolist()
+    vis.userface = np.asarray(mesh.faces, dtype=int).ravel().tolist()
+    vis.inertia = mujoco.mjtMeshInertia.mjMESH_INERTIA_SHELL
+    v = body.add_geom()
+    v.name = vis.name
+    v.type = mujoco.mjtGeom.mjGEOM_MESH
+    v.meshname = vis.name
+    v.contype = v.conaffinity = 0
+    v.mass = 0.0
+    return geoms
+
+
 def _add_colliders(body: mujoco.MjsBody, obj: SceneObject, phys: ObjectPhysics, hollow: bool) -> list[mujoco.MjsGeom]:
     """The object's collision geoms: one collider from the record, or for a hollow container its
     floor slab (carrying the collider's name) and walls. The caller sets contact parameters on all."""
@@ -264,9 +298,13 @@ FLOOR_LOOK = Look((0.74, 0.72, 0.68), "stone", 0.1, 0.1, jitter=0.06, texrepeat=
 HANDLE_RGB = (0.25, 0.25, 0.26)
 
 
-def _paint(spec: mujoco.MjSpec, painter: Painter, obj: SceneObject, phys: ObjectPhysics) -> None:
-    """The object's look (sim/appearance.py) on every geom of its bodies; its handle in metal."""
+def _paint(spec: mujoco.MjSpec, painter: Painter, obj: SceneObject, phys: ObjectPhysics,
+           mesh: ObjectMesh | None = None) -> None:
+    """The object's look (sim/appearance.py) on every geom of its bodies; its handle in metal; a
+    mesh's own base colour where its file has one."""
     rgb, look = object_rgb(obj.name, obj.description, obj.category, phys.material)
+    if mesh is not None and mesh.rgba is not None:
+        rgb = mesh.rgba[:3]
     handle = SimScene.handle_geom_name(obj.id)
     bodies = [b for b in (spec.body(SimScene.body_name(obj.id)), spec.body(SimScene.carcass_name(obj.id)))
               if b is not None]
@@ -299,8 +337,12 @@ def _look_at_quat(pos: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
-                    base_pos_m, base_quat_wxyz, mount_top_z_m: float | None = None) -> SimScene:
+                    base_pos_m, base_quat_wxyz, mount_top_z_m: float | None = None,
+                    meshes: dict[str, ObjectMesh] | None = None) -> SimScene:
     """Compile the scene with the robot at the given base pose (gripper open, arm at home).
+
+    `meshes` (simready/meshes.load_meshes): free objects with a mesh collide through its convex
+    pieces and are drawn with its visual; the others keep their primitives.
 
     With `mount_top_z_m` above the base position's z, the robot stands on a pedestal (a fixed
     0.24 m square column that touches objects but not the robot) whose top is at that height: task
@@ -333,8 +375,9 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
         if phys is None:
             problems.append(Problem(f"physics.objects[{obj.id}]", "missing: every simulated object needs a physics record"))
             continue
+        mesh = (meshes or {}).get(obj.id) if phys.is_dynamic else None
         if phys.is_dynamic:
-            _add_free_object(spec, obj, phys, lift_m=lifted.get(obj.id, 0.0))
+            _add_free_object(spec, obj, phys, lift_m=lifted.get(obj.id, 0.0), mesh=mesh)
             dynamic_ids.append(obj.id)
         elif obj.articulation is not None:
             _add_articulated(spec, obj, phys, floor_z, scene.objects)
@@ -349,7 +392,7 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
                 g.friction = [phys.static_friction, *_OBJECT_TORSION_ROLL]
                 g.contype, g.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY
             fixed_ids.append(obj.id)
-        _paint(spec, painter, obj, phys)
+        _paint(spec, painter, obj, phys, mesh)
     if problems:
         raise InvalidInputError("physics records do not cover the scene", problems[:20], max(0, len(problems) - 20))
     room = room_bounds(scene)
@@ -445,7 +488,8 @@ def _add_open_furniture(body: mujoco.MjsBody, obj: SceneObject, shelf: OpenFurni
     return geoms
 
 
-def _add_free_object(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics, lift_m: float = 0.0) -> None:
+def _add_free_object(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics, lift_m: float = 0.0,
+                     mesh: ObjectMesh | None = None) -> None:
     body = spec.worldbody.add_body()
     body.name = SimScene.body_name(obj.id)
     body.pos, body.quat = [obj.position_m[0], obj.position_m[1], obj.position_m[2] + lift_m], list(obj.orientation_wxyz)
@@ -455,7 +499,9 @@ def _add_free_object(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics,
     body.ipos = list(phys.center_of_mass_m)
     body.inertia = list(phys.inertia_diag_kg_m2)
     sphere = phys.collider is ColliderShape.SPHERE
-    for g in _add_colliders(body, obj, phys, is_container(obj, phys)):
+    colliders = (_add_mesh_geoms(spec, body, obj, mesh) if mesh is not None
+                 else _add_colliders(body, obj, phys, is_container(obj, phys)))
+    for g in colliders:
         g.friction = [phys.static_friction, _OBJECT_TORSION_ROLL[0], SPHERE_ROLLING_M if sphere
                       else _OBJECT_TORSION_ROLL[1]]
         g.condim = SPHERE_CONDIM if sphere else PAD_CONDIM

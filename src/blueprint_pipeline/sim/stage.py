@@ -37,6 +37,7 @@ are dealt to the tasks in turn).
 from __future__ import annotations
 
 import json
+import posixpath
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -84,6 +85,7 @@ from blueprint_pipeline.sim.scene_builder import (
     build_sim_scene,
 )
 from blueprint_pipeline.simready.io import load_physics
+from blueprint_pipeline.simready.meshes import load_meshes
 
 STAGE = "episodes"
 DEFAULT_PER_TASK = 2
@@ -267,7 +269,8 @@ def sim_for(out_url: str, robot_name: str, task_id: str) -> tuple[SimScene, Task
         # the arm stands on a pedestal at the height of the surface it works on (a shelf's board)
         mount = task.goal.surface_z_m + robot.mount_above_surface_m if support is not None else None
         sim = build_sim_scene(scene, physics, robot, placement.base_position_m,
-                              placement.base_orientation_wxyz, mount_top_z_m=mount)
+                              placement.base_orientation_wxyz, mount_top_z_m=mount,
+                              meshes=load_meshes(posixpath.dirname(physics_url), physics))
         choose_scene_camera(sim, task)  # the scene camera of this task sees its work (sim/camera.py)
         if len(_SIM_CACHE) >= _SIM_CACHE_SIZE:  # a few compiled scenes per worker keep memory bounded
             _SIM_CACHE.pop(next(iter(_SIM_CACHE)))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from typing import Any
 
 from blueprint_pipeline.config import Settings
 from blueprint_pipeline.errors import InvalidInputError
+from blueprint_pipeline.simready.meshes import MeshSettings
+
+DEFAULT_MESH_CACHE = os.path.join("~", ".cache", "blueprint-pipeline", "meshes")
 
 ESTIMATORS = ("table", "gemini")
 
@@ -34,6 +38,7 @@ class SimreadyConfig:
     gemini_timeout_s: float = 30.0
     workers: int = 10  # threads for I/O-bound estimators (settings.object_workers)
     rate_per_s: float | None = None  # None: the call policy's shared setting (settings.rate_limit_per_s)
+    meshes: MeshSettings = MeshSettings()  # object meshes from asset files (simready/meshes.py)
 
     @classmethod
     def from_settings(cls, settings: Settings, strict: bool = False, **overrides: Any) -> SimreadyConfig:
@@ -45,8 +50,17 @@ class SimreadyConfig:
                 mass_rel=settings.simready_dr_mass_rel, friction_rel=settings.simready_dr_friction_rel,
                 restitution_rel=settings.simready_dr_restitution_rel,
                 com_noise_rel=settings.simready_dr_com_noise_rel),
+            meshes=MeshSettings(max_hulls=settings.mesh_max_hulls, visual_triangles=settings.mesh_visual_triangles,
+                                cache_dir=mesh_cache_dir(settings.mesh_cache_dir)),
         )
         cfg = replace(cfg, **overrides)
         if cfg.estimator not in ESTIMATORS:
             raise InvalidInputError(f"simready estimator {cfg.estimator!r} is unknown; choose one of {ESTIMATORS}")
         return cfg
+
+
+def mesh_cache_dir(setting: str | None) -> str | None:
+    """The decomposition cache's folder: the setting, else DEFAULT_MESH_CACHE; "off": none."""
+    if setting is not None and setting.strip().lower() == "off":
+        return None
+    return os.path.expanduser(setting or DEFAULT_MESH_CACHE)

@@ -13,8 +13,9 @@ from blueprint_pipeline.simready.bounds import BOUNDS
 from blueprint_pipeline.simready.categories import Profile
 from blueprint_pipeline.simready.config import SimreadyConfig
 from blueprint_pipeline.simready.inertia import Part, combine
-from blueprint_pipeline.simready.mass_models import build_parts
+from blueprint_pipeline.simready.mass_models import build_parts, mesh_body
 from blueprint_pipeline.simready.materials import MATERIALS, Material
+from blueprint_pipeline.simready.meshes import MeshProps
 from blueprint_pipeline.simready.records import (
     ColliderShape,
     ObjectPhysics,
@@ -46,11 +47,13 @@ def _clamp(v: float, name: str) -> float:
 
 
 def graspable_rule(obj: SceneObject, mass_kg: float, cfg: SimreadyConfig,
-                   size: tuple[float, float, float]) -> tuple[bool, str]:
+                   size: tuple[float, float, float], rim_wall_m: float | None = None) -> tuple[bool, str]:
     if not obj.sim_role.is_dynamic:
         return False, f"not a free body (sim_role {obj.sim_role.value})"
     if mass_kg > cfg.max_graspable_mass_kg:
         return False, f"{mass_kg:.1f} kg is above the {cfg.max_graspable_mass_kg:g} kg limit"
+    if rim_wall_m is not None and rim_wall_m < cfg.gripper_stroke_m:
+        return True, f"its rim's {rim_wall_m * 1000:.1f} mm wall fits the {cfg.gripper_stroke_m:g} m gripper"
     fits = [a for a, e in zip("xyz", size) if e <= cfg.gripper_stroke_m]
     if not fits:
         smallest = min(size)
@@ -59,7 +62,9 @@ def graspable_rule(obj: SceneObject, mass_kg: float, cfg: SimreadyConfig,
 
 
 def derive_physics(obj: SceneObject, profile: Profile, chosen: Chosen, cfg: SimreadyConfig,
-                   has_mesh: bool) -> ObjectPhysics:
+                   mesh: MeshProps | None = None) -> ObjectPhysics:
+    """With `mesh` (simready/meshes.py) the collider is its convex pieces and mass, centre and
+    inertia come from its shape where the category's model allows (mass_models.mesh_body)."""
     size = obj.extents_m
     notes = list(chosen.notes)
     if min(size) < MIN_EXTENT_M:  # a floor or a poster may come with zero thickness
@@ -71,6 +76,11 @@ def derive_physics(obj: SceneObject, profile: Profile, chosen: Chosen, cfg: Simr
 
     material_density = chosen.values.get("density_kg_m3", (mat.density_kg_m3, ValueSource.TABLE))[0]
     body: Part = combine(build_parts(profile, size, material_density, contents))
+    if mesh is not None:
+        notes.extend(mesh.notes)
+        from_mesh, how = mesh_body(profile, mesh.solid, mesh.surface, material_density, contents)
+        body = from_mesh if from_mesh is not None and from_mesh.mass_kg > 0 else body
+        notes.append(how)
     if "mass_kg" in chosen.values:
         mass, sources["mass_kg"] = chosen.values["mass_kg"]
     else:
@@ -103,10 +113,11 @@ def derive_physics(obj: SceneObject, profile: Profile, chosen: Chosen, cfg: Simr
         dynamic = static
     restitution = pick("restitution", mat.restitution)
 
-    collider = ColliderShape.CONVEX_HULL if has_mesh else profile.collider
-    sources["collider"] = ValueSource.DERIVED if has_mesh else ValueSource.TABLE
+    collider = ColliderShape.CONVEX_HULL if mesh is not None else profile.collider
+    sources["collider"] = ValueSource.DERIVED if mesh is not None else ValueSource.TABLE
     contact = min(max(CONTACT_OFFSET_REL * min(size), CONTACT_OFFSET_MIN_M), CONTACT_OFFSET_MAX_M)
-    graspable, reason = graspable_rule(obj, mass, cfg, size)
+    rim = mesh.record.rim if mesh is not None else None
+    graspable, reason = graspable_rule(obj, mass, cfg, size, rim.wall_m if rim is not None else None)
     for name in ("contact_offset_m", "rest_offset_m", "graspable"):
         sources[name] = ValueSource.DERIVED
     sources["surface_roughness_um"] = ValueSource.TABLE
@@ -144,4 +155,5 @@ def derive_physics(obj: SceneObject, profile: Profile, chosen: Chosen, cfg: Simr
         randomization=ranges,
         sources=sources,
         notes=tuple(notes),
+        mesh=mesh.record if mesh is not None else None,
     )

@@ -31,6 +31,7 @@ from blueprint_pipeline.simready.categories import profile_for
 from blueprint_pipeline.simready.config import SimreadyConfig
 from blueprint_pipeline.simready.derive import derive_physics
 from blueprint_pipeline.simready.materials import MATERIALS
+from blueprint_pipeline.simready.meshes import MeshProps
 from blueprint_pipeline.simready.records import ObjectPhysics
 from blueprint_pipeline.simready.table import TableEstimator, choose
 
@@ -131,7 +132,7 @@ class GeminiEstimator:
         return redact_values(parse_answer(payload))
 
     def estimate_llm(self, obj: SceneObject, manifest: CheckedValues | None = None,
-                     has_mesh: bool = False) -> ObjectPhysics:
+                     mesh: MeshProps | None = None) -> ObjectPhysics:
         """One object from the LLM's answer (manifest values still win); raises if the call or
         the answer fails."""
         manifest = manifest or CheckedValues()
@@ -143,23 +144,23 @@ class GeminiEstimator:
         material = answer.get("material")
         chosen = choose(obj, manifest, checked.values, material if isinstance(material, str) else None)
         chosen.notes.extend(checked.notes)
-        return derive_physics(obj, profile, chosen, self.config, has_mesh)
+        return derive_physics(obj, profile, chosen, self.config, mesh)
 
-    def fallback(self, obj: SceneObject, manifest: CheckedValues | None, has_mesh: bool, reason: str) -> ObjectPhysics:
+    def fallback(self, obj: SceneObject, manifest: CheckedValues | None, mesh: MeshProps | None, reason: str) -> ObjectPhysics:
         """The table's estimate, with why the LLM's was not used."""
         log.warning("gemini estimate for %s failed (%s); using the table", obj.id, reason)
-        p = self.table.estimate(obj, manifest, has_mesh)
+        p = self.table.estimate(obj, manifest, mesh)
         return p.model_copy(update={"notes": p.notes + (f"gemini estimate failed ({reason}); table values used",)})
 
-    def estimate(self, obj: SceneObject, manifest: CheckedValues | None = None, has_mesh: bool = False) -> ObjectPhysics:
+    def estimate(self, obj: SceneObject, manifest: CheckedValues | None = None, mesh: MeshProps | None = None) -> ObjectPhysics:
         """One object: the LLM's values where valid, else the table's with the reason noted."""
         try:
-            return self.estimate_llm(obj, manifest, has_mesh)
+            return self.estimate_llm(obj, manifest, mesh)
         except Exception as exc:  # noqa: BLE001 - any failure of this object -> table, reason recorded
-            return self.fallback(obj, manifest, has_mesh, redact(f"{type(exc).__name__}: {exc}")[:300])
+            return self.fallback(obj, manifest, mesh, redact(f"{type(exc).__name__}: {exc}")[:300])
 
     def estimate_all(self, objects: Sequence[SceneObject], manifest: Sequence[CheckedValues],
-                     has_mesh: Sequence[bool], progress: Any = None,
+                     meshes: Sequence[MeshProps | None], progress: Any = None,
                      journal_url: str | None = None) -> tuple[list[ObjectPhysics], dict[str, Any]]:
         """All objects on `config.workers` threads through `resilience.partial.run_items`, results
         in input order. An object whose call fails gets the table's values (one failure never
@@ -168,7 +169,7 @@ class GeminiEstimator:
         from blueprint_pipeline.resilience.partial import run_items
 
         def one(i: int) -> dict[str, Any]:
-            return self.estimate_llm(objects[i], manifest[i], has_mesh[i]).model_dump(mode="json")
+            return self.estimate_llm(objects[i], manifest[i], meshes[i]).model_dump(mode="json")
 
         report = run_items(list(range(len(objects))), one, workers=self.config.workers, executor="thread",
                            min_success_rate=0.0, journal_url=journal_url, key=lambda i: objects[i].id,
@@ -178,7 +179,7 @@ class GeminiEstimator:
             if r.ok:
                 out.append(ObjectPhysics.model_validate(r.value))
             else:
-                out.append(self.fallback(objects[i], manifest[i], has_mesh[i], f"{r.error_type}: {r.message}"[:300]))
+                out.append(self.fallback(objects[i], manifest[i], meshes[i], f"{r.error_type}: {r.message}"[:300]))
         fallbacks = report.failed_count
         return out, {"llm_objects": len(out) - fallbacks, "table_fallbacks": fallbacks,
                      "resumed_from_journal": report.resumed_count, "workers": self.config.workers}

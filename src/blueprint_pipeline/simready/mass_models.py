@@ -161,3 +161,40 @@ def build_parts(profile: Profile, size: Vec3, density: float, contents_density: 
 
 def is_finite_size(size: Vec3) -> bool:
     return all(math.isfinite(s) and s > 0 for s in size)
+
+
+SHELL_MODELS = ("box_shell", "cylinder_shell")
+
+
+def _scaled(p: Part, k: float) -> Part:
+    return Part(p.mass_kg * k, p.com_m, (p.inertia_kg_m2[0] * k, p.inertia_kg_m2[1] * k, p.inertia_kg_m2[2] * k))
+
+
+def mesh_body(profile: Profile, solid_part: Part | None, surface_part: Part, density: float,
+              contents_density: float = 0.0) -> tuple[Part | None, str]:
+    """The body from an object's mesh (simready/meshes.py; parts at unit density: a solid's mass
+    is its volume, a surface's its area), by the category's model; (None, why) keeps the model's
+    primitive. Rules:
+    - solid models: a closed mesh's volume x density x fill; an open mesh says nothing about
+      volume, so the primitive model stays;
+    - shells (bottles, mugs, bins): the surface x wall thickness x density, or the closed mesh's
+      volume x density when that is smaller (a mesh that models its walls, as a real mug's does,
+      encloses only the walls); a closed mesh's contents fill `contents_fraction` of its volume,
+      spread like the solid;
+    - tables, chairs, panels: the primitive model (their meshes are rarely closed)."""
+    if profile.model == "solid":
+        if solid_part is None:
+            return None, "open mesh: mass from the category's model"
+        return _scaled(solid_part, density * profile.fill), "mass, centre and inertia from the mesh's volume"
+    if profile.model in SHELL_MODELS:
+        shell = _scaled(surface_part, profile.wall_m * density)
+        body, how = shell, f"a {profile.wall_m * 1000:g} mm shell over the mesh's surface"
+        if solid_part is not None and solid_part.mass_kg * density < shell.mass_kg:
+            body, how = _scaled(solid_part, density), "the mesh's volume (it models its walls)"
+        if solid_part is not None and contents_density > 0 and profile.contents_fraction > 0:
+            from blueprint_pipeline.simready.inertia import combine
+
+            body = combine([body, _scaled(solid_part, contents_density * profile.contents_fraction)])
+            how += f" and contents filling {profile.contents_fraction:.0%} of its volume"
+        return body, f"mass, centre and inertia from {how}"
+    return None, f"mass from the category's {profile.model} model"

@@ -65,6 +65,37 @@ class RandomizationRanges(_Record):
         return self
 
 
+class RimRecord(_Record):
+    """The rim of an open-top hollow mesh (simready/rims.py), object frame: a gripper takes it
+    with one finger inside the wall and one outside, at `grip_depth_m` below the top."""
+
+    centre_m: tuple[Finite, Finite]  # the rim's centre, x and y
+    top_z_m: Finite
+    depth_m: Positive  # of the cavity below the top, at the centre
+    grip_depth_m: Positive
+    wall_m: Positive  # thickness at the grip depth (median over the clear directions)
+    radius_m: Positive  # of the wall's middle
+    angles_rad: tuple[Finite, ...]  # directions from the centre where the wall is clear (no handle)
+
+
+class MeshRecord(_Record):
+    """The object's mesh from its asset file (simready/meshes.py), fitted to the object's box.
+
+    `file` is relative to the simready folder (`meshes/<key>.npz`, content-addressed, shared by
+    objects with the same fitted mesh); `sha256` is that file's, checked when a later stage
+    reads it, so physics.json pins the mesh's exact bytes."""
+
+    asset: str  # the manifest's asset path
+    asset_sha256: str  # of the asset file's bytes
+    file: str
+    sha256: str
+    scale: tuple[Positive, Positive, Positive]  # applied per axis (file units -> metres, fitted to the box)
+    triangles: int = Field(ge=1)  # of the visual mesh (after decimation)
+    hulls: int = Field(ge=1)  # convex pieces of the collider
+    watertight: bool  # closed surface: mass and inertia from its volume (else from a thin shell)
+    rim: RimRecord | None = None  # open-top hollow (a mug, a bowl): where it can be taken by its rim
+
+
 class ObjectPhysics(_Record):
     object_id: str
     is_dynamic: bool  # free rigid body (False: fixed collider or articulated furniture)
@@ -86,6 +117,7 @@ class ObjectPhysics(_Record):
     randomization: RandomizationRanges
     sources: dict[str, ValueSource] = Field(default_factory=dict)  # field name -> source
     notes: tuple[str, ...] = ()  # e.g. why the LLM estimate fell back to the table
+    mesh: MeshRecord | None = None  # collider CONVEX_HULL with a mesh: the hulls and visual in `file`
 
 
 class PhysicsFile(_Record):

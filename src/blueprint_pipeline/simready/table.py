@@ -8,6 +8,7 @@ from blueprint_pipeline.simready.bounds import CheckedValues, check_values
 from blueprint_pipeline.simready.categories import profile_for
 from blueprint_pipeline.simready.config import SimreadyConfig
 from blueprint_pipeline.simready.derive import Chosen, derive_physics
+from blueprint_pipeline.simready.meshes import MeshProps
 from blueprint_pipeline.simready.materials import (
     MATERIALS,
     UPHOLSTERY_SURFACES,
@@ -78,9 +79,9 @@ class TableEstimator:
     def __init__(self, config: SimreadyConfig | None = None):
         self.config = config or SimreadyConfig()
 
-    def estimate(self, obj: SceneObject, manifest: CheckedValues | None = None, has_mesh: bool = False) -> ObjectPhysics:
+    def estimate(self, obj: SceneObject, manifest: CheckedValues | None = None, mesh: MeshProps | None = None) -> ObjectPhysics:
         profile, matched = profile_for(obj.category, obj.name, obj.extents_m)
         chosen = choose(obj, manifest or CheckedValues())
         if not matched:
             chosen.notes.append(f"category {obj.category!r} is not in the table; generic profile {profile.name!r}")
-        return derive_physics(obj, profile, chosen, self.config, has_mesh)
+        return derive_physics(obj, profile, chosen, self.config, mesh)

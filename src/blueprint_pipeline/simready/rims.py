@@ -1,0 +1,82 @@
+"""The rim of an open-top hollow mesh (a mug, a cup, a bowl, a pot): where a parallel gripper
+can take it with one finger inside and one outside, as people take a mug too wide for their
+grip by its rim.
+
+Found by casting rays at the fitted mesh (object frame, metres; simready/meshes.py):
+1. the rim's centre is the middle of the horizontal box of the vertices within 3 mm of the top;
+2. a ray down from above that centre must travel at least `MIN_DEPTH_M` below the top before
+   it meets the mesh: the object is open at the top (a closed box or a bottle is not);
+3. at `grip depth` below the top (half the cavity's depth, at most 1.5 cm), rays out from the
+   centre in `DIRECTIONS` directions meet the inner and then the outer face of the wall: their
+   distances give the wall's thickness and its middle radius. A direction whose ray meets more
+   than that wall (a mug's handle), there or down to `FINGER_REACH_M` lower (where the pads
+   reach), or no wall is left out: the outer finger would meet the handle there.
+The rim is kept when at least half the directions are clear and the wall is 1-25 mm thick.
+
+Rays are intersected with the triangles directly (Moller-Trumbore, numpy): trimesh's ray
+queries need rtree, and a few dozen rays against at most the visual's triangle budget are cheap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from blueprint_pipeline.simready.records import RimRecord
+
+DIRECTIONS = 12
+MIN_DEPTH_M = 0.02
+MAX_GRIP_DEPTH_M = 0.015
+WALL_RANGE_M = (0.001, 0.025)
+TOP_BAND_M = 0.003
+FINGER_REACH_M = 0.03  # how far below the grip depth the wall is checked for a handle
+
+
+def ray_hits(origin: np.ndarray, direction: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """Distances along the ray at which it crosses `triangles` (n, 3, 3), sorted."""
+    v0, e1, e2 = triangles[:, 0], triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0]
+    p = np.cross(direction, e2)
+    det = np.einsum("ij,ij->i", e1, p)
+    ok = np.abs(det) > 1e-12
+    inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+    s = origin - v0
+    u = np.einsum("ij,ij->i", s, p) * inv
+    q = np.cross(s, e1)
+    v = (q @ direction) * inv
+    t = np.einsum("ij,ij->i", e2, q) * inv
+    hit = ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t > 1e-9)
+    ts = np.sort(t[hit])
+    if len(ts) > 1:  # a ray through a shared edge crosses both triangles: count it once
+        ts = ts[np.concatenate([[True], np.diff(ts) > 1e-7])]
+    return ts
+
+
+def find_rim(vertices: np.ndarray, faces: np.ndarray) -> RimRecord | None:
+    """The rim of an open-top hollow mesh (module docstring), or None."""
+    tris = np.asarray(vertices, dtype=float)[np.asarray(faces)]
+    top = float(vertices[:, 2].max())
+    ring = vertices[vertices[:, 2] >= top - TOP_BAND_M, :2]
+    centre = 0.5 * (ring.min(axis=0) + ring.max(axis=0))
+    down = ray_hits(np.array([centre[0], centre[1], top + 0.01]), np.array([0.0, 0.0, -1.0]), tris)
+    depth = (down[0] - 0.01) if len(down) else 0.0
+    if depth < MIN_DEPTH_M:
+        return None
+    grip_depth = min(MAX_GRIP_DEPTH_M, 0.5 * depth)
+    origin = np.array([centre[0], centre[1], top - grip_depth])
+    # the fingers reach further down than the grip depth: the wall must be clear there too
+    below = [top - z for z in (grip_depth + FINGER_REACH_M / 2, grip_depth + FINGER_REACH_M) if z < depth - 0.003]
+    angles, walls, radii = [], [], []
+    for a in np.arange(DIRECTIONS) * 2 * np.pi / DIRECTIONS:
+        ray = np.array([np.cos(a), np.sin(a), 0.0])
+        hits = ray_hits(origin, ray, tris)
+        if len(hits) != 2 or any(len(ray_hits(np.array([centre[0], centre[1], z]), ray, tris)) != 2 for z in below):
+            continue
+        wall = float(hits[1] - hits[0])
+        if WALL_RANGE_M[0] <= wall <= WALL_RANGE_M[1]:
+            angles.append(float(a))
+            walls.append(wall)
+            radii.append(float(0.5 * (hits[0] + hits[1])))
+    if len(angles) < DIRECTIONS // 2:
+        return None
+    return RimRecord(centre_m=(float(centre[0]), float(centre[1])), top_z_m=top, depth_m=float(depth),
+                     grip_depth_m=float(grip_depth), wall_m=float(np.median(walls)),
+                     radius_m=float(np.median(radii)), angles_rad=tuple(angles))
