@@ -13,6 +13,7 @@ from test_simready import make_obj, make_scene
 from blueprint_pipeline.rotations import matrix_np
 from blueprint_pipeline.scene.records import Articulation, AssetRef, SceneHeader, SimRole
 from blueprint_pipeline.simready.config import SimreadyConfig
+from blueprint_pipeline.simready.meshes import load_meshes
 from blueprint_pipeline.simready.io import load_physics, write_physics
 from blueprint_pipeline.simready.records import ColliderShape
 from blueprint_pipeline.simready.stage import estimate_scene
@@ -201,18 +202,21 @@ def test_mesh_assets_become_visuals_and_hull_colliders(tmp_path):
             make_obj("box", (0.3, 0.3, 0.3), oid="usd_crate", asset=AssetRef(path="assets/crate.usda")),
             make_obj("mug", (0.08, 0.08, 0.1), oid="missing", asset=AssetRef(path="assets/none.glb"))]
     scene = make_scene(objs)
-    physics, _ = estimate_scene(scene, SimreadyConfig(), asset_root=str(tmp_path))
+    physics, _ = estimate_scene(scene, SimreadyConfig(), asset_root=str(tmp_path),
+                                simready_url=str(tmp_path / "simready"))
     assert physics.objects["glb_mug"].collider is ColliderShape.CONVEX_HULL
     assert physics.objects["missing"].collider is ColliderShape.CYLINDER
-    written, _ = write_and_validate(str(tmp_path / "usd"), scene, physics, str(tmp_path))
+    meshes = load_meshes(str(tmp_path / "simready"), physics)
+    written, _ = write_and_validate(str(tmp_path / "usd"), scene, physics, str(tmp_path), meshes=meshes)
     stage = Usd.Stage.Open(str(tmp_path / "usd" / "scene.usda"))
     visual = UsdGeom.Mesh(stage.GetPrimAtPath("/World/Objects/glb_mug/Visual"))
     pts = np.array(visual.GetPointsAttr().Get())
     # Fitted to the object's extents whatever the asset's units (10 units tall -> 0.1 m).
     assert pts.max(axis=0) - pts.min(axis=0) == pytest.approx((0.08, 0.08, 0.1), rel=1e-5)
-    hull = stage.GetPrimAtPath("/World/Objects/glb_mug/Collider")
-    assert hull.GetTypeName() == "Mesh"
-    assert UsdPhysics.MeshCollisionAPI(hull).GetApproximationAttr().Get() == "convexHull"
+    pieces = stage.GetPrimAtPath("/World/Objects/glb_mug/Collider").GetChildren()
+    assert len(pieces) == physics.objects["glb_mug"].mesh.hulls
+    assert all(p.GetTypeName() == "Mesh" for p in pieces)
+    assert all(UsdPhysics.MeshCollisionAPI(p).GetApproximationAttr().Get() == "convexHull" for p in pieces)
     crate = stage.GetPrimAtPath("/World/Objects/usd_crate/Visual/Asset")
     assert crate.GetTypeName() == "Cube"  # composed through the reference
     bound = UsdGeom.BBoxCache(Usd.TimeCode.Default(), ["default"]).ComputeWorldBound(

@@ -16,6 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -39,6 +40,7 @@ from blueprint_pipeline.geniesim.scene_graph import build_scene_graph
 from blueprint_pipeline.geniesim.semantics import semantic_text
 from blueprint_pipeline.geniesim.tasks import plan_tasks
 from blueprint_pipeline.scene.records import Scene
+from blueprint_pipeline.simready.meshes import ObjectMesh
 from blueprint_pipeline.simready.records import ObjectPhysics
 
 EXPORT_FORMAT_VERSION = "blueprint.geniesim.export/1"
@@ -137,7 +139,8 @@ def _sha256_tree(root: Path, prefix: str) -> dict[str, str]:
 
 
 def write_native(stage_url: str, scene: Scene, physics: dict[str, ObjectPhysics], task_config: TaskConfig,
-                 asset_root: Path | None, object_usd: dict[str, Path] | None = None) -> dict[str, str]:
+                 asset_root: Path | None, object_usd: dict[str, Path] | None = None,
+                 meshes: Mapping[str, ObjectMesh] | None = None) -> dict[str, str]:
     """Build the bundle in a temporary folder, then put it in place whole; returns {path: sha256}."""
     local = "://" not in stage_url or stage_url.startswith("file://")
     if local:
@@ -147,7 +150,7 @@ def write_native(stage_url: str, scene: Scene, physics: dict[str, ObjectPhysics]
     else:
         tmp = Path(tempfile.mkdtemp(prefix="bp-native-"))
     try:
-        write_bundle(tmp, scene, physics, task_config, asset_root=asset_root, object_usd=object_usd)
+        write_bundle(tmp, scene, physics, task_config, asset_root=asset_root, object_usd=object_usd, meshes=meshes)
         hashes = _sha256_tree(tmp, NATIVE_DIR)
         if local:
             final = stage_dir / NATIVE_DIR
@@ -167,13 +170,14 @@ def write_native(stage_url: str, scene: Scene, physics: dict[str, ObjectPhysics]
 
 def write_export(stage_url: str, scene: Scene, physics: dict[str, ObjectPhysics], export: Export,
                  asset_root: Path | None = None, native: bool = True,
-                 object_usd: dict[str, Path] | None = None) -> list[str]:
-    """Write every file under `stage_url`; export_manifest.json goes last. Returns relative paths."""
+                 object_usd: dict[str, Path] | None = None, meshes: Mapping[str, ObjectMesh] | None = None) -> list[str]:
+    """Write every file under `stage_url`; export_manifest.json goes last. Returns relative paths.
+    `meshes`: the objects' stored meshes (simready/meshes.py) for the native bundle's Aligned.usd."""
     hashes: dict[str, str] = {}
     for name, data in pipeline_file_bytes(export).items():
         storage.atomic_write_bytes(storage.join(stage_url, name), data)
         hashes[name] = hashlib.sha256(data).hexdigest()
     if native:
-        hashes.update(write_native(stage_url, scene, physics, export.task_config, asset_root, object_usd))
+        hashes.update(write_native(stage_url, scene, physics, export.task_config, asset_root, object_usd, meshes))
     storage.atomic_write_json(storage.join(stage_url, "export_manifest.json"), manifest(hashes, scene.header.scene_id))
     return [*FILES, "export_manifest.json", *([NATIVE_DIR] if native else [])]

@@ -1,4 +1,7 @@
-"""The `geniesim` stage: reads the normalised scene and physics, writes `<out>/geniesim/`."""
+"""The `geniesim` stage: reads the normalised scene and physics, writes `<out>/geniesim/`.
+
+Objects with a stored mesh (simready/meshes.py) get it in the native bundle's Aligned.usd: the
+meshes are loaded once here from the simready folder."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from blueprint_pipeline.geniesim.export import build_export, write_export
 from blueprint_pipeline.geniesim.semantics import usd_object_paths
 from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.simready.io import load_physics
+from blueprint_pipeline.simready.meshes import load_meshes
 
 STAGE = "geniesim"
 
@@ -53,8 +57,9 @@ def run(ctx: StageContext) -> StageResult:
     if "://" not in str(ctx.out_url):  # the usd stage's object files, for their visual meshes
         object_usd = {oid: Path(ctx.out_url) / USD_SCENE.stage / path.removeprefix(f"{USD_SCENE.stage}/")
                       for oid, path in usd_object_paths([o.id for o in scene.objects]).items()}
+    meshes = load_meshes(ctx.stage_dir("simready"), physics_file)
     files = write_export(ctx.stage_dir(STAGE), scene, physics_file.objects, export, asset_root=asset_root,
-                         object_usd=object_usd)
+                         object_usd=object_usd, meshes=meshes)
     tasks = export.task_config.tasks
     return StageResult(
         outputs=[f"{STAGE}/{f}" for f in files],

@@ -2,7 +2,8 @@
 
 For objects whose visual is a primitive (no asset), this writes exactly the layer that
 `author_object` writes (a test compares the two texts), about three times faster: the Usd API
-recomposes the stage after every edit, Sdf specs do not. Objects with assets use `author_object`.
+recomposes the stage after every edit, Sdf specs do not. Objects with assets, stored meshes
+(simready) or convex-hull colliders use `author_object`.
 """
 
 from __future__ import annotations

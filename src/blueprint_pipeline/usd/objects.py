@@ -3,10 +3,20 @@
 Layout (default prim `Object`, z-up, metres, kilograms):
 
     /Object                Xform  [RigidBodyAPI if it moves] MassAPI SemanticsLabelsAPI:class
-        Visual             the asset fitted to the extents, or a primitive
+        Visual             simready's stored mesh, or the asset fitted to the extents, or a primitive
         Collider           Cube/Cylinder/Sphere/Capsule, or a hull Mesh; CollisionAPI,
                            MeshCollisionAPI, physics material bound (purpose "physics")
         PhysicsMaterial    Material + PhysicsMaterialAPI (static/dynamic friction, restitution)
+
+An object whose physics record has a `mesh` (simready/meshes.py) is authored from that stored
+mesh, not from its asset file: Visual is the stored visual mesh (its colour as displayColor), and
+Collider is an Xform holding one Mesh per convex piece of the stored decomposition:
+
+        Collider           Xform
+            Piece0 ...     Mesh (the piece's convex hull); CollisionAPI, MeshCollisionAPI
+                           convexHull, purpose guide, physics material bound
+
+so the USD collides through the same pieces as the simulator and the Genie Sim bundle.
 
 The object is authored at its final size (manifest scale already in the extents), so mass,
 centre of mass and inertia are exactly those of physics.json, in this prim's frame.
@@ -18,9 +28,10 @@ import numpy as np
 from pxr import Gf, Sdf, Usd, UsdGeom, UsdPhysics, UsdShade, Vt
 
 from blueprint_pipeline.scene.records import SceneObject
+from blueprint_pipeline.simready.meshes import ObjectMesh
 from blueprint_pipeline.simready.records import ColliderShape, ObjectPhysics
 from blueprint_pipeline.usd.names import OBJECT_PRIM
-from blueprint_pipeline.usd.visual import author_mesh, author_primitive, author_visual
+from blueprint_pipeline.usd.visual import author_mesh, author_object_mesh, author_primitive, author_visual, box_corners
 
 # Collider shape -> MeshCollisionAPI approximation. Implicit gprims are exact colliders in
 # UsdPhysics; the approximation records the intended fit for engines that mesh everything.
@@ -31,6 +42,7 @@ APPROXIMATION = {
     ColliderShape.CAPSULE: UsdPhysics.Tokens.convexHull,
     ColliderShape.CONVEX_HULL: UsdPhysics.Tokens.convexHull,
 }
+PIECE_PRIM = "Piece"  # Collider/Piece0, Piece1, ...: the convex pieces of a stored mesh
 SEMANTIC_TAXONOMY = "class"
 SEMANTIC_ATTR = f"semantics:labels:{SEMANTIC_TAXONOMY}"
 
@@ -57,16 +69,51 @@ def has_rigid_body(obj: SceneObject, phys: ObjectPhysics) -> bool:
     return phys.is_dynamic or obj.articulation is not None
 
 
-def _hull_faces(points: np.ndarray) -> np.ndarray:
+def _hull(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices and outward triangles of the convex hull of `points`."""
     import trimesh
 
-    return np.asarray(trimesh.Trimesh(points, process=False).convex_hull.faces) if len(points) > 8 else \
-        np.asarray(trimesh.convex.convex_hull(points).faces)
+    hull = trimesh.convex.convex_hull(points)
+    return np.asarray(hull.vertices), np.asarray(hull.faces)
+
+
+def _asset_visual_and_collider(stage: Usd.Stage, root_path: str, obj: SceneObject, phys: ObjectPhysics,
+                               asset_url: str | None, asset_fmt: str | None, layer_dir: str) -> tuple[Usd.Prim, list[str]]:
+    """Visual from the asset (or a primitive) and the one collider prim of an object without a
+    stored mesh; returns (collider, notes)."""
+    notes: list[str] = []
+    shape = phys.collider.value
+    primitive_shape = "box" if phys.collider is ColliderShape.CONVEX_HULL else shape
+    visual = author_visual(stage, f"{root_path}/Visual", primitive_shape, obj.extents_m, asset_url, asset_fmt,
+                           layer_dir, want_hull=phys.collider is ColliderShape.CONVEX_HULL)
+    notes += visual.notes
+    if asset_url is None:
+        notes += missing_asset_note(obj)
+
+    collider_path = f"{root_path}/Collider"
+    if phys.collider is not ColliderShape.CONVEX_HULL:
+        return author_primitive(stage, collider_path, shape, phys.collider_size_m), notes
+    points = visual.hull_points
+    if points is None:
+        points = box_corners(obj.extents_m)
+        notes.append("no mesh for the convex hull; the collider hull is the object's box")
+    return author_mesh(stage, collider_path, *_hull(points)).GetPrim(), notes
+
+
+def _stored_visual_and_pieces(stage: Usd.Stage, root_path: str, mesh: ObjectMesh) -> list[Usd.Prim]:
+    """Visual from the stored mesh and, under an Xform Collider, one hull Mesh per convex piece;
+    returns the pieces."""
+    author_object_mesh(stage, f"{root_path}/Visual", mesh)
+    collider_path = f"{root_path}/Collider"
+    UsdGeom.Xform.Define(stage, collider_path)
+    return [author_mesh(stage, f"{collider_path}/{PIECE_PRIM}{i}", *_hull(points)).GetPrim()
+            for i, points in enumerate(mesh.hulls)]
 
 
 def author_object(stage: Usd.Stage, obj: SceneObject, phys: ObjectPhysics, asset_url: str | None,
-                  asset_fmt: str | None, layer_dir: str) -> list[str]:
-    """Author the object into `stage` (an empty in-memory stage); returns notes."""
+                  asset_fmt: str | None, layer_dir: str, mesh: ObjectMesh | None = None) -> list[str]:
+    """Author the object into `stage` (an empty in-memory stage); returns notes. `mesh`: the
+    object's stored mesh, given when its physics record has one (then the asset is not read)."""
     UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.z)
     UsdGeom.SetStageMetersPerUnit(stage, 1.0)
     UsdPhysics.SetStageKilogramsPerUnit(stage, 1.0)
@@ -88,39 +135,28 @@ def author_object(stage: Usd.Stage, obj: SceneObject, phys: ObjectPhysics, asset
     mass.CreateDiagonalInertiaAttr(Gf.Vec3f(*phys.inertia_diag_kg_m2))
     mass.CreatePrincipalAxesAttr(Gf.Quatf(1.0, 0.0, 0.0, 0.0))
 
-    notes: list[str] = []
-    shape = phys.collider.value
-    primitive_shape = "box" if phys.collider is ColliderShape.CONVEX_HULL else shape
-    visual = author_visual(stage, f"{root_path}/Visual", primitive_shape, obj.extents_m, asset_url, asset_fmt,
-                           layer_dir, want_hull=phys.collider is ColliderShape.CONVEX_HULL)
-    notes += visual.notes
-    if asset_url is None:
-        notes += missing_asset_note(obj)
-
-    collider_path = f"{root_path}/Collider"
-    if phys.collider is ColliderShape.CONVEX_HULL:
-        points = visual.hull_points
-        if points is None:
-            h = np.asarray(obj.extents_m) / 2
-            points = np.array([[sx * h[0], sy * h[1], sz * h[2]] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
-            notes.append("no mesh for the convex hull; the collider hull is the object's box")
-        collider = author_mesh(stage, collider_path, points, _hull_faces(points)).GetPrim()
+    if mesh is not None:
+        notes: list[str] = []
+        colliders = _stored_visual_and_pieces(stage, root_path, mesh)
     else:
-        collider = author_primitive(stage, collider_path, shape, phys.collider_size_m)
-    UsdGeom.Imageable(collider).CreatePurposeAttr(UsdGeom.Tokens.guide)
-    coll = UsdPhysics.CollisionAPI.Apply(collider)
-    coll.CreateCollisionEnabledAttr(True)
-    UsdPhysics.MeshCollisionAPI.Apply(collider).CreateApproximationAttr(APPROXIMATION[phys.collider])
-    collider.CreateAttribute("physxCollision:contactOffset", Sdf.ValueTypeNames.Float, custom=True).Set(
-        phys.contact_offset_m)
-    collider.CreateAttribute("physxCollision:restOffset", Sdf.ValueTypeNames.Float, custom=True).Set(
-        phys.rest_offset_m)
+        collider, notes = _asset_visual_and_collider(stage, root_path, obj, phys, asset_url, asset_fmt, layer_dir)
+        colliders = [collider]
+    for collider in colliders:
+        UsdGeom.Imageable(collider).CreatePurposeAttr(UsdGeom.Tokens.guide)
+        coll = UsdPhysics.CollisionAPI.Apply(collider)
+        coll.CreateCollisionEnabledAttr(True)
+        UsdPhysics.MeshCollisionAPI.Apply(collider).CreateApproximationAttr(APPROXIMATION[phys.collider])
+        collider.CreateAttribute("physxCollision:contactOffset", Sdf.ValueTypeNames.Float, custom=True).Set(
+            phys.contact_offset_m)
+        collider.CreateAttribute("physxCollision:restOffset", Sdf.ValueTypeNames.Float, custom=True).Set(
+            phys.rest_offset_m)
 
     material = UsdShade.Material.Define(stage, f"{root_path}/PhysicsMaterial")
     pm = UsdPhysics.MaterialAPI.Apply(material.GetPrim())
     pm.CreateStaticFrictionAttr(phys.static_friction)
     pm.CreateDynamicFrictionAttr(phys.dynamic_friction)
     pm.CreateRestitutionAttr(phys.restitution)
-    UsdShade.MaterialBindingAPI.Apply(collider).Bind(
-        material, UsdShade.Tokens.weakerThanDescendants, materialPurpose="physics")
+    for collider in colliders:
+        UsdShade.MaterialBindingAPI.Apply(collider).Bind(
+            material, UsdShade.Tokens.weakerThanDescendants, materialPurpose="physics")
     return notes

@@ -1,16 +1,21 @@
-"""Stage `usd`: per-object files and the scene with UsdPhysics, validated after writing."""
+"""Stage `usd`: per-object files and the scene with UsdPhysics, validated after writing.
+
+Objects with a stored mesh (simready/meshes.py) are authored from it: the meshes are loaded once
+here from the simready folder and passed to the writer (usd/objects.py has the layout)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 
 from blueprint_pipeline import storage
 from blueprint_pipeline.errors import InternalError
 from blueprint_pipeline.contract import SCENE_NORMALIZED, SIMREADY_PHYSICS, StageContext, StageResult
 from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.simready.io import load_physics
+from blueprint_pipeline.simready.meshes import ObjectMesh, load_meshes
 from blueprint_pipeline.usd.names import SCENE_FILE
 from blueprint_pipeline.usd.validate import validate_scene
 from blueprint_pipeline.usd.writer import UsdWriteResult, write_usd
@@ -33,9 +38,11 @@ def _local_copy(usd_url: str, files: list[str]) -> tuple[str, str | None]:
     return tmp, tmp
 
 
-def write_and_validate(usd_url: str, scene, physics, asset_root: str | None) -> tuple[UsdWriteResult, dict]:
+def write_and_validate(usd_url: str, scene, physics, asset_root: str | None,
+                       meshes: Mapping[str, ObjectMesh] | None = None) -> tuple[UsdWriteResult, dict]:
+    """`meshes`: the stored meshes physics.json names (`load_meshes`), by object id."""
     objects = list(scene.objects)
-    written = write_usd(usd_url, scene.header, objects, physics, asset_root)
+    written = write_usd(usd_url, scene.header, objects, physics, asset_root, meshes)
     folder, tmp = _local_copy(usd_url, written.files)
     try:
         report = validate_scene(os.path.join(folder, SCENE_FILE), scene.header, objects, physics, written.names)
@@ -59,6 +66,7 @@ def write_and_validate(usd_url: str, scene, physics, asset_root: str | None) -> 
 def run(ctx: StageContext) -> StageResult:
     scene = load_scene(ctx.url(SCENE_NORMALIZED))
     physics = load_physics(ctx.url(SIMREADY_PHYSICS))
-    written, summary = write_and_validate(ctx.stage_dir("usd"), scene, physics, ctx.asset_root())
+    meshes = load_meshes(ctx.stage_dir("simready"), physics)
+    written, summary = write_and_validate(ctx.stage_dir("usd"), scene, physics, ctx.asset_root(), meshes)
     return StageResult(outputs=[f"usd/{f}" for f in written.files], summary=summary,
                        items_ok=len(scene.objects), items_failed=0)

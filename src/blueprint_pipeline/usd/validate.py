@@ -3,12 +3,17 @@
 usd-core 26 replaced `UsdUtils.ComplianceChecker` with the `UsdValidation` framework; we run
 every registered validator (core, geometry, physics, shading...) and report its errors. Where
 neither exists (old usd-core), only our own checks run and the report says so.
+
+Colliders: one prim (`Collider`) of the type physics.json's collider names, or, for an object
+with a stored mesh, an Xform `Collider` holding exactly the record's number of convex pieces
+(hull Meshes), its Visual the record's triangles; each collision prim is checked for its APIs,
+approximation and bound physics material.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from pxr import Gf, Usd, UsdGeom, UsdPhysics, UsdShade
@@ -94,23 +99,40 @@ def check_object(stage: Usd.Stage, obj: SceneObject, phys: ObjectPhysics, name: 
     if not collider.IsValid():
         out.append(f"{path} ({obj.id}): no Collider prim")
         return out
+    if phys.mesh is None:
+        pieces = [collider]
+    else:  # the stored mesh: its visual, and its convex pieces under an Xform Collider
+        visual = stage.GetPrimAtPath(f"{path}/Visual")
+        counts = UsdGeom.Mesh(visual).GetFaceVertexCountsAttr().Get() if visual.IsA(UsdGeom.Mesh) else None
+        expect(counts is not None and len(counts) == phys.mesh.triangles,
+               f"visual is not the stored mesh's {phys.mesh.triangles} triangles")
+        expect(collider.GetTypeName() == "Xform", f"collider type {collider.GetTypeName()} for the stored mesh's pieces")
+        pieces = list(collider.GetChildren())
+        expect(len(pieces) == phys.mesh.hulls, f"{len(pieces)} collider pieces != physics.json's {phys.mesh.hulls}")
+    for piece in pieces:
+        _check_collider(piece, phys, expect)
+    return out
+
+
+def _check_collider(collider: Usd.Prim, phys: ObjectPhysics, expect: Callable[[bool, str], None]) -> None:
+    """One collision prim: its type, collision APIs, approximation and physics material."""
+    where = "" if collider.GetName() == "Collider" else f" (piece {collider.GetName()})"
     expect(collider.GetTypeName() == COLLIDER_TYPES[phys.collider],
-           f"collider type {collider.GetTypeName()} for {phys.collider.value}")
-    expect(collider.HasAPI(UsdPhysics.CollisionAPI), "collider without CollisionAPI")
-    expect(collider.HasAPI(UsdPhysics.MeshCollisionAPI), "collider without MeshCollisionAPI")
+           f"collider type {collider.GetTypeName()} for {phys.collider.value}{where}")
+    expect(collider.HasAPI(UsdPhysics.CollisionAPI), f"collider without CollisionAPI{where}")
+    expect(collider.HasAPI(UsdPhysics.MeshCollisionAPI), f"collider without MeshCollisionAPI{where}")
     approx = UsdPhysics.MeshCollisionAPI(collider).GetApproximationAttr().Get()
-    expect(approx == APPROXIMATION[phys.collider], f"approximation {approx} for {phys.collider.value}")
+    expect(approx == APPROXIMATION[phys.collider], f"approximation {approx} for {phys.collider.value}{where}")
     material, _ = UsdShade.MaterialBindingAPI(collider).ComputeBoundMaterial("physics")
     if not material or not material.GetPrim().HasAPI(UsdPhysics.MaterialAPI):
-        out.append(f"{path} ({obj.id}): no physics material bound to the collider")
-        return out
+        expect(False, f"no physics material bound to the collider{where}")
+        return
     pm = UsdPhysics.MaterialAPI(material.GetPrim())
     for what, attr, want in (("static friction", pm.GetStaticFrictionAttr(), phys.static_friction),
                              ("dynamic friction", pm.GetDynamicFrictionAttr(), phys.dynamic_friction),
                              ("restitution", pm.GetRestitutionAttr(), phys.restitution)):
         got = attr.Get()
-        expect(got is not None and _close(got, want), f"{what} {_g(got)} != physics.json {_g(want)}")
-    return out
+        expect(got is not None and _close(got, want), f"{what} {_g(got)} != physics.json {_g(want)}{where}")
 
 
 def check_joint(stage: Usd.Stage, obj: SceneObject, name: str) -> list[str]:

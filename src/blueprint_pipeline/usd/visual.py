@@ -1,9 +1,15 @@
-"""Visual geometry of an object: its asset fitted to the object's extents, else a primitive.
+"""Visual geometry of an object: simready's stored mesh, else its asset fitted to the object's
+extents, else a primitive.
 
-The manifest's extents (scale applied) are authoritative, so an asset is translated and scaled
-to fill exactly the object's box, whatever units it was made in. USD assets are referenced;
-GLB/glTF/OBJ/STL/PLY are read with trimesh and written as a UsdGeom.Mesh (usd-core has no
-reader for them). The convex-hull collider of a meshed object uses the same fitted points.
+An object whose physics record has a `mesh` (simready/meshes.py) is drawn from that stored mesh
+(`author_object_mesh`): the file is not read again, so the USD, the simulator and the Genie Sim
+bundle show the same triangles, with the asset's colour as displayColor/displayOpacity.
+
+Other objects (furniture, or no stored mesh): the manifest's extents (scale applied) are
+authoritative, so an asset is translated and scaled to fill exactly the object's box, whatever
+units it was made in. USD assets are referenced; GLB/glTF/OBJ/STL/PLY are read with trimesh and
+written as a UsdGeom.Mesh (usd-core has no reader for them). The convex-hull collider of such an
+object uses the same fitted points.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from pxr import Gf, Usd, UsdGeom, Vt
 
 from blueprint_pipeline import storage
 from blueprint_pipeline.simready.assets import USD_FORMATS
+from blueprint_pipeline.simready.meshes import ObjectMesh
 
 Vec3 = tuple[float, float, float]
 
@@ -95,6 +102,17 @@ def author_mesh(stage: Usd.Stage, path: str, points: np.ndarray, faces: np.ndarr
     return mesh
 
 
+def author_object_mesh(stage: Usd.Stage, path: str, mesh: ObjectMesh) -> UsdGeom.Mesh:
+    """The visual from simready's stored mesh (object frame, already fitted to the box), with
+    its colour if the asset has one."""
+    visual = author_mesh(stage, path, mesh.vertices, mesh.faces)
+    if mesh.rgba is not None:
+        r, g, b, a = mesh.rgba
+        visual.CreateDisplayColorAttr(Vt.Vec3fArray([Gf.Vec3f(r, g, b)]))
+        visual.CreateDisplayOpacityAttr(Vt.FloatArray([a]))
+    return visual
+
+
 def author_visual(stage: Usd.Stage, path: str, shape: str, extents: Vec3, asset_url: str | None,
                   asset_fmt: str | None, layer_dir: str, want_hull: bool) -> VisualResult:
     """Author the visual at `path` and return what was used."""
@@ -116,7 +134,7 @@ def author_visual(stage: Usd.Stage, path: str, shape: str, extents: Vec3, asset_
             return VisualResult("usd_reference")
         # Reading every mesh of a referenced USD asset is left to the engine; the collider
         # hull is the asset's fitted bounding box.
-        return VisualResult("usd_reference", hull_points=_box_corners(extents),
+        return VisualResult("usd_reference", hull_points=box_corners(extents),
                             notes=["convex hull of the USD asset approximated by its bounding box"])
     if asset_url is not None and asset_fmt is not None:
         try:
@@ -140,7 +158,8 @@ def author_visual(stage: Usd.Stage, path: str, shape: str, extents: Vec3, asset_
     return VisualResult("primitive")
 
 
-def _box_corners(extents: Vec3) -> np.ndarray:
+def box_corners(extents: Vec3) -> np.ndarray:
+    """The 8 corners of the box `extents` centred on the origin."""
     h = np.asarray(extents) / 2
     return np.array([[sx * h[0], sy * h[1], sz * h[2]] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
 

@@ -1,4 +1,7 @@
-"""Write every object file and then the scene file (each atomically, the scene last)."""
+"""Write every object file and then the scene file (each atomically, the scene last).
+
+Objects whose physics record has a stored `mesh` are authored from it (`meshes`, loaded once by
+the stage with `simready.meshes.load_meshes`); usd/objects.py describes both layouts."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import ctypes
 import os
 import shutil
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pxr import Sdf, Usd
@@ -14,6 +18,7 @@ from blueprint_pipeline import storage
 from blueprint_pipeline.errors import InvalidInputError, Problem
 from blueprint_pipeline.scene.records import SceneHeader, SceneObject
 from blueprint_pipeline.simready.assets import asset_format, resolve_asset
+from blueprint_pipeline.simready.meshes import ObjectMesh
 from blueprint_pipeline.simready.records import PhysicsFile
 from blueprint_pipeline.usd.fast_objects import author_object_layer, can_author_fast
 from blueprint_pipeline.usd.names import OBJECTS_DIR, SCENE_FILE, object_file, prim_names
@@ -74,12 +79,19 @@ def _local_dir(url: str) -> str:
 
 
 def write_usd(usd_url: str, header: SceneHeader, objects: list[SceneObject], physics: PhysicsFile,
-              asset_root: str | None = None) -> UsdWriteResult:
+              asset_root: str | None = None, meshes: Mapping[str, ObjectMesh] | None = None) -> UsdWriteResult:
+    """`meshes`: the stored mesh of every object whose physics record names one, by object id."""
+    meshes = meshes or {}
     missing = [o.id for o in objects if o.id not in physics.objects]
     if missing:
         raise InvalidInputError(
             "physics.json has no entry for some objects; re-run the simready stage",
             [Problem(f"objects[{oid!r}]", "no physics") for oid in missing[:20]], max(0, len(missing) - 20))
+    unloaded = [o.id for o in objects if physics.objects[o.id].mesh is not None and o.id not in meshes]
+    if unloaded:
+        raise InvalidInputError(
+            "physics.json names stored meshes that were not given (load them with simready.meshes.load_meshes)",
+            [Problem(f"objects[{oid!r}].mesh", "not loaded") for oid in unloaded[:20]], max(0, len(unloaded) - 20))
     names = prim_names([o.id for o in objects])
     objects_url = storage.join(usd_url, OBJECTS_DIR)
     local = _is_local(usd_url)
@@ -91,14 +103,15 @@ def write_usd(usd_url: str, header: SceneHeader, objects: list[SceneObject], phy
     try:
         for obj in objects:
             phys = physics.objects[obj.id]
-            asset_url = resolve_asset(asset_root, obj.asset)
-            if can_author_fast(phys, asset_url):
+            mesh = meshes.get(obj.id) if phys.mesh is not None else None
+            asset_url = resolve_asset(asset_root, obj.asset) if mesh is None else None
+            if mesh is None and can_author_fast(phys, asset_url):
                 layer = author_object_layer(obj, phys)
                 kind = layer.GetPrimAtPath(VISUAL_PATH).typeName
                 notes = missing_asset_note(obj)
             else:
                 stage = Usd.Stage.CreateInMemory()
-                notes = author_object(stage, obj, phys, asset_url, asset_format(obj.asset), layer_dir)
+                notes = author_object(stage, obj, phys, asset_url, asset_format(obj.asset), layer_dir, mesh)
                 kind = stage.GetPrimAtPath(VISUAL_PATH).GetTypeName() or "Xform"
                 layer = stage.GetRootLayer()
             result.visuals[kind] = result.visuals.get(kind, 0) + 1

@@ -22,6 +22,8 @@ What Genie Sim's planner needs of a task (rules in `rules.py`, checked by `check
   lights (the server creates lights only from a task's `lights` entry, which we leave out);
 - robot.arm "dual", the G2 ready pose as init_arm_pose, task_name and init_scene_text.
 Prim names and object ids come from `usd.names.prim_names`, the usd stage's own mapping.
+An object with a stored mesh (simready/meshes.py) gets that mesh in its Aligned.usd (`meshes`), so
+the bundle shows the same geometry as usd/objects/*.usda and the simulator.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,10 +47,12 @@ from blueprint_pipeline.geniesim.native.mesh import (
     cylinder_mesh,
     is_round,
     load_usd_mesh,
+    object_mesh,
     write_aligned_usd,
 )
 from blueprint_pipeline.geniesim.records import TaskConfig, TaskSpec
 from blueprint_pipeline.scene.records import Scene, SceneObject
+from blueprint_pipeline.simready.meshes import ObjectMesh
 from blueprint_pipeline.simready.records import ObjectPhysics
 from blueprint_pipeline.usd.names import prim_names
 
@@ -98,9 +103,12 @@ def object_names(scene: Scene, tasks: list[TaskSpec]) -> dict[str, str]:
 
 
 def _mesh_for(o: SceneObject, ph: ObjectPhysics | None, asset_root: Path | None,
-              object_usd: Path | None = None) -> MeshData:
-    """The usd stage's visual mesh of the object (it already read GLB/OBJ/... assets), else a USD
-    asset of the object, else a box or cylinder of its extents."""
+              object_usd: Path | None = None, stored: ObjectMesh | None = None) -> MeshData:
+    """The object's stored mesh (simready), else the usd stage's visual mesh of the object (it
+    already read GLB/OBJ/... assets), else a USD asset of the object, else a box or cylinder of
+    its extents."""
+    if stored is not None and ph is not None and ph.mesh is not None:
+        return object_mesh(stored, ph.mesh.asset)
     if object_usd is not None and object_usd.is_file():
         mesh = load_usd_mesh(object_usd, o.extents_m, under=VISUAL_PRIM)
         if mesh is not None:
@@ -318,18 +326,27 @@ def _write_background(path: Path, scene: Scene, dirs: dict[str, str], excluded: 
 
 def write_bundle(root: Path, scene: Scene, physics: dict[str, ObjectPhysics], task_config: TaskConfig,
                  asset_root: Path | None = None, stroke_m: float = 0.08,
-                 object_usd: dict[str, Path] | None = None) -> BundleReport:
+                 object_usd: dict[str, Path] | None = None,
+                 meshes: Mapping[str, ObjectMesh] | None = None) -> BundleReport:
     """Write the bundle under the local folder `root` (created); returns what was written.
-    `object_usd` maps object ids to the usd stage's object files (their visual meshes are used)."""
+    `object_usd` maps object ids to the usd stage's object files (their visual meshes are used);
+    `meshes` maps object ids to their stored meshes (simready/meshes.py)."""
     object_usd = object_usd or {}
+    meshes = meshes or {}
     report = BundleReport()
     by_id = scene.by_id()
     sid = scene.header.scene_id
     pick_tasks = [t for t in task_config.tasks if t.type == "pick_place" and t.goal is not None]
     native_tasks = []
     for t in pick_tasks:
+        target = by_id[t.target_object_id]
         if "g2" not in t.robot_placements:
             report.skipped_tasks.append({"task_id": t.task_id, "reason": "no G2 base pose reaches it"})
+        elif not any(len(grasps_for(target.extents_m, round_shape, stroke_m)[0]) for round_shape in (False, True)):
+            # a mug or bowl wider than the stroke, which the episodes stage takes by its rim: the
+            # grasp files hold antipodal grasps across the object's extent (native/grasps.py)
+            report.skipped_tasks.append({"task_id": t.task_id, "reason": "no antipodal grasp fits the gripper "
+                                         "(the episodes stage takes it by its rim; rim grasps are not exported)"})
         else:
             native_tasks.append(t)
     excluded = {t.target_object_id for t in native_tasks}
@@ -342,7 +359,7 @@ def write_bundle(root: Path, scene: Scene, physics: dict[str, ObjectPhysics], ta
         asset = layout.asset_id(sid, names[o.id])
         folder = layout.object_dir(o.category, asset)
         dirs[o.id] = folder
-        mesh = _mesh_for(o, ph, asset_root, object_usd.get(o.id))
+        mesh = _mesh_for(o, ph, asset_root, object_usd.get(o.id), meshes.get(o.id))
         kind = mesh.source.split(":")[0]
         report.mesh_sources[kind] = report.mesh_sources.get(kind, 0) + 1
         write_aligned_usd(root / folder / layout.ALIGNED_USD, mesh)

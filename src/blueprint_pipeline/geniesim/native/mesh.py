@@ -2,7 +2,9 @@
 
 Genie Sim's loader merges mesh points and ignores transforms, and puts the mesh's origin at
 the workspace bottom + half height, so the bounding-box centre must be the origin. Units metres,
-z up. Without a mesh asset a box or (elliptic) cylinder is generated from the object's extents.
+z up. The mesh is, in order of preference: simready's stored mesh of the object (`object_mesh`,
+the triangles the USD and the simulator show), the usd stage's visual or a USD asset
+(`load_usd_mesh`), else a box or (elliptic) cylinder generated from the object's extents.
 
 The mesh carries UsdPhysics collision (CollisionAPI + MeshCollisionAPI, convex decomposition, the
 model_type Genie Sim's server uses for the objects it adds): the server adds physics only to task
@@ -18,6 +20,7 @@ import numpy as np
 from pxr import Gf, Sdf, Usd, UsdGeom, Vt
 
 from blueprint_pipeline.simready.categories import match_profile
+from blueprint_pipeline.simready.meshes import ObjectMesh
 
 CYLINDER_SEGMENTS = 32
 COLLIDER_APIS = ("PhysicsCollisionAPI", "PhysicsMeshCollisionAPI")
@@ -30,7 +33,7 @@ class MeshData:
     points: np.ndarray  # (v, 3) metres, object frame
     face_counts: np.ndarray  # (f,)
     face_indices: np.ndarray  # (sum(face_counts),)
-    source: str  # "box" | "cylinder" | "asset:<path>"
+    source: str  # "box" | "cylinder" | "asset:<file name>" | "mesh:<manifest asset path>"
 
 
 def box_mesh(extents_m: tuple[float, float, float]) -> MeshData:
@@ -96,6 +99,15 @@ def load_usd_mesh(path: Path, extents_m: tuple[float, float, float], under: str 
     size = np.where(hi - lo > 1e-9, hi - lo, 1.0)
     pts = (pts - (lo + hi) / 2) * (np.asarray(extents_m) / size)
     return MeshData(pts, np.concatenate(counts_all), np.concatenate(idx_all), f"asset:{path.name}")
+
+
+def object_mesh(mesh: ObjectMesh, asset: str) -> MeshData:
+    """simready's stored visual mesh of an object (object frame, fitted to its box) as it is,
+    recentred so its bounding-box centre is exactly the origin (it is, up to rounding)."""
+    pts = np.asarray(mesh.vertices, dtype=float)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    faces = np.asarray(mesh.faces)
+    return MeshData(pts - (lo + hi) / 2, np.full(len(faces), faces.shape[1]), faces.ravel(), f"mesh:{asset}")
 
 
 def write_aligned_usd(path: Path, mesh: MeshData) -> None:
