@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from blueprint_pipeline.evaluate.env import TaskEnv
-from blueprint_pipeline.sim.episode import _moves_with_goal, _resting_against, begin_pick_place
+from blueprint_pipeline.sim.episode import _moves_with_goal, _resting_against, begin_pick_place, judged_goal_size
 from blueprint_pipeline.sim.judge import Verdict, judge_pick_place
 from blueprint_pipeline.sim.records import TASK_STATE_NAMES
 from blueprint_pipeline.simready.records import ColliderShape
@@ -62,7 +62,7 @@ class PickPlaceEnv(TaskEnv):
             final_ang_vel=d.qvel[vadr + 3:vadr + 6], lifted_with_gripper=self._lifted,
             lost_grip_before_release=False,
             touches_goal_support=self._touching(self._target_geoms, self._support_geoms) and not self._pads,
-            goal_center=np.asarray(centre), goal_size=np.asarray(goal.size_m),
+            goal_center=np.asarray(centre), goal_size=judged_goal_size(sim, task, goal),
             max_other_displacement_m=float(np.max(moved, initial=0.0)),
             has_up=sim.physics[task.target_object_id].collider is not ColliderShape.SPHERE)
 

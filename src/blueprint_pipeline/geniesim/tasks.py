@@ -60,7 +60,7 @@ from blueprint_pipeline.geniesim.relations import Relation
 from blueprint_pipeline.scene.doors import door, swept_rects, swing_room
 from blueprint_pipeline.scene.floor import floor_height_m
 from blueprint_pipeline.geniesim.robots import ROBOTS
-from blueprint_pipeline.robots.description import GRIP_FIT_MARGIN_M
+from blueprint_pipeline.robots.description import GRIP_FIT_MARGIN_M, RIM_ROOM_M
 from blueprint_pipeline.rotations import matrix_np
 from blueprint_pipeline.scene.records import SceneObject, SimRole
 from blueprint_pipeline.scene.shelves import Level, OpenFurniture, open_furniture
@@ -102,9 +102,13 @@ def _mass_kg(o: SceneObject, ph: ObjectPhysics | None) -> float | None:
     return o.physics.mass_kg if o.physics else None
 
 
-def grasp_width_m(o: SceneObject) -> float:
-    """Narrowest horizontal extent: the jaw opening a top-down grasp needs."""
-    return float(min(o.extents_m[0], o.extents_m[1]))
+def grasp_width_m(o: SceneObject, ph: ObjectPhysics | None = None) -> float:
+    """The jaw opening the narrowest grasp needs: the narrowest horizontal extent, or for a mesh
+    with a rim (a mug, a bowl; simready/rims.py) the wall's thickness plus the room the fingers
+    keep on both sides of it (RIM_ROOM_M), if smaller."""
+    width = float(min(o.extents_m[0], o.extents_m[1]))
+    rim = ph.mesh.rim if ph is not None and ph.mesh is not None else None
+    return min(width, rim.wall_m + 2 * RIM_ROOM_M) if rim is not None else width
 
 
 def is_pickable(o: SceneObject, ph: ObjectPhysics | None) -> bool:
@@ -196,7 +200,7 @@ def _difficulty(score: int) -> str:
 
 
 def _pick_score(ctx: _Context, target: SceneObject, goal_support: str, current_support: str) -> int:
-    width = grasp_width_m(target)
+    width = grasp_width_m(target, ctx.physics.get(target.id))
     mass = _mass_kg(target, ctx.physics.get(target.id)) or 0.0
     crowd = len(ctx.adjacent.get(target.id, set()) & set(ctx.on_top_of.get(current_support, [])))
     return (int(goal_support != current_support) + int(width < 0.03 or width > 0.065)
@@ -214,7 +218,7 @@ def pick_skip_reason(o: SceneObject, ph: ObjectPhysics | None) -> str | None:
         return "no mass"
     if mass > MAX_MASS_KG:
         return f"too heavy ({mass:.2f} kg; at most {MAX_MASS_KG:g} kg)"
-    width = grasp_width_m(o)
+    width = grasp_width_m(o, ph)
     if width > STROKE_M - GRIP_MARGIN_M:
         return (f"too wide for the gripper ({100 * width:.1f} cm at its narrowest; the hand opens "
                 f"{100 * STROKE_M:.0f} cm and keeps {1000 * GRIP_MARGIN_M:.0f} mm of margin)")

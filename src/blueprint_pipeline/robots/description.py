@@ -18,6 +18,9 @@ from blueprint_pipeline.robots.dh import Convention, DHRow
 # fingers close in from 5 mm either side of it. Task suggestion and grasp planning both use it, so
 # a task is never generated for an object no grasp fits.
 GRIP_FIT_MARGIN_M = 0.01
+# A rim grasp (a mug or bowl taken by its wall, sim/grasp.py) opens the fingers this much wider
+# than the wall on each side: one finger goes down inside, one outside.
+RIM_ROOM_M = 0.015
 
 
 @dataclass(frozen=True)

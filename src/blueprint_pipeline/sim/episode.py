@@ -33,6 +33,7 @@ import mujoco
 import numpy as np
 
 from blueprint_pipeline.geniesim.records import GoalRegion, TaskSpec
+from blueprint_pipeline.geniesim.tasks import PLACE_IN_PAD_M
 from blueprint_pipeline.robots import home_qpos
 from blueprint_pipeline.rotations import matrix_np
 from blueprint_pipeline.sim import health, language
@@ -295,8 +296,9 @@ def _object_box(sim: SimScene, data: mujoco.MjData, oid: str) -> ObjectBox:
     shape = sim.physics[oid].collider
     round_xy = shape is ColliderShape.SPHERE or (shape in (ColliderShape.CYLINDER, ColliderShape.CAPSULE)
                                                  and abs(rot[2, 2]) > 0.95)  # upright
+    mesh = sim.physics[oid].mesh
     return ObjectBox(oid, data.xpos[b].copy(), rot, np.asarray(sim.physics[oid].collider_size_m, dtype=float),
-                     round_xy=round_xy)
+                     round_xy=round_xy, rim=mesh.rim if mesh is not None else None)
 
 
 START_TARGET_CLEARANCE_M = 0.02  # a drawn start keeps the hand this far from the target (SceneCheck.start_pose)
@@ -490,6 +492,17 @@ def into_container(sim: SimScene, task: TaskSpec) -> bool:
 def _moves_with_goal(sim: SimScene, task: TaskSpec) -> bool:
     """The goal's support is a free object (a stack's base, a basket): the goal follows it."""
     return task.goal is not None and task.goal.support_object_id in sim.dynamic_ids
+
+
+def judged_goal_size(sim: SimScene, task: TaskSpec, goal: GoalRegion) -> np.ndarray:
+    """The rectangle the target's centre must end in. Into a container (place_in) it is the goal
+    region grown by the PLACE_IN_PAD_M the task left between the region and the walls: the
+    planner aims inside that pad, but the rule is "inside the container's walls, at rest", and
+    where the object settles on a real (curved, meshed) container's floor is physics."""
+    size = np.asarray(goal.size_m, dtype=float)
+    if task.goal is not None and sim.is_container(task.goal.support_object_id):
+        size = size + 2 * PLACE_IN_PAD_M
+    return size
 
 
 def episode_goal(sim: SimScene, d: mujoco.MjData, task: TaskSpec) -> GoalRegion:
@@ -831,7 +844,7 @@ def run_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
             final_lin_vel=d.qvel[vadr:vadr + 3], final_ang_vel=d.qvel[vadr + 3:vadr + 6],
             lifted_with_gripper=lifted, lost_grip_before_release=unpadded_frames > 2 or max_slip > 0.02,
             touches_goal_support=bool(contact[-1, 2]), goal_center=np.asarray(final_goal_center),
-            goal_size=np.asarray(goal.size_m), max_other_displacement_m=moved_others,
+            goal_size=judged_goal_size(sim, task, goal), max_other_displacement_m=moved_others,
             has_up=sim.physics[target].collider is not ColliderShape.SPHERE)
         success, reason, checks = verdict.success, verdict.reason, verdict.checks
     else:

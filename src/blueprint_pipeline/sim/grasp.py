@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from blueprint_pipeline.robots.description import GRIP_FIT_MARGIN_M
+from blueprint_pipeline.robots.description import GRIP_FIT_MARGIN_M, RIM_ROOM_M
 from blueprint_pipeline.sim.ik import ArmIK
 from blueprint_pipeline.sim.trajectory import Pose
 
@@ -45,7 +45,7 @@ PRESHAPE_ROOM_M = 0.015  # a pre-shaped hand opens this much wider than the obje
 
 @dataclass
 class GraspCandidate:
-    kind: str  # "top" | "side" | "tilted" (top-down leaning 30 deg about the finger axis)
+    kind: str  # "top" | "side" | "tilted" (top-down leaning 30 deg about the finger axis) | "rim"
     tcp: Pose
     approach: np.ndarray  # unit vector the TCP travels along when closing in
     width_m: float
@@ -165,13 +165,35 @@ def grasp_candidates(obj_pos_m: np.ndarray, obj_rot: np.ndarray, size_m: np.ndar
     return out
 
 
+def rim_candidates(obj_pos_m: np.ndarray, obj_rot: np.ndarray, rim, stroke_m: float,
+                   base_pos_m: np.ndarray) -> list[GraspCandidate]:
+    """Top-down grasps of an open-top hollow object's wall (`rim`: simready's RimRecord, object
+    frame): at each clear direction around the rim, the TCP over the wall's middle at its grip
+    depth, the finger axis radial (one finger inside, one outside), the fingers opened to the
+    wall plus RIM_ROOM_M a side. Nearest the robot first (the hand reaches over less)."""
+    open_m = 0.5 * rim.wall_m + RIM_ROOM_M
+    if 2 * open_m > stroke_m:
+        return []
+    out = []
+    for a in rim.angles_rad:
+        local = np.array([rim.centre_m[0] + rim.radius_m * np.cos(a), rim.centre_m[1] + rim.radius_m * np.sin(a),
+                          rim.top_z_m - rim.grip_depth_m])
+        radial = obj_rot @ np.array([np.cos(a), np.sin(a), 0.0])
+        radial[2] = 0.0
+        if np.linalg.norm(radial) < 0.5:  # the object lies on its side: no rim from above
+            return []
+        tcp = Pose(obj_pos_m + obj_rot @ local, _hand_rotation(np.array([0.0, 0.0, -1.0]), radial / np.linalg.norm(radial)))
+        out.append(GraspCandidate("rim", tcp, np.array([0.0, 0.0, -1.0]), rim.wall_m, open_m=open_m))
+    return sorted(out, key=lambda c: float(np.linalg.norm(c.tcp.pos_m[:2] - base_pos_m[:2])))
+
+
 def rank_grasps(candidates: list[GraspCandidate], ik: ArmIK, seed_q: np.ndarray,
                 obstacles: list[tuple[np.ndarray, np.ndarray]]) -> list[GraspCandidate]:
     """Candidates by clearance and kind; reachability (IK of pre-grasp and grasp) is checked
     lazily by `check_reachable`, in this order, so most episodes solve IK for one candidate only."""
     for c in candidates:
         c.clearance_m = _finger_clearance(c.tcp, c.width_m, obstacles)
-    return sorted(candidates, key=lambda c: (-min(c.clearance_m, 0.02), ("top", "tilted", "side").index(c.kind)))
+    return sorted(candidates, key=lambda c: (-min(c.clearance_m, 0.02), ("top", "tilted", "side", "rim").index(c.kind)))
 
 
 def check_reachable(c: GraspCandidate, ik: ArmIK, seed_q: np.ndarray) -> bool:

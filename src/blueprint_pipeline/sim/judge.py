@@ -2,7 +2,9 @@
 
 pick_place succeeds when the target (1) left its start (> 3 cm), (2) was lifted with the gripper
 (at the end of the lift it is >= 2 cm above its start with both pads touching it), and after
-release and settling (3) touches the goal support, (4) has its centre inside the goal rectangle,
+release and settling (3) touches the goal support, (4) has its centre inside the goal rectangle
+(into a container: the region grown by the pad the task left to the walls, i.e. inside the walls;
+sim/episode.judged_goal_size),
 (5) is upright within 20 degrees of its start orientation's z axis (not judged for a sphere,
 which has no up) and (6) is at rest (|v| < 2 cm/s, |w| < 0.5 rad/s). Failure reasons, first
 match wins:

@@ -29,8 +29,10 @@ from blueprint_pipeline.sim.grasp import (
     check_reachable,
     grasp_candidates,
     rank_grasps,
+    rim_candidates,
 )
 from blueprint_pipeline.sim.ik import ArmIK
+from blueprint_pipeline.simready.records import RimRecord
 from blueprint_pipeline.sim.trajectory import (
     IKFailure,
     Pose,
@@ -92,6 +94,7 @@ class ObjectBox:
     rot: np.ndarray
     size_m: np.ndarray
     round_xy: bool = False  # circular horizontal cross-section (cylinder, sphere, capsule)
+    rim: RimRecord | None = None  # an open-top hollow mesh's rim (simready/rims.py): rim grasps
 
     def aabb(self) -> tuple[np.ndarray, np.ndarray]:
         half = np.abs(self.rot) @ (0.5 * self.size_m)
@@ -154,9 +157,12 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
     seed = q_home if q_seed is None else q_seed
     seed_rot = ik.tcp_pose(seed)[1]
     obstacles = [o.aabb() for o in others]
-    cands = grasp_candidates(target.pos_m, target.rot, target.size_m, 2 * ik.desc.gripper.stroke_per_finger_m,
+    stroke = 2 * ik.desc.gripper.stroke_per_finger_m
+    cands = grasp_candidates(target.pos_m, target.rot, target.size_m, stroke,
                              ik.base_pos_m, seed_rot[:, 1], round_xy=target.round_xy,
                              pad_reach_m=ik.desc.gripper.pad_half_size_m[2])
+    if target.rim is not None:
+        cands += rim_candidates(target.pos_m, target.rot, target.rim, stroke, ik.base_pos_m)
     if not cands:
         raise IKFailure("no grasp fits the gripper stroke")
     ranked = rank_grasps(cands, ik, seed, obstacles)
