@@ -1,5 +1,6 @@
 """The scene corpus bench: the whole pipeline (no cameras) on every scene of
-`blueprint_pipeline.testing.corpus`, and the figures the generalisation issue asks for.
+`blueprint_pipeline.testing.corpus` and on the meshed kitchen (objects with mesh assets,
+`testing/mesh_assets.py`), and the figures the generalisation issue asks for.
 
     python bench/corpus.py [--robot franka] [--episodes-per-task 2] [--only NAME ...] [--json OUT] [--keep DIR]
 
@@ -35,6 +36,7 @@ from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.simready.containers import is_container
 from blueprint_pipeline.simready.io import load_physics
 from blueprint_pipeline.testing.corpus import corpus
+from blueprint_pipeline.testing.mesh_assets import write_meshed_kitchen
 
 
 def _cpu_s() -> float:
@@ -52,7 +54,7 @@ def _cpu_s() -> float:
 
 def fits_gripper(obj, ph) -> bool:
     return (obj.sim_role.is_dynamic and ph is not None and ph.graspable and ph.mass_kg <= MAX_MASS_KG
-            and grasp_width_m(obj) <= STROKE_M - GRIP_MARGIN_M)
+            and grasp_width_m(obj, ph) <= STROKE_M - GRIP_MARGIN_M)
 
 
 def run_scene(name: str, manifest: dict, root: Path, robot: str, per_task: int | None) -> dict:
@@ -133,11 +135,13 @@ def main() -> int:
     ap.add_argument("--json", default=None, help="also write the rows as JSON here")
     ap.add_argument("--keep", default=None, help="write the runs' outputs under this folder and keep them")
     args = ap.parse_args()
-    scenes = [(n, m) for n, m in corpus() if not args.only or n in args.only]
     rows = []
     with tempfile.TemporaryDirectory(prefix="bp-corpus-") as tmp:
         root = Path(args.keep) if args.keep else Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
+        # the meshed kitchen: its objects' meshes (testing/mesh_assets.py) under root/assets/
+        meshed = json.loads(Path(write_meshed_kitchen(str(root))).read_text())
+        scenes = [(n, m) for n, m in [*corpus(), ("meshed_kitchen", meshed)] if not args.only or n in args.only]
         for name, manifest in scenes:
             row = run_scene(name, manifest, root, args.robot, args.episodes_per_task)
             rows.append(row)

@@ -1,9 +1,11 @@
 """Benchmark of episode generation against the bare physics rate, side by side in one run.
 
-    python bench/episodes.py [--scene kitchen|tabletop] [--per-task 10] [--render-episodes 2] [--robot franka]
+    python bench/episodes.py [--scene kitchen|meshed_kitchen|tabletop] [--per-task 10] [--render-episodes 2] [--robot franka]
 
 Inputs: examples/kitchen.json run through the scene, simready, usd and geniesim stages into a
-temporary folder (the tabletop test scene with --scene tabletop). Every pick_place task of the
+temporary folder (examples/meshed_kitchen/meshed_kitchen.json with --scene meshed_kitchen: its
+mugs, bowl, bottle and box collide through convex mesh pieces; the tabletop test scene with
+--scene tabletop). Every pick_place task of the
 scene runs with the stage's randomisation (target +-8 cm, yaw +-45 deg, mass and friction within
 the physics DR ranges) among the scene's other objects.
 
@@ -55,7 +57,8 @@ def prepare(scene: str, out: str) -> None:
     if scene == "tabletop":
         write_inputs(out, *tabletop_scene())
         return
-    ctx = StageContext(manifest_url=str(ROOT / "examples" / "kitchen.json"), out_url=out, options=RunOptions())
+    manifest = ROOT / "examples" / ("meshed_kitchen/meshed_kitchen.json" if scene == "meshed_kitchen" else "kitchen.json")
+    ctx = StageContext(manifest_url=str(manifest), out_url=out, options=RunOptions())
     for name in ("scene", "simready", "usd", "geniesim"):
         run_pipeline(ctx, only=name)
 
@@ -103,7 +106,7 @@ SHADOWS = {"2 x 128x128, drawn look and shadows": dict(image_size=128, shadows=T
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scene", choices=("kitchen", "tabletop"), default="kitchen")
+    ap.add_argument("--scene", choices=("kitchen", "meshed_kitchen", "tabletop"), default="kitchen")
     ap.add_argument("--per-task", type=int, default=10)
     ap.add_argument("--render-episodes", type=int, default=2, help="per task and rendered configuration")
     ap.add_argument("--robot", default="franka")
