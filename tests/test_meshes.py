@@ -230,3 +230,15 @@ def test_mugs_too_wide_for_the_hand_are_picked_by_their_rim(tmp_path):
     results = [r for r in episode_results(out) if r["task_id"] in mug_tasks]
     assert results and all(r["success"] for r in results), [(r["task_id"], r["failure_reason"]) for r in results]
     assert {r["metrics"]["grasp_kind"] for r in results} == {"rim"}
+
+
+def test_an_open_non_manifold_mesh_is_used_with_a_thin_shell_mass(tmp_path, cache):
+    box = trimesh.creation.box((0.06, 0.06, 0.12))
+    open_box = trimesh.Trimesh(box.vertices, box.faces[:-2])  # one face missing: not closed
+    assert not open_box.is_watertight
+    open_box.export(tmp_path / "open.ply")
+    physics, summary = _estimate(tmp_path, _scene(_obj("carton", "open.ply", size=(0.06, 0.06, 0.12), category="box")),
+                                 cache)
+    carton = physics.objects["carton"]
+    assert summary["mesh_fallbacks"] == 0 and carton.mesh is not None and not carton.mesh.watertight
+    assert any("shell over the mesh's surface" in n for n in carton.notes), carton.notes
