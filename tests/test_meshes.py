@@ -69,6 +69,7 @@ def test_a_mug_mesh_gives_hollow_mass_convex_pieces_and_a_fitted_visual(tmp_path
     solid_mass = 2400 * np.pi * 0.04 ** 2 * 0.1
     assert 0.1 * solid_mass < mug.mass_kg < 0.5 * solid_mass
     assert mug.center_of_mass_m[2] < -0.005  # the heavy bottom lowers the centre of mass
+    assert {mug.sources[k] for k in ("mass_kg", "center_of_mass_m", "inertia_diag_kg_m2", "collider")} == {"mesh"}
     mesh = load_meshes(str(tmp_path / "simready"), physics)["mug"]
     lo, hi = mesh.vertices.min(axis=0), mesh.vertices.max(axis=0)
     assert np.allclose(hi - lo, (0.08, 0.08, 0.1), atol=1e-4) and np.allclose((lo + hi) / 2, 0, atol=1e-4)

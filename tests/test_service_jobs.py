@@ -214,3 +214,27 @@ def test_invalid_manifest_is_refused_with_the_contracts_problems(tmp_path):
         assert "scene_id" in json.dumps(detail)
         assert str(tmp_path) not in r.text  # where the service keeps jobs is nobody's business
         assert not any((app.state.config.data_dir / "jobs").iterdir())
+
+
+def test_a_bundle_s_mesh_assets_are_read_from_the_bundle(tmp_path):
+    """An uploaded bundle carries its assets beside the manifest: the job's simready stage reads
+    the meshes from there (the asset root defaults to the manifest's folder)."""
+    from pathlib import Path
+
+    from service_helpers import file_member, make_tar_gz
+
+    from blueprint_pipeline.service.job_process import run_job
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "meshed_kitchen"
+    members = [file_member("kitchen/scene_manifest.json", (example / "meshed_kitchen.json").read_bytes())]
+    members += [file_member(f"kitchen/assets/{p.name}", p.read_bytes()) for p in sorted((example / "assets").iterdir())]
+    bundle = make_tar_gz(tmp_path / "meshed.tar.gz", members)
+    app = create_app(config_for(tmp_path / "data", worker=WorkerSettings(max_concurrent_jobs=0)))
+    with ThreadedServer(app) as srv, make_client(srv.url) as client:
+        job = client.submit(bundle, episodes=1)
+    job_dir = app.state.config.data_dir / "jobs" / job["id"]
+    assert run_job(job_dir)["status"] == "succeeded"
+    physics = json.loads((job_dir / "out" / "simready" / "physics.json").read_text())["objects"]
+    meshed = sorted(oid for oid, p in physics.items() if p.get("mesh"))
+    assert meshed == ["bottle", "bowl", "box", "mug_left", "mug_right"]
+    assert all((job_dir / "out" / "simready" / physics[oid]["mesh"]["file"]).is_file() for oid in meshed)

@@ -76,25 +76,28 @@ def derive_physics(obj: SceneObject, profile: Profile, chosen: Chosen, cfg: Simr
 
     material_density = chosen.values.get("density_kg_m3", (mat.density_kg_m3, ValueSource.TABLE))[0]
     body: Part = combine(build_parts(profile, size, material_density, contents))
+    shape_source = ValueSource.DERIVED
     if mesh is not None:
         notes.extend(mesh.notes)
         from_mesh, how = mesh_body(profile, mesh.solid, mesh.surface, material_density, contents)
-        body = from_mesh if from_mesh is not None and from_mesh.mass_kg > 0 else body
+        if from_mesh is not None and from_mesh.mass_kg > 0:
+            body, shape_source = from_mesh, ValueSource.MESH
         notes.append(how)
     if "mass_kg" in chosen.values:
         mass, sources["mass_kg"] = chosen.values["mass_kg"]
     else:
         mass = body.mass_kg
-        # From the table's density and the mass model; derived when the density was given.
-        sources["mass_kg"] = ValueSource.DERIVED if "density_kg_m3" in chosen.values else ValueSource.TABLE
+        # From the table's density and the mass model (or the mesh); derived when the density was given.
+        sources["mass_kg"] = (ValueSource.DERIVED if "density_kg_m3" in chosen.values
+                              else ValueSource.MESH if shape_source is ValueSource.MESH else ValueSource.TABLE)
         if not BOUNDS["mass_kg"][0] <= mass <= BOUNDS["mass_kg"][1]:
             notes.append(f"estimated mass {mass:.4g} kg clamped to the bounds {BOUNDS['mass_kg']}")
             mass = _clamp(mass, "mass_kg")
     # Inertia keeps the model's mass distribution, scaled to the chosen mass.
     k = mass / body.mass_kg
     inertia = (body.inertia_kg_m2[0] * k, body.inertia_kg_m2[1] * k, body.inertia_kg_m2[2] * k)
-    sources["center_of_mass_m"] = ValueSource.DERIVED
-    sources["inertia_diag_kg_m2"] = ValueSource.DERIVED
+    sources["center_of_mass_m"] = shape_source
+    sources["inertia_diag_kg_m2"] = shape_source
     bbox_volume = size[0] * size[1] * size[2]
     bulk_density = mass / bbox_volume
     sources["density_kg_m3"] = ValueSource.DERIVED
@@ -114,7 +117,7 @@ def derive_physics(obj: SceneObject, profile: Profile, chosen: Chosen, cfg: Simr
     restitution = pick("restitution", mat.restitution)
 
     collider = ColliderShape.CONVEX_HULL if mesh is not None else profile.collider
-    sources["collider"] = ValueSource.DERIVED if mesh is not None else ValueSource.TABLE
+    sources["collider"] = ValueSource.MESH if mesh is not None else ValueSource.TABLE
     contact = min(max(CONTACT_OFFSET_REL * min(size), CONTACT_OFFSET_MIN_M), CONTACT_OFFSET_MAX_M)
     rim = mesh.record.rim if mesh is not None else None
     graspable, reason = graspable_rule(obj, mass, cfg, size, rim.wall_m if rim is not None else None)

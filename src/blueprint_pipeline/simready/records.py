@@ -33,6 +33,7 @@ class ValueSource(StrEnum):
     TABLE = "table"
     LLM = "llm"
     DERIVED = "derived"  # computed from other values (inertia from mass and shape, ...)
+    MESH = "mesh"  # from the object's mesh asset (simready/meshes.py): its shape, volume or surface
 
 
 class ColliderShape(StrEnum):
