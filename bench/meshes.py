@@ -25,25 +25,12 @@ import psutil
 from blueprint_pipeline.config import Settings
 from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.runner import run_pipeline
-from blueprint_pipeline.testing.mesh_assets import MESHES, manifest_dimensions, write_assets
+from blueprint_pipeline.testing.mesh_assets import MESHES, manifest_dimensions, manifest_object, write_assets
 
 STAGES = ("scene", "simready", "usd", "geniesim")
 KINDS = ("mug", "bowl", "bottle", "box")
 PER_TABLE = 10
 TABLE = (1.6, 0.8, 0.75)
-
-
-def _object(i: int, kind: str, dims: dict[str, float], x: float, y: float, top: float) -> dict:
-    k = 0.9 + 0.2 * ((i * 37) % 11) / 10  # each object at its own size: 0.9-1.1x
-    w, d, h = (round(dims[a] * k, 4) for a in ("width", "depth", "height"))
-    yaw = math.radians((i * 53) % 360)
-    return {"id": f"{kind}_{i}", "name": f"{kind} {i}", "category": kind, "sim_role": "manipulable_object",
-            "dimensions_est": {"width": w, "depth": d, "height": h},
-            "transform": {"position": {"x": x, "y": y, "z": round(top + h / 2, 4)},
-                          "rotation_quaternion": {"w": math.cos(yaw / 2), "x": 0.0, "y": 0.0, "z": math.sin(yaw / 2)},
-                          "scale": {"x": 1.0, "y": 1.0, "z": 1.0}},
-            "asset": {"path": f"assets/{kind}.glb", "format": "glb"},
-            "semantics": {"class": kind, "affordances": []}}
 
 
 def scene_manifest(n: int, folder: Path) -> Path:
@@ -53,17 +40,16 @@ def scene_manifest(n: int, folder: Path) -> Path:
     tables = math.ceil(n / PER_TABLE)
     for t in range(tables):
         tx = 1.0 + t * (TABLE[0] + 0.4)
-        objects.append({"id": f"table_{t}", "name": f"table {t}", "category": "table", "sim_role": "static",
-                        "dimensions_est": dict(zip(("width", "depth", "height"), TABLE)),
-                        "transform": {"position": {"x": tx, "y": 1.0, "z": TABLE[2] / 2},
-                                      "rotation_quaternion": {"w": 1.0, "x": 0.0, "y": 0.0, "z": 0.0},
-                                      "scale": {"x": 1.0, "y": 1.0, "z": 1.0}},
-                        "semantics": {"class": "table", "affordances": []}})
+        objects.append(manifest_object(f"table_{t}", "static", f"table {t}", "table", "",
+                                       (tx, 1.0, TABLE[2] / 2), dict(zip(("width", "depth", "height"), TABLE))))
         for j in range(min(PER_TABLE, n - t * PER_TABLE)):
             i = t * PER_TABLE + j
-            x = tx - 0.6 + 0.3 * (j % 5)
-            y = 0.82 + 0.36 * (j // 5)
-            objects.append(_object(i, KINDS[i % len(KINDS)], dims[KINDS[i % len(KINDS)]], x, y, TABLE[2]))
+            kind = KINDS[i % len(KINDS)]
+            k = 0.9 + 0.2 * ((i * 37) % 11) / 10  # each object at its own size: 0.9-1.1x
+            size = {a: round(v * k, 4) for a, v in dims[kind].items()}
+            centre = (tx - 0.6 + 0.3 * (j % 5), 0.82 + 0.36 * (j // 5), TABLE[2] + size["height"] / 2)
+            objects.append(manifest_object(f"{kind}_{i}", "manipulable_object", f"{kind} {i}", kind, "", centre, size,
+                                           yaw_deg=(i * 53) % 360, asset=f"assets/{kind}.glb"))
     manifest = {"version": "1.0.0", "scene_id": "meshed_bench",
                 "scene": {"coordinate_frame": "z_up", "meters_per_unit": 1.0, "environment_type": "kitchen"},
                 "objects": objects}

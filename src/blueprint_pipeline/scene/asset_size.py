@@ -80,7 +80,8 @@ def resolve(asset_root: str, path: str) -> str:
     return joined
 
 
-def _exists(url: str) -> bool:
+def exists(url: str) -> bool:
+    """Whether the asset file is there (a local path, or a URL on storage)."""
     if not _is_url(url):
         return os.path.isfile(url)
     return storage.exists(url)
@@ -154,7 +155,7 @@ def asset_dimensions(asset_root: str | None, path: str | None, declared_format: 
     except ValueError as exc:
         return None, str(exc)
     try:
-        if not _exists(url):
+        if not exists(url):
             return None, f"asset file {path} not found"
         bounds = file_bounds(url, fmt)
     except Exception as exc:  # noqa: BLE001 - any unreadable file: the object is kept unsimulated, with the reason

@@ -239,7 +239,7 @@ def prepare_meshes(scene: Scene, asset_root: str | None, simready_url: str, sett
             url = asset_size.resolve(asset_root, path)
             if url not in sources:
                 try:
-                    if not asset_size._exists(url):  # noqa: SLF001 - the same test as sizing
+                    if not asset_size.exists(url):
                         raise MeshFileError("not found")
                     sources[url] = _prepare_source(load_source_mesh(url, fmt, y_up), settings)
                     summary["mesh_files_read"] += 1
@@ -322,7 +322,7 @@ def assets_digest(scene: Scene, asset_root: str | None) -> tuple[str, int]:
             url = None
         if url is None:
             entries.add((obj.asset.path, "refused"))
-        elif not asset_size._exists(url):  # noqa: SLF001 - the same test as sizing
+        elif not asset_size.exists(url):
             entries.add((obj.asset.path, "missing"))
         else:
             stat = storage.stat_key(url)  # None on object stores: hashed every time

@@ -228,9 +228,10 @@ def manifest_dimensions(mesh: trimesh.Trimesh) -> dict[str, float]:
     return {"width": round(float(ext[0]), 3), "depth": round(float(ext[2]), 3), "height": round(float(ext[1]), 3)}
 
 
-def _object(oid: str, role: str, name: str, category: str, description: str, centre: tuple[float, float, float],
+def manifest_object(oid: str, role: str, name: str, category: str, description: str, centre: tuple[float, float, float],
             dims: dict[str, float], *, yaw_deg: float = 0.0, material: str | None = None,
             affordances: list | None = None, asset: str | None = None, on: str | None = None) -> dict:
+    """One manifest object (z-up, metres; `centre` is its box's centre, `asset` a GLB path)."""
     o: dict = {
         "id": oid, "sim_role": role, "name": name, "category": category, "description": description,
         "transform": {"position": {"x": _r(centre[0]), "y": _r(centre[1]), "z": _r(centre[2])},
@@ -258,20 +259,20 @@ def kitchen_manifest(dims: dict[str, dict[str, float]], files: dict[str, str]) -
     ch = COUNTER["size"][2]
     _, kd, kh = CABINET["size"]
     objects = [
-        _object("floor", "scene_shell", "Floor", "floor", "Tiled kitchen floor", (2.0, 2.0, -0.01),
+        manifest_object("floor", "scene_shell", "Floor", "floor", "Tiled kitchen floor", (2.0, 2.0, -0.01),
                 _box_dims((4.0, 4.0, 0.02)), material="ceramic"),
-        _object("back_wall", "scene_shell", "Back wall", "wall", "", (2.0, 3.95, 1.35), _box_dims((4.0, 0.1, 2.7))),
-        _object("counter", "static", "Kitchen counter", "counter", "Worktop on base units, 90 cm high",
+        manifest_object("back_wall", "scene_shell", "Back wall", "wall", "", (2.0, 3.95, 1.35), _box_dims((4.0, 0.1, 2.7))),
+        manifest_object("counter", "static", "Kitchen counter", "counter", "Worktop on base units, 90 cm high",
                 (COUNTER["x"], COUNTER["y"], ch / 2), _box_dims(COUNTER["size"]), material="wood_panel",
                 affordances=["Supportable"]),
-        _object("base_cabinet", "static", "Drawer cabinet", "base cabinet", "Base cabinet holding one drawer",
+        manifest_object("base_cabinet", "static", "Drawer cabinet", "base cabinet", "Base cabinet holding one drawer",
                 (CABINET["x"], CABINET["y"], kh / 2), _box_dims(CABINET["size"]), material="wood_panel",
                 affordances=["Supportable"]),
     ]
     # The drawer lies inside the cabinet's box: its handle flush with the cabinet's front, its top
     # 3 cm below the cabinet's top; it slides out towards the room (-y), as examples/kitchen.json's.
     dd = dims["drawer"]
-    drawer_obj = _object(
+    drawer_obj = manifest_object(
         "drawer", "articulated_furniture", "Top drawer", "drawer", "Wooden drawer with a bar handle",
         (CABINET["x"], CABINET["y"] - kd / 2 + dd["depth"] / 2, kh - 0.03 - dd["height"] / 2), dd,
         material="wood_panel", affordances=["Openable"], asset=files["drawer"])
@@ -281,7 +282,7 @@ def kitchen_manifest(dims: dict[str, dict[str, float]], files: dict[str, str]) -
     for oid, (mesh_name, x, y, yaw) in ON_COUNTER.items():
         name, category, description, material, affordances = DESCRIBED[mesh_name or oid]
         d = dims[mesh_name] if mesh_name else _box_dims(APPLE_SIZE)
-        objects.append(_object(oid, "manipulable_object", name, category, description, (x, y, ch + d["height"] / 2),
+        objects.append(manifest_object(oid, "manipulable_object", name, category, description, (x, y, ch + d["height"] / 2),
                                d, yaw_deg=yaw, material=material, affordances=affordances,
                                asset=files[mesh_name] if mesh_name else None, on="counter"))
     return {
