@@ -282,3 +282,25 @@ def test_fast_sdf_authoring_writes_exactly_what_the_usd_api_writes():
         author_object(stage, obj, physics.objects[obj.id], None, None, ".")
         assert author_object_layer(obj, physics.objects[obj.id]).ExportToString() == \
             stage.GetRootLayer().ExportToString(), obj.id
+
+
+def test_a_y_up_gltf_asset_of_furniture_is_turned_upright_in_its_visual(tmp_path):
+    """Objects without a stored mesh (furniture) still show their asset: read in the object's axes
+    as simready reads meshes (glTF is y up), so the file's top is the visual's top."""
+    import trimesh
+
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    body = trimesh.creation.box((0.1, 0.2, 0.1))  # 20 cm along the file's y: its height in glTF
+    nub = trimesh.creation.box((0.02, 0.02, 0.02))
+    nub.apply_translation((0.04, 0.11, 0.0))  # on top, towards +x
+    trimesh.util.concatenate([body, nub]).export(assets / "post.glb")
+    scene = make_scene([make_obj("table", (0.1, 0.1, 0.22), role=SimRole.STATIC, oid="post",
+                                 asset=AssetRef(path="assets/post.glb"))])
+    physics, _ = estimate_scene(scene, SimreadyConfig(), asset_root=str(tmp_path), simready_url=str(tmp_path / "sr"))
+    assert physics.objects["post"].mesh is None  # not a free object: no stored mesh
+    write_and_validate(str(tmp_path / "usd"), scene, physics, str(tmp_path))
+    stage = Usd.Stage.Open(str(tmp_path / "usd" / "scene.usda"))
+    pts = np.array(UsdGeom.Mesh(stage.GetPrimAtPath("/World/Objects/post/Visual")).GetPointsAttr().Get())
+    top = pts[pts[:, 2] > pts[:, 2].max() - 0.005]
+    assert np.allclose(top[:, 0].mean(), 0.04, atol=0.005), top  # the nub is on top, at +x

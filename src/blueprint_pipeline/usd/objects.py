@@ -78,14 +78,15 @@ def _hull(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _asset_visual_and_collider(stage: Usd.Stage, root_path: str, obj: SceneObject, phys: ObjectPhysics,
-                               asset_url: str | None, asset_fmt: str | None, layer_dir: str) -> tuple[Usd.Prim, list[str]]:
+                               asset_url: str | None, asset_fmt: str | None, layer_dir: str,
+                               manifest_y_up: bool) -> tuple[Usd.Prim, list[str]]:
     """Visual from the asset (or a primitive) and the one collider prim of an object without a
     stored mesh; returns (collider, notes)."""
     notes: list[str] = []
     shape = phys.collider.value
     primitive_shape = "box" if phys.collider is ColliderShape.CONVEX_HULL else shape
     visual = author_visual(stage, f"{root_path}/Visual", primitive_shape, obj.extents_m, asset_url, asset_fmt,
-                           layer_dir, want_hull=phys.collider is ColliderShape.CONVEX_HULL)
+                           layer_dir, want_hull=phys.collider is ColliderShape.CONVEX_HULL, manifest_y_up=manifest_y_up)
     notes += visual.notes
     if asset_url is None:
         notes += missing_asset_note(obj)
@@ -111,7 +112,8 @@ def _stored_visual_and_pieces(stage: Usd.Stage, root_path: str, mesh: ObjectMesh
 
 
 def author_object(stage: Usd.Stage, obj: SceneObject, phys: ObjectPhysics, asset_url: str | None,
-                  asset_fmt: str | None, layer_dir: str, mesh: ObjectMesh | None = None) -> list[str]:
+                  asset_fmt: str | None, layer_dir: str, mesh: ObjectMesh | None = None,
+                  manifest_y_up: bool = False) -> list[str]:
     """Author the object into `stage` (an empty in-memory stage); returns notes. `mesh`: the
     object's stored mesh, given when its physics record has one (then the asset is not read)."""
     UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.z)
@@ -139,7 +141,8 @@ def author_object(stage: Usd.Stage, obj: SceneObject, phys: ObjectPhysics, asset
         notes: list[str] = []
         colliders = _stored_visual_and_pieces(stage, root_path, mesh)
     else:
-        collider, notes = _asset_visual_and_collider(stage, root_path, obj, phys, asset_url, asset_fmt, layer_dir)
+        collider, notes = _asset_visual_and_collider(stage, root_path, obj, phys, asset_url, asset_fmt, layer_dir,
+                                                     manifest_y_up)
         colliders = [collider]
     for collider in colliders:
         UsdGeom.Imageable(collider).CreatePurposeAttr(UsdGeom.Tokens.guide)

@@ -7,14 +7,14 @@ bundle show the same triangles, with the asset's colour as displayColor/displayO
 
 Other objects (furniture, or no stored mesh): the manifest's extents (scale applied) are
 authoritative, so an asset is translated and scaled to fill exactly the object's box, whatever
-units it was made in. USD assets are referenced; GLB/glTF/OBJ/STL/PLY are read with trimesh and
+units it was made in. USD assets are referenced; GLB/glTF/OBJ/STL/PLY are read in the object's
+axes as simready reads meshes (simready/mesh_files.py: a y-up glTF is turned upright) and
 written as a UsdGeom.Mesh (usd-core has no reader for them). The convex-hull collider of such an
 object uses the same fitted points.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import posixpath
 from dataclasses import dataclass, field
@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from pxr import Gf, Usd, UsdGeom, Vt
 
-from blueprint_pipeline import storage
 from blueprint_pipeline.simready.assets import USD_FORMATS
+from blueprint_pipeline.simready.mesh_files import load_source_mesh
 from blueprint_pipeline.simready.meshes import ObjectMesh
 
 Vec3 = tuple[float, float, float]
@@ -40,13 +40,6 @@ def _fit(points: np.ndarray, extents: Vec3) -> np.ndarray:
     lo, hi = points.min(axis=0), points.max(axis=0)
     size = np.where(hi - lo > 1e-12, hi - lo, 1.0)
     return (points - (lo + hi) / 2) * (np.asarray(extents) / size)
-
-
-def _load_trimesh(url: str, fmt: str):
-    import trimesh
-
-    data = storage.read_bytes(url)
-    return trimesh.load(io.BytesIO(data), file_type=fmt, force="mesh")
 
 
 def _usd_asset_bound(local_path: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -114,8 +107,10 @@ def author_object_mesh(stage: Usd.Stage, path: str, mesh: ObjectMesh) -> UsdGeom
 
 
 def author_visual(stage: Usd.Stage, path: str, shape: str, extents: Vec3, asset_url: str | None,
-                  asset_fmt: str | None, layer_dir: str, want_hull: bool) -> VisualResult:
-    """Author the visual at `path` and return what was used."""
+                  asset_fmt: str | None, layer_dir: str, want_hull: bool, manifest_y_up: bool = False) -> VisualResult:
+    """Author the visual at `path` and return what was used. A mesh file is read in the object's
+    axes as simready reads it (simready/mesh_files.py: glTF is y up, other formats follow the
+    manifest's `manifest_y_up`), then fitted to the extents."""
     if asset_url is not None and asset_fmt in USD_FORMATS:
         local = asset_url.removeprefix("file://")
         bound = _usd_asset_bound(local) if "://" not in local else None
@@ -138,11 +133,8 @@ def author_visual(stage: Usd.Stage, path: str, shape: str, extents: Vec3, asset_
                             notes=["convex hull of the USD asset approximated by its bounding box"])
     if asset_url is not None and asset_fmt is not None:
         try:
-            tm = _load_trimesh(asset_url, asset_fmt)
-            points = _fit(np.asarray(tm.vertices, dtype=np.float64), extents)
-            faces = np.asarray(tm.faces)
-            if len(points) == 0 or len(faces) == 0:
-                raise ValueError("no triangles")
+            source = load_source_mesh(asset_url, asset_fmt, manifest_y_up)
+            points, faces = _fit(source.vertices, extents), source.faces
             author_mesh(stage, path, points, faces)
             hull = None
             if want_hull:

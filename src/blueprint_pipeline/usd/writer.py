@@ -111,7 +111,8 @@ def write_usd(usd_url: str, header: SceneHeader, objects: list[SceneObject], phy
                 notes = missing_asset_note(obj)
             else:
                 stage = Usd.Stage.CreateInMemory()
-                notes = author_object(stage, obj, phys, asset_url, asset_format(obj.asset), layer_dir, mesh)
+                notes = author_object(stage, obj, phys, asset_url, asset_format(obj.asset), layer_dir, mesh,
+                                      manifest_y_up=header.source_frame == "y_up")
                 kind = stage.GetPrimAtPath(VISUAL_PATH).GetTypeName() or "Xform"
                 layer = stage.GetRootLayer()
             result.visuals[kind] = result.visuals.get(kind, 0) + 1
