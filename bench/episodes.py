@@ -46,7 +46,8 @@ import numpy as np
 from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.runner import run_pipeline
 from blueprint_pipeline.sim import stage as episodes_stage
-from blueprint_pipeline.sim.episode import EpisodeOptions, run_episode
+from blueprint_pipeline.sim.episode import EpisodeOptions
+from blueprint_pipeline.sim.families import run_episode
 from blueprint_pipeline.sim.scene_builder import prepare_for_target, set_sleep
 from blueprint_pipeline.testing.tabletop import tabletop_scene, write_inputs
 

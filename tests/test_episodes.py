@@ -7,7 +7,8 @@ import pytest
 
 from blueprint_pipeline.robots import FRANKA
 from blueprint_pipeline.robots.dh import forward_kinematics, rot_z, trans
-from blueprint_pipeline.sim.episode import EpisodeOptions, run_episode
+from blueprint_pipeline.sim.episode import EpisodeOptions
+from blueprint_pipeline.sim.families import run_episode
 from blueprint_pipeline.sim.episode_io import load_episode, save_episode
 from blueprint_pipeline.rotations import matrix_np as quat_to_mat
 from blueprint_pipeline.sim.scene_builder import FPS, build_sim_scene
@@ -176,7 +177,8 @@ def test_plan_check_refuses_a_retreat_that_touches_the_placed_object(single):
 
     import mujoco
 
-    from blueprint_pipeline.sim.episode import SceneCheck, _indices, _object_box, start_data
+    from blueprint_pipeline.sim.episode import _indices, _object_box, start_data
+    from blueprint_pipeline.sim.scene_check import SceneCheck
     from blueprint_pipeline.sim.planner import plan_pick_place
 
     sim, task, _ = single
@@ -238,7 +240,7 @@ def test_arm_start_keeps_the_nominal_pose_when_every_draw_meets_the_scene():
 
 def test_stack_puts_the_target_on_the_base_object_and_it_stays():
     from blueprint_pipeline.geniesim.records import GoalRegion
-    from blueprint_pipeline.sim.episode import plan_at_rest
+    from blueprint_pipeline.sim.families import plan_at_rest
 
     sim, pick = _sim(with_clutter=True)
     z = 0.75

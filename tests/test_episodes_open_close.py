@@ -11,7 +11,7 @@ from blueprint_pipeline.geniesim.placement import drawer_pull
 from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.robots import robot_by_name
 from blueprint_pipeline.sim import stage as episodes_stage
-from blueprint_pipeline.sim.open_close import run_open_close_episode
+from blueprint_pipeline.sim.families import run_episode
 from blueprint_pipeline.sim.scene_builder import build_sim_scene
 from blueprint_pipeline.testing.tabletop import drawer_scene, write_inputs
 
@@ -25,7 +25,7 @@ def _sim(base_xy=(0.0, 0.0)):
 
 def test_drawer_is_pulled_past_its_target_and_stays_there():
     sim, task = _sim()
-    rec = run_open_close_episode(sim, task, 0, seed=1)
+    rec = run_episode(sim, task, 0, seed=1)
     q = np.asarray(rec.metrics["joint_position"])
     target = rec.metrics["joint_target"]
     assert target == pytest.approx(0.8 * 0.3)
@@ -49,7 +49,7 @@ def test_drawer_is_pulled_past_its_target_and_stays_there():
 
 def test_drawer_is_closed_from_where_its_opening_ends():
     from blueprint_pipeline.geniesim.tasks import suggest_tasks
-    from blueprint_pipeline.sim.open_close import open_close_plan_at_rest, start_state
+    from blueprint_pipeline.sim.families.open_close import open_close_plan_at_rest, start_state
 
     scene, physics, _ = drawer_scene()
     tasks = {t.task_id: t for t in suggest_tasks(scene.objects, dict(physics.objects), [])}
@@ -64,7 +64,7 @@ def test_drawer_is_closed_from_where_its_opening_ends():
     home = start_state(sim, opening)
     assert np.abs(start.qpos[arm] - home.qpos[arm]).max() > 0.1  # the arm starts where the opening left it
     assert open_close_plan_at_rest(sim, closing) is None
-    rec = run_open_close_episode(sim, closing, 0, seed=1)
+    rec = run_episode(sim, closing, 0, seed=1)
     assert rec.success and rec.failure_reason is None, rec.metrics["checks"]
     q = np.asarray(rec.metrics["joint_position"])
     travel = 0.3 * opening.joint_target_fraction
@@ -86,7 +86,7 @@ def test_handle_sits_on_the_pulling_face():
 
 def test_drawer_out_of_reach_fails_with_ik_failure():
     sim, task = _sim(base_xy=(-1.2, -0.6))
-    rec = run_open_close_episode(sim, task, 0, seed=1)
+    rec = run_episode(sim, task, 0, seed=1)
     assert not rec.success and rec.failure_reason == "ik_failure"
     assert rec.metrics["joint_final"] == pytest.approx(0.0, abs=1e-3)
 
@@ -121,7 +121,7 @@ def test_rendered_open_close_episode_has_both_cameras():
     from blueprint_pipeline.sim.episode import EpisodeOptions
 
     sim, task = _sim()
-    rec = run_open_close_episode(sim, task, 0, seed=1, options=EpisodeOptions(render=True, image_size=32))
+    rec = run_episode(sim, task, 0, seed=1, options=EpisodeOptions(render=True, image_size=32))
     assert set(rec.images) == {"scene_cam", "wrist_cam"}
     for frames in rec.images.values():
         assert frames.shape == (rec.length, 32, 32, 3)
@@ -134,7 +134,7 @@ def test_blocked_drawer_fails_with_grasp_slip():
     task = config.tasks[0]
     p = task.robot_placements["franka"]
     sim = build_sim_scene(scene, physics, robot_by_name("franka"), p.base_position_m, p.base_orientation_wxyz)
-    rec = run_open_close_episode(sim, task, 0, seed=1)
+    rec = run_episode(sim, task, 0, seed=1)
     assert not rec.success and rec.failure_reason == "grasp_slip"
     assert rec.metrics["checks"]["grasped_handle"] and not rec.metrics["checks"]["held_during_pull"]
     # stopped by the crate: front face (0.4 m at rest) against the crate's face at y = 0.24 m; once
@@ -183,7 +183,7 @@ def test_ur10_opens_the_kitchen_drawer_without_touching_its_neighbours(tmp_path)
     for name in ("scene", "simready", "usd", "geniesim"):
         run_pipeline(ctx, only=name)
     sim, task = episodes_stage.sim_for(str(tmp_path), "ur10", "open_close_drawer_unit")
-    rec = run_open_close_episode(sim, task, 0, seed=0)
+    rec = run_episode(sim, task, 0, seed=0)
     assert rec.success, rec.metrics["checks"]
     assert not rec.contact[:, CONTACT_NAMES.index("robot_other_objects")].any()
     assert rec.metrics["max_other_displacement_m"] < 0.005

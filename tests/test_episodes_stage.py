@@ -60,7 +60,7 @@ def test_stage_writes_episodes_summary_and_certificate(out_dir, make_ctx):
 def test_each_task_scene_is_written_as_mjcf_that_steps_as_the_episodes_did(out_dir, make_ctx):
     import numpy as np
 
-    from blueprint_pipeline.sim.episode import run_episode
+    from blueprint_pipeline.sim.families import run_episode
 
     episodes_stage.run(make_ctx(out_dir, episodes=1, workers=1, seed=0))
     path = out_dir / "episodes/scenes/pick_place_box_target.xml"

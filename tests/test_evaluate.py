@@ -18,8 +18,7 @@ from blueprint_pipeline.evaluate.env import HELD_OUT_FIRST_INDEX, TaskEnv, make_
 from blueprint_pipeline.evaluate.open_close_env import NOT_GRASPED, OpenCloseEnv
 from blueprint_pipeline.evaluate.pick_place_env import NOT_LIFTED, PickPlaceEnv
 from blueprint_pipeline.evaluate.policies import ScriptedPolicy
-from blueprint_pipeline.sim.episode import run_episode
-from blueprint_pipeline.sim.open_close import run_open_close_episode
+from blueprint_pipeline.sim.families import run_episode
 from blueprint_pipeline.sim.stage import sim_for
 from blueprint_pipeline.testing.tabletop import drawer_scene, tabletop_scene, write_inputs
 
@@ -77,7 +76,7 @@ def test_drawers_through_the_env_reproduce_the_episodes_stage(tmp_path, fraction
     env = make_env(str(tmp_path), task_id, seed=2)
     assert isinstance(env, OpenCloseEnv)
     sim, task = sim_for(str(tmp_path), "franka", task_id)
-    record = run_open_close_episode(sim, task, HELD_OUT_FIRST_INDEX, seed=2)
+    record = run_episode(sim, task, HELD_OUT_FIRST_INDEX, seed=2)
     states, info = _rollout(env, ScriptedPolicy(), 0)
     # the env ends 0.5 s into success with the gripper open, which may be before the plan's retreat ends
     frames = min(len(states), len(record.state))

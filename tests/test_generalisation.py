@@ -18,7 +18,8 @@ from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.scene.records import Scene, SceneHeader, SimRole
 from blueprint_pipeline.scene.shelves import open_furniture
 from blueprint_pipeline.sim import language
-from blueprint_pipeline.sim.episode import SceneCheck, _indices, start_data
+from blueprint_pipeline.sim.episode import _indices, start_data
+from blueprint_pipeline.sim.scene_check import SceneCheck
 from blueprint_pipeline.sim.grasp import PRESHAPE_ROOM_M, ROUND_YAWS, GraspCandidate, grasp_candidates
 from blueprint_pipeline.sim.scene_builder import build_sim_scene
 from blueprint_pipeline.testing.tabletop import _object, _physics

@@ -17,7 +17,7 @@ from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.sim import stage as episodes_stage
 from blueprint_pipeline.sim.camera_model import episode_cameras, pinhole, project
 from blueprint_pipeline.sim.camera import SCENE_CAMERA, place_scene_camera, point_visible, task_points, work_geoms
-from blueprint_pipeline.sim.open_close import run_open_close_episode
+from blueprint_pipeline.sim.families import run_episode
 from blueprint_pipeline.sim.randomize import apply_randomization, episode_rng, prepare_rendering
 from blueprint_pipeline.sim.episode import start_data
 from blueprint_pipeline.sim.render import make_renderer
@@ -182,7 +182,7 @@ def test_randomised_camera_stays_near_the_chosen_pose_and_reaches_the_renderer(o
 def test_episode_reports_the_camera_and_what_it_saw(outputs):
     name, task_id = DRAWER
     sim, task = episodes_stage.sim_for(outputs[name], "franka", task_id)
-    rec = run_open_close_episode(sim, task, 0, seed=1)
+    rec = run_episode(sim, task, 0, seed=1)
     assert rec.success, (rec.failure_reason, rec.metrics["checks"])
     m = rec.metrics
     assert m["scene_camera"]["name"] == sim.scene_camera.name != "default"

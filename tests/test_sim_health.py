@@ -7,7 +7,7 @@ import pytest
 
 from blueprint_pipeline.robots import FRANKA
 from blueprint_pipeline.sim import health
-from blueprint_pipeline.sim.episode import run_episode
+from blueprint_pipeline.sim.families import run_episode
 from blueprint_pipeline.sim.scene_builder import FPS, build_sim_scene
 from blueprint_pipeline.testing.tabletop import tabletop_scene
 

@@ -75,6 +75,7 @@ class TaskEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": FPS}
     FAMILIES: tuple[str, ...] = ()
+    HOLD_OPEN = True  # success must hold with the gripper commanded open (released)
 
     def __init__(self, out_dir: str, task_id: str, robot: str = "franka", *, seed: int = 0,
                  render: bool = False, image_size: int = 128, max_steps: int | None = None,
@@ -91,6 +92,9 @@ class TaskEnv(gym.Env):
         self.render_mode = "rgb_array"  # render(): the scene camera, also when observations carry no pixels
         self.max_steps = int(max_steps or round(DEFAULT_MAX_S * FPS))
         self._ix = _indices(self.sim)
+        from blueprint_pipeline.sim.families import family_of
+
+        self._substeps = family_of(self.task).physics_substeps  # the family's time step, as in the stage
         stroke = self.sim.robot.gripper.stroke_per_finger_m
         state = gym.spaces.Box(np.append(self._ix.lower, 0.0).astype(np.float32),
                                np.append(self._ix.upper, 2 * stroke).astype(np.float32), dtype=np.float32)
@@ -111,7 +115,7 @@ class TaskEnv(gym.Env):
         self._max_step = np.asarray(self.sim.robot.max_velocity_rad_s, dtype=float) / FPS
         self._pad_masks = [self._mask([pad]) for pad in self._ix.pads]
         self._renderer = None
-        self.start: Any = None  # the family's start record (sim.episode.EpisodeStart, ...)
+        self.start: Any = None  # the family's start record (sim.engine.Start: sim.families.pick_place.EpisodeStart, ...)
         self.data: mujoco.MjData | None = None
         self.task_description = ""  # the episode's instruction (sim.language), as lerobot's rollout reads it
 
@@ -160,7 +164,12 @@ class TaskEnv(gym.Env):
         m, d, ix = self.sim.model, self.data, self._ix
         # a controller's speed limit: the target moves at most the joint's top speed over a tick
         q_next = np.clip(a[:self._dof], self._q_cmd - self._max_step, self._q_cmd + self._max_step)
-        advance_tick(m, d, ix, *servo_command(self._q_cmd, q_next, a[self._dof], ix, self._stroke))
+        nominal = m.opt.timestep
+        m.opt.timestep = nominal / self._substeps
+        try:
+            advance_tick(m, d, ix, *servo_command(self._q_cmd, q_next, a[self._dof], ix, self._stroke), self._substeps)
+        finally:
+            m.opt.timestep = nominal
         self._q_cmd = q_next
         self._ticks += 1
         mujoco.mj_kinematics(m, d)
@@ -174,7 +183,7 @@ class TaskEnv(gym.Env):
             unstable = "an object travelled too far"
         self._prev_state, self._prev_objects = state, objects
         verdict = self._judge()
-        self._held = self._held + 1 if verdict.success and a[self._dof] < 0.5 else 0
+        self._held = self._held + 1 if verdict.success and (a[self._dof] < 0.5 or not self.HOLD_OPEN) else 0
         terminated = unstable is not None or self._held >= SUCCESS_HOLD_TICKS
         truncated = not terminated and self._ticks >= self.max_steps
         success = unstable is None and (self._held >= SUCCESS_HOLD_TICKS or (truncated and verdict.success))

@@ -1,7 +1,7 @@
 """open_close tasks (drawers and hinged doors, opening or closing) in the evaluation environment
 (evaluate/env.py).
 
-Start: `sim.open_close.begin_open_close` (a closing task starts with the part open). Judge:
+Start: `sim.families.open_close.begin_open_close` (a closing task starts with the part open). Judge:
 `sim.judge.judge_open_close` on the live state: the joint past the task's target (within the
 stage's tolerance) and at rest, the handle grasped with both pads at some tick, other objects
 undisturbed (those standing on the part ride along); "stays past the target after the release"
@@ -17,7 +17,7 @@ import numpy as np
 
 from blueprint_pipeline.evaluate.env import TaskEnv
 from blueprint_pipeline.sim.judge import Verdict, judge_open_close
-from blueprint_pipeline.sim.open_close import begin_open_close
+from blueprint_pipeline.sim.families.open_close import begin_open_close
 from blueprint_pipeline.sim.records import task_state
 from blueprint_pipeline.sim.scene_builder import SimScene
 

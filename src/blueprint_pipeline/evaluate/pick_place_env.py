@@ -1,6 +1,6 @@
 """pick_place and stack tasks in the evaluation environment (evaluate/env.py).
 
-Start: `sim.episode.begin_pick_place`. Judge: `sim.judge.judge_pick_place` on the live state,
+Start: `sim.families.pick_place.begin_pick_place`. Judge: `sim.judge.judge_pick_place` on the live state,
 with the grip checks as a policy allows them: "lifted with the gripper" is that the target rose
 LIFT_M while both pads touched it at some tick; "held until release" cannot be told without the
 planner's phases, so a target dropped onto its goal counts if it lands upright and at rest.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from blueprint_pipeline.evaluate.env import TaskEnv
-from blueprint_pipeline.sim.episode import _moves_with_goal, _resting_against, begin_pick_place, judged_goal_size
+from blueprint_pipeline.sim.families.pick_place import _moves_with_goal, _resting_against, begin_pick_place, judged_goal_size
 from blueprint_pipeline.sim.judge import Verdict, judge_pick_place
 from blueprint_pipeline.sim.records import TASK_STATE_NAMES
 from blueprint_pipeline.simready.records import ColliderShape

@@ -44,7 +44,7 @@ def load_policy(spec: str) -> Policy:
 
 
 class ScriptedPolicy:
-    """Plans from the episode's start (`sim.episode.plan_from_start`) and sends the plan's
+    """Plans from the episode's start (its family's `plan`, sim/families/) and sends the plan's
     set-points tick by tick, then holds the last one; with no plan it holds the start (the
     episode then fails, as the episodes stage's `ik_failure` / `no_clear_grasp` do)."""
 
@@ -57,14 +57,10 @@ class ScriptedPolicy:
         self.plan_reason: str | None = None  # its failure reason (ik_failure, no_clear_grasp)
 
     def reset(self, env: TaskEnv) -> None:
-        if env.task.type == "open_close":
-            from blueprint_pipeline.sim.open_close import plan_open_close
+        from blueprint_pipeline.sim.families import family_of
 
-            plan, reason, message = plan_open_close(env.sim, env.task, env.start)
-        else:
-            from blueprint_pipeline.sim.episode import plan_from_start
-
-            plan, _goal, _offset, reason, message = plan_from_start(env.sim, env.task, env.start)
+        planned = family_of(env.task).plan(env.sim, env.task, env.start)
+        plan, reason, message = planned.plan, planned.reason, planned.error
         self.plan_error = None if plan is not None else message
         self.plan_reason = None if plan is not None else reason
         if plan is None:

@@ -12,7 +12,7 @@ a shelf's board), with the pads in the upper half of a tall object. Candidates a
 reachability, checked with IK for the grasp and pre-grasp poses, then (2) clearance between the
 open fingers and the neighbouring objects, then (3) a preference for top-down, then tilted, then
 side grasps (a side approach sweeps the hand low through the neighbours). The episode then checks
-each reachable candidate, and its whole plan, with the whole arm in the scene (sim/episode.py
+each reachable candidate, and its whole plan, with the whole arm in the scene (sim/scene_check.py
 SceneCheck) and takes the first that passes.
 
 The hand opens fully for a grasp (the most forgiving of an object that settled a little off its

@@ -1,6 +1,6 @@
 """Where the hand goes to open (or close) a drawer or a door: the handle now, the way it faces, and
 the line or arc it moves along. Geometry only (from placement.drawer_pull and scene/doors.py), shared
-by the planner (sim/open_close.py) and the scene camera (sim/camera.py)."""
+by the planner (sim/families/open_close.py) and the scene camera (sim/camera.py)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ class PartJoint:
     """The joint of a drawer or door in the compiled scene and where a task puts it: the task
     starts it closed (0 clipped to the limits, as the scene is built) unless it gives
     `joint_start_fraction` (a closing), and aims for `joint_target_fraction` (default 1) of the
-    range. The one place both the planner (sim/open_close.py) and the camera read them."""
+    range. The one place both the planner (sim/families/open_close.py) and the camera read them."""
 
     qpos_adr: int
     lower: float

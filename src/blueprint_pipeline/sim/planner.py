@@ -65,6 +65,9 @@ class Plan:
     # open_close: the drawer's or door's joint position planned at each tick (the scene check
     # moves the part with the hand)
     part_q: np.ndarray | None = None
+    # the closed fingers hold the target (or a handle), so the scene check skips those ticks; a
+    # push closes them only to push with (sim/families/push.py), and every tick is checked
+    holds: bool = True
 
     @property
     def n_ticks(self) -> int:
@@ -72,7 +75,7 @@ class Plan:
 
 
 class SceneChecker(Protocol):
-    """Whole-arm checks against the scene (sim/episode.py SceneCheck): why a grasp candidate or a
+    """Whole-arm checks against the scene (sim/scene_check.py SceneCheck): why a grasp candidate or a
     plan would collide, or None."""
 
     def grasp(self, cand: GraspCandidate) -> str | None: ...

@@ -13,7 +13,7 @@ The arm's start configuration (`randomize_arm_start`) comes from a stream of its
 so it leaves the draws above as they were: every arm joint uniformly within +-`range_rad`
 (EpisodeOptions.arm_start_rad, 0.1 rad by default) of where the task starts it (home; a closing
 task: where its opening ends), inside the joint limits less 0.02 rad, redrawn (up to
-ARM_START_DRAWS times) until the whole arm clears the scene (episode.SceneCheck.start_pose); when
+ARM_START_DRAWS times) until the whole arm clears the scene (scene_check.SceneCheck.start_pose); when
 no draw does, the nominal configuration is kept and the episode says so (`start_arm_fallback`).
 The goal spot (`draw_goal`, pick_place off shelves) also has a stream of its own (`goal_rng`): the
 task's goal rectangle (the object's footprint + 3 cm a side) moved by up to +-`jitter_m`

@@ -1,4 +1,4 @@
-"""The `episodes` stage: simulate pick_place episodes in isolated worker processes.
+"""The `episodes` stage: simulate every task family's episodes in isolated worker processes.
 
 Inputs (contract): SCENE_NORMALIZED, SIMREADY_PHYSICS, GENIESIM_TASK_CONFIG.
 Outputs under episodes/ (contract: EPISODES_DATA, EPISODES_RESULTS, EPISODES_SUMMARY, EPISODES_CERTIFICATE):
@@ -22,13 +22,13 @@ BP_EPISODE_DEADLINE_FACTOR, default 10, times the nominal episode duration) and 
 the simulation loop; a hung or crashed episode is killed, recorded with its reason (timeout / crashed / error) and the others continue. The stage fails when the
 success rate is below BP_MIN_SUCCESS_RATE (`EpisodesConfig.min_success_rate`, 0.5 by default).
 
-open_close tasks (drawers and hinged doors, opened, and closed again) run sim.open_close; stack
-tasks run as pick_place onto the base object's top (episode.episode_goal). Before any episode, every task is
-probed: planned from the settled start (a drawer or door: from home; a closing: from where its
-opening ends, open_close.start_state) without randomisation, with the whole-arm
-scene check (episode.plan_at_rest, open_close.open_close_plan_at_rest); a task with no collision-free plan is not simulated and is listed in
-summary.json's tasks_infeasible with the planner's reason (a book packed on a shelf, an object
-whose every grasp meets the board above). When no task is left, NoFeasibleTaskError lists them.
+Each episode runs in the episode engine (sim/engine.py) with its task's family (sim/families/:
+pick_place and stack; open_close, drawers and hinged doors opened and closed again). Before any
+episode, every task is probed by its family (`families.plan_at_rest`): planned from the nominal
+start without randomisation, with the whole-arm scene check; a task with no collision-free plan
+is not simulated and is listed in summary.json's tasks_infeasible with the planner's reason (a
+book packed on a shelf, an object whose every grasp meets the board above). When no task is
+left, NoFeasibleTaskError lists them.
 
 Default count: 2 episodes per simulated task, at most 20 (option `episodes` overrides; episodes
 are dealt to the tasks in turn).
@@ -75,9 +75,9 @@ from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.sim import health, judge
 from blueprint_pipeline.sim.appearance import TEXTURES, texture_file, texture_png
 from blueprint_pipeline.sim.camera import choose_scene_camera, summarize_cameras
-from blueprint_pipeline.sim.episode import EpisodeOptions, plan_at_rest, run_episode
+from blueprint_pipeline.sim.episode import EpisodeOptions
 from blueprint_pipeline.sim.episode_io import episode_filename, save_episode
-from blueprint_pipeline.sim.open_close import open_close_plan_at_rest, run_open_close_episode
+from blueprint_pipeline.sim.families import plan_at_rest, run_episode, simulable
 from blueprint_pipeline.sim.scene_builder import (
     FPS,
     TIMESTEP_S,
@@ -178,17 +178,11 @@ def load_task_config(url: str) -> TaskConfig:
 
 
 def runnable_tasks(config: TaskConfig, robot: str, scene=None) -> list[TaskSpec]:
-    """pick_place tasks with a goal, and (given the scene) open_close tasks of an articulated
-    object, with a base placement for `robot`, in file order."""
+    """The tasks a task family simulates (sim/families/: pick_place and stack with a goal, and,
+    given the scene, open_close of an articulated object), with a base placement for `robot`, in
+    file order."""
     by_id = scene.by_id() if scene is not None else {}
-
-    def simulated(t: TaskSpec) -> bool:
-        if t.type in ("pick_place", "stack"):
-            return t.goal is not None
-        art = by_id[t.target_object_id].articulation if t.target_object_id in by_id else None
-        return t.type == "open_close" and art is not None
-
-    return [t for t in config.tasks if simulated(t) and robot in t.robot_placements]
+    return [t for t in config.tasks if simulable(t, by_id) and robot in t.robot_placements]
 
 
 def write_scenes(out_url: str, robot: str, tasks: list[TaskSpec]) -> list[str]:
@@ -220,14 +214,14 @@ def write_scenes(out_url: str, robot: str, tasks: list[TaskSpec]) -> list[str]:
 def probe_tasks(out_url: str, robot: str, tasks: list[TaskSpec]) -> dict[str, str]:
     """Tasks (pick_place, and open_close of a drawer or door) the planner finds no collision-free plan for
     at the nominal start
-    (episode.plan_at_rest), with its reason: they are not simulated, and summary.json lists them
+    (its family's probe, families.plan_at_rest), with its reason: they are not simulated, and summary.json lists them
     under tasks_infeasible. The probe needs the simulator, so it runs here, not in the geniesim
     stage, and task_config.json stays the export's file. Probed in this process, one task after
     the other (a compiled scene and a settled start per task, a fraction of a second each)."""
     out: dict[str, str] = {}
     for t in tasks:
         sim, task = sim_for(out_url, robot, t.task_id)
-        why = open_close_plan_at_rest(sim, task) if t.type == "open_close" else plan_at_rest(sim, task)
+        why = plan_at_rest(sim, task)
         if why is not None:
             out[t.task_id] = why
     return out
@@ -286,8 +280,7 @@ def simulate_item(item: EpisodeItem, heartbeat) -> dict:
     """Pool task: simulate, write the episode file (if kept) and its result; return the result."""
     sim, task = sim_for(item.out_url, item.robot, item.task_id)
     heartbeat()
-    episode = run_open_close_episode if task.type == "open_close" else run_episode
-    rec = episode(sim, task, item.episode_index, item.seed,
+    rec = run_episode(sim, task, item.episode_index, item.seed,
                   EpisodeOptions(render=item.render, image_size=item.image_size,
                                  visual_randomization=item.visual_randomization, shadows=item.shadows), heartbeat)
     kept = health.keepable(rec.success, rec.failure_reason, rec.length, FPS, item.keep_failed)

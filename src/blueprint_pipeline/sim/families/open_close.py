@@ -17,7 +17,6 @@ physics record's DR ranges. Success is judged from the physics state only (judge
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,31 +24,17 @@ import mujoco
 import numpy as np
 
 from blueprint_pipeline.geniesim.records import TaskSpec
-from blueprint_pipeline.rotations import axis_angle_matrix, matrix_to_quat
-from blueprint_pipeline.sim.episode import (
-    CAMERAS,
-    CONTACT_NAMES,
-    EpisodeOptions,
-    SceneCheck,
-    _indices,
-    _pair,
-    advance_tick,
-    episode_record,
-    run_metrics,
-    set_point_schedule,
-    settled_start,
-)
+from blueprint_pipeline.rotations import axis_angle_matrix
 from blueprint_pipeline.sim import health
-from blueprint_pipeline.sim.camera import frame_visibility, place_scene_camera
-from blueprint_pipeline.sim.camera_model import episode_cameras
+from blueprint_pipeline.sim.engine import Family, Logs, Outcome, Planned, Start, geom_mask
+from blueprint_pipeline.sim.episode import EpisodeOptions, _indices, settled_start
 from blueprint_pipeline.sim.grasp import GraspCandidate, _hand_rotation
 from blueprint_pipeline.sim.ik import ArmIK
 from blueprint_pipeline.sim.judge import judge_open_close
 from blueprint_pipeline.sim.opening import Opening, PartJoint, opening
 from blueprint_pipeline.sim.planner import GRIPPER_TICKS, SETTLE_TICKS, BlockedGrasps, Plan
 from blueprint_pipeline.sim.randomize import arm_rng, episode_rng, prepare_rendering, randomize_arm_start
-from blueprint_pipeline.sim.records import EpisodeRecord, task_state
-from blueprint_pipeline.sim.render import make_renderer
+from blueprint_pipeline.sim.records import task_state
 from blueprint_pipeline.sim.scene_builder import (
     FPS,
     SETTLE_S,
@@ -58,6 +43,7 @@ from blueprint_pipeline.sim.scene_builder import (
     prepare_for_target,
     set_sleep,
 )
+from blueprint_pipeline.sim.scene_check import SceneCheck
 from blueprint_pipeline.sim.trajectory import (
     IKFailure,
     Pose,
@@ -86,7 +72,7 @@ def plan_opening(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float,
                  on_segment: Callable[[], None] = lambda: None, check=None, q_seed: np.ndarray | None = None) -> Plan:
     """The first feasible plan with the hand level, then pitched 20 deg down, then up (the fingers
     stay across a vertical bar; a level hand puts a UR10's wrist at its singularity; a bar that is
-    not vertical is taken level only) that the whole-arm scene `check` (episode.SceneCheck)
+    not vertical is taken level only) that the whole-arm scene `check` (scene_check.SceneCheck)
     accepts. Raises IKFailure when no pitch works (BlockedGrasps when every planned one collides).
     The plan starts at `q_home`; the pre-grasp's IK starts from `q_seed` (default `q_home`: the
     nominal start, so a randomised start changes the approach, not the posture at the handle)."""
@@ -118,7 +104,7 @@ def _motion(op: Opening) -> str:
 def open_close_plan_at_rest(sim: SimScene, task: TaskSpec) -> str | None:
     """The feasibility probe of an open_close task (a drawer or a door, opening or closing): plan
     the motion from the task's start state with the whole-arm scene check; why no plan exists, or
-    None (as episode.plan_at_rest)."""
+    None (as pick_place.plan_at_rest)."""
     ix = _indices(sim)
     target = task.target_object_id
     d = start_state(sim, task)
@@ -277,24 +263,18 @@ def _randomize_drawer(sim: SimScene, target: str, rng: np.random.Generator) -> d
 
 
 @dataclass
-class OpenCloseStart:
-    """An open_close episode's start (`begin_open_close`): the live data after the drawn
-    randomisation and the settle, the part's joint and the task's opening. Shared by
-    `run_open_close_episode` and the evaluation environment (evaluate/env.py)."""
+class OpenCloseStart(Start):
+    """An open_close episode's start (`begin_open_close`): besides the engine's `Start`, the drawn
+    part mass and friction, the part's joint and the task's opening. Shared by the engine and the
+    evaluation environment (evaluate/env.py)."""
 
-    data: mujoco.MjData
-    warnings0: dict[str, int]
     drawn: dict[str, float]
-    arm_offset: np.ndarray
-    arm_fallback: bool
-    settle_steps: int
     jq: int  # the part's joint: qpos address, range, dof address
     lo: float
     hi: float
     jv: int
     q_target: float
     op: Opening  # from where the part is at frame 0 to the target
-    q_home: np.ndarray
 
 
 def begin_open_close(sim: SimScene, task: TaskSpec, seed: int, episode_index: int,
@@ -324,8 +304,9 @@ def begin_open_close(sim: SimScene, task: TaskSpec, seed: int, episode_index: in
     mujoco.mj_kinematics(m, d)
     beat()
     op = opening(sim, target, float(d.qpos[joint.qpos_adr]), q_target)  # from where the part is now
-    return OpenCloseStart(d, warnings0, drawn, arm_offset, arm_fallback, settle_steps, joint.qpos_adr,
-                          joint.lower, joint.upper, jv, q_target, op, d.qpos[ix.arm_qadr].copy())
+    return OpenCloseStart(data=d, warnings0=warnings0, settle_steps=settle_steps, arm_offset=arm_offset,
+                          arm_fallback=arm_fallback, q_home=d.qpos[ix.arm_qadr].copy(), drawn=drawn,
+                          jq=joint.qpos_adr, lo=joint.lower, hi=joint.upper, jv=jv, q_target=q_target, op=op)
 
 
 def plan_open_close(sim: SimScene, task: TaskSpec, st: OpenCloseStart, beat: Callable[[], None] = lambda: None
@@ -343,160 +324,95 @@ def plan_open_close(sim: SimScene, task: TaskSpec, st: OpenCloseStart, beat: Cal
     return plan, None, None
 
 
-def run_open_close_episode(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
-                           options: EpisodeOptions = EpisodeOptions(),  # noqa: B008 (frozen)
-                           heartbeat: Callable[[], None] | None = None) -> EpisodeRecord:
-    """Simulate one open_close episode of `task.target_object_id` (a drawer or a door)."""
-    target = task.target_object_id
-    obj = sim.scene.by_id().get(target)
-    if task.type != "open_close" or obj is None or obj.articulation is None:
-        raise ValueError(f"task {task.task_id}: only open_close tasks of an articulated object are simulated")
-    wall0 = time.perf_counter()
-    m, ix = sim.model, _indices(sim)
-    beat = heartbeat or (lambda: None)
-    st = begin_open_close(sim, task, seed, episode_index, options, beat)
-    d, warnings0, drawn, arm_offset, arm_fallback = st.data, st.warnings0, st.drawn, st.arm_offset, st.arm_fallback
-    jq, lo, hi, jv, q_target, op, settle_steps = st.jq, st.lo, st.hi, st.jv, st.q_target, st.op, st.settle_steps
-    plan, reason, plan_error = plan_open_close(sim, task, st, beat)
+class OpenClose(Family):
+    """Drawers and hinged doors, opened, and closed again (`TaskSpec.joint_start_fraction`)."""
 
-    n_ticks = plan.n_ticks if plan else 0
-    handle_mask = np.zeros(m.ngeom, bool)
-    handle_gid = m.geom(SimScene.handle_geom_name(target)).id
-    handle_mask[handle_gid] = True
-    drawer_mask = handle_mask.copy()
-    drawer_mask[sim.geom_id(target)] = True
-    pad_masks = []
-    for p in ix.pads:
-        mk = np.zeros(m.ngeom, bool)
-        mk[p] = True
-        pad_masks.append(mk)
-    other_furniture = ix.furniture_geom & ~drawer_mask
-    other_obj_mask = np.zeros(m.ngeom, bool)
-    for g in ix.dynamic_geom.values():
-        other_obj_mask[g] = True
-    robot_no_pads = ix.robot_geom.copy()
-    for p in ix.pads:
-        robot_no_pads[p] = False
+    task_types = ("open_close",)
+
+    def simulable(self, task: TaskSpec, scene_objects: dict) -> bool:
+        obj = scene_objects.get(task.target_object_id)
+        return obj is not None and obj.articulation is not None
+
+    def check(self, sim: SimScene, task: TaskSpec) -> None:
+        super().check(sim, task)
+        if not self.simulable(task, sim.scene.by_id()):
+            raise ValueError(f"task {task.task_id}: only open_close tasks of an articulated object are simulated")
+
+    def probe(self, sim: SimScene, task: TaskSpec) -> str | None:
+        return open_close_plan_at_rest(sim, task)
+
+    def begin(self, sim, task, seed, episode_index, options, beat) -> OpenCloseStart:
+        return begin_open_close(sim, task, seed, episode_index, options, beat)
+
+    def plan(self, sim, task, start, beat=lambda: None) -> Planned:
+        plan, reason, error = plan_open_close(sim, task, start, beat)
+        return Planned(plan, reason, error)
+
+    def tracked_bodies(self, sim: SimScene, task: TaskSpec) -> list[int]:
+        return [sim.body_id(task.target_object_id)]  # the part
+
+    def contact_masks(self, sim, task, start):
+        m, ix, target = sim.model, _indices(sim), task.target_object_id
+        handle_mask = geom_mask(sim, [m.geom(SimScene.handle_geom_name(target)).id])
+        drawer_mask = handle_mask | geom_mask(sim, [sim.geom_id(target)])
+        robot_no_pads = ix.robot_geom & ~geom_mask(sim, ix.pads)
+        none = np.zeros(m.ngeom, bool)
+        return [(geom_mask(sim, [ix.pads[0]]), handle_mask), (geom_mask(sim, [ix.pads[1]]), handle_mask),
+                (none, none), (robot_no_pads, ix.furniture_geom & ~drawer_mask),
+                (ix.robot_geom, geom_mask(sim, ix.dynamic_geom.values())), (none, none)]
+
+    def judge(self, sim, task, start, planned, logs: Logs) -> Outcome:
+        return _judge(sim, task, start, planned, logs)
+
+
+def _judge(sim: SimScene, task: TaskSpec, st: OpenCloseStart, planned: Planned, logs: Logs) -> Outcome:
+    m, d, plan, reason = sim.model, st.data, planned.plan, planned.reason
+    target, T = task.target_object_id, logs.T
+    jq, lo, hi, q_target = st.jq, st.lo, st.hi, st.q_target
     riders = {o for o, s in sim.support_of.items() if s == target}  # objects standing on the drawer ride along
-
-    T = n_ticks + 1
-    dof = len(ix.arm_qadr)
-    K = len(sim.dynamic_ids)
-    state = np.zeros((T, dof + 1), np.float32)
-    velocity = np.zeros((T, dof + 1), np.float32)
-    ee64 = np.zeros((T, 7))
-    q64 = np.zeros((T, dof))
-    obj_poses = np.zeros((T, K * 7), np.float32)
-    action = np.zeros((T, dof + 1), np.float32)
-    contact = np.zeros((T, len(CONTACT_NAMES)), np.uint8)
-    reward = np.zeros(T, np.float32)
-    joint_q = np.zeros(T)
-    part_pose = np.zeros((T, 7))
-    part_body = sim.body_id(target)
-    images: dict[str, np.ndarray] = {}
-    cameras: dict[str, dict] = {}
-    renderer = make_renderer(m, options.image_size, options.image_size) if options.render else None
-    if renderer is not None:
-        images = {c: np.zeros((T, options.image_size, options.image_size, 3), np.uint8) for c in CAMERAS}
-    cam_ids = {"scene_cam": m.camera("scene_cam").id, "wrist_cam": m.camera(sim.names.wrist_camera).id}
-    dyn_bodies = np.array([sim.body_id(o) for o in sim.dynamic_ids], dtype=int)
-    start_all = {o: d.xpos[sim.body_id(o)].copy() for o in sim.dynamic_ids}
-    if plan is not None:
-        set_points, set_velocity, gripper_target = set_point_schedule(plan, ix, sim.robot.gripper.stroke_per_finger_m)
-    phase_of = plan.phase if plan else ["start"]
-    q_start = float(d.qpos[jq])
-    grasped = False
-    unpadded_pull_frames = 0
-    unexpected = 0
-    frame_qpos: dict[str, np.ndarray] = {}  # start and grasp states, for the scene camera's visibility check
-    try:
-        for k in range(T):
-            mujoco.mj_kinematics(m, d)
-            if k == 0 or (plan and k == plan.phase_ticks["close"][1]):
-                frame_qpos["start" if k == 0 else "grasp"] = d.qpos.copy()
-            q = d.qpos[ix.arm_qadr]
-            state[k, :dof], state[k, dof] = q, d.qpos[ix.finger_qadr].sum()
-            velocity[k, :dof], velocity[k, dof] = d.qvel[ix.arm_vadr], d.qvel[ix.finger_vadr].sum()
-            q64[k] = q
-            tcp_pos, tcp_rot = d.site_xpos[ix.tcp], d.site_xmat[ix.tcp].reshape(3, 3)
-            ee64[k, :3], ee64[k, 3:] = tcp_pos, matrix_to_quat(tcp_rot)
-            if K:
-                obj_poses[k] = np.hstack([d.xpos[dyn_bodies], d.xquat[dyn_bodies]]).ravel()
-            geoms = d.contact.geom[:d.ncon] if d.ncon else np.zeros((0, 2), int)
-            flags = [_pair(geoms, pad_masks[0], handle_mask), _pair(geoms, pad_masks[1], handle_mask), False,
-                     _pair(geoms, robot_no_pads, other_furniture), _pair(geoms, ix.robot_geom, other_obj_mask), False]
-            contact[k] = flags
-            unexpected += int(flags[3] or flags[4])
-            joint_q[k] = d.qpos[jq]
-            part_pose[k, :3], part_pose[k, 3:] = d.xpos[part_body], d.xquat[part_body]
-            both_pads = flags[0] and flags[1]
-            phase = phase_of[k]
-            if plan and k == plan.phase_ticks["close"][1]:
-                grasped = bool(both_pads)
-            if phase == "pull" and not both_pads:
-                unpadded_pull_frames += 1
-            progress = np.clip((joint_q[k] - q_start) / max(q_target - q_start, 1e-9), 0.0, 1.0) if q_target != q_start else 1.0
-            reward[k] = 0.1 * (1 - np.tanh(10 * np.linalg.norm(tcp_pos - d.geom_xpos[handle_gid]))) \
-                + 0.1 * both_pads + 0.1 * progress
-            if renderer is not None:
-                mujoco.mj_comPos(m, d)
-                mujoco.mj_camlight(m, d)
-                place_scene_camera(m, d)  # the chosen and jittered pose (sleeping skips world cameras)
-                for cam in CAMERAS:
-                    renderer.update_scene(d, camera=cam_ids[cam])
-                    images[cam][k] = renderer.render()
-                if k == 0:
-                    cameras = episode_cameras(m, d, cam_ids, ix.tcp)
-            if plan is None:
-                action[k, :dof], action[k, dof] = q, 0.0
-                break
-            nxt = min(k + 1, n_ticks)
-            action[k, :dof], action[k, dof] = plan.q[nxt], plan.gripper[k]
-            if k == n_ticks:
-                break
-            advance_tick(m, d, ix, set_points[k], set_velocity[k], gripper_target[k])
-            beat()
-
-    finally:
-        if renderer is not None:
-            renderer.close()
-
-    mujoco.mj_kinematics(m, d)
-    moved_others = max((float(np.linalg.norm(d.xpos[sim.body_id(o)] - p)) for o, p in start_all.items()
-                        if o not in riders), default=0.0)
+    flags = logs.contact.astype(bool)
+    both_pads = flags[:, 0] & flags[:, 1]
+    unexpected = int(np.count_nonzero(flags[:, 3] | flags[:, 4]))
+    joint_q = logs.qpos[:, jq]
+    q_start = float(joint_q[0])
+    phase_of = np.array(plan.phase if plan else ["start"])[:T]
+    grasped = bool(both_pads[plan.phase_ticks["close"][1]]) if plan else False
+    unpadded_pull_frames = int(np.count_nonzero((phase_of == "pull") & ~both_pads))
+    part_pos, part_quat = logs.body_pos[:, 0], logs.body_quat[:, 0]
+    handle = m.geom(SimScene.handle_geom_name(target)).id
+    handle_pos = np.zeros((T, 3))
+    for k in range(T):  # the handle is a geom of the part's body
+        rot = np.zeros(9)
+        mujoco.mju_quat2Mat(rot, part_quat[k])
+        handle_pos[k] = part_pos[k] + rot.reshape(3, 3) @ m.geom_pos[handle]
+    progress = (np.clip((joint_q - q_start) / max(q_target - q_start, 1e-9), 0.0, 1.0) if q_target != q_start
+                else np.ones(T))
+    reward = (0.1 * (1 - np.tanh(10 * np.linalg.norm(logs.tcp_pos - handle_pos, axis=1)))
+              + 0.1 * both_pads + 0.1 * progress).astype(np.float32)
+    moved = np.linalg.norm(logs.obj_pos[-1] - logs.obj_pos[0], axis=1)
+    moved_others = max((float(v) for o, v in zip(sim.dynamic_ids, moved) if o not in riders), default=0.0)
     sign = 1.0 if q_target >= q_start else -1.0
     after_release = plan.phase_ticks["release"][1] if plan else 0
     if reason is None:
-        verdict = judge_open_close(joint_q=sign * joint_q[:T], target_q=sign * q_target,
+        verdict = judge_open_close(joint_q=sign * joint_q, target_q=sign * q_target,
                                    joint_range=hi - lo, after_release_frame=after_release,
-                                   final_joint_speed=abs(float(d.qvel[jv])), grasped_handle=grasped,
+                                   final_joint_speed=abs(float(d.qvel[st.jv])), grasped_handle=grasped,
                                    lost_grip_during_pull=unpadded_pull_frames > 2,
                                    max_other_displacement_m=moved_others)
         success, reason, checks = verdict.success, verdict.reason, verdict.checks
     else:
         success, checks = False, {}
-    threshold = sign * q_target - 0.02 * (hi - lo)
-    reached = sign * joint_q[:T] >= threshold
+    reached = sign * joint_q >= sign * q_target - 0.02 * (hi - lo)
     metrics = {
         "checks": checks,
         "joint_target": q_target,
         "joint_start": q_start,
         "joint_final": float(joint_q[T - 1]),
         "joint_fraction_final": float((joint_q[T - 1] - lo) / (hi - lo)) if hi > lo else 0.0,
-        "joint_position": [float(v) for v in joint_q[:T]],
-        "unexpected_contact_frames": int(unexpected),
+        "joint_position": [float(v) for v in joint_q],
+        "unexpected_contact_frames": unexpected,
         "max_other_displacement_m": moved_others,
-        "grasp_kind": "handle" if plan else None,
-        "grasp_frame": int(plan.phase_ticks["close"][1]) if plan else None,  # the fingers closed
-        "plan_error": plan_error,
-        "start_arm_offset_rad": [float(v) for v in arm_offset],
-        "start_arm_fallback": arm_fallback,
-        **drawn,
-        **run_metrics(n_ticks, settle_steps, wall0, q64, velocity, ix),
-        **frame_visibility(sim, task, frame_qpos | ({"final": d.qpos.copy()} if plan else {})),
+        **st.drawn,
     }
-    return episode_record(sim, task, episode_index, seed, success, reason,
-                          warnings=health.new_warnings(d, warnings0), state=state, velocity=velocity,
-                          ee_pose=ee64.astype(np.float32), object_poses=obj_poses, action=action, contact=contact,
-                          reward=reward, success_flags=reached, images=images, cameras=cameras, metrics=metrics,
-                          task_state=task_state(part_pose, op.handle_at(1.0), joint_q[:T], q_target))
+    return Outcome(success, reason, metrics, reward, reached,
+                   task_state(np.hstack([part_pos, part_quat]), st.op.handle_at(1.0), joint_q, q_target))

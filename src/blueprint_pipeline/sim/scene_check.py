@@ -1,0 +1,196 @@
+"""Whole-arm checks of grasps, plans and start poses against the scene (`SceneCheck`), with
+MuJoCo's own collision detection: every family's planner asks it before a plan is accepted."""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+from blueprint_pipeline.sim.episode import _Indices, _scratch_data
+from blueprint_pipeline.sim.grasp import GraspCandidate
+from blueprint_pipeline.sim.planner import Plan
+from blueprint_pipeline.sim.scene_builder import SimScene
+
+START_TARGET_CLEARANCE_M = 0.02  # a drawn start keeps the hand this far from the target (SceneCheck.start_pose)
+GRASP_CLEARANCE_M = 0.003  # at pre-grasp and grasp the hand and arm keep this far from everything but the target
+PLAN_CLEARANCE_M = 0.001  # and along the planned motion (placing next to a neighbour is close work)
+SUPPORT_TOLERANCE_M = 0.002  # finger tips (and the carried object) may touch a support this deep
+PLAN_CHECK_EVERY = 3  # ticks between the planned configurations checked against the scene
+_CARRIED = ("lift", "transport", "lower")
+
+
+class SceneCheck:
+    """Whole-arm checks of grasps and plans against the scene as it is now (`d`), with MuJoCo's own
+    collision detection on a scratch copy and the robot geoms' margin raised to
+    GRASP_CLEARANCE_M (PLAN_CLEARANCE_M for plans) for the duration of a check (restored after):
+    - `grasp(candidate)`: the arm at the pre-grasp and the grasp (fingers open) against every geom
+      but the target's (the target's supports within SUPPORT_TOLERANCE_M); also records how far the
+      hand rises above the TCP there (`headroom_m`, for lifting under a shelf);
+    - `plan(plan)`: every PLAN_CHECK_EVERY-th planned configuration, with the target carried
+      rigidly by the hand from lift to lower; neither arm nor carried object may meet anything
+      but the target and, within the tolerance, its start and goal supports; a free target may
+      not be touched during the joint-space approach and after the release either (an open
+      finger sweeping a placed box into its neighbour blew the kitchen's spoon box up). A drawer
+      or door moves with the plan (`Plan.part_q`), and only the hand may touch it;
+    - `start_pose(q)`: the arm at a drawn start touches nothing, the target included.
+    Each returns why it refuses (the object met, by id) or None."""
+
+    def __init__(self, sim: SimScene, d: mujoco.MjData, ix: _Indices, target: str, goal_support: str | None):
+        m = sim.model
+        self.sim, self.d, self.ix, self.target = sim, d, ix, target
+        self.target_mask = np.zeros(m.ngeom, bool)
+        self.target_mask[sim.object_geom_ids(target)] = True
+        try:  # a drawer's or door's handle is part of what the hand is meant to touch, its carcass is not
+            self.target_mask[m.geom(SimScene.handle_geom_name(target)).id] = True
+            self.target_mask[m.geom(SimScene.carcass_name(target)).id] = False
+        except KeyError:
+            pass
+        self.support_mask = np.zeros(m.ngeom, bool)
+        for sup in {sim.support_of.get(target), goal_support} - {None}:
+            self.support_mask[sim.object_geom_ids(sup)] = True
+        self.owner = {g: oid for oid in sim.dynamic_ids + sim.fixed_ids + sim.articulated_ids
+                      for g in sim.object_geom_ids(oid)}
+        # the robot's geoms, but its fixed base link (which stands on the floor or its pedestal)
+        self.moving = ix.robot_geom & (m.geom_bodyid != m.body(sim.names.base_body).id)
+        self.floor = m.geom("floor").id
+        self.robot = np.flatnonzero(ix.robot_geom)
+        hand_bodies = [m.body(b).id for b in (sim.names.hand_body, f"{sim.robot.name}_finger_left_body",
+                                              f"{sim.robot.name}_finger_right_body")]
+        self.hand = np.flatnonzero(np.isin(m.geom_bodyid, hand_bodies))
+        self.tqadr = sim.free_qpos_adr(target)
+        # a drawer or door: its joint moves with the plan, and only the hand may touch it
+        self.part_qadr = self.tqadr if target in sim.articulated_ids else None
+
+    def _pose(self, scratch: mujoco.MjData, q_arm: np.ndarray, fingers_m: float, part_q: float | None = None) -> None:
+        scratch.qpos[:] = self.d.qpos
+        scratch.qpos[self.ix.arm_qadr] = q_arm
+        scratch.qpos[self.ix.finger_qadr] = fingers_m
+        if part_q is not None and self.part_qadr is not None:
+            scratch.qpos[self.part_qadr] = part_q
+        mujoco.mj_kinematics(self.sim.model, scratch)
+
+    def _hit(self, scratch: mujoco.MjData, carried: bool, placed: bool = False) -> str | None:
+        m = self.sim.model
+        mujoco.mj_collision(m, scratch)
+        n = scratch.ncon
+        g1, g2 = scratch.contact.geom[:n, 0], scratch.contact.geom[:n, 1]
+        dist = scratch.contact.dist[:n]
+        robot = self.ix.robot_geom
+        tolerated = dist > -SUPPORT_TOLERANCE_M
+        base_link = robot[g1] & ~self.moving[g1] | robot[g2] & ~self.moving[g2]
+        # a floor-mounted arm's shoulder sits on the floor plane: only the hand may not touch it
+        hand = np.zeros(m.ngeom, bool)
+        hand[self.hand] = True
+        base_link |= ((g1 == self.floor) & ~hand[g2]) | ((g2 == self.floor) & ~hand[g1])
+        # the arm against anything but the target (its supports within the tolerance)
+        other = np.where(robot[g1], g2, g1)
+        bad = (robot[g1] != robot[g2]) & ~base_link & ~self.target_mask[other] & ~(self.support_mask[other] & tolerated)
+        if self.part_qadr is not None:  # the arm (not the hand) in a drawer or door
+            arm = robot & ~hand
+            bad |= ((arm[g1] & self.target_mask[g2]) | (arm[g2] & self.target_mask[g1])) & (dist < 0.0)
+        if placed:  # before the grasp and after the release the hand does not touch the target
+            bad |= ((robot[g1] & self.target_mask[g2]) | (robot[g2] & self.target_mask[g1])) & (dist < 0.0)
+        # the geometric margin is for the arm only: other contacts count when they penetrate
+        if carried:
+            t1, t2 = self.target_mask[g1], self.target_mask[g2]
+            other_t = np.where(t1, g2, g1)
+            bad |= ((t1 != t2) & ~robot[other_t] & (dist < -SUPPORT_TOLERANCE_M) & ~self.support_mask[other_t])
+            other = np.where(bad & (t1 != t2), other_t, other)
+        if not bad.any():
+            return None
+        k = int(np.flatnonzero(bad)[0])
+        return self.owner.get(int(other[k]), m.geom(int(other[k])).name)
+
+    def _raised_margins(self, clearance_m: float = GRASP_CLEARANCE_M):
+        m = self.sim.model
+        saved = m.geom_margin[self.robot].copy()
+        m.geom_margin[self.robot] = clearance_m
+        return saved
+
+    def start_pose(self, q_arm: np.ndarray) -> str | None:
+        """Why the arm at `q_arm` (fingers open) would not do as a start, or None: it meets
+        something (the target too), or the hand is within START_TARGET_CLEARANCE_M of the target
+        (a closing starts 10 cm off its handle: a start drawn closer swings the fingers onto it)."""
+        m, scratch = self.sim.model, _scratch_data(self.sim)
+        saved = self._raised_margins()
+        try:
+            self._pose(scratch, q_arm, self.sim.robot.gripper.stroke_per_finger_m)
+            hit = self._hit(scratch, carried=False, placed=True)
+        finally:
+            m.geom_margin[self.robot] = saved
+        if hit is not None:
+            return f"the hand or arm meets {hit}"
+        near = START_TARGET_CLEARANCE_M
+        for g in self.hand:
+            for t in np.flatnonzero(self.target_mask):
+                if mujoco.mj_geomDistance(m, scratch, int(g), int(t), near, None) < near:
+                    return f"the hand is within {near * 100:.0f} cm of {self.target}"
+        return None
+
+    def grasp(self, cand: GraspCandidate) -> str | None:
+        m, scratch = self.sim.model, _scratch_data(self.sim)
+        saved = self._raised_margins()
+        try:
+            opening = self.sim.robot.gripper.stroke_per_finger_m if cand.open_m is None else cand.open_m
+            for q in (cand.q_pre, cand.q_grasp):
+                self._pose(scratch, q, opening)
+                hit = self._hit(scratch, carried=False)
+                if hit is not None:
+                    return f"the hand or arm meets {hit}"
+            rot = scratch.geom_xmat[self.hand].reshape(-1, 3, 3)  # at the grasp: the hand's top
+            centre = scratch.geom_xpos[self.hand] + np.einsum("nij,nj->ni", rot, m.geom_aabb[self.hand, :3])
+            top = centre[:, 2] + np.einsum("nj,nj->n", np.abs(rot[:, 2, :]), m.geom_aabb[self.hand, 3:])
+            cand.headroom_m = float(np.max(top) - scratch.site_xpos[self.ix.tcp][2])
+        finally:
+            m.geom_margin[self.robot] = saved
+        return None
+
+    def plan(self, plan: Plan) -> str | None:
+        m, scratch, ix = self.sim.model, _scratch_data(self.sim), self.ix
+        stroke = self.sim.robot.gripper.stroke_per_finger_m
+        carried = np.isin(np.array(plan.phase), _CARRIED)
+        rel_pos, rel_rot = np.zeros(3), np.eye(3)
+        if carried.any():  # the carried object's pose in the hand (pick_place)
+            self._pose(scratch, plan.q[plan.phase_ticks["close"][1]], stroke)
+            tcp_pos, tcp_rot = scratch.site_xpos[ix.tcp].copy(), scratch.site_xmat[ix.tcp].reshape(3, 3).copy()
+            obj_pos = self.d.qpos[self.tqadr:self.tqadr + 3].copy()
+            obj_rot = np.zeros(9)
+            mujoco.mju_quat2Mat(obj_rot, self.d.qpos[self.tqadr + 3:self.tqadr + 7])
+            rel_pos = tcp_rot.T @ (obj_pos - tcp_pos)
+            rel_rot = tcp_rot.T @ obj_rot.reshape(3, 3)
+        last_carried = int(np.flatnonzero(carried)[-1]) if carried.any() and self.part_qadr is None else None
+        placed: np.ndarray | None = None  # the target's qpos where the plan lets go of it
+        ticks = sorted(set(range(0, plan.n_ticks + 1, PLAN_CHECK_EVERY)) | {plan.n_ticks}
+                       | ({last_carried} if last_carried is not None else set()))
+        saved = self._raised_margins(PLAN_CLEARANCE_M)
+        try:
+            for k in ticks:
+                closed = plan.gripper[k] > 0.5 or carried[k]
+                shut = carried[k] or (closed and plan.holds)  # on the target: posed closed
+                self._pose(scratch, plan.q[k], 0.0 if shut else stroke * (1.0 - float(plan.gripper[k])),
+                           None if plan.part_q is None else float(plan.part_q[k]))
+                if carried[k]:
+                    r = scratch.site_xmat[ix.tcp].reshape(3, 3)
+                    quat = np.zeros(4)
+                    mujoco.mju_mat2Quat(quat, (r @ rel_rot).reshape(9))
+                    scratch.qpos[self.tqadr:self.tqadr + 3] = scratch.site_xpos[ix.tcp] + r @ rel_pos
+                    scratch.qpos[self.tqadr + 3:self.tqadr + 7] = quat
+                    mujoco.mj_kinematics(m, scratch)
+                    if k == last_carried:
+                        placed = scratch.qpos[self.tqadr:self.tqadr + 7].copy()
+                elif closed and plan.holds:
+                    continue  # closing on the target: the fingers are meant to touch it
+                elif placed is not None:
+                    scratch.qpos[self.tqadr:self.tqadr + 7] = placed
+                    mujoco.mj_kinematics(m, scratch)
+                # a free target is not touched before the grasp or after the release (a drawer's or
+                # door's handle may be brushed on the way: the part's own motion is checked above)
+                untouched = self.part_qadr is None and (plan.phase[k] == "approach" or (placed is not None
+                                                                                         and not carried[k]))
+                hit = self._hit(scratch, carried=bool(carried[k]), placed=untouched)
+                if hit is not None:
+                    what = "the carried object or the arm" if carried[k] else "the hand or arm"
+                    return f"{what} meets {hit} while {plan.phase[k]}"
+        finally:
+            m.geom_margin[self.robot] = saved
+        return None
