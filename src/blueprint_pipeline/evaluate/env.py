@@ -27,7 +27,7 @@ contract.MAX_EPISODES of them), so an evaluation never replays a training start.
 Ends: `terminated` when the family's judge has held success for SUCCESS_HOLD_TICKS ticks (0.5 s)
 with the gripper commanded open, or when the physics goes unstable (reason `sim_unstable`);
 `truncated` after `max_steps` (default: 20 s), judged once more then. The families
-(pick_place_env.py: pick_place and stack; open_close_env.py: drawers and doors) judge the live
+(pick_place_env.py: pick_place and stack; open_close_env.py: drawers and doors; push_env.py: push) judge the live
 state with the stage's judge; the checks that need the planner's phases are read as a policy
 allows (see each module).
 """
@@ -56,7 +56,7 @@ LIMIT_MARGIN_RAD = 0.01
 
 
 def make_env(out_dir: str, task_id: str, robot: str = "franka", **kwargs: Any) -> TaskEnv:
-    """The environment of `task_id`'s family (pick_place, stack or open_close)."""
+    """The environment of `task_id`'s family (pick_place, stack, push or open_close)."""
     from blueprint_pipeline.sim.stage import sim_for
 
     _, task = sim_for(str(out_dir), robot, task_id)
@@ -64,6 +64,10 @@ def make_env(out_dir: str, task_id: str, robot: str = "franka", **kwargs: Any) -
         from blueprint_pipeline.evaluate.open_close_env import OpenCloseEnv
 
         return OpenCloseEnv(out_dir, task_id, robot, **kwargs)
+    if task.type == "push":
+        from blueprint_pipeline.evaluate.push_env import PushEnv
+
+        return PushEnv(out_dir, task_id, robot, **kwargs)
     from blueprint_pipeline.evaluate.pick_place_env import PickPlaceEnv
 
     return PickPlaceEnv(out_dir, task_id, robot, **kwargs)
@@ -75,7 +79,7 @@ class TaskEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": FPS}
     FAMILIES: tuple[str, ...] = ()
-    HOLD_OPEN = True  # success must hold with the gripper commanded open (released)
+    HOLD_OPEN = True  # success must hold with the gripper commanded open (released); a push holds none
 
     def __init__(self, out_dir: str, task_id: str, robot: str = "franka", *, seed: int = 0,
                  render: bool = False, image_size: int = 128, max_steps: int | None = None,

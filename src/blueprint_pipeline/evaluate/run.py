@@ -35,12 +35,12 @@ def eval_tasks(out_dir: str, robot: str, only: list[str] | None = None) -> list[
     config = load_task_config(inputs_of(out_dir)[2])
     runnable = [t.task_id for t in config.tasks
                 if robot in t.robot_placements and (t.type == "open_close" or t.goal is not None)
-                and t.type in ("pick_place", "stack", "open_close")]
+                and t.type in ("pick_place", "stack", "push", "open_close")]
     if not only:
         infeasible = _infeasible(out_dir, robot)
         runnable = [t for t in runnable if t not in infeasible]
         if not runnable:
-            raise InvalidInputError(f"{out_dir}: no pick_place, stack or open_close task with a placement for {robot}")
+            raise InvalidInputError(f"{out_dir}: no pick_place, stack, push or open_close task with a placement for {robot}")
         return runnable
     unknown = [t for t in only if t not in runnable]
     if unknown:

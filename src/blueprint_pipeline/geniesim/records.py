@@ -13,7 +13,7 @@ TASK_CONFIG_SCHEMA = "blueprint.task_config/1"
 
 Vec3 = tuple[float, float, float]
 QuatWXYZ = tuple[float, float, float, float]
-TaskType = Literal["pick_place", "stack", "open_close"]
+TaskType = Literal["pick_place", "stack", "push", "open_close"]
 
 
 class _Record(BaseModel):
@@ -41,7 +41,7 @@ class TaskSpec(_Record):
     type: TaskType
     description: str  # language instruction, e.g. "pick up the red mug and place it on the table"
     target_object_id: str
-    goal: GoalRegion | None = None  # pick_place and stack
+    goal: GoalRegion | None = None  # pick_place, stack and push
     joint_target_fraction: float | None = None  # open_close: fraction of the joint range
     # open_close: where the part starts, as a fraction of the joint range (None: as the scene has
     # it, closed); a task that closes a drawer or door starts it open

@@ -1,4 +1,4 @@
-"""Task suggestion: pick_place, stack and open_close tasks from affordances and relations.
+"""Task suggestion: pick_place, stack, push and open_close tasks from affordances and relations.
 
 Which objects:
 - pick_place / stack targets are free rigid bodies a table-top arm can take: graspable (physics or
@@ -16,6 +16,8 @@ Which objects:
 - place_in (a pick_place whose goal support is a container: bowl, basket, tote): into a container
   standing on furniture within PLACE_IN_MAX_MOVE_M whose inside holds the target's footprint plus
   PLACE_IN_PAD_M a side beside what is in it already; one per container, before stacks.
+- push: a free object too wide for the gripper, slid PUSH_DISTANCE_M along one of its sides on its
+  support (geniesim/push_tasks.py says which objects and where to).
 - open_close: every articulated object, opened, and closed again from where the opening ends
   (a second task, `close_<id>`, same base pose). A prismatic drawer to DRAWER_TARGET_FRACTION of its
   travel, its handle path in reach and the robot base outside the footprint it sweeps, diagonally
@@ -31,9 +33,9 @@ Franka run lists the task as not runnable (episodes summary, `tasks_skipped`).
 Difficulty (score -> easy 0, medium 1, hard >= 2): +1 goal on another support; +1 grasp width
 under 3 cm or over 6.5 cm; +1 mass over 1 kg; +1 two or more objects adjacent on the support;
 stack starts at 1 (precision); open_close: prismatic 0, revolute 1.
-Priority: 1, 2, 3 ... after sorting by (type: pick_place, stack, open_close; difficulty; openings before
+Priority: 1, 2, 3 ... after sorting by (type: pick_place, stack, push, open_close; difficulty; openings before
 closings; task id).
-Caps: MAX_TASKS_PER_OBJECT per target, and per scene at most PICK_PLACE_CAP + STACK_CAP + OPEN_CLOSE_CAP
+Caps: MAX_TASKS_PER_OBJECT per target, and per scene at most PICK_PLACE_CAP + STACK_CAP + PUSH_CAP + OPEN_CLOSE_CAP
 (articulated objects; each has an opening and a closing task).
 """
 
@@ -55,6 +57,7 @@ from blueprint_pipeline.geniesim.placement import (
     place_robot,
     swept_footprint,
 )
+from blueprint_pipeline.geniesim.push_tasks import push_goals, push_skip_reason, push_task
 from blueprint_pipeline.geniesim.records import GoalRegion, RobotPlacement, SkippedObject, TaskSpec
 from blueprint_pipeline.geniesim.relations import Relation
 from blueprint_pipeline.scene.doors import door, swept_rects, swing_room
@@ -76,8 +79,8 @@ GOAL_MIN_MOVE_M, GOAL_MAX_MOVE_M, GOAL_PREFERRED_MOVE_M = 0.15, 0.5, 0.25
 GOAL_GRID_M = 0.03
 MAX_GOAL_TRIES = 6
 MAX_TASKS_PER_OBJECT = 2
-PICK_PLACE_CAP, STACK_CAP, PLACE_IN_CAP, OPEN_CLOSE_CAP = 16, 4, 4, 4
-_TYPE_RANK = {"pick_place": 0, "stack": 1, "open_close": 2}
+PICK_PLACE_CAP, STACK_CAP, PLACE_IN_CAP, PUSH_CAP, OPEN_CLOSE_CAP = 16, 4, 4, 4, 4
+_TYPE_RANK = {"pick_place": 0, "stack": 1, "push": 2, "open_close": 3}
 _DIFFICULTY = ("easy", "medium", "hard")
 _NOT_SUPPORT = (SimRole.SCENE_SHELL, SimRole.BACKGROUND)
 
@@ -630,6 +633,32 @@ def _closing(o: SceneObject, opening: TaskSpec) -> TaskSpec:
         "joint_target_fraction": round(closed, 4)})
 
 
+def _push(ctx: _Context, target: SceneObject) -> TaskSpec | str:
+    """A push task for an object the gripper cannot hold (geniesim/push_tasks.py), or why none."""
+    why = push_skip_reason(target, _mass_kg(target, ctx.physics.get(target.id)), bool(ctx.on_top_of.get(target.id)))
+    if why is not None:
+        return why
+    if target.id in ctx.shelf_of:
+        return "it stands inside open furniture (no room for the hand behind it under the board above)"
+    supports = [s for s in ctx.supports_of.get(target.id, []) if _is_furniture(ctx.by_id[s], ctx.floor_z)]
+    if not supports:
+        return "it rests on no piece of furniture"
+    support = ctx.by_id[supports[0]]
+    goals = push_goals(target, support, [ctx.by_id[o] for o in ctx.on_top_of.get(support.id, [])])
+    if not goals:
+        return "no free straight path along its sides on its support"
+    half = 0.5 * np.asarray(target.extents_m, dtype=float)
+    rot = matrix_np(target.orientation_wxyz)
+    for goal, u in goals:
+        pos = np.asarray(target.position_m, dtype=float)
+        back = float(np.abs(rot.T @ u) @ half) + 0.03  # the hand's spot behind the pushed face
+        points = np.array([pos, [goal.center_m[0], goal.center_m[1], pos[2]], pos - back * u])
+        placements = _placements(ctx, points, support, goal.surface_z_m)
+        if placements:
+            return push_task(target, goal, support, placements)
+    return "out of reach: no robot base pose reaches the object, its goal and the spot behind it"
+
+
 def task_family(task: TaskSpec, target: SceneObject, into_container: bool = False) -> str:
     """The family a task belongs to: pick_place, place_in (a pick_place whose goal is inside a
     container: `into_container`), stack, or open_/close_ drawer or door (a prismatic or revolute
@@ -715,6 +744,21 @@ def plan_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysics]
                 tasks.append(t)
                 per_object[o.id] += 1
                 used.add(t.goal.support_object_id)
+    n_push = 0
+    for o in objects:  # what the gripper cannot hold (too wide) is pushed instead
+        why = skipped.get(o.id)
+        if why is None or not why.reason.startswith("too wide for the gripper"):
+            continue
+        if n_push >= PUSH_CAP:
+            skipped[o.id] = SkippedObject(object_id=o.id, family="push", reason=f"{why.reason}; the scene's cap of "
+                                          f"{PUSH_CAP} push tasks was reached")
+            continue
+        t = _push(ctx, o)
+        if isinstance(t, TaskSpec):
+            tasks.append(t)
+            n_push += 1
+        else:
+            skipped[o.id] = SkippedObject(object_id=o.id, family="push", reason=f"{why.reason}; not pushed: {t}")
     n_open = 0
     for o in objects:
         if o.articulation is None and not o.sim_role.is_articulated:

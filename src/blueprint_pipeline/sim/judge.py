@@ -4,7 +4,7 @@ pick_place succeeds when the target (1) left its start (> 3 cm), (2) was lifted 
 (at the end of the lift it is >= 2 cm above its start with both pads touching it), and after
 release and settling (3) touches the goal support, (4) has its centre inside the goal rectangle
 (into a container: the region grown by the pad the task left to the walls, i.e. inside the walls;
-sim/episode.judged_goal_size),
+sim/families/pick_place.judged_goal_size),
 (5) is upright within 20 degrees of its start orientation's z axis (not judged for a sphere,
 which has no up) and (6) is at rest (|v| < 2 cm/s, |w| < 0.5 rad/s). Failure reasons, first
 match wins:
@@ -109,3 +109,34 @@ def judge_open_close(*, joint_q: np.ndarray, target_q: float, joint_range: float
         "others_undisturbed": max_other_displacement_m <= DISTURB_LIMIT_M,
     }
     return _verdict(checks, grip_checks=("grasped_handle", "held_during_pull"))
+
+
+PUSH_MAX_RISE_M = 0.02
+
+
+def judge_push(*, start_pos: np.ndarray, final_pos: np.ndarray, start_zaxis: np.ndarray, final_zaxis: np.ndarray,
+               final_lin_vel: np.ndarray, final_ang_vel: np.ndarray, max_rise_m: float, touched_by_hand: bool,
+               touches_goal_support: bool, goal_center: np.ndarray, goal_size: np.ndarray,
+               max_other_displacement_m: float) -> Verdict:
+    """push succeeds when the target (1) left its start (> 3 cm), (2) was touched by the hand,
+    (3) never rose more than PUSH_MAX_RISE_M (slid, not lifted or flipped onto an edge), and at the
+    end (4) touches its support, (5) has its centre inside the goal square, (6) is upright within
+    20 degrees and (7) is at rest. Reasons: collision (another object moved more than 3 cm), else
+    placement_miss (never touched: `not_pushed`)."""
+    tilt = float(np.arccos(np.clip(np.dot(start_zaxis, final_zaxis), -1.0, 1.0)))
+    checks = {
+        "left_start": float(np.linalg.norm(final_pos[:2] - start_pos[:2])) > LEFT_START_M,
+        "pushed_by_hand": touched_by_hand,
+        "stayed_down": max_rise_m <= PUSH_MAX_RISE_M,
+        "touches_goal_support": touches_goal_support,
+        "inside_goal_region": bool(np.all(np.abs(final_pos[:2] - goal_center[:2]) <= 0.5 * goal_size)),
+        "upright": bool(tilt <= UPRIGHT_LIMIT_RAD),
+        "at_rest": float(np.linalg.norm(final_lin_vel)) < REST_SPEED_M_S
+        and float(np.linalg.norm(final_ang_vel)) < REST_ANGULAR_RAD_S,
+        "others_undisturbed": max_other_displacement_m <= DISTURB_LIMIT_M,
+    }
+    if all(checks.values()):
+        return Verdict(True, None, checks)
+    if not checks["pushed_by_hand"]:
+        return Verdict(False, "not_pushed", checks)
+    return Verdict(False, "collision" if not checks["others_undisturbed"] else "placement_miss", checks)

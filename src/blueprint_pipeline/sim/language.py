@@ -3,8 +3,8 @@ manifest holds, drawn from the episode's own stream.
 
 Families and their templates (`TEMPLATES`, at least five each): pick_place on the same support,
 pick_place to another support, pick_place on a shelf, pick_place off a free object it stands on (a
-tray), place_in (a pick_place into a container), stack, open or close a drawer, open or close a
-door. Which family a task is follows from its record: the target standing on a free object, the
+tray), place_in (a pick_place into a container), stack, push, open or close a drawer, open or
+close a door. Which family a task is follows from its record: the target standing on a free object, the
 goal's support against the target's support (a container, an open shelving unit), the joint being
 prismatic or revolute, the part starting closed or open (`TaskSpec.joint_start_fraction`).
 
@@ -88,6 +88,14 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "place the {target} onto the {goal}",
         "pick up the {target} and stack it on the {goal}",
         "set the {target} down on top of the {goal}",
+    ),
+    "push": (
+        "push the {target} {direction} on the {goal}",
+        "slide the {target} {direction}",
+        "push the {target} {direction} across the {goal}",
+        "nudge the {target} {direction} without lifting it",
+        "slide the {target} along the {goal} {direction}",
+        "push the {target} a little {direction}",
     ),
     "open_drawer": (
         "open the {target}",

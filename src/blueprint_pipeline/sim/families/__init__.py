@@ -13,12 +13,14 @@ from blueprint_pipeline.sim.engine import Beat, Family
 from blueprint_pipeline.sim.episode import EpisodeOptions
 from blueprint_pipeline.sim.families.open_close import OpenClose
 from blueprint_pipeline.sim.families.pick_place import PickPlace
+from blueprint_pipeline.sim.families.push import Push
 from blueprint_pipeline.sim.records import EpisodeRecord
 from blueprint_pipeline.sim.scene_builder import SimScene
 
 FAMILIES: dict[str, Family] = {t: f for f in (
     PickPlace(),
     OpenClose(),
+    Push(),
 ) for t in f.task_types}
 
 

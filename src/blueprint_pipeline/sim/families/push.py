@@ -1,0 +1,258 @@
+"""push: slide an object the gripper cannot hold (geniesim/push_tasks.py says which) across its
+support, the open fingers' pads against one of its faces, without lifting it.
+
+Start: as pick_place (`pick_place.begin_pick_place`: the settled scene, the target's pose and the
+arm's start drawn, every free object's mass and friction drawn, settled), with the target's drawn
+offset and yaw at most PUSH_JITTER_M and PUSH_YAW_RAD (geniesim/push_tasks.py; the task keeps its
+path clear of the neighbours by as much): the push is planned on the face the task names, and a
+start turned 45 deg would put a corner there.
+
+The episode's goal follows the start: the task names a face (the side of the target its goal lies
+beyond, in the target's own frame) and a distance; the goal is the target's centre moved that
+distance along that face's normal as the target stands after the settle (as a stack's goal follows
+its base). The goal square keeps the task's size.
+
+Plan (joint set-points at 30 Hz, the gripper's opening held throughout): a joint move to
+PUSH_ABOVE_M above the spot PUSH_STANDOFF_M behind the face, the hand pointing down, its fingers
+across the push direction, opened to a quarter of the face's width a side (a line contact that
+keeps a flat face square), closed for a round object (spread pads would take it between them and
+wedge it); a straight line down until the pads' lower ends are PUSH_PAD_LIFT_M above the
+support; a straight push at most PUSH_SPEED_M_S until the face, and so the centre, has moved the
+distance; a still PUSH_HOLD_TICKS; back PUSH_STANDOFF_M, up PUSH_ABOVE_M, still. Both finger
+directions (the hand turned half a turn) are tried, each with the whole-arm scene check.
+
+Physics: the plan runs at half the nominal time step (`Push.physics_substeps`; the settle before
+it at the nominal one).
+
+Judge: judge.judge_push on the physics state. Rewards (per frame): 0.1 * (1 - tanh(10 * |TCP -
+pushed face|)) + 0.1 * [a pad touches the target] + 0.1 * progress (the centre's distance to
+the goal, from the start's 1 to 0); 1.0 more on the last frame of a success.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import mujoco
+import numpy as np
+
+from blueprint_pipeline.geniesim.push_tasks import PUSH_JITTER_M, PUSH_PAD_LIFT_M, PUSH_YAW_RAD
+from blueprint_pipeline.geniesim.records import GoalRegion, TaskSpec
+from blueprint_pipeline.rotations import matrix_np
+from blueprint_pipeline.sim.engine import Logs, Outcome, Planned
+from blueprint_pipeline.sim.episode import _indices, _object_box, start_data
+from blueprint_pipeline.sim.families.pick_place import EpisodeStart, PickPlace, begin_pick_place
+from blueprint_pipeline.sim.grasp import GraspCandidate, _hand_rotation
+from blueprint_pipeline.sim.ik import ArmIK
+from blueprint_pipeline.sim.judge import judge_push
+from blueprint_pipeline.sim.planner import SETTLE_TICKS, BlockedGrasps, ObjectBox, Plan
+from blueprint_pipeline.sim.records import task_state
+from blueprint_pipeline.sim.scene_builder import FPS, SimScene
+from blueprint_pipeline.sim.scene_check import SceneCheck
+from blueprint_pipeline.sim.trajectory import IKFailure, Pose, joint_segment, plan_segment
+
+PUSH_STANDOFF_M = 0.03
+PUSH_ABOVE_M = 0.10
+PUSH_SPEED_M_S = 0.10
+PUSH_HOLD_TICKS = 9  # 0.3 s
+_DOWN = np.array([0.0, 0.0, -1.0])
+
+
+def push_geometry(sim: SimScene, task: TaskSpec, box: ObjectBox) -> tuple[np.ndarray, float, np.ndarray]:
+    """(push direction (unit, horizontal), distance, goal point) of this episode: the task's face
+    and distance, on the target as it stands now (module docstring)."""
+    obj = sim.scene.by_id()[task.target_object_id]
+    toward = np.array([task.goal.center_m[0] - obj.position_m[0], task.goal.center_m[1] - obj.position_m[1], 0.0])
+    distance = float(np.linalg.norm(toward))
+    local = matrix_np(obj.orientation_wxyz).T @ (toward / max(distance, 1e-9))
+    axis = int(np.argmax(np.abs(local[:2])))
+    u = box.rot[:, axis] * np.sign(local[axis])
+    u = np.array([u[0], u[1], 0.0]) / max(float(np.linalg.norm(u[:2])), 1e-9)
+    goal = np.array([box.pos_m[0], box.pos_m[1], task.goal.surface_z_m]) + distance * u
+    return u, distance, goal
+
+
+def plan_push(ik: ArmIK, sim: SimScene, box: ObjectBox, u: np.ndarray, distance: float, surface_z: float,
+              q_home: np.ndarray, check: SceneCheck | None = None, q_seed: np.ndarray | None = None,
+              beat=lambda: None) -> Plan:
+    """The first plan (of the two finger directions) that IK reaches and the scene check accepts.
+    Raises IKFailure (BlockedGrasps when every reachable one collides)."""
+    grip = sim.robot.gripper
+    back = float(np.abs(box.rot.T @ u) @ (0.5 * np.asarray(box.size_m)))  # centre to the pushed face
+    across = np.cross([0.0, 0.0, 1.0], u)
+    face_width = float(np.abs(box.rot.T @ across) @ np.asarray(box.size_m))
+    # a flat face is pushed by both pads at a quarter of its width either side of the centre line
+    # (a line contact that keeps it square); a round one by the closed fingers through its centre
+    # (spread pads would take it between them and wedge it)
+    open_m = 0.0 if box.round_xy else min(grip.stroke_per_finger_m, face_width / 4)
+    z = surface_z + PUSH_PAD_LIFT_M + grip.pad_half_size_m[2]
+    face = np.array([box.pos_m[0], box.pos_m[1], z]) - back * u
+    pad = grip.pad_half_size_m[0]
+    start = face - (pad + PUSH_STANDOFF_M) * u
+    end = face + (distance - pad) * u
+    refused, last = [], None
+    for sign in (1.0, -1.0):
+        rot = _hand_rotation(_DOWN, sign * across)
+        try:
+            plan = _plan(ik, rot, start, end, u, q_home, q_home if q_seed is None else q_seed, beat, distance,
+                         1.0 - open_m / grip.stroke_per_finger_m)
+        except IKFailure as exc:
+            last = exc
+            continue
+        plan.place_object_pos_m = np.array([box.pos_m[0], box.pos_m[1], box.pos_m[2]]) + distance * u
+        why = check.plan(plan) if check is not None else None
+        if why is None:
+            return plan
+        refused.append(why)
+    if refused:
+        raise BlockedGrasps("every planned push collides (" + "; ".join(refused) + ")")
+    raise IKFailure(f"no reachable push: {last}")
+
+
+def _plan(ik: ArmIK, rot: np.ndarray, start: np.ndarray, end: np.ndarray, u: np.ndarray, q_home: np.ndarray,
+          q_seed: np.ndarray, beat, distance: float, gripper: float) -> Plan:
+    dt = 1.0 / FPS
+    above = Pose(start + PUSH_ABOVE_M * np.array([0.0, 0.0, 1.0]), rot)
+    res = ik.solve(above.pos_m, rot, q_seed)
+    if not res.ok():
+        raise IKFailure(f"the spot above the push is unreachable ({res.position_error_m * 1000:.1f} mm)")
+    segs, phases, spans, tick = [q_home[None, :]], ["start"], {}, 0
+
+    def add(name: str, seg: np.ndarray) -> None:
+        nonlocal tick
+        beat()
+        segs.append(seg)
+        phases.extend([name] * len(seg))
+        spans[name] = (tick + 1, tick + len(seg))
+        tick += len(seg)
+
+    add("approach", joint_segment(q_home, res.q_rad, ik.desc, dt, 0.4))
+    poses = [above, Pose(start, rot), Pose(end, rot), None, Pose(end - PUSH_STANDOFF_M * u, rot),
+             Pose(end - PUSH_STANDOFF_M * u + PUSH_ABOVE_M * np.array([0.0, 0.0, 1.0]), rot)]
+    timing = {"descend": 0.6, "push": max(1.0, (distance + PUSH_STANDOFF_M) / PUSH_SPEED_M_S),
+              "retreat": 0.5, "rise": 0.5}
+    for name, a, b in (("descend", 0, 1), ("push", 1, 2), ("hold", 2, 3), ("retreat", 2, 4), ("rise", 4, 5)):
+        if name == "hold":
+            add(name, np.repeat(segs[-1][-1:], PUSH_HOLD_TICKS, axis=0))
+            continue
+        add(name, plan_segment(ik, poses[a], poses[b], segs[-1][-1], dt, timing[name]))
+    add("settle", np.repeat(segs[-1][-1:], SETTLE_TICKS, axis=0))
+    q = np.vstack(segs)
+    return Plan(q=q, gripper=np.full(len(q), gripper), phase=phases,
+                grasp=GraspCandidate("push", Pose(start, rot), u, 0.0), place_object_pos_m=end,
+                carry_tcp_z_m=float(start[2]), phase_ticks=spans, holds=False)
+
+
+def push_at_rest(sim: SimScene, task: TaskSpec) -> str | None:
+    """The feasibility probe: plan the push from the settled start, no randomisation."""
+    ix = _indices(sim)
+    d = start_data(sim, task.target_object_id)
+    sim.restore_nominal()
+    mujoco.mj_forward(sim.model, d)
+    box = _object_box(sim, d, task.target_object_id)
+    u, distance, _ = push_geometry(sim, task, box)
+    try:
+        plan_push(ix.ik, sim, box, u, distance, task.goal.surface_z_m, d.qpos[ix.arm_qadr].copy(),
+                  SceneCheck(sim, d, ix, task.target_object_id, task.goal.support_object_id))
+    except IKFailure as exc:
+        return f"{exc.reason}: {exc}"
+    return None
+
+
+class Push(PickPlace):
+    """push (non-prehensile): what the gripper cannot hold, slid to a goal on its support."""
+
+    task_types = ("push",)
+    contact_phase = "push"
+    # the pads bearing on a light object's edge tossed it at the nominal 1/480 s (an 80 g calculator
+    # 2 cm thick: 3 of 4 corpus episodes sim_unstable, at 466,000 m/s); at 1/960 s the same starts
+    # pushed it cleanly
+    physics_substeps = 2
+
+    def probe(self, sim, task) -> str | None:
+        return push_at_rest(sim, task)
+
+    def begin(self, sim, task, seed, episode_index, options, beat) -> EpisodeStart:
+        narrow = replace(options, jitter_m=min(options.jitter_m, PUSH_JITTER_M),
+                         yaw_rad=min(options.yaw_rad, PUSH_YAW_RAD))
+        return begin_pick_place(sim, task, seed, episode_index, narrow, beat)
+
+    def plan(self, sim, task, start, beat=lambda: None) -> Planned:
+        ix = _indices(sim)
+        u, distance, goal_pt = push_geometry(sim, task, start.target_box)
+        goal = task.goal.model_copy(update={"center_m": tuple(float(v) for v in goal_pt)})
+        try:
+            plan = plan_push(ix.ik, sim, start.target_box, u, distance, task.goal.surface_z_m, start.q_home,
+                             SceneCheck(sim, start.data, ix, task.target_object_id, task.goal.support_object_id),
+                             start.q_home - start.arm_offset, beat)
+        except IKFailure as exc:
+            return Planned(None, exc.reason, str(exc)[:500], {"goal": goal, "direction": u})
+        return Planned(plan, None, None, {"goal": goal, "direction": u})
+
+    def judge(self, sim, task, start, planned, logs: Logs) -> Outcome:
+        return _judge(sim, task, start, planned, logs)
+
+
+def _judge(sim: SimScene, task: TaskSpec, st: EpisodeStart, planned: Planned, logs: Logs) -> Outcome:
+    d, target = st.data, task.target_object_id
+    goal: GoalRegion = planned.extra["goal"]
+    ti = sim.dynamic_ids.index(target)
+    pos = logs.obj_pos[:, ti]
+    w, x, y, z = logs.obj_quat[:, ti].T
+    zaxis = np.stack([2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)], axis=1)
+    flags = logs.contact.astype(bool)
+    pads = flags[:, 0] | flags[:, 1]
+    touched = _hand_touched(sim, logs, target)
+    goal_xy = np.asarray(goal.center_m[:2])
+    moved = np.linalg.norm(logs.obj_pos[-1] - logs.obj_pos[0], axis=1)
+    moved[ti] = 0.0
+    moved_others = float(np.max(moved, initial=0.0))
+    vadr = sim.free_qvel_adr(target)
+    tb = sim.body_id(target)
+    if planned.reason is None:
+        verdict = judge_push(start_pos=pos[0], final_pos=d.xpos[tb].copy(), start_zaxis=zaxis[0],
+                             final_zaxis=d.xmat[tb].reshape(3, 3)[:, 2], final_lin_vel=d.qvel[vadr:vadr + 3],
+                             final_ang_vel=d.qvel[vadr + 3:vadr + 6], max_rise_m=float(np.max(pos[:, 2]) - pos[0, 2]),
+                             touched_by_hand=touched, touches_goal_support=bool(flags[-1, 2]),
+                             goal_center=goal_xy, goal_size=np.asarray(goal.size_m),
+                             max_other_displacement_m=moved_others)
+        success, reason, checks = verdict.success, verdict.reason, verdict.checks
+    else:
+        success, reason, checks = False, planned.reason, {}
+    start_gap = max(float(np.linalg.norm(pos[0, :2] - goal_xy)), 1e-9)
+    gap = np.linalg.norm(pos[:, :2] - goal_xy, axis=1)
+    face = planned.plan.grasp.tcp.pos_m if planned.plan is not None else pos[0]
+    reward = (0.1 * (1 - np.tanh(10 * np.linalg.norm(logs.tcp_pos - face, axis=1))) + 0.1 * pads
+              + 0.1 * np.clip(1.0 - gap / start_gap, 0.0, 1.0)).astype(np.float32)
+    inside = np.all(np.abs(pos[:, :2] - goal_xy) <= 0.5 * np.asarray(goal.size_m), axis=1)
+    metrics = {
+        "checks": checks,
+        "goal_center_error_m": float(gap[-1]),
+        "push_distance_m": float(np.linalg.norm(pos[-1, :2] - pos[0, :2])),
+        "push_direction": [float(v) for v in planned.extra["direction"][:2]],
+        "max_rise_m": float(np.max(pos[:, 2]) - pos[0, 2]),
+        "unexpected_contact_frames": int(np.count_nonzero(flags[:, 3] | flags[:, 4] | flags[:, 5])),
+        "max_other_displacement_m": moved_others,
+        "start_offset_m": list(st.rand.target_offset_m),
+        "start_yaw_rad": st.rand.target_yaw_rad,
+        "start_pose_fallback": st.rand.fallback,
+        "goal_center_m": [float(v) for v in goal.center_m],
+        "start_position_m": pos[0].tolist(),
+        "settle_shift_m": st.settle_shift,
+        "settle_penetration_m": st.penetration,
+    }
+    return Outcome(success, reason, metrics, reward, flags[:, 2] & inside & ~pads,
+                   task_state(logs.obj_poses[:, ti * 7:ti * 7 + 7], (*goal.center_m[:2], goal.surface_z_m)))
+
+
+def _hand_touched(sim: SimScene, logs: Logs, target: str) -> bool:
+    """Whether any robot geom touched the target in the episode (a push bears with the pads'
+    sides, and with closed fingers the finger bodies may touch first)."""
+    if not logs.contact_log:
+        return False
+    robot = _indices(sim).robot_geom
+    tmask = np.zeros(sim.model.ngeom, bool)
+    tmask[sim.object_geom_ids(target)] = True
+    pairs = np.concatenate([g for _, g in logs.contact_log])
+    a, b = pairs[:, 0], pairs[:, 1]
+    return bool(np.any((robot[a] & tmask[b]) | (robot[b] & tmask[a])))
