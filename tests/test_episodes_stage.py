@@ -50,6 +50,8 @@ def test_stage_writes_episodes_summary_and_certificate(out_dir, make_ctx):
     cert = json.loads((out_dir / "episodes/quality_certificate.json").read_text())
     assert cert["engine"]["name"] == "MuJoCo" and cert["engine"]["version"] == mujoco.__version__
     assert cert["engine"]["timestep_s"] == pytest.approx(1 / 480) and cert["engine"]["steps_per_frame"] == 16
+    assert cert["engine"]["substeps_by_family"] == {"push": 3}  # the push family's finer step is declared
+    assert "success_push" in cert["checks"]
     kept = sorted(p.name for p in (out_dir / "episodes/data").iterdir())
     assert len(kept) == result.items_ok == len([o for o in result.outputs if o.startswith("episodes/data/")])
     rec = load_episode(str(out_dir / "episodes/data" / kept[0]))

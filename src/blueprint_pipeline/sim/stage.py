@@ -77,7 +77,7 @@ from blueprint_pipeline.sim.appearance import TEXTURES, texture_file, texture_pn
 from blueprint_pipeline.sim.camera import choose_scene_camera, summarize_cameras
 from blueprint_pipeline.sim.episode import EpisodeOptions
 from blueprint_pipeline.sim.episode_io import episode_filename, save_episode
-from blueprint_pipeline.sim.families import plan_at_rest, run_episode, simulable
+from blueprint_pipeline.sim.families import FAMILIES, plan_at_rest, run_episode, simulable
 from blueprint_pipeline.sim.scene_builder import (
     FPS,
     TIMESTEP_S,
@@ -412,7 +412,9 @@ def certificate(scene_id: str, robot: str, summary: dict) -> dict:
         "robot": robot,
         "engine": {"name": "MuJoCo", "version": mujoco.__version__, "timestep_s": TIMESTEP_S,
                    "integrator": "implicitfast", "cone": "elliptic", "impratio": 10,
-                   "record_fps": FPS, "steps_per_frame": round(1 / (FPS * TIMESTEP_S))},
+                   "record_fps": FPS, "steps_per_frame": round(1 / (FPS * TIMESTEP_S)),
+                   # families whose plans run at a finer step (sim/families/: engine.Family.physics_substeps)
+                   "substeps_by_family": {t: f.physics_substeps for t, f in FAMILIES.items() if f.physics_substeps > 1}},
         "checks": {
             "success": "judged from the physics state after release and a 0.5 s still phase: object left its start "
                        f"(> {judge.LEFT_START_M} m), was lifted >= {judge.LIFT_MIN_M} m with both pads touching, "
@@ -424,13 +426,19 @@ def certificate(scene_id: str, robot: str, summary: dict) -> dict:
                                   "and on every frame after release through a 0.5 s still phase, joint speed < "
                                   f"{judge.JOINT_REST_SPEED}, both pads on the handle after closing and during the "
                                   f"pull, other objects (except those riding on the part) moved <= {judge.DISTURB_LIMIT_M} m",
+            "success_push": "judged from the physics state after the hand backed off and a 0.5 s still phase: object "
+                            f"left its start (> {judge.LEFT_START_M} m), touched by a robot geom, never rose more than "
+                            f"{judge.PUSH_MAX_RISE_M} m, touches its support, centre inside the goal square, upright "
+                            f"within {np.rad2deg(judge.UPRIGHT_LIMIT_RAD):.0f} deg, at rest, other objects moved <= "
+                            f"{judge.DISTURB_LIMIT_M} m",
             "settling": "0.3 s of physics at t=0 with the arm holding home (resting objects may fall asleep); "
                         "penetration = deepest overlap of a free object with its support or the floor, by "
                         "mj_geomDistance, after it; shift = largest displacement during it",
             "ee_pose": "TCP site pose from mj_kinematics on the recorded joint positions",
             "motion": "joint velocity from the simulator; acceleration and jerk by finite differences at 30 Hz",
             "clearance": "mj_geomDistance between the target and other free objects when within 5 cm",
-            "randomization": "target xy +-0.08 m, yaw +-45 deg, mass and friction within the physics DR ranges",
+            "randomization": "target xy +-0.08 m, yaw +-45 deg (push: +-0.03 m, +-10 deg), mass and friction within "
+                             "the physics DR ranges",
         },
         "results": {"episodes": summary["episodes"], "success_rate": summary["success_rate"],
                     "per_task": summary["per_task"], "failure_reasons": summary["failure_reasons"],
