@@ -4,10 +4,15 @@ environment. Test doubles live in `blueprint_pipeline.testing`."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
+# headless rendering, before any test module imports mujoco (which picks its OpenGL platform then:
+# a module importing mujoco first left later renderers without a platform when a subset ran)
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import pytest  # noqa: E402
 
 from blueprint_pipeline.config import Settings, load_settings
 from blueprint_pipeline.contract import RunOptions, StageContext
