@@ -90,6 +90,21 @@ def test_each_stage_declares_exactly_the_options_it_reads(stage):
     assert reads == set(stage.options)
 
 
+def test_every_setting_either_changes_named_stages_outputs_or_none():
+    """A new setting must be classified: named by the stages whose outputs it changes (then its
+    value is in their fingerprints and a rerun with another value reruns them), or listed as
+    changing no output. No secret is ever part of a fingerprint (fingerprints go into markers)."""
+    from blueprint_pipeline.config import Settings
+    from blueprint_pipeline.runner import SETTINGS_NOT_IN_OUTPUTS
+
+    named = [n for s in pipeline.STAGES for n in s.settings]
+    assert len(named) == len(set(named)), "a setting named by two stages"
+    assert set(named) | SETTINGS_NOT_IN_OUTPUTS == set(Settings.model_fields)
+    assert not set(named) & SETTINGS_NOT_IN_OUTPUTS
+    secret = {n for n, f in Settings.model_fields.items() if "SecretStr" in str(f.annotation)}
+    assert secret and not secret & set(named)
+
+
 def _fake(stage: pipeline.Stage):
     """A stand-in for `stage` that writes its declared output from its inputs and the options it
     declares (so an option it does not declare cannot change what it writes)."""

@@ -288,3 +288,31 @@ def test_below_threshold_failures_have_their_own_category_and_advice(capsys):
         err = capsys.readouterr().err
         assert "error (below_threshold)" in err and "(internal)" not in err
     assert any("BP_MIN_SUCCESS_RATE" in line for line in RECOMMENDATIONS["below_threshold"])
+
+
+def test_a_setting_that_changes_a_stages_output_reruns_that_stage_and_only_what_follows(tmp_path):
+    """BP_SIMREADY_DR_MASS_REL changes the physics file's randomisation ranges: set on a rerun, it
+    reruns simready (and so the stages that read its output), never reusing the old physics;
+    a setting that changes no output (the log level) reruns nothing."""
+    from blueprint_pipeline.config import Settings
+    from blueprint_pipeline.pipeline import STAGE_NAMES
+
+    def run(settings: Settings) -> dict[str, str]:
+        ctx = StageContext(manifest_url=str(KITCHEN), out_url=str(tmp_path), options=RunOptions(episodes=2),
+                           settings=settings)
+        names = STAGE_NAMES[:STAGE_NAMES.index("geniesim") + 1]
+        return {name: run_pipeline(ctx, only=name)[-1].status for name in names}
+
+    default = Settings(_env_file=None)
+    assert set(run(default).values()) == {"ok"}
+    before = load_physics(str(tmp_path / "simready" / "physics.json"))
+    assert set(run(default.model_copy(update={"log_level": "DEBUG"})).values()) == {"skipped"}
+    wider = default.model_copy(update={"simready_dr_mass_rel": 0.4})
+    statuses = run(wider)
+    assert statuses["scene"] == "skipped" and statuses["simready"] == "ok"
+    after = load_physics(str(tmp_path / "simready" / "physics.json"))
+    oid = next(o for o, p in after.objects.items() if p.is_dynamic)
+    width = {when: (p.objects[oid].randomization.mass_kg[1] - p.objects[oid].randomization.mass_kg[0])
+             for when, p in (("before", before), ("after", after))}
+    assert width["after"] == pytest.approx(2 * width["before"])  # +-40 % instead of +-20 %
+    assert run(wider)["simready"] == "skipped"

@@ -34,6 +34,10 @@ class Stage:
     # Paths relative to <out> the stage always writes (what later stages read); the runner
     # fails the stage if one is missing. StageResult.outputs lists everything written.
     outputs: tuple[str, ...] = ()
+    # config.Settings fields that change this stage's outputs (their values are part of its
+    # fingerprint, so `BP_SIMREADY_DR_MASS_REL=0.3` on a rerun reruns simready). Every setting is
+    # either named by a stage here or in runner.SETTINGS_NOT_IN_OUTPUTS (tests/test_contract.py).
+    settings: tuple[str, ...] = ()
 
 
 def _stage_module(module: str) -> StageFn:
@@ -54,12 +58,16 @@ STAGES: list[Stage] = [
     Stage("scene", _stage_module("blueprint_pipeline.scene.stage"), inputs=(MANIFEST_INPUT,),
           options=("strict",), outputs=_rel(c.SCENE_NORMALIZED)),
     Stage("simready", _stage_module("blueprint_pipeline.simready.stage"), inputs=(*_rel(c.SCENE_NORMALIZED), c.ASSETS_INPUT),
-          options=("strict",), outputs=_rel(c.SIMREADY_PHYSICS)),
+          options=("strict",), outputs=_rel(c.SIMREADY_PHYSICS),
+          settings=("simready_estimator", "simready_gemini_model", "simready_gemini_base_url", "simready_dr_mass_rel",
+                    "simready_dr_friction_rel", "simready_dr_restitution_rel", "simready_dr_com_noise_rel",
+                    "mesh_max_hulls", "mesh_visual_triangles")),
     Stage("usd", _stage_module("blueprint_pipeline.usd.stage"),
           inputs=(*_rel(c.SCENE_NORMALIZED, c.SIMREADY_PHYSICS), c.ASSETS_INPUT), options=(), outputs=_rel(c.USD_SCENE)),
     Stage("geniesim", _stage_module("blueprint_pipeline.geniesim.stage"),
           inputs=_rel(c.SCENE_NORMALIZED, c.SIMREADY_PHYSICS, c.USD_SCENE), options=(),
-          outputs=_rel(c.GENIESIM_TASK_CONFIG, c.GENIESIM_SCENE_GRAPH)),
+          outputs=_rel(c.GENIESIM_TASK_CONFIG, c.GENIESIM_SCENE_GRAPH),
+          settings=("geniesim_commercial_only", "geniesim_embedder")),
     Stage("episodes", _stage_module("blueprint_pipeline.sim.stage"),
           inputs=_rel(c.SCENE_NORMALIZED, c.SIMREADY_PHYSICS, c.GENIESIM_TASK_CONFIG),
           options=("robot", "episodes", "render", "seed", "keep_failed_episodes", "image_size",
@@ -67,7 +75,7 @@ STAGES: list[Stage] = [
           outputs=_rel(c.EPISODES_SUMMARY)),
     Stage("dataset", _stage_module("blueprint_pipeline.dataset.stage"),
           inputs=_rel(c.EPISODES_SUMMARY, c.EPISODES_DATA), options=("seed", "keep_failed_episodes"),
-          outputs=_rel(c.DATASET_INFO)),
+          outputs=_rel(c.DATASET_INFO), settings=("video_codec", "data_files_size_in_mb", "video_files_size_in_mb")),
     Stage("report", _stage_module("blueprint_pipeline.report.stage"),
           inputs=_rel(c.SCENE_NORMALIZED, c.SIMREADY_PHYSICS, c.GENIESIM_SCENE_GRAPH, c.EPISODES_SUMMARY,
                       c.DATASET_INFO),

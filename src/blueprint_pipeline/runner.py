@@ -41,6 +41,20 @@ log = logging.getLogger(__name__)
 
 # Options that change how fast a stage runs but not what it writes: not part of fingerprints.
 _NON_OUTPUT_OPTIONS = frozenset({"workers", "executor"})
+# Settings that change no stage's outputs (the others are named by the stages that read them,
+# pipeline.Stage.settings, and are part of those stages' fingerprints): how a run logs, retries,
+# paces and parallelises its work, where caches and the service live, secrets; the asset root is
+# covered by the `@assets` input (the bytes of the files found there); min_success_rate is the
+# episodes stage's pass mark, not its output (a lower mark on a rerun of a failed stage resumes
+# its journal; a completed stage is not judged again).
+SETTINGS_NOT_IN_OUTPUTS = frozenset({
+    "debug", "log_json", "log_level", "rate_limit_per_s", "breaker_failures", "breaker_recovery_s", "retry_base_s",
+    "retry_max_wait_s", "call_deadline_s", "min_success_rate", "workers", "object_workers", "episode_deadline_factor",
+    "streaming_threshold_mb", "ingest_workers", "asset_root", "mesh_cache_dir", "dataset_stall_timeout_s",
+    "storage_options_json", "lock_lease_s", "service_url", "service_data_dir", "service_output_url",
+    "service_api_key_hashes", "service_max_upload_mb", "service_max_bundle_expanded_mb", "service_rate_limit_per_s",
+    "service_max_concurrent_jobs", "service_max_job_attempts", "service_faults", "service_header_timeout_s",
+    "secrets_require_manager", "secret_ttl_s"})
 
 
 @dataclass
@@ -116,11 +130,14 @@ def describe_inputs(ctx: StageContext, stage: Stage) -> list[dict[str, Any]]:
 
 
 def fingerprint(ctx: StageContext, stage: Stage, inputs: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
+    fp = {
         "inputs": {i["name"]: i["sha256"] for i in inputs},
         "options": options_fingerprint(ctx.options, stage.options),
         "package_version": markers.package_version(),
     }
+    if stage.settings:  # the values of the settings that change its outputs (none is a secret)
+        fp["settings"] = {name: getattr(ctx.settings, name) for name in stage.settings}
+    return fp
 
 
 def digest(fp: dict[str, Any]) -> str:
