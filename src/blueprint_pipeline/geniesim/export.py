@@ -38,7 +38,7 @@ from blueprint_pipeline.geniesim.relations import scene_relations
 from blueprint_pipeline.geniesim.robots import ROBOTS, robot_configs
 from blueprint_pipeline.geniesim.scene_graph import build_scene_graph
 from blueprint_pipeline.geniesim.semantics import semantic_text
-from blueprint_pipeline.geniesim.tasks import plan_tasks
+from blueprint_pipeline.geniesim.tasks import TaskCaps, plan_tasks
 from blueprint_pipeline.scene.records import Scene
 from blueprint_pipeline.simready.meshes import ObjectMesh
 from blueprint_pipeline.simready.records import ObjectPhysics
@@ -59,7 +59,7 @@ class Export:
 
 
 def build_export(scene: Scene, physics: dict[str, ObjectPhysics], commercial_only: bool = False,
-                 embedder: Embedder | NoEmbedder | None = None) -> Export:
+                 embedder: Embedder | NoEmbedder | None = None, caps: TaskCaps = TaskCaps()) -> Export:  # noqa: B008
     t0 = time.perf_counter()
     relations, notes = scene_relations(scene.objects)
     t1 = time.perf_counter()
@@ -67,7 +67,7 @@ def build_export(scene: Scene, physics: dict[str, ObjectPhysics], commercial_onl
     graph = build_scene_graph(scene, physics, relations, texts=texts)
     index = build_asset_index(scene, physics, commercial_only=commercial_only, embedder=embedder, texts=texts)
     t2 = time.perf_counter()
-    plan = plan_tasks(scene.objects, physics, relations)
+    plan = plan_tasks(scene.objects, physics, relations, caps)
     tasks = plan.tasks
     t3 = time.perf_counter()
     config = TaskConfig(scene_id=scene.header.scene_id, robots=robot_configs(), tasks=tuple(tasks),

@@ -21,6 +21,7 @@ from blueprint_pipeline.errors import InvalidInputError
 from blueprint_pipeline.geniesim.embedders import make_embedder
 from blueprint_pipeline.geniesim.export import build_export, write_export
 from blueprint_pipeline.geniesim.semantics import usd_object_paths
+from blueprint_pipeline.geniesim.tasks import TaskCaps
 from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.simready.io import load_physics
 from blueprint_pipeline.simready.meshes import load_meshes
@@ -34,10 +35,14 @@ class GeniesimConfig:
 
     commercial_only: bool  # BP_GENIESIM_COMMERCIAL_ONLY
     embedder: str  # BP_GENIESIM_EMBEDDER
+    caps: TaskCaps  # BP_TASK_CAP_*
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GeniesimConfig:
-        return cls(commercial_only=settings.geniesim_commercial_only, embedder=settings.geniesim_embedder)
+        caps = TaskCaps(pick_place=settings.task_cap_pick_place, stack=settings.task_cap_stack,
+                        place_in=settings.task_cap_place_in, push=settings.task_cap_push,
+                        open_close=settings.task_cap_open_close)
+        return cls(commercial_only=settings.geniesim_commercial_only, embedder=settings.geniesim_embedder, caps=caps)
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -50,7 +55,7 @@ def run(ctx: StageContext) -> StageResult:
     if not storage.exists(ctx.url(USD_SCENE)):
         raise InvalidInputError(f"{USD_SCENE.rel} is missing: run the usd stage first")
     export = build_export(scene, physics_file.objects, commercial_only=cfg.commercial_only,
-                          embedder=make_embedder(cfg.embedder))
+                          embedder=make_embedder(cfg.embedder), caps=cfg.caps)
     root = ctx.asset_root()
     asset_root = Path(root).resolve() if root and "://" not in root else None
     object_usd = None

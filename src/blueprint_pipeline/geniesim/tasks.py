@@ -35,8 +35,8 @@ under 3 cm or over 6.5 cm; +1 mass over 1 kg; +1 two or more objects adjacent on
 stack starts at 1 (precision); open_close: prismatic 0, revolute 1.
 Priority: 1, 2, 3 ... after sorting by (type: pick_place, stack, push, open_close; difficulty; openings before
 closings; task id).
-Caps: MAX_TASKS_PER_OBJECT per target, and per scene at most PICK_PLACE_CAP + STACK_CAP + PUSH_CAP + OPEN_CLOSE_CAP
-(articulated objects; each has an opening and a closing task).
+Caps: MAX_TASKS_PER_OBJECT per target, and per scene at most `TaskCaps` of each family (settings;
+articulated objects count once, each has an opening and a closing task).
 """
 
 from __future__ import annotations
@@ -79,7 +79,19 @@ GOAL_MIN_MOVE_M, GOAL_MAX_MOVE_M, GOAL_PREFERRED_MOVE_M = 0.15, 0.5, 0.25
 GOAL_GRID_M = 0.03
 MAX_GOAL_TRIES = 6
 MAX_TASKS_PER_OBJECT = 2
-PICK_PLACE_CAP, STACK_CAP, PLACE_IN_CAP, PUSH_CAP, OPEN_CLOSE_CAP = 16, 4, 4, 4, 4
+
+
+@dataclass(frozen=True)
+class TaskCaps:
+    """How many tasks of each family one scene gets at most (the settings BP_TASK_CAP_PICK_PLACE,
+    ..._STACK, ..._PLACE_IN, ..._PUSH, ..._OPEN_CLOSE; an articulated object's opening and closing
+    count as one). Objects past a cap are listed as skipped with the cap named."""
+
+    pick_place: int = 16
+    stack: int = 4
+    place_in: int = 4
+    push: int = 4
+    open_close: int = 4
 _TYPE_RANK = {"pick_place": 0, "stack": 1, "push": 2, "open_close": 3}
 _DIFFICULTY = ("easy", "medium", "hard")
 _NOT_SUPPORT = (SimRole.SCENE_SHELL, SimRole.BACKGROUND)
@@ -685,7 +697,7 @@ class TaskPlan:
 
 
 def plan_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysics],
-               relations: Sequence[Relation]) -> TaskPlan:
+               relations: Sequence[Relation], caps: TaskCaps = TaskCaps()) -> TaskPlan:  # noqa: B008 (frozen)
     """Tasks for the scene, sorted by priority (1 = first), and why other candidates got none."""
     by_id = {o.id: o for o in objects}
     supports_of: dict[str, list[str]] = defaultdict(list)
@@ -719,9 +731,9 @@ def plan_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysics]
                 pickable.append(o)
     n_pick = 0
     for o in pickable:
-        if n_pick >= PICK_PLACE_CAP:
+        if n_pick >= caps.pick_place:
             skipped[o.id] = SkippedObject(object_id=o.id, family="pick_place",
-                                          reason=f"the scene's cap of {PICK_PLACE_CAP} pick_place tasks was reached")
+                                          reason=f"the scene's cap of {caps.pick_place} pick_place tasks was reached")
             continue
         t = _pick_place(ctx, o)
         if isinstance(t, str):
@@ -732,8 +744,8 @@ def plan_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysics]
         n_pick += 1
     # second tasks of a target, each goal support used once: into a container, then a stack
     for cap, suggest, eligible in (
-            (PLACE_IN_CAP, _place_in, lambda o: _overlapping(ctx, o) is None),
-            (STACK_CAP, _stack, lambda o: o.has_affordance("Stackable") or physics_box(o, physics))):
+            (caps.place_in, _place_in, lambda o: _overlapping(ctx, o) is None),
+            (caps.stack, _stack, lambda o: o.has_affordance("Stackable") or physics_box(o, physics))):
         used: set[str] = set()
         for o in pickable:
             if len(used) >= cap:
@@ -749,9 +761,9 @@ def plan_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysics]
         why = skipped.get(o.id)
         if why is None or not why.reason.startswith("too wide for the gripper"):
             continue
-        if n_push >= PUSH_CAP:
+        if n_push >= caps.push:
             skipped[o.id] = SkippedObject(object_id=o.id, family="push", reason=f"{why.reason}; the scene's cap of "
-                                          f"{PUSH_CAP} push tasks was reached")
+                                          f"{caps.push} push tasks was reached")
             continue
         t = _push(ctx, o)
         if isinstance(t, TaskSpec):
@@ -763,9 +775,9 @@ def plan_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysics]
     for o in objects:
         if o.articulation is None and not o.sim_role.is_articulated:
             continue
-        if n_open >= OPEN_CLOSE_CAP:
+        if n_open >= caps.open_close:
             skipped[o.id] = SkippedObject(object_id=o.id, family="open_close",
-                                          reason=f"the scene's cap of {OPEN_CLOSE_CAP} open_close tasks was reached")
+                                          reason=f"the scene's cap of {caps.open_close} open_close tasks was reached")
             continue
         t = _open_close(ctx, o)
         if isinstance(t, TaskSpec):
