@@ -300,3 +300,36 @@ def test_a_drawn_start_stays_on_a_turned_support():
     # inside the cart's world box, but off its turned top (as a bottle drawn there fell to the floor)
     corner = np.array([1.5, 1.0]) + world_half - 0.06
     assert not footprint_on_top(np.array([*corner, 0.995]), np.eye(3), bottle, cart)
+
+
+def test_distractors_are_moved_a_little_per_episode_and_the_task_objects_never():
+    """Each episode moves the other free objects standing alone on furniture within the drawn
+    range (its own stream: reproducible per episode, different across episodes), keeps every
+    footprint 1 cm apart, and never moves the target or its goal support."""
+    from blueprint_pipeline.sim.episode import start_data
+    from blueprint_pipeline.sim.randomize import _gap, distractor_rng, footprint_aabb, jitter_distractors
+
+    sim, task = _sim(with_clutter=True)
+    keep = {task.target_object_id, task.goal.support_object_id}
+    opts = EpisodeOptions()
+
+    def draw(index: int):
+        d = start_data(sim, task.target_object_id)
+        before = {o: d.qpos[sim.free_qpos_adr(o):sim.free_qpos_adr(o) + 7].copy() for o in sim.dynamic_ids}
+        moved = jitter_distractors(sim, d, keep, distractor_rng("tabletop", task.task_id, 0, index),
+                                   opts.distractor_jitter_m, opts.distractor_yaw_rad)
+        after = {o: d.qpos[sim.free_qpos_adr(o):sim.free_qpos_adr(o) + 7].copy() for o in sim.dynamic_ids}
+        return moved, before, after
+
+    moved, before, after = draw(0)
+    assert set(moved) == {"mug", "box_a", "box_b"}  # the clutter on the table; not the target
+    for oid, (dx, dy, yaw) in moved.items():
+        assert max(abs(dx), abs(dy)) <= opts.distractor_jitter_m and abs(yaw) <= opts.distractor_yaw_rad
+        assert after[oid][:2] == pytest.approx(before[oid][:2] + np.array([dx, dy]))
+        assert after[oid][2] == before[oid][2]
+    assert np.array_equal(after["box_target"], before["box_target"])
+    boxes = {o: footprint_aabb(p[:3], quat_to_mat(p[3:]), sim.physics[o].collider_size_m) for o, p in after.items()}
+    assert all(_gap(*boxes[a], *boxes[b]) >= 0.01 - 1e-9 for a in moved for b in boxes if b != a)
+    assert draw(0)[0] == moved and draw(1)[0] != moved  # per episode, reproducible
+    rec = run_episode(sim, task, 0, seed=0)
+    assert rec.metrics["distractors_moved"] == 3

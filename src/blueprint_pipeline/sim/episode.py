@@ -46,6 +46,10 @@ class EpisodeOptions:
     yaw_rad: float = float(np.pi / 4)
     arm_start_rad: float = 0.1  # each arm joint's start within +- this of the task's (randomize.py)
     goal_jitter_m: float = 0.05  # a pick_place goal spot within +- this of the task's (randomize.draw_goal)
+    # the other free objects standing alone on furniture within +- this and +- distractor_yaw_rad
+    # (randomize.jitter_distractors)
+    distractor_jitter_m: float = 0.015
+    distractor_yaw_rad: float = float(np.deg2rad(10.0))
     visual_randomization: bool = True  # when rendering: the episode's drawn look (randomize.prepare_rendering)
     shadows: bool = False  # when rendering: shadows from every light (appearance.set_shadows)
 

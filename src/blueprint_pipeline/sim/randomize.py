@@ -5,7 +5,14 @@ Drawn in a fixed order so episode i of a run is reproducible on its own:
    (inertia scaled with the mass);
 2. the target's start pose: xy jitter within +-`jitter_m` and yaw within +-`yaw_rad`, redrawn
    (up to 50 times) until its footprint stays on its support and 1 cm away from the other objects;
-3. when rendering (`prepare_rendering`, a stream of its own, `visual_rng`): the episode's look
+3. the distractors (`jitter_distractors`, a stream of its own, `distractor_rng`): every other free
+   object standing alone on a piece of furniture's top (not on a shelf inside open furniture, not
+   in or on a free object, nothing standing on it, not within 1 cm of the target or the task's goal
+   support) moved within +-1.5 cm and turned within +-10 deg (EpisodeOptions.distractor_jitter_m,
+   distractor_yaw_rad), redrawn
+   (up to DISTRACTOR_DRAWS times) until its footprint stays on its support and 1 cm from every
+   other object where they stand now, else left where it is;
+4. when rendering (`prepare_rendering`, a stream of its own, `visual_rng`): the episode's look
    (sim/appearance.py: camera pose, lights, colours, texture scale), unless the run turns visual
    randomisation off.
 
@@ -185,6 +192,59 @@ def apply_randomization(sim: SimScene, data: mujoco.MjData, target_id: str, rng:
         data.qpos[adr + 3:adr + 7] = quat
         out.target_offset_m, out.target_yaw_rad = (float(dx), float(dy)), yaw
     return out
+
+
+DISTRACTOR_DRAWS = 10
+DISTRACTOR_CLEARANCE_M = 0.01
+
+
+def distractor_rng(scene_id: str, task_id: str, seed: int, episode_index: int) -> np.random.Generator:
+    """The stream of the episode's distractor poses (`seeding.item_rng`, a stage name of its own)."""
+    return item_rng(scene_id, "distractors", task_id, int(episode_index), int(seed))
+
+
+def jitter_distractors(sim: SimScene, data: mujoco.MjData, keep: set[str], rng: np.random.Generator,
+                       jitter_m: float, yaw_rad: float) -> dict[str, list[float]]:
+    """Move the distractors in `data.qpos` (module docstring, item 3); `keep`: the objects the task
+    works with (target, goal support), never moved and kept clear of. Returns the moves made, by
+    object: [dx, dy, yaw]."""
+    if jitter_m <= 0.0 and yaw_rad <= 0.0:
+        return {}
+    by_id = sim.scene.by_id()
+    carriers = {s for s in sim.support_of.values() if s is not None}
+    boxes = {}
+    for oid in sim.dynamic_ids:
+        adr = sim.free_qpos_adr(oid)
+        boxes[oid] = footprint_aabb(data.qpos[adr:adr + 3].copy(), matrix_np(data.qpos[adr + 3:adr + 7]),
+                                    sim.physics[oid].collider_size_m)
+    fixed = set(sim.fixed_ids) | set(sim.articulated_ids)
+    moved: dict[str, list[float]] = {}
+    for oid in sim.dynamic_ids:
+        support = sim.support_of.get(oid)
+        if (oid in keep or oid in carriers or support not in fixed or support in sim.shelves
+                or sim.is_container(oid) or any(_gap(*boxes[oid], *boxes[k]) < DISTRACTOR_CLEARANCE_M
+                                                  for k in keep if k in boxes)):
+            continue
+        adr = sim.free_qpos_adr(oid)
+        pos0, quat0 = data.qpos[adr:adr + 3].copy(), data.qpos[adr + 3:adr + 7].copy()
+        size = sim.physics[oid].collider_size_m
+        for _ in range(DISTRACTOR_DRAWS):
+            dx, dy = rng.uniform(-jitter_m, jitter_m, 2)
+            yaw = float(rng.uniform(-yaw_rad, yaw_rad))
+            quat = np.zeros(4)
+            mujoco.mju_mulQuat(quat, np.array([np.cos(yaw / 2), 0, 0, np.sin(yaw / 2)]), quat0)
+            pos = pos0 + np.array([dx, dy, 0.0])
+            rot = matrix_np(quat)
+            box = footprint_aabb(pos, rot, size)
+            if not footprint_on_top(pos, rot, size, by_id[support]):
+                continue
+            if any(_gap(*box, *b) < DISTRACTOR_CLEARANCE_M for o, b in boxes.items() if o != oid):
+                continue
+            data.qpos[adr:adr + 3], data.qpos[adr + 3:adr + 7] = pos, quat
+            boxes[oid] = box
+            moved[oid] = [float(dx), float(dy), yaw]
+            break
+    return moved
 
 
 def visual_rng(scene_id: str, task_id: str, seed: int, episode_index: int) -> np.random.Generator:

@@ -438,7 +438,8 @@ def certificate(scene_id: str, robot: str, summary: dict) -> dict:
             "motion": "joint velocity from the simulator; acceleration and jerk by finite differences at 30 Hz",
             "clearance": "mj_geomDistance between the target and other free objects when within 5 cm",
             "randomization": "target xy +-0.08 m, yaw +-45 deg (push: +-0.03 m, +-10 deg), mass and friction within "
-                             "the physics DR ranges",
+                             "the physics DR ranges, distractors standing alone on furniture xy +-0.015 m and yaw "
+                             "+-10 deg, 1 cm apart (pick_place, place_in, stack)",
         },
         "results": {"episodes": summary["episodes"], "success_rate": summary["success_rate"],
                     "per_task": summary["per_task"], "failure_reasons": summary["failure_reasons"],

@@ -3,7 +3,8 @@
 
 Start (`begin_pick_place`): the settled scene (episode.settled_start), the target's pose drawn
 within +- jitter and +- yaw (randomize.apply_randomization), every free object's mass and
-friction drawn, the arm's start drawn, settled SETTLE_S. Plan (`plan_from_start`): the goal spot
+friction drawn, the distractors moved a little (randomize.jitter_distractors), the arm's start
+drawn, settled SETTLE_S. Plan (`plan_from_start`): the goal spot
 drawn per episode on open furniture tops (randomize.draw_goal; the task's own region is the
 fallback), grasp candidates tried in turn with the whole-arm scene check (planner.plan_pick_place).
 Judge: judge.judge_pick_place on the physics state.
@@ -40,9 +41,11 @@ from blueprint_pipeline.sim.randomize import (
     Randomization,
     apply_randomization,
     arm_rng,
+    distractor_rng,
     draw_goal,
     episode_rng,
     goal_rng,
+    jitter_distractors,
     prepare_rendering,
     randomize_arm_start,
 )
@@ -173,6 +176,7 @@ class EpisodeStart(Start):
     others: list[ObjectBox]
     target_box: ObjectBox
     goal: GoalRegion  # the task's goal region (the drawn spot is chosen by `plan_from_start`)
+    distractors: dict[str, list[float]]  # the distractors moved: [dx, dy, yaw] by object
     episode_index: int = 0
     seed: int = 0
     options: EpisodeOptions = EpisodeOptions()
@@ -189,6 +193,9 @@ def begin_pick_place(sim: SimScene, task: TaskSpec, seed: int, episode_index: in
     warnings0 = health.warning_counts(d)
     rng = episode_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index)
     rand = apply_randomization(sim, d, target, rng, options.jitter_m, options.yaw_rad)
+    distractors = jitter_distractors(sim, d, {target, task.goal.support_object_id},
+                                     distractor_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index),
+                                     options.distractor_jitter_m, options.distractor_yaw_rad)
     if options.render:
         prepare_rendering(sim, task.task_id, seed, episode_index, options.shadows, options.visual_randomization)
     mujoco.mj_kinematics(m, d)
@@ -210,7 +217,8 @@ def begin_pick_place(sim: SimScene, task: TaskSpec, seed: int, episode_index: in
     return EpisodeStart(data=d, warnings0=warnings0, settle_steps=settle_steps, arm_offset=arm_offset,
                         arm_fallback=arm_fallback, q_home=q_home, rand=rand, settle_shift=settle_shift,
                         penetration=penetration, others=others, target_box=_object_box(sim, d, target),
-                        goal=episode_goal(sim, d, task), episode_index=episode_index, seed=seed, options=options)
+                        goal=episode_goal(sim, d, task), distractors=distractors, episode_index=episode_index,
+                        seed=seed, options=options)
 
 
 def plan_from_start(sim: SimScene, task: TaskSpec, st: EpisodeStart, beat: Callable[[], None] = lambda: None
@@ -376,6 +384,7 @@ def _judge(sim: SimScene, task: TaskSpec, st: EpisodeStart, planned: Planned, lo
         "start_position_m": start_pos.tolist(),
         "settle_shift_m": st.settle_shift,
         "settle_penetration_m": st.penetration,
+        "distractors_moved": len(st.distractors),
     }
     return Outcome(success, reason, metrics, reward, placed,
                    task_state(logs.obj_poses[:, ti * 7:ti * 7 + 7], (*goal.center_m[:2], goal.surface_z_m)))

@@ -2,7 +2,8 @@
 support, the open fingers' pads against one of its faces, without lifting it.
 
 Start: as pick_place (`pick_place.begin_pick_place`: the settled scene, the target's pose and the
-arm's start drawn, every free object's mass and friction drawn, settled), with the target's drawn
+arm's start drawn, every free object's mass and friction drawn, settled), the distractors left
+where they are (the task cleared the path of them where they stand), with the target's drawn
 offset and yaw at most PUSH_JITTER_M and PUSH_YAW_RAD (geniesim/push_tasks.py; the task keeps its
 path clear of the neighbours by as much): the push is planned on the face the task names, and a
 start turned 45 deg would put a corner there.
@@ -184,8 +185,9 @@ class Push(PickPlace):
         return push_at_rest(sim, task)
 
     def begin(self, sim, task, seed, episode_index, options, beat) -> EpisodeStart:
+        # the distractors stay where they are: the task cleared the path of them as they stand
         narrow = replace(options, jitter_m=min(options.jitter_m, PUSH_JITTER_M),
-                         yaw_rad=min(options.yaw_rad, PUSH_YAW_RAD))
+                         yaw_rad=min(options.yaw_rad, PUSH_YAW_RAD), distractor_jitter_m=0.0, distractor_yaw_rad=0.0)
         return begin_pick_place(sim, task, seed, episode_index, narrow, beat)
 
     def plan(self, sim, task, start, beat=lambda: None) -> Planned:
