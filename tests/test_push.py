@@ -135,6 +135,7 @@ def test_the_scripted_push_through_the_env_reproduces_the_episodes_stage(tmp_pat
     from blueprint_pipeline.geniesim.robots import robot_config
     from blueprint_pipeline.sim.stage import sim_for
     from blueprint_pipeline.testing.tabletop import write_inputs
+    from test_evaluate import _rollout
 
     objects, phys = _table_scene()
     task = next(t for t in _plan(objects, phys).tasks if t.type == "push")
@@ -147,15 +148,7 @@ def test_the_scripted_push_through_the_env_reproduces_the_episodes_stage(tmp_pat
     assert isinstance(env, PushEnv)
     sim, task = sim_for(str(tmp_path), "franka", task.task_id)
     record = run_episode(sim, task, HELD_OUT_FIRST_INDEX, seed=4)
-    obs, _ = env.reset(seed=0)
-    policy = ScriptedPolicy()
-    policy.reset(env)
-    states = [obs["agent_pos"]]
-    while True:
-        obs, _r, terminated, truncated, info = env.step(policy.act(obs))
-        states.append(obs["agent_pos"])
-        if terminated or truncated:
-            break
+    states, info = _rollout(env, ScriptedPolicy(), 0)
     # the same start, the same servo execution at the family's finer step: the same trajectory (the
     # env ends once success has held 0.5 s, after the push and before the hand has risen)
     frames = min(len(states), len(record.state))

@@ -44,6 +44,7 @@ from blueprint_pipeline.contract import MAX_EPISODES
 from blueprint_pipeline.sim import health
 from blueprint_pipeline.sim.language import instruction
 from blueprint_pipeline.sim.episode import CAMERAS, EpisodeOptions, _indices, _pair, advance_tick, servo_command
+from blueprint_pipeline.sim.engine import geom_mask
 from blueprint_pipeline.sim.judge import Verdict
 from blueprint_pipeline.sim.records import TASK_STATE_NAMES
 from blueprint_pipeline.sim.scene_builder import FPS
@@ -168,12 +169,7 @@ class TaskEnv(gym.Env):
         m, d, ix = self.sim.model, self.data, self._ix
         # a controller's speed limit: the target moves at most the joint's top speed over a tick
         q_next = np.clip(a[:self._dof], self._q_cmd - self._max_step, self._q_cmd + self._max_step)
-        nominal = m.opt.timestep
-        m.opt.timestep = nominal / self._substeps
-        try:
-            advance_tick(m, d, ix, *servo_command(self._q_cmd, q_next, a[self._dof], ix, self._stroke), self._substeps)
-        finally:
-            m.opt.timestep = nominal
+        advance_tick(m, d, ix, *servo_command(self._q_cmd, q_next, a[self._dof], ix, self._stroke), self._substeps)
         self._q_cmd = q_next
         self._ticks += 1
         mujoco.mj_kinematics(m, d)
@@ -248,9 +244,7 @@ class TaskEnv(gym.Env):
 
     def _mask(self, geoms) -> np.ndarray:
         """A geom mask for `_touching` (as the episodes stage's contact flags use)."""
-        mask = np.zeros(self.sim.model.ngeom, bool)
-        mask[np.asarray(geoms, dtype=int)] = True
-        return mask
+        return geom_mask(self.sim, geoms)
 
     def _touching(self, mask_a: np.ndarray, mask_b: np.ndarray) -> bool:
         return _pair(self.data.contact.geom[:self.data.ncon], mask_a, mask_b)

@@ -29,6 +29,7 @@ import numpy as np
 
 from blueprint_pipeline.geniesim.geometry import box_overlap_m
 from blueprint_pipeline.geniesim.records import GoalRegion, TaskSpec
+from blueprint_pipeline.robots.description import FRANKA, UR10
 from blueprint_pipeline.rotations import matrix_np
 from blueprint_pipeline.scene.records import SceneObject
 
@@ -45,9 +46,10 @@ PUSH_MAX_MASS_KG = 3.0
 PUSH_MIN_HEIGHT_M = 0.01  # the fingers' sides need this much face to bear on
 PUSH_MAX_HEIGHT_M = 0.06  # taller, and the palm (PALM_ABOVE_M up) meets the object before the pads do
 PUSH_PAD_LIFT_M = 0.005  # the pads' lower ends keep this far above the support while pushing
-PAD_HEIGHT_M = 0.038  # the Franka Hand's pads (robots.description: 2 x 0.019), the UR's as modelled
+PAD_HEIGHT_M = 2 * FRANKA.gripper.pad_half_size_m[2]  # the pads' height (the UR's are modelled the same)
 PUSH_FRICTION = 0.8  # the object's friction on its support assumed when judging tipping (upper range)
 PUSH_TIP_SAFETY = 1.5
+assert UR10.gripper.pad_half_size_m == FRANKA.gripper.pad_half_size_m, "push rules assume one pad size"
 PUSH_EDGE_PAD_M = 0.03  # the swept footprint keeps this far inside the support's top
 # the hand's palm (the Franka Hand: 20 cm across the fingers) passes this high above the support
 # while pushing: what stands taller beside the path meets it

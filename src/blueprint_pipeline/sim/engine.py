@@ -131,6 +131,11 @@ class Logs:
     def T(self) -> int:  # noqa: N802 (the frame count, as everywhere in this package)
         return self.n_ticks + 1
 
+    def object_zaxis(self, i: int) -> np.ndarray:
+        """(T, 3): free object i's up axis (its z axis in the world) at every frame."""
+        w, x, y, z = self.obj_quat[:, i].T
+        return np.stack([2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)], axis=1)
+
 
 class Family:
     """A task family's plug-in (see the module docstring). `task_types`: the TaskSpec types it runs."""
@@ -201,8 +206,7 @@ def run(family: Family, sim: SimScene, task: TaskSpec, episode_index: int, seed:
         "plan_error": planned.error,  # why planning found no plan (ik_failure, no_clear_grasp)
         "start_arm_offset_rad": [float(v) for v in st.arm_offset],
         "start_arm_fallback": st.arm_fallback,
-        **run_metrics(logs.n_ticks * family.physics_substeps, st.settle_steps, wall0, logs.q64, logs.velocity, ix,
-                      n_ticks_recorded=logs.n_ticks),
+        **run_metrics(logs.n_ticks, st.settle_steps, wall0, logs.q64, logs.velocity, ix, family.physics_substeps),
         **frame_visibility(sim, task, frames),
     }
     return episode_record(sim, task, episode_index, seed, out.success, out.reason,
@@ -216,8 +220,8 @@ def run(family: Family, sim: SimScene, task: TaskSpec, episode_index: int, seed:
 def execute(sim: SimScene, d: mujoco.MjData, plan: Plan | None, options: EpisodeOptions, beat: Beat,
             tracked: Sequence[int] = (), substeps: int = 1) -> Logs:
     """Run `plan` from `d` tick by tick and record every frame (the state at t = k / FPS); with no
-    plan, record the start frame only. `substeps` > 1 divides the time step by it for the run
-    (restored after)."""
+    plan, record the start frame only. `substeps` > 1 runs each tick at the time step divided by
+    it (episode.advance_tick)."""
     m, ix = sim.model, _indices(sim)
     n_ticks = plan.n_ticks if plan else 0
     T = n_ticks + 1
@@ -232,8 +236,6 @@ def execute(sim: SimScene, d: mujoco.MjData, plan: Plan | None, options: Episode
     cam_ids = {"scene_cam": m.camera("scene_cam").id, "wrist_cam": m.camera(sim.names.wrist_camera).id}
     if plan is not None:
         set_points, set_velocity, gripper_target = set_point_schedule(plan, ix, sim.robot.gripper.stroke_per_finger_m)
-    nominal_step = m.opt.timestep
-    m.opt.timestep = nominal_step / substeps
     try:
         for k in range(T):
             # --- record frame k (state at t = k / FPS) ---
@@ -262,7 +264,6 @@ def execute(sim: SimScene, d: mujoco.MjData, plan: Plan | None, options: Episode
             advance_tick(m, d, ix, set_points[k], set_velocity[k], gripper_target[k], substeps)
             beat()  # a store into shared memory: cheap enough for every tick
     finally:
-        m.opt.timestep = nominal_step
         if renderer is not None:
             renderer.close()
     mujoco.mj_kinematics(m, d)
@@ -324,14 +325,13 @@ def geom_mask(sim: SimScene, geoms) -> np.ndarray:
 
 
 def run_metrics(n_ticks: int, settle_steps: int, wall0: float, q: np.ndarray, velocity: np.ndarray,
-                ix: _Indices, n_ticks_recorded: int | None = None) -> dict[str, object]:
-    """The metrics every family reports the same way: time, steps (`n_ticks` x 16 at the nominal
-    step, the settle's besides; a family on a finer step passes its substeps x the ticks it
-    recorded, `n_ticks_recorded`), and the arm's motion."""
+                ix: _Indices, substeps: int = 1) -> dict[str, object]:
+    """The metrics every family reports the same way: time, physics steps (16 x `substeps` a
+    tick, the settle's besides), and the arm's motion."""
     dof = q.shape[1]
     return {
-        "sim_time_s": (n_ticks if n_ticks_recorded is None else n_ticks_recorded) / FPS,
-        "physics_steps": n_ticks * STEPS_PER_FRAME + settle_steps,
+        "sim_time_s": n_ticks / FPS,
+        "physics_steps": n_ticks * STEPS_PER_FRAME * substeps + settle_steps,
         "wall_time_s": time.perf_counter() - wall0,
         **motion_metrics(q, velocity[:, :dof].astype(float), FPS, ix.lower, ix.upper),
     }

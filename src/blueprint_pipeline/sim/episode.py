@@ -176,12 +176,21 @@ def set_point_schedule(plan: Plan, ix: _Indices, stroke_m: float) -> tuple[np.nd
 
 def advance_tick(m: mujoco.MjModel, d: mujoco.MjData, ix: _Indices, set_point: np.ndarray, velocity: np.ndarray,
                  gripper_target_m: float, substeps: int = 1) -> None:
-    """One control tick: the set-points ramp from `set_point` at `velocity` over 16 steps (16 x
-    `substeps` when the caller has divided the time step by `substeps`, engine.fine_steps)."""
+    """One control tick: the set-points ramp from `set_point` at `velocity` over 16 steps; with
+    `substeps` > 1 over 16 x `substeps` steps of the time step divided by `substeps` (restored
+    after: a family on a finer step, engine.Family.physics_substeps)."""
     d.act[ix.arm_actadr] = set_point
     d.ctrl[ix.arm_act] = velocity
     d.ctrl[ix.grip_act] = gripper_target_m
-    mujoco.mj_step(m, d, STEPS_PER_FRAME * substeps)
+    if substeps == 1:
+        mujoco.mj_step(m, d, STEPS_PER_FRAME)
+        return
+    nominal = m.opt.timestep
+    m.opt.timestep = nominal / substeps
+    try:
+        mujoco.mj_step(m, d, STEPS_PER_FRAME * substeps)
+    finally:
+        m.opt.timestep = nominal
 
 
 

@@ -307,8 +307,7 @@ def _judge(sim: SimScene, task: TaskSpec, st: EpisodeStart, planned: Planned, lo
     base = task.goal.support_object_id if _moves_with_goal(sim, task) else None
     tgt_pos = logs.obj_pos[:, ti]
     start_pos = tgt_pos[0].copy()
-    w, x, y, z = logs.obj_quat[:, ti].T
-    tgt_zaxis = np.stack([2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)], axis=1)
+    tgt_zaxis = logs.object_zaxis(ti)
     start_z = tgt_zaxis[0]
     flags = logs.contact.astype(bool)
     unexpected = int(np.count_nonzero(flags[:, 3] | flags[:, 4] | flags[:, 5]))

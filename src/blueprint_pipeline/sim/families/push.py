@@ -211,8 +211,7 @@ def _judge(sim: SimScene, task: TaskSpec, st: EpisodeStart, planned: Planned, lo
     goal: GoalRegion = planned.extra["goal"]
     ti = sim.dynamic_ids.index(target)
     pos = logs.obj_pos[:, ti]
-    w, x, y, z = logs.obj_quat[:, ti].T
-    zaxis = np.stack([2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)], axis=1)
+    zaxis = logs.object_zaxis(ti)
     flags = logs.contact.astype(bool)
     pads = flags[:, 0] | flags[:, 1]
     touched = _hand_touched(sim, logs, target)
