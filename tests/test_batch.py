@@ -140,6 +140,10 @@ def test_the_leak_judge_fails_a_creep_that_it_would_otherwise_miss():
     spike = rounds_growing(heap_mb=0.4)
     spike[-1] = Round("after round 4", replace(spike[-1].after, heap_mb=spike[-1].after.heap_mb + 64.4))
     assert judge(spike).ok, judge(spike)
+    # RSS noise seen in CI (steps -13.0, +10.1, +16.7 MB; heap flat) is not a leak: the trend is 5.2 MB a round
+    noisy = rounds_growing(heap_mb=0.4)
+    noisy[1:] = [Round(r.label, replace(r.after, rss_mb=v)) for r, v in zip(noisy[1:], (517.7, 504.7, 514.8, 531.5))]
+    assert judge(noisy).ok, judge(noisy)
     verdict = judge(rounds_growing(heap_mb=21.7))
     assert not verdict.ok and any("heap_mb grew 21.7" in r for r in verdict.reasons), verdict
     with pytest.raises(ValueError):
