@@ -28,12 +28,10 @@ from pathlib import Path
 import psutil
 
 from blueprint_pipeline.errors import BlueprintError
-from blueprint_pipeline.geniesim.records import TaskConfig
-from blueprint_pipeline.geniesim.tasks import MAX_MASS_KG, STROKE_M, GRIP_MARGIN_M, grasp_width_m, task_family
+from blueprint_pipeline.geniesim.tasks import MAX_MASS_KG, STROKE_M, GRIP_MARGIN_M, grasp_width_m
 from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.runner import run_pipeline
 from blueprint_pipeline.scene.io import load_scene
-from blueprint_pipeline.simready.containers import is_container
 from blueprint_pipeline.simready.io import load_physics
 from blueprint_pipeline.testing.corpus import corpus
 from blueprint_pipeline.testing.mesh_assets import write_meshed_kitchen
@@ -112,17 +110,7 @@ def run_scene(name: str, manifest: dict, root: Path, robot: str, per_task: int |
             attempted = {t["target_object_id"] for t in tasks if t["task_id"] in s.get("per_task", {})}
             row["fit_attempted"] = sum(1 for o in fit if o in attempted)
             row["articulated_attempted"] = sum(1 for o in articulated if o in attempted)
-            by_id = scene.by_id()
-            families: dict[str, list[int]] = {}
-            for t in TaskConfig.model_validate(config).tasks:
-                ran = s.get("per_task", {}).get(t.task_id)
-                if ran:
-                    goal = by_id.get(t.goal.support_object_id) if t.goal is not None else None
-                    into = goal is not None and is_container(goal, physics.get(goal.id))
-                    f = families.setdefault(task_family(t, by_id[t.target_object_id], into), [0, 0])
-                    f[0] += ran["succeeded"]
-                    f[1] += ran["episodes"]
-            row["families"] = families
+            row["families"] = {f: [v["succeeded"], v["episodes"]] for f, v in s.get("per_family", {}).items()}
     return row
 
 

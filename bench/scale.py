@@ -47,7 +47,7 @@ def _ray_init(num_cpus: int):
 def _items(out: Path, count: int):
     write_inputs(str(out), *tabletop_scene())
     ctx = StageContext(manifest_url="", out_url=str(out), options=RunOptions(episodes=count, seed=1))
-    return episodes_stage.plan_items(ctx, [tabletop_scene()[2].tasks[0]])
+    return episodes_stage.plan_items(ctx, {tabletop_scene()[2].tasks[0].task_id: "pick_place"})
 
 
 def throughput(root: Path, episodes: int) -> list[tuple[str, int, float, float, int]]:

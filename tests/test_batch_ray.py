@@ -51,7 +51,7 @@ def local_ray():
 def _items(out_dir: Path, count: int, seed: int = 3):
     write_inputs(str(out_dir), *tabletop_scene())
     ctx = StageContext(manifest_url="", out_url=str(out_dir), options=RunOptions(episodes=count, seed=seed))
-    return episodes_stage.plan_items(ctx, [tabletop_scene()[2].tasks[0]])
+    return episodes_stage.plan_items(ctx, {tabletop_scene()[2].tasks[0].task_id: "pick_place"})
 
 
 def _same_episode(a: str, b: str) -> None:

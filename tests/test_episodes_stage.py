@@ -88,7 +88,7 @@ def test_each_task_scene_is_written_as_mjcf_that_steps_as_the_episodes_did(out_d
 
 
 def test_hung_and_crashed_workers_are_killed_and_reported_while_others_are_kept(out_dir, make_ctx):
-    items = episodes_stage.plan_items(make_ctx(out_dir, episodes=4, workers=2), [tabletop_scene()[2].tasks[0]])
+    items = episodes_stage.plan_items(make_ctx(out_dir, episodes=4, workers=2), {tabletop_scene()[2].tasks[0].task_id: "pick_place"})
     assert {i.image_size for i in items} == {128}
     results = episodes_stage.simulate_items(items, workers=2, deadline_s=60.0, heartbeat_timeout_s=10.0, fn=hang_or_crash)
     by_index = {r["episode_index"]: r for r in results}

@@ -684,6 +684,18 @@ def task_family(task: TaskSpec, target: SceneObject, into_container: bool = Fals
     return f"{verb}_door" if art is not None and art.type == "revolute" else f"{verb}_drawer"
 
 
+def families_of(tasks: Sequence[TaskSpec], by_id: dict[str, SceneObject],
+                physics: dict[str, ObjectPhysics]) -> dict[str, str]:
+    """Each task's family (`task_family`), keyed by task id in the tasks' order; a pick_place is
+    place_in when its goal's support is a container (simready.containers.is_container)."""
+    out = {}
+    for t in tasks:
+        goal = by_id.get(t.goal.support_object_id) if t.goal is not None else None
+        into = goal is not None and is_container(goal, physics.get(goal.id))
+        out[t.task_id] = task_family(t, by_id[t.target_object_id], into)
+    return out
+
+
 def suggest_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysics],
                   relations: Sequence[Relation]) -> list[TaskSpec]:
     """Tasks for the scene, sorted by priority (1 = first)."""

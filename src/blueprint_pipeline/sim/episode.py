@@ -52,6 +52,9 @@ class EpisodeOptions:
     distractor_yaw_rad: float = float(np.deg2rad(10.0))
     visual_randomization: bool = True  # when rendering: the episode's drawn look (randomize.prepare_rendering)
     shadows: bool = False  # when rendering: shadows from every light (appearance.set_shadows)
+    # the episode's rank among its task's episodes (dealing.Deal.slot): the instruction template is
+    # the slot-th of the task's own shuffled order; None: drawn at random (language.instruction)
+    instruction_slot: int | None = None
 
 
 class _Indices:

@@ -23,7 +23,10 @@ it tells them apart, or the relative position is used. Instructions are lower-ca
 stop, as Genie Sim's and LeRobot's shipped tasks are.
 
 The draw comes from `seeding.item_rng(scene, "instruction", task, episode index, seed)`, a stream
-of its own, so adding a template never changes the physics randomisation of an episode. The
+of its own, so adding a template never changes the physics randomisation of an episode. In the
+episodes stage the template is not drawn but dealt: each task has its own shuffled order of its
+family's templates (a stream of (scene, "templates", task, seed)) and the episode's rank among
+the task's episodes picks from it (sim/dealing.py), so five episodes of a task read five ways. The
 task's record keeps its one canonical description (`TaskSpec.description`) for the Genie Sim
 export; every episode's dataset row carries its drawn instruction (`meta/tasks.parquet` holds
 each distinct one).
@@ -236,12 +239,19 @@ def _direction(sim: SimScene, task: TaskSpec, obj: SceneObject) -> str:
     return "further back" if rel[0] > 0 else "closer"
 
 
-def instruction(sim: SimScene, task: TaskSpec, episode_index: int, seed: int) -> str:
-    """The episode's instruction: a template of the task's family, filled and drawn from its stream."""
+def instruction(sim: SimScene, task: TaskSpec, episode_index: int, seed: int, slot: int | None = None) -> str:
+    """The episode's instruction: a template of the task's family, filled and drawn from its
+    stream. With `slot` (the episode's rank among its task's episodes) the template is the slot-th
+    of the task's own shuffled order of its family's templates, so a task's first n episodes use n
+    different ones; without, it is drawn from the episode's stream."""
     rng = item_rng(sim.scene.header.scene_id, "instruction", task.task_id, int(episode_index), int(seed))
     by_id = sim.scene.by_id()
     fam = family(sim, task)
-    template = TEMPLATES[fam][int(rng.integers(len(TEMPLATES[fam])))]
+    if slot is None:
+        template = TEMPLATES[fam][int(rng.integers(len(TEMPLATES[fam])))]
+    else:
+        order = item_rng(sim.scene.header.scene_id, "templates", task.task_id, int(seed)).permutation(len(TEMPLATES[fam]))
+        template = TEMPLATES[fam][int(order[slot % len(order)])]
     obj = by_id[task.target_object_id]
     if task.type == "open_close":
         return template.format(target=_part(obj, fam.split("_")[1]))

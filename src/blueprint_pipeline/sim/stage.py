@@ -30,8 +30,9 @@ is not simulated and is listed in summary.json's tasks_infeasible with the plann
 book packed on a shelf, an object whose every grasp meets the board above). When no task is
 left, NoFeasibleTaskError lists them.
 
-Default count: 2 episodes per simulated task, at most 20 (option `episodes` overrides; episodes
-are dealt to the tasks in turn).
+Default count: 2 episodes per simulated task, at most 20 (option `episodes` overrides). Episodes
+are dealt by sim/dealing.py: every task once, then balanced across the task families;
+summary.json's per_family sums per_task by family.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ from blueprint_pipeline.errors import (
     is_environment_failure,
 )
 from blueprint_pipeline.geniesim.records import TASK_CONFIG_SCHEMA, TaskConfig, TaskSpec
+from blueprint_pipeline.geniesim.tasks import families_of
 from blueprint_pipeline.resilience.partial import ItemResult, run_items
 from blueprint_pipeline.robots import robot_by_name
 from blueprint_pipeline.robots.builder import ROBOT_VISUAL_MODEL
@@ -75,6 +77,7 @@ from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.sim import health, judge
 from blueprint_pipeline.sim.appearance import TEXTURES, texture_file, texture_png
 from blueprint_pipeline.sim.camera import choose_scene_camera, summarize_cameras
+from blueprint_pipeline.sim.dealing import deal
 from blueprint_pipeline.sim.episode import EpisodeOptions
 from blueprint_pipeline.sim.episode_io import episode_filename, save_episode
 from blueprint_pipeline.sim.families import FAMILIES, plan_at_rest, run_episode, simulable
@@ -148,6 +151,7 @@ class EpisodeItem:
     task_id: str
     episode_index: int
     seed: int
+    instruction_slot: int | None = None  # rank among the task's episodes (dealing.Deal.slot)
     render: bool = False
     image_size: int = 128
     visual_randomization: bool = True
@@ -227,15 +231,27 @@ def probe_tasks(out_url: str, robot: str, tasks: list[TaskSpec]) -> dict[str, st
     return out
 
 
-def plan_items(ctx: StageContext, tasks: list[TaskSpec]) -> list[EpisodeItem]:
+def plan_items(ctx: StageContext, families: dict[str, str]) -> list[EpisodeItem]:
+    """The run's episodes, dealt over the tasks (task id -> family) by `dealing.deal`."""
     opts = ctx.options
-    count = opts.episodes if opts.episodes is not None else min(DEFAULT_MAX, DEFAULT_PER_TASK * len(tasks))
+    count = opts.episodes if opts.episodes is not None else min(DEFAULT_MAX, DEFAULT_PER_TASK * len(families))
     digest = ctx.input_digest or inputs_digest(ctx.out_url)
-    return [EpisodeItem(out_url=ctx.out_url, robot=opts.robot, task_id=tasks[i % len(tasks)].task_id,
+    return [EpisodeItem(out_url=ctx.out_url, robot=opts.robot, task_id=d.task_id, instruction_slot=d.slot,
                         episode_index=i, seed=opts.seed, render=opts.render, image_size=opts.image_size,
                         visual_randomization=opts.visual_randomization, shadows=opts.shadows,
                         keep_failed=opts.keep_failed_episodes, inputs_digest=digest)
-            for i in range(count if tasks else 0)]
+            for i, d in enumerate(deal(families, count))]
+
+
+def per_family(per_task: dict[str, dict], families: dict[str, str]) -> dict[str, dict]:
+    """summary.json's per_task counts summed per task family."""
+    out: dict[str, dict] = {}
+    for task_id, row in per_task.items():
+        f = out.setdefault(families[task_id], {"tasks": 0, "episodes": 0, "succeeded": 0})
+        f["tasks"] += 1
+        f["episodes"] += row["episodes"]
+        f["succeeded"] += row["succeeded"]
+    return {k: v | {"success_rate": v["succeeded"] / v["episodes"]} for k, v in out.items()}
 
 
 def inputs_digest(out_url: str) -> str:
@@ -282,7 +298,8 @@ def simulate_item(item: EpisodeItem, heartbeat) -> dict:
     heartbeat()
     rec = run_episode(sim, task, item.episode_index, item.seed,
                   EpisodeOptions(render=item.render, image_size=item.image_size,
-                                 visual_randomization=item.visual_randomization, shadows=item.shadows), heartbeat)
+                                 visual_randomization=item.visual_randomization, shadows=item.shadows,
+                                 instruction_slot=item.instruction_slot), heartbeat)
     kept = health.keepable(rec.success, rec.failure_reason, rec.length, FPS, item.keep_failed)
     if kept:
         save_episode(storage.join(EPISODES_DATA.url(item.out_url), episode_filename(item.episode_index)), rec)
@@ -466,20 +483,22 @@ def run(ctx: StageContext) -> StageResult:
     robot_by_name(ctx.options.robot)  # unknown robot -> invalid input before any work
     config = load_task_config(tasks_url)
     scene = load_scene(scene_url)
-    load_physics(physics_url)  # fail early on a bad physics file
+    physics = load_physics(physics_url)  # fail early on a bad physics file
     tasks = runnable_tasks(config, ctx.options.robot, scene)
     infeasible = probe_tasks(ctx.out_url, ctx.options.robot, tasks)
     tasks = [t for t in tasks if t.task_id not in infeasible]
     scene_files = write_scenes(ctx.out_url, ctx.options.robot, tasks)
     if not tasks and (ctx.options.episodes is None or ctx.options.episodes > 0):
         raise NoFeasibleTaskError(scene.header.scene_id, ctx.options.robot, config, scene, infeasible)
-    items = plan_items(ctx, tasks)
+    families = families_of(tasks, scene.by_id(), physics.objects)
+    items = plan_items(ctx, families)
     resumed = len(_done_results(items, rerun_failed=ctx.force))
     results = simulate_items(items, ctx.options.workers, deadline_s=cfg.deadline_s,
                              heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S, progress=ctx.progress,
                              fn=simulate_item, executor=ctx.options.executor, rerun_failed=ctx.force)
     summary = summarize(results, time.perf_counter() - t0, resumed)
     summary["robot"] = ctx.options.robot
+    summary["per_family"] = per_family(summary["per_task"], families)
     summary["rendering"] = rendering_summary(ctx.options)
     summary["tasks_skipped"] = [t.task_id for t in config.tasks if t not in tasks and t.task_id not in infeasible]
     summary["tasks_infeasible"] = [{"task_id": k, "reason": v} for k, v in sorted(infeasible.items())]
