@@ -218,3 +218,36 @@ def test_workers_of_a_killed_parent_end_quietly_and_stderr_holds_only_json_lines
     assert all(isinstance(d, dict) for d in docs)
     started_docs = [d for d in docs if d["message"] == "worker started"]
     assert len(started_docs) == 2 and all(d["logger"] == "blueprint_pipeline.orphan" for d in started_docs)
+
+
+PRELOAD_SCRIPT = """
+import sys
+
+
+def loaded(name, heartbeat):
+    return name in sys.modules
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "register":
+        import blueprint_pipeline.sim.stage  # noqa: F401  (registers itself with preload_in_workers)
+    from blueprint_pipeline.resilience.pool import ProcessPool
+
+    with ProcessPool(1, deadline_s=60, heartbeat_timeout_s=60) as pool:
+        (result,) = list(pool.imap_unordered(loaded, ["blueprint_pipeline.sim.stage"]))
+    print(result.value)
+"""
+
+
+def test_workers_fork_with_the_registered_modules_imported(tmp_path):
+    """The episodes stage registers its module (resilience.pool.preload_in_workers): the
+    forkserver imports it once and every worker has it before its first task; without the
+    registration a worker has not imported it."""
+    script = tmp_path / "preload_case.py"
+    script.write_text(PRELOAD_SCRIPT)
+    seen = {}
+    for mode in ("register", "plain"):
+        run = subprocess.run([sys.executable, str(script), mode], capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-2000:]
+        seen[mode] = run.stdout.strip().splitlines()[-1]
+    assert seen == {"register": "True", "plain": "False"}

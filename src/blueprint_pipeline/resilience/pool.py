@@ -172,11 +172,30 @@ def _worker_main(conn: multiprocessing.connection.Connection, beat: Any, started
                 return
 
 
+_PRELOAD: list[str] = ["__main__"]  # multiprocessing's default forkserver preload, and what callers add
+
+
+def preload_in_workers(*modules: str) -> None:
+    """Have the forkserver import `modules` once, when it starts, so that every worker forked
+    from it has them already. Without it each worker imports what its task needs when it
+    unpickles the first one: for the episodes stage's simulation stack 1.1 s of CPU per worker
+    per run, against about 0.13 s for a corpus episode. Call it when the module that submits
+    the work is imported (the forkserver starts with the first pool and keeps its list for the
+    life of the process; a module that cannot be imported there is skipped by multiprocessing,
+    and the worker imports it as before)."""
+    for name in modules:
+        if name not in _PRELOAD:
+            _PRELOAD.append(name)
+
+
 def _default_context() -> multiprocessing.context.BaseContext:
-    # forkserver: workers fork from a clean server process (no inherited threads or locks);
-    # spawn where forkserver does not exist.
-    method = "forkserver" if sys.platform.startswith("linux") else "spawn"
-    return multiprocessing.get_context(method)
+    # forkserver: workers fork from a clean server process (no inherited threads or locks),
+    # with the preloaded modules imported; spawn where forkserver does not exist.
+    if not sys.platform.startswith("linux"):
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(list(_PRELOAD))
+    return ctx
 
 
 class _Worker:

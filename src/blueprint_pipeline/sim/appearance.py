@@ -14,7 +14,7 @@ Rendering only: nothing here changes a collider, a mass or a contact.
   material's colour tints. Wood has rings with a warped grain, stone is 1/f noise with speckles,
   metal is brushed (streaks along one axis), fabric is a plain weave. They are PNG files the
   model reads from the spec's in-memory assets (`textures/<kind>.png`); the episodes stage writes
-  the same files next to the exported MJCF (`sim/stage.write_scenes`).
+  the same files next to the exported MJCF (`sim/stage.prepare_tasks`).
 - **Lights** come from the room's size (`scene.floor.room_bounds`): one ceiling spotlight per
   3 m of the room's longer side, at most 2 (each light costs about 0.4 ms per 128x128 frame in
   software rendering), 5 cm under the ceiling (at most 2.8 m above the floor), pointing down, plus

@@ -134,6 +134,13 @@ class CameraChoice:
     default_score: float  # the same for the fixed default pose
     default_hidden: tuple[str, ...]
     candidates: int  # poses scored (the default first; the search stops at the first that sees everything)
+    quat_wxyz: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)  # the camera's orientation
+
+    def apply(self, sim: SimScene) -> None:
+        """Put `scene_cam` where this choice says (a choice made for the same task's scene in
+        another process: the episodes stage chooses once per task and its workers apply it)."""
+        sim.set_camera_pose(SCENE_CAMERA, np.array(self.pos_m), np.array(self.quat_wxyz))
+        sim.scene_camera = self
 
     def as_dict(self) -> dict:
         return {"name": self.name, "pos_m": [round(v, 4) for v in self.pos_m],
@@ -446,12 +453,12 @@ def choose_scene_camera(sim: SimScene, task: TaskSpec) -> CameraChoice:
                 if not h:
                     break
     n = sum(len(p) for p in frames.values())
-    sim.set_camera_pose(SCENE_CAMERA, best.pos_m, matrix_to_quat(best_rot))
     choice = CameraChoice(name=best.name, pos_m=tuple(float(v) for v in best.pos_m),
                           look_at_m=tuple(float(v) for v in best.look_at_m), score=1.0 - len(best_hidden) / n,
                           frames=tuple(frames), hidden=tuple(best_hidden), default_score=1.0 - len(default_hidden) / n,
-                          default_hidden=tuple(default_hidden), candidates=evaluated)
-    sim.scene_camera = choice
+                          default_hidden=tuple(default_hidden), candidates=evaluated,
+                          quat_wxyz=tuple(float(v) for v in matrix_to_quat(best_rot)))
+    choice.apply(sim)
     return choice
 
 
