@@ -34,6 +34,10 @@ class RobotPlacement(_Record):
     base_position_m: Vec3
     base_orientation_wxyz: QuatWXYZ
     reach_m: float
+    # the top of the pedestal the arm stands on, when the task says so: a drawer or door of
+    # something standing on furniture (a microwave on a counter) that no base on the floor
+    # reaches. None: the floor, or for a task with a goal its surface (episodes stage, sim_for)
+    mount_z_m: float | None = None
 
 
 class TaskSpec(_Record):

@@ -24,7 +24,9 @@ planner and the camera.
 - Handle: a bar parallel to the hinge, HANDLE_STANDOFF_M in front of the front face and
   HANDLE_INSET_M in from the free edge, at the door's centre along the hinge, capped at
   HANDLE_MAX_HEIGHT_M (0.8 m) above the floor for vertical hinges: a tall door (a fridge's) is
-  taken low on its long handle, where a table-top arm reaches it level.
+  taken low on its long handle, where a table-top arm reaches it level; a door whose bottom is
+  above the cap (a microwave standing on a 0.9 m counter) has its handle at its centre (before,
+  the cap put the microwave's handle 10 cm under the microwave, and the counter "blocked" it).
 """
 
 from __future__ import annotations
@@ -209,7 +211,10 @@ def door(o: SceneObject, objects: Sequence[SceneObject], floor_z_m: float) -> Do
     axial = 0.0
     world_axis = rot @ axis
     if abs(float(world_axis[2])) >= VERTICAL_COS:  # the handle at the door's centre height, capped
-        z = float(np.clip(centre[2], o.aabb_min_m[2] + 0.05, floor_z_m + HANDLE_MAX_HEIGHT_M))
+        # a door whose bottom is above the cap (a microwave on a counter, a wall cabinet's) keeps
+        # its handle on itself: np.clip with the cap below the bottom put it under the door
+        low, cap = o.aabb_min_m[2] + 0.05, floor_z_m + HANDLE_MAX_HEIGHT_M
+        z = float(centre[2]) if low >= cap else float(np.clip(centre[2], low, cap))
         axial = (z - centre[2]) / float(world_axis[2])
     hinge = h * 0.5 * width * w_axis + 0.5 * depth * n + axial * axis
     handle = (-h * (0.5 * width - HANDLE_INSET_M)) * w_axis + (0.5 * depth + HANDLE_STANDOFF_M) * n + axial * axis

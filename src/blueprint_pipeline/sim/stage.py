@@ -307,8 +307,11 @@ def compiled(out_url: str, robot_name: str, task_id: str) -> tuple[SimScene, Tas
         by_id = scene.by_id()
         support = by_id.get(task.goal.support_object_id) if task.goal else None
         robot = robot_by_name(robot_name)
-        # the arm stands on a pedestal at the height of the surface it works on (a shelf's board)
+        # the arm stands on a pedestal at the height of the surface it works on (a shelf's board),
+        # or where the placement says (a microwave's door on a counter: geniesim/tasks.py)
         mount = task.goal.surface_z_m + robot.mount_above_surface_m if support is not None else None
+        if placement.mount_z_m is not None:
+            mount = placement.mount_z_m
         sim = build_sim_scene(scene, physics, robot, placement.base_position_m,
                               placement.base_orientation_wxyz, mount_top_z_m=mount,
                               meshes=load_meshes(posixpath.dirname(physics_url), physics))
