@@ -148,3 +148,23 @@ def test_a_microwave_on_a_counter_is_opened_and_closed_from_a_pedestal(tmp_path)
         assert sim.model.body_pos[base][2] == pytest.approx(counter.aabb_max_m[2], abs=1e-6)
         results = _door_results(out, task_id)
         assert results and all(r["success"] for r in results), [r["metrics"]["checks"] for r in results]
+
+
+def test_an_arm_whose_home_meets_the_door_starts_drawn_back_and_opens_it(tmp_path):
+    """The UR10's hand at home is 0.69 m ahead of its base; placed in front of the corpus cooler,
+    it started 7 cm inside the cooler and its door, and the openings failed (grasp_slip). The
+    scene's home keyframe is now drawn back until the arm clears everything (sim/start_pose.py)."""
+    from blueprint_pipeline.robots.description import UR10
+    from blueprint_pipeline.sim import start_pose
+
+    out = run_to_episodes("retail", dict(corpus())["retail_cm_z"], tmp_path, "ur10")
+    sim, _ = sim_for(str(out), "ur10", "open_close_cooler_door")
+    m, d = sim.model, mujoco.MjData(sim.model)
+    arm = [m.joint(j).qposadr[0] for j in sim.names.joints]
+    mujoco.mj_resetDataKeyframe(m, d, m.key("home").id)
+    assert not np.allclose(d.qpos[arm], UR10.home_rad)  # moved ...
+    assert not start_pose._arm_meets_scene(m, d, sim.names)  # ... to where it meets nothing
+    d.qpos[arm] = UR10.home_rad
+    assert start_pose._arm_meets_scene(m, d, sim.names)  # home itself would start in the cooler
+    results = _door_results(out, "open_close_cooler_door")
+    assert results and all(r["success"] and not r["metrics"]["start_arm_fallback"] for r in results)

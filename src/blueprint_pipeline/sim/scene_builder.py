@@ -71,6 +71,7 @@ from blueprint_pipeline.scene.shelves import Level, OpenFurniture, open_furnitur
 from blueprint_pipeline.sim import mujoco_log
 from blueprint_pipeline.sim.appearance import LOOKS, Look, Painter, add_lights, object_rgb
 from blueprint_pipeline.sim.mjcf import to_xml_exact
+from blueprint_pipeline.sim.start_pose import clear_start
 from blueprint_pipeline.sim.containers import shell_parts
 from blueprint_pipeline.simready.containers import is_container
 from blueprint_pipeline.simready.meshes import ObjectMesh
@@ -339,7 +340,8 @@ def _look_at_quat(pos: np.ndarray, target: np.ndarray) -> np.ndarray:
 def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
                     base_pos_m, base_quat_wxyz, mount_top_z_m: float | None = None,
                     meshes: dict[str, ObjectMesh] | None = None) -> SimScene:
-    """Compile the scene with the robot at the given base pose (gripper open, arm at home).
+    """Compile the scene with the robot at the given base pose (gripper open, arm at home, or
+    drawn back from it when home meets the scene: sim/start_pose.py).
 
     `meshes` (simready/meshes.load_meshes): free objects with a mesh collide through its convex
     pieces and are drawn with its visual; the others keep their primitives.
@@ -423,6 +425,14 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
     cam.quat = _look_at_quat(cam_pos, work).tolist()
     cam.fovy = 60.0
     model = add_home_key(spec, robot)
+    start = clear_start(model, names, robot, base, base_quat_wxyz)  # home, unless it meets the scene
+    if start is not None:
+        key = spec.key("home")
+        qpos, act = np.array(key.qpos), np.array(key.act)
+        qpos[[model.joint(j).qposadr[0] for j in names.joints]] = start
+        act[[model.actuator_actadr[model.actuator(a).id] for a in names.actuators]] = start
+        key.qpos, key.act = qpos.tolist(), act.tolist()
+        model = spec.compile()
     mjcf, _ = to_xml_exact(spec)  # episodes/scenes/<task>.xml: steps exactly as `model` (sim/mjcf.py)
 
     by_id = scene.by_id()
