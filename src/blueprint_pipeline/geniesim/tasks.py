@@ -16,6 +16,11 @@ Which objects:
 - place_in (a pick_place whose goal support is a container: bowl, basket, tote): into a container
   standing on furniture within PLACE_IN_MAX_MOVE_M whose inside holds the target's footprint plus
   PLACE_IN_PAD_M a side beside what is in it already; one per container, before stacks.
+- place_in into a drawer: a drawer inside its carcass (scene/drawers.py, a tray) that has an
+  open_close task gets one task putting the nearest fitting free object (footprint and pad within
+  what the opened drawer brings out of the carcass, height under its walls' top, within
+  PLACE_IN_MAX_MOVE_M) into it; the drawer starts open as its opening leaves it
+  (`joint_start_fraction`); counted with place_in.
 - push: a free object too wide for the gripper, slid PUSH_DISTANCE_M along one of its sides on its
   support (geniesim/push_tasks.py says which objects and where to).
 - open_close: every articulated object, opened, and closed again from where the opening ends
@@ -61,6 +66,7 @@ from blueprint_pipeline.geniesim.push_tasks import push_goals, push_skip_reason,
 from blueprint_pipeline.geniesim.records import GoalRegion, RobotPlacement, SkippedObject, TaskSpec
 from blueprint_pipeline.geniesim.relations import Relation
 from blueprint_pipeline.scene.doors import door, swept_rects, swing_room
+from blueprint_pipeline.scene.drawers import exposed_inside, tray_of
 from blueprint_pipeline.scene.floor import floor_height_m
 from blueprint_pipeline.geniesim.robots import ROBOTS
 from blueprint_pipeline.robots.description import GRIP_FIT_MARGIN_M, RIM_ROOM_M
@@ -186,11 +192,12 @@ def _goal_spots(ctx: _Context, target: SceneObject, support: SceneObject,
 
 
 def _placements(ctx: _Context, points: np.ndarray, support: SceneObject, surface_z_m: float,
-                shelf: tuple[OpenFurniture, Level] | None = None, need_franka: bool = True) -> dict[str, RobotPlacement]:
+                shelf: tuple[OpenFurniture, Level] | None = None, need_franka: bool = True,
+                keep_out: tuple[float, float, float, float] | None = None) -> dict[str, RobotPlacement]:
     """Base poses per robot (none at all when the Franka has none); on a shelf, in front of its
     open side. The reach is judged as the episodes stage mounts the arm: on a pedestal at the goal
     surface's height (`surface_z_m`, a shelf's board) plus the robot's offset; a robot with a body
-    (the G2) from the floor."""
+    (the G2) from the floor. `keep_out`: one more x-y box the base stays out of (an open drawer)."""
     faces = [(shelf[0].front_axis, shelf[0].front_sign)] if shelf else None
     out: dict[str, RobotPlacement] = {}
     for name, spec in ROBOTS.items():
@@ -199,7 +206,8 @@ def _placements(ctx: _Context, points: np.ndarray, support: SceneObject, surface
         tries = [(s, SHELF_MIN_DISTANCE_M) for s in SHELF_STANDOFFS_M] if shelf else []
         tries.append((SHELF_STANDOFF_M if shelf else CLEARANCE_M, 0.0))
         for standoff, near in tries:
-            p = place_robot(spec, points, support, ctx.obstacles[name], ctx.floor_z, faces=faces,
+            obstacles = ctx.obstacles[name] if keep_out is None else ctx.obstacles[name].with_box(keep_out)
+            p = place_robot(spec, points, support, obstacles, ctx.floor_z, faces=faces,
                             mount_z_m=mount, standoff_m=standoff, min_distance_m=near)
             if p is not None:
                 break
@@ -502,6 +510,46 @@ def _place_in(ctx: _Context, target: SceneObject, taken: set[str]) -> TaskSpec |
     return None
 
 
+def _into_drawer(ctx: _Context, drawer: SceneObject, opening: TaskSpec, candidates: Sequence[SceneObject],
+                 per_object: dict[str, int]) -> TaskSpec | None:
+    """Put a free object into an opened drawer (module docstring): the goal region is the square
+    of centres that keeps the object's footprint (either way round) and PLACE_IN_PAD_M a side
+    within the part of the tray's floor out of the carcass (2 cm from its face); the base stays
+    out of the open drawer's footprint. None: nothing fits, or no base reaches."""
+    objects = list(ctx.by_id.values())
+    tray = tray_of(drawer, objects)
+    if tray is None or opening.joint_target_fraction is None:
+        return None
+    _, pull, travel = drawer_pull(drawer, opening.joint_target_fraction, ctx.floor_z)
+    inside = exposed_inside(drawer, ctx.by_id[tray.carcass_id], pull, travel)
+    if inside is None:
+        return None
+    keep_out = swept_footprint(drawer, pull, travel, DRAWER_BASE_MARGIN_M)
+    centre = inside.centre_m
+    for t in sorted(candidates, key=lambda c: float(np.linalg.norm(np.subtract(c.position_m[:2], centre[:2])))):
+        if per_object[t.id] >= MAX_TASKS_PER_OBJECT or ctx.shelf_of.get(t.id) is not None:
+            continue
+        if np.linalg.norm(np.subtract(t.position_m[:2], centre[:2])) > PLACE_IN_MAX_MOVE_M:
+            break
+        height = float(t.aabb_max_m[2] - t.aabb_min_m[2])
+        room = inside.square_m() - float(max(t.extents_m[0], t.extents_m[1])) - 2 * PLACE_IN_PAD_M
+        if height > inside.rim_z_m - inside.floor_z_m or room <= 0.0:
+            continue
+        goal = GoalRegion(support_object_id=drawer.id, center_m=(float(centre[0]), float(centre[1]), inside.floor_z_m),
+                          size_m=(room, room), surface_z_m=inside.floor_z_m)
+        points = np.array([t.position_m, (centre[0], centre[1], max(inside.rim_z_m, inside.floor_z_m + height))])
+        furniture = next((ctx.by_id[s] for s in ctx.supports_of.get(t.id, []) if _is_furniture(ctx.by_id[s], ctx.floor_z)),
+                         ctx.by_id[tray.carcass_id])
+        placements = _placements(ctx, points, furniture, inside.floor_z_m, keep_out=keep_out)
+        if not placements:
+            continue
+        return TaskSpec(task_id=f"pick_place_{t.id}_into_{drawer.id}", type="pick_place",
+                        description=f"put the {t.name} into the {drawer.name}", target_object_id=t.id, goal=goal,
+                        joint_start_fraction=opening.joint_target_fraction, difficulty=_difficulty(2), priority=0,
+                        robot_placements=placements)
+    return None
+
+
 DRAWER_TARGET_FRACTION = 0.8  # drawers: pulled to 80% of their travel (the end stop is not a target)
 DRAWER_BASE_MARGIN_M = 0.03  # the robot base keeps this far from a drawer's swept footprint
 # ... does not stand beside its travel, behind the open front (side), nor straight ahead of the
@@ -703,11 +751,13 @@ def task_family(task: TaskSpec, target: SceneObject, into_container: bool = Fals
 def families_of(tasks: Sequence[TaskSpec], by_id: dict[str, SceneObject],
                 physics: dict[str, ObjectPhysics]) -> dict[str, str]:
     """Each task's family (`task_family`), keyed by task id in the tasks' order; a pick_place is
-    place_in when its goal's support is a container (simready.containers.is_container)."""
+    place_in when its goal's support is a container (simready.containers.is_container) or a
+    drawer tray (scene/drawers.py)."""
     out = {}
     for t in tasks:
         goal = by_id.get(t.goal.support_object_id) if t.goal is not None else None
-        into = goal is not None and is_container(goal, physics.get(goal.id))
+        into = goal is not None and (is_container(goal, physics.get(goal.id))
+                                     or tray_of(goal, list(by_id.values())) is not None)
         out[t.task_id] = task_family(t, by_id[t.target_object_id], into)
     return out
 
@@ -814,6 +864,15 @@ def plan_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysics]
         else:
             skipped[o.id] = SkippedObject(object_id=o.id, family="open_close",
                                           reason=t or "out of reach: no robot base pose reaches its handle")
+    n_into = sum(1 for t in tasks if "_into_" in t.task_id)
+    for opening in [t for t in tasks if t.type == "open_close" and t.joint_start_fraction is None]:
+        drawer = by_id[opening.target_object_id]
+        if n_into >= caps.place_in or drawer.articulation is None or drawer.articulation.type != "prismatic":
+            continue
+        if (t := _into_drawer(ctx, drawer, opening, pickable, per_object)) is not None:
+            tasks.append(t)
+            per_object[t.target_object_id] += 1
+            n_into += 1
     for t in tasks:
         skipped.pop(t.target_object_id, None)
     tasks.sort(key=lambda t: (_TYPE_RANK[t.type], _DIFFICULTY.index(t.difficulty), t.joint_start_fraction is not None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import mujoco
 import numpy as np
 
 from blueprint_pipeline.geniesim.records import TaskSpec
@@ -74,6 +75,18 @@ class PartJoint:
 
     def target_q(self, task: TaskSpec) -> float:
         return self.at(task.joint_target_fraction if task.joint_target_fraction is not None else 1.0)
+
+
+def open_goal_part(sim: SimScene, d, task: TaskSpec) -> None:
+    """A pick_place into a drawer (geniesim/tasks.py `_into_drawer`) starts with the drawer open
+    at the task's `joint_start_fraction`, as its opening leaves it: set its joint there in `d`
+    (nothing stands on a drawer inside its carcass). Other tasks: nothing changes."""
+    support = task.goal.support_object_id if task.goal is not None else None
+    if task.type == "open_close" or task.joint_start_fraction is None or support not in sim.articulated_ids:
+        return
+    joint = PartJoint.of(sim, support)
+    d.qpos[joint.qpos_adr] = joint.start_q(task)
+    mujoco.mj_kinematics(sim.model, d)
 
 
 def opening(sim: SimScene, target: str, q_now: float, q_target: float) -> Opening:

@@ -51,6 +51,7 @@ import numpy as np
 from blueprint_pipeline.errors import InvalidInputError, Problem
 from blueprint_pipeline.rotations import matrix_np, matrix_to_quat
 from blueprint_pipeline.scene.doors import Door, door
+from blueprint_pipeline.scene.drawers import tray_of, tray_parts
 from blueprint_pipeline.geniesim.geometry import box_overlap_m
 from blueprint_pipeline.geniesim.placement import drawer_pull
 from blueprint_pipeline.scene.floor import floor_height_m, room_bounds
@@ -189,9 +190,14 @@ class SimScene:
         return f"obj:{object_id}:wall{k}"
 
     def is_container(self, object_id: str | None) -> bool:
-        """Whether the object is built as a hollow container (a bowl, a basket, a tote)."""
+        """Whether the object is built as a hollow container (a bowl, a basket, a tote, a drawer
+        inside its carcass: scene/drawers.py)."""
         obj = self.scene.by_id().get(object_id) if object_id is not None else None
-        return obj is not None and is_container(obj, self.physics.get(object_id))
+        if obj is None:
+            return False
+        if object_id in self.articulated_ids:
+            return tray_of(obj, self.scene.objects) is not None
+        return is_container(obj, self.physics.get(object_id))
 
     def shelf_level(self, object_id: str) -> Level | None:
         """The shelf an object inside open furniture stands on (None: it is not on a shelf)."""
@@ -542,9 +548,19 @@ def _add_articulated(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics,
         j.frictionloss = DOOR_FRICTION_NM
     if art.type == "prismatic":
         j.type = mujoco.mjtJoint.mjJNT_SLIDE
-        g = body.add_geom()
-        _collider(g, phys)
-        geoms = [g]
+        if tray_of(obj, objects) is not None:  # inside its carcass: a tray open at the top (scene/drawers.py)
+            geoms = []
+            for k, (centre, half) in enumerate(tray_parts(obj)):
+                g = body.add_geom()
+                g.type = mujoco.mjtGeom.mjGEOM_BOX
+                g.pos, g.size = centre.tolist(), half.tolist()
+                if k:
+                    g.name = f"obj:{obj.id}:wall{k}"
+                geoms.append(g)
+        else:
+            g = body.add_geom()
+            _collider(g, phys)
+            geoms = [g]
     else:
         geoms = _add_door(spec, body, j, obj, phys, door(obj, objects, floor_z_m))
     geoms[0].name = SimScene.geom_name(obj.id)

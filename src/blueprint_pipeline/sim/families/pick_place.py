@@ -36,6 +36,7 @@ from blueprint_pipeline.sim.episode import (
     start_data,
 )
 from blueprint_pipeline.sim.judge import judge_pick_place
+from blueprint_pipeline.sim.opening import open_goal_part
 from blueprint_pipeline.sim.planner import ObjectBox, Plan, plan_pick_place
 from blueprint_pipeline.sim.randomize import (
     Randomization,
@@ -148,6 +149,7 @@ def plan_at_rest(sim: SimScene, task: TaskSpec) -> str | None:
     m, ix = sim.model, _indices(sim)
     target = task.target_object_id
     d = start_data(sim, target)
+    open_goal_part(sim, d, task)
     sim.restore_nominal()
     mujoco.mj_forward(m, d)
     goal = episode_goal(sim, d, task)
@@ -190,6 +192,7 @@ def begin_pick_place(sim: SimScene, task: TaskSpec, seed: int, episode_index: in
     m, ix = sim.model, _indices(sim)
     target = task.target_object_id
     d = start_data(sim, target)
+    open_goal_part(sim, d, task)  # into a drawer: the drawer starts open
     warnings0 = health.warning_counts(d)
     rng = episode_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index)
     rand = apply_randomization(sim, d, target, rng, options.jitter_m, options.yaw_rad)
