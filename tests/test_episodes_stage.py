@@ -170,3 +170,38 @@ def test_episode_deadline_follows_the_settings_factor(out_dir, monkeypatch, make
     ctx = make_ctx(out_dir, settings_=load_settings({"BP_EPISODE_DEADLINE_FACTOR": "3"}), episodes=0)
     episodes_stage.run(ctx)
     assert seen["deadline_s"] == pytest.approx(3.0 * episodes_stage.NOMINAL_EPISODE_S)
+
+
+def test_an_episode_whose_drawn_start_has_no_plan_starts_from_the_nominal_one(tmp_path):
+    """engine.plan_episode: with the UR10 on the corpus pantry, the drawn arm start leaves the
+    shelf task no collision-free plan (no_clear_grasp), while the nominal start, which the
+    feasibility probe planned from, has one; the episode moves there first and succeeds."""
+    from blueprint_pipeline.sim.engine import plan_episode
+    from blueprint_pipeline.sim.episode import EpisodeOptions
+    from blueprint_pipeline.sim.families import family_of, run_episode
+    from blueprint_pipeline.sim.planner import from_start
+    from blueprint_pipeline.sim.scene_builder import FPS
+    from blueprint_pipeline.testing.corpus import corpus
+    from blueprint_pipeline.testing.runs import episode_results, run_to_episodes
+
+    out = run_to_episodes("pantry", dict(corpus())["pantry_cm_y"], tmp_path, "ur10")
+    results = [r for r in episode_results(out) if r["task_id"] == "pick_place_shelf1_3_to_shelving_unit"]
+    assert results and all(r["success"] for r in results)
+    returned = [r for r in results if r["metrics"]["start_return"]]
+    assert returned, "the drawn starts of this task are expected to need the nominal one"
+    sim, task = episodes_stage.sim_for(str(out), "ur10", "pick_place_shelf1_3_to_shelving_unit")
+    family = family_of(task)
+    st = family.begin(sim, task, 0, returned[0]["episode_index"], EpisodeOptions(), lambda: None)
+    assert family.plan(sim, task, st).reason == "no_clear_grasp"  # from the drawn start: none
+    planned = plan_episode(family, sim, task, st)
+    plan = planned.plan
+    assert planned.extra["start_return"] and np.allclose(plan.q[0], st.q_home)  # starts where the arm is
+    nominal = st.q_home - st.arm_offset
+    k = plan.phase_ticks["approach"][0] + int(np.argmin(np.linalg.norm(plan.q[1:] - nominal, axis=1)))
+    assert np.allclose(plan.q[k], nominal, atol=1e-9) and set(plan.phase[1:k + 1]) == {"approach"}
+    # from_start shifts every later phase by the return move's length
+    short = from_start(plan, plan.q[0], sim.robot, 1.0 / FPS)
+    assert {p: (a - short.phase_ticks[p][0]) for p, (a, _) in plan.phase_ticks.items() if p != "approach"} == {
+        p: -(len(short.q) - len(plan.q)) for p in plan.phase_ticks if p != "approach"}
+    rec = run_episode(sim, task, returned[0]["episode_index"], 0)
+    assert rec.success and rec.metrics["start_return"]

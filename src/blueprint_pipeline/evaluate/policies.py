@@ -44,7 +44,8 @@ def load_policy(spec: str) -> Policy:
 
 
 class ScriptedPolicy:
-    """Plans from the episode's start (its family's `plan`, sim/families/) and sends the plan's
+    """Plans from the episode's start as the episodes stage does (`engine.plan_episode`: its family's
+    `plan`, sim/families/, from the nominal start when the drawn one has none) and sends the plan's
     set-points tick by tick, then holds the last one; with no plan it holds the start (the
     episode then fails, as the episodes stage's `ik_failure` / `no_clear_grasp` do)."""
 
@@ -57,9 +58,10 @@ class ScriptedPolicy:
         self.plan_reason: str | None = None  # its failure reason (ik_failure, no_clear_grasp)
 
     def reset(self, env: TaskEnv) -> None:
+        from blueprint_pipeline.sim.engine import plan_episode
         from blueprint_pipeline.sim.families import family_of
 
-        planned = family_of(env.task).plan(env.sim, env.task, env.start)
+        planned = plan_episode(family_of(env.task), env.sim, env.task, env.start)
         plan, reason, message = planned.plan, planned.reason, planned.error
         self.plan_error = None if plan is not None else message
         self.plan_reason = None if plan is not None else reason

@@ -18,7 +18,7 @@ grasp (sim/grasp.py) holds its own opening while approaching and after the relea
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -72,6 +72,20 @@ class Plan:
     @property
     def n_ticks(self) -> int:
         return len(self.q) - 1
+
+
+def from_start(plan: Plan, q_start: np.ndarray, desc, dt_tick_s: float) -> Plan:
+    """`plan`, made from another start configuration, preceded by a jerk-limited joint move from
+    `q_start` to its first configuration: more ticks of its "approach" (the hand open, touching
+    nothing), every later tick and phase span shifted by the move's length."""
+    seg = joint_segment(q_start, plan.q[0], desc, dt_tick_s)
+    n = len(seg)
+    spans = {k: (a + n, b + n) for k, (a, b) in plan.phase_ticks.items()}
+    spans["approach"] = (1, spans["approach"][1]) if "approach" in spans else (1, n)
+    part_q = None if plan.part_q is None else np.concatenate([np.full(n, plan.part_q[0]), plan.part_q])
+    return replace(plan, q=np.vstack([q_start[None, :], seg, plan.q[1:]]),
+                   gripper=np.concatenate([np.full(n, plan.gripper[0]), plan.gripper]),
+                   phase=[plan.phase[0]] + ["approach"] * n + list(plan.phase[1:]), phase_ticks=spans, part_q=part_q)
 
 
 class SceneChecker(Protocol):
