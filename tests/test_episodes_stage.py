@@ -205,3 +205,30 @@ def test_an_episode_whose_drawn_start_has_no_plan_starts_from_the_nominal_one(tm
         p: -(len(short.q) - len(plan.q)) for p in plan.phase_ticks if p != "approach"}
     rec = run_episode(sim, task, returned[0]["episode_index"], 0)
     assert rec.success and rec.metrics["start_return"]
+
+
+def test_a_place_out_of_the_wrists_reach_as_grasped_is_made_half_a_turn_round(kitchen, tmp_path):
+    """planner.plan_pick_place: when no grasp gives a plan with the object placed as grasped (or
+    turned back), it is placed turned half a turn more (a box's footprint is the same). The UR10
+    on its pedestal missed the kitchen tea box's place 30 cm from its base by 3-14 mm in 7 of 40
+    episodes, episode 4 among them; that episode now succeeds with the box turned by pi."""
+    import json as _json
+
+    from blueprint_pipeline.sim.families import run_episode
+    from blueprint_pipeline.testing.runs import run_to_episodes
+
+    out = run_to_episodes("kitchen", _json.loads(kitchen.read_text()), tmp_path, "ur10")
+    sim, task = episodes_stage.sim_for(str(out), "ur10", "pick_place_tea_box_to_dining_table")
+    k = sim.dynamic_ids.index("tea_box")
+
+    def yaw(q):
+        w, x, y, z = q
+        return np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+
+    turned = {}
+    for i in (3, 4):
+        rec = run_episode(sim, task, i, 0)
+        assert rec.success, (i, rec.failure_reason, rec.metrics.get("plan_error"))
+        poses = rec.object_poses.reshape(rec.length, -1, 7)[:, k, 3:]
+        turned[i] = abs((yaw(poses[-1]) - yaw(poses[0]) + np.pi) % (2 * np.pi) - np.pi)
+    assert turned[3] < 0.05 and turned[4] == pytest.approx(np.pi, abs=0.05)  # as grasped; half a turn
