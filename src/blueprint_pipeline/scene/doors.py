@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from blueprint_pipeline.rotations import axis_angle_matrix, matrix_np
+from blueprint_pipeline.scene.carcass import carcass_of
 from blueprint_pipeline.scene.floor import floor_footprint
 from blueprint_pipeline.scene.records import SceneObject, SimRole
 
@@ -154,21 +155,6 @@ def _clearance_m(o: SceneObject, normal: np.ndarray, objects: Sequence[SceneObje
     return CLEARANCE_PROBE_M
 
 
-def _carcass_of(o: SceneObject, objects: Sequence[SceneObject]) -> SceneObject | None:
-    """The fixed furniture box the door lies in (its box centre within the other's box, 2 cm slack)."""
-    centre = np.asarray(o.position_m, dtype=float)
-    best, best_vol = None, np.inf
-    for f in objects:
-        if f.id == o.id or f.articulation is not None or f.sim_role in (SimRole.SCENE_SHELL, SimRole.BACKGROUND):
-            continue
-        lo, hi = np.asarray(f.aabb_min_m) - 0.02, np.asarray(f.aabb_max_m) + 0.02
-        if np.all(centre >= lo) and np.all(centre <= hi):
-            vol = float(np.prod(f.extents_m))
-            if vol < best_vol:
-                best, best_vol = f, vol
-    return best
-
-
 def door(o: SceneObject, objects: Sequence[SceneObject], floor_z_m: float) -> Door:
     """The door of a revolute object (module docstring)."""
     art = o.articulation
@@ -182,7 +168,7 @@ def door(o: SceneObject, objects: Sequence[SceneObject], floor_z_m: float) -> Do
     others = [k for k in range(3) if k != k_axis]
     centre = np.asarray(o.position_m, dtype=float)
     k_thin = min(others, key=lambda k: ext[k])
-    carcass = _carcass_of(o, objects)
+    carcass = carcass_of(o, objects)
     whole = ext[k_thin] > PANEL_MAX_M
     if whole:  # the normal: the face with the most free room in front of it
         faces = [(k, sg) for k in others for sg in (1.0, -1.0)]

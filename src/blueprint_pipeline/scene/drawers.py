@@ -19,36 +19,32 @@ from dataclasses import dataclass
 import numpy as np
 
 from blueprint_pipeline.rotations import matrix_np
-from blueprint_pipeline.scene.records import SceneObject, SimRole
+from blueprint_pipeline.scene.carcass import carcass_of
+from blueprint_pipeline.scene.records import SceneObject
 
 TRAY_WALL_M = 0.012  # bottom and walls of a drawer tray
 MIN_TRAY_HEIGHT_M = 0.06  # a flatter drawer (a keyboard tray) stays a solid box
 CARCASS_TOLERANCE_M = 0.01  # the drawer's box may stick out of its carcass's box by this much
-_NOT_CARCASS = (SimRole.SCENE_SHELL, SimRole.BACKGROUND)
 
 
 @dataclass(frozen=True)
 class Tray:
     drawer_id: str
     carcass_id: str
-    wall_m: float = TRAY_WALL_M
 
 
 def tray_of(o: SceneObject, objects: Sequence[SceneObject]) -> Tray | None:
-    """The drawer `o` as a tray inside its carcass, or None (not a prismatic box at least
-    MIN_TRAY_HEIGHT_M tall inside a fixed object's box)."""
+    """The drawer `o` as a tray inside its carcass (scene/carcass.py), or None (not a prismatic
+    box at least MIN_TRAY_HEIGHT_M tall whose whole box lies in a fixed piece of furniture's)."""
     art = o.articulation
     if art is None or art.type != "prismatic" or float(o.extents_m[2]) < MIN_TRAY_HEIGHT_M:
         return None
-    lo, hi = np.asarray(o.aabb_min_m), np.asarray(o.aabb_max_m)
-    for c in objects:
-        if (c.id == o.id or c.articulation is not None or c.sim_role in _NOT_CARCASS
-                or c.sim_role.is_dynamic or c.sim_role.is_articulated):
-            continue
-        if np.all(np.asarray(c.aabb_min_m) <= lo + CARCASS_TOLERANCE_M) and \
-                np.all(np.asarray(c.aabb_max_m) >= hi - CARCASS_TOLERANCE_M):
-            return Tray(o.id, c.id)
-    return None
+    c = carcass_of(o, objects)
+    if c is None or c.sim_role.is_dynamic or c.sim_role.is_articulated:
+        return None
+    inside = np.all(np.asarray(c.aabb_min_m) <= np.asarray(o.aabb_min_m) + CARCASS_TOLERANCE_M) and \
+        np.all(np.asarray(c.aabb_max_m) >= np.asarray(o.aabb_max_m) - CARCASS_TOLERANCE_M)
+    return Tray(o.id, c.id) if inside else None
 
 
 def tray_parts(o: SceneObject, wall_m: float = TRAY_WALL_M) -> list[tuple[np.ndarray, np.ndarray]]:

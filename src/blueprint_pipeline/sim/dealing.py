@@ -4,7 +4,7 @@ and the task families are balanced.
     deal(families, count) -> [Deal(task_id, slot), ...]   # one per episode, in episode order
 
 `families` maps each simulated task, in priority order, to its family
-(`geniesim.tasks.family_of`: pick_place, place_in, stack, push, open_/close_ drawer or door).
+(`geniesim.tasks.families_of`: pick_place, place_in, stack, push, open_/close_ drawer or door).
 
 1. Every task once, the families taken in turn (the first task of each family, then the second
    of each, ...), so that a short run still covers the families before it repeats one; a run of

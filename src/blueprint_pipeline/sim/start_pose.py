@@ -21,6 +21,7 @@ import numpy as np
 
 from blueprint_pipeline.robots import RobotDescription
 from blueprint_pipeline.robots.builder import RobotNames
+from blueprint_pipeline.sim.ik import ArmIK
 
 START_CLEARANCE_M = 0.01
 PULLBACK_STEP_M = 0.08
@@ -60,8 +61,6 @@ def clear_start(model: mujoco.MjModel, names: RobotNames, desc: RobotDescription
     mujoco.mj_resetDataKeyframe(model, data, model.key("home").id)
     if not _arm_meets_scene(model, data, names):
         return None
-    from blueprint_pipeline.sim.ik import ArmIK  # the IK model is built only for a blocked home
-
     qadr = np.array([model.joint(j).qposadr[0] for j in names.joints])
     home = data.qpos[qadr].copy()
     ik = ArmIK(desc, base_pos_m, base_quat_wxyz)
