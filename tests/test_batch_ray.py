@@ -188,3 +188,29 @@ def test_hung_episode_in_a_batch_is_reported_in_the_summary(tmp_path, monkeypatc
     console = Console(record=True, width=200)
     console.print(summary_table(report))
     assert "failed episodes: timeout 1" in console.export_text()
+
+
+_TWO_BATCHES_WITHOUT_RAY_INIT = """
+import json, sys
+from blueprint_pipeline.batch.runner import run_batch
+from blueprint_pipeline.batch.scenes import list_scenes
+from blueprint_pipeline.contract import RunOptions
+scenes = list_scenes(sys.argv[1])
+options = RunOptions(episodes=1, executor="ray")
+print(json.dumps([[s.status for s in run_batch(scenes, sys.argv[2] + f"/batch_{n}", options, parallel=3).scenes]
+                  for n in (1, 2)]))
+"""
+
+
+@pytest.mark.slow
+def test_run_batch_on_ray_without_ray_init_by_the_caller(tmp_path):
+    """A library caller runs batches on Ray without calling ray.init itself. The scene threads used
+    to start Ray: two at once failed ("ray.init twice"), and a local Ray started by a scene thread
+    died when that thread ended, failing the next batch. In a fresh process, since this module's
+    Ray is already up in this one."""
+    scenes = _scenes(tmp_path / "scenes", 3)
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    proc = subprocess.run([sys.executable, "-c", _TWO_BATCHES_WITHOUT_RAY_INIT, str(scenes), str(tmp_path / "out")],
+                          capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [["ok"] * 3, ["ok"] * 3]

@@ -5,6 +5,7 @@ the real scene records, simready stage, scene graph builder, simulated episodes 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 
@@ -191,3 +192,43 @@ def test_the_path_plot_shows_the_workspace_not_the_room():
     np.testing.assert_allclose(lo, path.min(axis=0) - WORKSPACE_MARGIN_M)
     np.testing.assert_allclose(hi, path.max(axis=0) + WORKSPACE_MARGIN_M)
     assert hi[0] < rec.object_poses[0, 0]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files through /proc")
+def test_figures_drawn_from_many_threads_open_the_fonts_once():
+    """Matplotlib caches open font files per thread: drawn on the callers' threads, every new scene
+    thread of a batch opened them again. Five threads alive at once must not hold more font files
+    than one does."""
+    import threading
+
+    from blueprint_pipeline.report.plots import success_rates_png
+
+    def font_files() -> int:
+        n = 0
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                n += os.readlink(f"/proc/self/fd/{fd}").endswith(".ttf")
+            except OSError:
+                continue
+        return n
+
+    success_rates_png({"pick_place": (3, 4)})
+    after_one = font_files()
+    assert after_one >= 1  # the figure has text, so a font file is open
+    barrier = threading.Barrier(5)
+    errors: list[BaseException] = []
+
+    def draw() -> None:
+        try:
+            success_rates_png({"stack": (1, 2)})
+            barrier.wait(timeout=60)  # all five alive at once, so none reuses another's thread id
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=draw) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert font_files() == after_one

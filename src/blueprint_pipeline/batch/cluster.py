@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 from typing import Any
 
 from blueprint_pipeline.contract import EXECUTORS, check_executor  # noqa: F401 - used by the CLI
@@ -24,6 +25,7 @@ def require_ray() -> Any:
 
 
 REACH_TIMEOUT_S = 5.0
+_connect_lock = threading.Lock()
 
 
 def check_reachable(address: str) -> None:
@@ -40,10 +42,19 @@ def check_reachable(address: str) -> None:
 
 
 def connect(address: str | None = None, num_cpus: int | None = None) -> Any:
-    """Initialise Ray once per process and return the module."""
+    """Initialise Ray once per process and return the module. Thread-safe: the scenes of a batch
+    run in threads and each opens its own pool; without the lock, two of them calling `ray.init`
+    at once made all but one fail ("Perhaps you called ray.init twice by accident?"). Call it from
+    a thread that lives as long as Ray is used: a local instance's processes die with the thread
+    that started them (`batch.runner.run_batch` connects before it starts the scene threads)."""
     ray = require_ray()
-    if ray.is_initialized():
-        return ray
+    with _connect_lock:
+        if ray.is_initialized():
+            return ray
+        return _init(ray, address, num_cpus)
+
+
+def _init(ray: Any, address: str | None, num_cpus: int | None) -> Any:
     if address:
         check_reachable(address)
     kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING,

@@ -22,7 +22,9 @@ round 1 to the end of the last round:
   never exceed round 1's; Ray's worker processes (`ray::...`) exceed it by at most RAY_WORKER_SLACK
   (Ray sizes its idle worker pool itself; counted with every other child, the driver's children
   once went from 11 to 12 in round 4 of 4 in a CI run; a worker kept alive by a leaked actor
-  shows as a progress actor);
+  shows as a progress actor). Open files went 67, 69, 69, 71 in another CI run: matplotlib
+  opened its font files again on each new scene thread, until the report drew every figure on
+  one thread of its own (`report.plots`);
 - the driver holds no Ray object references after any round;
 - tracked Python objects grow by fewer than 200 (before the fix it was 772: Ray's wrapper
   classes of one pool per scene; a few caches, e.g. the regex cache, settle in the first rounds);

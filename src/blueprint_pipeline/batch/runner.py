@@ -192,6 +192,13 @@ def run_batch(scenes: list[BatchScene], out_url: str, options: RunOptions, setti
     threads = max(1, min(parallel, len(scenes)))
     if threads > 1:
         open_usd_once()
+    if options.executor == "ray":
+        # here, not in a scene thread: a local Ray instance's processes are killed when the thread
+        # that started them ends (they are started with a parent-death signal, which Linux ties to
+        # the thread), so Ray started by the first scene died with that scene and took the others
+        from blueprint_pipeline.batch.cluster import connect
+
+        connect()
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="scene") as pool:
         for fut in [pool.submit(one, s) for s in scenes]:
             fut.result()

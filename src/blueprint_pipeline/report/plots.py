@@ -2,12 +2,22 @@
 
 Every function returns PNG bytes. Text from the manifest is drawn with parse_math=False so a
 `$` in an object name is shown, not interpreted.
+
+Every figure is drawn on one long-lived thread of this module (`_on_plot_thread`), whichever
+thread asks for it. Matplotlib caches its open font files per thread (up to 64 entries keyed by
+the thread's id), so the scene threads of a batch, new in every batch, each opened the fonts
+again: the driver's open files grew by two whenever a thread id was new (a CI run of the Ray
+leak check saw 67, 69, 69, 71). One drawing thread also keeps matplotlib's text layout, which
+is not documented as thread-safe, off concurrent threads.
 """
 
 from __future__ import annotations
 
+import functools
 import io
-from typing import Any
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -17,6 +27,28 @@ from matplotlib.patches import Polygon
 from blueprint_pipeline.sim.records import EpisodeRecord
 
 DPI = 110
+_PLOT_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-plots")
+_F = TypeVar("_F", bound=Callable[..., bytes])
+
+
+def _new_plot_thread() -> None:
+    """A fresh drawing thread (a forked child inherits the executor but not its thread)."""
+    global _PLOT_THREAD
+    _PLOT_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-plots")
+
+
+os.register_at_fork(after_in_child=_new_plot_thread)
+
+
+def _on_plot_thread(fn: _F) -> _F:
+    """Run `fn` on the module's drawing thread and wait for its result (see the module docstring)."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> bytes:
+        return _PLOT_THREAD.submit(fn, *args, **kwargs).result()
+
+    return wrapper  # type: ignore[return-value]
+
+
 RELATION_COLOURS = {"on": "tab:green", "on_top_of": "tab:green", "inside": "tab:purple", "in": "tab:purple",
                     "next_to": "tab:blue", "adjacent": "tab:blue", "near": "tab:cyan", "aligned": "tab:gray"}
 
@@ -74,6 +106,7 @@ def place_labels(fig: Figure, ax, labels: list[tuple[np.ndarray, str]], max_labe
     return placed
 
 
+@_on_plot_thread
 def scene_topdown_png(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], max_labels: int = 30) -> bytes:
     """Object footprints from above (x right, y up, metres) and their relations as lines; labels
     on the largest footprints first, at most `max_labels`, none overlapping another."""
@@ -121,6 +154,7 @@ def scene_topdown_png(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], 
     return _png(fig)
 
 
+@_on_plot_thread
 def success_rates_png(rates: dict[str, tuple[int, int]]) -> bytes:
     """Share of successful episodes per task; `rates` maps task -> (successes, episodes)."""
     names = list(rates)
@@ -139,6 +173,7 @@ def success_rates_png(rates: dict[str, tuple[int, int]]) -> bytes:
     return _png(fig)
 
 
+@_on_plot_thread
 def trajectories_png(rec: EpisodeRecord) -> bytes:
     """Joint positions, end-effector position over time, and the end-effector path from above."""
     t = np.arange(rec.length) / rec.fps
@@ -188,6 +223,7 @@ def workspace_xy(rec: EpisodeRecord) -> tuple[np.ndarray, np.ndarray]:
     return pts.min(axis=0) - WORKSPACE_MARGIN_M, pts.max(axis=0) + WORKSPACE_MARGIN_M
 
 
+@_on_plot_thread
 def contact_sheet_png(episodes: list[EpisodeRecord], camera: str, per_episode: int = 6) -> bytes:
     """Evenly spaced frames of `camera`, one row per episode."""
     rows = [e for e in episodes if camera in e.images]
@@ -204,6 +240,7 @@ def contact_sheet_png(episodes: list[EpisodeRecord], camera: str, per_episode: i
     return _png(fig)
 
 
+@_on_plot_thread
 def keyframes_png(rows: list, names: tuple[str, ...]) -> bytes:
     """One row per task: each camera's frames (`inputs.Keyframes`), titled by camera and moment."""
     cams = sorted({c for r in rows for c in r.frames})
@@ -226,6 +263,7 @@ def keyframes_png(rows: list, names: tuple[str, ...]) -> bytes:
     return _png(fig)
 
 
+@_on_plot_thread
 def timings_png(seconds: dict[str, float]) -> bytes:
     names = list(seconds)
     fig = Figure(figsize=(7.5, 0.6 + 0.35 * max(1, len(names))))
