@@ -251,3 +251,49 @@ def test_workers_fork_with_the_registered_modules_imported(tmp_path):
         assert run.returncode == 0, run.stderr[-2000:]
         seen[mode] = run.stdout.strip().splitlines()[-1]
     assert seen == {"register": "True", "plain": "False"}
+
+
+MAIN_SCRIPT = """
+import os
+
+with open(os.environ["RAN_FILE"], "a") as f:  # one line per process that runs this script's body
+    f.write(f"{os.getpid()}\\n")
+
+
+def pid(_item, _heartbeat):
+    return os.getpid()
+
+
+if __name__ == "__main__":
+    from blueprint_pipeline.resilience.pool import ProcessPool
+
+    for _ in range(2):  # two pools: four workers forked from one forkserver
+        with ProcessPool(2, deadline_s=60, heartbeat_timeout_s=60) as pool:
+            print(sorted({r.value for r in pool.imap_unordered(pid, range(8))}))
+"""
+
+
+def test_workers_do_not_run_the_main_script_again(tmp_path):
+    """multiprocessing preloads '__main__' in the forkserver in name only (Python 3.11 never hands
+    it the script's path), so every worker ran the caller's main script again before its first
+    task; resilience.forkserver_main runs it once, in the forkserver."""
+    script, ran = tmp_path / "main_case.py", tmp_path / "ran.txt"
+    script.write_text(MAIN_SCRIPT)
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "RAN_FILE": str(ran)})
+    assert run.returncode == 0, run.stderr[-2000:]
+    workers = {int(p) for line in run.stdout.split() if (p := line.strip("[],"))}
+    runs = [int(p) for p in ran.read_text().split()]
+    assert len(workers) >= 2  # the pools' workers answered
+    assert len(runs) == 2 and not set(runs) & workers  # this process and the forkserver, no worker
+
+
+def test_a_main_script_that_fails_in_the_forkserver_is_left_to_the_workers(tmp_path):
+    """The forkserver has no command-line arguments: a script reading them at import fails there,
+    and the workers run it as they always did (the forkserver must not die of it)."""
+    script, ran = tmp_path / "argv_case.py", tmp_path / "ran.txt"
+    script.write_text(MAIN_SCRIPT.replace('os.environ["RAN_FILE"]', "__import__('sys').argv[1]"))
+    run = subprocess.run([sys.executable, str(script), str(ran)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    workers = {int(p) for line in run.stdout.split() if (p := line.strip("[],"))}
+    assert len(workers) >= 2 and workers <= {int(p) for p in ran.read_text().split()}

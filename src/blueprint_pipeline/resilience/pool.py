@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.connection
+import os
 import pickle
 import signal
 import sys
@@ -44,6 +45,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from multiprocessing import spawn
 from typing import Any
 
 from blueprint_pipeline.secrets.redact import redact
@@ -172,6 +174,7 @@ def _worker_main(conn: multiprocessing.connection.Connection, beat: Any, started
                 return
 
 
+MAIN_PATH_ENV = "BLUEPRINT_FORKSERVER_MAIN_PATH"  # for resilience.forkserver_main (BP_* is for settings only)
 _PRELOAD: list[str] = ["__main__"]  # multiprocessing's default forkserver preload, and what callers add
 
 
@@ -194,7 +197,10 @@ def _default_context() -> multiprocessing.context.BaseContext:
     if not sys.platform.startswith("linux"):
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(list(_PRELOAD))
+    main_path = spawn.get_preparation_data("blueprint-worker").get("init_main_from_path")
+    if main_path:  # run the parent's main script in the forkserver once (resilience.forkserver_main)
+        os.environ[MAIN_PATH_ENV] = main_path
+    ctx.set_forkserver_preload([_PRELOAD[0], "blueprint_pipeline.resilience.forkserver_main", *_PRELOAD[1:]])
     return ctx
 
 

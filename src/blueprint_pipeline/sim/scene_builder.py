@@ -44,6 +44,7 @@ exactly k/30 s (the 2 ms step of the design would need 16.67 steps per frame).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import mujoco
 import numpy as np
@@ -66,7 +67,7 @@ from blueprint_pipeline.robots import (
     add_robot,
     configure_options,
 )
-from blueprint_pipeline.robots.builder import CONTACT_SOLIMP, CONTACT_SOLREF, PAD_CONDIM
+from blueprint_pipeline.robots.builder import CONTACT_SOLIMP, CONTACT_SOLREF, PAD_CONDIM, set_home_key
 from blueprint_pipeline.scene.records import Scene, SceneObject, SimRole
 from blueprint_pipeline.scene.shelves import Level, OpenFurniture, open_furniture
 from blueprint_pipeline.sim import mujoco_log
@@ -126,7 +127,7 @@ class SimScene:
     lifted: dict[str, float]  # free objects started higher than the manifest says (resolve_overlaps)
     base_pos_m: np.ndarray
     base_quat_wxyz: np.ndarray
-    mjcf: str = ""  # the model as MJCF text, at full precision (sim/mjcf.py)
+    spec: mujoco.MjSpec | None = None  # what `model` was compiled from, for `mjcf`
     material_jitter: dict[str, float] = field(default_factory=dict)  # material -> colour jitter (sim/appearance.py)
     nominal_body_mass: np.ndarray = field(init=False)
     nominal_body_inertia: np.ndarray = field(init=False)
@@ -134,6 +135,14 @@ class SimScene:
     nominal_visuals: dict[str, np.ndarray] = field(init=False)  # what randomize_visuals changes
     nominal_sleep_policy: np.ndarray = field(init=False)
     scene_camera: object | None = field(default=None, init=False)  # camera.CameraChoice once chosen for a task
+
+    @cached_property
+    def mjcf(self) -> str:
+        """The model as MJCF text at full precision (sim/mjcf.py), as episodes/scenes/<task>.xml
+        holds it: it steps exactly as `model`. Made on first use: only the stage's process writes
+        those files, and every worker making it for every scene it compiled cost 1.5 of the
+        corpus's 54 CPU seconds."""
+        return "" if self.spec is None else to_xml_exact(self.spec)[0]
 
     def __post_init__(self) -> None:
         self.nominal_body_mass = self.model.body_mass.copy()
@@ -433,13 +442,11 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
     model = add_home_key(spec, robot)
     start = clear_start(model, names, robot, base, base_quat_wxyz)  # home, unless it meets the scene
     if start is not None:
-        key = spec.key("home")
-        qpos, act = np.array(key.qpos), np.array(key.act)
+        k = model.key("home").id
+        qpos, act = model.key_qpos[k].copy(), model.key_act[k].copy()
         qpos[[model.joint(j).qposadr[0] for j in names.joints]] = start
         act[[model.actuator_actadr[model.actuator(a).id] for a in names.actuators]] = start
-        key.qpos, key.act = qpos.tolist(), act.tolist()
-        model = spec.compile()
-    mjcf, _ = to_xml_exact(spec)  # episodes/scenes/<task>.xml: steps exactly as `model` (sim/mjcf.py)
+        set_home_key(model, spec, qpos, act)
 
     by_id = scene.by_id()
     holders = [by_id[i] for i in fixed_ids + articulated_ids]
@@ -449,7 +456,7 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
     return SimScene(model=model, robot=robot, names=names, scene=scene, physics=dict(physics.objects),
                     dynamic_ids=dynamic_ids, fixed_ids=fixed_ids, articulated_ids=articulated_ids,
                     support_of=support, shelves=shelves, lifted=lifted, base_pos_m=base,
-                    base_quat_wxyz=np.asarray(base_quat_wxyz, dtype=float), mjcf=mjcf,
+                    base_quat_wxyz=np.asarray(base_quat_wxyz, dtype=float), spec=spec,
                     material_jitter={name: look.jitter for name, look in painter.materials.items()})
 
 
