@@ -315,3 +315,31 @@ def test_a_drawer_is_opened_only_as_far_as_its_path_is_free(bin_gap_m, expect):
         assert task is not None and task.joint_target_fraction == pytest.approx((0.25 - 0.02) / 0.5, abs=1e-3)
     else:
         assert task is not None and task.joint_target_fraction == pytest.approx(0.8)
+
+
+@pytest.mark.slow
+def test_the_franka_works_a_store_shelf_with_its_shoulder_at_the_board(tmp_path):
+    """From a pedestal at the board, the Franka's elbow rises and its forearm slopes into the
+    shelf through the board above: no base pose even reached the store shelf's cans. With the
+    shoulder at the board (geniesim/tasks._shoulder_at_board) its forearm goes in level, and
+    episodes run; a task without a plan that way falls back to the pedestal at the board
+    (sim/stage.prepare_tasks: summary.json mount_fallbacks)."""
+    from blueprint_pipeline.sim.stage import default_mount
+
+    out = _run("retail_cm_z", tmp_path)
+    config = json.loads((out / "geniesim" / "task_config.json").read_text())
+    shelf = [t for t in config["tasks"] if t["goal"] and t["goal"]["support_object_id"] == "gondola"]
+    franka = [t for t in shelf if "franka" in t["robot_placements"]]
+    assert franka
+    for t in franka:  # the pedestal's top a shoulder's height (DH d1) below the goal's board
+        mount = t["robot_placements"]["franka"]["mount_z_m"]
+        assert mount == pytest.approx(max(0.0, t["goal"]["surface_z_m"] - FRANKA.shoulder_height_m), abs=1e-6)
+        assert t["robot_placements"].get("ur10", {}).get("mount_z_m") is None  # the UR10 keeps its pedestal
+    results = [r for r in _results(out) if r["task_id"] in {t["task_id"] for t in franka}]
+    assert any(r["success"] for r in results)
+    summary = json.loads((out / "episodes" / "summary.json").read_text())
+    from blueprint_pipeline.geniesim.records import TaskSpec
+
+    for task_id, mount in summary["mount_fallbacks"].items():
+        task = TaskSpec.model_validate(next(t for t in config["tasks"] if t["task_id"] == task_id))
+        assert mount == pytest.approx(default_mount(task, "franka"))

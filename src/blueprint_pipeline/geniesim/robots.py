@@ -23,6 +23,7 @@ class RobotSpec:
     # an arm the episodes stage simulates stands on a pedestal this far above the surface it works
     # on (robots.description, sim/stage.sim_for); None: the robot's body fixes its shoulder height
     mount_above_surface_m: float | None = None
+    shoulder_at_shelf_board: bool = False  # robots.description.RobotDescription's
 
     @property
     def usable_reach_m(self) -> float:
@@ -37,7 +38,8 @@ def robot_config(desc: RobotDescription) -> RobotConfig:
 
 def _simulated(desc: RobotDescription, base_radius_m: float, height_m: float) -> RobotSpec:
     return RobotSpec(robot_config(desc), shoulders_base_m=((0.0, 0.0, desc.shoulder_height_m),),
-                     base_radius_m=base_radius_m, height_m=height_m, mount_above_surface_m=desc.mount_above_surface_m)
+                     base_radius_m=base_radius_m, height_m=height_m, mount_above_surface_m=desc.mount_above_surface_m,
+                     shoulder_at_shelf_board=desc.shoulder_at_shelf_board)
 
 
 # The robots the episodes stage simulates come from `robots.description` (reach, stroke, shoulder);

@@ -201,21 +201,49 @@ def _placements(ctx: _Context, points: np.ndarray, support: SceneObject, surface
     faces = [(shelf[0].front_axis, shelf[0].front_sign)] if shelf else None
     out: dict[str, RobotPlacement] = {}
     for name, spec in ROBOTS.items():
-        mount = None if spec.mount_above_surface_m is None else surface_z_m + spec.mount_above_surface_m
-        # on a shelf, first far enough back that the hand can slide things out of the row
-        tries = [(s, SHELF_MIN_DISTANCE_M) for s in SHELF_STANDOFFS_M] if shelf else []
-        tries.append((SHELF_STANDOFF_M if shelf else CLEARANCE_M, 0.0))
-        for standoff, near in tries:
-            obstacles = ctx.obstacles[name] if keep_out is None else ctx.obstacles[name].with_box(keep_out)
-            p = place_robot(spec, points, support, obstacles, ctx.floor_z, faces=faces,
-                            mount_z_m=mount, standoff_m=standoff, min_distance_m=near)
-            if p is not None:
-                break
+        obstacles = ctx.obstacles[name] if keep_out is None else ctx.obstacles[name].with_box(keep_out)
+
+        def search(mount: float | None) -> RobotPlacement | None:
+            # on a shelf, first far enough back that the hand can slide things out of the row
+            tries = [(s, SHELF_MIN_DISTANCE_M) for s in SHELF_STANDOFFS_M] if shelf else []
+            tries.append((SHELF_STANDOFF_M if shelf else CLEARANCE_M, 0.0))
+            for standoff, near in tries:
+                found = place_robot(spec, points, support, obstacles, ctx.floor_z, faces=faces,
+                                    mount_z_m=mount, standoff_m=standoff, min_distance_m=near)
+                if found is not None:
+                    return found
+            return None
+
+        p = search(None if spec.mount_above_surface_m is None else surface_z_m + spec.mount_above_surface_m)
+        if p is None and name == "franka" and need_franka:
+            return {}
+        # which goal a task gets is decided with the default mounts above (every robot's tasks
+        # stay as they were); then the arm's shoulder goes to the board where that reaches
+        low = _shoulder_at_board(ctx, spec, surface_z_m) if shelf else None
+        at_board = None if low is None else search(low)
+        if at_board is not None:
+            p = at_board.model_copy(update={"mount_z_m": low})
         if p is not None:
             out[name] = p
-        elif name == "franka" and need_franka:
-            return {}
     return out
+
+
+def _shoulder_at_board(ctx: _Context, spec, surface_z_m: float) -> float | None:
+    """The arm's mount in open furniture, recorded in the placement's `mount_z_m`: the shoulder at
+    the board's height (None: a robot without `shoulder_at_shelf_board`, robots/description.py). From a
+    pedestal at the board (the default mount: the surface plus the robot's
+    `mount_above_surface_m`), the Franka's elbow rises above its shoulder and its forearm slopes
+    down into the shelf through the board above; with the shoulder at the board the forearm goes
+    in level under it. Where no base pose reaches from there, the default mount's placement is
+    used; the episodes stage falls back to the default mount (at the same base pose) for a task
+    it finds no plan for this way (sim/stage.prepare_tasks). The task's goal is chosen with the
+    default mounts, as before: choosing it with this mount changed which spot a pantry task got
+    and left the UR10 no task in that scene. Keeping the default mount's base pose where it
+    reaches from both heights did worse (two of a laundry shelf's episodes found no plan from
+    their drawn starts)."""
+    if not spec.shoulder_at_shelf_board or spec.mount_above_surface_m is None:
+        return None
+    return round(max(ctx.floor_z, surface_z_m - spec.shoulders_base_m[0][2]), 6)
 
 
 def _difficulty(score: int) -> str:

@@ -163,6 +163,8 @@ class EpisodeItem:
     # the task's scene camera as the stage chose it (prepare_tasks); a function of the inputs, so
     # not part of the result's key (_item_key)
     scene_camera: CameraChoice | None = None
+    # the arm's mount when the stage fell back from the placement's (prepare_tasks); as the camera
+    mount_z_m: float | None = None
 
 
 def inputs_of(out_url: str) -> tuple[str, str, str]:
@@ -201,6 +203,7 @@ class Prepared:
     infeasible: dict[str, str]  # task id -> why its family's probe found no plan
     scene_files: list[str]  # written MJCF and textures, relative to the output folder
     cameras: dict[str, CameraChoice]  # the scene camera chosen per simulated task (sim/camera.py)
+    mounts: dict[str, float]  # task id -> the arm's mount, where the placement's found no plan
 
 
 def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec]) -> Prepared:
@@ -223,9 +226,15 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec]) -> Prepared:
     infeasible: dict[str, str] = {}
     files: list[str] = []
     cameras: dict[str, CameraChoice] = {}
+    mounts: dict[str, float] = {}
     for t in tasks:
         sim, task = compiled(out_url, robot, t.task_id)
         why = plan_at_rest(sim, task)
+        fallback = default_mount(task, robot)
+        if why is not None and fallback is not None:  # in open furniture: the pedestal at the board
+            sim_b, task_b = compiled(out_url, robot, t.task_id, fallback)
+            if plan_at_rest(sim_b, task_b) is None:
+                sim, task, why, mounts[t.task_id] = sim_b, task_b, None, fallback
         if why is not None:
             infeasible[t.task_id] = why
             continue
@@ -242,19 +251,21 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec]) -> Prepared:
     for name in storage.listdir(folder):
         if name.endswith(".xml") and f"{EPISODES_SCENES.rel}/{name}" not in files:
             storage.remove(storage.join(folder, name))
-    return Prepared(infeasible, files, cameras)
+    return Prepared(infeasible, files, cameras, mounts)
 
 
 def plan_items(ctx: StageContext, families: dict[str, str],
-               cameras: dict[str, CameraChoice] | None = None) -> list[EpisodeItem]:
+               cameras: dict[str, CameraChoice] | None = None,
+               mounts: dict[str, float] | None = None) -> list[EpisodeItem]:
     """The run's episodes, dealt over the tasks (task id -> family) by `dealing.deal`, each with
-    its task's scene camera when `cameras` has it (else the worker chooses it)."""
-    cameras = cameras or {}
+    its task's scene camera when `cameras` has it (else the worker chooses it) and its arm's
+    mount when `mounts` has one (else the placement's)."""
+    cameras, mounts = cameras or {}, mounts or {}
     opts = ctx.options
     count = opts.episodes if opts.episodes is not None else min(DEFAULT_MAX, DEFAULT_PER_TASK * len(families))
     digest = ctx.input_digest or inputs_digest(ctx.out_url)
     return [EpisodeItem(out_url=ctx.out_url, robot=opts.robot, task_id=d.task_id, instruction_slot=d.slot,
-                        scene_camera=cameras.get(d.task_id),
+                        scene_camera=cameras.get(d.task_id), mount_z_m=mounts.get(d.task_id),
                         episode_index=i, seed=opts.seed, render=opts.render, image_size=opts.image_size,
                         visual_randomization=opts.visual_randomization, shadows=opts.shadows,
                         keep_failed=opts.keep_failed_episodes, inputs_digest=digest)
@@ -283,11 +294,11 @@ _SIM_CACHE: dict[tuple, tuple[SimScene, TaskSpec]] = {}  # insertion-ordered: ol
 _SIM_CACHE_SIZE = 8
 
 
-def sim_for(out_url: str, robot_name: str, task_id: str,
-            camera: CameraChoice | None = None) -> tuple[SimScene, TaskSpec]:
+def sim_for(out_url: str, robot_name: str, task_id: str, camera: CameraChoice | None = None,
+            mount_z_m: float | None = None) -> tuple[SimScene, TaskSpec]:
     """The compiled scene for (outputs, robot, task) with its scene camera: `camera` when given
-    (the stage's choice), else chosen here once (sim/camera.py)."""
-    sim, task = compiled(out_url, robot_name, task_id)
+    (the stage's choice), else chosen here once (sim/camera.py); `mount_z_m` as for `compiled`."""
+    sim, task = compiled(out_url, robot_name, task_id, mount_z_m)
     if camera is not None:
         if getattr(sim, "scene_camera", None) != camera:
             camera.apply(sim)
@@ -296,9 +307,21 @@ def sim_for(out_url: str, robot_name: str, task_id: str,
     return sim, task
 
 
-def compiled(out_url: str, robot_name: str, task_id: str) -> tuple[SimScene, TaskSpec]:
-    """The compiled scene for (outputs, robot, task), built once per process (a few kept)."""
-    key = (out_url, robot_name, task_id)
+def default_mount(task: TaskSpec, robot_name: str) -> float | None:
+    """The arm's mount when the task's placement names another (the shoulder at a shelf's board,
+    geniesim/tasks._mounts): on a pedestal at the goal surface plus the robot's
+    `mount_above_surface_m`. None when the placement names none, or no other."""
+    placement = task.robot_placements[robot_name]
+    if placement.mount_z_m is None or task.goal is None:
+        return None
+    mount = task.goal.surface_z_m + robot_by_name(robot_name).mount_above_surface_m
+    return None if abs(mount - placement.mount_z_m) < 1e-6 else mount
+
+
+def compiled(out_url: str, robot_name: str, task_id: str, mount_z_m: float | None = None) -> tuple[SimScene, TaskSpec]:
+    """The compiled scene for (outputs, robot, task), built once per process (a few kept);
+    `mount_z_m`: the arm's pedestal top instead of the placement's (`default_mount`)."""
+    key = (out_url, robot_name, task_id, mount_z_m)
     if key not in _SIM_CACHE:
         scene_url, physics_url, tasks_url = inputs_of(out_url)
         scene, physics, config = load_scene(scene_url), load_physics(physics_url), load_task_config(tasks_url)
@@ -312,6 +335,8 @@ def compiled(out_url: str, robot_name: str, task_id: str) -> tuple[SimScene, Tas
         mount = task.goal.surface_z_m + robot.mount_above_surface_m if support is not None else None
         if placement.mount_z_m is not None:
             mount = placement.mount_z_m
+        if mount_z_m is not None:
+            mount = mount_z_m
         sim = build_sim_scene(scene, physics, robot, placement.base_position_m,
                               placement.base_orientation_wxyz, mount_top_z_m=mount,
                               meshes=load_meshes(posixpath.dirname(physics_url), physics))
@@ -327,7 +352,7 @@ def result_url(out_url: str, episode_index: int) -> str:
 
 def simulate_item(item: EpisodeItem, heartbeat) -> dict:
     """Pool task: simulate, write the episode file (if kept) and its result; return the result."""
-    sim, task = sim_for(item.out_url, item.robot, item.task_id, item.scene_camera)
+    sim, task = sim_for(item.out_url, item.robot, item.task_id, item.scene_camera, item.mount_z_m)
     heartbeat()
     rec = run_episode(sim, task, item.episode_index, item.seed,
                   EpisodeOptions(render=item.render, image_size=item.image_size,
@@ -346,7 +371,7 @@ def simulate_item(item: EpisodeItem, heartbeat) -> dict:
 # --- stage side --------------------------------------------------------------------------------
 
 def _item_key(item: EpisodeItem) -> dict:
-    return asdict(item) | {"out_url": None, "scene_camera": None}
+    return asdict(item) | {"out_url": None, "scene_camera": None, "mount_z_m": None}
 
 
 def _done_results(items: list[EpisodeItem], rerun_failed: bool = False) -> dict[int, dict]:
@@ -526,7 +551,7 @@ def run(ctx: StageContext) -> StageResult:
     if not tasks and (ctx.options.episodes is None or ctx.options.episodes > 0):
         raise NoFeasibleTaskError(scene.header.scene_id, ctx.options.robot, config, scene, infeasible)
     families = families_of(tasks, scene.by_id(), physics.objects)
-    items = plan_items(ctx, families, prepared.cameras)
+    items = plan_items(ctx, families, prepared.cameras, prepared.mounts)
     resumed = len(_done_results(items, rerun_failed=ctx.force))
     results = simulate_items(items, ctx.options.workers, deadline_s=cfg.deadline_s,
                              heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S, progress=ctx.progress,
@@ -537,6 +562,7 @@ def run(ctx: StageContext) -> StageResult:
     summary["rendering"] = rendering_summary(ctx.options)
     summary["tasks_skipped"] = [t.task_id for t in config.tasks if t not in tasks and t.task_id not in infeasible]
     summary["tasks_infeasible"] = [{"task_id": k, "reason": v} for k, v in sorted(infeasible.items())]
+    summary["mount_fallbacks"] = dict(sorted(prepared.mounts.items()))
     storage.atomic_write_json(ctx.url(EPISODES_CERTIFICATE),
                               certificate(scene.header.scene_id, ctx.options.robot, summary))
     storage.atomic_write_json(ctx.url(EPISODES_SUMMARY), summary)
