@@ -343,3 +343,24 @@ def test_the_franka_works_a_store_shelf_with_its_shoulder_at_the_board(tmp_path)
     for task_id, mount in summary["mount_fallbacks"].items():
         task = TaskSpec.model_validate(next(t for t in config["tasks"] if t["task_id"] == task_id))
         assert mount == pytest.approx(default_mount(task, "franka"))
+
+
+@pytest.mark.slow
+def test_an_episode_whose_physics_went_unstable_is_simulated_again_at_a_finer_step(tmp_path):
+    """The craft room's knife (light, thin) was flung at its release in one of its episodes at
+    the nominal step: that episode is simulated again from the same frame 0 with the same plan at a
+    third of the step (engine.UNSTABLE_RETRY_SUBSTEPS), and its frames are the finer run's. The
+    other episodes run once, at their family's step."""
+    from blueprint_pipeline.sim.engine import UNSTABLE_RETRY_SUBSTEPS
+    from blueprint_pipeline.sim.families import FAMILIES
+
+    out = _run("craft_room_mm_y", tmp_path)
+    results = _results(out)
+    assert not [r for r in results if r["failure_reason"] == "sim_unstable"]
+    again = [r for r in results if r["metrics"]["resimulated"]]
+    assert again and all(r["success"] and r["metrics"]["physics_substeps"] == UNSTABLE_RETRY_SUBSTEPS for r in again)
+    summary = json.loads((out / "episodes" / "summary.json").read_text())
+    assert summary["episodes_resimulated"] == len(again)
+    config = {t["task_id"]: t["type"] for t in json.loads((out / "geniesim" / "task_config.json").read_text())["tasks"]}
+    once = [r for r in results if r not in again]
+    assert once and all(r["metrics"]["physics_substeps"] == FAMILIES[config[r["task_id"]]].physics_substeps for r in once)

@@ -10,7 +10,8 @@ MuJoCo's own warning counters over the episode):
 - an arm joint jumped more than MAX_JOINT_STEP_RAD between two frames (15 rad/s at 30 Hz: six
   times the Panda's fastest joint).
 Such episodes are failures whatever the judge says, and are never written to a dataset (not even
-with --keep-failed); neither is an episode shorter than MIN_KEPT_S (`keepable`).
+with --keep-failed); neither is an episode shorter than MIN_KEPT_S (`keepable`). The engine first
+simulates an unstable episode again at a finer step (engine.UNSTABLE_RETRY_SUBSTEPS).
 """
 
 from __future__ import annotations

@@ -76,6 +76,7 @@ from blueprint_pipeline.robots import robot_by_name
 from blueprint_pipeline.robots.builder import ROBOT_VISUAL_MODEL
 from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.sim import health, judge
+from blueprint_pipeline.sim.engine import UNSTABLE_RETRY_SUBSTEPS
 from blueprint_pipeline.sim.appearance import TEXTURES, texture_file, texture_png
 from blueprint_pipeline.sim.camera import CameraChoice, choose_scene_camera, summarize_cameras
 from blueprint_pipeline.sim.dealing import deal
@@ -480,6 +481,8 @@ def summarize(results: list[dict], wall_s: float, resumed: int) -> dict:
                         "goal_offset_m": [float(np.abs(goals).max()), int(np.count_nonzero(np.abs(goals).sum(axis=1)))]
                         if len(goals) else None},
         "scene_camera": summarize_cameras(results),
+        # simulated again at a finer step after going unstable (engine.UNSTABLE_RETRY_SUBSTEPS)
+        "episodes_resimulated": sum(bool(r["metrics"].get("resimulated")) for r in results),
     }
 
 
@@ -491,7 +494,9 @@ def certificate(scene_id: str, robot: str, summary: dict) -> dict:
                    "integrator": "implicitfast", "cone": "elliptic", "impratio": 10,
                    "record_fps": FPS, "steps_per_frame": round(1 / (FPS * TIMESTEP_S)),
                    # families whose plans run at a finer step (sim/families/: engine.Family.physics_substeps)
-                   "substeps_by_family": {t: f.physics_substeps for t, f in FAMILIES.items() if f.physics_substeps > 1}},
+                   "substeps_by_family": {t: f.physics_substeps for t, f in FAMILIES.items() if f.physics_substeps > 1},
+                   # an unstable episode is simulated again at this many substeps (engine.run)
+                   "unstable_retry_substeps": UNSTABLE_RETRY_SUBSTEPS},
         "checks": {
             "success": "judged from the physics state after release and a 0.5 s still phase: object left its start "
                        f"(> {judge.LEFT_START_M} m), was lifted >= {judge.LIFT_MIN_M} m with both pads touching, "
