@@ -58,7 +58,7 @@ def test_the_task_starts_the_drawer_open_and_its_goal_is_the_part_out_of_the_car
     by_id = scene.by_id()
     drawer, dresser = by_id["dresser_drawer"], by_id["dresser"]
     # the goal lies in front of the dresser's face, inside the opened tray
-    _, pull, travel = drawer_pull(drawer, opening["joint_target_fraction"], floor_height_m(scene.objects))
+    _, pull, travel = drawer_pull(drawer, opening["joint_target_fraction"], floor_height_m(scene.objects), scene.objects)
     inside = exposed_inside(drawer, dresser, pull, travel)
     centre = np.array(task["goal"]["center_m"])
     assert np.allclose(centre[:2], inside.centre_m[:2]) and centre[2] == pytest.approx(inside.floor_z_m)

@@ -76,12 +76,20 @@ def test_drawer_is_closed_from_where_its_opening_ends():
     assert rec.task_description.split()[0] in ("close", "push", "slide")
 
 
-def test_handle_sits_on_the_pulling_face():
+def test_handle_sits_on_the_pulling_face_or_its_carcass_front():
     scene, _, _ = drawer_scene()
-    handle, pull, travel = drawer_pull(scene.by_id()["drawer"], 0.8, 0.0)
+    handle, pull, travel = drawer_pull(scene.by_id()["drawer"], 0.8, 0.0, scene.objects)
     assert np.allclose(pull, [0.0, -1.0, 0.0])
     assert handle[1] == pytest.approx(0.6 - 0.2 - 0.05) and handle[2] == pytest.approx(0.3)
     assert travel == pytest.approx(0.24)
+    # the drawer's box 3 cm behind the front of a carcass around it: the handle 5 cm before the
+    # carcass's front, not 2 cm (the open fingers met a dresser's front so)
+    from blueprint_pipeline.scene.records import SimRole
+    from blueprint_pipeline.testing.tabletop import _object
+
+    carcass = _object("chest", "chest", SimRole.STATIC, (0.45, 0.585, 0.3), (0.44, 0.43, 0.62))
+    handle, _, _ = drawer_pull(scene.by_id()["drawer"], 0.8, 0.0, [*scene.objects, carcass])
+    assert handle[1] == pytest.approx(0.585 - 0.215 - 0.05)
 
 
 def test_drawer_out_of_reach_fails_with_ik_failure():
@@ -160,7 +168,7 @@ def test_geniesim_places_the_robot_clear_of_the_drawer_travel():
     task = next(t for t in tasks if t.type == "open_close")
     assert task.joint_target_fraction == DRAWER_TARGET_FRACTION and task.joint_start_fraction is None
     drawer = scene.by_id()["drawer"]
-    handle, pull, travel = drawer_pull(drawer, DRAWER_TARGET_FRACTION, 0.0)
+    handle, pull, travel = drawer_pull(drawer, DRAWER_TARGET_FRACTION, 0.0, scene.objects)
     placement = task.robot_placements["franka"]
     base = np.asarray(placement.base_position_m[:2])
     radius = ROBOTS["franka"].base_radius_m

@@ -17,6 +17,7 @@ import numpy as np
 from blueprint_pipeline.rotations import matrix_np, yaw_quat
 from blueprint_pipeline.geniesim.records import RobotPlacement
 from blueprint_pipeline.geniesim.robots import RobotSpec
+from blueprint_pipeline.scene.carcass import carcass_of
 from blueprint_pipeline.scene.records import SceneObject, SimRole
 from blueprint_pipeline.scene.floor import floor_footprint
 
@@ -195,12 +196,18 @@ def within_reach(spec: RobotSpec, placement: RobotPlacement, points_m: np.ndarra
 
 HANDLE_STANDOFF_M = 0.05  # drawer handle bar centre in front of the drawer's front face
 HANDLE_MAX_HEIGHT_M = 1.0  # handles are grasped at most this far above the floor
+MAX_FRONT_RECESS_M = 0.05  # a drawer box at most this far behind its carcass's front has its handle moved out
 
 
-def drawer_pull(o: SceneObject, fraction: float, floor_z_m: float) -> tuple[np.ndarray, np.ndarray, float]:
+def drawer_pull(o: SceneObject, fraction: float, floor_z_m: float,
+                objects: Sequence[SceneObject]) -> tuple[np.ndarray, np.ndarray, float]:
     """For a prismatic object at joint position 0: (handle point closed (3,), unit pull direction
     (3,), travel [m] to `fraction` of its range). The handle sits HANDLE_STANDOFF_M in front of the
-    face the drawer moves towards, at the object's centre height capped at 1 m above the floor."""
+    face the drawer moves towards, or of its carcass's face there when the drawer's box lies
+    further in (`objects`: the scene's, for `scene.carcass.carcass_of`; a manifest's drawer box is
+    often the drawer's body, a few cm behind the furniture's front: a handle 5 cm before it stood
+    2 cm before the dresser's front, and the open fingers met it), at the object's centre height
+    capped at 1 m above the floor."""
     art = o.articulation
     if art is None or art.type != "prismatic":
         raise ValueError(f"{o.id}: not a prismatic articulation")
@@ -209,8 +216,15 @@ def drawer_pull(o: SceneObject, fraction: float, floor_z_m: float) -> tuple[np.n
     q0 = float(np.clip(0.0, art.lower, art.upper))
     travel = art.lower + fraction * (art.upper - art.lower) - q0
     pull = axis if travel >= 0 else -axis
-    half_depth = 0.5 * float(np.abs(rot.T @ pull) @ np.asarray(o.extents_m))
-    handle = np.asarray(o.position_m, dtype=float) + (half_depth + HANDLE_STANDOFF_M) * pull
+    centre = np.asarray(o.position_m, dtype=float)
+    face = 0.5 * float(np.abs(rot.T @ pull) @ np.asarray(o.extents_m))
+    carcass = carcass_of(o, objects)
+    if carcass is not None:
+        c_rot = matrix_np(carcass.orientation_wxyz)
+        c_face = (float(np.dot(np.asarray(carcass.position_m, dtype=float) - centre, pull))
+                  + 0.5 * float(np.abs(c_rot.T @ pull) @ np.asarray(carcass.extents_m)))
+        face = max(face, min(c_face, face + MAX_FRONT_RECESS_M))
+    handle = centre + (face + HANDLE_STANDOFF_M) * pull
     handle[2] = float(np.clip(o.position_m[2], o.aabb_min_m[2], floor_z_m + HANDLE_MAX_HEIGHT_M))
     return handle, pull, abs(travel)
 

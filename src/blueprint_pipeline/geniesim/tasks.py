@@ -548,7 +548,7 @@ def _into_drawer(ctx: _Context, drawer: SceneObject, opening: TaskSpec, candidat
     tray = tray_of(drawer, objects)
     if tray is None or opening.joint_target_fraction is None:
         return None
-    _, pull, travel = drawer_pull(drawer, opening.joint_target_fraction, ctx.floor_z)
+    _, pull, travel = drawer_pull(drawer, opening.joint_target_fraction, ctx.floor_z, objects)
     inside = exposed_inside(drawer, ctx.by_id[tray.carcass_id], pull, travel)
     if inside is None:
         return None
@@ -635,7 +635,7 @@ def _drawer_placements(ctx: _Context, o: SceneObject, fraction: float = DRAWER_T
     """A drawer is pulled along its axis: both ends of the handle's path must be in reach, the
     base must stand outside the footprint the drawer sweeps, diagonally ahead of the open drawer
     (placement.drawer_keepouts)."""
-    handle, pull, travel = drawer_pull(o, fraction, ctx.floor_z)
+    handle, pull, travel = drawer_pull(o, fraction, ctx.floor_z, list(ctx.by_id.values()))
     points = np.array([handle, handle + travel * pull])
     swept = swept_footprint(o, pull, travel, DRAWER_BASE_MARGIN_M)
     for side_m, front_m in DRAWER_KEEPOUTS_M:
@@ -664,7 +664,7 @@ def _open_close(ctx: _Context, o: SceneObject) -> TaskSpec | None | str:
     if o.articulation is not None and o.articulation.type == "prismatic":
         art = o.articulation
         fraction = DRAWER_TARGET_FRACTION
-        _, pull, travel = drawer_pull(o, fraction, ctx.floor_z)
+        _, pull, travel = drawer_pull(o, fraction, ctx.floor_z, list(ctx.by_id.values()))
         room, blocker = _drawer_room(ctx, o, pull)
         if room < travel + 0.02:
             opening = room - 0.02

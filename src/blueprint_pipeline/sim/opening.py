@@ -99,7 +99,7 @@ def opening(sim: SimScene, target: str, q_now: float, q_target: float) -> Openin
     closed = float(np.clip(0.0, art.lower, art.upper))
     closing = abs(q_target - closed) < abs(q_now - closed)
     if art.type == "prismatic":
-        handle, axis, _ = drawer_pull(obj, 1.0, floor_z)  # the handle closed, the joint's positive direction
+        handle, axis, _ = drawer_pull(obj, 1.0, floor_z, sim.scene.objects)  # the handle closed, the joint's positive direction
         q0 = float(np.clip(0.0, art.lower, art.upper))
         return Opening(handle_m=handle + axis * (q_now - q0), out=axis, bar=np.array([0.0, 0.0, 1.0]),
                        q_from=q_now, q_to=q_target, pull_m=axis * (q_target - q_now), closing=closing)

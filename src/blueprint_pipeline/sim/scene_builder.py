@@ -576,7 +576,7 @@ def _add_articulated(spec: mujoco.MjSpec, obj: SceneObject, phys: ObjectPhysics,
         # moving furniture parts touch free objects and the robot, not the floor or other furniture
         g.contype, g.conaffinity = ARTICULATED_CONTYPE, ROBOT_CONTYPE
     if art.type == "prismatic":
-        _add_drawer_handle(body, obj, floor_z_m)
+        _add_drawer_handle(body, obj, floor_z_m, objects)
 
 
 def _add_door(spec: mujoco.MjSpec, body: mujoco.MjsBody, j: mujoco.MjsJoint, obj: SceneObject,
@@ -612,11 +612,12 @@ def _add_door(spec: mujoco.MjSpec, body: mujoco.MjsBody, j: mujoco.MjsJoint, obj
     return [panel]
 
 
-def _add_drawer_handle(body: mujoco.MjsBody, obj: SceneObject, floor_z_m: float) -> None:
+def _add_drawer_handle(body: mujoco.MjsBody, obj: SceneObject, floor_z_m: float,
+                       objects: list[SceneObject]) -> None:
     """A vertical bar handle (HANDLE_SIZE_M) on the drawer's pulling face, rigid with the drawer;
     the records carry no handle geometry, so its place is a documented convention
     (placement.drawer_pull: HANDLE_STANDOFF_M in front of the face, centre height capped at 1 m)."""
-    handle, pull, _ = drawer_pull(obj, 1.0, floor_z_m)
+    handle, pull, _ = drawer_pull(obj, 1.0, floor_z_m, objects)
     rot = matrix_np(obj.orientation_wxyz)
     _add_bar_handle(body, obj.id, rot.T @ (handle - np.asarray(obj.position_m)), rot.T @ pull, rot.T @ np.array([0.0, 0.0, 1.0]))
 
