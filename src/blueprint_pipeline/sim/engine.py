@@ -240,7 +240,9 @@ def run(family: Family, sim: SimScene, task: TaskSpec, episode_index: int, seed:
         **run_metrics(logs.n_ticks, st.settle_steps, wall0, logs.q64, logs.velocity, ix, substeps),
         "physics_substeps": substeps,
         "resimulated": substeps != family.physics_substeps,  # unstable at first: again at UNSTABLE_RETRY_SUBSTEPS
-        **frame_visibility(sim, task, frames),
+        # what the scene camera saw, when one was chosen for the task (the stage chooses none for
+        # a run without images: sim/stage.prepare_tasks)
+        **(frame_visibility(sim, task, frames) if getattr(sim, "scene_camera", None) is not None else {}),
     }
     return episode_record(sim, task, episode_index, seed, out.success, out.reason, options.instruction_slot,
                           warnings=health.new_warnings(st.data, st.warnings0), state=logs.state,

@@ -207,7 +207,7 @@ class Prepared:
     mounts: dict[str, float]  # task id -> the arm's mount, where the placement's found no plan
 
 
-def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec]) -> Prepared:
+def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool = True) -> Prepared:
     """Per task, one compiled scene in this process, one task after the other (a fraction of a
     second each):
     - the feasibility probe: tasks (pick_place, and open_close of a drawer or door) the planner
@@ -221,12 +221,13 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec]) -> Prepared:
       `mujoco.MjModel.from_xml_path`, at full precision (sim/mjcf.py): it steps as the episodes
       did. The scene camera is at its default pose there (episodes move it per task; the pose
       used is in each result's metrics). Files of tasks not simulated now are removed;
-    - their scene camera (`camera.choose_scene_camera`), chosen here once and handed to the
-      workers with each episode, instead of by every worker for every task it runs (35 ms a
-      task on the corpus, against 12 ms for compiling the scene)."""
+    - with `cameras` (a run that renders), their scene camera (`camera.choose_scene_camera`),
+      chosen here once and handed to the workers with each episode, instead of by every worker
+      for every task it runs (35 ms a task on the corpus, against 12 ms for compiling the scene).
+      A run without images chooses none (4% of the corpus's CPU)."""
     infeasible: dict[str, str] = {}
     files: list[str] = []
-    cameras: dict[str, CameraChoice] = {}
+    chosen: dict[str, CameraChoice] = {}
     mounts: dict[str, float] = {}
     for t in tasks:
         sim, task = compiled(out_url, robot, t.task_id)
@@ -247,12 +248,13 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec]) -> Prepared:
             if f'file="{texture_file(kind)}"' in sim.mjcf and tex not in files:
                 storage.atomic_write_bytes(storage.join(out_url, tex), texture_png(kind))
                 files.append(tex)
-        cameras[t.task_id] = choose_scene_camera(sim, task)
+        if cameras:
+            chosen[t.task_id] = choose_scene_camera(sim, task)
     folder = EPISODES_SCENES.url(out_url)
     for name in storage.listdir(folder):
         if name.endswith(".xml") and f"{EPISODES_SCENES.rel}/{name}" not in files:
             storage.remove(storage.join(folder, name))
-    return Prepared(infeasible, files, cameras, mounts)
+    return Prepared(infeasible, files, chosen, mounts)
 
 
 def plan_items(ctx: StageContext, families: dict[str, str],
@@ -296,14 +298,15 @@ _SIM_CACHE_SIZE = 8
 
 
 def sim_for(out_url: str, robot_name: str, task_id: str, camera: CameraChoice | None = None,
-            mount_z_m: float | None = None) -> tuple[SimScene, TaskSpec]:
+            mount_z_m: float | None = None, choose_camera: bool = True) -> tuple[SimScene, TaskSpec]:
     """The compiled scene for (outputs, robot, task) with its scene camera: `camera` when given
-    (the stage's choice), else chosen here once (sim/camera.py); `mount_z_m` as for `compiled`."""
+    (the stage's choice), else chosen here once (sim/camera.py) unless `choose_camera` is off (a
+    run without images); `mount_z_m` as for `compiled`."""
     sim, task = compiled(out_url, robot_name, task_id, mount_z_m)
     if camera is not None:
         if getattr(sim, "scene_camera", None) != camera:
             camera.apply(sim)
-    elif getattr(sim, "scene_camera", None) is None:
+    elif choose_camera and getattr(sim, "scene_camera", None) is None:
         choose_scene_camera(sim, task)  # the scene camera of this task sees its work
     return sim, task
 
@@ -353,7 +356,8 @@ def result_url(out_url: str, episode_index: int) -> str:
 
 def simulate_item(item: EpisodeItem, heartbeat) -> dict:
     """Pool task: simulate, write the episode file (if kept) and its result; return the result."""
-    sim, task = sim_for(item.out_url, item.robot, item.task_id, item.scene_camera, item.mount_z_m)
+    sim, task = sim_for(item.out_url, item.robot, item.task_id, item.scene_camera, item.mount_z_m,
+                        choose_camera=item.render)
     heartbeat()
     rec = run_episode(sim, task, item.episode_index, item.seed,
                   EpisodeOptions(render=item.render, image_size=item.image_size,
@@ -550,7 +554,7 @@ def run(ctx: StageContext) -> StageResult:
     scene = load_scene(scene_url)
     physics = load_physics(physics_url)  # fail early on a bad physics file
     tasks = runnable_tasks(config, ctx.options.robot, scene)
-    prepared = prepare_tasks(ctx.out_url, ctx.options.robot, tasks)
+    prepared = prepare_tasks(ctx.out_url, ctx.options.robot, tasks, cameras=ctx.options.render)
     infeasible, scene_files = prepared.infeasible, prepared.scene_files
     tasks = [t for t in tasks if t.task_id not in infeasible]
     if not tasks and (ctx.options.episodes is None or ctx.options.episodes > 0):
@@ -565,6 +569,8 @@ def run(ctx: StageContext) -> StageResult:
     summary["robot"] = ctx.options.robot
     summary["per_family"] = per_family(summary["per_task"], families)
     summary["rendering"] = rendering_summary(ctx.options)
+    if not ctx.options.render:
+        summary["scene_camera"] = None  # no images, no camera chosen (prepare_tasks)
     summary["tasks_skipped"] = [t.task_id for t in config.tasks if t not in tasks and t.task_id not in infeasible]
     summary["tasks_infeasible"] = [{"task_id": k, "reason": v} for k, v in sorted(infeasible.items())]
     summary["mount_fallbacks"] = dict(sorted(prepared.mounts.items()))
