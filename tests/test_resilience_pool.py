@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import dataclass
 
 import pytest
 
@@ -255,6 +256,7 @@ def test_workers_fork_with_the_registered_modules_imported(tmp_path):
 
 MAIN_SCRIPT = """
 import os
+from dataclasses import dataclass
 
 with open(os.environ["RAN_FILE"], "a") as f:  # one line per process that runs this script's body
     f.write(f"{os.getpid()}\\n")
@@ -297,3 +299,24 @@ def test_a_main_script_that_fails_in_the_forkserver_is_left_to_the_workers(tmp_p
     assert run.returncode == 0, run.stderr[-2000:]
     workers = {int(p) for line in run.stdout.split() if (p := line.strip("[],"))}
     assert len(workers) >= 2 and workers <= {int(p) for p in ran.read_text().split()}
+
+
+@dataclass(frozen=True)
+class _Keyed:
+    affinity: str
+    n: int
+
+
+def _echo(item, _heartbeat):
+    return item.n
+
+
+def test_a_free_worker_takes_the_next_item_of_its_last_items_affinity():
+    """Items sharing an `affinity` go to the worker that ran the last of them (its caches are
+    warm); with one worker the completion order shows it: a0 a1 a2 before b0 b1 b2."""
+    items = [_Keyed(k, n) for n in range(3) for k in ("a", "b")]  # a0 b0 a1 b1 a2 b2
+    with ProcessPool(1, deadline_s=60) as pool:
+        order = [r.value for r in pool.imap_unordered(_echo, items)]
+    assert order == [0, 1, 2, 0, 1, 2]
+    with ProcessPool(1, deadline_s=60) as pool:  # results still come back in input order from imap
+        assert [r.value for r in pool.imap(_echo, items)] == [0, 0, 1, 1, 2, 2]

@@ -23,6 +23,12 @@ come out exactly like the parent's: JSON lines under `--log-json`, above the pro
 otherwise, secrets redacted, in the service's job log. The worker's logger levels are the
 parent's at the time the worker started.
 
+Affinity: an item may have an `affinity` attribute (any hashable). A free worker takes the next
+item with the same affinity as the last one it ran before the first item in line, so work that
+shares a per-process cache stays in one worker (the episodes stage: a task's episodes go to the
+worker that has its scene compiled and settled). Which worker runs an item never changes its
+result; only the order of completion moves.
+
 A worker whose parent is gone (killed, or ended without closing the pool) finds the pipe broken
 (BrokenPipeError) when it sends a result or a log record: it ends quietly, with exit code 0 and
 no traceback, since nobody is left to read either; its records from then on are dropped. (Before,
@@ -215,6 +221,7 @@ class _Worker:
         child.close()
         self.index: int | None = None
         self.started_at = 0.0
+        self.affinity: Any = None  # the last item's `affinity` (module docstring)
 
     def assign(self, index: int, payload: bytes) -> None:
         self.index = index
@@ -265,6 +272,17 @@ def _death_message(exitcode: int | None) -> str:
         extra = " (killed from outside; possibly out of memory)" if -exitcode == signal.SIGKILL else ""
         return f"worker process died from signal {name}{extra}"
     return f"worker process exited with code {exitcode} without a result"
+
+
+def _take(todo: deque, affinity: Any) -> tuple[int, Any]:
+    """The first (index, item) in `todo` whose item has `affinity`, else the first; removed."""
+    if affinity is not None:
+        for k, (_, item) in enumerate(todo):
+            if getattr(item, "affinity", None) == affinity:
+                entry = todo[k]
+                del todo[k]
+                return entry
+    return todo.popleft()
 
 
 class ProcessPool:
@@ -327,7 +345,8 @@ class ProcessPool:
     def _dispatch(self, fn: Callable, todo: deque, done: dict[int, TaskResult]) -> None:
         for slot in range(len(self._pool)):
             while self._pool[slot].index is None and todo:
-                index, item = todo.popleft()
+                index, item = _take(todo, self._pool[slot].affinity)
+                self._pool[slot].affinity = getattr(item, "affinity", None)
                 try:
                     payload = pickle.dumps((fn, item))
                 except Exception as exc:  # noqa: BLE001 - reported as this task's error

@@ -167,6 +167,12 @@ class EpisodeItem:
     # the arm's mount when the stage fell back from the placement's (prepare_tasks); as the camera
     mount_z_m: float | None = None
 
+    @property
+    def affinity(self) -> tuple[str, float | None]:
+        """The compiled and settled scene a worker keeps for this item (`compiled`): the pool gives
+        a task's episodes to the worker that ran its last one (resilience.pool, Affinity)."""
+        return self.task_id, self.mount_z_m
+
 
 def inputs_of(out_url: str) -> tuple[str, str, str]:
     return SCENE_NORMALIZED.url(out_url), SIMREADY_PHYSICS.url(out_url), GENIESIM_TASK_CONFIG.url(out_url)
