@@ -17,7 +17,7 @@ import numpy as np
 from blueprint_pipeline.rotations import matrix_np, yaw_quat
 from blueprint_pipeline.geniesim.records import RobotPlacement
 from blueprint_pipeline.geniesim.robots import RobotSpec
-from blueprint_pipeline.scene.carcass import carcass_of
+from blueprint_pipeline.scene.carcass import carcass_of, front_along
 from blueprint_pipeline.scene.records import SceneObject, SimRole
 from blueprint_pipeline.scene.floor import floor_footprint
 
@@ -217,12 +217,10 @@ def drawer_pull(o: SceneObject, fraction: float, floor_z_m: float,
     travel = art.lower + fraction * (art.upper - art.lower) - q0
     pull = axis if travel >= 0 else -axis
     centre = np.asarray(o.position_m, dtype=float)
-    face = 0.5 * float(np.abs(rot.T @ pull) @ np.asarray(o.extents_m))
+    face = front_along(o, pull) - float(centre @ pull)  # the drawer's face, from its centre
     carcass = carcass_of(o, objects)
     if carcass is not None:
-        c_rot = matrix_np(carcass.orientation_wxyz)
-        c_face = (float(np.dot(np.asarray(carcass.position_m, dtype=float) - centre, pull))
-                  + 0.5 * float(np.abs(c_rot.T @ pull) @ np.asarray(carcass.extents_m)))
+        c_face = front_along(carcass, pull) - float(centre @ pull)
         face = max(face, min(c_face, face + MAX_FRONT_RECESS_M))
     handle = centre + (face + HANDLE_STANDOFF_M) * pull
     handle[2] = float(np.clip(o.position_m[2], o.aabb_min_m[2], floor_z_m + HANDLE_MAX_HEIGHT_M))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from blueprint_pipeline.rotations import matrix_np
 from blueprint_pipeline.scene.records import SceneObject, SimRole
 
 
@@ -24,3 +25,10 @@ def carcass_of(o: SceneObject, objects: Sequence[SceneObject]) -> SceneObject | 
             if vol < best_vol:
                 best, best_vol = f, vol
     return best
+
+
+def front_along(o: SceneObject, direction: np.ndarray) -> float:
+    """How far `o`'s box reaches along the unit `direction` (world): the largest `corner @ direction`."""
+    d = np.asarray(direction, dtype=float)
+    return float(np.asarray(o.position_m, dtype=float) @ d
+                 + 0.5 * np.abs(matrix_np(o.orientation_wxyz).T @ d) @ np.asarray(o.extents_m, dtype=float))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from blueprint_pipeline.rotations import matrix_np
-from blueprint_pipeline.scene.carcass import carcass_of
+from blueprint_pipeline.scene.carcass import carcass_of, front_along
 from blueprint_pipeline.scene.records import SceneObject
 
 TRAY_WALL_M = 0.012  # bottom and walls of a drawer tray
@@ -93,10 +93,7 @@ def exposed_inside(o: SceneObject, carcass: SceneObject, pull: np.ndarray, openi
     centre = np.asarray(o.position_m, dtype=float)[:2] + opening_m * p
     inner_front = float(centre @ p) + 0.5 * depth - wall_m
     inner_back = float(centre @ p) - 0.5 * depth + wall_m
-    c_rot, c_ext = matrix_np(carcass.orientation_wxyz), 0.5 * np.asarray(carcass.extents_m, dtype=float)
-    corners = [np.asarray(carcass.position_m) + c_rot @ (c_ext * np.array([sx, sy, 0.0]))
-               for sx in (-1, 1) for sy in (-1, 1)]
-    carcass_front = max(float(c[:2] @ p) for c in corners)
+    carcass_front = front_along(carcass, np.array([p[0], p[1], 0.0]))
     back = max(inner_back, carcass_front + margin_m)
     if inner_front - back <= 0.0:
         return None

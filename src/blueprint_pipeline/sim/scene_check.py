@@ -160,11 +160,11 @@ class SceneCheck:
             rel_rot = tcp_rot.T @ obj_rot.reshape(3, 3)
         last_carried = int(np.flatnonzero(carried)[-1]) if carried.any() and self.part_qadr is None else None
         placed: np.ndarray | None = None  # the target's qpos where the plan lets go of it
-        # every PLAN_CHECK_EVERY-th tick, and so counted from each phase's start, and each phase's
-        # ends: a phase is checked at the same ticks whatever precedes it (a plan moved behind a
-        # return from a drawn start, planner.from_start, was checked at other ticks than the
-        # probe's, and an opening whose hand grazed a dresser between the probe's ticks passed the
-        # probe and then no episode)
+        # every PLAN_CHECK_EVERY-th tick of the plan and, counted from its start, of each phase,
+        # plus each phase's end: a phase is checked at the same ticks whatever precedes it (a plan
+        # moved behind a return from a drawn start, planner.from_start, was checked at other ticks
+        # than the probe's, and an opening whose hand grazed a dresser between the probe's ticks
+        # passed the probe and then failed every episode)
         ticks = set(range(0, plan.n_ticks + 1, PLAN_CHECK_EVERY)) | {plan.n_ticks}
         ticks |= {last_carried} if last_carried is not None else set()
         for a, b in plan.phase_ticks.values():

@@ -76,10 +76,10 @@ from blueprint_pipeline.robots import robot_by_name
 from blueprint_pipeline.robots.builder import ROBOT_VISUAL_MODEL
 from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.sim import health, judge
-from blueprint_pipeline.sim.engine import UNSTABLE_RETRY_SUBSTEPS
 from blueprint_pipeline.sim.appearance import TEXTURES, texture_file, texture_png
 from blueprint_pipeline.sim.camera import CameraChoice, choose_scene_camera, summarize_cameras
 from blueprint_pipeline.sim.dealing import deal
+from blueprint_pipeline.sim.engine import UNSTABLE_RETRY_SUBSTEPS
 from blueprint_pipeline.sim.episode import EpisodeOptions
 from blueprint_pipeline.sim.episode_io import episode_filename, save_episode
 from blueprint_pipeline.sim.families import FAMILIES, plan_at_rest, run_episode, simulable
@@ -317,14 +317,21 @@ def sim_for(out_url: str, robot_name: str, task_id: str, camera: CameraChoice | 
     return sim, task
 
 
+def surface_mount(task: TaskSpec, robot_name: str) -> float:
+    """The arm's pedestal top for a task with a goal: the goal surface plus the robot's
+    `mount_above_surface_m` (robots/description.py)."""
+    assert task.goal is not None
+    return task.goal.surface_z_m + robot_by_name(robot_name).mount_above_surface_m
+
+
 def default_mount(task: TaskSpec, robot_name: str) -> float | None:
     """The arm's mount when the task's placement names another (the shoulder at a shelf's board,
-    geniesim/tasks._mounts): on a pedestal at the goal surface plus the robot's
-    `mount_above_surface_m`. None when the placement names none, or no other."""
+    geniesim/tasks._shoulder_at_board): `surface_mount`. None when the placement names none, or
+    no other."""
     placement = task.robot_placements[robot_name]
     if placement.mount_z_m is None or task.goal is None:
         return None
-    mount = task.goal.surface_z_m + robot_by_name(robot_name).mount_above_surface_m
+    mount = surface_mount(task, robot_name)
     return None if abs(mount - placement.mount_z_m) < 1e-6 else mount
 
 
@@ -341,8 +348,9 @@ def compiled(out_url: str, robot_name: str, task_id: str, mount_z_m: float | Non
         support = by_id.get(task.goal.support_object_id) if task.goal else None
         robot = robot_by_name(robot_name)
         # the arm stands on a pedestal at the height of the surface it works on (a shelf's board),
-        # or where the placement says (a microwave's door on a counter: geniesim/tasks.py)
-        mount = task.goal.surface_z_m + robot.mount_above_surface_m if support is not None else None
+        # or where the placement says (a microwave's door on a counter, the Franka's shoulder at a
+        # shelf's board: geniesim/tasks.py), or where the stage fell back to (`default_mount`)
+        mount = surface_mount(task, robot_name) if support is not None else None
         if placement.mount_z_m is not None:
             mount = placement.mount_z_m
         if mount_z_m is not None:
