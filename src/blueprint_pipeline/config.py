@@ -96,6 +96,14 @@ class Settings(BaseSettings):
     mesh_cache_dir: str | None = Field(
         None, description="Folder caching convex decompositions by mesh content (default: ~/.cache/blueprint-pipeline/meshes; 'off': no cache).")
 
+    # Episode instructions (episodes stage, sim/phrasings.py)
+    instruction_phrasings: Literal["templates", "gemini"] = Field(
+        "templates", description="Episode instructions: the built-in templates only, or templates plus phrasings Gemini "
+                                 "writes per task family (key GEMINI_API_KEY, URL BP_SIMREADY_GEMINI_BASE_URL).")
+    instruction_gemini_model: str = Field("gemini-2.5-flash", description="Gemini model that writes instruction phrasings.")
+    instruction_phrasings_per_family: int = Field(
+        5, ge=1, le=20, description="Instruction phrasings asked of Gemini per task family (invalid ones are dropped).")
+
     # LeRobot dataset (dataset stage)
     video_codec: Literal["av1", "h264"] = Field(
         "av1", description="Datasets with video: the encoder, av1 (SVT-AV1, LeRobot's default) or h264 (libx264, faster).")

@@ -65,6 +65,7 @@ EPISODES_RESULTS = Artifact("episodes", "results")
 EPISODES_SUMMARY = Artifact("episodes", "summary.json")
 EPISODES_SCENES = Artifact("episodes", "scenes")  # <task_id>.xml: each simulated task's MuJoCo scene
 EPISODES_CERTIFICATE = Artifact("episodes", "quality_certificate.json")
+EPISODES_PHRASINGS = Artifact("episodes", "phrasings.json")  # instruction phrasings an LLM wrote (sim/phrasings.py)
 # eval (`blueprint eval`, not a stage): a policy's results on held-out starts
 EVAL_SUMMARY = Artifact("eval", "summary.json")
 # dataset: LeRobot v3.0; its metadata file is written last and marks it finished

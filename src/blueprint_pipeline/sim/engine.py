@@ -245,7 +245,8 @@ def run(family: Family, sim: SimScene, task: TaskSpec, episode_index: int, seed:
         **(frame_visibility(sim, task, frames) if getattr(sim, "scene_camera", None) is not None else {}),
     }
     return episode_record(sim, task, episode_index, seed, out.success, out.reason, options.instruction_slot,
-                          warnings=health.new_warnings(st.data, st.warnings0), state=logs.state,
+                          warnings=health.new_warnings(st.data, st.warnings0), phrasings=options.phrasings,
+                          state=logs.state,
                           velocity=logs.velocity, ee_pose=logs.ee64.astype(np.float32), object_poses=logs.obj_poses,
                           action=logs.action, contact=logs.contact, reward=out.reward,
                           success_flags=out.success_flags, images=logs.images, cameras=logs.cameras,
@@ -389,12 +390,14 @@ def run_metrics(n_ticks: int, settle_steps: int, wall0: float, q: np.ndarray, ve
 
 
 def episode_record(sim: SimScene, task: TaskSpec, episode_index: int, seed: int, success: bool, reason: str | None,
-                   slot: int | None, reward: np.ndarray, warnings: dict[str, int] | None = None, **arrays) -> EpisodeRecord:
+                   slot: int | None, reward: np.ndarray, warnings: dict[str, int] | None = None,
+                   phrasings: tuple[str, ...] = (), **arrays) -> EpisodeRecord:
     """The EpisodeRecord of a simulated episode: the physics health check
     (`health.unstable_reason` on the recorded arrays and the MuJoCo `warnings` raised during the
     episode) overrides the judge with `sim_unstable`; every episode is done at its last frame,
     which earns the shaped `reward` (changed in place) a bonus of 1 when the episode succeeded.
-    Its instruction is drawn per episode (`language.instruction`, with the episode's `slot`)."""
+    Its instruction is drawn per episode (`language.instruction`, with the episode's `slot` and
+    the LLM's `phrasings` of its family, if any)."""
     unstable = health.unstable_reason(FPS, arrays["state"], arrays["object_poses"], warnings)
     if unstable is not None:
         success, reason = False, health.UNSTABLE
@@ -405,7 +408,7 @@ def episode_record(sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
     done[-1] = True
     return EpisodeRecord(
         episode_index=episode_index, task_id=task.task_id,
-        task_description=language.instruction(sim, task, episode_index, seed, slot),
+        task_description=language.instruction(sim, task, episode_index, seed, slot, phrasings),
         robot=sim.robot.name, seed=seed, fps=FPS, success=success, failure_reason=reason,
         joint_names=list(sim.names.joints) + ["gripper_width"], object_ids=list(sim.dynamic_ids),
         contact_names=list(CONTACT_NAMES), reward=reward, done=done, **arrays)

@@ -55,6 +55,7 @@ class EpisodeOptions:
     # the episode's rank among its task's episodes (dealing.Deal.slot): the instruction template is
     # the slot-th of the task's own shuffled order; None: drawn at random (language.instruction)
     instruction_slot: int | None = None
+    phrasings: tuple[str, ...] = ()  # the LLM's phrasings of the task's template family (sim/phrasings.py)
 
 
 class _Indices:

@@ -35,6 +35,7 @@ each distinct one).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -239,19 +240,23 @@ def _direction(sim: SimScene, task: TaskSpec, obj: SceneObject) -> str:
     return "further back" if rel[0] > 0 else "closer"
 
 
-def instruction(sim: SimScene, task: TaskSpec, episode_index: int, seed: int, slot: int | None = None) -> str:
+def instruction(sim: SimScene, task: TaskSpec, episode_index: int, seed: int, slot: int | None = None,
+                extra: Sequence[str] = ()) -> str:
     """The episode's instruction: a template of the task's family, filled and drawn from its
     stream. With `slot` (the episode's rank among its task's episodes) the template is the slot-th
     of the task's own shuffled order of its family's templates, so a task's first n episodes use n
-    different ones; without, it is drawn from the episode's stream."""
+    different ones; without, it is drawn from the episode's stream. `extra`: more templates of the
+    family, after the built-in ones (an LLM's phrasings, sim/phrasings.py); none leaves every draw
+    as it was."""
     rng = item_rng(sim.scene.header.scene_id, "instruction", task.task_id, int(episode_index), int(seed))
     by_id = sim.scene.by_id()
     fam = family(sim, task)
+    templates = (*TEMPLATES[fam], *extra)
     if slot is None:
-        template = TEMPLATES[fam][int(rng.integers(len(TEMPLATES[fam])))]
+        template = templates[int(rng.integers(len(templates)))]
     else:
-        order = item_rng(sim.scene.header.scene_id, "templates", task.task_id, int(seed)).permutation(len(TEMPLATES[fam]))
-        template = TEMPLATES[fam][int(order[slot % len(order)])]
+        order = item_rng(sim.scene.header.scene_id, "templates", task.task_id, int(seed)).permutation(len(templates))
+        template = templates[int(order[slot % len(order)])]
     obj = by_id[task.target_object_id]
     if task.type == "open_close":
         return template.format(target=_part(obj, fam.split("_")[1]))

@@ -52,6 +52,7 @@ from blueprint_pipeline.config import Settings
 from blueprint_pipeline.contract import (
     EPISODES_CERTIFICATE,
     EPISODES_DATA,
+    EPISODES_PHRASINGS,
     EPISODES_RESULTS,
     EPISODES_SCENES,
     EPISODES_SUMMARY,
@@ -75,7 +76,7 @@ from blueprint_pipeline.resilience.pool import preload_in_workers
 from blueprint_pipeline.robots import robot_by_name
 from blueprint_pipeline.robots.builder import ROBOT_VISUAL_MODEL
 from blueprint_pipeline.scene.io import load_scene
-from blueprint_pipeline.sim import health, judge
+from blueprint_pipeline.sim import health, judge, language, phrasings
 from blueprint_pipeline.sim.appearance import TEXTURES, texture_file, texture_png
 from blueprint_pipeline.sim.camera import CameraChoice, choose_scene_camera, summarize_cameras
 from blueprint_pipeline.sim.dealing import deal
@@ -155,6 +156,7 @@ class EpisodeItem:
     episode_index: int
     seed: int
     instruction_slot: int | None = None  # rank among the task's episodes (dealing.Deal.slot)
+    phrasings: tuple[str, ...] = ()  # an LLM's phrasings of the task's template family (sim/phrasings.py)
     render: bool = False
     image_size: int = 128
     visual_randomization: bool = True
@@ -211,6 +213,7 @@ class Prepared:
     scene_files: list[str]  # written MJCF and textures, relative to the output folder
     cameras: dict[str, CameraChoice]  # the scene camera chosen per simulated task (sim/camera.py)
     mounts: dict[str, float]  # task id -> the arm's mount, where the placement's found no plan
+    template_families: dict[str, str]  # simulated task id -> its instructions' family (language.family)
 
 
 def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool = True) -> Prepared:
@@ -235,6 +238,7 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool
     files: list[str] = []
     chosen: dict[str, CameraChoice] = {}
     mounts: dict[str, float] = {}
+    template_families: dict[str, str] = {}
     for t in tasks:
         sim, task = compiled(out_url, robot, t.task_id)
         why = plan_at_rest(sim, task)
@@ -246,6 +250,7 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool
         if why is not None:
             infeasible[t.task_id] = why
             continue
+        template_families[t.task_id] = language.family(sim, task)
         rel = f"{EPISODES_SCENES.rel}/{t.task_id}.xml"
         storage.atomic_write_text(storage.join(out_url, rel), sim.mjcf)
         files.append(rel)
@@ -260,21 +265,23 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool
     for name in storage.listdir(folder):
         if name.endswith(".xml") and f"{EPISODES_SCENES.rel}/{name}" not in files:
             storage.remove(storage.join(folder, name))
-    return Prepared(infeasible, files, chosen, mounts)
+    return Prepared(infeasible, files, chosen, mounts, template_families)
 
 
 def plan_items(ctx: StageContext, families: dict[str, str],
                cameras: dict[str, CameraChoice] | None = None,
-               mounts: dict[str, float] | None = None) -> list[EpisodeItem]:
+               mounts: dict[str, float] | None = None,
+               phrasings: dict[str, tuple[str, ...]] | None = None) -> list[EpisodeItem]:
     """The run's episodes, dealt over the tasks (task id -> family) by `dealing.deal`, each with
-    its task's scene camera when `cameras` has it (else the worker chooses it) and its arm's
-    mount when `mounts` has one (else the placement's)."""
-    cameras, mounts = cameras or {}, mounts or {}
+    its task's scene camera when `cameras` has it (else the worker chooses it), its arm's
+    mount when `mounts` has one (else the placement's) and its LLM phrasings (task id -> them)."""
+    cameras, mounts, phrasings = cameras or {}, mounts or {}, phrasings or {}
     opts = ctx.options
     count = opts.episodes if opts.episodes is not None else min(DEFAULT_MAX, DEFAULT_PER_TASK * len(families))
     digest = ctx.input_digest or inputs_digest(ctx.out_url)
     return [EpisodeItem(out_url=ctx.out_url, robot=opts.robot, task_id=d.task_id, instruction_slot=d.slot,
                         scene_camera=cameras.get(d.task_id), mount_z_m=mounts.get(d.task_id),
+                        phrasings=phrasings.get(d.task_id, ()),
                         episode_index=i, seed=opts.seed, render=opts.render, image_size=opts.image_size,
                         visual_randomization=opts.visual_randomization, shadows=opts.shadows,
                         keep_failed=opts.keep_failed_episodes, inputs_digest=digest)
@@ -376,7 +383,7 @@ def simulate_item(item: EpisodeItem, heartbeat) -> dict:
     rec = run_episode(sim, task, item.episode_index, item.seed,
                   EpisodeOptions(render=item.render, image_size=item.image_size,
                                  visual_randomization=item.visual_randomization, shadows=item.shadows,
-                                 instruction_slot=item.instruction_slot), heartbeat)
+                                 instruction_slot=item.instruction_slot, phrasings=item.phrasings), heartbeat)
     kept = health.keepable(rec.success, rec.failure_reason, rec.length, FPS, item.keep_failed)
     if kept:
         save_episode(storage.join(EPISODES_DATA.url(item.out_url), episode_filename(item.episode_index)), rec)
@@ -390,7 +397,8 @@ def simulate_item(item: EpisodeItem, heartbeat) -> dict:
 # --- stage side --------------------------------------------------------------------------------
 
 def _item_key(item: EpisodeItem) -> dict:
-    return asdict(item) | {"out_url": None, "scene_camera": None, "mount_z_m": None}
+    return asdict(item) | {"out_url": None, "scene_camera": None, "mount_z_m": None,
+                           "phrasings": list(item.phrasings)}  # as JSON holds it
 
 
 def _done_results(items: list[EpisodeItem], rerun_failed: bool = False) -> dict[int, dict]:
@@ -574,7 +582,10 @@ def run(ctx: StageContext) -> StageResult:
     if not tasks and (ctx.options.episodes is None or ctx.options.episodes > 0):
         raise NoFeasibleTaskError(scene.header.scene_id, ctx.options.robot, config, scene, infeasible)
     families = families_of(tasks, scene.by_id(), physics.objects)
-    items = plan_items(ctx, families, prepared.cameras, prepared.mounts)
+    by_family, instructions = phrasings.for_run(ctx.out_url, prepared.template_families.values(), ctx.settings,
+                                                force=ctx.force)
+    items = plan_items(ctx, families, prepared.cameras, prepared.mounts,
+                       {t: by_family.get(f, ()) for t, f in prepared.template_families.items()})
     resumed = len(_done_results(items, rerun_failed=ctx.force))
     results = simulate_items(items, ctx.options.workers, deadline_s=cfg.deadline_s,
                              heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S, progress=ctx.progress,
@@ -588,6 +599,7 @@ def run(ctx: StageContext) -> StageResult:
     summary["tasks_skipped"] = [t.task_id for t in config.tasks if t not in tasks and t.task_id not in infeasible]
     summary["tasks_infeasible"] = [{"task_id": k, "reason": v} for k, v in sorted(infeasible.items())]
     summary["mount_fallbacks"] = dict(sorted(prepared.mounts.items()))
+    summary["instructions"] = instructions
     storage.atomic_write_json(ctx.url(EPISODES_CERTIFICATE),
                               certificate(scene.header.scene_id, ctx.options.robot, summary))
     storage.atomic_write_json(ctx.url(EPISODES_SUMMARY), summary)
@@ -597,6 +609,7 @@ def run(ctx: StageContext) -> StageResult:
         if name.endswith(".npz") and name not in kept:
             storage.remove(storage.join(data_dir, name))
     outputs = [EPISODES_SUMMARY.rel, EPISODES_CERTIFICATE.rel, *scene_files]
+    outputs += [EPISODES_PHRASINGS.rel] if instructions["source"] != "templates" else []
     outputs += [f"{EPISODES_DATA.rel}/{name}" for name in sorted(kept)]
     if results and summary["success_rate"] < cfg.min_success_rate:
         raise EpisodesFailedError(f"episodes: success rate {summary['success_rate']:.2f} is below "

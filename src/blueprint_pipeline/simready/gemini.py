@@ -88,6 +88,51 @@ def parse_answer(body: Any) -> dict[str, Any]:
     return answer
 
 
+class GeminiClient:
+    """One Gemini model over REST: `generate_json(prompt)` is one logical call through the call
+    policy (rate limit -> breaker -> retry within a deadline) and returns the answer's JSON object,
+    every registered secret masked in its strings. Shared by the physics estimator and the
+    episodes stage's instruction phrasings (sim/phrasings.py)."""
+
+    def __init__(self, base_url: str, model: str, timeout_s: float, *, workers: int = 1, policy: Any = None,
+                 client: httpx.Client | None = None, api_key: str | None = None, settings: Any = None,
+                 rate_per_s: float | None = None, policy_name: str = "gemini"):
+        if policy is None:
+            from blueprint_pipeline.config import get_settings
+
+            settings = settings or get_settings()
+            policy = gemini_policy(rate_per_s or settings.rate_limit_per_s, settings, name=policy_name)
+        self.policy = policy
+        if api_key is None:
+            from blueprint_pipeline.secrets.resolver import get_secret
+
+            api_key = get_secret(SECRET_NAME, settings=settings)
+        self._api_key = api_key
+        self.timeout_s = timeout_s
+        self._owns_client = client is None
+        self.client = client or httpx.Client(
+            timeout=timeout_s,
+            limits=httpx.Limits(max_connections=max(workers, 1), max_keepalive_connections=max(workers, 1)))
+        self.url = f"{base_url.rstrip('/')}/v1beta/models/{model}:generateContent"
+
+    def close(self) -> None:
+        if self._owns_client:
+            self.client.close()
+
+    def generate_json(self, prompt: str, temperature: float = 0.0) -> dict[str, Any]:
+        body = {
+            "contents": [{"role": "user", "parts": [{"text": prompt}]}],
+            "generationConfig": {"responseMimeType": "application/json", "temperature": temperature},
+        }
+        response = self.policy.request(self.client, "POST", self.url, json=body,
+                                       headers={"x-goog-api-key": self._api_key}, timeout=self.timeout_s)
+        try:
+            payload = response.json()
+        except ValueError:
+            raise EstimateRejected("response body is not JSON") from None
+        return redact_values(parse_answer(payload))
+
+
 class GeminiEstimator:
     name = "gemini"
 
@@ -95,41 +140,17 @@ class GeminiEstimator:
                  api_key: str | None = None, settings: Any = None):
         self.config = config
         self.table = TableEstimator(config)
-        if policy is None:
-            from blueprint_pipeline.config import get_settings
-
-            settings = settings or get_settings()
-            policy = gemini_policy(config.rate_per_s or settings.rate_limit_per_s, settings)
-        self.policy = policy
-        if api_key is None:
-            from blueprint_pipeline.secrets.resolver import get_secret
-
-            api_key = get_secret(SECRET_NAME, settings=settings)
-        self._api_key = api_key
-        self._owns_client = client is None
-        self.client = client or httpx.Client(
-            timeout=config.gemini_timeout_s,
-            limits=httpx.Limits(max_connections=max(config.workers, 1), max_keepalive_connections=max(config.workers, 1)))
-        self.url = f"{config.gemini_base_url.rstrip('/')}/v1beta/models/{config.gemini_model}:generateContent"
+        self.gemini = GeminiClient(config.gemini_base_url, config.gemini_model, config.gemini_timeout_s,
+                                   workers=config.workers, policy=policy, client=client, api_key=api_key,
+                                   settings=settings, rate_per_s=config.rate_per_s)
+        self.policy = self.gemini.policy
 
     def close(self) -> None:
-        if self._owns_client:
-            self.client.close()
+        self.gemini.close()
 
     def ask(self, obj: SceneObject) -> dict[str, Any]:
         """The service's answer for `obj`, every registered secret masked in its strings."""
-        body = {
-            "contents": [{"role": "user", "parts": [{"text": build_prompt(obj)}]}],
-            "generationConfig": {"responseMimeType": "application/json", "temperature": 0.0},
-        }
-        response = self.policy.request(self.client, "POST", self.url, json=body,
-                                       headers={"x-goog-api-key": self._api_key},
-                                       timeout=self.config.gemini_timeout_s)
-        try:
-            payload = response.json()
-        except ValueError:
-            raise EstimateRejected("response body is not JSON") from None
-        return redact_values(parse_answer(payload))
+        return self.gemini.generate_json(build_prompt(obj))
 
     def estimate_llm(self, obj: SceneObject, manifest: CheckedValues | None = None,
                      mesh: MeshProps | None = None) -> ObjectPhysics:

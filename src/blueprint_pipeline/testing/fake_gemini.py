@@ -1,7 +1,7 @@
 """A local stand-in for the Gemini REST API (tests and benchmarks; never used by the pipeline).
 
 Serves POST /v1beta/models/<model>:generateContent on 127.0.0.1 with a fixed delay, answers per
-object category, and records the arrival time of every request so callers can measure the rate
+object category (or per task family, for instruction phrasings), and records the arrival time of every request so callers can measure the rate
 the server really saw.
 """
 
@@ -17,7 +17,8 @@ from typing import Any
 
 from blueprint_pipeline.testing.rates import max_in_window
 
-_CATEGORY = re.compile(r"^Category: (.*)$", re.MULTILINE)
+# the physics prompt's object category, or the instruction prompt's task family (sim/phrasings.py)
+_CATEGORY = re.compile(r"^(?:Category|Task family): (.*)$", re.MULTILINE)
 DEFAULT_ANSWER = {"material": "plastic", "mass_kg": 0.5, "static_friction": 0.5, "dynamic_friction": 0.4,
                   "restitution": 0.3}
 
