@@ -188,6 +188,25 @@ def test_scene_check_refuses_a_grasp_whose_fingers_land_on_a_neighbour():
     assert check.grasp(free) == "the hand or arm meets can_b"
 
 
+def test_the_hand_alone_is_checked_at_a_grasp_before_any_ik():
+    scene, physics = _shelf_scene()
+    sim = build_sim_scene(scene, physics, FRANKA, (1.2, 1.05, 0.0), (0.7071068, 0, 0, 0.7071068), mount_top_z_m=0.9)
+    ix = _indices(sim)
+    d = start_data(sim, "can_a")
+    check = SceneCheck(sim, d, ix, "can_a", "unit")
+    tcp, rot = ix.ik.tcp_pose(ix.home.copy()[ix.arm_qadr])
+    # no joint configuration: the hand is placed at the candidate's poses directly
+    cand = GraspCandidate("top", Pose(tcp, rot), np.array([0.0, 0.0, -1.0]), 0.07)
+    assert check.hand_at_grasp(cand) is None
+    b = sim.free_qpos_adr("can_b")
+    d.qpos[b:b + 3] = tcp  # the neighbour where the hand closes
+    assert check.hand_at_grasp(cand) == "the hand meets can_b"
+    d.qpos[b:b + 3] = tcp + np.array([0.0, 0.0, 0.6])  # the neighbour far above the hand: clear again
+    assert check.hand_at_grasp(cand) is None
+    d.qpos[b:b + 3] = cand.pre_grasp.pos_m  # where the hand waits before closing in
+    assert check.hand_at_grasp(cand) == "the hand meets can_b"
+
+
 def _kitchen_counter_like(overlap: bool) -> tuple[list, dict]:
     table = _object("table", "table", SimRole.STATIC, (1.0, 1.0, 0.375), (1.2, 0.8, 0.75))
     pen_a = _object("pen_a", "pen", SimRole.MANIPULABLE_OBJECT, (0.9, 1.0, 0.757), (0.014, 0.145, 0.014))

@@ -99,6 +99,20 @@ def test_ik_reaches_targets_within_a_millimetre(desc):
         assert np.abs(rot - down).max() < 1e-2
 
 
+@pytest.mark.parametrize("desc", [FRANKA, UR10], ids=lambda d: d.name)
+def test_ik_gives_up_on_an_unreachable_pose_early_and_still_reaches_a_far_one(desc):
+    from blueprint_pipeline.sim.ik import HOPELESS_AFTER
+
+    base = np.array([0.0, 0.0, 0.75])
+    ik = ArmIK(desc, base, (1, 0, 0, 0))
+    down = np.diag([1.0, -1.0, -1.0])
+    far_away = ik.solve(base + np.array([2.5, 0.0, 0.1]), down, ik.home_q)  # out of any arm's reach
+    assert not far_away.ok() and HOPELESS_AFTER < far_away.iterations < 60
+    # behind the base and low: far from home, reached after a long way round
+    behind = ik.solve(base + np.array([-0.45, 0.25, 0.1]), down, ik.home_q)
+    assert behind.ok(), behind
+
+
 def test_gripper_force_is_bounded_and_stroke_is_eight_centimetres():
     spec, names = robot_spec(FRANKA)
     model = add_home_key(spec, FRANKA)

@@ -24,6 +24,13 @@ from blueprint_pipeline.robots.builder import WORLD_CONAFFINITY, WORLD_CONTYPE
 
 ACCEPT_M, ACCEPT_RAD = 1e-3, 1e-2  # IKResult.ok()'s default tolerances
 STALL_GAIN = 0.9  # an iteration that leaves both errors above 90% of the previous ones has stalled
+# A solve still HOPELESS_M or more off after HOPELESS_AFTER iterations, and no better (by
+# HOPELESS_GAIN) in position and rotation than HOPELESS_AFTER iterations before, is given up: an
+# unreachable pose (in a shelf's row, under a board) never converges, and such solves spent 66% of
+# the probes' IK iterations running to `max_iterations`. Measured on the corpus's probes (13,904
+# solves): no solve that converged would have been given up; the slowest took 36 iterations, some
+# wandering 40-150 cm off for 15 iterations before they did.
+HOPELESS_AFTER, HOPELESS_GAIN, HOPELESS_M = 20, 0.98, 0.005
 IK_DT_S, IK_DAMPING = 0.1, 1e-4  # integration step of a velocity solution (a full step: dq = v * dt), LM damping
 
 
@@ -114,13 +121,19 @@ class ArmIK:
         self.frame_task.set_target(target)
         limits = self.collision_limits if avoid_obstacles else self.limits
         it, err_m, err_rad = 0, np.inf, np.inf
+        errors: list[tuple[float, float]] = []
         for it in range(1, max_iterations + 1):
             self._step(limits)
             err = self.frame_task.compute_error(self.configuration)
             prev_m, prev_rad = err_m, err_rad
             err_m, err_rad = float(np.sqrt(err[:3] @ err[:3])), float(np.sqrt(err[3:] @ err[3:]))
+            errors.append((err_m, err_rad))
             if err_m < tol_m and err_rad < tol_rad:
                 break
+            if it > HOPELESS_AFTER and err_m > HOPELESS_M:
+                was_m, was_rad = errors[it - 1 - HOPELESS_AFTER]
+                if err_m > HOPELESS_GAIN * was_m and err_rad > HOPELESS_GAIN * was_rad:
+                    break
             # Stalled against a joint limit or an obstacle (mink's limits let the last tenths of a
             # millimetre converge very slowly): stop once the pose is acceptable and an iteration
             # gains less than STALL_GAIN, instead of spending the remaining iterations on it.

@@ -92,14 +92,18 @@ class SceneChecker(Protocol):
     """Whole-arm checks against the scene (sim/scene_check.py SceneCheck): why a grasp candidate or a
     plan would collide, or None."""
 
+    def hand_at_grasp(self, cand: GraspCandidate) -> str | None: ...
+
     def grasp(self, cand: GraspCandidate) -> str | None: ...
 
     def plan(self, plan: Plan) -> str | None: ...
 
 
 class BlockedGrasps(IKFailure):
-    """Every reachable grasp candidate would put the hand or arm into the scene (a neighbour, a
-    shelf board, a container wall): planning refused them rather than let physics sort it out."""
+    """Every grasp candidate not out of reach would put the hand or arm into the scene (a
+    neighbour, a shelf board, a container wall): planning refused them rather than let physics
+    sort it out. A candidate whose hand alone meets the scene is refused before its IK is solved,
+    so it counts here even where the arm could not have reached it."""
 
     reason = "no_clear_grasp"
 
@@ -158,8 +162,9 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
                     turn_back_rad: float = 0.0, q_seed: np.ndarray | None = None,
                     rim_z: float | None = None) -> Plan:
     """Raises IKFailure when no grasp candidate gives a feasible plan (BlockedGrasps when every
-    reachable one was refused by `check`, the whole-arm check of the grasp and then of the whole
-    plan against the scene); `on_segment` is called after every planned segment (the worker's
+    reachable one was refused by `check`: the hand alone at the grasp, before its IK, then the
+    whole arm at the grasp and then along the whole plan against the scene; a candidate refused
+    at the hand counts as reachable); `on_segment` is called after every planned segment (the worker's
     heartbeat). Candidates are tried in rank order: planning retries, never recorded ones.
     `ceiling_z`: the underside of the board above a target on a shelf: the hand stays
     CEILING_CLEARANCE_M below it while lifting and carrying (objects above it are not in the way).
@@ -210,9 +215,10 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
             narrow = narrowed[id(cand)]
             why: str | None = None
             for variant in [cand] + ([narrow] if narrow is not None else []):
-                if id(variant) not in checked:
-                    ok = check_reachable(variant, ik, seed)
-                    checked[id(variant)] = (ok, check.grasp(variant) if ok and check is not None else None)
+                if id(variant) not in checked:  # the hand alone first: it needs no IK
+                    blocked = check.hand_at_grasp(variant) if check is not None else None
+                    ok = blocked is not None or check_reachable(variant, ik, seed)
+                    checked[id(variant)] = (ok, blocked or (check.grasp(variant) if ok and check is not None else None))
                 reachable, why = checked[id(variant)]
                 if not reachable:
                     if not refused:
@@ -233,7 +239,7 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
                         return plan
                 if why is not None:
                     refused.append(f"{variant.kind}{'' if variant.open_m is None else ' pre-shaped'}: {why}")
-                    last_error = BlockedGrasps("every reachable grasp collides (" + "; ".join(refused[-3:]) + ")")
+                    last_error = BlockedGrasps("every grasp not out of reach collides (" + "; ".join(refused[-3:]) + ")")
         errors.append(last_error)
     last_error = errors[0]
     if isinstance(last_error, BlockedGrasps):

@@ -15,6 +15,10 @@ START_TARGET_CLEARANCE_M = 0.02  # a drawn start keeps the hand this far from th
 GRASP_CLEARANCE_M = 0.003  # at pre-grasp and grasp the hand and arm keep this far from everything but the target
 PLAN_CLEARANCE_M = 0.001  # and along the planned motion (placing next to a neighbour is close work)
 SUPPORT_TOLERANCE_M = 0.002  # finger tips (and the carried object) may touch a support this deep
+# the hand alone, placed at a candidate's poses before any IK (`SceneCheck.hand_at_grasp`), keeps this far
+# from the scene: GRASP_CLEARANCE_M less what an accepted IK solution may move the hand (ik.ACCEPT_M,
+# and ik.ACCEPT_RAD over the hand's 15 cm from the TCP), so it refuses only what `grasp` refuses
+HAND_SIEVE_CLEARANCE_M = GRASP_CLEARANCE_M - 0.0025
 PLAN_CHECK_EVERY = 3  # ticks between the planned configurations checked against the scene
 _CARRIED = ("lift", "transport", "lower")
 
@@ -125,6 +129,41 @@ class SceneCheck:
             for t in np.flatnonzero(self.target_mask):
                 if mujoco.mj_geomDistance(m, scratch, int(g), int(t), near, None) < near:
                     return f"the hand is within {near * 100:.0f} cm of {self.target}"
+        return None
+
+    def hand_at_grasp(self, cand: GraspCandidate) -> str | None:
+        """Why the hand alone, at the candidate's pre-grasp and grasp poses with its fingers open
+        as the candidate holds them, would meet the scene (as `grasp` judges the hand, with
+        HAND_SIEVE_CLEARANCE_M), or None. Needs no IK: the hand's geoms are placed at the poses
+        directly (its shape about the TCP does not depend on the arm), so a candidate blocked at
+        the hand (a book in a row, a can under a board) is refused before its IK is solved."""
+        m, scratch, ix = self.sim.model, _scratch_data(self.sim), self.ix
+        opening = self.sim.robot.gripper.stroke_per_finger_m if cand.open_m is None else cand.open_m
+        self._pose(scratch, self.d.qpos[ix.arm_qadr], opening)
+        tcp_pos, tcp_rot = scratch.site_xpos[ix.tcp].copy(), scratch.site_xmat[ix.tcp].reshape(3, 3).copy()
+        rel_pos = (scratch.geom_xpos[self.hand] - tcp_pos) @ tcp_rot  # each geom in the TCP's frame
+        rel_rot = np.einsum("ji,njk->nik", tcp_rot, scratch.geom_xmat[self.hand].reshape(-1, 3, 3))
+        saved = m.geom_margin[self.robot].copy()
+        m.geom_margin[self.robot] = 0.0
+        m.geom_margin[self.hand] = HAND_SIEVE_CLEARANCE_M
+        hand = np.zeros(m.ngeom, bool)
+        hand[self.hand] = True
+        try:
+            for pose in (cand.pre_grasp, cand.tcp):
+                scratch.geom_xpos[self.hand] = pose.pos_m + rel_pos @ pose.rot.T
+                scratch.geom_xmat[self.hand] = np.einsum("ij,njk->nik", pose.rot, rel_rot).reshape(-1, 9)
+                mujoco.mj_collision(m, scratch)
+                n = scratch.ncon
+                g1, g2 = scratch.contact.geom[:n, 0], scratch.contact.geom[:n, 1]
+                other = np.where(hand[g1], g2, g1)
+                tolerated = scratch.contact.dist[:n] > -SUPPORT_TOLERANCE_M
+                bad = ((hand[g1] & ~self.ix.robot_geom[g2]) | (hand[g2] & ~self.ix.robot_geom[g1]))
+                bad &= ~self.target_mask[other] & ~(self.support_mask[other] & tolerated)
+                if bad.any():
+                    k = int(other[np.flatnonzero(bad)[0]])
+                    return f"the hand meets {self.owner.get(k, m.geom(k).name)}"
+        finally:
+            m.geom_margin[self.robot] = saved
         return None
 
     def grasp(self, cand: GraspCandidate) -> str | None:
