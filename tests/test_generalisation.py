@@ -188,6 +188,30 @@ def test_scene_check_refuses_a_grasp_whose_fingers_land_on_a_neighbour():
     assert check.grasp(free) == "the hand or arm meets can_b"
 
 
+def test_only_the_arms_base_and_shoulder_may_touch_the_floor():
+    from blueprint_pipeline.robots import UR10
+    from blueprint_pipeline.sim.episode import _scratch_data
+
+    scene, physics = _shelf_scene()
+    sim = build_sim_scene(scene, physics, UR10, (2.6, 1.0, 0.0), (1.0, 0, 0, 0), mount_top_z_m=0.0)  # on the floor
+    ix = _indices(sim)
+    check = SceneCheck(sim, start_data(sim, "can_a"), ix, "can_a", "unit")
+    m, scratch = sim.model, _scratch_data(sim)
+    home = ix.home.copy()[ix.arm_qadr]
+    check._pose(scratch, home, 0.04)
+    assert check._hit(scratch, carried=False) is None  # its base and shoulder stand on the floor plane
+    # the whole arm 40 cm lower: at home its upper arm, which points up, now reaches down into the
+    # floor (a UR10's was planned 23 cm into it), its forearm and hand stay above
+    m.body_pos[m.body(sim.names.base_body).id, 2] -= 0.4
+    scratch = mujoco.MjData(m)  # fresh: MuJoCo computes a body fixed to the world once per data
+    check._pose(scratch, home, 0.04)
+    floor = m.geom("floor").id
+    upper_arm = int(np.flatnonzero(ix.robot_geom & (m.geom_bodyid == m.body("ur10_link2").id))[0])
+    assert mujoco.mj_geomDistance(m, scratch, upper_arm, floor, 1.0, None) < 0.0
+    assert all(mujoco.mj_geomDistance(m, scratch, int(h), floor, 1.0, None) > 0.1 for h in check.hand)
+    assert check._hit(scratch, carried=False) == "floor"
+
+
 def test_the_hand_alone_is_checked_at_a_grasp_before_any_ik():
     scene, physics = _shelf_scene()
     sim = build_sim_scene(scene, physics, FRANKA, (1.2, 1.05, 0.0), (0.7071068, 0, 0, 0.7071068), mount_top_z_m=0.9)

@@ -8,6 +8,7 @@ import numpy as np
 
 from blueprint_pipeline.sim.episode import _Indices, _scratch_data
 from blueprint_pipeline.sim.grasp import GraspCandidate
+from blueprint_pipeline.sim.ik import ACCEPT_M, ACCEPT_RAD
 from blueprint_pipeline.sim.planner import Plan
 from blueprint_pipeline.sim.scene_builder import SimScene
 
@@ -15,10 +16,6 @@ START_TARGET_CLEARANCE_M = 0.02  # a drawn start keeps the hand this far from th
 GRASP_CLEARANCE_M = 0.003  # at pre-grasp and grasp the hand and arm keep this far from everything but the target
 PLAN_CLEARANCE_M = 0.001  # and along the planned motion (placing next to a neighbour is close work)
 SUPPORT_TOLERANCE_M = 0.002  # finger tips (and the carried object) may touch a support this deep
-# the hand alone, placed at a candidate's poses before any IK (`SceneCheck.hand_at_grasp`), keeps this far
-# from the scene: GRASP_CLEARANCE_M less what an accepted IK solution may move the hand (ik.ACCEPT_M,
-# and ik.ACCEPT_RAD over the hand's 15 cm from the TCP), so it refuses only what `grasp` refuses
-HAND_SIEVE_CLEARANCE_M = GRASP_CLEARANCE_M - 0.0025
 PLAN_CHECK_EVERY = 3  # ticks between the planned configurations checked against the scene
 _CARRIED = ("lift", "transport", "lower")
 
@@ -57,6 +54,13 @@ class SceneCheck:
         # the robot's geoms, but its fixed base link (which stands on the floor or its pedestal)
         self.moving = ix.robot_geom & (m.geom_bodyid != m.body(sim.names.base_body).id)
         self.floor = m.geom("floor").id
+        # what of the robot may touch the floor plane: its base and the link its first joint turns
+        # (an arm mounted on the floor sits on it); the upper arm, forearm and hand may not (a
+        # UR10's upper arm planned 23 cm into the floor on its way to a bottom shelf had passed)
+        shoulder = m.jnt_bodyid[m.joint(sim.names.joints[0]).id]
+        self.on_floor = ix.robot_geom & np.isin(m.geom_bodyid, [m.body(sim.names.base_body).id, shoulder])
+        # what the hand alone may meet at a grasp (`hand_at_grasp`): everything but the robot and the target
+        self._scene_geoms = np.flatnonzero(~ix.robot_geom & ~self.target_mask)
         self.robot = np.flatnonzero(ix.robot_geom)
         hand_bodies = [m.body(b).id for b in (sim.names.hand_body, f"{sim.robot.name}_finger_left_body",
                                               f"{sim.robot.name}_finger_right_body")]
@@ -82,10 +86,10 @@ class SceneCheck:
         robot = self.ix.robot_geom
         tolerated = dist > -SUPPORT_TOLERANCE_M
         base_link = robot[g1] & ~self.moving[g1] | robot[g2] & ~self.moving[g2]
-        # a floor-mounted arm's shoulder sits on the floor plane: only the hand may not touch it
+        # a floor-mounted arm's base and shoulder sit on the floor plane
         hand = np.zeros(m.ngeom, bool)
         hand[self.hand] = True
-        base_link |= ((g1 == self.floor) & ~hand[g2]) | ((g2 == self.floor) & ~hand[g1])
+        base_link |= ((g1 == self.floor) & self.on_floor[g2]) | ((g2 == self.floor) & self.on_floor[g1])
         # the arm against anything but the target (its supports within the tolerance)
         other = np.where(robot[g1], g2, g1)
         bad = (robot[g1] != robot[g2]) & ~base_link & ~self.target_mask[other] & ~(self.support_mask[other] & tolerated)
@@ -133,38 +137,45 @@ class SceneCheck:
 
     def hand_at_grasp(self, cand: GraspCandidate) -> str | None:
         """Why the hand alone, at the candidate's pre-grasp and grasp poses with its fingers open
-        as the candidate holds them, would meet the scene (as `grasp` judges the hand, with
-        HAND_SIEVE_CLEARANCE_M), or None. Needs no IK: the hand's geoms are placed at the poses
+        as the candidate holds them, would meet the scene (as `grasp` judges the hand), or None.
+        Its clearance is GRASP_CLEARANCE_M less the most an accepted IK solution can move a point
+        of the hand (ik.ACCEPT_M, plus ik.ACCEPT_RAD times the hand's farthest reach from the TCP;
+        negative: an overlap that deep), so it refuses only what `grasp` would refuse after the
+        IK. Needs no IK: the hand's geoms are placed at the poses
         directly (its shape about the TCP does not depend on the arm), so a candidate blocked at
-        the hand (a book in a row, a can under a board) is refused before its IK is solved."""
+        the hand (a book in a row, a can under a board) is refused before its IK is solved. The
+        geoms so placed are measured pair by pair (`mj_geomDistance`, after a bounding-sphere
+        sieve): MuJoCo's broad phase keeps the bodies' boxes from the last kinematics and would
+        miss them."""
         m, scratch, ix = self.sim.model, _scratch_data(self.sim), self.ix
         opening = self.sim.robot.gripper.stroke_per_finger_m if cand.open_m is None else cand.open_m
         self._pose(scratch, self.d.qpos[ix.arm_qadr], opening)
         tcp_pos, tcp_rot = scratch.site_xpos[ix.tcp].copy(), scratch.site_xmat[ix.tcp].reshape(3, 3).copy()
         rel_pos = (scratch.geom_xpos[self.hand] - tcp_pos) @ tcp_rot  # each geom in the TCP's frame
         rel_rot = np.einsum("ji,njk->nik", tcp_rot, scratch.geom_xmat[self.hand].reshape(-1, 3, 3))
-        saved = m.geom_margin[self.robot].copy()
-        m.geom_margin[self.robot] = 0.0
-        m.geom_margin[self.hand] = HAND_SIEVE_CLEARANCE_M
-        hand = np.zeros(m.ngeom, bool)
-        hand[self.hand] = True
-        try:
-            for pose in (cand.pre_grasp, cand.tcp):
-                scratch.geom_xpos[self.hand] = pose.pos_m + rel_pos @ pose.rot.T
-                scratch.geom_xmat[self.hand] = np.einsum("ij,njk->nik", pose.rot, rel_rot).reshape(-1, 9)
-                mujoco.mj_collision(m, scratch)
-                n = scratch.ncon
-                g1, g2 = scratch.contact.geom[:n, 0], scratch.contact.geom[:n, 1]
-                other = np.where(hand[g1], g2, g1)
-                tolerated = scratch.contact.dist[:n] > -SUPPORT_TOLERANCE_M
-                bad = ((hand[g1] & ~self.ix.robot_geom[g2]) | (hand[g2] & ~self.ix.robot_geom[g1]))
-                bad &= ~self.target_mask[other] & ~(self.support_mask[other] & tolerated)
-                if bad.any():
-                    k = int(other[np.flatnonzero(bad)[0]])
-                    return f"the hand meets {self.owner.get(k, m.geom(k).name)}"
-        finally:
-            m.geom_margin[self.robot] = saved
+        lever = float(np.max(np.linalg.norm(rel_pos, axis=1) + m.geom_rbound[self.hand]))
+        clearance = GRASP_CLEARANCE_M - ACCEPT_M - ACCEPT_RAD * lever
+        others = self._scene_geoms
+        centres = scratch.geom_xpos[others]
+        reach = m.geom_rbound[others] + max(clearance, 0.0)
+        for pose in (cand.pre_grasp, cand.tcp):
+            scratch.geom_xpos[self.hand] = pose.pos_m + rel_pos @ pose.rot.T
+            scratch.geom_xmat[self.hand] = np.einsum("ij,njk->nik", pose.rot, rel_rot).reshape(-1, 9)
+            for h in self.hand:
+                gap = np.linalg.norm(centres - scratch.geom_xpos[h], axis=1) - reach - m.geom_rbound[h]
+                near = others[(gap < 0.0) | (m.geom_rbound[others] == 0.0)]  # planes have no bound
+                for g in near[self._collides(h, near)]:
+                    dist = mujoco.mj_geomDistance(m, scratch, int(h), int(g), max(clearance, 0.0) + 0.01, None)
+                    if dist >= clearance or (self.support_mask[g] and dist > min(-SUPPORT_TOLERANCE_M, clearance)):
+                        continue
+                    return f"the hand meets {self.owner.get(int(g), m.geom(int(g)).name)}"
         return None
+
+    def _collides(self, g: int, others: np.ndarray) -> np.ndarray:
+        """Which of `others` geom `g` collides with (MuJoCo's contype/conaffinity rule)."""
+        m = self.sim.model
+        return (((m.geom_contype[g] & m.geom_conaffinity[others]) != 0)
+                | ((m.geom_contype[others] & m.geom_conaffinity[g]) != 0))
 
     def grasp(self, cand: GraspCandidate) -> str | None:
         m, scratch = self.sim.model, _scratch_data(self.sim)
