@@ -18,7 +18,7 @@ from blueprint_pipeline.geniesim.relations import inferred_relations, scene_rela
 from blueprint_pipeline.geniesim.robots import ROBOTS
 from blueprint_pipeline.geniesim.spatial_index import candidate_pairs
 from blueprint_pipeline.testing.synthetic import small_kitchen, synthetic_physics, synthetic_scene
-from blueprint_pipeline.geniesim.tasks import STROKE_M, suggest_tasks
+from blueprint_pipeline.geniesim.tasks import STROKE_M, TaskCaps, suggest_tasks
 from blueprint_pipeline.scene.records import AssetRef
 from blueprint_pipeline.scene.shelves import open_furniture
 from blueprint_pipeline.simready.containers import is_container
@@ -206,7 +206,10 @@ def test_task_caps_and_config_roundtrip(kitchen):
     physics = synthetic_physics(scene)
     export = build_export(scene, physics)
     tasks = export.task_config.tasks
-    assert 0 < len(tasks) <= 24
+    caps = TaskCaps()
+    assert 0 < len(tasks) <= caps.pick_place + caps.stack + caps.place_in + caps.push + caps.push_in + 2 * caps.open_close
+    assert sum(t.task_id.startswith("push_in_") for t in tasks) <= caps.push_in
+    assert sum(t.type == "pick_place" for t in tasks) <= caps.pick_place + caps.place_in
     counts: dict[str, int] = {}
     for t in tasks:
         counts[t.target_object_id] = counts.get(t.target_object_id, 0) + 1

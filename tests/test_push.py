@@ -155,3 +155,81 @@ def test_the_scripted_push_through_the_env_reproduces_the_episodes_stage(tmp_pat
     assert frames > record.metrics["grasp_frame"] + 10
     np.testing.assert_array_equal(np.array(states[:frames]), record.state[:frames])
     assert info["is_success"] and record.success, (info, record.failure_reason)
+
+
+# --- pushing further back into open furniture ------------------------------------------------
+
+def _shelf_plan(extra=()):
+    """The generalisation tests' shelving unit (open front -y, back panel's inner face at y =
+    1.98), its things 14 cm behind its front, and `extra`."""
+    from test_generalisation import _shelf_scene
+
+    scene, physics = _shelf_scene()
+    objects = [o.model_copy(update={"position_m": (o.position_m[0], 1.74, o.position_m[2])})
+               if o.id in ("can_a", "can_b", "jar") else o for o in scene.objects] + list(extra)
+    phys = dict(physics.objects) | {o.id: _physics(o, 0.3, 0.5, ColliderShape.CYLINDER, True) for o in extra}
+    return scene.model_copy(update={"objects": tuple(objects)}), phys, _plan(objects, phys)
+
+
+def test_things_in_open_furniture_get_a_push_further_back_on_their_shelf():
+    from blueprint_pipeline.geniesim.push_tasks import SHELF_PUSH_MAX_M, SHELF_PUSH_TOLERANCE_M
+
+    _, _, plan = _shelf_plan()
+    pushes = {t.target_object_id: t for t in plan.tasks if t.task_id.startswith("push_in_")}
+    assert set(pushes) == {"can_a", "can_b", "jar"}
+    goal = pushes["can_a"].goal
+    # straight towards the unit's back (+y: its open front faces -y), the longest push there is room for
+    assert goal.center_m[0] == pytest.approx(1.0) and goal.center_m[1] == pytest.approx(1.74 + SHELF_PUSH_MAX_M)
+    assert goal.support_object_id == "unit" and goal.surface_z_m == pytest.approx(0.9)
+    assert goal.size_m == pytest.approx((2 * SHELF_PUSH_TOLERANCE_M, 2 * SHELF_PUSH_TOLERANCE_M))
+    assert pushes["can_a"].type == "push" and "franka" in pushes["can_a"].robot_placements
+
+
+def test_a_shelf_push_needs_room_behind_and_a_clear_path():
+    from blueprint_pipeline.geniesim.push_tasks import shelf_push_goal
+
+    scene, _, _ = _shelf_plan()
+    by_id = scene.by_id()
+    unit, can = by_id["unit"], by_id["can_a"]
+    front = np.array([0.0, -1.0, 0.0])  # the unit's open front faces -y; its back panel's inner face is
+    back_inner = -(0.2 - 0.02)  # 18 cm behind its centre along that normal
+    goal, u = shelf_push_goal(can, unit, front, back_inner, 0.9, [])
+    assert u == pytest.approx([0.0, 1.0, 0.0])
+    near_back = can.model_copy(update={"position_m": (1.0, 1.935, 0.955)})  # its far face 1 cm from the back
+    assert shelf_push_goal(near_back, unit, front, back_inner, 0.9, []).startswith("no room behind it: 1.0 cm")
+    behind = can.model_copy(update={"id": "can_c", "position_m": (1.0, 1.83, 0.955)})  # 2 cm behind its far face
+    assert shelf_push_goal(can, unit, front, back_inner, 0.9, [behind]).startswith("something stands behind it")
+    beside = behind.model_copy(update={"position_m": (1.1, 1.74, 0.955)})  # in its row, beside it
+    assert shelf_push_goal(can, unit, front, back_inner, 0.9, [beside])[0].center_m[1] == pytest.approx(goal.center_m[1])
+
+
+def test_a_shelf_push_episode_pushes_the_can_further_back_with_the_fingertips():
+    scene, phys, plan = _shelf_plan()
+    task = next(t for t in plan.tasks if t.task_id == "push_in_can_a")
+    p = task.robot_placements["franka"]
+    mount = p.mount_z_m if p.mount_z_m is not None else task.goal.surface_z_m + FRANKA.mount_above_surface_m
+    sim = build_sim_scene(scene, PhysicsFile(scene_id="shelf", estimator="table", objects=phys), FRANKA,
+                          p.base_position_m, p.base_orientation_wxyz, mount_top_z_m=mount)
+    assert sim.shelf_level("can_a") is not None and plan_at_rest(sim, task) is None
+    rec = run_episode(sim, task, 0, seed=1)
+    assert rec.success, (rec.failure_reason, rec.metrics["checks"], rec.metrics.get("plan_error"))
+    m = rec.metrics
+    assert m["grasp_kind"] == "push" and m["max_rise_m"] < 0.01 and m["goal_center_error_m"] < 0.015
+    assert m["push_direction"] == pytest.approx([0.0, 1.0], abs=1e-6)
+    # at the nominal time step: the fingertips bear squarely on its face
+    assert m["physics_substeps"] == 1 and not m["resimulated"]
+    ti = rec.object_ids.index("can_a")
+    start, end = rec.object_poses[0, ti * 7:ti * 7 + 3], rec.object_poses[-1, ti * 7:ti * 7 + 3]
+    assert end[1] - start[1] > 0.04 and abs(end[0] - start[0]) < 0.01
+    text = language.instruction(sim, task, 0, seed=1, slot=0)
+    assert "can a" in text and "further back" in text and "{" not in text  # the robot pushes away from itself
+
+
+def test_a_short_push_asks_the_object_to_move_half_its_length():
+    common = dict(start_zaxis=np.array([0.0, 0.0, 1.0]), final_zaxis=np.array([0.0, 0.0, 1.0]),
+                  final_lin_vel=np.zeros(3), final_ang_vel=np.zeros(3), max_rise_m=0.0, touched_by_hand=True,
+                  touches_goal_support=True, goal_center=np.array([0.0, 0.025]), goal_size=np.array([0.025, 0.025]),
+                  max_other_displacement_m=0.0)
+    moved = dict(start_pos=np.zeros(3), final_pos=np.array([0.0, 0.024, 0.0]))
+    assert judge_push(**moved, **common, left_start_m=0.0125).success
+    assert judge_push(**moved, **common).reason == "placement_miss"  # 3 cm asked by default

@@ -122,6 +122,8 @@ class Settings(BaseSettings):
     task_cap_stack: int = Field(4, ge=0, le=10_000, description="Most stack tasks per scene.")
     task_cap_place_in: int = Field(4, ge=0, le=10_000, description="Most place_in tasks (into a container) per scene.")
     task_cap_push: int = Field(4, ge=0, le=10_000, description="Most push tasks per scene.")
+    task_cap_push_in: int = Field(
+        8, ge=0, le=10_000, description="Most tasks per scene that push a thing further back on its shelf of open furniture.")
     task_cap_open_close: int = Field(
         4, ge=0, le=10_000, description="Most drawers and doors per scene that get tasks (an opening and a closing each).")
 

@@ -68,7 +68,7 @@ STAGES: list[Stage] = [
           inputs=_rel(c.SCENE_NORMALIZED, c.SIMREADY_PHYSICS, c.USD_SCENE), options=(),
           outputs=_rel(c.GENIESIM_TASK_CONFIG, c.GENIESIM_SCENE_GRAPH),
           settings=("geniesim_commercial_only", "geniesim_embedder", "task_cap_pick_place", "task_cap_stack",
-                    "task_cap_place_in", "task_cap_push", "task_cap_open_close")),
+                    "task_cap_place_in", "task_cap_push", "task_cap_push_in", "task_cap_open_close")),
     Stage("episodes", _stage_module("blueprint_pipeline.sim.stage"),
           inputs=_rel(c.SCENE_NORMALIZED, c.SIMREADY_PHYSICS, c.GENIESIM_TASK_CONFIG),
           options=("robot", "episodes", "render", "seed", "keep_failed_episodes", "image_size",

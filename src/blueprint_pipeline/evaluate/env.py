@@ -99,7 +99,7 @@ class TaskEnv(gym.Env):
         self._ix = _indices(self.sim)
         from blueprint_pipeline.sim.families import family_of
 
-        self._substeps = family_of(self.task).physics_substeps  # the family's time step, as in the stage
+        self._substeps = family_of(self.task).substeps(self.sim, self.task)  # the task's time step, as in the stage
         stroke = self.sim.robot.gripper.stroke_per_finger_m
         state = gym.spaces.Box(np.append(self._ix.lower, 0.0).astype(np.float32),
                                np.append(self._ix.upper, 2 * stroke).astype(np.float32), dtype=np.float32)

@@ -1,5 +1,6 @@
 """push tasks: slide a free object the gripper cannot hold (a tray, a closed laptop, a wide book or
-box) across its support to a goal region, the open fingers against one of its faces.
+box) across its support to a goal region, the open fingers against one of its faces; and push a
+thing standing in open furniture further back on its shelf (`shelf_push_goal`, end of module).
 
 Which objects: free, standing on a piece of furniture (not inside open furniture: the board above
 leaves the hand no room to come down behind it, and not on another free object), too wide for
@@ -117,5 +118,64 @@ def push_goals(target: SceneObject, support: SceneObject, occupants: list[SceneO
 def push_task(target: SceneObject, goal: GoalRegion, support: SceneObject, placements: dict) -> TaskSpec:
     return TaskSpec(task_id=f"push_{target.id}", type="push",
                     description=f"push the {target.name} across the {support.name}",
+                    target_object_id=target.id, goal=goal, difficulty="medium", priority=0,
+                    robot_placements=placements)
+
+
+# Pushing into open furniture: a thing on a shelf (a book in its row, a can among cans) pushed
+# towards the back, the fingertips on its front face (sim/families/push.py, `plan_shelf_push`).
+# The hand comes in level under the board above, so this needs no room above or beside the object
+# beyond its own slot, which a grasp does (the Franka Hand is 20 cm across its fingers).
+SHELF_PUSH_MAX_M = 0.06  # at most this far in: the fingers reach about 5 cm ahead of the palm
+SHELF_PUSH_MIN_M = 0.02
+SHELF_PUSH_STEP_M = 0.005
+SHELF_BACK_GAP_M = 0.005  # the far face stops this far from the back panel (which stops it) or what stands behind
+# the centre ends within +- this of the goal point (x and y), and within half the push of it: an
+# object left where it stood never counts
+SHELF_PUSH_TOLERANCE_M = 0.015
+# an episode draws the target's start within +- these (the row's neighbours stand close)
+SHELF_PUSH_JITTER_M = 0.01
+SHELF_PUSH_YAW_RAD = float(np.deg2rad(5.0))
+
+
+def shelf_push_goal(target: SceneObject, support: SceneObject, front_world: np.ndarray, back_inner_m: float,
+                    surface_z: float, occupants: list[SceneObject]) -> tuple[GoalRegion, np.ndarray] | str:
+    """(goal region, push direction) of pushing `target` into open furniture, or why not: straight
+    towards the back (against `front_world`, the unit normal of its open front), as far as
+    SHELF_PUSH_MAX_M and at least SHELF_PUSH_MIN_M, its far face stopping SHELF_BACK_GAP_M short of
+    the back panel (`back_inner_m`: the panel's inner face, measured along `front_world` from the
+    furniture's centre) and of anything standing behind it on the same level (`occupants`), by as
+    far as the episode's drawn start can move its edges."""
+    u = -np.array([front_world[0], front_world[1], 0.0]) / max(float(np.linalg.norm(front_world[:2])), 1e-9)
+    across = np.cross([0.0, 0.0, 1.0], u)
+    rot = matrix_np(target.orientation_wxyz)
+    ext = np.asarray(target.extents_m, dtype=float)
+    pos = np.asarray(target.position_m, dtype=float)
+    along = float(np.abs(rot.T @ u) @ ext)  # its footprint's length along the push
+    wide = float(np.abs(rot.T @ across) @ ext)
+    far_face = float((pos - np.asarray(support.position_m)) @ -u) - along / 2  # along the front normal
+    room = far_face - back_inner_m - SHELF_BACK_GAP_M
+    frame = np.column_stack([u, across, [0.0, 0.0, 1.0]])
+    margin = SHELF_PUSH_JITTER_M + 0.5 * along * np.sin(SHELF_PUSH_YAW_RAD)
+    for d in np.arange(min(SHELF_PUSH_MAX_M, room), SHELF_PUSH_MIN_M - 1e-9, -SHELF_PUSH_STEP_M):
+        ahead = d + SHELF_BACK_GAP_M + margin  # what its far face sweeps (its neighbours beside it stay)
+        centre = pos + u * ((along + ahead) / 2)
+        size = np.array([ahead, wide + 2 * margin, ext[2]])
+        if any(box_overlap_m(centre, frame, size, o.position_m, matrix_np(o.orientation_wxyz), o.extents_m) > 0.0
+               for o in occupants if o.id != target.id):
+            continue
+        goal = pos + d * u
+        tol = min(SHELF_PUSH_TOLERANCE_M, d / 2)
+        return (GoalRegion(support_object_id=support.id, center_m=(float(goal[0]), float(goal[1]), surface_z),
+                           size_m=(2 * tol, 2 * tol), surface_z_m=surface_z), u)
+    if room < SHELF_PUSH_MIN_M:
+        return (f"no room behind it: {100 * max(room + SHELF_BACK_GAP_M, 0.0):.1f} cm to the back of the "
+                f"{support.name} (at least {100 * (SHELF_PUSH_MIN_M + SHELF_BACK_GAP_M):.1f} cm)")
+    return f"something stands behind it within {100 * SHELF_PUSH_MIN_M:.0f} cm"
+
+
+def shelf_push_task(target: SceneObject, goal: GoalRegion, support: SceneObject, placements: dict) -> TaskSpec:
+    return TaskSpec(task_id=f"push_in_{target.id}", type="push",
+                    description=f"push the {target.name} further back on its shelf of the {support.name}",
                     target_object_id=target.id, goal=goal, difficulty="medium", priority=0,
                     robot_placements=placements)

@@ -41,6 +41,7 @@ class GeniesimConfig:
     def from_settings(cls, settings: Settings) -> GeniesimConfig:
         caps = TaskCaps(pick_place=settings.task_cap_pick_place, stack=settings.task_cap_stack,
                         place_in=settings.task_cap_place_in, push=settings.task_cap_push,
+                        push_in=settings.task_cap_push_in,
                         open_close=settings.task_cap_open_close)
         return cls(commercial_only=settings.geniesim_commercial_only, embedder=settings.geniesim_embedder, caps=caps)
 

@@ -62,7 +62,14 @@ from blueprint_pipeline.geniesim.placement import (
     place_robot,
     swept_footprint,
 )
-from blueprint_pipeline.geniesim.push_tasks import push_goals, push_skip_reason, push_task
+from blueprint_pipeline.geniesim.push_tasks import (
+    PUSH_MAX_MASS_KG,
+    push_goals,
+    push_skip_reason,
+    push_task,
+    shelf_push_goal,
+    shelf_push_task,
+)
 from blueprint_pipeline.geniesim.records import GoalRegion, RobotPlacement, SkippedObject, TaskSpec
 from blueprint_pipeline.geniesim.relations import Relation
 from blueprint_pipeline.scene.doors import door, swept_rects, swing_room
@@ -90,13 +97,14 @@ MAX_TASKS_PER_OBJECT = 2
 @dataclass(frozen=True)
 class TaskCaps:
     """How many tasks of each family one scene gets at most (the settings BP_TASK_CAP_PICK_PLACE,
-    ..._STACK, ..._PLACE_IN, ..._PUSH, ..._OPEN_CLOSE; an articulated object's opening and closing
-    count as one). Objects past a cap are listed as skipped with the cap named."""
+    ..._STACK, ..._PLACE_IN, ..._PUSH, ..._PUSH_IN, ..._OPEN_CLOSE; an articulated object's opening
+    and closing count as one). Objects past a cap are listed as skipped with the cap named."""
 
     pick_place: int = 16
     stack: int = 4
     place_in: int = 4
     push: int = 4
+    push_in: int = 8  # pushes further back into open furniture
     open_close: int = 4
 _TYPE_RANK = {"pick_place": 0, "stack": 1, "push": 2, "open_close": 3}
 _DIFFICULTY = ("easy", "medium", "hard")
@@ -763,6 +771,35 @@ def _push(ctx: _Context, target: SceneObject) -> TaskSpec | str:
     return "out of reach: no robot base pose reaches the object, its goal and the spot behind it"
 
 
+def _push_in(ctx: _Context, target: SceneObject) -> TaskSpec | str:
+    """A push further back on its shelf for a thing standing in open furniture
+    (push_tasks.shelf_push_goal), or why none."""
+    mass = _mass_kg(target, ctx.physics.get(target.id))
+    if mass is None or mass > PUSH_MAX_MASS_KG:
+        return f"too heavy to push ({mass} kg; at most {PUSH_MAX_MASS_KG:g} kg)"
+    furniture = ctx.shelves[ctx.shelf_of[target.id]]
+    support = ctx.by_id[furniture.id]
+    level = furniture.level_at(target.aabb_min_m[2])
+    if level is None:
+        return f"nothing to stand on: no shelf of the {support.name} at its height"
+    front = matrix_np(support.orientation_wxyz)[:, furniture.front_axis] * furniture.front_sign
+    lo, hi = furniture.interior_local()
+    # the back panel's inner face, along the front's normal from the furniture's centre
+    back_inner = furniture.front_sign * float((lo if furniture.front_sign > 0 else hi)[furniture.front_axis])
+    occupants = [ctx.by_id[o] for o in furniture.contents if furniture.level_at(ctx.by_id[o].aabb_min_m[2]) == level]
+    got = shelf_push_goal(target, support, front, back_inner, level.z_m, occupants)
+    if isinstance(got, str):
+        return got
+    goal, u = got
+    pos = np.asarray(target.position_m, dtype=float)
+    half = float(np.abs(matrix_np(target.orientation_wxyz).T @ u) @ (0.5 * np.asarray(target.extents_m, dtype=float)))
+    points = np.array([pos, [goal.center_m[0], goal.center_m[1], pos[2]], pos - (half + 0.03) * u])
+    placements = _placements(ctx, points, support, level.z_m, (furniture, level))
+    if placements:
+        return shelf_push_task(target, goal, support, placements)
+    return f"out of reach: no robot base pose in front of the {support.name} reaches the object and its goal"
+
+
 def task_family(task: TaskSpec, target: SceneObject, into_container: bool = False) -> str:
     """The family a task belongs to: pick_place, place_in (a pick_place whose goal is inside a
     container: `into_container`), stack, or open_/close_ drawer or door (a prismatic or revolute
@@ -877,6 +914,19 @@ def plan_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysics]
             n_push += 1
         else:
             skipped[o.id] = SkippedObject(object_id=o.id, family="push", reason=f"{why.reason}; not pushed: {t}")
+    # things in open furniture pushed further back on their shelf: what has no task yet first (a
+    # book packed in its row), then the others, each object in the scene's order
+    n_in = 0
+    for o in sorted((o for o in objects if o.id in ctx.shelf_of), key=lambda o: per_object[o.id] > 0):
+        if n_in >= caps.push_in or per_object[o.id] >= MAX_TASKS_PER_OBJECT:
+            continue
+        t = _push_in(ctx, o)
+        if isinstance(t, TaskSpec):
+            tasks.append(t)
+            per_object[o.id] += 1
+            n_in += 1
+        elif o.id in skipped:
+            skipped[o.id] = skipped[o.id].model_copy(update={"reason": f"{skipped[o.id].reason}; not pushed in: {t}"})
     n_open = 0
     for o in objects:
         if o.articulation is None and not o.sim_role.is_articulated:

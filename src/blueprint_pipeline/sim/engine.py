@@ -149,6 +149,11 @@ class Family:
     # step): more for a family whose contacts need a finer step to stay stable
     physics_substeps = 1
 
+    def substeps(self, sim: SimScene, task: TaskSpec) -> int:
+        """Physics steps per nominal step for this task's plan (the family's `physics_substeps`
+        unless the family says otherwise for some of its tasks)."""
+        return self.physics_substeps
+
     def simulable(self, task: TaskSpec, scene_objects: dict) -> bool:
         """Whether the episodes stage can simulate `task` (given the scene's objects by id)."""
         return task.goal is not None
@@ -215,7 +220,7 @@ def run(family: Family, sim: SimScene, task: TaskSpec, episode_index: int, seed:
     st = family.begin(sim, task, seed, episode_index, options, beat)
     planned = plan_episode(family, sim, task, st, beat)
     plan = planned.plan
-    substeps = family.physics_substeps
+    substeps = family.substeps(sim, task)
     start = mujoco.MjData(sim.model)
     mujoco.mj_copyData(start, sim.model, st.data)  # the state at frame 0, for a second run
     logs = _simulate(family, sim, task, st, plan, options, beat, substeps)
@@ -239,7 +244,7 @@ def run(family: Family, sim: SimScene, task: TaskSpec, episode_index: int, seed:
         "start_return": bool(planned.extra.get("start_return", False)),  # planned from the nominal start (plan_episode)
         **run_metrics(logs.n_ticks, st.settle_steps, wall0, logs.q64, logs.velocity, ix, substeps),
         "physics_substeps": substeps,
-        "resimulated": substeps != family.physics_substeps,  # unstable at first: again at UNSTABLE_RETRY_SUBSTEPS
+        "resimulated": substeps != family.substeps(sim, task),  # unstable at first: again at UNSTABLE_RETRY_SUBSTEPS
         # what the scene camera saw, when one was chosen for the task (the stage chooses none for
         # a run without images: sim/stage.prepare_tasks)
         **(frame_visibility(sim, task, frames) if getattr(sim, "scene_camera", None) is not None else {}),

@@ -117,15 +117,16 @@ PUSH_MAX_RISE_M = 0.02
 def judge_push(*, start_pos: np.ndarray, final_pos: np.ndarray, start_zaxis: np.ndarray, final_zaxis: np.ndarray,
                final_lin_vel: np.ndarray, final_ang_vel: np.ndarray, max_rise_m: float, touched_by_hand: bool,
                touches_goal_support: bool, goal_center: np.ndarray, goal_size: np.ndarray,
-               max_other_displacement_m: float) -> Verdict:
-    """push succeeds when the target (1) left its start (> 3 cm), (2) was touched by the hand,
+               max_other_displacement_m: float, left_start_m: float = LEFT_START_M) -> Verdict:
+    """push succeeds when the target (1) left its start (> `left_start_m`, 3 cm; a push shorter
+    than 6 cm, into a shelf, asks half its length), (2) was touched by the hand,
     (3) never rose more than PUSH_MAX_RISE_M (slid, not lifted or flipped onto an edge), and at the
     end (4) touches its support, (5) has its centre inside the goal square, (6) is upright within
     20 degrees and (7) is at rest. Reasons: collision (another object moved more than 3 cm), else
     placement_miss (never touched: `not_pushed`)."""
     tilt = float(np.arccos(np.clip(np.dot(start_zaxis, final_zaxis), -1.0, 1.0)))
     checks = {
-        "left_start": float(np.linalg.norm(final_pos[:2] - start_pos[:2])) > LEFT_START_M,
+        "left_start": float(np.linalg.norm(final_pos[:2] - start_pos[:2])) > left_start_m,
         "pushed_by_hand": touched_by_hand,
         "stayed_down": max_rise_m <= PUSH_MAX_RISE_M,
         "touches_goal_support": touches_goal_support,

@@ -42,7 +42,13 @@ from dataclasses import replace
 import mujoco
 import numpy as np
 
-from blueprint_pipeline.geniesim.push_tasks import PUSH_JITTER_M, PUSH_PAD_LIFT_M, PUSH_YAW_RAD
+from blueprint_pipeline.geniesim.push_tasks import (
+    PUSH_JITTER_M,
+    PUSH_PAD_LIFT_M,
+    PUSH_YAW_RAD,
+    SHELF_PUSH_JITTER_M,
+    SHELF_PUSH_YAW_RAD,
+)
 from blueprint_pipeline.geniesim.records import GoalRegion, TaskSpec
 from blueprint_pipeline.rotations import axis_angle_matrix, matrix_np
 from blueprint_pipeline.sim.engine import Logs, Outcome, Planned
@@ -50,7 +56,7 @@ from blueprint_pipeline.sim.episode import _indices, _object_box, start_data
 from blueprint_pipeline.sim.families.pick_place import EpisodeStart, PickPlace, begin_pick_place
 from blueprint_pipeline.sim.grasp import GraspCandidate, _hand_rotation
 from blueprint_pipeline.sim.ik import ArmIK
-from blueprint_pipeline.sim.judge import judge_push
+from blueprint_pipeline.sim.judge import LEFT_START_M, judge_push
 from blueprint_pipeline.sim.planner import SETTLE_TICKS, BlockedGrasps, ObjectBox, Plan
 from blueprint_pipeline.sim.records import task_state
 from blueprint_pipeline.sim.scene_builder import FPS, SimScene
@@ -63,14 +69,24 @@ PUSH_SPEED_M_S = 0.10
 PUSH_HOLD_TICKS = 9  # 0.3 s
 ROUND_PUSH_YAWS_DEG = (90.0, -90.0, 45.0, -45.0, 135.0, -135.0)
 _DOWN = np.array([0.0, 0.0, -1.0])
+_UP = np.array([0.0, 0.0, 1.0])
+# pushing further back into open furniture (`plan_shelf_push`)
+SHELF_STAGE_M = 0.2  # the hand first stops this far in front of its spot before the face
+SHELF_PITCHES_RAD = (0.0, float(np.deg2rad(20.0)))  # the hand level, else pitched down (the push stays level)
+SHELF_PUSH_HEIGHTS_M = (0.03, 0.045, 0.06)  # the TCP above the board, lowest first
+SHELF_TOP_MARGIN_M = 0.015  # and at least this far below the object's top
 
 
 def push_geometry(sim: SimScene, task: TaskSpec, box: ObjectBox) -> tuple[np.ndarray, float, np.ndarray]:
     """(push direction (unit, horizontal), distance, goal point) of this episode: the task's face
-    and distance, on the target as it stands now (module docstring)."""
+    and distance, on the target as it stands now (module docstring); into open furniture, the
+    task's direction itself (straight towards the back, whatever the object's yaw)."""
     obj = sim.scene.by_id()[task.target_object_id]
     toward = np.array([task.goal.center_m[0] - obj.position_m[0], task.goal.center_m[1] - obj.position_m[1], 0.0])
     distance = float(np.linalg.norm(toward))
+    if sim.shelf_level(task.target_object_id) is not None:
+        u = toward / max(distance, 1e-9)
+        return u, distance, np.array([box.pos_m[0], box.pos_m[1], task.goal.surface_z_m]) + distance * u
     local = matrix_np(obj.orientation_wxyz).T @ (toward / max(distance, 1e-9))
     axis = int(np.argmax(np.abs(local[:2])))
     u = box.rot[:, axis] * np.sign(local[axis])
@@ -120,38 +136,121 @@ def plan_push(ik: ArmIK, sim: SimScene, box: ObjectBox, u: np.ndarray, distance:
     raise IKFailure(f"no reachable push: {last}")
 
 
+class _Phases:
+    """A push's joint set-points phase by phase: a joint move from `q_home` to `first` (its IK
+    seeded from `q_seed`; IKFailure naming `what` when unreachable), then what `add` appends."""
+
+    def __init__(self, ik: ArmIK, first: Pose, q_home: np.ndarray, q_seed: np.ndarray, beat, what: str):
+        res = ik.solve(first.pos_m, first.rot, q_seed)
+        if not res.ok():
+            raise IKFailure(f"{what} is unreachable ({res.position_error_m * 1000:.1f} mm)")
+        self.ik, self.beat = ik, beat
+        self.segs, self.phases, self.spans, self.tick = [q_home[None, :]], ["start"], {}, 0
+        self.add("approach", joint_segment(q_home, res.q_rad, ik.desc, 1.0 / FPS, 0.4))
+
+    def add(self, name: str, seg: np.ndarray) -> None:
+        self.beat()
+        self.segs.append(seg)
+        self.phases.extend([name] * len(seg))
+        self.spans[name] = (self.tick + 1, self.tick + len(seg))
+        self.tick += len(seg)
+
+    def line(self, name: str, a: Pose, b: Pose, min_s: float) -> None:
+        self.add(name, plan_segment(self.ik, a, b, self.segs[-1][-1], 1.0 / FPS, min_s))
+
+    def still(self, name: str, ticks: int) -> None:
+        self.add(name, np.repeat(self.segs[-1][-1:], ticks, axis=0))
+
+    def plan(self, gripper: float, start: Pose, u: np.ndarray, end: np.ndarray) -> Plan:
+        q = np.vstack(self.segs)
+        return Plan(q=q, gripper=np.full(len(q), gripper), phase=self.phases,
+                    grasp=GraspCandidate("push", start, u, 0.0), place_object_pos_m=end,
+                    carry_tcp_z_m=float(start.pos_m[2]), phase_ticks=self.spans, holds=False)
+
+
+def _push_time(distance: float) -> float:
+    return max(1.0, (distance + PUSH_STANDOFF_M) / PUSH_SPEED_M_S)
+
+
 def _plan(ik: ArmIK, rot: np.ndarray, start: np.ndarray, end: np.ndarray, u: np.ndarray, q_home: np.ndarray,
           q_seed: np.ndarray, beat, distance: float, gripper: float, above_m: float) -> Plan:
-    dt = 1.0 / FPS
-    above = Pose(start + above_m * np.array([0.0, 0.0, 1.0]), rot)
-    res = ik.solve(above.pos_m, rot, q_seed)
-    if not res.ok():
-        raise IKFailure(f"the spot above the push is unreachable ({res.position_error_m * 1000:.1f} mm)")
-    segs, phases, spans, tick = [q_home[None, :]], ["start"], {}, 0
+    up = np.array([0.0, 0.0, 1.0])
+    above, at, to = Pose(start + above_m * up, rot), Pose(start, rot), Pose(end, rot)
+    back = Pose(end - PUSH_STANDOFF_M * u, rot)
+    ph = _Phases(ik, above, q_home, q_seed, beat, "the spot above the push")
+    ph.line("descend", above, at, 0.6)
+    ph.line("push", at, to, _push_time(distance))
+    ph.still("hold", PUSH_HOLD_TICKS)
+    ph.line("retreat", to, back, 0.5)
+    ph.line("rise", back, Pose(back.pos_m + PUSH_ABOVE_M * up, rot), 0.5)
+    ph.still("settle", SETTLE_TICKS)
+    return ph.plan(gripper, at, u, end)
 
-    def add(name: str, seg: np.ndarray) -> None:
-        nonlocal tick
-        beat()
-        segs.append(seg)
-        phases.extend([name] * len(seg))
-        spans[name] = (tick + 1, tick + len(seg))
-        tick += len(seg)
 
-    add("approach", joint_segment(q_home, res.q_rad, ik.desc, dt, 0.4))
-    poses = [above, Pose(start, rot), Pose(end, rot), None, Pose(end - PUSH_STANDOFF_M * u, rot),
-             Pose(end - PUSH_STANDOFF_M * u + PUSH_ABOVE_M * np.array([0.0, 0.0, 1.0]), rot)]
-    timing = {"descend": 0.6, "push": max(1.0, (distance + PUSH_STANDOFF_M) / PUSH_SPEED_M_S),
-              "retreat": 0.5, "rise": 0.5}
-    for name, a, b in (("descend", 0, 1), ("push", 1, 2), ("hold", 2, 3), ("retreat", 2, 4), ("rise", 4, 5)):
-        if name == "hold":
-            add(name, np.repeat(segs[-1][-1:], PUSH_HOLD_TICKS, axis=0))
-            continue
-        add(name, plan_segment(ik, poses[a], poses[b], segs[-1][-1], dt, timing[name]))
-    add("settle", np.repeat(segs[-1][-1:], SETTLE_TICKS, axis=0))
-    q = np.vstack(segs)
-    return Plan(q=q, gripper=np.full(len(q), gripper), phase=phases,
-                grasp=GraspCandidate("push", Pose(start, rot), u, 0.0), place_object_pos_m=end,
-                carry_tcp_z_m=float(start[2]), phase_ticks=spans, holds=False)
+def plan_shelf_push(ik: ArmIK, sim: SimScene, box: ObjectBox, u: np.ndarray, distance: float, surface_z: float,
+                    q_home: np.ndarray, check: SceneCheck | None = None, q_seed: np.ndarray | None = None,
+                    beat=lambda: None) -> Plan:
+    """Into open furniture: the hand level, pointing along the push, comes in under the board
+    above and pushes the front face with its fingertips. The fingers across the push opened to a
+    quarter of the face's width a side (closed on a round object), else stacked vertically and
+    closed; the TCP SHELF_PUSH_HEIGHTS_M above the board (lowest first, and SHELF_TOP_MARGIN_M
+    below the object's top: a low push slides rather than tips); each finger direction either way
+    round. The first plan that IK reaches along every line and the scene check accepts is used.
+    Raises IKFailure (BlockedGrasps when every reachable one collides)."""
+    grip = sim.robot.gripper
+    size = np.asarray(box.size_m, dtype=float)
+    # centre to the pushed face along the line of the push through the centre (a box turned to
+    # the push is met there, not at its corner): the nearest of its faces that the line crosses
+    along = np.abs(box.rot.T @ u)[:2]
+    back = 0.5 * float(min(size[0], size[1])) if box.round_xy else float(
+        min(0.5 * size[k] / along[k] for k in (0, 1) if along[k] > 1e-6))
+    across = np.cross(_UP, u)
+    face_width = float(np.abs(box.rot.T @ across) @ size)
+    top = float(box.pos_m[2] + 0.5 * np.abs(box.rot[2, :]) @ size)
+    heights = [h for h in SHELF_PUSH_HEIGHTS_M if surface_z + h <= top - SHELF_TOP_MARGIN_M] or [(top - surface_z) / 2]
+    open_m = 0.0 if box.round_xy else min(grip.stroke_per_finger_m, face_width / 4)
+    hands = [(across, open_m), (-across, open_m), (_UP, 0.0), (-_UP, 0.0)]
+    tip = grip.pad_half_size_m[2]  # the fingertips reach this far past the TCP
+    refused, last = [], None
+    for h, pitch in [(h, p) for p in SHELF_PITCHES_RAD for h in heights]:
+        face = np.array([box.pos_m[0], box.pos_m[1], surface_z + h]) - back * u
+        start, end = face - (tip + PUSH_STANDOFF_M) * u, face + (distance - tip) * u
+        pointing = np.cos(pitch) * u - np.sin(pitch) * _UP
+        for finger_axis, opening in hands:
+            rot = _hand_rotation(pointing, finger_axis)
+            try:
+                plan = _plan_in(ik, rot, start, end, u, q_home, q_home if q_seed is None else q_seed, beat, distance,
+                                1.0 - opening / grip.stroke_per_finger_m)
+            except IKFailure as exc:
+                last = exc
+                continue
+            plan.place_object_pos_m = np.asarray(box.pos_m, dtype=float) + distance * u
+            why = check.plan(plan) if check is not None else None
+            if why is None:
+                return plan
+            refused.append(why)
+    if refused:
+        raise BlockedGrasps("every planned push collides (" + "; ".join(refused[-3:]) + ")")
+    raise IKFailure(f"no reachable push: {last}")
+
+
+def _plan_in(ik: ArmIK, rot: np.ndarray, start: np.ndarray, end: np.ndarray, u: np.ndarray, q_home: np.ndarray,
+             q_seed: np.ndarray, beat, distance: float, gripper: float) -> Plan:
+    """A joint move to SHELF_STAGE_M in front of `start`, a line in to it, the push to `end`, a
+    still, a line back out to the staging spot, a still."""
+    stage, at, to = Pose(start - SHELF_STAGE_M * u, rot), Pose(start, rot), Pose(end, rot)
+    ph = _Phases(ik, stage, q_home, q_seed, beat, "the spot in front of the shelf")
+    ph.line("enter", stage, at, 0.8)
+    ph.line("push", at, to, _push_time(distance))
+    ph.still("hold", PUSH_HOLD_TICKS)
+    ph.line("retreat", to, stage, 0.8)
+    ph.still("settle", SETTLE_TICKS)
+    return ph.plan(gripper, at, u, end)
+
+
+def _planner(sim: SimScene, task: TaskSpec):
+    """The push's planner: into open furniture `plan_shelf_push`, else `plan_push`."""
+    return plan_shelf_push if sim.shelf_level(task.target_object_id) is not None else plan_push
 
 
 def push_at_rest(sim: SimScene, task: TaskSpec) -> str | None:
@@ -163,8 +262,8 @@ def push_at_rest(sim: SimScene, task: TaskSpec) -> str | None:
     box = _object_box(sim, d, task.target_object_id)
     u, distance, _ = push_geometry(sim, task, box)
     try:
-        plan_push(ix.ik, sim, box, u, distance, task.goal.surface_z_m, d.qpos[ix.arm_qadr].copy(),
-                  SceneCheck(sim, d, ix, task.target_object_id, task.goal.support_object_id))
+        _planner(sim, task)(ix.ik, sim, box, u, distance, task.goal.surface_z_m, d.qpos[ix.arm_qadr].copy(),
+                            SceneCheck(sim, d, ix, task.target_object_id, task.goal.support_object_id))
     except IKFailure as exc:
         return f"{exc.reason}: {exc}"
     return None
@@ -181,13 +280,20 @@ class Push(PickPlace):
     # (3 sim_unstable), 80/80 at 1/1440 s
     physics_substeps = 3
 
+    def substeps(self, sim, task) -> int:
+        # into a shelf the fingertips bear squarely on a face: the nominal step (an episode the
+        # health check finds unstable is simulated again at engine.UNSTABLE_RETRY_SUBSTEPS)
+        return 1 if sim.shelf_level(task.target_object_id) is not None else self.physics_substeps
+
     def probe(self, sim, task) -> str | None:
         return push_at_rest(sim, task)
 
     def begin(self, sim, task, seed, episode_index, options, beat) -> EpisodeStart:
         # the distractors stay where they are: the task cleared the path of them as they stand
-        narrow = replace(options, jitter_m=min(options.jitter_m, PUSH_JITTER_M),
-                         yaw_rad=min(options.yaw_rad, PUSH_YAW_RAD), distractor_jitter_m=0.0, distractor_yaw_rad=0.0)
+        jitter, yaw = ((SHELF_PUSH_JITTER_M, SHELF_PUSH_YAW_RAD) if sim.shelf_level(task.target_object_id) is not None
+                       else (PUSH_JITTER_M, PUSH_YAW_RAD))
+        narrow = replace(options, jitter_m=min(options.jitter_m, jitter), yaw_rad=min(options.yaw_rad, yaw),
+                         distractor_jitter_m=0.0, distractor_yaw_rad=0.0)
         return begin_pick_place(sim, task, seed, episode_index, narrow, beat)
 
     def plan(self, sim, task, start, beat=lambda: None) -> Planned:
@@ -195,9 +301,10 @@ class Push(PickPlace):
         u, distance, goal_pt = push_geometry(sim, task, start.target_box)
         goal = task.goal.model_copy(update={"center_m": tuple(float(v) for v in goal_pt)})
         try:
-            plan = plan_push(ix.ik, sim, start.target_box, u, distance, task.goal.surface_z_m, start.q_home,
-                             SceneCheck(sim, start.data, ix, task.target_object_id, task.goal.support_object_id),
-                             start.q_home - start.arm_offset, beat)
+            plan = _planner(sim, task)(ix.ik, sim, start.target_box, u, distance, task.goal.surface_z_m, start.q_home,
+                                       SceneCheck(sim, start.data, ix, task.target_object_id,
+                                                  task.goal.support_object_id),
+                                       start.q_home - start.arm_offset, beat)
         except IKFailure as exc:
             return Planned(None, exc.reason, str(exc)[:500], {"goal": goal, "direction": u})
         return Planned(plan, None, None, {"goal": goal, "direction": u})
@@ -227,7 +334,8 @@ def _judge(sim: SimScene, task: TaskSpec, st: EpisodeStart, planned: Planned, lo
                              final_ang_vel=d.qvel[vadr + 3:vadr + 6], max_rise_m=float(np.max(pos[:, 2]) - pos[0, 2]),
                              touched_by_hand=touched, touches_goal_support=bool(flags[-1, 2]),
                              goal_center=goal_xy, goal_size=np.asarray(goal.size_m),
-                             max_other_displacement_m=moved_others)
+                             max_other_displacement_m=moved_others,
+                             left_start_m=min(LEFT_START_M, 0.5 * float(np.linalg.norm(goal_xy - pos[0, :2]))))
         success, reason, checks = verdict.success, verdict.reason, verdict.checks
     else:
         success, reason, checks = False, planned.reason, {}
