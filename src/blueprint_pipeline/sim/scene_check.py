@@ -137,28 +137,34 @@ class SceneCheck:
 
     def hand_at_grasp(self, cand: GraspCandidate) -> str | None:
         """Why the hand alone, at the candidate's pre-grasp and grasp poses with its fingers open
-        as the candidate holds them, would meet the scene (as `grasp` judges the hand), or None.
-        Its clearance is GRASP_CLEARANCE_M less the most an accepted IK solution can move a point
-        of the hand (ik.ACCEPT_M, plus ik.ACCEPT_RAD times the hand's farthest reach from the TCP;
-        negative: an overlap that deep), so it refuses only what `grasp` would refuse after the
-        IK. Needs no IK: the hand's geoms are placed at the poses
-        directly (its shape about the TCP does not depend on the arm), so a candidate blocked at
-        the hand (a book in a row, a can under a board) is refused before its IK is solved. The
-        geoms so placed are measured pair by pair (`mj_geomDistance`, after a bounding-sphere
-        sieve): MuJoCo's broad phase keeps the bodies' boxes from the last kinematics and would
-        miss them."""
-        m, scratch, ix = self.sim.model, _scratch_data(self.sim), self.ix
+        as the candidate holds them, would meet the scene (as `grasp` judges the hand), or None:
+        `hand_at` with GRASP_CLEARANCE_M. A candidate blocked at the hand (a book in a row, a can
+        under a board) is refused before its IK is solved."""
         opening = self.sim.robot.gripper.stroke_per_finger_m if cand.open_m is None else cand.open_m
-        self._pose(scratch, self.d.qpos[ix.arm_qadr], opening)
+        return self.hand_at((cand.pre_grasp, cand.tcp), opening, GRASP_CLEARANCE_M)
+
+    def hand_at(self, poses, opening_m: float, clearance_m: float = PLAN_CLEARANCE_M) -> str | None:
+        """Why the hand alone, its TCP at each of `poses` and each finger `opening_m` open, would
+        meet anything but the target (its supports within SUPPORT_TOLERANCE_M), or None. Needs no
+        IK: the hand's geoms are placed at the poses directly (its shape about the TCP does not
+        depend on the arm). The clearance is `clearance_m` (the check the plan will face: `grasp`'s
+        or `plan`'s) less the most an accepted IK solution can move a point of the hand
+        (ik.ACCEPT_M, plus ik.ACCEPT_RAD times the hand's farthest reach from the TCP; negative:
+        an overlap that deep), so it refuses only what that check would refuse once the arm is
+        there. The geoms so placed are measured pair by pair (`mj_geomDistance`, after a
+        bounding-sphere sieve): MuJoCo's broad phase keeps the bodies' boxes from the last
+        kinematics and would miss them."""
+        m, scratch, ix = self.sim.model, _scratch_data(self.sim), self.ix
+        self._pose(scratch, self.d.qpos[ix.arm_qadr], opening_m)
         tcp_pos, tcp_rot = scratch.site_xpos[ix.tcp].copy(), scratch.site_xmat[ix.tcp].reshape(3, 3).copy()
         rel_pos = (scratch.geom_xpos[self.hand] - tcp_pos) @ tcp_rot  # each geom in the TCP's frame
         rel_rot = np.einsum("ji,njk->nik", tcp_rot, scratch.geom_xmat[self.hand].reshape(-1, 3, 3))
         lever = float(np.max(np.linalg.norm(rel_pos, axis=1) + m.geom_rbound[self.hand]))
-        clearance = GRASP_CLEARANCE_M - ACCEPT_M - ACCEPT_RAD * lever
+        clearance = clearance_m - ACCEPT_M - ACCEPT_RAD * lever
         others = self._scene_geoms
         centres = scratch.geom_xpos[others]
         reach = m.geom_rbound[others] + max(clearance, 0.0)
-        for pose in (cand.pre_grasp, cand.tcp):
+        for pose in poses:
             scratch.geom_xpos[self.hand] = pose.pos_m + rel_pos @ pose.rot.T
             scratch.geom_xmat[self.hand] = np.einsum("ij,njk->nik", pose.rot, rel_rot).reshape(-1, 9)
             for h in self.hand:

@@ -218,6 +218,13 @@ def plan_shelf_push(ik: ArmIK, sim: SimScene, box: ObjectBox, u: np.ndarray, dis
         pointing = np.cos(pitch) * u - np.sin(pitch) * _UP
         for finger_axis, opening in hands:
             rot = _hand_rotation(pointing, finger_axis)
+            # the hand alone where the plan stops (in front of the shelf, at the face, at the end of
+            # the push) first: what it meets there the plan's check would refuse, without the IK
+            blocked = None if check is None else check.hand_at(
+                [Pose(start - SHELF_STAGE_M * u, rot), Pose(start, rot), Pose(end, rot)], opening)
+            if blocked is not None:
+                refused.append(f"{blocked} (before the IK)")
+                continue
             try:
                 plan = _plan_in(ik, rot, start, end, u, q_home, q_home if q_seed is None else q_seed, beat, distance,
                                 1.0 - opening / grip.stroke_per_finger_m)
