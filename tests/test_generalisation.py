@@ -171,13 +171,19 @@ def test_round_objects_offer_many_finger_directions_boxes_two():
     assert top.tcp.pos_m[2] - 0.019 >= 0.8 - 0.004 + 0.003 - 1e-9
 
 
-def test_scene_check_refuses_a_grasp_whose_fingers_land_on_a_neighbour():
+def _shelf_check(robot=FRANKA, base=(1.2, 1.05, 0.0), quat=(0.7071068, 0, 0, 0.7071068), mount=0.9):
+    """The shelf scene with `robot` (default: the Franka on a pedestal at the middle shelf's
+    height, facing the unit's open front) and a scene check of taking can_a: (sim, indices, the
+    settled start's data, the check)."""
     scene, physics = _shelf_scene()
-    # the arm on a pedestal at the middle shelf's height, facing the unit's open front
-    sim = build_sim_scene(scene, physics, FRANKA, (1.2, 1.05, 0.0), (0.7071068, 0, 0, 0.7071068), mount_top_z_m=0.9)
+    sim = build_sim_scene(scene, physics, robot, base, quat, mount_top_z_m=mount)
     ix = _indices(sim)
     d = start_data(sim, "can_a")
-    check = SceneCheck(sim, d, ix, "can_a", "unit")
+    return sim, ix, d, SceneCheck(sim, d, ix, "can_a", "unit")
+
+
+def test_scene_check_refuses_a_grasp_whose_fingers_land_on_a_neighbour():
+    sim, ix, d, check = _shelf_check()
     q = ix.home.copy()[ix.arm_qadr]
     tcp, rot = ix.ik.tcp_pose(q)
     free = GraspCandidate("top", Pose(tcp, rot), np.array([0.0, 0.0, -1.0]), 0.07, q_grasp=q, q_pre=q)
@@ -192,10 +198,7 @@ def test_only_the_arms_base_and_shoulder_may_touch_the_floor():
     from blueprint_pipeline.robots import UR10
     from blueprint_pipeline.sim.episode import _scratch_data
 
-    scene, physics = _shelf_scene()
-    sim = build_sim_scene(scene, physics, UR10, (2.6, 1.0, 0.0), (1.0, 0, 0, 0), mount_top_z_m=0.0)  # on the floor
-    ix = _indices(sim)
-    check = SceneCheck(sim, start_data(sim, "can_a"), ix, "can_a", "unit")
+    sim, ix, _, check = _shelf_check(UR10, (2.6, 1.0, 0.0), (1.0, 0, 0, 0), mount=0.0)  # on the floor
     m, scratch = sim.model, _scratch_data(sim)
     home = ix.home.copy()[ix.arm_qadr]
     check._pose(scratch, home, 0.04)
@@ -213,11 +216,7 @@ def test_only_the_arms_base_and_shoulder_may_touch_the_floor():
 
 
 def test_the_hand_alone_is_checked_at_a_grasp_before_any_ik():
-    scene, physics = _shelf_scene()
-    sim = build_sim_scene(scene, physics, FRANKA, (1.2, 1.05, 0.0), (0.7071068, 0, 0, 0.7071068), mount_top_z_m=0.9)
-    ix = _indices(sim)
-    d = start_data(sim, "can_a")
-    check = SceneCheck(sim, d, ix, "can_a", "unit")
+    sim, ix, d, check = _shelf_check()
     tcp, rot = ix.ik.tcp_pose(ix.home.copy()[ix.arm_qadr])
     # no joint configuration: the hand is placed at the candidate's poses directly
     cand = GraspCandidate("top", Pose(tcp, rot), np.array([0.0, 0.0, -1.0]), 0.07)

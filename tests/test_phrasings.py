@@ -149,4 +149,4 @@ def test_without_a_key_the_stage_fails_before_any_episode(tabletop_out, make_ctx
     resolver.clear_cache()
     with FakeGemini() as server, pytest.raises(SecretNotFoundError, match="GEMINI_API_KEY"):
         episodes_stage.run(make_ctx(tabletop_out, settings_=_settings(server), episodes=1, workers=1))
-    assert not (tabletop_out / "episodes/results").exists() or not any((tabletop_out / "episodes/results").iterdir())
+    assert not (tabletop_out / "episodes").exists() or not any((tabletop_out / "episodes").rglob("*"))

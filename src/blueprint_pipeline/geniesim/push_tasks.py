@@ -57,13 +57,20 @@ PUSH_EDGE_PAD_M = 0.03  # the swept footprint keeps this far inside the support'
 PALM_ABOVE_M, PALM_WIDTH_M = 0.065, 0.22
 
 
+def too_heavy_to_push(mass_kg: float | None) -> str | None:
+    """Why an object of `mass_kg` (None: unknown) is not pushed, or None."""
+    if mass_kg is None or mass_kg > PUSH_MAX_MASS_KG:
+        return f"too heavy to push ({mass_kg} kg; at most {PUSH_MAX_MASS_KG:g} kg)"
+    return None
+
+
 def push_skip_reason(o: SceneObject, mass_kg: float | None, carried: bool) -> str | None:
     """Why the object is not pushed whatever its surroundings (None: it may be); `carried`:
     something stands on it."""
     h = float(o.extents_m[2])
     narrow = float(min(o.extents_m[0], o.extents_m[1]))
-    if mass_kg is None or mass_kg > PUSH_MAX_MASS_KG:
-        return f"too heavy to push ({mass_kg} kg; at most {PUSH_MAX_MASS_KG:g} kg)"
+    if (heavy := too_heavy_to_push(mass_kg)) is not None:
+        return heavy
     if h > PUSH_MAX_HEIGHT_M:
         return (f"too tall to push with the fingers ({100 * h:.0f} cm; the hand's palm passes "
                 f"{100 * PALM_ABOVE_M:.1f} cm above the support and would bear on it high up)")

@@ -63,12 +63,12 @@ from blueprint_pipeline.geniesim.placement import (
     swept_footprint,
 )
 from blueprint_pipeline.geniesim.push_tasks import (
-    PUSH_MAX_MASS_KG,
     push_goals,
     push_skip_reason,
     push_task,
     shelf_push_goal,
     shelf_push_task,
+    too_heavy_to_push,
 )
 from blueprint_pipeline.geniesim.records import GoalRegion, RobotPlacement, SkippedObject, TaskSpec
 from blueprint_pipeline.geniesim.relations import Relation
@@ -774,20 +774,16 @@ def _push(ctx: _Context, target: SceneObject) -> TaskSpec | str:
 def _push_in(ctx: _Context, target: SceneObject) -> TaskSpec | str:
     """A push further back on its shelf for a thing standing in open furniture
     (push_tasks.shelf_push_goal), or why none."""
-    mass = _mass_kg(target, ctx.physics.get(target.id))
-    if mass is None or mass > PUSH_MAX_MASS_KG:
-        return f"too heavy to push ({mass} kg; at most {PUSH_MAX_MASS_KG:g} kg)"
+    if (heavy := too_heavy_to_push(_mass_kg(target, ctx.physics.get(target.id)))) is not None:
+        return heavy
     furniture = ctx.shelves[ctx.shelf_of[target.id]]
     support = ctx.by_id[furniture.id]
     level = furniture.level_at(target.aabb_min_m[2])
     if level is None:
         return f"nothing to stand on: no shelf of the {support.name} at its height"
     front = matrix_np(support.orientation_wxyz)[:, furniture.front_axis] * furniture.front_sign
-    lo, hi = furniture.interior_local()
-    # the back panel's inner face, along the front's normal from the furniture's centre
-    back_inner = furniture.front_sign * float((lo if furniture.front_sign > 0 else hi)[furniture.front_axis])
     occupants = [ctx.by_id[o] for o in furniture.contents if furniture.level_at(ctx.by_id[o].aabb_min_m[2]) == level]
-    got = shelf_push_goal(target, support, front, back_inner, level.z_m, occupants)
+    got = shelf_push_goal(target, support, front, furniture.back_inner_m, level.z_m, occupants)
     if isinstance(got, str):
         return got
     goal, u = got

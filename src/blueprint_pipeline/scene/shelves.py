@@ -98,6 +98,13 @@ class OpenFurniture:
         out.append(Part("back", tuple(half), tuple(centre)))  # type: ignore[arg-type]
         return out
 
+    @property
+    def back_inner_m(self) -> float:
+        """The back panel's inner face, measured from the centre along the open front's normal
+        (negative: behind the centre)."""
+        lo, hi = self.interior_local()
+        return self.front_sign * float((lo if self.front_sign > 0 else hi)[self.front_axis])
+
     def interior_local(self) -> tuple[np.ndarray, np.ndarray]:
         """The x-y rectangle inside the sides and back, in the furniture's frame (lo, hi)."""
         hx, hy = self.extents_m[0] / 2, self.extents_m[1] / 2

@@ -17,8 +17,8 @@ lower-cased and without a trailing full stop it holds every placeholder all the 
 templates hold, no other, each once and without a format spec; the rest is letters, spaces,
 apostrophes, hyphens and commas; 3-20 words; neither a template nor a repeat. A family whose call
 fails (after the policy's retries, or with the breaker open) keeps its templates, with the reason
-recorded, and is asked again by the next run. A missing key fails the stage: the setting asked
-for the LLM.
+recorded, and is asked again by the next run. A missing key fails the stage before it writes
+anything (`require_key`): the setting asked for the LLM.
 
 `episodes/phrasings.json` records the model, each family's prompt digest, its phrasings and
 rejections. A rerun reuses a family's phrasings while the model and the prompt are the same (an
@@ -155,6 +155,17 @@ def ask(client: Any, family: str, count: int) -> dict[str, Any]:
             entry["phrasings"].append(phrasing)
     entry["rejected"] = dict(sorted(rejected.items()))
     return entry
+
+
+def require_key(settings: Any) -> None:
+    """With the setting at `gemini`, resolve the key now (SecretNotFoundError, before the stage
+    writes anything), also when every family's phrasings will be reused: the setting asked for
+    the LLM."""
+    if settings.instruction_phrasings != "templates":
+        from blueprint_pipeline.secrets.resolver import get_secret
+        from blueprint_pipeline.simready.gemini import SECRET_NAME
+
+        get_secret(SECRET_NAME, settings=settings)
 
 
 def for_run(out_url: str, families: Iterable[str], settings: Any, force: bool = False,

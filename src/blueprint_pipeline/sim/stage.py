@@ -271,17 +271,18 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool
 def plan_items(ctx: StageContext, families: dict[str, str],
                cameras: dict[str, CameraChoice] | None = None,
                mounts: dict[str, float] | None = None,
-               phrasings: dict[str, tuple[str, ...]] | None = None) -> list[EpisodeItem]:
+               task_phrasings: dict[str, tuple[str, ...]] | None = None) -> list[EpisodeItem]:
     """The run's episodes, dealt over the tasks (task id -> family) by `dealing.deal`, each with
     its task's scene camera when `cameras` has it (else the worker chooses it), its arm's
-    mount when `mounts` has one (else the placement's) and its LLM phrasings (task id -> them)."""
-    cameras, mounts, phrasings = cameras or {}, mounts or {}, phrasings or {}
+    mount when `mounts` has one (else the placement's) and its LLM phrasings (`task_phrasings`:
+    task id -> them)."""
+    cameras, mounts, task_phrasings = cameras or {}, mounts or {}, task_phrasings or {}
     opts = ctx.options
     count = opts.episodes if opts.episodes is not None else min(DEFAULT_MAX, DEFAULT_PER_TASK * len(families))
     digest = ctx.input_digest or inputs_digest(ctx.out_url)
     return [EpisodeItem(out_url=ctx.out_url, robot=opts.robot, task_id=d.task_id, instruction_slot=d.slot,
                         scene_camera=cameras.get(d.task_id), mount_z_m=mounts.get(d.task_id),
-                        phrasings=phrasings.get(d.task_id, ()),
+                        phrasings=task_phrasings.get(d.task_id, ()),
                         episode_index=i, seed=opts.seed, render=opts.render, image_size=opts.image_size,
                         visual_randomization=opts.visual_randomization, shadows=opts.shadows,
                         keep_failed=opts.keep_failed_episodes, inputs_digest=digest)
@@ -575,6 +576,7 @@ def run(ctx: StageContext) -> StageResult:
     config = load_task_config(tasks_url)
     scene = load_scene(scene_url)
     physics = load_physics(physics_url)  # fail early on a bad physics file
+    phrasings.require_key(ctx.settings)  # and on a missing key the phrasings setting needs
     tasks = runnable_tasks(config, ctx.options.robot, scene)
     prepared = prepare_tasks(ctx.out_url, ctx.options.robot, tasks, cameras=ctx.options.render)
     infeasible, scene_files = prepared.infeasible, prepared.scene_files

@@ -77,6 +77,11 @@ SHELF_PUSH_HEIGHTS_M = (0.03, 0.045, 0.06)  # the TCP above the board, lowest fi
 SHELF_TOP_MARGIN_M = 0.015  # and at least this far below the object's top
 
 
+def _into_shelf(sim: SimScene, task: TaskSpec) -> bool:
+    """Whether the task pushes a thing further back into open furniture (`plan_shelf_push`)."""
+    return sim.shelf_level(task.target_object_id) is not None
+
+
 def push_geometry(sim: SimScene, task: TaskSpec, box: ObjectBox) -> tuple[np.ndarray, float, np.ndarray]:
     """(push direction (unit, horizontal), distance, goal point) of this episode: the task's face
     and distance, on the target as it stands now (module docstring); into open furniture, the
@@ -84,7 +89,7 @@ def push_geometry(sim: SimScene, task: TaskSpec, box: ObjectBox) -> tuple[np.nda
     obj = sim.scene.by_id()[task.target_object_id]
     toward = np.array([task.goal.center_m[0] - obj.position_m[0], task.goal.center_m[1] - obj.position_m[1], 0.0])
     distance = float(np.linalg.norm(toward))
-    if sim.shelf_level(task.target_object_id) is not None:
+    if _into_shelf(sim, task):
         u = toward / max(distance, 1e-9)
         return u, distance, np.array([box.pos_m[0], box.pos_m[1], task.goal.surface_z_m]) + distance * u
     local = matrix_np(obj.orientation_wxyz).T @ (toward / max(distance, 1e-9))
@@ -174,15 +179,14 @@ def _push_time(distance: float) -> float:
 
 def _plan(ik: ArmIK, rot: np.ndarray, start: np.ndarray, end: np.ndarray, u: np.ndarray, q_home: np.ndarray,
           q_seed: np.ndarray, beat, distance: float, gripper: float, above_m: float) -> Plan:
-    up = np.array([0.0, 0.0, 1.0])
-    above, at, to = Pose(start + above_m * up, rot), Pose(start, rot), Pose(end, rot)
+    above, at, to = Pose(start + above_m * _UP, rot), Pose(start, rot), Pose(end, rot)
     back = Pose(end - PUSH_STANDOFF_M * u, rot)
     ph = _Phases(ik, above, q_home, q_seed, beat, "the spot above the push")
     ph.line("descend", above, at, 0.6)
     ph.line("push", at, to, _push_time(distance))
     ph.still("hold", PUSH_HOLD_TICKS)
     ph.line("retreat", to, back, 0.5)
-    ph.line("rise", back, Pose(back.pos_m + PUSH_ABOVE_M * up, rot), 0.5)
+    ph.line("rise", back, Pose(back.pos_m + PUSH_ABOVE_M * _UP, rot), 0.5)
     ph.still("settle", SETTLE_TICKS)
     return ph.plan(gripper, at, u, end)
 
@@ -257,7 +261,7 @@ def _plan_in(ik: ArmIK, rot: np.ndarray, start: np.ndarray, end: np.ndarray, u: 
 
 def _planner(sim: SimScene, task: TaskSpec):
     """The push's planner: into open furniture `plan_shelf_push`, else `plan_push`."""
-    return plan_shelf_push if sim.shelf_level(task.target_object_id) is not None else plan_push
+    return plan_shelf_push if _into_shelf(sim, task) else plan_push
 
 
 def push_at_rest(sim: SimScene, task: TaskSpec) -> str | None:
@@ -290,14 +294,14 @@ class Push(PickPlace):
     def substeps(self, sim, task) -> int:
         # into a shelf the fingertips bear squarely on a face: the nominal step (an episode the
         # health check finds unstable is simulated again at engine.UNSTABLE_RETRY_SUBSTEPS)
-        return 1 if sim.shelf_level(task.target_object_id) is not None else self.physics_substeps
+        return 1 if _into_shelf(sim, task) else self.physics_substeps
 
     def probe(self, sim, task) -> str | None:
         return push_at_rest(sim, task)
 
     def begin(self, sim, task, seed, episode_index, options, beat) -> EpisodeStart:
         # the distractors stay where they are: the task cleared the path of them as they stand
-        jitter, yaw = ((SHELF_PUSH_JITTER_M, SHELF_PUSH_YAW_RAD) if sim.shelf_level(task.target_object_id) is not None
+        jitter, yaw = ((SHELF_PUSH_JITTER_M, SHELF_PUSH_YAW_RAD) if _into_shelf(sim, task)
                        else (PUSH_JITTER_M, PUSH_YAW_RAD))
         narrow = replace(options, jitter_m=min(options.jitter_m, jitter), yaw_rad=min(options.yaw_rad, yaw),
                          distractor_jitter_m=0.0, distractor_yaw_rad=0.0)
