@@ -71,6 +71,10 @@ class RobotDescription:
     # (geniesim/tasks._shoulder_at_board): the Franka's forearm then goes in level under the board
     # above. Off for the UR10: on the corpus its runs ok fell 24 -> 23 and scenes at >= 95% 17 -> 13
     shoulder_at_shelf_board: bool = False
+    # Per joint body: how far its link's tube stands off the DH line along the joint's axis
+    # (robots/builder._link_points; empty: on the line). A UR arm's upper arm and forearm are
+    # not on the line through its shoulder and wrist: the DH table folds their offsets into d4.
+    link_axis_offset_m: tuple[float, ...] = ()
 
     @property
     def dof(self) -> int:
@@ -144,6 +148,9 @@ UR10 = RobotDescription(
     # Robotiq 2F-85: 85 mm stroke (its datasheet); the hand's masses and pads are the Franka Hand's
     gripper=GripperDescription(stroke_per_finger_m=0.0425),
     mount_above_surface_m=0.25,
+    # UR10 upper arm 220.9 mm and forearm 220.9 - 171.9 = 49 mm off the line (Universal Robots'
+    # ROS description: shoulder_lift and elbow joint origins; 49 + 114.9 = d4 163.9 mm)
+    link_axis_offset_m=(0.0, 0.2209, 0.049, 0.0, 0.0, 0.0),
 )
 
 ROBOTS: dict[str, RobotDescription] = {FRANKA.name: FRANKA, UR10.name: UR10}
