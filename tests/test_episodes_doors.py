@@ -168,3 +168,29 @@ def test_an_arm_whose_home_meets_the_door_starts_drawn_back_and_opens_it(tmp_pat
     assert start_pose._arm_meets_scene(m, d, sim.names)  # home itself would start in the cooler
     results = _door_results(out, "open_close_cooler_door")
     assert results and all(r["success"] and not r["metrics"]["start_arm_fallback"] for r in results)
+
+
+def test_the_arm_is_checked_against_the_door_it_swings_while_holding_it(tmp_path):
+    """While the hand holds a handle, the door moves with the plan and the arm must clear it: a
+    UR10 upper arm that the swinging door met 2 cm deep had passed, because held ticks were not
+    checked at all, and its episodes ended `grasp_slip`. Here the plan's arm is frozen where the
+    pull starts while the door still swings open through it."""
+    from dataclasses import replace
+
+    from blueprint_pipeline.sim import engine
+    from blueprint_pipeline.sim.episode import EpisodeOptions
+    from blueprint_pipeline.sim.families import family_of
+    from blueprint_pipeline.sim.scene_check import SceneCheck
+
+    out = run_to_episodes("bathroom", dict(corpus())["bathroom_cm_z"], tmp_path)
+    sim, task = sim_for(str(out), "franka", "open_close_vanity_door")
+    family = family_of(task)
+    st = family.begin(sim, task, 0, 0, EpisodeOptions(), lambda: None)
+    plan = engine.plan_episode(family, sim, task, st).plan
+    check = SceneCheck(sim, st.data, engine._indices(sim), task.target_object_id, None)
+    assert check.plan(plan) is None
+    a, b = plan.phase_ticks["pull"]
+    frozen = np.array(plan.q, copy=True)
+    frozen[a:] = frozen[a]
+    why = check.plan(replace(plan, q=frozen))
+    assert why is not None and "vanity_door" in why and "pull" in why, why

@@ -242,8 +242,9 @@ class SceneCheck:
                     mujoco.mj_kinematics(m, scratch)
                     if k == last_carried:
                         placed = scratch.qpos[self.tqadr:self.tqadr + 7].copy()
-                elif closed and plan.holds:
-                    continue  # closing on the target: the fingers are meant to touch it
+                elif closed and plan.holds and self.part_qadr is None:
+                    continue  # closing on a free target: the fingers are meant to touch it
+                # (a drawer or door is checked while held: the arm must clear the swinging part)
                 elif placed is not None:
                     scratch.qpos[self.tqadr:self.tqadr + 7] = placed
                     mujoco.mj_kinematics(m, scratch)
