@@ -23,8 +23,9 @@ Rows (CPU time of this process, so the figures are per core even on a shared mac
   counted);
 - successful pick_place episodes per CPU minute without cameras, and with two cameras in each
   configuration of RENDERED (the same episodes in each): 128x128 with the episode's drawn look
-  (the default), with the look not drawn, 224x224, and with --shadows also with shadows; each
-  against the first;
+  and the robot's meshes (the default; primitives when the robot-meshes extra is absent), the
+  same with the robot drawn as its primitives, with the look not drawn, 224x224, and with
+  --shadows also with shadows; each against the first;
 - the scripted success rate and its failure reasons.
 """
 
@@ -45,6 +46,8 @@ import numpy as np
 
 from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.runner import run_pipeline
+from blueprint_pipeline.robots import robot_by_name
+from blueprint_pipeline.robots.visuals import source_of
 from blueprint_pipeline.sim import stage as episodes_stage
 from blueprint_pipeline.sim.episode import EpisodeOptions
 from blueprint_pipeline.sim.families import run_episode
@@ -96,13 +99,16 @@ def bare_step_rate(model: mujoco.MjModel, steps: int = 20000) -> float:
     return bare.rate
 
 
-# rendered configurations, each run on the same episodes (two cameras, scene_cam and wrist_cam)
+# rendered configurations, each run on the same episodes (two cameras, scene_cam and wrist_cam):
+# the episode options and whether the robot is drawn with its meshes (robots/visuals.py; the
+# robot-meshes extra) or as its collision primitives
 RENDERED = {
-    "2 x 128x128, drawn look (default)": dict(image_size=128),
-    "2 x 128x128, look not drawn": dict(image_size=128, visual_randomization=False),
-    "2 x 224x224, drawn look": dict(image_size=224),
+    "2 x 128x128, drawn look, robot meshes (default)": (dict(image_size=128), True),
+    "2 x 128x128, drawn look, robot primitives": (dict(image_size=128), False),
+    "2 x 128x128, look not drawn, robot meshes": (dict(image_size=128, visual_randomization=False), True),
+    "2 x 224x224, drawn look, robot meshes": (dict(image_size=224), True),
 }
-SHADOWS = {"2 x 128x128, drawn look and shadows": dict(image_size=128, shadows=True)}  # with --shadows
+SHADOWS = {"2 x 128x128, drawn look and shadows, robot meshes": (dict(image_size=128, shadows=True), True)}  # with --shadows
 
 
 def main() -> int:
@@ -150,10 +156,13 @@ def main() -> int:
             ok += n_ok
             bare_steps, bare_cpu = bare_steps + between.steps, bare_cpu + between.cpu_s
             per_task[task.task_id] = (n_ok, args.per_task)
-            for name, config in RENDERED.items():  # the same episodes in every configuration
+            for name, (config, meshes) in RENDERED.items():  # the same episodes in every configuration
+                drawn, _ = episodes_stage.sim_for(out, args.robot, task.task_id, robot_meshes=meshes)
+                prepare_for_target(drawn, task.target_object_id)
                 for j in range(args.render_episodes):
                     t0 = time.process_time()
-                    rec = run_episode(sim, task, index + j, seed=0, options=EpisodeOptions(render=True, **config))
+                    rec = run_episode(drawn, task, index + j, seed=0, options=EpisodeOptions(render=True, **config))
+                    drawn.restore_nominal()
                     cpu_r[name] += time.process_time() - t0
                     ok_r[name] += rec.success
             index += args.render_episodes
@@ -178,6 +187,7 @@ def main() -> int:
         ]
         print(f"scene {args.scene}, robot {args.robot}, mujoco {mujoco.__version__}, "
               f"dt {episodes_stage.TIMESTEP_S:.6f} s, {n} episodes (+{n_r} rendered)")
+        print(f"robot meshes: {source_of(robot_by_name(args.robot))}")
         print(f"{'measure':58s} {'value':>12s}  ratio / note")
         for name, value, note in rows:
             print(f"{name:58s} {value:12.2f}  {note}")

@@ -110,9 +110,9 @@ def _fake(stage: pipeline.Stage):
     declares (so an option it does not declare cannot change what it writes)."""
 
     def run(ctx: StageContext) -> StageResult:
-        inputs = [storage.sha256_file(ctx.manifest_url) if i == contract.MANIFEST_INPUT else "assets"
-                  if i == contract.ASSETS_INPUT else storage.sha256_tree(storage.join(ctx.out_url, i))
-                  for i in stage.inputs]
+        inputs = [storage.sha256_file(ctx.manifest_url) if i == contract.MANIFEST_INPUT else i
+                  if i in (contract.ASSETS_INPUT, contract.ROBOT_MODEL_INPUT)
+                  else storage.sha256_tree(storage.join(ctx.out_url, i)) for i in stage.inputs]
         opts = {k: getattr(ctx.options, k) for k in stage.options or ()}
         read_later = {i for s in pipeline.STAGES for i in s.inputs if i.startswith(f"{stage.name}/")}
         written = sorted(set(stage.outputs) | read_later)

@@ -55,6 +55,6 @@ def test_simulated_episodes_become_a_valid_dataset_and_a_report(tmp_path):
     assert checks["dataset_invariants"] is True and checks["dataset_matches_episodes"] is True
     assert checks["episodes_certificate"] is True
     rendering = json.loads((tmp_path / "episodes/quality_certificate.json").read_text())["rendering"]
-    assert rendering["robot_model"].startswith("collision primitives") and rendering["visual_randomization"] is True
+    assert rendering["robot_model"].startswith("example-robot-data ") and rendering["visual_randomization"] is True
     assert any(p.name.startswith("contact_sheet_") for p in (tmp_path / "report").glob("*.png"))
     assert (tmp_path / "report/keyframes.png").stat().st_size > 10_000  # start, grasp, end per task

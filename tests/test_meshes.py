@@ -165,7 +165,8 @@ def test_editing_an_asset_file_reruns_simready(tmp_path, cache):
 
 def test_the_simulator_collides_through_the_pieces_and_draws_the_visual(tmp_path, cache):
     from blueprint_pipeline.robots import robot_by_name
-    from blueprint_pipeline.sim.scene_builder import HIDDEN_GROUP, SimScene, build_sim_scene
+    from blueprint_pipeline.robots.builder import HIDDEN_GEOM_GROUP
+    from blueprint_pipeline.sim.scene_builder import SimScene, build_sim_scene
     from blueprint_pipeline.testing.tabletop import TABLE_TOP_Z_M, tabletop_scene
 
     _mug().export(tmp_path / "mug.stl")
@@ -181,7 +182,7 @@ def test_the_simulator_collides_through_the_pieces_and_draws_the_visual(tmp_path
     m = sim.model
     pieces = sim.object_geom_ids("meshmug")
     assert len(pieces) == physics.objects["meshmug"].mesh.hulls
-    assert all(m.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH and m.geom_group[g] == HIDDEN_GROUP for g in pieces)
+    assert all(m.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH and m.geom_group[g] == HIDDEN_GEOM_GROUP for g in pieces)
     visual = m.geom("obj:meshmug:visual").id
     assert m.geom_contype[visual] == 0 and m.geom_conaffinity[visual] == 0 and m.geom_group[visual] == 0
     d = mujoco.MjData(m)

@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     instruction_phrasings_per_family: int = Field(
         5, ge=1, le=20, description="Instruction phrasings asked of Gemini per task family (invalid ones are dropped).")
 
+    # Rendering (episodes stage, robots/visuals.py)
+    robot_meshes: bool = Field(
+        True, description="Runs that render draw the robots with their real meshes when the robot-meshes extra is "
+                          "installed (false: their collision primitives).")
+
     # LeRobot dataset (dataset stage)
     video_codec: Literal["av1", "h264"] = Field(
         "av1", description="Datasets with video: the encoder, av1 (SVT-AV1, LeRobot's default) or h264 (libx264, faster).")

@@ -25,6 +25,9 @@ STAGE_NAMES: tuple[str, ...] = ("scene", "simready", "usd", "geniesim", "episode
 
 MANIFEST_INPUT = "@manifest"  # a Stage input naming the run's manifest rather than an artifact
 ASSETS_INPUT = "@assets"  # a Stage input naming the asset files the normalised scene's objects name
+# a Stage input naming what a run's renders draw the robot with (robots/visuals.rendered_model):
+# installing the robot-meshes extra changes the images, so the stage runs again
+ROBOT_MODEL_INPUT = "@robot-model"
 
 
 @dataclass(frozen=True)

@@ -70,11 +70,12 @@ STAGES: list[Stage] = [
           settings=("geniesim_commercial_only", "geniesim_embedder", "task_cap_pick_place", "task_cap_stack",
                     "task_cap_place_in", "task_cap_push", "task_cap_push_in", "task_cap_open_close")),
     Stage("episodes", _stage_module("blueprint_pipeline.sim.stage"),
-          inputs=_rel(c.SCENE_NORMALIZED, c.SIMREADY_PHYSICS, c.GENIESIM_TASK_CONFIG),
+          inputs=(*_rel(c.SCENE_NORMALIZED, c.SIMREADY_PHYSICS, c.GENIESIM_TASK_CONFIG), c.ROBOT_MODEL_INPUT),
           options=("robot", "episodes", "render", "seed", "keep_failed_episodes", "image_size",
                    "visual_randomization", "shadows"),
           outputs=_rel(c.EPISODES_SUMMARY),
-          settings=("instruction_phrasings", "instruction_gemini_model", "instruction_phrasings_per_family")),
+          settings=("instruction_phrasings", "instruction_gemini_model", "instruction_phrasings_per_family",
+                    "robot_meshes")),
     Stage("dataset", _stage_module("blueprint_pipeline.dataset.stage"),
           inputs=_rel(c.EPISODES_SUMMARY, c.EPISODES_DATA), options=("seed", "keep_failed_episodes"),
           outputs=_rel(c.DATASET_INFO), settings=("video_codec", "data_files_size_in_mb", "video_files_size_in_mb")),
@@ -101,7 +102,9 @@ def data_flow_markdown() -> str:
     (generated from STAGES, so the picture cannot drift from the registry; a test compares)."""
     lines = ["    manifest", "       |"]
     for s in STAGES:
-        reads = ", ".join("the manifest" if i == MANIFEST_INPUT else "the asset files" if i == c.ASSETS_INPUT else i for i in s.inputs)
+        named = {MANIFEST_INPUT: "the manifest", c.ASSETS_INPUT: "the asset files",
+                 c.ROBOT_MODEL_INPUT: "the robot meshes (rendering)"}
+        reads = ", ".join(named.get(i, i) for i in s.inputs)
         lines.append(f"    {s.name:<9} reads {reads}")
         lines.append(f"    {'':<9} writes {', '.join(s.outputs) or '-'}")
     return "\n".join(lines)

@@ -30,7 +30,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from blueprint_pipeline import markers, pipeline, storage
-from blueprint_pipeline.contract import ASSETS_INPUT, MANIFEST_INPUT, SCENE_NORMALIZED, StageContext, StageResult
+from blueprint_pipeline.contract import (
+    ASSETS_INPUT,
+    MANIFEST_INPUT,
+    ROBOT_MODEL_INPUT,
+    SCENE_NORMALIZED,
+    StageContext,
+    StageResult,
+)
 from blueprint_pipeline.errors import InternalError, InvalidInputError
 from blueprint_pipeline.pipeline import Stage
 from blueprint_pipeline.resilience.journal import JOURNAL_FOLDER
@@ -118,6 +125,12 @@ def describe_inputs(ctx: StageContext, stage: Stage) -> list[dict[str, Any]]:
             except (InvalidInputError, ValueError):  # the stage itself says what is wrong with the scene
                 sha, files = "unreadable scene", 0
             out.append({"name": name, "files": files, "sha256": sha})
+            continue
+        if name == ROBOT_MODEL_INPUT:
+            from blueprint_pipeline.robots.visuals import rendered_model
+
+            model = rendered_model(ctx.options.robot, ctx.options.render, ctx.settings.robot_meshes)
+            out.append({"name": name, "model": model, "sha256": hashlib.sha256(model.encode()).hexdigest()})
             continue
         url = storage.safe_join(ctx.out_url, name)
         if not storage.exists(url):

@@ -85,9 +85,11 @@ class TaskEnv(gym.Env):
     def __init__(self, out_dir: str, task_id: str, robot: str = "franka", *, seed: int = 0,
                  render: bool = False, image_size: int = 128, max_steps: int | None = None,
                  visual_randomization: bool = True):
+        from blueprint_pipeline.config import get_settings
         from blueprint_pipeline.sim.stage import sim_for
 
-        self.sim, self.task = sim_for(str(out_dir), robot, task_id)
+        # drawn as the episodes stage draws it (robots/visuals.py), whether or not observations hold images
+        self.sim, self.task = sim_for(str(out_dir), robot, task_id, robot_meshes=get_settings().robot_meshes)
         if self.task.type not in self.FAMILIES:
             raise ValueError(f"{task_id}: a {self.task.type} task; {type(self).__name__} runs "
                              f"{', '.join(self.FAMILIES)} tasks")

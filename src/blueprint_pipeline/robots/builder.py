@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from blueprint_pipeline.robots.description import RobotDescription
+from blueprint_pipeline.robots.description import RobotDescription, RobotVisuals
 from blueprint_pipeline.rotations import matrix_to_quat, quat_mul, yaw_quat
 from blueprint_pipeline.sim import mujoco_log
 
@@ -42,8 +42,9 @@ CONTACT_SOLIMP = (0.95, 0.99, 0.001, 0.5, 2.0)
 _LIMITED = mujoco.mjtLimited.mjLIMITED_TRUE
 
 
-# What renders show of the robot: its collision geometry, no visual meshes (docs/known-issues.md).
-ROBOT_VISUAL_MODEL = "collision primitives of robots/builder.py (capsules, cylinders, boxes); no visual meshes"
+# Geom group the renderer and the scene camera's ray casts leave out: collision geometry that a
+# visual mesh stands for (a meshed object's convex pieces, the robot's primitives under its meshes).
+HIDDEN_GEOM_GROUP = 3
 
 @dataclass(frozen=True)
 class RobotNames:
@@ -151,8 +152,9 @@ def _flange_pose(desc: RobotDescription) -> tuple[np.ndarray, np.ndarray]:
 
 
 def add_robot(spec: mujoco.MjSpec, desc: RobotDescription, base_pos_m=(0.0, 0.0, 0.0),
-              base_quat_wxyz=(1.0, 0.0, 0.0, 0.0)) -> RobotNames:
-    """Add the arm and its gripper to `spec`'s world body at the given base pose."""
+              base_quat_wxyz=(1.0, 0.0, 0.0, 0.0), visuals: RobotVisuals | None = None) -> RobotNames:
+    """Add the arm and its gripper to `spec`'s world body at the given base pose; with
+    `visuals` (robots/visuals.py), its meshes are drawn instead of the primitives."""
     names = names_for(desc)
     spec.compiler.degree = False
     base = spec.worldbody.add_body()
@@ -197,7 +199,32 @@ def add_robot(spec: mujoco.MjSpec, desc: RobotDescription, base_pos_m=(0.0, 0.0,
         a.forcerange = [-desc.max_torque_nm[i], desc.max_torque_nm[i]]
         parent = body
     _add_gripper(spec, desc, parent, names)
+    if visuals is not None:
+        _add_visuals(spec, desc, names, visuals)
     return names
+
+
+def _add_visuals(spec: mujoco.MjSpec, desc: RobotDescription, names: RobotNames, visuals: RobotVisuals) -> None:
+    """The visual meshes as contact-free, massless geoms on their bodies; the primitives they
+    stand for (the arm's, and the gripper's when the meshes draw it) hidden from renders."""
+    gripper = {names.hand_body, *(f"{desc.name}_finger_{s}_body" for s in ("left", "right"))}
+    for g in spec.geoms:
+        body = g.parent.name
+        if body.startswith(f"{desc.name}_") and (visuals.draws_gripper or body not in gripper):
+            g.group = HIDDEN_GEOM_GROUP
+    for k, part in enumerate(visuals.parts):
+        m = spec.add_mesh()
+        m.name = f"{desc.name}_visual{k}"
+        m.uservert = part.vertices.ravel().tolist()
+        m.userface = part.faces.ravel().tolist()
+        m.inertia = mujoco.mjtMeshInertia.mjMESH_INERTIA_SHELL  # massless: never computed from a sliver
+        g = spec.body(part.body).add_geom()
+        g.name = m.name
+        g.type = mujoco.mjtGeom.mjGEOM_MESH
+        g.meshname = m.name
+        g.contype = g.conaffinity = 0
+        g.mass = 0.0
+        g.rgba = list(part.rgba)
 
 
 def _add_gripper(spec: mujoco.MjSpec, desc: RobotDescription, last: mujoco.MjsBody, names: RobotNames) -> None:

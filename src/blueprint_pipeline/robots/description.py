@@ -43,6 +43,34 @@ class GripperDescription:
 
 
 @dataclass(frozen=True)
+class VisualMeshes:
+    """Where a robot's real visual meshes are in the `example-robot-data` package (robots/visuals.py)."""
+
+    urdf: str  # path under the package's share folder
+    links: tuple[str, ...]  # URDF link drawn on each body: the base, then one per joint
+    # URDF links drawn on the hand and its left and right fingers; None: the gripper is drawn as
+    # its primitives (the package has no model of the UR10's Robotiq 2F-85)
+    hand_links: tuple[str, str, str] | None = None
+
+
+@dataclass(frozen=True)
+class VisualPart:
+    """One drawn mesh: its body, vertices in the body's frame (metres), triangles and colour."""
+
+    body: str
+    vertices: np.ndarray
+    faces: np.ndarray
+    rgba: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class RobotVisuals:
+    parts: tuple[VisualPart, ...]
+    source: str  # robots/visuals.py: the package, its version and the URDF (quality certificate, summary.json)
+    draws_gripper: bool  # False: the gripper's primitives stay drawn
+
+
+@dataclass(frozen=True)
 class RobotDescription:
     name: str
     convention: Convention
@@ -71,6 +99,7 @@ class RobotDescription:
     # (geniesim/tasks._shoulder_at_board): the Franka's forearm then goes in level under the board
     # above. Off for the UR10: on the corpus its runs ok fell 24 -> 23 and scenes at >= 95% 17 -> 13
     shoulder_at_shelf_board: bool = False
+    visual_meshes: VisualMeshes | None = None
     # Per joint body: how far its link's tube stands off the DH line along the joint's axis
     # (robots/builder._link_points; empty: on the line). A UR arm's upper arm and forearm are
     # not on the line through its shoulder and wrist: the DH table folds their offsets into d4.
@@ -118,6 +147,9 @@ FRANKA = RobotDescription(
     home_rad=(0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785),
     reach_m=0.855,
     shoulder_at_shelf_board=True,
+    visual_meshes=VisualMeshes(urdf="robots/panda_description/urdf/panda.urdf",
+                               links=tuple(f"panda_link{i}" for i in range(8)),
+                               hand_links=("panda_hand", "panda_leftfinger", "panda_rightfinger")),
     source="Franka Emika Panda datasheet: reach 855 mm; libfranka DH table (Craig convention); "
            "Franka Hand stroke 80 mm",
 )
@@ -151,6 +183,9 @@ UR10 = RobotDescription(
     # UR10 upper arm 220.9 mm and forearm 220.9 - 171.9 = 49 mm off the line (Universal Robots'
     # ROS description: shoulder_lift and elbow joint origins; 49 + 114.9 = d4 163.9 mm)
     link_axis_offset_m=(0.0, 0.2209, 0.049, 0.0, 0.0, 0.0),
+    visual_meshes=VisualMeshes(urdf="robots/ur_description/urdf/ur10_robot.urdf",
+                               links=("base_link", "shoulder_link", "upper_arm_link", "forearm_link",
+                                      "wrist_1_link", "wrist_2_link", "wrist_3_link")),
 )
 
 ROBOTS: dict[str, RobotDescription] = {FRANKA.name: FRANKA, UR10.name: UR10}

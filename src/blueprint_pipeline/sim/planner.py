@@ -65,8 +65,9 @@ class Plan:
     # open_close: the drawer's or door's joint position planned at each tick (the scene check
     # moves the part with the hand)
     part_q: np.ndarray | None = None
-    # the closed fingers hold the target (or a handle), so the scene check skips those ticks; a
-    # push closes them only to push with (sim/families/push.py), and every tick is checked
+    # the closed fingers hold the target (or a handle): the scene check skips those ticks of a
+    # free target (a drawer or door is checked as it swings); a push closes them only to push
+    # with (sim/families/push.py), and every tick is checked
     holds: bool = True
 
     @property

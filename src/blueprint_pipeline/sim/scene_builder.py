@@ -67,7 +67,8 @@ from blueprint_pipeline.robots import (
     add_robot,
     configure_options,
 )
-from blueprint_pipeline.robots.builder import CONTACT_SOLIMP, CONTACT_SOLREF, PAD_CONDIM, set_home_key
+from blueprint_pipeline.robots.builder import CONTACT_SOLIMP, CONTACT_SOLREF, HIDDEN_GEOM_GROUP, PAD_CONDIM, set_home_key
+from blueprint_pipeline.robots.description import RobotVisuals
 from blueprint_pipeline.scene.records import Scene, SceneObject, SimRole
 from blueprint_pipeline.scene.shelves import Level, OpenFurniture, open_furniture
 from blueprint_pipeline.sim import mujoco_log
@@ -257,9 +258,6 @@ def _collider(geom: mujoco.MjsGeom, phys: ObjectPhysics) -> None:
         geom.size = [sx / 2, sy / 2, sz / 2]
 
 
-HIDDEN_GROUP = 3  # geom group the renderer and the camera's ray casts leave out (a meshed object's hulls)
-
-
 def _add_mesh_geoms(spec: mujoco.MjSpec, body: mujoco.MjsBody, obj: SceneObject, mesh: ObjectMesh) -> list[mujoco.MjsGeom]:
     """A meshed object (simready/meshes.py): one collision geom per convex piece (the first carries
     the collider's name, the others are its walls; hidden from renders) and the visual mesh
@@ -274,7 +272,7 @@ def _add_mesh_geoms(spec: mujoco.MjSpec, body: mujoco.MjsBody, obj: SceneObject,
         g.name = SimScene.geom_name(obj.id) if k == 0 else SimScene.wall_geom_name(obj.id, k - 1)
         g.type = mujoco.mjtGeom.mjGEOM_MESH
         g.meshname = m.name
-        g.group = HIDDEN_GROUP
+        g.group = HIDDEN_GEOM_GROUP
         geoms.append(g)
     vis = spec.add_mesh()
     vis.name = f"obj:{obj.id}:visual"
@@ -354,12 +352,15 @@ def _look_at_quat(pos: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
                     base_pos_m, base_quat_wxyz, mount_top_z_m: float | None = None,
-                    meshes: dict[str, ObjectMesh] | None = None) -> SimScene:
+                    meshes: dict[str, ObjectMesh] | None = None,
+                    robot_visuals: RobotVisuals | None = None) -> SimScene:
     """Compile the scene with the robot at the given base pose (gripper open, arm at home, or
     drawn back from it when home meets the scene: sim/start_pose.py).
 
     `meshes` (simready/meshes.load_meshes): free objects with a mesh collide through its convex
-    pieces and are drawn with its visual; the others keep their primitives.
+    pieces and are drawn with its visual; the others keep their primitives. `robot_visuals`
+    (robots/visuals.py): the robot is drawn with its meshes; runs that render pass them, the
+    others (and the scene files written) keep only the primitives, which are what collides.
 
     With `mount_top_z_m` above the base position's z, the robot stands on a pedestal (a fixed
     0.24 m square column that touches objects but not the robot) whose top is at that height: task
@@ -429,7 +430,7 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
         ped.contype, ped.conaffinity = 0, WORLD_CONTYPE  # objects hit it, robot links do not
         painter.paint([ped], "mat:robot_pedestal", (0.3, 0.3, 0.3), LOOKS["steel"])
         base[2] = mount_top_z_m
-    names = add_robot(spec, robot, tuple(base), tuple(base_quat_wxyz))
+    names = add_robot(spec, robot, tuple(base), tuple(base_quat_wxyz), robot_visuals)
     forward = matrix_np(base_quat_wxyz)[:, 0]
     work = base + 0.5 * forward
     work[2] = base[2] + 0.1

@@ -74,7 +74,7 @@ from blueprint_pipeline.geniesim.tasks import families_of
 from blueprint_pipeline.resilience.partial import ItemResult, run_items
 from blueprint_pipeline.resilience.pool import preload_in_workers
 from blueprint_pipeline.robots import robot_by_name
-from blueprint_pipeline.robots.builder import ROBOT_VISUAL_MODEL
+from blueprint_pipeline.robots.visuals import NOT_RENDERED, PRIMITIVES_SOURCE, rendered_model, robot_visuals, source_of
 from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.sim import health, judge, language, phrasings
 from blueprint_pipeline.sim.appearance import TEXTURES, texture_file, texture_png
@@ -161,6 +161,8 @@ class EpisodeItem:
     image_size: int = 128
     visual_randomization: bool = True
     shadows: bool = False
+    # what the images draw the robot with (robots/visuals.rendered_model): part of the key
+    robot_model: str = NOT_RENDERED
     keep_failed: bool = False
     inputs_digest: str = ""  # StageContext.input_digest: results of other inputs are never reused
     # the task's scene camera as the stage chose it (prepare_tasks); a function of the inputs, so
@@ -225,7 +227,8 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool
       under tasks_infeasible. The probe needs the simulator, so it runs here, not in the geniesim
       stage, and task_config.json stays the export's file;
     - the other tasks' scenes written as MJCF, `episodes/scenes/<task_id>.xml` (the robot at its
-      base, a `home` keyframe; primitives only, so no mesh files; the textures it names as
+      base as its collision primitives, a `home` keyframe; meshed objects' vertices inline, so no
+      mesh files; the robot's meshes are compiled only where images are rendered; the textures it names as
       `episodes/scenes/textures/<kind>.png`, sim/appearance.py), loadable with
       `mujoco.MjModel.from_xml_path`, at full precision (sim/mjcf.py): it steps as the episodes
       did. The scene camera is at its default pose there (episodes move it per task; the pose
@@ -280,12 +283,13 @@ def plan_items(ctx: StageContext, families: dict[str, str],
     opts = ctx.options
     count = opts.episodes if opts.episodes is not None else min(DEFAULT_MAX, DEFAULT_PER_TASK * len(families))
     digest = ctx.input_digest or inputs_digest(ctx.out_url)
+    model = rendered_model(opts.robot, opts.render, ctx.settings.robot_meshes)
     return [EpisodeItem(out_url=ctx.out_url, robot=opts.robot, task_id=d.task_id, instruction_slot=d.slot,
                         scene_camera=cameras.get(d.task_id), mount_z_m=mounts.get(d.task_id),
                         phrasings=task_phrasings.get(d.task_id, ()),
                         episode_index=i, seed=opts.seed, render=opts.render, image_size=opts.image_size,
                         visual_randomization=opts.visual_randomization, shadows=opts.shadows,
-                        keep_failed=opts.keep_failed_episodes, inputs_digest=digest)
+                        robot_model=model, keep_failed=opts.keep_failed_episodes, inputs_digest=digest)
             for i, d in enumerate(deal(families, count))]
 
 
@@ -312,11 +316,12 @@ _SIM_CACHE_SIZE = 8
 
 
 def sim_for(out_url: str, robot_name: str, task_id: str, camera: CameraChoice | None = None,
-            mount_z_m: float | None = None, choose_camera: bool = True) -> tuple[SimScene, TaskSpec]:
+            mount_z_m: float | None = None, choose_camera: bool = True,
+            robot_meshes: bool = False) -> tuple[SimScene, TaskSpec]:
     """The compiled scene for (outputs, robot, task) with its scene camera: `camera` when given
     (the stage's choice), else chosen here once (sim/camera.py) unless `choose_camera` is off (a
-    run without images); `mount_z_m` as for `compiled`."""
-    sim, task = compiled(out_url, robot_name, task_id, mount_z_m)
+    run without images); `mount_z_m` and `robot_meshes` as for `compiled`."""
+    sim, task = compiled(out_url, robot_name, task_id, mount_z_m, robot_meshes)
     if camera is not None:
         if getattr(sim, "scene_camera", None) != camera:
             camera.apply(sim)
@@ -343,10 +348,13 @@ def default_mount(task: TaskSpec, robot_name: str) -> float | None:
     return None if abs(mount - placement.mount_z_m) < 1e-6 else mount
 
 
-def compiled(out_url: str, robot_name: str, task_id: str, mount_z_m: float | None = None) -> tuple[SimScene, TaskSpec]:
+def compiled(out_url: str, robot_name: str, task_id: str, mount_z_m: float | None = None,
+             robot_meshes: bool = False) -> tuple[SimScene, TaskSpec]:
     """The compiled scene for (outputs, robot, task), built once per process (a few kept);
-    `mount_z_m`: the arm's pedestal top instead of the placement's (`default_mount`)."""
-    key = (out_url, robot_name, task_id, mount_z_m)
+    `mount_z_m`: the arm's pedestal top instead of the placement's (`default_mount`);
+    `robot_meshes`: the robot drawn with its meshes when they are installed (robots/visuals.py;
+    for renders only: probes and runs without images compile without them)."""
+    key = (out_url, robot_name, task_id, mount_z_m, robot_meshes)
     if key not in _SIM_CACHE:
         scene_url, physics_url, tasks_url = inputs_of(out_url)
         scene, physics, config = load_scene(scene_url), load_physics(physics_url), load_task_config(tasks_url)
@@ -365,7 +373,8 @@ def compiled(out_url: str, robot_name: str, task_id: str, mount_z_m: float | Non
             mount = mount_z_m
         sim = build_sim_scene(scene, physics, robot, placement.base_position_m,
                               placement.base_orientation_wxyz, mount_top_z_m=mount,
-                              meshes=load_meshes(posixpath.dirname(physics_url), physics))
+                              meshes=load_meshes(posixpath.dirname(physics_url), physics),
+                              robot_visuals=robot_visuals(robot) if robot_meshes else None)
         if len(_SIM_CACHE) >= _SIM_CACHE_SIZE:  # a few compiled scenes per worker keep memory bounded
             _SIM_CACHE.pop(next(iter(_SIM_CACHE)))
         _SIM_CACHE[key] = (sim, task)
@@ -378,8 +387,12 @@ def result_url(out_url: str, episode_index: int) -> str:
 
 def simulate_item(item: EpisodeItem, heartbeat) -> dict:
     """Pool task: simulate, write the episode file (if kept) and its result; return the result."""
+    meshes = item.robot_model not in (NOT_RENDERED, PRIMITIVES_SOURCE)
+    if meshes and source_of(robot_by_name(item.robot)) != item.robot_model:  # a worker set up otherwise
+        raise RuntimeError(f"this worker cannot draw the robot as the run asks ({item.robot_model}); "
+                           f"install the same robot-meshes extra on every worker")
     sim, task = sim_for(item.out_url, item.robot, item.task_id, item.scene_camera, item.mount_z_m,
-                        choose_camera=item.render)
+                        choose_camera=item.render, robot_meshes=meshes)
     heartbeat()
     rec = run_episode(sim, task, item.episode_index, item.seed,
                   EpisodeOptions(render=item.render, image_size=item.image_size,
@@ -557,12 +570,12 @@ def certificate(scene_id: str, robot: str, summary: dict) -> dict:
     }
 
 
-def rendering_summary(options) -> dict | None:
+def rendering_summary(options, settings) -> dict | None:
     """How the run's images were made (None without cameras): what the robot is drawn as, the
     look's switches and the cameras (sim/appearance.py, docs/cameras.md)."""
     if not options.render:
         return None
-    return {"robot_model": ROBOT_VISUAL_MODEL, "image_size": options.image_size,
+    return {"robot_model": rendered_model(options.robot, True, settings.robot_meshes), "image_size": options.image_size,
             "visual_randomization": options.visual_randomization, "shadows": options.shadows,
             "materials": "physics material and colour words of the manifest, procedural textures",
             "lights": "ceiling spotlights from the room's size and the headlight"}
@@ -595,7 +608,7 @@ def run(ctx: StageContext) -> StageResult:
     summary = summarize(results, time.perf_counter() - t0, resumed)
     summary["robot"] = ctx.options.robot
     summary["per_family"] = per_family(summary["per_task"], families)
-    summary["rendering"] = rendering_summary(ctx.options)
+    summary["rendering"] = rendering_summary(ctx.options, ctx.settings)
     if not ctx.options.render:
         summary["scene_camera"] = None  # no images, no camera chosen (prepare_tasks)
     summary["tasks_skipped"] = [t.task_id for t in config.tasks if t not in tasks and t.task_id not in infeasible]
