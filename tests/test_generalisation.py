@@ -215,6 +215,23 @@ def test_only_the_arms_base_and_shoulder_may_touch_the_floor():
     assert check._hit(scratch, carried=False) == "floor"
 
 
+def test_a_carried_object_may_touch_the_hand_only_not_the_arm():
+    """Carried, the target is held by the fingers; anywhere else on the arm it is knocked out of
+    the hand (a UR10 swung a beaker through its own upper arm, and the plan had passed)."""
+    from blueprint_pipeline.sim.episode import _scratch_data
+
+    sim, ix, _, check = _shelf_check()
+    m, scratch = sim.model, _scratch_data(sim)
+    check._pose(scratch, ix.home.copy()[ix.arm_qadr], 0.04)
+    t = sim.free_qpos_adr("can_a")
+    scratch.qpos[t:t + 3] = scratch.site_xpos[ix.tcp]  # between the fingers
+    mujoco.mj_kinematics(m, scratch)
+    assert check._hit(scratch, carried=True) is None
+    scratch.qpos[t:t + 3] = scratch.xpos[m.body("franka_link4").id]  # at the elbow
+    mujoco.mj_kinematics(m, scratch)
+    assert check._hit(scratch, carried=True) in {"the robot's franka_link3", "the robot's franka_link4", "the robot's franka_link2"}
+
+
 def test_the_hand_alone_is_checked_at_a_grasp_before_any_ik():
     sim, ix, d, check = _shelf_check()
     tcp, rot = ix.ik.tcp_pose(ix.home.copy()[ix.arm_qadr])

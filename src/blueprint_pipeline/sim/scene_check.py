@@ -103,11 +103,17 @@ class SceneCheck:
             t1, t2 = self.target_mask[g1], self.target_mask[g2]
             other_t = np.where(t1, g2, g1)
             bad |= ((t1 != t2) & ~robot[other_t] & (dist < -SUPPORT_TOLERANCE_M) & ~self.support_mask[other_t])
+            # the carried object against the arm itself (only the hand holds it): a UR10 swinging a
+            # beaker through its own upper arm had passed, and the beaker was knocked out of the hand
+            bad |= (t1 != t2) & robot[other_t] & ~hand[other_t] & (dist < 0.0)
             other = np.where(bad & (t1 != t2), other_t, other)
         if not bad.any():
             return None
         k = int(np.flatnonzero(bad)[0])
-        return self.owner.get(int(other[k]), m.geom(int(other[k])).name)
+        g = int(other[k])
+        if robot[g]:
+            return f"the robot's {m.body(int(m.geom_bodyid[g])).name}"
+        return self.owner.get(g, m.geom(g).name)
 
     def _raised_margins(self, clearance_m: float = GRASP_CLEARANCE_M):
         m = self.sim.model
