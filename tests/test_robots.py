@@ -187,3 +187,26 @@ def test_the_ur10_upper_arm_and_forearm_collide_where_their_tubes_are():
         tube = max(caps, key=lambda g: model.geom_size[g][1])  # the longest: the tube
         assert model.geom_pos[tube][2] == pytest.approx(off)
         assert 2 * model.geom_size[tube][1] == pytest.approx(length, abs=1e-6)
+
+
+@pytest.mark.parametrize("desc, bearing_deg, r, z", [(UR10, -180, 0.35, -0.25), (FRANKA, -150, 0.35, -0.25)],
+                         ids=["ur10", "franka"])
+def test_a_grasp_the_ik_misses_from_home_is_solved_from_the_seed_aimed_at_it(desc, bearing_deg, r, z):
+    """Behind the arm and low, a top-down hand pose is not reached from home (the solve runs a
+    joint to its limit); turned towards it first (`ArmIK.aimed_seed`), the same solve reaches it.
+    `grasp.check_reachable` tries that seed when the first solve fails."""
+    from blueprint_pipeline.sim.grasp import GraspCandidate, Pose, _hand_rotation, check_reachable
+
+    ik = ArmIK(desc, (0, 0, 0), (1, 0, 0, 0))
+    home = np.array(desc.home_rad)
+    a = np.radians(bearing_deg)
+    pos = np.array([r * np.cos(a), r * np.sin(a), z])
+    rot = _hand_rotation(np.array([0, 0, -1.0]), np.array([np.sin(a), -np.cos(a), 0.0]))
+    assert not ik.solve(pos, rot, home).ok()
+    aimed = ik.aimed_seed(home, pos)
+    assert aimed[0] != home[0] and np.array_equal(aimed[1:], home[1:])
+    assert ik.solve(pos, rot, aimed).ok()
+    above = GraspCandidate("top", Pose(pos, rot), np.array([0, 0, -1.0]), 0.05).pre_grasp.pos_m - pos
+    cand = GraspCandidate("top", Pose(pos - above, rot), np.array([0, 0, -1.0]), 0.05)  # its pre-grasp is the pose
+    np.testing.assert_allclose(cand.pre_grasp.pos_m, pos)
+    assert check_reachable(cand, ik, home)
