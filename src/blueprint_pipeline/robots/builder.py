@@ -117,9 +117,6 @@ def _link_points(desc: RobotDescription, i: int) -> list[np.ndarray]:
         return [zero, np.array([0, 0, desc.flange_d_m])]
     row = desc.dh[i]  # standard: body i carries TransZ(d_i) TransX(a_i) of its own row
     end = [np.array([row.a_m, 0, row.d_m])] if i + 1 < desc.dof else [np.array([row.a_m, 0, row.d_m + desc.flange_d_m])]
-    off = desc.link_axis_offset_m[i] if desc.link_axis_offset_m else 0.0
-    if off:  # out along the joint axis to the tube, along the tube, back to the next joint's origin
-        return [zero, np.array([0, 0, off]), np.array([row.a_m, 0, off]), *end]
     return [zero, np.array([0, 0, row.d_m]), *end]
 
 
