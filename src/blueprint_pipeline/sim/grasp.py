@@ -199,10 +199,7 @@ def rank_grasps(candidates: list[GraspCandidate], ik: ArmIK, seed_q: np.ndarray,
 def check_reachable(c: GraspCandidate, ik: ArmIK, seed_q: np.ndarray) -> bool:
     avoid = c.needs_collision_avoidance
     with ik.fingers_open(c.open_m):
-        pre = ik.solve(c.pre_grasp.pos_m, c.pre_grasp.rot, seed_q, avoid_obstacles=avoid)
-        if not pre.ok():  # once more with the base turned towards the grasp (ArmIK.aimed_seed)
-            pre = ik.solve(c.pre_grasp.pos_m, c.pre_grasp.rot, ik.aimed_seed(seed_q, c.pre_grasp.pos_m),
-                           avoid_obstacles=avoid)
+        pre = ik.solve_from_start(c.pre_grasp.pos_m, c.pre_grasp.rot, seed_q, avoid_obstacles=avoid)
         if pre.ok():
             grasp = ik.solve(c.tcp.pos_m, c.tcp.rot, pre.q_rad, avoid_obstacles=avoid)
             if grasp.ok():

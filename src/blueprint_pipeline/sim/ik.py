@@ -168,12 +168,24 @@ class ArmIK:
             raise mink.NoSolutionFound("daqp")
         cfg.integrate_inplace(dq / IK_DT_S, IK_DT_S)
 
+    def solve_from_start(self, target_pos_m: np.ndarray, target_rot: np.ndarray, seed_q: np.ndarray,
+                         avoid_obstacles: bool = False) -> IKResult:
+        """`solve` for a grasp's pre-grasp, which a joint-space move reaches from the start
+        (`grasp.check_reachable`): when the solve from `seed_q` fails, once more from
+        `aimed_seed`. A handle's pre-grasp and a push's first pose were tried the same way:
+        both corpora gave identical rows, so they solve once."""
+        res = self.solve(target_pos_m, target_rot, seed_q, avoid_obstacles=avoid_obstacles)
+        if res.ok():
+            return res
+        return self.solve(target_pos_m, target_rot, self.aimed_seed(seed_q, target_pos_m),
+                          avoid_obstacles=avoid_obstacles)
+
     def aimed_seed(self, seed_q: np.ndarray, target_pos_m: np.ndarray) -> np.ndarray:
         """`seed_q` with the first joint (the base's turn about the vertical) turned so the TCP
-        points from the base towards `target_pos_m` in plan view: a second seed for a solve that
-        failed from the first (`grasp.check_reachable`). From the episode's start, a UR10 solve
-        ran its shoulder a full turn to its -2 pi limit and stopped 20 cm off a remote 44 cm from
-        the base; from the aimed seed it converged (10 of 10 starts of that task)."""
+        points from the base towards `target_pos_m` in plan view: the second seed of
+        `solve_from_start`. From the episode's start, a UR10 solve ran its shoulder a full turn to
+        its -2 pi limit and stopped 20 cm off a remote 44 cm from the base; from the aimed seed it
+        converged (10 of 10 starts of that task)."""
         tcp = self.tcp_pose(seed_q)[0]
         now = np.arctan2(tcp[1] - self.base_pos_m[1], tcp[0] - self.base_pos_m[0])
         want = np.arctan2(target_pos_m[1] - self.base_pos_m[1], target_pos_m[0] - self.base_pos_m[0])
