@@ -207,13 +207,16 @@ def test_an_episode_whose_drawn_start_has_no_plan_starts_from_the_nominal_one(tm
     assert rec.success and rec.metrics["start_return"]
 
 
-def test_a_place_out_of_the_wrists_reach_as_grasped_is_made_half_a_turn_round(kitchen, tmp_path):
+def test_a_place_out_of_the_wrists_reach_as_grasped_is_made_half_a_turn_round(kitchen, tmp_path, monkeypatch):
     """planner.plan_pick_place: when no grasp gives a plan with the object placed as grasped (or
     turned back), it is placed turned half a turn more (a box's footprint is the same). The UR10
     on its pedestal missed the kitchen tea box's place 30 cm from its base by 3-14 mm in 7 of 40
-    episodes, episode 4 among them; that episode now succeeds with the box turned by pi."""
+    episodes, episode 4 among them, which then succeeded with the box turned by pi. Since grasps
+    missed from the start are solved again from an aimed seed (ArmIK.solve_from_start), episode 4
+    places it as grasped; here every placing but the half turn is refused, as it was then."""
     import json as _json
 
+    from blueprint_pipeline.sim import planner
     from blueprint_pipeline.sim.families import run_episode
     from blueprint_pipeline.testing.runs import run_to_episodes
 
@@ -225,10 +228,20 @@ def test_a_place_out_of_the_wrists_reach_as_grasped_is_made_half_a_turn_round(ki
         w, x, y, z = q
         return np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
 
-    turned = {}
-    for i in (3, 4):
-        rec = run_episode(sim, task, i, 0)
-        assert rec.success, (i, rec.failure_reason, rec.metrics.get("plan_error"))
+    def turned() -> float:
+        rec = run_episode(sim, task, 4, 0)
+        assert rec.success, (rec.failure_reason, rec.metrics.get("plan_error"))
         poses = rec.object_poses.reshape(rec.length, -1, 7)[:, k, 3:]
-        turned[i] = abs((yaw(poses[-1]) - yaw(poses[0]) + np.pi) % (2 * np.pi) - np.pi)
-    assert turned[3] < 0.05 and turned[4] == pytest.approx(np.pi, abs=0.05)  # as grasped; half a turn
+        return abs((yaw(poses[-1]) - yaw(poses[0]) + np.pi) % (2 * np.pi) - np.pi)
+
+    assert turned() < 0.05  # as grasped
+    plan_with_grasp = planner._plan_with_grasp
+
+    def refuse_all_but_half_turns(*args):
+        turn = args[10]  # the placing's rotation about z
+        if abs(np.arctan2(turn[1, 0], turn[0, 0])) < np.pi / 2:
+            raise planner.IKFailure("refused by the test: placed as grasped or turned back")
+        return plan_with_grasp(*args)
+
+    monkeypatch.setattr(planner, "_plan_with_grasp", refuse_all_but_half_turns)
+    assert turned() == pytest.approx(np.pi, abs=0.05)  # half a turn
