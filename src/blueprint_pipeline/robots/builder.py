@@ -197,17 +197,15 @@ def add_robot(spec: mujoco.MjSpec, desc: RobotDescription, base_pos_m=(0.0, 0.0,
         parent = body
     _add_gripper(spec, desc, parent, names)
     if visuals is not None:
-        _add_visuals(spec, desc, names, visuals)
+        _add_visuals(spec, desc, visuals)
     return names
 
 
-def _add_visuals(spec: mujoco.MjSpec, desc: RobotDescription, names: RobotNames, visuals: RobotVisuals) -> None:
-    """The visual meshes as contact-free, massless geoms on their bodies; the primitives they
-    stand for (the arm's, and the gripper's when the meshes draw it) hidden from renders."""
-    gripper = {names.hand_body, *(f"{desc.name}_finger_{s}_body" for s in ("left", "right"))}
+def _add_visuals(spec: mujoco.MjSpec, desc: RobotDescription, visuals: RobotVisuals) -> None:
+    """The visual meshes as contact-free, massless geoms on their bodies; the robot's primitives,
+    which they stand for, hidden from renders."""
     for g in spec.geoms:
-        body = g.parent.name
-        if body.startswith(f"{desc.name}_") and (visuals.draws_gripper or body not in gripper):
+        if g.parent.name.startswith(f"{desc.name}_"):
             g.group = HIDDEN_GEOM_GROUP
     for k, part in enumerate(visuals.parts):
         m = spec.add_mesh()

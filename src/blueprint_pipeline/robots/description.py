@@ -48,9 +48,7 @@ class VisualMeshes:
 
     urdf: str  # path under the package's share folder
     links: tuple[str, ...]  # URDF link drawn on each body: the base, then one per joint
-    # URDF links drawn on the hand and its left and right fingers; None: the gripper is drawn as
-    # its primitives (the package has no model of the UR10's Robotiq 2F-85)
-    hand_links: tuple[str, str, str] | None = None
+    hand_links: tuple[str, str, str]  # URDF links drawn on the hand and its left and right fingers
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,6 @@ class VisualPart:
 class RobotVisuals:
     parts: tuple[VisualPart, ...]
     source: str  # robots/visuals.py: the package, its version and the URDF (quality certificate, summary.json)
-    draws_gripper: bool  # False: the gripper's primitives stay drawn
 
 
 @dataclass(frozen=True)

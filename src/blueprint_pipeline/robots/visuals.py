@@ -15,8 +15,10 @@ random joint angles and finger openings that every link stays where its body is:
 package's kinematics against the published DH tables the bodies are built from.
 
 Meshes are split by material colour (one geom per colour of a link) and decimated together to
-`TRIANGLES_PER_ROBOT` (renders on a CPU pay per triangle; the packages' meshes hold 116,000 and
-134,000). The physics is unchanged: the capsules and pads stay what contacts and the planner
+`TRIANGLES_PER_ROBOT` (renders on a CPU pay per triangle; the package's Panda holds 134,000).
+Only robots whose description names their meshes (`RobotDescription.visual_meshes`: the Franka)
+are drawn with them; the UR10's capsules lie on its DH line, not where its tubes are
+(robots/description.py). The physics is unchanged: the capsules and pads stay what contacts and the planner
 see; they are hidden from renders and from the camera's ray casts while the meshes are drawn.
 Without the extra, or with `BP_ROBOT_MESHES=false`, renders show the primitives
 (`PRIMITIVES_SOURCE`).
@@ -117,7 +119,7 @@ def _load(desc: RobotDescription) -> RobotVisuals | None:
         log.warning("robot meshes of %s not used (%s: %s); renders show its primitives",
                     desc.name, type(exc).__name__, str(exc)[:200])
         return None
-    return RobotVisuals(parts=parts, source=source_of(desc), draws_gripper=desc.visual_meshes.hand_links is not None)
+    return RobotVisuals(parts=parts, source=source_of(desc))
 
 
 # --- placement -----------------------------------------------------------------------------------
@@ -145,11 +147,9 @@ def _body_links(desc: RobotDescription) -> list[tuple[str, str]]:
     vm = desc.visual_meshes
     assert vm is not None
     names = names_for(desc)
-    pairs = list(zip([names.base_body, *(f"{desc.name}_link{i + 1}" for i in range(desc.dof))], vm.links, strict=True))
-    if vm.hand_links is not None:
-        bodies = (names.hand_body, f"{desc.name}_finger_left_body", f"{desc.name}_finger_right_body")
-        pairs += list(zip(bodies, vm.hand_links, strict=True))
-    return pairs
+    bodies = [names.base_body, *(f"{desc.name}_link{i + 1}" for i in range(desc.dof)),
+              names.hand_body, f"{desc.name}_finger_left_body", f"{desc.name}_finger_right_body"]
+    return list(zip(bodies, [*vm.links, *vm.hand_links], strict=True))
 
 
 def link_poses(desc: RobotDescription, urdf, q_rad: np.ndarray, opening: float) -> dict[str, np.ndarray]:
@@ -158,7 +158,7 @@ def link_poses(desc: RobotDescription, urdf, q_rad: np.ndarray, opening: float) 
     axes. Constant in q for a URDF whose kinematics are ours (the test checks that)."""
     import mujoco
 
-    from blueprint_pipeline.robots.builder import names_for, robot_spec
+    from blueprint_pipeline.robots.builder import robot_spec
 
     spec, names = robot_spec(desc)
     model = spec.compile()
@@ -170,13 +170,12 @@ def link_poses(desc: RobotDescription, urdf, q_rad: np.ndarray, opening: float) 
         data.qpos[model.joint(jn).qposadr[0]] = opening * stroke
     mujoco.mj_kinematics(model, data)
     cfg = dict(zip(urdf.actuated_joint_names, q_rad, strict=False))
-    if desc.visual_meshes is not None and desc.visual_meshes.hand_links is not None:
-        finger = urdf.actuated_joint_names[desc.dof]
-        cfg[finger] = opening * float(urdf.joint_map[finger].limit.upper)
+    finger = urdf.actuated_joint_names[desc.dof]
+    cfg[finger] = opening * float(urdf.joint_map[finger].limit.upper)
     urdf.update_cfg(np.array([cfg[j] for j in urdf.actuated_joint_names]))
 
     def ours(k: int) -> tuple[np.ndarray, np.ndarray]:
-        j = model.joint(names_for(desc).joints[k]).id
+        j = model.joint(names.joints[k]).id
         return data.xanchor[j].copy(), data.xaxis[j].copy()
 
     def theirs(k: int) -> tuple[np.ndarray, np.ndarray]:

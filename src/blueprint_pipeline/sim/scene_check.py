@@ -93,7 +93,9 @@ class SceneCheck:
         # the arm against anything but the target (its supports within the tolerance)
         other = np.where(robot[g1], g2, g1)
         bad = (robot[g1] != robot[g2]) & ~base_link & ~self.target_mask[other] & ~(self.support_mask[other] & tolerated)
-        if self.part_qadr is not None:  # the arm (not the hand) in a drawer or door
+        # a drawer or door, or a carried object: only the hand may touch it (a UR10 swinging a
+        # beaker through its own upper arm had passed, and the beaker was knocked out of the hand)
+        if self.part_qadr is not None or carried:
             arm = robot & ~hand
             bad |= ((arm[g1] & self.target_mask[g2]) | (arm[g2] & self.target_mask[g1])) & (dist < 0.0)
         if placed:  # before the grasp and after the release the hand does not touch the target
@@ -103,9 +105,6 @@ class SceneCheck:
             t1, t2 = self.target_mask[g1], self.target_mask[g2]
             other_t = np.where(t1, g2, g1)
             bad |= ((t1 != t2) & ~robot[other_t] & (dist < -SUPPORT_TOLERANCE_M) & ~self.support_mask[other_t])
-            # the carried object against the arm itself (only the hand holds it): a UR10 swinging a
-            # beaker through its own upper arm had passed, and the beaker was knocked out of the hand
-            bad |= (t1 != t2) & robot[other_t] & ~hand[other_t] & (dist < 0.0)
             other = np.where(bad & (t1 != t2), other_t, other)
         if not bad.any():
             return None

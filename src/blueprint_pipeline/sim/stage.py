@@ -388,7 +388,10 @@ def result_url(out_url: str, episode_index: int) -> str:
 def simulate_item(item: EpisodeItem, heartbeat) -> dict:
     """Pool task: simulate, write the episode file (if kept) and its result; return the result."""
     meshes = item.robot_model not in (NOT_RENDERED, PRIMITIVES_SOURCE)
-    if meshes and source_of(robot_by_name(item.robot)) != item.robot_model:  # a worker set up otherwise
+    robot = robot_by_name(item.robot)
+    # a worker set up otherwise, or a package whose meshes do not load (logged): never images
+    # of another look under this key
+    if meshes and (source_of(robot) != item.robot_model or robot_visuals(robot) is None):
         raise RuntimeError(f"this worker cannot draw the robot as the run asks ({item.robot_model}); "
                            f"install the same robot-meshes extra on every worker")
     sim, task = sim_for(item.out_url, item.robot, item.task_id, item.scene_camera, item.mount_z_m,
