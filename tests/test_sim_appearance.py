@@ -159,3 +159,39 @@ def test_the_look_changes_no_physics(inputs):
         mujoco.mj_step(s.model, d, 500)
         states.append(d.qpos.copy())
     np.testing.assert_array_equal(states[0], states[1])
+
+
+def test_small_frames_are_supersampled_and_large_ones_multisampled(sim):
+    """A 128x128 frame is the 2x2 average of a 256x256 render without multisampling (cheaper than
+    4x multisampling on Mesa's software renderer, sim/render.py); a 224x224 frame is
+    multisampled. The model's sample count is left as it was."""
+    from blueprint_pipeline.sim.render import FrameRenderer
+
+    m = sim.model
+    d = mujoco.MjData(m)
+    mujoco.mj_resetDataKeyframe(m, d, m.key("home").id)
+    mujoco.mj_forward(m, d)
+    cam = m.camera("scene_cam").id
+    samples = int(m.vis.quality.offsamples)
+    small = FrameRenderer(m, 128)
+    assert small.factor == 2 and int(m.vis.quality.offsamples) == samples == 4
+    small.update_scene(d, cam)
+    frame = small.render()
+    small.close()
+    assert frame.shape == (128, 128, 3) and frame.dtype == np.uint8
+    m.vis.quality.offsamples = 0
+    try:
+        big = make_renderer(m, 256, 256)
+    finally:
+        m.vis.quality.offsamples = samples
+    big.update_scene(d, camera=cam)
+    full = big.render().astype(float)
+    big.close()
+    mean = full.reshape(128, 2, 128, 2, 3).mean(axis=(1, 3))
+    assert np.abs(frame - mean).max() <= 0.5 + 1e-9  # the average, rounded
+    assert frame.std() > 5.0  # a picture, not a blank
+    large = FrameRenderer(m, 224)
+    assert large.factor == 1
+    large.update_scene(d, cam)
+    assert large.render().shape == (224, 224, 3)
+    large.close()

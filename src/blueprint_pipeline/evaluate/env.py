@@ -229,11 +229,11 @@ class TaskEnv(gym.Env):
 
     def _images(self, cameras: tuple[str, ...] = CAMERAS) -> dict[str, np.ndarray]:
         from blueprint_pipeline.sim.camera import place_scene_camera
-        from blueprint_pipeline.sim.render import make_renderer
+        from blueprint_pipeline.sim.render import FrameRenderer
 
         m, d = self.sim.model, self.data
         if self._renderer is None:
-            self._renderer = make_renderer(m, self.options.image_size, self.options.image_size)
+            self._renderer = FrameRenderer(m, self.options.image_size)
         mujoco.mj_comPos(m, d)
         mujoco.mj_camlight(m, d)
         place_scene_camera(m, d)
@@ -241,7 +241,7 @@ class TaskEnv(gym.Env):
         names = {"scene_cam": "scene_cam", "wrist_cam": self.sim.names.wrist_camera}
         for cam in cameras:
             self._renderer.update_scene(d, camera=m.camera(names[cam]).id)
-            out[cam] = self._renderer.render().copy()
+            out[cam] = self._renderer.render()
         return out
 
     def _mask(self, geoms) -> np.ndarray:

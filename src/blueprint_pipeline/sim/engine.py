@@ -52,7 +52,7 @@ from blueprint_pipeline.sim.episode import (
 from blueprint_pipeline.sim.judge import motion_metrics
 from blueprint_pipeline.sim.planner import Plan, from_start
 from blueprint_pipeline.sim.records import EpisodeRecord
-from blueprint_pipeline.sim.render import make_renderer
+from blueprint_pipeline.sim.render import FrameRenderer
 from blueprint_pipeline.sim.scene_builder import FPS, STEPS_PER_FRAME, SimScene
 from blueprint_pipeline.sim.scene_check import SceneCheck
 
@@ -288,7 +288,7 @@ def execute(sim: SimScene, d: mujoco.MjData, plan: Plan | None, options: Episode
                 body_quat=np.zeros((T, len(tracked), 4)), images={}, cameras={})
     renderer = None
     if options.render:
-        renderer = make_renderer(m, options.image_size, options.image_size)
+        renderer = FrameRenderer(m, options.image_size)
         logs.images = {c: np.zeros((T, options.image_size, options.image_size, 3), np.uint8) for c in CAMERAS}
     cam_ids = {"scene_cam": m.camera("scene_cam").id, "wrist_cam": m.camera(sim.names.wrist_camera).id}
     if plan is not None:

@@ -84,6 +84,7 @@ from blueprint_pipeline.sim.engine import UNSTABLE_RETRY_SUBSTEPS
 from blueprint_pipeline.sim.episode import EpisodeOptions
 from blueprint_pipeline.sim.episode_io import episode_filename, save_episode
 from blueprint_pipeline.sim.families import FAMILIES, plan_at_rest, run_episode, simulable
+from blueprint_pipeline.sim.render import ANTIALIASING, supersampled
 from blueprint_pipeline.sim.scene_builder import (
     FPS,
     TIMESTEP_S,
@@ -579,6 +580,7 @@ def rendering_summary(options, settings) -> dict | None:
     if not options.render:
         return None
     return {"robot_model": rendered_model(options.robot, True, settings.robot_meshes), "image_size": options.image_size,
+            "antialiasing": ANTIALIASING[supersampled(options.image_size)],
             "visual_randomization": options.visual_randomization, "shadows": options.shadows,
             "materials": "physics material and colour words of the manifest, procedural textures",
             "lights": "ceiling spotlights from the room's size and the headlight"}
