@@ -333,3 +333,38 @@ def test_distractors_are_moved_a_little_per_episode_and_the_task_objects_never()
     assert draw(0)[0] == moved and draw(1)[0] != moved  # per episode, reproducible
     rec = run_episode(sim, task, 0, seed=0)
     assert rec.metrics["distractors_moved"] == 3
+
+
+def test_plan_check_sees_a_fast_move_between_its_checked_ticks(single, monkeypatch):
+    """Every third tick of the plan and of each phase is checked (in the approach, which starts
+    at tick 1: ticks 0, 1, 3, 4, 6, ...), and every tick where the joints move fast: an arm that
+    dips into the table at tick 5 only (a finger that passed a shelf's corner between two checked
+    ticks held the wrist back, which then broke free) is refused."""
+    import dataclasses
+
+    import mujoco
+
+    from blueprint_pipeline.sim import scene_check
+    from blueprint_pipeline.sim.episode import _indices, _object_box, start_data
+    from blueprint_pipeline.sim.planner import plan_pick_place
+    from blueprint_pipeline.sim.scene_check import SceneCheck
+
+    sim, task, _ = single
+    ix, target = _indices(sim), task.target_object_id
+    d = start_data(sim, target)
+    sim.restore_nominal()
+    mujoco.mj_forward(sim.model, d)
+    check = SceneCheck(sim, d, ix, target, task.goal.support_object_id)
+    plan = plan_pick_place(ix.ik, _object_box(sim, d, target), [], task.goal, d.qpos[ix.arm_qadr].copy(),
+                           1.0 / FPS, check=check)
+    assert check.plan(plan) is None and scene_check.PLAN_CHECK_EVERY == 3
+    start = plan.q[0]
+    tcp, rot = ix.ik.tcp_pose(start)
+    dip = ix.ik.solve(np.array([tcp[0], tcp[1], task.goal.surface_z_m - 0.05]), rot, start)  # 5 cm into the table
+    assert dip.ok()
+    assert plan.phase_ticks["approach"][0] == 1 and plan.phase_ticks["approach"][1] > 6
+    q = plan.q.copy()
+    q[5] = dip.q_rad
+    assert check.plan(dataclasses.replace(plan, q=q)) is not None
+    monkeypatch.setattr(scene_check, "PLAN_SWEEP_M", np.inf)  # every third tick only: not seen
+    assert check.plan(dataclasses.replace(plan, q=q)) is None

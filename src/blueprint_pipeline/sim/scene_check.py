@@ -17,6 +17,9 @@ GRASP_CLEARANCE_M = 0.003  # at pre-grasp and grasp the hand and arm keep this f
 PLAN_CLEARANCE_M = 0.001  # and along the planned motion (placing next to a neighbour is close work)
 SUPPORT_TOLERANCE_M = 0.002  # finger tips (and the carried object) may touch a support this deep
 PLAN_CHECK_EVERY = 3  # ticks between the planned configurations checked against the scene
+# ... unless a joint's path between two of them, times the arm's reach, is longer than this (every
+# tick between them is then checked)
+PLAN_SWEEP_M = 0.02
 _CARRIED = ("lift", "transport", "lower")
 
 
@@ -231,6 +234,13 @@ class SceneCheck:
         for a, b in plan.phase_ticks.values():
             ticks |= set(range(a, min(b, plan.n_ticks) + 1, PLAN_CHECK_EVERY)) | {min(b, plan.n_ticks)}
         ticks = sorted(ticks)
+        # where the arm moves fast (a joint-space move), every tick between two checked ones too:
+        # a UR10 finger passed a shelf's corner 3 mm deep at a tick between two checked ones, and
+        # the shelf then held the wrist back until it broke free at 30 rad/s (sim_unstable)
+        reach = self.sim.robot.reach_m
+        fast = [k for a, b in zip(ticks, ticks[1:]) if b - a > 1 and reach * float(
+                np.max(np.abs(np.diff(plan.q[a:b + 1], axis=0)).sum(axis=0))) > PLAN_SWEEP_M for k in range(a + 1, b)]
+        ticks = sorted(set(ticks) | set(fast))
         saved = self._raised_margins(PLAN_CLEARANCE_M)
         try:
             for k in ticks:
