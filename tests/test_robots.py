@@ -173,6 +173,22 @@ def test_ik_collision_avoidance_keeps_the_hand_off_an_obstacle():
     assert min(gaps) > 0.005, gaps
 
 
+def test_the_ur10_upper_arm_and_forearm_collide_where_their_tubes_are():
+    """The UR10's DH line runs through its shoulder and wrist; its upper arm tube stands 220.9 mm
+    off that line along the shoulder-lift axis and its forearm 49 mm (the DH table folds both
+    into d4). The link capsules follow the tubes, so the arm collides where a real one does."""
+    import mujoco
+
+    model = robot_spec(UR10)[0].compile()
+    for link, off, length in (("ur10_link2", 0.2209, 0.612), ("ur10_link3", 0.049, 0.5723)):
+        body = model.body(link).id
+        caps = [g for g in range(model.ngeom) if model.geom_bodyid[g] == body
+                and model.geom_type[g] == mujoco.mjtGeom.mjGEOM_CAPSULE]
+        tube = max(caps, key=lambda g: model.geom_size[g][1])  # the longest: the tube
+        assert model.geom_pos[tube][2] == pytest.approx(off)
+        assert 2 * model.geom_size[tube][1] == pytest.approx(length, abs=1e-6)
+
+
 @pytest.mark.parametrize("desc, bearing_deg, r, z", [(UR10, -180, 0.35, -0.25), (FRANKA, -150, 0.35, -0.25)],
                          ids=["ur10", "franka"])
 def test_a_grasp_the_ik_misses_from_home_is_solved_from_the_seed_aimed_at_it(desc, bearing_deg, r, z):

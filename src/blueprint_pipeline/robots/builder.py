@@ -117,6 +117,9 @@ def _link_points(desc: RobotDescription, i: int) -> list[np.ndarray]:
         return [zero, np.array([0, 0, desc.flange_d_m])]
     row = desc.dh[i]  # standard: body i carries TransZ(d_i) TransX(a_i) of its own row
     end = [np.array([row.a_m, 0, row.d_m])] if i + 1 < desc.dof else [np.array([row.a_m, 0, row.d_m + desc.flange_d_m])]
+    off = desc.link_axis_offset_m[i] if desc.link_axis_offset_m else 0.0
+    if off:  # out along the joint axis to the tube, along the tube, back to the next joint's origin
+        return [zero, np.array([0, 0, off]), np.array([row.a_m, 0, off]), *end]
     return [zero, np.array([0, 0, row.d_m]), *end]
 
 
@@ -197,15 +200,17 @@ def add_robot(spec: mujoco.MjSpec, desc: RobotDescription, base_pos_m=(0.0, 0.0,
         parent = body
     _add_gripper(spec, desc, parent, names)
     if visuals is not None:
-        _add_visuals(spec, desc, visuals)
+        _add_visuals(spec, desc, names, visuals)
     return names
 
 
-def _add_visuals(spec: mujoco.MjSpec, desc: RobotDescription, visuals: RobotVisuals) -> None:
-    """The visual meshes as contact-free, massless geoms on their bodies; the robot's primitives,
-    which they stand for, hidden from renders."""
+def _add_visuals(spec: mujoco.MjSpec, desc: RobotDescription, names: RobotNames, visuals: RobotVisuals) -> None:
+    """The visual meshes as contact-free, massless geoms on their bodies; the primitives they
+    stand for (the arm's, and the gripper's when the meshes draw it) hidden from renders."""
+    gripper = {names.hand_body, *(f"{desc.name}_finger_{s}_body" for s in ("left", "right"))}
     for g in spec.geoms:
-        if g.parent.name.startswith(f"{desc.name}_"):
+        body = g.parent.name
+        if body.startswith(f"{desc.name}_") and (visuals.draws_gripper or body not in gripper):
             g.group = HIDDEN_GEOM_GROUP
     for k, part in enumerate(visuals.parts):
         m = spec.add_mesh()

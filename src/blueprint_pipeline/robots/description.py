@@ -48,7 +48,9 @@ class VisualMeshes:
 
     urdf: str  # path under the package's share folder
     links: tuple[str, ...]  # URDF link drawn on each body: the base, then one per joint
-    hand_links: tuple[str, str, str]  # URDF links drawn on the hand and its left and right fingers
+    # URDF links drawn on the hand and its left and right fingers; None: the gripper is drawn as
+    # its primitives (the package has no model of the UR10's Robotiq 2F-85)
+    hand_links: tuple[str, str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class VisualPart:
 class RobotVisuals:
     parts: tuple[VisualPart, ...]
     source: str  # robots/visuals.py: the package, its version and the URDF (quality certificate, summary.json)
+    draws_gripper: bool  # False: the gripper's primitives stay drawn
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,15 @@ class RobotDescription:
     # above. Off for the UR10: on the corpus its runs ok fell 24 -> 23 and scenes at >= 95% 17 -> 13
     shoulder_at_shelf_board: bool = False
     visual_meshes: VisualMeshes | None = None
+    # Per joint body: how far its link's tube stands off the DH line along the joint's axis
+    # (robots/builder._link_points; empty: on the line). A UR arm's upper arm and forearm are
+    # not on the line through its shoulder and wrist: the DH table folds their offsets into d4.
+    link_axis_offset_m: tuple[float, ...] = ()
+    # The arm's shoulder-lift, elbow and first wrist axes are parallel (a UR arm): a hand pose is
+    # reached in up to 8 postures (shoulder, elbow and wrist flipped), and when no grasp plans
+    # from the solve's own posture the planner tries the others (sim/ik.py ArmIK.branch_seeds).
+    # The 7-joint Panda's posture task settles its redundancy continuously (False).
+    ik_branch_flips: bool = False
 
     @property
     def dof(self) -> int:
@@ -173,12 +185,13 @@ UR10 = RobotDescription(
     # Robotiq 2F-85: 85 mm stroke (its datasheet); the hand's masses and pads are the Franka Hand's
     gripper=GripperDescription(stroke_per_finger_m=0.0425),
     mount_above_surface_m=0.25,
-    # Not drawn with its meshes: its capsules lie on the DH line, while a real UR10's upper arm is
-    # 220.9 mm and its forearm 49 mm off it along their joint axes (Universal Robots' ROS
-    # description). Capsules moved to where the tubes are (tried on 2026-12-05)
-    # matched the package's meshes to 2 cm, but the office example's only UR10 task (a water
-    # bottle by a bookshelf) lost every plan with them, so they wait for planning that tries more
-    # IK branches (docs/known-issues.md). Meshes drawn 18 cm from the physics would lie.
+    # UR10 upper arm 220.9 mm and forearm 220.9 - 171.9 = 49 mm off the line (Universal Robots'
+    # ROS description: shoulder_lift and elbow joint origins; 49 + 114.9 = d4 163.9 mm)
+    link_axis_offset_m=(0.0, 0.2209, 0.049, 0.0, 0.0, 0.0),
+    ik_branch_flips=True,
+    visual_meshes=VisualMeshes(urdf="robots/ur_description/urdf/ur10_robot.urdf",
+                               links=("base_link", "shoulder_link", "upper_arm_link", "forearm_link",
+                                      "wrist_1_link", "wrist_2_link", "wrist_3_link")),
 )
 
 ROBOTS: dict[str, RobotDescription] = {FRANKA.name: FRANKA, UR10.name: UR10}

@@ -15,10 +15,11 @@ random joint angles and finger openings that every link stays where its body is:
 package's kinematics against the published DH tables the bodies are built from.
 
 Meshes are split by material colour (one geom per colour of a link) and decimated together to
-`TRIANGLES_PER_ROBOT` (renders on a CPU pay per triangle; the package's Panda holds 134,000).
-Only robots whose description names their meshes (`RobotDescription.visual_meshes`: the Franka)
-are drawn with them; the UR10's capsules lie on its DH line, not where its tubes are
-(robots/description.py). The physics is unchanged: the capsules and pads stay what contacts and the planner
+`TRIANGLES_PER_ROBOT` (renders on a CPU pay per triangle; the packages' meshes hold 116,000 and
+134,000). The package has no model of the UR10's Robotiq 2F-85, so its gripper stays drawn as its
+primitives (`VisualMeshes.hand_links` None). The UR10's upper arm and forearm capsules lie where
+its tubes are, off the DH line (`RobotDescription.link_axis_offset_m`), so its meshes are drawn
+where its physics is. The physics is unchanged: the capsules and pads stay what contacts and the planner
 see; they are hidden from renders and from the camera's ray casts while the meshes are drawn.
 Without the extra, or with `BP_ROBOT_MESHES=false`, renders show the primitives
 (`PRIMITIVES_SOURCE`).
@@ -119,7 +120,7 @@ def _load(desc: RobotDescription) -> RobotVisuals | None:
         log.warning("robot meshes of %s not used (%s: %s); renders show its primitives",
                     desc.name, type(exc).__name__, str(exc)[:200])
         return None
-    return RobotVisuals(parts=parts, source=source_of(desc))
+    return RobotVisuals(parts=parts, source=source_of(desc), draws_gripper=desc.visual_meshes.hand_links is not None)
 
 
 # --- placement -----------------------------------------------------------------------------------
@@ -147,9 +148,11 @@ def _body_links(desc: RobotDescription) -> list[tuple[str, str]]:
     vm = desc.visual_meshes
     assert vm is not None
     names = names_for(desc)
-    bodies = [names.base_body, *(f"{desc.name}_link{i + 1}" for i in range(desc.dof)),
-              names.hand_body, f"{desc.name}_finger_left_body", f"{desc.name}_finger_right_body"]
-    return list(zip(bodies, [*vm.links, *vm.hand_links], strict=True))
+    pairs = list(zip([names.base_body, *(f"{desc.name}_link{i + 1}" for i in range(desc.dof))], vm.links, strict=True))
+    if vm.hand_links is not None:
+        bodies = (names.hand_body, f"{desc.name}_finger_left_body", f"{desc.name}_finger_right_body")
+        pairs += list(zip(bodies, vm.hand_links, strict=True))
+    return pairs
 
 
 def link_poses(desc: RobotDescription, urdf, q_rad: np.ndarray, opening: float) -> dict[str, np.ndarray]:
@@ -170,8 +173,9 @@ def link_poses(desc: RobotDescription, urdf, q_rad: np.ndarray, opening: float) 
         data.qpos[model.joint(jn).qposadr[0]] = opening * stroke
     mujoco.mj_kinematics(model, data)
     cfg = dict(zip(urdf.actuated_joint_names, q_rad, strict=False))
-    finger = urdf.actuated_joint_names[desc.dof]
-    cfg[finger] = opening * float(urdf.joint_map[finger].limit.upper)
+    if desc.visual_meshes is not None and desc.visual_meshes.hand_links is not None:
+        finger = urdf.actuated_joint_names[desc.dof]
+        cfg[finger] = opening * float(urdf.joint_map[finger].limit.upper)
     urdf.update_cfg(np.array([cfg[j] for j in urdf.actuated_joint_names]))
 
     def ours(k: int) -> tuple[np.ndarray, np.ndarray]:

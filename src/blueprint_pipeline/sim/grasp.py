@@ -205,3 +205,24 @@ def check_reachable(c: GraspCandidate, ik: ArmIK, seed_q: np.ndarray) -> bool:
             if grasp.ok():
                 c.reachable, c.q_pre, c.q_grasp = True, pre.q_rad, grasp.q_rad
     return c.reachable
+
+
+BRANCH_DISTINCT_RAD = 0.3  # two postures are the same branch unless some joint differs by more
+
+
+def branch_variant(c: GraspCandidate, ik: ArmIK, seed_q: np.ndarray, near_q: np.ndarray,
+                   postures: list[np.ndarray]) -> GraspCandidate | None:
+    """`c` with its pre-grasp and grasp solved from `seed_q` (one of the arm's branch seeds), its
+    joints a whole turn nearer `near_q` (where the approach starts) where the limits allow; None
+    when that misses or lands on a posture already in `postures` (which it then joins)."""
+    avoid = c.needs_collision_avoidance
+    with ik.fingers_open(c.open_m):
+        pre = ik.solve(c.pre_grasp.pos_m, c.pre_grasp.rot, seed_q, avoid_obstacles=avoid)
+        q_pre = ik.nearest_turn(pre.q_rad, near_q)
+        if not pre.ok() or any(np.max(np.abs(q_pre - p)) < BRANCH_DISTINCT_RAD for p in postures):
+            return None
+        postures.append(q_pre)
+        grasp = ik.solve(c.tcp.pos_m, c.tcp.rot, q_pre, avoid_obstacles=avoid)
+    if not grasp.ok():
+        return None
+    return replace(c, reachable=True, q_pre=q_pre, q_grasp=grasp.q_rad)

@@ -26,6 +26,7 @@ import numpy as np
 from blueprint_pipeline.geniesim.records import GoalRegion
 from blueprint_pipeline.sim.grasp import (
     GraspCandidate,
+    branch_variant,
     check_reachable,
     grasp_candidates,
     rank_grasps,
@@ -49,6 +50,7 @@ SHELF_LIFT_M = 0.02  # on a shelf the object is lifted at least this much (and a
 CEILING_CLEARANCE_M = 0.02
 STAGING_M = 0.15  # on a shelf, the hand first stops this far in front of the pre-grasp (horizontally)
 STAGING_NEAR_M = (0.08, 0.04)  # nearer staging distances when the arm cannot reach that far out
+BRANCH_CANDIDATES = 8  # the other IK branches are tried for this many of the best-ranked grasps
 
 
 @dataclass
@@ -166,7 +168,11 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
     reachable one was refused by `check`: the hand alone at the grasp, before its IK, then the
     whole arm at the grasp and then along the whole plan against the scene; a candidate refused
     at the hand counts as reachable); `on_segment` is called after every planned segment (the worker's
-    heartbeat). Candidates are tried in rank order: planning retries, never recorded ones.
+    heartbeat). Candidates are tried in rank order: planning retries, never recorded ones. When
+    none gives a plan, the BRANCH_CANDIDATES best-ranked ones the hand alone does not refuse are
+    solved again from the arm's branch seeds (`ArmIK.branch_seeds`: its other postures at the same
+    grasp, around the one solved from `q_seed`) and planned from each posture whose grasp and
+    joint-space approach the check admits; the reasons reported are those of the first round.
     `ceiling_z`: the underside of the board above a target on a shelf: the hand stays
     CEILING_CLEARANCE_M below it while lifting and carrying (objects above it are not in the way).
     `turn_back_rad`: when the object cannot be placed as it was grasped (the check refuses the
@@ -206,18 +212,44 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
     stroke = ik.desc.gripper.stroke_per_finger_m
     narrowed = {id(c): c.preshaped(stroke) if check is not None else None for c in ranked}
     checked: dict[int, tuple[bool, str | None]] = {}  # per variant: reachable, and why the scene refuses it
+    at_hand: set[int] = set()  # variants the hand alone refused (no arm posture helps them)
+
+    def variants(cand: GraspCandidate) -> list[GraspCandidate]:
+        # fully open first; pre-shaped (opened just past the object's width) when that is
+        # unreachable next to a wall or refused by the scene check
+        narrow = narrowed[id(cand)]
+        return [cand] + ([narrow] if narrow is not None else [])
+
+    def attempt(variant: GraspCandidate, placings, tried: int) -> tuple[Plan | None, str | None, Exception | None]:
+        """Plan `variant` with each placing: the plan, or why the scene refused it, or the IK's error."""
+        why: str | None = None
+        error: Exception | None = None
+        for turn, place_obj in placings:
+            try:
+                with ik.fingers_open(variant.open_m):
+                    plan = _plan_with_grasp(ik, variant, target, others, place_obj, q_home,
+                                            Pose(home_pos, home_rot), dt_tick_s, on_segment, ceiling_z, turn,
+                                            rim_z)
+            except IKFailure as exc:
+                error, why = exc, None
+                continue
+            why = check.plan(plan) if check is not None else None
+            if why is None:
+                plan.candidates_tried = tried
+                return plan, None, None
+        return None, why, error
+
     errors: list[Exception] = []  # each pass's last error; the first pass's is reported
     for placings in passes:
         last_error: Exception = IKFailure("no reachable grasp candidate")
         refused: list[str] = []
         for tried, cand in enumerate(ranked, start=1):
-            # fully open first; pre-shaped (opened just past the object's width) when that is
-            # unreachable next to a wall or refused by the scene check
-            narrow = narrowed[id(cand)]
             why: str | None = None
-            for variant in [cand] + ([narrow] if narrow is not None else []):
+            for variant in variants(cand):
                 if id(variant) not in checked:  # the hand alone first: it needs no IK
                     blocked = check.hand_at_grasp(variant) if check is not None else None
+                    if blocked is not None:
+                        at_hand.add(id(variant))
                     ok = blocked is not None or check_reachable(variant, ik, seed)
                     checked[id(variant)] = (ok, blocked or (check.grasp(variant) if ok and check is not None else None))
                 reachable, why = checked[id(variant)]
@@ -225,27 +257,54 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
                     if not refused:
                         last_error = IKFailure(f"{variant.kind} grasp unreachable")
                     continue
-                for turn, place_obj in (placings if why is None else []):
-                    try:
-                        with ik.fingers_open(variant.open_m):
-                            plan = _plan_with_grasp(ik, variant, target, others, place_obj, q_home,
-                                                    Pose(home_pos, home_rot), dt_tick_s, on_segment, ceiling_z, turn,
-                                                    rim_z)
-                    except IKFailure as exc:
-                        last_error, why = exc, None
-                        continue
-                    why = check.plan(plan) if check is not None else None
-                    if why is None:
-                        plan.candidates_tried = tried
+                if why is None:
+                    plan, why, error = attempt(variant, placings, tried)
+                    if plan is not None:
                         return plan
+                    if error is not None:
+                        last_error = error
                 if why is not None:
                     refused.append(f"{variant.kind}{'' if variant.open_m is None else ' pre-shaped'}: {why}")
                     last_error = BlockedGrasps("every grasp not out of reach collides (" + "; ".join(refused[-3:]) + ")")
         errors.append(last_error)
+    # Other IK branches: no grasp gave a plan with the arm posture solved from the seed, so each
+    # grasp the hand alone does not refuse is solved again from the arm's branch seeds
+    # (ArmIK.branch_seeds) and planned from each distinct posture found
+    if check is not None:
+        branched: dict[int, list[GraspCandidate]] = {}  # per variant: its postures on other branches the scene admits
+        for placings in passes:
+            for tried, cand in enumerate(ranked[:BRANCH_CANDIDATES], start=1):
+                for variant in variants(cand):
+                    if id(variant) in at_hand:
+                        continue
+                    if id(variant) not in branched:
+                        postures = [variant.q_pre] if variant.q_pre is not None else []
+                        around = variant.q_pre if variant.q_pre is not None else seed
+                        alts = [branch_variant(variant, ik, b, q_home, postures) for b in ik.branch_seeds(around)]
+                        branched[id(variant)] = [a for a in alts if a is not None and check.grasp(a) is None
+                                                 and (ceiling_z is not None or _approach_clear(a, q_home, ik, dt_tick_s, check))]
+                    for alt in branched[id(variant)]:
+                        plan, _, _ = attempt(alt, placings, tried)
+                        if plan is not None:
+                            return plan
     last_error = errors[0]
     if isinstance(last_error, BlockedGrasps):
         raise last_error
     raise IKFailure(f"no feasible plan: {last_error}")
+
+
+def _approach_clear(cand: GraspCandidate, q_home: np.ndarray, ik: ArmIK, dt_tick_s: float,
+                    check: SceneChecker) -> bool:
+    """Whether the joint-space approach from `q_home` to the candidate's pre-grasp posture passes
+    the scene check: the first part of its plan, checked before the rest is planned (most postures
+    on other IK branches sweep the arm through the furniture on the way)."""
+    seg = joint_segment(q_home, cand.q_pre, ik.desc, dt_tick_s, 0.4)
+    n = len(seg)
+    opened = cand.open_command(ik.desc.gripper.stroke_per_finger_m)
+    approach = Plan(q=np.vstack([q_home[None, :], seg]), gripper=np.full(n + 1, opened),
+                    phase=["start"] + ["approach"] * n, grasp=cand, place_object_pos_m=cand.tcp.pos_m,
+                    carry_tcp_z_m=float(cand.tcp.pos_m[2]), phase_ticks={"approach": (1, n)})
+    return check.plan(approach) is None
 
 
 SLIDE_CLEARANCE_M = 0.02  # slid out of a shelf's row, the object's far end clears the row's near faces by this

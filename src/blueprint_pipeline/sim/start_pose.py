@@ -8,8 +8,11 @@ pushed on the door and 2 of 4 corpus openings failed (`grasp_slip`). `clear_star
 when the arm there keeps START_CLEARANCE_M from everything but its own base link's supports;
 else it solves the IK for the home hand pose drawn back towards the base and raised, by
 PULLBACK_STEP_M and PULLBACK_RISE_M per step for up to PULLBACK_STEPS steps (hand orientation
-kept), and takes the first configuration that clears the scene. None: home is clear (the common
-case: nothing changes), or no drawn-back pose clears it either (home is kept, as before).
+kept), and takes the first configuration that clears the scene; when none does, home with the
+base joint turned by TURNS_RAD (15 to 90 deg, either way, nearest first): the UR10's upper arm
+stands 22 cm beside its shoulder (robots/description.py link_axis_offset_m), and at home it stood
+inside the office example's bookshelf however far the hand was drawn back. None: home is clear
+(the common case: nothing changes), or nothing clears it (home is kept, as before).
 build_sim_scene writes the result into the scene's `home` keyframe, so the settled start, the
 episodes' start draws, the scene camera and the exported MJCF all start there.
 """
@@ -27,6 +30,7 @@ START_CLEARANCE_M = 0.01
 PULLBACK_STEP_M = 0.08
 PULLBACK_RISE_M = 0.03
 PULLBACK_STEPS = 6
+TURNS_RAD = tuple(float(s * np.radians(a)) for a in (15, 30, 45, 60, 90) for s in (1, -1))
 
 
 def _arm_meets_scene(model: mujoco.MjModel, data: mujoco.MjData, names: RobotNames) -> bool:
@@ -77,4 +81,10 @@ def clear_start(model: mujoco.MjModel, names: RobotNames, desc: RobotDescription
         data.qpos[qadr] = sol.q_rad
         if not _arm_meets_scene(model, data, names):
             return sol.q_rad
+    for turn in TURNS_RAD:  # the base turned: what stands beside the arm's tubes, not ahead of its hand
+        q = home.copy()
+        q[0] = np.clip(home[0] + turn, desc.lower_rad[0], desc.upper_rad[0])
+        data.qpos[qadr] = q
+        if not _arm_meets_scene(model, data, names):
+            return q
     return None
