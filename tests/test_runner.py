@@ -242,3 +242,16 @@ def test_a_declared_output_that_was_not_written_fails_the_stage(ctx, stages):
         run_pipeline(ctx, only="a")
     failed = storage.read_json(storage.join(ctx.out_url, "a", ".failed.json"))
     assert failed["error_type"] == "InternalError"
+
+
+def test_new_code_of_the_same_version_reruns_every_stage(ctx, monkeypatch):
+    """The fingerprint holds a digest of the package's own files, not only its version: a checkout
+    or editable install with new code reruns instead of reusing what the old code made."""
+    run_pipeline(ctx)
+    marker = storage.read_json(ctx.path("a", ".complete.json"))
+    assert marker["fingerprint"]["package_source"] == markers.package_source_digest()
+    assert len(markers.package_source_digest()) == 64
+    assert [o.status for o in run_pipeline(ctx)] == ["skipped", "skipped"]
+    monkeypatch.setattr(markers, "package_source_digest", lambda: "0" * 64)
+    calls.clear()
+    assert [o.status for o in run_pipeline(ctx)] == ["ok", "ok"] and calls == ["a", "b"]

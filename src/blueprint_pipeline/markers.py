@@ -9,6 +9,7 @@ import dataclasses
 import datetime as dt
 import enum
 import functools
+import hashlib
 import importlib.metadata
 import math
 import os
@@ -17,7 +18,7 @@ import socket
 import sys
 import traceback
 from collections.abc import Mapping
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
 
 from blueprint_pipeline import storage
@@ -129,6 +130,22 @@ def package_version() -> str:
         return importlib.metadata.version("blueprint-pipeline")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
+
+
+@functools.cache
+def package_source_digest() -> str:
+    """sha256 over the package's own files (path and bytes, sorted by path; compiled caches left
+    out): part of every stage's fingerprint (runner.fingerprint). The version alone does not
+    change when a checkout or an editable install gets new code, and a rerun would then reuse
+    results the old code made. About 2 MB, read once per process."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                       and p.suffix not in (".pyc", ".pyo")):
+        h.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()
 
 
 @functools.cache

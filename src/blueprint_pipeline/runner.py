@@ -147,6 +147,7 @@ def fingerprint(ctx: StageContext, stage: Stage, inputs: list[dict[str, Any]]) -
         "inputs": {i["name"]: i["sha256"] for i in inputs},
         "options": options_fingerprint(ctx.options, stage.options),
         "package_version": markers.package_version(),
+        "package_source": markers.package_source_digest(),  # new code of the same version reruns
     }
     if stage.settings:  # the values of the settings that change its outputs (none is a secret)
         fp["settings"] = {name: getattr(ctx.settings, name) for name in stage.settings}
