@@ -172,14 +172,14 @@ def test_mass_and_friction_are_drawn_within_the_physics_ranges():
     assert sim.model.body_mass[sim.body_id("mug")] == sim.physics["mug"].mass_kg
 
 
-def test_plan_check_refuses_a_retreat_that_touches_the_placed_object(single):
-    import dataclasses
-
+def _checked_plan(single):
+    """The single-object scene's pick_place plan from its settled start, and the whole-arm scene
+    check it passed: (indices, target id, check, plan)."""
     import mujoco
 
     from blueprint_pipeline.sim.episode import _indices, _object_box, start_data
-    from blueprint_pipeline.sim.scene_check import SceneCheck
     from blueprint_pipeline.sim.planner import plan_pick_place
+    from blueprint_pipeline.sim.scene_check import SceneCheck
 
     sim, task, _ = single
     ix, target = _indices(sim), task.target_object_id
@@ -189,6 +189,13 @@ def test_plan_check_refuses_a_retreat_that_touches_the_placed_object(single):
     check = SceneCheck(sim, d, ix, target, task.goal.support_object_id)
     plan = plan_pick_place(ix.ik, _object_box(sim, d, target), [], task.goal, d.qpos[ix.arm_qadr].copy(),
                            1.0 / FPS, check=check)
+    return ix, target, check, plan
+
+
+def test_plan_check_refuses_a_retreat_that_touches_the_placed_object(single):
+    import dataclasses
+
+    ix, target, check, plan = _checked_plan(single)
     assert check.plan(plan) is None
     # the same plan, but the open hand comes down 4 cm onto the box it has just put down
     first, last = plan.phase_ticks["retreat"]
@@ -342,21 +349,10 @@ def test_plan_check_sees_a_fast_move_between_its_checked_ticks(single, monkeypat
     ticks held the wrist back, which then broke free) is refused."""
     import dataclasses
 
-    import mujoco
-
     from blueprint_pipeline.sim import scene_check
-    from blueprint_pipeline.sim.episode import _indices, _object_box, start_data
-    from blueprint_pipeline.sim.planner import plan_pick_place
-    from blueprint_pipeline.sim.scene_check import SceneCheck
 
-    sim, task, _ = single
-    ix, target = _indices(sim), task.target_object_id
-    d = start_data(sim, target)
-    sim.restore_nominal()
-    mujoco.mj_forward(sim.model, d)
-    check = SceneCheck(sim, d, ix, target, task.goal.support_object_id)
-    plan = plan_pick_place(ix.ik, _object_box(sim, d, target), [], task.goal, d.qpos[ix.arm_qadr].copy(),
-                           1.0 / FPS, check=check)
+    ix, _, check, plan = _checked_plan(single)
+    task = single[1]
     assert check.plan(plan) is None and scene_check.PLAN_CHECK_EVERY == 3
     start = plan.q[0]
     tcp, rot = ix.ik.tcp_pose(start)
