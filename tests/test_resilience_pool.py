@@ -254,6 +254,41 @@ def test_workers_fork_with_the_registered_modules_imported(tmp_path):
     assert seen == {"register": "True", "plain": "False"}
 
 
+BLAS_SCRIPT = """
+import os
+
+
+def blas_threads(_item, heartbeat):
+    return os.environ.get("OPENBLAS_NUM_THREADS")
+
+
+if __name__ == "__main__":
+    from blueprint_pipeline.resilience.pool import ProcessPool
+
+    with ProcessPool(1, deadline_s=60, heartbeat_timeout_s=60) as pool:
+        (result,) = list(pool.imap_unordered(blas_threads, [0]))
+    print(result.value, os.environ.get("OPENBLAS_NUM_THREADS"))
+"""
+
+
+def test_workers_start_with_single_threaded_blas_unless_the_user_set_it(tmp_path):
+    """Workers fork from the forkserver, and a BLAS thread pool copied into them without its
+    threads spun forever in OpenBLAS (FORKSERVER_ENV): the forkserver starts with
+    OPENBLAS_NUM_THREADS=1, a value the user set is kept, and the parent's environment is left
+    as it was."""
+    script = tmp_path / "blas_case.py"
+    script.write_text(BLAS_SCRIPT)
+    seen = {}
+    for user in (None, "3"):
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+        if user is not None:
+            env["OPENBLAS_NUM_THREADS"] = user
+        run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env)
+        assert run.returncode == 0, run.stderr[-2000:]
+        seen[user] = run.stdout.strip().splitlines()[-1]
+    assert seen == {None: "1 None", "3": "3 3"}
+
+
 MAIN_SCRIPT = """
 import os
 from dataclasses import dataclass

@@ -51,7 +51,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from multiprocessing import spawn
+from multiprocessing import forkserver, spawn
 from typing import Any
 
 from blueprint_pipeline.secrets.redact import redact
@@ -197,7 +197,17 @@ def preload_in_workers(*modules: str) -> None:
             _PRELOAD.append(name)
 
 
-def _default_context() -> multiprocessing.context.BaseContext:
+# The forkserver's environment beyond the parent's (a value the parent has is kept). Workers fork
+# from the forkserver, and a BLAS thread pool it had started would be copied into them without its
+# threads: a test run's episode workers spun for 15 minutes in OpenBLAS's first matrix product
+# (trimesh placing the robot meshes). The workers are one process per core anyway.
+FORKSERVER_ENV = {"OPENBLAS_NUM_THREADS": "1"}
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """The start method of every worker process of the package (this pool's, the scene stage's
+    shard checkers'): one forkserver per process, started here with the registered preloads and
+    FORKSERVER_ENV; spawn where forkserver does not exist."""
     # forkserver: workers fork from a clean server process (no inherited threads or locks),
     # with the preloaded modules imported; spawn where forkserver does not exist.
     if not sys.platform.startswith("linux"):
@@ -207,6 +217,13 @@ def _default_context() -> multiprocessing.context.BaseContext:
     if main_path:  # run the parent's main script in the forkserver once (resilience.forkserver_main)
         os.environ[MAIN_PATH_ENV] = main_path
     ctx.set_forkserver_preload([_PRELOAD[0], "blueprint_pipeline.resilience.forkserver_main", *_PRELOAD[1:]])
+    added = {k: v for k, v in FORKSERVER_ENV.items() if k not in os.environ}
+    os.environ.update(added)  # the forkserver starts here (once per process) with them
+    try:
+        forkserver.ensure_running()
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
     return ctx
 
 
@@ -295,7 +312,7 @@ class ProcessPool:
         self.deadline_s = deadline_s
         self.heartbeat_timeout_s = heartbeat_timeout_s
         self.startup_grace_s = startup_grace_s
-        self._ctx = context or _default_context()
+        self._ctx = context or worker_context()
         self._pool: list[_Worker] = []
         self.replaced = 0  # workers killed or found dead and replaced (for reports and tests)
 

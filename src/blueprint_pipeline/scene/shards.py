@@ -30,6 +30,7 @@ from typing import Any
 import ijson
 
 from blueprint_pipeline.errors import InvalidInputError, Problem
+from blueprint_pipeline.resilience.pool import worker_context
 from blueprint_pipeline.scene import reader
 from blueprint_pipeline.scene.check import ObjectChecker, ObjectFacts, record_line
 from blueprint_pipeline.scene.normalise import FrameConversion
@@ -99,7 +100,7 @@ def _context() -> Any:
     # (a progress bar, a server) a lock held by one of them would stay held in the child.
     if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("forkserver")
+    return worker_context()
 
 
 def check_spans(raw: reader.RawManifest, frame: FrameConversion | None, strict: bool,
