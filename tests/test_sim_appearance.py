@@ -161,37 +161,97 @@ def test_the_look_changes_no_physics(inputs):
     np.testing.assert_array_equal(states[0], states[1])
 
 
+def _single(m: mujoco.MjModel, d: mujoco.MjData, camera: int, size: int, samples: int) -> np.ndarray:
+    """One camera drawn by MuJoCo's own renderer with `samples` multisamples, its context made
+    as FrameRenderer makes its own (the tessellation and texture filtering of sim/render.py)."""
+    from blueprint_pipeline.sim.render import TESSELLATION, _nearest_mipmap
+
+    q = m.vis.quality
+    saved = {name: getattr(q, name) for name in [*TESSELLATION, "offsamples"]}
+    for name, value in {**TESSELLATION, "offsamples": samples}.items():
+        setattr(q, name, value)
+    try:
+        renderer = make_renderer(m, size, size)
+    finally:
+        for name, value in saved.items():
+            setattr(q, name, value)
+    try:
+        _nearest_mipmap(renderer._mjr_context)
+        renderer.update_scene(d, camera=camera)
+        return renderer.render().copy()
+    finally:
+        renderer.close()
+
+
 def test_small_frames_are_supersampled_and_large_ones_multisampled(sim):
     """A 128x128 frame is the 2x2 average of a 256x256 render without multisampling (cheaper than
     4x multisampling on Mesa's software renderer, sim/render.py); a 224x224 frame is
-    multisampled. The model's sample count is left as it was."""
+    multisampled. Both cameras are drawn side by side into one buffer and each comes out as MuJoCo's
+    own renderer draws it alone, up to one grey level in a few pixels (the rasteriser rounds a little
+    differently at another x offset). The model's sample count, tessellation and buffer size are
+    left as they were."""
     from blueprint_pipeline.sim.render import FrameRenderer
 
     m = sim.model
     d = mujoco.MjData(m)
     mujoco.mj_resetDataKeyframe(m, d, m.key("home").id)
     mujoco.mj_forward(m, d)
-    cam = m.camera("scene_cam").id
-    samples = int(m.vis.quality.offsamples)
+    cams = [m.camera("scene_cam").id, m.camera(sim.names.wrist_camera).id]
+    q = m.vis.quality
+    before = (q.offsamples, q.numslices, q.numstacks, q.numquads, m.vis.global_.offwidth, m.vis.global_.offheight)
+    samples = int(q.offsamples)
     small = FrameRenderer(m, 128)
-    assert small.factor == 2 and int(m.vis.quality.offsamples) == samples == 4
-    small.update_scene(d, cam)
-    frame = small.render()
+    assert small.factor == 2 and samples == 4
+    assert (q.offsamples, q.numslices, q.numstacks, q.numquads, m.vis.global_.offwidth, m.vis.global_.offheight) == before
+    frames = small.render_views(d, cams)
+    alone = small.render_views(d, cams[1:])[0]
     small.close()
-    assert frame.shape == (128, 128, 3) and frame.dtype == np.uint8
-    m.vis.quality.offsamples = 0
-    try:
-        big = make_renderer(m, 256, 256)
-    finally:
-        m.vis.quality.offsamples = samples
-    big.update_scene(d, camera=cam)
-    full = big.render().astype(float)
-    big.close()
-    mean = full.reshape(128, 2, 128, 2, 3).mean(axis=(1, 3))
-    assert np.abs(frame - mean).max() <= 0.5 + 1e-9  # the average, rounded
-    assert frame.std() > 5.0  # a picture, not a blank
+    for cam, frame in zip(cams, frames):
+        assert frame.shape == (128, 128, 3) and frame.dtype == np.uint8
+        mean = _single(m, d, cam, 256, 0).astype(float).reshape(128, 2, 128, 2, 3).mean(axis=(1, 3))
+        err = np.abs(frame - mean)
+        assert err.max() <= 0.75 + 1e-9 and np.mean(err > 0.5 + 1e-9) < 1e-3  # the average, rounded
+        assert frame.std() > 5.0  # a picture, not a blank
+    assert np.abs(alone.astype(int) - frames[1]).max() <= 1  # one camera alone, as drawn beside the other
+    assert np.abs(frames[0].astype(int) - frames[1]).mean() > 5.0  # two different pictures
     large = FrameRenderer(m, 224)
     assert large.factor == 1
-    large.update_scene(d, cam)
-    assert large.render().shape == (224, 224, 3)
+    frames = large.render_views(d, cams)
     large.close()
+    for cam, frame in zip(cams, frames):
+        err = np.abs(frame.astype(int) - _single(m, d, cam, 224, samples))
+        assert err.max() <= 1 and np.mean(err > 0) < 1e-3
+
+
+def test_a_shared_renderer_is_reused_and_sees_new_texture_repeats(sim):
+    """`FrameRenderer.shared` keeps the renderer for the next episode of the same model; the
+    texture repeats the context copied when it was made are copied again (visual randomisation
+    changes them per episode), so its frames equal a new renderer's up to one grey level (MuJoCo
+    lays out a floor plane's grid when the context is made, from its material's repeats, which
+    shifts the lighting interpolated across the floor by one level in a few per cent of pixels)."""
+    from blueprint_pipeline.sim.render import FrameRenderer
+
+    m = sim.model
+    d = mujoco.MjData(m)
+    mujoco.mj_resetDataKeyframe(m, d, m.key("home").id)
+    mujoco.mj_forward(m, d)
+    cams = [m.camera("scene_cam").id]
+    first = FrameRenderer.shared(m, 128)
+    before = first.render_views(d, cams)[0]
+    saved = m.mat_texrepeat.copy()
+    try:
+        m.mat_texrepeat[:] = saved * 3.0
+        again = FrameRenderer.shared(m, 128)
+        assert again is first
+        changed = again.render_views(d, cams)[0]
+        fresh = FrameRenderer(m, 128)
+        try:
+            assert np.abs(changed.astype(int) - fresh.render_views(d, cams)[0]).max() <= 1
+        finally:
+            fresh.close()
+    finally:
+        m.mat_texrepeat[:] = saved
+    assert np.abs(changed.astype(int) - before).mean() > 0.5  # the repeats show
+    other = FrameRenderer.shared(m, 96)  # another size: the first is closed and replaced
+    assert other is not first and first._ctx is None
+    other.close()

@@ -237,12 +237,10 @@ class TaskEnv(gym.Env):
         mujoco.mj_comPos(m, d)
         mujoco.mj_camlight(m, d)
         place_scene_camera(m, d)
-        out = {}
         names = {"scene_cam": "scene_cam", "wrist_cam": self.sim.names.wrist_camera}
-        for cam in cameras:
-            self._renderer.update_scene(d, camera=m.camera(names[cam]).id)
-            out[cam] = self._renderer.render()
-        return out
+        self._renderer.sync_materials()  # a reset's visual randomisation changes texture repeats
+        frames = self._renderer.render_views(d, [m.camera(names[cam]).id for cam in cameras])
+        return dict(zip(cameras, frames))
 
     def _mask(self, geoms) -> np.ndarray:
         """A geom mask for `_touching` (as the episodes stage's contact flags use)."""

@@ -286,43 +286,38 @@ def execute(sim: SimScene, d: mujoco.MjData, plan: Plan | None, options: Episode
     logs = Logs(n_ticks=n_ticks, qpos=np.zeros((T, m.nq)), qvel=np.zeros((T, m.nv)), tcp_pos=np.zeros((T, 3)),
                 tcp_mat=np.zeros((T, 9)), contact_log=[], body_pos=np.zeros((T, len(tracked), 3)),
                 body_quat=np.zeros((T, len(tracked), 4)), images={}, cameras={})
-    renderer = None
+    renderer, views = None, [m.camera("scene_cam").id, m.camera(sim.names.wrist_camera).id]
     if options.render:
-        renderer = FrameRenderer(m, options.image_size)
+        renderer = FrameRenderer.shared(m, options.image_size)  # kept for the next episode
         logs.images = {c: np.zeros((T, options.image_size, options.image_size, 3), np.uint8) for c in CAMERAS}
-    cam_ids = {"scene_cam": m.camera("scene_cam").id, "wrist_cam": m.camera(sim.names.wrist_camera).id}
+    cam_ids = dict(zip(CAMERAS, views))
     if plan is not None:
         set_points, set_velocity, gripper_target = set_point_schedule(plan, ix, sim.robot.gripper.stroke_per_finger_m)
-    try:
-        for k in range(T):
-            # --- record frame k (state at t = k / FPS) ---
-            mujoco.mj_kinematics(m, d)
-            logs.qpos[k] = d.qpos
-            logs.qvel[k] = d.qvel
-            logs.tcp_pos[k] = d.site_xpos[ix.tcp]
-            logs.tcp_mat[k] = d.site_xmat[ix.tcp]
-            if len(tracked):
-                logs.body_pos[k] = d.xpos[tracked]
-                logs.body_quat[k] = d.xquat[tracked]
-            if d.ncon:
-                logs.contact_log.append((k, d.contact.geom.copy()))
-            if renderer is not None:
-                mujoco.mj_comPos(m, d)
-                mujoco.mj_camlight(m, d)
-                place_scene_camera(m, d)  # the chosen and jittered pose (sleeping skips world cameras)
-                for cam in CAMERAS:
-                    renderer.update_scene(d, camera=cam_ids[cam])
-                    logs.images[cam][k] = renderer.render()
-                if k == 0:
-                    logs.cameras = episode_cameras(m, d, cam_ids, ix.tcp)
-            if plan is None or k == n_ticks:
-                break
-            # --- advance to tick k + 1 ---
-            advance_tick(m, d, ix, set_points[k], set_velocity[k], gripper_target[k], substeps)
-            beat()  # a store into shared memory: cheap enough for every tick
-    finally:
+    for k in range(T):
+        # --- record frame k (state at t = k / FPS) ---
+        mujoco.mj_kinematics(m, d)
+        logs.qpos[k] = d.qpos
+        logs.qvel[k] = d.qvel
+        logs.tcp_pos[k] = d.site_xpos[ix.tcp]
+        logs.tcp_mat[k] = d.site_xmat[ix.tcp]
+        if len(tracked):
+            logs.body_pos[k] = d.xpos[tracked]
+            logs.body_quat[k] = d.xquat[tracked]
+        if d.ncon:
+            logs.contact_log.append((k, d.contact.geom.copy()))
         if renderer is not None:
-            renderer.close()
+            mujoco.mj_comPos(m, d)
+            mujoco.mj_camlight(m, d)
+            place_scene_camera(m, d)  # the chosen and jittered pose (sleeping skips world cameras)
+            for cam, frame in zip(CAMERAS, renderer.render_views(d, views)):
+                logs.images[cam][k] = frame
+            if k == 0:
+                logs.cameras = episode_cameras(m, d, cam_ids, ix.tcp)
+        if plan is None or k == n_ticks:
+            break
+        # --- advance to tick k + 1 ---
+        advance_tick(m, d, ix, set_points[k], set_velocity[k], gripper_target[k], substeps)
+        beat()  # a store into shared memory: cheap enough for every tick
     mujoco.mj_kinematics(m, d)
     return logs
 
