@@ -201,11 +201,14 @@ def _goal_spots(ctx: _Context, target: SceneObject, support: SceneObject,
 
 def _placements(ctx: _Context, points: np.ndarray, support: SceneObject, surface_z_m: float,
                 shelf: tuple[OpenFurniture, Level] | None = None, need_franka: bool = True,
-                keep_out: tuple[float, float, float, float] | None = None) -> dict[str, RobotPlacement]:
+                keep_out: tuple[float, float, float, float] | None = None,
+                reach_scaled: bool = True) -> dict[str, RobotPlacement]:
     """Base poses per robot (none at all when the Franka has none); on a shelf, in front of its
     open side. The reach is judged as the episodes stage mounts the arm: on a pedestal at the goal
     surface's height (`surface_z_m`, a shelf's board) plus the robot's offset; a robot with a body
-    (the G2) from the floor. `keep_out`: one more x-y box the base stays out of (an open drawer)."""
+    (the G2) from the floor. `keep_out`: one more x-y box the base stays out of (an open drawer).
+    `reach_scaled`: on a shelf, a longer arm first tries the distances scaled by its reach
+    (`_shelf_tries`); off for pushes further into open furniture, whose hand goes to the back.""" 
     faces = [(shelf[0].front_axis, shelf[0].front_sign)] if shelf else None
     out: dict[str, RobotPlacement] = {}
     for name, spec in ROBOTS.items():
@@ -213,7 +216,7 @@ def _placements(ctx: _Context, points: np.ndarray, support: SceneObject, surface
 
         def search(mount: float | None) -> RobotPlacement | None:
             # on a shelf, first far enough back that the hand can slide things out of the row
-            tries = [(s, SHELF_MIN_DISTANCE_M) for s in SHELF_STANDOFFS_M] if shelf else []
+            tries = _shelf_tries(spec, reach_scaled) if shelf else []
             tries.append((SHELF_STANDOFF_M if shelf else CLEARANCE_M, 0.0))
             for standoff, near in tries:
                 found = place_robot(spec, points, support, obstacles, ctx.floor_z, faces=faces,
@@ -294,6 +297,19 @@ SHELF_STANDOFF_M = 0.3
 # out by its depth. Else the nearest base pose that reaches (SHELF_STANDOFF_M).
 SHELF_MIN_DISTANCE_M = 0.6
 SHELF_STANDOFFS_M = (0.3, 0.4, 0.5)
+
+
+def _shelf_tries(spec, reach_scaled: bool = True) -> list[tuple[float, float]]:
+    """(standoff, minimum distance) pairs for a base in front of open furniture, first choice
+    first. The distances above are the Franka's; a longer arm tries them scaled by its reach over
+    the Franka's first (the UR10, 1.3 m: standoffs 0.46-0.76 m, everything at least 0.91 m from
+    the base), then the Franka's. From the Franka's distances the UR10 reached a bottom-shelf book
+    only with its upper arm in the floor (elbow down) or its forearm through the board above
+    (elbow up). Pushes further into open furniture keep the Franka's (`reach_scaled` off): from
+    the scaled ones the UR10 lost 3 of a pantry's 5 such pushes."""
+    k = spec.config.reach_m / ROBOTS["franka"].config.reach_m if reach_scaled else 1.0
+    franka = [(s, SHELF_MIN_DISTANCE_M) for s in SHELF_STANDOFFS_M]
+    return ([(s * k, d * k) for s, d in franka] if k > 1.0 + 1e-9 else []) + franka
 
 
 def _pick_place_on_shelf(ctx: _Context, target: SceneObject, furniture: OpenFurniture) -> TaskSpec | str:
@@ -790,7 +806,7 @@ def _push_in(ctx: _Context, target: SceneObject) -> TaskSpec | str:
     pos = np.asarray(target.position_m, dtype=float)
     half = float(np.abs(matrix_np(target.orientation_wxyz).T @ u) @ (0.5 * np.asarray(target.extents_m, dtype=float)))
     points = np.array([pos, [goal.center_m[0], goal.center_m[1], pos[2]], pos - (half + 0.03) * u])
-    placements = _placements(ctx, points, support, level.z_m, (furniture, level))
+    placements = _placements(ctx, points, support, level.z_m, (furniture, level), reach_scaled=False)
     if placements:
         return shelf_push_task(target, goal, support, placements)
     return f"out of reach: no robot base pose in front of the {support.name} reaches the object and its goal"
