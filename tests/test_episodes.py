@@ -364,3 +364,39 @@ def test_plan_check_sees_a_fast_move_between_its_checked_ticks(single, monkeypat
     assert check.plan(dataclasses.replace(plan, q=q)) is not None
     monkeypatch.setattr(scene_check, "PLAN_SWEEP_M", np.inf)  # every third tick only: not seen
     assert check.plan(dataclasses.replace(plan, q=q)) is None
+
+
+def test_a_start_without_a_plan_is_drawn_again_and_the_episode_says_so(monkeypatch):
+    """engine.START_DRAWS: when the drawn start has no plan (here: the planner refuses the first
+    draw's target pose), the start is drawn again from a stream keyed by the draw, and the
+    episode runs from the first draw that plans (`start_draw` in its metrics); reproducible. When
+    no draw plans, the episode is the first draw's, as before, and fails with the planner's reason."""
+    from blueprint_pipeline.sim import engine
+    from blueprint_pipeline.sim.families import family_of
+
+    sim, task = _sim(with_clutter=False)
+    family = type(family_of(task))
+    plan = family.plan
+    first = run_episode(sim, task, 2, seed=4)
+    refused = {tuple(np.round(first.metrics["start_offset_m"], 9))}
+    assert first.metrics["start_draw"] == 0 and first.success
+
+    def refuse_drawn(self, sim_, task_, start, beat=lambda: None):
+        planned = plan(self, sim_, task_, start, beat)
+        if tuple(np.round(start.rand.target_offset_m, 9)) in refused:
+            return engine.Planned(None, "no_clear_grasp", "refused by the test", planned.extra)
+        return planned
+
+    monkeypatch.setattr(family, "plan", refuse_drawn)
+    redrawn = run_episode(sim, task, 2, seed=4)
+    again = run_episode(sim, task, 2, seed=4)
+    assert redrawn.success and redrawn.metrics["start_draw"] == 1
+    assert redrawn.metrics["start_offset_m"] != first.metrics["start_offset_m"]
+    np.testing.assert_array_equal(again.state, redrawn.state)
+    refused.update(tuple(np.round(r.metrics["start_offset_m"], 9)) for r in (redrawn,))
+    for draw in range(2, engine.START_DRAWS):  # refuse every draw
+        st = family_of(task).begin(sim, task, 4, 2, EpisodeOptions(start_draw=draw), lambda: None)
+        refused.add(tuple(np.round(st.rand.target_offset_m, 9)))
+    failed = run_episode(sim, task, 2, seed=4)
+    assert not failed.success and failed.failure_reason == "no_clear_grasp"
+    assert failed.metrics["start_draw"] == 0 and failed.metrics["start_offset_m"] == first.metrics["start_offset_m"]

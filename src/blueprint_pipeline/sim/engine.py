@@ -210,6 +210,27 @@ def plan_episode(family: Family, sim: SimScene, task: TaskSpec, st: Start, beat:
     return replace(retry, plan=full, extra={**retry.extra, "start_return": True})
 
 
+# A start from which no plan exists (the drawn target pose leaves the hand no collision-free grasp,
+# a drawn goal spot none to the place) is drawn again, up to START_DRAWS draws in all: planning
+# retries, never recorded ones (nothing of a refused draw is simulated or written). The draw used is
+# in the episode's metrics (`start_draw`, 0 the first) and counted in summary.json
+# (`start_redrawn`). When no draw plans, the first is the episode's, as before, and it fails.
+START_DRAWS = 3
+
+
+def begin_and_plan(family: Family, sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
+                   options: EpisodeOptions, beat: Beat = _no_beat) -> tuple[Start, Planned, int]:
+    """The episode's start, its plan and which draw of the start it is: the first draw that has a
+    plan (START_DRAWS), else the first."""
+    for draw in range(START_DRAWS):
+        st = family.begin(sim, task, seed, episode_index, replace(options, start_draw=draw), beat)
+        planned = plan_episode(family, sim, task, st, beat)
+        if planned.plan is not None:
+            return st, planned, draw
+    st = family.begin(sim, task, seed, episode_index, replace(options, start_draw=0), beat)
+    return st, plan_episode(family, sim, task, st, beat), 0
+
+
 def run(family: Family, sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
         options: EpisodeOptions = EpisodeOptions(),  # noqa: B008 (frozen)
         heartbeat: Beat | None = None) -> EpisodeRecord:
@@ -217,8 +238,7 @@ def run(family: Family, sim: SimScene, task: TaskSpec, episode_index: int, seed:
     family.check(sim, task)
     wall0 = time.perf_counter()
     beat = heartbeat or _no_beat
-    st = family.begin(sim, task, seed, episode_index, options, beat)
-    planned = plan_episode(family, sim, task, st, beat)
+    st, planned, draw = begin_and_plan(family, sim, task, episode_index, seed, options, beat)
     plan = planned.plan
     substeps = family.substeps(sim, task)
     start = mujoco.MjData(sim.model)
@@ -242,6 +262,7 @@ def run(family: Family, sim: SimScene, task: TaskSpec, episode_index: int, seed:
         "start_arm_offset_rad": [float(v) for v in st.arm_offset],
         "start_arm_fallback": st.arm_fallback,
         "start_return": bool(planned.extra.get("start_return", False)),  # planned from the nominal start (plan_episode)
+        "start_draw": draw,  # which draw of the start was planned and simulated (START_DRAWS)
         **run_metrics(logs.n_ticks, st.settle_steps, wall0, logs.q64, logs.velocity, ix, substeps),
         "physics_substeps": substeps,
         "resimulated": substeps != family.substeps(sim, task),  # unstable at first: again at UNSTABLE_RETRY_SUBSTEPS

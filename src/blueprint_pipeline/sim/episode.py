@@ -56,6 +56,9 @@ class EpisodeOptions:
     # the slot-th of the task's own shuffled order; None: drawn at random (language.instruction)
     instruction_slot: int | None = None
     phrasings: tuple[str, ...] = ()  # the LLM's phrasings of the task's template family (sim/phrasings.py)
+    # which draw of the episode's start this is (engine.START_DRAWS): 0 the first; n > 0 keys the
+    # target's, distractors', arm's and goal's streams anew (randomize.py), the look stays
+    start_draw: int = 0
 
 
 class _Indices:

@@ -51,19 +51,25 @@ from blueprint_pipeline.sim.scene_builder import SimScene
 STAGE_NAME = "episodes"
 
 
-def episode_rng(scene_id: str, task_id: str, seed: int, episode_index: int) -> np.random.Generator:
+def _drawn(draw: int) -> tuple:
+    """The key parts of a start drawn again (EpisodeOptions.start_draw; engine.START_DRAWS): none
+    for the first draw, so that every episode's first start is what it always was."""
+    return ("start_draw", int(draw)) if draw else ()
+
+
+def episode_rng(scene_id: str, task_id: str, seed: int, episode_index: int, draw: int = 0) -> np.random.Generator:
     """The episode's stream by the project's one recipe (`seeding.item_rng`): the item is
     (task, episode index), the user seed last."""
-    return item_rng(scene_id, STAGE_NAME, task_id, int(episode_index), int(seed))
+    return item_rng(scene_id, STAGE_NAME, task_id, int(episode_index), int(seed), *_drawn(draw))
 
 
 ARM_START_DRAWS = 20
 ARM_LIMIT_MARGIN_RAD = 0.02
 
 
-def arm_rng(scene_id: str, task_id: str, seed: int, episode_index: int) -> np.random.Generator:
+def arm_rng(scene_id: str, task_id: str, seed: int, episode_index: int, draw: int = 0) -> np.random.Generator:
     """The stream of the episode's arm start (`seeding.item_rng`, a stage name of its own)."""
-    return item_rng(scene_id, "arm_start", task_id, int(episode_index), int(seed))
+    return item_rng(scene_id, "arm_start", task_id, int(episode_index), int(seed), *_drawn(draw))
 
 
 def randomize_arm_start(data: mujoco.MjData, ix, refuse: Callable[[np.ndarray], str | None],
@@ -88,9 +94,9 @@ def randomize_arm_start(data: mujoco.MjData, ix, refuse: Callable[[np.ndarray], 
 GOAL_DRAWS = 20
 
 
-def goal_rng(scene_id: str, task_id: str, seed: int, episode_index: int) -> np.random.Generator:
+def goal_rng(scene_id: str, task_id: str, seed: int, episode_index: int, draw: int = 0) -> np.random.Generator:
     """The stream of the episode's goal spot (`seeding.item_rng`, a stage name of its own)."""
-    return item_rng(scene_id, "goal_spot", task_id, int(episode_index), int(seed))
+    return item_rng(scene_id, "goal_spot", task_id, int(episode_index), int(seed), *_drawn(draw))
 
 
 def draw_goal(goal: GoalRegion, support_pos_m, support_rot: np.ndarray, support_size_m,
@@ -198,9 +204,9 @@ DISTRACTOR_DRAWS = 10
 DISTRACTOR_CLEARANCE_M = 0.01
 
 
-def distractor_rng(scene_id: str, task_id: str, seed: int, episode_index: int) -> np.random.Generator:
+def distractor_rng(scene_id: str, task_id: str, seed: int, episode_index: int, draw: int = 0) -> np.random.Generator:
     """The stream of the episode's distractor poses (`seeding.item_rng`, a stage name of its own)."""
-    return item_rng(scene_id, "distractors", task_id, int(episode_index), int(seed))
+    return item_rng(scene_id, "distractors", task_id, int(episode_index), int(seed), *_drawn(draw))
 
 
 def jitter_distractors(sim: SimScene, data: mujoco.MjData, keep: set[str], rng: np.random.Generator,

@@ -522,6 +522,8 @@ def summarize(results: list[dict], wall_s: float, resumed: int) -> dict:
                         "arm_fallbacks": sum(bool(r["metrics"].get("start_arm_fallback")) for r in results),
                         # planned from the nominal start, the drawn one having no plan (engine.plan_episode)
                         "start_returns": sum(bool(r["metrics"].get("start_return")) for r in results),
+                        # started from a later draw, the first having no plan (engine.START_DRAWS)
+                        "start_redrawn": sum(bool(r["metrics"].get("start_draw")) for r in results),
                         "goal_offset_m": [float(np.abs(goals).max()), int(np.count_nonzero(np.abs(goals).sum(axis=1)))]
                         if len(goals) else None},
         "scene_camera": summarize_cameras(results),

@@ -286,13 +286,14 @@ def begin_open_close(sim: SimScene, task: TaskSpec, seed: int, episode_index: in
     target = task.target_object_id
     d = start_state(sim, task)  # the scene at rest, the part never asleep (a closing task: open)
     warnings0 = health.warning_counts(d)
-    rng = episode_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index)
+    rng = episode_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index, options.start_draw)
     drawn = _randomize_drawer(sim, target, rng)
     if options.render:
         prepare_rendering(sim, task.task_id, seed, episode_index, options.shadows, options.visual_randomization)
     arm_offset, arm_fallback = randomize_arm_start(
         d, ix, SceneCheck(sim, d, ix, target, None).start_pose,
-        arm_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index), options.arm_start_rad)
+        arm_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index, options.start_draw),
+        options.arm_start_rad)
     prepare_for_target(sim, target, sleep=False)  # every free object may sleep, the part never
     joint = PartJoint.of(sim, target)
     jv = int(m.jnt_dofadr[m.joint(f"obj:{target}:joint").id])

@@ -170,7 +170,8 @@ class EpisodeStart(Start):
     """A pick_place or stack episode's start (`begin_pick_place`): besides the engine's `Start`,
     the drawn randomisation, what the settle moved, and what planning needs. Shared by the engine
     and the evaluation environment (evaluate/env.py), so a policy is evaluated from exactly the
-    start the scripted planner would have had for the same (scene, task, seed, index)."""
+    start the scripted planner would have had for the same (scene, task, seed, index) (the first
+    draw; the engine draws again when that has no plan, engine.START_DRAWS)."""
 
     rand: Randomization
     settle_shift: float
@@ -194,17 +195,18 @@ def begin_pick_place(sim: SimScene, task: TaskSpec, seed: int, episode_index: in
     d = start_data(sim, target)
     open_goal_part(sim, d, task)  # into a drawer: the drawer starts open
     warnings0 = health.warning_counts(d)
-    rng = episode_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index)
+    draw = options.start_draw
+    rng = episode_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index, draw)
     rand = apply_randomization(sim, d, target, rng, options.jitter_m, options.yaw_rad)
     distractors = jitter_distractors(sim, d, {target, task.goal.support_object_id},
-                                     distractor_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index),
+                                     distractor_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index, draw),
                                      options.distractor_jitter_m, options.distractor_yaw_rad)
     if options.render:
         prepare_rendering(sim, task.task_id, seed, episode_index, options.shadows, options.visual_randomization)
     mujoco.mj_kinematics(m, d)
     arm_offset, arm_fallback = randomize_arm_start(
         d, ix, SceneCheck(sim, d, ix, target, task.goal.support_object_id).start_pose,
-        arm_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index), options.arm_start_rad)
+        arm_rng(sim.scene.header.scene_id, task.task_id, seed, episode_index, draw), options.arm_start_rad)
     prepare_for_target(sim, target, sleep=True)  # resting clutter stays asleep unless touched
     mujoco.mj_forward(m, d)
     pre_settle = d.qpos[ix.dynamic_qadr[:, None] + np.arange(3)].copy()
@@ -243,7 +245,7 @@ def plan_from_start(sim: SimScene, task: TaskSpec, st: EpisodeStart, beat: Calla
         sup = sim.scene.by_id()[task.goal.support_object_id]
         blockers = [o.aabb() for o in planned_around + [tgt] if o.aabb()[1][2] > goal.surface_z_m + 0.005]
         drawn = draw_goal(goal, sup.position_m, matrix_np(sup.orientation_wxyz), sup.extents_m, blockers,
-                          goal_rng(sim.scene.header.scene_id, task.task_id, st.seed, st.episode_index),
+                          goal_rng(sim.scene.header.scene_id, task.task_id, st.seed, st.episode_index, st.options.start_draw),
                           st.options.goal_jitter_m)
     goal_offset = (0.0, 0.0)
     for candidate in ([drawn[0], goal] if drawn is not None else [goal]):  # the drawn spot, else the task's
