@@ -264,3 +264,86 @@ def test_visual_mesh_of_the_usd_stage_is_baked_and_centred(tmp_path):
     assert np.allclose(got, want, atol=1e-6)
     assert np.allclose(got.max(axis=0) - got.min(axis=0), mug.extents_m, atol=1e-6)
     check_bundle(root)
+
+
+@pytest.fixture(scope="module")
+def meshed_bundle(tmp_path_factory) -> Path:
+    """The meshed kitchen example (mugs and a bowl with rims, simready/rims.py) through the
+    geniesim stage: its native bundle."""
+    from blueprint_pipeline.contract import RunOptions, StageContext
+    from blueprint_pipeline.runner import run_pipeline
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "meshed_kitchen"
+    tmp = tmp_path_factory.mktemp("meshed")
+    shutil.copytree(example, tmp / "in")
+    ctx = StageContext(manifest_url=str(tmp / "in" / "meshed_kitchen.json"), out_url=str(tmp / "out"),
+                       options=RunOptions.create())
+    for stage in ("scene", "simready", "usd", "geniesim"):
+        run_pipeline(ctx, only=stage)
+    return tmp / "out" / "geniesim" / "native"
+
+
+def test_mugs_and_bowls_are_bundled_with_rim_grasps_that_pass_the_check(meshed_bundle, tmp_path):
+    """A mug or bowl too wide to take across (the bowl, 16 cm) is bundled with grasps of its wall
+    at the rim (native/grasps.rim_grasps), as the episodes stage takes it: the jaws, opened to the
+    wall plus 1.5 cm a side, close on the wall, which the check measures on the mesh's triangles
+    (check.jaw_openings; every grasp of a file must fit its width) instead of across the whole
+    object. Moved onto the bowl's axis, the same grasp would close across the bowl, and the check
+    says so."""
+
+    info = json.loads((meshed_bundle / "bundle.json").read_text())
+    assert {"tasks/pick_place_bowl_to_counter.json", "tasks/pick_place_mug_left_to_counter.json"} <= set(info["tasks"])
+    assert info["skipped_tasks"] == []
+    counts = check_bundle(meshed_bundle)
+    assert counts["tasks"] == len(info["tasks"])
+    bowl = next(meshed_bundle.glob("interaction/*-bowl"))
+    data = pickle.loads((bowl / "grasp_pose" / "grasp_pose.pkl").read_bytes())
+    poses, widths = data["grasp_pose"], data["width"]
+    pts = _mesh_points(next(meshed_bundle.glob("objects/*/*-bowl")) / "Aligned.usd")
+    extent = (pts @ poses[:, :3, 1].T).max(axis=0) - (pts @ poses[:, :3, 1].T).min(axis=0)
+    rim = np.flatnonzero(widths < 0.05)
+    assert len(rim) >= 12 and np.all(extent[rim] > 0.15)  # across the bowl these would not fit
+    broken_root = tmp_path / "native"
+    shutil.copytree(meshed_bundle, broken_root)
+    broken = dict(data)
+    broken["grasp_pose"] = poses.copy()
+    broken["grasp_pose"][rim[0], :2, 3] = 0.0  # onto the bowl's axis: across the bowl
+    broken_file = next(broken_root.glob("interaction/*-bowl")) / "grasp_pose" / "grasp_pose.pkl"
+    broken_file.write_bytes(pickle.dumps(broken))
+    with pytest.raises(InvalidInputError) as err:
+        check_bundle(broken_root)
+    assert "grasps close across more than their width" in str(err.value)
+
+
+def test_a_scene_without_a_floor_object_gets_a_floor_slab_the_robot_stands_on(tmp_path):
+    """Genie Sim's robot must stand on a surface of the background; a manifest need not list its
+    floor (bundle.with_floor). Without the floor object the small kitchen's bundle gets a slab at
+    the floor height under every object and base, and passes the check; the slab's folder is the
+    bundle's only addition. With the floor object nothing is added."""
+    from blueprint_pipeline.geniesim.native.bundle import GENERATED_FLOOR_ID, with_floor
+
+    scene = small_kitchen()
+    assert with_floor(scene) is scene  # it has its floor
+    bare = scene.model_copy(update={"objects": tuple(o for o in scene.objects if o.id != "floor")})
+    floored = with_floor(bare)
+    slab = floored.by_id()[GENERATED_FLOOR_ID]
+    assert slab.aabb_max_m[2] == pytest.approx(0.0) and slab.extents_m[2] == pytest.approx(0.02)
+    for o in bare.objects:
+        assert slab.aabb_min_m[0] < o.aabb_min_m[0] and o.aabb_max_m[1] < slab.aabb_max_m[1]
+    physics = synthetic_physics(bare)
+    export = build_export(bare, physics)
+    root = tmp_path / "native"
+    write_bundle(root, bare, physics, export.task_config)
+    counts = check_bundle(root)
+    assert counts["tasks"] >= 2
+    assert len(list((root / "objects").glob(f"*/small_kitchen-{GENERATED_FLOOR_ID}"))) == 1
+    unfloored = tmp_path / "unfloored"
+    shutil.copytree(root, unfloored)  # the same bundle with the slab taken out of the background
+    background = next(unfloored.glob("scenes/*/background.usda"))
+    text = background.read_text()
+    start = text.index(f'def Xform "{GENERATED_FLOOR_ID}"')
+    end = text.index("\n        }\n", start) + len("\n        }\n")
+    background.write_text(text[:start] + text[end:])
+    with pytest.raises(InvalidInputError) as err:
+        check_bundle(unfloored)
+    assert "does not stand wholly on a background surface" in str(err.value)

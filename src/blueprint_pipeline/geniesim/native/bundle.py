@@ -51,9 +51,10 @@ from blueprint_pipeline.geniesim.native.mesh import (
     write_aligned_usd,
 )
 from blueprint_pipeline.geniesim.records import TaskConfig, TaskSpec
-from blueprint_pipeline.scene.records import Scene, SceneObject
+from blueprint_pipeline.scene.floor import floor_footprint, floor_height_m, room_bounds
+from blueprint_pipeline.scene.records import Scene, SceneObject, SimRole
 from blueprint_pipeline.simready.meshes import ObjectMesh
-from blueprint_pipeline.simready.records import ObjectPhysics
+from blueprint_pipeline.simready.records import ObjectPhysics, RimRecord
 from blueprint_pipeline.usd.names import prim_names
 
 NATIVE_FORMAT_VERSION = "geniesim-3.x-datacollection/1"
@@ -87,6 +88,42 @@ class BundleReport:
     tasks: list[str] = field(default_factory=list)
     skipped_tasks: list[dict[str, str]] = field(default_factory=list)
     mesh_sources: dict[str, int] = field(default_factory=dict)
+
+
+GENERATED_FLOOR_ID = "generated_floor"
+FLOOR_MARGIN_M = 1.5  # round the objects' footprint, without a room: the G2's base disc and more
+FLOOR_THICKNESS_M = 0.02
+
+
+def with_floor(scene: Scene) -> Scene:
+    """The scene with a floor slab (GENERATED_FLOOR_ID) when it has no floor object: Genie Sim's
+    robot stands on a surface of the background (its base disc wholly over it), while a manifest
+    need not list its floor (the episodes stage simulates an endless floor plane). Of 25 corpus
+    scenes, those without a floor object all failed `blueprint geniesim check` on their robot bases
+    before. The slab's top is the floor height (scene.floor); it covers the objects' footprint and
+    FLOOR_MARGIN_M round it, and the room's footprint when the header gives a room."""
+    if not scene.objects or floor_footprint(scene.objects) is not None:
+        return scene
+    top = floor_height_m(scene.objects)
+    lo = np.min([o.aabb_min_m[:2] for o in scene.objects], axis=0) - FLOOR_MARGIN_M
+    hi = np.max([o.aabb_max_m[:2] for o in scene.objects], axis=0) + FLOOR_MARGIN_M
+    room = room_bounds(scene)
+    if room is not None:
+        lo, hi = np.minimum(lo, room[0][:2]), np.maximum(hi, room[1][:2])
+    low = (float(lo[0]), float(lo[1]), top - FLOOR_THICKNESS_M)
+    high = (float(hi[0]), float(hi[1]), top)
+    taken = {o.id for o in scene.objects}
+    fid = next(f"{GENERATED_FLOOR_ID}{'_' * k}" for k in range(len(taken) + 1) if f"{GENERATED_FLOOR_ID}{'_' * k}" not in taken)
+    floor = SceneObject(id=fid, name="Floor", category="floor", sim_role=SimRole.STATIC,
+                        description="generated for Genie Sim: the manifest lists no floor",
+                        position_m=tuple((a + b) / 2 for a, b in zip(low, high)), orientation_wxyz=(1.0, 0.0, 0.0, 0.0),
+                        extents_m=tuple(b - a for a, b in zip(low, high)), aabb_min_m=low, aabb_max_m=high)
+    return scene.model_copy(update={"objects": (*scene.objects, floor)})
+
+
+def _rim(ph: ObjectPhysics | None) -> RimRecord | None:
+    """The rim of the object's mesh (simready/rims.py), if it has one."""
+    return ph.mesh.rim if ph is not None and ph.mesh is not None else None
 
 
 def goal_pad_key(task: TaskSpec) -> str:
@@ -333,6 +370,7 @@ def write_bundle(root: Path, scene: Scene, physics: dict[str, ObjectPhysics], ta
     `meshes` maps object ids to their stored meshes (simready/meshes.py)."""
     object_usd = object_usd or {}
     meshes = meshes or {}
+    scene = with_floor(scene)
     report = BundleReport()
     by_id = scene.by_id()
     sid = scene.header.scene_id
@@ -342,11 +380,10 @@ def write_bundle(root: Path, scene: Scene, physics: dict[str, ObjectPhysics], ta
         target = by_id[t.target_object_id]
         if "g2" not in t.robot_placements:
             report.skipped_tasks.append({"task_id": t.task_id, "reason": "no G2 base pose reaches it"})
-        elif not any(len(grasps_for(target.extents_m, round_shape, stroke_m)[0]) for round_shape in (False, True)):
-            # a mug or bowl wider than the stroke, which the episodes stage takes by its rim: the
-            # grasp files hold antipodal grasps across the object's extent (native/grasps.py)
-            report.skipped_tasks.append({"task_id": t.task_id, "reason": "no antipodal grasp fits the gripper "
-                                         "(the episodes stage takes it by its rim; rim grasps are not exported)"})
+        elif not any(len(grasps_for(target.extents_m, round_shape, stroke_m, _rim(physics.get(target.id)))[0])
+                     for round_shape in (False, True)):
+            report.skipped_tasks.append({"task_id": t.task_id, "reason": "no grasp fits the gripper (neither "
+                                         "across the object nor, without a mesh with a rim, by its rim)"})
         else:
             native_tasks.append(t)
     excluded = {t.target_object_id for t in native_tasks}
@@ -367,8 +404,13 @@ def write_bundle(root: Path, scene: Scene, physics: dict[str, ObjectPhysics], ta
         report.objects += 1
 
         graspable = ph.graspable if ph is not None else o.has_affordance("Graspable")
-        poses, widths = (grasps_for(o.extents_m, mesh.source == "cylinder", stroke_m) if graspable
-                         else (np.zeros((0, 4, 4)), np.zeros(0)))
+        stored = meshes.get(o.id)
+        origin = None  # object_mesh recentres the stored mesh on its box centre: the rim moves with it
+        if stored is not None:
+            verts = np.asarray(stored.vertices, dtype=float)
+            origin = (verts.min(axis=0) + verts.max(axis=0)) / 2
+        poses, widths = (grasps_for(o.extents_m, mesh.source == "cylinder", stroke_m, _rim(ph), origin)
+                         if graspable else (np.zeros((0, 4, 4)), np.zeros(0)))
         if not len(poses) and o.id not in excluded:
             continue
         half_z = o.extents_m[2] / 2

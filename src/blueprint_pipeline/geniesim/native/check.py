@@ -4,8 +4,10 @@ loaders and planner apply (planner rules in `rules.py`, read from genie_sim comm
 Loading: files, keys, references, meshes centred with no transforms, sizes, quaternions, grasp
 rotations. Planning, per task:
 - pick: Genie Sim's grasp filters (upside-down filter per arm, flip_grasp) on the grasps at the
-  object's workspace pose; a grasp counts for an arm only if it also fits the gripper (the
-  object's extent along the jaw axis, from its mesh, within the width and the stroke) and, moved by
+  object's workspace pose; a grasp counts for an arm only if it also fits the gripper (what the
+  jaws close on, from the mesh's triangles along lines parallel to the jaw axis across the pads,
+  `jaw_openings`, within the width and the stroke: the whole object across a box or a bottle, the
+  wall at a mug's or bowl's rim) and, moved by
   the stage's grasp_offset (which must be explicit), its fingertip centre is at least
   MIN_GRASP_DEPTH_M inside the object and not past the object's centre along the approach by
   more than PAST_CENTRE_TOL_M. An "auto" pick needs a grasp for each arm.
@@ -36,6 +38,7 @@ from pxr import Sdf, Usd, UsdGeom, UsdLux, UsdPhysics
 from blueprint_pipeline.errors import InvalidInputError, Problem
 from blueprint_pipeline.geniesim.native import layout, rules
 from blueprint_pipeline.geniesim.robots import ROBOTS
+from blueprint_pipeline.simready.rims import ray_hits
 
 CENTRE_TOL_M = 1e-3
 SIZE_TOL_M = 2e-3
@@ -66,6 +69,7 @@ class _Collector:
         self.root = root
         self.problems: list[Problem] = []
         self.points: dict[str, np.ndarray] = {}  # object folder basename -> mesh points (object frame)
+        self.triangles: dict[str, np.ndarray] = {}  # object folder basename -> mesh triangles (n, 3, 3)
         self.grasps: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # interaction basename -> poses, widths
         self.scenes: dict[str, dict[str, Any] | None] = {}  # scene_usd -> what the background holds
         self.grasp_counts: dict[str, dict[str, int]] = {}  # task file -> usable grasps per arm
@@ -106,7 +110,7 @@ def _check_mesh(c: _Collector, usd: Path, size: Any) -> np.ndarray | None:
         return None
     if abs(UsdGeom.GetStageMetersPerUnit(stage) - 1.0) > 1e-9:
         c.add(usd, f"metersPerUnit is {UsdGeom.GetStageMetersPerUnit(stage)}, must be 1 (metres)")
-    pts_all = []
+    pts_all, tris_all = [], []
     for prim in stage.Traverse():
         xf = UsdGeom.Xformable(prim)
         if xf and xf.GetOrderedXformOps():
@@ -116,8 +120,10 @@ def _check_mesh(c: _Collector, usd: Path, size: Any) -> np.ndarray | None:
         if prim.IsA(UsdGeom.Mesh):
             m = UsdGeom.Mesh(prim)
             pts, counts = m.GetPointsAttr().Get(), m.GetFaceVertexCountsAttr().Get()
-            if pts and counts and m.GetFaceVertexIndicesAttr().Get():
+            indices = m.GetFaceVertexIndicesAttr().Get()
+            if pts and counts and indices:
                 pts_all.append(np.array(pts, dtype=float))
+                tris_all.append(fan_triangles(pts_all[-1], np.asarray(counts), np.asarray(indices)))
                 if not prim.HasAPI(UsdPhysics.CollisionAPI):
                     c.add(usd, f"{prim.GetPath()}: no UsdPhysics collision (Genie Sim adds colliders only to "
                                "objects it adds itself; the background gets them from this file)")
@@ -131,7 +137,16 @@ def _check_mesh(c: _Collector, usd: Path, size: Any) -> np.ndarray | None:
         c.add(usd, f"bounding-box centre {np.round(centre, 4).tolist()} is not the origin")
     if _is_vec(size, 3) and np.abs((hi - lo) - np.asarray(size, dtype=float)).max() > max(SIZE_TOL_M, 0.01 * max(size)):
         c.add(usd, f"mesh size {np.round(hi - lo, 4).tolist()} m differs from object_parameters size {size}")
+    c.triangles[usd.parent.name] = np.concatenate(tris_all)
     return pts
+
+
+def fan_triangles(points: np.ndarray, counts: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """A USD mesh's faces as triangles (n, 3, 3), each polygon fanned from its first vertex."""
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    tris = np.asarray([(indices[s0], indices[s0 + j], indices[s0 + j + 1]) for s0, n in zip(starts, counts)
+                       for j in range(1, n - 1) if s0 + n <= len(indices)], dtype=int).reshape(-1, 3)
+    return points[tris[((tris >= 0) & (tris < len(points))).all(axis=1)]]  # faces naming no point are left out
 
 
 def _check_object(c: _Collector, folder: Path) -> dict[str, Any] | None:
@@ -164,7 +179,7 @@ def _check_object(c: _Collector, folder: Path) -> dict[str, Any] | None:
     return params if isinstance(params, dict) else None
 
 
-def _check_grasps(c: _Collector, path: Path, stroke_m: float, points: np.ndarray | None) -> int:
+def _check_grasps(c: _Collector, path: Path, stroke_m: float, triangles: np.ndarray | None) -> int:
     if not path.is_file():
         c.add(path, "missing (named by interaction.json)")
         return 0
@@ -194,22 +209,41 @@ def _check_grasps(c: _Collector, path: Path, stroke_m: float, points: np.ndarray
         out = np.flatnonzero(~((widths > 0) & (widths <= stroke_m + 1e-9)))
         if out.size:
             c.add(path, f"{out.size} grasp widths outside (0, {stroke_m}] m (first: {float(widths[out[0]]):.4f})")
-        if points is not None:
-            opening = jaw_openings(poses, points)
+        if triangles is not None:
+            opening = jaw_openings(poses, triangles)
             wide = np.flatnonzero(opening > np.minimum(widths, stroke_m) + OPENING_TOL_M)
             if wide.size:
                 k = int(wide[np.argmax(opening[wide])])
                 c.add(path, f"{wide.size} of {len(poses)} grasps close across more than their width or the "
-                            f"{stroke_m} m stroke (worst #{k}: the object spans {opening[k]:.3f} m along the jaw "
-                            f"axis, width {float(widths[k]):.3f} m)")
+                            f"{stroke_m} m stroke (worst #{k}: the jaws close on {opening[k]:.3f} m of the object, "
+                            f"width {float(widths[k]):.3f} m)")
         c.grasps[path.parent.parent.name] = (poses, widths)
     return int(poses.shape[0])
 
 
-def jaw_openings(poses: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """For each grasp, the object's extent along its jaw axis (the opening it needs), from the mesh."""
-    proj = points @ poses[:, :3, 1].T  # (v, N)
-    return proj.max(axis=0) - proj.min(axis=0)
+# lines parallel to the jaw axis on which `jaw_openings` measures what the jaws close on: through
+# the grasp centre and across the pads (along the approach, then along the pads' width)
+PAD_LINES_M = ((0.0, 0.0), (-0.015, 0.0), (0.015, 0.0), (0.0, -0.008), (0.0, 0.008))
+
+
+def jaw_openings(poses: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """For each grasp, the opening its jaws need for what they close on, from the mesh's triangles
+    (a closed mesh). On each line of PAD_LINES_M and each side of the centre: from a point inside
+    the object, its first face; from a gap (a mug's cavity), the far face of the first material
+    met; twice the most over the lines (a line that meets nothing is not between the pads). Across
+    a box or a bottle this is its extent along the jaw axis; at a bowl's rim, its wall."""
+    out = np.zeros(len(poses))
+    for k, pose in enumerate(poses):
+        approach, jaw, across, centre = pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3]
+        need = 0.0
+        for along, side in PAD_LINES_M:
+            origin = centre + along * approach + side * across
+            for direction in (jaw, -jaw):
+                hits = ray_hits(origin, direction, triangles)
+                if len(hits):
+                    need = max(need, float(hits[0] if len(hits) % 2 else hits[1]))
+        out[k] = 2.0 * need
+    return out
 
 
 def _check_interaction(c: _Collector, folder: Path, stroke_m: float) -> dict[str, Any] | None:
@@ -235,7 +269,7 @@ def _check_interaction(c: _Collector, folder: Path, stroke_m: float) -> dict[str
     if grasp is not None:
         for prim, files in grasp.items():
             for f in files if isinstance(files, list) else [files]:
-                _check_grasps(c, folder / f, stroke_m, c.points.get(folder.name))
+                _check_grasps(c, folder / f, stroke_m, c.triangles.get(folder.name))
     return inter
 
 
@@ -289,7 +323,7 @@ def _check_pick(c: _Collector, path: Path, where: str, task: dict[str, Any], st:
     per_arm = rules.arm_grasps(poses, pose, params, cfg)
     # geometry, the same for both arms: fits the gripper, and the offset fingertip centre is inside
     # the object and not past its centre along the approach
-    fits = jaw_openings(poses, points) <= widths + OPENING_TOL_M
+    fits = jaw_openings(poses, c.triangles[basename]) <= widths + OPENING_TOL_M
     approach = poses[:, :3, 0]
     tcp = poses[:, :3, 3] + float(offset) * approach
     along = np.einsum("ni,ni->n", tcp, approach)  # the object's centre (origin) is at 0

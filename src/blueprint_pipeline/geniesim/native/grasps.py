@@ -6,7 +6,9 @@ Z = X x Y; the translation is the point between the fingertips (the task files s
 grasp_offset 0, so Genie Sim sends the gripper exactly there). A grasp is antipodal: the jaws close
 on two opposite faces (box) or across the section (cylinder), so it exists only where the object's
 extent along the jaw axis fits the stroke less GRIP_MARGIN_M. Approaches come from the top and the
-sides; never from below, through the support.
+sides; never from below, through the support. An open-top hollow mesh (a mug, a bowl) also gets
+grasps of its wall at the rim (`rim_grasps`), as the episodes stage takes it: there the jaws close
+on the wall, not across the object.
 
 Usable by either arm of Genie Sim's G2 (rules in `rules.py`): with disable_upside_down Genie Sim
 keeps a grasp for the right arm only when its Z axis points down (world z < 0) and for the left
@@ -21,6 +23,9 @@ arm only when it points up; a grasp whose Z is horizontal passes for neither. So
 from __future__ import annotations
 
 import numpy as np
+
+from blueprint_pipeline.robots.description import RIM_ROOM_M
+from blueprint_pipeline.simready.records import RimRecord
 
 GRIP_MARGIN_M = 0.005  # extent along the jaw axis must be this much under the stroke
 WIDTH_CLEARANCE_M = 0.01  # jaws open this much wider than the object
@@ -56,10 +61,13 @@ class _Grasps:
         self.stroke_m = stroke_m
         self.items: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]] = []
 
-    def add(self, approach: np.ndarray, jaw: np.ndarray, centre: np.ndarray, extent_along_jaw: float) -> None:
+    def add(self, approach: np.ndarray, jaw: np.ndarray, centre: np.ndarray, extent_along_jaw: float,
+            width_m: float | None = None) -> None:
+        """A grasp closing on `extent_along_jaw`; the jaws open WIDTH_CLEARANCE_M wider, or `width_m`."""
         if extent_along_jaw > self.stroke_m - GRIP_MARGIN_M:
             return
-        self.items.append((approach, jaw, centre, min(extent_along_jaw + WIDTH_CLEARANCE_M, self.stroke_m)))
+        width = min(extent_along_jaw + WIDTH_CLEARANCE_M if width_m is None else width_m, self.stroke_m)
+        self.items.append((approach, jaw, centre, width))
 
     def finish(self) -> tuple[np.ndarray, np.ndarray]:
         items = self.items
@@ -121,6 +129,33 @@ def cylinder_grasps(extents_m: tuple[float, float, float], stroke_m: float) -> t
     return out.finish()
 
 
-def grasps_for(extents_m: tuple[float, float, float], round_shape: bool, stroke_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """Grasp poses (N, 4, 4) float64 and widths (N,) metres for a box or an upright cylinder."""
-    return cylinder_grasps(extents_m, stroke_m) if round_shape else box_grasps(extents_m, stroke_m)
+def rim_grasps(rim: RimRecord, origin_m: np.ndarray, stroke_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Grasps of an open-top hollow mesh's wall (simready/rims.py; the episodes stage's rim grasps):
+    at each clear direction round the rim, the jaws radial (one finger inside the wall, one
+    outside) across the wall's middle at its grip depth, opened to the wall plus RIM_ROOM_M a side,
+    the approach down tilted TOP_TILT_DEG about the jaw axis either way (it stays in the wall's
+    plane). `origin_m`: where the written mesh's origin is in the rim's object frame."""
+    out = _Grasps(stroke_m)
+    for a in rim.angles_rad:
+        jaw = np.array([np.cos(a), np.sin(a), 0.0])
+        centre = np.array([rim.centre_m[0] + rim.radius_m * jaw[0], rim.centre_m[1] + rim.radius_m * jaw[1],
+                           rim.top_z_m - rim.grip_depth_m]) - np.asarray(origin_m, dtype=float)
+        for tilt in (1.0, -1.0):
+            out.add(_tilted_down(jaw, tilt), jaw, centre, rim.wall_m, width_m=rim.wall_m + 2 * RIM_ROOM_M)
+    return out.finish()
+
+
+def grasps_for(extents_m: tuple[float, float, float], round_shape: bool, stroke_m: float,
+               rim: RimRecord | None = None, origin_m: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Grasp poses (N, 4, 4) float64 and widths (N,) metres for a box or an upright cylinder, and
+    for an open-top hollow mesh with a `rim` its rim grasps too (`rim_grasps`), within MAX_GRASPS."""
+    poses, widths = cylinder_grasps(extents_m, stroke_m) if round_shape else box_grasps(extents_m, stroke_m)
+    if rim is None:
+        return poses, widths
+    rim_poses, rim_widths = rim_grasps(rim, np.zeros(3) if origin_m is None else origin_m, stroke_m)
+    room = max(MAX_GRASPS - len(rim_poses), 0)
+    if len(poses) > room:  # keep whole pairs (both jaw senses), spread over the list
+        keep = np.linspace(0, len(poses) // 2 - 1, room // 2).round().astype(int)
+        keep = np.concatenate([[2 * k, 2 * k + 1] for k in keep]).astype(int) if len(keep) else np.zeros(0, int)
+        poses, widths = poses[keep], widths[keep]
+    return np.concatenate([poses, rim_poses]), np.concatenate([widths, rim_widths])
