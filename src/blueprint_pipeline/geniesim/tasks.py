@@ -307,9 +307,17 @@ def _shelf_tries(spec, reach_scaled: bool = True) -> list[tuple[float, float]]:
     only with its upper arm in the floor (elbow down) or its forearm through the board above
     (elbow up). Pushes further into open furniture keep the Franka's (`reach_scaled` off): from
     the scaled ones the UR10 lost 3 of a pantry's 5 such pushes."""
-    k = spec.config.reach_m / ROBOTS["franka"].config.reach_m if reach_scaled else 1.0
     franka = [(s, SHELF_MIN_DISTANCE_M) for s in SHELF_STANDOFFS_M]
-    return ([(s * k, d * k) for s, d in franka] if k > 1.0 + 1e-9 else []) + franka
+    return [(s * k, d * k) for k in (_reach_scales(spec) if reach_scaled else (1.0,)) for s, d in franka]
+
+
+def _reach_scales(spec) -> tuple[float, ...]:
+    """Factors for the distances a base keeps from open furniture and from a drawer's path, which
+    were chosen for the Franka: a longer arm tries them scaled by its reach over the Franka's
+    first, then as they are. Not for doors: scaled, the UR10's base moved at every door of the
+    kitchen-appliances scene, and its fridge door's closing, 3/3 before, slipped in 1 of 2."""
+    k = spec.config.reach_m / ROBOTS["franka"].config.reach_m
+    return (k, 1.0) if k > 1.0 + 1e-9 else (1.0,)
 
 
 def _pick_place_on_shelf(ctx: _Context, target: SceneObject, furniture: OpenFurniture) -> TaskSpec | str:
@@ -666,10 +674,14 @@ def _drawer_placements(ctx: _Context, o: SceneObject, fraction: float = DRAWER_T
         keepouts = drawer_keepouts(o, pull, travel, side_m, front_m)
         out: dict[str, RobotPlacement] = {}
         for name, spec in ROBOTS.items():
-            obstacles = ctx.obstacles[name].with_box(swept)
-            for box in keepouts:
-                obstacles = obstacles.with_box(box)
-            p = _place_for_part(ctx, spec, points, o, obstacles)
+            p = None
+            for k in _reach_scales(spec):  # a longer arm stands further off first
+                obstacles = ctx.obstacles[name].with_box(swept)
+                for box in (keepouts if k == 1.0 else drawer_keepouts(o, pull, travel, side_m * k, front_m * k)):
+                    obstacles = obstacles.with_box(box)
+                p = _place_for_part(ctx, spec, points, o, obstacles)
+                if p is not None:
+                    break
             if p is not None:
                 out[name] = p
             elif name == "franka":
