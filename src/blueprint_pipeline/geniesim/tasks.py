@@ -208,7 +208,7 @@ def _placements(ctx: _Context, points: np.ndarray, support: SceneObject, surface
     surface's height (`surface_z_m`, a shelf's board) plus the robot's offset; a robot with a body
     (the G2) from the floor. `keep_out`: one more x-y box the base stays out of (an open drawer).
     `reach_scaled`: on a shelf, a longer arm first tries the distances scaled by its reach
-    (`_shelf_tries`); off for pushes further into open furniture, whose hand goes to the back.""" 
+    (`_shelf_tries`); off for pushes further into open furniture, whose hand goes to the back."""
     faces = [(shelf[0].front_axis, shelf[0].front_sign)] if shelf else None
     out: dict[str, RobotPlacement] = {}
     for name, spec in ROBOTS.items():
@@ -671,13 +671,12 @@ def _drawer_placements(ctx: _Context, o: SceneObject, fraction: float = DRAWER_T
     points = np.array([handle, handle + travel * pull])
     swept = swept_footprint(o, pull, travel, DRAWER_BASE_MARGIN_M)
     for side_m, front_m in DRAWER_KEEPOUTS_M:
-        keepouts = drawer_keepouts(o, pull, travel, side_m, front_m)
         out: dict[str, RobotPlacement] = {}
         for name, spec in ROBOTS.items():
             p = None
             for k in _reach_scales(spec):  # a longer arm stands further off first
                 obstacles = ctx.obstacles[name].with_box(swept)
-                for box in (keepouts if k == 1.0 else drawer_keepouts(o, pull, travel, side_m * k, front_m * k)):
+                for box in drawer_keepouts(o, pull, travel, side_m * k, front_m * k):
                     obstacles = obstacles.with_box(box)
                 p = _place_for_part(ctx, spec, points, o, obstacles)
                 if p is not None:

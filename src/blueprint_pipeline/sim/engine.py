@@ -221,14 +221,17 @@ START_DRAWS = 3
 def begin_and_plan(family: Family, sim: SimScene, task: TaskSpec, episode_index: int, seed: int,
                    options: EpisodeOptions, beat: Beat = _no_beat) -> tuple[Start, Planned, int]:
     """The episode's start, its plan and which draw of the start it is: the first draw that has a
-    plan (START_DRAWS), else the first."""
+    plan (START_DRAWS), else the first (begun again, so the model holds its randomisation; its
+    planning, a function of the start, is not repeated)."""
+    first: Planned | None = None
     for draw in range(START_DRAWS):
         st = family.begin(sim, task, seed, episode_index, replace(options, start_draw=draw), beat)
         planned = plan_episode(family, sim, task, st, beat)
         if planned.plan is not None:
             return st, planned, draw
-    st = family.begin(sim, task, seed, episode_index, replace(options, start_draw=0), beat)
-    return st, plan_episode(family, sim, task, st, beat), 0
+        if first is None:
+            first = planned
+    return family.begin(sim, task, seed, episode_index, replace(options, start_draw=0), beat), first, 0
 
 
 def run(family: Family, sim: SimScene, task: TaskSpec, episode_index: int, seed: int,

@@ -43,6 +43,7 @@ from blueprint_pipeline.geniesim.native import layout
 from blueprint_pipeline.geniesim.native.grasps import grasps_for
 from blueprint_pipeline.geniesim.native.mesh import (
     MeshData,
+    box_centre,
     box_mesh,
     cylinder_mesh,
     is_round,
@@ -112,8 +113,9 @@ def with_floor(scene: Scene) -> Scene:
         lo, hi = np.minimum(lo, room[0][:2]), np.maximum(hi, room[1][:2])
     low = (float(lo[0]), float(lo[1]), top - FLOOR_THICKNESS_M)
     high = (float(hi[0]), float(hi[1]), top)
-    taken = {o.id for o in scene.objects}
-    fid = next(f"{GENERATED_FLOOR_ID}{'_' * k}" for k in range(len(taken) + 1) if f"{GENERATED_FLOOR_ID}{'_' * k}" not in taken)
+    taken, fid = {o.id for o in scene.objects}, GENERATED_FLOOR_ID
+    while fid in taken:
+        fid += "_"
     floor = SceneObject(id=fid, name="Floor", category="floor", sim_role=SimRole.STATIC,
                         description="generated for Genie Sim: the manifest lists no floor",
                         position_m=tuple((a + b) / 2 for a, b in zip(low, high)), orientation_wxyz=(1.0, 0.0, 0.0, 0.0),
@@ -405,10 +407,8 @@ def write_bundle(root: Path, scene: Scene, physics: dict[str, ObjectPhysics], ta
 
         graspable = ph.graspable if ph is not None else o.has_affordance("Graspable")
         stored = meshes.get(o.id)
-        origin = None  # object_mesh recentres the stored mesh on its box centre: the rim moves with it
-        if stored is not None:
-            verts = np.asarray(stored.vertices, dtype=float)
-            origin = (verts.min(axis=0) + verts.max(axis=0)) / 2
+        # object_mesh recentres the stored mesh on its box centre: the rim moves with it
+        origin = None if stored is None else box_centre(stored.vertices)
         poses, widths = (grasps_for(o.extents_m, mesh.source == "cylinder", stroke_m, _rim(ph), origin)
                          if graspable else (np.zeros((0, 4, 4)), np.zeros(0)))
         if not len(poses) and o.id not in excluded:

@@ -69,12 +69,13 @@ class _Grasps:
         width = min(extent_along_jaw + WIDTH_CLEARANCE_M if width_m is None else width_m, self.stroke_m)
         self.items.append((approach, jaw, centre, width))
 
-    def finish(self) -> tuple[np.ndarray, np.ndarray]:
+    def finish(self, limit: int = MAX_GRASPS) -> tuple[np.ndarray, np.ndarray]:
+        """The poses and widths, both jaw senses of each grasp, at most `limit` of them."""
         items = self.items
-        if not items:
+        if not items or limit < 2:
             return np.zeros((0, 4, 4)), np.zeros(0)
-        if 2 * len(items) > MAX_GRASPS:  # keep an even spread over the list (it is ordered by approach)
-            keep = np.linspace(0, len(items) - 1, MAX_GRASPS // 2).round().astype(int)
+        if 2 * len(items) > limit:  # keep an even spread over the list (it is ordered by approach)
+            keep = np.linspace(0, len(items) - 1, limit // 2).round().astype(int)
             items = [items[k] for k in keep]
         poses, widths = [], []
         for approach, jaw, centre, width in items:
@@ -84,7 +85,8 @@ class _Grasps:
         return np.stack(poses), np.asarray(widths, dtype=float)
 
 
-def box_grasps(extents_m: tuple[float, float, float], stroke_m: float) -> tuple[np.ndarray, np.ndarray]:
+def box_grasps(extents_m: tuple[float, float, float], stroke_m: float,
+               limit: int = MAX_GRASPS) -> tuple[np.ndarray, np.ndarray]:
     ext = np.asarray(extents_m, dtype=float)
     axes = np.eye(3)
     out = _Grasps(stroke_m)
@@ -102,7 +104,7 @@ def box_grasps(extents_m: tuple[float, float, float], stroke_m: float) -> tuple[
         for off in _offsets(ext[2] / 2):
             centre = -approach * (ext[a] / 2) + approach * depth + axes[2] * off
             out.add(approach, axes[j], centre, float(ext[j]))
-    return out.finish()
+    return out.finish(limit)
 
 
 def _ellipse_extent(rx: float, ry: float, direction: np.ndarray) -> float:
@@ -110,7 +112,8 @@ def _ellipse_extent(rx: float, ry: float, direction: np.ndarray) -> float:
     return float(2.0 * np.hypot(rx * direction[0], ry * direction[1]))
 
 
-def cylinder_grasps(extents_m: tuple[float, float, float], stroke_m: float) -> tuple[np.ndarray, np.ndarray]:
+def cylinder_grasps(extents_m: tuple[float, float, float], stroke_m: float,
+                    limit: int = MAX_GRASPS) -> tuple[np.ndarray, np.ndarray]:
     """Upright cylinder along z whose section is the ellipse of the x and y extents (a circle when
     they are equal); each grasp only where the section's width along the jaw axis fits the stroke."""
     rx, ry, height = extents_m[0] / 2, extents_m[1] / 2, float(extents_m[2])
@@ -126,7 +129,7 @@ def cylinder_grasps(extents_m: tuple[float, float, float], stroke_m: float) -> t
         tangent = np.array([-np.sin(ang), np.cos(ang), 0.0])
         for z in _offsets(height / 2):  # side: approach towards the axis, jaws across the section
             out.add(-radial, tangent, np.array([0.0, 0.0, z]), _ellipse_extent(rx, ry, tangent))
-    return out.finish()
+    return out.finish(limit)
 
 
 def rim_grasps(rim: RimRecord, origin_m: np.ndarray, stroke_m: float) -> tuple[np.ndarray, np.ndarray]:
@@ -149,13 +152,8 @@ def grasps_for(extents_m: tuple[float, float, float], round_shape: bool, stroke_
                rim: RimRecord | None = None, origin_m: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Grasp poses (N, 4, 4) float64 and widths (N,) metres for a box or an upright cylinder, and
     for an open-top hollow mesh with a `rim` its rim grasps too (`rim_grasps`), within MAX_GRASPS."""
-    poses, widths = cylinder_grasps(extents_m, stroke_m) if round_shape else box_grasps(extents_m, stroke_m)
-    if rim is None:
-        return poses, widths
-    rim_poses, rim_widths = rim_grasps(rim, np.zeros(3) if origin_m is None else origin_m, stroke_m)
-    room = max(MAX_GRASPS - len(rim_poses), 0)
-    if len(poses) > room:  # keep whole pairs (both jaw senses), spread over the list
-        keep = np.linspace(0, len(poses) // 2 - 1, room // 2).round().astype(int)
-        keep = np.concatenate([[2 * k, 2 * k + 1] for k in keep]).astype(int) if len(keep) else np.zeros(0, int)
-        poses, widths = poses[keep], widths[keep]
+    rim_poses, rim_widths = (rim_grasps(rim, np.zeros(3) if origin_m is None else origin_m, stroke_m)
+                             if rim is not None else (np.zeros((0, 4, 4)), np.zeros(0)))
+    shape = cylinder_grasps if round_shape else box_grasps
+    poses, widths = shape(extents_m, stroke_m, limit=MAX_GRASPS - len(rim_poses))
     return np.concatenate([poses, rim_poses]), np.concatenate([widths, rim_widths])

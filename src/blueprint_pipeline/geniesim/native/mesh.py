@@ -101,13 +101,18 @@ def load_usd_mesh(path: Path, extents_m: tuple[float, float, float], under: str 
     return MeshData(pts, np.concatenate(counts_all), np.concatenate(idx_all), f"asset:{path.name}")
 
 
+def box_centre(points) -> np.ndarray:
+    """The centre of the points' bounding box."""
+    pts = np.asarray(points, dtype=float)
+    return (pts.min(axis=0) + pts.max(axis=0)) / 2
+
+
 def object_mesh(mesh: ObjectMesh, asset: str) -> MeshData:
     """simready's stored visual mesh of an object (object frame, fitted to its box) as it is,
-    recentred so its bounding-box centre is exactly the origin (it is, up to rounding)."""
+    recentred so its bounding-box centre (`box_centre`) is exactly the origin (it is, up to rounding)."""
     pts = np.asarray(mesh.vertices, dtype=float)
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
     faces = np.asarray(mesh.faces)
-    return MeshData(pts - (lo + hi) / 2, np.full(len(faces), faces.shape[1]), faces.ravel(), f"mesh:{asset}")
+    return MeshData(pts - box_centre(pts), np.full(len(faces), faces.shape[1]), faces.ravel(), f"mesh:{asset}")
 
 
 def write_aligned_usd(path: Path, mesh: MeshData) -> None:
