@@ -444,6 +444,52 @@ def test_the_ur10_stands_back_by_its_reach(tmp_path, monkeypatch, scene, task_id
     assert reasons["franka"] is not None
 
 
+def _stages_to_geniesim(tmp_path: Path, scene: str, label: str, robot: str = "franka") -> Path:
+    from blueprint_pipeline.contract import RunOptions, StageContext
+    from blueprint_pipeline.runner import run_pipeline
+
+    path = tmp_path / f"{label}.json"
+    path.write_text(json.dumps(dict(corpus())[scene]))
+    out = tmp_path / label
+    ctx = StageContext(manifest_url=str(path), out_url=str(out), options=RunOptions.create(robot=robot, workers=1))
+    for stage in ("scene", "simready", "usd", "geniesim"):
+        run_pipeline(ctx, only=stage)
+    return out
+
+
+def test_a_drawer_handle_is_taken_with_the_hand_turned_about_the_bar(tmp_path, monkeypatch):
+    """From a base beside a drawer's path (a kitchen's utensil drawer), the square hand's wrist
+    runs out of range at the end of the pull (31 mm short); turned 30 deg about the vertical bar
+    it plans (open_close.HAND_YAWS_RAD), and so does the closing."""
+    from blueprint_pipeline.sim import stage as episodes_stage
+    from blueprint_pipeline.sim.families import open_close, plan_at_rest
+
+    out = _stages_to_geniesim(tmp_path, "kitchen_appliances_m_z", "kitchen")
+    for task_id in ("open_close_utensil_drawer", "close_utensil_drawer"):
+        sim, task = episodes_stage.sim_for(str(out), "franka", task_id, choose_camera=False)
+        assert plan_at_rest(sim, task) is None, task_id
+    monkeypatch.setattr(open_close, "HAND_YAWS_RAD", (0.0,))
+    episodes_stage._SIM_CACHE.clear()
+    sim, task = episodes_stage.sim_for(str(out), "franka", "open_close_utensil_drawer", choose_camera=False)
+    assert (plan_at_rest(sim, task) or "").startswith("ik_failure")
+
+
+def test_a_door_hand_turned_about_the_bar_stays_near_square_to_its_face():
+    """A hand turned about a door's bar is kept within 30 deg of square to the door's face over
+    the arc, or no further off than the square hand: turned towards the swing it would end 90 deg
+    off a door opened 60 deg without turning with it."""
+    from blueprint_pipeline.sim.families.open_close import _hand_off_square_rad
+    from blueprint_pipeline.sim.opening import Opening
+
+    op = Opening(handle_m=np.zeros(3), out=np.array([1.0, 0.0, 0.0]), bar=np.array([0.0, 0.0, 1.0]), q_from=0.0,
+                 q_to=1.0, pivot_m=np.array([0.0, 0.5, 0.0]), axis=np.array([0.0, 0.0, 1.0]),
+                 angle_rad=np.deg2rad(60.0))
+    deg = lambda yaw, turn: np.rad2deg(_hand_off_square_rad(op, np.deg2rad(yaw), turn))  # noqa: E731
+    assert deg(0, 1.0) == pytest.approx(0.0, abs=1e-6) and deg(0, 0.0) == pytest.approx(60.0)
+    assert deg(30, 1.0) == pytest.approx(30.0) and deg(-30, 0.0) == pytest.approx(90.0)
+    assert deg(30, 0.0) == pytest.approx(30.0)
+
+
 @pytest.mark.slow
 def test_an_episode_whose_physics_went_unstable_is_simulated_again_at_a_finer_step(tmp_path):
     """The craft room's knife (light, thin) was flung at its release in one of its episodes at

@@ -66,13 +66,25 @@ PULL_MIN_S = 1.0  # shortest pull (longer ones follow the TCP speed and accelera
 # in the closed fingers by the rest): the first that has a plan, so an arc at the edge of the
 # arm's wrist range is still followed.
 HAND_TURNS = (1.0, 0.5, 0.0)
+# A vertical bar is round to the fingers: it may be taken with the hand turned about it by up to
+# 30 deg (the fingers still close across it, the pull or arc is the same). Tried only after every
+# square approach above (so a task planned square before is planned the same): from a base
+# beside a drawer's path, the square hand's wrist ran out of range at the end of the pull (a
+# kitchen's utensil drawer, 31 mm short), turned towards the base it does not.
+# On a door, a turned hand is tried only where it keeps the hand within 30 deg of square to the
+# door's face over the arc, or no further off than the square hand with the same turn
+# (`_hand_off_square_rad`): a UR10 hand turned 30 deg one way that did not turn with the door
+# ended 90 deg off its face, and the handle slid out of the fingers' mouth (an office cabinet's
+# door, 0 of 6 episodes).
+HAND_YAWS_RAD = (0.0, np.deg2rad(30.0), -np.deg2rad(30.0))
 
 
 def plan_opening(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float,
                  on_segment: Callable[[], None] = lambda: None, check=None, q_seed: np.ndarray | None = None) -> Plan:
     """The first feasible plan with the hand level, then pitched 20 deg down, then up (the fingers
     stay across a vertical bar; a level hand puts a UR10's wrist at its singularity; a bar that is
-    not vertical is taken level only) that the whole-arm scene `check` (scene_check.SceneCheck)
+    not vertical is taken level and square only), then the same with the hand turned about a
+    vertical bar (HAND_YAWS_RAD), that the whole-arm scene `check` (scene_check.SceneCheck)
     accepts. Raises IKFailure when no pitch works (BlockedGrasps when every planned one collides).
     The plan starts at `q_home`; the pre-grasp's IK starts from `q_seed` (default `q_home`: the
     nominal start, so a randomised start changes the approach, not the posture at the handle)."""
@@ -80,21 +92,51 @@ def plan_opening(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float,
     refused: list[str] = []
     vertical = abs(float(op.bar[2])) >= 0.9
     turns = HAND_TURNS if op.pull_m is None else HAND_TURNS[:1]
-    for turn_hand in turns:
-        for pitch in APPROACH_PITCHES_RAD if vertical else APPROACH_PITCHES_RAD[:1]:
-            try:
-                plan = _plan_with_pitch(ik, op, q_home, dt, on_segment, pitch, turn_hand,
-                                        q_home if q_seed is None else q_seed)
-            except IKFailure as exc:
-                last = exc
-                continue
-            why = check.plan(plan) if check is not None else None
-            if why is None:
-                return plan
-            refused.append(f"pitch {np.rad2deg(pitch):.0f} deg, hand turn {turn_hand:g}: {why}")
+    tries = [(yaw, turn_hand, pitch) for yaw in (HAND_YAWS_RAD if vertical else HAND_YAWS_RAD[:1])
+             for turn_hand in turns for pitch in (APPROACH_PITCHES_RAD if vertical else APPROACH_PITCHES_RAD[:1])]
+    for yaw, turn_hand, pitch in tries:
+        if yaw and op.is_door and (_hand_off_square_rad(op, yaw, turn_hand)
+                                   > max(HAND_YAWS_RAD[1], _hand_off_square_rad(op, 0.0, turn_hand)) + 1e-6):
+            continue
+        try:
+            plan = _plan_with_pitch(ik, op, q_home, dt, on_segment, pitch, turn_hand,
+                                    q_home if q_seed is None else q_seed, yaw)
+        except IKFailure as exc:
+            last = exc
+            continue
+        why = check.plan(plan) if check is not None else None
+        if why is None:
+            return plan
+        turned = f", turned {np.rad2deg(yaw):.0f} deg about the bar" if yaw else ""
+        refused.append(f"pitch {np.rad2deg(pitch):.0f} deg, hand turn {turn_hand:g}{turned}: {why}")
     if refused:
         raise BlockedGrasps(f"every planned {_motion(op)} collides (" + "; ".join(refused) + ")")
     raise IKFailure(f"no feasible {_motion(op)}: {last}")
+
+
+def _hand_off_square_rad(op: Opening, yaw_rad: float, hand_turn: float) -> float:
+    """The largest horizontal angle between the hand's approach and a door's face normal at the
+    start and at the end of the arc, for the hand turned `yaw_rad` about the bar that turns with
+    the door by `hand_turn` (as `_plan_with_pitch` and trajectory.plan_arc place it)."""
+    assert op.axis is not None
+    out = _hand_out(op, yaw_rad, hand_turn)
+    ends = ((out, op.out), (axis_angle_matrix(op.axis, op.angle_rad * hand_turn) @ out,
+                            axis_angle_matrix(op.axis, op.angle_rad) @ op.out))
+    return max(abs(float(np.arctan2(a[0] * b[1] - a[1] * b[0], a[:2] @ b[:2]))) for a, b in ends)
+
+
+def _hand_out(op: Opening, yaw_rad: float, hand_turn: float) -> np.ndarray:
+    """The way the hand faces out of the handle at the grasp: against `op.out`, turned about the
+    vertical bar by `yaw_rad`; a door's closing hand turned with the open door by `hand_turn`
+    (as an opening leaves it; it turns back by as much over the arc, so it ends square to the
+    closed front)."""
+    out = np.asarray(op.out, dtype=float)
+    if yaw_rad:
+        out = axis_angle_matrix(np.array([0.0, 0.0, 1.0]), yaw_rad) @ out
+    if op.closing and op.is_door:
+        assert op.axis is not None
+        out = axis_angle_matrix(op.axis, op.angle_rad * (1.0 - hand_turn)) @ out
+    return out
 
 
 def _motion(op: Opening) -> str:
@@ -171,14 +213,8 @@ def _move_part(sim: SimScene, d: mujoco.MjData, target: str, jq: int, q: float) 
 
 
 def _plan_with_pitch(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float, on_segment: Callable[[], None],
-                     pitch_rad: float, hand_turn: float, q_seed: np.ndarray) -> Plan:
-    out = np.asarray(op.out, dtype=float)
-    hand_out = out
-    if op.closing and op.is_door:
-        # the hand turned with the open door by `hand_turn` (as an opening leaves it), and turns
-        # back by as much over the arc, so it ends square to the closed front
-        assert op.axis is not None
-        hand_out = axis_angle_matrix(op.axis, op.angle_rad * (1.0 - hand_turn)) @ out
+                     pitch_rad: float, hand_turn: float, q_seed: np.ndarray, yaw_rad: float = 0.0) -> Plan:
+    hand_out = _hand_out(op, yaw_rad, hand_turn)
     approach = -np.cos(pitch_rad) * hand_out - np.sin(pitch_rad) * np.array([0.0, 0.0, 1.0])
     finger_axis = np.cross(hand_out, op.bar)
     grasp = Pose(np.asarray(op.handle_m, dtype=float), _hand_rotation(approach, finger_axis))
