@@ -172,8 +172,11 @@ def test_geniesim_places_the_robot_clear_of_the_drawer_travel():
     placement = task.robot_placements["franka"]
     base = np.asarray(placement.base_position_m[:2])
     radius = ROBOTS["franka"].base_radius_m
-    for lo_x, lo_y, hi_x, hi_y in [swept_footprint(drawer, pull, travel, 0.0), *drawer_keepouts(drawer, pull, travel, 1.0, 0.4)]:
-        gap = np.hypot(max(lo_x - base[0], 0, base[0] - hi_x), max(lo_y - base[1], 0, base[1] - hi_y))
+    for cx, cy, half_l, half_w, yaw in [swept_footprint(drawer, pull, travel, 0.0),
+                                        *drawer_keepouts(drawer, pull, travel, 1.0, 0.4)]:
+        rel = base - (cx, cy)
+        along, across = rel @ (np.cos(yaw), np.sin(yaw)), rel @ (-np.sin(yaw), np.cos(yaw))
+        gap = np.hypot(max(abs(along) - half_l, 0.0), max(abs(across) - half_w, 0.0))
         assert gap >= radius
     assert within_reach(ROBOTS["franka"], placement, np.array([handle, handle + travel * pull])) <= 1.0
 

@@ -457,6 +457,45 @@ def _stages_to_geniesim(tmp_path: Path, scene: str, label: str, robot: str = "fr
     return out
 
 
+def test_a_turned_carts_drawer_gets_a_base_clear_of_its_turned_path(tmp_path, monkeypatch):
+    """The keep-out zones of a drawer's path (its travel, beside it, ahead of its open handle) turn
+    with the drawer. As x-y bounding boxes, those of a hospital cart turned 62 deg covered every
+    base pose that reaches the drawer's handle: no task. Now the Franka stands outside every
+    turned zone, within reach, and has a collision-free plan."""
+    from blueprint_pipeline.geniesim import placement, tasks as task_planning
+    from blueprint_pipeline.geniesim.placement import drawer_keepouts, drawer_pull, swept_footprint
+    from blueprint_pipeline.geniesim.robots import ROBOTS
+    from blueprint_pipeline.geniesim.tasks import DRAWER_BASE_MARGIN_M
+    from blueprint_pipeline.sim.families import plan_at_rest
+    from blueprint_pipeline.sim.stage import sim_for
+
+    out = _stages_to_geniesim(tmp_path, "hospital_cm_y", "turned")
+    config = json.loads((out / "geniesim" / "task_config.json").read_text())
+    task = next(t for t in config["tasks"] if t["task_id"] == "open_close_med_cart_drawer")
+    scene = load_scene(str(out / "scene" / "normalized.jsonl"))
+    drawer = scene.by_id()["med_cart_drawer"]
+    _, pull, travel = drawer_pull(drawer, task["joint_target_fraction"], 0.0, scene.objects)
+    base = np.asarray(task["robot_placements"]["franka"]["base_position_m"][:2])
+    for cx, cy, half_l, half_w, yaw in [swept_footprint(drawer, pull, travel, DRAWER_BASE_MARGIN_M),
+                                        *drawer_keepouts(drawer, pull, travel, 0.15, 0.15)]:
+        rel = base - (cx, cy)
+        along, across = rel @ (np.cos(yaw), np.sin(yaw)), rel @ (-np.sin(yaw), np.cos(yaw))
+        assert np.hypot(max(abs(along) - half_l, 0.0), max(abs(across) - half_w, 0.0)) >= ROBOTS["franka"].base_radius_m
+    sim, spec = sim_for(str(out), "franka", "open_close_med_cart_drawer", choose_camera=False)
+    assert plan_at_rest(sim, spec) is None
+
+    def as_boxes(rect):  # the zones as their x-y bounding boxes, as before
+        cx, cy, half_l, half_w, yaw = rect
+        c, s_ = abs(np.cos(yaw)), abs(np.sin(yaw))
+        return (cx, cy, c * half_l + s_ * half_w, s_ * half_l + c * half_w, 0.0)
+
+    monkeypatch.setattr(task_planning, "swept_footprint", lambda *a: as_boxes(placement.swept_footprint(*a)))
+    monkeypatch.setattr(task_planning, "drawer_keepouts", lambda *a: [as_boxes(r) for r in placement.drawer_keepouts(*a)])
+    boxed = _stages_to_geniesim(tmp_path, "hospital_cm_y", "boxed")
+    config = json.loads((boxed / "geniesim" / "task_config.json").read_text())
+    assert "open_close_med_cart_drawer" not in {t["task_id"] for t in config["tasks"]}
+
+
 def test_a_drawer_handle_is_taken_with_the_hand_turned_about_the_bar(tmp_path, monkeypatch):
     """From a base beside a drawer's path (a kitchen's utensil drawer), the square hand's wrist
     runs out of range at the end of the pull (31 mm short); turned 30 deg about the vertical bar
@@ -472,6 +511,43 @@ def test_a_drawer_handle_is_taken_with_the_hand_turned_about_the_bar(tmp_path, m
     episodes_stage._SIM_CACHE.clear()
     sim, task = episodes_stage.sim_for(str(out), "franka", "open_close_utensil_drawer", choose_camera=False)
     assert (plan_at_rest(sim, task) or "").startswith("ik_failure")
+
+
+def test_a_drawer_without_a_plan_from_its_placement_runs_from_another_base_pose(tmp_path):
+    """The UR10's placement at an office pedestal's bottom drawer reaches it by distance, but no
+    collision-free opening exists from there (the arm meets the floor or the drawer above). The
+    task carries other base poses (TaskSpec.placement_alternatives); the stage's probe falls back
+    to the first that plans, and the task's episodes run from it."""
+    from blueprint_pipeline.sim import stage as episodes_stage
+    from blueprint_pipeline.sim.families import plan_at_rest, run_episode
+
+    out = _stages_to_geniesim(tmp_path, "office_m_y", "office", robot="ur10")
+    config = episodes_stage.load_task_config(str(out / "geniesim" / "task_config.json"))
+    task = next(t for t in config.tasks if t.task_id == "open_close_pedestal_drawer_bottom")
+    others = task.placement_alternatives["ur10"]
+    assert 1 <= len(others) <= 3 and all(p != task.robot_placements["ur10"] for p in others)
+    sim, spec = episodes_stage.sim_for(str(out), "ur10", task.task_id, choose_camera=False)
+    assert plan_at_rest(sim, spec) is not None
+    prepared = episodes_stage.prepare_tasks(str(out), "ur10", [task], cameras=False)
+    k = prepared.placements[task.task_id]
+    assert task.task_id not in prepared.infeasible and k >= 1
+    sim, spec = episodes_stage.sim_for(str(out), "ur10", task.task_id, choose_camera=False, placement_index=k)
+    assert spec.robot_placements["ur10"] == others[k - 1]
+    assert sim.model.body("ur10_link0").pos[:2] == pytest.approx(others[k - 1].base_position_m[:2], abs=1e-6)
+    rec = run_episode(sim, spec, 0, seed=0)
+    assert rec.success, rec.failure_reason
+    # the evaluation environment works the task from the base the stage used (its summary says)
+    from blueprint_pipeline.evaluate.env import make_env
+
+    (out / "episodes").mkdir(exist_ok=True)
+    (out / "episodes" / "summary.json").write_text(json.dumps({"robot": "ur10", "placement_fallbacks": {task.task_id: k}}))
+    episodes_stage._SIM_CACHE.clear()
+    env = make_env(str(out), task.task_id, "ur10")
+    assert env.sim.model.body("ur10_link0").pos[:2] == pytest.approx(others[k - 1].base_position_m[:2], abs=1e-6)
+    (out / "episodes" / "summary.json").write_text(json.dumps({"robot": "franka", "placement_fallbacks": {task.task_id: k}}))
+    episodes_stage._SIM_CACHE.clear()
+    env = make_env(str(out), task.task_id, "ur10")
+    assert env.sim.model.body("ur10_link0").pos[:2] == pytest.approx(task.robot_placements["ur10"].base_position_m[:2], abs=1e-6)
 
 
 def test_a_door_hand_turned_about_the_bar_stays_near_square_to_its_face():

@@ -58,9 +58,9 @@ LIMIT_MARGIN_RAD = 0.01
 
 def make_env(out_dir: str, task_id: str, robot: str = "franka", **kwargs: Any) -> TaskEnv:
     """The environment of `task_id`'s family (pick_place, stack, push or open_close)."""
-    from blueprint_pipeline.sim.stage import sim_for
+    from blueprint_pipeline.sim.stage import sim_for, stage_base
 
-    _, task = sim_for(str(out_dir), robot, task_id)
+    _, task = sim_for(str(out_dir), robot, task_id, **stage_base(str(out_dir), robot, task_id))
     if task.type == "open_close":
         from blueprint_pipeline.evaluate.open_close_env import OpenCloseEnv
 
@@ -86,10 +86,12 @@ class TaskEnv(gym.Env):
                  render: bool = False, image_size: int = 128, max_steps: int | None = None,
                  visual_randomization: bool = True):
         from blueprint_pipeline.config import get_settings
-        from blueprint_pipeline.sim.stage import sim_for
+        from blueprint_pipeline.sim.stage import sim_for, stage_base
 
-        # drawn as the episodes stage draws it (robots/visuals.py), whether or not observations hold images
-        self.sim, self.task = sim_for(str(out_dir), robot, task_id, robot_meshes=get_settings().robot_meshes)
+        # drawn as the episodes stage draws it (robots/visuals.py), whether or not observations
+        # hold images, from the base the stage used (a fallback mount or base pose)
+        self.sim, self.task = sim_for(str(out_dir), robot, task_id, robot_meshes=get_settings().robot_meshes,
+                                      **stage_base(str(out_dir), robot, task_id))
         if self.task.type not in self.FAMILIES:
             raise ValueError(f"{task_id}: a {self.task.type} task; {type(self).__name__} runs "
                              f"{', '.join(self.FAMILIES)} tasks")

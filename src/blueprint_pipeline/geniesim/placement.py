@@ -24,6 +24,9 @@ from blueprint_pipeline.scene.floor import floor_footprint
 CLEARANCE_M = 0.03
 SLIDE_STEP_M = 0.05
 _SHELLS = (SimRole.SCENE_SHELL, SimRole.BACKGROUND)
+Rect = tuple[float, float, float, float, float]  # centre x, centre y, half length along the yaw, half width, yaw
+
+
 class Obstacles:
     """World footprints the robot base must not overlap: each object's oriented footprint (a
     rectangle turned with the object's yaw; an object tilted off upright counts by its x-y
@@ -52,14 +55,9 @@ class Obstacles:
         self.shell = np.array(shell, dtype=bool)
         self.floor = floor_footprint(objects)
 
-    def with_box(self, box_xy: tuple[float, float, float, float]) -> Obstacles:
-        """A copy with one more footprint (lo_x, lo_y, hi_x, hi_y), e.g. a drawer's travel."""
-        lo_x, lo_y, hi_x, hi_y = box_xy
-        return self.with_rects([((lo_x + hi_x) / 2, (lo_y + hi_y) / 2, (hi_x - lo_x) / 2, (hi_y - lo_y) / 2, 0.0)])
-
-    def with_rects(self, rects: Sequence[tuple[float, float, float, float, float]]) -> Obstacles:
-        """A copy with more footprints: turned rectangles (centre x, centre y, half length along
-        the yaw, half width, yaw), e.g. a door's panel at several angles of its swing."""
+    def with_rects(self, rects: Sequence[Rect]) -> Obstacles:
+        """A copy with more footprints: turned rectangles, e.g. a door's panel at several angles
+        of its swing, a drawer's travel."""
         r = np.asarray(rects, dtype=float).reshape(-1, 5)
         out = Obstacles.__new__(Obstacles)
         out.centre = np.vstack([self.centre, r[:, :2]])
@@ -155,7 +153,24 @@ def place_robot(spec: RobotSpec, points_m: np.ndarray, support: SceneObject | No
     lift at this height (a shelf's board) instead of the floor, for the reach test; `standoff_m`:
     gap between the base disc and the support's side; `min_distance_m`: no point nearer than this
     to the base's centre in x-y (a hand approaching level, as at a door's handle, needs room in
-    front of the base)."""
+    front of the base). The first of `base_poses`."""
+    found = base_poses(spec, points_m, support, obstacles, floor_z_m, faces, mount_z_m, standoff_m,
+                       min_distance_m, count=1)
+    return found[0] if found else None
+
+
+ALTERNATIVE_MIN_MOVE_M, ALTERNATIVE_MIN_TURN_RAD = 0.15, 0.5  # what makes a base pose another one
+
+
+def base_poses(spec: RobotSpec, points_m: np.ndarray, support: SceneObject | None, obstacles: Obstacles,
+               floor_z_m: float, faces: Sequence[tuple[int, float]] | None = None,
+               mount_z_m: float | None = None, standoff_m: float = CLEARANCE_M,
+               min_distance_m: float = 0.0, count: int = 1) -> list[RobotPlacement]:
+    """Up to `count` base poses that reach every point (arguments as `place_robot`), best first:
+    along the support's sides, then (without `faces`) on rings round the points, each group by
+    its worst shoulder distance; the first is the best of the first group that has any, and each
+    further one stands ALTERNATIVE_MIN_MOVE_M from, or faces ALTERNATIVE_MIN_TURN_RAD away from,
+    every one before it."""
     points = np.asarray(points_m, dtype=float).reshape(-1, 3)
     focus = points[:, :2].mean(axis=0)
     limit = spec.usable_reach_m
@@ -164,6 +179,7 @@ def place_robot(spec: RobotSpec, points_m: np.ndarray, support: SceneObject | No
         groups.append(_side_candidates(support, spec.base_radius_m, focus, faces, standoff_m))
     if faces is None:
         groups.append(_ring_candidates(focus, spec.base_radius_m + 0.15, limit))
+    found: list[tuple[np.ndarray, float]] = []
     for xy, yaw in groups:  # sides of the support first; rings only when no side works
         worst = _worst_distances(spec, xy, yaw, floor_z_m if mount_z_m is None else mount_z_m, points)
         ok = worst <= limit
@@ -173,13 +189,16 @@ def place_robot(spec: RobotSpec, points_m: np.ndarray, support: SceneObject | No
         if not ok.any():
             continue
         ok[ok] = obstacles.discs_clear(xy[ok], spec.base_radius_m)
-        if not ok.any():
-            continue
-        k = int(np.flatnonzero(ok)[np.argmin(worst[ok])])
-        return RobotPlacement(robot=spec.config.name,
-                              base_position_m=(round(float(xy[k, 0]), 6), round(float(xy[k, 1]), 6), floor_z_m),
-                              base_orientation_wxyz=yaw_quat(float(yaw[k])), reach_m=spec.config.reach_m)
-    return None
+        for k in np.flatnonzero(ok)[np.argsort(worst[ok], kind="stable")]:
+            if len(found) >= count:
+                break
+            if all(np.linalg.norm(xy[k] - f_xy) >= ALTERNATIVE_MIN_MOVE_M
+                   or abs((yaw[k] - f_yaw + np.pi) % (2 * np.pi) - np.pi) >= ALTERNATIVE_MIN_TURN_RAD
+                   for f_xy, f_yaw in found):
+                found.append((xy[k], float(yaw[k])))
+    return [RobotPlacement(robot=spec.config.name, base_position_m=(round(float(xy[0]), 6), round(float(xy[1]), 6), floor_z_m),
+                           base_orientation_wxyz=yaw_quat(yaw), reach_m=spec.config.reach_m)
+            for xy, yaw in found]
 
 
 def within_reach(spec: RobotSpec, placement: RobotPlacement, points_m: np.ndarray,
@@ -228,35 +247,42 @@ def drawer_pull(o: SceneObject, fraction: float, floor_z_m: float,
 
 
 def drawer_keepouts(o: SceneObject, pull: np.ndarray, travel_m: float, side_m: float,
-                    front_m: float) -> list[tuple[float, float, float, float]]:
-    """x-y boxes (lo_x, lo_y, hi_x, hi_y) where a base must not stand to pull a drawer:
-    (1) beside its travel, from its back face to the open front face, `side_m` beyond its
-    sides (the arm would reach across the drawer's side and block it); (2) straight ahead of the
-    open handle, `front_m` deep and as wide as the drawer (the hand would end folded against the
-    base). What is left is diagonally ahead of the open drawer. Rotated regions are replaced by
-    their x-y bounding boxes."""
+                    front_m: float) -> list[Rect]:
+    """Turned rectangles (`Rect`, as `Obstacles.with_rects` takes them) where a base must not
+    stand to pull a drawer: (1) beside its travel, from its back face to the open front face,
+    `side_m` beyond its sides (the arm would reach across the drawer's side and block it); (2)
+    straight ahead of the open handle, `front_m` deep and as wide as the drawer (the hand would end
+    folded against the base). What is left is diagonally ahead of the open drawer. The rectangles
+    turn with the pull: as x-y bounding boxes, those of a cart turned 62 deg covered every base
+    pose that reaches its drawer's handle."""
+    p2, half_depth, half_width = _pull_frame(o, pull)
+    s_open = half_depth + HANDLE_STANDOFF_M + travel_m
+    s_front = s_open - HANDLE_STANDOFF_M  # the open drawer's front face
+    return [_along(o, p2, -half_depth, s_front, half_width + side_m),
+            _along(o, p2, s_front, s_open + front_m, half_width)]
+
+
+def _pull_frame(o: SceneObject, pull: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """The unit x-y pull direction (as a 3-vector) and the object's half extents along it and
+    across it (of its turned box)."""
     rot = matrix_np(o.orientation_wxyz)
     ext = np.asarray(o.extents_m, dtype=float)
     p2 = np.array([pull[0], pull[1], 0.0]) / max(float(np.linalg.norm(pull[:2])), 1e-9)
     side = np.cross(p2, [0.0, 0.0, 1.0])
-    half_depth = 0.5 * float(np.abs(rot.T @ p2) @ ext)
-    half_width = 0.5 * float(np.abs(rot.T @ side) @ ext)
-    centre = np.asarray(o.position_m[:2], dtype=float)
-    s_open = half_depth + HANDLE_STANDOFF_M + travel_m
-
-    def box(s_lo: float, s_hi: float, t: float) -> tuple[float, float, float, float]:
-        corners = [centre + a * p2[:2] + b * side[:2] for a in (s_lo, s_hi) for b in (-t, t)]
-        lo, hi = np.min(corners, axis=0), np.max(corners, axis=0)
-        return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
-
-    s_front = s_open - HANDLE_STANDOFF_M  # the open drawer's front face
-    return [box(-half_depth, s_front, half_width + side_m), box(s_front, s_open + front_m, half_width)]
+    return p2, 0.5 * float(np.abs(rot.T @ p2) @ ext), 0.5 * float(np.abs(rot.T @ side) @ ext)
 
 
-def swept_footprint(o: SceneObject, pull: np.ndarray, travel_m: float, margin_m: float) -> tuple[float, float, float, float]:
-    """x-y box (lo_x, lo_y, hi_x, hi_y) covering the object and its handle over the whole travel, grown by `margin_m`."""
-    lo = np.asarray(o.aabb_min_m[:2], dtype=float)
-    hi = np.asarray(o.aabb_max_m[:2], dtype=float)
-    shift = (travel_m + HANDLE_STANDOFF_M + 0.02) * np.asarray(pull[:2])
-    lo, hi = np.minimum(lo, lo + shift) - margin_m, np.maximum(hi, hi + shift) + margin_m
-    return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
+def _along(o: SceneObject, p2: np.ndarray, s_lo: float, s_hi: float, half_width: float) -> Rect:
+    """The rectangle from `s_lo` to `s_hi` along the unit x-y direction `p2` from the object's
+    centre, `half_width` to each side of it."""
+    centre = np.asarray(o.position_m[:2], dtype=float) + 0.5 * (s_lo + s_hi) * p2[:2]
+    return (float(centre[0]), float(centre[1]), 0.5 * (s_hi - s_lo), float(half_width),
+            float(np.arctan2(p2[1], p2[0])))
+
+
+def swept_footprint(o: SceneObject, pull: np.ndarray, travel_m: float, margin_m: float) -> Rect:
+    """The turned rectangle (`Rect`) covering the object and its handle over the whole travel
+    along `pull`, grown by `margin_m`."""
+    p2, half_depth, half_width = _pull_frame(o, pull)
+    reach = half_depth + travel_m + HANDLE_STANDOFF_M + 0.02
+    return _along(o, p2, -half_depth - margin_m, reach + margin_m, half_width + margin_m)

@@ -53,6 +53,10 @@ class TaskSpec(_Record):
     difficulty: Literal["easy", "medium", "hard"]
     priority: int
     robot_placements: dict[str, RobotPlacement] = Field(default_factory=dict)  # by robot name
+    # other base poses by robot name, in the order the episodes stage's feasibility probe tries
+    # them when the robot's placement above has no plan (a drawer's or door's: the placement is
+    # chosen by reach and footprints only, the arm's joints and the scene decide)
+    placement_alternatives: dict[str, list[RobotPlacement]] = Field(default_factory=dict)
 
 
 class SkippedObject(_Record):

@@ -57,6 +57,10 @@ from blueprint_pipeline.geniesim.placement import (
     CLEARANCE_M,
     HANDLE_STANDOFF_M,
     Obstacles,
+    ALTERNATIVE_MIN_MOVE_M,
+    ALTERNATIVE_MIN_TURN_RAD,
+    Rect,
+    base_poses,
     drawer_keepouts,
     drawer_pull,
     place_robot,
@@ -201,18 +205,19 @@ def _goal_spots(ctx: _Context, target: SceneObject, support: SceneObject,
 
 def _placements(ctx: _Context, points: np.ndarray, support: SceneObject, surface_z_m: float,
                 shelf: tuple[OpenFurniture, Level] | None = None, need_franka: bool = True,
-                keep_out: tuple[float, float, float, float] | None = None,
+                keep_out: Rect | None = None,
                 reach_scaled: bool = True) -> dict[str, RobotPlacement]:
     """Base poses per robot (none at all when the Franka has none); on a shelf, in front of its
     open side. The reach is judged as the episodes stage mounts the arm: on a pedestal at the goal
     surface's height (`surface_z_m`, a shelf's board) plus the robot's offset; a robot with a body
-    (the G2) from the floor. `keep_out`: one more x-y box the base stays out of (an open drawer).
+    (the G2) from the floor. `keep_out`: one more turned rectangle the base stays out of (an open
+    drawer's, placement.swept_footprint).
     `reach_scaled`: on a shelf, a longer arm first tries the distances scaled by its reach
     (`_shelf_tries`); off for pushes further into open furniture, whose hand goes to the back."""
     faces = [(shelf[0].front_axis, shelf[0].front_sign)] if shelf else None
     out: dict[str, RobotPlacement] = {}
     for name, spec in ROBOTS.items():
-        obstacles = ctx.obstacles[name] if keep_out is None else ctx.obstacles[name].with_box(keep_out)
+        obstacles = ctx.obstacles[name] if keep_out is None else ctx.obstacles[name].with_rects([keep_out])
 
         def search(mount: float | None) -> RobotPlacement | None:
             # on a shelf, first far enough back that the hand can slide things out of the row
@@ -648,46 +653,85 @@ def _drawer_room(ctx: _Context, o: SceneObject, pull: np.ndarray) -> tuple[float
 
 
 def _place_for_part(ctx: _Context, spec, points: np.ndarray, o: SceneObject, obstacles,
-                    min_distance_m: float = 0.0) -> RobotPlacement | None:
-    """A base pose for working a drawer or door: on the floor, else, for a part of something
-    standing on furniture (a microwave on a counter), on a pedestal at the furniture's top (plus
-    the robot's mount above a surface, as for pick tasks on a shelf), recorded in the placement's
-    `mount_z_m`. A handle 1.05 m up, 35 cm ahead of the base (the door's sweep), is out of a
-    floor-mounted Franka's reach."""
-    p = place_robot(spec, points, o, obstacles, ctx.floor_z, min_distance_m=min_distance_m)
+                    min_distance_m: float = 0.0, count: int = 1) -> list[RobotPlacement]:
+    """Up to `count` base poses for working a drawer or door (placement.base_poses, best first):
+    on the floor, else, for a part of something standing on furniture (a microwave on a
+    counter), on a pedestal at the furniture's top (plus the robot's mount above a surface, as for
+    pick tasks on a shelf), recorded in the placement's `mount_z_m`. A handle 1.05 m up, 35 cm
+    ahead of the base (the door's sweep), is out of a floor-mounted Franka's reach."""
+    found = base_poses(spec, points, o, obstacles, ctx.floor_z, min_distance_m=min_distance_m, count=count)
     supports = [ctx.by_id[s] for s in ctx.supports_of.get(o.id, []) if s in ctx.by_id]
-    if p is not None or not supports or spec.mount_above_surface_m is None:
-        return p
+    if found or not supports or spec.mount_above_surface_m is None:
+        return found
     mount = max(float(s.aabb_max_m[2]) for s in supports) + spec.mount_above_surface_m
-    p = place_robot(spec, points, o, obstacles, ctx.floor_z, mount_z_m=mount, min_distance_m=min_distance_m)
-    return None if p is None else p.model_copy(update={"mount_z_m": round(mount, 6)})
+    found = base_poses(spec, points, o, obstacles, ctx.floor_z, mount_z_m=mount, min_distance_m=min_distance_m,
+                       count=count)
+    return [p.model_copy(update={"mount_z_m": round(mount, 6)}) for p in found]
 
 
-def _drawer_placements(ctx: _Context, o: SceneObject, fraction: float = DRAWER_TARGET_FRACTION) -> dict[str, RobotPlacement]:
+# Other base poses a drawer's or door's task carries per robot (TaskSpec.placement_alternatives),
+# for the episodes stage's probe to try when the placement has no plan: the placement is chosen by
+# reach and footprints; whether the arm's joints and the scene allow the motion from there only
+# the planner knows (a UR10's office drawer and bedroom nightstand drawer planned from one of two
+# base poses that reached them equally).
+PLACEMENT_ALTERNATIVES = 3
+
+
+def _other_poses(ctx: _Context, spec, points: np.ndarray, o: SceneObject, obstacle_sets, first: RobotPlacement,
+                 min_distance_m: float = 0.0) -> list[RobotPlacement]:
+    """Up to PLACEMENT_ALTERNATIVES base poses other than `first` (moved or turned from it and
+    from each other as placement.base_poses separates them) for the points, from each obstacle
+    set in turn (the strictest keep-outs first)."""
+    out: list[RobotPlacement] = []
+    for obstacles in obstacle_sets:
+        for p in _place_for_part(ctx, spec, points, o, obstacles, min_distance_m, PLACEMENT_ALTERNATIVES + 1):
+            if all(_another_pose(p, q) for q in (first, *out)):
+                out.append(p)
+            if len(out) >= PLACEMENT_ALTERNATIVES:
+                return out
+    return out
+
+
+def _another_pose(a: RobotPlacement, b: RobotPlacement) -> bool:
+    yaw = lambda p: 2.0 * np.arctan2(p.base_orientation_wxyz[3], p.base_orientation_wxyz[0])  # noqa: E731
+    turn = abs((yaw(a) - yaw(b) + np.pi) % (2 * np.pi) - np.pi)
+    return (float(np.hypot(a.base_position_m[0] - b.base_position_m[0], a.base_position_m[1] - b.base_position_m[1]))
+            >= ALTERNATIVE_MIN_MOVE_M or turn >= ALTERNATIVE_MIN_TURN_RAD or a.mount_z_m != b.mount_z_m)
+
+
+def _drawer_placements(ctx: _Context, o: SceneObject, fraction: float = DRAWER_TARGET_FRACTION
+                       ) -> tuple[dict[str, RobotPlacement], dict[str, list[RobotPlacement]]]:
     """A drawer is pulled along its axis: both ends of the handle's path must be in reach, the
     base must stand outside the footprint the drawer sweeps, diagonally ahead of the open drawer
-    (placement.drawer_keepouts)."""
+    (placement.drawer_keepouts). Each robot's placement (none at all when the Franka has none)
+    and its other poses (`_other_poses`)."""
     handle, pull, travel = drawer_pull(o, fraction, ctx.floor_z, list(ctx.by_id.values()))
     points = np.array([handle, handle + travel * pull])
     swept = swept_footprint(o, pull, travel, DRAWER_BASE_MARGIN_M)
+
+    def obstacles(name: str, side_m: float, front_m: float, k: float) -> Obstacles:
+        return ctx.obstacles[name].with_rects([swept, *drawer_keepouts(o, pull, travel, side_m * k, front_m * k)])
+
     for side_m, front_m in DRAWER_KEEPOUTS_M:
         out: dict[str, RobotPlacement] = {}
         for name, spec in ROBOTS.items():
             p = None
             for k in _reach_scales(spec):  # a longer arm stands further off first
-                obstacles = ctx.obstacles[name].with_box(swept)
-                for box in drawer_keepouts(o, pull, travel, side_m * k, front_m * k):
-                    obstacles = obstacles.with_box(box)
-                p = _place_for_part(ctx, spec, points, o, obstacles)
-                if p is not None:
+                found = _place_for_part(ctx, spec, points, o, obstacles(name, side_m, front_m, k))
+                if found:
+                    p = found[0]
                     break
             if p is not None:
                 out[name] = p
             elif name == "franka":
                 break
         if "franka" in out:
-            return out
-    return {}
+            others = {name: _other_poses(ctx, ROBOTS[name], points, o,
+                                         [obstacles(name, s, f, k) for s, f in DRAWER_KEEPOUTS_M
+                                          for k in _reach_scales(ROBOTS[name])], p)
+                      for name, p in out.items()}
+            return out, {name: v for name, v in others.items() if v}
+    return {}, {}
 
 
 def _open_close(ctx: _Context, o: SceneObject) -> TaskSpec | None | str:
@@ -709,12 +753,13 @@ def _open_close(ctx: _Context, o: SceneObject) -> TaskSpec | None | str:
             q0 = float(np.clip(0.0, art.lower, art.upper))
             fraction = (abs(q0 - art.lower) + opening) / (art.upper - art.lower) if travel > 0 else fraction
             fraction = float(min(fraction, DRAWER_TARGET_FRACTION))
-        placements = _drawer_placements(ctx, o, fraction)
+        placements, others = _drawer_placements(ctx, o, fraction)
         if not placements:
             return None
         return TaskSpec(task_id=f"open_close_{o.id}", type="open_close", description=f"open the {o.name}",
                         target_object_id=o.id, joint_target_fraction=round(fraction, 4),
-                        difficulty=_difficulty(0), priority=0, robot_placements=placements)
+                        difficulty=_difficulty(0), priority=0, robot_placements=placements,
+                        placement_alternatives=others)
     return _door_task(ctx, o)
 
 
@@ -744,11 +789,15 @@ def _door_task(ctx: _Context, o: SceneObject) -> TaskSpec | None | str:
         points = np.array([dr.handle_at(q) for q in np.linspace(dr.q_closed, q_target, 3)])
         swept = swept_rects(dr, q_target, DRAWER_BASE_MARGIN_M)
         placements: dict[str, RobotPlacement] = {}
+        others: dict[str, list[RobotPlacement]] = {}
         for name, spec in ROBOTS.items():
-            p = _place_for_part(ctx, spec, points, o, ctx.obstacles[name].with_rects(swept),
-                                min_distance_m=DOOR_BASE_MIN_DISTANCE_M)
-            if p is not None:
-                placements[name] = p
+            obstacles = ctx.obstacles[name].with_rects(swept)
+            found = _place_for_part(ctx, spec, points, o, obstacles, min_distance_m=DOOR_BASE_MIN_DISTANCE_M)
+            if found:
+                placements[name] = found[0]
+                alternatives = _other_poses(ctx, spec, points, o, [obstacles], found[0], DOOR_BASE_MIN_DISTANCE_M)
+                if alternatives:
+                    others[name] = alternatives
             elif name == "franka":
                 break
         if "franka" in placements:
@@ -758,7 +807,8 @@ def _door_task(ctx: _Context, o: SceneObject) -> TaskSpec | None | str:
     fraction = (q_target - art.lower) / (art.upper - art.lower)
     return TaskSpec(task_id=f"open_close_{o.id}", type="open_close", description=f"open the {o.name}",
                     target_object_id=o.id, joint_target_fraction=round(float(fraction), 4),
-                    difficulty=_difficulty(1), priority=0, robot_placements=placements)
+                    difficulty=_difficulty(1), priority=0, robot_placements=placements,
+                    placement_alternatives=others)
 
 
 def _closing(o: SceneObject, opening: TaskSpec) -> TaskSpec:

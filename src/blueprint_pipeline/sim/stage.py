@@ -171,12 +171,15 @@ class EpisodeItem:
     scene_camera: CameraChoice | None = None
     # the arm's mount when the stage fell back from the placement's (prepare_tasks); as the camera
     mount_z_m: float | None = None
+    # the base pose when the stage fell back to one of the task's placement_alternatives (k: the
+    # k-th, 1-based; 0: the placement); as the camera
+    placement_index: int = 0
 
     @property
-    def affinity(self) -> tuple[str, float | None]:
+    def affinity(self) -> tuple[str, float | None, int]:
         """The compiled and settled scene a worker keeps for this item (`compiled`): the pool gives
         a task's episodes to the worker that ran its last one (resilience.pool, Affinity)."""
-        return self.task_id, self.mount_z_m
+        return self.task_id, self.mount_z_m, self.placement_index
 
 
 def inputs_of(out_url: str) -> tuple[str, str, str]:
@@ -216,6 +219,7 @@ class Prepared:
     scene_files: list[str]  # written MJCF and textures, relative to the output folder
     cameras: dict[str, CameraChoice]  # the scene camera chosen per simulated task (sim/camera.py)
     mounts: dict[str, float]  # task id -> the arm's mount, where the placement's found no plan
+    placements: dict[str, int]  # task id -> its placement_alternatives' (1-based), where the placement's found no plan
     template_families: dict[str, str]  # simulated task id -> its instructions' family (language.family)
 
 
@@ -225,7 +229,9 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool
     - the feasibility probe: tasks (pick_place, and open_close of a drawer or door) the planner
       finds no collision-free plan for at the nominal start (the family's probe,
       families.plan_at_rest), with the reason; they are not simulated and summary.json lists them
-      under tasks_infeasible. The probe needs the simulator, so it runs here, not in the geniesim
+      under tasks_infeasible. A task whose placement has no plan is probed from its other base
+      poses in turn (`TaskSpec.placement_alternatives`); the first that plans is used for its
+      episodes (summary.json's `placement_fallbacks`). The probe needs the simulator, so it runs here, not in the geniesim
       stage, and task_config.json stays the export's file;
     - the other tasks' scenes written as MJCF, `episodes/scenes/<task_id>.xml` (the robot at its
       base as its collision primitives, a `home` keyframe; meshed objects' vertices inline, so no
@@ -242,6 +248,7 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool
     files: list[str] = []
     chosen: dict[str, CameraChoice] = {}
     mounts: dict[str, float] = {}
+    placements: dict[str, int] = {}
     template_families: dict[str, str] = {}
     for t in tasks:
         sim, task = compiled(out_url, robot, t.task_id)
@@ -251,6 +258,12 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool
             sim_b, task_b = compiled(out_url, robot, t.task_id, fallback)
             if plan_at_rest(sim_b, task_b) is None:
                 sim, task, why, mounts[t.task_id] = sim_b, task_b, None, fallback
+        for k in range(1, len(task.placement_alternatives.get(robot, [])) + 1):
+            if why is None:
+                break
+            sim_b, task_b = compiled(out_url, robot, t.task_id, placement_index=k)
+            if plan_at_rest(sim_b, task_b) is None:
+                sim, task, why, placements[t.task_id] = sim_b, task_b, None, k
         if why is not None:
             infeasible[t.task_id] = why
             continue
@@ -269,24 +282,26 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool
     for name in storage.listdir(folder):
         if name.endswith(".xml") and f"{EPISODES_SCENES.rel}/{name}" not in files:
             storage.remove(storage.join(folder, name))
-    return Prepared(infeasible, files, chosen, mounts, template_families)
+    return Prepared(infeasible, files, chosen, mounts, placements, template_families)
 
 
 def plan_items(ctx: StageContext, families: dict[str, str],
                cameras: dict[str, CameraChoice] | None = None,
                mounts: dict[str, float] | None = None,
-               task_phrasings: dict[str, tuple[str, ...]] | None = None) -> list[EpisodeItem]:
+               task_phrasings: dict[str, tuple[str, ...]] | None = None,
+               placements: dict[str, int] | None = None) -> list[EpisodeItem]:
     """The run's episodes, dealt over the tasks (task id -> family) by `dealing.deal`, each with
     its task's scene camera when `cameras` has it (else the worker chooses it), its arm's
-    mount when `mounts` has one (else the placement's) and its LLM phrasings (`task_phrasings`:
-    task id -> them)."""
-    cameras, mounts, task_phrasings = cameras or {}, mounts or {}, task_phrasings or {}
+    mount when `mounts` has one (else the placement's), its base pose when `placements` names one
+    of its alternatives, and its LLM phrasings (`task_phrasings`: task id -> them)."""
+    cameras, mounts, task_phrasings, placements = cameras or {}, mounts or {}, task_phrasings or {}, placements or {}
     opts = ctx.options
     count = opts.episodes if opts.episodes is not None else min(DEFAULT_MAX, DEFAULT_PER_TASK * len(families))
     digest = ctx.input_digest or inputs_digest(ctx.out_url)
     model = rendered_model(opts.robot, opts.render, ctx.settings.robot_meshes)
     return [EpisodeItem(out_url=ctx.out_url, robot=opts.robot, task_id=d.task_id, instruction_slot=d.slot,
                         scene_camera=cameras.get(d.task_id), mount_z_m=mounts.get(d.task_id),
+                        placement_index=placements.get(d.task_id, 0),
                         phrasings=task_phrasings.get(d.task_id, ()),
                         episode_index=i, seed=opts.seed, render=opts.render, image_size=opts.image_size,
                         visual_randomization=opts.visual_randomization, shadows=opts.shadows,
@@ -318,17 +333,30 @@ _SIM_CACHE_SIZE = 8
 
 def sim_for(out_url: str, robot_name: str, task_id: str, camera: CameraChoice | None = None,
             mount_z_m: float | None = None, choose_camera: bool = True,
-            robot_meshes: bool = False) -> tuple[SimScene, TaskSpec]:
+            robot_meshes: bool = False, placement_index: int = 0) -> tuple[SimScene, TaskSpec]:
     """The compiled scene for (outputs, robot, task) with its scene camera: `camera` when given
     (the stage's choice), else chosen here once (sim/camera.py) unless `choose_camera` is off (a
-    run without images); `mount_z_m` and `robot_meshes` as for `compiled`."""
-    sim, task = compiled(out_url, robot_name, task_id, mount_z_m, robot_meshes)
+    run without images); `mount_z_m`, `robot_meshes` and `placement_index` as for `compiled`."""
+    sim, task = compiled(out_url, robot_name, task_id, mount_z_m, robot_meshes, placement_index)
     if camera is not None:
         if getattr(sim, "scene_camera", None) != camera:
             camera.apply(sim)
     elif choose_camera and getattr(sim, "scene_camera", None) is None:
         choose_scene_camera(sim, task)  # the scene camera of this task sees its work
     return sim, task
+
+
+def stage_base(out_url: str, robot_name: str, task_id: str) -> dict:
+    """The arm's mount and base pose the episodes stage used for the task (`sim_for`'s
+    `mount_z_m` and `placement_index`, from summary.json's mount_fallbacks and
+    placement_fallbacks), so that the evaluation environment works the task as its data was made;
+    the placement's when the stage has not run with this robot."""
+    url = EPISODES_SUMMARY.url(out_url)
+    summary = storage.read_json(url) if storage.exists(url) else {}
+    if summary.get("robot") != robot_name:
+        return {}
+    return {"mount_z_m": summary.get("mount_fallbacks", {}).get(task_id),
+            "placement_index": int(summary.get("placement_fallbacks", {}).get(task_id, 0))}
 
 
 def surface_mount(task: TaskSpec, robot_name: str) -> float:
@@ -350,16 +378,21 @@ def default_mount(task: TaskSpec, robot_name: str) -> float | None:
 
 
 def compiled(out_url: str, robot_name: str, task_id: str, mount_z_m: float | None = None,
-             robot_meshes: bool = False) -> tuple[SimScene, TaskSpec]:
+             robot_meshes: bool = False, placement_index: int = 0) -> tuple[SimScene, TaskSpec]:
     """The compiled scene for (outputs, robot, task), built once per process (a few kept);
     `mount_z_m`: the arm's pedestal top instead of the placement's (`default_mount`);
     `robot_meshes`: the robot drawn with its meshes when they are installed (robots/visuals.py;
-    for renders only: probes and runs without images compile without them)."""
-    key = (out_url, robot_name, task_id, mount_z_m, robot_meshes)
+    for renders only: probes and runs without images compile without them); `placement_index`:
+    the base pose of the task's `placement_alternatives` (1-based; 0: its placement). The task
+    returned has that pose as its placement."""
+    key = (out_url, robot_name, task_id, mount_z_m, robot_meshes, placement_index)
     if key not in _SIM_CACHE:
         scene_url, physics_url, tasks_url = inputs_of(out_url)
         scene, physics, config = load_scene(scene_url), load_physics(physics_url), load_task_config(tasks_url)
         task = next(t for t in config.tasks if t.task_id == task_id)
+        if placement_index:
+            task = task.model_copy(update={"robot_placements": task.robot_placements | {
+                robot_name: task.placement_alternatives[robot_name][placement_index - 1]}})
         placement = task.robot_placements[robot_name]
         by_id = scene.by_id()
         support = by_id.get(task.goal.support_object_id) if task.goal else None
@@ -396,7 +429,7 @@ def simulate_item(item: EpisodeItem, heartbeat) -> dict:
         raise RuntimeError(f"this worker cannot draw the robot as the run asks ({item.robot_model}); "
                            f"install the same robot-meshes extra on every worker")
     sim, task = sim_for(item.out_url, item.robot, item.task_id, item.scene_camera, item.mount_z_m,
-                        choose_camera=item.render, robot_meshes=meshes)
+                        choose_camera=item.render, robot_meshes=meshes, placement_index=item.placement_index)
     heartbeat()
     rec = run_episode(sim, task, item.episode_index, item.seed,
                   EpisodeOptions(render=item.render, image_size=item.image_size,
@@ -415,7 +448,7 @@ def simulate_item(item: EpisodeItem, heartbeat) -> dict:
 # --- stage side --------------------------------------------------------------------------------
 
 def _item_key(item: EpisodeItem) -> dict:
-    return asdict(item) | {"out_url": None, "scene_camera": None, "mount_z_m": None,
+    return asdict(item) | {"out_url": None, "scene_camera": None, "mount_z_m": None, "placement_index": None,
                            "phrasings": list(item.phrasings)}  # as JSON holds it
 
 
@@ -607,7 +640,7 @@ def run(ctx: StageContext) -> StageResult:
     by_family, instructions = phrasings.for_run(ctx.out_url, prepared.template_families.values(), ctx.settings,
                                                 force=ctx.force)
     items = plan_items(ctx, families, prepared.cameras, prepared.mounts,
-                       {t: by_family.get(f, ()) for t, f in prepared.template_families.items()})
+                       {t: by_family.get(f, ()) for t, f in prepared.template_families.items()}, prepared.placements)
     resumed = len(_done_results(items, rerun_failed=ctx.force))
     results = simulate_items(items, ctx.options.workers, deadline_s=cfg.deadline_s,
                              heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S, progress=ctx.progress,
@@ -621,6 +654,7 @@ def run(ctx: StageContext) -> StageResult:
     summary["tasks_skipped"] = [t.task_id for t in config.tasks if t not in tasks and t.task_id not in infeasible]
     summary["tasks_infeasible"] = [{"task_id": k, "reason": v} for k, v in sorted(infeasible.items())]
     summary["mount_fallbacks"] = dict(sorted(prepared.mounts.items()))
+    summary["placement_fallbacks"] = dict(sorted(prepared.placements.items()))
     summary["instructions"] = instructions
     storage.atomic_write_json(ctx.url(EPISODES_CERTIFICATE),
                               certificate(scene.header.scene_id, ctx.options.robot, summary))
