@@ -100,6 +100,24 @@ def test_ik_reaches_targets_within_a_millimetre(desc):
 
 
 @pytest.mark.parametrize("desc", [FRANKA, UR10], ids=lambda d: d.name)
+def test_the_joint_limit_rows_are_minks_to_the_bit(desc):
+    """ik.JointLimits computes mink.ConfigurationLimit's G and h itself (per IK iteration); they
+    are the same numbers, in and out of range, fingers included."""
+    import mink
+
+    ik = ArmIK(desc, np.zeros(3), (1, 0, 0, 0))
+    reference = mink.ConfigurationLimit(ik.model)
+    rng = np.random.default_rng(7)
+    lo, hi = ik.model.jnt_range[:, 0], ik.model.jnt_range[:, 1]
+    for _ in range(20):
+        q = rng.uniform(lo - 0.2, hi + 0.2)
+        ik.configuration.update(q)
+        want = reference.compute_qp_inequalities(ik.configuration, 0.1)
+        assert np.array_equal(ik.joint_limits.G, want.G)
+        assert np.array_equal(ik.joint_limits.h(ik.configuration.q), want.h)
+
+
+@pytest.mark.parametrize("desc", [FRANKA, UR10], ids=lambda d: d.name)
 def test_ik_gives_up_on_an_unreachable_pose_early_and_still_reaches_a_far_one(desc):
     from blueprint_pipeline.sim.ik import HOPELESS_AFTER
 

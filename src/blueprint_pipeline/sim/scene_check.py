@@ -68,6 +68,8 @@ class SceneCheck:
         hand_bodies = [m.body(b).id for b in (sim.names.hand_body, f"{sim.robot.name}_finger_left_body",
                                               f"{sim.robot.name}_finger_right_body")]
         self.hand = np.flatnonzero(np.isin(m.geom_bodyid, hand_bodies))
+        self._arm = ix.robot_geom.copy()  # the robot but its hand: what may not touch a held part
+        self._arm[self.hand] = False
         self.tqadr = sim.free_qpos_adr(target)
         # a drawer or door: its joint moves with the plan, and only the hand may touch it
         self.part_qadr = self.tqadr if target in sim.articulated_ids else None
@@ -90,8 +92,6 @@ class SceneCheck:
         tolerated = dist > -SUPPORT_TOLERANCE_M
         base_link = robot[g1] & ~self.moving[g1] | robot[g2] & ~self.moving[g2]
         # a floor-mounted arm's base and shoulder sit on the floor plane
-        hand = np.zeros(m.ngeom, bool)
-        hand[self.hand] = True
         base_link |= ((g1 == self.floor) & self.on_floor[g2]) | ((g2 == self.floor) & self.on_floor[g1])
         # the arm against anything but the target (its supports within the tolerance)
         other = np.where(robot[g1], g2, g1)
@@ -99,7 +99,7 @@ class SceneCheck:
         # a drawer or door, or a carried object: only the hand may touch it (a UR10 swinging a
         # beaker through its own upper arm had passed, and the beaker was knocked out of the hand)
         if self.part_qadr is not None or carried:
-            arm = robot & ~hand
+            arm = self._arm
             bad |= ((arm[g1] & self.target_mask[g2]) | (arm[g2] & self.target_mask[g1])) & (dist < 0.0)
         if placed:  # before the grasp and after the release the hand does not touch the target
             bad |= ((robot[g1] & self.target_mask[g2]) | (robot[g2] & self.target_mask[g1])) & (dist < 0.0)
