@@ -550,6 +550,26 @@ def test_a_drawer_without_a_plan_from_its_placement_runs_from_another_base_pose(
     assert env.sim.model.body("ur10_link0").pos[:2] == pytest.approx(task.robot_placements["ur10"].base_position_m[:2], abs=1e-6)
 
 
+def test_a_push_into_a_shelf_may_meet_the_face_off_its_centre(tmp_path, monkeypatch):
+    """An object drawn 1 cm towards a side panel of a laundry shelf left the centred hand no room
+    beside it: no plan from that draw. An episode's hand line is also tried an eighth of the face's
+    width off its centre either way (push.SHELF_PUSH_OFFSETS), and that draw plans."""
+    from blueprint_pipeline.sim import engine
+    from blueprint_pipeline.sim import stage as episodes_stage
+    from blueprint_pipeline.sim.episode import EpisodeOptions
+    from blueprint_pipeline.sim.families import FAMILIES, push
+
+    out = _stages_to_geniesim(tmp_path, "laundry_m_z", "laundry", robot="ur10")
+    sim, task = episodes_stage.sim_for(str(out), "ur10", "push_in_supply_1", choose_camera=False)
+    family = FAMILIES["push"]
+    monkeypatch.setattr(engine, "START_DRAWS", 1)
+    _, planned, _ = engine.begin_and_plan(family, sim, task, 5, 0, EpisodeOptions())
+    assert planned.plan is not None
+    monkeypatch.setattr(push, "SHELF_PUSH_OFFSETS", (0.0,))
+    _, planned, _ = engine.begin_and_plan(family, sim, task, 5, 0, EpisodeOptions())
+    assert planned.plan is None and planned.reason == "no_clear_grasp"
+
+
 def test_a_door_hand_turned_about_the_bar_stays_near_square_to_its_face():
     """A hand turned about a door's bar is kept within 30 deg of square to the door's face over
     the arc, or no further off than the square hand: turned towards the swing it would end 90 deg

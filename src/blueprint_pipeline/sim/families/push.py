@@ -74,6 +74,12 @@ _UP = np.array([0.0, 0.0, 1.0])
 SHELF_STAGE_M = 0.2  # the hand first stops this far in front of its spot before the face
 SHELF_PITCHES_RAD = (0.0, float(np.deg2rad(20.0)))  # the hand level, else pitched down (the push stays level)
 SHELF_PUSH_HEIGHTS_M = (0.03, 0.045, 0.06)  # the TCP above the board, lowest first
+# An episode's hand line across the face, from its centre, tried in turn: an object drawn 1 cm
+# towards a side panel left the centred hand no room beside it (a laundry shelf's push, 3 of 10
+# episodes without a plan from any drawn start; 0 of 10 so). The feasibility probe plans the
+# centred push only: with a quarter of the width off centre, two pushes it had refused became
+# tasks, and 2 of 5 of their episodes ended off their goal (placement_miss).
+SHELF_PUSH_OFFSETS = (0.0, 0.125, -0.125)  # x the face's width
 SHELF_TOP_MARGIN_M = 0.015  # and at least this far below the object's top
 
 
@@ -193,13 +199,15 @@ def _plan(ik: ArmIK, rot: np.ndarray, start: np.ndarray, end: np.ndarray, u: np.
 
 def plan_shelf_push(ik: ArmIK, sim: SimScene, box: ObjectBox, u: np.ndarray, distance: float, surface_z: float,
                     q_home: np.ndarray, check: SceneCheck | None = None, q_seed: np.ndarray | None = None,
-                    beat=lambda: None) -> Plan:
+                    beat=lambda: None, offsets: tuple[float, ...] = (0.0,)) -> Plan:
     """Into open furniture: the hand level, pointing along the push, comes in under the board
     above and pushes the front face with its fingertips. The fingers across the push opened to a
     quarter of the face's width a side (closed on a round object), else stacked vertically and
     closed; the TCP SHELF_PUSH_HEIGHTS_M above the board (lowest first, and SHELF_TOP_MARGIN_M
     below the object's top: a low push slides rather than tips); each finger direction either way
-    round. The first plan that IK reaches along every line and the scene check accepts is used.
+    round; at each of `offsets` x the face's width off its centre in turn (an episode's:
+    SHELF_PUSH_OFFSETS). The first plan that IK reaches along every line and the scene check
+    accepts is used.
     Raises IKFailure (BlockedGrasps when every reachable one collides)."""
     grip = sim.robot.gripper
     size = np.asarray(box.size_m, dtype=float)
@@ -216,8 +224,8 @@ def plan_shelf_push(ik: ArmIK, sim: SimScene, box: ObjectBox, u: np.ndarray, dis
     hands = [(across, open_m), (-across, open_m), (_UP, 0.0), (-_UP, 0.0)]
     tip = grip.pad_half_size_m[2]  # the fingertips reach this far past the TCP
     refused, last = [], None
-    for h, pitch in [(h, p) for p in SHELF_PITCHES_RAD for h in heights]:
-        face = np.array([box.pos_m[0], box.pos_m[1], surface_z + h]) - back * u
+    for side, h, pitch in [(k, h, p) for k in offsets for p in SHELF_PITCHES_RAD for h in heights]:
+        face = np.array([box.pos_m[0], box.pos_m[1], surface_z + h]) - back * u + side * face_width * across
         start, end = face - (tip + PUSH_STANDOFF_M) * u, face + (distance - tip) * u
         pointing = np.cos(pitch) * u - np.sin(pitch) * _UP
         for finger_axis, opening in hands:
@@ -311,11 +319,12 @@ class Push(PickPlace):
         ix = _indices(sim)
         u, distance, goal_pt = push_geometry(sim, task, start.target_box)
         goal = task.goal.model_copy(update={"center_m": tuple(float(v) for v in goal_pt)})
+        shelf = {"offsets": SHELF_PUSH_OFFSETS} if _into_shelf(sim, task) else {}
         try:
             plan = _planner(sim, task)(ix.ik, sim, start.target_box, u, distance, task.goal.surface_z_m, start.q_home,
                                        SceneCheck(sim, start.data, ix, task.target_object_id,
                                                   task.goal.support_object_id),
-                                       start.q_home - start.arm_offset, beat)
+                                       start.q_home - start.arm_offset, beat, **shelf)
         except IKFailure as exc:
             return Planned(None, exc.reason, str(exc)[:500], {"goal": goal, "direction": u})
         return Planned(plan, None, None, {"goal": goal, "direction": u})
