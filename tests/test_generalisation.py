@@ -550,6 +550,29 @@ def test_a_drawer_without_a_plan_from_its_placement_runs_from_another_base_pose(
     assert env.sim.model.body("ur10_link0").pos[:2] == pytest.approx(task.robot_placements["ur10"].base_position_m[:2], abs=1e-6)
 
 
+def test_a_shelf_pick_without_a_plan_from_its_placement_runs_from_the_board_or_another_spot(tmp_path):
+    """A pick in open furniture carries other base poses too (geniesim/tasks._shelf_alternatives:
+    other standoffs, the default pedestal and one with the shoulder at the board). The UR10 has
+    no collision-free plan for a laundry shelf's spray bottle from its placement; the probe
+    falls back to another pose, which plans."""
+    from blueprint_pipeline.sim import stage as episodes_stage
+    from blueprint_pipeline.sim.families import plan_at_rest
+
+    out = _stages_to_geniesim(tmp_path, "laundry_m_z", "laundry", robot="ur10")
+    config = episodes_stage.load_task_config(str(out / "geniesim" / "task_config.json"))
+    task = next(t for t in config.tasks if t.task_id == "pick_place_supply_0_to_wall_shelf_unit")
+    others = task.placement_alternatives["ur10"]
+    assert 1 <= len(others) <= 3
+    from blueprint_pipeline.geniesim.robots import ROBOTS
+
+    board = task.goal.surface_z_m - ROBOTS["ur10"].shoulders_base_m[0][2]  # the shoulder at the board
+    assert any(p.mount_z_m == pytest.approx(board, abs=1e-4) for p in others)
+    sim, spec = episodes_stage.sim_for(str(out), "ur10", task.task_id, choose_camera=False)
+    assert plan_at_rest(sim, spec) is not None
+    prepared = episodes_stage.prepare_tasks(str(out), "ur10", [task], cameras=False)
+    assert task.task_id not in prepared.infeasible and prepared.placements[task.task_id] >= 1
+
+
 def test_a_push_into_a_shelf_may_meet_the_face_off_its_centre(tmp_path, monkeypatch):
     """An object drawn 1 cm towards a side panel of a laundry shelf left the centred hand no room
     beside it: no plan from that draw. An episode's hand line is also tried an eighth of the face's

@@ -244,6 +244,36 @@ def _placements(ctx: _Context, points: np.ndarray, support: SceneObject, surface
     return out
 
 
+def _shelf_alternatives(ctx: _Context, points: np.ndarray, support: SceneObject, surface_z_m: float,
+                        shelf: tuple[OpenFurniture, Level], placements: dict[str, RobotPlacement],
+                        reach_scaled: bool = True) -> dict[str, list[RobotPlacement]]:
+    """Other base poses in front of open furniture for each robot with a placement there
+    (TaskSpec.placement_alternatives): from every standoff of `_shelf_tries`, on the default
+    pedestal (the goal surface plus the robot's offset) and on one that puts the shoulder at the
+    board, best first, up to PLACEMENT_ALTERNATIVES."""
+    faces = [(shelf[0].front_axis, shelf[0].front_sign)]
+    out: dict[str, list[RobotPlacement]] = {}
+    for name, first in placements.items():
+        spec = ROBOTS[name]
+        if spec.mount_above_surface_m is None:
+            continue
+        mounts = [(None, surface_z_m + spec.mount_above_surface_m),
+                  (low := round(max(ctx.floor_z, surface_z_m - spec.shoulders_base_m[0][2]), 6), low)]
+        found: list[RobotPlacement] = []
+        for standoff, near in [*_shelf_tries(spec, reach_scaled), (SHELF_STANDOFF_M, 0.0)]:
+            for recorded, mount in mounts:
+                for p in base_poses(spec, points, support, ctx.obstacles[name], ctx.floor_z, faces=faces,
+                                    mount_z_m=mount, standoff_m=standoff, min_distance_m=near, count=2):
+                    p = p.model_copy(update={"mount_z_m": recorded})
+                    if all(_another_pose(p, q) for q in (first, *found)):
+                        found.append(p)
+                    if len(found) >= PLACEMENT_ALTERNATIVES:
+                        break
+        if found:
+            out[name] = found[:PLACEMENT_ALTERNATIVES]
+    return out
+
+
 def _shoulder_at_board(ctx: _Context, spec, surface_z_m: float) -> float | None:
     """The arm's mount in open furniture, recorded in the placement's `mount_z_m`: the shoulder at
     the board's height (None: a robot without `shoulder_at_shelf_board`, robots/description.py). From a
@@ -348,7 +378,8 @@ def _pick_place_on_shelf(ctx: _Context, target: SceneObject, furniture: OpenFurn
                 task_id=f"pick_place_{target.id}_to_{support.id}", type="pick_place",
                 description=f"pick up the {target.name} and place it elsewhere on its shelf of the {support.name}",
                 target_object_id=target.id, goal=goal, difficulty=_difficulty(score), priority=0,
-                robot_placements=placements)
+                robot_placements=placements,
+                placement_alternatives=_shelf_alternatives(ctx, points, support, goal.surface_z_m, shelf, placements))
     return f"out of reach: no robot base pose in front of the {support.name} reaches the object and a goal spot"
 
 
