@@ -593,6 +593,45 @@ def test_a_push_into_a_shelf_may_meet_the_face_off_its_centre(tmp_path, monkeypa
     assert planned.plan is None and planned.reason == "no_clear_grasp"
 
 
+@pytest.mark.parametrize("scene, robot, which", [("retail_cm_z", "ur10", "pick_place_goods"),
+                                                 ("office_cm_z", "ur10", "cabinet_door")])
+def test_an_approach_refused_as_soon_as_it_is_planned_gives_the_whole_plans_answer(tmp_path, monkeypatch, scene,
+                                                                                    robot, which):
+    """Most grasps the scene check refuses are refused on their approach; the planners ask the
+    check of the approach before planning the rest (planner._plan_with_grasp's and
+    open_close._plan_with_pitch's `refuse`). The probes' answers, reasons included, are the same
+    as when only whole plans are checked."""
+    from blueprint_pipeline.sim import planner
+    from blueprint_pipeline.sim import stage as episodes_stage
+    from blueprint_pipeline.sim.families import open_close, plan_at_rest
+
+    out = _stages_to_geniesim(tmp_path, scene, scene, robot=robot)
+    config = episodes_stage.load_task_config(str(out / "geniesim" / "task_config.json"))
+    ids = [t.task_id for t in config.tasks if which in t.task_id and robot in t.robot_placements]
+
+    def reasons() -> dict:
+        episodes_stage._SIM_CACHE.clear()
+        return {i: plan_at_rest(*episodes_stage.sim_for(str(out), robot, i, choose_camera=False)) for i in ids}
+
+    pick, door = planner._plan_with_grasp, open_close._plan_with_pitch
+    refused = []
+
+    def counted(refuse):
+        def check(plan):
+            why = refuse(plan)
+            refused.extend([why] if why is not None else [])
+            return why
+        return check
+
+    monkeypatch.setattr(planner, "_plan_with_grasp", lambda *a: pick(*a[:12], counted(a[12])))
+    monkeypatch.setattr(open_close, "_plan_with_pitch", lambda *a: door(*a[:9], counted(a[9])))
+    early = reasons()
+    assert refused and all(why.endswith(("while approach", "while start")) for why in refused)
+    monkeypatch.setattr(planner, "_plan_with_grasp", lambda *a: pick(*a[:12], None))
+    monkeypatch.setattr(open_close, "_plan_with_pitch", lambda *a: door(*a[:9], None))
+    assert reasons() == early
+
+
 def test_a_door_hand_turned_about_the_bar_stays_near_square_to_its_face():
     """A hand turned about a door's bar is kept within 30 deg of square to the door's face over
     the arc, or no further off than the square hand: turned towards the swing it would end 90 deg

@@ -229,7 +229,10 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
                 with ik.fingers_open(variant.open_m):
                     plan = _plan_with_grasp(ik, variant, target, others, place_obj, q_home,
                                             Pose(home_pos, home_rot), dt_tick_s, on_segment, ceiling_z, turn,
-                                            rim_z)
+                                            rim_z, None if check is None else check.plan)
+            except ApproachRefused as refused_early:
+                why = refused_early.why
+                continue
             except IKFailure as exc:
                 error, why = exc, None
                 continue
@@ -307,6 +310,14 @@ def _approach_clear(cand: GraspCandidate, q_home: np.ndarray, ik: ArmIK, dt_tick
     return check.plan(approach) is None
 
 
+class ApproachRefused(Exception):
+    """The scene check refused a plan's approach (`_plan_with_grasp`'s `refuse`): why."""
+
+    def __init__(self, why: str):
+        super().__init__(why)
+        self.why = why
+
+
 SLIDE_CLEARANCE_M = 0.02  # slid out of a shelf's row, the object's far end clears the row's near faces by this
 ROW_DEPTH_M = 0.1  # a neighbour in the row reaches at most this much further out than the object
 SLIDE_S = 0.5  # each leg out, along and in lasts at least this long
@@ -355,7 +366,13 @@ def _pull_distance(target: ObjectBox, others: list[ObjectBox], out_dir: np.ndarr
 def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others: list[ObjectBox],
                      place_obj: np.ndarray, q_home: np.ndarray, home: Pose, dt: float,
                      on_segment: Callable[[], None], ceiling_z: float | None = None,
-                     turn: np.ndarray | None = None, rim_z: float | None = None) -> Plan:
+                     turn: np.ndarray | None = None, rim_z: float | None = None,
+                     refuse: Callable[[Plan], str | None] | None = None) -> Plan:
+    """The plan with this grasp (module docstring). `refuse`: the scene check of a plan, asked
+    of the approach as soon as it is planned (`ApproachRefused` when it refuses): most refused
+    candidates are refused there, and the check of a plan's first phases is the check of the
+    whole plan's up to their end (the same ticks, in the same order), so the answer is the same
+    without planning the rest."""
     grasp = cand.tcp
     turn = np.eye(3) if turn is None else turn
     offset = grasp.pos_m - target.pos_m  # TCP relative to the object, kept while carrying (turned)
@@ -452,6 +469,12 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
                 raise
             move("approach", staging, joint_space="always", q_goal=q_stage)
         move("approach", cand.pre_grasp, 0.4, joint_space="fallback", q_goal=cand.q_pre)
+    if refuse is not None:
+        why = refuse(Plan(q=np.vstack(qs), gripper=np.concatenate(grips), phase=list(phases), grasp=cand,
+                          place_object_pos_m=place_obj, carry_tcp_z_m=float(carry_z), phase_ticks=dict(spans),
+                          slide_out_m=float(pull)))
+        if why is not None:
+            raise ApproachRefused(why)
     move("descend", grasp, 0.6)
     hold("close", GRIPPER_TICKS, 1.0)
     move("lift", lift, 0.6)

@@ -32,7 +32,7 @@ from blueprint_pipeline.sim.grasp import GraspCandidate, _hand_rotation
 from blueprint_pipeline.sim.ik import ArmIK
 from blueprint_pipeline.sim.judge import judge_open_close
 from blueprint_pipeline.sim.opening import Opening, PartJoint, opening
-from blueprint_pipeline.sim.planner import GRIPPER_TICKS, SETTLE_TICKS, BlockedGrasps, Plan
+from blueprint_pipeline.sim.planner import GRIPPER_TICKS, SETTLE_TICKS, ApproachRefused, BlockedGrasps, Plan
 from blueprint_pipeline.sim.randomize import arm_rng, episode_rng, prepare_rendering, randomize_arm_start
 from blueprint_pipeline.sim.records import task_state
 from blueprint_pipeline.sim.scene_builder import (
@@ -100,11 +100,13 @@ def plan_opening(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float,
             continue
         try:
             plan = _plan_with_pitch(ik, op, q_home, dt, on_segment, pitch, turn_hand,
-                                    q_home if q_seed is None else q_seed, yaw)
+                                    q_home if q_seed is None else q_seed, yaw, None if check is None else check.plan)
+            why = check.plan(plan) if check is not None else None
+        except ApproachRefused as refused_early:
+            why = refused_early.why
         except IKFailure as exc:
             last = exc
             continue
-        why = check.plan(plan) if check is not None else None
         if why is None:
             return plan
         turned = f", turned {np.rad2deg(yaw):.0f} deg about the bar" if yaw else ""
@@ -213,7 +215,10 @@ def _move_part(sim: SimScene, d: mujoco.MjData, target: str, jq: int, q: float) 
 
 
 def _plan_with_pitch(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float, on_segment: Callable[[], None],
-                     pitch_rad: float, hand_turn: float, q_seed: np.ndarray, yaw_rad: float = 0.0) -> Plan:
+                     pitch_rad: float, hand_turn: float, q_seed: np.ndarray, yaw_rad: float = 0.0,
+                     refuse: Callable[[Plan], str | None] | None = None) -> Plan:
+    """The plan with this pitch, hand turn and yaw (`plan_opening`); `refuse` as for
+    planner._plan_with_grasp: the scene check, asked of the approach as soon as it is planned."""
     hand_out = _hand_out(op, yaw_rad, hand_turn)
     approach = -np.cos(pitch_rad) * hand_out - np.sin(pitch_rad) * np.array([0.0, 0.0, 1.0])
     finger_axis = np.cross(hand_out, op.bar)
@@ -251,6 +256,13 @@ def _plan_with_pitch(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float, on_s
     if not res.ok():
         raise IKFailure(f"pre-grasp unreachable ({res.position_error_m * 1000:.1f} mm)")
     add("approach", joint_segment(q_home, res.q_rad, ik.desc, dt, 0.4), pre)
+    if refuse is not None:  # the part stays where it is until the pull
+        n = state["tick"] + 1
+        why = refuse(Plan(q=np.vstack(qs), gripper=np.concatenate(grips), phase=list(phases), grasp=cand,
+                          place_object_pos_m=np.asarray(op.handle_m, dtype=float), carry_tcp_z_m=float(grasp.pos_m[2]),
+                          phase_ticks=dict(spans), part_q=np.full(n, op.q_from)))
+        if why is not None:
+            raise ApproachRefused(why)
     line("reach", grasp, 0.6)
     hold("close", GRIPPER_TICKS, 1.0)
     if op.pull_m is not None:
