@@ -510,7 +510,7 @@ def test_a_drawer_handle_is_taken_with_the_hand_turned_about_the_bar(tmp_path, m
     monkeypatch.setattr(open_close, "HAND_YAWS_RAD", (0.0,))
     episodes_stage._SIM_CACHE.clear()
     sim, task = episodes_stage.sim_for(str(out), "franka", "open_close_utensil_drawer", choose_camera=False)
-    assert (plan_at_rest(sim, task) or "").startswith("ik_failure")
+    assert plan_at_rest(sim, task) is not None
 
 
 def test_a_drawer_without_a_plan_from_its_placement_runs_from_another_base_pose(tmp_path):
@@ -600,7 +600,8 @@ def test_an_approach_refused_as_soon_as_it_is_planned_gives_the_whole_plans_answ
     """Most grasps the scene check refuses are refused on their approach; the planners ask the
     check of the approach before planning the rest (planner._plan_with_grasp's and
     open_close._plan_with_pitch's `refuse`). The probes' answers, reasons included, are the same
-    as when only whole plans are checked."""
+    as when only whole plans are checked (here; where a refused approach's plan would also have
+    had no IK solution further on, the reason is now the refusal, not the IK's)."""
     from blueprint_pipeline.sim import planner
     from blueprint_pipeline.sim import stage as episodes_stage
     from blueprint_pipeline.sim.families import open_close, plan_at_rest

@@ -372,7 +372,8 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
     of the approach as soon as it is planned (`ApproachRefused` when it refuses): most refused
     candidates are refused there, and the check of a plan's first phases is the check of the
     whole plan's up to their end (the same ticks, in the same order), so the answer is the same
-    without planning the rest."""
+    without planning the rest (a candidate whose later segments have no IK solution is now
+    reported refused, by the check's reason, rather than by the IK's)."""
     grasp = cand.tcp
     turn = np.eye(3) if turn is None else turn
     offset = grasp.pos_m - target.pos_m  # TCP relative to the object, kept while carrying (turned)
