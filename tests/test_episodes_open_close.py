@@ -76,6 +76,36 @@ def test_drawer_is_closed_from_where_its_opening_ends():
     assert rec.task_description.split()[0] in ("close", "push", "slide")
 
 
+def test_a_closing_starts_where_its_openings_probe_left_the_arm():
+    """The probe of a drawer's opening remembers where the opening leaves the arm; its closing's
+    start (`start_state`), on another compiled copy of the same scene, takes it from there instead
+    of planning the same opening again, and it is the same start."""
+    from blueprint_pipeline.geniesim.tasks import suggest_tasks
+    from blueprint_pipeline.sim.families import open_close
+
+    scene, physics, _ = drawer_scene()
+    tasks = {t.task_id: t for t in suggest_tasks(scene.objects, dict(physics.objects), [])}
+    opening, closing = tasks["open_close_drawer"], tasks["close_drawer"]
+    p = closing.robot_placements["franka"]
+
+    def fresh():
+        return build_sim_scene(scene, physics, robot_by_name("franka"), p.base_position_m, p.base_orientation_wxyz)
+
+    open_close._OPENING_ENDS.clear()
+    planned = open_close.start_state(fresh(), closing).qpos.copy()  # nothing remembered: planned here
+    assert not open_close._OPENING_ENDS
+    assert open_close.open_close_plan_at_rest(fresh(), opening) is None
+    assert len(open_close._OPENING_ENDS) == 1
+    calls = []
+    real = open_close.plan_opening
+    try:
+        open_close.plan_opening = lambda *a, **k: calls.append(1) or real(*a, **k)
+        remembered = open_close.start_state(fresh(), closing).qpos.copy()
+    finally:
+        open_close.plan_opening = real
+    assert not calls and np.array_equal(remembered, planned)
+
+
 def test_handle_sits_on_the_pulling_face_or_its_carcass_front():
     scene, _, _ = drawer_scene()
     handle, pull, travel = drawer_pull(scene.by_id()["drawer"], 0.8, 0.0, scene.objects)

@@ -17,6 +17,7 @@ physics record's DR ranges. Success is judged from the physics state only (judge
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -153,12 +154,39 @@ def open_close_plan_at_rest(sim: SimScene, task: TaskSpec) -> str | None:
     target = task.target_object_id
     d = start_state(sim, task)
     joint = PartJoint.of(sim, target)
-    op = opening(sim, target, float(d.qpos[joint.qpos_adr]), joint.target_q(task))
+    q_to = joint.target_q(task)
+    op = opening(sim, target, float(d.qpos[joint.qpos_adr]), q_to)
     try:
-        plan_opening(ix.ik, op, d.qpos[ix.arm_qadr].copy(), 1.0 / FPS, check=SceneCheck(sim, d, ix, target, None))
+        plan = plan_opening(ix.ik, op, d.qpos[ix.arm_qadr].copy(), 1.0 / FPS, check=SceneCheck(sim, d, ix, target, None))
     except IKFailure as exc:
+        _remember_opening(sim, task, q_to, None)
         return f"{exc.reason}: {exc}"
+    _remember_opening(sim, task, q_to, plan.q[-1])
     return None
+
+
+# Where an opening from the settled start leaves the arm (None: it has no plan), by the compiled
+# model, the part and the opening's end: the probe of a drawer's or door's opening finds it, and
+# the probe of its closing, which starts there (`start_state`), would plan the same opening again
+# (the same model, start and check: the same answer). Kept for a few models, in this process.
+_OPENING_ENDS: dict[tuple, np.ndarray | None] = {}
+_OPENING_ENDS_SIZE = 64
+
+
+def _opening_key(sim: SimScene, target: str, q_to: float) -> tuple:
+    m = sim.model
+    digest = hashlib.sha1()
+    for a in (m.body_pos, m.body_quat, m.geom_pos, m.geom_size, m.jnt_range, m.geom_type):
+        digest.update(np.ascontiguousarray(a).tobytes())
+    return digest.hexdigest(), target, round(float(q_to), 9)
+
+
+def _remember_opening(sim: SimScene, task: TaskSpec, q_to: float, arm: np.ndarray | None) -> None:
+    if task.joint_start_fraction is not None:  # a closing's own motion, not an opening
+        return
+    if len(_OPENING_ENDS) >= _OPENING_ENDS_SIZE:
+        _OPENING_ENDS.pop(next(iter(_OPENING_ENDS)))
+    _OPENING_ENDS[_opening_key(sim, task.target_object_id, q_to)] = None if arm is None else arm.copy()
 
 
 def start_state(sim: SimScene, task: TaskSpec) -> mujoco.MjData:
@@ -177,12 +205,16 @@ def start_state(sim: SimScene, task: TaskSpec) -> mujoco.MjData:
         if task.joint_start_fraction is not None:
             joint = PartJoint.of(sim, target)
             jq, q_open = joint.qpos_adr, joint.start_q(task)
-            try:
-                op = opening(sim, target, float(d.qpos[jq]), q_open)
-                arm = plan_opening(ix.ik, op, d.qpos[ix.arm_qadr].copy(), 1.0 / FPS,
-                                   check=SceneCheck(sim, d, ix, target, None)).q[-1]
-            except IKFailure:
-                arm = None
+            key = _opening_key(sim, target, q_open)
+            if key in _OPENING_ENDS:  # the opening's probe planned it (module note above)
+                arm = _OPENING_ENDS[key]
+            else:
+                try:
+                    op = opening(sim, target, float(d.qpos[jq]), q_open)
+                    arm = plan_opening(ix.ik, op, d.qpos[ix.arm_qadr].copy(), 1.0 / FPS,
+                                       check=SceneCheck(sim, d, ix, target, None)).q[-1]
+                except IKFailure:
+                    arm = None
             _move_part(sim, d, target, jq, q_open)
             if arm is not None:
                 d.qpos[ix.arm_qadr] = arm
