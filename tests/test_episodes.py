@@ -361,9 +361,11 @@ def test_plan_check_sees_a_fast_move_between_its_checked_ticks(single, monkeypat
     assert plan.phase_ticks["approach"][0] == 1 and plan.phase_ticks["approach"][1] > 6
     q = plan.q.copy()
     q[5] = dip.q_rad
-    assert check.plan(dataclasses.replace(plan, q=q)) is not None
+    dipped = dataclasses.replace(plan, q=q, checked_through=-1)  # changed: its approach was checked as planned
+    assert plan.checked_through >= 5 and check.plan(dataclasses.replace(plan, q=q)) is None
+    assert check.plan(dipped) is not None
     monkeypatch.setattr(scene_check, "PLAN_SWEEP_M", np.inf)  # every third tick only: not seen
-    assert check.plan(dataclasses.replace(plan, q=q)) is None
+    assert check.plan(dipped) is None
 
 
 def test_a_start_without_a_plan_is_drawn_again_and_the_episode_says_so(monkeypatch):

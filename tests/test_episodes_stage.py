@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import mujoco
 import numpy as np
@@ -203,6 +204,9 @@ def test_an_episode_whose_drawn_start_has_no_plan_starts_from_the_nominal_one(tm
     short = from_start(plan, plan.q[0], sim.robot, 1.0 / FPS)
     assert {p: (a - short.phase_ticks[p][0]) for p, (a, _) in plan.phase_ticks.items() if p != "approach"} == {
         p: -(len(short.q) - len(plan.q)) for p in plan.phase_ticks if p != "approach"}
+    # the planner's early check of the approach covered the plan it made, not the return move before it
+    assert family.plan(sim, task, replace(st, q_home=nominal, arm_offset=0 * st.arm_offset)).plan.checked_through > 0
+    assert plan.checked_through == short.checked_through == -1
     rec = run_episode(sim, task, returned[0]["episode_index"], 0)
     assert rec.success and rec.metrics["start_return"]
 

@@ -71,6 +71,9 @@ class Plan:
     # free target (a drawer or door is checked as it swings); a push closes them only to push
     # with (sim/families/push.py), and every tick is checked
     holds: bool = True
+    # ticks 0..checked_through already passed the scene check (the planners' early check of the
+    # approach, `_plan_with_grasp`'s `refuse`): SceneCheck.plan starts after them
+    checked_through: int = -1
 
     @property
     def n_ticks(self) -> int:
@@ -88,7 +91,8 @@ def from_start(plan: Plan, q_start: np.ndarray, desc, dt_tick_s: float) -> Plan:
     part_q = None if plan.part_q is None else np.concatenate([np.full(n, plan.part_q[0]), plan.part_q])
     return replace(plan, q=np.vstack([q_start[None, :], seg, plan.q[1:]]),
                    gripper=np.concatenate([np.full(n, plan.gripper[0]), plan.gripper]),
-                   phase=[plan.phase[0]] + ["approach"] * n + list(plan.phase[1:]), phase_ticks=spans, part_q=part_q)
+                   phase=[plan.phase[0]] + ["approach"] * n + list(plan.phase[1:]), phase_ticks=spans, part_q=part_q,
+                   checked_through=-1)
 
 
 class SceneChecker(Protocol):
@@ -470,12 +474,14 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
                 raise
             move("approach", staging, joint_space="always", q_goal=q_stage)
         move("approach", cand.pre_grasp, 0.4, joint_space="fallback", q_goal=cand.q_pre)
+    checked = -1
     if refuse is not None:
         why = refuse(Plan(q=np.vstack(qs), gripper=np.concatenate(grips), phase=list(phases), grasp=cand,
                           place_object_pos_m=place_obj, carry_tcp_z_m=float(carry_z), phase_ticks=dict(spans),
                           slide_out_m=float(pull)))
         if why is not None:
             raise ApproachRefused(why)
+        checked = tick
     move("descend", grasp, 0.6)
     hold("close", GRIPPER_TICKS, 1.0)
     move("lift", lift, 0.6)
@@ -490,4 +496,5 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
     move("retreat", retreat, 0.5)
     hold("settle", SETTLE_TICKS, opened)
     return Plan(q=np.vstack(qs), gripper=np.concatenate(grips), phase=phases, grasp=cand,
-                place_object_pos_m=place_obj, carry_tcp_z_m=float(carry_z), phase_ticks=spans, slide_out_m=float(pull))
+                place_object_pos_m=place_obj, carry_tcp_z_m=float(carry_z), phase_ticks=spans, slide_out_m=float(pull),
+                checked_through=checked)

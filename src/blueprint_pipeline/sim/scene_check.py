@@ -86,6 +86,8 @@ class SceneCheck:
         m = self.sim.model
         mujoco.mj_collision(m, scratch)
         n = scratch.ncon
+        if n == 0:
+            return None
         g1, g2 = scratch.contact.geom[:n, 0], scratch.contact.geom[:n, 1]
         dist = scratch.contact.dist[:n]
         robot = self.ix.robot_geom
@@ -240,7 +242,7 @@ class SceneCheck:
         reach = self.sim.robot.reach_m
         fast = [k for a, b in zip(ticks, ticks[1:]) if b - a > 1 and reach * float(
                 np.max(np.abs(np.diff(plan.q[a:b + 1], axis=0)).sum(axis=0))) > PLAN_SWEEP_M for k in range(a + 1, b)]
-        ticks = sorted(set(ticks) | set(fast))
+        ticks = [k for k in sorted(set(ticks) | set(fast)) if k > plan.checked_through]  # the rest passed already
         saved = self._raised_margins(PLAN_CLEARANCE_M)
         try:
             for k in ticks:

@@ -295,6 +295,7 @@ def _plan_with_pitch(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float, on_s
                           phase_ticks=dict(spans), part_q=np.full(n, op.q_from)))
         if why is not None:
             raise ApproachRefused(why)
+    checked = state["tick"] if refuse is not None else -1
     line("reach", grasp, 0.6)
     hold("close", GRIPPER_TICKS, 1.0)
     if op.pull_m is not None:
@@ -318,7 +319,7 @@ def _plan_with_pitch(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float, on_s
     progress[last + 1:] = 1.0
     return Plan(q=np.vstack(qs), gripper=np.concatenate(grips), phase=phases, grasp=cand,
                 place_object_pos_m=opened.pos_m, carry_tcp_z_m=float(grasp.pos_m[2]), phase_ticks=spans,
-                part_q=op.q_from + (op.q_to - op.q_from) * progress)
+                part_q=op.q_from + (op.q_to - op.q_from) * progress, checked_through=checked)
 
 
 def _randomize_drawer(sim: SimScene, target: str, rng: np.random.Generator) -> dict[str, float]:
