@@ -26,7 +26,7 @@ from blueprint_pipeline.testing.tabletop import _object, _physics
 from blueprint_pipeline.sim.trajectory import Pose
 from blueprint_pipeline.simready.records import ColliderShape, PhysicsFile
 from blueprint_pipeline.testing.corpus import corpus
-from blueprint_pipeline.testing.runs import episode_results, run_to_episodes
+from blueprint_pipeline.testing.runs import episode_results, run_to_episodes, run_to_geniesim
 
 YAW_180 = (0.0, 0.0, 0.0, 1.0)
 
@@ -415,9 +415,7 @@ def test_the_ur10_stands_back_by_its_reach(tmp_path, monkeypatch, scene, task_id
     bottom-shelf book, from a base at least 0.91 m away, and for a dresser's drawer; from the
     Franka's distances it had none (the book: elbow down the upper arm is in the floor, elbow up
     the forearm meets the board above; the drawer: no IK solution along its opening)."""
-    from blueprint_pipeline.contract import RunOptions, StageContext
     from blueprint_pipeline.geniesim import tasks as task_planning
-    from blueprint_pipeline.runner import run_pipeline
     from blueprint_pipeline.sim.families import plan_at_rest
     from blueprint_pipeline.sim.stage import sim_for
 
@@ -425,12 +423,7 @@ def test_the_ur10_stands_back_by_its_reach(tmp_path, monkeypatch, scene, task_id
     for label in ("scaled", "franka"):
         if label == "franka":
             monkeypatch.setattr(task_planning, "_reach_scales", lambda spec: (1.0,))
-        path = tmp_path / f"{label}.json"
-        path.write_text(json.dumps(dict(corpus())[scene]))
-        out = tmp_path / label
-        ctx = StageContext(manifest_url=str(path), out_url=str(out), options=RunOptions.create(robot="ur10", workers=1))
-        for stage in ("scene", "simready", "usd", "geniesim"):
-            run_pipeline(ctx, only=stage)
+        out = _stages_to_geniesim(tmp_path, scene, label, robot="ur10")
         config = json.loads((out / "geniesim" / "task_config.json").read_text())
         base = next(t for t in config["tasks"] if t["task_id"] == task_id)["robot_placements"]["ur10"]["base_position_m"]
         if target is not None:
@@ -445,16 +438,7 @@ def test_the_ur10_stands_back_by_its_reach(tmp_path, monkeypatch, scene, task_id
 
 
 def _stages_to_geniesim(tmp_path: Path, scene: str, label: str, robot: str = "franka") -> Path:
-    from blueprint_pipeline.contract import RunOptions, StageContext
-    from blueprint_pipeline.runner import run_pipeline
-
-    path = tmp_path / f"{label}.json"
-    path.write_text(json.dumps(dict(corpus())[scene]))
-    out = tmp_path / label
-    ctx = StageContext(manifest_url=str(path), out_url=str(out), options=RunOptions.create(robot=robot, workers=1))
-    for stage in ("scene", "simready", "usd", "geniesim"):
-        run_pipeline(ctx, only=stage)
-    return out
+    return Path(run_to_geniesim(label, dict(corpus())[scene], tmp_path, robot).out_url)
 
 
 def test_a_turned_carts_drawer_gets_a_base_clear_of_its_turned_path(tmp_path, monkeypatch):

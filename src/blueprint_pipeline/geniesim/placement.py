@@ -162,6 +162,19 @@ def place_robot(spec: RobotSpec, points_m: np.ndarray, support: SceneObject | No
 ALTERNATIVE_MIN_MOVE_M, ALTERNATIVE_MIN_TURN_RAD = 0.15, 0.5  # what makes a base pose another one
 
 
+def apart(xy_a: Sequence[float], yaw_a: float, xy_b: Sequence[float], yaw_b: float) -> bool:
+    """Whether two base poses are two (as `base_poses` and a task's other poses tell them
+    apart): ALTERNATIVE_MIN_MOVE_M apart in x-y, or turned ALTERNATIVE_MIN_TURN_RAD from each other."""
+    turn = abs((yaw_a - yaw_b + np.pi) % (2 * np.pi) - np.pi)
+    return float(np.hypot(xy_a[0] - xy_b[0], xy_a[1] - xy_b[1])) >= ALTERNATIVE_MIN_MOVE_M or turn >= ALTERNATIVE_MIN_TURN_RAD
+
+
+def base_yaw(placement: RobotPlacement) -> float:
+    """The placement's heading about the vertical (its quaternion is a yaw, `yaw_quat`)."""
+    w, _, _, z = placement.base_orientation_wxyz
+    return float(2 * np.arctan2(z, w))
+
+
 def base_poses(spec: RobotSpec, points_m: np.ndarray, support: SceneObject | None, obstacles: Obstacles,
                floor_z_m: float, faces: Sequence[tuple[int, float]] | None = None,
                mount_z_m: float | None = None, standoff_m: float = CLEARANCE_M,
@@ -192,9 +205,7 @@ def base_poses(spec: RobotSpec, points_m: np.ndarray, support: SceneObject | Non
         for k in np.flatnonzero(ok)[np.argsort(worst[ok], kind="stable")]:
             if len(found) >= count:
                 break
-            if all(np.linalg.norm(xy[k] - f_xy) >= ALTERNATIVE_MIN_MOVE_M
-                   or abs((yaw[k] - f_yaw + np.pi) % (2 * np.pi) - np.pi) >= ALTERNATIVE_MIN_TURN_RAD
-                   for f_xy, f_yaw in found):
+            if all(apart(xy[k], float(yaw[k]), f_xy, f_yaw) for f_xy, f_yaw in found):
                 found.append((xy[k], float(yaw[k])))
     return [RobotPlacement(robot=spec.config.name, base_position_m=(round(float(xy[0]), 6), round(float(xy[1]), 6), floor_z_m),
                            base_orientation_wxyz=yaw_quat(yaw), reach_m=spec.config.reach_m)
@@ -205,8 +216,7 @@ def within_reach(spec: RobotSpec, placement: RobotPlacement, points_m: np.ndarra
                  mount_z_m: float | None = None) -> float:
     """Worst shoulder distance / usable reach for the placement (<= 1 means all reachable);
     `mount_z_m` as in `place_robot`."""
-    w, _, _, z = placement.base_orientation_wxyz
-    yaw = 2 * np.arctan2(z, w)
+    yaw = base_yaw(placement)
     base_z = placement.base_position_m[2] if mount_z_m is None else mount_z_m
     worst = _worst_distances(spec, np.asarray([placement.base_position_m[:2]]), np.array([yaw]),
                              base_z, np.asarray(points_m, dtype=float).reshape(-1, 3))

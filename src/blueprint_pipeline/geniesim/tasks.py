@@ -47,7 +47,7 @@ articulated objects count once, each has an opening and a closing task).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,10 +57,10 @@ from blueprint_pipeline.geniesim.placement import (
     CLEARANCE_M,
     HANDLE_STANDOFF_M,
     Obstacles,
-    ALTERNATIVE_MIN_MOVE_M,
-    ALTERNATIVE_MIN_TURN_RAD,
     Rect,
+    apart,
     base_poses,
+    base_yaw,
     drawer_keepouts,
     drawer_pull,
     place_robot,
@@ -221,9 +221,7 @@ def _placements(ctx: _Context, points: np.ndarray, support: SceneObject, surface
 
         def search(mount: float | None) -> RobotPlacement | None:
             # on a shelf, first far enough back that the hand can slide things out of the row
-            tries = _shelf_tries(spec, reach_scaled) if shelf else []
-            tries.append((SHELF_STANDOFF_M if shelf else CLEARANCE_M, 0.0))
-            for standoff, near in tries:
+            for standoff, near in _shelf_standoffs(spec, reach_scaled) if shelf else [(CLEARANCE_M, 0.0)]:
                 found = place_robot(spec, points, support, obstacles, ctx.floor_z, faces=faces,
                                     mount_z_m=mount, standoff_m=standoff, min_distance_m=near)
                 if found is not None:
@@ -257,21 +255,21 @@ def _shelf_alternatives(ctx: _Context, points: np.ndarray, support: SceneObject,
         spec = ROBOTS[name]
         if spec.mount_above_surface_m is None:
             continue
-        mounts = [(None, surface_z_m + spec.mount_above_surface_m),
-                  (low := round(max(ctx.floor_z, surface_z_m - spec.shoulders_base_m[0][2]), 6), low)]
-        found: list[RobotPlacement] = []
-        for standoff, near in [*_shelf_tries(spec, reach_scaled), (SHELF_STANDOFF_M, 0.0)]:
-            for recorded, mount in mounts:
-                for p in base_poses(spec, points, support, ctx.obstacles[name], ctx.floor_z, faces=faces,
-                                    mount_z_m=mount, standoff_m=standoff, min_distance_m=near, count=2):
-                    p = p.model_copy(update={"mount_z_m": recorded})
-                    if all(_another_pose(p, q) for q in (first, *found)):
-                        found.append(p)
-                    if len(found) >= PLACEMENT_ALTERNATIVES:
-                        break
+        low = _board_mount(ctx, spec, surface_z_m)
+        mounts = [(None, surface_z_m + spec.mount_above_surface_m), (low, low)]  # (recorded, used for reach)
+        found = _others(first, (p.model_copy(update={"mount_z_m": recorded})
+                                for standoff, near in _shelf_standoffs(spec, reach_scaled) for recorded, mount in mounts
+                                for p in base_poses(spec, points, support, ctx.obstacles[name], ctx.floor_z,
+                                                    faces=faces, mount_z_m=mount, standoff_m=standoff,
+                                                    min_distance_m=near, count=2)))
         if found:
-            out[name] = found[:PLACEMENT_ALTERNATIVES]
+            out[name] = found
     return out
+
+
+def _board_mount(ctx: _Context, spec, surface_z_m: float) -> float:
+    """The pedestal's top that puts the arm's shoulder at the board's height (`_shoulder_at_board`)."""
+    return round(max(ctx.floor_z, surface_z_m - spec.shoulders_base_m[0][2]), 6)
 
 
 def _shoulder_at_board(ctx: _Context, spec, surface_z_m: float) -> float | None:
@@ -289,7 +287,7 @@ def _shoulder_at_board(ctx: _Context, spec, surface_z_m: float) -> float | None:
     their drawn starts)."""
     if not spec.shoulder_at_shelf_board or spec.mount_above_surface_m is None:
         return None
-    return round(max(ctx.floor_z, surface_z_m - spec.shoulders_base_m[0][2]), 6)
+    return _board_mount(ctx, spec, surface_z_m)
 
 
 def _difficulty(score: int) -> str:
@@ -344,6 +342,12 @@ def _shelf_tries(spec, reach_scaled: bool = True) -> list[tuple[float, float]]:
     the scaled ones the UR10 lost 3 of a pantry's 5 such pushes."""
     franka = [(s, SHELF_MIN_DISTANCE_M) for s in SHELF_STANDOFFS_M]
     return [(s * k, d * k) for k in (_reach_scales(spec) if reach_scaled else (1.0,)) for s, d in franka]
+
+
+def _shelf_standoffs(spec, reach_scaled: bool = True) -> list[tuple[float, float]]:
+    """`_shelf_tries`, then the nearest standoff with no minimum distance: every (standoff,
+    minimum distance) a base in front of open furniture is tried at, in order."""
+    return [*_shelf_tries(spec, reach_scaled), (SHELF_STANDOFF_M, 0.0)]
 
 
 def _reach_scales(spec) -> tuple[float, ...]:
@@ -713,21 +717,22 @@ def _other_poses(ctx: _Context, spec, points: np.ndarray, o: SceneObject, obstac
     """Up to PLACEMENT_ALTERNATIVES base poses other than `first` (moved or turned from it and
     from each other as placement.base_poses separates them) for the points, from each obstacle
     set in turn (the strictest keep-outs first)."""
+    return _others(first, (p for obstacles in obstacle_sets
+                           for p in _place_for_part(ctx, spec, points, o, obstacles, min_distance_m,
+                                                    PLACEMENT_ALTERNATIVES + 1)))
+
+
+def _others(first: RobotPlacement, candidates: Iterable[RobotPlacement]) -> list[RobotPlacement]:
+    """The first PLACEMENT_ALTERNATIVES of `candidates` (taken lazily, in order) that are other
+    base poses than `first` and than each other (placement.apart, or on another mount)."""
     out: list[RobotPlacement] = []
-    for obstacles in obstacle_sets:
-        for p in _place_for_part(ctx, spec, points, o, obstacles, min_distance_m, PLACEMENT_ALTERNATIVES + 1):
-            if all(_another_pose(p, q) for q in (first, *out)):
-                out.append(p)
+    for p in candidates:
+        if all(apart(p.base_position_m, base_yaw(p), q.base_position_m, base_yaw(q)) or p.mount_z_m != q.mount_z_m
+               for q in (first, *out)):
+            out.append(p)
             if len(out) >= PLACEMENT_ALTERNATIVES:
-                return out
+                break
     return out
-
-
-def _another_pose(a: RobotPlacement, b: RobotPlacement) -> bool:
-    yaw = lambda p: 2.0 * np.arctan2(p.base_orientation_wxyz[3], p.base_orientation_wxyz[0])  # noqa: E731
-    turn = abs((yaw(a) - yaw(b) + np.pi) % (2 * np.pi) - np.pi)
-    return (float(np.hypot(a.base_position_m[0] - b.base_position_m[0], a.base_position_m[1] - b.base_position_m[1]))
-            >= ALTERNATIVE_MIN_MOVE_M or turn >= ALTERNATIVE_MIN_TURN_RAD or a.mount_z_m != b.mount_z_m)
 
 
 def _drawer_placements(ctx: _Context, o: SceneObject, fraction: float = DRAWER_TARGET_FRACTION

@@ -11,15 +11,22 @@ from blueprint_pipeline.runner import run_pipeline
 from blueprint_pipeline.sim.stage import EpisodesFailedError
 
 
-def run_to_episodes(name: str, manifest: dict, root: Path, robot: str = "franka") -> Path:
-    """Write `manifest` to root/<name>.json and run it into root/<name>/ with one worker. The
-    episodes stage's success-rate gate is passed over: callers judge the episodes' results."""
+def run_to_geniesim(name: str, manifest: dict, root: Path, robot: str = "franka") -> StageContext:
+    """Write `manifest` to root/<name>.json and run scene, simready, usd and geniesim into
+    root/<name>/ (one worker); the run's context."""
     path = root / f"{name}.json"
     path.write_text(json.dumps(manifest))
-    out = root / name
-    ctx = StageContext(manifest_url=str(path), out_url=str(out), options=RunOptions.create(robot=robot, workers=1))
+    ctx = StageContext(manifest_url=str(path), out_url=str(root / name), options=RunOptions.create(robot=robot, workers=1))
     for stage in ("scene", "simready", "usd", "geniesim"):
         run_pipeline(ctx, only=stage)
+    return ctx
+
+
+def run_to_episodes(name: str, manifest: dict, root: Path, robot: str = "franka") -> Path:
+    """`run_to_geniesim`, then the episodes stage. The episodes stage's success-rate gate is
+    passed over: callers judge the episodes' results."""
+    ctx = run_to_geniesim(name, manifest, root, robot)
+    out = root / name
     try:
         run_pipeline(ctx, only="episodes")
     except EpisodesFailedError:
