@@ -213,23 +213,29 @@ def test_the_rim_of_an_open_top_mesh_is_found_away_from_its_handle(tmp_path):
     assert rim.depth_m > 0.08  # the cavity, not the bottom
     # the handle is on +x: no rim grasp there (the outer finger would meet it)
     assert 0.0 not in rim.angles_rad and len(rim.angles_rad) >= 8
-    bowl = fitted("bowl")
-    assert find_rim(bowl.vertices, bowl.faces) is not None
+    assert abs(rim.lean_rad) < np.radians(1.0)  # an upright wall: the hand is not leaned
+    bowl_mesh = fitted("bowl")
+    bowl = find_rim(bowl_mesh.vertices, bowl_mesh.faces)
+    # the bowl's wall curves in below its top: the chord of its inner face, rim to 4.5 cm down
+    assert bowl is not None and np.radians(20.0) < bowl.lean_rad < np.radians(28.0)
     for closed in ("bottle", "box"):
         m = fitted(closed)
         assert find_rim(m.vertices, m.faces) is None
 
 
-def test_mugs_too_wide_for_the_hand_are_picked_by_their_rim(tmp_path):
+def test_mugs_and_a_bowl_too_wide_for_the_hand_are_picked_by_their_rim(tmp_path):
+    """The mugs' walls are upright; the bowl's curves in, and the hand leans with it (the pads
+    along the wall): upright, its pads pinched the wall at two heights and it tilted out of the hand."""
     from blueprint_pipeline.testing.runs import episode_results, run_to_episodes
 
     shutil.copytree(EXAMPLE / "assets", tmp_path / "assets")
     manifest = json.loads((EXAMPLE / "meshed_kitchen.json").read_text())
     out = run_to_episodes("meshed_kitchen", manifest, tmp_path)
     config = json.loads((out / "geniesim" / "task_config.json").read_text())
-    mug_tasks = {t["task_id"] for t in config["tasks"] if t["target_object_id"].startswith("mug")}
-    assert mug_tasks  # 7.5 cm across: wider than the Franka hand's 8 cm stroke less its margin
-    results = [r for r in episode_results(out) if r["task_id"] in mug_tasks]
+    rim_tasks = {t["task_id"] for t in config["tasks"] if t["target_object_id"].startswith(("mug", "bowl"))}
+    # 7.5 cm and 16 cm across: wider than the Franka hand's 8 cm stroke less its margin
+    assert {"pick_place_bowl_to_counter", "pick_place_mug_left_to_counter"} <= rim_tasks
+    results = [r for r in episode_results(out) if r["task_id"] in rim_tasks]
     assert results and all(r["success"] for r in results), [(r["task_id"], r["failure_reason"]) for r in results]
     assert {r["metrics"]["grasp_kind"] for r in results} == {"rim"}
 

@@ -170,7 +170,9 @@ def rim_candidates(obj_pos_m: np.ndarray, obj_rot: np.ndarray, rim, stroke_m: fl
     """Top-down grasps of an open-top hollow object's wall (`rim`: simready's RimRecord, object
     frame): at each clear direction around the rim, the TCP over the wall's middle at its grip
     depth, the finger axis radial (one finger inside, one outside), the fingers opened to the
-    wall plus RIM_ROOM_M a side. Nearest the robot first (the hand reaches over less)."""
+    wall plus RIM_ROOM_M a side, the hand leaned by the wall's lean (`rim.lean_rad`: the
+    fingertips towards the centre, about the rim's tangent) so that the pads lie along it.
+    Nearest the robot first (the hand reaches over less)."""
     open_m = 0.5 * rim.wall_m + RIM_ROOM_M
     if 2 * open_m > stroke_m:
         return []
@@ -182,8 +184,11 @@ def rim_candidates(obj_pos_m: np.ndarray, obj_rot: np.ndarray, rim, stroke_m: fl
         radial[2] = 0.0
         if np.linalg.norm(radial) < 0.5:  # the object lies on its side: no rim from above
             return []
-        tcp = Pose(obj_pos_m + obj_rot @ local, _hand_rotation(np.array([0.0, 0.0, -1.0]), radial / np.linalg.norm(radial)))
-        out.append(GraspCandidate("rim", tcp, np.array([0.0, 0.0, -1.0]), rim.wall_m, open_m=open_m))
+        radial /= np.linalg.norm(radial)
+        up, lean = np.array([0.0, 0.0, 1.0]), rim.lean_rad
+        approach = -np.cos(lean) * up - np.sin(lean) * radial
+        tcp = Pose(obj_pos_m + obj_rot @ local, _hand_rotation(approach, np.cos(lean) * radial - np.sin(lean) * up))
+        out.append(GraspCandidate("rim", tcp, approach, rim.wall_m, open_m=open_m))
     return sorted(out, key=lambda c: float(np.linalg.norm(c.tcp.pos_m[:2] - base_pos_m[:2])))
 
 

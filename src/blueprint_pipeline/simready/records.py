@@ -77,6 +77,9 @@ class RimRecord(_Record):
     wall_m: Positive  # thickness at the grip depth (median over the clear directions)
     radius_m: Positive  # of the wall's middle
     angles_rad: tuple[Finite, ...]  # directions from the centre where the wall is clear (no handle)
+    # how far the wall's inner face leans in below the top, from vertical (a bowl's curves in;
+    # a mug's is 0): grasps lean the hand by it (rims.py). 0 in physics files written before it.
+    lean_rad: Finite = 0.0
 
 
 class MeshRecord(_Record):

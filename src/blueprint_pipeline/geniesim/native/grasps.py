@@ -46,11 +46,13 @@ def _offsets(half_extent: float, n: int = 3) -> np.ndarray:
     return np.linspace(-reach, reach, n) if reach > 0 else np.zeros(1)
 
 
-def _tilted_down(jaw: np.ndarray, sign: float) -> np.ndarray:
-    """Straight down turned by TOP_TILT_DEG about the (horizontal) jaw axis, one way or the other."""
-    side = np.cross(jaw, [0.0, 0.0, 1.0])
+def _tilted_down(jaw: np.ndarray, sign: float, down: np.ndarray | None = None) -> np.ndarray:
+    """`down` (straight down unless given; at right angles to the jaw) turned by TOP_TILT_DEG
+    about the jaw axis, one way or the other."""
+    down = np.array([0.0, 0.0, -1.0]) if down is None else down
+    side = np.cross(jaw, -down)
     t = np.radians(TOP_TILT_DEG)
-    a = np.array([0.0, 0.0, -np.cos(t)]) + sign * np.sin(t) * side
+    a = np.cos(t) * down + sign * np.sin(t) * side
     return a / np.linalg.norm(a)
 
 
@@ -136,15 +138,18 @@ def rim_grasps(rim: RimRecord, origin_m: np.ndarray, stroke_m: float) -> tuple[n
     """Grasps of an open-top hollow mesh's wall (simready/rims.py; the episodes stage's rim grasps):
     at each clear direction round the rim, the jaws radial (one finger inside the wall, one
     outside) across the wall's middle at its grip depth, opened to the wall plus RIM_ROOM_M a side,
-    the approach down tilted TOP_TILT_DEG about the jaw axis either way (it stays in the wall's
-    plane). `origin_m`: where the written mesh's origin is in the rim's object frame."""
+    the hand leaned by the wall's lean (`rim.lean_rad`, as there), the approach then tilted
+    TOP_TILT_DEG about the jaw axis either way (it stays in the wall's plane). `origin_m`: where
+    the written mesh's origin is in the rim's object frame."""
     out = _Grasps(stroke_m)
+    up, lean = np.array([0.0, 0.0, 1.0]), rim.lean_rad
     for a in rim.angles_rad:
-        jaw = np.array([np.cos(a), np.sin(a), 0.0])
-        centre = np.array([rim.centre_m[0] + rim.radius_m * jaw[0], rim.centre_m[1] + rim.radius_m * jaw[1],
+        radial = np.array([np.cos(a), np.sin(a), 0.0])
+        centre = np.array([rim.centre_m[0] + rim.radius_m * radial[0], rim.centre_m[1] + rim.radius_m * radial[1],
                            rim.top_z_m - rim.grip_depth_m]) - np.asarray(origin_m, dtype=float)
+        jaw, down = np.cos(lean) * radial - np.sin(lean) * up, -np.cos(lean) * up - np.sin(lean) * radial
         for tilt in (1.0, -1.0):
-            out.add(_tilted_down(jaw, tilt), jaw, centre, rim.wall_m, width_m=rim.wall_m + 2 * RIM_ROOM_M)
+            out.add(_tilted_down(jaw, tilt, down), jaw, centre, rim.wall_m, width_m=rim.wall_m + 2 * RIM_ROOM_M)
     return out.finish()
 
 
