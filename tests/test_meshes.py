@@ -223,14 +223,22 @@ def test_the_rim_of_an_open_top_mesh_is_found_away_from_its_handle(tmp_path):
         assert find_rim(m.vertices, m.faces) is None
 
 
-def test_mugs_and_a_bowl_too_wide_for_the_hand_are_picked_by_their_rim(tmp_path):
+@pytest.fixture(scope="module")
+def meshed_episodes(tmp_path_factory) -> Path:
+    """The meshed kitchen example through the episodes stage (the Franka): its output folder."""
+    from blueprint_pipeline.testing.runs import run_to_episodes
+
+    tmp = tmp_path_factory.mktemp("meshed_episodes")
+    shutil.copytree(EXAMPLE / "assets", tmp / "assets")
+    return run_to_episodes("meshed_kitchen", json.loads((EXAMPLE / "meshed_kitchen.json").read_text()), tmp)
+
+
+def test_mugs_and_a_bowl_too_wide_for_the_hand_are_picked_by_their_rim(meshed_episodes):
     """The mugs' walls are upright; the bowl's curves in, and the hand leans with it (the pads
     along the wall): upright, its pads pinched the wall at two heights and it tilted out of the hand."""
-    from blueprint_pipeline.testing.runs import episode_results, run_to_episodes
+    from blueprint_pipeline.testing.runs import episode_results
 
-    shutil.copytree(EXAMPLE / "assets", tmp_path / "assets")
-    manifest = json.loads((EXAMPLE / "meshed_kitchen.json").read_text())
-    out = run_to_episodes("meshed_kitchen", manifest, tmp_path)
+    out = meshed_episodes
     config = json.loads((out / "geniesim" / "task_config.json").read_text())
     rim_tasks = {t["task_id"] for t in config["tasks"] if t["target_object_id"].startswith(("mug", "bowl"))}
     # 7.5 cm and 16 cm across: wider than the Franka hand's 8 cm stroke less its margin
@@ -238,6 +246,24 @@ def test_mugs_and_a_bowl_too_wide_for_the_hand_are_picked_by_their_rim(tmp_path)
     results = [r for r in episode_results(out) if r["task_id"] in rim_tasks]
     assert results and all(r["success"] for r in results), [(r["task_id"], r["failure_reason"]) for r in results]
     assert {r["metrics"]["grasp_kind"] for r in results} == {"rim"}
+
+
+def test_a_plan_that_swings_the_arm_gives_way_to_the_next_grasp(meshed_episodes, monkeypatch):
+    """From this start the bowl's first rim grasp that plans has the Franka's wrist near its limit:
+    its lift, 27 cm straight up, is slowed down 20-fold while the shoulder and upper arm swing.
+    The planner keeps such a plan only when none of the next SLOW_MORE_TRIES grasps plans without."""
+    from blueprint_pipeline.sim import engine, planner
+    from blueprint_pipeline.sim.episode import EpisodeOptions
+    from blueprint_pipeline.sim.families import family_of
+    from blueprint_pipeline.sim.stage import sim_for
+
+    sim, task = sim_for(str(meshed_episodes), "franka", "pick_place_bowl_to_counter", choose_camera=False)
+    _, planned, _ = engine.begin_and_plan(family_of(task), sim, task, 1, 0, EpisodeOptions())
+    assert planned.plan.stretch <= planner.SLOW_STRETCH
+    monkeypatch.setattr(planner, "SLOW_MORE_TRIES", 0)  # the first plan found, however slow
+    _, slow, _ = engine.begin_and_plan(family_of(task), sim, task, 1, 0, EpisodeOptions())
+    assert slow.plan.stretch > planner.SLOW_STRETCH and slow.plan.n_ticks > 3 * planned.plan.n_ticks
+    assert slow.plan.candidates_tried < planned.plan.candidates_tried
 
 
 def test_an_open_non_manifold_mesh_is_used_with_a_thin_shell_mass(tmp_path, cache):

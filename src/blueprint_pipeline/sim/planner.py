@@ -38,6 +38,7 @@ from blueprint_pipeline.sim.trajectory import (
     IKFailure,
     Pose,
     joint_segment,
+    nominal_ticks,
     plan_segment,
 )
 
@@ -51,6 +52,12 @@ CEILING_CLEARANCE_M = 0.02
 STAGING_M = 0.15  # on a shelf, the hand first stops this far in front of the pre-grasp (horizontally)
 STAGING_NEAR_M = (0.08, 0.04)  # nearer staging distances when the arm cannot reach that far out
 BRANCH_CANDIDATES = 8  # the other IK branches are tried for this many of the best-ranked grasps
+# A plan with a straight segment slowed down more than SLOW_STRETCH times is kept only when none of
+# the next SLOW_MORE_TRIES grasps tried plans without one: with its wrist near a joint limit the
+# arm follows the line by swinging through its null space (a Franka lifting a bowl 27 cm by its
+# rim turned its shoulder and upper arm 1.3 rad either way, and the lift took 20 s).
+SLOW_STRETCH = 8.0
+SLOW_MORE_TRIES = 8
 
 
 @dataclass
@@ -74,6 +81,9 @@ class Plan:
     # ticks 0..checked_through already passed the scene check (the planners' early check of the
     # approach, `_plan_with_grasp`'s `refuse`): SceneCheck.plan starts after them
     checked_through: int = -1
+    # the most a straight segment was slowed down to keep the joints within their limits (its
+    # ticks / trajectory.nominal_ticks): above SLOW_STRETCH the arm swings through its null space
+    stretch: float = 1.0
 
     @property
     def n_ticks(self) -> int:
@@ -247,6 +257,8 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
         return None, why, error
 
     errors: list[Exception] = []  # each pass's last error; the first pass's is reported
+    slow: Plan | None = None  # the first plan with a segment slowed down more than SLOW_STRETCH
+    tries_after_slow = 0
     for placings in passes:
         last_error: Exception = IKFailure("no reachable grasp candidate")
         refused: list[str] = []
@@ -265,15 +277,24 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
                         last_error = IKFailure(f"{variant.kind} grasp unreachable")
                     continue
                 if why is None:
+                    if slow is not None:
+                        tries_after_slow += 1
+                        if tries_after_slow > SLOW_MORE_TRIES:
+                            return slow
                     plan, why, error = attempt(variant, placings, tried)
-                    if plan is not None:
+                    if plan is not None and plan.stretch <= SLOW_STRETCH:
                         return plan
+                    if plan is not None:
+                        slow = slow or plan
+                        continue
                     if error is not None:
                         last_error = error
                 if why is not None:
                     refused.append(f"{variant.kind}{'' if variant.open_m is None else ' pre-shaped'}: {why}")
                     last_error = BlockedGrasps("every grasp not out of reach collides (" + "; ".join(refused[-3:]) + ")")
         errors.append(last_error)
+        if slow is not None:
+            return slow
     # Other IK branches: no grasp gave a plan with the arm posture solved from the seed, so each
     # grasp the hand alone does not refuse is solved again from the arm's branch seeds
     # (ArmIK.branch_seeds) and planned from each distinct posture found
@@ -414,16 +435,18 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
     qs, grips, phases = [q_home[None, :]], [np.full(1, opened)], ["start"]
     spans: dict[str, tuple[int, int]] = {}
     q, pose, gripper, tick = q_home, home, opened, 0
+    stretch = 1.0
 
     def move(name: str, goal_pose: Pose, min_s: float = 0.4, joint_space: str = "never",
              q_goal: np.ndarray | None = None) -> None:
         """joint_space: "never" (Cartesian line), "always" (ruckig), "fallback" (ruckig if the line fails);
         `q_goal`: the joints at `goal_pose` when already solved (for a joint-space move)."""
-        nonlocal q, pose, tick
+        nonlocal q, pose, tick, stretch
         seg = None
         if joint_space != "always":
             try:
                 seg = plan_segment(ik, pose, goal_pose, q, dt, min_s, avoid_obstacles=cand.needs_collision_avoidance)
+                stretch = max(stretch, len(seg) / nominal_ticks(pose, goal_pose, dt, min_s))
             except IKFailure:
                 if joint_space == "never":
                     raise
@@ -497,4 +520,4 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
     hold("settle", SETTLE_TICKS, opened)
     return Plan(q=np.vstack(qs), gripper=np.concatenate(grips), phase=phases, grasp=cand,
                 place_object_pos_m=place_obj, carry_tcp_z_m=float(carry_z), phase_ticks=spans, slide_out_m=float(pull),
-                checked_through=checked)
+                checked_through=checked, stretch=stretch)

@@ -115,6 +115,13 @@ def _duration_s(dist: float, ang: float, min_s: float) -> float:
                1.875 * ang / MAX_TCP_ANGULAR_SPEED_RAD_S)
 
 
+def nominal_ticks(start: Pose, goal: Pose, dt_tick_s: float, min_duration_s: float = 0.4) -> int:
+    """Ticks of the straight segment from `start` to `goal` at the TCP's speed limits, before
+    `plan_segment` slows it down for the joints' (its length is at least this)."""
+    line = _Line(start, goal)
+    return max(2, int(np.ceil(_duration_s(line.length_m, line.angle_rad, min_duration_s) / dt_tick_s - 1e-9)))
+
+
 def plan_segment(ik: ArmIK, start: Pose, goal: Pose, q_start: np.ndarray, dt_tick_s: float,
                  min_duration_s: float = 0.4, max_stretch: int = 4, avoid_obstacles: bool = False) -> np.ndarray:
     """Joint set-points (n_ticks, dof) after q_start, ending at `goal`; raises IKFailure."""
