@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+import trimesh
 
 from blueprint_pipeline.cli import main
 
@@ -28,7 +29,9 @@ def meshes(mesh_assets):
 
 def test_every_mesh_is_a_small_closed_solid(meshes) -> None:
     assert set(meshes) == {"mug", "bowl", "bottle", "box", "drawer"}
-    for name, mesh in meshes.items():
+    for name, textured in meshes.items():
+        # closed once vertices split along texture seams (the box's faces) are merged by position
+        mesh = trimesh.Trimesh(textured.vertices, textured.faces, process=True)
         assert mesh.is_watertight and mesh.is_winding_consistent, name
         assert mesh.volume > 0, name
         assert len(mesh.faces) < 5000, name

@@ -3,6 +3,7 @@ mass from the shape, the decomposition cache, and the simulator's mesh colliders
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
@@ -123,6 +124,35 @@ def test_a_million_triangle_mesh_is_decimated_for_the_visual(tmp_path):
     assert any("decimated" in n for n in ball.notes)
     # a solid rubber-ish ball: the volume of the mesh, near the sphere's
     assert ball.mesh.watertight
+
+
+def test_a_textured_mesh_keeps_its_image_and_coordinates_through_decimation(tmp_path, cache):
+    """A glTF sphere textured by latitude (the image's top half red, its bottom half blue; v up
+    the sphere), decimated from 5,120 to 2,000 triangles: the stored visual keeps the image, and
+    each kept vertex's coordinates still say its height (the mean of those collapsed into it)."""
+    from PIL import Image
+
+    from blueprint_pipeline.simready.meshes import load_object_mesh
+
+    ball = trimesh.creation.icosphere(subdivisions=4, radius=0.04)  # z up: turned y up for the file
+    ball.vertices = np.column_stack([ball.vertices[:, 0], ball.vertices[:, 2], -ball.vertices[:, 1]])
+    height = ball.vertices[:, 1]  # y up in the file
+    uv = np.column_stack([0.5 + 0.5 * np.arctan2(ball.vertices[:, 2], ball.vertices[:, 0]) / np.pi,
+                          (height + 0.04) / 0.08])
+    image = np.zeros((32, 32, 3), np.uint8)
+    image[:16], image[16:] = (220, 30, 30), (30, 30, 220)
+    ball.visual = trimesh.visual.TextureVisuals(uv=uv, material=trimesh.visual.material.PBRMaterial(
+        baseColorTexture=Image.fromarray(image)))
+    ball.export(tmp_path / "ball.glb")
+    physics, _ = _estimate(tmp_path, _scene(_obj("ball", "ball.glb", size=(0.08, 0.08, 0.08), category="ball")), cache)
+    record = physics.objects["ball"].mesh
+    assert record is not None and record.textured and record.triangles <= 2000 < len(ball.faces)
+    mesh = load_object_mesh(str(tmp_path / "simready"), record)
+    assert mesh.uv is not None and mesh.uv.shape == (len(mesh.vertices), 2)
+    with Image.open(io.BytesIO(mesh.texture_png)) as png:
+        assert png.size == (32, 32) and png.getpixel((0, 0)) == (220, 30, 30)
+    expected_v = (mesh.vertices[:, 2] + 0.04) / 0.08  # z up in the object frame
+    assert np.percentile(np.abs(mesh.uv[:, 1] - expected_v), 95) < 0.03
 
 
 def test_decompositions_are_cached_by_content(tmp_path):
@@ -246,6 +276,45 @@ def test_mugs_and_a_bowl_too_wide_for_the_hand_are_picked_by_their_rim(meshed_ep
     results = [r for r in episode_results(out) if r["task_id"] in rim_tasks]
     assert results and all(r["success"] for r in results), [(r["task_id"], r["failure_reason"]) for r in results]
     assert {r["metrics"]["grasp_kind"] for r in results} == {"rim"}
+
+
+def test_the_cartons_printed_texture_reaches_the_renders_the_usd_and_the_bundle(meshed_episodes):
+    """The meshed kitchen's box has a base colour texture (a white band with a red disc): the
+    episodes' scene file names it next to itself and draws it (no red without it), the usd
+    stage's object file and the Genie Sim Aligned.usd sample it through primvars:st."""
+    from pxr import Usd, UsdGeom, UsdShade
+
+    physics = json.loads((meshed_episodes / "simready" / "physics.json").read_text())
+    assert physics["objects"]["box"]["mesh"]["textured"]
+    assert not physics["objects"]["bowl"]["mesh"]["textured"]
+    xml = meshed_episodes / "episodes" / "scenes" / "pick_place_box_to_counter.xml"
+    model = mujoco.MjModel.from_xml_path(str(xml))  # its texture files are found next to it
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    visual = model.geom("obj:box:visual").id
+    cam = mujoco.MjvCamera()
+    cam.lookat[:], cam.distance, cam.azimuth, cam.elevation = data.geom_xpos[visual], 0.35, 270.0, -10.0
+
+    def red_share() -> float:
+        with mujoco.Renderer(model, 96, 96) as renderer:
+            renderer.update_scene(data, cam)
+            px = renderer.render().astype(int)
+        return float(((px[..., 0] > px[..., 1] + 60) & (px[..., 0] > px[..., 2] + 60)).mean())
+
+    assert red_share() > 0.005  # the disc
+    model.mat_texid[model.geom_matid[visual]] = -1
+    assert red_share() == 0.0
+    for layer in (meshed_episodes / "usd" / "objects" / "box.usda",
+                  next((meshed_episodes / "geniesim" / "native" / "objects").glob("box/*/Aligned.usd"))):
+        stage = Usd.Stage.Open(str(layer))
+        mesh = next(UsdGeom.Mesh(p) for p in stage.Traverse() if p.IsA(UsdGeom.Mesh) and p.GetName() != "Piece0"
+                    and "Collider" not in str(p.GetPath()))
+        st = UsdGeom.PrimvarsAPI(mesh).GetPrimvar("st").Get()
+        assert len(st) == len(mesh.GetPointsAttr().Get())
+        material = UsdShade.MaterialBindingAPI(mesh.GetPrim()).ComputeBoundMaterial()[0]
+        image = next(UsdShade.Shader(p) for p in Usd.PrimRange(material.GetPrim()) if p.GetName() == "Image")
+        path = image.GetInput("file").Get()
+        assert (layer.parent / path.path).is_file(), (layer, path)
 
 
 def test_a_plan_that_swings_the_arm_gives_way_to_the_next_grasp(meshed_episodes, monkeypatch):

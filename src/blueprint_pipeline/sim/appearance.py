@@ -216,6 +216,25 @@ class Painter:
         self.materials[name] = look
         return name
 
+    def paint_image(self, geoms, name: str, file: str, png: bytes, rgb, look: Look) -> None:
+        """Give `geoms` (meshes with texture coordinates) a material `name` sampling the image
+        `png` (`file`: its name among the spec's assets and in written MJCF), times `rgb`, with
+        the look's surface and colour jitter."""
+        if file not in self._textures:
+            self.spec.assets = {**dict(self.spec.assets), file: png}
+            tex = self.spec.add_texture()
+            tex.name, tex.type, tex.file = f"tex_{file}", mujoco.mjtTexture.mjTEXTURE_2D, file
+            self._textures.add(file)
+        mat = self.spec.add_material()
+        mat.name = name
+        mat.rgba = [*map(float, rgb), 1.0]
+        mat.specular, mat.shininess = look.specular, look.shininess
+        mat.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = f"tex_{file}"
+        self.materials[name] = look
+        for g in geoms:
+            g.material = name
+            g.rgba = [*map(float, rgb), 1.0]
+
     def paint(self, geoms, name: str, rgb, look: Look) -> None:
         """Give `geoms` one material (their rgba too, which MuJoCo uses over a material's
         when it is not the default)."""
@@ -290,6 +309,8 @@ def randomize_visuals(model: mujoco.MjModel, rng: np.random.Generator, jitter_of
         j = jitter_of_material.get(model.material(i).name, 0.0)
         if j > 0.0:
             model.mat_rgba[i, :3] = np.clip(model.mat_rgba[i, :3] * tint(rng, j), 0.0, 1.0)
-            model.mat_texrepeat[i] = model.mat_texrepeat[i] * rng.uniform(0.8, 1.25)
+            scale = rng.uniform(0.8, 1.25)
+            if model.mat_texuniform[i]:  # a procedural texture's scale; a mesh's image keeps its mapping
+                model.mat_texrepeat[i] = model.mat_texrepeat[i] * scale
     for g in np.flatnonzero(model.geom_matid >= 0):
         model.geom_rgba[g] = model.mat_rgba[model.geom_matid[g]]

@@ -72,7 +72,7 @@ from blueprint_pipeline.robots.description import RobotVisuals
 from blueprint_pipeline.scene.records import Scene, SceneObject, SimRole
 from blueprint_pipeline.scene.shelves import Level, OpenFurniture, open_furniture
 from blueprint_pipeline.sim import mujoco_log
-from blueprint_pipeline.sim.appearance import LOOKS, Look, Painter, add_lights, object_rgb
+from blueprint_pipeline.sim.appearance import LOOKS, TEXTURE_DIR, Look, Painter, add_lights, object_rgb
 from blueprint_pipeline.sim.mjcf import to_xml_exact
 from blueprint_pipeline.sim.start_pose import clear_start
 from blueprint_pipeline.sim.containers import shell_parts
@@ -278,6 +278,8 @@ def _add_mesh_geoms(spec: mujoco.MjSpec, body: mujoco.MjsBody, obj: SceneObject,
     vis.name = f"obj:{obj.id}:visual"
     vis.uservert = np.asarray(mesh.vertices, dtype=float).ravel().tolist()
     vis.userface = np.asarray(mesh.faces, dtype=int).ravel().tolist()
+    if mesh.uv is not None and mesh.texture_png is not None:  # MuJoCo's v runs down the image
+        vis.usertexcoord = np.column_stack([mesh.uv[:, 0], 1.0 - mesh.uv[:, 1]]).ravel().tolist()
     vis.inertia = mujoco.mjtMeshInertia.mjMESH_INERTIA_SHELL
     v = body.add_geom()
     v.name = vis.name
@@ -315,10 +317,15 @@ HANDLE_RGB = (0.25, 0.25, 0.26)
 def _paint(spec: mujoco.MjSpec, painter: Painter, obj: SceneObject, phys: ObjectPhysics,
            mesh: ObjectMesh | None = None) -> None:
     """The object's look (sim/appearance.py) on every geom of its bodies; its handle in metal; a
-    mesh's own base colour where its file has one."""
+    mesh's own base colour where its file has one, and its texture on its visual."""
     rgb, look = object_rgb(obj.name, obj.description, obj.category, phys.material)
     if mesh is not None and mesh.rgba is not None:
         rgb = mesh.rgba[:3]
+    if mesh is not None and mesh.texture_png is not None and mesh.uv is not None:
+        visual = spec.geom(f"obj:{obj.id}:visual")
+        painter.paint_image([visual], f"mat:{obj.id}", f"{TEXTURE_DIR}/{mesh.texture_name}", mesh.texture_png,
+                            mesh.rgba[:3] if mesh.rgba is not None else (1.0, 1.0, 1.0), look)
+        return
     handle = SimScene.handle_geom_name(obj.id)
     bodies = [b for b in (spec.body(SimScene.body_name(obj.id)), spec.body(SimScene.carcass_name(obj.id)))
               if b is not None]

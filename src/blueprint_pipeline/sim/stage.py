@@ -77,7 +77,6 @@ from blueprint_pipeline.robots import robot_by_name
 from blueprint_pipeline.robots.visuals import NOT_RENDERED, PRIMITIVES_SOURCE, rendered_model, robot_visuals, source_of
 from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.sim import health, judge, language, phrasings
-from blueprint_pipeline.sim.appearance import TEXTURES, texture_file, texture_png
 from blueprint_pipeline.sim.camera import CameraChoice, choose_scene_camera, summarize_cameras
 from blueprint_pipeline.sim.dealing import deal
 from blueprint_pipeline.sim.engine import UNSTABLE_RETRY_SUBSTEPS
@@ -271,10 +270,10 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool
         rel = f"{EPISODES_SCENES.rel}/{t.task_id}.xml"
         storage.atomic_write_text(storage.join(out_url, rel), sim.mjcf)
         files.append(rel)
-        for kind in TEXTURES:
-            tex = f"{EPISODES_SCENES.rel}/{texture_file(kind)}"
-            if f'file="{texture_file(kind)}"' in sim.mjcf and tex not in files:
-                storage.atomic_write_bytes(storage.join(out_url, tex), texture_png(kind))
+        for name, data in (dict(sim.spec.assets) if sim.spec is not None else {}).items():
+            tex = f"{EPISODES_SCENES.rel}/{name}"  # textures: procedural (appearance.TEXTURES) and meshes' images
+            if f'file="{name}"' in sim.mjcf and tex not in files:
+                storage.atomic_write_bytes(storage.join(out_url, tex), bytes(data))
                 files.append(tex)
         if cameras:
             chosen[t.task_id] = choose_scene_camera(sim, task)

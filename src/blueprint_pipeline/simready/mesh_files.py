@@ -8,6 +8,11 @@ Axes and units follow scene/asset_size.py (the same table): glTF is y up and in 
 what it authored; OBJ, STL and PLY are read in the manifest's convention. A y-up file is turned
 a quarter about x into the object's z-up frame: (x, y, z) -> (x, -z, y).
 
+A glTF/GLB or OBJ file's base colour texture (glTF's `baseColorTexture`, OBJ's `map_Kd`) is
+kept with the vertices' texture coordinates (`SourceMesh.texture`): the image is re-encoded as an
+RGB PNG at most `MAX_TEXTURE_PX` on a side. A texture that cannot be read is left out with a note
+(the base colour stays). USD files' textures are not read.
+
 Every failure is a `MeshFileError` whose message names what is wrong with the file; the caller
 keeps the object's primitive and records the reason.
 """
@@ -25,10 +30,19 @@ from blueprint_pipeline import storage
 from blueprint_pipeline.scene.asset_size import USD_FORMATS
 
 MAX_FILE_BYTES = 256 * 1024 * 1024  # a larger asset is refused rather than read into memory
+MAX_TEXTURE_PX = 512  # a larger texture is scaled down (the renders are 128-256 px)
 
 
 class MeshFileError(ValueError):
     """An asset file that cannot give a usable mesh (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Texture:
+    """A mesh's base colour image and where each vertex samples it."""
+
+    uv: np.ndarray  # (N, 2) float64 per vertex, OpenGL convention (v up from the image's bottom)
+    png: bytes  # RGB, at most MAX_TEXTURE_PX on a side
 
 
 @dataclass(frozen=True)
@@ -38,6 +52,8 @@ class SourceMesh:
     rgba: tuple[float, float, float, float] | None  # the file's base colour, if it has one
     meters_per_unit: float | None  # what the file says (None: nothing)
     sha256: str  # of the file's bytes
+    texture: Texture | None = None
+    notes: tuple[str, ...] = ()  # what was left out of the file (a texture that could not be read)
 
 
 def _read(url: str) -> bytes:
@@ -69,6 +85,35 @@ def _base_colour(mesh) -> tuple[float, float, float, float] | None:
         c = c / 255.0
     rgba = np.append(c, 1.0) if c.size == 3 else c
     return tuple(float(v) for v in np.clip(rgba, 0.0, 1.0))  # type: ignore[return-value]
+
+
+def _texture(mesh, n_vertices: int) -> tuple[Texture | None, str | None]:
+    """The mesh's base colour texture and per-vertex coordinates, or None (and why, when the
+    file has one that cannot be used)."""
+    visual = getattr(mesh, "visual", None)
+    if getattr(visual, "kind", None) != "texture":
+        return None, None
+    material = getattr(visual, "material", None)
+    image = getattr(material, "baseColorTexture", None)
+    if image is None:
+        image = getattr(material, "image", None)
+    uv = getattr(visual, "uv", None)
+    if image is None:
+        return None, None
+    from PIL import Image
+
+    try:
+        uv = np.asarray(uv, dtype=np.float64)
+        if uv.shape != (n_vertices, 2) or not np.isfinite(uv).all():
+            return None, "texture left out: its coordinates do not match the vertices"
+        rgb = image.convert("RGB")
+        if max(rgb.size) > MAX_TEXTURE_PX:
+            rgb.thumbnail((MAX_TEXTURE_PX, MAX_TEXTURE_PX), Image.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        rgb.save(buf, format="PNG", optimize=False)
+    except Exception as exc:  # noqa: BLE001 - an unusable texture leaves the base colour
+        return None, f"texture left out ({str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__})"
+    return Texture(uv, buf.getvalue()), None
 
 
 def _usd_triangles(url: str) -> tuple[np.ndarray, np.ndarray, str | None, float | None]:
@@ -114,7 +159,7 @@ def load_source_mesh(url: str, fmt: str, manifest_y_up: bool) -> SourceMesh:
     """The asset's triangles in object axes (z up), the file's units."""
     data = _read(url)
     sha = hashlib.sha256(data).hexdigest()
-    rgba = None
+    rgba, texture, notes = None, None, ()
     try:
         if fmt in USD_FORMATS:
             vertices, faces, up, mpu = _usd_triangles(url)
@@ -130,6 +175,8 @@ def load_source_mesh(url: str, fmt: str, manifest_y_up: bool) -> SourceMesh:
             gltf = fmt in ("glb", "gltf")
             up, mpu = ("y", 1.0) if gltf else (None, None)
             rgba = _base_colour(mesh)
+            texture, why = _texture(mesh, len(vertices))
+            notes = (why,) if why else ()
     except MeshFileError:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure is the file's problem, said in one line
@@ -144,4 +191,4 @@ def load_source_mesh(url: str, fmt: str, manifest_y_up: bool) -> SourceMesh:
     y_up = (up == "y") if up is not None else manifest_y_up
     if y_up:
         vertices = np.column_stack([vertices[:, 0], -vertices[:, 2], vertices[:, 1]])
-    return SourceMesh(vertices, faces, rgba, mpu, sha)
+    return SourceMesh(vertices, faces, rgba, mpu, sha, texture, notes)

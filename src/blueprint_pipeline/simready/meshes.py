@@ -15,7 +15,9 @@ For each such object:
    - the proportions: scales that differ by more than 1.25x between axes are noted (the
      mesh is stretched to the box); by more than 3x the mesh is not this object's shape
      (a wrong up axis, another object's file) and the primitive is kept;
-3. the visual is decimated to `visual_triangles` (quadric decimation, fast-simplification);
+3. the visual is decimated to `visual_triangles` (quadric decimation, fast-simplification); a
+   base colour texture (mesh_files.py) is kept with it, each kept vertex's texture coordinates
+   the mean of those collapsed into it (`_decimate_textured`);
 4. the collider is its convex decomposition (simready/hulls.py, at most `max_hulls` pieces,
    cached by content);
 5. an open-top hollow mesh gets its rim (simready/rims.py: a mug or a bowl taken by its rim);
@@ -29,8 +31,11 @@ Bad assets never stop a run: a missing or unreadable file, one without triangles
 with a note naming the reason; a huge mesh is decimated (and noted).
 
 Stored per object, content-addressed, in `simready/meshes/<sha256>.npz` (arrays: `vertices`,
-`faces`, `rgba`, `hull_counts`, `hull_points`; object frame, metres), named by the physics
-record's `mesh` with that file's sha256 (`load_object_mesh` checks it).
+`faces`, `rgba`, `hull_counts`, `hull_points`, and with a texture `uv` and `texture`, the
+image's PNG bytes; object frame, metres), named by the physics record's `mesh` with that file's
+sha256 (`load_object_mesh` checks it). The texture is drawn in the episodes' renders
+(sim/scene_builder.py; the episodes' MJCF names it as a file next to the scene), and the usd and
+Genie Sim stages write it next to the object files that sample it (UsdPreviewSurface).
 """
 
 from __future__ import annotations
@@ -80,15 +85,26 @@ class ObjectMesh:
     faces: np.ndarray  # (M, 3)
     rgba: tuple[float, float, float, float] | None
     hulls: list[np.ndarray]  # points of each convex piece of the collider
+    uv: np.ndarray | None = None  # (N, 2) texture coordinates of the vertices (OpenGL: v up)
+    texture_png: bytes | None = None  # the base colour image they sample (RGB PNG)
+
+    @property
+    def texture_name(self) -> str | None:
+        """A name for the texture's file, from its bytes (objects sharing an image share it)."""
+        return None if self.texture_png is None else f"mesh_{hashlib.sha256(self.texture_png).hexdigest()[:16]}.png"
 
     def to_bytes(self) -> bytes:
-        """A deterministic .npz (fixed zip timestamps), so equal meshes have equal files."""
+        """A deterministic .npz (fixed zip timestamps), so equal meshes have equal files. A
+        textured mesh adds `uv` and `texture` (the PNG's bytes)."""
         arrays = {
             "vertices": self.vertices.astype(np.float32), "faces": self.faces.astype(np.int32),
             "rgba": np.asarray(self.rgba if self.rgba is not None else (np.nan,) * 4, dtype=np.float32),
             "hull_counts": np.array([len(h) for h in self.hulls], dtype=np.int32),
             "hull_points": np.concatenate(self.hulls).astype(np.float32),
         }
+        if self.uv is not None and self.texture_png is not None:
+            arrays["uv"] = self.uv.astype(np.float32)
+            arrays["texture"] = np.frombuffer(self.texture_png, dtype=np.uint8)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
             for name, arr in arrays.items():
@@ -104,8 +120,11 @@ class ObjectMesh:
             rgba = z["rgba"].astype(float)
             counts = z["hull_counts"]
             hulls = np.split(z["hull_points"].astype(np.float64), np.cumsum(counts)[:-1])
+            textured = "uv" in z.files and "texture" in z.files
             return cls(z["vertices"].astype(np.float64), z["faces"].astype(np.int64),
-                       None if np.isnan(rgba).any() else tuple(float(v) for v in rgba), hulls)  # type: ignore[arg-type]
+                       None if np.isnan(rgba).any() else tuple(float(v) for v in rgba), hulls,  # type: ignore[arg-type]
+                       z["uv"].astype(np.float64) if textured else None,
+                       z["texture"].tobytes() if textured else None)
 
 
 @dataclass
@@ -125,6 +144,7 @@ class _Source:
     size: np.ndarray
     visual_faces: np.ndarray  # decimated
     visual_vertices: np.ndarray
+    visual_uv: np.ndarray | None  # per visual vertex, with the file's texture
     hulls: list[np.ndarray]  # centred, the file's units
     notes: list[str]
     cached: bool
@@ -139,23 +159,53 @@ def _decimate(vertices: np.ndarray, faces: np.ndarray, budget: int) -> tuple[np.
     return np.asarray(small.vertices, dtype=np.float64), np.asarray(small.faces, dtype=np.int64)
 
 
+def _decimate_textured(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray,
+                       budget: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_decimate` (the same triangles) carrying the texture coordinates: each kept vertex
+    takes the mean of those of the vertices collapsed into it (fast-simplification's replay of
+    the collapses maps every vertex to the one it became; trimesh drops texture coordinates).
+    A glTF file splits vertices along texture seams, and the decimation keeps such borders."""
+    if len(faces) <= budget:
+        return vertices, faces, uv
+    import fast_simplification
+
+    points, tris, collapses = fast_simplification.simplify(points=vertices, triangles=faces, target_count=budget,
+                                                           return_collapses=True)
+    _, replayed, mapping = fast_simplification.replay_simplification(points=vertices, triangles=faces,
+                                                                     collapses=collapses)
+    if not np.array_equal(replayed, tris):  # the replay must index the vertices as the decimation did
+        raise MeshFileError("texture coordinates could not follow the decimation")
+    total, count = np.zeros((len(points), 2)), np.zeros(len(points))
+    np.add.at(total, mapping, uv)
+    np.add.at(count, mapping, 1.0)
+    return np.asarray(points, dtype=np.float64), np.asarray(tris, dtype=np.int64), total / np.maximum(count, 1.0)[:, None]
+
+
 def _prepare_source(src: SourceMesh, settings: MeshSettings) -> _Source:
     lo, hi = src.vertices.min(axis=0), src.vertices.max(axis=0)
     centre, size = (lo + hi) / 2, hi - lo
     if (size <= 1e-9).any():
         raise MeshFileError(f"flat bounding box {tuple(round(float(v), 6) for v in size)}")
     centred = src.vertices - centre
-    notes = []
+    notes = list(src.notes)
     if len(src.faces) > settings.visual_triangles:
         notes.append(f"{len(src.faces):,} triangles decimated to {settings.visual_triangles:,} for the visual")
-    vv, vf = _decimate(centred, src.faces, settings.visual_triangles)
+    vuv = None
+    if src.texture is not None:
+        try:
+            vv, vf, vuv = _decimate_textured(centred, src.faces, src.texture.uv, settings.visual_triangles)
+        except MeshFileError as exc:
+            notes.append(f"texture left out: {exc}")
+            vv, vf = _decimate(centred, src.faces, settings.visual_triangles)
+    else:
+        vv, vf = _decimate(centred, src.faces, settings.visual_triangles)
     hv, hf = _decimate(centred, src.faces, DECOMPOSE_MAX_FACES)
     unit = float(size.max())  # decomposed at unit size: the same shape in mm or m shares a cache entry
     hulls, note, cached = convex_pieces(np.round(hv / unit, 6), hf, settings.max_hulls, settings.cache_dir)
     hulls = [h * unit for h in hulls]
     if note:
         notes.append(note)
-    return _Source(src, centre, size, vf, vv, hulls, notes, cached)
+    return _Source(src, centre, size, vf, vv, vuv, hulls, notes, cached)
 
 
 def _unit_note(k: float) -> str:
@@ -251,8 +301,10 @@ def prepare_meshes(scene: Scene, asset_root: str | None, simready_url: str, sett
                 raise source
             expected = source.mesh.meters_per_unit or scene.header.source_meters_per_unit
             scale, notes = _fit(obj, source, expected)
+            texture = source.mesh.texture
             mesh = ObjectMesh(source.visual_vertices * scale, source.visual_faces, source.mesh.rgba,
-                              [h * scale for h in source.hulls])
+                              [h * scale for h in source.hulls], source.visual_uv,
+                              texture.png if texture is not None and source.visual_uv is not None else None)
             solid, surface, watertight = _mass_parts((source.mesh.vertices - source.centre) * scale, source.mesh.faces)
             data = mesh.to_bytes()
             sha = hashlib.sha256(data).hexdigest()
@@ -262,7 +314,8 @@ def prepare_meshes(scene: Scene, asset_root: str | None, simready_url: str, sett
                 written.add(sha)
             record = MeshRecord(asset=path, asset_sha256=source.mesh.sha256, file=rel, sha256=sha,
                                 scale=tuple(float(v) for v in scale), triangles=len(mesh.faces),  # type: ignore[arg-type]
-                                hulls=len(mesh.hulls), watertight=watertight, rim=find_rim(mesh.vertices, mesh.faces))
+                                hulls=len(mesh.hulls), watertight=watertight, rim=find_rim(mesh.vertices, mesh.faces),
+                                textured=mesh.texture_png is not None)
             props[obj.id] = MeshProps(record, solid, surface, [*source.notes, *notes])
             for note in notes:
                 log.warning("object %s: asset %s: %s", obj.id, path, note)

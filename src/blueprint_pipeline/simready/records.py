@@ -98,6 +98,7 @@ class MeshRecord(_Record):
     hulls: int = Field(ge=1)  # convex pieces of the collider
     watertight: bool  # closed surface: mass and inertia from its volume (else from a thin shell)
     rim: RimRecord | None = None  # open-top hollow (a mug, a bowl): where it can be taken by its rim
+    textured: bool = False  # the stored mesh carries the asset's base colour texture (mesh_files.py)
 
 
 class ObjectPhysics(_Record):

@@ -16,7 +16,9 @@ Conventions of the files:
 - each mesh's bounding box is centred on the origin, matching `transform.position` (the box centre);
 - the mug's handle points along +x; the drawer's front panel and handle face +z in the file (-y once
   the pipeline reads it z-up, the side towards which a drawer of `examples/kitchen.json` opens);
-- one PBR material per mesh (base colour, metallic, roughness), no textures.
+- one PBR material per mesh (base colour, metallic, roughness); the box also has a base colour
+  texture (`carton_texture`: a printed carton, box-projected onto each face, `_box_uv`), so the
+  pipeline's texture path is exercised end to end.
 
 Output is deterministic: the same inputs give the same bytes (the tests compare the committed
 example with a fresh one), for a given trimesh and manifold3d version.
@@ -146,6 +148,37 @@ def to_trimesh(solid: Manifold, name: str) -> trimesh.Trimesh:
     return mesh
 
 
+CARTON_PX = 128
+
+
+def carton_texture() -> np.ndarray:
+    """A printed carton (RGB, CARTON_PX square): cardboard brown, a white band with a red disc
+    and two blue stripes, drawn with numpy (deterministic)."""
+    n = CARTON_PX
+    y, x = np.mgrid[0:n, 0:n] / n
+    img = np.empty((n, n, 3), dtype=np.uint8)
+    img[:] = LOOKS["box"][0][:3]
+    band = (y > 0.3) & (y < 0.7)
+    img[band] = (236, 232, 222)
+    img[band & ((x - 0.5) ** 2 + (y - 0.5) ** 2 < 0.15 ** 2)] = (200, 40, 40)
+    img[(np.abs(y - 0.22) < 0.03) | (np.abs(y - 0.78) < 0.03)] = (40, 70, 160)
+    return img
+
+
+def _box_uv(mesh: trimesh.Trimesh) -> tuple[trimesh.Trimesh, np.ndarray]:
+    """The mesh with its vertices split per face (so each face has its own coordinates) and the
+    image projected onto every face along its normal's main axis, filling [0, 1] each way."""
+    tris = mesh.vertices[mesh.faces]  # (m, 3, 3)
+    axis = np.argmax(np.abs(mesh.face_normals), axis=1)
+    lo, hi = mesh.bounds
+    uv = np.empty((len(tris), 3, 2))
+    for k, (a, b) in enumerate(((1, 2), (0, 2), (0, 1))):  # x-normal faces: (y, z); y: (x, z); z: (x, y)
+        sel = axis == k
+        uv[sel] = (tris[sel][..., [a, b]] - lo[[a, b]]) / (hi - lo)[[a, b]]
+    split = trimesh.Trimesh(vertices=tris.reshape(-1, 3), faces=np.arange(len(tris) * 3).reshape(-1, 3), process=False)
+    return split, uv.reshape(-1, 2)
+
+
 def mug() -> trimesh.Trimesh:
     return to_trimesh(mug_solid(), "mug")
 
@@ -159,7 +192,14 @@ def bottle() -> trimesh.Trimesh:
 
 
 def box() -> trimesh.Trimesh:
-    return to_trimesh(box_solid(), "box")
+    from PIL import Image
+
+    mesh, uv = _box_uv(to_trimesh(box_solid(), "box"))
+    rgba, metallic, roughness, alpha = LOOKS["box"]
+    mesh.visual = TextureVisuals(uv=uv, material=PBRMaterial(
+        name="box", baseColorTexture=Image.fromarray(carton_texture()), baseColorFactor=[255, 255, 255, 255],
+        metallicFactor=metallic, roughnessFactor=roughness, alphaMode=alpha))
+    return mesh
 
 
 def drawer() -> trimesh.Trimesh:

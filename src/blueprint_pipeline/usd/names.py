@@ -65,3 +65,12 @@ def prim_names(ids: list[str], reserved: frozenset[str] | set[str] | tuple[str, 
 
 def object_file(name: str) -> str:
     return f"{OBJECTS_DIR}/{name}.usda"
+
+
+TEXTURES_DIR = "textures"  # meshes' images, next to the object files that use them
+
+
+def texture_file(name: str) -> str:
+    """Where an object file's texture `name` is, relative to the object file (and below
+    OBJECTS_DIR relative to the usd folder)."""
+    return f"{TEXTURES_DIR}/{name}"

@@ -30,7 +30,7 @@ from pxr import Gf, Sdf, Usd, UsdGeom, UsdPhysics, UsdShade, Vt
 from blueprint_pipeline.scene.records import SceneObject
 from blueprint_pipeline.simready.meshes import ObjectMesh
 from blueprint_pipeline.simready.records import ColliderShape, ObjectPhysics
-from blueprint_pipeline.usd.names import OBJECT_PRIM
+from blueprint_pipeline.usd.names import OBJECT_PRIM, texture_file
 from blueprint_pipeline.usd.visual import author_mesh, author_object_mesh, author_primitive, author_visual, box_corners
 
 # Collider shape -> MeshCollisionAPI approximation. Implicit gprims are exact colliders in
@@ -102,9 +102,11 @@ def _asset_visual_and_collider(stage: Usd.Stage, root_path: str, obj: SceneObjec
 
 
 def _stored_visual_and_pieces(stage: Usd.Stage, root_path: str, mesh: ObjectMesh) -> list[Usd.Prim]:
-    """Visual from the stored mesh and, under an Xform Collider, one hull Mesh per convex piece;
+    """Visual from the stored mesh (its texture at names.texture_file, which the writer puts
+    next to the object file) and, under an Xform Collider, one hull Mesh per convex piece;
     returns the pieces."""
-    author_object_mesh(stage, f"{root_path}/Visual", mesh)
+    author_object_mesh(stage, f"{root_path}/Visual", mesh,
+                       texture_file(mesh.texture_name) if mesh.texture_name is not None else None)
     collider_path = f"{root_path}/Collider"
     UsdGeom.Xform.Define(stage, collider_path)
     return [author_mesh(stage, f"{collider_path}/{PIECE_PRIM}{i}", *_hull(points)).GetPrim()

@@ -20,7 +20,7 @@ import posixpath
 from dataclasses import dataclass, field
 
 import numpy as np
-from pxr import Gf, Usd, UsdGeom, Vt
+from pxr import Gf, Sdf, Usd, UsdGeom, UsdShade, Vt
 
 from blueprint_pipeline.simready.assets import USD_FORMATS
 from blueprint_pipeline.simready.mesh_files import load_source_mesh
@@ -95,15 +95,48 @@ def author_mesh(stage: Usd.Stage, path: str, points: np.ndarray, faces: np.ndarr
     return mesh
 
 
-def author_object_mesh(stage: Usd.Stage, path: str, mesh: ObjectMesh) -> UsdGeom.Mesh:
+def author_object_mesh(stage: Usd.Stage, path: str, mesh: ObjectMesh, texture_path: str | None = None) -> UsdGeom.Mesh:
     """The visual from simready's stored mesh (object frame, already fitted to the box), with
-    its colour if the asset has one."""
+    its colour if the asset has one, and its texture when it has one: `texture_path`, the image's
+    asset path relative to this layer (the caller writes the file there)."""
     visual = author_mesh(stage, path, mesh.vertices, mesh.faces)
     if mesh.rgba is not None:
         r, g, b, a = mesh.rgba
         visual.CreateDisplayColorAttr(Vt.Vec3fArray([Gf.Vec3f(r, g, b)]))
         visual.CreateDisplayOpacityAttr(Vt.FloatArray([a]))
+    if mesh.uv is not None and mesh.texture_png is not None and texture_path is not None:
+        author_texture(stage, visual, mesh.uv, texture_path, mesh.rgba)
     return visual
+
+
+def author_texture(stage: Usd.Stage, visual: UsdGeom.Mesh, uv: np.ndarray, texture_path: str,
+                   rgba: tuple[float, float, float, float] | None = None) -> UsdShade.Material:
+    """Texture coordinates `uv` (per point) as primvars:st and a UsdPreviewSurface material
+    (`<visual>Material`) whose diffuse colour is the image at `texture_path` (times `rgba`, a
+    glTF base colour factor), bound to the visual."""
+    st = UsdGeom.PrimvarsAPI(visual).CreatePrimvar("st", Sdf.ValueTypeNames.TexCoord2fArray, UsdGeom.Tokens.vertex)
+    st.Set(Vt.Vec2fArray.FromNumpy(np.asarray(uv, dtype=np.float32)))
+    base = f"{visual.GetPath()}Material"
+    material = UsdShade.Material.Define(stage, base)
+    surface = UsdShade.Shader.Define(stage, f"{base}/Surface")
+    surface.CreateIdAttr("UsdPreviewSurface")
+    reader = UsdShade.Shader.Define(stage, f"{base}/St")
+    reader.CreateIdAttr("UsdPrimvarReader_float2")
+    reader.CreateInput("varname", Sdf.ValueTypeNames.String).Set("st")
+    image = UsdShade.Shader.Define(stage, f"{base}/Image")
+    image.CreateIdAttr("UsdUVTexture")
+    image.CreateInput("file", Sdf.ValueTypeNames.Asset).Set(Sdf.AssetPath(texture_path))
+    image.CreateInput("st", Sdf.ValueTypeNames.Float2).ConnectToSource(reader.ConnectableAPI(), "result")
+    image.CreateInput("wrapS", Sdf.ValueTypeNames.Token).Set("repeat")
+    image.CreateInput("wrapT", Sdf.ValueTypeNames.Token).Set("repeat")
+    if rgba is not None:
+        image.CreateInput("scale", Sdf.ValueTypeNames.Float4).Set(Gf.Vec4f(*map(float, rgba)))
+    rgb = image.CreateOutput("rgb", Sdf.ValueTypeNames.Float3)
+    surface.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).ConnectToSource(rgb)
+    surface.CreateInput("roughness", Sdf.ValueTypeNames.Float).Set(0.6)
+    material.CreateSurfaceOutput().ConnectToSource(surface.ConnectableAPI(), "surface")
+    UsdShade.MaterialBindingAPI.Apply(visual.GetPrim()).Bind(material)
+    return material
 
 
 def author_visual(stage: Usd.Stage, path: str, shape: str, extents: Vec3, asset_url: str | None,

@@ -21,7 +21,7 @@ from blueprint_pipeline.simready.assets import asset_format, resolve_asset
 from blueprint_pipeline.simready.meshes import ObjectMesh
 from blueprint_pipeline.simready.records import PhysicsFile
 from blueprint_pipeline.usd.fast_objects import author_object_layer, can_author_fast
-from blueprint_pipeline.usd.names import OBJECTS_DIR, SCENE_FILE, object_file, prim_names
+from blueprint_pipeline.usd.names import OBJECTS_DIR, SCENE_FILE, TEXTURES_DIR, object_file, prim_names, texture_file
 from blueprint_pipeline.usd.objects import author_object, missing_asset_note
 from blueprint_pipeline.usd.scene import add_object_prims, author_scene
 
@@ -100,10 +100,21 @@ def write_usd(usd_url: str, header: SceneHeader, objects: list[SceneObject], phy
     staging = os.path.join(_local_dir(usd_url), f".objects-{uuid.uuid4().hex[:12]}") if local else None
     if staging:
         os.makedirs(staging)
+    textures: set[str] = set()  # meshes' images written (objects may share one)
     try:
         for obj in objects:
             phys = physics.objects[obj.id]
             mesh = meshes.get(obj.id) if phys.mesh is not None else None
+            if mesh is not None and mesh.texture_png is not None and mesh.texture_name not in textures:
+                rel_tex = f"{OBJECTS_DIR}/{texture_file(mesh.texture_name)}"
+                if staging:
+                    os.makedirs(os.path.join(staging, TEXTURES_DIR), exist_ok=True)
+                    with open(os.path.join(staging, texture_file(mesh.texture_name)), "wb") as f:
+                        f.write(mesh.texture_png)
+                else:
+                    storage.atomic_write_bytes(storage.join(usd_url, rel_tex), mesh.texture_png)
+                textures.add(mesh.texture_name)
+                result.files.append(rel_tex)
             asset_url = resolve_asset(asset_root, obj.asset) if mesh is None else None
             if mesh is None and can_author_fast(phys, asset_url):
                 layer = author_object_layer(obj, phys)

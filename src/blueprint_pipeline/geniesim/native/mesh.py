@@ -6,6 +6,10 @@ z up. The mesh is, in order of preference: simready's stored mesh of the object 
 the triangles the USD and the simulator show), the usd stage's visual or a USD asset
 (`load_usd_mesh`), else a box or (elliptic) cylinder generated from the object's extents.
 
+A stored mesh with a texture (simready/mesh_files.py) carries its texture coordinates as
+primvars:st and a UsdPreviewSurface material sampling `textures/<name>` next to Aligned.usd
+(`MeshData.texture_file`; the bundle writes the image there).
+
 The mesh carries UsdPhysics collision (CollisionAPI + MeshCollisionAPI, convex decomposition, the
 model_type Genie Sim's server uses for the objects it adds): the server adds physics only to task
 objects, so the background, which references these files, collides only through them.
@@ -21,6 +25,7 @@ from pxr import Gf, Sdf, Usd, UsdGeom, Vt
 
 from blueprint_pipeline.simready.categories import match_profile
 from blueprint_pipeline.simready.meshes import ObjectMesh
+from blueprint_pipeline.usd.names import TEXTURES_DIR
 
 CYLINDER_SEGMENTS = 32
 COLLIDER_APIS = ("PhysicsCollisionAPI", "PhysicsMeshCollisionAPI")
@@ -34,6 +39,10 @@ class MeshData:
     face_counts: np.ndarray  # (f,)
     face_indices: np.ndarray  # (sum(face_counts),)
     source: str  # "box" | "cylinder" | "asset:<file name>" | "mesh:<manifest asset path>"
+    uv: np.ndarray | None = None  # (v, 2) texture coordinates of the points
+    texture_png: bytes | None = None
+    texture_file: str | None = None  # the image's path relative to Aligned.usd
+    rgba: tuple[float, float, float, float] | None = None  # the texture's colour factor
 
 
 def box_mesh(extents_m: tuple[float, float, float]) -> MeshData:
@@ -112,7 +121,53 @@ def object_mesh(mesh: ObjectMesh, asset: str) -> MeshData:
     recentred so its bounding-box centre (`box_centre`) is exactly the origin (it is, up to rounding)."""
     pts = np.asarray(mesh.vertices, dtype=float)
     faces = np.asarray(mesh.faces)
-    return MeshData(pts - box_centre(pts), np.full(len(faces), faces.shape[1]), faces.ravel(), f"mesh:{asset}")
+    textured = mesh.uv is not None and mesh.texture_png is not None
+    return MeshData(pts - box_centre(pts), np.full(len(faces), faces.shape[1]), faces.ravel(), f"mesh:{asset}",
+                    mesh.uv if textured else None, mesh.texture_png if textured else None,
+                    f"{TEXTURES_DIR}/{mesh.texture_name}" if textured else None, mesh.rgba if textured else None)
+
+
+def _shader(parent: Sdf.PrimSpec, name: str, shader_id: str) -> Sdf.PrimSpec:
+    shader = Sdf.PrimSpec(parent, name, Sdf.SpecifierDef, "Shader")
+    Sdf.AttributeSpec(shader, "info:id", Sdf.ValueTypeNames.Token, Sdf.VariabilityUniform).default = shader_id
+    return shader
+
+
+def _input(shader: Sdf.PrimSpec, name: str, type_name, value=None, source: Sdf.Path | None = None) -> None:
+    attr = Sdf.AttributeSpec(shader, f"inputs:{name}", type_name)
+    if value is not None:
+        attr.default = value
+    if source is not None:
+        attr.connectionPathList.explicitItems = [source]
+
+
+def _author_texture(root: Sdf.PrimSpec, m: Sdf.PrimSpec, mesh: MeshData) -> None:
+    """primvars:st on the mesh and a UsdPreviewSurface material sampling the image, bound to it
+    (as usd/visual.author_texture authors the usd stage's objects, on the layer directly)."""
+    st = Sdf.AttributeSpec(m, "primvars:st", Sdf.ValueTypeNames.TexCoord2fArray)
+    st.default = Vt.Vec2fArray.FromNumpy(np.asarray(mesh.uv, dtype=np.float32))
+    st.SetInfo("interpolation", UsdGeom.Tokens.vertex)
+    material = Sdf.PrimSpec(root, "Material", Sdf.SpecifierDef, "Material")
+    base = material.path
+    reader = _shader(material, "St", "UsdPrimvarReader_float2")
+    _input(reader, "varname", Sdf.ValueTypeNames.String, "st")
+    Sdf.AttributeSpec(reader, "outputs:result", Sdf.ValueTypeNames.Float2)
+    image = _shader(material, "Image", "UsdUVTexture")
+    _input(image, "file", Sdf.ValueTypeNames.Asset, Sdf.AssetPath(mesh.texture_file))
+    _input(image, "st", Sdf.ValueTypeNames.Float2, source=base.AppendChild("St").AppendProperty("outputs:result"))
+    _input(image, "wrapS", Sdf.ValueTypeNames.Token, "repeat")
+    _input(image, "wrapT", Sdf.ValueTypeNames.Token, "repeat")
+    if mesh.rgba is not None:
+        _input(image, "scale", Sdf.ValueTypeNames.Float4, Gf.Vec4f(*map(float, mesh.rgba)))
+    Sdf.AttributeSpec(image, "outputs:rgb", Sdf.ValueTypeNames.Float3)
+    surface = _shader(material, "Surface", "UsdPreviewSurface")
+    _input(surface, "diffuseColor", Sdf.ValueTypeNames.Color3f, source=base.AppendChild("Image").AppendProperty("outputs:rgb"))
+    _input(surface, "roughness", Sdf.ValueTypeNames.Float, 0.6)
+    Sdf.AttributeSpec(surface, "outputs:surface", Sdf.ValueTypeNames.Token)
+    out = Sdf.AttributeSpec(material, "outputs:surface", Sdf.ValueTypeNames.Token)
+    out.connectionPathList.explicitItems = [base.AppendChild("Surface").AppendProperty("outputs:surface")]
+    binding = Sdf.RelationshipSpec(m, "material:binding")
+    binding.targetPathList.explicitItems = [base]
 
 
 def write_aligned_usd(path: Path, mesh: MeshData) -> None:
@@ -145,5 +200,13 @@ def write_aligned_usd(path: Path, mesh: MeshData) -> None:
     for name, type_name, value, variability in values:
         attr = Sdf.AttributeSpec(m, name, type_name, variability)
         attr.default = value
-    m.SetInfo("apiSchemas", Sdf.TokenListOp.Create(prependedItems=list(COLLIDER_APIS)))
+    schemas = list(COLLIDER_APIS)
+    if mesh.uv is not None and mesh.texture_file is not None:
+        _author_texture(root, m, mesh)
+        schemas.append("MaterialBindingAPI")
+    m.SetInfo("apiSchemas", Sdf.TokenListOp.Create(prependedItems=schemas))
     layer.Save()
+    if mesh.texture_png is not None and mesh.texture_file is not None:
+        image = path.parent / mesh.texture_file
+        image.parent.mkdir(parents=True, exist_ok=True)
+        image.write_bytes(mesh.texture_png)
