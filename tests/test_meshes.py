@@ -335,6 +335,57 @@ def test_a_plan_that_swings_the_arm_gives_way_to_the_next_grasp(meshed_episodes,
     assert slow.plan.candidates_tried < planned.plan.candidates_tried
 
 
+def _tape_roll() -> trimesh.Trimesh:
+    """A roll of packing tape (z up): 10 cm across, a 12 mm wall round a hole that goes through."""
+    import manifold3d as mf
+
+    ring = mf.Manifold.cylinder(0.05, 0.05, 0.05, 64) - mf.Manifold.cylinder(0.06, 0.038, 0.038, 64).translate((0, 0, -0.005))
+    m = ring.to_mesh()
+    v = np.asarray(m.vert_properties)[:, :3]
+    return trimesh.Trimesh(v - (v.min(axis=0) + v.max(axis=0)) / 2, np.asarray(m.tri_verts))
+
+
+def test_antipodal_grasps_are_pairs_of_facing_surfaces():
+    from blueprint_pipeline.simready.antipodal import CONE_RAD, find_antipodal
+
+    tape = _tape_roll()
+    grasps = find_antipodal(tape.vertices, tape.faces)
+    across_wall = [g for g in grasps if abs(g.axis[2]) < 0.1]  # through the wall, radially
+    assert across_wall and all(abs(g.width_m - 0.012) < 0.001 for g in across_wall)
+    for g in across_wall:
+        radius = np.hypot(*g.centre_m[:2])
+        assert 0.038 < radius < 0.05 and abs(np.dot(g.axis[:2], np.asarray(g.centre_m[:2]) / radius)) > 0.95
+    assert all(g.angle_rad <= CONE_RAD for g in grasps)
+    box = trimesh.creation.box((0.06, 0.2, 0.1))  # too long for the hand one way only
+    widths = {round(g.width_m, 3) for g in find_antipodal(box.vertices, box.faces)}
+    assert widths <= {0.06}  # 20 cm and 10 cm are beyond any stroke; 6 cm across
+
+
+def test_a_roll_of_tape_is_picked_by_its_wall(tmp_path):
+    """The roll is 10 cm across, wider than the hand, and its hole goes through (no rim): only its
+    antipodal grasps fit (one finger in the hole), and the Franka picks it by them."""
+    from blueprint_pipeline.testing import mesh_assets
+    from blueprint_pipeline.testing.runs import episode_results, run_to_episodes
+
+    shutil.copytree(EXAMPLE / "assets", tmp_path / "assets")
+    tape = _tape_roll()
+    tape.vertices = np.column_stack([tape.vertices[:, 0], tape.vertices[:, 2], -tape.vertices[:, 1]])  # y up
+    (tmp_path / "assets" / "tape.glb").write_bytes(mesh_assets.glb_bytes("tape", tape))
+    manifest = json.loads((EXAMPLE / "meshed_kitchen.json").read_text())
+    box = next(o for o in manifest["objects"] if o["id"] == "box")  # the roll stands where the box did
+    box.update(id="tape", name="Roll of tape", category="tape", description="A roll of packing tape",
+               dimensions_est={"width": 0.1, "depth": 0.1, "height": 0.05},
+               physics_hints={"material_type": "plastic"}, semantics={"class": "tape", "affordances": ["Graspable"]},
+               relationships=[{"type": "on", "subject_id": "tape", "object_id": "counter"}])
+    box["transform"]["position"]["z"] = 0.925
+    box["asset"].update(path="assets/tape.glb", asset_id="bp-tape")
+    out = run_to_episodes("meshed_kitchen", manifest, tmp_path)
+    mesh = json.loads((out / "simready" / "physics.json").read_text())["objects"]["tape"]["mesh"]
+    assert mesh["rim"] is None and mesh["antipodal"]
+    results = [r for r in episode_results(out) if r["task_id"] == "pick_place_tape_to_counter"]
+    assert results and all(r["success"] and r["metrics"]["grasp_kind"] == "antipodal" for r in results), results
+
+
 def test_an_open_non_manifold_mesh_is_used_with_a_thin_shell_mass(tmp_path, cache):
     box = trimesh.creation.box((0.06, 0.06, 0.12))
     open_box = trimesh.Trimesh(box.vertices, box.faces[:-2])  # one face missing: not closed

@@ -138,10 +138,16 @@ def _mass_kg(o: SceneObject, ph: ObjectPhysics | None) -> float | None:
 def grasp_width_m(o: SceneObject, ph: ObjectPhysics | None = None) -> float:
     """The jaw opening the narrowest grasp needs: the narrowest horizontal extent, or for a mesh
     with a rim (a mug, a bowl; simready/rims.py) the wall's thickness plus the room the fingers
-    keep on both sides of it (RIM_ROOM_M), if smaller."""
+    keep on both sides of it (RIM_ROOM_M), or its narrowest antipodal grasp whose axis is at
+    least 25 deg off vertical (simready/antipodal.py: one squeezed top to bottom would need a
+    finger under what it stands on) plus the same room, if smaller."""
     width = float(min(o.extents_m[0], o.extents_m[1]))
-    rim = ph.mesh.rim if ph is not None and ph.mesh is not None else None
-    return min(width, rim.wall_m + 2 * RIM_ROOM_M) if rim is not None else width
+    mesh = ph.mesh if ph is not None else None
+    if mesh is not None and mesh.rim is not None:
+        width = min(width, mesh.rim.wall_m + 2 * RIM_ROOM_M)
+    across = [g.width_m + 2 * RIM_ROOM_M for g in (mesh.antipodal if mesh is not None else ())
+              if abs(g.axis[2]) < np.cos(np.radians(25.0))]
+    return min([width, *across])
 
 
 def is_pickable(o: SceneObject, ph: ObjectPhysics | None) -> bool:

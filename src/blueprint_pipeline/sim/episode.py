@@ -214,6 +214,7 @@ def _object_box(sim: SimScene, data: mujoco.MjData, oid: str) -> ObjectBox:
                                                  and abs(rot[2, 2]) > 0.95)  # upright
     mesh = sim.physics[oid].mesh
     return ObjectBox(oid, data.xpos[b].copy(), rot, np.asarray(sim.physics[oid].collider_size_m, dtype=float),
-                     round_xy=round_xy, rim=mesh.rim if mesh is not None else None)
+                     round_xy=round_xy, rim=mesh.rim if mesh is not None else None,
+                     antipodal=mesh.antipodal if mesh is not None else ())
 
 

@@ -41,11 +41,12 @@ SIDE_MIN_HEIGHT_M = 0.035
 TIP_CLEARANCE_M = 0.003
 SIDE_GRIP_DEPTH_M = 0.02  # side grasps of long objects: pads this far past the near end
 PRESHAPE_ROOM_M = 0.015  # a pre-shaped hand opens this much wider than the object on each side
+KINDS = ("top", "tilted", "side", "rim", "antipodal")  # the ranking's order among equal clearances
 
 
 @dataclass
 class GraspCandidate:
-    kind: str  # "top" | "side" | "tilted" (top-down leaning 30 deg about the finger axis) | "rim"
+    kind: str  # "top" | "side" | "tilted" (top-down leaning 30 deg about the finger axis) | "rim" | "antipodal"
     tcp: Pose
     approach: np.ndarray  # unit vector the TCP travels along when closing in
     width_m: float
@@ -192,13 +193,48 @@ def rim_candidates(obj_pos_m: np.ndarray, obj_rot: np.ndarray, rim, stroke_m: fl
     return sorted(out, key=lambda c: float(np.linalg.norm(c.tcp.pos_m[:2] - base_pos_m[:2])))
 
 
+def antipodal_candidates(obj_pos_m: np.ndarray, obj_rot: np.ndarray, grasps, stroke_m: float,
+                         base_pos_m: np.ndarray) -> list[GraspCandidate]:
+    """A mesh's antipodal grasps (simready/antipodal.py; object frame) as candidates: the pads
+    closing along the grasp's axis on either side of its centre, opened to its width plus
+    PRESHAPE_ROOM_M a side; the hand coming in from as nearly above as the axis allows (an axis
+    within 25 deg of vertical: level, from the robot's side), and also level from the robot's
+    side. Those wider than the stroke less FIT_MARGIN_M are left out."""
+    out = []
+    down = np.array([0.0, 0.0, -1.0])
+    for g in grasps:
+        if g.width_m > stroke_m - FIT_MARGIN_M:
+            continue
+        axis = obj_rot @ np.asarray(g.axis, dtype=float)
+        centre = obj_pos_m + obj_rot @ np.asarray(g.centre_m, dtype=float)
+        approaches = []
+        from_above = down - np.dot(down, axis) * axis
+        if np.linalg.norm(from_above) > np.sin(np.radians(25.0)):
+            approaches.append(from_above / np.linalg.norm(from_above))
+        level = centre - base_pos_m
+        level[2] = 0.0
+        level -= np.dot(level, axis) * axis
+        level[2] = 0.0
+        if np.linalg.norm(level) > 1e-3:
+            approaches.append(level / np.linalg.norm(level))
+        open_m = 0.5 * g.width_m + PRESHAPE_ROOM_M
+        for a in approaches:
+            if abs(np.dot(a, axis)) > 0.1:  # not across the axis (levelled from a tilted one)
+                continue
+            out.append(GraspCandidate("antipodal", Pose(centre, _hand_rotation(a, axis)), a, g.width_m,
+                                      open_m=min(open_m, 0.5 * stroke_m)))
+    return out
+
+
 def rank_grasps(candidates: list[GraspCandidate], ik: ArmIK, seed_q: np.ndarray,
                 obstacles: list[tuple[np.ndarray, np.ndarray]]) -> list[GraspCandidate]:
     """Candidates by clearance and kind; reachability (IK of pre-grasp and grasp) is checked
     lazily by `check_reachable`, in this order, so most episodes solve IK for one candidate only."""
     for c in candidates:
         c.clearance_m = _finger_clearance(c.tcp, c.width_m, obstacles)
-    return sorted(candidates, key=lambda c: (-min(c.clearance_m, 0.02), ("top", "tilted", "side", "rim").index(c.kind)))
+    # antipodal grasps last, whatever their clearance: the fallback for shapes the box and the rim
+    # do not describe
+    return sorted(candidates, key=lambda c: (c.kind == "antipodal", -min(c.clearance_m, 0.02), KINDS.index(c.kind)))
 
 
 def check_reachable(c: GraspCandidate, ik: ArmIK, seed_q: np.ndarray) -> bool:

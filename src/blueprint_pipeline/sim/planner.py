@@ -30,10 +30,11 @@ from blueprint_pipeline.sim.grasp import (
     check_reachable,
     grasp_candidates,
     rank_grasps,
+    antipodal_candidates,
     rim_candidates,
 )
 from blueprint_pipeline.sim.ik import ArmIK
-from blueprint_pipeline.simready.records import RimRecord
+from blueprint_pipeline.simready.records import AntipodalGrasp, RimRecord
 from blueprint_pipeline.sim.trajectory import (
     IKFailure,
     Pose,
@@ -133,6 +134,7 @@ class ObjectBox:
     size_m: np.ndarray
     round_xy: bool = False  # circular horizontal cross-section (cylinder, sphere, capsule)
     rim: RimRecord | None = None  # an open-top hollow mesh's rim (simready/rims.py): rim grasps
+    antipodal: tuple[AntipodalGrasp, ...] = ()  # a mesh's antipodal grasps (simready/antipodal.py)
 
     def aabb(self) -> tuple[np.ndarray, np.ndarray]:
         half = np.abs(self.rot) @ (0.5 * self.size_m)
@@ -206,6 +208,8 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
                              pad_reach_m=ik.desc.gripper.pad_half_size_m[2])
     if target.rim is not None:
         cands += rim_candidates(target.pos_m, target.rot, target.rim, stroke, ik.base_pos_m)
+    if target.antipodal:
+        cands += antipodal_candidates(target.pos_m, target.rot, target.antipodal, stroke, ik.base_pos_m)
     if not cands:
         raise IKFailure("no grasp fits the gripper stroke")
     ranked = rank_grasps(cands, ik, seed, obstacles)

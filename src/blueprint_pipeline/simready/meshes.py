@@ -59,6 +59,7 @@ from blueprint_pipeline.simready.hulls import DECOMPOSE_MAX_FACES, convex_pieces
 from blueprint_pipeline.simready.inertia import Part
 from blueprint_pipeline.simready.mesh_files import MeshFileError, SourceMesh, load_source_mesh
 from blueprint_pipeline.simready.records import MeshRecord
+from blueprint_pipeline.simready.antipodal import find_antipodal
 from blueprint_pipeline.simready.rims import find_rim
 
 MESHES_FOLDER = "meshes"  # under the simready folder
@@ -159,6 +160,19 @@ def _decimate(vertices: np.ndarray, faces: np.ndarray, budget: int) -> tuple[np.
     return np.asarray(small.vertices, dtype=np.float64), np.asarray(small.faces, dtype=np.int64)
 
 
+def _welded(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices at the same position merged (a textured file splits them along its texture's
+    seams, and CoACD decomposed such a box into a hull 1 mm larger on each side), the others in
+    their order: a mesh without repeated positions is returned as it is."""
+    _, first, inverse = np.unique(vertices, axis=0, return_index=True, return_inverse=True)
+    if len(first) == len(vertices):
+        return vertices, faces
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return vertices[first[order]], rank[inverse.reshape(-1)][faces]
+
+
 def _decimate_textured(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray,
                        budget: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`_decimate` (the same triangles) carrying the texture coordinates: each kept vertex
@@ -199,7 +213,7 @@ def _prepare_source(src: SourceMesh, settings: MeshSettings) -> _Source:
             vv, vf = _decimate(centred, src.faces, settings.visual_triangles)
     else:
         vv, vf = _decimate(centred, src.faces, settings.visual_triangles)
-    hv, hf = _decimate(centred, src.faces, DECOMPOSE_MAX_FACES)
+    hv, hf = _decimate(*_welded(centred, src.faces), DECOMPOSE_MAX_FACES)
     unit = float(size.max())  # decomposed at unit size: the same shape in mm or m shares a cache entry
     hulls, note, cached = convex_pieces(np.round(hv / unit, 6), hf, settings.max_hulls, settings.cache_dir)
     hulls = [h * unit for h in hulls]
@@ -315,7 +329,8 @@ def prepare_meshes(scene: Scene, asset_root: str | None, simready_url: str, sett
             record = MeshRecord(asset=path, asset_sha256=source.mesh.sha256, file=rel, sha256=sha,
                                 scale=tuple(float(v) for v in scale), triangles=len(mesh.faces),  # type: ignore[arg-type]
                                 hulls=len(mesh.hulls), watertight=watertight, rim=find_rim(mesh.vertices, mesh.faces),
-                                textured=mesh.texture_png is not None)
+                                textured=mesh.texture_png is not None,
+                                antipodal=find_antipodal(mesh.vertices, mesh.faces))
             props[obj.id] = MeshProps(record, solid, surface, [*source.notes, *notes])
             for note in notes:
                 log.warning("object %s: asset %s: %s", obj.id, path, note)

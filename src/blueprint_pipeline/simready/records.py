@@ -82,6 +82,16 @@ class RimRecord(_Record):
     lean_rad: Finite = 0.0
 
 
+class AntipodalGrasp(_Record):
+    """Two surface points of a mesh a parallel gripper can squeeze (simready/antipodal.py),
+    object frame: the pads close along `axis` on either side of `centre_m`."""
+
+    centre_m: Vec3
+    axis: Vec3  # unit
+    width_m: Positive  # between the two points
+    angle_rad: NonNegative  # how far the surfaces are from facing each other exactly
+
+
 class MeshRecord(_Record):
     """The object's mesh from its asset file (simready/meshes.py), fitted to the object's box.
 
@@ -99,6 +109,7 @@ class MeshRecord(_Record):
     watertight: bool  # closed surface: mass and inertia from its volume (else from a thin shell)
     rim: RimRecord | None = None  # open-top hollow (a mug, a bowl): where it can be taken by its rim
     textured: bool = False  # the stored mesh carries the asset's base colour texture (mesh_files.py)
+    antipodal: tuple[AntipodalGrasp, ...] = ()  # grasps of its surface, best first
 
 
 class ObjectPhysics(_Record):

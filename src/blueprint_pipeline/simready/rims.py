@@ -39,8 +39,9 @@ FINGER_REACH_M = 0.03  # how far below the grip depth the wall is checked for a 
 MAX_LEAN_RAD = float(np.radians(30.0))
 
 
-def ray_hits(origin: np.ndarray, direction: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """Distances along the ray at which it crosses `triangles` (n, 3, 3), sorted."""
+def ray_distances(origin: np.ndarray, direction: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """Per triangle of `triangles` (n, 3, 3), the distance along the ray at which it crosses
+    it, or inf."""
     v0, e1, e2 = triangles[:, 0], triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0]
     p = np.cross(direction, e2)
     det = np.einsum("ij,ij->i", e1, p)
@@ -52,7 +53,13 @@ def ray_hits(origin: np.ndarray, direction: np.ndarray, triangles: np.ndarray) -
     v = (q @ direction) * inv
     t = np.einsum("ij,ij->i", e2, q) * inv
     hit = ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t > 1e-9)
-    ts = np.sort(t[hit])
+    return np.where(hit, t, np.inf)
+
+
+def ray_hits(origin: np.ndarray, direction: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """Distances along the ray at which it crosses `triangles` (n, 3, 3), sorted."""
+    t = ray_distances(origin, direction, triangles)
+    ts = np.sort(t[np.isfinite(t)])
     if len(ts) > 1:  # a ray through a shared edge crosses both triangles: count it once
         ts = ts[np.concatenate([[True], np.diff(ts) > 1e-7])]
     return ts

@@ -128,6 +128,11 @@ def _rim(ph: ObjectPhysics | None) -> RimRecord | None:
     return ph.mesh.rim if ph is not None and ph.mesh is not None else None
 
 
+def _antipodal(ph: ObjectPhysics | None) -> tuple:
+    """The antipodal grasps of the object's mesh (simready/antipodal.py), if it has a mesh."""
+    return ph.mesh.antipodal if ph is not None and ph.mesh is not None else ()
+
+
 def goal_pad_key(task: TaskSpec) -> str:
     """The id a task's goal pad is named from (its name comes from the shared prim-name mapping)."""
     return f"goal_{task.task_id}"
@@ -382,7 +387,8 @@ def write_bundle(root: Path, scene: Scene, physics: dict[str, ObjectPhysics], ta
         target = by_id[t.target_object_id]
         if "g2" not in t.robot_placements:
             report.skipped_tasks.append({"task_id": t.task_id, "reason": "no G2 base pose reaches it"})
-        elif not any(len(grasps_for(target.extents_m, round_shape, stroke_m, _rim(physics.get(target.id)))[0])
+        elif not any(len(grasps_for(target.extents_m, round_shape, stroke_m, _rim(physics.get(target.id)),
+                                    antipodal=_antipodal(physics.get(target.id)))[0])
                      for round_shape in (False, True)):
             report.skipped_tasks.append({"task_id": t.task_id, "reason": "no grasp fits the gripper (neither "
                                          "across the object nor, without a mesh with a rim, by its rim)"})
@@ -409,7 +415,7 @@ def write_bundle(root: Path, scene: Scene, physics: dict[str, ObjectPhysics], ta
         stored = meshes.get(o.id)
         # object_mesh recentres the stored mesh on its box centre: the rim moves with it
         origin = None if stored is None else box_centre(stored.vertices)
-        poses, widths = (grasps_for(o.extents_m, mesh.source == "cylinder", stroke_m, _rim(ph), origin)
+        poses, widths = (grasps_for(o.extents_m, mesh.source == "cylinder", stroke_m, _rim(ph), origin, _antipodal(ph))
                          if graspable else (np.zeros((0, 4, 4)), np.zeros(0)))
         if not len(poses) and o.id not in excluded:
             continue

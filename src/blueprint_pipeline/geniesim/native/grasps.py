@@ -153,12 +153,38 @@ def rim_grasps(rim: RimRecord, origin_m: np.ndarray, stroke_m: float) -> tuple[n
     return out.finish()
 
 
+def antipodal_grasps(grasps, origin_m: np.ndarray, stroke_m: float,
+                     limit: int = MAX_GRASPS) -> tuple[np.ndarray, np.ndarray]:
+    """A mesh's antipodal grasps (simready/antipodal.py; the episodes stage's too) whose axis is
+    at least 25 deg off vertical: the jaws along the axis across its centre, opened to its width
+    plus RIM_ROOM_M a side, the approach as nearly down as the axis allows, tilted TOP_TILT_DEG
+    about the jaw axis either way."""
+    out = _Grasps(stroke_m)
+    down = np.array([0.0, 0.0, -1.0])
+    for g in grasps:
+        jaw = np.asarray(g.axis, dtype=float)
+        if abs(jaw[2]) >= np.cos(np.radians(25.0)):
+            continue
+        approach = down - np.dot(down, jaw) * jaw
+        approach /= np.linalg.norm(approach)
+        centre = np.asarray(g.centre_m, dtype=float) - np.asarray(origin_m, dtype=float)
+        for tilt in (1.0, -1.0):
+            out.add(_tilted_down(jaw, tilt, approach), jaw, centre, g.width_m, width_m=g.width_m + 2 * RIM_ROOM_M)
+    return out.finish(limit)
+
+
 def grasps_for(extents_m: tuple[float, float, float], round_shape: bool, stroke_m: float,
-               rim: RimRecord | None = None, origin_m: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+               rim: RimRecord | None = None, origin_m: np.ndarray | None = None,
+               antipodal=()) -> tuple[np.ndarray, np.ndarray]:
     """Grasp poses (N, 4, 4) float64 and widths (N,) metres for a box or an upright cylinder, and
-    for an open-top hollow mesh with a `rim` its rim grasps too (`rim_grasps`), within MAX_GRASPS."""
-    rim_poses, rim_widths = (rim_grasps(rim, np.zeros(3) if origin_m is None else origin_m, stroke_m)
+    for an open-top hollow mesh with a `rim` its rim grasps too (`rim_grasps`), then a mesh's
+    `antipodal` grasps (`antipodal_grasps`), within MAX_GRASPS."""
+    origin = np.zeros(3) if origin_m is None else origin_m
+    rim_poses, rim_widths = (rim_grasps(rim, origin, stroke_m)
                              if rim is not None else (np.zeros((0, 4, 4)), np.zeros(0)))
     shape = cylinder_grasps if round_shape else box_grasps
     poses, widths = shape(extents_m, stroke_m, limit=MAX_GRASPS - len(rim_poses))
-    return np.concatenate([poses, rim_poses]), np.concatenate([widths, rim_widths])
+    room = MAX_GRASPS - len(rim_poses) - len(poses)
+    anti_poses, anti_widths = (antipodal_grasps(antipodal, origin, stroke_m, room)
+                               if antipodal else (np.zeros((0, 4, 4)), np.zeros(0)))
+    return np.concatenate([poses, rim_poses, anti_poses]), np.concatenate([widths, rim_widths, anti_widths])
