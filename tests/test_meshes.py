@@ -361,6 +361,18 @@ def test_antipodal_grasps_are_pairs_of_facing_surfaces():
     assert widths <= {0.06}  # 20 cm and 10 cm are beyond any stroke; 6 cm across
 
 
+def test_antipodal_grasps_are_cached_by_content(tmp_path, monkeypatch):
+    from blueprint_pipeline.simready import antipodal
+
+    tape = _tape_roll()
+    first = antipodal.antipodal_cached(tape.vertices, tape.faces, str(tmp_path))
+    monkeypatch.setattr(antipodal, "find_antipodal", lambda v, f: pytest.fail("sampled again"))
+    assert antipodal.antipodal_cached(tape.vertices, tape.faces, str(tmp_path)) == first
+    moved = tape.vertices + [0.001, 0.0, 0.0]  # other triangles: another entry
+    with pytest.raises(pytest.fail.Exception):
+        antipodal.antipodal_cached(moved, tape.faces, str(tmp_path))
+
+
 def test_a_roll_of_tape_is_picked_by_its_wall(tmp_path):
     """The roll is 10 cm across, wider than the hand, and its hole goes through (no rim): only its
     antipodal grasps fit (one finger in the hole), and the Franka picks it by them."""

@@ -15,10 +15,17 @@ a roll of tape too wide to take across but whose wall fits between the fingers, 
 The episodes' planner turns them into candidates after the box's and the rim's
 (sim/grasp.antipodal_candidates); the Genie Sim bundle writes them too. What the pads' faces
 meet beyond the two points (the surface's curvature across the pad) is left to the physics.
-Rays are cast with simready/rims.py's ray-triangle test.
+Rays are cast with simready/rims.py's ray-triangle test (about 30 ms for a 2,700-triangle bowl),
+and the result is cached with the decompositions (`antipodal_cached`, by the mesh's content and
+these parameters): a rerun of a 100-object scene spent 2.9 s on them uncached.
 """
 
 from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
 
 import numpy as np
 
@@ -33,6 +40,7 @@ APART_M = 0.012
 APART_RAD = float(np.radians(25.0))
 KEEP = 16
 SEED = 0
+VERSION = 1  # of the sampling: a change here or in the constants above is a new cache key
 
 
 def find_antipodal(vertices: np.ndarray, faces: np.ndarray) -> tuple[AntipodalGrasp, ...]:
@@ -73,3 +81,30 @@ def find_antipodal(vertices: np.ndarray, faces: np.ndarray) -> tuple[AntipodalGr
         if len(kept) == KEEP:
             break
     return tuple(kept)
+
+
+def antipodal_cached(vertices: np.ndarray, faces: np.ndarray, cache_dir: str | None) -> tuple[AntipodalGrasp, ...]:
+    """`find_antipodal`, read from `cache_dir/antipodal/<key>.json` when a run computed it for the
+    same triangles (and written there when not). A damaged or unwritable entry costs speed only."""
+    if cache_dir is None:
+        return find_antipodal(vertices, faces)
+    digest = hashlib.sha256(json.dumps([VERSION, SAMPLES, MIN_WIDTH_M, MAX_WIDTH_M, CONE_RAD, APART_M, APART_RAD,
+                                        KEEP, SEED]).encode())
+    digest.update(np.ascontiguousarray(vertices, dtype=np.float64).tobytes())
+    digest.update(np.ascontiguousarray(faces, dtype=np.int64).tobytes())
+    path = os.path.join(cache_dir, "antipodal", f"{digest.hexdigest()}.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return tuple(AntipodalGrasp.model_validate(g) for g in json.load(f))
+    except (OSError, ValueError):
+        pass
+    grasps = find_antipodal(vertices, faces)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump([g.model_dump(mode="json") for g in grasps], f)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return grasps

@@ -59,7 +59,7 @@ from blueprint_pipeline.simready.hulls import DECOMPOSE_MAX_FACES, convex_pieces
 from blueprint_pipeline.simready.inertia import Part
 from blueprint_pipeline.simready.mesh_files import MeshFileError, SourceMesh, load_source_mesh
 from blueprint_pipeline.simready.records import MeshRecord
-from blueprint_pipeline.simready.antipodal import find_antipodal
+from blueprint_pipeline.simready.antipodal import antipodal_cached
 from blueprint_pipeline.simready.rims import find_rim
 
 MESHES_FOLDER = "meshes"  # under the simready folder
@@ -330,7 +330,7 @@ def prepare_meshes(scene: Scene, asset_root: str | None, simready_url: str, sett
                                 scale=tuple(float(v) for v in scale), triangles=len(mesh.faces),  # type: ignore[arg-type]
                                 hulls=len(mesh.hulls), watertight=watertight, rim=find_rim(mesh.vertices, mesh.faces),
                                 textured=mesh.texture_png is not None,
-                                antipodal=find_antipodal(mesh.vertices, mesh.faces))
+                                antipodal=antipodal_cached(mesh.vertices, mesh.faces, settings.cache_dir))
             props[obj.id] = MeshProps(record, solid, surface, [*source.notes, *notes])
             for note in notes:
                 log.warning("object %s: asset %s: %s", obj.id, path, note)
