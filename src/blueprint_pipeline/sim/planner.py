@@ -26,11 +26,11 @@ import numpy as np
 from blueprint_pipeline.geniesim.records import GoalRegion
 from blueprint_pipeline.sim.grasp import (
     GraspCandidate,
+    antipodal_candidates,
     branch_variant,
     check_reachable,
     grasp_candidates,
     rank_grasps,
-    antipodal_candidates,
     rim_candidates,
 )
 from blueprint_pipeline.sim.ik import ArmIK

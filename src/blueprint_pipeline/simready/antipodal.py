@@ -25,10 +25,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 
 import numpy as np
 
+from blueprint_pipeline import storage
 from blueprint_pipeline.simready.records import AntipodalGrasp
 from blueprint_pipeline.simready.rims import ray_distances
 
@@ -100,11 +100,7 @@ def antipodal_cached(vertices: np.ndarray, faces: np.ndarray, cache_dir: str | N
         pass
     grasps = find_antipodal(vertices, faces)
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump([g.model_dump(mode="json") for g in grasps], f)
-        os.replace(tmp, path)
+        storage.atomic_write_json(path, [g.model_dump(mode="json") for g in grasps], indent=None)
     except OSError:
         pass
     return grasps
