@@ -84,6 +84,7 @@ from blueprint_pipeline.robots.description import GRIP_FIT_MARGIN_M, RIM_ROOM_M
 from blueprint_pipeline.rotations import matrix_np
 from blueprint_pipeline.scene.records import SceneObject, SimRole
 from blueprint_pipeline.scene.shelves import Level, OpenFurniture, open_furniture
+from blueprint_pipeline.simready.antipodal import from_the_side
 from blueprint_pipeline.simready.containers import inside_size_m, is_container, shell_thickness_m
 from blueprint_pipeline.simready.records import ObjectPhysics
 
@@ -145,8 +146,7 @@ def grasp_width_m(o: SceneObject, ph: ObjectPhysics | None = None) -> float:
     mesh = ph.mesh if ph is not None else None
     if mesh is not None and mesh.rim is not None:
         width = min(width, mesh.rim.wall_m + 2 * RIM_ROOM_M)
-    across = [g.width_m + 2 * RIM_ROOM_M for g in (mesh.antipodal if mesh is not None else ())
-              if abs(g.axis[2]) < np.cos(np.radians(25.0))]
+    across = [g.width_m + 2 * RIM_ROOM_M for g in (mesh.antipodal if mesh is not None else ()) if from_the_side(g.axis)]
     return min([width, *across])
 
 

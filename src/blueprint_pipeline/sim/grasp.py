@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from blueprint_pipeline.robots.description import GRIP_FIT_MARGIN_M, RIM_ROOM_M
+from blueprint_pipeline.simready.antipodal import from_the_side
 from blueprint_pipeline.sim.ik import ArmIK
 from blueprint_pipeline.sim.trajectory import Pose
 
@@ -208,8 +209,8 @@ def antipodal_candidates(obj_pos_m: np.ndarray, obj_rot: np.ndarray, grasps, str
         axis = obj_rot @ np.asarray(g.axis, dtype=float)
         centre = obj_pos_m + obj_rot @ np.asarray(g.centre_m, dtype=float)
         approaches = []
-        from_above = down - np.dot(down, axis) * axis
-        if np.linalg.norm(from_above) > np.sin(np.radians(25.0)):
+        if from_the_side(axis):
+            from_above = down - np.dot(down, axis) * axis
             approaches.append(from_above / np.linalg.norm(from_above))
         level = centre - base_pos_m
         level[2] = 0.0

@@ -41,6 +41,14 @@ APART_RAD = float(np.radians(25.0))
 KEEP = 16
 SEED = 0
 VERSION = 1  # of the sampling: a change here or in the constants above is a new cache key
+OFF_VERTICAL_RAD = float(np.radians(25.0))  # an axis this far off vertical is squeezed from the sides
+
+
+def from_the_side(axis) -> bool:
+    """Whether pads closing along `axis` can come from above or beside the object: the axis is
+    at least OFF_VERTICAL_RAD off vertical (one squeezed top to bottom would need a finger under
+    what the object stands on)."""
+    return abs(float(axis[2])) < np.cos(OFF_VERTICAL_RAD)
 
 
 def find_antipodal(vertices: np.ndarray, faces: np.ndarray) -> tuple[AntipodalGrasp, ...]:

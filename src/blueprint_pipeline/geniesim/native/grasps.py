@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from blueprint_pipeline.robots.description import RIM_ROOM_M
+from blueprint_pipeline.simready.antipodal import from_the_side
 from blueprint_pipeline.simready.records import RimRecord
 
 GRIP_MARGIN_M = 0.005  # extent along the jaw axis must be this much under the stroke
@@ -163,7 +164,7 @@ def antipodal_grasps(grasps, origin_m: np.ndarray, stroke_m: float,
     down = np.array([0.0, 0.0, -1.0])
     for g in grasps:
         jaw = np.asarray(g.axis, dtype=float)
-        if abs(jaw[2]) >= np.cos(np.radians(25.0)):
+        if not from_the_side(jaw):
             continue
         approach = down - np.dot(down, jaw) * jaw
         approach /= np.linalg.norm(approach)

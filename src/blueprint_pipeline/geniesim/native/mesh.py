@@ -8,7 +8,8 @@ the triangles the USD and the simulator show), the usd stage's visual or a USD a
 
 A stored mesh with a texture (simready/mesh_files.py) carries its texture coordinates as
 primvars:st and a UsdPreviewSurface material sampling `textures/<name>` next to Aligned.usd
-(`MeshData.texture_file`; the bundle writes the image there).
+(`MeshData.texture_file`; the bundle writes the image there), authored by the usd stage's
+usd/visual.author_texture on a stage opened over the layer (textured meshes only).
 
 The mesh carries UsdPhysics collision (CollisionAPI + MeshCollisionAPI, convex decomposition, the
 model_type Genie Sim's server uses for the objects it adds): the server adds physics only to task
@@ -26,6 +27,7 @@ from pxr import Gf, Sdf, Usd, UsdGeom, Vt
 from blueprint_pipeline.simready.categories import match_profile
 from blueprint_pipeline.simready.meshes import ObjectMesh
 from blueprint_pipeline.usd.names import TEXTURES_DIR
+from blueprint_pipeline.usd.visual import author_texture
 
 CYLINDER_SEGMENTS = 32
 COLLIDER_APIS = ("PhysicsCollisionAPI", "PhysicsMeshCollisionAPI")
@@ -127,49 +129,6 @@ def object_mesh(mesh: ObjectMesh, asset: str) -> MeshData:
                     f"{TEXTURES_DIR}/{mesh.texture_name}" if textured else None, mesh.rgba if textured else None)
 
 
-def _shader(parent: Sdf.PrimSpec, name: str, shader_id: str) -> Sdf.PrimSpec:
-    shader = Sdf.PrimSpec(parent, name, Sdf.SpecifierDef, "Shader")
-    Sdf.AttributeSpec(shader, "info:id", Sdf.ValueTypeNames.Token, Sdf.VariabilityUniform).default = shader_id
-    return shader
-
-
-def _input(shader: Sdf.PrimSpec, name: str, type_name, value=None, source: Sdf.Path | None = None) -> None:
-    attr = Sdf.AttributeSpec(shader, f"inputs:{name}", type_name)
-    if value is not None:
-        attr.default = value
-    if source is not None:
-        attr.connectionPathList.explicitItems = [source]
-
-
-def _author_texture(root: Sdf.PrimSpec, m: Sdf.PrimSpec, mesh: MeshData) -> None:
-    """primvars:st on the mesh and a UsdPreviewSurface material sampling the image, bound to it
-    (as usd/visual.author_texture authors the usd stage's objects, on the layer directly)."""
-    st = Sdf.AttributeSpec(m, "primvars:st", Sdf.ValueTypeNames.TexCoord2fArray)
-    st.default = Vt.Vec2fArray.FromNumpy(np.asarray(mesh.uv, dtype=np.float32))
-    st.SetInfo("interpolation", UsdGeom.Tokens.vertex)
-    material = Sdf.PrimSpec(root, "Material", Sdf.SpecifierDef, "Material")
-    base = material.path
-    reader = _shader(material, "St", "UsdPrimvarReader_float2")
-    _input(reader, "varname", Sdf.ValueTypeNames.String, "st")
-    Sdf.AttributeSpec(reader, "outputs:result", Sdf.ValueTypeNames.Float2)
-    image = _shader(material, "Image", "UsdUVTexture")
-    _input(image, "file", Sdf.ValueTypeNames.Asset, Sdf.AssetPath(mesh.texture_file))
-    _input(image, "st", Sdf.ValueTypeNames.Float2, source=base.AppendChild("St").AppendProperty("outputs:result"))
-    _input(image, "wrapS", Sdf.ValueTypeNames.Token, "repeat")
-    _input(image, "wrapT", Sdf.ValueTypeNames.Token, "repeat")
-    if mesh.rgba is not None:
-        _input(image, "scale", Sdf.ValueTypeNames.Float4, Gf.Vec4f(*map(float, mesh.rgba)))
-    Sdf.AttributeSpec(image, "outputs:rgb", Sdf.ValueTypeNames.Float3)
-    surface = _shader(material, "Surface", "UsdPreviewSurface")
-    _input(surface, "diffuseColor", Sdf.ValueTypeNames.Color3f, source=base.AppendChild("Image").AppendProperty("outputs:rgb"))
-    _input(surface, "roughness", Sdf.ValueTypeNames.Float, 0.6)
-    Sdf.AttributeSpec(surface, "outputs:surface", Sdf.ValueTypeNames.Token)
-    out = Sdf.AttributeSpec(material, "outputs:surface", Sdf.ValueTypeNames.Token)
-    out.connectionPathList.explicitItems = [base.AppendChild("Surface").AppendProperty("outputs:surface")]
-    binding = Sdf.RelationshipSpec(m, "material:binding")
-    binding.targetPathList.explicitItems = [base]
-
-
 def write_aligned_usd(path: Path, mesh: MeshData) -> None:
     """Write the mesh as `path` (binary crate when the name ends in .usd), z-up, metres.
 
@@ -200,11 +159,10 @@ def write_aligned_usd(path: Path, mesh: MeshData) -> None:
     for name, type_name, value, variability in values:
         attr = Sdf.AttributeSpec(m, name, type_name, variability)
         attr.default = value
-    schemas = list(COLLIDER_APIS)
-    if mesh.uv is not None and mesh.texture_file is not None:
-        _author_texture(root, m, mesh)
-        schemas.append("MaterialBindingAPI")
-    m.SetInfo("apiSchemas", Sdf.TokenListOp.Create(prependedItems=schemas))
+    m.SetInfo("apiSchemas", Sdf.TokenListOp.Create(prependedItems=list(COLLIDER_APIS)))
+    if mesh.uv is not None and mesh.texture_file is not None:  # the usd stage's material, on this layer
+        stage = Usd.Stage.Open(layer)
+        author_texture(stage, UsdGeom.Mesh(stage.GetPrimAtPath(m.path)), mesh.uv, mesh.texture_file, mesh.rgba)
     layer.Save()
     if mesh.texture_png is not None and mesh.texture_file is not None:
         image = path.parent / mesh.texture_file
