@@ -19,7 +19,7 @@ from blueprint_pipeline.scene.records import Scene, SceneHeader, SimRole
 from blueprint_pipeline.scene.shelves import open_furniture
 from blueprint_pipeline.sim import language
 from blueprint_pipeline.sim.episode import _indices, start_data
-from blueprint_pipeline.sim.scene_check import SceneCheck
+from blueprint_pipeline.sim.scene_check import GRASP_CLEARANCE_M, SceneCheck
 from blueprint_pipeline.sim.grasp import PRESHAPE_ROOM_M, ROUND_YAWS, GraspCandidate, grasp_candidates
 from blueprint_pipeline.sim.scene_builder import build_sim_scene
 from blueprint_pipeline.testing.tabletop import _object, _physics
@@ -192,6 +192,35 @@ def test_scene_check_refuses_a_grasp_whose_fingers_land_on_a_neighbour():
     b = sim.free_qpos_adr("can_b")
     d.qpos[b:b + 3] = tcp
     assert check.grasp(free) == "the hand or arm meets can_b"
+
+
+def test_a_check_computes_every_contact_with_the_robot_or_the_target_and_no_other():
+    from blueprint_pipeline.sim.episode import _scratch_data
+
+    sim, ix, d, check = _shelf_check()
+    m, scratch = sim.model, _scratch_data(sim)
+    q = ix.home.copy()[ix.arm_qadr]
+    tcp, _ = ix.ik.tcp_pose(q)
+    b = sim.free_qpos_adr("can_b")
+    d.qpos[b:b + 3] = tcp  # a neighbour where the hand is: a contact with the robot
+
+    def contacts():
+        check._pose(scratch, q, 0.04)
+        mujoco.mj_collision(m, scratch)
+        return {(int(g1), int(g2), round(float(x), 9)) for (g1, g2), x in
+                zip(scratch.contact.geom[:scratch.ncon], scratch.contact.dist[:scratch.ncon])}
+
+    contype, margin = m.geom_contype.copy(), m.geom_margin.copy()
+    m.geom_margin[check.robot] = GRASP_CLEARANCE_M
+    everything = contacts()
+    m.geom_margin[:] = margin
+    kept = ix.robot_geom | check.target_mask
+    wanted = {c for c in everything if kept[c[0]] or kept[c[1]]}
+    assert any(ix.robot_geom[c[0]] or ix.robot_geom[c[1]] for c in wanted)  # the hand meets can_b
+    assert len(everything - wanted) >= 3  # the other cans on their boards
+    with check._checking(GRASP_CLEARANCE_M):
+        assert contacts() == wanted
+    assert np.array_equal(m.geom_contype, contype) and np.array_equal(m.geom_margin, margin)
 
 
 def test_only_the_arms_base_and_shoulder_may_touch_the_floor():

@@ -3,6 +3,9 @@ MuJoCo's own collision detection: every family's planner asks it before a plan i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import mujoco
 import numpy as np
 
@@ -70,6 +73,15 @@ class SceneCheck:
         self.hand = np.flatnonzero(np.isin(m.geom_bodyid, hand_bodies))
         self._arm = ix.robot_geom.copy()  # the robot but its hand: what may not touch a held part
         self._arm[self.hand] = False
+        # geoms that are neither the robot's nor the target's: what they meet among themselves
+        # (the clutter on its supports) is never a reason to refuse, so `_checking` keeps MuJoCo
+        # from computing it (`_idle`); only those whose pairs with the robot and the target stay
+        # as they are with their contype 0
+        idle = np.flatnonzero(~ix.robot_geom & ~self.target_mask & (m.geom_contype != 0))
+        kept = np.flatnonzero(ix.robot_geom | self.target_mask)
+        ct, aff = m.geom_contype, m.geom_conaffinity
+        lost = ((ct[idle][:, None] & aff[kept][None, :]) != 0) & ((ct[kept][None, :] & aff[idle][:, None]) == 0)
+        self._idle = idle[~lost.any(axis=1)]
         self.tqadr = sim.free_qpos_adr(target)
         # a drawer or door: its joint moves with the plan, and only the hand may touch it
         self.part_qadr = self.tqadr if target in sim.articulated_ids else None
@@ -89,22 +101,25 @@ class SceneCheck:
         if n == 0:
             return None
         g1, g2 = scratch.contact.geom[:n, 0], scratch.contact.geom[:n, 1]
-        dist = scratch.contact.dist[:n]
         robot = self.ix.robot_geom
+        r1, r2 = robot[g1], robot[g2]
+        if not carried and not (r1.any() or r2.any()):
+            return None  # the target on its supports: without the robot only a carried target can be refused
+        dist = scratch.contact.dist[:n]
         tolerated = dist > -SUPPORT_TOLERANCE_M
-        base_link = robot[g1] & ~self.moving[g1] | robot[g2] & ~self.moving[g2]
+        base_link = r1 & ~self.moving[g1] | r2 & ~self.moving[g2]
         # a floor-mounted arm's base and shoulder sit on the floor plane
         base_link |= ((g1 == self.floor) & self.on_floor[g2]) | ((g2 == self.floor) & self.on_floor[g1])
         # the arm against anything but the target (its supports within the tolerance)
-        other = np.where(robot[g1], g2, g1)
-        bad = (robot[g1] != robot[g2]) & ~base_link & ~self.target_mask[other] & ~(self.support_mask[other] & tolerated)
+        other = np.where(r1, g2, g1)
+        bad = (r1 != r2) & ~base_link & ~self.target_mask[other] & ~(self.support_mask[other] & tolerated)
         # a drawer or door, or a carried object: only the hand may touch it (a UR10 swinging a
         # beaker through its own upper arm had passed, and the beaker was knocked out of the hand)
         if self.part_qadr is not None or carried:
             arm = self._arm
             bad |= ((arm[g1] & self.target_mask[g2]) | (arm[g2] & self.target_mask[g1])) & (dist < 0.0)
         if placed:  # before the grasp and after the release the hand does not touch the target
-            bad |= ((robot[g1] & self.target_mask[g2]) | (robot[g2] & self.target_mask[g1])) & (dist < 0.0)
+            bad |= ((r1 & self.target_mask[g2]) | (r2 & self.target_mask[g1])) & (dist < 0.0)
         # the geometric margin is for the arm only: other contacts count when they penetrate
         if carried:
             t1, t2 = self.target_mask[g1], self.target_mask[g2]
@@ -119,23 +134,33 @@ class SceneCheck:
             return f"the robot's {m.body(int(m.geom_bodyid[g])).name}"
         return self.owner.get(g, m.geom(g).name)
 
-    def _raised_margins(self, clearance_m: float = GRASP_CLEARANCE_M):
+    @contextmanager
+    def _checking(self, clearance_m: float = GRASP_CLEARANCE_M) -> Iterator[None]:
+        """For the duration of a check: the robot geoms' margin raised to `clearance_m`, and the
+        contype of every geom neither the robot's nor the target's set to 0 (its conaffinity
+        kept; `_idle`: those whose pairs with the robot and the target stay), so mj_collision
+        computes the pairs with the robot or the target in them as before and skips the pairs
+        `_hit` never counts: the meshed
+        kitchen's bowl, 32 convex pieces resting on the counter, was 32 narrow-phase pairs at
+        every checked tick. Both restored after."""
         m = self.sim.model
-        saved = m.geom_margin[self.robot].copy()
+        margins, contype = m.geom_margin[self.robot].copy(), m.geom_contype[self._idle].copy()
         m.geom_margin[self.robot] = clearance_m
-        return saved
+        m.geom_contype[self._idle] = 0
+        try:
+            yield
+        finally:
+            m.geom_margin[self.robot] = margins
+            m.geom_contype[self._idle] = contype
 
     def start_pose(self, q_arm: np.ndarray) -> str | None:
         """Why the arm at `q_arm` (fingers open) would not do as a start, or None: it meets
         something (the target too), or the hand is within START_TARGET_CLEARANCE_M of the target
         (a closing starts 10 cm off its handle: a start drawn closer swings the fingers onto it)."""
         m, scratch = self.sim.model, _scratch_data(self.sim)
-        saved = self._raised_margins()
-        try:
+        with self._checking():
             self._pose(scratch, q_arm, self.sim.robot.gripper.stroke_per_finger_m)
             hit = self._hit(scratch, carried=False, placed=True)
-        finally:
-            m.geom_margin[self.robot] = saved
         if hit is not None:
             return f"the hand or arm meets {hit}"
         near = START_TARGET_CLEARANCE_M
@@ -195,8 +220,7 @@ class SceneCheck:
 
     def grasp(self, cand: GraspCandidate) -> str | None:
         m, scratch = self.sim.model, _scratch_data(self.sim)
-        saved = self._raised_margins()
-        try:
+        with self._checking():
             opening = self.sim.robot.gripper.stroke_per_finger_m if cand.open_m is None else cand.open_m
             for q in (cand.q_pre, cand.q_grasp):
                 self._pose(scratch, q, opening)
@@ -207,8 +231,6 @@ class SceneCheck:
             centre = scratch.geom_xpos[self.hand] + np.einsum("nij,nj->ni", rot, m.geom_aabb[self.hand, :3])
             top = centre[:, 2] + np.einsum("nj,nj->n", np.abs(rot[:, 2, :]), m.geom_aabb[self.hand, 3:])
             cand.headroom_m = float(np.max(top) - scratch.site_xpos[self.ix.tcp][2])
-        finally:
-            m.geom_margin[self.robot] = saved
         return None
 
     def plan(self, plan: Plan) -> str | None:
@@ -243,8 +265,7 @@ class SceneCheck:
         fast = [k for a, b in zip(ticks, ticks[1:]) if b - a > 1 and reach * float(
                 np.max(np.abs(np.diff(plan.q[a:b + 1], axis=0)).sum(axis=0))) > PLAN_SWEEP_M for k in range(a + 1, b)]
         ticks = [k for k in sorted(set(ticks) | set(fast)) if k > plan.checked_through]  # the rest passed already
-        saved = self._raised_margins(PLAN_CLEARANCE_M)
-        try:
+        with self._checking(PLAN_CLEARANCE_M):
             for k in ticks:
                 closed = plan.gripper[k] > 0.5 or carried[k]
                 shut = carried[k] or (closed and plan.holds)  # on the target: posed closed
@@ -273,6 +294,4 @@ class SceneCheck:
                 if hit is not None:
                     what = "the carried object or the arm" if carried[k] else "the hand or arm"
                     return f"{what} meets {hit} while {plan.phase[k]}"
-        finally:
-            m.geom_margin[self.robot] = saved
         return None
