@@ -360,6 +360,34 @@ def test_interpenetrating_free_objects_start_stacked():
     assert resolve_overlaps(apart, masses) == {}
 
 
+def test_settling_takes_quarter_steps_only_for_an_object_started_inside_another(monkeypatch):
+    from blueprint_pipeline.sim.episode import SETTLE_FINE_DEPTH_M, _deepest_overlap_m, settled_start
+
+    sim, ix, d, _ = _shelf_check()
+    m = sim.model
+    steps, step = [], mujoco.mj_step
+    monkeypatch.setattr(mujoco, "mj_step", lambda m_, d_, n=1: (steps.append(m_.opt.timestep), step(m_, d_, n)))
+    sim.__dict__.pop("_settled_start", None)
+    settled_start(sim, "can_a")
+    assert steps and min(steps) == m.opt.timestep  # resting cans: full steps only
+    steps.clear()
+    start = mujoco.MjData(m)
+    mujoco.mj_resetDataKeyframe(m, start, m.key("home").id)
+    assert _deepest_overlap_m(sim, start) <= SETTLE_FINE_DEPTH_M  # the cans stand on their boards
+    b = sim.free_qpos_adr("can_b")
+    start.qpos[b + 2] -= 0.006  # 6 mm into its board
+    assert _deepest_overlap_m(sim, start) == pytest.approx(0.006, abs=0.001)
+    # such a scene still settles with the can back on its board, at rest
+    rest_z = float(m.key("home").qpos[b + 2])
+    m.key("home").qpos[b + 2] -= 0.006
+    sim.__dict__.pop("_settled_start", None)
+    settled = settled_start(sim, "can_a")
+    m.key("home").qpos[b + 2] = rest_z
+    assert min(steps) == pytest.approx(m.opt.timestep / 4)  # the quarter steps first
+    assert settled.qpos[b + 2] == pytest.approx(rest_z, abs=0.002)
+    assert np.abs(settled.qvel[m.jnt_dofadr[m.body(sim.body_name("can_b")).jntadr[0]]:][:6]).max() < 0.05
+
+
 @pytest.mark.slow
 def test_tasks_without_a_collision_free_plan_are_listed_not_simulated(tmp_path):
     out = _run("living_room_m_z", tmp_path)  # books on a bookshelf, 4.5-6.5 cm apart; some next to its side
