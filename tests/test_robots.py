@@ -131,6 +131,26 @@ def test_ik_gives_up_on_an_unreachable_pose_early_and_still_reaches_a_far_one(de
     assert behind.ok(), behind
 
 
+@pytest.mark.parametrize("desc", [FRANKA, UR10], ids=lambda d: d.name)
+def test_ik_gives_up_on_a_solve_stuck_against_an_obstacle(desc, monkeypatch):
+    import blueprint_pipeline.sim.ik as ik_module
+    from blueprint_pipeline.sim.ik import HOPELESS_AFTER, BoxObstacle
+
+    base = np.array([0.0, 0.0, 0.75])
+    table = BoxObstacle("table", (0.6, 0.0, 0.725), (1, 0, 0, 0), (0.3, 0.4, 0.025))  # its top at the base's height
+    ik = ArmIK(desc, base, (1, 0, 0, 0), obstacles=[table])
+    down = np.diag([1.0, -1.0, -1.0])
+    # the TCP 3 cm above the top: the fingertips would be within the 1 cm clearance of the table
+    stuck = ik.solve(base + np.array([0.55, 0.0, 0.03]), down, ik.home_q, avoid_obstacles=True)
+    assert not stuck.ok() and stuck.iterations < HOPELESS_AFTER
+    monkeypatch.setattr(ik_module, "FLAT_AFTER", 10**6)  # without the rule: more iterations, no nearer
+    longer = ik.solve(base + np.array([0.55, 0.0, 0.03]), down, ik.home_q, avoid_obstacles=True)
+    assert not longer.ok() and longer.iterations > stuck.iterations
+    assert longer.position_error_m == pytest.approx(stuck.position_error_m, rel=0.01)
+    # 10 cm above the top it is reached
+    assert ik.solve(base + np.array([0.55, 0.0, 0.1]), down, ik.home_q, avoid_obstacles=True).ok()
+
+
 def test_gripper_force_is_bounded_and_stroke_is_eight_centimetres():
     spec, names = robot_spec(FRANKA)
     model = add_home_key(spec, FRANKA)

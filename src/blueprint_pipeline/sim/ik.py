@@ -31,6 +31,13 @@ STALL_GAIN = 0.9  # an iteration that leaves both errors above 90% of the previo
 # solves, 1,202 of them failing): no solve that converged would have been given up; the slowest
 # took 59 iterations, and some wandered 40-150 cm off for 15 iterations before converging.
 HOPELESS_AFTER, HOPELESS_GAIN, HOPELESS_M = 20, 0.98, 0.005
+# A solve whose position and rotation errors have both changed by at most FLAT_CHANGE of their
+# value at each of its last FLAT_SPAN iterations (from FLAT_AFTER on), the pose not acceptable, is
+# stuck (an arm against a joint limit or an obstacle: the error stays at 1.3 cm or 60 cm) and is
+# given up. Measured on the corpus's episodes stage (Franka, 28,456 solves): 993 failing solves
+# stopped 17,176 iterations earlier (12% of all), and no solve that converged met the rule (those
+# that wander before converging change their error by far more per iteration).
+FLAT_AFTER, FLAT_SPAN, FLAT_CHANGE = 6, 4, 0.005
 IK_DT_S, IK_DAMPING = 0.1, 1e-4  # integration step of a velocity solution (a full step: dq = v * dt), LM damping
 
 
@@ -73,6 +80,12 @@ class JointLimits:
     def h(self, q: np.ndarray) -> np.ndarray:
         qi = q[self.idx]
         return np.concatenate([self._gain * (self._upper - qi), self._gain * (qi - self._lower)])
+
+
+def _flat(errors: list[tuple[float, float]]) -> bool:
+    """Whether each step of `errors` (position, rotation) changed both by at most FLAT_CHANGE."""
+    return all(abs(b_m - a_m) <= FLAT_CHANGE * a_m and abs(b_rad - a_rad) <= FLAT_CHANGE * a_rad
+               for (a_m, a_rad), (b_m, b_rad) in zip(errors, errors[1:]))
 
 
 class ArmIK:
@@ -154,6 +167,8 @@ class ArmIK:
                 was_m, was_rad = errors[it - 1 - HOPELESS_AFTER]
                 if err_m > HOPELESS_GAIN * was_m and err_rad > HOPELESS_GAIN * was_rad:
                     break
+            if it >= FLAT_AFTER and (err_m > ACCEPT_M or err_rad > ACCEPT_RAD) and _flat(errors[-FLAT_SPAN - 1:]):
+                break
             # Stalled against a joint limit or an obstacle (mink's limits let the last tenths of a
             # millimetre converge very slowly): stop once the pose is acceptable and an iteration
             # gains less than STALL_GAIN, instead of spending the remaining iterations on it.
