@@ -88,6 +88,21 @@ def test_each_task_scene_is_written_as_mjcf_that_steps_as_the_episodes_did(out_d
     assert run_episode(sim, task, 0, 0).success
 
 
+def test_inputs_are_parsed_once_and_again_when_their_files_change(out_dir):
+    first = episodes_stage.loaded_inputs(str(out_dir))
+    assert episodes_stage.loaded_inputs(str(out_dir)) is first  # unchanged files: the same records
+    sim, _ = episodes_stage.compiled(str(out_dir), "franka", "pick_place_box_target")
+    assert episodes_stage.compiled(str(out_dir), "franka", "pick_place_box_target")[0] is sim
+    config = out_dir / "geniesim/task_config.json"
+    text = config.read_text()
+    tmp = config.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, config)  # written again (as every stage writes, atomically): read and compiled anew
+    again = episodes_stage.loaded_inputs(str(out_dir))
+    assert again is not first and again[2] == first[2]
+    assert episodes_stage.compiled(str(out_dir), "franka", "pick_place_box_target")[0] is not sim
+
+
 def test_hung_and_crashed_workers_are_killed_and_reported_while_others_are_kept(out_dir, make_ctx):
     items = episodes_stage.plan_items(make_ctx(out_dir, episodes=4, workers=2), {tabletop_scene()[2].tasks[0].task_id: "pick_place"})
     assert {i.image_size for i in items} == {128}
