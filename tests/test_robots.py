@@ -118,6 +118,20 @@ def test_the_joint_limit_rows_are_minks_to_the_bit(desc):
 
 
 @pytest.mark.parametrize("desc", [FRANKA, UR10], ids=lambda d: d.name)
+def test_ik_posture_residual_is_minks(desc):
+    """ik.PostureResidual computes mink.PostureTask's weighted residual itself (per IK
+    iteration): the same numbers, bit for bit, fingers included."""
+    ik = ArmIK(desc, np.zeros(3), (1, 0, 0, 0))
+    rng = np.random.default_rng(11)
+    lo, hi = ik.model.jnt_range[:, 0], ik.model.jnt_range[:, 1]
+    for _ in range(20):
+        ik.configuration.update(rng.uniform(lo - 0.2, hi + 0.2))
+        want = ik.posture_task.compute_qp_residual(ik.configuration)
+        got = ik.posture.residual(ik.configuration.q)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]) and got[2] == want[2]
+
+
+@pytest.mark.parametrize("desc", [FRANKA, UR10], ids=lambda d: d.name)
 def test_ik_gives_up_on_an_unreachable_pose_early_and_still_reaches_a_far_one(desc):
     from blueprint_pipeline.sim.ik import HOPELESS_AFTER
 

@@ -62,17 +62,22 @@ class IKResult:
         return self.position_error_m <= tol_m and self.rotation_error_rad <= tol_rad
 
 
+def _hinges_and_slides_only(model: mujoco.MjModel, what: str) -> None:
+    """`what` computes mink's numbers itself only where mj_differentiatePos is a subtraction."""
+    if model.nq != model.nv or np.any(model.jnt_qposadr != model.jnt_dofadr) or np.any(
+            np.isin(model.jnt_type, (mujoco.mjtJoint.mjJNT_FREE, mujoco.mjtJoint.mjJNT_BALL))):
+        raise ValueError(f"{what} needs a model of hinge and slide joints only")
+
+
 class JointLimits:
     """mink.ConfigurationLimit's inequalities G dq <= h for a model of hinge and slide joints
     only, where mj_differentiatePos is a subtraction: G is constant ([P; -P], P selecting the
     limited joints) and h = gain x (upper - q, q - lower) on them, the same numbers mink computes
-    (tests/test_ik.py). Computed here because mink's call (two mj_differentiatePos, a projection
+    (tests/test_robots.py). Computed here because mink's call (two mj_differentiatePos, a projection
     and stacking per IK iteration) was a fifth of an iteration's time."""
 
     def __init__(self, limit: mink.ConfigurationLimit, model: mujoco.MjModel):
-        if model.nq != model.nv or np.any(model.jnt_qposadr != model.jnt_dofadr) or np.any(
-                np.isin(model.jnt_type, (mujoco.mjtJoint.mjJNT_FREE, mujoco.mjtJoint.mjJNT_BALL))):
-            raise ValueError("JointLimits needs a model of hinge and slide joints only")
+        _hinges_and_slides_only(model, "JointLimits")
         self.idx = np.asarray(limit.indices, dtype=int)
         self.G = np.vstack([limit.projection_matrix, -limit.projection_matrix])
         self._upper, self._lower, self._gain = limit.upper[self.idx], limit.lower[self.idx], limit.gain
@@ -80,6 +85,24 @@ class JointLimits:
     def h(self, q: np.ndarray) -> np.ndarray:
         qi = q[self.idx]
         return np.concatenate([self._gain * (self._upper - qi), self._gain * (qi - self._lower)])
+
+
+class PostureResidual:
+    """mink.PostureTask.compute_qp_residual for a model of hinge and slide joints only: the error
+    q - target (mj_differentiatePos with dt 1 is that subtraction), the weighted error
+    cost x (-gain x error), the LM term lm_damping x |weighted error|^2 and the weighted Jacobian
+    cost x identity, which is constant; the same numbers mink computes (tests/test_robots.py).
+    Computed here because mink builds the identity and differentiates per IK iteration."""
+
+    def __init__(self, task: mink.PostureTask, model: mujoco.MjModel):
+        _hinges_and_slides_only(model, "PostureResidual")
+        self.task = task
+        self.jacobian = task.cost[:, None] * np.eye(model.nv)
+
+    def residual(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        t = self.task
+        weighted_error = t.cost * (-t.gain * (q - t.target_q))
+        return self.jacobian, weighted_error, t.lm_damping * float(weighted_error @ weighted_error)
 
 
 def _flat(errors: list[tuple[float, float]]) -> bool:
@@ -115,6 +138,9 @@ class ArmIK:
         self.posture_task = mink.PostureTask(self.model, cost=posture_cost)
         self.posture_task.set_target(self.model.key("home").qpos.copy())
         self.joint_limits = JointLimits(mink.ConfigurationLimit(self.model), self.model)
+        self.posture = PostureResidual(self.posture_task, self.model)
+        # the stacked weighted Jacobians of the frame and posture tasks: the posture's rows are constant
+        self._w = np.vstack([np.zeros((6, self.model.nv)), self.posture.jacobian])
         self.collision_limits: list[mink.Limit] = []
         if obstacles:
             hand_geoms = [self.model.geom(i).id for i in range(self.model.ngeom)
@@ -192,14 +218,16 @@ class ArmIK:
     def _step(self, limits: Sequence[mink.Limit]) -> None:
         """One iteration: the QP that mink.solve_ik(configuration, [frame, posture], IK_DT_S, "daqp",
         damping=IK_DAMPING, [ConfigurationLimit, *limits]) builds (mink's weighted task residuals
-        and Levenberg-Marquardt terms, mink's limit inequalities; the joint limits' as
-        `JointLimits` computes them), solved by daqp with the same arguments qpsolvers passes.
+        and Levenberg-Marquardt terms, mink's limit inequalities; the posture's residual and the
+        joint limits' as `PostureResidual` and `JointLimits` compute them), solved by daqp with
+        the same arguments qpsolvers passes.
         Assembled here only to skip solve_ik's per-call problem object, solver dispatch and limit
         check: they were 40% of an iteration, and IK iterations are most of the planning time."""
         cfg = self.configuration
-        (w_frame, e_frame, mu_frame), (w_post, e_post, mu_post) = (self.frame_task.compute_qp_residual(cfg),
-                                                                  self.posture_task.compute_qp_residual(cfg))
-        w = np.vstack([w_frame, w_post])
+        w_frame, e_frame, mu_frame = self.frame_task.compute_qp_residual(cfg)
+        _, e_post, mu_post = self.posture.residual(cfg.q)
+        w = self._w
+        w[:6] = w_frame
         h_mat = w.T @ w
         h_mat.flat[:: self.model.nv + 1] += IK_DAMPING + mu_frame + mu_post
         c = -(np.concatenate([e_frame, e_post]) @ w)
