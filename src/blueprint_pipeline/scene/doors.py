@@ -144,13 +144,14 @@ def _clearance_m(o: SceneObject, normal: np.ndarray, objects: Sequence[SceneObje
     rot = matrix_np(o.orientation_wxyz)
     half = 0.5 * float(np.abs(rot.T @ normal) @ np.asarray(o.extents_m, dtype=float))
     fp = floor_footprint(objects)
-    boxes = [(np.asarray(b.aabb_min_m), np.asarray(b.aabb_max_m)) for b in objects
-             if b.id != o.id and b.sim_role not in (SimRole.SCENE_SHELL, SimRole.BACKGROUND)]
+    boxes = [b for b in objects if b.id != o.id and b.sim_role not in (SimRole.SCENE_SHELL, SimRole.BACKGROUND)]
+    lo = np.array([b.aabb_min_m for b in boxes], dtype=float).reshape(-1, 3)
+    hi = np.array([b.aabb_max_m for b in boxes], dtype=float).reshape(-1, 3)
     for s in np.arange(0.05, CLEARANCE_PROBE_M + 1e-9, 0.05):
         p = centre + (half + s) * normal
         if fp is not None and not (fp[0] <= p[0] <= fp[2] and fp[1] <= p[1] <= fp[3]):
             return float(s)
-        if any(np.all((p >= lo) & (p <= hi)) for lo, hi in boxes):
+        if np.any(np.all((p >= lo) & (p <= hi), axis=1)):
             return float(s)
     return CLEARANCE_PROBE_M
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -93,6 +94,12 @@ class Matcher(Generic[T]):
         for key, value in sorted(self.phrases.items(), key=lambda kv: -len(kv[0])):
             self._by_last.setdefault(key[-1], []).append((key, value))
         self._spanning = [k for k in self.phrases if len(k) > 2 and PREPOSITIONS.intersection(k[1:-1])]
+        # the answers per text, remembered (the matchers are module constants and their answers
+        # depend on the text only): the episodes stage asks the same names and categories again
+        # for every scene it compiles
+        self.head = lru_cache(maxsize=4096)(self.head)  # type: ignore[method-assign]
+        self.exact = lru_cache(maxsize=4096)(self.exact)  # type: ignore[method-assign]
+        self.mentions = lru_cache(maxsize=4096)(self.mentions)  # type: ignore[method-assign]
 
     def words(self, text: str) -> tuple[str, ...]:
         """The words of `text`, plurals of known words made singular."""
