@@ -314,6 +314,8 @@ _results = episode_results
 @pytest.mark.slow
 def test_fruit_in_a_bowl_is_taken_without_blowing_up(tmp_path):
     out = _run("dining_m_z", tmp_path)
+    summary = json.loads((out / "episodes" / "summary.json").read_text())
+    assert summary["episodes_resimulated"] == sum(r["metrics"]["resimulated"] for r in _results(out))
     results = [r for r in _results(out) if "lemon" in r["task_id"]]
     assert len(results) >= 4
     assert not [r for r in results if r["failure_reason"] == "sim_unstable"]
@@ -691,21 +693,39 @@ def test_a_door_hand_turned_about_the_bar_stays_near_square_to_its_face():
 
 
 @pytest.mark.slow
-def test_an_episode_whose_physics_went_unstable_is_simulated_again_at_a_finer_step(tmp_path):
-    """The craft room's knife (light, thin) was flung at its release in one of its episodes at
-    the nominal step: that episode is simulated again from the same frame 0 with the same plan at a
-    third of the step (engine.UNSTABLE_RETRY_SUBSTEPS), and its frames are the finer run's. The
-    other episodes run once, at their family's step."""
+def test_an_episode_whose_physics_went_unstable_is_simulated_again_at_a_finer_step(tmp_path, monkeypatch):
+    """An episode whose health check fails at the nominal step is simulated again from the same
+    frame 0 with the same plan at a third of the step (engine.UNSTABLE_RETRY_SUBSTEPS), and its
+    frames are the finer run's. The craft room's knife (light, thin) is flung at its release at the
+    nominal step in some episodes, which ones changes with any change to the physics or planning
+    (none of the 342 Franka corpus episodes at one time), so here the first run of an episode
+    stable at the nominal step is told of a MuJoCo warning, as MuJoCo reports an instability."""
+    from blueprint_pipeline.sim import health
     from blueprint_pipeline.sim.engine import UNSTABLE_RETRY_SUBSTEPS
-    from blueprint_pipeline.sim.families import FAMILIES
+    from blueprint_pipeline.sim.families import run_episode
+    from blueprint_pipeline.sim.scene_builder import STEPS_PER_FRAME
+    from blueprint_pipeline.sim.stage import sim_for
 
-    out = _run("craft_room_mm_y", tmp_path)
-    results = _results(out)
-    assert not [r for r in results if r["failure_reason"] == "sim_unstable"]
-    again = [r for r in results if r["metrics"]["resimulated"]]
-    assert again and all(r["success"] and r["metrics"]["physics_substeps"] == UNSTABLE_RETRY_SUBSTEPS for r in again)
-    summary = json.loads((out / "episodes" / "summary.json").read_text())
-    assert summary["episodes_resimulated"] == len(again)
-    config = {t["task_id"]: t["type"] for t in json.loads((out / "geniesim" / "task_config.json").read_text())["tasks"]}
-    once = [r for r in results if r not in again]
-    assert once and all(r["metrics"]["physics_substeps"] == FAMILIES[config[r["task_id"]]].physics_substeps for r in once)
+    out = run_to_geniesim("craft_room_mm_y", dict(corpus())["craft_room_mm_y"], tmp_path).out_url
+    sim, task = sim_for(out, "franka", "pick_place_craft_knife_to_craft_table", choose_camera=False)
+    for index in range(8):  # an episode stable at the nominal step
+        once = run_episode(sim, task, index, seed=0)
+        sim.restore_nominal()
+        if not once.metrics["resimulated"]:
+            break
+    assert once.success and once.metrics["physics_substeps"] == 1
+    checks, real = [], health.new_warnings
+
+    def first_unstable(data, before):
+        checks.append(1)
+        return {"mjWARN_BADQACC": 1} if len(checks) == 1 else real(data, before)
+
+    monkeypatch.setattr(health, "new_warnings", first_unstable)
+    again = run_episode(sim, task, index, seed=0)
+    m = again.metrics
+    assert m["resimulated"] and m["physics_substeps"] == UNSTABLE_RETRY_SUBSTEPS
+    assert again.success and len(again.state) == len(once.state)  # the same plan, tick for tick
+    ticks = len(again.state) - 1
+    assert m["physics_steps"] - once.metrics["physics_steps"] == (UNSTABLE_RETRY_SUBSTEPS - 1) * STEPS_PER_FRAME * ticks
+    # the frames are the finer run's: the same start, then not the same values
+    assert np.array_equal(again.state[0], once.state[0]) and not np.array_equal(again.state, once.state)
