@@ -207,7 +207,8 @@ def test_an_episode_whose_drawn_start_has_no_plan_starts_from_the_nominal_one(tm
     assert returned, "the drawn starts of this task are expected to need the nominal one"
     sim, task = episodes_stage.sim_for(str(out), "ur10", "pick_place_shelf1_3_to_shelving_unit")
     family = family_of(task)
-    st = family.begin(sim, task, 0, returned[0]["episode_index"], EpisodeOptions(), lambda: None)
+    draw = returned[0]["metrics"]["start_draw"]  # the draw of the start the episode ran (engine.START_DRAWS)
+    st = family.begin(sim, task, 0, returned[0]["episode_index"], EpisodeOptions(start_draw=draw), lambda: None)
     assert family.plan(sim, task, st).reason == "no_clear_grasp"  # from the drawn start: none
     planned = plan_episode(family, sim, task, st)
     plan = planned.plan

@@ -318,20 +318,23 @@ def test_the_cartons_printed_texture_reaches_the_renders_the_usd_and_the_bundle(
 
 
 def test_a_plan_that_swings_the_arm_gives_way_to_the_next_grasp(meshed_episodes, monkeypatch):
-    """From this start the bowl's first rim grasp that plans has the Franka's wrist near its limit:
-    its lift, 27 cm straight up, is slowed down 20-fold while the shoulder and upper arm swing.
-    The planner keeps such a plan only when none of the next SLOW_MORE_TRIES grasps plans without."""
+    """The planner keeps a plan slowed down more than SLOW_STRETCH-fold (a wrist near its limit, the
+    shoulder and upper arm swinging while the hand lifts) only when none of the next
+    SLOW_MORE_TRIES grasps plans without. With IK knots 5 cm apart a start of the bowl's made its
+    first rim grasp's 27 cm lift 23-fold slower; with 10 cm knots none of 40 starts slows more than
+    6.1-fold, so the rule is shown here at 4-fold, where the start drawn 8th has a 6.1-fold plan."""
     from blueprint_pipeline.sim import engine, planner
     from blueprint_pipeline.sim.episode import EpisodeOptions
     from blueprint_pipeline.sim.families import family_of
     from blueprint_pipeline.sim.stage import sim_for
 
+    monkeypatch.setattr(planner, "SLOW_STRETCH", 4.0)
     sim, task = sim_for(str(meshed_episodes), "franka", "pick_place_bowl_to_counter", choose_camera=False)
-    _, planned, _ = engine.begin_and_plan(family_of(task), sim, task, 1, 0, EpisodeOptions())
+    _, planned, _ = engine.begin_and_plan(family_of(task), sim, task, 8, 0, EpisodeOptions())
     assert planned.plan.stretch <= planner.SLOW_STRETCH
     monkeypatch.setattr(planner, "SLOW_MORE_TRIES", 0)  # the first plan found, however slow
-    _, slow, _ = engine.begin_and_plan(family_of(task), sim, task, 1, 0, EpisodeOptions())
-    assert slow.plan.stretch > planner.SLOW_STRETCH and slow.plan.n_ticks > 3 * planned.plan.n_ticks
+    _, slow, _ = engine.begin_and_plan(family_of(task), sim, task, 8, 0, EpisodeOptions())
+    assert slow.plan.stretch > planner.SLOW_STRETCH and slow.plan.n_ticks > 1.5 * planned.plan.n_ticks
     assert slow.plan.candidates_tried < planned.plan.candidates_tried
 
 

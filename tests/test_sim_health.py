@@ -47,6 +47,23 @@ def test_a_flung_object_is_unstable(recorded):
     assert "non-finite" in health.unstable_reason(FPS, recorded.state, poses, {})
 
 
+def test_an_object_spinning_in_place_is_unstable(recorded):
+    """A free object turning faster than MAX_OBJECT_SPIN_RAD_S between frames, where it stands (as
+    a released 7.6 g knife spun on a table), is unstable; the recorded episode's objects turn slowly."""
+    poses = recorded.object_poses.copy().reshape(len(recorded.object_poses), -1, 7)
+
+    def spinning(rad_per_frame: float) -> np.ndarray:
+        out = poses.copy()
+        angles = rad_per_frame * np.arange(len(poses) - 50)
+        out[50:, 1, 3:] = np.column_stack([np.cos(angles / 2), np.sin(angles / 2), 0 * angles, 0 * angles])
+        return out.reshape(len(poses), -1)
+
+    slow = 0.5 * health.MAX_OBJECT_SPIN_RAD_S / FPS
+    assert health.unstable_reason(FPS, recorded.state, spinning(slow), {}) is None
+    why = health.unstable_reason(FPS, recorded.state, spinning(2.0 * health.MAX_OBJECT_SPIN_RAD_S / FPS), {})
+    assert why is not None and "turned at 60 rad/s" in why
+
+
 def test_mujoco_warnings_make_an_episode_unstable(recorded):
     why = health.unstable_reason(FPS, recorded.state, recorded.object_poses, {"bad_qacc": 2})
     assert why == "MuJoCo warnings: bad_qacc x2"

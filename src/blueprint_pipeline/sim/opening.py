@@ -10,6 +10,7 @@ import mujoco
 import numpy as np
 
 from blueprint_pipeline.geniesim.records import TaskSpec
+from blueprint_pipeline.geniesim.tasks import MIN_DOOR_OPENING_RAD, MIN_DRAWER_OPENING_M
 from blueprint_pipeline.rotations import axis_angle_matrix
 from blueprint_pipeline.scene.doors import door
 from blueprint_pipeline.geniesim.placement import drawer_pull
@@ -75,6 +76,32 @@ class PartJoint:
 
     def target_q(self, task: TaskSpec) -> float:
         return self.at(task.joint_target_fraction if task.joint_target_fraction is not None else 1.0)
+
+
+# an opening no base pose plans is tried again opened less: these shares of its opening, in turn
+SMALLER_OPENINGS = (0.875, 0.75)
+
+
+def smaller_openings(sim: SimScene, task: TaskSpec) -> list[float]:
+    """Joint fractions (`joint_target_fraction`) opening `task`'s drawer or door less than the
+    task does: SMALLER_OPENINGS of its opening, none below what the task stage asks of any opening
+    (geniesim/tasks.py: MIN_DOOR_OPENING_RAD, MIN_DRAWER_OPENING_M). None for a closing. A dining
+    sideboard's door 1 m from a table, opened 40 deg, had no plan from any base pose with either
+    robot (the arm met the table while pulling); opened 35 deg it has."""
+    if task.type != "open_close" or task.joint_start_fraction is not None:
+        return []
+    m = sim.model
+    joint = PartJoint.of(sim, task.target_object_id)
+    q0, q1 = joint.start_q(task), joint.target_q(task)
+    hinge = m.jnt_type[m.joint(f"obj:{task.target_object_id}:joint").id] == mujoco.mjtJoint.mjJNT_HINGE
+    least = MIN_DOOR_OPENING_RAD if hinge else MIN_DRAWER_OPENING_M
+    out = []
+    for share in SMALLER_OPENINGS:
+        amount = share * abs(q1 - q0)
+        if amount < least - 1e-3:  # (task fractions are written to 4 decimals: 40 deg is 39.99)
+            break
+        out.append(round(float((q0 + np.sign(q1 - q0) * amount - joint.lower) / (joint.upper - joint.lower)), 4))
+    return out
 
 
 def open_goal_part(sim: SimScene, d, task: TaskSpec) -> None:

@@ -83,6 +83,7 @@ from blueprint_pipeline.sim.engine import UNSTABLE_RETRY_SUBSTEPS
 from blueprint_pipeline.sim.episode import EpisodeOptions
 from blueprint_pipeline.sim.episode_io import episode_filename, save_episode
 from blueprint_pipeline.sim.families import FAMILIES, plan_at_rest, run_episode, simulable
+from blueprint_pipeline.sim.opening import smaller_openings
 from blueprint_pipeline.sim.render import ANTIALIASING, supersampled
 from blueprint_pipeline.sim.scene_builder import (
     FPS,
@@ -173,12 +174,15 @@ class EpisodeItem:
     # the base pose when the stage fell back to one of the task's placement_alternatives (k: the
     # k-th, 1-based; 0: the placement); as the camera
     placement_index: int = 0
+    # the drawer's or door's joint fraction when the stage fell back to opening it less
+    # (opening.smaller_openings: the opening's target, its closing's start); as the camera
+    joint_fraction: float | None = None
 
     @property
-    def affinity(self) -> tuple[str, float | None, int]:
+    def affinity(self) -> tuple[str, float | None, int, float | None]:
         """The compiled and settled scene a worker keeps for this item (`compiled`): the pool gives
         a task's episodes to the worker that ran its last one (resilience.pool, Affinity)."""
-        return self.task_id, self.mount_z_m, self.placement_index
+        return self.task_id, self.mount_z_m, self.placement_index, self.joint_fraction
 
 
 def inputs_of(out_url: str) -> tuple[str, str, str]:
@@ -219,6 +223,7 @@ class Prepared:
     cameras: dict[str, CameraChoice]  # the scene camera chosen per simulated task (sim/camera.py)
     mounts: dict[str, float]  # task id -> the arm's mount, where the placement's found no plan
     placements: dict[str, int]  # task id -> its placement_alternatives' (1-based), where the placement's found no plan
+    openings: dict[str, float]  # task id -> the joint fraction opened to (or closed from), where the task's found no plan
     template_families: dict[str, str]  # simulated task id -> its instructions' family (language.family)
 
 
@@ -230,7 +235,10 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool
       families.plan_at_rest), with the reason; they are not simulated and summary.json lists them
       under tasks_infeasible. A task whose placement has no plan is probed from its other base
       poses in turn (`TaskSpec.placement_alternatives`); the first that plans is used for its
-      episodes (summary.json's `placement_fallbacks`). The probe needs the simulator, so it runs here, not in the geniesim
+      episodes (summary.json's `placement_fallbacks`). A drawer or door no base pose opens as
+      far as the task says is then opened less (`opening.smaller_openings`), from each base pose
+      in turn, and its closing starts from there (summary.json's `opening_fallbacks`: the joint
+      fraction). The probe needs the simulator, so it runs here, not in the geniesim
       stage, and task_config.json stays the export's file;
     - the other tasks' scenes written as MJCF, `episodes/scenes/<task_id>.xml` (the robot at its
       base as its collision primitives, a `home` keyframe; meshed objects' vertices inline, so no
@@ -248,9 +256,15 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool
     chosen: dict[str, CameraChoice] = {}
     mounts: dict[str, float] = {}
     placements: dict[str, int] = {}
+    openings: dict[str, float] = {}
+    opened: dict[str, float] = {}  # a drawer's or door's id -> the fraction its opening fell back to
     template_families: dict[str, str] = {}
-    for t in tasks:
-        sim, task = compiled(out_url, robot, t.task_id)
+    # openings before closings, so that a closing starts where its opening's probe ended
+    for t in sorted(tasks, key=lambda t: t.type == "open_close" and t.joint_start_fraction is not None):
+        fraction = opened.get(t.target_object_id) if t.joint_start_fraction is not None else None
+        if fraction is not None:
+            openings[t.task_id] = fraction
+        sim, task = compiled(out_url, robot, t.task_id, joint_fraction=fraction)
         why = plan_at_rest(sim, task)
         fallback = default_mount(task, robot)
         if why is not None and fallback is not None:  # in open furniture: the pedestal at the board
@@ -260,9 +274,20 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool
         for k in range(1, len(task.placement_alternatives.get(robot, [])) + 1):
             if why is None:
                 break
-            sim_b, task_b = compiled(out_url, robot, t.task_id, placement_index=k)
+            sim_b, task_b = compiled(out_url, robot, t.task_id, placement_index=k, joint_fraction=fraction)
             if plan_at_rest(sim_b, task_b) is None:
                 sim, task, why, placements[t.task_id] = sim_b, task_b, None, k
+        for less in smaller_openings(sim, task) if why is not None else []:
+            for k in range(len(task.placement_alternatives.get(robot, [])) + 1):
+                sim_b, task_b = compiled(out_url, robot, t.task_id, placement_index=k, joint_fraction=less)
+                if plan_at_rest(sim_b, task_b) is None:
+                    sim, task, why = sim_b, task_b, None
+                    openings[t.task_id] = opened[t.target_object_id] = less
+                    if k:
+                        placements[t.task_id] = k
+                    break
+            if why is None:
+                break
         if why is not None:
             infeasible[t.task_id] = why
             continue
@@ -281,26 +306,29 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool
     for name in storage.listdir(folder):
         if name.endswith(".xml") and f"{EPISODES_SCENES.rel}/{name}" not in files:
             storage.remove(storage.join(folder, name))
-    return Prepared(infeasible, files, chosen, mounts, placements, template_families)
+    return Prepared(infeasible, files, chosen, mounts, placements, openings, template_families)
 
 
 def plan_items(ctx: StageContext, families: dict[str, str],
                cameras: dict[str, CameraChoice] | None = None,
                mounts: dict[str, float] | None = None,
                task_phrasings: dict[str, tuple[str, ...]] | None = None,
-               placements: dict[str, int] | None = None) -> list[EpisodeItem]:
+               placements: dict[str, int] | None = None,
+               openings: dict[str, float] | None = None) -> list[EpisodeItem]:
     """The run's episodes, dealt over the tasks (task id -> family) by `dealing.deal`, each with
     its task's scene camera when `cameras` has it (else the worker chooses it), its arm's
     mount when `mounts` has one (else the placement's), its base pose when `placements` names one
-    of its alternatives, and its LLM phrasings (`task_phrasings`: task id -> them)."""
+    of its alternatives, its drawer's or door's joint fraction when `openings` names one, and its
+    LLM phrasings (`task_phrasings`: task id -> them)."""
     cameras, mounts, task_phrasings, placements = cameras or {}, mounts or {}, task_phrasings or {}, placements or {}
+    openings = openings or {}
     opts = ctx.options
     count = opts.episodes if opts.episodes is not None else min(DEFAULT_MAX, DEFAULT_PER_TASK * len(families))
     digest = ctx.input_digest or inputs_digest(ctx.out_url)
     model = rendered_model(opts.robot, opts.render, ctx.settings.robot_meshes)
     return [EpisodeItem(out_url=ctx.out_url, robot=opts.robot, task_id=d.task_id, instruction_slot=d.slot,
                         scene_camera=cameras.get(d.task_id), mount_z_m=mounts.get(d.task_id),
-                        placement_index=placements.get(d.task_id, 0),
+                        placement_index=placements.get(d.task_id, 0), joint_fraction=openings.get(d.task_id),
                         phrasings=task_phrasings.get(d.task_id, ()),
                         episode_index=i, seed=opts.seed, render=opts.render, image_size=opts.image_size,
                         visual_randomization=opts.visual_randomization, shadows=opts.shadows,
@@ -359,11 +387,13 @@ def loaded_inputs(out_url: str) -> tuple:
 
 def sim_for(out_url: str, robot_name: str, task_id: str, camera: CameraChoice | None = None,
             mount_z_m: float | None = None, choose_camera: bool = True,
-            robot_meshes: bool = False, placement_index: int = 0) -> tuple[SimScene, TaskSpec]:
+            robot_meshes: bool = False, placement_index: int = 0,
+            joint_fraction: float | None = None) -> tuple[SimScene, TaskSpec]:
     """The compiled scene for (outputs, robot, task) with its scene camera: `camera` when given
     (the stage's choice), else chosen here once (sim/camera.py) unless `choose_camera` is off (a
-    run without images); `mount_z_m`, `robot_meshes` and `placement_index` as for `compiled`."""
-    sim, task = compiled(out_url, robot_name, task_id, mount_z_m, robot_meshes, placement_index)
+    run without images); `mount_z_m`, `robot_meshes`, `placement_index` and `joint_fraction` as
+    for `compiled`."""
+    sim, task = compiled(out_url, robot_name, task_id, mount_z_m, robot_meshes, placement_index, joint_fraction)
     if camera is not None:
         if getattr(sim, "scene_camera", None) != camera:
             camera.apply(sim)
@@ -373,16 +403,18 @@ def sim_for(out_url: str, robot_name: str, task_id: str, camera: CameraChoice | 
 
 
 def stage_base(out_url: str, robot_name: str, task_id: str) -> dict:
-    """The arm's mount and base pose the episodes stage used for the task (`sim_for`'s
-    `mount_z_m` and `placement_index`, from summary.json's mount_fallbacks and
-    placement_fallbacks), so that the evaluation environment works the task as its data was made;
-    the placement's when the stage has not run with this robot."""
+    """The arm's mount, base pose and part's joint fraction the episodes stage used for the task
+    (`sim_for`'s `mount_z_m`, `placement_index` and `joint_fraction`, from summary.json's
+    mount_fallbacks, placement_fallbacks and opening_fallbacks), so that the evaluation
+    environment works the task as its data was made; the task's when the stage has not run with
+    this robot."""
     url = EPISODES_SUMMARY.url(out_url)
     summary = storage.read_json(url) if storage.exists(url) else {}
     if summary.get("robot") != robot_name:
         return {}
     return {"mount_z_m": summary.get("mount_fallbacks", {}).get(task_id),
-            "placement_index": int(summary.get("placement_fallbacks", {}).get(task_id, 0))}
+            "placement_index": int(summary.get("placement_fallbacks", {}).get(task_id, 0)),
+            "joint_fraction": summary.get("opening_fallbacks", {}).get(task_id)}
 
 
 def surface_mount(task: TaskSpec, robot_name: str) -> float:
@@ -404,16 +436,19 @@ def default_mount(task: TaskSpec, robot_name: str) -> float | None:
 
 
 def compiled(out_url: str, robot_name: str, task_id: str, mount_z_m: float | None = None,
-             robot_meshes: bool = False, placement_index: int = 0) -> tuple[SimScene, TaskSpec]:
+             robot_meshes: bool = False, placement_index: int = 0,
+             joint_fraction: float | None = None) -> tuple[SimScene, TaskSpec]:
     """The compiled scene for (outputs, robot, task), built once per process (a few kept);
     `mount_z_m`: the arm's pedestal top instead of the placement's (`default_mount`);
     `robot_meshes`: the robot drawn with its meshes when they are installed (robots/visuals.py;
     for renders only: probes and runs without images compile without them); `placement_index`:
-    the base pose of the task's `placement_alternatives` (1-based; 0: its placement). The task
-    returned has that pose as its placement."""
+    the base pose of the task's `placement_alternatives` (1-based; 0: its placement);
+    `joint_fraction`: an open_close task's drawer or door opened to it (its
+    `joint_target_fraction`), or a closing's started from it (`joint_start_fraction`). The task
+    returned has that pose as its placement, and that fraction."""
     # keyed by the inputs' stat keys too: a scene compiled before its inputs were written again
     # in this process (a rerun of the same folder) is not reused
-    key = (out_url, robot_name, task_id, mount_z_m, robot_meshes, placement_index,
+    key = (out_url, robot_name, task_id, mount_z_m, robot_meshes, placement_index, joint_fraction,
            tuple(_stat(u) for u in inputs_of(out_url)))
     if key not in _SIM_CACHE:
         physics_url = inputs_of(out_url)[1]
@@ -422,6 +457,9 @@ def compiled(out_url: str, robot_name: str, task_id: str, mount_z_m: float | Non
         if placement_index:
             task = task.model_copy(update={"robot_placements": task.robot_placements | {
                 robot_name: task.placement_alternatives[robot_name][placement_index - 1]}})
+        if joint_fraction is not None:
+            field = "joint_start_fraction" if task.joint_start_fraction is not None else "joint_target_fraction"
+            task = task.model_copy(update={field: joint_fraction})
         placement = task.robot_placements[robot_name]
         by_id = scene.by_id()
         support = by_id.get(task.goal.support_object_id) if task.goal else None
@@ -458,7 +496,8 @@ def simulate_item(item: EpisodeItem, heartbeat) -> dict:
         raise RuntimeError(f"this worker cannot draw the robot as the run asks ({item.robot_model}); "
                            f"install the same robot-meshes extra on every worker")
     sim, task = sim_for(item.out_url, item.robot, item.task_id, item.scene_camera, item.mount_z_m,
-                        choose_camera=item.render, robot_meshes=meshes, placement_index=item.placement_index)
+                        choose_camera=item.render, robot_meshes=meshes, placement_index=item.placement_index,
+                        joint_fraction=item.joint_fraction)
     heartbeat()
     rec = run_episode(sim, task, item.episode_index, item.seed,
                   EpisodeOptions(render=item.render, image_size=item.image_size,
@@ -478,7 +517,7 @@ def simulate_item(item: EpisodeItem, heartbeat) -> dict:
 
 def _item_key(item: EpisodeItem) -> dict:
     return asdict(item) | {"out_url": None, "scene_camera": None, "mount_z_m": None, "placement_index": None,
-                           "phrasings": list(item.phrasings)}  # as JSON holds it
+                           "joint_fraction": None, "phrasings": list(item.phrasings)}  # as JSON holds it
 
 
 def _done_results(items: list[EpisodeItem], rerun_failed: bool = False) -> dict[int, dict]:
@@ -669,7 +708,8 @@ def run(ctx: StageContext) -> StageResult:
     by_family, instructions = phrasings.for_run(ctx.out_url, prepared.template_families.values(), ctx.settings,
                                                 force=ctx.force)
     items = plan_items(ctx, families, prepared.cameras, prepared.mounts,
-                       {t: by_family.get(f, ()) for t, f in prepared.template_families.items()}, prepared.placements)
+                       {t: by_family.get(f, ()) for t, f in prepared.template_families.items()}, prepared.placements,
+                       prepared.openings)
     resumed = len(_done_results(items, rerun_failed=ctx.force))
     results = simulate_items(items, ctx.options.workers, deadline_s=cfg.deadline_s,
                              heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S, progress=ctx.progress,
@@ -684,6 +724,7 @@ def run(ctx: StageContext) -> StageResult:
     summary["tasks_infeasible"] = [{"task_id": k, "reason": v} for k, v in sorted(infeasible.items())]
     summary["mount_fallbacks"] = dict(sorted(prepared.mounts.items()))
     summary["placement_fallbacks"] = dict(sorted(prepared.placements.items()))
+    summary["opening_fallbacks"] = dict(sorted(prepared.openings.items()))
     summary["instructions"] = instructions
     storage.atomic_write_json(ctx.url(EPISODES_CERTIFICATE),
                               certificate(scene.header.scene_id, ctx.options.robot, summary))
