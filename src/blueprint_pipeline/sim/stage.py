@@ -271,23 +271,19 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool
             sim_b, task_b = compiled(out_url, robot, t.task_id, fallback)
             if plan_at_rest(sim_b, task_b) is None:
                 sim, task, why, mounts[t.task_id] = sim_b, task_b, None, fallback
-        for k in range(1, len(task.placement_alternatives.get(robot, [])) + 1):
+        # then its other base poses, then (a drawer or door) opened less from each base pose
+        poses = range(len(task.placement_alternatives.get(robot, [])) + 1)
+        tries = [(k, fraction) for k in poses[1:]] + [(k, less) for less in smaller_openings(sim, task) for k in poses]
+        for k, f in tries:
             if why is None:
                 break
-            sim_b, task_b = compiled(out_url, robot, t.task_id, placement_index=k, joint_fraction=fraction)
+            sim_b, task_b = compiled(out_url, robot, t.task_id, placement_index=k, joint_fraction=f)
             if plan_at_rest(sim_b, task_b) is None:
-                sim, task, why, placements[t.task_id] = sim_b, task_b, None, k
-        for less in smaller_openings(sim, task) if why is not None else []:
-            for k in range(len(task.placement_alternatives.get(robot, [])) + 1):
-                sim_b, task_b = compiled(out_url, robot, t.task_id, placement_index=k, joint_fraction=less)
-                if plan_at_rest(sim_b, task_b) is None:
-                    sim, task, why = sim_b, task_b, None
-                    openings[t.task_id] = opened[t.target_object_id] = less
-                    if k:
-                        placements[t.task_id] = k
-                    break
-            if why is None:
-                break
+                sim, task, why = sim_b, task_b, None
+                if k:
+                    placements[t.task_id] = k
+                if f != fraction:
+                    openings[t.task_id] = opened[t.target_object_id] = f
         if why is not None:
             infeasible[t.task_id] = why
             continue
@@ -367,13 +363,19 @@ def _stat(url: str) -> tuple | None:
     return None if key is None else tuple(key)
 
 
-def loaded_inputs(out_url: str) -> tuple:
+def input_keys(out_url: str) -> tuple:
+    """The stat keys of the outputs' three input files (None each on an object store or missing)."""
+    return tuple(_stat(u) for u in inputs_of(out_url))
+
+
+def loaded_inputs(out_url: str, keys: tuple | None = None) -> tuple:
     """(scene, physics, task config) of the outputs at `out_url`, parsed once per process while
-    their files are unchanged (`storage.stat_key`; read again on object stores): every compiled
-    scene (a task, each of its other base poses) read and validated the three files anew, a
-    quarter of the compiling's CPU on the corpus. The records are frozen pydantic models."""
+    their files are unchanged (`input_keys`, or `keys` when the caller has them; read again on
+    object stores): every compiled scene (a task, each of its other base poses) read and validated
+    the three files anew, a quarter of the compiling's CPU on the corpus. The records are frozen
+    pydantic models."""
     urls = inputs_of(out_url)
-    keys = tuple(_stat(u) for u in urls)
+    keys = input_keys(out_url) if keys is None else keys
     cached = _INPUTS.get(out_url)
     if cached is not None and cached[0] == keys and None not in keys:
         return cached[1]
@@ -448,11 +450,11 @@ def compiled(out_url: str, robot_name: str, task_id: str, mount_z_m: float | Non
     returned has that pose as its placement, and that fraction."""
     # keyed by the inputs' stat keys too: a scene compiled before its inputs were written again
     # in this process (a rerun of the same folder) is not reused
-    key = (out_url, robot_name, task_id, mount_z_m, robot_meshes, placement_index, joint_fraction,
-           tuple(_stat(u) for u in inputs_of(out_url)))
+    keys = input_keys(out_url)
+    key = (out_url, robot_name, task_id, mount_z_m, robot_meshes, placement_index, joint_fraction, keys)
     if key not in _SIM_CACHE:
         physics_url = inputs_of(out_url)[1]
-        scene, physics, config = loaded_inputs(out_url)
+        scene, physics, config = loaded_inputs(out_url, keys)
         task = next(t for t in config.tasks if t.task_id == task_id)
         if placement_index:
             task = task.model_copy(update={"robot_placements": task.robot_placements | {

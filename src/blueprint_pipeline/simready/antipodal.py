@@ -22,13 +22,13 @@ these parameters): a rerun of a 100-object scene spent 2.9 s on them uncached.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 
 import numpy as np
 
 from blueprint_pipeline import storage
+from blueprint_pipeline.simready.hulls import content_key
 from blueprint_pipeline.simready.records import AntipodalGrasp
 from blueprint_pipeline.simready.rims import ray_distances
 
@@ -96,11 +96,9 @@ def antipodal_cached(vertices: np.ndarray, faces: np.ndarray, cache_dir: str | N
     same triangles (and written there when not). A damaged or unwritable entry costs speed only."""
     if cache_dir is None:
         return find_antipodal(vertices, faces)
-    digest = hashlib.sha256(json.dumps([VERSION, SAMPLES, MIN_WIDTH_M, MAX_WIDTH_M, CONE_RAD, APART_M, APART_RAD,
-                                        KEEP, SEED]).encode())
-    digest.update(np.ascontiguousarray(vertices, dtype=np.float64).tobytes())
-    digest.update(np.ascontiguousarray(faces, dtype=np.int64).tobytes())
-    path = os.path.join(cache_dir, "antipodal", f"{digest.hexdigest()}.json")
+    key = content_key(json.dumps([VERSION, SAMPLES, MIN_WIDTH_M, MAX_WIDTH_M, CONE_RAD, APART_M, APART_RAD,
+                                  KEEP, SEED]), vertices, faces)
+    path = os.path.join(cache_dir, "antipodal", f"{key}.json")
     try:
         with open(path, encoding="utf-8") as f:
             return tuple(AntipodalGrasp.model_validate(g) for g in json.load(f))

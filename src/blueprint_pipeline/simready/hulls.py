@@ -30,12 +30,17 @@ DECOMPOSE_MAX_FACES = 5000  # meshes are decimated to this before decomposition 
 log = logging.getLogger(__name__)
 
 
-def _key(vertices: np.ndarray, faces: np.ndarray, max_hulls: int) -> str:
-    h = hashlib.sha256()
-    h.update(f"coacd-{_coacd_version()}|{THRESHOLD}|{SEED}|{max_hulls}|".encode())
+def content_key(prefix: str, vertices: np.ndarray, faces: np.ndarray) -> str:
+    """sha256 of `prefix` (what was computed, with its parameters) and the triangles: the key of
+    a result cached by the mesh's content (the decompositions here, simready/antipodal.py's pairs)."""
+    h = hashlib.sha256(prefix.encode())
     h.update(np.ascontiguousarray(vertices, dtype=np.float64).tobytes())
     h.update(np.ascontiguousarray(faces, dtype=np.int64).tobytes())
     return h.hexdigest()
+
+
+def _key(vertices: np.ndarray, faces: np.ndarray, max_hulls: int) -> str:
+    return content_key(f"coacd-{_coacd_version()}|{THRESHOLD}|{SEED}|{max_hulls}|", vertices, faces)
 
 
 def _coacd_version() -> str:
