@@ -230,6 +230,10 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
     stroke = ik.desc.gripper.stroke_per_finger_m
     narrowed = {id(c): c.preshaped(stroke) if check is not None else None for c in ranked}
     checked: dict[int, tuple[bool, str | None]] = {}  # per variant: reachable, and why the scene refuses it
+    # per variant: why the scene refused its approach. The approach (and its check) is the same
+    # whatever the placing, so a variant refused there is not planned again for another placing
+    # or pass (a laundry shelf's box: 250 plans, half of them approaches refused before)
+    approach_refused: dict[int, str] = {}
     at_hand: set[int] = set()  # variants the hand alone refused (no arm posture helps them)
 
     def variants(cand: GraspCandidate) -> list[GraspCandidate]:
@@ -240,8 +244,10 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
 
     def attempt(variant: GraspCandidate, placings, tried: int) -> tuple[Plan | None, str | None, Exception | None]:
         """Plan `variant` with each placing: the plan, or why the scene refused it, or the IK's error."""
-        why: str | None = None
+        why: str | None = approach_refused.get(id(variant))
         error: Exception | None = None
+        if why is not None:
+            return None, why, None
         for turn, place_obj in placings:
             try:
                 with ik.fingers_open(variant.open_m):
@@ -249,8 +255,8 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
                                             Pose(home_pos, home_rot), dt_tick_s, on_segment, ceiling_z, turn,
                                             rim_z, None if check is None else check.plan)
             except ApproachRefused as refused_early:
-                why = refused_early.why
-                continue
+                approach_refused[id(variant)] = refused_early.why
+                return None, refused_early.why, None
             except IKFailure as exc:
                 error, why = exc, None
                 continue
