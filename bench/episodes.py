@@ -48,6 +48,7 @@ from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.runner import run_pipeline
 from blueprint_pipeline.robots import robot_by_name
 from blueprint_pipeline.robots.visuals import source_of
+from blueprint_pipeline.sim import scenes
 from blueprint_pipeline.sim import stage as episodes_stage
 from blueprint_pipeline.sim.episode import EpisodeOptions
 from blueprint_pipeline.sim.families import run_episode
@@ -123,7 +124,7 @@ def main() -> int:
         RENDERED.update(SHADOWS)
     with tempfile.TemporaryDirectory() as out:
         prepare(args.scene, out)
-        config = episodes_stage.load_task_config(str(Path(out) / "geniesim" / "task_config.json"))
+        config = scenes.load_task_config(str(Path(out) / "geniesim" / "task_config.json"))
         tasks = episodes_stage.runnable_tasks(config, args.robot)
         bare_block, bare_awake, loop_steps, loop_cpu, ok, cpu_plain = [], [], 0, 0.0, 0, 0.0
         bare_steps, bare_cpu = 0, 0.0
@@ -132,8 +133,8 @@ def main() -> int:
         ok_r, cpu_r = collections.Counter(), collections.Counter()
         index = 0
         for task in tasks:
-            episodes_stage._SIM_CACHE.clear()
-            sim, task = episodes_stage.sim_for(out, args.robot, task.task_id)
+            scenes._SIM_CACHE.clear()
+            sim, task = scenes.sim_for(out, args.robot, task.task_id)
             prepare_for_target(sim, task.target_object_id)  # as in the episodes: target awake, others may sleep
             bare_block.append(bare_step_rate(sim.model))
             set_sleep(sim.model, False)
@@ -157,7 +158,7 @@ def main() -> int:
             bare_steps, bare_cpu = bare_steps + between.steps, bare_cpu + between.cpu_s
             per_task[task.task_id] = (n_ok, args.per_task)
             for name, (config, meshes) in RENDERED.items():  # the same episodes in every configuration
-                drawn, _ = episodes_stage.sim_for(out, args.robot, task.task_id, robot_meshes=meshes)
+                drawn, _ = scenes.sim_for(out, args.robot, task.task_id, robot_meshes=meshes)
                 prepare_for_target(drawn, task.target_object_id)
                 for j in range(args.render_episodes):
                     t0 = time.process_time()

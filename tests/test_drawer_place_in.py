@@ -17,7 +17,7 @@ from blueprint_pipeline.scene.io import load_scene
 from blueprint_pipeline.sim import language
 from blueprint_pipeline.sim.families.pick_place import begin_pick_place
 from blueprint_pipeline.sim.opening import PartJoint
-from blueprint_pipeline.sim.stage import sim_for
+from blueprint_pipeline.sim.scenes import sim_for
 from blueprint_pipeline.testing.corpus import corpus
 from blueprint_pipeline.testing.runs import episode_results, run_to_episodes
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from blueprint_pipeline.contract import RunOptions, StageContext
-from blueprint_pipeline.sim.stage import sim_for
+from blueprint_pipeline.sim.scenes import sim_for
 from blueprint_pipeline.scene.doors import PANEL_M, door, swing_room
 from blueprint_pipeline.runner import run_pipeline
 from blueprint_pipeline.rotations import yaw_quat

@@ -10,6 +10,7 @@ import pytest
 from blueprint_pipeline.geniesim.placement import drawer_pull
 from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.robots import robot_by_name
+from blueprint_pipeline.sim import scenes
 from blueprint_pipeline.sim import stage as episodes_stage
 from blueprint_pipeline.sim.families import run_episode
 from blueprint_pipeline.sim.scene_builder import build_sim_scene
@@ -223,7 +224,7 @@ def test_ur10_opens_the_kitchen_drawer_without_touching_its_neighbours(tmp_path)
                        out_url=str(tmp_path), options=RunOptions())
     for name in ("scene", "simready", "usd", "geniesim"):
         run_pipeline(ctx, only=name)
-    sim, task = episodes_stage.sim_for(str(tmp_path), "ur10", "open_close_drawer_unit")
+    sim, task = scenes.sim_for(str(tmp_path), "ur10", "open_close_drawer_unit")
     rec = run_episode(sim, task, 0, seed=0)
     assert rec.success, rec.metrics["checks"]
     assert not rec.contact[:, CONTACT_NAMES.index("robot_other_objects")].any()

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from blueprint_pipeline.pipeline import STAGE_NAMES
+from blueprint_pipeline.sim import scenes
 from blueprint_pipeline.sim import stage as episodes_stage
 from blueprint_pipeline.sim.episode_io import load_episode
 from blueprint_pipeline.testing.tabletop import tabletop_scene
@@ -23,7 +24,7 @@ from blueprint_pipeline.testing.tabletop import tabletop_scene
 def hang_or_crash(item, heartbeat):
     """Pool task for the tests: episode 1 hangs in a physics loop without heartbeats, 2 crashes."""
     if item.episode_index == 1:
-        sim, _ = episodes_stage.sim_for(item.out_url, item.robot, item.task_id)
+        sim, _ = scenes.sim_for(item.out_url, item.robot, item.task_id)
         d = mujoco.MjData(sim.model)
         while True:
             mujoco.mj_step(sim.model, d)
@@ -68,8 +69,8 @@ def test_each_task_scene_is_written_as_mjcf_that_steps_as_the_episodes_did(out_d
     episodes_stage.run(make_ctx(out_dir, episodes=1, workers=1, seed=0))
     path = out_dir / "episodes/scenes/pick_place_box_target.xml"
     loaded = mujoco.MjModel.from_xml_path(str(path))
-    episodes_stage._SIM_CACHE.clear()  # a freshly built scene (the probe changed the cached one's sleep settings)
-    sim, task = episodes_stage.sim_for(str(out_dir), "franka", "pick_place_box_target")
+    scenes._SIM_CACHE.clear()  # a freshly built scene (the probe changed the cached one's sleep settings)
+    sim, task = scenes.sim_for(str(out_dir), "franka", "pick_place_box_target")
     assert (loaded.nq, loaded.nbody, loaded.ngeom, loaded.nu) == (sim.model.nq, sim.model.nbody, sim.model.ngeom,
                                                                   sim.model.nu)
     # the file's model and the episodes' model step identically from the home keyframe
@@ -89,18 +90,18 @@ def test_each_task_scene_is_written_as_mjcf_that_steps_as_the_episodes_did(out_d
 
 
 def test_inputs_are_parsed_once_and_again_when_their_files_change(out_dir):
-    first = episodes_stage.loaded_inputs(str(out_dir))
-    assert episodes_stage.loaded_inputs(str(out_dir)) is first  # unchanged files: the same records
-    sim, _ = episodes_stage.compiled(str(out_dir), "franka", "pick_place_box_target")
-    assert episodes_stage.compiled(str(out_dir), "franka", "pick_place_box_target")[0] is sim
+    first = scenes.loaded_inputs(str(out_dir))
+    assert scenes.loaded_inputs(str(out_dir)) is first  # unchanged files: the same records
+    sim, _ = scenes.compiled(str(out_dir), "franka", "pick_place_box_target")
+    assert scenes.compiled(str(out_dir), "franka", "pick_place_box_target")[0] is sim
     config = out_dir / "geniesim/task_config.json"
     text = config.read_text()
     tmp = config.with_suffix(".tmp")
     tmp.write_text(text)
     os.replace(tmp, config)  # written again (as every stage writes, atomically): read and compiled anew
-    again = episodes_stage.loaded_inputs(str(out_dir))
+    again = scenes.loaded_inputs(str(out_dir))
     assert again is not first and again[2] == first[2]
-    assert episodes_stage.compiled(str(out_dir), "franka", "pick_place_box_target")[0] is not sim
+    assert scenes.compiled(str(out_dir), "franka", "pick_place_box_target")[0] is not sim
 
 
 def test_hung_and_crashed_workers_are_killed_and_reported_while_others_are_kept(out_dir, make_ctx):
@@ -205,7 +206,7 @@ def test_an_episode_whose_drawn_start_has_no_plan_starts_from_the_nominal_one(tm
     assert results and all(r["success"] for r in results)
     returned = [r for r in results if r["metrics"]["start_return"]]
     assert returned, "the drawn starts of this task are expected to need the nominal one"
-    sim, task = episodes_stage.sim_for(str(out), "ur10", "pick_place_shelf1_3_to_shelving_unit")
+    sim, task = scenes.sim_for(str(out), "ur10", "pick_place_shelf1_3_to_shelving_unit")
     family = family_of(task)
     draw = returned[0]["metrics"]["start_draw"]  # the draw of the start the episode ran (engine.START_DRAWS)
     st = family.begin(sim, task, 0, returned[0]["episode_index"], EpisodeOptions(start_draw=draw), lambda: None)
@@ -241,7 +242,7 @@ def test_a_place_out_of_the_wrists_reach_as_grasped_is_made_half_a_turn_round(ki
     from blueprint_pipeline.testing.runs import run_to_episodes
 
     out = run_to_episodes("kitchen", _json.loads(kitchen.read_text()), tmp_path, "ur10")
-    sim, task = episodes_stage.sim_for(str(out), "ur10", "pick_place_tea_box_to_dining_table")
+    sim, task = scenes.sim_for(str(out), "ur10", "pick_place_tea_box_to_dining_table")
     k = sim.dynamic_ids.index("tea_box")
 
     def yaw(q):

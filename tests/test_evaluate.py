@@ -19,7 +19,7 @@ from blueprint_pipeline.evaluate.open_close_env import NOT_GRASPED, OpenCloseEnv
 from blueprint_pipeline.evaluate.pick_place_env import NOT_LIFTED, PickPlaceEnv
 from blueprint_pipeline.evaluate.policies import ScriptedPolicy
 from blueprint_pipeline.sim.families import run_episode
-from blueprint_pipeline.sim.stage import sim_for
+from blueprint_pipeline.sim.scenes import sim_for
 from blueprint_pipeline.testing.tabletop import drawer_scene, tabletop_scene, write_inputs
 
 CLI = [sys.executable, "-c", "from blueprint_pipeline.cli import main; main()"]

@@ -11,6 +11,7 @@ import mujoco
 import numpy as np
 import pytest
 
+from blueprint_pipeline.sim import scenes
 from blueprint_pipeline.geniesim.relations import scene_relations
 from blueprint_pipeline.geniesim.tasks import plan_tasks
 from blueprint_pipeline.robots import FRANKA
@@ -334,7 +335,8 @@ def test_a_door_no_base_pose_opens_as_far_as_the_task_says_is_opened_less(dining
     (opening.SMALLER_OPENINGS), its closing starts there, and both run; the evaluation
     environment opens it as far (stage_base)."""
     from blueprint_pipeline.sim.opening import PartJoint, smaller_openings
-    from blueprint_pipeline.sim.stage import sim_for, stage_base
+    from blueprint_pipeline.sim.scenes import sim_for
+    from blueprint_pipeline.sim.stage import stage_base
 
     out = dining
     summary = json.loads((out / "episodes" / "summary.json").read_text())
@@ -479,7 +481,7 @@ def test_the_franka_works_a_store_shelf_with_its_shoulder_at_the_board(tmp_path)
     shoulder at the board (geniesim/tasks._shoulder_at_board) its forearm goes in level, and
     episodes run; a task without a plan that way falls back to the pedestal at the board
     (sim/stage.prepare_tasks: summary.json mount_fallbacks)."""
-    from blueprint_pipeline.sim.stage import default_mount
+    from blueprint_pipeline.sim.scenes import default_mount
 
     out = _run("retail_cm_z", tmp_path)
     config = json.loads((out / "geniesim" / "task_config.json").read_text())
@@ -513,7 +515,7 @@ def test_the_ur10_stands_back_by_its_reach(tmp_path, monkeypatch, scene, task_id
     the forearm meets the board above; the drawer: no IK solution along its opening)."""
     from blueprint_pipeline.geniesim import tasks as task_planning
     from blueprint_pipeline.sim.families import plan_at_rest
-    from blueprint_pipeline.sim.stage import sim_for
+    from blueprint_pipeline.sim.scenes import sim_for
 
     reasons, distances = {}, {}
     for label in ("scaled", "franka"):
@@ -547,7 +549,7 @@ def test_a_turned_carts_drawer_gets_a_base_clear_of_its_turned_path(tmp_path, mo
     from blueprint_pipeline.geniesim.robots import ROBOTS
     from blueprint_pipeline.geniesim.tasks import DRAWER_BASE_MARGIN_M
     from blueprint_pipeline.sim.families import plan_at_rest
-    from blueprint_pipeline.sim.stage import sim_for
+    from blueprint_pipeline.sim.scenes import sim_for
 
     out = _stages_to_geniesim(tmp_path, "hospital_cm_y", "turned")
     config = json.loads((out / "geniesim" / "task_config.json").read_text())
@@ -580,16 +582,15 @@ def test_a_drawer_handle_is_taken_with_the_hand_turned_about_the_bar(tmp_path, m
     """From a base beside a drawer's path (a kitchen's utensil drawer), the square hand's wrist
     runs out of range at the end of the pull (31 mm short); turned 30 deg about the vertical bar
     it plans (open_close.HAND_YAWS_RAD), and so does the closing."""
-    from blueprint_pipeline.sim import stage as episodes_stage
     from blueprint_pipeline.sim.families import open_close, plan_at_rest
 
     out = _stages_to_geniesim(tmp_path, "kitchen_appliances_m_z", "kitchen")
     for task_id in ("open_close_utensil_drawer", "close_utensil_drawer"):
-        sim, task = episodes_stage.sim_for(str(out), "franka", task_id, choose_camera=False)
+        sim, task = scenes.sim_for(str(out), "franka", task_id, choose_camera=False)
         assert plan_at_rest(sim, task) is None, task_id
     monkeypatch.setattr(open_close, "HAND_YAWS_RAD", (0.0,))
-    episodes_stage._SIM_CACHE.clear()
-    sim, task = episodes_stage.sim_for(str(out), "franka", "open_close_utensil_drawer", choose_camera=False)
+    scenes._SIM_CACHE.clear()
+    sim, task = scenes.sim_for(str(out), "franka", "open_close_utensil_drawer", choose_camera=False)
     assert plan_at_rest(sim, task) is not None
 
 
@@ -602,16 +603,16 @@ def test_a_drawer_without_a_plan_from_its_placement_runs_from_another_base_pose(
     from blueprint_pipeline.sim.families import plan_at_rest, run_episode
 
     out = _stages_to_geniesim(tmp_path, "office_m_y", "office", robot="ur10")
-    config = episodes_stage.load_task_config(str(out / "geniesim" / "task_config.json"))
+    config = scenes.load_task_config(str(out / "geniesim" / "task_config.json"))
     task = next(t for t in config.tasks if t.task_id == "open_close_pedestal_drawer_bottom")
     others = task.placement_alternatives["ur10"]
     assert 1 <= len(others) <= 3 and all(p != task.robot_placements["ur10"] for p in others)
-    sim, spec = episodes_stage.sim_for(str(out), "ur10", task.task_id, choose_camera=False)
+    sim, spec = scenes.sim_for(str(out), "ur10", task.task_id, choose_camera=False)
     assert plan_at_rest(sim, spec) is not None
     prepared = episodes_stage.prepare_tasks(str(out), "ur10", [task], cameras=False)
     k = prepared.placements[task.task_id]
     assert task.task_id not in prepared.infeasible and k >= 1
-    sim, spec = episodes_stage.sim_for(str(out), "ur10", task.task_id, choose_camera=False, placement_index=k)
+    sim, spec = scenes.sim_for(str(out), "ur10", task.task_id, choose_camera=False, placement_index=k)
     assert spec.robot_placements["ur10"] == others[k - 1]
     assert sim.model.body("ur10_link0").pos[:2] == pytest.approx(others[k - 1].base_position_m[:2], abs=1e-6)
     rec = run_episode(sim, spec, 0, seed=0)
@@ -621,11 +622,11 @@ def test_a_drawer_without_a_plan_from_its_placement_runs_from_another_base_pose(
 
     (out / "episodes").mkdir(exist_ok=True)
     (out / "episodes" / "summary.json").write_text(json.dumps({"robot": "ur10", "placement_fallbacks": {task.task_id: k}}))
-    episodes_stage._SIM_CACHE.clear()
+    scenes._SIM_CACHE.clear()
     env = make_env(str(out), task.task_id, "ur10")
     assert env.sim.model.body("ur10_link0").pos[:2] == pytest.approx(others[k - 1].base_position_m[:2], abs=1e-6)
     (out / "episodes" / "summary.json").write_text(json.dumps({"robot": "franka", "placement_fallbacks": {task.task_id: k}}))
-    episodes_stage._SIM_CACHE.clear()
+    scenes._SIM_CACHE.clear()
     env = make_env(str(out), task.task_id, "ur10")
     assert env.sim.model.body("ur10_link0").pos[:2] == pytest.approx(task.robot_placements["ur10"].base_position_m[:2], abs=1e-6)
 
@@ -639,7 +640,7 @@ def test_a_shelf_pick_without_a_plan_from_its_placement_runs_from_the_board_or_a
     from blueprint_pipeline.sim.families import plan_at_rest
 
     out = _stages_to_geniesim(tmp_path, "laundry_m_z", "laundry", robot="ur10")
-    config = episodes_stage.load_task_config(str(out / "geniesim" / "task_config.json"))
+    config = scenes.load_task_config(str(out / "geniesim" / "task_config.json"))
     task = next(t for t in config.tasks if t.task_id == "pick_place_supply_0_to_wall_shelf_unit")
     others = task.placement_alternatives["ur10"]
     assert 1 <= len(others) <= 3
@@ -647,7 +648,7 @@ def test_a_shelf_pick_without_a_plan_from_its_placement_runs_from_the_board_or_a
 
     board = task.goal.surface_z_m - ROBOTS["ur10"].shoulders_base_m[0][2]  # the shoulder at the board
     assert any(p.mount_z_m == pytest.approx(board, abs=1e-4) for p in others)
-    sim, spec = episodes_stage.sim_for(str(out), "ur10", task.task_id, choose_camera=False)
+    sim, spec = scenes.sim_for(str(out), "ur10", task.task_id, choose_camera=False)
     assert plan_at_rest(sim, spec) is not None
     prepared = episodes_stage.prepare_tasks(str(out), "ur10", [task], cameras=False)
     assert task.task_id not in prepared.infeasible and prepared.placements[task.task_id] >= 1
@@ -658,12 +659,11 @@ def test_a_push_into_a_shelf_may_meet_the_face_off_its_centre(tmp_path, monkeypa
     beside it: no plan from that draw. An episode's hand line is also tried an eighth of the face's
     width off its centre either way (push.SHELF_PUSH_OFFSETS), and that draw plans."""
     from blueprint_pipeline.sim import engine
-    from blueprint_pipeline.sim import stage as episodes_stage
     from blueprint_pipeline.sim.episode import EpisodeOptions
     from blueprint_pipeline.sim.families import FAMILIES, push
 
     out = _stages_to_geniesim(tmp_path, "laundry_m_z", "laundry", robot="ur10")
-    sim, task = episodes_stage.sim_for(str(out), "ur10", "push_in_supply_1", choose_camera=False)
+    sim, task = scenes.sim_for(str(out), "ur10", "push_in_supply_1", choose_camera=False)
     family = FAMILIES["push"]
     monkeypatch.setattr(engine, "START_DRAWS", 1)
     _, planned, _ = engine.begin_and_plan(family, sim, task, 5, 0, EpisodeOptions())
@@ -683,16 +683,15 @@ def test_an_approach_refused_as_soon_as_it_is_planned_gives_the_whole_plans_answ
     as when only whole plans are checked (here; where a refused approach's plan would also have
     had no IK solution further on, the reason is now the refusal, not the IK's)."""
     from blueprint_pipeline.sim import planner
-    from blueprint_pipeline.sim import stage as episodes_stage
     from blueprint_pipeline.sim.families import open_close, plan_at_rest
 
     out = _stages_to_geniesim(tmp_path, scene, scene, robot=robot)
-    config = episodes_stage.load_task_config(str(out / "geniesim" / "task_config.json"))
+    config = scenes.load_task_config(str(out / "geniesim" / "task_config.json"))
     ids = [t.task_id for t in config.tasks if which in t.task_id and robot in t.robot_placements]
 
     def reasons() -> dict:
-        episodes_stage._SIM_CACHE.clear()
-        return {i: plan_at_rest(*episodes_stage.sim_for(str(out), robot, i, choose_camera=False)) for i in ids}
+        scenes._SIM_CACHE.clear()
+        return {i: plan_at_rest(*scenes.sim_for(str(out), robot, i, choose_camera=False)) for i in ids}
 
     pick, door = planner._plan_with_grasp, open_close._plan_with_pitch
     refused = []
@@ -741,7 +740,7 @@ def test_an_episode_whose_physics_went_unstable_is_simulated_again_at_a_finer_st
     from blueprint_pipeline.sim.engine import UNSTABLE_RETRY_SUBSTEPS
     from blueprint_pipeline.sim.families import run_episode
     from blueprint_pipeline.sim.scene_builder import STEPS_PER_FRAME
-    from blueprint_pipeline.sim.stage import sim_for
+    from blueprint_pipeline.sim.scenes import sim_for
 
     out = run_to_geniesim("craft_room_mm_y", dict(corpus())["craft_room_mm_y"], tmp_path).out_url
     sim, task = sim_for(out, "franka", "pick_place_craft_knife_to_craft_table", choose_camera=False)

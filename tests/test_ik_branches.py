@@ -100,7 +100,7 @@ def test_an_arm_whose_home_meets_the_shelf_beside_it_starts_with_its_base_turned
     clears the scene, and the task plans."""
     from blueprint_pipeline.sim import start_pose
     from blueprint_pipeline.sim.families import plan_at_rest
-    from blueprint_pipeline.sim.stage import sim_for
+    from blueprint_pipeline.sim.scenes import sim_for
     from blueprint_pipeline.testing.runs import run_to_episodes
 
     manifest = json.loads((examples / "office.json").read_text())

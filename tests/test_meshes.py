@@ -326,7 +326,7 @@ def test_a_plan_that_swings_the_arm_gives_way_to_the_next_grasp(meshed_episodes,
     from blueprint_pipeline.sim import engine, planner
     from blueprint_pipeline.sim.episode import EpisodeOptions
     from blueprint_pipeline.sim.families import family_of
-    from blueprint_pipeline.sim.stage import sim_for
+    from blueprint_pipeline.sim.scenes import sim_for
 
     monkeypatch.setattr(planner, "SLOW_STRETCH", 4.0)
     sim, task = sim_for(str(meshed_episodes), "franka", "pick_place_bowl_to_counter", choose_camera=False)

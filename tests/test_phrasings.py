@@ -10,6 +10,7 @@ import pytest
 from blueprint_pipeline.config import load_settings
 from blueprint_pipeline.secrets import resolver
 from blueprint_pipeline.sim import language, phrasings
+from blueprint_pipeline.sim import scenes
 from blueprint_pipeline.sim import stage as episodes_stage
 from blueprint_pipeline.sim.episode_io import load_episode
 from blueprint_pipeline.testing.fake_gemini import FakeGemini
@@ -123,7 +124,7 @@ def test_the_stage_asks_once_per_family_records_reuses_and_fills_the_phrasings(t
     assert rerun["resumed_from_journal"] == 2 and rerun["instructions"]["families"][fam]["reused"] is True
     result = json.loads(next((out / "episodes/results").iterdir()).read_text())
     assert result["item"]["phrasings"] == record["families"][fam]["phrasings"]  # part of the result's key
-    sim, task = episodes_stage.sim_for(str(out), "franka", "pick_place_box_target")
+    sim, task = scenes.sim_for(str(out), "franka", "pick_place_box_target")
     for path in sorted((out / "episodes/data").iterdir()):
         rec = load_episode(str(path))
         slot = rec.episode_index  # one task: the episode's rank among its task's episodes is its index

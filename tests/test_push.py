@@ -133,7 +133,7 @@ def test_the_scripted_push_through_the_env_reproduces_the_episodes_stage(tmp_pat
     from blueprint_pipeline.evaluate.push_env import PushEnv
     from blueprint_pipeline.geniesim.records import TaskConfig
     from blueprint_pipeline.geniesim.robots import robot_config
-    from blueprint_pipeline.sim.stage import sim_for
+    from blueprint_pipeline.sim.scenes import sim_for
     from blueprint_pipeline.testing.tabletop import write_inputs
     from test_evaluate import _rollout
 

@@ -14,6 +14,7 @@ import pytest
 from blueprint_pipeline.contract import RunOptions, StageContext
 from blueprint_pipeline.runner import run_pipeline
 from blueprint_pipeline.scene.io import load_scene
+from blueprint_pipeline.sim import scenes
 from blueprint_pipeline.sim import stage as episodes_stage
 from blueprint_pipeline.sim.camera_model import episode_cameras, pinhole, project
 from blueprint_pipeline.sim.camera import SCENE_CAMERA, place_scene_camera, point_visible, task_points, work_geoms
@@ -47,8 +48,8 @@ def outputs(tmp_path_factory) -> dict[str, str]:
 
 
 def _tasks(out: str) -> list[str]:
-    scene_url, _, tasks_url = episodes_stage.inputs_of(out)
-    config = episodes_stage.load_task_config(tasks_url)
+    scene_url, _, tasks_url = scenes.inputs_of(out)
+    config = scenes.load_task_config(tasks_url)
     return [t.task_id for t in episodes_stage.runnable_tasks(config, "franka", load_scene(scene_url))]
 
 
@@ -73,7 +74,7 @@ def test_chosen_camera_sees_target_and_goal_or_handle_at_start(outputs):
     checked = 0
     for name in SCENES:
         for task_id in _tasks(outputs[name]):
-            sim, task = episodes_stage.sim_for(outputs[name], "franka", task_id)
+            sim, task = scenes.sim_for(outputs[name], "franka", task_id)
             seen = _start_visibility(sim, task)
             must = ("handle", "hand") if task.type == "open_close" else ("target", "target_top", "goal", "hand")
             assert set(must) <= set(seen), seen
@@ -86,7 +87,7 @@ def test_chosen_camera_sees_target_and_goal_or_handle_at_start(outputs):
 @pytest.mark.parametrize("where", [DRAWER, SHELF], ids=["drawer", "shelf"])
 def test_occluded_default_camera_is_replaced(outputs, where):
     name, task_id = where
-    sim, task = episodes_stage.sim_for(outputs[name], "franka", task_id)
+    sim, task = scenes.sim_for(outputs[name], "franka", task_id)
     choice = sim.scene_camera
     # the fixed pose 1.4 m ahead of the robot stands behind the furniture: it sees nothing of the work
     assert choice.default_score < 0.2, choice
@@ -105,7 +106,7 @@ def test_occluded_default_camera_is_replaced(outputs, where):
 def test_default_camera_kept_where_it_sees_everything(outputs):
     kept = 0
     for task_id in _tasks(outputs["classroom_m_z"]):
-        sim, _ = episodes_stage.sim_for(outputs["classroom_m_z"], "franka", task_id)
+        sim, _ = scenes.sim_for(outputs["classroom_m_z"], "franka", task_id)
         if sim.scene_camera.default_score == 1.0:
             assert sim.scene_camera.name == "default"
             cam = sim.model.camera(SCENE_CAMERA).id
@@ -131,7 +132,7 @@ def _pixels_of(sim, geoms: np.ndarray, size: int = 128) -> int:
 @pytest.mark.parametrize("where", [DRAWER, SHELF], ids=["drawer", "shelf"])
 def test_segmentation_render_shows_the_work_only_from_the_chosen_pose(outputs, where):
     name, task_id = where
-    sim, task = episodes_stage.sim_for(outputs[name], "franka", task_id)
+    sim, task = scenes.sim_for(outputs[name], "franka", task_id)
     m = sim.model
     if task.type == "open_close":
         geoms = np.array([m.geom(sim.handle_geom_name(task.target_object_id)).id])
@@ -151,7 +152,7 @@ def test_segmentation_render_shows_the_work_only_from_the_chosen_pose(outputs, w
 
 def test_randomised_camera_stays_near_the_chosen_pose_and_reaches_the_renderer(outputs):
     name, task_id = SHELF
-    sim, task = episodes_stage.sim_for(outputs[name], "franka", task_id)
+    sim, task = scenes.sim_for(outputs[name], "franka", task_id)
     m = sim.model
     cam = m.camera(SCENE_CAMERA).id
     chosen = np.asarray(sim.scene_camera.pos_m)
@@ -181,7 +182,7 @@ def test_randomised_camera_stays_near_the_chosen_pose_and_reaches_the_renderer(o
 
 def test_episode_reports_the_camera_and_what_it_saw(outputs):
     name, task_id = DRAWER
-    sim, task = episodes_stage.sim_for(outputs[name], "franka", task_id)
+    sim, task = scenes.sim_for(outputs[name], "franka", task_id)
     rec = run_episode(sim, task, 0, seed=1)
     assert rec.success, (rec.failure_reason, rec.metrics["checks"])
     m = rec.metrics
@@ -193,7 +194,7 @@ def test_episode_reports_the_camera_and_what_it_saw(outputs):
 
 
 def test_stage_summary_lists_the_cameras(outputs):
-    from blueprint_pipeline.sim.stage import load_task_config
+    from blueprint_pipeline.sim.scenes import load_task_config
     from blueprint_pipeline.scene.io import load_scene
 
     out = Path(outputs["lab_mm_y"])
@@ -221,7 +222,7 @@ def test_recorded_intrinsics_and_extrinsics_unproject_rendered_depth_onto_the_su
     """A pixel with its rendered depth, unprojected with the recorded camera model, lands where a
     MuJoCo ray through it meets the scene; the ray's geom is the one the segmentation render shows."""
     name, task_id = SHELF
-    sim, _task = episodes_stage.sim_for(outputs[name], "franka", task_id)
+    sim, _task = scenes.sim_for(outputs[name], "franka", task_id)
     m, d = sim.model, _home(sim)
     place_scene_camera(m, d)
     cam_ids = {"scene_cam": m.camera(SCENE_CAMERA).id, "wrist_cam": m.camera(sim.names.wrist_camera).id}
@@ -269,7 +270,7 @@ def test_restoring_the_nominal_model_keeps_the_chosen_camera_looking_at_its_poin
     """Between episodes the model returns to nominal: the chosen pose, position and orientation
     both (the orientation once went back to the compiled default's while the position stayed)."""
     name, task_id = SHELF
-    sim, _task = episodes_stage.sim_for(outputs[name], "franka", task_id)
+    sim, _task = scenes.sim_for(outputs[name], "franka", task_id)
     sim.restore_nominal()
     m = sim.model
     cam = m.camera(SCENE_CAMERA).id

@@ -58,7 +58,8 @@ LIMIT_MARGIN_RAD = 0.01
 
 def make_env(out_dir: str, task_id: str, robot: str = "franka", **kwargs: Any) -> TaskEnv:
     """The environment of `task_id`'s family (pick_place, stack, push or open_close)."""
-    from blueprint_pipeline.sim.stage import sim_for, stage_base
+    from blueprint_pipeline.sim.scenes import sim_for
+    from blueprint_pipeline.sim.stage import stage_base
 
     _, task = sim_for(str(out_dir), robot, task_id, **stage_base(str(out_dir), robot, task_id))
     if task.type == "open_close":
@@ -86,7 +87,8 @@ class TaskEnv(gym.Env):
                  render: bool = False, image_size: int = 128, max_steps: int | None = None,
                  visual_randomization: bool = True):
         from blueprint_pipeline.config import get_settings
-        from blueprint_pipeline.sim.stage import sim_for, stage_base
+        from blueprint_pipeline.sim.scenes import sim_for
+        from blueprint_pipeline.sim.stage import stage_base
 
         # drawn as the episodes stage draws it (robots/visuals.py), whether or not observations
         # hold images, from the base the stage used (a fallback mount or base pose)

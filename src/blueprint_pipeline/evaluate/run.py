@@ -30,7 +30,7 @@ from blueprint_pipeline.evaluate.policies import Policy
 
 def eval_tasks(out_dir: str, robot: str, only: list[str] | None = None) -> list[str]:
     """The simulated task ids the robot has a placement for (or `only`, checked)."""
-    from blueprint_pipeline.sim.stage import inputs_of, load_task_config
+    from blueprint_pipeline.sim.scenes import inputs_of, load_task_config
 
     config = load_task_config(inputs_of(out_dir)[2])
     runnable = [t.task_id for t in config.tasks

@@ -21,7 +21,7 @@ class RobotSpec:
     base_radius_m: float  # disc that must stay clear of furniture
     height_m: float  # objects below this height can collide with the robot's body
     # an arm the episodes stage simulates stands on a pedestal this far above the surface it works
-    # on (robots.description, sim/stage.sim_for); None: the robot's body fixes its shoulder height
+    # on (robots.description, sim/scenes.sim_for); None: the robot's body fixes its shoulder height
     mount_above_surface_m: float | None = None
     shoulder_at_shelf_board: bool = False  # robots.description.RobotDescription's
 

@@ -4,7 +4,7 @@
 of the base) and 0.7 m up, looking back at the robot. In front of a drawer or a shelf that is
 inside or behind the furniture: it sees a carcass or a back panel for the whole episode.
 `choose_scene_camera(sim, task)` (called by the episodes stage once per compiled task scene,
-`stage.sim_for`) keeps that pose when it sees the work and otherwise moves the camera to the best
+`scenes.sim_for`) keeps that pose when it sees the work and otherwise moves the camera to the best
 of a fixed candidate set. The wrist camera is unchanged.
 
 Points that matter (`task_points`):

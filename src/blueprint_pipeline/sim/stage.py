@@ -38,14 +38,12 @@ summary.json's per_family sums per_task by family.
 from __future__ import annotations
 
 import json
-import posixpath
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 
 import mujoco
 import numpy as np
-from pydantic import ValidationError
 
 from blueprint_pipeline import storage
 from blueprint_pipeline.config import Settings
@@ -56,9 +54,6 @@ from blueprint_pipeline.contract import (
     EPISODES_RESULTS,
     EPISODES_SCENES,
     EPISODES_SUMMARY,
-    GENIESIM_TASK_CONFIG,
-    SCENE_NORMALIZED,
-    SIMREADY_PHYSICS,
     StageContext,
     StageResult,
 )
@@ -69,7 +64,7 @@ from blueprint_pipeline.errors import (
     Problem,
     is_environment_failure,
 )
-from blueprint_pipeline.geniesim.records import TASK_CONFIG_SCHEMA, TaskConfig, TaskSpec
+from blueprint_pipeline.geniesim.records import TaskConfig, TaskSpec
 from blueprint_pipeline.geniesim.tasks import families_of
 from blueprint_pipeline.resilience.partial import ItemResult, run_items
 from blueprint_pipeline.resilience.pool import preload_in_workers
@@ -84,15 +79,13 @@ from blueprint_pipeline.sim.episode import EpisodeOptions
 from blueprint_pipeline.sim.episode_io import episode_filename, save_episode
 from blueprint_pipeline.sim.families import FAMILIES, plan_at_rest, run_episode, simulable
 from blueprint_pipeline.sim.opening import smaller_openings
+from blueprint_pipeline.sim.scenes import compiled, default_mount, inputs_of, load_task_config, sim_for
 from blueprint_pipeline.sim.render import ANTIALIASING, supersampled
 from blueprint_pipeline.sim.scene_builder import (
     FPS,
     TIMESTEP_S,
-    SimScene,
-    build_sim_scene,
 )
 from blueprint_pipeline.simready.io import load_physics
-from blueprint_pipeline.simready.meshes import load_meshes
 
 STAGE = "episodes"
 preload_in_workers(__name__)  # episode workers fork with the simulation stack imported (resilience/pool.py)
@@ -183,27 +176,6 @@ class EpisodeItem:
         """The compiled and settled scene a worker keeps for this item (`compiled`): the pool gives
         a task's episodes to the worker that ran its last one (resilience.pool, Affinity)."""
         return self.task_id, self.mount_z_m, self.placement_index, self.joint_fraction
-
-
-def inputs_of(out_url: str) -> tuple[str, str, str]:
-    return SCENE_NORMALIZED.url(out_url), SIMREADY_PHYSICS.url(out_url), GENIESIM_TASK_CONFIG.url(out_url)
-
-
-def load_task_config(url: str) -> TaskConfig:
-    if not storage.exists(url):
-        raise InvalidInputError(f"{url}: task config not found (run the geniesim stage first)")
-    try:
-        raw = storage.read_json(url)
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(f"{url}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(raw, dict) or raw.get("schema") != TASK_CONFIG_SCHEMA:
-        got = raw.get("schema") if isinstance(raw, dict) else None
-        raise InvalidInputError(f"{url}: unsupported task config schema {got!r} (expected {TASK_CONFIG_SCHEMA})")
-    try:
-        return TaskConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = [Problem(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()[:20]]
-        raise InvalidInputError(f"{url}: invalid task config", problems) from None
 
 
 def runnable_tasks(config: TaskConfig, robot: str, scene=None) -> list[TaskSpec]:
@@ -350,60 +322,6 @@ def inputs_digest(out_url: str) -> str:
 
 # --- worker side -------------------------------------------------------------------------------
 
-_SIM_CACHE: dict[tuple, tuple[SimScene, TaskSpec]] = {}  # insertion-ordered: oldest first
-_SIM_CACHE_SIZE = 8
-_INPUTS: dict[str, tuple[tuple, tuple]] = {}  # out_url -> (the files' stat keys, their parsed records)
-
-
-def _stat(url: str) -> tuple | None:
-    try:
-        key = storage.stat_key(url)
-    except OSError:  # missing: the loader says so
-        return None
-    return None if key is None else tuple(key)
-
-
-def input_keys(out_url: str) -> tuple:
-    """The stat keys of the outputs' three input files (None each on an object store or missing)."""
-    return tuple(_stat(u) for u in inputs_of(out_url))
-
-
-def loaded_inputs(out_url: str, keys: tuple | None = None) -> tuple:
-    """(scene, physics, task config) of the outputs at `out_url`, parsed once per process while
-    their files are unchanged (`input_keys`, or `keys` when the caller has them; read again on
-    object stores): every compiled scene (a task, each of its other base poses) read and validated
-    the three files anew, a quarter of the compiling's CPU on the corpus. The records are frozen
-    pydantic models."""
-    urls = inputs_of(out_url)
-    keys = input_keys(out_url) if keys is None else keys
-    cached = _INPUTS.get(out_url)
-    if cached is not None and cached[0] == keys and None not in keys:
-        return cached[1]
-    scene_url, physics_url, tasks_url = urls
-    records = (load_scene(scene_url), load_physics(physics_url), load_task_config(tasks_url))
-    if len(_INPUTS) >= _SIM_CACHE_SIZE:
-        _INPUTS.pop(next(iter(_INPUTS)))
-    _INPUTS[out_url] = (keys, records)
-    return records
-
-
-def sim_for(out_url: str, robot_name: str, task_id: str, camera: CameraChoice | None = None,
-            mount_z_m: float | None = None, choose_camera: bool = True,
-            robot_meshes: bool = False, placement_index: int = 0,
-            joint_fraction: float | None = None) -> tuple[SimScene, TaskSpec]:
-    """The compiled scene for (outputs, robot, task) with its scene camera: `camera` when given
-    (the stage's choice), else chosen here once (sim/camera.py) unless `choose_camera` is off (a
-    run without images); `mount_z_m`, `robot_meshes`, `placement_index` and `joint_fraction` as
-    for `compiled`."""
-    sim, task = compiled(out_url, robot_name, task_id, mount_z_m, robot_meshes, placement_index, joint_fraction)
-    if camera is not None:
-        if getattr(sim, "scene_camera", None) != camera:
-            camera.apply(sim)
-    elif choose_camera and getattr(sim, "scene_camera", None) is None:
-        choose_scene_camera(sim, task)  # the scene camera of this task sees its work
-    return sim, task
-
-
 def stage_base(out_url: str, robot_name: str, task_id: str) -> dict:
     """The arm's mount, base pose and part's joint fraction the episodes stage used for the task
     (`sim_for`'s `mount_z_m`, `placement_index` and `joint_fraction`, from summary.json's
@@ -417,71 +335,6 @@ def stage_base(out_url: str, robot_name: str, task_id: str) -> dict:
     return {"mount_z_m": summary.get("mount_fallbacks", {}).get(task_id),
             "placement_index": int(summary.get("placement_fallbacks", {}).get(task_id, 0)),
             "joint_fraction": summary.get("opening_fallbacks", {}).get(task_id)}
-
-
-def surface_mount(task: TaskSpec, robot_name: str) -> float:
-    """The arm's pedestal top for a task with a goal: the goal surface plus the robot's
-    `mount_above_surface_m` (robots/description.py)."""
-    assert task.goal is not None
-    return task.goal.surface_z_m + robot_by_name(robot_name).mount_above_surface_m
-
-
-def default_mount(task: TaskSpec, robot_name: str) -> float | None:
-    """The arm's mount when the task's placement names another (the shoulder at a shelf's board,
-    geniesim/tasks._shoulder_at_board): `surface_mount`. None when the placement names none, or
-    no other."""
-    placement = task.robot_placements[robot_name]
-    if placement.mount_z_m is None or task.goal is None:
-        return None
-    mount = surface_mount(task, robot_name)
-    return None if abs(mount - placement.mount_z_m) < 1e-6 else mount
-
-
-def compiled(out_url: str, robot_name: str, task_id: str, mount_z_m: float | None = None,
-             robot_meshes: bool = False, placement_index: int = 0,
-             joint_fraction: float | None = None) -> tuple[SimScene, TaskSpec]:
-    """The compiled scene for (outputs, robot, task), built once per process (a few kept);
-    `mount_z_m`: the arm's pedestal top instead of the placement's (`default_mount`);
-    `robot_meshes`: the robot drawn with its meshes when they are installed (robots/visuals.py;
-    for renders only: probes and runs without images compile without them); `placement_index`:
-    the base pose of the task's `placement_alternatives` (1-based; 0: its placement);
-    `joint_fraction`: an open_close task's drawer or door opened to it (its
-    `joint_target_fraction`), or a closing's started from it (`joint_start_fraction`). The task
-    returned has that pose as its placement, and that fraction."""
-    # keyed by the inputs' stat keys too: a scene compiled before its inputs were written again
-    # in this process (a rerun of the same folder) is not reused
-    keys = input_keys(out_url)
-    key = (out_url, robot_name, task_id, mount_z_m, robot_meshes, placement_index, joint_fraction, keys)
-    if key not in _SIM_CACHE:
-        physics_url = inputs_of(out_url)[1]
-        scene, physics, config = loaded_inputs(out_url, keys)
-        task = next(t for t in config.tasks if t.task_id == task_id)
-        if placement_index:
-            task = task.model_copy(update={"robot_placements": task.robot_placements | {
-                robot_name: task.placement_alternatives[robot_name][placement_index - 1]}})
-        if joint_fraction is not None:
-            field = "joint_start_fraction" if task.joint_start_fraction is not None else "joint_target_fraction"
-            task = task.model_copy(update={field: joint_fraction})
-        placement = task.robot_placements[robot_name]
-        by_id = scene.by_id()
-        support = by_id.get(task.goal.support_object_id) if task.goal else None
-        robot = robot_by_name(robot_name)
-        # the arm stands on a pedestal at the height of the surface it works on (a shelf's board),
-        # or where the placement says (a microwave's door on a counter, the Franka's shoulder at a
-        # shelf's board: geniesim/tasks.py), or where the stage fell back to (`default_mount`)
-        mount = surface_mount(task, robot_name) if support is not None else None
-        if placement.mount_z_m is not None:
-            mount = placement.mount_z_m
-        if mount_z_m is not None:
-            mount = mount_z_m
-        sim = build_sim_scene(scene, physics, robot, placement.base_position_m,
-                              placement.base_orientation_wxyz, mount_top_z_m=mount,
-                              meshes=load_meshes(posixpath.dirname(physics_url), physics),
-                              robot_visuals=robot_visuals(robot) if robot_meshes else None)
-        if len(_SIM_CACHE) >= _SIM_CACHE_SIZE:  # a few compiled scenes per worker keep memory bounded
-            _SIM_CACHE.pop(next(iter(_SIM_CACHE)))
-        _SIM_CACHE[key] = (sim, task)
-    return _SIM_CACHE[key]
 
 
 def result_url(out_url: str, episode_index: int) -> str:
