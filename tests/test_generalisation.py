@@ -21,7 +21,13 @@ from blueprint_pipeline.scene.shelves import open_furniture
 from blueprint_pipeline.sim import language
 from blueprint_pipeline.sim.episode import _indices, start_data
 from blueprint_pipeline.sim.scene_check import GRASP_CLEARANCE_M, SceneCheck
-from blueprint_pipeline.sim.grasp import PRESHAPE_ROOM_M, ROUND_YAWS, GraspCandidate, grasp_candidates
+from blueprint_pipeline.sim.grasp import (
+    PRESHAPE_ROOM_M,
+    ROUND_YAWS,
+    SIDE_MIN_OVERLAP_M,
+    GraspCandidate,
+    grasp_candidates,
+)
 from blueprint_pipeline.sim.scene_builder import build_sim_scene
 from blueprint_pipeline.testing.tabletop import _object, _physics
 from blueprint_pipeline.sim.trajectory import Pose
@@ -90,6 +96,24 @@ def test_a_preshaped_hand_opens_just_past_the_object():
     assert narrow.open_command(0.04) == pytest.approx(1 - narrow.open_m / 0.04) and book.open_command(0.04) == 0.0
     can = grasp_candidates(size_m=np.array([0.066, 0.066, 0.12]), round_xy=True, **kw)[0]
     assert can.preshaped(0.04) is None  # 3.3 + 1.5 cm a finger is more than the stroke: fully open
+
+
+def test_side_grasps_only_where_the_pads_reach_the_object():
+    """The TCP of a side grasp stays SIDE_MIN_HEIGHT_M above the object's bottom: level pads close
+    above a 1.4 cm pen (grasp_slip), pitched ones reach down over a 2.5 cm remote's top."""
+    kw = dict(obj_rot=np.eye(3), stroke_m=0.08, base_pos_m=np.zeros(3), home_hand_y=np.array([0.0, 1.0, 0.0]))
+
+    def side_pitches(size):
+        pos = np.array([0.5, 0.0, 0.75 + size[2] / 2])
+        sides = [c for c in grasp_candidates(obj_pos_m=pos, size_m=np.array(size), **kw) if c.kind == "side"]
+        for c in sides:  # the pads' lowest point reaches SIDE_MIN_OVERLAP_M below the top
+            pitch = np.arcsin(-c.approach[2])
+            assert c.tcp.pos_m[2] - 0.009 * np.cos(pitch) - 0.019 * np.sin(pitch) <= 0.75 + size[2] - SIDE_MIN_OVERLAP_M + 1e-9
+        return sorted({round(float(np.rad2deg(np.arcsin(-c.approach[2])))) for c in sides})
+
+    assert side_pitches((0.014, 0.145, 0.014)) == []  # a pen: top grasps only
+    assert side_pitches((0.05, 0.18, 0.025)) == [25, 45]  # a remote: pitched down only
+    assert side_pitches((0.066, 0.066, 0.12)) == [0, 25, 45]  # a can: all
 
 
 def test_a_thing_on_a_tray_is_taken_off_it_onto_the_table():
@@ -294,13 +318,16 @@ def test_objects_that_cannot_be_taken_say_why():
     objects, phys = _kitchen_counter_like(overlap=True)
     rels, _ = scene_relations(objects)
     skipped = {s.object_id: s.reason for s in plan_tasks(objects, phys, rels).skipped}
-    assert skipped["pen_a"].startswith("overlaps pen_b") and skipped["pen_b"].startswith("overlaps pen_a")
+    # equal masses: pen_a (the smaller id) starts resting on pen_b, as the simulation starts them;
+    # the one on top is taken, the one under it is not
+    assert skipped["pen_b"].startswith("under pen_a")
+    assert "pen_a" not in skipped or not skipped["pen_a"].startswith("under")
     assert skipped["book_1"].startswith("packed in: book_0 and book_2")
     assert "book_0" not in skipped or not skipped["book_0"].startswith("packed in")  # one side is free
     objects, phys = _kitchen_counter_like(overlap=False)
     rels, _ = scene_relations(objects)
     skipped = {s.object_id: s.reason for s in plan_tasks(objects, phys, rels).skipped}
-    assert "pen_a" not in skipped or not skipped["pen_a"].startswith("overlaps")
+    assert "pen_a" not in skipped or not skipped["pen_a"].startswith("under")
 
 
 # --- whole runs on corpus scenes ---------------------------------------------------------------
@@ -389,16 +416,64 @@ def test_pantry_shelf_objects_get_tasks_and_are_taken(tmp_path):
 
 
 def test_interpenetrating_free_objects_start_stacked():
-    from blueprint_pipeline.sim.scene_builder import resolve_overlaps
+    from blueprint_pipeline.geniesim.overlaps import resolve_overlaps
 
     objects, phys = _kitchen_counter_like(overlap=True)
     free = [o for o in objects if o.id.startswith("pen")]
-    masses = {"pen_a": 0.009, "pen_b": 0.010}
-    lifted = resolve_overlaps(free, masses)
-    assert set(lifted) == {"pen_a"}  # the lighter one goes on top, its bottom 1 mm above the other's top
-    assert lifted["pen_a"] == pytest.approx(0.014 + 0.001)
+    masses = {"pen_a": 0.010, "pen_b": 0.009}
+    stacked = resolve_overlaps(free, masses)
+    assert set(stacked.lifts) == {"pen_b"}  # the lighter one goes on top, its bottom 1 mm above the other's top
+    assert stacked.lifts["pen_b"] == pytest.approx(0.014 + 0.001)
+    assert stacked.under == {"pen_a": "pen_b"}
     apart = [o for o in _kitchen_counter_like(overlap=False)[0] if o.id.startswith("pen")]
-    assert resolve_overlaps(apart, masses) == {}
+    assert resolve_overlaps(apart, masses).lifts == {}
+
+
+def test_the_genie_sim_bundle_starts_crossed_objects_stacked_as_simulated():
+    from blueprint_pipeline.geniesim.overlaps import lifted_scene
+
+    objects, phys = _kitchen_counter_like(overlap=True)
+    header = SceneHeader(scene_id="pens", manifest_version="test", source_frame="z_up",
+                         source_meters_per_unit=1.0, object_count=len(objects))
+    scene = lifted_scene(Scene(header=header, objects=tuple(objects)), phys)
+    before, after = {o.id: o for o in objects}, scene.by_id()
+    # equal masses: pen_a (the smaller id) rests on pen_b, its bottom 1 mm above pen_b's top
+    assert after["pen_a"].aabb_min_m[2] == pytest.approx(before["pen_b"].aabb_max_m[2] + 0.001)
+    assert after["pen_a"].position_m[2] - before["pen_a"].position_m[2] == pytest.approx(0.015)
+    assert after["pen_b"] == before["pen_b"] and after["table"] == before["table"]
+
+
+def test_a_crossed_pen_drawn_clear_of_the_other_stands_on_the_table():
+    """The lighter of two crossed pens starts resting on the other; an episode's start drawn
+    clear of it puts it where the manifest stands it (turned by the draw), not at its height on
+    the other pen (a 9 g pen fell 1.4 cm and spun at 240 rad/s)."""
+    import mujoco
+
+    from blueprint_pipeline.sim.randomize import LIFTED_DROP_M, apply_randomization
+
+    objects, phys = _kitchen_counter_like(overlap=True)
+    header = SceneHeader(scene_id="pens", manifest_version="test", source_frame="z_up",
+                         source_meters_per_unit=1.0, object_count=len(objects))
+    sim = build_sim_scene(Scene(header=header, objects=tuple(objects)),
+                          PhysicsFile(scene_id="pens", estimator="table", objects=phys), FRANKA,
+                          (0.3, 1.0, 0.0), (1.0, 0.0, 0.0, 0.0))
+    assert set(sim.lifted) == {"pen_a"}
+    d = mujoco.MjData(sim.model)
+    mujoco.mj_forward(sim.model, d)
+    adr = sim.free_qpos_adr("pen_a")
+    manifest = sim.scene.by_id()["pen_a"]
+    moved = 0
+    for seed in range(5):
+        d.qpos[adr + 2] += 0.015  # where it rests on the other pen
+        out = apply_randomization(sim, d, "pen_a", np.random.default_rng(seed))
+        if out.fallback:
+            continue
+        moved += 1
+        assert d.qpos[adr + 2] == pytest.approx(manifest.position_m[2] + LIFTED_DROP_M)
+        turned = np.zeros(9)
+        mujoco.mju_quat2Mat(turned, d.qpos[adr + 3:adr + 7])
+        assert turned.reshape(3, 3)[2, 2] == pytest.approx(1.0)  # upright: turned about the vertical only
+    assert moved
 
 
 def test_settling_takes_quarter_steps_only_for_an_object_started_inside_another(monkeypatch):

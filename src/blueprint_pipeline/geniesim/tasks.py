@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from blueprint_pipeline.geniesim.geometry import box_overlap_m
+from blueprint_pipeline.geniesim.overlaps import OVERLAP_RESOLVE_M, Stacked, stacked
 from blueprint_pipeline.geniesim.placement import (
     CLEARANCE_M,
     HANDLE_STANDOFF_M,
@@ -128,6 +129,7 @@ class _Context:
     shelves: dict[str, OpenFurniture] = field(default_factory=dict)  # open furniture by id
     shelf_of: dict[str, str] = field(default_factory=dict)  # object standing inside -> its furniture
     free: list[SceneObject] = field(default_factory=list)  # every free object
+    stacked: Stacked | None = None  # free objects the manifest puts in one place (geniesim/overlaps.py)
 
 
 def _mass_kg(o: SceneObject, ph: ObjectPhysics | None) -> float | None:
@@ -393,23 +395,11 @@ def _pick_place_on_shelf(ctx: _Context, target: SceneObject, furniture: OpenFurn
     return f"out of reach: no robot base pose in front of the {support.name} reaches the object and a goal spot"
 
 
-OVERLAP_LIMIT_M = 0.01  # as the scene stage's plausibility warning
-
-
-def _overlapping(ctx: _Context, target: SceneObject) -> str | None:
-    """Another free object whose box interpenetrates the target's by more than OVERLAP_LIMIT_M
-    (the manifest puts two solids in one place: physics pushes them apart at the first step, and
-    light things are flung), or None. Containers are hollow: what is inside overlaps their box."""
-    rot = matrix_np(target.orientation_wxyz)
-    for o in ctx.free:
-        if o.id == target.id or is_container(o, ctx.physics.get(o.id)) or np.any(np.asarray(o.aabb_min_m) > np.asarray(target.aabb_max_m)) or np.any(
-                np.asarray(o.aabb_max_m) < np.asarray(target.aabb_min_m)):
-            continue
-        depth = box_overlap_m(target.position_m, rot, target.extents_m, o.position_m,
-                              matrix_np(o.orientation_wxyz), o.extents_m)
-        if depth > OVERLAP_LIMIT_M:
-            return o.id
-    return None
+def _under(ctx: _Context, target: SceneObject) -> str | None:
+    """Another free object the manifest puts in the target's place that starts resting on it
+    (geniesim/overlaps.py: the lighter of the two, as the simulation starts them), or None. The
+    one on top is taken as it lies; the one under it is not."""
+    return ctx.stacked.under.get(target.id) if ctx.stacked is not None else None
 
 
 FINGER_ROOM_M = 0.015  # free space a finger needs beside the face it closes on
@@ -420,13 +410,15 @@ def _packed(ctx: _Context, target: SceneObject) -> str | None:
     """For a box-shaped target: neighbours within FINGER_ROOM_M of the faces on either side of
     every horizontal axis narrow enough to grip (books in a row, boxes packed side by side), as
     "<a> and <b>"; None when some axis leaves room for both fingers. Round objects are gripped
-    from any direction (the episodes sample 8) and are not judged here."""
+    from any direction (the episodes sample 8) and are not judged here. A target that starts
+    resting on another (geniesim/overlaps.py) is judged where it starts."""
     ph = ctx.physics.get(target.id)
     if ph is None or ph.collider.value != "box":
         return None
     rot = matrix_np(target.orientation_wxyz)
     ext = np.asarray(target.extents_m, dtype=float)
-    low = float(target.aabb_max_m[2]) - FINGER_DEPTH_M  # neighbours below this are under the fingers
+    lift = ctx.stacked.lifts.get(target.id, 0.0) if ctx.stacked is not None else 0.0
+    low = float(target.aabb_max_m[2]) + lift - FINGER_DEPTH_M  # neighbours below this are under the fingers
     near = [o for o in ctx.free if o.id != target.id and o.aabb_max_m[2] > low
             and not is_container(o, ctx.physics.get(o.id))
             and np.all(np.asarray(o.aabb_min_m[:2]) < np.asarray(target.aabb_max_m[:2]) + 0.1)
@@ -439,7 +431,8 @@ def _packed(ctx: _Context, target: SceneObject) -> str | None:
         for sign in (-1.0, 1.0):
             room = ext.copy()
             room[k] = FINGER_ROOM_M
-            centre = np.asarray(target.position_m, dtype=float) + rot[:, k] * sign * (ext[k] + FINGER_ROOM_M) / 2
+            centre = (np.asarray(target.position_m, dtype=float) + np.array([0.0, 0.0, lift])
+                      + rot[:, k] * sign * (ext[k] + FINGER_ROOM_M) / 2)
             hit = next((o.id for o in near if box_overlap_m(centre, rot, room, o.position_m,
                                                               matrix_np(o.orientation_wxyz), o.extents_m) > 0.0), None)
             sides.append(hit)
@@ -451,9 +444,9 @@ def _packed(ctx: _Context, target: SceneObject) -> str | None:
 
 def _cannot_take(ctx: _Context, target: SceneObject) -> str | None:
     """Why the object cannot be taken where it stands, whatever the task (None: it can)."""
-    if (other := _overlapping(ctx, target)) is not None:
-        return (f"overlaps {other}: the manifest puts the two solids in one place (more than "
-                f"{100 * OVERLAP_LIMIT_M:.0f} cm deep), which a simulation cannot start from")
+    if (other := _under(ctx, target)) is not None:
+        return (f"under {other}: the manifest puts the two solids in one place, and the lighter "
+                f"{other} starts resting on it (more than {1000 * OVERLAP_RESOLVE_M:.0f} mm deep)")
     if (pair := _packed(ctx, target)) is not None:
         return (f"packed in: {pair} leave no {100 * FINGER_ROOM_M:.1f} cm for a finger on either side of "
                 f"each face it fits between (a parallel gripper must first tilt it out)")
@@ -507,7 +500,8 @@ def _stack(ctx: _Context, target: SceneObject, taken: set[str]) -> TaskSpec | No
             base = ctx.by_id[base_id]
             if base_id == target.id or base_id in taken or ctx.on_top_of.get(base_id):
                 continue
-            if not is_pickable(base, ctx.physics.get(base_id)) or _cannot_take(ctx, base) is not None:
+            if (not is_pickable(base, ctx.physics.get(base_id)) or _cannot_take(ctx, base) is not None
+                    or (ctx.stacked is not None and ctx.stacked.rests_on_another(base_id))):
                 continue
             b_area = np.prod(np.asarray(base.aabb_max_m[:2]) - np.asarray(base.aabb_min_m[:2]))
             if b_area < t_area or np.linalg.norm(np.subtract(base.position_m, target.position_m)) > GOAL_MAX_MOVE_M:
@@ -974,6 +968,7 @@ def plan_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysics]
                    {name: Obstacles(objects, floor_z, spec.height_m) for name, spec in ROBOTS.items()},
                    shelves, {o: f.id for f in shelves.values() for o in f.contents},
                    [o for o in objects if o.sim_role.is_dynamic])
+    ctx.stacked = stacked(ctx.free, physics)  # as the simulation starts them (sim/scene_builder.py)
     tasks: list[TaskSpec] = []
     skipped: dict[str, SkippedObject] = {}
     per_object: dict[str, int] = defaultdict(int)
@@ -1002,7 +997,7 @@ def plan_tasks(objects: Sequence[SceneObject], physics: dict[str, ObjectPhysics]
         n_pick += 1
     # second tasks of a target, each goal support used once: into a container, then a stack
     for cap, suggest, eligible in (
-            (caps.place_in, _place_in, lambda o: _overlapping(ctx, o) is None),
+            (caps.place_in, _place_in, lambda o: True),
             (caps.stack, _stack, lambda o: o.has_affordance("Stackable") or physics_box(o, physics))):
         used: set[str] = set()
         for o in pickable:

@@ -41,6 +41,7 @@ SIDE_PITCHES_RAD = (0.0, np.deg2rad(25.0), np.deg2rad(45.0))  # side approaches:
 SIDE_MIN_HEIGHT_M = 0.035
 TIP_CLEARANCE_M = 0.003
 SIDE_GRIP_DEPTH_M = 0.02  # side grasps of long objects: pads this far past the near end
+SIDE_MIN_OVERLAP_M = 0.005  # a side grasp's pads reach at least this far below the object's top
 PRESHAPE_ROOM_M = 0.015  # a pre-shaped hand opens this much wider than the object on each side
 KINDS = ("top", "tilted", "side", "rim", "antipodal")  # the ranking's order among equal clearances
 
@@ -124,11 +125,15 @@ def _finger_axes(obj_rot: np.ndarray, size_m: np.ndarray, stroke_m: float, round
 
 def grasp_candidates(obj_pos_m: np.ndarray, obj_rot: np.ndarray, size_m: np.ndarray, stroke_m: float,
                      base_pos_m: np.ndarray, home_hand_y: np.ndarray, round_xy: bool = False,
-                     pad_reach_m: float = 0.019) -> list[GraspCandidate]:
+                     pad_reach_m: float = 0.019, pad_half_height_m: float = 0.009) -> list[GraspCandidate]:
     """Top-down and side grasps of an upright-ish box/cylinder of full extents `size_m`
     (`round_xy`: its horizontal cross-section is a circle of diameter min(size x, size y);
     `pad_reach_m`: how far the pads reach past the TCP along the approach: a top grasp of a flat
-    object keeps the pad tips TIP_CLEARANCE_M above what it stands on)."""
+    object keeps the pad tips TIP_CLEARANCE_M above what it stands on; `pad_half_height_m`: the
+    pads' half extent across the approach and the finger axis). A side grasp whose pads would not
+    reach SIDE_MIN_OVERLAP_M below the object's top is left out: the TCP stays SIDE_MIN_HEIGHT_M
+    above the object's bottom, so level pads close above a 1.4 cm pen (the planner chose them
+    when a neighbour refused the top grasp, and the pen was never held: grasp_slip)."""
     out: list[GraspCandidate] = []
     top_z = obj_pos_m[2] + 0.5 * abs(obj_rot[2, :]) @ size_m
     height = 2 * (top_z - obj_pos_m[2])
@@ -161,6 +166,8 @@ def grasp_candidates(obj_pos_m: np.ndarray, obj_rot: np.ndarray, size_m: np.ndar
         inset = 0.0 if round_xy else max(0.0, half_along - SIDE_GRIP_DEPTH_M)
         xy = obj_pos_m[:2] - inset * approach[:2]
         for pitch in SIDE_PITCHES_RAD:
+            if z - pad_half_height_m * np.cos(pitch) - pad_reach_m * np.sin(pitch) > top_z - SIDE_MIN_OVERLAP_M:
+                continue  # the pads' lowest point above the object's top, or all but
             a = np.cos(pitch) * approach + np.array([0.0, 0.0, -np.sin(pitch)])
             tcp_side = Pose(np.array([xy[0], xy[1], z]), _hand_rotation(a, axis))
             out.append(GraspCandidate("side", tcp_side, a, width))

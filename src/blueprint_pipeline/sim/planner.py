@@ -205,7 +205,8 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
     stroke = 2 * ik.desc.gripper.stroke_per_finger_m
     cands = grasp_candidates(target.pos_m, target.rot, target.size_m, stroke,
                              ik.base_pos_m, seed_rot[:, 1], round_xy=target.round_xy,
-                             pad_reach_m=ik.desc.gripper.pad_half_size_m[2])
+                             pad_reach_m=ik.desc.gripper.pad_half_size_m[2],
+                             pad_half_height_m=ik.desc.gripper.pad_half_size_m[0])
     if target.rim is not None:
         cands += rim_candidates(target.pos_m, target.rot, target.rim, stroke, ik.base_pos_m)
     if target.antipodal:

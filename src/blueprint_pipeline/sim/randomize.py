@@ -151,6 +151,9 @@ def _gap(lo_a, hi_a, lo_b, hi_b) -> float:
     return float(np.max(np.maximum(lo_a[:2] - hi_b[:2], lo_b[:2] - hi_a[:2])))
 
 
+LIFTED_DROP_M = 0.001  # a lifted target drawn clear of what it rested on starts this far above its manifest pose
+
+
 def apply_randomization(sim: SimScene, data: mujoco.MjData, target_id: str, rng: np.random.Generator,
                         jitter_m: float = 0.08, yaw_rad: float = np.pi / 4) -> Randomization:
     """Randomise `sim.model` (restored to nominal first) and the target's pose in `data.qpos`."""
@@ -172,6 +175,13 @@ def apply_randomization(sim: SimScene, data: mujoco.MjData, target_id: str, rng:
     adr = sim.free_qpos_adr(target_id)
     pos0 = data.qpos[adr:adr + 3].copy()
     quat0 = data.qpos[adr + 3:adr + 7].copy()
+    if target_id in sim.lifted:
+        # it started resting on another object the manifest put in its place (geniesim/overlaps.py),
+        # perhaps tipped over it: drawn clear of it, it stands as the manifest says, on its support
+        # (a 9 g pen moved off another kept its height, fell 1.4 cm onto the desk and spun at
+        # 240 rad/s: sim_unstable)
+        pos0 = np.array(by_id[target_id].position_m, dtype=float) + np.array([0.0, 0.0, LIFTED_DROP_M])
+        quat0 = np.array(by_id[target_id].orientation_wxyz, dtype=float)
     support = sim.support_of.get(target_id)
     sup = by_id[support] if support else None
     others = [footprint_aabb(np.array(by_id[o].position_m), matrix_np(by_id[o].orientation_wxyz),

@@ -15,7 +15,7 @@ What becomes what (from the normalised scene and its physics records; no default
   or cabinet given as one box, scene/shelves.py) -> its boards, top, sides and back, open at the
   front; the objects on its shelves rest on its boards (`SimScene.shelves`, `shelf_level`);
 - free objects that interpenetrate in the manifest start with the lighter one resting on the
-  heavier (`resolve_overlaps`, listed in `SimScene.lifted`);
+  heavier (geniesim/overlaps.py `resolve_overlaps`, listed in `SimScene.lifted`);
 - containers (free or fixed; bowls, baskets, bins, trays, pots, ... at least 12 cm wide, rules in
   sim/containers.py) -> an open-top hollow shell with the collider's outer extents instead of one
   solid collider, so what the scene puts inside them stays inside: the floor slab is the object's
@@ -53,10 +53,9 @@ from blueprint_pipeline.errors import InvalidInputError, Problem
 from blueprint_pipeline.rotations import matrix_np, matrix_to_quat
 from blueprint_pipeline.scene.doors import Door, door
 from blueprint_pipeline.scene.drawers import tray_of, tray_parts
-from blueprint_pipeline.geniesim.geometry import box_overlap_m
 from blueprint_pipeline.geniesim.placement import drawer_pull
 from blueprint_pipeline.scene.floor import floor_height_m, room_bounds
-from blueprint_pipeline.geniesim.spatial_index import candidate_pairs
+from blueprint_pipeline.geniesim.overlaps import stacked
 from blueprint_pipeline.robots import (
     ROBOT_CONTYPE,
     WORLD_CONAFFINITY,
@@ -125,7 +124,7 @@ class SimScene:
     articulated_ids: list[str]
     support_of: dict[str, str | None]  # dynamic object -> the object it rests on (None: floor)
     shelves: dict[str, OpenFurniture]  # fixed furniture modelled open, by id (scene/shelves.py)
-    lifted: dict[str, float]  # free objects started higher than the manifest says (resolve_overlaps)
+    lifted: dict[str, float]  # free objects started higher than the manifest says (geniesim/overlaps.py)
     base_pos_m: np.ndarray
     base_quat_wxyz: np.ndarray
     spec: mujoco.MjSpec | None = None  # what `model` was compiled from, for `mjcf`
@@ -391,9 +390,7 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
     dynamic_ids, fixed_ids, articulated_ids = [], [], []
     simulated = [o for o in scene.objects if o.sim_role not in SKIPPED_ROLES]
     shelves = open_furniture(simulated, skip=lambda o: is_container(o, physics.objects.get(o.id)))
-    free = [o for o in simulated if o.id in physics.objects and physics.objects[o.id].is_dynamic
-            and not is_container(o, physics.objects[o.id])]  # what stands in a container overlaps its box
-    lifted = resolve_overlaps(free, {o.id: physics.objects[o.id].mass_kg for o in free})
+    lifted = stacked(simulated, physics.objects).lifts  # interpenetrating free objects: the lighter on top
     floor_z = floor_height_m(scene.objects)
     for obj in simulated:
         phys = physics.objects.get(obj.id)
@@ -466,43 +463,6 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
                     support_of=support, shelves=shelves, lifted=lifted, base_pos_m=base,
                     base_quat_wxyz=np.asarray(base_quat_wxyz, dtype=float), spec=spec,
                     material_jitter={name: look.jitter for name, look in painter.materials.items()})
-
-
-OVERLAP_RESOLVE_M = 0.002  # free objects interpenetrating deeper than this start stacked instead
-
-
-def resolve_overlaps(objects: list[SceneObject], masses: dict[str, float]) -> dict[str, float]:
-    """Free objects whose boxes interpenetrate (a manifest may cross two pens or sink a book into
-    a box) start with the lighter one resting on the heavier instead: lifted so its bottom is
-    1 mm above the other's top. MuJoCo pushes interpenetrating light bodies apart violently (a
-    9 g pen reached 400 m/s on the corpus) and exactly crossed boxes give it a contact without a
-    frame (a fatal error); the scene stage warns about such overlaps. Returns the lift per
-    object id (metres, only those lifted); repeated until nothing overlaps (at most 10 rounds)."""
-    if len(objects) < 2:
-        return {}
-    pos = {o.id: np.array(o.position_m, dtype=float) for o in objects}
-    rot = {o.id: matrix_np(o.orientation_wxyz) for o in objects}
-    ext = {o.id: np.asarray(o.extents_m, dtype=float) for o in objects}
-    half_h = {o.id: 0.5 * float(np.abs(rot[o.id][2, :]) @ ext[o.id]) for o in objects}
-    lifted: dict[str, float] = {}
-    lo = np.array([o.aabb_min_m for o in objects], dtype=float)
-    hi = np.array([o.aabb_max_m for o in objects], dtype=float)
-    pairs = candidate_pairs(lo, hi, 0.0)
-    for _ in range(10):
-        moved = False
-        for i, j in pairs:
-            a, b = objects[int(i)].id, objects[int(j)].id
-            if box_overlap_m(pos[a], rot[a], ext[a], pos[b], rot[b], ext[b]) <= OVERLAP_RESOLVE_M:
-                continue
-            up, down = (a, b) if (masses.get(a, 0.0), a) < (masses.get(b, 0.0), b) else (b, a)
-            z = pos[down][2] + half_h[down] + half_h[up] + 0.001
-            if z > pos[up][2]:
-                lifted[up] = lifted.get(up, 0.0) + z - pos[up][2]
-                pos[up][2] = z
-                moved = True
-        if not moved:
-            break
-    return lifted
 
 
 def _add_open_furniture(body: mujoco.MjsBody, obj: SceneObject, shelf: OpenFurniture) -> list[mujoco.MjsGeom]:

@@ -41,6 +41,7 @@ from pxr import Gf, Sdf, UsdGeom, Vt
 
 from blueprint_pipeline.geniesim.native import layout
 from blueprint_pipeline.geniesim.native.grasps import grasps_for
+from blueprint_pipeline.geniesim.overlaps import lifted_scene
 from blueprint_pipeline.geniesim.native.mesh import (
     MeshData,
     box_centre,
@@ -377,7 +378,7 @@ def write_bundle(root: Path, scene: Scene, physics: dict[str, ObjectPhysics], ta
     `meshes` maps object ids to their stored meshes (simready/meshes.py)."""
     object_usd = object_usd or {}
     meshes = meshes or {}
-    scene = with_floor(scene)
+    scene = lifted_scene(with_floor(scene), physics)  # objects the manifest crosses start stacked, as simulated
     report = BundleReport()
     by_id = scene.by_id()
     sid = scene.header.scene_id
