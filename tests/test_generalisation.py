@@ -730,9 +730,10 @@ def test_a_shelf_pick_without_a_plan_from_its_placement_runs_from_the_board_or_a
 
 
 def test_a_push_into_a_shelf_may_meet_the_face_off_its_centre(tmp_path, monkeypatch):
-    """An object drawn 1 cm towards a side panel of a laundry shelf left the centred hand no room
-    beside it: no plan from that draw. An episode's hand line is also tried an eighth of the face's
-    width off its centre either way (push.SHELF_PUSH_OFFSETS), and that draw plans."""
+    """An object drawn towards a side panel of a laundry shelf can leave the centred hand no room
+    beside it: no plan from that draw (episode 2's; 8 of the UR10's first 60 draws). An episode's
+    hand line is also tried an eighth of the face's width off its centre either way
+    (push.SHELF_PUSH_OFFSETS), and that draw plans."""
     from blueprint_pipeline.sim import engine
     from blueprint_pipeline.sim.episode import EpisodeOptions
     from blueprint_pipeline.sim.families import FAMILIES, push
@@ -741,10 +742,10 @@ def test_a_push_into_a_shelf_may_meet_the_face_off_its_centre(tmp_path, monkeypa
     sim, task = scenes.sim_for(str(out), "ur10", "push_in_supply_1", choose_camera=False)
     family = FAMILIES["push"]
     monkeypatch.setattr(engine, "START_DRAWS", 1)
-    _, planned, _ = engine.begin_and_plan(family, sim, task, 5, 0, EpisodeOptions())
+    _, planned, _ = engine.begin_and_plan(family, sim, task, 2, 0, EpisodeOptions())
     assert planned.plan is not None
     monkeypatch.setattr(push, "SHELF_PUSH_OFFSETS", (0.0,))
-    _, planned, _ = engine.begin_and_plan(family, sim, task, 5, 0, EpisodeOptions())
+    _, planned, _ = engine.begin_and_plan(family, sim, task, 2, 0, EpisodeOptions())
     assert planned.plan is None and planned.reason == "no_clear_grasp"
 
 
@@ -840,3 +841,38 @@ def test_an_episode_whose_physics_went_unstable_is_simulated_again_at_a_finer_st
     assert m["physics_steps"] - once.metrics["physics_steps"] == (UNSTABLE_RETRY_SUBSTEPS - 1) * STEPS_PER_FRAME * ticks
     # the frames are the finer run's: the same start, then not the same values
     assert np.array_equal(again.state[0], once.state[0]) and not np.array_equal(again.state, once.state)
+
+
+def test_a_margin_raised_at_run_time_reaches_the_broad_phase(tmp_path):
+    """MuJoCo's broad phase pairs bodies by boxes grown by each body's compiled `body_margin`: a
+    geom margin raised alone at run time was never seen between bodies apart. The UR10's start
+    beside the bedroom's nightstand had its finger pads 4.7 mm above the nightstand's top, and the
+    start check (1 cm) and the scene check (1 mm) saw nothing until the arm touched it. With
+    `raised_margins` the pads' contacts are reported at their distance."""
+    import mujoco
+
+    from blueprint_pipeline.sim.episode import _indices
+    from blueprint_pipeline.sim.margins import raised_margins
+    from blueprint_pipeline.sim.start_pose import START_CLEARANCE_M, _arm_meets_scene
+
+    out = _stages_to_geniesim(tmp_path, "bedroom_m_z", "bedroom", robot="ur10")
+    sim, _ = scenes.sim_for(str(out), "ur10", "open_close_nightstand_drawer", choose_camera=False,
+                            placement_index=3)
+    m, ix = sim.model, _indices(sim)
+    d = mujoco.MjData(m)
+    mujoco.mj_resetDataKeyframe(m, d, m.key("home").id)
+    d.qpos[ix.arm_qadr] = [-0.031, -1.704, 1.642, -1.509, -1.571, -0.031]  # the start it had
+    d.qpos[ix.finger_qadr] = sim.robot.gripper.stroke_per_finger_m
+    mujoco.mj_kinematics(m, d)
+    top = m.geom("obj:nightstand:collider").id
+    pads = [m.geom(f"ur10_pad_{s}").id for s in ("left", "right")]
+    gap = min(mujoco.mj_geomDistance(m, d, p, top, 0.05, None) for p in pads)
+    assert 0.0 < gap < START_CLEARANCE_M
+    robot = np.flatnonzero(ix.robot_geom)
+    saved = m.body_margin.copy()
+    with raised_margins(m, robot, START_CLEARANCE_M):
+        mujoco.mj_collision(m, d)
+        near = [float(c.dist) for c in d.contact[:d.ncon] if top in c.geom and set(c.geom.tolist()) & set(pads)]
+    assert near and min(near) == pytest.approx(gap, abs=1e-4)
+    assert np.array_equal(m.body_margin, saved) and not m.geom_margin[robot].any()  # put back
+    assert _arm_meets_scene(m, d, sim.names)  # the start check refuses that start now

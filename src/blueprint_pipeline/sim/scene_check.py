@@ -12,6 +12,7 @@ import numpy as np
 from blueprint_pipeline.sim.episode import _Indices, _scratch_data
 from blueprint_pipeline.sim.grasp import GraspCandidate
 from blueprint_pipeline.sim.ik import ACCEPT_M, ACCEPT_RAD
+from blueprint_pipeline.sim.margins import raised_margins
 from blueprint_pipeline.sim.planner import Plan
 from blueprint_pipeline.sim.scene_builder import SimScene
 
@@ -144,13 +145,12 @@ class SceneCheck:
         kitchen's bowl, 32 convex pieces resting on the counter, was 32 narrow-phase pairs at
         every checked tick. Both restored after."""
         m = self.sim.model
-        margins, contype = m.geom_margin[self.robot].copy(), m.geom_contype[self._idle].copy()
-        m.geom_margin[self.robot] = clearance_m
+        contype = m.geom_contype[self._idle].copy()
         m.geom_contype[self._idle] = 0
         try:
-            yield
+            with raised_margins(m, self.robot, clearance_m):
+                yield
         finally:
-            m.geom_margin[self.robot] = margins
             m.geom_contype[self._idle] = contype
 
     def start_pose(self, q_arm: np.ndarray) -> str | None:

@@ -25,6 +25,7 @@ import numpy as np
 from blueprint_pipeline.robots import RobotDescription
 from blueprint_pipeline.robots.builder import RobotNames
 from blueprint_pipeline.sim.ik import ArmIK
+from blueprint_pipeline.sim.margins import raised_margins
 
 START_CLEARANCE_M = 0.01
 PULLBACK_STEP_M = 0.08
@@ -43,13 +44,9 @@ def _arm_meets_scene(model: mujoco.MjModel, data: mujoco.MjData, names: RobotNam
     hand_bodies = [model.body(names.hand_body).id] + [int(model.joint(j).bodyid[0]) for j in names.finger_joints]
     hand = np.isin(model.geom_bodyid, hand_bodies)
     floor = model.geom("floor").id
-    saved = model.geom_margin[moving].copy()
-    model.geom_margin[moving] = START_CLEARANCE_M
-    try:
+    with raised_margins(model, np.flatnonzero(moving), START_CLEARANCE_M):
         mujoco.mj_kinematics(model, data)
         mujoco.mj_collision(model, data)
-    finally:
-        model.geom_margin[moving] = saved
     g = data.contact.geom[:data.ncon]
     dist = data.contact.dist[:data.ncon]
     mixed = robot[g[:, 0]] != robot[g[:, 1]]

@@ -78,6 +78,12 @@ HAND_TURNS = (1.0, 0.5, 0.0)
 # ended 90 deg off its face, and the handle slid out of the fingers' mouth (an office cabinet's
 # door, 0 of 6 episodes).
 HAND_YAWS_RAD = (0.0, np.deg2rad(30.0), -np.deg2rad(30.0))
+# When every approach above is refused on its way to the pre-grasp (a joint-space move from the
+# start that sweeps the hand or arm through the furniture: a UR10's fingers over a 55 cm
+# nightstand's top edge on the way down to its drawer's handle), the same tries again with the
+# hand brought first to a staging pose this much further out in front of the pre-grasp, then
+# straight in along the approach line, as into a shelf (planner.STAGING_M).
+STAGED_OUT_M = (0.15, 0.30)
 
 
 def plan_opening(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float,
@@ -95,23 +101,29 @@ def plan_opening(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float,
     turns = HAND_TURNS if op.pull_m is None else HAND_TURNS[:1]
     tries = [(yaw, turn_hand, pitch) for yaw in (HAND_YAWS_RAD if vertical else HAND_YAWS_RAD[:1])
              for turn_hand in turns for pitch in (APPROACH_PITCHES_RAD if vertical else APPROACH_PITCHES_RAD[:1])]
-    for yaw, turn_hand, pitch in tries:
-        if yaw and op.is_door and (_hand_off_square_rad(op, yaw, turn_hand)
-                                   > max(HAND_YAWS_RAD[1], _hand_off_square_rad(op, 0.0, turn_hand)) + 1e-6):
-            continue
-        try:
-            plan = _plan_with_pitch(ik, op, q_home, dt, on_segment, pitch, turn_hand,
-                                    q_home if q_seed is None else q_seed, yaw, None if check is None else check.plan)
-            why = check.plan(plan) if check is not None else None
-        except ApproachRefused as refused_early:
-            why = refused_early.why
-        except IKFailure as exc:
-            last = exc
-            continue
-        if why is None:
-            return plan
-        turned = f", turned {np.rad2deg(yaw):.0f} deg about the bar" if yaw else ""
-        refused.append(f"pitch {np.rad2deg(pitch):.0f} deg, hand turn {turn_hand:g}{turned}: {why}")
+    tries = [(yaw, turn_hand, pitch) for yaw, turn_hand, pitch in tries
+             if not (yaw and op.is_door and (_hand_off_square_rad(op, yaw, turn_hand)
+                                             > max(HAND_YAWS_RAD[1], _hand_off_square_rad(op, 0.0, turn_hand)) + 1e-6))]
+    at_approach = []  # the tries refused on their way to the pre-grasp: staged next
+    for staged in (0.0, *STAGED_OUT_M):
+        for yaw, turn_hand, pitch in (tries if not staged else at_approach):
+            try:
+                plan = _plan_with_pitch(ik, op, q_home, dt, on_segment, pitch, turn_hand,
+                                        q_home if q_seed is None else q_seed, yaw,
+                                        None if check is None else check.plan, staged)
+                why = check.plan(plan) if check is not None else None
+            except ApproachRefused as refused_early:
+                why = refused_early.why
+                if not staged:
+                    at_approach.append((yaw, turn_hand, pitch))
+            except IKFailure as exc:
+                last = exc
+                continue
+            if why is None:
+                return plan
+            if not staged:
+                turned = f", turned {np.rad2deg(yaw):.0f} deg about the bar" if yaw else ""
+                refused.append(f"pitch {np.rad2deg(pitch):.0f} deg, hand turn {turn_hand:g}{turned}: {why}")
     if refused:
         raise BlockedGrasps(f"every planned {_motion(op)} collides (" + "; ".join(refused) + ")")
     raise IKFailure(f"no feasible {_motion(op)}: {last}")
@@ -248,9 +260,10 @@ def _move_part(sim: SimScene, d: mujoco.MjData, target: str, jq: int, q: float) 
 
 def _plan_with_pitch(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float, on_segment: Callable[[], None],
                      pitch_rad: float, hand_turn: float, q_seed: np.ndarray, yaw_rad: float = 0.0,
-                     refuse: Callable[[Plan], str | None] | None = None) -> Plan:
+                     refuse: Callable[[Plan], str | None] | None = None, staged_m: float = 0.0) -> Plan:
     """The plan with this pitch, hand turn and yaw (`plan_opening`); `refuse` as for
-    planner._plan_with_grasp: the scene check, asked of the approach as soon as it is planned."""
+    planner._plan_with_grasp: the scene check, asked of the approach as soon as it is planned;
+    `staged_m`: the approach goes to a staging pose this much further out first (STAGED_OUT_M)."""
     hand_out = _hand_out(op, yaw_rad, hand_turn)
     approach = -np.cos(pitch_rad) * hand_out - np.sin(pitch_rad) * np.array([0.0, 0.0, 1.0])
     finger_axis = np.cross(hand_out, op.bar)
@@ -266,7 +279,7 @@ def _plan_with_pitch(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float, on_s
         qs.append(seg)
         grips.append(np.full(len(seg), state["grip"]))
         phases.extend([name] * len(seg))
-        spans[name] = (state["tick"] + 1, state["tick"] + len(seg))
+        spans[name] = (spans[name][0] if name in spans else state["tick"] + 1, state["tick"] + len(seg))
         state["tick"] += len(seg)
         state["q"] = seg[-1]
         if goal is not None:
@@ -287,7 +300,16 @@ def _plan_with_pitch(ik: ArmIK, op: Opening, q_home: np.ndarray, dt: float, on_s
     res = ik.solve(pre.pos_m, pre.rot, q_seed)
     if not res.ok():
         raise IKFailure(f"pre-grasp unreachable ({res.position_error_m * 1000:.1f} mm)")
-    add("approach", joint_segment(q_home, res.q_rad, ik.desc, dt, 0.4), pre)
+    if staged_m:  # to the staging pose in joint space, then straight in to the pre-grasp
+        away = pre.pos_m - cand.tcp.pos_m
+        staging = pre.moved(staged_m * away / max(float(np.linalg.norm(away)), 1e-9))
+        res_s = ik.solve(staging.pos_m, staging.rot, res.q_rad)
+        if not res_s.ok():
+            raise IKFailure(f"staging pose unreachable ({res_s.position_error_m * 1000:.1f} mm)")
+        add("approach", joint_segment(q_home, res_s.q_rad, ik.desc, dt, 0.4), staging)
+        line("approach", pre, 0.4)
+    else:
+        add("approach", joint_segment(q_home, res.q_rad, ik.desc, dt, 0.4), pre)
     if refuse is not None:  # the part stays where it is until the pull
         n = state["tick"] + 1
         why = refuse(Plan(q=np.vstack(qs), gripper=np.concatenate(grips), phase=list(phases), grasp=cand,
