@@ -129,7 +129,8 @@ class _Context:
     shelves: dict[str, OpenFurniture] = field(default_factory=dict)  # open furniture by id
     shelf_of: dict[str, str] = field(default_factory=dict)  # object standing inside -> its furniture
     free: list[SceneObject] = field(default_factory=list)  # every free object
-    stacked: Stacked | None = None  # free objects the manifest puts in one place (geniesim/overlaps.py)
+    # free objects the manifest puts in one place (geniesim/overlaps.py)
+    stacked: Stacked = field(default_factory=lambda: Stacked({}, {}))
 
 
 def _mass_kg(o: SceneObject, ph: ObjectPhysics | None) -> float | None:
@@ -399,7 +400,7 @@ def _under(ctx: _Context, target: SceneObject) -> str | None:
     """Another free object the manifest puts in the target's place that starts resting on it
     (geniesim/overlaps.py: the lighter of the two, as the simulation starts them), or None. The
     one on top is taken as it lies; the one under it is not."""
-    return ctx.stacked.under.get(target.id) if ctx.stacked is not None else None
+    return ctx.stacked.under.get(target.id)
 
 
 FINGER_ROOM_M = 0.015  # free space a finger needs beside the face it closes on
@@ -417,7 +418,7 @@ def _packed(ctx: _Context, target: SceneObject) -> str | None:
         return None
     rot = matrix_np(target.orientation_wxyz)
     ext = np.asarray(target.extents_m, dtype=float)
-    lift = ctx.stacked.lifts.get(target.id, 0.0) if ctx.stacked is not None else 0.0
+    lift = ctx.stacked.lifts.get(target.id, 0.0)
     low = float(target.aabb_max_m[2]) + lift - FINGER_DEPTH_M  # neighbours below this are under the fingers
     near = [o for o in ctx.free if o.id != target.id and o.aabb_max_m[2] > low
             and not is_container(o, ctx.physics.get(o.id))
@@ -501,7 +502,7 @@ def _stack(ctx: _Context, target: SceneObject, taken: set[str]) -> TaskSpec | No
             if base_id == target.id or base_id in taken or ctx.on_top_of.get(base_id):
                 continue
             if (not is_pickable(base, ctx.physics.get(base_id)) or _cannot_take(ctx, base) is not None
-                    or (ctx.stacked is not None and ctx.stacked.rests_on_another(base_id))):
+                    or ctx.stacked.rests_on_another(base_id)):
                 continue
             b_area = np.prod(np.asarray(base.aabb_max_m[:2]) - np.asarray(base.aabb_min_m[:2]))
             if b_area < t_area or np.linalg.norm(np.subtract(base.position_m, target.position_m)) > GOAL_MAX_MOVE_M:

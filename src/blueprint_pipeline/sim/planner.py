@@ -246,10 +246,10 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
 
     def attempt(variant: GraspCandidate, placings, tried: int) -> tuple[Plan | None, str | None, Exception | None]:
         """Plan `variant` with each placing: the plan, or why the scene refused it, or the IK's error."""
-        why: str | None = approach_refused.get(id(variant))
+        if id(variant) in approach_refused:
+            return None, approach_refused[id(variant)], None
+        why: str | None = None
         error: Exception | None = None
-        if why is not None:
-            return None, why, None
         for turn, place_obj in placings:
             try:
                 with ik.fingers_open(variant.open_m):
