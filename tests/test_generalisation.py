@@ -25,6 +25,7 @@ from blueprint_pipeline.sim.grasp import (
     PRESHAPE_ROOM_M,
     ROUND_YAWS,
     SIDE_MIN_OVERLAP_M,
+    SIDE_PITCHES_RAD,
     GraspCandidate,
     grasp_candidates,
 )
@@ -114,6 +115,24 @@ def test_side_grasps_only_where_the_pads_reach_the_object():
     assert side_pitches((0.014, 0.145, 0.014)) == []  # a pen: top grasps only
     assert side_pitches((0.05, 0.18, 0.025)) == [25, 45]  # a remote: pitched down only
     assert side_pitches((0.066, 0.066, 0.12)) == [0, 25, 45]  # a can: all
+
+
+def test_a_round_thing_on_a_shelf_is_offered_a_side_grasp_straight_in_through_the_front():
+    """A can's sampled finger directions follow its own yaw (every 22.5 deg); on a shelf the first
+    is along the furniture's front, so its side grasps come in square to the row, whatever the
+    can's yaw and wherever the robot stands."""
+    yaw = np.deg2rad(17.0)
+    rot = np.array([[np.cos(yaw), -np.sin(yaw), 0.0], [np.sin(yaw), np.cos(yaw), 0.0], [0.0, 0.0, 1.0]])
+    front = np.array([-1.0, 0.0, 0.0])  # the gondola faces -x; the robot stands in front and aside
+    kw = dict(obj_pos_m=np.array([3.05, 2.03, 0.36]), obj_rot=rot, size_m=np.array([0.066, 0.066, 0.122]),
+              stroke_m=0.085, base_pos_m=np.array([2.33, 2.5, 0.3]), home_hand_y=np.array([0.0, 1.0, 0.0]),
+              round_xy=True)
+    square = [c for c in grasp_candidates(front_m=front, **kw) if c.kind == "side"
+              and np.allclose(c.approach[:2] / np.linalg.norm(c.approach[:2]), -front[:2])]
+    assert len(square) == len(SIDE_PITCHES_RAD)
+    assert all(abs(c.tcp.rot[:, 1] @ front) < 1e-9 for c in square)  # the fingers close along the row
+    assert not [c for c in grasp_candidates(**kw) if c.kind == "side"
+                and np.allclose(c.approach[:2] / np.linalg.norm(c.approach[:2]), -front[:2])]
 
 
 def test_a_thing_on_a_tray_is_taken_off_it_onto_the_table():
@@ -766,7 +785,6 @@ def test_an_approach_refused_as_soon_as_it_is_planned_gives_the_whole_plans_answ
     ids = [t.task_id for t in config.tasks if which in t.task_id and robot in t.robot_placements]
 
     def reasons() -> dict:
-        scenes._SIM_CACHE.clear()
         return {i: plan_at_rest(*scenes.sim_for(str(out), robot, i, choose_camera=False)) for i in ids}
 
     pick, door = planner._plan_with_grasp, open_close._plan_with_pitch
@@ -876,6 +894,35 @@ def test_a_margin_raised_at_run_time_reaches_the_broad_phase(tmp_path):
     assert near and min(near) == pytest.approx(gap, abs=1e-4)
     assert np.array_equal(m.body_margin, saved) and not m.geom_margin[robot].any()  # put back
     assert _arm_meets_scene(m, d, sim.names)  # the start check refuses that start now
+
+
+def test_cans_in_a_gondola_row_plan_through_its_front_with_the_ur10(tmp_path, monkeypatch):
+    """The retail gondola's bottom-row cans stand 30 cm inside its front, 12 cm apart. The UR10's
+    side grasps came in up to 11 deg off square and its hand met the next can; and from the base
+    pose shouldered at the bottom board, its fingers start 1 cm above the next board and the
+    approach down to the staging pose met it. With the side grasp square to the row and the
+    approach tried again out of the front (planner.FRONT_CLEAR_M), the first can plans; without
+    the furniture's front, from no base pose."""
+    from blueprint_pipeline.sim.families import plan_at_rest
+    from blueprint_pipeline.sim.scene_builder import SimScene
+
+    out = _stages_to_geniesim(tmp_path, "retail_cm_z", "retail", robot="ur10")
+    task_id = "pick_place_goods0_0_to_gondola"
+    sim, task = scenes.sim_for(str(out), "ur10", task_id, choose_camera=False)
+    n, c = sim.shelf_front("goods0_0")
+    base = np.asarray(task.robot_placements["ur10"].base_position_m)
+    can = np.asarray(sim.scene.by_id()["goods0_0"].position_m)
+    assert n @ base > c > n @ can  # the robot in front of the gondola's face, the can inside it
+    assert sim.shelf_front("cooler_door") is None
+    poses = range(len(task.placement_alternatives["ur10"]) + 1)
+
+    def plans() -> list[int]:
+        return [k for k in poses if plan_at_rest(*scenes.sim_for(str(out), "ur10", task_id, choose_camera=False,
+                                                                 placement_index=k)) is None]
+
+    assert plans()
+    monkeypatch.setattr(SimScene, "shelf_front", lambda self, object_id: None)
+    assert plans() == []
 
 
 def test_other_arm_branches_are_tried_for_the_best_grasps_the_hand_alone_admits(tmp_path):

@@ -10,7 +10,8 @@ STAGING_NEAR_M, when the arm cannot reach that far out), lifts at most to CEILIN
 the board above, and when the object cannot pass over its neighbours there (a book in a row) it is
 slid out towards the open front until its far end clears the row (`_pull_distance`), carried along
 in front of the row and slid back in above its goal: straight lines, a joint-space move along the
-front only when the line is out of reach.
+front only when the line is out of reach. When the scene check refuses that approach, it is
+planned once more out of the furniture's front first (FRONT_CLEAR_M).
 The gripper command is the fraction of the stroke closed: 0 fully open, 1 closed; a pre-shaped
 grasp (sim/grasp.py) holds its own opening while approaching and after the release.
 """
@@ -52,6 +53,13 @@ SHELF_LIFT_M = 0.02  # on a shelf the object is lifted at least this much (and a
 CEILING_CLEARANCE_M = 0.02
 STAGING_M = 0.15  # on a shelf, the hand first stops this far in front of the pre-grasp (horizontally)
 STAGING_NEAR_M = (0.08, 0.04)  # nearer staging distances when the arm cannot reach that far out
+# When the scene check refuses that approach and the furniture's front is known (`front`), the
+# hand is tried again drawn straight out of the furniture, and up, to this far in front of its
+# front face when it starts inside it (a UR10 shouldered at a gondola's bottom board starts with
+# its fingers 1 cm above the next board), and the staging pose at least this far in front of it
+# too (a can 30 cm in: STAGING_M in front of its pre-grasp is still inside). About the open
+# hand's half width across its fingers, so the whole hand is out.
+FRONT_CLEAR_M = 0.10
 BRANCH_CANDIDATES = 8  # the other IK branches are tried for this many of the best-ranked grasps
 # A plan with a straight segment slowed down more than SLOW_STRETCH times is kept only when none of
 # the next SLOW_MORE_TRIES grasps tried plans without one: with its wrist near a joint limit the
@@ -179,7 +187,7 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
                     q_home: np.ndarray, dt_tick_s: float, on_segment: Callable[[], None] = lambda: None,
                     check: SceneChecker | None = None, ceiling_z: float | None = None,
                     turn_back_rad: float = 0.0, q_seed: np.ndarray | None = None,
-                    rim_z: float | None = None) -> Plan:
+                    rim_z: float | None = None, front: tuple[np.ndarray, float] | None = None) -> Plan:
     """Raises IKFailure when no grasp candidate gives a feasible plan (BlockedGrasps when every
     reachable one was refused by `check`: the hand alone at the grasp, before its IK, then the
     whole arm at the grasp and then along the whole plan against the scene; a candidate refused
@@ -198,7 +206,10 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
     hand is the second choice because a box can twist between the pads while the wrist turns.
     `q_seed`: where the grasps' IK starts from (default `q_home`, where the plan starts): the
     nominal start, so a randomised start changes the approach, not the arm's posture at the grasp.
-    `rim_z`: into a container: its rim, which the carried object clears by CARRY_CLEARANCE_M."""
+    `rim_z`: into a container: its rim, which the carried object clears by CARRY_CLEARANCE_M.
+    `front`: on a shelf, its furniture's open front (SimScene.shelf_front): a round object is
+    also offered a side grasp straight in through it (grasp_candidates' `front_m`), and an
+    approach the check refuses is planned once more out of it (FRONT_CLEAR_M)."""
     home_pos, home_rot = ik.tcp_pose(q_home)
     seed = q_home if q_seed is None else q_seed
     seed_rot = ik.tcp_pose(seed)[1]
@@ -207,7 +218,8 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
     cands = grasp_candidates(target.pos_m, target.rot, target.size_m, stroke,
                              ik.base_pos_m, seed_rot[:, 1], round_xy=target.round_xy,
                              pad_reach_m=ik.desc.gripper.pad_half_size_m[2],
-                             pad_half_height_m=ik.desc.gripper.pad_half_size_m[0])
+                             pad_half_height_m=ik.desc.gripper.pad_half_size_m[0],
+                             front_m=None if front is None else front[0])
     if target.rim is not None:
         cands += rim_candidates(target.pos_m, target.rot, target.rim, stroke, ik.base_pos_m)
     if target.antipodal:
@@ -255,7 +267,7 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
                 with ik.fingers_open(variant.open_m):
                     plan = _plan_with_grasp(ik, variant, target, others, place_obj, q_home,
                                             Pose(home_pos, home_rot), dt_tick_s, on_segment, ceiling_z, turn,
-                                            rim_z, None if check is None else check.plan)
+                                            rim_z, None if check is None else check.plan, front)
             except ApproachRefused as refused_early:
                 approach_refused[id(variant)] = refused_early.why
                 return None, refused_early.why, None
@@ -410,7 +422,8 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
                      place_obj: np.ndarray, q_home: np.ndarray, home: Pose, dt: float,
                      on_segment: Callable[[], None], ceiling_z: float | None = None,
                      turn: np.ndarray | None = None, rim_z: float | None = None,
-                     refuse: Callable[[Plan], str | None] | None = None) -> Plan:
+                     refuse: Callable[[Plan], str | None] | None = None,
+                     front: tuple[np.ndarray, float] | None = None) -> Plan:
     """The plan with this grasp (module docstring). `refuse`: the scene check of a plan, asked
     of the approach as soon as it is planned (`ApproachRefused` when it refuses): most refused
     candidates are refused there, and the check of a plan's first phases is the check of the
@@ -493,17 +506,27 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
         spans[name] = (tick + 1, tick + ticks)
         tick += ticks
 
-    if ceiling_z is None:
-        move("approach", cand.pre_grasp, joint_space="always", q_goal=cand.q_pre)  # check_reachable solved it from home
-    else:  # into a shelf: in front of it first, then straight in under the board above
+    def shelf_approach(outside: bool) -> None:
+        """Into a shelf: in front of it first, then straight in under the board above; `outside`
+        (`front`: the furniture's front plane n.x = c): the hand first drawn out of the
+        furniture and up when it starts inside its front, and the staging pose in front of it."""
         out = np.array([cand.approach[0], cand.approach[1], 0.0])
         out /= max(float(np.linalg.norm(out)), 1e-9)
-        staging = cand.pre_grasp.moved(-STAGING_M * out)
+        staging_m = STAGING_M
+        if outside and front is not None:
+            n, c = front
+            inside = c + FRONT_CLEAR_M - float(n @ pose.pos_m)
+            if inside > 0.0:
+                move("approach", Pose(pose.pos_m + inside * n + np.array([0.0, 0.0, FRONT_CLEAR_M]), pose.rot),
+                     joint_space="fallback")
+            if float(n @ out) < -0.3:
+                staging_m = max(staging_m, (c + FRONT_CLEAR_M - float(n @ cand.pre_grasp.pos_m)) / -float(n @ out))
+        staging = cand.pre_grasp.moved(-staging_m * out)
         try:
             move("approach", staging, joint_space="fallback")
         except IKFailure:  # no staging pose from the start: one on the line out of the pre-grasp, nearer
             q_stage = None  # (the hand pitched down cannot come close to the base)
-            for dist in (STAGING_M, *STAGING_NEAR_M):
+            for dist in (staging_m, *STAGING_NEAR_M):
                 staging = cand.pre_grasp.moved(-dist * out)
                 try:
                     q_stage = plan_segment(ik, cand.pre_grasp, staging, cand.q_pre, dt, 0.4,
@@ -515,11 +538,31 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
                 raise
             move("approach", staging, joint_space="always", q_goal=q_stage)
         move("approach", cand.pre_grasp, 0.4, joint_space="fallback", q_goal=cand.q_pre)
+
+    def approach_refused() -> str | None:
+        return None if refuse is None else refuse(
+            Plan(q=np.vstack(qs), gripper=np.concatenate(grips), phase=list(phases), grasp=cand,
+                 place_object_pos_m=place_obj, carry_tcp_z_m=float(carry_z), phase_ticks=dict(spans),
+                 slide_out_m=float(pull)))
+
+    if ceiling_z is None:
+        move("approach", cand.pre_grasp, joint_space="always", q_goal=cand.q_pre)  # check_reachable solved it from home
+        why = approach_refused()
+    else:
+        shelf_approach(False)
+        why = approach_refused()
+        if why is not None and front is not None:  # once more from out of the furniture's front
+            del qs[1:], grips[1:], phases[1:]
+            spans.clear()
+            q, pose, tick, stretch = q_home, home, 0, 1.0
+            try:
+                shelf_approach(True)
+            except IKFailure:
+                raise ApproachRefused(why) from None
+            if approach_refused() is None:
+                why = None  # else the first route's reason is reported
     checked = -1
     if refuse is not None:
-        why = refuse(Plan(q=np.vstack(qs), gripper=np.concatenate(grips), phase=list(phases), grasp=cand,
-                          place_object_pos_m=place_obj, carry_tcp_z_m=float(carry_z), phase_ticks=dict(spans),
-                          slide_out_m=float(pull)))
         if why is not None:
             raise ApproachRefused(why)
         checked = tick

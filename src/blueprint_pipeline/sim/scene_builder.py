@@ -216,6 +216,22 @@ class SimScene:
             return None
         return shelf.level_at(float(self.scene.by_id()[object_id].aabb_min_m[2]))
 
+    def shelf_front(self, object_id: str) -> tuple[np.ndarray, float] | None:
+        """The open front of the furniture an object stands in: its outward horizontal normal `n`
+        and the plane n.x = c of its front face (None: the object is not on a shelf)."""
+        if self.shelf_level(object_id) is None:
+            return None
+        support = self.scene.by_id()[self.support_of[object_id]]
+        shelf = self.shelves[support.id]
+        local = np.zeros(3)
+        local[shelf.front_axis] = shelf.front_sign
+        n = matrix_np(support.orientation_wxyz) @ local
+        n[2] = 0.0
+        if np.linalg.norm(n) < 0.5:
+            return None
+        n /= np.linalg.norm(n)
+        return n, float(n @ np.asarray(support.position_m)) + 0.5 * float(shelf.extents_m[shelf.front_axis])
+
     def object_geom_ids(self, object_id: str) -> list[int]:
         """The named collider and, for a hollow container or open furniture, its walls, boards
         and panels; for a whole appliance on a hinge, its fixed carcass (not a drawer's or door's

@@ -159,7 +159,8 @@ def plan_at_rest(sim: SimScene, task: TaskSpec) -> str | None:
     try:
         plan_pick_place(ix.ik, _object_box(sim, d, target), others, goal, d.qpos[ix.arm_qadr].copy(), 1.0 / FPS,
                         check=SceneCheck(sim, d, ix, target, task.goal.support_object_id),
-                        ceiling_z=level.ceiling_m if level else None, rim_z=_rim_z(sim, d, task))
+                        ceiling_z=level.ceiling_m if level else None, front=sim.shelf_front(target),
+                        rim_z=_rim_z(sim, d, task))
     except IKFailure as exc:
         return f"{exc.reason}: {exc}"
     return None
@@ -252,7 +253,7 @@ def plan_from_start(sim: SimScene, task: TaskSpec, st: EpisodeStart, beat: Calla
         try:
             plan = plan_pick_place(ix.ik, tgt, planned_around, candidate, q_home, 1.0 / FPS,
                                    on_segment=beat, check=SceneCheck(sim, d, ix, target, task.goal.support_object_id),
-                                   ceiling_z=level.ceiling_m if level else None,
+                                   ceiling_z=level.ceiling_m if level else None, front=sim.shelf_front(target),
                                    turn_back_rad=-st.rand.target_yaw_rad, q_seed=st.q_home - st.arm_offset,
                                    rim_z=_rim_z(sim, d, task))
         except IKFailure as exc:
