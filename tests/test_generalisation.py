@@ -925,6 +925,22 @@ def test_cans_in_a_gondola_row_plan_through_its_front_with_the_ur10(tmp_path, mo
     assert plans() == []
 
 
+def test_a_block_in_a_kids_cubby_is_lifted_under_the_ur10s_forearm(tmp_path, monkeypatch):
+    """A toy block 8 cm beside a book in a kids' cubby: the UR10 starts with its fingers 1 cm above
+    the cubby's top, so its approach is planned again lifted and drawn out of the front, and a top
+    grasp comes in level through the front. Lifted as high as the hand's headroom allowed, its
+    forearm, level over the wrist inside the cubby, met the top board; the lift now stays under
+    it by the links' headroom too (SceneCheck._links_top_inside), and the block plans."""
+    from blueprint_pipeline.sim.families import plan_at_rest
+    from blueprint_pipeline.sim.scene_check import SceneCheck
+
+    out = _stages_to_geniesim(tmp_path, "kids_room_mm_z", "kids", robot="ur10")
+    sim, task = scenes.sim_for(str(out), "ur10", "pick_place_cubby_2_to_cubby_shelf", choose_camera=False)
+    assert plan_at_rest(sim, task) is None
+    monkeypatch.setattr(SceneCheck, "_links_top_inside", lambda self, scratch: -np.inf)
+    assert plan_at_rest(sim, task) is not None  # refused while lifting
+
+
 def test_other_arm_branches_are_tried_for_the_best_grasps_the_hand_alone_admits(tmp_path):
     """Of the 48 grasps of a lemon in the dining table's salad bowl, the hand alone meets the bowl
     in all but one, ranked 17th; from the UR10's seeded posture its arm meets the table. The other

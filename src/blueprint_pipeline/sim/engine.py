@@ -192,9 +192,10 @@ def plan_episode(family: Family, sim: SimScene, task: TaskSpec, st: Start, beat:
     drawn away from the nominal one (`Start.arm_offset`), the family plans from the nominal start,
     which its feasibility probe found a plan from, and the plan is preceded by a joint move from
     the drawn start to it (planner.from_start), checked with the whole arm like the rest
-    (`Planned.extra["start_return"]`). On the corpus, 5 UR10 episodes without a plan from their
-    drawn start succeed this way (books on a bookcase, a pantry shelf, an office drawer); where
-    the target's drawn pose is what leaves no grasp, the first reason stands."""
+    (`Planned.extra["start_return"]`). On the corpus, 3 UR10 episodes without a plan from their
+    drawn start succeed this way (a microwave's door, an office drawer, a push into a pantry
+    shelf; 5 before shelf approaches were planned again out of the furniture's front); where the
+    target's drawn pose is what leaves no grasp, the first reason stands."""
     planned = family.plan(sim, task, st, beat)
     if planned.plan is not None or not np.any(st.arm_offset):
         return planned

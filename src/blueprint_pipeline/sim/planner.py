@@ -53,12 +53,13 @@ SHELF_LIFT_M = 0.02  # on a shelf the object is lifted at least this much (and a
 CEILING_CLEARANCE_M = 0.02
 STAGING_M = 0.15  # on a shelf, the hand first stops this far in front of the pre-grasp (horizontally)
 STAGING_NEAR_M = (0.08, 0.04)  # nearer staging distances when the arm cannot reach that far out
-# When the scene check refuses that approach and the furniture's front is known (`front`), the
-# hand is tried again drawn straight out of the furniture, and up, to this far in front of its
-# front face when it starts inside it (a UR10 shouldered at a gondola's bottom board starts with
-# its fingers 1 cm above the next board), and the staging pose at least this far in front of it
-# too (a can 30 cm in: STAGING_M in front of its pre-grasp is still inside). About the open
-# hand's half width across its fingers, so the whole hand is out.
+# When the scene check refuses that approach and the furniture's front is known (`front`), it is
+# planned again: a hand that starts inside the front is lifted this much and drawn out to this far
+# in front of it (a UR10 shouldered at a gondola's bottom board starts with its fingers 1 cm above
+# the next board, one beside a kids' cubby 1 cm above its top), and the staging pose is at least
+# this far in front of it too (a can 30 cm in: STAGING_M in front of its pre-grasp is still
+# inside); a top grasp is staged level in front of its pre-grasp. About the open hand's half width
+# across its fingers, so the whole hand is out.
 FRONT_CLEAR_M = 0.10
 BRANCH_CANDIDATES = 8  # the other IK branches are tried for this many of the best-ranked grasps
 # A plan with a straight segment slowed down more than SLOW_STRETCH times is kept only when none of
@@ -508,17 +509,22 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
 
     def shelf_approach(outside: bool) -> None:
         """Into a shelf: in front of it first, then straight in under the board above; `outside`
-        (`front`: the furniture's front plane n.x = c): the hand first drawn out of the
-        furniture and up when it starts inside its front, and the staging pose in front of it."""
+        (`front`: the furniture's front plane n.x = c): the hand first lifted and drawn out of
+        the furniture when it starts inside its front, and the staging pose in front of it
+        (FRONT_CLEAR_M)."""
         out = np.array([cand.approach[0], cand.approach[1], 0.0])
-        out /= max(float(np.linalg.norm(out)), 1e-9)
+        level = float(np.linalg.norm(out))
+        out /= max(level, 1e-9)
         staging_m = STAGING_M
         if outside and front is not None:
             n, c = front
+            if level < 0.3:  # a top grasp: in level through the front, then down
+                out = -n
             inside = c + FRONT_CLEAR_M - float(n @ pose.pos_m)
-            if inside > 0.0:
-                move("approach", Pose(pose.pos_m + inside * n + np.array([0.0, 0.0, FRONT_CLEAR_M]), pose.rot),
-                     joint_space="fallback")
+            if inside > 0.0:  # up, then out
+                up = np.array([0.0, 0.0, FRONT_CLEAR_M])
+                move("approach", Pose(pose.pos_m + up, pose.rot), joint_space="fallback")
+                move("approach", Pose(pose.pos_m + inside * n, pose.rot), joint_space="fallback")
             if float(n @ out) < -0.3:
                 staging_m = max(staging_m, (c + FRONT_CLEAR_M - float(n @ cand.pre_grasp.pos_m)) / -float(n @ out))
         staging = cand.pre_grasp.moved(-staging_m * out)

@@ -33,7 +33,8 @@ class SceneCheck:
     GRASP_CLEARANCE_M (PLAN_CLEARANCE_M for plans) for the duration of a check (restored after):
     - `grasp(candidate)`: the arm at the pre-grasp and the grasp (fingers open) against every geom
       but the target's (the target's supports within SUPPORT_TOLERANCE_M); also records how far the
-      hand rises above the TCP there (`headroom_m`, for lifting under a shelf);
+      hand rises above the TCP there (`headroom_m`, for lifting under a shelf), and on a shelf
+      how far the arm's links inside the furniture's front do (`_links_top_inside`);
     - `plan(plan)`: every PLAN_CHECK_EVERY-th planned configuration, with the target carried
       rigidly by the hand from lift to lower; neither arm nor carried object may meet anything
       but the target and, within the tolerance, its start and goal supports; a free target may
@@ -72,6 +73,11 @@ class SceneCheck:
         hand_bodies = [m.body(b).id for b in (sim.names.hand_body, f"{sim.robot.name}_finger_left_body",
                                               f"{sim.robot.name}_finger_right_body")]
         self.hand = np.flatnonzero(np.isin(m.geom_bodyid, hand_bodies))
+        # on a shelf: its open front, the board above, and the arm's links (`_links_top_inside`)
+        level = sim.shelf_level(target) if target in sim.dynamic_ids else None
+        self.front = sim.shelf_front(target) if level is not None else None
+        self.ceiling = level.ceiling_m if level is not None else np.inf
+        self.links = np.flatnonzero(self.moving & (m.geom_type == mujoco.mjtGeom.mjGEOM_CAPSULE))
         self._arm = ix.robot_geom.copy()  # the robot but its hand: what may not touch a held part
         self._arm[self.hand] = False
         # geoms that are neither the robot's nor the target's: what they meet among themselves
@@ -218,6 +224,29 @@ class SceneCheck:
         return (((m.geom_contype[g] & m.geom_conaffinity[others]) != 0)
                 | ((m.geom_contype[others] & m.geom_conaffinity[g]) != 0))
 
+    def _links_top_inside(self, scratch: mujoco.MjData) -> float:
+        """The highest point of the arm's capsules (its links) inside the open front of the
+        furniture the target stands in and under the board above it (-inf: none): a UR10's
+        forearm lies level over its wrist at a top grasp, and lifting the hand lifts it too.
+        Each capsule is cut at the front plane (less its radius)."""
+        m = self.sim.model
+        n, c = self.front
+        best = -np.inf
+        for g in self.links:
+            r, half = m.geom_size[g, 0], m.geom_size[g, 1]
+            axis = scratch.geom_xmat[g].reshape(3, 3)[:, 2] * half
+            p0, p1 = scratch.geom_xpos[g] - axis, scratch.geom_xpos[g] + axis
+            d0, d1 = float(n @ p0) - (c + r), float(n @ p1) - (c + r)
+            if d0 > 0 and d1 > 0:
+                continue  # wholly in front of the furniture
+            if d0 > 0 or d1 > 0:  # cut at the front plane
+                cut = p0 + (d0 / (d0 - d1)) * (p1 - p0)
+                p0, p1 = (cut, p1) if d0 > 0 else (p0, cut)
+            low, high = min(p0[2], p1[2]) - r, max(p0[2], p1[2]) + r
+            if low < self.ceiling:
+                best = max(best, high)
+        return best
+
     def grasp(self, cand: GraspCandidate) -> str | None:
         m, scratch = self.sim.model, _scratch_data(self.sim)
         with self._checking():
@@ -230,6 +259,8 @@ class SceneCheck:
             rot = scratch.geom_xmat[self.hand].reshape(-1, 3, 3)  # at the grasp: the hand's top
             centre = scratch.geom_xpos[self.hand] + np.einsum("nij,nj->ni", rot, m.geom_aabb[self.hand, :3])
             top = centre[:, 2] + np.einsum("nj,nj->n", np.abs(rot[:, 2, :]), m.geom_aabb[self.hand, 3:])
+            if self.front is not None:  # and of the arm's links inside the furniture, under the board above
+                top = np.append(top, self._links_top_inside(scratch))
             cand.headroom_m = float(np.max(top) - scratch.site_xpos[self.ix.tcp][2])
         return None
 
