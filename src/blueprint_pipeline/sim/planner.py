@@ -419,6 +419,32 @@ def _pull_distance(target: ObjectBox, others: list[ObjectBox], out_dir: np.ndarr
     return pull
 
 
+def _shelf_route(cand: GraspCandidate, home: Pose, front: tuple[np.ndarray, float] | None,
+                 ) -> tuple[np.ndarray, float, float] | None:
+    """The approach into a shelf (`_plan_with_grasp`): the horizontal direction in, how far out of
+    the pre-grasp the hand stages (STAGING_M) and how far it is first drawn out of the furniture
+    (0: not). With the furniture's `front` (n.x = c, n outward), out of it (FRONT_CLEAR_M): a
+    hand starting inside is drawn out, the staging pose is in front of it, and a top grasp is
+    staged level in front of its pre-grasp; None when nothing of that applies (the route
+    without it: the caller plans no second, identical one)."""
+    out = np.array([cand.approach[0], cand.approach[1], 0.0])
+    level = float(np.linalg.norm(out))
+    out /= max(level, 1e-9)
+    plain = (out, STAGING_M, 0.0)
+    if front is None:
+        return plain
+    n, c = front
+    if level < 0.3:  # a top grasp: in level through the front, then down
+        out = -n
+    drawn_m = max(0.0, c + FRONT_CLEAR_M - float(n @ home.pos_m))
+    staging_m = STAGING_M
+    if float(n @ out) < -0.3:
+        staging_m = max(staging_m, (c + FRONT_CLEAR_M - float(n @ cand.pre_grasp.pos_m)) / -float(n @ out))
+    if level >= 0.3 and drawn_m == 0.0 and staging_m == STAGING_M:
+        return None
+    return out, staging_m, drawn_m
+
+
 def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others: list[ObjectBox],
                      place_obj: np.ndarray, q_home: np.ndarray, home: Pose, dt: float,
                      on_segment: Callable[[], None], ceiling_z: float | None = None,
@@ -507,26 +533,15 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
         spans[name] = (tick + 1, tick + ticks)
         tick += ticks
 
-    def shelf_approach(outside: bool) -> None:
-        """Into a shelf: in front of it first, then straight in under the board above; `outside`
-        (`front`: the furniture's front plane n.x = c): the hand first lifted and drawn out of
-        the furniture when it starts inside its front, and the staging pose in front of it
-        (FRONT_CLEAR_M)."""
-        out = np.array([cand.approach[0], cand.approach[1], 0.0])
-        level = float(np.linalg.norm(out))
-        out /= max(level, 1e-9)
-        staging_m = STAGING_M
-        if outside and front is not None:
-            n, c = front
-            if level < 0.3:  # a top grasp: in level through the front, then down
-                out = -n
-            inside = c + FRONT_CLEAR_M - float(n @ pose.pos_m)
-            if inside > 0.0:  # up, then out
-                up = np.array([0.0, 0.0, FRONT_CLEAR_M])
-                move("approach", Pose(pose.pos_m + up, pose.rot), joint_space="fallback")
-                move("approach", Pose(pose.pos_m + inside * n, pose.rot), joint_space="fallback")
-            if float(n @ out) < -0.3:
-                staging_m = max(staging_m, (c + FRONT_CLEAR_M - float(n @ cand.pre_grasp.pos_m)) / -float(n @ out))
+    def shelf_approach(route: tuple[np.ndarray, float, float]) -> None:
+        """Into a shelf: in front of it first, then straight in under the board above, by `route`
+        (`_shelf_route`): the staging pose's direction and distance out of the pre-grasp, and how
+        far the hand is first drawn out of the furniture, after a lift (0: neither)."""
+        out, staging_m, drawn_m = route
+        if drawn_m > 0.0:  # up, then out
+            lift = np.array([0.0, 0.0, FRONT_CLEAR_M])
+            move("approach", Pose(pose.pos_m + lift, pose.rot), joint_space="fallback")
+            move("approach", Pose(pose.pos_m + drawn_m * front[0], pose.rot), joint_space="fallback")
         staging = cand.pre_grasp.moved(-staging_m * out)
         try:
             move("approach", staging, joint_space="fallback")
@@ -555,14 +570,15 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
         move("approach", cand.pre_grasp, joint_space="always", q_goal=cand.q_pre)  # check_reachable solved it from home
         why = approach_refused()
     else:
-        shelf_approach(False)
+        shelf_approach(_shelf_route(cand, home, None))
         why = approach_refused()
-        if why is not None and front is not None:  # once more from out of the furniture's front
+        outside = _shelf_route(cand, home, front) if why is not None and front is not None else None
+        if outside is not None:  # once more from out of the furniture's front, when that differs
             del qs[1:], grips[1:], phases[1:]
             spans.clear()
             q, pose, tick, stretch = q_home, home, 0, 1.0
             try:
-                shelf_approach(True)
+                shelf_approach(outside)
             except IKFailure:
                 raise ApproachRefused(why) from None
             if approach_refused() is None:
