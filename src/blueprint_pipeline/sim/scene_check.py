@@ -228,7 +228,8 @@ class SceneCheck:
         """The highest point of the arm's capsules (its links) inside the open front of the
         furniture the target stands in and under the board above it (-inf: none): a UR10's
         forearm lies level over its wrist at a top grasp, and lifting the hand lifts it too.
-        Each capsule is cut at the front plane (less its radius)."""
+        Each capsule is cut where its surface leaves the furniture: at the front plane moved
+        out by its radius."""
         m = self.sim.model
         n, c = self.front
         best = -np.inf
