@@ -18,6 +18,8 @@ from blueprint_pipeline.pipeline import STAGE_NAMES
 from blueprint_pipeline.sim import scenes
 from blueprint_pipeline.sim import stage as episodes_stage
 from blueprint_pipeline.sim.episode_io import load_episode
+from blueprint_pipeline.testing.corpus import corpus
+from blueprint_pipeline.testing.runs import run_to_geniesim
 from blueprint_pipeline.testing.tabletop import tabletop_scene
 
 
@@ -87,6 +89,57 @@ def test_each_task_scene_is_written_as_mjcf_that_steps_as_the_episodes_did(out_d
     episodes_stage.run(make_ctx(out_dir, episodes=1, workers=1, seed=0))
     assert not stale.exists() and path.exists()
     assert run_episode(sim, task, 0, 0).success
+
+
+def test_a_run_without_images_hands_its_workers_the_probed_scenes_and_removes_them(out_dir, make_ctx, monkeypatch):
+    seen = []
+    real = episodes_stage.simulate_items
+
+    def spy(items, *args, **kwargs):
+        assert items and all(it.snapshot is not None and os.path.isfile(it.snapshot) for it in items)
+        seen.extend(items)
+        return real(items, *args, **kwargs)
+
+    monkeypatch.setattr(episodes_stage, "simulate_items", spy)
+    result = episodes_stage.run(make_ctx(out_dir, episodes=2, workers=2, seed=0, render=False))
+    assert result.items_ok == 2 and len(seen) == 2
+    assert not any(os.path.exists(it.snapshot) for it in seen)  # the stage's temporary folder is gone
+    # the snapshot's path is not part of a result's key: a rerun resumes every episode
+    episodes_stage.run(make_ctx(out_dir, episodes=2, workers=2, seed=0, render=False))
+    assert json.loads((out_dir / "episodes/summary.json").read_text())["resumed_from_journal"] == 2
+
+
+def test_a_scene_loaded_from_its_snapshot_simulates_the_episodes_a_fresh_compile_does(tmp_path):
+    """The stage hands each task's compiled, probed and settled scene to its workers
+    (scenes.write_snapshot). The pantry's resting clutter sleeps in the settled start; MjData's own
+    pickling loses how many trees are awake, and the loaded start's first step failed in mj_sleep.
+    An episode from the loaded scene equals one from a scene compiled and settled afresh, as a
+    worker that cannot read the snapshot makes it."""
+    from blueprint_pipeline.sim.families import run_episode
+
+    out = run_to_geniesim("pantry", dict(corpus())["pantry_m_z"], tmp_path).out_url
+    config = scenes.load_task_config(str(tmp_path / "pantry/geniesim/task_config.json"))
+    task = next(t for t in config.tasks if t.task_id == "pick_place_shelf0_3_to_shelving_unit")
+    folder = tmp_path / "snapshots"
+    folder.mkdir()
+    prepared = episodes_stage.prepare_tasks(out, "franka", [task], cameras=False, snapshot_dir=str(folder))
+    assert task.task_id not in prepared.infeasible
+    probed = scenes.compiled(out, "franka", task.task_id)[0]._settled_start[task.target_object_id]
+    scenes._SNAPSHOTS.clear()
+    loaded, spec = scenes.from_snapshot(prepared.snapshots[task.task_id])
+    start = loaded._settled_start[task.target_object_id]
+    assert np.count_nonzero(start.tree_asleep >= 0) >= 3  # clutter asleep
+    assert (start.nbody_awake, start.ntree_awake, start.nv_awake) == (probed.nbody_awake, probed.ntree_awake,
+                                                                      probed.nv_awake)
+    assert loaded.spec is None and spec == task
+    scenes._SIM_CACHE.clear()
+    fresh, fresh_spec = scenes.compiled(out, "franka", task.task_id)
+    for index in (0, 1):
+        a, b = run_episode(loaded, spec, index, seed=3), run_episode(fresh, fresh_spec, index, seed=3)
+        assert a.success, a.failure_reason
+        np.testing.assert_array_equal(a.state, b.state)
+        np.testing.assert_array_equal(a.object_poses, b.object_poses)
+    assert scenes.from_snapshot(str(folder / "gone.pickle")) is None  # unreadable: the worker compiles
 
 
 def test_inputs_are_parsed_once_and_again_when_their_files_change(out_dir):

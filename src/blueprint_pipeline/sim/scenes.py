@@ -9,13 +9,22 @@ A task is compiled at its placement's base pose, or at one of its other base pos
 (`placement_index`), on another pedestal (`mount_z_m`, `default_mount`), or with its drawer or
 door opened to another fraction (`joint_fraction`): the stage's fallbacks (sim/stage.py
 `prepare_tasks`).
+
+Snapshots: the stage's process compiles, probes and settles every task's scene before any episode
+(`prepare_tasks`); `write_snapshot` hands that scene to the worker processes as a pickle in a
+private temporary folder, and `from_snapshot` loads it there instead of compiling and settling it
+again (see `write_snapshot` for what it holds and why the episodes stay the same).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import pickle
 import posixpath
+import tempfile
 
+import mujoco
 from pydantic import ValidationError
 
 from blueprint_pipeline import storage
@@ -169,3 +178,72 @@ def compiled(out_url: str, robot_name: str, task_id: str, mount_z_m: float | Non
             _SIM_CACHE.pop(next(iter(_SIM_CACHE)))
         _SIM_CACHE[key] = (sim, task)
     return _SIM_CACHE[key]
+
+
+# --- snapshots: the stage's compiled, probed and settled scene, for its workers -----------------
+
+# SimScene fields a snapshot leaves out: the MjSpec (not picklable; only the stage's process
+# writes MJCF and textures from it, and runs with images compile their own scene with the robot's
+# meshes), its MJCF text, and the per-scene working buffers (made again on first use)
+_SNAPSHOT_SKIP = frozenset({"spec", "mjcf", "_episode_data", "_scratch_data"})
+_SNAPSHOTS: dict[str, tuple[SimScene, TaskSpec]] = {}  # path -> scene, a few per worker (as _SIM_CACHE)
+
+
+def write_snapshot(folder: str, sim: SimScene, task: TaskSpec) -> str:
+    """Pickle the scene as the stage's process holds it after the task's feasibility probe: the
+    compiled model, the settled start (episode.settled_start), the task's start state (a closing's:
+    where its opening's plan leaves the arm) and the arm's IK model, all cached on `sim`. Written to
+    a new file in `folder` (the stage's private temporary folder, never the outputs: a pickle is
+    code to whoever loads it); its path is returned once the file is complete.
+
+    Why: a worker compiled and settled every task's scene again, and a closing planned its opening
+    again (4.2 of the Franka corpus's 56 CPU seconds in the workers; loading costs a few
+    milliseconds a scene). The episodes do not change: an episode is a function of (scene, task,
+    seed, index), and every user of the scene restores what an episode or a probe changes on it
+    (SimScene.restore_nominal, scene_builder.prepare_for_target) - the corpus run in one process,
+    where the episodes use the very scenes the probes used, gives the same episode files as worker
+    processes that compile their own (tests/test_episodes_stage.py)."""
+    state = {k: v for k, v in sim.__dict__.items() if k not in _SNAPSHOT_SKIP}
+    fd, path = tempfile.mkstemp(prefix=f"{task.task_id[:60]}-", suffix=".pickle", dir=folder)
+    with os.fdopen(fd, "wb") as fh:
+        _Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL).dump((state, task))
+    return path
+
+
+# MjData's own pickling (mujoco 3.3-4.0) leaves out how many bodies, trees and degrees of freedom
+# are awake: a settled start with sleeping clutter came back with all of them counted awake, and
+# its first step failed in mj_sleep ("found sleeping tree 0 in island 0"). They are carried along.
+_AWAKE_COUNTS = ("nbody_awake", "ntree_awake", "nv_awake")
+
+
+def _data_with_counts(data: bytes, counts: tuple[int, ...]) -> mujoco.MjData:
+    d = pickle.loads(data)  # noqa: S301 - as from_snapshot
+    for name, n in zip(_AWAKE_COUNTS, counts, strict=True):
+        setattr(d, name, n)
+    return d
+
+
+class _Pickler(pickle.Pickler):
+    def reducer_override(self, obj):
+        if isinstance(obj, mujoco.MjData):
+            return _data_with_counts, (pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL),
+                                       tuple(int(getattr(obj, n)) for n in _AWAKE_COUNTS))
+        return NotImplemented
+
+
+def from_snapshot(path: str) -> tuple[SimScene, TaskSpec] | None:
+    """The scene and task `write_snapshot` wrote at `path`, loaded once per process (a few kept);
+    None when the file cannot be read (a worker on another machine: the caller compiles)."""
+    if path not in _SNAPSHOTS:
+        try:
+            with open(path, "rb") as fh:
+                state, task = pickle.load(fh)  # noqa: S301 - written by this run's own process (write_snapshot)
+        except OSError:
+            return None
+        sim = object.__new__(SimScene)
+        sim.__dict__.update(state)
+        sim.spec = None
+        if len(_SNAPSHOTS) >= _SIM_CACHE_SIZE:
+            _SNAPSHOTS.pop(next(iter(_SNAPSHOTS)))
+        _SNAPSHOTS[path] = (sim, task)
+    return _SNAPSHOTS[path]

@@ -38,6 +38,7 @@ summary.json's per_family sums per_task by family.
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -79,7 +80,15 @@ from blueprint_pipeline.sim.episode import EpisodeOptions
 from blueprint_pipeline.sim.episode_io import episode_filename, save_episode
 from blueprint_pipeline.sim.families import FAMILIES, plan_at_rest, run_episode, simulable
 from blueprint_pipeline.sim.opening import smaller_openings
-from blueprint_pipeline.sim.scenes import compiled, default_mount, inputs_of, load_task_config, sim_for
+from blueprint_pipeline.sim.scenes import (
+    compiled,
+    default_mount,
+    from_snapshot,
+    inputs_of,
+    load_task_config,
+    sim_for,
+    write_snapshot,
+)
 from blueprint_pipeline.sim.render import ANTIALIASING, supersampled
 from blueprint_pipeline.sim.scene_builder import (
     FPS,
@@ -170,6 +179,9 @@ class EpisodeItem:
     # the drawer's or door's joint fraction when the stage fell back to opening it less
     # (opening.smaller_openings: the opening's target, its closing's start); as the camera
     joint_fraction: float | None = None
+    # the task's scene as the stage compiled, probed and settled it (scenes.write_snapshot), in
+    # the stage's temporary folder; a worker that cannot read it compiles the scene itself
+    snapshot: str | None = None
 
     @property
     def affinity(self) -> tuple[str, float | None, int, float | None]:
@@ -197,9 +209,11 @@ class Prepared:
     placements: dict[str, int]  # task id -> its placement_alternatives' (1-based), where the placement's found no plan
     openings: dict[str, float]  # task id -> the joint fraction opened to (or closed from), where the task's found no plan
     template_families: dict[str, str]  # simulated task id -> its instructions' family (language.family)
+    snapshots: dict[str, str]  # simulated task id -> its scene's snapshot (scenes.write_snapshot), with `snapshot_dir`
 
 
-def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool = True) -> Prepared:
+def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool = True,
+                  snapshot_dir: str | None = None) -> Prepared:
     """Per task, one compiled scene in this process, one task after the other (a fraction of a
     second each):
     - the feasibility probe: tasks (pick_place, and open_close of a drawer or door) the planner
@@ -222,7 +236,10 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool
     - with `cameras` (a run that renders), their scene camera (`camera.choose_scene_camera`),
       chosen here once and handed to the workers with each episode, instead of by every worker
       for every task it runs (35 ms a task on the corpus, against 12 ms for compiling the scene).
-      A run without images chooses none (4% of the corpus's CPU)."""
+      A run without images chooses none (4% of the corpus's CPU);
+    - with `snapshot_dir`, each simulated task's scene as the probe left it, compiled and settled
+      (`scenes.write_snapshot`), for the workers to load instead of compiling and settling it
+      again."""
     infeasible: dict[str, str] = {}
     files: list[str] = []
     chosen: dict[str, CameraChoice] = {}
@@ -231,6 +248,7 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool
     openings: dict[str, float] = {}
     opened: dict[str, float] = {}  # a drawer's or door's id -> the fraction its opening fell back to
     template_families: dict[str, str] = {}
+    snapshots: dict[str, str] = {}
     # openings before closings, so that a closing starts where its opening's probe ended
     for t in sorted(tasks, key=lambda t: t.type == "open_close" and t.joint_start_fraction is not None):
         fraction = opened.get(t.target_object_id) if t.joint_start_fraction is not None else None
@@ -268,13 +286,15 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool
             if f'file="{name}"' in sim.mjcf and tex not in files:
                 storage.atomic_write_bytes(storage.join(out_url, tex), bytes(data))
                 files.append(tex)
+        if snapshot_dir is not None:
+            snapshots[t.task_id] = write_snapshot(snapshot_dir, sim, task)
         if cameras:
             chosen[t.task_id] = choose_scene_camera(sim, task)
     folder = EPISODES_SCENES.url(out_url)
     for name in storage.listdir(folder):
         if name.endswith(".xml") and f"{EPISODES_SCENES.rel}/{name}" not in files:
             storage.remove(storage.join(folder, name))
-    return Prepared(infeasible, files, chosen, mounts, placements, openings, template_families)
+    return Prepared(infeasible, files, chosen, mounts, placements, openings, template_families, snapshots)
 
 
 def plan_items(ctx: StageContext, families: dict[str, str],
@@ -282,14 +302,16 @@ def plan_items(ctx: StageContext, families: dict[str, str],
                mounts: dict[str, float] | None = None,
                task_phrasings: dict[str, tuple[str, ...]] | None = None,
                placements: dict[str, int] | None = None,
-               openings: dict[str, float] | None = None) -> list[EpisodeItem]:
+               openings: dict[str, float] | None = None,
+               snapshots: dict[str, str] | None = None) -> list[EpisodeItem]:
     """The run's episodes, dealt over the tasks (task id -> family) by `dealing.deal`, each with
     its task's scene camera when `cameras` has it (else the worker chooses it), its arm's
     mount when `mounts` has one (else the placement's), its base pose when `placements` names one
-    of its alternatives, its drawer's or door's joint fraction when `openings` names one, and its
-    LLM phrasings (`task_phrasings`: task id -> them)."""
+    of its alternatives, its drawer's or door's joint fraction when `openings` names one, its
+    scene's snapshot when `snapshots` has one, and its LLM phrasings (`task_phrasings`: task id ->
+    them)."""
     cameras, mounts, task_phrasings, placements = cameras or {}, mounts or {}, task_phrasings or {}, placements or {}
-    openings = openings or {}
+    openings, snapshots = openings or {}, snapshots or {}
     opts = ctx.options
     count = opts.episodes if opts.episodes is not None else min(DEFAULT_MAX, DEFAULT_PER_TASK * len(families))
     digest = ctx.input_digest or inputs_digest(ctx.out_url)
@@ -297,6 +319,7 @@ def plan_items(ctx: StageContext, families: dict[str, str],
     return [EpisodeItem(out_url=ctx.out_url, robot=opts.robot, task_id=d.task_id, instruction_slot=d.slot,
                         scene_camera=cameras.get(d.task_id), mount_z_m=mounts.get(d.task_id),
                         placement_index=placements.get(d.task_id, 0), joint_fraction=openings.get(d.task_id),
+                        snapshot=snapshots.get(d.task_id),
                         phrasings=task_phrasings.get(d.task_id, ()),
                         episode_index=i, seed=opts.seed, render=opts.render, image_size=opts.image_size,
                         visual_randomization=opts.visual_randomization, shadows=opts.shadows,
@@ -350,9 +373,10 @@ def simulate_item(item: EpisodeItem, heartbeat) -> dict:
     if meshes and (source_of(robot) != item.robot_model or robot_visuals(robot) is None):
         raise RuntimeError(f"this worker cannot draw the robot as the run asks ({item.robot_model}); "
                            f"install the same robot-meshes extra on every worker")
-    sim, task = sim_for(item.out_url, item.robot, item.task_id, item.scene_camera, item.mount_z_m,
-                        choose_camera=item.render, robot_meshes=meshes, placement_index=item.placement_index,
-                        joint_fraction=item.joint_fraction)
+    loaded = from_snapshot(item.snapshot) if item.snapshot is not None and not item.render else None
+    sim, task = loaded if loaded is not None else sim_for(
+        item.out_url, item.robot, item.task_id, item.scene_camera, item.mount_z_m, choose_camera=item.render,
+        robot_meshes=meshes, placement_index=item.placement_index, joint_fraction=item.joint_fraction)
     heartbeat()
     rec = run_episode(sim, task, item.episode_index, item.seed,
                   EpisodeOptions(render=item.render, image_size=item.image_size,
@@ -372,7 +396,8 @@ def simulate_item(item: EpisodeItem, heartbeat) -> dict:
 
 def _item_key(item: EpisodeItem) -> dict:
     return asdict(item) | {"out_url": None, "scene_camera": None, "mount_z_m": None, "placement_index": None,
-                           "joint_fraction": None, "phrasings": list(item.phrasings)}  # as JSON holds it
+                           "joint_fraction": None, "snapshot": None,
+                           "phrasings": list(item.phrasings)}  # as JSON holds it
 
 
 def _done_results(items: list[EpisodeItem], rerun_failed: bool = False) -> dict[int, dict]:
@@ -554,7 +579,16 @@ def run(ctx: StageContext) -> StageResult:
     physics = load_physics(physics_url)  # fail early on a bad physics file
     phrasings.require_key(ctx.settings)  # and on a missing key the phrasings setting needs
     tasks = runnable_tasks(config, ctx.options.robot, scene)
-    prepared = prepare_tasks(ctx.out_url, ctx.options.robot, tasks, cameras=ctx.options.render)
+    # a run without images hands its workers the scenes it probed (scenes.write_snapshot), in a
+    # private temporary folder removed when the stage ends
+    with tempfile.TemporaryDirectory(prefix="blueprint-scenes-") as snapshot_dir:
+        return _run(ctx, t0, cfg, config, scene, physics, tasks, None if ctx.options.render else snapshot_dir)
+
+
+def _run(ctx: StageContext, t0: float, cfg: EpisodesConfig, config: TaskConfig, scene, physics,
+         tasks: list[TaskSpec], snapshot_dir: str | None) -> StageResult:
+    prepared = prepare_tasks(ctx.out_url, ctx.options.robot, tasks, cameras=ctx.options.render,
+                             snapshot_dir=snapshot_dir)
     infeasible, scene_files = prepared.infeasible, prepared.scene_files
     tasks = [t for t in tasks if t.task_id not in infeasible]
     if not tasks and (ctx.options.episodes is None or ctx.options.episodes > 0):
@@ -564,7 +598,7 @@ def run(ctx: StageContext) -> StageResult:
                                                 force=ctx.force)
     items = plan_items(ctx, families, prepared.cameras, prepared.mounts,
                        {t: by_family.get(f, ()) for t, f in prepared.template_families.items()}, prepared.placements,
-                       prepared.openings)
+                       prepared.openings, prepared.snapshots)
     resumed = len(_done_results(items, rerun_failed=ctx.force))
     results = simulate_items(items, ctx.options.workers, deadline_s=cfg.deadline_s,
                              heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S, progress=ctx.progress,
