@@ -328,3 +328,16 @@ def test_a_place_out_of_the_wrists_reach_as_grasped_is_made_half_a_turn_round(ki
 
     monkeypatch.setattr(planner, "_plan_with_grasp", refuse_all_but_half_turns)
     assert turned() == pytest.approx(np.pi, abs=0.05)  # half a turn
+
+
+def test_a_scene_that_cannot_be_written_for_the_workers_is_compiled_by_them(out_dir, make_ctx, monkeypatch, caplog):
+    """A full temporary disk when the stage writes a task's scene for its workers is not the run's
+    failure: the workers compile that scene themselves (scenes.write_snapshot, prepare_tasks)."""
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(episodes_stage, "write_snapshot", full)
+    with caplog.at_level("WARNING", logger="blueprint_pipeline.sim.stage"):
+        result = episodes_stage.run(make_ctx(out_dir, episodes=2, workers=2, seed=0, render=False))
+    assert result.items_ok == 2
+    assert "compiled again in the workers" in caplog.text and "No space left" in caplog.text

@@ -38,6 +38,7 @@ summary.json's per_family sums per_task by family.
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import time
 from collections import Counter
@@ -97,6 +98,7 @@ from blueprint_pipeline.sim.scene_builder import (
 from blueprint_pipeline.simready.io import load_physics
 
 STAGE = "episodes"
+log = logging.getLogger(__name__)
 preload_in_workers(__name__)  # episode workers fork with the simulation stack imported (resilience/pool.py)
 DEFAULT_PER_TASK = 2
 DEFAULT_MAX = 20
@@ -287,7 +289,10 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool
                 storage.atomic_write_bytes(storage.join(out_url, tex), bytes(data))
                 files.append(tex)
         if snapshot_dir is not None:
-            snapshots[t.task_id] = write_snapshot(snapshot_dir, sim, task)
+            try:
+                snapshots[t.task_id] = write_snapshot(snapshot_dir, sim, task)
+            except OSError as exc:  # a full temporary disk: the workers compile this task's scene
+                log.warning("episodes: task %s: its scene is compiled again in the workers (%s)", t.task_id, exc)
         if cameras:
             chosen[t.task_id] = choose_scene_camera(sim, task)
     folder = EPISODES_SCENES.url(out_url)
