@@ -140,6 +140,9 @@ def test_a_scene_loaded_from_its_snapshot_simulates_the_episodes_a_fresh_compile
         np.testing.assert_array_equal(a.state, b.state)
         np.testing.assert_array_equal(a.object_poses, b.object_poses)
     assert scenes.from_snapshot(str(folder / "gone.pickle")) is None  # unreadable: the worker compiles
+    cut = folder / "cut.pickle"
+    cut.write_bytes(open(prepared.snapshots[task.task_id], "rb").read()[:1000])
+    assert scenes.from_snapshot(str(cut)) is None
 
 
 def test_inputs_are_parsed_once_and_again_when_their_files_change(out_dir):

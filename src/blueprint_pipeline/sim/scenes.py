@@ -210,7 +210,7 @@ def write_snapshot(folder: str, sim: SimScene, task: TaskSpec) -> str:
     return path
 
 
-# MjData's own pickling (mujoco 3.3-4.0) leaves out how many bodies, trees and degrees of freedom
+# MjData's own pickling (mujoco 4.0) leaves out how many bodies, trees and degrees of freedom
 # are awake: a settled start with sleeping clutter came back with all of them counted awake, and
 # its first step failed in mj_sleep ("found sleeping tree 0 in island 0"). They are carried along.
 _AWAKE_COUNTS = ("nbody_awake", "ntree_awake", "nv_awake")
@@ -233,12 +233,13 @@ class _Pickler(pickle.Pickler):
 
 def from_snapshot(path: str) -> tuple[SimScene, TaskSpec] | None:
     """The scene and task `write_snapshot` wrote at `path`, loaded once per process (a few kept);
-    None when the file cannot be read (a worker on another machine: the caller compiles)."""
+    None when the file cannot be read (a worker on another machine, a file cut short: the caller
+    compiles)."""
     if path not in _SNAPSHOTS:
         try:
             with open(path, "rb") as fh:
                 state, task = pickle.load(fh)  # noqa: S301 - written by this run's own process (write_snapshot)
-        except OSError:
+        except (OSError, EOFError, pickle.UnpicklingError):
             return None
         sim = object.__new__(SimScene)
         sim.__dict__.update(state)
