@@ -109,7 +109,7 @@ def test_a_run_without_images_hands_its_workers_the_probed_scenes_and_removes_th
     assert json.loads((out_dir / "episodes/summary.json").read_text())["resumed_from_journal"] == 2
 
 
-def test_a_scene_loaded_from_its_snapshot_simulates_the_episodes_a_fresh_compile_does(tmp_path):
+def test_a_scene_loaded_from_its_snapshot_simulates_the_episodes_a_fresh_compile_does(tmp_path, monkeypatch):
     """The stage hands each task's compiled, probed and settled scene to its workers
     (scenes.write_snapshot). The pantry's resting clutter sleeps in the settled start; MjData's own
     pickling loses how many trees are awake, and the loaded start's first step failed in mj_sleep.
@@ -140,6 +140,11 @@ def test_a_scene_loaded_from_its_snapshot_simulates_the_episodes_a_fresh_compile
         np.testing.assert_array_equal(a.state, b.state)
         np.testing.assert_array_equal(a.object_poses, b.object_poses)
     assert scenes.from_snapshot(str(folder / "gone.pickle")) is None  # unreadable: the worker compiles
+    # once the budget is written, the workers compile the other tasks' scenes
+    two = [task, next(t for t in config.tasks if t.task_id == "pick_place_shelf1_3_to_shelving_unit")]
+    monkeypatch.setattr(episodes_stage, "SNAPSHOT_BUDGET_BYTES", 1)  # the first file passes it
+    over = episodes_stage.prepare_tasks(out, "franka", two, cameras=False, snapshot_dir=str(folder))
+    assert not over.infeasible and list(over.snapshots) == [task.task_id]
     cut = folder / "cut.pickle"
     cut.write_bytes(open(prepared.snapshots[task.task_id], "rb").read()[:1000])
     assert scenes.from_snapshot(str(cut)) is None

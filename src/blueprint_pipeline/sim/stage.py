@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 import time
 from collections import Counter
@@ -101,6 +102,7 @@ STAGE = "episodes"
 log = logging.getLogger(__name__)
 preload_in_workers(__name__)  # episode workers fork with the simulation stack imported (resilience/pool.py)
 DEFAULT_PER_TASK = 2
+SNAPSHOT_BUDGET_BYTES = 256 * 2**20  # at most this much of the probed scenes is written for the workers (prepare_tasks)
 DEFAULT_MAX = 20
 NOMINAL_EPISODE_S = 8.0  # simulated length of a typical pick_place episode
 HEARTBEAT_TIMEOUT_S = 20.0
@@ -241,7 +243,9 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool
       A run without images chooses none (4% of the corpus's CPU);
     - with `snapshot_dir`, each simulated task's scene as the probe left it, compiled and settled
       (`scenes.write_snapshot`), for the workers to load instead of compiling and settling it
-      again."""
+      again; once SNAPSHOT_BUDGET_BYTES are written, the workers compile the other tasks' scenes
+      (the temporary folder may be in memory: the meshed kitchen's are 5.5 MB a task, two copies
+      of its model with meshes)."""
     infeasible: dict[str, str] = {}
     files: list[str] = []
     chosen: dict[str, CameraChoice] = {}
@@ -251,6 +255,7 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool
     opened: dict[str, float] = {}  # a drawer's or door's id -> the fraction its opening fell back to
     template_families: dict[str, str] = {}
     snapshots: dict[str, str] = {}
+    snapshot_bytes = 0
     # openings before closings, so that a closing starts where its opening's probe ended
     for t in sorted(tasks, key=lambda t: t.type == "open_close" and t.joint_start_fraction is not None):
         fraction = opened.get(t.target_object_id) if t.joint_start_fraction is not None else None
@@ -288,9 +293,10 @@ def prepare_tasks(out_url: str, robot: str, tasks: list[TaskSpec], cameras: bool
             if f'file="{name}"' in sim.mjcf and tex not in files:
                 storage.atomic_write_bytes(storage.join(out_url, tex), bytes(data))
                 files.append(tex)
-        if snapshot_dir is not None:
+        if snapshot_dir is not None and snapshot_bytes < SNAPSHOT_BUDGET_BYTES:
             try:
                 snapshots[t.task_id] = write_snapshot(snapshot_dir, sim, task)
+                snapshot_bytes += os.path.getsize(snapshots[t.task_id])
             except OSError as exc:  # a full temporary disk: the workers compile this task's scene
                 log.warning("episodes: task %s: its scene is compiled again in the workers (%s)", t.task_id, exc)
         if cameras:
