@@ -37,6 +37,7 @@ summary.json's per_family sums per_task by family.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -384,7 +385,7 @@ def simulate_item(item: EpisodeItem, heartbeat) -> dict:
     if meshes and (source_of(robot) != item.robot_model or robot_visuals(robot) is None):
         raise RuntimeError(f"this worker cannot draw the robot as the run asks ({item.robot_model}); "
                            f"install the same robot-meshes extra on every worker")
-    loaded = from_snapshot(item.snapshot) if item.snapshot is not None and not item.render else None
+    loaded = from_snapshot(item.snapshot) if item.snapshot is not None else None  # (none with images)
     sim, task = loaded if loaded is not None else sim_for(
         item.out_url, item.robot, item.task_id, item.scene_camera, item.mount_z_m, choose_camera=item.render,
         robot_meshes=meshes, placement_index=item.placement_index, joint_fraction=item.joint_fraction)
@@ -590,30 +591,27 @@ def run(ctx: StageContext) -> StageResult:
     physics = load_physics(physics_url)  # fail early on a bad physics file
     phrasings.require_key(ctx.settings)  # and on a missing key the phrasings setting needs
     tasks = runnable_tasks(config, ctx.options.robot, scene)
-    # a run without images hands its workers the scenes it probed (scenes.write_snapshot), in a
-    # private temporary folder removed when the stage ends
-    with tempfile.TemporaryDirectory(prefix="blueprint-scenes-") as snapshot_dir:
-        return _run(ctx, t0, cfg, config, scene, physics, tasks, None if ctx.options.render else snapshot_dir)
-
-
-def _run(ctx: StageContext, t0: float, cfg: EpisodesConfig, config: TaskConfig, scene, physics,
-         tasks: list[TaskSpec], snapshot_dir: str | None) -> StageResult:
-    prepared = prepare_tasks(ctx.out_url, ctx.options.robot, tasks, cameras=ctx.options.render,
-                             snapshot_dir=snapshot_dir)
-    infeasible, scene_files = prepared.infeasible, prepared.scene_files
-    tasks = [t for t in tasks if t.task_id not in infeasible]
-    if not tasks and (ctx.options.episodes is None or ctx.options.episodes > 0):
-        raise NoFeasibleTaskError(scene.header.scene_id, ctx.options.robot, config, scene, infeasible)
-    families = families_of(tasks, scene.by_id(), physics.objects)
-    by_family, instructions = phrasings.for_run(ctx.out_url, prepared.template_families.values(), ctx.settings,
-                                                force=ctx.force)
-    items = plan_items(ctx, families, prepared.cameras, prepared.mounts,
-                       {t: by_family.get(f, ()) for t, f in prepared.template_families.items()}, prepared.placements,
-                       prepared.openings, prepared.snapshots)
-    resumed = len(_done_results(items, rerun_failed=ctx.force))
-    results = simulate_items(items, ctx.options.workers, deadline_s=cfg.deadline_s,
-                             heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S, progress=ctx.progress,
-                             fn=simulate_item, executor=ctx.options.executor, rerun_failed=ctx.force)
+    with contextlib.ExitStack() as stack:
+        # a run without images hands its workers the scenes it probed (scenes.write_snapshot), in a
+        # private temporary folder removed once they are done
+        snapshot_dir = None if ctx.options.render else stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="blueprint-scenes-"))
+        prepared = prepare_tasks(ctx.out_url, ctx.options.robot, tasks, cameras=ctx.options.render,
+                                 snapshot_dir=snapshot_dir)
+        infeasible, scene_files = prepared.infeasible, prepared.scene_files
+        tasks = [t for t in tasks if t.task_id not in infeasible]
+        if not tasks and (ctx.options.episodes is None or ctx.options.episodes > 0):
+            raise NoFeasibleTaskError(scene.header.scene_id, ctx.options.robot, config, scene, infeasible)
+        families = families_of(tasks, scene.by_id(), physics.objects)
+        by_family, instructions = phrasings.for_run(ctx.out_url, prepared.template_families.values(), ctx.settings,
+                                                    force=ctx.force)
+        items = plan_items(ctx, families, prepared.cameras, prepared.mounts,
+                           {t: by_family.get(f, ()) for t, f in prepared.template_families.items()}, prepared.placements,
+                           prepared.openings, prepared.snapshots)
+        resumed = len(_done_results(items, rerun_failed=ctx.force))
+        results = simulate_items(items, ctx.options.workers, deadline_s=cfg.deadline_s,
+                                 heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S, progress=ctx.progress,
+                                 fn=simulate_item, executor=ctx.options.executor, rerun_failed=ctx.force)
     summary = summarize(results, time.perf_counter() - t0, resumed)
     summary["robot"] = ctx.options.robot
     summary["per_family"] = per_family(summary["per_task"], families)
