@@ -107,8 +107,8 @@ def _distance(model, data, g: int, pts: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("desc", [FRANKA, UR10], ids=lambda d: d.name)
 def test_renders_show_the_meshes_and_not_the_primitives_under_them(desc):
-    """A segmentation render of the robot at home: its pixels are the meshes' (and, for the UR10,
-    whose Robotiq gripper the package lacks, the gripper's primitives), never an arm capsule's.
+    """A segmentation render of the robot at home: its pixels are the meshes' (the UR10's Robotiq
+    gripper's from airo-models), never a primitive's.
     The meshes touch nothing and weigh nothing: the model's masses are the primitives'."""
     import mujoco
 
@@ -132,7 +132,7 @@ def test_renders_show_the_meshes_and_not_the_primitives_under_them(desc):
     gripper = {f"{desc.name}_hand", f"{desc.name}_finger_left_body", f"{desc.name}_finger_right_body"}
     for g in robot:
         body = model.body(model.geom_bodyid[g]).name
-        assert mesh[g] or (desc.visual_meshes.hand_links is None and body in gripper), body
+        assert mesh[g] or (not visuals.robot_visuals(desc).draws_gripper and body in gripper), body
 
 
 def test_without_the_package_renders_show_the_primitives(monkeypatch):
@@ -141,6 +141,22 @@ def test_without_the_package_renders_show_the_primitives(monkeypatch):
     assert visuals.robot_visuals(FRANKA) is None
     assert visuals.rendered_model("franka", True, True) == visuals.PRIMITIVES_SOURCE
     assert visuals.rendered_model("franka", False, True) == visuals.NOT_RENDERED
+
+
+def test_without_the_gripper_package_the_ur10s_gripper_is_drawn_as_its_primitives(monkeypatch):
+    """airo-models absent: the UR10's arm keeps its meshes, its gripper its primitives, and what
+    renders draw (the episodes' `rendering.robot_model`, part of their keys) says so."""
+    from blueprint_pipeline.robots import gripper_meshes
+
+    monkeypatch.setattr(gripper_meshes, "urdf_file", lambda g: None)
+    visuals._load.cache_clear()
+    try:
+        assert visuals.source_of(UR10).endswith("; gripper: its primitives")
+        vis = visuals.robot_visuals(UR10)
+        assert vis is not None and not vis.draws_gripper
+        assert vis.parts and all(p.body != "ur10_hand" and p.linkage is None for p in vis.parts)
+    finally:
+        visuals._load.cache_clear()
 
 
 def test_the_setting_turns_the_meshes_off():
@@ -176,3 +192,88 @@ def test_what_renders_draw_the_robot_with_is_an_input_of_the_episodes_stage(tmp_
     monkeypatch.setattr(visuals, "share_folder", lambda: None)  # the extra not installed
     assert model_input(True, True)["sha256"] == plain["sha256"]
     assert model_input(False, True)["sha256"] == dark["sha256"]
+
+
+def _drawn_pads(model, data, drawn) -> list[np.ndarray]:
+    """The drawn 2F-85 pads' vertices (the linked parts of 12 triangles: boxes) in the hand's frame."""
+    out = []
+    rot, pos = data.xmat[drawn.hand].reshape(3, 3), data.xpos[drawn.hand]
+    for g in drawn.geoms:
+        mesh = model.geom_dataid[g]
+        if model.mesh_facenum[mesh] != 12:
+            continue
+        adr, n = model.mesh_vertadr[mesh], model.mesh_vertnum[mesh]
+        world = model.mesh_vert[adr:adr + n] @ data.geom_xmat[g].reshape(3, 3).T + data.geom_xpos[g]
+        out.append((world - pos) @ rot)
+    return out
+
+
+def test_the_ur10s_robotiq_is_drawn_with_its_pads_on_the_physics_pads():
+    """The UR10's Robotiq 2F-85 from airo-models (robots/gripper_meshes.py): at any opening down
+    to 0.8 mm a finger (where the URDF's joint range ends), the drawn pads' inner faces are
+    where our slide fingers' are (0.2 mm), at our pads' height within
+    1.2 cm fully open and 0.5 cm from a quarter to three quarters of the stroke (they move on an
+    arc); its knuckles turn as it closes, and the gripper's primitives are not drawn."""
+    import mujoco
+
+    from blueprint_pipeline.robots import gripper_meshes
+    from blueprint_pipeline.robots.builder import names_for
+
+    assert "airo-models" in visuals.source_of(UR10) and "Robotiq" not in visuals.source_of(FRANKA)
+    model, data = _robot_scene(UR10, meshes=True)
+    names = names_for(UR10)
+    vis = visuals.robot_visuals(UR10)
+    assert vis.draws_gripper
+    drawn = gripper_meshes.drawn_linkage(model, UR10.name, names, vis)
+    assert len(drawn.geoms) == 10  # per finger: outer and inner knuckle, outer and inner finger, pad
+    stroke = UR10.gripper.stroke_per_finger_m
+    turned = []
+    for frac in [0.02, *np.linspace(0.125, 1.0, 8)]:
+        for j in names.finger_joints:
+            data.qpos[model.joint(j).qposadr[0]] = frac * stroke
+        mujoco.mj_forward(model, data)
+        gripper_meshes.pose_linkage(data, drawn)
+        pads = _drawn_pads(model, data, drawn)
+        assert len(pads) == 2
+        left, right = sorted(pads, key=lambda p: -p[:, 1].mean())
+        assert abs(left[:, 1].min() - frac * stroke) < 2e-4 and abs(-right[:, 1].max() - frac * stroke) < 2e-4
+        height = left[:, 2].mean() - UR10.gripper.tcp_offset_m
+        assert abs(height) < (0.005 if 0.25 <= frac <= 0.75 else 0.012), (frac, height)
+        turned.append(data.geom_xmat[drawn.geoms[0]].copy())
+    assert np.abs(turned[0] - turned[-1]).max() > 0.3  # a knuckle turns by about 0.8 rad
+    for g in range(model.ngeom):
+        body = model.body(model.geom_bodyid[g]).name
+        if body in (names.hand_body, *(f"ur10_finger_{s}_body" for s in ("left", "right"))):
+            assert model.geom_group[g] != 0 or model.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH, body
+
+
+def test_rendered_ur10_episodes_draw_the_linkage_where_the_fingers_are(monkeypatch):
+    """In a rendered episode, every frame's drawn pads follow the fingers: open at the start,
+    on the object's sides while it is held (the engine poses the linkage before each render)."""
+    from blueprint_pipeline.robots import gripper_meshes
+    from blueprint_pipeline.sim import engine
+    from blueprint_pipeline.sim.episode import EpisodeOptions
+    from blueprint_pipeline.sim.families import run_episode
+    from blueprint_pipeline.sim.scene_builder import build_sim_scene
+    from blueprint_pipeline.testing.tabletop import tabletop_scene
+
+    scene, physics, config = tabletop_scene(with_clutter=False)
+    task = config.tasks[0]
+    pl = task.robot_placements["ur10"]
+    sim = build_sim_scene(scene, physics, UR10, pl.base_position_m, pl.base_orientation_wxyz,
+                          robot_visuals=visuals.robot_visuals(UR10))
+    finger = sim.model.jnt_qposadr[sim.model.joint(sim.names.finger_joints[0]).id]
+    faces = []
+
+    def checked(data, drawn):
+        gripper_meshes.pose_linkage(data, drawn)
+        left = max(_drawn_pads(sim.model, data, drawn), key=lambda p: p[:, 1].mean())
+        faces.append((float(left[:, 1].min()), float(data.qpos[finger])))
+
+    monkeypatch.setattr(engine, "pose_linkage", checked)
+    rec = run_episode(sim, task, 0, seed=2, options=EpisodeOptions(render=True, image_size=64))
+    assert rec.success, rec.failure_reason
+    assert len(faces) == rec.length
+    drawn, opening = np.array(faces).T
+    np.testing.assert_allclose(drawn, opening, atol=2e-4)
+    assert opening.max() - opening.min() > 0.01  # the fingers closed on the object and opened again

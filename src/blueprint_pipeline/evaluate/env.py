@@ -126,6 +126,7 @@ class TaskEnv(gym.Env):
         self._max_step = np.asarray(self.sim.robot.max_velocity_rad_s, dtype=float) / FPS
         self._pad_masks = [self._mask([pad]) for pad in self._ix.pads]
         self._renderer = None
+        self._linkage = None  # robots/gripper_meshes.drawn_linkage, made with the renderer
         self.start: Any = None  # the family's start record (sim.engine.Start: sim.families.pick_place.EpisodeStart, ...)
         self.data: mujoco.MjData | None = None
         self.task_description = ""  # the episode's instruction (sim.language), as lerobot's rollout reads it
@@ -232,15 +233,18 @@ class TaskEnv(gym.Env):
         return obs
 
     def _images(self, cameras: tuple[str, ...] = CAMERAS) -> dict[str, np.ndarray]:
+        from blueprint_pipeline.robots.gripper_meshes import drawn_linkage, pose_linkage
         from blueprint_pipeline.sim.camera import place_scene_camera
         from blueprint_pipeline.sim.render import FrameRenderer
 
         m, d = self.sim.model, self.data
         if self._renderer is None:
             self._renderer = FrameRenderer(m, self.options.image_size)
+            self._linkage = drawn_linkage(m, self.sim.robot.name, self.sim.names, self.sim.robot_visuals)
         mujoco.mj_comPos(m, d)
         mujoco.mj_camlight(m, d)
         place_scene_camera(m, d)
+        pose_linkage(d, self._linkage)  # a drawn gripper linkage where the fingers are
         names = {"scene_cam": "scene_cam", "wrist_cam": self.sim.names.wrist_camera}
         self._renderer.sync_materials()  # a reset's visual randomisation changes texture repeats
         frames = self._renderer.render_views(d, [m.camera(names[cam]).id for cam in cameras])

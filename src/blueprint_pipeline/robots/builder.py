@@ -220,6 +220,9 @@ def _add_visuals(spec: mujoco.MjSpec, desc: RobotDescription, names: RobotNames,
         m.inertia = mujoco.mjtMeshInertia.mjMESH_INERTIA_SHELL  # massless: never computed from a sliver
         g = spec.body(part.body).add_geom()
         g.name = m.name
+        if part.linkage is not None:  # vertices in its link's frame: placed fully open (gripper_meshes.pose_linkage)
+            g.pos = part.linkage.poses[-1][:3, 3]
+            g.quat = matrix_to_quat(part.linkage.poses[-1][:3, :3])
         g.type = mujoco.mjtGeom.mjGEOM_MESH
         g.meshname = m.name
         g.contype = g.conaffinity = 0

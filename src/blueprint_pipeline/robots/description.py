@@ -43,24 +43,49 @@ class GripperDescription:
 
 
 @dataclass(frozen=True)
+class GripperMeshes:
+    """A gripper's visual meshes from another package than the arm's (robots/gripper_meshes.py)."""
+
+    package: str  # the installed distribution that holds them
+    license: str
+    urdf: str  # the URDF's path in the distribution's files
+    finger_joint: str  # the URDF's joint that closes the fingers (the others mimic it)
+    pads: tuple[str, str]  # the URDF's left and right pad links (ours: +y and -y of the hand)
+
+
+@dataclass(frozen=True)
 class VisualMeshes:
     """Where a robot's real visual meshes are in the `example-robot-data` package (robots/visuals.py)."""
 
     urdf: str  # path under the package's share folder
     links: tuple[str, ...]  # URDF link drawn on each body: the base, then one per joint
-    # URDF links drawn on the hand and its left and right fingers; None: the gripper is drawn as
-    # its primitives (the package has no model of the UR10's Robotiq 2F-85)
+    # URDF links drawn on the hand and its left and right fingers; None: the gripper is drawn
+    # from `gripper`, else as its primitives (the package has no model of the UR10's Robotiq 2F-85)
     hand_links: tuple[str, str, str] | None = None
+    gripper: GripperMeshes | None = None
+
+
+@dataclass(frozen=True)
+class FingerLinkage:
+    """A drawn gripper link that moves with a finger along a path of its own (a Robotiq's
+    knuckles turn as its fingers close): its pose in the hand's frame (4x4) at each finger
+    opening of `openings_m` (ascending; the slide joint's position), for finger `side` (0: left)."""
+
+    side: int
+    openings_m: np.ndarray
+    poses: np.ndarray  # (n, 4, 4)
 
 
 @dataclass(frozen=True)
 class VisualPart:
-    """One drawn mesh: its body, vertices in the body's frame (metres), triangles and colour."""
+    """One drawn mesh: its body, vertices in the body's frame (metres), triangles and colour;
+    with `linkage`, vertices in the link's own frame, posed per frame (robots/gripper_meshes.py)."""
 
     body: str
     vertices: np.ndarray
     faces: np.ndarray
     rgba: tuple[float, float, float, float]
+    linkage: FingerLinkage | None = None
 
 
 @dataclass(frozen=True)
@@ -191,7 +216,11 @@ UR10 = RobotDescription(
     ik_branch_flips=True,
     visual_meshes=VisualMeshes(urdf="robots/ur_description/urdf/ur10_robot.urdf",
                                links=("base_link", "shoulder_link", "upper_arm_link", "forearm_link",
-                                      "wrist_1_link", "wrist_2_link", "wrist_3_link")),
+                                      "wrist_1_link", "wrist_2_link", "wrist_3_link"),
+                               gripper=GripperMeshes(package="airo-models", license="MIT",
+                                                     urdf="airo_models/grippers/robotiq_2f_85/urdf/robotiq_2f_85.urdf",
+                                                     finger_joint="finger_joint",
+                                                     pads=("left_inner_finger_pad", "right_inner_finger_pad"))),
 )
 
 ROBOTS: dict[str, RobotDescription] = {FRANKA.name: FRANKA, UR10.name: UR10}

@@ -16,8 +16,9 @@ package's kinematics against the published DH tables the bodies are built from.
 
 Meshes are split by material colour (one geom per colour of a link) and decimated together to
 `TRIANGLES_PER_ROBOT` (renders on a CPU pay per triangle; the packages' meshes hold 116,000 and
-134,000). The package has no model of the UR10's Robotiq 2F-85, so its gripper stays drawn as its
-primitives (`VisualMeshes.hand_links` None). The UR10's upper arm and forearm capsules lie where
+134,000). The package has no model of the UR10's Robotiq 2F-85: it comes from another package
+(`VisualMeshes.gripper`, robots/gripper_meshes.py) and takes its TRIANGLES_PER_GRIPPER of the
+robot's budget; without that package the gripper stays drawn as its primitives. The UR10's upper arm and forearm capsules lie where
 its tubes are, off the DH line (`RobotDescription.link_axis_offset_m`), so its meshes are drawn
 where its physics is. The physics is unchanged: the capsules and pads stay what contacts and the planner
 see; they are hidden from renders and from the camera's ray casts while the meshes are drawn.
@@ -35,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from blueprint_pipeline.robots import gripper_meshes
 from blueprint_pipeline.robots.description import RobotDescription, RobotVisuals, VisualPart
 
 log = logging.getLogger(__name__)
@@ -73,7 +75,17 @@ def source_of(desc: RobotDescription, enabled: bool = True) -> str:
     if share is None or not (share / desc.visual_meshes.urdf).is_file():
         return PRIMITIVES_SOURCE
     version = importlib.metadata.version(PACKAGE)
-    return f"{PACKAGE} {version} (BSD-3-Clause): {desc.visual_meshes.urdf}, decimated to {TRIANGLES_PER_ROBOT} triangles"
+    gripper = gripper_meshes.source_of(desc.visual_meshes.gripper) if desc.visual_meshes.gripper else None
+    source = (f"{PACKAGE} {version} (BSD-3-Clause): {desc.visual_meshes.urdf}, "
+              f"decimated to {_arm_triangles(gripper is not None)} triangles")
+    if desc.visual_meshes.gripper is not None:
+        source += f"; gripper: {gripper}" if gripper else "; gripper: its primitives"
+    return source
+
+
+def _arm_triangles(gripper_drawn: bool) -> int:
+    """The arm's share of TRIANGLES_PER_ROBOT: the rest of it when a gripper package draws the hand."""
+    return TRIANGLES_PER_ROBOT - (gripper_meshes.TRIANGLES_PER_GRIPPER if gripper_drawn else 0)
 
 
 NOT_RENDERED = "not rendered"
@@ -115,12 +127,19 @@ def _load(desc: RobotDescription) -> RobotVisuals | None:
         urdf = yourdfpy.URDF.load(str(share / desc.visual_meshes.urdf), load_meshes=False,
                                   build_scene_graph=True)
         placed = _placements(desc, urdf)
-        parts = _parts(share, urdf, placed)
+        gripper = desc.visual_meshes.gripper
+        gripper_drawn = gripper is not None and gripper_meshes.source_of(gripper) is not None
+        parts = _parts(share, urdf, placed, _arm_triangles(gripper_drawn))
+        if gripper_drawn:
+            from blueprint_pipeline.robots.builder import names_for
+
+            parts += gripper_meshes.load_parts(desc, names_for(desc).hand_body)
     except Exception as exc:  # a broken or changed package: draw the primitives, say why once
         log.warning("robot meshes of %s not used (%s: %s); renders show its primitives",
                     desc.name, type(exc).__name__, str(exc)[:200])
         return None
-    return RobotVisuals(parts=parts, source=source_of(desc), draws_gripper=desc.visual_meshes.hand_links is not None)
+    return RobotVisuals(parts=parts, source=source_of(desc),
+                        draws_gripper=desc.visual_meshes.hand_links is not None or gripper_drawn)
 
 
 # --- placement -----------------------------------------------------------------------------------
@@ -223,7 +242,7 @@ def _colour(mesh) -> tuple[float, float, float, float]:
     return tuple(float(c) / 255.0 for c in rgba)  # type: ignore[return-value]
 
 
-def _parts(share: Path, urdf, placed: dict[str, tuple[str, np.ndarray]]) -> tuple[VisualPart, ...]:
+def _parts(share: Path, urdf, placed: dict[str, tuple[str, np.ndarray]], triangles: int) -> tuple[VisualPart, ...]:
     """Every placed link's meshes in its body's frame, one part per colour, decimated together."""
     import trimesh
 
@@ -242,7 +261,7 @@ def _parts(share: Path, urdf, placed: dict[str, tuple[str, np.ndarray]]) -> tupl
                 m.apply_transform(local)
                 pieces.setdefault((body, tuple(round(c, 3) for c in _colour(mesh))), []).append(m)
     total = sum(len(m.faces) for ms in pieces.values() for m in ms)
-    keep = min(1.0, TRIANGLES_PER_ROBOT / max(total, 1))
+    keep = min(1.0, triangles / max(total, 1))
     parts = []
     for (body, rgba), meshes in pieces.items():
         m = trimesh.util.concatenate(meshes)

@@ -37,6 +37,7 @@ import mujoco
 import numpy as np
 
 from blueprint_pipeline.geniesim.records import TaskSpec
+from blueprint_pipeline.robots.gripper_meshes import drawn_linkage, pose_linkage
 from blueprint_pipeline.sim import health, language
 from blueprint_pipeline.sim.camera import frame_visibility, place_scene_camera
 from blueprint_pipeline.sim.camera_model import episode_cameras
@@ -316,6 +317,7 @@ def execute(sim: SimScene, d: mujoco.MjData, plan: Plan | None, options: Episode
     renderer, views = None, [m.camera("scene_cam").id, m.camera(sim.names.wrist_camera).id]
     if options.render:
         renderer = FrameRenderer.shared(m, options.image_size)  # kept for the next episode
+        linkage = drawn_linkage(m, sim.robot.name, sim.names, sim.robot_visuals)
         logs.images = {c: np.zeros((T, options.image_size, options.image_size, 3), np.uint8) for c in CAMERAS}
     cam_ids = dict(zip(CAMERAS, views))
     if plan is not None:
@@ -336,6 +338,7 @@ def execute(sim: SimScene, d: mujoco.MjData, plan: Plan | None, options: Episode
             mujoco.mj_comPos(m, d)
             mujoco.mj_camlight(m, d)
             place_scene_camera(m, d)  # the chosen and jittered pose (sleeping skips world cameras)
+            pose_linkage(d, linkage)  # a drawn gripper linkage where the fingers are
             for cam, frame in zip(CAMERAS, renderer.render_views(d, views)):
                 logs.images[cam][k] = frame
             if k == 0:

@@ -129,6 +129,7 @@ class SimScene:
     base_quat_wxyz: np.ndarray
     spec: mujoco.MjSpec | None = None  # what `model` was compiled from, for `mjcf`
     material_jitter: dict[str, float] = field(default_factory=dict)  # material -> colour jitter (sim/appearance.py)
+    robot_visuals: RobotVisuals | None = None  # the robot's meshes the model draws (robots/visuals.py), if any
     nominal_body_mass: np.ndarray = field(init=False)
     nominal_body_inertia: np.ndarray = field(init=False)
     nominal_geom_friction: np.ndarray = field(init=False)
@@ -478,7 +479,8 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
                     dynamic_ids=dynamic_ids, fixed_ids=fixed_ids, articulated_ids=articulated_ids,
                     support_of=support, shelves=shelves, lifted=lifted, base_pos_m=base,
                     base_quat_wxyz=np.asarray(base_quat_wxyz, dtype=float), spec=spec,
-                    material_jitter={name: look.jitter for name, look in painter.materials.items()})
+                    material_jitter={name: look.jitter for name, look in painter.materials.items()},
+                    robot_visuals=robot_visuals)
 
 
 def _add_open_furniture(body: mujoco.MjsBody, obj: SceneObject, shelf: OpenFurniture) -> list[mujoco.MjsGeom]:
