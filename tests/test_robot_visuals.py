@@ -277,3 +277,28 @@ def test_rendered_ur10_episodes_draw_the_linkage_where_the_fingers_are(monkeypat
     drawn, opening = np.array(faces).T
     np.testing.assert_allclose(drawn, opening, atol=2e-4)
     assert opening.max() - opening.min() > 0.01  # the fingers closed on the object and opened again
+
+
+def test_a_gripper_mesh_outside_its_package_is_refused(tmp_path, monkeypatch, caplog):
+    """A URDF in the gripper's package whose mesh path leaves the package is not read: the
+    robot is drawn as its primitives, and the log says why."""
+    from blueprint_pipeline.robots import gripper_meshes
+
+    urdf = tmp_path / "site" / UR10.visual_meshes.gripper.urdf
+    urdf.parent.mkdir(parents=True)
+    (tmp_path / "outside.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
+    escape = "../" * (len(urdf.relative_to(tmp_path).parts) - 1) + "outside.obj"
+    urdf.write_text(f"""<robot name="g"><link name="base_link"><visual><geometry><mesh filename="{escape}"/></geometry>
+        </visual></link><joint name="finger_joint" type="revolute"><parent link="base_link"/><child link="f"/>
+        <axis xyz="1 0 0"/><limit lower="0" upper="0.8" effort="1" velocity="1"/></joint><link name="f"/></robot>""")
+    monkeypatch.setattr(gripper_meshes, "urdf_file", lambda g: urdf)
+    gripper_meshes.load_parts.cache_clear()
+    visuals._load.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="leaves the package"):
+            gripper_meshes.load_parts(UR10, "ur10_hand")
+        assert visuals.robot_visuals(UR10) is None
+        assert "leaves the package" in caplog.text
+    finally:
+        gripper_meshes.load_parts.cache_clear()
+        visuals._load.cache_clear()
