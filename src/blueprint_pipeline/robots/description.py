@@ -68,11 +68,11 @@ class VisualMeshes:
 @dataclass(frozen=True)
 class FingerLinkage:
     """A drawn gripper link that moves with a finger along a path of its own (a Robotiq's
-    knuckles turn as its fingers close): its pose in the hand's frame (4x4) at each finger
-    opening of `openings_m` (ascending; the slide joint's position), for finger `side` (0: left)."""
+    knuckles turn as its fingers close): its pose in the hand's frame (4x4) at finger openings
+    (the slide joint's position) `step_m` apart from 0 to fully open, for finger `side` (0: left)."""
 
     side: int
-    openings_m: np.ndarray
+    step_m: float
     poses: np.ndarray  # (n, 4, 4)
 
 

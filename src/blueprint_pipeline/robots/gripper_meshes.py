@@ -37,6 +37,7 @@ from blueprint_pipeline.robots.description import FingerLinkage, GripperMeshes, 
 TRIANGLES_PER_GRIPPER = 1_500  # the 2F-85's meshes hold 15,800 (renders on a CPU pay per triangle)
 REFERENCE_OPENING = 0.5  # of the stroke: where the drawn pads' centres are at ours in height
 _ANGLES = 161  # the finger joint's range is sampled this finely (0.005 rad for the 2F-85)
+OPENING_STEP_M = 5e-5  # the links' poses are tabled at openings this far apart (linear between angles)
 
 
 def urdf_file(g: GripperMeshes) -> Path | None:
@@ -141,6 +142,7 @@ def load_parts(desc: RobotDescription, hand_body: str) -> tuple[VisualPart, ...]
     mount[2, 3] = desc.gripper.tcp_offset_m - pad_z  # our pads' centres are tcp_offset_m past the flange
     total = sum(len(m.faces) for ms in meshes.values() for m, _ in ms)
     keep = min(1.0, TRIANGLES_PER_GRIPPER / max(total, 1))
+    grid = np.arange(0.0, float(inner.max()) + OPENING_STEP_M, OPENING_STEP_M)
     parts = []
     for name in links:
         poses = mount @ fk[name]
@@ -154,8 +156,7 @@ def load_parts(desc: RobotDescription, hand_body: str) -> tuple[VisualPart, ...]
             linkage = None
             if moving:  # its side: where it is at mid-stroke
                 side = 0 if float((poses[mid] @ np.append(np.asarray(m.vertices).mean(axis=0), 1.0))[1]) > 0 else 1
-                order = np.argsort(inner[side])
-                linkage = FingerLinkage(side=side, openings_m=inner[side][order], poses=poses[order])
+                linkage = FingerLinkage(side=side, step_m=OPENING_STEP_M, poses=_tabled(inner[side], poses, grid))
             else:
                 m.apply_transform(poses[0])
             parts.append(VisualPart(body=hand_body, vertices=np.asarray(m.vertices, dtype=float),
@@ -163,49 +164,50 @@ def load_parts(desc: RobotDescription, hand_body: str) -> tuple[VisualPart, ...]
     return tuple(parts)
 
 
+def _tabled(openings: np.ndarray, poses: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """`poses` sampled at `openings` (one per joint angle), linear between them, at the `grid`'s
+    openings (those past the sampled range at its ends)."""
+    order = np.argsort(openings)
+    o, p = openings[order], poses[order]
+    i = np.clip(np.searchsorted(o, grid), 1, len(o) - 1)
+    w = np.clip((grid - o[i - 1]) / np.maximum(o[i] - o[i - 1], 1e-12), 0.0, 1.0)[:, None, None]
+    return (1.0 - w) * p[i - 1] + w * p[i]
+
+
 @dataclass(frozen=True)
 class DrawnLinkage:
     """A compiled model's linked gripper parts (`drawn_linkage`), for `pose_linkage`: each
-    geom's pose in the hand's frame at finger openings OPENING_STEP_M apart from 0."""
+    geom's pose in the hand's frame at finger openings `step_m` apart from 0."""
 
     geoms: np.ndarray  # (n,) geom ids
     qpos_adr: np.ndarray  # (n,) each one's finger's slide joint
     hand: int  # the hand's body
+    step_m: float
     poses: np.ndarray  # (n, k, 4, 4)
-
-
-OPENING_STEP_M = 5e-5  # the drawn pads are within half of it of the sampled opening
 
 
 def drawn_linkage(model, robot: str, names, visuals) -> DrawnLinkage | None:
     """The model's linked parts of `visuals` (robots/builder._add_visuals names their geoms), or
-    None when it draws none (no meshes, or a gripper without a linkage). Their poses are
-    tabled once here (linear between the URDF's sampled joint angles), with each geom's pose in
-    its link's frame (MuJoCo moves a mesh's frame to its centroid), so that posing them per frame
-    is one lookup (`pose_linkage`)."""
+    None when it draws none (no meshes, or a gripper without a linkage): their tabled poses
+    (FingerLinkage) with each geom's pose in its link's frame (MuJoCo moves a mesh's frame to
+    its centroid), so that posing them per frame is one lookup (`pose_linkage`)."""
     from blueprint_pipeline.rotations import matrix_np
 
     linked = [(k, part.linkage) for k, part in enumerate(visuals.parts if visuals is not None else ())
               if part.linkage is not None]
     if not linked:
         return None
-    stroke = max(float(linkage.openings_m[-1]) for _, linkage in linked)
-    grid = np.arange(0.0, stroke + OPENING_STEP_M, OPENING_STEP_M)
     geoms, adr, tables = [], [], []
     for k, linkage in linked:
         g = model.geom(f"{robot}_visual{k}").id
         placed = np.eye(4)
         placed[:3, :3] = matrix_np(model.geom_quat[g])
         placed[:3, 3] = model.geom_pos[g]
-        offset = np.linalg.inv(linkage.poses[-1]) @ placed  # the builder placed it at poses[-1]
-        o = linkage.openings_m
-        i = np.clip(np.searchsorted(o, grid), 1, len(o) - 1)
-        w = np.clip((grid - o[i - 1]) / np.maximum(o[i] - o[i - 1], 1e-12), 0.0, 1.0)[:, None, None]
-        tables.append(((1.0 - w) * linkage.poses[i - 1] + w * linkage.poses[i]) @ offset)
+        tables.append(linkage.poses @ (np.linalg.inv(linkage.poses[-1]) @ placed))  # the builder placed it at poses[-1]
         geoms.append(g)
         adr.append(int(model.jnt_qposadr[model.joint(names.finger_joints[linkage.side]).id]))
     return DrawnLinkage(geoms=np.array(geoms), qpos_adr=np.array(adr), hand=model.body(names.hand_body).id,
-                        poses=np.stack(tables))
+                        step_m=linked[0][1].step_m, poses=np.stack(tables))
 
 
 def pose_linkage(data, drawn: DrawnLinkage | None) -> None:
@@ -214,7 +216,7 @@ def pose_linkage(data, drawn: DrawnLinkage | None) -> None:
     if drawn is None:
         return
     k = drawn.poses.shape[1]
-    i = np.clip(np.rint(data.qpos[drawn.qpos_adr] / OPENING_STEP_M).astype(int), 0, k - 1)
+    i = np.clip(np.rint(data.qpos[drawn.qpos_adr] / drawn.step_m).astype(int), 0, k - 1)
     hand = np.eye(4)
     hand[:3, :3] = data.xmat[drawn.hand].reshape(3, 3)
     hand[:3, 3] = data.xpos[drawn.hand]
