@@ -12,11 +12,25 @@ from_timestamp + k / fps, which is the time LeRobot's loader asks for.
 Every episode's first frame is coded as a keyframe. With a keyframe every 2 frames counted from the
 file's start, an episode starting at an odd frame was coded from the last frame of the episode
 before it: its first frame showed a ghost of the other scene (mean error 3.1-3.3 against the
-render, the episode's median 1.7; now 1.7, measured on the office example).
+render, the episode's median 1.7; then 1.7, measured on the office example).
+
+An episode's first frame is coded by an encoder of its own, at `VideoSettings.first_crf` (6, the
+file's CRF being 30), as a keyframe; its packet waits in `_firsts` until the file's encoder has
+emitted the frames before it, and is decoded and muxed in its place. The file's encoder codes
+the rest of the episode from frame 1 (a keyframe). At one CRF for every frame the wrist camera's
+first frame had 1.13-1.28x its episode's median error on the examples: it sees the whole
+textured table, the later frames mostly close views of plain surfaces, which code with less
+error at the same CRF. At CRF 6 it is 0.78-0.93x, and 9 of 68 wrist first frames are still worse
+than their median, 5 of them by their conversion to yuv420p alone (docs/cameras.md); the first frame
+costs some 3-4 KB more at 128x128. Both encoders write the same sequence header (checked: a
+first frame whose header differs is coded again at the file's CRF, with a warning). x264's
+picture parameter set carries the quantizer, so a frame of another encoder would not fit: with
+libx264 the first frame is a keyframe of the file's encoder, at the file's CRF.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -27,6 +41,8 @@ import numpy as np
 
 from blueprint_pipeline.dataset.layout import CHUNKS_SIZE, next_chunk_file, video_path
 from blueprint_pipeline.dataset.stats import ImageStats, sampled_frame_indices
+
+log = logging.getLogger(__name__)
 
 # SVT-AV1 prints its banner to stderr unless told otherwise; read when the encoder starts.
 os.environ.setdefault("SVT_LOG", "1")
@@ -40,10 +56,11 @@ class VideoSettings:
     pix_fmt: str = "yuv420p"
     gop: int = 2  # keyframe every 2 frames, as LeRobot does, so random access decodes little
     crf: int = 30
+    first_crf: int = 6  # each episode's first frame (module docstring); AV1 only
     preset: str | None = None  # codec default: 12 for libsvtav1 (LeRobot's), "veryfast" for x264
 
-    def codec_options(self) -> dict[str, str]:
-        opts = {"g": str(self.gop), "crf": str(self.crf)}
+    def codec_options(self, crf: int | None = None) -> dict[str, str]:
+        opts = {"g": str(self.gop), "crf": str(self.crf if crf is None else crf)}
         if self.codec == "libsvtav1":
             opts["preset"] = self.preset or "12"
         elif self.codec == "libx264":
@@ -62,6 +79,7 @@ class VideoSettings:
 
 # decoder for each encoder's output (FFmpeg's native "av1" decoder needs a hardware accelerator)
 _DECODERS = {"libsvtav1": "libdav1d", "libaom-av1": "libdav1d", "libx264": "h264"}
+_FIRST_APART = frozenset({"libsvtav1"})  # codecs whose first frames are coded apart
 
 
 @dataclass
@@ -97,6 +115,8 @@ class CameraVideoWriter:
         # [token, first frame in the file, length, sampled offsets, accumulator]
         self._decoding: list[list[Any]] = []
         self._finished: list[tuple[Any, ImageStats]] = []
+        self._header = b""  # the file's sequence header (the stream encoder's extradata)
+        self._firsts: list[Any] = []  # first frames' packets waiting for the frames before them
 
     def _open(self, height: int, width: int) -> None:
         import av
@@ -110,19 +130,48 @@ class CameraVideoWriter:
                                             options=self.settings.codec_options())
         stream.width, stream.height, stream.pix_fmt = width, height, self.settings.pix_fmt
         stream.time_base = Fraction(1, self.fps)
+        stream.codec_context.open()
+        self._header = bytes(stream.codec_context.extradata or b"")
         self._stream = stream
         self._decoder = av.CodecContext.create(_DECODERS.get(self.settings.codec, self.settings.codec), "r")
         self._frames_in_file = self._bytes_in_file = self._packets_in_file = self._decoded_in_file = 0
         self.files_written.append(rel)
 
-    def _mux(self, packets: Any) -> None:
+    def _first_frame(self, frame: np.ndarray, pts: int) -> list[Any]:
+        """An episode's first frame coded alone, at `first_crf` (module docstring)."""
+        import av
+
+        for crf in (self.settings.first_crf, self.settings.crf):
+            ctx = av.CodecContext.create(self.settings.codec, "w")
+            ctx.width, ctx.height, ctx.pix_fmt = self._stream.width, self._stream.height, self.settings.pix_fmt
+            ctx.time_base, ctx.framerate = Fraction(1, self.fps), self.fps
+            ctx.flags = self._stream.codec_context.flags  # the muxer's global header, as the stream's
+            ctx.options = self.settings.codec_options(crf)
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            vf.pts, vf.time_base = pts, ctx.time_base
+            packets = [*ctx.encode(vf), *ctx.encode(None)]
+            if bytes(ctx.extradata or b"") == self._header:
+                break
+            log.warning("%s: a first frame at CRF %d has another sequence header than the file's; "
+                        "coded at CRF %d", self.key, crf, self.settings.crf)
         for p in packets:
-            self._bytes_in_file += p.size
-            self._packets_in_file += 1
-            if self._decoder.extradata is None and self._stream.codec_context.extradata:
-                self._decoder.extradata = self._stream.codec_context.extradata
-            self._take_decoded(self._decoder.decode(p))  # before muxing, which takes the packet's data
-            self._container.mux(p)
+            p.stream = self._stream
+        return packets
+
+    def _mux(self, packets: Any) -> None:
+        """Mux the file encoder's packets, each after the first frames that come before it."""
+        for p in packets:
+            while self._firsts and self._firsts[0].pts * self._firsts[0].time_base < p.pts * p.time_base:
+                self._mux_one(self._firsts.pop(0))
+            self._mux_one(p)
+
+    def _mux_one(self, p: Any) -> None:
+        self._bytes_in_file += p.size
+        self._packets_in_file += 1
+        if self._decoder.extradata is None and self._header:
+            self._decoder.extradata = self._header
+        self._take_decoded(self._decoder.decode(p))  # before muxing, which takes the packet's data
+        self._container.mux(p)
 
     def _take_decoded(self, frames: Any) -> None:
         """Feed decoded frames, in presentation order, to the statistics of their episodes."""
@@ -148,6 +197,8 @@ class CameraVideoWriter:
         if self._container is None:
             return
         self._mux(self._stream.encode())  # flush the encoder's look-ahead
+        while self._firsts:
+            self._mux_one(self._firsts.pop(0))
         self._take_decoded(self._decoder.decode(None))  # and the decoder's
         self._container.close()
         self._fh.close()
@@ -177,10 +228,13 @@ class CameraVideoWriter:
         c = frames.shape[3]
         self._decoding.append([token, start, t, set(sampled_frame_indices(t).tolist()),
                                ImageStats(channels=c, hist=np.zeros((c, 256), np.int64))])
-        for k in range(t):
+        apart = self.settings.codec in _FIRST_APART
+        if apart:
+            self._firsts += self._first_frame(frames[0], start)
+        for k in range(1 if apart else 0, t):
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frames[k]), format="rgb24")
             vf.pts = start + k
-            if k == 0:  # never predicted from the episode before (module docstring)
+            if k == (1 if apart else 0):  # never predicted from the episode before (module docstring)
                 vf.pict_type = av.video.frame.PictureType.I
             vf.time_base = Fraction(1, self.fps)  # the stream's own time base changes once muxing starts
             self._mux(self._stream.encode(vf))
