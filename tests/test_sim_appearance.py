@@ -10,7 +10,17 @@ import test_dataset_fixtures  # noqa: F401 - sets MUJOCO_GL before mujoco render
 
 from blueprint_pipeline.robots import FRANKA
 from blueprint_pipeline.scene.records import Scene
-from blueprint_pipeline.sim.appearance import COLOUR_RGB, LOOKS, TEXTURES, object_rgb, texture_pixels
+from blueprint_pipeline.sim.appearance import (
+    COLOUR_RGB,
+    FAR_FLOOR_DROP_M,
+    FLOOR_CELL_MIN_M,
+    FLOOR_GRID_LINES,
+    FLOOR_MARGIN_M,
+    LOOKS,
+    TEXTURES,
+    object_rgb,
+    texture_pixels,
+)
 from blueprint_pipeline.sim.randomize import prepare_rendering
 from blueprint_pipeline.sim.render import make_renderer
 from blueprint_pipeline.sim.scene_builder import VISUAL_FIELDS, SimScene, build_sim_scene
@@ -181,6 +191,59 @@ def _single(m: mujoco.MjModel, d: mujoco.MjData, camera: int, size: int, samples
         return renderer.render().copy()
     finally:
         renderer.close()
+
+
+def test_the_floor_is_drawn_to_the_horizon_in_a_bounded_grid(inputs):
+    """The floor plane is drawn over the room in at most FLOOR_GRID_LINES lines a side (an infinite
+    plane is a 200 x 200 grid), and a plane drawn only, just under it, carries the floor from there
+    to the horizon: without it a camera looking level sees a black band under the horizon."""
+    scene, physics, config = inputs
+    header = scene.header.model_copy(update={"room_size_m": (7.0, 5.5, 2.6), "room_origin_m": (-3.5, -2.75, 0.0)})
+    m = _build(scene.model_copy(update={"header": header}), physics, config).model
+    floor, far = m.geom("floor").id, m.geom("floor_far").id
+    reach, _, cell = m.geom_size[floor]
+    assert reach == pytest.approx(3.5 + FLOOR_MARGIN_M) and m.geom_size[floor][1] == reach
+    assert 2 * reach / cell <= FLOOR_GRID_LINES and cell >= FLOOR_CELL_MIN_M
+    assert m.geom_contype[far] == 0 and m.geom_conaffinity[far] == 0  # drawn only
+    assert m.geom_pos[far][2] == pytest.approx(m.geom_pos[floor][2] - FAR_FLOOR_DROP_M)
+    assert m.geom_matid[far] == m.geom_matid[floor]
+    d = mujoco.MjData(m)
+    mujoco.mj_resetDataKeyframe(m, d, m.key("home").id)
+    mujoco.mj_forward(m, d)
+    cam = mujoco.MjvCamera()  # 1.5 m up at the world's origin, looking along -y, 5 deg down
+    cam.azimuth, cam.elevation, cam.distance = -90.0, -5.0, 1.0
+    cam.lookat[:] = [0.0, -np.cos(np.radians(5)), 1.5 - np.sin(np.radians(5))]
+    deg = 128 / m.vis.global_.fovy  # rows per degree
+    horizon, edge = 64 - 5 * deg, 64 + (np.degrees(np.arctan(1.5 / reach)) - 5) * deg
+    band = slice(int(horizon) + 3, int(edge) - 3)  # floor beyond the room's floor, under the horizon
+    renderer = make_renderer(m, 128, 128)
+    try:
+        renderer.update_scene(d, camera=cam)
+        drawn = renderer.render().copy()
+        m.geom_rgba[far, 3] = 0.0
+        renderer.update_scene(d, camera=cam)
+        without = renderer.render().copy()
+    finally:
+        renderer.close()
+    assert band.stop - band.start >= 5
+    assert drawn[band].mean() > 20 and without[band].mean() < 2
+    assert drawn[:int(horizon) - 3].mean() < 2  # above the horizon: the background either way
+
+
+def test_the_scene_keeps_the_size_mujoco_gives_it_with_an_infinite_floor(sim):
+    """The drawn floors would make MuJoCo's statistic (whose extent sets the cameras' near clipping
+    distance) 20 m wide: it is set as MuJoCo computes it for the same scene with an infinite floor
+    and no far floor, which is checked here by compiling that scene."""
+    m = sim.model
+    assert m.stat.extent < 5.0
+    spec = sim.spec.copy()
+    spec.geom("floor").size = [0.0, 0.0, 0.05]
+    spec.delete(spec.geom("floor_far"))
+    spec.stat.extent, spec.stat.center = float("nan"), [float("nan")] * 3  # MuJoCo's own
+    plain = spec.compile()
+    assert m.stat.extent == pytest.approx(plain.stat.extent, abs=1e-12)
+    np.testing.assert_allclose(m.stat.center, plain.stat.center, atol=1e-12)
+    assert sim.spec.stat.extent == m.stat.extent  # the MJCF written keeps it
 
 
 def test_small_frames_are_supersampled_and_large_ones_multisampled(sim):

@@ -21,6 +21,15 @@ Rendering only: nothing here changes a collider, a mass or a contact.
   the headlight's ambient term. Shadows are off unless the run asks for them (`RunOptions.shadows`:
   MuJoCo then renders a shadow map per light, which costs CPU time in software rendering;
   docs/cameras.md has the measured cost).
+- **The floor** is drawn finely over the room and coarsely beyond it (`drawn_floor_size`,
+  `add_far_floor`). An infinite MuJoCo plane is drawn as a 200 x 200 grid out to the far clipping
+  distance (about 250 m in the kitchen), and lights are computed at every vertex: on Mesa's
+  software renderer the floor took about 40% of a 128x128 frame's CPU, its light interpolated
+  over 2.5 m cells. The floor plane is drawn over the room grown by FLOOR_MARGIN_M, in at most
+  FLOOR_GRID_LINES grid lines a side (cells of FLOOR_CELL_MIN_M or more), and a second plane, drawn
+  only (it collides with nothing), FAR_FLOOR_DROP_M under it, carries the same material out to
+  FAR_FLOOR_M in FAR_FLOOR_CELL_M cells. MuJoCo's planes collide as infinite planes whatever their drawn size, so no contact
+  changes.
 - **Per-episode visual randomisation** (`randomize_visuals`, when rendering and
   `RunOptions.visual_randomization` is on; its own stream, so no physics draw changes): the scene
   camera moves within +-2 cm and turns within +-2 deg; each light moves within +-0.5 m across and
@@ -242,6 +251,32 @@ class Painter:
         for g in geoms:
             g.material = mat
             g.rgba = [*map(float, rgb), 1.0]
+
+
+FLOOR_MARGIN_M = 5.0
+FLOOR_GRID_LINES = 100
+FLOOR_CELL_MIN_M = 0.25
+FAR_FLOOR_M = 100.0
+FAR_FLOOR_CELL_M = 5.0  # 10 m cells lit a visible seam where the room's floor ends
+FAR_FLOOR_DROP_M = 0.01
+
+
+def drawn_floor_size(room_lo: np.ndarray, room_hi: np.ndarray) -> list[float]:
+    """The floor plane's size (half-extents, grid cell) for drawing it around the room (module
+    docstring); the plane is centred on the world's origin."""
+    reach = float(np.max(np.abs([room_lo[:2], room_hi[:2]]))) + FLOOR_MARGIN_M
+    return [reach, reach, max(FLOOR_CELL_MIN_M, 2 * reach / FLOOR_GRID_LINES)]
+
+
+def add_far_floor(spec: mujoco.MjSpec) -> mujoco.MjsGeom:
+    """The floor beyond the room: a coarse plane, drawn only, just under the floor."""
+    far = spec.worldbody.add_geom()
+    far.name = "floor_far"
+    far.type = mujoco.mjtGeom.mjGEOM_PLANE
+    far.size = [FAR_FLOOR_M, FAR_FLOOR_M, FAR_FLOOR_CELL_M]
+    far.pos = [0.0, 0.0, -FAR_FLOOR_DROP_M]
+    far.contype = far.conaffinity = 0
+    return far
 
 
 MAX_LIGHTS = 2

@@ -71,7 +71,16 @@ from blueprint_pipeline.robots.description import RobotVisuals
 from blueprint_pipeline.scene.records import Scene, SceneObject, SimRole
 from blueprint_pipeline.scene.shelves import Level, OpenFurniture, open_furniture
 from blueprint_pipeline.sim import mujoco_log
-from blueprint_pipeline.sim.appearance import LOOKS, TEXTURE_DIR, Look, Painter, add_lights, object_rgb
+from blueprint_pipeline.sim.appearance import (
+    LOOKS,
+    TEXTURE_DIR,
+    Look,
+    Painter,
+    add_far_floor,
+    add_lights,
+    drawn_floor_size,
+    object_rgb,
+)
 from blueprint_pipeline.sim.mjcf import to_xml_exact
 from blueprint_pipeline.sim.start_pose import clear_start
 from blueprint_pipeline.sim.containers import shell_parts
@@ -398,10 +407,9 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
     floor = spec.worldbody.add_geom()
     floor.name = "floor"
     floor.type = mujoco.mjtGeom.mjGEOM_PLANE
-    floor.size = [0, 0, 0.05]
     floor.contype, floor.conaffinity = WORLD_CONTYPE, WORLD_CONAFFINITY
     painter = Painter(spec)  # rendering only: colours, materials, textures (sim/appearance.py)
-    painter.paint([floor], "mat:floor", FLOOR_LOOK.rgb, FLOOR_LOOK)
+    painter.paint([floor, add_far_floor(spec)], "mat:floor", FLOOR_LOOK.rgb, FLOOR_LOOK)
 
     problems: list[Problem] = []
     dynamic_ids, fixed_ids, articulated_ids = [], [], []
@@ -440,6 +448,7 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
         hi = np.max([o.aabb_max_m for o in scene.objects], axis=0) + 0.5 if scene.objects else np.ones(3)
         room = (lo, np.array([hi[0], hi[1], floor_z + 2.8]))
     add_lights(spec, room[0], room[1], floor_z)
+    floor.size = drawn_floor_size(room[0], room[1])
 
     base = np.asarray(base_pos_m, dtype=float).copy()
     if mount_top_z_m is not None and mount_top_z_m > base[2] + 0.05:
@@ -462,6 +471,7 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
     cam.quat = _look_at_quat(cam_pos, work).tolist()
     cam.fovy = 60.0
     model = add_home_key(spec, robot)
+    _statistic_without_drawn_floors(model, spec)
     start = clear_start(model, names, robot, base, base_quat_wxyz)  # home, unless it meets the scene
     if start is not None:
         k = model.key("home").id
@@ -481,6 +491,34 @@ def build_sim_scene(scene: Scene, physics: PhysicsFile, robot: RobotDescription,
                     base_quat_wxyz=np.asarray(base_quat_wxyz, dtype=float), spec=spec,
                     material_jitter={name: look.jitter for name, look in painter.materials.items()},
                     robot_visuals=robot_visuals)
+
+
+INFINITE_PLANE_RADIUS_M = 0.01  # what MuJoCo's statistic grows an infinite plane's centre by
+
+
+def _statistic_without_drawn_floors(model: mujoco.MjModel, spec: mujoco.MjSpec) -> None:
+    """MuJoCo sizes a scene (`stat`: the centre and extent of what it holds at qpos0, 1% of the
+    extent being the cameras' near clipping distance) counting a finite plane by a tenth of its
+    size: the floors drawn finite (sim/appearance.py) made the kitchen's extent 20 m instead of
+    4.9 m, and the wrist camera lost everything nearer than 20 cm. The statistic is set as MuJoCo
+    computes it with the floor infinite and without the far floor, as before they were drawn: the
+    box of the bodies' frames and centres of mass, the joint anchors, the sites and each geom's
+    centre grown by its bounding radius (an infinite plane's by INFINITE_PLANE_RADIUS_M), the
+    extent at least twice the mean body size (tests/test_sim_appearance.py compares it with
+    MuJoCo's own). In the model and in the spec, for the MJCF written."""
+    d = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, d)
+    grow = model.geom_rbound.copy()
+    grow[model.geom("floor").id] = INFINITE_PLANE_RADIUS_M
+    keep = np.ones(model.ngeom, bool)
+    keep[model.geom("floor_far").id] = False
+    points = [d.xpos[1:], d.xipos[1:], d.xanchor, d.site_xpos]
+    lo = np.min([*(p.min(axis=0) for p in points if len(p)), (d.geom_xpos - grow[:, None])[keep].min(axis=0)], axis=0)
+    hi = np.max([*(p.max(axis=0) for p in points if len(p)), (d.geom_xpos + grow[:, None])[keep].max(axis=0)], axis=0)
+    model.stat.center = (lo + hi) / 2
+    model.stat.extent = max(float(np.max(hi - lo)), 2 * model.stat.meansize)
+    spec.stat.center = model.stat.center.tolist()
+    spec.stat.extent = float(model.stat.extent)
 
 
 def _add_open_furniture(body: mujoco.MjsBody, obj: SceneObject, shelf: OpenFurniture) -> list[mujoco.MjsGeom]:
