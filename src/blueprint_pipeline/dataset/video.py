@@ -14,15 +14,16 @@ file's start, an episode starting at an odd frame was coded from the last frame 
 before it: its first frame showed a ghost of the other scene (mean error 3.1-3.3 against the
 render, the episode's median 1.7; then 1.7, measured on the office example).
 
-An episode's first frame is coded by an encoder of its own, at `VideoSettings.first_crf` (6, the
+An episode's first frame is coded by an encoder of its own, at `VideoSettings.first_crf` (2, the
 file's CRF being 30), as a keyframe; its packet waits in `_firsts` until the file's encoder has
 emitted the frames before it, and is decoded and muxed in its place. The file's encoder codes
 the rest of the episode from frame 1 (a keyframe). At one CRF for every frame the wrist camera's
 first frame had 1.13-1.28x its episode's median error on the examples: it sees the whole
 textured table, the later frames mostly close views of plain surfaces, which code with less
-error at the same CRF. At CRF 6 it is 0.78-0.93x, and 9 of 68 wrist first frames are still worse
-than their median, 5 of them by their conversion to yuv420p alone (docs/cameras.md); the first frame
-costs some 3-4 KB more at 128x128. Both encoders write the same sequence header (checked: a
+error at the same CRF. At CRF 2 it is 0.73-0.88x; the 6 of 68 wrist first frames still worse
+than their median are worse through their conversion to yuv420p alone, uncoded, which no
+encoder setting changes (at CRF 6, 2 more were). The videos grow by 4-5% (scene camera) and
+7-16% (wrist camera; docs/cameras.md). Both encoders write the same sequence header (checked: a
 first frame whose header differs is coded again at the file's CRF, with a warning). x264's
 picture parameter set carries the quantizer, so a frame of another encoder would not fit: with
 libx264 the first frame is a keyframe of the file's encoder, at the file's CRF.
@@ -56,7 +57,7 @@ class VideoSettings:
     pix_fmt: str = "yuv420p"
     gop: int = 2  # keyframe every 2 frames, as LeRobot does, so random access decodes little
     crf: int = 30
-    first_crf: int = 6  # each episode's first frame (module docstring); AV1 only
+    first_crf: int = 2  # each episode's first frame (module docstring); AV1 only
     preset: str | None = None  # codec default: 12 for libsvtav1 (LeRobot's), "veryfast" for x264
 
     def codec_options(self, crf: int | None = None) -> dict[str, str]:
