@@ -21,10 +21,10 @@ def _frames(n: int = 24, size: int = 64) -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=3)
 
 
-def _errors(tmp_path, settings: VideoSettings, frames: np.ndarray) -> list[float]:
+def _errors(tmp_path, settings: VideoSettings, frames: np.ndarray, writer=CameraVideoWriter) -> list[float]:
     """Each frame's mean absolute error as the MP4 decodes it, the episode put after one of 7
     frames (so that it starts on an odd frame of the file)."""
-    vw = CameraVideoWriter(tmp_path, "observation.images.top", 30, 1e9, settings)
+    vw = writer(tmp_path, "observation.images.top", 30, 1e9, settings)
     vw.append_episode(frames[:7][::-1].copy())
     span = vw.append_episode(frames)
     vw.close()
@@ -53,6 +53,20 @@ def test_first_frames_carry_the_files_sequence_header(tmp_path, size, caplog):
         errors = _errors(tmp_path, VideoSettings(), frames)
     assert not caplog.records
     assert max(errors) < 2.0  # every frame decodes as itself, the first from its own encoder
+
+
+def test_a_first_frame_with_another_sequence_header_is_coded_at_the_files_crf(tmp_path, caplog):
+    class OtherHeader(CameraVideoWriter):
+        def _code_alone(self, frame, pts, crf):
+            packets, header = super()._code_alone(frame, pts, crf)
+            return packets, header + b"?" if crf != self.settings.crf else header
+
+    frames = _frames()
+    with caplog.at_level(logging.WARNING, logger="blueprint_pipeline.dataset.video"):
+        errors = _errors(tmp_path / "other", VideoSettings(), frames, OtherHeader)
+    assert len(caplog.records) == 2 and "another sequence header" in caplog.records[0].getMessage()
+    same = _errors(tmp_path / "same", VideoSettings(first_crf=30), frames)
+    assert errors == pytest.approx(same, abs=1e-9)  # as if first frames were coded at the file's CRF
 
 
 def test_h264_codes_the_first_frame_with_the_rest(tmp_path):

@@ -140,24 +140,29 @@ class CameraVideoWriter:
 
     def _first_frame(self, frame: np.ndarray, pts: int) -> list[Any]:
         """An episode's first frame coded alone, at `first_crf` (module docstring)."""
-        import av
-
-        for crf in (self.settings.first_crf, self.settings.crf):
-            ctx = av.CodecContext.create(self.settings.codec, "w")
-            ctx.width, ctx.height, ctx.pix_fmt = self._stream.width, self._stream.height, self.settings.pix_fmt
-            ctx.time_base, ctx.framerate = Fraction(1, self.fps), self.fps
-            ctx.flags = self._stream.codec_context.flags  # the muxer's global header, as the stream's
-            ctx.options = self.settings.codec_options(crf)
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-            vf.pts, vf.time_base = pts, ctx.time_base
-            packets = [*ctx.encode(vf), *ctx.encode(None)]
-            if bytes(ctx.extradata or b"") == self._header:
-                break
+        packets, header = self._code_alone(frame, pts, self.settings.first_crf)
+        if header != self._header:  # the file's encoder's options but the CRF: its header
             log.warning("%s: a first frame at CRF %d has another sequence header than the file's; "
-                        "coded at CRF %d", self.key, crf, self.settings.crf)
+                        "coded at the file's CRF %d", self.key, self.settings.first_crf, self.settings.crf)
+            packets, _ = self._code_alone(frame, pts, self.settings.crf)
         for p in packets:
             p.stream = self._stream
         return packets
+
+    def _code_alone(self, frame: np.ndarray, pts: int, crf: int) -> tuple[list[Any], bytes]:
+        """One frame coded by an encoder of its own, as the file's encoder is set but for `crf`:
+        its packets and its sequence header."""
+        import av
+
+        ctx = av.CodecContext.create(self.settings.codec, "w")
+        ctx.width, ctx.height, ctx.pix_fmt = self._stream.width, self._stream.height, self.settings.pix_fmt
+        ctx.time_base, ctx.framerate = Fraction(1, self.fps), self.fps
+        ctx.flags = self._stream.codec_context.flags  # the muxer's global header, as the stream's
+        ctx.options = self.settings.codec_options(crf)
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        vf.pts, vf.time_base = pts, ctx.time_base
+        packets = [*ctx.encode(vf), *ctx.encode(None)]
+        return packets, bytes(ctx.extradata or b"")
 
     def _mux(self, packets: Any) -> None:
         """Mux the file encoder's packets, each after the first frames that come before it."""
