@@ -207,6 +207,54 @@ def test_plan_check_refuses_a_retreat_that_touches_the_placed_object(single):
     assert check.plan(dataclasses.replace(plan, q=q)) == f"the hand or arm meets {target} while retreat"
 
 
+def test_a_scene_check_lays_the_scene_out_once_and_answers_the_same(single):
+    """SceneCheck keeps what it knows of the scene per (target, goal support) on the scene:
+    a second check shares it read-only and gives the same answers."""
+    from blueprint_pipeline.sim.scene_check import SceneCheck
+
+    ix, target, check, plan = _checked_plan(single)
+    sim, task, _ = single
+    again = SceneCheck(sim, check.d, ix, target, task.goal.support_object_id)
+    assert again._geom_class is check._geom_class and again.owner is check.owner
+    assert not again.target_mask.flags.writeable
+    assert again.plan(plan) is None and again.start_pose(plan.q[0]) == check.start_pose(plan.q[0])
+    other = SceneCheck(sim, check.d, ix, target, None)  # another goal support: laid out anew
+    assert other.support_mask is not check.support_mask
+
+
+def test_a_segment_memo_answers_as_plan_segment_does(single, monkeypatch):
+    """trajectory.SegmentMemo: the set-points plan_segment gives, computed once per exact input
+    (the IK model's finger opening included), and its IKFailure again for an unreachable goal."""
+    from blueprint_pipeline.sim import trajectory
+    from blueprint_pipeline.sim.episode import _indices
+    from blueprint_pipeline.sim.trajectory import IKFailure, Pose, SegmentMemo
+
+    sim, _, rec = single
+    ik = _indices(sim).ik
+    q0 = rec.state[0, :7].astype(float)
+    start = Pose(*ik.tcp_pose(q0))
+    goal = Pose(start.pos_m + np.array([0.0, 0.05, -0.1]), start.rot)
+    far = Pose(start.pos_m + np.array([3.0, 0.0, 0.0]), start.rot)
+    want = trajectory.plan_segment(ik, start, goal, q0, 1.0 / FPS, 0.4, avoid_obstacles=True)
+    with pytest.raises(IKFailure) as first:
+        trajectory.plan_segment(ik, start, far, q0, 1.0 / FPS, 0.4)
+    calls = []
+    real = trajectory.plan_segment
+    monkeypatch.setattr(trajectory, "plan_segment", lambda *a, **k: calls.append(1) or real(*a, **k))
+    memo = SegmentMemo()
+    got = memo.plan_segment(ik, start, goal, q0, 1.0 / FPS, 0.4, True)
+    assert np.array_equal(got, want) and not got.flags.writeable
+    assert memo.plan_segment(ik, start, goal, q0.copy(), 1.0 / FPS, 0.4, True) is got and len(calls) == 1
+    with ik.fingers_open(0.01):  # another finger opening: collision avoidance sees another hand
+        memo.plan_segment(ik, start, goal, q0, 1.0 / FPS, 0.4, True)
+    assert len(calls) == 2
+    for _ in range(2):
+        with pytest.raises(IKFailure) as again:
+            memo.plan_segment(ik, start, far, q0, 1.0 / FPS, 0.4, False)
+        assert str(again.value) == str(first.value)
+    assert len(calls) == 3
+
+
 def test_arm_start_is_drawn_per_episode_within_its_range():
     from blueprint_pipeline.sim.episode import _indices
 

@@ -118,6 +118,25 @@ def test_the_joint_limit_rows_are_minks_to_the_bit(desc):
 
 
 @pytest.mark.parametrize("desc", [FRANKA, UR10], ids=lambda d: d.name)
+def test_tcp_pose_is_the_solvers_forward_kinematics_to_the_bit(desc):
+    """ArmIK.tcp_pose runs mj_kinematics on an MjData of its own: the same pose, bit for bit, as
+    the solver's configuration gives at those joints, and the configuration is left as it was."""
+    ik = ArmIK(desc, np.array([0.1, -0.2, 0.75]), (0.9238795, 0, 0, 0.3826834))
+    rng = np.random.default_rng(5)
+    lo, hi = np.array(desc.lower_rad), np.array(desc.upper_rad)
+    for _ in range(10):
+        q_arm = rng.uniform(lo, hi)
+        before = ik.configuration.q.copy()
+        pos, rot = ik.tcp_pose(q_arm)
+        assert np.array_equal(ik.configuration.q, before)
+        q = ik.model.key("home").qpos.copy()
+        q[ik.qadr] = q_arm
+        ik.configuration.update(q)
+        site = ik.configuration.data.site(ik.names.tcp_site)
+        assert np.array_equal(pos, site.xpos) and np.array_equal(rot, site.xmat.reshape(3, 3))
+
+
+@pytest.mark.parametrize("desc", [FRANKA, UR10], ids=lambda d: d.name)
 def test_ik_posture_residual_is_minks(desc):
     """ik.PostureResidual computes mink.PostureTask's weighted residual itself (per IK
     iteration): the same numbers, bit for bit, fingers included."""

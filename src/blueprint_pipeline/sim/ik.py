@@ -132,6 +132,8 @@ class ArmIK:
         self._home_qpos = self.model.key("home").qpos.copy()
         self._one_sided: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.configuration = mink.Configuration(self.model)
+        self._fk = mujoco.MjData(self.model)  # tcp_pose's forward kinematics
+        self._tcp = self.model.site(self.names.tcp_site).id
         self.configuration.update_from_keyframe("home")
         self.frame_task = mink.FrameTask(self.names.tcp_site, "site", position_cost=1.0, orientation_cost=1.0,
                                          lm_damping=1e-6)
@@ -162,6 +164,11 @@ class ArmIK:
             yield self
         finally:
             self._home_qpos[self.finger_qadr] = saved
+
+    @property
+    def finger_opening_m(self) -> np.ndarray:
+        """The fingers' joints as the solves hold them now (`fingers_open`)."""
+        return self._home_qpos[self.finger_qadr].copy()
 
     @property
     def home_q(self) -> np.ndarray:
@@ -296,9 +303,12 @@ class ArmIK:
         return [(s + np.pi) % (2 * np.pi) - np.pi for s in seeds[1:]]
 
     def tcp_pose(self, q_arm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Forward kinematics of the IK model: TCP position and rotation in the world."""
-        q = self._home_qpos.copy()
-        q[self.qadr] = q_arm
-        self.configuration.update(q)
-        site = self.configuration.data.site(self.names.tcp_site)
-        return site.xpos.copy(), site.xmat.reshape(3, 3).copy()
+        """Forward kinematics of the IK model: TCP position and rotation in the world (on an
+        MjData of its own: the solver's configuration is left as it is; mj_kinematics alone gives
+        the site's pose, and mink's update, which adds mj_comPos, and its named site accessor
+        took twice as long; the planner asks for this at every midpoint of every path)."""
+        d = self._fk
+        d.qpos[:] = self._home_qpos
+        d.qpos[self.qadr] = q_arm
+        mujoco.mj_kinematics(self.model, d)
+        return d.site_xpos[self._tcp].copy(), d.site_xmat[self._tcp].reshape(3, 3).copy()

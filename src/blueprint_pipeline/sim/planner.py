@@ -39,9 +39,9 @@ from blueprint_pipeline.simready.records import AntipodalGrasp, RimRecord
 from blueprint_pipeline.sim.trajectory import (
     IKFailure,
     Pose,
+    SegmentMemo,
     joint_segment,
     nominal_ticks,
-    plan_segment,
 )
 
 GRIPPER_TICKS = 12  # 0.4 s at 30 Hz to close or open
@@ -250,6 +250,7 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
     # or pass (a laundry shelf's box: 250 plans, half of them approaches refused before)
     approach_refused: dict[int, str] = {}
     at_hand: set[int] = set()  # variants the hand alone refused (no arm posture helps them)
+    segments = SegmentMemo()  # a segment planned again with the same inputs (another placing or pass) is not solved again
 
     def variants(cand: GraspCandidate) -> list[GraspCandidate]:
         # fully open first; pre-shaped (opened just past the object's width) when that is
@@ -268,7 +269,7 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
                 with ik.fingers_open(variant.open_m):
                     plan = _plan_with_grasp(ik, variant, target, others, place_obj, q_home,
                                             Pose(home_pos, home_rot), dt_tick_s, on_segment, ceiling_z, turn,
-                                            rim_z, None if check is None else check.plan, front)
+                                            rim_z, None if check is None else check.plan, front, segments)
             except ApproachRefused as refused_early:
                 approach_refused[id(variant)] = refused_early.why
                 return None, refused_early.why, None
@@ -450,8 +451,9 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
                      on_segment: Callable[[], None], ceiling_z: float | None = None,
                      turn: np.ndarray | None = None, rim_z: float | None = None,
                      refuse: Callable[[Plan], str | None] | None = None,
-                     front: tuple[np.ndarray, float] | None = None) -> Plan:
-    """The plan with this grasp (module docstring). `refuse`: the scene check of a plan, asked
+                     front: tuple[np.ndarray, float] | None = None, segments: SegmentMemo | None = None) -> Plan:
+    """The plan with this grasp (module docstring). `segments`: the planning call's memo of
+    Cartesian segments (a new one when None). `refuse`: the scene check of a plan, asked
     of the approach as soon as it is planned (`ApproachRefused` when it refuses): most refused
     candidates are refused there, and the check of a plan's first phases is the check of the
     whole plan's up to their end (the same ticks, in the same order), so the answer is the same
@@ -459,6 +461,7 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
     reported refused, by the check's reason, rather than by the IK's)."""
     grasp = cand.tcp
     turn = np.eye(3) if turn is None else turn
+    segments = SegmentMemo() if segments is None else segments
     offset = grasp.pos_m - target.pos_m  # TCP relative to the object, kept while carrying (turned)
     place = Pose(place_obj + turn @ offset, turn @ grasp.rot)
     tcp_above_bottom = grasp.pos_m[2] - (target.pos_m[2] - 0.5 * float(np.abs(target.rot[2, :]) @ target.size_m))
@@ -503,7 +506,7 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
         seg = None
         if joint_space != "always":
             try:
-                seg = plan_segment(ik, pose, goal_pose, q, dt, min_s, avoid_obstacles=cand.needs_collision_avoidance)
+                seg = segments.plan_segment(ik, pose, goal_pose, q, dt, min_s, cand.needs_collision_avoidance)
                 stretch = max(stretch, len(seg) / nominal_ticks(pose, goal_pose, dt, min_s))
             except IKFailure:
                 if joint_space == "never":
@@ -550,8 +553,8 @@ def _plan_with_grasp(ik: ArmIK, cand: GraspCandidate, target: ObjectBox, others:
             for dist in (staging_m, *STAGING_NEAR_M):
                 staging = cand.pre_grasp.moved(-dist * out)
                 try:
-                    q_stage = plan_segment(ik, cand.pre_grasp, staging, cand.q_pre, dt, 0.4,
-                                           avoid_obstacles=cand.needs_collision_avoidance)[-1]
+                    q_stage = segments.plan_segment(ik, cand.pre_grasp, staging, cand.q_pre, dt, 0.4,
+                                                    cand.needs_collision_avoidance)[-1]
                     break
                 except IKFailure:
                     continue
