@@ -134,7 +134,8 @@ def main() -> int:
         index = 0
         for task in tasks:
             scenes._SIM_CACHE.clear()
-            sim, task = scenes.sim_for(out, args.robot, task.task_id)
+            # no scene camera, as the stage's runs without images (what it saw is not computed)
+            sim, task = scenes.sim_for(out, args.robot, task.task_id, choose_camera=False)
             prepare_for_target(sim, task.target_object_id)  # as in the episodes: target awake, others may sleep
             bare_block.append(bare_step_rate(sim.model))
             set_sleep(sim.model, False)

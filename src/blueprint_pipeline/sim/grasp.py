@@ -84,7 +84,10 @@ def _hand_rotation(approach: np.ndarray, finger_axis: np.ndarray) -> np.ndarray:
     z = approach / np.linalg.norm(approach)
     y = finger_axis - z * np.dot(finger_axis, z)
     y /= np.linalg.norm(y)
-    return np.column_stack([np.cross(y, z), y, z])
+    (y0, y1, y2), (z0, z1, z2) = y.tolist(), z.tolist()
+    # y x z written out (np.cross's own products and differences, without its set-up: the
+    # candidates of a meshed object's rim and surface pairs call this hundreds of times)
+    return np.array([[y1 * z2 - y2 * z1, y0, z0], [y2 * z0 - y0 * z2, y1, z1], [y0 * z1 - y1 * z0, y2, z2]])
 
 
 def _finger_clearance(tcp: Pose, width_m: float, obstacles: list[tuple[np.ndarray, np.ndarray]]) -> float:

@@ -80,11 +80,15 @@ class JointLimits:
         _hinges_and_slides_only(model, "JointLimits")
         self.idx = np.asarray(limit.indices, dtype=int)
         self.G = np.vstack([limit.projection_matrix, -limit.projection_matrix])
-        self._upper, self._lower, self._gain = limit.upper[self.idx], limit.lower[self.idx], limit.gain
+        self._gain = limit.gain
+        # h = gain x ([upper; -lower] - [q; -q]) at the limited joints, in one pass: the same
+        # numbers as gain x (upper - q) and gain x (q - lower) (negating is exact, and q - lower
+        # is -lower + q)
+        self._bounds = np.concatenate([limit.upper[self.idx], -limit.lower[self.idx]])
+        self._twice, self._sign = np.concatenate([self.idx, self.idx]), np.repeat([1.0, -1.0], len(self.idx))
 
     def h(self, q: np.ndarray) -> np.ndarray:
-        qi = q[self.idx]
-        return np.concatenate([self._gain * (self._upper - qi), self._gain * (qi - self._lower)])
+        return self._gain * (self._bounds - self._sign * q[self._twice])
 
 
 class PostureResidual:
@@ -132,6 +136,7 @@ class ArmIK:
         self._home_qpos = self.model.key("home").qpos.copy()
         self._one_sided: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.configuration = mink.Configuration(self.model)
+        self._lower, self._upper = np.asarray(desc.lower_rad, dtype=float), np.asarray(desc.upper_rad, dtype=float)
         self._fk = mujoco.MjData(self.model)  # tcp_pose's forward kinematics
         self._tcp = self.model.site(self.names.tcp_site).id
         self.configuration.update_from_keyframe("home")
@@ -216,7 +221,7 @@ class ArmIK:
         away and its limits allow: the same hand pose, which a joint-space move from the seed then
         reaches the short way. A UR10 solve from its start ended with the base joint 6.2 rad round
         (5.45 for -0.83), and the approach swept the arm a full turn through the cabinet below it."""
-        lo, hi = np.asarray(self.desc.lower_rad), np.asarray(self.desc.upper_rad)
+        lo, hi = self._lower, self._upper
         turns = np.round((q - seed_q) / (2 * np.pi))
         near = q - 2 * np.pi * turns
         ok = (near >= lo) & (near <= hi)
