@@ -24,8 +24,9 @@ def raised_margins(model: mujoco.MjModel, geoms: np.ndarray, margin_m: float) ->
     bodies = np.unique(model.geom_bodyid[geoms])
     saved_geoms, saved_bodies = model.geom_margin[geoms].copy(), model.body_margin[bodies].copy()
     model.geom_margin[geoms] = margin_m
-    for b in bodies:
-        model.body_margin[b] = float(np.max(model.geom_margin[model.geom_bodyid == b]))
+    largest = np.full(model.nbody, -np.inf)
+    np.maximum.at(largest, model.geom_bodyid, model.geom_margin)  # each body's largest geom margin
+    model.body_margin[bodies] = largest[bodies]
     try:
         yield
     finally:

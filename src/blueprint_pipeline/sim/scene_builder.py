@@ -245,7 +245,14 @@ class SimScene:
     def object_geom_ids(self, object_id: str) -> list[int]:
         """The named collider and, for a hollow container or open furniture, its walls, boards
         and panels; for a whole appliance on a hinge, its fixed carcass (not a drawer's or door's
-        handle)."""
+        handle). Looked up once per object (by name, geom by geom: a meshed mug has 22), then
+        kept on the scene; a new list each call."""
+        ids = self.__dict__.setdefault("_object_geom_ids", {})
+        if object_id not in ids:
+            ids[object_id] = self._find_object_geom_ids(object_id)
+        return list(ids[object_id])
+
+    def _find_object_geom_ids(self, object_id: str) -> list[int]:
         b, first = self.body_id(object_id), self.geom_id(object_id)
         prefix = f"obj:{object_id}:wall"
         walls = [g for g in range(self.model.body_geomadr[b], self.model.body_geomadr[b] + self.model.body_geomnum[b])
