@@ -170,18 +170,16 @@ def choose_place_xy(goal: GoalRegion, target: ObjectBox, others: list[ObjectBox]
     sx, sy = max(0.0, goal.size_m[0] / 2 - half[0]), max(0.0, goal.size_m[1] / 2 - half[1])
     boxes = [o.aabb() for o in others]
     boxes = [(lo[:2], hi[:2]) for lo, hi in boxes if hi[2] >= goal.surface_z_m - 0.01]
-    grid = np.array([(x, y) for x in np.linspace(cx - sx, cx + sx, 5) for y in np.linspace(cy - sy, cy + sy, 5)])
+    xs, ys = np.linspace(cx - sx, cx + sx, 5), np.linspace(cy - sy, cy + sy, 5)
+    grid = np.stack(np.meshgrid(xs, ys, indexing="ij"), axis=-1).reshape(-1, 2)  # x outer, y inner
     gaps = np.full(len(grid), np.inf)
     if boxes:  # (points, boxes): the larger of the x and y gaps to each box, then the nearest box
         lo, hi = np.array([b[0] for b in boxes]), np.array([b[1] for b in boxes])
         gap = np.maximum(lo[None] - (grid[:, None] + half), (grid[:, None] - half) - hi[None]).max(axis=2)
         gaps = gap.min(axis=1)
-    best, best_key = np.array([cx, cy]), None
-    for (x, y), gap_m in zip(grid, gaps):
-        key = (min(float(gap_m), 0.05), -np.hypot(x - cx, y - cy))
-        if best_key is None or key > best_key:
-            best, best_key = np.array([x, y]), key
-    return best
+    # the first point with the largest (gap up to 5 cm, nearness to the centre)
+    gap_key, near_key = np.minimum(gaps, 0.05).tolist(), (-np.hypot(grid[:, 0] - cx, grid[:, 1] - cy)).tolist()
+    return grid[max(range(len(grid)), key=lambda i: (gap_key[i], near_key[i]))].copy()
 
 
 def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal: GoalRegion,

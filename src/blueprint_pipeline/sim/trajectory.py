@@ -68,7 +68,8 @@ def min_jerk(tau: np.ndarray) -> np.ndarray:
 
 
 def _rotation_angle(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.arccos(np.clip((np.trace(a.T @ b) - 1) / 2, -1.0, 1.0)))
+    # clamped with Python's min and max (np.clip on a scalar was half the call, at every midpoint)
+    return float(np.arccos(min(1.0, max(-1.0, (float(np.trace(a.T @ b)) - 1) / 2))))
 
 
 class _Line:
