@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -220,6 +222,53 @@ def test_a_scene_check_lays_the_scene_out_once_and_answers_the_same(single):
     assert again.plan(plan) is None and again.start_pose(plan.q[0]) == check.start_pose(plan.q[0])
     other = SceneCheck(sim, check.d, ix, target, None)  # another goal support: laid out anew
     assert other.support_mask is not check.support_mask
+
+
+def test_a_scene_check_skips_the_target_on_its_supports_which_it_never_counts(single):
+    """`_hit`'s rule never refuses a contact between the target and one of its supports, in any
+    mode and at any depth, so `_checking` keeps MuJoCo from computing those pairs (`_quiet`): the
+    resting target's contacts with its table are gone inside a check and back after it, and the
+    check's answers are those it gives with every pair computed."""
+    import dataclasses
+
+    import mujoco
+
+    from blueprint_pipeline.sim import scene_check as sc
+    from blueprint_pipeline.sim.episode import _scratch_data
+
+    robot_bits = sc._ROBOT | sc._MOVING | sc._ON_FLOOR | sc._ARM  # only robot geoms have these
+    for part, carried, placed in itertools.product((False, True), repeat=3):
+        table = sc._rule_table(part, carried, placed)
+        for c1 in range(128):
+            for c2 in range(128):
+                if (c1 & sc._TARGET and not c1 & robot_bits and c2 & sc._SUPPORT
+                        and not c2 & (robot_bits | sc._TARGET)):
+                    assert not table[c1, c2].any() and not table[c2, c1].any(), (c1, c2, part, carried, placed)
+    ix, target, check, plan = _checked_plan(single)
+    sim = single[0]
+    m = sim.model
+    assert len(check._quiet) > 0
+    scratch = _scratch_data(sim)
+
+    def target_on_support() -> int:
+        mujoco.mj_collision(m, scratch)
+        g = scratch.contact.geom[:scratch.ncon]
+        return int(np.sum((check.target_mask[g[:, 0]] & check.support_mask[g[:, 1]])
+                          | (check.target_mask[g[:, 1]] & check.support_mask[g[:, 0]])))
+
+    check._pose(scratch, plan.q[0], 0.04)
+    assert target_on_support() > 0
+    with check._checking():
+        assert target_on_support() == 0
+    assert target_on_support() > 0
+    first, last = plan.phase_ticks["retreat"]
+    q = plan.q.copy()
+    tcp, rot = ix.ik.tcp_pose(plan.q[first - 1])
+    q[first:last + 1] = ix.ik.solve(tcp - np.array([0.0, 0.0, 0.04]), rot, plan.q[first - 1]).q_rad
+    answers = [check.plan(plan), check.plan(dataclasses.replace(plan, q=q))]
+    check._quiet = check._quiet[:0]
+    assert [check.plan(plan), check.plan(dataclasses.replace(plan, q=q))] == answers == [
+        None, f"the hand or arm meets {target} while retreat"]
 
 
 def test_a_segment_memo_answers_as_plan_segment_does(single, monkeypatch):
