@@ -239,6 +239,7 @@ def test_scene_check_refuses_a_grasp_whose_fingers_land_on_a_neighbour():
 
 
 def test_a_check_computes_every_contact_with_the_robot_or_the_target_and_no_other():
+    """... but the target's with its supports (`SceneCheck._quiet`), which its rule never counts."""
     from blueprint_pipeline.sim.episode import _scratch_data
 
     sim, ix, d, check = _shelf_check()
@@ -254,17 +255,26 @@ def test_a_check_computes_every_contact_with_the_robot_or_the_target_and_no_othe
         return {(int(g1), int(g2), round(float(x), 9)) for (g1, g2), x in
                 zip(scratch.contact.geom[:scratch.ncon], scratch.contact.dist[:scratch.ncon])}
 
-    contype, margin = m.geom_contype.copy(), m.geom_margin.copy()
+    contype, affinity, margin = m.geom_contype.copy(), m.geom_conaffinity.copy(), m.geom_margin.copy()
     m.geom_margin[check.robot] = GRASP_CLEARANCE_M
     everything = contacts()
     m.geom_margin[:] = margin
     kept = ix.robot_geom | check.target_mask
-    wanted = {c for c in everything if kept[c[0]] or kept[c[1]]}
+    quiet = np.zeros(m.ngeom, bool)
+    quiet[check._quiet] = True
+    assert np.all(check.support_mask[check._quiet])  # only the target's supports are quieted
+
+    def on_support(c):  # the target and one of its supports
+        return (check.target_mask[c[0]] and quiet[c[1]]) or (check.target_mask[c[1]] and quiet[c[0]])
+
+    wanted = {c for c in everything if (kept[c[0]] or kept[c[1]]) and not on_support(c)}
     assert any(ix.robot_geom[c[0]] or ix.robot_geom[c[1]] for c in wanted)  # the hand meets can_b
-    assert len(everything - wanted) >= 3  # the other cans on their boards
+    assert any(on_support(c) for c in everything)  # the target stands on its board
+    assert len(everything - wanted) >= 4  # that, and the other cans on their boards
     with check._checking(GRASP_CLEARANCE_M):
         assert contacts() == wanted
     assert np.array_equal(m.geom_contype, contype) and np.array_equal(m.geom_margin, margin)
+    assert np.array_equal(m.geom_conaffinity, affinity)
 
 
 def test_only_the_arms_base_and_shoulder_may_touch_the_floor():
