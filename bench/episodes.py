@@ -12,8 +12,9 @@ the physics DR ranges) among the scene's other objects.
 Rows (CPU time of this process, so the figures are per core even on a shared machine):
 - bare mj_step rate of the same model (robot holding home, objects resting, the resting clutter
   asleep as in the episodes, nominal masses and frictions): the physical limit. It is timed in
-  slices of 2,000 steps (in calls of 16 steps, as the episodes call mj_step) after every episode (after 100 untimed steps that warm the caches again),
-  so that bare steps and episodes share the machine's load of the moment (on a shared machine a
+  slices of 2,000 steps (in calls of 16 steps, as the episodes call mj_step) after every
+  episode (after 100 untimed steps that warm the caches again), so that bare steps and
+  episodes share the machine's load of the moment (on a shared machine a
   bare rate timed in one block before the episodes gave ratios from 0.56 to 0.66 with the same
   code). The one-block figure (20,000 steps before each task's episodes) is printed too, and the
   ratio against it; also the bare rate with sleeping off, for context;

@@ -28,8 +28,8 @@ Rendering only: nothing here changes a collider, a mass or a contact.
   over 2.5 m cells. The floor plane is drawn over the room grown by FLOOR_MARGIN_M, in at most
   FLOOR_GRID_LINES grid lines a side (cells of FLOOR_CELL_MIN_M or more), and a second plane, drawn
   only (it collides with nothing), FAR_FLOOR_DROP_M under it, carries the same material out to
-  FAR_FLOOR_M in FAR_FLOOR_CELL_M cells. MuJoCo's planes collide as infinite planes whatever their drawn size, so no contact
-  changes.
+  FAR_FLOOR_M in FAR_FLOOR_CELL_M cells. MuJoCo's planes collide as infinite planes whatever
+  their drawn size, so no contact changes.
 - **Per-episode visual randomisation** (`randomize_visuals`, when rendering and
   `RunOptions.visual_randomization` is on; its own stream, so no physics draw changes): the scene
   camera moves within +-2 cm and turns within +-2 deg; each light moves within +-0.5 m across and

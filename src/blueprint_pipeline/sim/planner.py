@@ -248,7 +248,8 @@ def plan_pick_place(ik: ArmIK, target: ObjectBox, others: list[ObjectBox], goal:
     # or pass (a laundry shelf's box: 250 plans, half of them approaches refused before)
     approach_refused: dict[int, str] = {}
     at_hand: set[int] = set()  # variants the hand alone refused (no arm posture helps them)
-    segments = SegmentMemo()  # a segment planned again with the same inputs (another placing or pass) is not solved again
+    # a segment planned again with the same inputs (another placing or pass) is not solved again
+    segments = SegmentMemo()
 
     def variants(cand: GraspCandidate) -> list[GraspCandidate]:
         # fully open first; pre-shaped (opened just past the object's width) when that is
