@@ -271,6 +271,66 @@ def test_a_scene_check_skips_the_target_on_its_supports_which_it_never_counts(si
         None, f"the hand or arm meets {target} while retreat"]
 
 
+def test_a_scene_check_skips_the_hand_on_the_target_where_it_never_counts(single):
+    """`_hit`'s rule never refuses a contact between the hand and the target but after the release
+    and on the approach (`placed`), so `plan` keeps MuJoCo from computing those pairs elsewhere
+    (`_held_bits`): at a carried tick the hand's contacts with the target are gone and every other
+    contact is as before, the model's bits are back after the check, and its answers are those it
+    gives with every pair computed."""
+    import dataclasses
+
+    import mujoco
+
+    from blueprint_pipeline.sim import scene_check as sc
+    from blueprint_pipeline.sim.episode import _scratch_data
+
+    robot_bits = sc._ROBOT | sc._MOVING | sc._ON_FLOOR | sc._ARM
+    for part, carried in itertools.product((False, True), repeat=2):
+        table = sc._rule_table(part, carried, False)
+        for c1 in range(128):
+            for c2 in range(128):
+                if c1 & sc._ROBOT and not c1 & sc._ARM and c2 & sc._TARGET and not c2 & robot_bits:
+                    assert not table[c1, c2].any() and not table[c2, c1].any(), (c1, c2, part, carried)
+    ix, _, check, plan = _checked_plan(single)
+    sim = single[0]
+    m = sim.model
+    assert check._held is not None
+    is_hand = np.zeros(m.ngeom, bool)
+    is_hand[check.hand] = True
+    scratch = _scratch_data(sim)
+    contype, affinity = m.geom_contype.copy(), m.geom_conaffinity.copy()
+
+    def contacts():
+        mujoco.mj_collision(m, scratch)
+        return {(int(g1), int(g2), round(float(x), 9)) for (g1, g2), x in
+                zip(scratch.contact.geom[:scratch.ncon], scratch.contact.dist[:scratch.ncon])}
+
+    def hand_on_target(c):
+        return (is_hand[c[0]] and check.target_mask[c[1]]) or (is_hand[c[1]] and check.target_mask[c[0]])
+
+    check._pose(scratch, plan.q[plan.phase_ticks["close"][1]], 0.0)  # the hand closed on the target
+    with check._checking(sc.PLAN_CLEARANCE_M):
+        everything = contacts()
+        with sc._Switch(m, check._held) as held:
+            held.set(True)
+            skipped = contacts()
+            held.set(False)
+            assert contacts() == everything
+            held.set(True)
+    assert any(hand_on_target(c) for c in everything)
+    assert skipped == {c for c in everything if not hand_on_target(c)}
+    assert np.array_equal(m.geom_contype, contype) and np.array_equal(m.geom_conaffinity, affinity)
+    last = plan.phase_ticks["lower"][1]
+    q = plan.q.copy()
+    tcp, rot = ix.ik.tcp_pose(plan.q[last])
+    q[last - 2:last + 1] = ix.ik.solve(tcp - np.array([0.0, 0.0, 0.1]), rot, plan.q[last]).q_rad  # into the table
+    answers = [check.plan(plan), check.plan(dataclasses.replace(plan, q=q))]
+    assert np.array_equal(m.geom_contype, contype) and np.array_equal(m.geom_conaffinity, affinity)
+    check._held = None
+    assert [check.plan(plan), check.plan(dataclasses.replace(plan, q=q))] == answers
+    assert answers[0] is None and answers[1].startswith("the carried object or the arm meets"), answers
+
+
 def test_a_segment_memo_answers_as_plan_segment_does(single, monkeypatch):
     """trajectory.SegmentMemo: the set-points plan_segment gives, computed once per exact input
     (the IK model's finger opening included), and its IKFailure again for an unreachable goal."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Self
 
 import mujoco
 import numpy as np
@@ -60,6 +61,68 @@ def _refused(c1, c2, depth, part: bool, carried: bool, placed: bool):
         other_t = np.where(t1, c2, c1)
         bad |= (t1 != t2) & ~has(other_t, _ROBOT) & has(depth, _PAST_TOL) & ~has(other_t, _SUPPORT)
     return bad
+
+
+def _colliding(contype: np.ndarray, conaffinity: np.ndarray) -> np.ndarray:
+    """Which geom pairs MuJoCo's contype/conaffinity rule lets collide: [ngeom, ngeom] booleans."""
+    return (((contype[:, None] & conaffinity[None, :]) != 0)
+            | ((contype[None, :] & conaffinity[:, None]) != 0))
+
+
+def _held_bits(contype: np.ndarray, conaffinity: np.ndarray, hand: np.ndarray,
+               target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Collision bits, from those of a check (`contype`, `conaffinity`), under which no geom of
+    the hand meets the target and every other pair is as before: (geoms, their contype, their
+    conaffinity). The target's geoms collide through a bit no geom uses: it is their contype, and
+    it joins their conaffinity and that of every geom but the hand's that met them (the arm's
+    links among them); their conaffinity loses the hand's contype bits. None when no bit is free
+    or any other pair would change (verified pair by pair; MuJoCo's filter by bodies, compiled
+    from the geoms' own bits, only lets through what it did)."""
+    used = int(np.bitwise_or.reduce(np.concatenate([contype, conaffinity])))
+    free = [b for b in range(31) if not used >> b & 1]
+    if not free or not target.any() or not len(hand):
+        return None
+    bit = np.array(1 << free[0], dtype=contype.dtype)
+    is_hand = np.zeros(len(contype), bool)
+    is_hand[hand] = True
+    before = _colliding(contype, conaffinity)
+    ct, aff = contype.copy(), conaffinity.copy()
+    met = before[target].any(axis=0) & ~is_hand  # what met the target, but the hand
+    ct[target] = bit
+    aff[target] &= ~np.bitwise_or.reduce(contype[hand])
+    aff[met | target] |= bit
+    want = before.copy()
+    want[np.ix_(is_hand, target)] = want[np.ix_(target, is_hand)] = False
+    if not np.array_equal(_colliding(ct, aff), want):
+        return None
+    changed = np.flatnonzero((ct != contype) | (aff != conaffinity))
+    return changed, ct[changed], aff[changed]
+
+
+class _Switch:
+    """Collision bits (`_held_bits`: geoms, contype, conaffinity) set while `set(True)` and the
+    model's own back on `set(False)` and on leaving the block; nothing with None."""
+
+    def __init__(self, model: mujoco.MjModel, bits: tuple[np.ndarray, np.ndarray, np.ndarray] | None):
+        self.model, self.bits = model, bits
+        self.saved: tuple[np.ndarray, np.ndarray] | None = None
+
+    def set(self, on: bool) -> None:
+        if self.bits is None or on == (self.saved is not None):
+            return
+        m, (geoms, contype, conaffinity) = self.model, self.bits
+        if on:
+            self.saved = m.geom_contype[geoms].copy(), m.geom_conaffinity[geoms].copy()
+            m.geom_contype[geoms], m.geom_conaffinity[geoms] = contype, conaffinity
+        else:
+            m.geom_contype[geoms], m.geom_conaffinity[geoms] = self.saved
+            self.saved = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.set(False)
 
 
 @functools.cache
@@ -161,6 +224,13 @@ class SceneCheck:
                 quiet.append(g)
                 quiet_aff.append(new)
         self._quiet, self._quiet_aff = np.array(quiet, dtype=int), np.array(quiet_aff, dtype=aff.dtype)
+        # the hand's pairs with the target, which `_hit` never refuses but where the rule says the
+        # robot may not touch it (`placed`): `plan` switches them off at its other ticks (`_Switch`).
+        # A carried meshed mug's pieces against the closed fingers were 14 contacts at every
+        # carried tick, most of such a tick's 35 us
+        checked_aff = aff.copy()
+        checked_aff[self._quiet] = self._quiet_aff
+        self._held = _held_bits(checked_ct, checked_aff, self.hand, self.target_mask)
         self.tqadr = sim.free_qpos_adr(target)
         # a drawer or door: its joint moves with the plan, and only the hand may touch it
         self.part_qadr = self.tqadr if target in sim.articulated_ids else None
@@ -369,7 +439,8 @@ class SceneCheck:
         fast = [k for a, b in zip(ticks, ticks[1:]) if b - a > 1 and b - 1 > plan.checked_through and reach * float(
                 np.max(step[a:b].sum(axis=0))) > PLAN_SWEEP_M for k in range(a + 1, b)]
         ticks = [k for k in sorted(set(ticks) | set(fast)) if k > plan.checked_through]  # the rest passed already
-        with self._checking(PLAN_CLEARANCE_M):
+        held = _Switch(m, self._held)  # the hand's pairs with the target, where `_hit` never counts them
+        with self._checking(PLAN_CLEARANCE_M), held:
             for k in ticks:
                 closed = plan.gripper[k] > 0.5 or carried[k]
                 shut = carried[k] or (closed and plan.holds)  # on the target: posed closed
@@ -394,6 +465,7 @@ class SceneCheck:
                 # door's handle may be brushed on the way: the part's own motion is checked above)
                 untouched = self.part_qadr is None and (plan.phase[k] == "approach" or (placed is not None
                                                                                          and not carried[k]))
+                held.set(not untouched)
                 hit = self._hit(scratch, carried=bool(carried[k]), placed=untouched)
                 if hit is not None:
                     what = "the carried object or the arm" if carried[k] else "the hand or arm"
