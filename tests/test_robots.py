@@ -304,3 +304,50 @@ def test_a_cartesian_segment_stays_on_its_line_between_its_knots(desc):
         assert np.linalg.norm(off) < 6e-4
         assert np.arccos(np.clip((np.trace(rot.T @ down) - 1) / 2, -1, 1)) < 6e-3
     assert np.linalg.norm(ik.tcp_pose(qs[-1])[0] - b) < 1e-3
+
+
+@pytest.mark.parametrize("desc", [FRANKA, UR10], ids=["franka", "ur10"])
+def test_an_obstacle_limit_judged_far_has_no_row_and_leaving_it_out_changes_no_solve(desc):
+    """`FarFromObstacles`: wherever it judges the hand far from every obstacle box, mink's
+    collision limit gives no row (every bound +inf); it judges both ways over random postures
+    near turned and tilted boxes; and solves that avoid the boxes give the same joints, errors and
+    iterations, bit for bit, with the limit left out where it is judged far as with it computed."""
+    from blueprint_pipeline.rotations import yaw_quat
+    from blueprint_pipeline.sim.ik import IK_DT_S, BoxObstacle, FarFromObstacles
+
+    base = np.array([0.0, 0.0, 0.75])
+    tilt = np.array([np.cos(0.2), np.sin(0.2), 0.0, 0.0])
+    boxes = [BoxObstacle("table", (0.6, 0.0, 0.7), tuple(yaw_quat(0.3)), (0.3, 0.5, 0.05)),
+             BoxObstacle("shelf", (0.0, 0.55, 1.1), tuple(tilt), (0.25, 0.1, 0.02)),
+             BoxObstacle("wall", (-0.5, 0.0, 1.2), (1, 0, 0, 0), (0.02, 0.6, 0.5))]
+    ik = ArmIK(desc, tuple(base), (1, 0, 0, 0), obstacles=boxes, min_clearance_m=0.005)
+    (limit,) = ik.collision_limits
+    far = ik._far[id(limit)]
+    assert isinstance(far, FarFromObstacles)
+    rng = np.random.default_rng(3)
+    judged = {True: 0, False: 0}
+    rows = 0
+    for _ in range(400):
+        q = ik._home_qpos.copy()
+        q[ik.qadr] = rng.uniform(desc.lower_rad, desc.upper_rad)
+        ik.configuration.update(q)
+        h = limit.compute_qp_inequalities(ik.configuration, IK_DT_S).h
+        judged[far(ik.configuration.data)] += 1
+        rows += bool(np.isfinite(h).any())
+        if far(ik.configuration.data):
+            assert not np.isfinite(h).any()
+    assert judged[True] > 50 and judged[False] > 25 and rows > 20, (judged, rows)
+    down = np.diag([1.0, -1.0, -1.0])
+    targets = [base + np.array([0.5 + 0.05 * k, -0.2 + 0.1 * k, 0.03 + 0.04 * k]) for k in range(5)]
+    targets += [base + np.array([0.1, 0.45, 0.3]), base + np.array([-0.3, 0.1, 0.4])]
+
+    def solves():
+        return [ik.solve(t, down, ik.home_q, avoid_obstacles=True) for t in targets]
+
+    with_test = solves()
+    ik._far = {}
+    computed = solves()
+    for a, b in zip(with_test, computed, strict=True):
+        assert np.array_equal(a.q_rad, b.q_rad)
+        assert (a.position_error_m, a.rotation_error_rad, a.iterations) == (
+            b.position_error_m, b.rotation_error_rad, b.iterations)

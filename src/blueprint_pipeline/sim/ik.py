@@ -10,6 +10,7 @@ task towards the home pose resolves the 7th degree of freedom.
 from __future__ import annotations
 
 import ctypes
+import math
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -109,6 +110,51 @@ class PostureResidual:
         return self.jacobian, weighted_error, t.lm_damping * float(weighted_error @ weighted_error)
 
 
+class FarFromObstacles:
+    """Whether no pair of a `CollisionAvoidanceLimit` (hand geoms, obstacle boxes) can be within
+    its detection distance at a configuration: then each of its rows is the one mink gives a pair
+    farther than that (G 0, h +inf), which the QP never meets, and `ArmIK._step` leaves the limit
+    out (its answers are the same, bit for bit: tests/test_robots.py). A lower bound of each
+    pair's distance: the box's distance to the hand geom's centre (in the box's own frame) less
+    the geom's bounding radius; a pair counts as far only past the detection distance plus
+    FAR_SLACK_M, far more than MuJoCo's distance error. On the meshed kitchen with the Franka,
+    seven of eight evaluations of the limit had no row: each cost about 30 us (mink's
+    bounding-sphere sieve passes the counter's top, whose sphere is a metre across, and those
+    distances are computed), this test about 10 us; the solves avoiding obstacles took 13% less."""
+
+    FAR_SLACK_M = 1e-4
+
+    def __init__(self, model: mujoco.MjModel, limit: mink.CollisionAvoidanceLimit):
+        pairs = np.array(limit.geom_id_pairs, dtype=int).reshape(-1, 2)
+        fixed = (model.geom_type == mujoco.mjtGeom.mjGEOM_BOX) & (model.body_weldid[model.geom_bodyid] == 0)
+        # each pair as (moving geom, box fixed to the world); a limit with other pairs is never judged
+        self.usable = bool(len(pairs)) and bool(np.all(fixed[pairs[:, 0]] != fixed[pairs[:, 1]]))
+        if not self.usable:
+            return
+        moving = np.where(fixed[pairs[:, 0]], pairs[:, 1], pairs[:, 0])
+        box = np.where(fixed[pairs[:, 0]], pairs[:, 0], pairs[:, 1])
+        self.moving, boxes = np.unique(moving), np.unique(box)
+        data = mujoco.MjData(model)
+        mujoco.mj_kinematics(model, data)  # the boxes' poses, once
+        rot = data.geom_xmat[boxes].reshape(-1, 3, 3)
+        # a point x in box b's frame: x @ R_b - c_b @ R_b, for all boxes at once (columns b, axis)
+        self._rot = np.concatenate(list(rot), axis=1)  # (3, 3 x boxes)
+        self._shift = np.einsum("bj,bji->bi", data.geom_xpos[boxes], rot).reshape(-1)
+        self._half = model.geom_size[boxes].reshape(-1)
+        # per (moving geom, box): how far apart the box and the geom's centre must be; pairs the
+        # limit does not hold can never be near (-1)
+        reach = np.full((len(self.moving), len(boxes)), -1.0)
+        reach[np.searchsorted(self.moving, moving), np.searchsorted(boxes, box)] = (
+            model.geom_rbound[moving] + limit.collision_detection_distance + self.FAR_SLACK_M)
+        self._reach2 = np.where(reach > 0, reach * reach, -1.0)
+
+    def __call__(self, data: mujoco.MjData) -> bool:
+        out = np.abs(data.geom_xpos[self.moving] @ self._rot - self._shift) - self._half
+        np.maximum(out, 0.0, out=out)
+        out *= out
+        return bool(np.all(out.reshape(len(self.moving), -1, 3).sum(axis=2) > self._reach2))
+
+
 def _flat(errors: list[tuple[float, float]]) -> bool:
     """Whether each step of `errors` (position, rotation) changed both by at most FLAT_CHANGE."""
     return all(abs(b_m - a_m) <= FLAT_CHANGE * a_m and abs(b_rad - a_rad) <= FLAT_CHANGE * a_rad
@@ -157,6 +203,9 @@ class ArmIK:
             self.collision_limits = [mink.CollisionAvoidanceLimit(
                 self.model, [(hand_geoms, obstacle_geoms)], minimum_distance_from_collisions=min_clearance_m,
                 collision_detection_distance=min_clearance_m + 0.05)]
+        # per limit: the test that it has no row at a configuration (None: always computed)
+        self._far = {id(lim): far for lim in self.collision_limits
+                     for far in [FarFromObstacles(self.model, lim)] if far.usable}
 
     @contextmanager
     def fingers_open(self, per_finger_m: float | None):
@@ -197,7 +246,7 @@ class ArmIK:
             self._step(limits)
             err = self.frame_task.compute_error(self.configuration)
             prev_m, prev_rad = err_m, err_rad
-            err_m, err_rad = float(np.sqrt(err[:3] @ err[:3])), float(np.sqrt(err[3:] @ err[3:]))
+            err_m, err_rad = math.sqrt(err[:3] @ err[:3]), math.sqrt(err[3:] @ err[3:])
             errors.append((err_m, err_rad))
             if err_m < tol_m and err_rad < tol_rad:
                 break
@@ -223,6 +272,8 @@ class ArmIK:
         (5.45 for -0.83), and the approach swept the arm a full turn through the cabinet below it."""
         lo, hi = self._lower, self._upper
         turns = np.round((q - seed_q) / (2 * np.pi))
+        if not turns.any():  # the usual case: nothing to turn (q - 0.0 is q)
+            return np.array(q, dtype=float)
         near = q - 2 * np.pi * turns
         ok = (near >= lo) & (near <= hi)
         return np.where(ok, near, q)
@@ -244,7 +295,8 @@ class ArmIK:
         h_mat.flat[:: self.model.nv + 1] += IK_DAMPING + mu_frame + mu_post
         c = -(np.concatenate([e_frame, e_post]) @ w)
         g_mat, upper = self.joint_limits.G, self.joint_limits.h(cfg.q)
-        rows = [r for r in (lim.compute_qp_inequalities(cfg, IK_DT_S) for lim in limits) if not r.inactive]
+        rows = [r for r in (lim.compute_qp_inequalities(cfg, IK_DT_S) for lim in limits
+                            if not (id(lim) in self._far and self._far[id(lim)](cfg.data))) if not r.inactive]
         if rows:
             g_mat = np.vstack([g_mat, *(r.G for r in rows)])
             upper = np.hstack([upper, *(r.h for r in rows)])
