@@ -76,6 +76,7 @@ class _Indices:
         # the same as slices where they are runs (as a robot's are): an array index costs a tick
         # about a microsecond more
         self.arm_act_at, self.arm_actadr_at = _as_slice(self.arm_act), _as_slice(self.arm_actadr)
+        self.arm_qadr_at, self.finger_qadr_at = _as_slice(self.arm_qadr), _as_slice(self.finger_qadr)
         self.grip_act = m.actuator(n.gripper_actuator).id
         self.lag_s = -m.actuator_biasprm[self.arm_act, 2] / m.actuator_gainprm[self.arm_act, 0]
         self.tcp = m.site(n.tcp_site).id

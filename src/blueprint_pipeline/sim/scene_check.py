@@ -242,11 +242,12 @@ class SceneCheck:
             self._geom_class[mask] |= bit
 
     def _pose(self, scratch: mujoco.MjData, q_arm: np.ndarray, fingers_m: float, part_q: float | None = None) -> None:
-        scratch.qpos[:] = self.d.qpos
-        scratch.qpos[self.ix.arm_qadr] = q_arm
-        scratch.qpos[self.ix.finger_qadr] = fingers_m
+        qpos = scratch.qpos
+        qpos[:] = self.d.qpos
+        qpos[self.ix.arm_qadr_at] = q_arm
+        qpos[self.ix.finger_qadr_at] = fingers_m
         if part_q is not None and self.part_qadr is not None:
-            scratch.qpos[self.part_qadr] = part_q
+            qpos[self.part_qadr] = part_q
         mujoco.mj_kinematics(self.sim.model, scratch)
 
     def _hit(self, scratch: mujoco.MjData, carried: bool, placed: bool = False) -> str | None:
