@@ -90,12 +90,12 @@ def _hand_rotation(approach: np.ndarray, finger_axis: np.ndarray) -> np.ndarray:
     return np.array([[y1 * z2 - y2 * z1, y0, z0], [y2 * z0 - y0 * z2, y1, z1], [y0 * z1 - y1 * z0, y2, z2]])
 
 
-def _finger_clearance(tcp: Pose, width_m: float, obstacles: list[tuple[np.ndarray, np.ndarray]]) -> float:
-    """Smallest xy/z gap between the open fingers' pads (as points) and the obstacles' boxes."""
-    if not obstacles:
+def _finger_clearance(tcp: Pose, lo: np.ndarray, hi: np.ndarray) -> float:
+    """Smallest xy/z gap between the open fingers' pads (as points) and the obstacles' boxes (their
+    corners `lo`, `hi`: (n, 3))."""
+    if not len(lo):
         return np.inf
     pads = tcp.pos_m + np.outer([1.0, -1.0], (0.04 + 0.008) * tcp.rot[:, 1])  # (2, 3)
-    lo, hi = np.array([o[0] for o in obstacles]), np.array([o[1] for o in obstacles])  # (n, 3)
     gap = np.maximum(np.maximum(lo[None] - pads[:, None], pads[:, None] - hi[None]), 0.0)  # (2, n, 3)
     return float(np.sqrt(np.min(np.einsum("pnk,pnk->pn", gap, gap)))) - 0.01
 
@@ -249,8 +249,9 @@ def rank_grasps(candidates: list[GraspCandidate], ik: ArmIK, seed_q: np.ndarray,
                 obstacles: list[tuple[np.ndarray, np.ndarray]]) -> list[GraspCandidate]:
     """Candidates by clearance and kind; reachability (IK of pre-grasp and grasp) is checked
     lazily by `check_reachable`, in this order, so most episodes solve IK for one candidate only."""
+    lo, hi = np.array([o[0] for o in obstacles]).reshape(-1, 3), np.array([o[1] for o in obstacles]).reshape(-1, 3)
     for c in candidates:
-        c.clearance_m = _finger_clearance(c.tcp, c.width_m, obstacles)
+        c.clearance_m = _finger_clearance(c.tcp, lo, hi)
     # antipodal grasps last, whatever their clearance: the fallback for shapes the box and the rim
     # do not describe
     return sorted(candidates, key=lambda c: (c.kind == "antipodal", -min(c.clearance_m, 0.02), KINDS.index(c.kind)))
