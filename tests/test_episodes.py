@@ -331,6 +331,37 @@ def test_a_scene_check_skips_the_hand_on_the_target_where_it_never_counts(single
     assert answers[0] is None and answers[1].startswith("the carried object or the arm meets"), answers
 
 
+def test_a_plan_check_memo_answers_as_the_check_does_once_per_plan(single):
+    """planner._CheckMemo: the scene check's answer for each plan (a copy of one asked before
+    included) computed once, and a plan that differs in its set-points or its ticks already
+    checked asked anew."""
+    import dataclasses
+
+    from blueprint_pipeline.sim.planner import _CheckMemo
+
+    ix, target, check, plan = _checked_plan(single)
+    first, last = plan.phase_ticks["retreat"]
+    q = plan.q.copy()
+    tcp, rot = ix.ik.tcp_pose(plan.q[first - 1])
+    q[first:last + 1] = ix.ik.solve(tcp - np.array([0.0, 0.0, 0.04]), rot, plan.q[first - 1]).q_rad
+    lowered = dataclasses.replace(plan, q=q)
+    asked = []
+
+    class Counting:
+        def plan(self, p):
+            asked.append(p)
+            return check.plan(p)
+
+    memo = _CheckMemo(Counting())
+    copy = dataclasses.replace(plan, q=plan.q.copy(), gripper=plan.gripper.copy(), phase=list(plan.phase))
+    answers = [memo(plan), memo(copy), memo(lowered), memo(lowered)]
+    assert answers == [check.plan(plan), check.plan(plan), check.plan(lowered), check.plan(lowered)]
+    assert answers[0] is None and answers[2] == f"the hand or arm meets {target} while retreat"
+    assert len(asked) == 2
+    memo(dataclasses.replace(plan, checked_through=plan.phase_ticks["close"][1]))
+    assert len(asked) == 3
+
+
 def test_a_segment_memo_answers_as_plan_segment_does(single, monkeypatch):
     """trajectory.SegmentMemo: the set-points plan_segment gives, computed once per exact input
     (the IK model's finger opening included), and its IKFailure again for an unreachable goal."""
