@@ -437,8 +437,16 @@ class SceneCheck:
         # (gaps wholly within the part checked already add nothing)
         reach = self.sim.robot.reach_m
         step = np.abs(np.diff(plan.q, axis=0))  # each joint's change from tick to tick
-        fast = [k for a, b in zip(ticks, ticks[1:]) if b - a > 1 and b - 1 > plan.checked_through and reach * float(
-                np.max(step[a:b].sum(axis=0))) > PLAN_SWEEP_M for k in range(a + 1, b)]
+        gaps = np.array([(a, b) for a, b in zip(ticks, ticks[1:]) if b - a > 1 and b - 1 > plan.checked_through],
+                        dtype=int).reshape(-1, 2)
+        fast: list[int] = []
+        for n in np.unique(gaps[:, 1] - gaps[:, 0]):  # the gaps of each length together
+            starts = gaps[gaps[:, 1] - gaps[:, 0] == n, 0]
+            swept = step[starts].copy()  # step[a:b].sum(axis=0): its rows added in order
+            for j in range(1, n):
+                swept += step[starts + j]
+            moved = starts[reach * swept.max(axis=1) > PLAN_SWEEP_M].tolist()
+            fast += [k for a in moved for k in range(a + 1, a + int(n))]
         ticks = [k for k in sorted(set(ticks) | set(fast)) if k > plan.checked_through]  # the rest passed already
         held = _Switch(m, self._held)  # the hand's pairs with the target, where `_hit` never counts them
         with self._checking(PLAN_CLEARANCE_M), held:
