@@ -223,8 +223,11 @@ def _joint_path(ik: ArmIK, line, q_start: np.ndarray, avoid_obstacles: bool):
         q_knots.append(solve(float(s), q_knots[-1]))
     q_arr = np.array(q_knots)
     while True:
-        # not-a-knot cubic spline (the same curve as CubicSpline's default, built in half the time)
-        spline = make_interp_spline(s_knots, q_arr, k=3, axis=0)
+        # not-a-knot cubic spline (the same curve as CubicSpline's default, built in half the time;
+        # the knots checked finite here once, not by scipy at every build: 48 -> 40 us)
+        if not np.isfinite(q_arr).all():
+            raise IKFailure("IK gave a joint position that is not a finite number")
+        spline = make_interp_spline(s_knots, q_arr, k=3, axis=0, check_finite=False)
         s_mid = 0.5 * (s_knots[1:] + s_knots[:-1])
         q_mid = spline(s_mid)
         off_m, off_rad = np.zeros(len(s_mid)), np.zeros(len(s_mid))
