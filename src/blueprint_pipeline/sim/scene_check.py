@@ -224,10 +224,10 @@ class SceneCheck:
                 quiet.append(g)
                 quiet_aff.append(new)
         self._quiet, self._quiet_aff = np.array(quiet, dtype=int), np.array(quiet_aff, dtype=aff.dtype)
-        # the hand's pairs with the target, which `_hit` never refuses but where the rule says the
-        # robot may not touch it (`placed`): `plan` switches them off at its other ticks (`_Switch`).
-        # A carried meshed mug's pieces against the closed fingers were 14 contacts at every
-        # carried tick, most of such a tick's 35 us
+        # the hand's pairs with the target: `_hit` refuses them only where the robot may not touch
+        # the target (`placed`: on the approach and after the release), so `plan` switches them off
+        # at its other ticks (`_Switch`). A carried meshed mug's pieces against the closed fingers
+        # were 14 contacts at every carried tick, most of such a tick's 35 us
         checked_aff = aff.copy()
         checked_aff[self._quiet] = self._quiet_aff
         self._held = _held_bits(checked_ct, checked_aff, self.hand, self.target_mask)
