@@ -961,3 +961,25 @@ def test_other_arm_branches_are_tried_for_the_best_grasps_the_hand_alone_admits(
     out = _stages_to_geniesim(tmp_path, "dining_m_z", "dining", robot="ur10")
     sim, task = scenes.sim_for(str(out), "ur10", "pick_place_lemon_2_to_dining_table", choose_camera=False)
     assert plan_at_rest(sim, task) is None
+
+
+def test_finger_clearances_of_many_poses_are_each_poses_own_to_the_bit():
+    """grasp._finger_clearances: for many poses at once, the number each pose gives alone (bit for
+    bit), each the distance from the nearer open finger's pad to the nearest box less 1 cm, and
+    +inf without boxes."""
+    from blueprint_pipeline.sim.grasp import _finger_clearances
+    from blueprint_pipeline.sim.trajectory import Pose
+
+    rng = np.random.default_rng(5)
+    tcps = [Pose(rng.uniform(-0.5, 0.5, 3), np.linalg.qr(rng.normal(size=(3, 3)))[0]) for _ in range(60)]
+    lo = rng.uniform(-0.6, 0.3, (7, 3))
+    hi = lo + rng.uniform(0.01, 0.3, (7, 3))
+    together = _finger_clearances(tcps, lo, hi)
+    alone = np.array([_finger_clearances([t], lo, hi)[0] for t in tcps])
+    assert np.array_equal(together, alone)
+    for t, got in zip(tcps, together, strict=True):
+        pads = [t.pos_m + s * 0.048 * t.rot[:, 1] for s in (1.0, -1.0)]
+        want = min(np.linalg.norm(np.maximum(np.maximum(lo[i] - p, p - hi[i]), 0.0)) for p in pads for i in range(7))
+        assert got == pytest.approx(want - 0.01, abs=1e-12)
+    assert np.isinf(_finger_clearances(tcps[:3], lo[:0], hi[:0])).all()
+    assert len(_finger_clearances([], lo, hi)) == 0

@@ -90,14 +90,19 @@ def _hand_rotation(approach: np.ndarray, finger_axis: np.ndarray) -> np.ndarray:
     return np.array([[y1 * z2 - y2 * z1, y0, z0], [y2 * z0 - y0 * z2, y1, z1], [y0 * z1 - y1 * z0, y2, z2]])
 
 
-def _finger_clearance(tcp: Pose, lo: np.ndarray, hi: np.ndarray) -> float:
-    """Smallest xy/z gap between the open fingers' pads (as points) and the obstacles' boxes (their
-    corners `lo`, `hi`: (n, 3))."""
-    if not len(lo):
-        return np.inf
-    pads = tcp.pos_m + np.outer([1.0, -1.0], (0.04 + 0.008) * tcp.rot[:, 1])  # (2, 3)
-    gap = np.maximum(np.maximum(lo[None] - pads[:, None], pads[:, None] - hi[None]), 0.0)  # (2, n, 3)
-    return float(np.sqrt(np.min(np.einsum("pnk,pnk->pn", gap, gap)))) - 0.01
+def _finger_clearances(tcps: list[Pose], lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Per TCP pose, the smallest xy/z gap between the open fingers' pads (as points) and the
+    obstacles' boxes (their corners `lo`, `hi`: (n, 3)), less 1 cm; +inf without obstacles. All
+    poses at once: each number is the one a pose alone gives, bit for bit (the same elementwise
+    operations, and the same sum over the three axes)."""
+    if not len(lo) or not tcps:
+        return np.full(len(tcps), np.inf)
+    pos = np.array([t.pos_m for t in tcps])  # (c, 3)
+    finger = (0.04 + 0.008) * np.array([t.rot[:, 1] for t in tcps])  # (c, 3)
+    pads = pos[:, None, :] + np.array([1.0, -1.0])[None, :, None] * finger[:, None, :]  # (c, 2, 3)
+    gap = np.maximum(np.maximum(lo[None, None] - pads[:, :, None], pads[:, :, None] - hi[None, None]), 0.0)
+    squared = np.einsum("cpnk,cpnk->cpn", gap, gap).reshape(len(tcps), -1)  # (c, 2 n)
+    return np.sqrt(np.min(squared, axis=1)) - 0.01
 
 
 def _finger_axes(obj_rot: np.ndarray, size_m: np.ndarray, stroke_m: float, round_xy: bool) -> list[tuple[np.ndarray, float]]:
@@ -250,8 +255,8 @@ def rank_grasps(candidates: list[GraspCandidate], ik: ArmIK, seed_q: np.ndarray,
     """Candidates by clearance and kind; reachability (IK of pre-grasp and grasp) is checked
     lazily by `check_reachable`, in this order, so most episodes solve IK for one candidate only."""
     lo, hi = np.array([o[0] for o in obstacles]).reshape(-1, 3), np.array([o[1] for o in obstacles]).reshape(-1, 3)
-    for c in candidates:
-        c.clearance_m = _finger_clearance(c.tcp, lo, hi)
+    for c, clearance in zip(candidates, _finger_clearances([c.tcp for c in candidates], lo, hi).tolist(), strict=True):
+        c.clearance_m = clearance
     # antipodal grasps last, whatever their clearance: the fallback for shapes the box and the rim
     # do not describe
     return sorted(candidates, key=lambda c: (c.kind == "antipodal", -min(c.clearance_m, 0.02), KINDS.index(c.kind)))
