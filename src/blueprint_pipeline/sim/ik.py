@@ -134,6 +134,8 @@ class FarFromObstacles:
         moving = np.where(fixed[pairs[:, 0]], pairs[:, 1], pairs[:, 0])
         box = np.where(fixed[pairs[:, 0]], pairs[:, 0], pairs[:, 1])
         self.moving, boxes = np.unique(moving), np.unique(box)
+        span = slice(int(self.moving[0]), int(self.moving[-1]) + 1)  # a hand's geoms are consecutive
+        self._at = span if len(self.moving) == span.stop - span.start else self.moving
         data = mujoco.MjData(model)
         mujoco.mj_kinematics(model, data)  # the boxes' poses, once
         rot = data.geom_xmat[boxes].reshape(-1, 3, 3)
@@ -149,7 +151,8 @@ class FarFromObstacles:
         self._reach2 = np.where(reach > 0, reach * reach, -1.0)
 
     def __call__(self, data: mujoco.MjData) -> bool:
-        out = np.abs(data.geom_xpos[self.moving] @ self._rot - self._shift) - self._half
+        out = np.abs(data.geom_xpos[self._at] @ self._rot - self._shift)
+        out -= self._half
         np.maximum(out, 0.0, out=out)
         out *= out
         return bool(np.all(out.reshape(len(self.moving), -1, 3).sum(axis=2) > self._reach2))
