@@ -615,3 +615,17 @@ def test_the_scene_checks_contact_rule_is_a_table_of_geom_and_depth_classes():
         assert not t[link, sc._TARGET, 0]  # touching the target without penetrating it
         assert t[sc._TARGET, scene, deep] == carried and not t[sc._TARGET, scene, at_tol]
         assert not t[sc._TARGET, sc._SUPPORT, deep]
+
+
+def test_an_index_run_is_used_as_the_slice_it_equals():
+    from blueprint_pipeline.sim.episode import _as_slice
+
+    assert _as_slice(np.array([3, 4, 5])) == slice(3, 6)
+    gapped = np.array([0, 2, 3])
+    assert _as_slice(gapped) is gapped
+    backwards = np.array([5, 4])
+    assert _as_slice(backwards) is backwards
+    empty = np.array([], dtype=int)
+    assert _as_slice(empty) is empty
+    data = np.arange(10.0)
+    assert np.array_equal(data[_as_slice(np.array([3, 4, 5]))], data[[3, 4, 5]])
