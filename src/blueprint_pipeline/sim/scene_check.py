@@ -63,10 +63,15 @@ def _refused(c1, c2, depth, part: bool, carried: bool, placed: bool):
     return bad
 
 
-def _colliding(contype: np.ndarray, conaffinity: np.ndarray) -> np.ndarray:
-    """Which geom pairs MuJoCo's contype/conaffinity rule lets collide: [ngeom, ngeom] booleans."""
-    return (((contype[:, None] & conaffinity[None, :]) != 0)
-            | ((contype[None, :] & conaffinity[:, None]) != 0))
+def _colliding(contype1, conaffinity1, contype2, conaffinity2) -> np.ndarray:
+    """Whether MuJoCo's contype/conaffinity rule lets geoms 1 and 2 collide (arrays broadcast):
+    the one place this module writes the rule."""
+    return ((contype1 & conaffinity2) != 0) | ((contype2 & conaffinity1) != 0)
+
+
+def _pairs(contype: np.ndarray, conaffinity: np.ndarray) -> np.ndarray:
+    """`_colliding` for every pair of geoms: [ngeom, ngeom] booleans."""
+    return _colliding(contype[:, None], conaffinity[:, None], contype[None, :], conaffinity[None, :])
 
 
 def _held_bits(contype: np.ndarray, conaffinity: np.ndarray, hand: np.ndarray,
@@ -85,7 +90,7 @@ def _held_bits(contype: np.ndarray, conaffinity: np.ndarray, hand: np.ndarray,
     bit = np.array(1 << free[0], dtype=contype.dtype)
     is_hand = np.zeros(len(contype), bool)
     is_hand[hand] = True
-    before = _colliding(contype, conaffinity)
+    before = _pairs(contype, conaffinity)
     ct, aff = contype.copy(), conaffinity.copy()
     met = before[target].any(axis=0) & ~is_hand  # what met the target, but the hand
     ct[target] = bit
@@ -93,7 +98,7 @@ def _held_bits(contype: np.ndarray, conaffinity: np.ndarray, hand: np.ndarray,
     aff[met | target] |= bit
     want = before.copy()
     want[np.ix_(is_hand, target)] = want[np.ix_(target, is_hand)] = False
-    if not np.array_equal(_colliding(ct, aff), want):
+    if not np.array_equal(_pairs(ct, aff), want):
         return None
     changed = np.flatnonzero((ct != contype) | (aff != conaffinity))
     return changed, ct[changed], aff[changed]
@@ -218,8 +223,8 @@ class SceneCheck:
         quiet, quiet_aff = [], []
         for g in np.flatnonzero(self.support_mask & ~self.target_mask & ~ix.robot_geom):
             new = int(aff[g]) & ~target_bits
-            before = ((checked_ct[g] & aff) != 0) | ((checked_ct & aff[g]) != 0)
-            after = ((checked_ct[g] & aff) != 0) | ((checked_ct & new) != 0)
+            before = _colliding(checked_ct[g], aff[g], checked_ct, aff)
+            after = _colliding(checked_ct[g], new, checked_ct, aff)
             if new != aff[g] and np.array_equal(before[~self.target_mask], after[~self.target_mask]):
                 quiet.append(g)
                 quiet_aff.append(new)
@@ -362,8 +367,8 @@ class SceneCheck:
     def _collides(self, g: int, others: np.ndarray) -> np.ndarray:
         """Which of `others` geom `g` collides with (MuJoCo's contype/conaffinity rule)."""
         m = self.sim.model
-        return (((m.geom_contype[g] & m.geom_conaffinity[others]) != 0)
-                | ((m.geom_contype[others] & m.geom_conaffinity[g]) != 0))
+        return _colliding(m.geom_contype[g], m.geom_conaffinity[g],
+                          m.geom_contype[others], m.geom_conaffinity[others])
 
     def _links_top_inside(self, scratch: mujoco.MjData) -> float:
         """The highest point of the arm's capsules (its links) inside the open front of the
