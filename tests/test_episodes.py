@@ -618,7 +618,7 @@ def test_the_scene_checks_contact_rule_is_a_table_of_geom_and_depth_classes():
 
 
 def test_an_index_run_is_used_as_the_slice_it_equals():
-    from blueprint_pipeline.sim.episode import _as_slice
+    from blueprint_pipeline.sim.ik import as_slice as _as_slice
 
     assert _as_slice(np.array([3, 4, 5])) == slice(3, 6)
     gapped = np.array([0, 2, 3])

@@ -26,7 +26,7 @@ import numpy as np
 
 from blueprint_pipeline.robots import home_qpos
 from blueprint_pipeline.rotations import matrix_np
-from blueprint_pipeline.sim.ik import ArmIK, BoxObstacle
+from blueprint_pipeline.sim.ik import ArmIK, BoxObstacle, as_slice
 from blueprint_pipeline.sim.planner import ObjectBox, Plan
 from blueprint_pipeline.sim.scene_builder import FPS, STEPS_PER_FRAME, SimScene, prepare_for_target
 from blueprint_pipeline.simready.records import ColliderShape
@@ -75,8 +75,8 @@ class _Indices:
         self.arm_actadr = m.actuator_actadr[self.arm_act]
         # the same as slices where they are runs (as a robot's are): an array index costs a tick
         # about a microsecond more
-        self.arm_act_at, self.arm_actadr_at = _as_slice(self.arm_act), _as_slice(self.arm_actadr)
-        self.arm_qadr_at, self.finger_qadr_at = _as_slice(self.arm_qadr), _as_slice(self.finger_qadr)
+        self.arm_act_at, self.arm_actadr_at = as_slice(self.arm_act), as_slice(self.arm_actadr)
+        self.arm_qadr_at, self.finger_qadr_at = as_slice(self.arm_qadr), as_slice(self.finger_qadr)
         self.grip_act = m.actuator(n.gripper_actuator).id
         self.lag_s = -m.actuator_biasprm[self.arm_act, 2] / m.actuator_gainprm[self.arm_act, 0]
         self.tcp = m.site(n.tcp_site).id
@@ -94,13 +94,6 @@ class _Indices:
         self.ik = ArmIK(sim.robot, sim.base_pos_m, sim.base_quat_wxyz, obstacles=_furniture_obstacles(sim),
                         min_clearance_m=0.005)
         self.home = home_qpos(m, sim.robot)
-
-
-def _as_slice(index: np.ndarray) -> slice | np.ndarray:
-    """`index` as the slice it equals when it is a run of consecutive integers, else itself."""
-    if len(index) and np.array_equal(index, np.arange(index[0], index[0] + len(index))):
-        return slice(int(index[0]), int(index[0]) + len(index))
-    return index
 
 
 def _furniture_obstacles(sim: SimScene, within_m: float = 1.5) -> list[BoxObstacle]:

@@ -110,6 +110,15 @@ class PostureResidual:
         return self.jacobian, weighted_error, t.lm_damping * float(weighted_error @ weighted_error)
 
 
+def as_slice(index: np.ndarray) -> slice | np.ndarray:
+    """`index` as the slice it equals when it is a run of consecutive integers, else itself: an
+    array index costs about a microsecond more (the IK's hand geoms, a robot's joints and
+    actuators in episode._Indices)."""
+    if len(index) and np.array_equal(index, np.arange(index[0], index[0] + len(index))):
+        return slice(int(index[0]), int(index[0]) + len(index))
+    return index
+
+
 class FarFromObstacles:
     """Whether no pair of a `CollisionAvoidanceLimit` (hand geoms, obstacle boxes) can be within
     its detection distance at a configuration: then each of its rows is the one mink gives a pair
@@ -134,8 +143,7 @@ class FarFromObstacles:
         moving = np.where(fixed[pairs[:, 0]], pairs[:, 1], pairs[:, 0])
         box = np.where(fixed[pairs[:, 0]], pairs[:, 0], pairs[:, 1])
         self.moving, boxes = np.unique(moving), np.unique(box)
-        span = slice(int(self.moving[0]), int(self.moving[-1]) + 1)  # a hand's geoms are consecutive
-        self._at = span if len(self.moving) == span.stop - span.start else self.moving
+        self._at = as_slice(self.moving)  # a hand's geoms are consecutive
         data = mujoco.MjData(model)
         mujoco.mj_kinematics(model, data)  # the boxes' poses, once
         rot = data.geom_xmat[boxes].reshape(-1, 3, 3)
